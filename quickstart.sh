@@ -1,0 +1,120 @@
+#!/bin/sh
+# quickstart.sh: set up, build and run otagw on a fresh Debian 12 machine.
+#
+#   ./quickstart.sh run     install what is missing, build, generate
+#                           development certificates into certs/, create
+#                           ./var and run otagw in the foreground on
+#                           conf/otagw.conf
+#   ./quickstart.sh check   the same set-up, then the whole test suite;
+#                           the last line reads "N passed, N failed"
+#
+# Environment: JOBS (parallel make jobs, default: number of CPUs),
+# CONFIGURE_FLAGS (extra ./configure arguments).
+set -eu
+
+cd "$(dirname "$0")"
+
+# Debian packages the build, the daemon and the tests need.
+PACKAGES="build-essential autoconf automake pkg-config
+libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
+liblmdb-dev lmdb-utils libcjson-dev curl python3"
+
+say() { printf 'quickstart: %s\n' "$*" >&2; }
+
+install_deps() {
+	missing=""
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	say "installing:$missing"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 ||
+		    { say "need root or sudo to install:$missing"; exit 1; }
+		sudo=sudo
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	# shellcheck disable=SC2086
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+}
+
+build() {
+	jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+	    [ Makefile.am -nt configure ]; then
+		say "autoreconf"
+		autoreconf -fi
+	fi
+	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+		say "configure ${CONFIGURE_FLAGS:-}"
+		# shellcheck disable=SC2086
+		./configure ${CONFIGURE_FLAGS:-}
+	fi
+	say "make -j$jobs"
+	make -j"$jobs"
+}
+
+setup() {
+	install_deps
+	build
+	sh certs/gen.sh certs
+	mkdir -p var
+}
+
+# Adds up the "N passed, N failed" summaries of every test log; a test
+# that ended without a summary (crash, timeout) counts as one failure.
+summarize() {
+	passed=0
+	failed=0
+	for trs in tests/unit/*.trs tests/integration/*.trs; do
+		[ -f "$trs" ] || continue
+		log=${trs%.trs}.log
+		result=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null |
+		    tail -n 1 || true)
+		if [ -n "$line" ]; then
+			p=${line%% passed*}
+			f=${line#*passed, }
+			f=${f%% failed*}
+		else
+			p=0
+			f=0
+		fi
+		case $result in
+		PASS|SKIP) ;;
+		*) [ "$f" -eq 0 ] && f=1 ;;
+		esac
+		[ "$result" = SKIP ] && say "skipped: ${trs%.trs}"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+case ${1:-} in
+run)
+	setup
+	say "starting otagw -d -c conf/otagw.conf (Ctrl-C stops it)"
+	exec ./src/otagw -d -c conf/otagw.conf
+	;;
+check)
+	setup
+	jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+	status=0
+	make -j"$jobs" check || status=$?
+	[ "$status" -eq 0 ] || {
+		say "failing tests:"
+		grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' \
+		    tests/*/*.trs 2>/dev/null | sed 's/\.trs$/.log/' >&2 || true
+	}
+	summarize || status=1
+	exit "$status"
+	;;
+*)
+	echo "usage: $0 run | check" >&2
+	exit 2
+	;;
+esac

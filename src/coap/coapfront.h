@@ -1,0 +1,30 @@
+/*
+ * coapfront.h: the CoAP and CoAP-over-DTLS front end (RFC 7252, RFC 7959).
+ *
+ * The only module that includes libcoap.  It binds the configured `coap'
+ * and `coaps' listeners, registers libcoap's descriptor and timers with the
+ * event loop, translates requests for /ota/{device}/check,
+ * /ota/{device}/progress and /fw/{firmware} into core calls, and serves
+ * images block-wise straight from the store's shared memory maps.
+ */
+#ifndef OTAGW_COAPFRONT_H
+#define OTAGW_COAPFRONT_H
+
+struct config;
+struct core;
+struct ev;
+
+struct coapfront;
+
+/*
+ * Binds every enabled CoAP listener and hooks into ev.  Returns NULL (with
+ * the reason logged) when a listener cannot be set up.  A configuration
+ * with no CoAP listener gives a valid, idle front end.
+ */
+struct coapfront *coapfront_new(const struct config *, struct core *,
+	    struct ev *);
+void	 coapfront_free(struct coapfront *);	/* accepts NULL */
+/* SIGHUP: apply reloadable settings (session limits and timeouts). */
+void	 coapfront_set_config(struct coapfront *, const struct config *);
+
+#endif

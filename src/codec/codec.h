@@ -1,0 +1,75 @@
+/*
+ * codec.h: JSON in and out, the only module that includes <cjson/cJSON.h>.
+ *
+ * Decoders take a buffer and a length (not NUL-terminated), refuse anything
+ * that is not a UTF-8 JSON document of the expected shape, and write a short
+ * diagnostic into err.  They never allocate beyond what cJSON needs for the
+ * (already size-capped) input.  Encoders return a malloc'd, compact,
+ * NUL-terminated string (free with free()) and its length, or NULL when out
+ * of memory.
+ */
+#ifndef OTAGW_CODEC_H
+#define OTAGW_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct jobs_counts;
+
+/* Nesting deeper than this is refused before cJSON sees it. */
+#define CODEC_MAX_DEPTH	8
+
+/*
+ * Check body: {"versions":{"<module>":"<version>",...}} or
+ * {"version":"1.0.0","module":"default"} (module optional), or empty
+ * (len 0, or only white space): nversions = 0.  Module and version names
+ * are validated.  0, or -1 with err.
+ */
+struct check_body {
+	unsigned nversions;
+	struct module_version versions[OTA_MODULES_MAX];
+};
+int	 codec_check_decode(const void *buf, size_t len, struct check_body *,
+	    char *err, size_t errlen);
+
+/* Progress body: {"job":"...","step":N,"desc":"...","version":"..."}. */
+struct progress_body {
+	char	job[OTA_ID_MAX + 1];
+	int	step;			/* -4..100 */
+	int	has_desc;
+	char	desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
+	int	has_version;
+	char	version[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];	/* optional; "" if absent */
+};
+int	 codec_progress_decode(const void *buf, size_t len,
+	    struct progress_body *, char *err, size_t errlen);
+
+/*
+ * The notice of CONTRACT §1.  url_base is the configured public address of
+ * the protocol the device checked in with, e.g. "coaps://gw:5684" (NULL:
+ * no "url" member); timeout_s is the job's timeout in seconds.
+ */
+char	*codec_notice_encode(const struct job_rec *, const struct firmware_rec *,
+	    const char *url_base, size_t *len);
+
+/*
+ * An upstream event (CONTRACT §5) without "seq" and "gateway": the relay
+ * adds those when it sends the event.
+ */
+char	*codec_event_encode(const struct event *, size_t *len);
+
+/* {"error":"<code>","message":"..."} */
+char	*codec_error_encode(const char *code, const char *message, size_t *len);
+
+/* Operator views, for otactl --json and the admin API. */
+char	*codec_device_encode(const struct device_rec *, size_t *len);
+char	*codec_firmware_encode(const struct firmware_rec *,
+	    const struct jobs_counts *counts /* or NULL */, size_t *len);
+char	*codec_job_encode(const struct job_rec *,
+	    const struct jobs_counts *counts /* or NULL */, size_t *len);
+char	*codec_jobdev_encode(const struct jobdev_rec *, size_t *len);
+
+#endif

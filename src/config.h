@@ -1,0 +1,89 @@
+/*
+ * config.h: the daemon's configuration (otagw.conf) and its parser.
+ *
+ * The file is a list of "key value" lines; '#' starts a comment; blank
+ * lines are ignored; values may be quoted with "..." to keep spaces.
+ * Sizes take K, M, G suffixes (powers of 1024); durations are seconds
+ * unless they end in s, m, h or d.  Unknown keys, bad values and repeated
+ * keys are errors reported as "file:line: message".
+ *
+ * config_defaults gives the embedded defaults, which are those of the
+ * shipped conf/otagw.conf: state in ./var, DTLS-PSK on 5684, plain CoAP
+ * off.
+ */
+#ifndef OTAGW_CONFIG_H
+#define OTAGW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STR	256
+#define CONFIG_PATH	1024
+
+/* A listen address: "off", "host:port", "[v6]:port" or ":port". */
+struct config_listen {
+	int	enabled;
+	char	host[CONFIG_STR];	/* "" = any */
+	unsigned port;
+};
+
+struct config {
+	char	path[CONFIG_PATH];	/* file it was read from, or "" */
+	char	gateway_id[65];		/* gateway_id: name in upstream events */
+	char	state_dir[CONFIG_PATH];	/* state_dir */
+	uint64_t map_size;		/* map_size: LMDB map size */
+	int	log_level;		/* log_level: warn | info | debug */
+
+	/* CoAP devices */
+	struct config_listen coap;	/* coap_listen (default off) */
+	struct config_listen coaps;	/* coaps_listen (default :5684) */
+	char	coap_public[CONFIG_STR];	/* coap_public_url */
+	char	coaps_public[CONFIG_STR];	/* coaps_public_url */
+	unsigned coap_max_sessions;	/* coap_max_sessions */
+	unsigned coap_session_timeout;	/* coap_session_timeout, s */
+	unsigned coap_max_handshakes;	/* coap_max_handshakes */
+
+	/* Device polling */
+	unsigned check_interval;	/* check_interval: Max-Age, idle */
+	unsigned busy_interval;		/* busy_interval: Max-Age, upgrading */
+	size_t	max_body;		/* max_body: request body cap */
+
+	/* Firmware */
+	uint64_t firmware_max_size;	/* firmware_max_size (1G) */
+	unsigned firmware_max_per_product;	/* firmware_max_per_product */
+
+	/* HTTPS devices (issue 3) */
+	struct config_listen https;	/* https_listen (default :8443) */
+	char	https_public[CONFIG_STR];	/* https_public_url */
+	char	tls_cert[CONFIG_PATH];	/* tls_cert */
+	char	tls_key[CONFIG_PATH];	/* tls_key */
+	char	device_ca[CONFIG_PATH];	/* device_ca ("" = no client certs) */
+
+	/* Admin API (issue 3) */
+	struct config_listen admin;	/* admin_listen (127.0.0.1:8444) */
+	char	admin_token_file[CONFIG_PATH];	/* admin_token_file */
+
+	/* Upstream relay (issue 5) */
+	char	upstream_url[CONFIG_STR];	/* upstream_url ("" = off) */
+	char	upstream_token_file[CONFIG_PATH];	/* upstream_token_file */
+	char	upstream_ca[CONFIG_PATH];	/* upstream_ca */
+	size_t	outbox_limit;		/* outbox_limit: events kept */
+};
+
+void	 config_defaults(struct config *);
+/*
+ * Reads path into cfg (which starts from the defaults).  Errors are
+ * printed to stderr as "path:line: message"; returns 0, or -1 after
+ * reporting every error found.
+ */
+int	 config_load(const char *path, struct config *cfg);
+/*
+ * For SIGHUP: copies the reloadable settings from next into cur, and logs
+ * each changed setting that needs a restart.  Returns how many were
+ * ignored.
+ */
+int	 config_reload(struct config *cur, const struct config *next);
+/* Writes the effective configuration (no secrets) to a FILE *, for -n -v. */
+void	 config_dump(const struct config *, void *fp);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * core.h: the protocol-neutral device requests: check, progress, download.
+ *
+ * Every front end (CoAP, CoAP over DTLS, HTTP/2, HTTP/1.1) parses its own
+ * wire format, authenticates the peer as far as its transport can, and then
+ * hands the same request to these functions.  Authorization, validation,
+ * job rules and the store transaction all live here, once.
+ *
+ * A front end maps enum core_status to its own codes:
+ *
+ *   status            CoAP   HTTP
+ *   CORE_OK           2.05   200 (check: notice), 204 (progress)
+ *   CORE_NO_CONTENT   2.04   204
+ *   CORE_BAD_REQUEST  4.00   400
+ *   CORE_UNAUTHORIZED 4.01   401
+ *   CORE_FORBIDDEN    4.03   403
+ *   CORE_NOT_FOUND    4.04   404
+ *   CORE_TOO_LARGE    4.13   413
+ *   CORE_UNAVAILABLE  5.03   503 (store full or failing: retry later)
+ *   CORE_INTERNAL     5.00   500
+ */
+#ifndef OTAGW_CORE_H
+#define OTAGW_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct store;
+struct store_image;
+struct config;
+
+enum core_status {
+	CORE_OK = 0,
+	CORE_NO_CONTENT,
+	CORE_BAD_REQUEST,
+	CORE_UNAUTHORIZED,
+	CORE_FORBIDDEN,
+	CORE_NOT_FOUND,
+	CORE_TOO_LARGE,
+	CORE_UNAVAILABLE,
+	CORE_INTERNAL,
+};
+
+enum core_proto {
+	CORE_PROTO_COAP = 0,	/* plain UDP: no peer identity */
+	CORE_PROTO_COAPS,	/* DTLS-PSK: identity = PSK identity */
+	CORE_PROTO_HTTPS,	/* bearer secret or client certificate */
+};
+
+struct core_req {
+	int	proto;		/* enum core_proto */
+	/*
+	 * The device the transport has authenticated (PSK identity, client
+	 * certificate CN, or bearer secret already checked), or NULL when
+	 * the transport proves nothing (plain CoAP).
+	 */
+	const char *peer;
+	const char *device;	/* {device} from the path, for check/progress */
+	const uint8_t *body;
+	size_t	body_len;
+};
+
+struct core_resp {
+	int	status;		/* enum core_status */
+	char	*body;		/* malloc'd JSON (notice or diagnostic) or NULL */
+	size_t	body_len;
+	unsigned retry_after;	/* seconds: Max-Age / Retry-After */
+};
+
+struct core;
+
+/* cfg and st must outlive the core. */
+struct core *core_new(struct store *st, const struct config *cfg);
+void	 core_free(struct core *);	/* accepts NULL */
+/* The configuration changed (SIGHUP): reread what is reloadable. */
+void	 core_set_config(struct core *, const struct config *);
+
+/* POST /ota/{device}/check.  resp->body is freed with core_resp_cleanup. */
+void	 core_check(struct core *, const struct core_req *, struct core_resp *);
+/* POST /ota/{device}/progress. */
+void	 core_progress(struct core *, const struct core_req *,
+	    struct core_resp *);
+void	 core_resp_cleanup(struct core_resp *);
+
+/*
+ * GET /fw/{firmware}: authorizes the download and returns the image (one
+ * reference, released with store_image_unref) and its metadata.  Returns a
+ * core_status; on CORE_OK *img and *fw are set.
+ */
+int	 core_download(struct core *, const struct core_req *, const char *fwid,
+	    const struct store_image **img, struct firmware_rec *fw);
+
+/*
+ * The DTLS key of a device, for the PSK callback.  Returns 0 and fills
+ * key/len, or -1 (unknown device or no PSK).
+ */
+int	 core_device_psk(struct core *, const char *identity, uint8_t *key,
+	    size_t *len, size_t max);
+
+/* Device secret check for HTTPS bearer tokens: 0 ok, -1 not. */
+int	 core_device_auth(struct core *, const char *device, const char *secret);
+
+/* Time-driven rules (timeouts, retries, windows); call about once a second. */
+void	 core_tick(struct core *, int64_t now);
+
+/* Clock, injectable for tests (NULL restores the real clock). */
+void	 core_set_clock(struct core *, int64_t (*now)(void *), void *arg);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * crypto.h: digests, randomness and secret handling, the only module
+ * outside the TLS code that includes OpenSSL headers.
+ */
+#ifndef OTAGW_CRYPTO_H
+#define OTAGW_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* MD5 and SHA-256 of one stream, computed together. */
+struct digest;
+struct digest *digest_new(void);
+void	 digest_update(struct digest *, const void *, size_t);
+void	 digest_final(struct digest *, uint8_t md5[16], uint8_t sha256[32]);
+void	 digest_free(struct digest *);	/* accepts NULL */
+
+void	 crypto_sha256(const void *, size_t, uint8_t out[32]);
+/* Cryptographically strong random bytes; 0 or -1. */
+int	 crypto_random(void *, size_t);
+/* Wipes memory in a way the compiler keeps. */
+void	 crypto_wipe(void *, size_t);
+/* Constant-time comparison: 0 when equal. */
+int	 crypto_memcmp(const void *, const void *, size_t);
+
+/* Device secrets at rest: SHA-256(salt || secret). */
+void	 crypto_secret_hash(const uint8_t salt[16], const char *secret,
+	    size_t len, uint8_t out[32]);
+
+/* Standard base64 with padding; out must hold 4 * ((n + 2) / 3) + 1. */
+void	 crypto_base64(const uint8_t *in, size_t n, char *out);
+
+#endif

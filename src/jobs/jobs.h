@@ -1,0 +1,117 @@
+/*
+ * jobs.h: the upgrade state machine and rollout rules, with no I/O.
+ *
+ * Everything here is a pure function of records (model.h) and the time
+ * `now' passed in by the caller (milliseconds since the epoch).  Callers
+ * read records from the store, call these functions, and write back what
+ * changed together with the events describing the change, in one
+ * transaction.  This keeps the rules testable with tables and no sockets,
+ * files or clocks.
+ */
+#ifndef OTAGW_JOBS_H
+#define OTAGW_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* Names as in CONTRACT §3 and §4 ("QUEUED", "RUNNING", ...). */
+const char *jobs_jd_state_name(int jd_state);
+int	 jobs_jd_state_parse(const char *name, int *out);	/* 0 or -1 */
+const char *jobs_state_name(int job_state);
+const char *jobs_kind_name(int kind);
+const char *jobs_fw_state_name(int fw_state);
+
+/* WAIT_CONFIRM, QUEUED, NOTIFIED, UPGRADING, RETRY_WAIT. */
+int	 jobs_jd_is_open(int jd_state);
+/* SUCCEEDED, FAILED (with no retry pending), CANCELED. */
+int	 jobs_jd_is_final(int jd_state);
+
+/* What a rule did to one jobdev row, for the caller to store and report. */
+struct jobs_change {
+	int	changed;	/* the row must be written back */
+	int	from;		/* state before */
+	int	to;		/* state after (== from when only data moved) */
+	int	progress;	/* emit a progress event */
+	int	job_changed;	/* the job record must be written back too */
+};
+
+/* Per-state device counts of one job. */
+struct jobs_counts {
+	size_t	n[JD_NSTATES];
+	size_t	total;
+};
+
+/* Fills a job with the defaults of CONTRACT §4. */
+void	 jobs_job_defaults(struct job_rec *);
+/* Checks ranges and combinations; 0, or -1 with a message in err. */
+int	 jobs_job_validate(const struct job_rec *, char *err, size_t errlen);
+
+/*
+ * Whether a device belongs in a new job: right product, its version of the
+ * job's module among the source versions (any but the target when nsrc is
+ * 0), not already on the target.  1 or 0.
+ */
+int	 jobs_device_matches(const struct job_rec *, const struct device_rec *);
+
+/* New row for a device joining a job (QUEUED, or WAIT_CONFIRM). */
+void	 jobs_jd_init(const struct job_rec *, struct jobdev_rec *,
+	    const char *device, int64_t now);
+
+/*
+ * The device checked in.  Returns 1 when the notice of this job must be
+ * handed out (the row is then NOTIFIED), 0 when not (still waiting, with
+ * the reason in jd->reason, or past the notice stage).  May update the
+ * job's rate-limiter fields (change->job_changed).
+ */
+int	 jobs_on_check(struct job_rec *, struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+
+/*
+ * The device reported a version for the job's module (in a check or in a
+ * progress report): completes a success after step 100, or fails the row
+ * with "wrong-version" when it is neither a source nor the target while
+ * upgrading.
+ */
+void	 jobs_on_version(const struct job_rec *, struct jobdev_rec *,
+	    const char *version, int64_t now, struct jobs_change *);
+
+/*
+ * A progress report for this job.  step 0..100, or -1..-4 for failures;
+ * desc and version may be NULL.  Returns 0, or -1 when the report does not
+ * fit the row's state (the caller answers 4.00/400 and changes nothing).
+ */
+int	 jobs_on_progress(const struct job_rec *, struct jobdev_rec *, int step,
+	    const char *desc, const char *version, int64_t now,
+	    struct jobs_change *);
+
+/* Time-driven rules for one row (timeout, end of retry wait). */
+void	 jobs_on_tick(const struct job_rec *, struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+
+/*
+ * Time- and count-driven rules for a job (window start and end,
+ * completion, abort threshold).  Returns 1 when the job record changed.
+ */
+int	 jobs_job_tick(struct job_rec *, const struct jobs_counts *,
+	    int64_t now);
+
+/* Operator actions on one row: 0, or -1 when not allowed in its state. */
+int	 jobs_jd_cancel(struct jobdev_rec *, int64_t now, struct jobs_change *);
+int	 jobs_jd_confirm(struct jobdev_rec *, int64_t now, struct jobs_change *);
+int	 jobs_jd_retry(const struct job_rec *, struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+
+/*
+ * Gray release: whether a device is in the stable pick of p percent.
+ * Depends only on the job id and device id, so reading a job again never
+ * changes its devices.
+ */
+uint64_t jobs_gray_rank(const char *job_id, const char *device_id);
+
+/* Seconds until a device should check again, given its open rows. */
+unsigned jobs_retry_after(const struct jobdev_rec *, size_t n,
+	    unsigned idle_s, unsigned busy_s);
+
+#endif

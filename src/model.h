@@ -1,0 +1,188 @@
+/*
+ * model.h: the domain records of otagw, shared by every module.
+ *
+ * These are plain C structs with fixed-size, NUL-terminated string fields so
+ * that they can be copied, compared and handed between modules without any
+ * allocation.  The store persists them (in its own compact encoding), the job
+ * logic mutates them, the codecs turn them into JSON.  Nothing here knows
+ * about LMDB, libcoap, nghttp2, OpenSSL or cJSON.
+ *
+ * Times are milliseconds since the Unix epoch (int64_t); 0 means "never/unset".
+ */
+#ifndef OTAGW_MODEL_H
+#define OTAGW_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OTA_ID_MAX	64	/* ids, products, modules, versions */
+#define OTA_NAME_MAX	32	/* firmware name, in characters */
+#define OTA_DESC_MAX	100	/* firmware description, in characters */
+#define OTA_PDESC_MAX	128	/* progress "desc", in characters */
+#define OTA_REASON_MAX	31	/* failure / wait reason, bytes */
+#define OTA_PSK_MAX	64	/* DTLS pre-shared key, bytes */
+#define OTA_MODULES_MAX	8	/* modules remembered per device */
+#define OTA_SRCVER_MAX	16	/* source versions per job */
+
+/* Room for a string of n UTF-8 characters (at most 4 bytes each) plus NUL. */
+#define OTA_UTF8_SIZE(n) ((n) * 4 + 1)
+
+struct module_version {
+	char	module[OTA_ID_MAX + 1];
+	char	version[OTA_ID_MAX + 1];
+};
+
+/* A provisioned device. */
+struct device_rec {
+	char	id[OTA_ID_MAX + 1];
+	char	product[OTA_ID_MAX + 1];
+	int	has_secret;		/* HTTPS bearer secret set */
+	uint8_t	secret_salt[16];
+	uint8_t	secret_hash[32];	/* SHA-256(salt || secret) */
+	size_t	psk_len;		/* 0: no DTLS key */
+	uint8_t	psk[OTA_PSK_MAX];
+	unsigned nversions;
+	struct module_version versions[OTA_MODULES_MAX];
+	int64_t	created;
+	int64_t	updated;		/* provisioning change */
+	int64_t	last_seen;		/* last check or progress */
+	int64_t	versions_at;		/* last version report */
+};
+
+enum sign_method {
+	SIGN_SHA256 = 0,
+	SIGN_MD5 = 1,
+};
+
+enum fw_state {
+	FW_UNVERIFIED = 0,
+	FW_VERIFIED = 1,
+	FW_VERIFY_FAILED = 2,
+};
+
+/* Firmware metadata; the image itself is a file owned by the store. */
+struct firmware_rec {
+	char	id[OTA_ID_MAX + 1];
+	char	product[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];
+	char	version[OTA_ID_MAX + 1];
+	char	name[OTA_UTF8_SIZE(OTA_NAME_MAX)];
+	char	description[OTA_UTF8_SIZE(OTA_DESC_MAX)];
+	int	sign_method;		/* enum sign_method */
+	int	state;			/* enum fw_state */
+	uint8_t	md5[16];
+	uint8_t	sha256[32];
+	uint64_t size;
+	int64_t	created;
+};
+
+enum job_kind {
+	JOB_KIND_BATCH = 0,
+	JOB_KIND_VERIFY = 1,
+};
+
+enum job_state {
+	JOB_SCHEDULED = 0,
+	JOB_RUNNING = 1,
+	JOB_PAUSED = 2,
+	JOB_COMPLETED = 3,
+	JOB_TERMINATED = 4,
+};
+
+enum job_scope {
+	JOB_SCOPE_ALL = 0,
+	JOB_SCOPE_DEVICES = 1,
+	JOB_SCOPE_GRAY = 2,
+};
+
+/* An upgrade job (campaign).  Parameters follow CONTRACT §4. */
+struct job_rec {
+	char	id[OTA_ID_MAX + 1];
+	char	firmware[OTA_ID_MAX + 1];
+	/* copied from the firmware at creation, so rules need no lookup */
+	char	product[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];
+	char	version[OTA_ID_MAX + 1];	/* target version */
+	int	kind;			/* enum job_kind */
+	int	state;			/* enum job_state */
+	int	scope;			/* enum job_scope */
+	int	gray_percent;
+	int	dynamic;		/* strategy "dynamic" */
+	int	only_new_reports;
+	int	confirm;		/* confirm "user" */
+	int	force;
+	int	override;
+	unsigned nsrc;			/* 0: any version but the target */
+	char	src_versions[OTA_SRCVER_MAX][OTA_ID_MAX + 1];
+	int64_t	start;			/* window; 0 = none */
+	int64_t	end;
+	unsigned rate_per_minute;	/* 0 = unlimited */
+	unsigned retry_count;
+	unsigned retry_interval_min;
+	unsigned timeout_min;
+	int	abort_percent;		/* < 0: no abort rule */
+	unsigned abort_min_devices;
+	int64_t	created;
+	int64_t	started;		/* first RUNNING */
+	int64_t	finished;		/* COMPLETED or TERMINATED */
+	/* rate limiter state: notices handed out in the current minute */
+	int64_t	rate_window;
+	unsigned rate_used;
+};
+
+/* State of one device in one job (CONTRACT §3). */
+enum jd_state {
+	JD_WAIT_CONFIRM = 0,
+	JD_QUEUED = 1,
+	JD_NOTIFIED = 2,
+	JD_UPGRADING = 3,
+	JD_SUCCEEDED = 4,
+	JD_FAILED = 5,
+	JD_RETRY_WAIT = 6,
+	JD_CANCELED = 7,
+};
+#define JD_NSTATES 8
+
+struct jobdev_rec {
+	char	job[OTA_ID_MAX + 1];
+	char	device[OTA_ID_MAX + 1];
+	int	state;			/* enum jd_state */
+	char	reason[OTA_REASON_MAX + 1];	/* wait/failure reason */
+	char	desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];	/* last progress desc */
+	int	step;			/* last progress step, -4..100 */
+	int	step100;		/* step 100 seen, waiting for version */
+	unsigned retries;
+	char	last_version[OTA_ID_MAX + 1];	/* last reported version */
+	int64_t	created;
+	int64_t	notified;		/* first notice handed out */
+	int64_t	started;		/* first progress report */
+	int64_t	updated;		/* last change */
+	int64_t	next_at;		/* RETRY_WAIT: when to queue again */
+};
+
+/* Upstream events (CONTRACT §5). */
+enum event_type {
+	EV_INFORM = 0,
+	EV_STATE = 1,
+	EV_PROGRESS = 2,
+};
+
+struct event {
+	int	type;			/* enum event_type */
+	int64_t	ts;
+	const char *device;
+	const char *job;		/* NULL for inform */
+	const char *firmware;
+	const char *module;
+	const char *state;		/* state name, or NULL */
+	const char *reason;		/* or NULL */
+	int	has_step;
+	int	step;
+	const char *desc;		/* or NULL */
+	const char *version;		/* or NULL */
+	/* inform: every module's version */
+	unsigned nversions;
+	const struct module_version *versions;
+};
+
+#endif

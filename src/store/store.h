@@ -1,0 +1,165 @@
+/*
+ * store.h: otagw's persistent state, kept in LMDB.
+ *
+ * This module is the only one that includes <lmdb.h>.  Everything else sees
+ * typed calls on the records of model.h.  One state directory holds:
+ *
+ *   DIR/data.mdb, DIR/lock.mdb   the LMDB environment
+ *   DIR/images/<firmware id>     firmware images, written to a temporary
+ *                                file, fsync'ed and renamed into place
+ *
+ * Several processes may open the same directory at once (the daemon and
+ * otactl): LMDB serialises writers and gives readers snapshots.
+ *
+ * Every state change the caller wants to be atomic is done inside one write
+ * transaction: begin, any number of get/put/del/outbox calls, commit.  Data
+ * returned by the get calls is copied into caller storage, so it stays valid
+ * after the transaction ends.
+ *
+ * Return codes: 0 on success, or one of the negative STORE_E* codes below.
+ * Callers tell "not found" apart from failures; store_strerror() names them.
+ */
+#ifndef OTAGW_STORE_H
+#define OTAGW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_ENOTFOUND = -2,	/* no such record */
+	STORE_EEXIST = -3,	/* unique key already present */
+	STORE_EFULL = -4,	/* map full or disk full: nothing was changed */
+	STORE_EIO = -5,		/* I/O or LMDB failure */
+	STORE_EINVAL = -6,	/* bad argument, corrupt or foreign record */
+	STORE_EBUSY = -7,	/* too many readers, try again */
+	STORE_ESTOP = -8,	/* iteration stopped by the callback */
+};
+
+struct store;
+struct store_txn;
+
+/*
+ * Opens (creating if needed) the state directory DIR.  map_size is the LMDB
+ * map size in bytes (0: 1 GiB).  Returns 0 and *out, or a STORE_E* code with
+ * a message already logged.
+ */
+int	 store_open(const char *dir, size_t map_size, struct store **out);
+void	 store_close(struct store *);	/* accepts NULL */
+const char *store_strerror(int code);
+const char *store_dir(const struct store *);
+
+/* Transactions.  A read-only transaction may run beside writers. */
+int	 store_txn_begin(struct store *, int rdonly, struct store_txn **out);
+int	 store_txn_commit(struct store_txn *);	/* frees the txn, also on error */
+void	 store_txn_abort(struct store_txn *);	/* accepts NULL */
+
+/* Allocates the next id "<prefix>-<n>" (n counts per prefix, from 1). */
+int	 store_next_id(struct store_txn *, const char *prefix,
+	    char out[OTA_ID_MAX + 1]);
+
+/*
+ * Iteration callbacks return 0 to go on, non-zero to stop (the iterator then
+ * returns STORE_ESTOP).  Records passed to callbacks are only valid during
+ * the call.
+ */
+
+/* Devices, keyed by id. */
+int	 store_device_get(struct store_txn *, const char *id, struct device_rec *);
+int	 store_device_put(struct store_txn *, const struct device_rec *);
+int	 store_device_del(struct store_txn *, const char *id);
+/* In id order, starting after `after' (NULL or "": from the start). */
+int	 store_device_iter(struct store_txn *, const char *after,
+	    int (*cb)(const struct device_rec *, void *), void *arg);
+int	 store_device_count(struct store_txn *, size_t *out);
+
+/* Firmware metadata, keyed by id; (product, module, version) is unique. */
+int	 store_firmware_get(struct store_txn *, const char *id,
+	    struct firmware_rec *);
+/* STORE_EEXIST when another id has the same product, module and version. */
+int	 store_firmware_put(struct store_txn *, const struct firmware_rec *);
+int	 store_firmware_del(struct store_txn *, const char *id);
+int	 store_firmware_find(struct store_txn *, const char *product,
+	    const char *module, const char *version, char id[OTA_ID_MAX + 1]);
+int	 store_firmware_iter(struct store_txn *,
+	    int (*cb)(const struct firmware_rec *, void *), void *arg);
+
+/* Jobs, keyed by id. */
+int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
+int	 store_job_put(struct store_txn *, const struct job_rec *);
+int	 store_job_iter(struct store_txn *,
+	    int (*cb)(const struct job_rec *, void *), void *arg);
+
+/*
+ * One device in one job, keyed by (job, device).  The store also keeps the
+ * per-device index of open rows (states WAIT_CONFIRM, QUEUED, NOTIFIED,
+ * UPGRADING, RETRY_WAIT): store_jobdev_put maintains it from rec->state.
+ */
+int	 store_jobdev_get(struct store_txn *, const char *job, const char *device,
+	    struct jobdev_rec *);
+int	 store_jobdev_put(struct store_txn *, const struct jobdev_rec *);
+/* Rows of one job in device order. */
+int	 store_jobdev_iter(struct store_txn *, const char *job,
+	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
+/* Open rows of one device (its pending notices), in job-id order. */
+int	 store_device_open_jobs(struct store_txn *, const char *device,
+	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
+
+/*
+ * The upstream outbox.  store_outbox_append stores an encoded event under
+ * the next sequence number (strictly increasing, never reused, starting at
+ * 1) in the caller's transaction.
+ */
+struct outbox_entry {
+	uint64_t seq;
+	int	type;		/* enum event_type */
+	int64_t	ts;
+	const char *data;	/* encoded event; valid during the callback */
+	size_t	len;
+};
+int	 store_outbox_append(struct store_txn *, int type, int64_t ts,
+	    const char *data, size_t len, uint64_t *seq);
+/* Oldest first, starting at sequence number `from' (0: the oldest). */
+int	 store_outbox_iter(struct store_txn *, uint64_t from,
+	    int (*cb)(const struct outbox_entry *, void *), void *arg);
+int	 store_outbox_del(struct store_txn *, uint64_t seq);
+struct outbox_stats {
+	size_t	 depth;		/* entries */
+	uint64_t oldest_seq;	/* 0 when empty */
+	int64_t	 oldest_ts;
+	uint64_t last_seq;	/* last number handed out */
+};
+int	 store_outbox_stats(struct store_txn *, struct outbox_stats *);
+
+/*
+ * Firmware images.  A writer streams an image into a temporary file in
+ * DIR/images; store_image_commit fsyncs it and renames it to its final
+ * name, so a half-written image is never visible.  The caller commits the
+ * firmware record afterwards (and calls store_image_remove if that fails).
+ */
+struct store_image_writer;
+int	 store_image_create(struct store *, struct store_image_writer **out);
+int	 store_image_write(struct store_image_writer *, const void *, size_t);
+/* Renames the image to id; frees the writer, also on error. */
+int	 store_image_commit(struct store_image_writer *, const char *id);
+void	 store_image_discard(struct store_image_writer *);	/* NULL ok */
+int	 store_image_remove(struct store *, const char *id);
+
+/*
+ * A read-only, reference-counted memory map of an image.  Opening the same
+ * id again while it is mapped returns the same object with one more
+ * reference, so concurrent downloads share one mapping and nothing is
+ * copied.  store_image_unref unmaps on the last reference.
+ */
+struct store_image {
+	const uint8_t *data;
+	uint64_t size;
+};
+int	 store_image_open(struct store *, const char *id,
+	    const struct store_image **out);
+void	 store_image_ref(const struct store_image *);
+void	 store_image_unref(const struct store_image *);	/* NULL ok */
+
+#endif
