@@ -78,6 +78,11 @@ void	 config_defaults(struct config *);
  */
 int	 config_load(const char *path, struct config *cfg);
 /*
+ * Where config_load reports its errors: a FILE * (a SIGHUP reload collects
+ * them to log them), or NULL for stderr, the default.
+ */
+void	 config_set_error_stream(void *fp);
+/*
  * For SIGHUP: copies the reloadable settings from next into cur, and logs
  * each changed setting that needs a restart.  Returns how many were
  * ignored.

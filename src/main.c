@@ -1,2 +1,417 @@
-/* placeholder */
-int main(void) { return 0; }
+/*
+ * main.c: otagw, the daemon's entry point.  The only file that knows the
+ * start-up order:
+ *
+ *   options -> configuration (-n stops here) -> logging -> daemon(3)
+ *   -> state directory and store -> core -> event loop -> signals
+ *   -> 1 s tick -> CoAP front end -> "otagw ready" -> ev_run
+ *
+ * One struct otagw holds everything the daemon owns; the shutdown path
+ * frees it in the reverse order.  Signals arrive through a signalfd in the
+ * event loop, so handlers never run in signal context: SIGTERM and SIGINT
+ * stop the loop cleanly, SIGHUP re-reads the configuration file and applies
+ * what can change at run time.  The daemon forks (daemon(3)) before it
+ * opens the store, because an LMDB environment must not cross a fork.  It
+ * keeps its working directory, so relative paths in the configuration stay
+ * relative to where it was started.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coap/coapfront.h"
+#include "config.h"
+#include "core/core.h"
+#include "ev.h"
+#include "log.h"
+#include "store/store.h"
+#include "util/validate.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define OTAGW_CONF	SYSCONFDIR "/otagw.conf"
+#define TICK_MS		1000
+
+struct otagw {
+	const char	*conf_path;
+	int		 foreground;
+	int		 verbose;	/* number of -v */
+	struct config	 cfg;		/* running configuration */
+
+	struct store	*st;
+	struct core	*core;
+	struct ev	*ev;
+	struct coapfront *cf;
+	struct ev_timer	*tick;
+	int		 sigfd;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: otagw [-dnv] [-c file]\n"
+	    "       otagw -h | --help | -V | --version\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("\n"
+"otagw is an edge gateway for over-the-air firmware updates: devices check\n"
+"for updates and download images over CoAP (RFC 7252, block-wise) and\n"
+"CoAP over DTLS with a pre-shared key per device.\n"
+"\n"
+"Options:\n"
+"  -c file  read the configuration from file\n"
+"           (default " OTAGW_CONF ")\n"
+"  -d       stay in the foreground and log to stderr; without -d otagw\n"
+"           detaches (daemon(3)) and logs to syslog, facility daemon\n"
+"  -n       only check the configuration: print \"configuration OK\" and\n"
+"           exit 0, or print each error as file:line: message and exit 1;\n"
+"           with -v also print the effective configuration\n"
+"  -v       more verbose logging (info, then debug); may be repeated\n"
+"  -h, --help     print this help and exit\n"
+"  -V, --version  print the version and exit\n"
+"\n"
+"State: devices, firmware images and jobs live in the directory named by\n"
+"state_dir in the configuration (shipped default ./var, relative to the\n"
+"directory otagw is started in); it is created with mode 0700 when\n"
+"missing.  Operators manage it with otactl, also while otagw runs.\n"
+"\n"
+"Signals:\n"
+"  SIGTERM, SIGINT  stop cleanly (exit status 0)\n"
+"  SIGHUP           re-read the configuration file; settings that can change\n"
+"                   at run time (log_level, intervals, limits, public URLs)\n"
+"                   take effect, others are logged as needing a restart; a\n"
+"                   file with errors is refused and the running settings kept\n"
+"\n"
+"Documentation: docs/configuration.md and docs/ in the source tree; every\n"
+"setting is described in the shipped otagw.conf.\n");
+}
+
+static int
+level_for(const struct otagw *gw)
+{
+	int level = gw->cfg.log_level + gw->verbose;
+
+	return level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level;
+}
+
+static void
+listen_text(const struct config_listen *l, char *out, size_t size)
+{
+	if (!l->enabled)
+		snprintf(out, size, "off");
+	else if (strchr(l->host, ':') != NULL)
+		snprintf(out, size, "[%s]:%u", l->host, l->port);
+	else
+		snprintf(out, size, "%s:%u", l->host[0] ? l->host : "*",
+		    l->port);
+}
+
+/* Settings that this build parses but does not act on yet. */
+static void
+otagw_warn_unbuilt(const struct config *cfg)
+{
+	if (cfg->https.enabled)
+		log_warnx("https_listen is set, but HTTPS devices are not in"
+		    " this build: ignored");
+	if (cfg->admin.enabled)
+		log_warnx("admin_listen is set, but the admin API is not in"
+		    " this build: ignored (use otactl --state)");
+	if (cfg->upstream_url[0] != '\0')
+		log_warnx("upstream_url is set, but the upstream relay is not"
+		    " in this build: ignored");
+}
+
+/* SIGHUP --------------------------------------------------------------- */
+
+static void
+otagw_reload(struct otagw *gw)
+{
+	struct config next;
+	char *errs = NULL, *line, *save = NULL;
+	size_t errlen = 0;
+	FILE *fp;
+	int rc, ignored;
+
+	log_info("SIGHUP: reloading %s", gw->conf_path);
+	/* Collect the parser's messages to log them (stderr may be gone). */
+	if ((fp = open_memstream(&errs, &errlen)) != NULL)
+		config_set_error_stream(fp);
+	rc = config_load(gw->conf_path, &next);
+	config_set_error_stream(NULL);
+	if (fp != NULL) {
+		fclose(fp);
+		for (line = strtok_r(errs, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_warnx("%s", line);
+		free(errs);
+	}
+	if (rc == -1) {
+		log_warnx("reload failed: %s has errors, keeping the running"
+		    " configuration", gw->conf_path);
+		return;
+	}
+	ignored = config_reload(&gw->cfg, &next);
+	log_set_level(level_for(gw));
+	core_set_config(gw->core, &gw->cfg);
+	coapfront_set_config(gw->cf, &gw->cfg);
+	if (ignored > 0)
+		log_info("configuration reloaded; %d changed setting%s need%s"
+		    " a restart", ignored, ignored == 1 ? "" : "s",
+		    ignored == 1 ? "s" : "");
+	else
+		log_info("configuration reloaded");
+}
+
+static void
+otagw_signal_cb(int fd, uint32_t events, void *arg)
+{
+	struct otagw *gw = arg;
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, &si, sizeof(si));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			break;
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: stopping",
+			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			ev_stop(gw->ev);
+			return;
+		case SIGHUP:
+			otagw_reload(gw);
+			break;
+		}
+	}
+}
+
+static int
+otagw_signals(struct otagw *gw)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1) {
+		log_warn("sigprocmask");
+		return -1;
+	}
+	if ((gw->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) ==
+	    -1) {
+		log_warn("signalfd");
+		return -1;
+	}
+	if (ev_fd_add(gw->ev, gw->sigfd, EPOLLIN, otagw_signal_cb, gw) == -1) {
+		log_warn("ev_fd_add(signalfd)");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+otagw_tick_cb(void *arg)
+{
+	struct otagw *gw = arg;
+
+	gw->tick = NULL;	/* this timer is spent */
+	core_tick(gw->core, time_now_ms());
+	if ((gw->tick = ev_timer_add(gw->ev, TICK_MS, otagw_tick_cb, gw)) ==
+	    NULL)
+		fatal("ev_timer_add(tick)");
+}
+
+/* Start-up and shutdown ------------------------------------------------ */
+
+static int
+otagw_state_dir(const char *dir)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == 0) {
+		log_info("created state directory %s", dir);
+		return 0;
+	}
+	if (errno != EEXIST) {
+		log_warn("state directory %s", dir);
+		return -1;
+	}
+	if (stat(dir, &sb) == -1) {
+		log_warn("state directory %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		log_warnx("state directory %s: not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+otagw_start(struct otagw *gw)
+{
+	char coap[CONFIG_STR + 16], coaps[CONFIG_STR + 16];
+	int rc;
+
+	if ((rc = store_open(gw->cfg.state_dir, (size_t)gw->cfg.map_size,
+	    &gw->st)) != 0) {
+		log_warnx("cannot open the store in %s: %s",
+		    gw->cfg.state_dir, store_strerror(rc));
+		return -1;
+	}
+	if ((gw->core = core_new(gw->st, &gw->cfg)) == NULL) {
+		log_warnx("cannot set up the request core");
+		return -1;
+	}
+	if ((gw->ev = ev_new()) == NULL)
+		return -1;
+	if (otagw_signals(gw) == -1)
+		return -1;
+	if ((gw->tick = ev_timer_add(gw->ev, TICK_MS, otagw_tick_cb, gw)) ==
+	    NULL) {
+		log_warn("ev_timer_add");
+		return -1;
+	}
+	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev)) == NULL) {
+		log_warnx("cannot start the CoAP listeners");
+		return -1;
+	}
+	listen_text(&gw->cfg.coap, coap, sizeof(coap));
+	listen_text(&gw->cfg.coaps, coaps, sizeof(coaps));
+	log_info("otagw ready: coap %s, coaps %s, state %s, gateway %s", coap,
+	    coaps, gw->cfg.state_dir, gw->cfg.gateway_id);
+	return 0;
+}
+
+static void
+otagw_cleanup(struct otagw *gw)
+{
+	coapfront_free(gw->cf);
+	gw->cf = NULL;
+	if (gw->ev != NULL) {
+		ev_timer_cancel(gw->ev, gw->tick);
+		gw->tick = NULL;
+		if (gw->sigfd != -1)
+			ev_fd_del(gw->ev, gw->sigfd);
+	}
+	if (gw->sigfd != -1)
+		close(gw->sigfd);
+	gw->sigfd = -1;
+	core_free(gw->core);
+	gw->core = NULL;
+	store_close(gw->st);
+	gw->st = NULL;
+	ev_free(gw->ev);
+	gw->ev = NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct otagw gw;
+	int ch, checkonly = 0, status = 1;
+
+	memset(&gw, 0, sizeof(gw));
+	gw.conf_path = OTAGW_CONF;
+	gw.sigfd = -1;
+
+	while ((ch = getopt_long(argc, argv, "c:dhnvV", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			gw.conf_path = optarg;
+			break;
+		case 'd':
+			gw.foreground = 1;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'n':
+			checkonly = 1;
+			break;
+		case 'v':
+			gw.verbose++;
+			break;
+		case 'V':
+			printf("otagw %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "otagw: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+
+	/* Until the configuration is known, messages go to stderr. */
+	log_init("otagw", 1, LOG_LEVEL_INFO);
+	if (config_load(gw.conf_path, &gw.cfg) == -1) {
+		if (!checkonly)
+			fprintf(stderr, "otagw: %s: configuration has errors,"
+			    " not starting\n", gw.conf_path);
+		return 1;
+	}
+	if (checkonly) {
+		if (gw.verbose > 0)
+			config_dump(&gw.cfg, stdout);
+		fflush(stdout);
+		fprintf(stderr, "configuration OK\n");
+		return 0;
+	}
+
+	/* Start-up problems found before detaching reach the terminal. */
+	log_init("otagw", 1, level_for(&gw));
+	otagw_warn_unbuilt(&gw.cfg);
+	if (otagw_state_dir(gw.cfg.state_dir) == -1)
+		return 1;
+	if (!gw.foreground) {
+		if (daemon(1, 0) == -1)
+			fatal("daemon");
+		log_init("otagw", 0, level_for(&gw));
+	}
+	log_info("otagw %s starting, configuration %s", PACKAGE_VERSION,
+	    gw.conf_path);
+
+	if (otagw_start(&gw) == 0) {
+		if (ev_run(gw.ev) == 0)
+			status = 0;
+	}
+	otagw_cleanup(&gw);
+	if (status == 0)
+		log_info("otagw stopped");
+	else
+		log_warnx("otagw exiting on errors");
+	return status;
+}

@@ -1,3 +1,192 @@
-/* placeholder */
-#include "../unit/t.h"
-int main(void) { return 77; }
+/*
+ * test_crypto.c: unit tests for src/crypto/crypto.c.
+ *
+ * Digests against published vectors (RFC 1321, FIPS 180-2), fed whole and
+ * in odd-sized pieces; base64 against RFC 4648 section 10; the salted
+ * secret hash against a digest of the concatenation; constant-time
+ * comparison, wiping and randomness.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "t.h"
+#include "util/validate.h"
+
+static void
+digest_hex(const void *buf, size_t len, size_t piece, char md5[33],
+    char sha[65])
+{
+	uint8_t m[16], s[32];
+	struct digest *d;
+	size_t off, n;
+
+	d = digest_new();
+	T_CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	for (off = 0; off < len; off += n) {
+		n = len - off < piece ? len - off : piece;
+		digest_update(d, (const uint8_t *)buf + off, n);
+	}
+	digest_update(d, buf, 0);	/* empty updates change nothing */
+	digest_final(d, m, s);
+	digest_free(d);
+	hex_encode(m, sizeof(m), md5);
+	hex_encode(s, sizeof(s), sha);
+}
+
+static void
+test_digest(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*md5;
+		const char	*sha256;
+	} v[] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e",
+		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72",
+		  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "8215ef0796a20bcaaae116d3876c664a",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+	};
+	char md5[33], sha[65], hex[65];
+	uint8_t out[32];
+	char *million;
+	size_t i, piece;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		for (piece = 1; piece <= 64; piece *= 4) {
+			digest_hex(v[i].in, strlen(v[i].in), piece, md5, sha);
+			T_EQ_STR(md5, v[i].md5);
+			T_EQ_STR(sha, v[i].sha256);
+		}
+		crypto_sha256(v[i].in, strlen(v[i].in), out);
+		hex_encode(out, sizeof(out), hex);
+		T_EQ_STR(hex, v[i].sha256);
+	}
+
+	/* One million 'a', fed in 4093-byte pieces. */
+	million = malloc(1000000);
+	T_CHECK(million != NULL);
+	if (million == NULL)
+		return;
+	memset(million, 'a', 1000000);
+	digest_hex(million, 1000000, 4093, md5, sha);
+	T_EQ_STR(md5, "7707d6ae4e027c70eea2a935c2296f21");
+	T_EQ_STR(sha,
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(million);
+
+	digest_free(NULL);
+}
+
+static void
+test_base64(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} v[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+		{ "foobar", "Zm9vYmFy" },
+	};
+	static const uint8_t bin[] = { 0xfb, 0xff, 0xbf, 0x00 };
+	char out[64];
+	uint8_t sha[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(out, 'x', sizeof(out));
+		crypto_base64((const uint8_t *)v[i].in, strlen(v[i].in), out);
+		T_EQ_STR(out, v[i].out);
+	}
+	crypto_base64(bin, sizeof(bin), out);
+	T_EQ_STR(out, "+/+/AA==");
+
+	/* The Repr-Digest form of SHA-256(""). */
+	crypto_sha256("", 0, sha);
+	crypto_base64(sha, sizeof(sha), out);
+	T_EQ_STR(out, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+	T_EQ_INT(strlen(out), 4 * ((32 + 2) / 3));
+}
+
+static void
+test_secret(void)
+{
+	uint8_t salt[16], salt2[16], h1[32], h2[32], h3[32], want[32];
+	uint8_t cat[16 + 6];
+	size_t i;
+
+	for (i = 0; i < sizeof(salt); i++) {
+		salt[i] = (uint8_t)i;
+		salt2[i] = (uint8_t)(i + 1);
+	}
+	crypto_secret_hash(salt, "s3cret", 6, h1);
+	memcpy(cat, salt, 16);
+	memcpy(cat + 16, "s3cret", 6);
+	crypto_sha256(cat, sizeof(cat), want);
+	T_CHECK(memcmp(h1, want, 32) == 0);
+
+	crypto_secret_hash(salt, "s3cret", 6, h2);
+	T_EQ_INT(crypto_memcmp(h1, h2, 32), 0);
+	crypto_secret_hash(salt2, "s3cret", 6, h3);
+	T_CHECK(crypto_memcmp(h1, h3, 32) != 0);	/* salt matters */
+	crypto_secret_hash(salt, "s3creT", 6, h3);
+	T_CHECK(crypto_memcmp(h1, h3, 32) != 0);
+	crypto_secret_hash(salt, "s3cretX", 6, h3);	/* len counts */
+	T_EQ_INT(crypto_memcmp(h1, h3, 32), 0);
+	crypto_secret_hash(salt, "", 0, h3);
+	crypto_sha256(salt, 16, want);
+	T_CHECK(memcmp(h3, want, 32) == 0);
+}
+
+static void
+test_memcmp_wipe_random(void)
+{
+	uint8_t a[32], b[32], zero[32];
+	int differ, i;
+
+	memset(a, 7, sizeof(a));
+	memset(b, 7, sizeof(b));
+	T_EQ_INT(crypto_memcmp(a, b, sizeof(a)), 0);
+	b[31] = 8;
+	T_CHECK(crypto_memcmp(a, b, sizeof(a)) != 0);
+	T_EQ_INT(crypto_memcmp(a, b, 31), 0);
+	b[0] = 0;
+	T_CHECK(crypto_memcmp(a, b, sizeof(a)) != 0);
+	T_EQ_INT(crypto_memcmp(a, b, 0), 0);
+
+	memset(zero, 0, sizeof(zero));
+	crypto_wipe(a, sizeof(a));
+	T_CHECK(memcmp(a, zero, sizeof(a)) == 0);
+	crypto_wipe(NULL, 10);
+
+	/* Two random draws of 32 bytes differ, and are not all zero. */
+	T_EQ_INT(crypto_random(a, sizeof(a)), 0);
+	T_EQ_INT(crypto_random(b, sizeof(b)), 0);
+	T_CHECK(memcmp(a, b, sizeof(a)) != 0);
+	T_CHECK(memcmp(a, zero, sizeof(a)) != 0);
+	T_EQ_INT(crypto_random(a, 0), 0);
+	/* Further draws never repeat the first one. */
+	differ = 0;
+	for (i = 0; i < 8; i++) {
+		T_EQ_INT(crypto_random(b, sizeof(b)), 0);
+		differ += memcmp(a, b, sizeof(a)) != 0;
+	}
+	T_EQ_INT(differ, 8);
+}
+
+int
+main(void)
+{
+	T_RUN(test_digest);
+	T_RUN(test_base64);
+	T_RUN(test_secret);
+	T_RUN(test_memcmp_wipe_random);
+	return t_done();
+}
