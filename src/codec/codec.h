@@ -60,6 +60,13 @@ char	*codec_notice_encode(const struct job_rec *, const struct firmware_rec *,
  * adds those when it sends the event.
  */
 char	*codec_event_encode(const struct event *, size_t *len);
+/*
+ * The event as the upstream receives it: an encoded event (which always
+ * starts with {"ts":"...",) with "seq" put first and "gateway" after "ts".
+ * malloc'd, or NULL when out of memory or when data is not an object.
+ */
+char	*codec_event_stamp(const char *data, size_t len, uint64_t seq,
+	    const char *gateway, size_t *outlen);
 
 /* {"error":"<code>","message":"..."} */
 char	*codec_error_encode(const char *code, const char *message, size_t *len);

@@ -1,2 +1,1327 @@
-/* placeholder: src/core/core.c is being written */
-typedef int placeholder_src_core_core_c;
+/*
+ * core.c: the protocol-neutral device requests (check, progress, download),
+ * the device credentials the front ends ask for, and the time-driven job
+ * rules.
+ *
+ * Every front end (CoAP, CoAP over DTLS, HTTP/2, HTTP/1.1) translates its
+ * request into a struct core_req and its answer from a struct core_resp,
+ * so authorization, validation, the job rules (src/jobs) and the store
+ * transaction exist once, here.
+ *
+ * Checks are the hot path: a sleepy device checks in, usually to hear that
+ * nothing is pending.  A check therefore runs the rules first in a read
+ * transaction on copies of the records, and opens a write transaction only
+ * when something would change: a version that differs from the stored one,
+ * a row state or wait reason, a job's rate counter, or a last_seen older
+ * than CORE_SEEN_MS.  The write pass runs the same rules again on fresh
+ * records, so nothing another process wrote in between is lost.  Version
+ * reports reach the upstream outbox (an "inform" event) whenever a check
+ * writes: at once when a version changed, and otherwise with the last_seen
+ * refresh, at most once a CORE_SEEN_MS per device.
+ *
+ * Progress reports always change something, so they go straight to one
+ * write transaction: the row, the device, a progress event and one state
+ * event per state the row entered.
+ *
+ * core_tick applies the rules that depend on time alone (job windows,
+ * completion and the abort threshold, row timeouts, retry waits, rows of a
+ * terminated job).  To stay cheap it keeps, per job, the row counts and the
+ * earliest time a row is due, learnt from a full scan of the job's rows and
+ * kept up to date by the changes this process makes; a job's rows are
+ * scanned again only when something is due, when the job's own rules would
+ * change it, or every CORE_RESCAN_MS to notice what other processes (otactl)
+ * changed.  Whatever the tick writes, it decides on records read again in
+ * its write transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "core/core.h"
+#include "codec/codec.h"
+#include "crypto/crypto.h"
+#include "jobs/jobs.h"
+#include "log.h"
+#include "store/store.h"
+#include "util/validate.h"
+
+#define CORE_SEEN_MS		(60 * (int64_t)1000)
+#define CORE_RESCAN_MS		(30 * (int64_t)1000)
+#define CORE_MAX_ROWS		64	/* open rows of one device looked at */
+#define CORE_TICK_SCANS		4	/* job scans per tick */
+#define CORE_TICK_ROWS		2000	/* due rows handled per job scan */
+#define CORE_URL_MAX		(CONFIG_STR + 16)
+#define CORE_DEFAULT_BODY	16384
+
+/* What the tick remembers about one job. */
+struct tick_job {
+	char	 id[OTA_ID_MAX + 1];
+	int	 known;			/* counts and next_due are valid */
+	int	 final_done;		/* final job with no open row left */
+	struct jobs_counts counts;
+	int64_t	 next_due;		/* earliest row due, 0: none */
+	int64_t	 scanned;		/* last full scan */
+};
+
+/* One open row of a checking device, with its job. */
+struct crow {
+	struct jobdev_rec jd;
+	struct job_rec job;
+	int	 orig;			/* state as read */
+	int	 changed;
+	int	 job_changed;
+};
+
+struct core {
+	struct store *st;
+	const struct config *cfg;
+	int64_t	(*clock)(void *);
+	void	*clock_arg;
+	char	 url[3][CORE_URL_MAX];	/* per enum core_proto */
+
+	struct crow *rows;		/* CORE_MAX_ROWS, reused per check */
+	struct jobdev_rec *open;	/* the same rows, for retry-after */
+
+	struct tick_job *tj;
+	size_t	 ntj, captj;
+	struct job_rec *dyn;		/* open dynamic jobs, as of the tick */
+	size_t	 ndyn, capdyn;
+	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
+};
+
+static int64_t
+clock_real(void *arg)
+{
+	(void)arg;
+	return time_now_ms();
+}
+
+static int64_t
+core_now(struct core *c)
+{
+	return c->clock(c->clock_arg);
+}
+
+/*
+ * The public address of a protocol: the configured one, or one made from
+ * the listen address ("localhost" for a wildcard host).
+ */
+static void
+url_make(char *out, size_t n, const char *configured, const char *scheme,
+    const struct config_listen *l)
+{
+	const char *host = l->host;
+	size_t	 len;
+
+	if (configured != NULL && configured[0] != '\0') {
+		snprintf(out, n, "%s", configured);
+		len = strlen(out);
+		while (len > 0 && out[len - 1] == '/')
+			out[--len] = '\0';
+		return;
+	}
+	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
+	    strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0 ||
+	    strcmp(host, "*") == 0)
+		host = "localhost";
+	if (strchr(host, ':') != NULL && host[0] != '[')
+		snprintf(out, n, "%s://[%s]:%u", scheme, host, l->port);
+	else
+		snprintf(out, n, "%s://%s:%u", scheme, host, l->port);
+}
+
+static void
+core_apply_config(struct core *c)
+{
+	const struct config *cfg = c->cfg;
+
+	url_make(c->url[CORE_PROTO_COAP], CORE_URL_MAX, cfg->coap_public,
+	    "coap", &cfg->coap);
+	url_make(c->url[CORE_PROTO_COAPS], CORE_URL_MAX, cfg->coaps_public,
+	    "coaps", &cfg->coaps);
+	url_make(c->url[CORE_PROTO_HTTPS], CORE_URL_MAX, cfg->https_public,
+	    "https", &cfg->https);
+}
+
+struct core *
+core_new(struct store *st, const struct config *cfg)
+{
+	struct core *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("core_new");
+		return NULL;
+	}
+	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
+	c->open = calloc(CORE_MAX_ROWS, sizeof(*c->open));
+	if (c->rows == NULL || c->open == NULL) {
+		log_warn("core_new");
+		core_free(c);
+		return NULL;
+	}
+	c->st = st;
+	c->cfg = cfg;
+	c->clock = clock_real;
+	core_apply_config(c);
+	return c;
+}
+
+void
+core_free(struct core *c)
+{
+	if (c == NULL)
+		return;
+	free(c->rows);
+	free(c->open);
+	free(c->tj);
+	free(c->dyn);
+	free(c->due);
+	free(c);
+}
+
+void
+core_set_config(struct core *c, const struct config *cfg)
+{
+	c->cfg = cfg;
+	core_apply_config(c);
+}
+
+void
+core_set_clock(struct core *c, int64_t (*now)(void *), void *arg)
+{
+	if (now == NULL) {
+		c->clock = clock_real;
+		c->clock_arg = NULL;
+	} else {
+		c->clock = now;
+		c->clock_arg = arg;
+	}
+}
+
+void
+core_resp_cleanup(struct core_resp *resp)
+{
+	if (resp == NULL)
+		return;
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+}
+
+/* An error answer with its JSON diagnostic. */
+static void
+resp_error(struct core_resp *resp, int status, const char *message)
+{
+	static const char *const codes[] = {
+		[CORE_BAD_REQUEST] = "bad_request",
+		[CORE_UNAUTHORIZED] = "unauthorized",
+		[CORE_FORBIDDEN] = "forbidden",
+		[CORE_NOT_FOUND] = "not_found",
+		[CORE_TOO_LARGE] = "too_large",
+		[CORE_UNAVAILABLE] = "unavailable",
+		[CORE_INTERNAL] = "internal",
+	};
+
+	core_resp_cleanup(resp);
+	resp->status = status;
+	resp->retry_after = 0;
+	resp->body = codec_error_encode(codes[status], message,
+	    &resp->body_len);
+}
+
+/* Store failures as answers: a full store is worth retrying later. */
+static void
+resp_store_error(struct core_resp *resp, int rc, const char *what)
+{
+	if (rc == STORE_ENOTFOUND) {
+		resp_error(resp, CORE_NOT_FOUND, what);
+		return;
+	}
+	log_warnx("%s: %s", what, store_strerror(rc));
+	if (rc == STORE_EFULL || rc == STORE_EBUSY)
+		resp_error(resp, CORE_UNAVAILABLE, "the gateway's store is "
+		    "full or busy; try again later");
+	else
+		resp_error(resp, CORE_INTERNAL, "store failure");
+}
+
+/*
+ * The request checks every device request starts with.  Returns 0, or -1
+ * with resp set.
+ */
+static int
+req_validate(struct core *c, const struct core_req *req,
+    struct core_resp *resp)
+{
+	size_t	 max = c->cfg->max_body > 0 ? c->cfg->max_body :
+	    CORE_DEFAULT_BODY;
+	char	 msg[64];
+
+	if (req->device == NULL || !valid_device_id(req->device)) {
+		resp_error(resp, CORE_BAD_REQUEST, "invalid device id");
+		return -1;
+	}
+	if (req->body_len > max) {
+		snprintf(msg, sizeof(msg), "body over %zu bytes", max);
+		resp_error(resp, CORE_TOO_LARGE, msg);
+		return -1;
+	}
+	if (req->body_len > 0 && req->body == NULL) {
+		resp_error(resp, CORE_BAD_REQUEST, "missing body");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+peer_mismatch(const struct core_req *req, struct core_resp *resp)
+{
+	if (req->peer == NULL || strcmp(req->peer, req->device) == 0)
+		return 0;
+	resp_error(resp, CORE_FORBIDDEN,
+	    "the device in the path is not the authenticated device");
+	return 1;
+}
+
+/*
+ * Events.
+ */
+
+static int
+event_put(struct store_txn *txn, const struct event *ev)
+{
+	uint64_t seq;
+	size_t	 len;
+	char	*s;
+	int	 rc;
+
+	if ((s = codec_event_encode(ev, &len)) == NULL)
+		return STORE_EIO;
+	rc = store_outbox_append(txn, ev->type, ev->ts, s, len, &seq);
+	free(s);
+	return rc;
+}
+
+static int
+event_inform(struct store_txn *txn, const struct device_rec *dev,
+    int64_t now)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_INFORM;
+	ev.ts = now;
+	ev.device = dev->id;
+	ev.nversions = dev->nversions;
+	ev.versions = dev->versions;
+	return event_put(txn, &ev);
+}
+
+/* One state event for each state the row entered in ch. */
+static int
+event_states(struct store_txn *txn, const struct job_rec *job,
+    const struct jobdev_rec *jd, const struct jobs_change *ch, int64_t now)
+{
+	struct event ev;
+	unsigned i;
+	int	 rc;
+
+	if (ch->from == ch->to && ch->nvia == 0)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_STATE;
+	ev.ts = now;
+	ev.device = jd->device;
+	ev.job = job->id;
+	ev.firmware = job->firmware;
+	ev.module = job->module;
+	ev.reason = jd->reason;
+	if (jd->desc[0] != '\0')
+		ev.desc = jd->desc;
+	if (jd->last_version[0] != '\0')
+		ev.version = jd->last_version;
+	for (i = 0; i < ch->nvia && i < JOBS_VIA_MAX; i++) {
+		ev.state = jobs_jd_state_name(ch->via[i]);
+		if ((rc = event_put(txn, &ev)) != 0)
+			return rc;
+	}
+	ev.state = jobs_jd_state_name(ch->to);
+	return event_put(txn, &ev);
+}
+
+/*
+ * The tick's memory of jobs.
+ */
+
+static struct tick_job *
+tj_find(struct core *c, const char *id, int create)
+{
+	struct tick_job *n;
+	size_t	 i, cap;
+
+	for (i = 0; i < c->ntj; i++)
+		if (strcmp(c->tj[i].id, id) == 0)
+			return &c->tj[i];
+	if (!create)
+		return NULL;
+	if (c->ntj == c->captj) {
+		cap = c->captj > 0 ? c->captj * 2 : 16;
+		if ((n = realloc(c->tj, cap * sizeof(*n))) == NULL)
+			return NULL;
+		c->tj = n;
+		c->captj = cap;
+	}
+	n = &c->tj[c->ntj++];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	return n;
+}
+
+/* A row of this job changed outside the tick: keep the counts right. */
+static void
+tj_note(struct core *c, const struct job_rec *job,
+    const struct jobdev_rec *jd, int orig)
+{
+	struct tick_job *tj = tj_find(c, job->id, 0);
+	struct jobs_change ch;
+	int64_t	 due;
+
+	if (tj == NULL || !tj->known)
+		return;
+	memset(&ch, 0, sizeof(ch));
+	ch.from = orig;
+	ch.to = jd->state;
+	if (orig < 0)
+		jobs_counts_add(&tj->counts, jd->state);	/* a new row */
+	else
+		jobs_counts_apply(&tj->counts, &ch);
+	due = jobs_jd_due(job, jd);
+	if (due != 0 && (tj->next_due == 0 || due < tj->next_due))
+		tj->next_due = due;
+	if (jobs_jd_is_open(jd->state))
+		tj->final_done = 0;
+}
+
+/*
+ * Check.
+ */
+
+struct check_run {
+	struct core *c;
+	struct store_txn *txn;
+	const struct core_req *req;
+	const struct check_body *body;
+	int64_t	 now;
+	int	 write;
+	struct device_rec dev;
+	size_t	 nrows;
+	int	 notice;		/* index into c->rows, or -1 */
+	int	 need_write;
+};
+
+static int
+check_collect_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct check_run *r = arg;
+
+	if (r->nrows == CORE_MAX_ROWS)
+		return 1;
+	r->c->rows[r->nrows++].jd = *jd;
+	return 0;
+}
+
+/*
+ * The order in which rows may get the notice: a notice already handed out
+ * first (it is repeated until progress arrives), then the oldest job; job
+ * ids break ties.
+ */
+static int
+crow_cmp(const void *a, const void *b)
+{
+	const struct crow *x = a, *y = b;
+
+	if ((x->jd.state == JD_NOTIFIED) != (y->jd.state == JD_NOTIFIED))
+		return x->jd.state == JD_NOTIFIED ? -1 : 1;
+	if (x->job.created != y->job.created)
+		return x->job.created < y->job.created ? -1 : 1;
+	return strcmp(x->job.id, y->job.id);
+}
+
+/* Sets a device's version of a module; 1 when that changed it. */
+static int
+device_set_version(struct device_rec *d, const char *module,
+    const char *version)
+{
+	struct module_version *mv;
+	unsigned i;
+
+	for (i = 0; i < d->nversions && i < OTA_MODULES_MAX; i++) {
+		mv = &d->versions[i];
+		if (strcmp(mv->module, module) != 0)
+			continue;
+		if (strcmp(mv->version, version) == 0)
+			return 0;
+		snprintf(mv->version, sizeof(mv->version), "%s", version);
+		return 1;
+	}
+	if (d->nversions >= OTA_MODULES_MAX) {
+		log_debug("device %s: no room for module %s", d->id, module);
+		return 0;
+	}
+	mv = &d->versions[d->nversions++];
+	snprintf(mv->module, sizeof(mv->module), "%s", module);
+	snprintf(mv->version, sizeof(mv->version), "%s", version);
+	return 1;
+}
+
+static const char *
+reported_version(const struct check_body *body, const char *module)
+{
+	unsigned i;
+
+	for (i = 0; i < body->nversions; i++)
+		if (strcmp(body->versions[i].module, module) == 0)
+			return body->versions[i].version;
+	return NULL;
+}
+
+static const char *
+device_version(const struct device_rec *d, const char *module)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nversions && i < OTA_MODULES_MAX; i++)
+		if (strcmp(d->versions[i].module, module) == 0)
+			return d->versions[i].version;
+	return NULL;
+}
+
+/*
+ * Dynamic jobs take in devices that report a matching version (with
+ * onlyNewReports, only a version that differs from the one stored).  A
+ * device already in the job, upgrading anywhere, or waiting in another
+ * job of the same module is left out.  dev is the device with the report
+ * merged in.  Sets *joined when a row was added to c->rows.
+ */
+static int
+check_join(struct check_run *r, const struct device_rec *dev, int *joined)
+{
+	struct core *c = r->c;
+	const struct job_rec *dj;
+	const char *v, *old;
+	struct jobs_change ch;
+	struct jobdev_rec jd;
+	struct crow *row;
+	size_t	 i, j;
+	int	 rc, skip;
+
+	for (j = 0; j < c->ndyn && r->nrows < CORE_MAX_ROWS; j++) {
+		dj = &c->dyn[j];
+		if (strcmp(dj->product, dev->product) != 0 ||
+		    (v = reported_version(r->body, dj->module)) == NULL)
+			continue;
+		old = device_version(&r->dev, dj->module);
+		if (dj->only_new_reports && old != NULL && strcmp(old, v) == 0)
+			continue;
+		if (!jobs_device_matches(dj, dev))
+			continue;
+		for (i = 0, skip = 0; i < r->nrows && !skip; i++) {
+			row = &c->rows[i];
+			skip = row->jd.state == JD_UPGRADING ||
+			    strcmp(row->job.module, dj->module) == 0;
+		}
+		if (skip)
+			continue;
+		rc = store_jobdev_get(r->txn, dj->id, dev->id, &jd);
+		if (rc == 0)
+			continue;	/* it was in the job before */
+		if (rc != STORE_ENOTFOUND)
+			return rc;
+		row = &c->rows[r->nrows];
+		rc = store_job_get(r->txn, dj->id, &row->job);
+		if (rc == STORE_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (!row->job.dynamic || row->job.state == JOB_COMPLETED ||
+		    row->job.state == JOB_TERMINATED)
+			continue;
+		jobs_jd_init(&row->job, &row->jd, dev->id, r->now);
+		row->orig = -1;
+		row->changed = 1;
+		row->job_changed = 0;
+		r->nrows++;
+		*joined = 1;
+		if (r->write) {
+			memset(&ch, 0, sizeof(ch));
+			ch.from = -1;
+			ch.to = row->jd.state;
+			if ((rc = event_states(r->txn, &row->job, &row->jd, &ch,
+			    r->now)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Runs the check rules in r->txn.  In a read pass (write == 0) it only
+ * finds out whether anything would change (r->need_write); in the write
+ * pass it stores the changes and their events.
+ */
+static int
+check_run(struct check_run *r)
+{
+	struct core *c = r->c;
+	struct device_rec dev;
+	struct jobs_change ch;
+	struct crow *row;
+	const char *v;
+	size_t	 i, n;
+	unsigned k;
+	int	 rc, versions_changed = 0, any = 0, joined = 0;
+
+	r->nrows = 0;
+	r->notice = -1;
+	r->need_write = 0;
+	if ((rc = store_device_get(r->txn, r->req->device, &r->dev)) != 0)
+		goto out;
+	rc = store_device_open_jobs(r->txn, r->req->device, check_collect_cb,
+	    r);
+	if (rc != 0 && rc != STORE_ESTOP)
+		goto out;
+
+	/* each row with its job; rows of vanished jobs are left alone */
+	for (i = 0, n = 0; i < r->nrows; i++) {
+		row = &c->rows[n];
+		if (i != n)
+			row->jd = c->rows[i].jd;
+		rc = store_job_get(r->txn, row->jd.job, &row->job);
+		if (rc == STORE_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			goto out;
+		row->orig = row->jd.state;
+		row->changed = row->job_changed = 0;
+		n++;
+	}
+	r->nrows = n;
+
+	dev = r->dev;
+	for (k = 0; k < r->body->nversions; k++)
+		versions_changed |= device_set_version(&dev,
+		    r->body->versions[k].module, r->body->versions[k].version);
+	if (r->write) {
+		dev.last_seen = r->now;
+		if (r->body->nversions > 0)
+			dev.versions_at = r->now;
+		if ((rc = store_device_put(r->txn, &dev)) != 0)
+			goto out;
+		if (r->body->nversions > 0 &&
+		    (rc = event_inform(r->txn, &dev, r->now)) != 0)
+			goto out;
+	}
+	if (r->body->nversions > 0 && c->ndyn > 0 &&
+	    (rc = check_join(r, &dev, &joined)) != 0)
+		goto out;
+
+	for (i = 0; i < r->nrows; i++) {
+		row = &c->rows[i];
+		v = reported_version(r->body, row->job.module);
+		if (v == NULL)
+			continue;
+		jobs_on_version(&row->job, &row->jd, v, r->now, &ch);
+		row->changed |= ch.changed;
+		if (r->write && (rc = event_states(r->txn, &row->job,
+		    &row->jd, &ch, r->now)) != 0)
+			goto out;
+	}
+	qsort(c->rows, r->nrows, sizeof(c->rows[0]), crow_cmp);
+	for (i = 0; i < r->nrows; i++) {
+		row = &c->rows[i];
+		if (r->notice < 0) {
+			if (jobs_on_check(&row->job, &row->jd, r->now,
+			    &ch) == 1)
+				r->notice = (int)i;
+			row->changed |= ch.changed;
+			row->job_changed |= ch.job_changed;
+			if (r->write && (rc = event_states(r->txn, &row->job,
+			    &row->jd, &ch, r->now)) != 0)
+				goto out;
+		}
+		any |= row->changed | row->job_changed;
+		if (!r->write)
+			continue;
+		if (row->changed &&
+		    (rc = store_jobdev_put(r->txn, &row->jd)) != 0)
+			goto out;
+		if (row->job_changed &&
+		    (rc = store_job_put(r->txn, &row->job)) != 0)
+			goto out;
+	}
+
+	r->need_write = versions_changed || any || joined ||
+	    r->now - r->dev.last_seen >= CORE_SEEN_MS ||
+	    r->now < r->dev.last_seen;
+	rc = 0;
+out:
+	crypto_wipe(&dev, sizeof(dev));
+	crypto_wipe(&r->dev, sizeof(r->dev));
+	return rc;
+}
+
+/*
+ * One pass of a check in its own transaction.  Returns a STORE_E* code;
+ * on success resp holds the answer unless *retry_write was set (the read
+ * pass found something to write).
+ */
+static int
+check_pass(struct core *c, const struct core_req *req,
+    const struct check_body *body, int64_t now, int write,
+    struct core_resp *resp, int *retry_write)
+{
+	struct check_run r;
+	struct firmware_rec fw;
+	struct crow *row;
+	size_t	 i;
+	int	 rc;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.req = req;
+	r.body = body;
+	r.now = now;
+	r.write = write;
+	if ((rc = store_txn_begin(c->st, !write, &r.txn)) != 0)
+		return rc;
+	if ((rc = check_run(&r)) != 0)
+		goto fail;
+	if (!write && r.need_write) {
+		store_txn_abort(r.txn);
+		*retry_write = 1;
+		return 0;
+	}
+
+	core_resp_cleanup(resp);
+	if (r.notice >= 0) {
+		row = &c->rows[r.notice];
+		rc = store_firmware_get(r.txn, row->job.firmware, &fw);
+		if (rc == 0) {
+			resp->body = codec_notice_encode(&row->job, &fw,
+			    c->url[req->proto >= CORE_PROTO_COAP &&
+			    req->proto <= CORE_PROTO_HTTPS ? req->proto :
+			    CORE_PROTO_COAP], &resp->body_len);
+			if (resp->body == NULL) {
+				rc = STORE_EIO;
+				goto fail;
+			}
+		} else if (rc == STORE_ENOTFOUND) {
+			log_warnx("job %s: firmware %s is gone", row->job.id,
+			    row->job.firmware);
+		} else
+			goto fail;
+	}
+	for (i = 0; i < r.nrows; i++)
+		c->open[i] = c->rows[i].jd;
+	resp->retry_after = jobs_retry_after(c->open, r.nrows,
+	    c->cfg->check_interval, c->cfg->busy_interval);
+	resp->status = resp->body != NULL ? CORE_OK : CORE_NO_CONTENT;
+
+	if (write) {
+		rc = store_txn_commit(r.txn);
+		r.txn = NULL;
+		if (rc != 0)
+			goto fail;
+		for (i = 0; i < r.nrows; i++) {
+			row = &c->rows[i];
+			if (row->changed)
+				tj_note(c, &row->job, &row->jd, row->orig);
+		}
+	} else
+		store_txn_abort(r.txn);
+	return 0;
+fail:
+	store_txn_abort(r.txn);
+	core_resp_cleanup(resp);
+	return rc;
+}
+
+void
+core_check(struct core *c, const struct core_req *req, struct core_resp *resp)
+{
+	struct check_body body;
+	char	 err[128];
+	int64_t	 now;
+	int	 rc, retry_write = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req_validate(c, req, resp) != 0)
+		return;
+	if (codec_check_decode(req->body, req->body_len, &body, err,
+	    sizeof(err)) != 0) {
+		resp_error(resp, CORE_BAD_REQUEST, err);
+		return;
+	}
+	if (peer_mismatch(req, resp))
+		return;
+	now = core_now(c);
+	rc = check_pass(c, req, &body, now, 0, resp, &retry_write);
+	if (rc == 0 && retry_write)
+		rc = check_pass(c, req, &body, now, 1, resp, NULL);
+	if (rc != 0)
+		resp_store_error(resp, rc, rc == STORE_ENOTFOUND ?
+		    "unknown device" : "check");
+}
+
+/*
+ * Progress.
+ */
+
+static int
+event_progress(struct store_txn *txn, const struct job_rec *job,
+    const struct jobdev_rec *jd, const struct progress_body *body,
+    int64_t now)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_PROGRESS;
+	ev.ts = now;
+	ev.device = jd->device;
+	ev.job = job->id;
+	ev.firmware = job->firmware;
+	ev.module = job->module;
+	ev.state = jobs_jd_state_name(jd->state);
+	ev.has_step = 1;
+	ev.step = body->step;
+	if (body->has_desc)
+		ev.desc = body->desc;
+	if (body->has_version)
+		ev.version = body->version;
+	return event_put(txn, &ev);
+}
+
+void
+core_progress(struct core *c, const struct core_req *req,
+    struct core_resp *resp)
+{
+	struct progress_body body;
+	struct device_rec dev;
+	struct jobdev_rec jd;
+	struct job_rec job;
+	struct jobs_change ch;
+	struct store_txn *txn = NULL;
+	char	 err[128];
+	const char *what = "progress";
+	int64_t	 now;
+	int	 rc, orig, vchanged = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req_validate(c, req, resp) != 0)
+		return;
+	if (codec_progress_decode(req->body, req->body_len, &body, err,
+	    sizeof(err)) != 0) {
+		resp_error(resp, CORE_BAD_REQUEST, err);
+		return;
+	}
+	if (peer_mismatch(req, resp))
+		return;
+	now = core_now(c);
+
+	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+		goto fail;
+	what = "unknown device";
+	if ((rc = store_device_get(txn, req->device, &dev)) != 0)
+		goto fail;
+	what = "the device is not in this job";
+	if ((rc = store_jobdev_get(txn, body.job, req->device, &jd)) != 0)
+		goto fail;
+	if ((rc = store_job_get(txn, body.job, &job)) != 0)
+		goto fail;
+	what = "progress";
+	if (body.module[0] != '\0' && strcmp(body.module, job.module) != 0) {
+		store_txn_abort(txn);
+		resp_error(resp, CORE_BAD_REQUEST,
+		    "the module is not the job's module");
+		return;
+	}
+	orig = jd.state;
+	if (jobs_on_progress(&job, &jd, body.step,
+	    body.has_desc ? body.desc : NULL,
+	    body.has_version ? body.version : NULL, now, &ch) != 0) {
+		store_txn_abort(txn);
+		snprintf(err, sizeof(err), "no progress expected from a device "
+		    "in state %s", jobs_jd_state_name(orig));
+		resp_error(resp, CORE_BAD_REQUEST, err);
+		return;
+	}
+	if (!ch.changed) {
+		/* a late or repeated report of a finished attempt */
+		store_txn_abort(txn);
+		resp->status = CORE_NO_CONTENT;
+		return;
+	}
+
+	dev.last_seen = now;
+	if (body.has_version &&
+	    (vchanged = device_set_version(&dev, job.module, body.version)))
+		dev.versions_at = now;
+	if ((rc = store_device_put(txn, &dev)) != 0)
+		goto fail;
+	if (vchanged && (rc = event_inform(txn, &dev, now)) != 0)
+		goto fail;
+	if ((rc = event_progress(txn, &job, &jd, &body, now)) != 0)
+		goto fail;
+	if ((rc = event_states(txn, &job, &jd, &ch, now)) != 0)
+		goto fail;
+	if ((rc = store_jobdev_put(txn, &jd)) != 0)
+		goto fail;
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto fail;
+	tj_note(c, &job, &jd, orig);
+	resp->status = CORE_NO_CONTENT;
+	return;
+fail:
+	store_txn_abort(txn);
+	resp_store_error(resp, rc, what);
+}
+
+/*
+ * Download.
+ */
+
+struct dl_ctx {
+	char	 ids[CORE_MAX_ROWS][OTA_ID_MAX + 1];
+	size_t	 n;
+	const char *fwid;
+	int	 found;
+};
+
+/* Jobs in which the device has been offered something. */
+static int
+dl_rows_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct dl_ctx *d = arg;
+
+	if (jd->state != JD_NOTIFIED && jd->state != JD_UPGRADING)
+		return 0;
+	if (d->n == CORE_MAX_ROWS)
+		return 1;
+	snprintf(d->ids[d->n++], OTA_ID_MAX + 1, "%s", jd->job);
+	return 0;
+}
+
+/* Running jobs of the firmware. */
+static int
+dl_jobs_cb(const struct job_rec *job, void *arg)
+{
+	struct dl_ctx *d = arg;
+
+	if (job->state != JOB_RUNNING || strcmp(job->firmware, d->fwid) != 0)
+		return 0;
+	if (d->n == CORE_MAX_ROWS)
+		return 1;
+	snprintf(d->ids[d->n++], OTA_ID_MAX + 1, "%s", job->id);
+	return 0;
+}
+
+static int
+dl_open_row_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct dl_ctx *d = arg;
+
+	if (!jobs_jd_is_open(jd->state))
+		return 0;
+	d->found = 1;
+	return 1;
+}
+
+int
+core_download(struct core *c, const struct core_req *req, const char *fwid,
+    const struct store_image **img, struct firmware_rec *fw)
+{
+	struct store_txn *txn = NULL;
+	struct device_rec dev;
+	struct job_rec job;
+	struct dl_ctx *d;
+	size_t	 i;
+	int	 rc, status = CORE_INTERNAL, allowed = 0;
+
+	*img = NULL;
+	memset(&dev, 0, sizeof(dev));
+	if (fwid == NULL || !valid_id(fwid))
+		return CORE_BAD_REQUEST;
+	if (req->peer != NULL && !valid_device_id(req->peer))
+		return CORE_FORBIDDEN;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return CORE_INTERNAL;
+	d->fwid = fwid;
+	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0)
+		goto store_fail;
+	if ((rc = store_firmware_get(txn, fwid, fw)) != 0) {
+		if (rc != STORE_ENOTFOUND)
+			goto store_fail;
+		status = CORE_NOT_FOUND;
+		goto out;
+	}
+	if (req->peer != NULL) {
+		rc = store_device_get(txn, req->peer, &dev);
+		if (rc == STORE_ENOTFOUND) {
+			status = CORE_FORBIDDEN;
+			goto out;
+		}
+		if (rc != 0)
+			goto store_fail;
+		rc = store_device_open_jobs(txn, req->peer, dl_rows_cb, d);
+		if (rc != 0 && rc != STORE_ESTOP)
+			goto store_fail;
+		for (i = 0; i < d->n && !allowed; i++) {
+			rc = store_job_get(txn, d->ids[i], &job);
+			if (rc == STORE_ENOTFOUND)
+				continue;
+			if (rc != 0)
+				goto store_fail;
+			allowed = strcmp(job.firmware, fwid) == 0;
+		}
+	} else {
+		/* plain CoAP proves nothing: any device on offer will do */
+		rc = store_job_iter(txn, dl_jobs_cb, d);
+		if (rc != 0 && rc != STORE_ESTOP)
+			goto store_fail;
+		for (i = 0; i < d->n && !d->found; i++) {
+			rc = store_jobdev_iter(txn, d->ids[i], dl_open_row_cb,
+			    d);
+			if (rc != 0 && rc != STORE_ESTOP)
+				goto store_fail;
+		}
+		allowed = d->found;
+	}
+	store_txn_abort(txn);
+	txn = NULL;
+	if (!allowed) {
+		status = CORE_FORBIDDEN;
+		goto out;
+	}
+	rc = store_image_open(c->st, fwid, img);
+	if (rc == STORE_ENOTFOUND) {
+		log_warnx("firmware %s: image missing", fwid);
+		status = CORE_NOT_FOUND;
+	} else if (rc != 0) {
+		log_warnx("firmware %s: %s", fwid, store_strerror(rc));
+		status = CORE_INTERNAL;
+	} else
+		status = CORE_OK;
+	goto out;
+store_fail:
+	log_warnx("download %s: %s", fwid, store_strerror(rc));
+	status = rc == STORE_EBUSY ? CORE_UNAVAILABLE : CORE_INTERNAL;
+out:
+	store_txn_abort(txn);
+	crypto_wipe(&dev, sizeof(dev));
+	free(d);
+	if (status != CORE_OK)
+		*img = NULL;
+	return status;
+}
+
+/*
+ * Credentials.
+ */
+
+int
+core_device_psk(struct core *c, const char *identity, uint8_t *key,
+    size_t *len, size_t max)
+{
+	struct store_txn *txn;
+	struct device_rec d;
+	int	 rc = -1;
+
+	if (identity == NULL || !valid_device_id(identity))
+		return -1;
+	if (store_txn_begin(c->st, 1, &txn) != 0)
+		return -1;
+	if (store_device_get(txn, identity, &d) == 0 && d.psk_len > 0 &&
+	    d.psk_len <= sizeof(d.psk) && d.psk_len <= max) {
+		memcpy(key, d.psk, d.psk_len);
+		*len = d.psk_len;
+		rc = 0;
+	}
+	store_txn_abort(txn);
+	crypto_wipe(&d, sizeof(d));
+	return rc;
+}
+
+int
+core_device_auth(struct core *c, const char *device, const char *secret)
+{
+	struct store_txn *txn;
+	struct device_rec d;
+	uint8_t	 h[32];
+	int	 rc = -1;
+
+	if (device == NULL || secret == NULL || !valid_device_id(device))
+		return -1;
+	if (store_txn_begin(c->st, 1, &txn) != 0)
+		return -1;
+	memset(&d, 0, sizeof(d));
+	if (store_device_get(txn, device, &d) == 0 && d.has_secret) {
+		crypto_secret_hash(d.secret_salt, secret, strlen(secret), h);
+		if (crypto_memcmp(h, d.secret_hash, sizeof(h)) == 0)
+			rc = 0;
+		crypto_wipe(h, sizeof(h));
+	}
+	store_txn_abort(txn);
+	crypto_wipe(&d, sizeof(d));
+	return rc;
+}
+
+/*
+ * Time.
+ */
+
+struct tick_pick {
+	struct core *c;
+	int64_t	 now;
+	char	 ids[CORE_TICK_SCANS][OTA_ID_MAX + 1];
+	size_t	 n;
+};
+
+static void
+dyn_add(struct core *c, const struct job_rec *job)
+{
+	struct job_rec *n;
+	size_t	 cap;
+
+	if (c->ndyn == c->capdyn) {
+		cap = c->capdyn > 0 ? c->capdyn * 2 : 4;
+		if ((n = realloc(c->dyn, cap * sizeof(*n))) == NULL)
+			return;
+		c->dyn = n;
+		c->capdyn = cap;
+	}
+	c->dyn[c->ndyn++] = *job;
+}
+
+/* Decides, from the job record and what we remember, whether to scan. */
+static int
+tick_pick_cb(const struct job_rec *job, void *arg)
+{
+	struct tick_pick *p = arg;
+	struct tick_job *tj;
+	struct job_rec copy;
+	int	 need;
+
+	if (job->dynamic && job->state != JOB_COMPLETED &&
+	    job->state != JOB_TERMINATED)
+		dyn_add(p->c, job);
+	if ((tj = tj_find(p->c, job->id, 1)) == NULL)
+		return 0;
+	if (job->state == JOB_COMPLETED)
+		return 0;
+	if (job->state == JOB_TERMINATED)
+		need = !tj->final_done;
+	else {
+		need = !tj->known || p->now - tj->scanned >= CORE_RESCAN_MS ||
+		    p->now < tj->scanned ||
+		    (tj->next_due != 0 && p->now >= tj->next_due);
+		if (!need) {
+			copy = *job;
+			need = jobs_job_tick(&copy, &tj->counts, p->now);
+		}
+	}
+	if (need && p->n < CORE_TICK_SCANS)
+		snprintf(p->ids[p->n++], OTA_ID_MAX + 1, "%s", job->id);
+	return 0;
+}
+
+struct tick_scan {
+	const struct job_rec *job;
+	int64_t	 now;
+	struct jobs_counts counts;
+	int64_t	 next_due;
+	char	(*due)[OTA_ID_MAX + 1];
+	size_t	 ndue;
+	int	 more;
+};
+
+static void
+due_min(int64_t *next, int64_t due)
+{
+	if (due != 0 && (*next == 0 || due < *next))
+		*next = due;
+}
+
+static int
+tick_scan_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct tick_scan *s = arg;
+	int64_t	 due;
+
+	jobs_counts_add(&s->counts, jd->state);
+	due = jobs_jd_due(s->job, jd);
+	if (due == 0)
+		return 0;
+	if (due > s->now) {
+		due_min(&s->next_due, due);
+		return 0;
+	}
+	if (s->ndue == CORE_TICK_ROWS) {
+		s->more = 1;
+		return 0;
+	}
+	snprintf(s->due[s->ndue++], OTA_ID_MAX + 1, "%s", jd->device);
+	return 0;
+}
+
+/* A verify job that ended decides its firmware's state. */
+static int
+tick_verify_result(struct store_txn *txn, const struct job_rec *job,
+    const struct jobs_counts *counts)
+{
+	struct firmware_rec fw;
+	int	 rc, state;
+
+	if (job->kind != JOB_KIND_VERIFY)
+		return 0;
+	if ((rc = store_firmware_get(txn, job->firmware, &fw)) != 0)
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	state = jobs_verify_result(counts);
+	if (fw.state == state)
+		return 0;
+	fw.state = state;
+	return store_firmware_put(txn, &fw);
+}
+
+/* Scans one job's rows and applies what is due, in one transaction. */
+static void
+tick_scan_job(struct core *c, const char *id, int64_t now)
+{
+	struct store_txn *txn = NULL;
+	struct tick_scan s;
+	struct tick_job *tj;
+	struct job_rec job, copy;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+	int64_t	 due;
+	size_t	 i;
+	int	 rc, was, ended = 0;
+
+	if (c->due == NULL &&
+	    (c->due = calloc(CORE_TICK_ROWS, sizeof(*c->due))) == NULL)
+		return;
+	if ((tj = tj_find(c, id, 1)) == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.job = &job;
+	s.now = now;
+	s.due = c->due;
+
+	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0)
+		goto fail;
+	if ((rc = store_job_get(txn, id, &job)) != 0)
+		goto fail;
+	if ((rc = store_jobdev_iter(txn, id, tick_scan_cb, &s)) != 0)
+		goto fail;
+	store_txn_abort(txn);
+	txn = NULL;
+
+	copy = job;
+	if (s.ndue > 0 || jobs_job_tick(&copy, &s.counts, now)) {
+		if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+			goto fail;
+		if ((rc = store_job_get(txn, id, &job)) != 0)
+			goto fail;
+		for (i = 0; i < s.ndue; i++) {
+			rc = store_jobdev_get(txn, id, s.due[i], &jd);
+			if (rc == STORE_ENOTFOUND)
+				continue;
+			if (rc != 0)
+				goto fail;
+			jobs_on_tick(&job, &jd, now, &ch);
+			if (ch.changed) {
+				if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
+				    (rc = event_states(txn, &job, &jd, &ch,
+				    now)) != 0)
+					goto fail;
+				jobs_counts_apply(&s.counts, &ch);
+			}
+			/* a row still due now would spin: look again soon */
+			due = jobs_jd_due(&job, &jd);
+			due_min(&s.next_due, due != 0 && due <= now ?
+			    now + 1000 : due);
+		}
+		was = job.state;
+		if (jobs_job_tick(&job, &s.counts, now)) {
+			if ((rc = store_job_put(txn, &job)) != 0)
+				goto fail;
+			if (job.state != was && (job.state == JOB_COMPLETED ||
+			    job.state == JOB_TERMINATED)) {
+				ended = 1;
+				if ((rc = tick_verify_result(txn, &job,
+				    &s.counts)) != 0)
+					goto fail;
+			}
+			log_info("job %s: %s -> %s", job.id,
+			    jobs_state_name(was), jobs_state_name(job.state));
+		}
+		rc = store_txn_commit(txn);
+		txn = NULL;
+		if (rc != 0)
+			goto fail;
+	}
+
+	tj->known = 1;
+	tj->counts = s.counts;
+	tj->scanned = now;
+	tj->next_due = s.more ? now : s.next_due;
+	tj->final_done = 0;
+	if (job.state == JOB_TERMINATED) {
+		if (ended)
+			tj->next_due = now;	/* its open rows fail next */
+		else if (!s.more)
+			tj->final_done = 1;
+	} else if (job.state == JOB_COMPLETED)
+		tj->final_done = 1;
+	return;
+fail:
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND) {
+		tj->known = 0;
+		tj->final_done = 1;	/* the job is gone */
+		return;
+	}
+	log_warnx("job %s: tick: %s", id, store_strerror(rc));
+	tj->next_due = now + 1000;
+}
+
+void
+core_tick(struct core *c, int64_t now)
+{
+	struct store_txn *txn;
+	struct tick_pick *p;
+	size_t	 i;
+	int	 rc;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->c = c;
+	p->now = now;
+	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0) {
+		log_warnx("tick: %s", store_strerror(rc));
+		goto out;
+	}
+	c->ndyn = 0;	/* rebuilt from the jobs as they are now */
+	rc = store_job_iter(txn, tick_pick_cb, p);
+	store_txn_abort(txn);
+	if (rc != 0 && rc != STORE_ESTOP) {
+		log_warnx("tick: %s", store_strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < p->n; i++)
+		tick_scan_job(c, p->ids[i], now);
+out:
+	free(p);
+}

@@ -29,12 +29,20 @@ int	 jobs_jd_is_open(int jd_state);
 int	 jobs_jd_is_final(int jd_state);
 
 /* What a rule did to one jobdev row, for the caller to store and report. */
+#define JOBS_VIA_MAX	3
 struct jobs_change {
 	int	changed;	/* the row must be written back */
 	int	from;		/* state before */
 	int	to;		/* state after (== from when only data moved) */
 	int	progress;	/* emit a progress event */
 	int	job_changed;	/* the job record must be written back too */
+	/*
+	 * States the row passed through between from and to, in order
+	 * (e.g. FAILED on the way to RETRY_WAIT): one state event each,
+	 * then one for `to'.  Every rule function resets the whole struct.
+	 */
+	unsigned nvia;
+	int	via[JOBS_VIA_MAX];
 };
 
 /* Per-state device counts of one job. */
@@ -63,7 +71,9 @@ void	 jobs_jd_init(const struct job_rec *, struct jobdev_rec *,
  * The device checked in.  Returns 1 when the notice of this job must be
  * handed out (the row is then NOTIFIED), 0 when not (still waiting, with
  * the reason in jd->reason, or past the notice stage).  May update the
- * job's rate-limiter fields (change->job_changed).
+ * job's rate-limiter fields (change->job_changed).  A NOTIFIED row gets the
+ * same notice again (1, nothing changed) while its job is RUNNING and in
+ * its window; a RETRY_WAIT row whose wait is over is queued first.
  */
 int	 jobs_on_check(struct job_rec *, struct jobdev_rec *, int64_t now,
 	    struct jobs_change *);
@@ -80,7 +90,10 @@ void	 jobs_on_version(const struct job_rec *, struct jobdev_rec *,
 /*
  * A progress report for this job.  step 0..100, or -1..-4 for failures;
  * desc and version may be NULL.  Returns 0, or -1 when the report does not
- * fit the row's state (the caller answers 4.00/400 and changes nothing).
+ * fit the row's state (WAIT_CONFIRM, or QUEUED before any notice: the
+ * caller answers 4.00/400 and changes nothing).  A late or repeated report
+ * for an attempt that is over (SUCCEEDED, FAILED, CANCELED, RETRY_WAIT, or
+ * QUEUED again for a retry) returns 0 with change->changed 0.
  */
 int	 jobs_on_progress(const struct job_rec *, struct jobdev_rec *, int step,
 	    const char *desc, const char *version, int64_t now,
@@ -97,11 +110,51 @@ void	 jobs_on_tick(const struct job_rec *, struct jobdev_rec *, int64_t now,
 int	 jobs_job_tick(struct job_rec *, const struct jobs_counts *,
 	    int64_t now);
 
-/* Operator actions on one row: 0, or -1 when not allowed in its state. */
+/*
+ * Operator actions on one row: 0, or -1 when not allowed in its state.
+ * cancel: any open row -> CANCELED.  confirm: WAIT_CONFIRM -> QUEUED.
+ * retry: a FAILED row (not in a TERMINATED job) -> QUEUED, counted in
+ * jd->retries; in a COMPLETED job the caller also reopens the job (state
+ * RUNNING, finished 0, or jobs_job_tick with counts that include the row),
+ * since core_tick no longer looks at completed jobs.
+ */
 int	 jobs_jd_cancel(struct jobdev_rec *, int64_t now, struct jobs_change *);
 int	 jobs_jd_confirm(struct jobdev_rec *, int64_t now, struct jobs_change *);
 int	 jobs_jd_retry(const struct job_rec *, struct jobdev_rec *, int64_t now,
 	    struct jobs_change *);
+
+/*
+ * Fails an open row because its job ended (reason "terminated"), or because
+ * a newer job replaced it (reason "superseded"; only WAIT_CONFIRM, QUEUED
+ * and NOTIFIED rows, never an UPGRADING one).  Never retried.  0, or -1
+ * when not allowed in the row's state.  jobs_on_tick also terminates the
+ * open rows of a TERMINATED job by itself.
+ */
+int	 jobs_jd_terminate(struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+int	 jobs_jd_supersede(struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+
+/*
+ * When jobs_on_tick next has work for this row (timeout, end of a retry
+ * wait, end of its job), or 0 when nothing is due until something else
+ * happens to it.
+ */
+int64_t	 jobs_jd_due(const struct job_rec *, const struct jobdev_rec *);
+
+/* Moves one row from change->from to change->to in counts. */
+void	 jobs_counts_apply(struct jobs_counts *, const struct jobs_change *);
+/* Adds one row in the given state. */
+void	 jobs_counts_add(struct jobs_counts *, int jd_state);
+
+/*
+ * The firmware state a finished verify job leads to: FW_VERIFIED when every
+ * one of its devices succeeded, else FW_VERIFY_FAILED.
+ */
+int	 jobs_verify_result(const struct jobs_counts *);
+
+/* Devices in a gray pick of p percent of n: floor(n * p / 100), >= 1. */
+size_t	 jobs_gray_count(size_t n, int percent);
 
 /*
  * Gray release: whether a device is in the stable pick of p percent.

@@ -1,3 +1,844 @@
-/* placeholder */
-#include "../unit/t.h"
-int main(void) { return 77; }
+/*
+ * test_codec.c: the JSON codecs (src/codec/json.c).
+ *
+ * Decoders get tables of good bodies and of hostile ones (wrong types,
+ * names that break the rules, numbers out of range or not numbers at all,
+ * bad UTF-8, deep nesting), every strict prefix of each good body, and
+ * every single-byte mutation of them; each input is copied into a buffer of
+ * exactly its length so that the sanitizers catch any read past the end.
+ * Encoders are compared with their exact expected text.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "jobs/jobs.h"
+#include "util/validate.h"
+#include "t.h"
+
+#define TS1	((int64_t)1795428000123)	/* 2026-11-23T10:00:00.123Z */
+#define TS2	((int64_t)1800001805007)	/* 2027-01-15T08:30:05.007Z */
+
+/* Runs a decoder on an exact-length heap copy of s[0..len). */
+static int
+run_check(const char *s, size_t len, struct check_body *b, char *err,
+    size_t errlen)
+{
+	char	*p = malloc(len > 0 ? len : 1);
+	int	 r;
+
+	memcpy(p, s, len);
+	r = codec_check_decode(p, len, b, err, errlen);
+	free(p);
+	return r;
+}
+
+static int
+run_progress(const char *s, size_t len, struct progress_body *b, char *err,
+    size_t errlen)
+{
+	char	*p = malloc(len > 0 ? len : 1);
+	int	 r;
+
+	memcpy(p, s, len);
+	r = codec_progress_decode(p, len, b, err, errlen);
+	free(p);
+	return r;
+}
+
+struct check_good {
+	const char *body;
+	unsigned n;
+	const char *m0, *v0, *m1, *v1;
+};
+
+static const struct check_good check_good[] = {
+	{ .body = "", 0 },
+	{ .body = " \r\n\t ", 0 },
+	{ .body = "{}", 0 },
+	{ .body = " { } ", 0 },
+	{ .body = "{\"versions\":{}}", 0 },
+	{ .body = "{\"versions\":{\"default\":\"1.0.0\"}}", 1, "default", "1.0.0" },
+	{ .body = "{\"versions\":{\"default\":\"1.0.0\",\"wifi\":\"2.1_rc-3\"}}", 2,
+	  "default", "1.0.0", "wifi", "2.1_rc-3" },
+	{ .body = "{\"version\":\"1.0.0\"}", 1, "default", "1.0.0" },
+	{ .body = "{\"version\":\"1.0.0\",\"module\":\"ble.core\"}", 1, "ble.core",
+	  "1.0.0" },
+	{ .body = "{\"module\":\"m\",\"version\":\"9\"}", 1, "m", "9" },
+	{ .body = "{\"version\":\"1.0.0\",\"module\":null}", 1, "default", "1.0.0" },
+	{ .body = "{\"module\":null}", 0 },
+	{ .body = "{\"foo\":[1,2,{\"x\":null}],\"bar\":\"\\u00e9\\n\"}", 0 },
+	{ .body = "{\"versions\":{\"default\":\"1\"},\"extra\":\"caf\xc3\xa9 \xe4\xb8\xad"
+	  "\xf0\x9f\x98\x80\"}", 1, "default", "1" },
+	{ .body = "{\"x\":[[[[[[[1]]]]]]],\"version\":\"2\"}", 1, "default", "2" },
+	{ .body = "\n{\"version\" : \"1.0.0\" }\n", 1, "default", "1.0.0" },
+	{ .body = "{\"versions\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\","
+	  "\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\"}}", 8, "a", "1",
+	  "b", "2" },
+	{ .body = "{\"version\":\"1234567890123456789012345678901234567890123456789"
+	  "012345678901234\"}", 1, "default",
+	  "1234567890123456789012345678901234567890123456789012345678901234" },
+};
+
+static const char *const check_bad[] = {
+	"[]",
+	"[{\"version\":\"1\"}]",
+	"1",
+	"\"1.0.0\"",
+	"null",
+	"true",
+	"{",
+	"}",
+	"{\"version\":\"1.0.0\"",
+	"{\"version\":\"1.0.0\"}}",
+	"{\"version\":\"1.0.0\"} x",
+	"{}{}",
+	"{\"versions\":[]}",
+	"{\"versions\":null}",
+	"{\"versions\":\"1.0.0\"}",
+	"{\"versions\":{\"default\":1}}",
+	"{\"versions\":{\"default\":null}}",
+	"{\"versions\":{\"default\":{\"v\":\"1\"}}}",
+	"{\"versions\":{\"bad/mod\":\"1\"}}",
+	"{\"versions\":{\"\":\"1\"}}",
+	"{\"versions\":{\"m\":\"1 0\"}}",
+	"{\"versions\":{\"m\":\"\"}}",
+	"{\"versions\":{\"m\":\"1\",\"m\":\"2\"}}",
+	"{\"versions\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\","
+	"\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\",\"i\":\"9\"}}",
+	"{\"versions\":{},\"versions\":{}}",
+	"{\"version\":1}",
+	"{\"version\":1.5}",
+	"{\"version\":null}",
+	"{\"version\":true}",
+	"{\"version\":\"\"}",
+	"{\"version\":\"1.0.0/x\"}",
+	"{\"version\":\"1.0.0\",\"version\":\"1.0.0\"}",
+	"{\"version\":\"1.0.0\",\"module\":\"\"}",
+	"{\"version\":\"1.0.0\",\"module\":5}",
+	"{\"version\":\"1.0.0\",\"module\":\"a b\"}",
+	"{\"version\":\"1.0.0\",\"versions\":{}}",
+	"{\"module\":\"default\"}",
+	"{\"version\":\"12345678901234567890123456789012345678901234567890"
+	"123456789012345\"}",
+	"{\"version\":NaN}",
+	"{\"version\":Infinity}",
+	"{\"x\":NaN}",
+	"{\"x\":-Infinity}",
+	"{\"x\":undefined}",
+	"{'version':'1'}",
+	"{\"version\":\"1\",}",
+	"{version:\"1\"}",
+	"{\"x\":[[[[[[[[1]]]]]]]]}",
+	"{\"x\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{}}}}}}}}}",
+	"{\"x\":\"\xff\"}",
+	"{\"x\":\"\xc0\xaf\"}",
+	"{\"x\":\"\xed\xa0\x80\"}",
+	"{\"x\":\"\xe4\xb8\"}",
+	"{\"x\":\"\xf4\x90\x80\x80\"}",
+	"\xef\xbb\xbf\xff{}",
+	"{\"x\":\"a\tb\"}",
+	"{\"x\":\"a\nb\"}",
+	"{\"x\":\"\\u0000\"}",
+	"{\"version\":\"1\\u0000\"}",
+	"{\"x\":\"\\ud800\"}",
+	"{\"x\":\"\\q\"}",
+	"{\"x\":\"\\u12\"}",
+	"{\"x\":01x}",
+	"{\"x\":1e}",
+	"{\"x\":-}",
+	"{\"x\":.5}",
+};
+
+static void
+test_check_tables(void)
+{
+	struct check_body b;
+	char	 err[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(check_good) / sizeof(check_good[0]); i++) {
+		const struct check_good *c = &check_good[i];
+		int	 fail0 = t_fail;
+
+		err[0] = '\0';
+		T_EQ_INT(run_check(c->body, strlen(c->body), &b, err,
+		    sizeof(err)), 0);
+		T_EQ_INT(b.nversions, c->n);
+		if (c->n >= 1) {
+			T_EQ_STR(b.versions[0].module, c->m0);
+			T_EQ_STR(b.versions[0].version, c->v0);
+		}
+		if (c->n >= 2) {
+			T_EQ_STR(b.versions[1].module, c->m1);
+			T_EQ_STR(b.versions[1].version, c->v1);
+		}
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ good check body %zu: %s (%s)\n", i,
+			    c->body, err);
+	}
+	for (i = 0; i < sizeof(check_bad) / sizeof(check_bad[0]); i++) {
+		int	 fail0 = t_fail;
+
+		err[0] = '\0';
+		memset(&b, 0x5a, sizeof(b));
+		T_EQ_INT(run_check(check_bad[i], strlen(check_bad[i]), &b, err,
+		    sizeof(err)), -1);
+		T_CHECK(err[0] != '\0');
+		T_EQ_INT(b.nversions, 0);
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ bad check body %zu: %s\n", i,
+			    check_bad[i]);
+	}
+	/* a NUL byte inside the given length */
+	T_EQ_INT(run_check("{\"version\":\"1\"}\0", 16, &b, err, sizeof(err)),
+	    -1);
+	T_EQ_INT(run_check("{\"x\":\"a\0b\"}", 11, &b, err, sizeof(err)), -1);
+	/* no diagnostic buffer is fine */
+	T_EQ_INT(codec_check_decode("[", 1, &b, NULL, 0), -1);
+}
+
+struct progress_good {
+	const char *body;
+	const char *job;
+	int	 step;
+	const char *desc;	/* NULL: absent */
+	const char *version;
+	const char *module;
+};
+
+static const struct progress_good progress_good[] = {
+	{ .body = "{\"job\":\"j-1\",\"step\":40}", "j-1", 40 },
+	{ .body = "{\"step\":0,\"job\":\"j-1\"}", "j-1", 0 },
+	{ .body = "{\"job\":\"j-1\",\"step\":100,\"version\":\"2.0.0\"}", "j-1", 100,
+	  NULL, "2.0.0" },
+	{ .body = "{\"job\":\"j-1\",\"step\":-1,\"desc\":\"flash full\"}", "j-1", -1,
+	  "flash full" },
+	{ .body = "{\"job\":\"j-1\",\"step\":-4,\"desc\":\"\"}", "j-1", -4, "" },
+	{ .body = "{\"job\":\"j_2-x\",\"step\":5,\"desc\":\"a\\\"b\\\\c\\n\\u00e9\","
+	  "\"version\":\"1\",\"module\":\"wifi\"}", "j_2-x", 5,
+	  "a\"b\\c\n\xc3\xa9", "1", "wifi" },
+	{ .body = "{\"job\":\"j-1\",\"step\":40.0}", "j-1", 40 },
+	{ .body = "{\"job\":\"j-1\",\"step\":1e2}", "j-1", 100 },
+	{ .body = "{\"job\":\"j-1\",\"step\":-0}", "j-1", 0 },
+	{ .body = "{\"job\":\"j-1\",\"step\":4E-0}", "j-1", 4 },
+	{ .body = "{\"job\":\"j-1\",\"step\":7,\"desc\":null,\"version\":null}", "j-1",
+	  7 },
+	{ .body = "{\"job\":\"j-1\",\"step\":7,\"seq\":99,\"extra\":{\"a\":[true]}}",
+	  "j-1", 7 },
+	{ .body = "  {\"job\":\"j-1\",\"step\":7}\r\n", "j-1", 7 },
+};
+
+static const char *const progress_bad[] = {
+	"",
+	"   ",
+	"[]",
+	"null",
+	"40",
+	"{}",
+	"{\"step\":40}",
+	"{\"job\":\"j-1\"}",
+	"{\"job\":null,\"step\":40}",
+	"{\"job\":1,\"step\":40}",
+	"{\"job\":\"\",\"step\":40}",
+	"{\"job\":\"j 1\",\"step\":40}",
+	"{\"job\":\"j.1\",\"step\":40}",
+	"{\"job\":\"j-12345678901234567890123456789012345678901234567890"
+	"12345678901234\",\"step\":40}",
+	"{\"job\":\"j-1\",\"job\":\"j-2\",\"step\":40}",
+	"{\"job\":\"j-1\",\"step\":\"40\"}",
+	"{\"job\":\"j-1\",\"step\":null}",
+	"{\"job\":\"j-1\",\"step\":true}",
+	"{\"job\":\"j-1\",\"step\":[40]}",
+	"{\"job\":\"j-1\",\"step\":40.5}",
+	"{\"job\":\"j-1\",\"step\":0.0001}",
+	"{\"job\":\"j-1\",\"step\":101}",
+	"{\"job\":\"j-1\",\"step\":-5}",
+	"{\"job\":\"j-1\",\"step\":1e999}",
+	"{\"job\":\"j-1\",\"step\":-1e999}",
+	"{\"job\":\"j-1\",\"step\":4294967336}",
+	"{\"job\":\"j-1\",\"step\":-4294967295}",
+	"{\"job\":\"j-1\",\"step\":1000000000000000000000000000000000000000000"
+	"00000000000000000000000000000000000000000000000000000000000000000}",
+	"{\"job\":\"j-1\",\"step\":NaN}",
+	"{\"job\":\"j-1\",\"step\":nan}",
+	"{\"job\":\"j-1\",\"step\":Infinity}",
+	"{\"job\":\"j-1\",\"step\":0x10}",
+	"{\"job\":\"j-1\",\"step\":+5}",
+	"{\"job\":\"j-1\",\"step\":40,\"step\":50}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":5}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":[\"x\"]}",
+	"{\"job\":\"j-1\",\"step\":40,\"version\":\"\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"version\":\"2 0\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"version\":2}",
+	"{\"job\":\"j-1\",\"step\":40,\"module\":\"\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"module\":\"a/b\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":\"\xff\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":\"\\ud83d\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":\"a\\u0000b\"}",
+	"{\"job\":\"j-1\",\"step\":40,\"desc\":\"tab\there\"}",
+	"{\"job\":\"j-1\",\"step\":40}garbage",
+	"{\"job\":\"j-1\",\"step\":40",
+	"{\"job\":\"j-1\",\"step\":40,\"x\":[[[[[[[[[]]]]]]]]]}",
+};
+
+static void
+test_progress_tables(void)
+{
+	struct progress_body b;
+	char	 err[128], big[1024];
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(progress_good) / sizeof(progress_good[0]);
+	    i++) {
+		const struct progress_good *c = &progress_good[i];
+		int	 fail0 = t_fail;
+
+		err[0] = '\0';
+		T_EQ_INT(run_progress(c->body, strlen(c->body), &b, err,
+		    sizeof(err)), 0);
+		T_EQ_STR(b.job, c->job);
+		T_EQ_INT(b.step, c->step);
+		T_EQ_INT(b.has_desc, c->desc != NULL);
+		if (c->desc != NULL)
+			T_EQ_STR(b.desc, c->desc);
+		T_EQ_INT(b.has_version, c->version != NULL);
+		if (c->version != NULL)
+			T_EQ_STR(b.version, c->version);
+		T_EQ_STR(b.module, c->module != NULL ? c->module : "");
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ good progress body %zu: %s (%s)\n",
+			    i, c->body, err);
+	}
+	for (i = 0; i < sizeof(progress_bad) / sizeof(progress_bad[0]); i++) {
+		int	 fail0 = t_fail;
+
+		err[0] = '\0';
+		T_EQ_INT(run_progress(progress_bad[i], strlen(progress_bad[i]),
+		    &b, err, sizeof(err)), -1);
+		T_CHECK(err[0] != '\0');
+		T_EQ_STR(b.job, "");
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ bad progress body %zu: %s\n", i,
+			    progress_bad[i]);
+	}
+
+	/* desc: 128 characters (4 bytes each) pass, 129 do not */
+	n = (size_t)snprintf(big, sizeof(big), "{\"job\":\"j-1\",\"step\":1,"
+	    "\"desc\":\"");
+	for (i = 0; i < 128; i++) {
+		memcpy(big + n, "\xf0\x9f\x98\x80", 4);
+		n += 4;
+	}
+	memcpy(big + n, "\"}", 3);
+	T_EQ_INT(run_progress(big, strlen(big), &b, err, sizeof(err)), 0);
+	T_EQ_INT(utf8_length(b.desc, strlen(b.desc)), 128);
+	memmove(big + n + 1, big + n, 3);
+	big[n] = 'x';
+	T_EQ_INT(run_progress(big, strlen(big), &b, err, sizeof(err)), -1);
+	/* 128 characters written as \u escapes */
+	n = (size_t)snprintf(big, sizeof(big), "{\"job\":\"j-1\",\"step\":1,"
+	    "\"desc\":\"");
+	for (i = 0; i < 128; i++) {
+		memcpy(big + n, "\\u4e2d", 6);
+		n += 6;
+	}
+	memcpy(big + n, "\"}", 3);
+	T_EQ_INT(run_progress(big, strlen(big), &b, err, sizeof(err)), 0);
+	T_EQ_INT(strlen(b.desc), 3 * 128);
+}
+
+/* Deep nesting is refused before parsing, even far too deep. */
+static void
+test_nesting(void)
+{
+	struct check_body b;
+	char	 err[128], *p;
+	size_t	 n = 200000, i;
+
+	p = malloc(n);
+	for (i = 0; i < n; i++)
+		p[i] = i < n / 2 ? '[' : ']';
+	T_EQ_INT(codec_check_decode(p, n, &b, err, sizeof(err)), -1);
+	T_CHECK(strstr(err, "nesting") != NULL);
+	for (i = 0; i < n; i++)
+		p[i] = i % 5 == 0 ? '{' : (i % 5 == 1 ? '"' : (i % 5 == 2 ?
+		    'a' : (i % 5 == 3 ? '"' : ':')));
+	T_EQ_INT(codec_check_decode(p, n, &b, err, sizeof(err)), -1);
+	T_CHECK(strstr(err, "nesting") != NULL);
+	free(p);
+
+	/* brackets inside strings do not count */
+	T_EQ_INT(run_check("{\"x\":\"[[[[[[[[[[[[[[[[\",\"y\":\"{{{{{{{{{{\"}",
+	    41, &b, err, sizeof(err)), 0);
+	/* exactly CODEC_MAX_DEPTH levels pass */
+	T_EQ_INT(run_check("{\"a\":[[[[[[[]]]]]]]}", 20, &b, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(run_check("{\"a\":[[[[[[[[]]]]]]]]}", 22, &b, err,
+	    sizeof(err)), -1);
+}
+
+/* Every strict prefix of a good body is refused, without reading past it. */
+static void
+test_prefixes(void)
+{
+	struct check_body cb;
+	struct progress_body pb;
+	char	 err[128];
+	size_t	 i, k, len;
+
+	for (i = 0; i < sizeof(check_good) / sizeof(check_good[0]); i++) {
+		const char *s = check_good[i].body;
+		int	 fail0 = t_fail;
+
+		len = strlen(s);
+		/* a trailing-whitespace body is complete before its end */
+		while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
+			len--;
+		for (k = 0; k < len; k++) {
+			int	 blank = 1;
+			size_t	 j;
+
+			for (j = 0; j < k; j++)
+				if (strchr(" \t\r\n", s[j]) == NULL)
+					blank = 0;
+			T_EQ_INT(run_check(s, k, &cb, err, sizeof(err)),
+			    blank ? 0 : -1);
+		}
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ prefixes of check body %zu\n", i);
+	}
+	for (i = 0; i < sizeof(progress_good) / sizeof(progress_good[0]);
+	    i++) {
+		const char *s = progress_good[i].body;
+		int	 fail0 = t_fail;
+
+		len = strlen(s);
+		/* a trailing-whitespace body is complete before its end */
+		while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
+			len--;
+		for (k = 0; k < len; k++)
+			T_EQ_INT(run_progress(s, k, &pb, err, sizeof(err)),
+			    -1);
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ prefixes of progress body %zu\n",
+			    i);
+	}
+}
+
+/*
+ * Every single-byte mutation of the good bodies: no crash, no read past
+ * the end, and what is accepted still obeys the name rules.
+ */
+static void
+test_mutations(void)
+{
+	static const unsigned char subst[] = {
+		0x00, 0x01, '"', '\\', '{', '}', '[', ']', ',', ':', '-', '9',
+		'e', 'n', ' ', 0x7f, 0x80, 0xc3, 0xff,
+	};
+	struct check_body cb;
+	struct progress_body pb;
+	char	 buf[512], err[128];
+	size_t	 i, k, m, len, accepted = 0, runs = 0;
+	unsigned v;
+
+	for (i = 0; i < sizeof(progress_good) / sizeof(progress_good[0]);
+	    i++) {
+		len = strlen(progress_good[i].body);
+		for (k = 0; k < len; k++) {
+			for (m = 0; m < sizeof(subst); m++) {
+				memcpy(buf, progress_good[i].body, len);
+				buf[k] = (char)subst[m];
+				runs++;
+				if (run_progress(buf, len, &pb, err,
+				    sizeof(err)) != 0)
+					continue;
+				accepted++;
+				T_CHECK(valid_id(pb.job));
+				T_CHECK(pb.step >= -4 && pb.step <= 100);
+				T_CHECK(!pb.has_version ||
+				    valid_version(pb.version));
+				T_CHECK(pb.module[0] == '\0' ||
+				    valid_module(pb.module));
+				T_CHECK(utf8_length(pb.desc,
+				    strlen(pb.desc)) >= 0);
+			}
+		}
+	}
+	for (i = 0; i < sizeof(check_good) / sizeof(check_good[0]); i++) {
+		len = strlen(check_good[i].body);
+		for (k = 0; k < len; k++) {
+			for (m = 0; m < sizeof(subst); m++) {
+				memcpy(buf, check_good[i].body, len);
+				buf[k] = (char)subst[m];
+				runs++;
+				if (run_check(buf, len, &cb, err,
+				    sizeof(err)) != 0)
+					continue;
+				accepted++;
+				T_CHECK(cb.nversions <= OTA_MODULES_MAX);
+				for (v = 0; v < cb.nversions; v++) {
+					T_CHECK(valid_module(
+					    cb.versions[v].module));
+					T_CHECK(valid_version(
+					    cb.versions[v].version));
+				}
+			}
+		}
+	}
+	T_CHECK(runs > 10000);
+	T_CHECK(accepted > 0 && accepted < runs);
+}
+
+static void
+fw_sample(struct firmware_rec *fw)
+{
+	int	 i;
+
+	memset(fw, 0, sizeof(*fw));
+	snprintf(fw->id, sizeof(fw->id), "fw-9");
+	snprintf(fw->product, sizeof(fw->product), "lamp");
+	snprintf(fw->module, sizeof(fw->module), "default");
+	snprintf(fw->version, sizeof(fw->version), "1.2.0");
+	snprintf(fw->name, sizeof(fw->name), "\xe7\x81\xaf-v1.2(rc)");
+	snprintf(fw->description, sizeof(fw->description), "say \"hi\"");
+	fw->size = 123456;
+	for (i = 0; i < 32; i++)
+		fw->sha256[i] = (uint8_t)i;
+	for (i = 0; i < 16; i++)
+		fw->md5[i] = (uint8_t)(0xf0 + i);
+	fw->created = TS1;
+}
+
+static void
+job_sample(struct job_rec *job)
+{
+	jobs_job_defaults(job);
+	snprintf(job->id, sizeof(job->id), "j-3");
+	snprintf(job->firmware, sizeof(job->firmware), "fw-9");
+	snprintf(job->product, sizeof(job->product), "lamp");
+	snprintf(job->module, sizeof(job->module), "default");
+	snprintf(job->version, sizeof(job->version), "1.2.0");
+	job->timeout_min = 30;
+}
+
+/* Compares an encoder's output and length with the expected text. */
+static void
+expect_text(char *got, const size_t *len, const char *want)
+{
+	T_EQ_STR(got, want);
+	if (got != NULL)
+		T_EQ_INT(*len, strlen(got));
+	free(got);
+}
+
+static void
+test_notice(void)
+{
+	struct firmware_rec fw;
+	struct job_rec job;
+	size_t	 len = 0;
+
+	fw_sample(&fw);
+	job_sample(&job);
+	expect_text(codec_notice_encode(&job, &fw, "coaps://gw.example:5684",
+	    &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":123456,\"sign\":\"000102030405060708"
+	    "090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
+	    "\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-9\","
+	    "\"url\":\"coaps://gw.example:5684/fw/fw-9\",\"confirm\":false,"
+	    "\"timeout\":1800}");
+	/* no url without a base; MD5; confirmation; a big image */
+	fw.sign_method = SIGN_MD5;
+	fw.size = 3000000000ULL;
+	job.confirm = 1;
+	job.timeout_min = 1440;
+	expect_text(codec_notice_encode(&job, &fw, NULL, &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
+	/* a trailing slash on the base is not doubled */
+	expect_text(codec_notice_encode(&job, &fw, "https://gw:8443//", &len),
+	    &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
+	    "\"path\":\"/fw/fw-9\",\"url\":\"https://gw:8443/fw/fw-9\","
+	    "\"confirm\":true,\"timeout\":86400}");
+	/* len may be NULL */
+	free(codec_notice_encode(&job, &fw, NULL, NULL));
+}
+
+static void
+test_events(void)
+{
+	struct module_version mv[2] = {
+		{ "default", "1.0.0" }, { "wifi", "3\"x" },
+	};
+	struct event ev;
+	size_t	 len = 0;
+	char	*s;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_PROGRESS;
+	ev.ts = TS1;
+	ev.device = "d-7";
+	ev.job = "j-3";
+	ev.firmware = "fw-9";
+	ev.module = "default";
+	ev.state = "UPGRADING";
+	ev.has_step = 1;
+	ev.step = 40;
+	ev.desc = "downloading";
+	ev.version = "1.0.0";
+	s = codec_event_encode(&ev, &len);
+	T_EQ_STR(s, "{\"ts\":\"2026-11-23T10:00:00.123Z\",\"device\":\"d-7\","
+	    "\"type\":\"progress\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
+	    "\"module\":\"default\",\"state\":\"UPGRADING\",\"step\":40,"
+	    "\"desc\":\"downloading\",\"version\":\"1.0.0\"}");
+	T_EQ_INT(len, s != NULL ? strlen(s) : 0);
+
+	/* the relay's form: seq first, gateway after ts */
+	expect_text(codec_event_stamp(s, len, 1042, "gw-1", &len), &len,
+	    "{\"seq\":1042,\"ts\":\"2026-11-23T10:00:00.123Z\","
+	    "\"gateway\":\"gw-1\",\"device\":\"d-7\",\"type\":\"progress\","
+	    "\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"state\":\"UPGRADING\",\"step\":40,\"desc\":\"downloading\","
+	    "\"version\":\"1.0.0\"}");
+	free(s);
+	expect_text(codec_event_stamp("{}", 2, 18446744073709551615ULL,
+	    "g\"w\n", &len), &len,
+	    "{\"seq\":18446744073709551615,\"gateway\":\"g\\\"w\\u000a\"}");
+	expect_text(codec_event_stamp("{\"a\":1}", 7, 1, "g", &len), &len,
+	    "{\"seq\":1,\"gateway\":\"g\",\"a\":1}");
+	T_CHECK(codec_event_stamp("[]", 2, 1, "g", &len) == NULL);
+	T_CHECK(codec_event_stamp("{", 1, 1, "g", &len) == NULL);
+
+	/* a state change with its reason */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_STATE;
+	ev.ts = TS2;
+	ev.device = "d-7";
+	ev.job = "j-3";
+	ev.firmware = "fw-9";
+	ev.module = "default";
+	ev.state = "FAILED";
+	ev.reason = "device:-2";
+	ev.desc = "http \xe9\x94\x99";
+	expect_text(codec_event_encode(&ev, &len), &len,
+	    "{\"ts\":\"2027-01-15T08:30:05.007Z\",\"device\":\"d-7\","
+	    "\"type\":\"state\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
+	    "\"module\":\"default\",\"state\":\"FAILED\","
+	    "\"reason\":\"device:-2\",\"desc\":\"http \xe9\x94\x99\"}");
+
+	/* a version report */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_INFORM;
+	ev.ts = TS1;
+	ev.device = "d-7";
+	ev.nversions = 2;
+	ev.versions = mv;
+	expect_text(codec_event_encode(&ev, &len), &len,
+	    "{\"ts\":\"2026-11-23T10:00:00.123Z\",\"device\":\"d-7\","
+	    "\"type\":\"inform\",\"versions\":{\"default\":\"1.0.0\","
+	    "\"wifi\":\"3\\\"x\"}}");
+}
+
+static void
+test_error(void)
+{
+	size_t	 len = 0;
+
+	expect_text(codec_error_encode("bad-request",
+	    "malformed JSON at byte 3", &len), &len,
+	    "{\"error\":\"bad-request\",\"message\":\"malformed JSON at byte 3\"}");
+	expect_text(codec_error_encode("x", "quote \" back \\ nl \n \x01", &len),
+	    &len, "{\"error\":\"x\",\"message\":\"quote \\\" back \\\\ nl \\n "
+	    "\\u0001\"}");
+	expect_text(codec_error_encode(NULL, NULL, &len), &len,
+	    "{\"error\":\"error\",\"message\":\"\"}");
+}
+
+static void
+test_views(void)
+{
+	struct device_rec d;
+	struct firmware_rec fw;
+	struct job_rec job;
+	struct jobdev_rec jd;
+	struct jobs_counts c;
+	size_t	 len = 0;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "d-7");
+	snprintf(d.product, sizeof(d.product), "lamp");
+	d.nversions = 2;
+	snprintf(d.versions[0].module, OTA_ID_MAX + 1, "default");
+	snprintf(d.versions[0].version, OTA_ID_MAX + 1, "1.0.0");
+	snprintf(d.versions[1].module, OTA_ID_MAX + 1, "wifi");
+	snprintf(d.versions[1].version, OTA_ID_MAX + 1, "7");
+	d.psk_len = 16;
+	d.created = TS1;
+	expect_text(codec_device_encode(&d, &len), &len,
+	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{\"default\":"
+	    "\"1.0.0\",\"wifi\":\"7\"},\"psk\":true,\"secret\":false,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"lastSeen\":null}");
+	d.nversions = 0;
+	d.psk_len = 0;
+	d.has_secret = 1;
+	d.last_seen = TS2;
+	expect_text(codec_device_encode(&d, &len), &len,
+	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},\"psk\":false,"
+	    "\"secret\":true,\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\"}");
+
+	memset(&c, 0, sizeof(c));
+	c.n[JD_QUEUED] = 3;
+	c.n[JD_SUCCEEDED] = 2;
+	c.n[JD_FAILED] = 1;
+	c.total = 6;
+	fw_sample(&fw);
+	fw.state = FW_VERIFIED;
+	expect_text(codec_firmware_encode(&fw, NULL, &len), &len,
+	    "{\"id\":\"fw-9\",\"product\":\"lamp\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"name\":\"\xe7\x81\xaf-v1.2(rc)\","
+	    "\"description\":\"say \\\"hi\\\"\",\"signMethod\":\"SHA256\","
+	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a"
+	    "1b1c1d1e1f\",\"state\":\"VERIFIED\","
+	    "\"created\":\"2026-11-23T10:00:00.123Z\"}");
+	fw.state = FW_VERIFY_FAILED;
+	fw.sign_method = SIGN_MD5;
+	fw.description[0] = '\0';
+	expect_text(codec_firmware_encode(&fw, &c, &len), &len,
+	    "{\"id\":\"fw-9\",\"product\":\"lamp\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"name\":\"\xe7\x81\xaf-v1.2(rc)\","
+	    "\"description\":\"\",\"signMethod\":\"MD5\","
+	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a"
+	    "1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"counts\":{"
+	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
+	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
+	    "\"total\":6}}");
+
+	job_sample(&job);
+	job.state = JOB_RUNNING;
+	job.nsrc = 2;
+	snprintf(job.src_versions[0], OTA_ID_MAX + 1, "1.0.0");
+	snprintf(job.src_versions[1], OTA_ID_MAX + 1, "1.1.0");
+	job.rate_per_minute = 100;
+	job.retry_count = 2;
+	job.retry_interval_min = 10;
+	job.created = TS1;
+	job.started = TS1;
+	expect_text(codec_job_encode(&job, &c, &len), &len,
+	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
+	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
+	    "\"state\":\"RUNNING\",\"scope\":\"all\",\"strategy\":\"static\","
+	    "\"confirm\":\"silent\",\"srcVersions\":[\"1.0.0\",\"1.1.0\"],"
+	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
+	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,\"start\":null,"
+	    "\"end\":null,\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"started\":\"2026-11-23T10:00:00.123Z\",\"finished\":null,"
+	    "\"grayPercent\":null,\"abort\":null,\"counts\":{"
+	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
+	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
+	    "\"total\":6}}");
+	job.kind = JOB_KIND_VERIFY;
+	job.state = JOB_TERMINATED;
+	job.scope = JOB_SCOPE_GRAY;
+	job.gray_percent = 15;
+	job.dynamic = 1;
+	job.confirm = 1;
+	job.nsrc = 0;
+	job.start = TS1;
+	job.end = TS2;
+	job.finished = TS2;
+	job.abort_percent = 20;
+	job.abort_min_devices = 50;
+	expect_text(codec_job_encode(&job, NULL, &len), &len,
+	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
+	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"verify\","
+	    "\"state\":\"TERMINATED\",\"scope\":\"gray\","
+	    "\"strategy\":\"dynamic\",\"confirm\":\"user\",\"srcVersions\":[],"
+	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
+	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,"
+	    "\"start\":\"2026-11-23T10:00:00.123Z\","
+	    "\"end\":\"2027-01-15T08:30:05.007Z\","
+	    "\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"started\":\"2026-11-23T10:00:00.123Z\","
+	    "\"finished\":\"2027-01-15T08:30:05.007Z\",\"grayPercent\":15,"
+	    "\"abort\":{\"failurePercent\":20,\"minDevices\":50}}");
+
+	memset(&jd, 0, sizeof(jd));
+	snprintf(jd.job, sizeof(jd.job), "j-3");
+	snprintf(jd.device, sizeof(jd.device), "d-7");
+	jd.state = JD_QUEUED;
+	snprintf(jd.reason, sizeof(jd.reason), "offline");
+	jd.created = TS1;
+	jd.updated = TS1;
+	expect_text(codec_jobdev_encode(&jd, &len), &len,
+	    "{\"job\":\"j-3\",\"device\":\"d-7\",\"state\":\"QUEUED\","
+	    "\"reason\":\"offline\",\"step\":0,\"desc\":null,\"retries\":0,"
+	    "\"version\":null,\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"notified\":null,\"started\":null,"
+	    "\"updated\":\"2026-11-23T10:00:00.123Z\"}");
+	jd.state = JD_FAILED;
+	snprintf(jd.reason, sizeof(jd.reason), "device:-3");
+	snprintf(jd.desc, sizeof(jd.desc), "md5 \xe4\xb8\x8d\xe5\xaf\xb9");
+	snprintf(jd.last_version, sizeof(jd.last_version), "1.0.0");
+	jd.step = -3;
+	jd.retries = 1;
+	jd.notified = TS1;
+	jd.started = TS2;
+	jd.updated = TS2;
+	expect_text(codec_jobdev_encode(&jd, &len), &len,
+	    "{\"job\":\"j-3\",\"device\":\"d-7\",\"state\":\"FAILED\","
+	    "\"reason\":\"device:-3\",\"step\":-3,"
+	    "\"desc\":\"md5 \xe4\xb8\x8d\xe5\xaf\xb9\",\"retries\":1,"
+	    "\"version\":\"1.0.0\",\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"notified\":\"2026-11-23T10:00:00.123Z\","
+	    "\"started\":\"2027-01-15T08:30:05.007Z\","
+	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
+}
+
+/* What the encoders write, the decoders of a device can read back. */
+static void
+test_roundtrip(void)
+{
+	struct progress_body pb;
+	struct check_body cb;
+	char	 body[512], err[128];
+	int	 n;
+
+	n = snprintf(body, sizeof(body), "{\"job\":\"%s\",\"step\":%d,"
+	    "\"desc\":\"%s\",\"version\":\"%s\"}", "j-77", -3, "x", "1.0");
+	T_EQ_INT(run_progress(body, (size_t)n, &pb, err, sizeof(err)), 0);
+	T_EQ_STR(pb.job, "j-77");
+	T_EQ_INT(pb.step, -3);
+	n = snprintf(body, sizeof(body), "{\"versions\":{\"a\":\"1\"}}");
+	T_EQ_INT(run_check(body, (size_t)n, &cb, err, sizeof(err)), 0);
+	T_EQ_STR(cb.versions[0].module, "a");
+}
+
+int
+main(void)
+{
+	T_RUN(test_check_tables);
+	T_RUN(test_progress_tables);
+	T_RUN(test_nesting);
+	T_RUN(test_prefixes);
+	T_RUN(test_mutations);
+	T_RUN(test_notice);
+	T_RUN(test_events);
+	T_RUN(test_error);
+	T_RUN(test_views);
+	T_RUN(test_roundtrip);
+	return t_done();
+}

@@ -1,3 +1,1375 @@
-/* placeholder */
-#include "../unit/t.h"
-int main(void) { return 77; }
+/*
+ * test_core.c: the request core (src/core) on a real store.
+ *
+ * Each test opens a store in a fresh temporary directory, provisions
+ * devices, firmware (with a real image file) and jobs directly through
+ * store.h, drives core_check, core_progress, core_download and core_tick
+ * with an injected clock, and looks at what was stored: rows, devices,
+ * firmware, and the events in the outbox (types and order).  Every refused
+ * request is checked to have stored nothing: the outbox depth and the
+ * records are compared before and after.
+ */
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+#include "util/validate.h"
+#include "t.h"
+
+#define SEC	((int64_t)1000)
+#define MIN	(60 * SEC)
+#define T0	((int64_t)1800000000000)
+#define IMG_SIZE 5000
+
+static struct store *st;
+static struct core *core;
+static struct config cfg;
+static int64_t now_ms;
+static char dir[256];
+static uint8_t image[IMG_SIZE];
+
+static int64_t
+fake_clock(void *arg)
+{
+	return *(int64_t *)arg;
+}
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A template for mkdtemp under $TMPDIR (or /tmp). */
+static void
+tmpdir_make(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	if (t == NULL || *t == '\0' || strlen(t) > sizeof(dir) - 32)
+		t = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/otagw-test-core-XXXXXX", t);
+}
+
+static void
+fixture_up(void)
+{
+	size_t	 i;
+
+	tmpdir_make();
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	if (store_open(dir, 0, &st) != 0) {
+		fprintf(stderr, "store_open %s failed\n", dir);
+		exit(1);
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.coap.enabled = 1;
+	cfg.coap.port = 5683;
+	cfg.coaps.enabled = 1;
+	cfg.coaps.port = 5684;
+	snprintf(cfg.coaps_public, sizeof(cfg.coaps_public),
+	    "coaps://gw.test:5684");
+	cfg.https.enabled = 1;
+	snprintf(cfg.https.host, sizeof(cfg.https.host), "10.0.0.1");
+	cfg.https.port = 8443;
+	cfg.check_interval = 3600;
+	cfg.busy_interval = 10;
+	cfg.max_body = 1024;
+	now_ms = T0;
+	if ((core = core_new(st, &cfg)) == NULL) {
+		fprintf(stderr, "core_new failed\n");
+		exit(1);
+	}
+	core_set_clock(core, fake_clock, &now_ms);
+	for (i = 0; i < IMG_SIZE; i++)
+		image[i] = (uint8_t)(i * 7 + i / 256);
+}
+
+static void
+fixture_down(void)
+{
+	core_free(core);
+	store_close(st);
+	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	core = NULL;
+	st = NULL;
+}
+
+/*
+ * Provisioning straight into the store.
+ */
+
+static void
+dev_put(const char *id, const char *product, const char *version,
+    const char *psk, const char *secret)
+{
+	struct store_txn *txn;
+	struct device_rec d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.product, sizeof(d.product), "%s", product);
+	if (version != NULL) {
+		d.nversions = 1;
+		snprintf(d.versions[0].module, OTA_ID_MAX + 1, "default");
+		snprintf(d.versions[0].version, OTA_ID_MAX + 1, "%s", version);
+	}
+	if (psk != NULL) {
+		d.psk_len = strlen(psk);
+		memcpy(d.psk, psk, d.psk_len);
+	}
+	if (secret != NULL) {
+		d.has_secret = 1;
+		memset(d.secret_salt, 0x42, sizeof(d.secret_salt));
+		crypto_secret_hash(d.secret_salt, secret, strlen(secret),
+		    d.secret_hash);
+	}
+	d.created = now_ms - 10 * MIN;
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_device_put(txn, &d), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+static void
+fw_put(const char *id, const char *module, const char *version, int sign)
+{
+	struct store_image_writer *w;
+	struct store_txn *txn;
+	struct firmware_rec fw;
+	struct digest *dg;
+
+	memset(&fw, 0, sizeof(fw));
+	snprintf(fw.id, sizeof(fw.id), "%s", id);
+	snprintf(fw.product, sizeof(fw.product), "lamp");
+	snprintf(fw.module, sizeof(fw.module), "%s", module);
+	snprintf(fw.version, sizeof(fw.version), "%s", version);
+	snprintf(fw.name, sizeof(fw.name), "lamp-%s", version);
+	fw.sign_method = sign;
+	fw.size = IMG_SIZE;
+	fw.created = now_ms - 5 * MIN;
+	dg = digest_new();
+	digest_update(dg, image, IMG_SIZE);
+	digest_final(dg, fw.md5, fw.sha256);
+	digest_free(dg);
+
+	T_EQ_INT(store_image_create(st, &w), 0);
+	T_EQ_INT(store_image_write(w, image, 1000), 0);
+	T_EQ_INT(store_image_write(w, image + 1000, IMG_SIZE - 1000), 0);
+	T_EQ_INT(store_image_commit(w, id), 0);
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_firmware_put(txn, &fw), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+/* A running job on fw with the target `version', created `age' ago. */
+static void
+job_init(struct job_rec *job, const char *id, const char *fw,
+    const char *module, const char *version, int64_t age)
+{
+	jobs_job_defaults(job);
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	snprintf(job->firmware, sizeof(job->firmware), "%s", fw);
+	snprintf(job->product, sizeof(job->product), "lamp");
+	snprintf(job->module, sizeof(job->module), "%s", module);
+	snprintf(job->version, sizeof(job->version), "%s", version);
+	job->nsrc = 1;
+	snprintf(job->src_versions[0], OTA_ID_MAX + 1, "1.0.0");
+	job->scope = JOB_SCOPE_DEVICES;
+	job->state = JOB_RUNNING;
+	job->timeout_min = 30;
+	job->created = now_ms - age;
+	job->started = job->created;
+}
+
+static void
+job_store(const struct job_rec *job, const char *const *devs)
+{
+	struct store_txn *txn;
+	struct jobdev_rec jd;
+
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_job_put(txn, job), 0);
+	for (; devs != NULL && *devs != NULL; devs++) {
+		jobs_jd_init(job, &jd, *devs, job->created);
+		T_EQ_INT(store_jobdev_put(txn, &jd), 0);
+	}
+	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+static struct jobdev_rec
+row_get(const char *job, const char *dev)
+{
+	struct store_txn *txn;
+	struct jobdev_rec jd;
+
+	memset(&jd, 0, sizeof(jd));
+	jd.state = -1;
+	if (store_txn_begin(st, 1, &txn) != 0)
+		return jd;
+	if (store_jobdev_get(txn, job, dev, &jd) != 0)
+		jd.state = -1;
+	store_txn_abort(txn);
+	return jd;
+}
+
+static const char *
+row_state(const char *job, const char *dev)
+{
+	struct jobdev_rec jd = row_get(job, dev);
+
+	return jd.state < 0 ? "(none)" : jobs_jd_state_name(jd.state);
+}
+
+static struct job_rec
+job_get(const char *id)
+{
+	struct store_txn *txn;
+	struct job_rec job;
+
+	memset(&job, 0, sizeof(job));
+	job.state = -1;
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		if (store_job_get(txn, id, &job) != 0)
+			job.state = -1;
+		store_txn_abort(txn);
+	}
+	return job;
+}
+
+static struct device_rec
+dev_get(const char *id)
+{
+	struct store_txn *txn;
+	struct device_rec d;
+
+	memset(&d, 0, sizeof(d));
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		store_device_get(txn, id, &d);
+		store_txn_abort(txn);
+	}
+	return d;
+}
+
+static const char *
+dev_version(const char *id, const char *module)
+{
+	static char out[OTA_ID_MAX + 1];
+	struct device_rec d = dev_get(id);
+	unsigned i;
+
+	snprintf(out, sizeof(out), "(none)");
+	for (i = 0; i < d.nversions; i++)
+		if (strcmp(d.versions[i].module, module) == 0)
+			snprintf(out, sizeof(out), "%s", d.versions[i].version);
+	return out;
+}
+
+/* Sets a row's state as an operator action would (confirm, retry...). */
+static void
+row_apply(const char *job, const char *dev,
+    int (*op)(struct jobdev_rec *, int64_t, struct jobs_change *))
+{
+	struct store_txn *txn;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_jobdev_get(txn, job, dev, &jd), 0);
+	T_EQ_INT(op(&jd, now_ms, &ch), 0);
+	T_EQ_INT(store_jobdev_put(txn, &jd), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+/*
+ * The outbox.
+ */
+
+static uint64_t
+ev_mark(void)
+{
+	struct store_txn *txn;
+	struct outbox_stats os;
+
+	memset(&os, 0, sizeof(os));
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		store_outbox_stats(txn, &os);
+		store_txn_abort(txn);
+	}
+	return os.last_seq + 1;
+}
+
+static size_t
+ev_depth(void)
+{
+	struct store_txn *txn;
+	struct outbox_stats os;
+
+	memset(&os, 0, sizeof(os));
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		store_outbox_stats(txn, &os);
+		store_txn_abort(txn);
+	}
+	return os.depth;
+}
+
+struct ev_list {
+	char	 text[2048];
+	char	 last[1024];
+	const char *device;
+	int	 bad;
+};
+
+/* A member's value as text: "state" -> NOTIFIED, "step" -> 40. */
+static void
+json_member(const char *data, size_t len, const char *name, char *out,
+    size_t n)
+{
+	char	 key[32], buf[1024];
+	const char *p;
+	size_t	 k = 0;
+
+	out[0] = '\0';
+	snprintf(buf, sizeof(buf), "%.*s", (int)len, data);
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	if ((p = strstr(buf, key)) == NULL)
+		return;
+	p += strlen(key);
+	if (*p == '"')
+		p++;
+	while (*p != '\0' && *p != '"' && *p != ',' && *p != '}' && k + 1 < n)
+		out[k++] = *p++;
+	out[k] = '\0';
+}
+
+static int
+ev_list_cb(const struct outbox_entry *e, void *arg)
+{
+	static const char *const types[] = { "inform", "state", "progress" };
+	struct ev_list *l = arg;
+	char	 item[128], state[32], step[8], dev[OTA_ID_MAX + 1];
+	size_t	 n;
+
+	json_member(e->data, e->len, "state", state, sizeof(state));
+	json_member(e->data, e->len, "step", step, sizeof(step));
+	json_member(e->data, e->len, "device", dev, sizeof(dev));
+	if (e->type < 0 || e->type > 2 || e->len == 0 || e->data[0] != '{')
+		l->bad = 1;
+	if (l->device != NULL && strcmp(dev, l->device) != 0)
+		l->bad = 1;
+	snprintf(item, sizeof(item), "%s%s%s%s%s", types[e->type],
+	    state[0] ? ":" : "", state, step[0] ? ":" : "", step);
+	n = strlen(l->text);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s%s", n ? " " : "",
+	    item);
+	snprintf(l->last, sizeof(l->last), "%.*s", (int)e->len, e->data);
+	return 0;
+}
+
+/* "inform state:NOTIFIED progress:UPGRADING:40 ..." since mark. */
+static const char *
+ev_since(uint64_t mark, const char *device, char *last)
+{
+	static struct ev_list l;
+	struct store_txn *txn;
+
+	memset(&l, 0, sizeof(l));
+	l.device = device;
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		store_outbox_iter(txn, mark, ev_list_cb, &l);
+		store_txn_abort(txn);
+	}
+	T_EQ_INT(l.bad, 0);
+	if (last != NULL)
+		memcpy(last, l.last, sizeof(l.last));
+	return l.text;
+}
+
+/*
+ * Requests.
+ */
+
+static int
+do_check(const char *dev, const char *peer, int proto, const char *body,
+    struct core_resp *resp)
+{
+	struct core_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = proto;
+	req.peer = peer;
+	req.device = dev;
+	req.body = (const uint8_t *)body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	core_check(core, &req, resp);
+	return resp->status;
+}
+
+/* A check over coaps by the device itself; returns the status only. */
+static int
+check_s(const char *dev, const char *body)
+{
+	struct core_resp resp;
+	int	 s;
+
+	s = do_check(dev, dev, CORE_PROTO_COAPS, body, &resp);
+	core_resp_cleanup(&resp);
+	return s;
+}
+
+static int
+do_progress(const char *dev, const char *peer, const char *body)
+{
+	struct core_resp resp;
+	struct core_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_COAPS;
+	req.peer = peer;
+	req.device = dev;
+	req.body = (const uint8_t *)body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	core_progress(core, &req, &resp);
+	if (resp.status != CORE_NO_CONTENT && resp.status != CORE_OK)
+		T_CHECK(resp.body == NULL || resp.body[0] == '{');
+	core_resp_cleanup(&resp);
+	return resp.status;
+}
+
+static int
+progress_s(const char *dev, const char *job, int step, const char *extra)
+{
+	char	 body[512];
+
+	snprintf(body, sizeof(body), "{\"job\":\"%s\",\"step\":%d%s%s}", job,
+	    step, extra != NULL ? "," : "", extra != NULL ? extra : "");
+	return do_progress(dev, dev, body);
+}
+
+static int
+download(const char *peer, const char *fwid)
+{
+	struct core_req req;
+	struct firmware_rec fw;
+	const struct store_image *img = NULL;
+	uint8_t	 sha[32];
+	int	 s;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = peer != NULL ? CORE_PROTO_COAPS : CORE_PROTO_COAP;
+	req.peer = peer;
+	s = core_download(core, &req, fwid, &img, &fw);
+	if (s == CORE_OK) {
+		T_CHECK(img != NULL);
+		if (img != NULL) {
+			T_EQ_INT(img->size, IMG_SIZE);
+			crypto_sha256(img->data, img->size, sha);
+			T_CHECK(memcmp(sha, fw.sha256, 32) == 0);
+			T_EQ_STR(fw.id, fwid);
+		}
+		store_image_unref(img);
+	} else
+		T_CHECK(img == NULL);
+	return s;
+}
+
+/*
+ * Tests.
+ */
+
+static const char *const D12[] = { "d1", "d2", NULL };
+
+static void
+provision_basic(void)
+{
+	struct job_rec job;
+
+	dev_put("d1", "lamp", "1.0.0", "key-of-d1", "secret-1");
+	dev_put("d2", "lamp", "1.0.0", "key-of-d2", NULL);
+	dev_put("d3", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	fw_put("fw-2", "default", "3.0.0", SIGN_MD5);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job_store(&job, D12);
+}
+
+static void
+test_check_notice(void)
+{
+	struct core_resp resp;
+	struct jobdev_rec jd;
+	char	 want[1024], hex[65];
+	uint64_t mark;
+	struct digest *dg;
+	uint8_t	 md5[16], sha[32];
+
+	fixture_up();
+	provision_basic();
+	dg = digest_new();
+	digest_update(dg, image, IMG_SIZE);
+	digest_final(dg, md5, sha);
+	digest_free(dg);
+	hex_encode(sha, 32, hex);
+	snprintf(want, sizeof(want), "{\"job\":\"j-1\",\"firmware\":\"fw-1\","
+	    "\"module\":\"default\",\"version\":\"2.0.0\",\"size\":%d,"
+	    "\"sign\":\"%s\",\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-1\","
+	    "\"url\":\"coaps://gw.test:5684/fw/fw-1\",\"confirm\":false,"
+	    "\"timeout\":1800}", IMG_SIZE, hex);
+
+	/* the first check hands out the notice */
+	mark = ev_mark();
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"versions\":{\"default\":\"1.0.0\"}}", &resp), CORE_OK);
+	T_EQ_STR(resp.body, want);
+	T_EQ_INT(resp.body_len, strlen(want));
+	T_EQ_INT(resp.retry_after, 10);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	jd = row_get("j-1", "d1");
+	T_EQ_INT(jd.notified, T0);
+	T_EQ_STR(jd.last_version, "1.0.0");
+	T_EQ_INT(dev_get("d1").last_seen, T0);
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform state:NOTIFIED");
+
+	/* idempotent: the same notice, nothing written */
+	mark = ev_mark();
+	now_ms += 5 * SEC;
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"versions\":{\"default\":\"1.0.0\"}}", &resp), CORE_OK);
+	T_EQ_STR(resp.body, want);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp),
+	    CORE_OK);
+	T_EQ_STR(resp.body, want);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	T_EQ_INT(dev_get("d1").last_seen, T0);
+	{
+		struct jobdev_rec again = row_get("j-1", "d1");
+
+		T_CHECK(memcmp(&again, &jd, sizeof(jd)) == 0);
+	}
+
+	/* a minute later the check refreshes last_seen and informs again */
+	now_ms = T0 + 61 * SEC;
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"version\":\"1.0.0\"}", &resp), CORE_OK);
+	T_EQ_STR(resp.body, want);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform");
+	T_EQ_INT(dev_get("d1").last_seen, T0 + 61 * SEC);
+
+	/* the url follows the protocol the device came in with */
+	T_EQ_INT(do_check("d1", NULL, CORE_PROTO_COAP, NULL, &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"url\":\"coap://localhost:5683/fw/fw-1\""));
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS, NULL, &resp),
+	    CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"url\":\"https://10.0.0.1:8443/fw/fw-1\""));
+	core_resp_cleanup(&resp);
+	snprintf(cfg.https_public, sizeof(cfg.https_public),
+	    "https://ota.example.com/");
+	core_set_config(core, &cfg);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS, NULL, &resp),
+	    CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"url\":\"https://ota.example.com/fw/fw-1\""));
+	core_resp_cleanup(&resp);
+
+	/* a device with nothing pending */
+	mark = ev_mark();
+	T_EQ_INT(do_check("d3", "d3", CORE_PROTO_COAPS,
+	    "{\"version\":\"1.0.0\"}", &resp), CORE_NO_CONTENT);
+	T_CHECK(resp.body == NULL);
+	T_EQ_INT(resp.retry_after, 3600);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(ev_since(mark, "d3", NULL), "inform");
+	fixture_down();
+}
+
+static void
+test_versions(void)
+{
+	struct device_rec d;
+	uint64_t mark;
+	char	 last[1024];
+
+	fixture_up();
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	/* a new module and a changed version are merged and reported */
+	mark = ev_mark();
+	T_EQ_INT(check_s("d1", "{\"versions\":{\"default\":\"1.0.1\","
+	    "\"wifi\":\"7\"}}"), CORE_NO_CONTENT);
+	d = dev_get("d1");
+	T_EQ_INT(d.nversions, 2);
+	T_EQ_STR(dev_version("d1", "default"), "1.0.1");
+	T_EQ_STR(dev_version("d1", "wifi"), "7");
+	T_EQ_INT(d.versions_at, T0);
+	T_EQ_STR(ev_since(mark, "d1", last), "inform");
+	T_CHECK(strstr(last, "\"versions\":{\"default\":\"1.0.1\","
+	    "\"wifi\":\"7\"}") != NULL);
+	T_CHECK(strstr(last, "\"type\":\"inform\"") != NULL);
+
+	/* the same report again soon after: nothing written */
+	now_ms += 10 * SEC;
+	mark = ev_mark();
+	T_EQ_INT(check_s("d1", "{\"version\":\"7\",\"module\":\"wifi\"}"),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	T_EQ_INT(dev_get("d1").versions_at, T0);
+	/* a change is written at once */
+	T_EQ_INT(check_s("d1", "{\"version\":\"8\",\"module\":\"wifi\"}"),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform");
+	T_EQ_STR(dev_version("d1", "wifi"), "8");
+	/* a check without versions writes no inform */
+	now_ms += 2 * MIN;
+	mark = ev_mark();
+	T_EQ_INT(check_s("d1", ""), CORE_NO_CONTENT);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	T_EQ_INT(dev_get("d1").last_seen, now_ms);
+	fixture_down();
+}
+
+/* Bad requests store nothing. */
+static void
+test_bad_input(void)
+{
+	static const struct {
+		const char *name;
+		int	 progress;
+		const char *dev, *peer, *body;
+		int	 status;
+	} cases[] = {
+		{ "malformed", 0, "d1", "d1", "{\"version\":", CORE_BAD_REQUEST },
+		{ "not an object", 0, "d1", "d1", "[1]", CORE_BAD_REQUEST },
+		{ "bad version", 0, "d1", "d1", "{\"version\":\"1 0\"}",
+		  CORE_BAD_REQUEST },
+		{ "bad utf-8", 0, "d1", "d1", "{\"x\":\"\xff\"}",
+		  CORE_BAD_REQUEST },
+		{ "deep", 0, "d1", "d1", "[[[[[[[[[[[[]]]]]]]]]]]]",
+		  CORE_BAD_REQUEST },
+		{ "bad device id", 0, "d/1", NULL, "", CORE_BAD_REQUEST },
+		{ "empty device id", 0, "", NULL, "", CORE_BAD_REQUEST },
+		{ "peer mismatch", 0, "d1", "d2", "{\"version\":\"9\"}",
+		  CORE_FORBIDDEN },
+		{ "unknown device", 0, "d9", "d9", "{\"version\":\"9\"}",
+		  CORE_NOT_FOUND },
+		{ "unknown device no peer", 0, "d9", NULL, "", CORE_NOT_FOUND },
+		{ "p malformed", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":",
+		  CORE_BAD_REQUEST },
+		{ "p empty", 1, "d1", "d1", "", CORE_BAD_REQUEST },
+		{ "p step range", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":101}",
+		  CORE_BAD_REQUEST },
+		{ "p step type", 1, "d1", "d1",
+		  "{\"job\":\"j-1\",\"step\":\"5\"}", CORE_BAD_REQUEST },
+		{ "p long desc", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":5,"
+		  "\"desc\":\"x"
+		  "012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789"
+		  "0123456789012345678901234567\"}",
+		  CORE_BAD_REQUEST },
+		{ "p desc 128", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":5,"
+		  "\"desc\":\"\u00e9"
+		  "012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789"
+		  "012345678901234567890123456\",\"module\":\"x\"}",
+		  CORE_BAD_REQUEST },
+		{ "p peer mismatch", 1, "d1", "d2", "{\"job\":\"j-1\",\"step\":5}",
+		  CORE_FORBIDDEN },
+		{ "p unknown device", 1, "d9", "d9",
+		  "{\"job\":\"j-1\",\"step\":5}", CORE_NOT_FOUND },
+		{ "p not in job", 1, "d3", "d3", "{\"job\":\"j-1\",\"step\":5}",
+		  CORE_NOT_FOUND },
+		{ "p unknown job", 1, "d1", "d1", "{\"job\":\"j-9\",\"step\":5}",
+		  CORE_NOT_FOUND },
+		{ "p before notice", 1, "d2", "d2",
+		  "{\"job\":\"j-1\",\"step\":5}", CORE_BAD_REQUEST },
+		{ "p other module", 1, "d1", "d1",
+		  "{\"job\":\"j-1\",\"step\":5,\"module\":\"wifi\"}",
+		  CORE_BAD_REQUEST },
+	};
+	struct core_resp resp;
+	struct core_req req;
+	struct jobdev_rec r1, r2;
+	struct device_rec d1, d2;
+	char	*big;
+	size_t	 i, depth;
+
+	fixture_up();
+	provision_basic();
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);	/* d1 NOTIFIED */
+	now_ms += 5 * SEC;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int	 fail0 = t_fail;
+
+		depth = ev_depth();
+		r1 = row_get("j-1", "d1");
+		r2 = row_get("j-1", "d2");
+		d1 = dev_get("d1");
+		d2 = dev_get("d2");
+		memset(&req, 0, sizeof(req));
+		req.proto = CORE_PROTO_COAPS;
+		req.peer = cases[i].peer;
+		req.device = cases[i].dev;
+		req.body = (const uint8_t *)cases[i].body;
+		req.body_len = strlen(cases[i].body);
+		if (cases[i].progress)
+			core_progress(core, &req, &resp);
+		else
+			core_check(core, &req, &resp);
+		T_EQ_INT(resp.status, cases[i].status);
+		T_CHECK(resp.body != NULL &&
+		    strncmp(resp.body, "{\"error\":\"", 10) == 0 &&
+		    strstr(resp.body, "\"message\":\"") != NULL);
+		if (cases[i].status == CORE_BAD_REQUEST)
+			T_CHECK(resp.body != NULL &&
+			    strstr(resp.body, "bad_request") != NULL);
+		core_resp_cleanup(&resp);
+		T_EQ_INT(ev_depth(), depth);
+		{
+			struct jobdev_rec a1 = row_get("j-1", "d1");
+			struct jobdev_rec a2 = row_get("j-1", "d2");
+			struct device_rec b1 = dev_get("d1");
+			struct device_rec b2 = dev_get("d2");
+
+			T_CHECK(memcmp(&a1, &r1, sizeof(a1)) == 0);
+			T_CHECK(memcmp(&a2, &r2, sizeof(a2)) == 0);
+			T_CHECK(memcmp(&b1, &d1, sizeof(b1)) == 0);
+			T_CHECK(memcmp(&b2, &d2, sizeof(b2)) == 0);
+		}
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ in bad input \"%s\"\n",
+			    cases[i].name);
+	}
+
+	/* oversized bodies: 413 before anything is parsed */
+	depth = ev_depth();
+	big = malloc(4096);
+	memset(big, ' ', 4096);
+	memcpy(big, "{\"version\":\"1.0.0\"}", 19);
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_COAPS;
+	req.peer = "d1";
+	req.device = "d1";
+	req.body = (const uint8_t *)big;
+	req.body_len = 1025;
+	core_check(core, &req, &resp);
+	T_EQ_INT(resp.status, CORE_TOO_LARGE);
+	core_resp_cleanup(&resp);
+	core_progress(core, &req, &resp);
+	T_EQ_INT(resp.status, CORE_TOO_LARGE);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(ev_depth(), depth);
+	/* the limit itself is fine */
+	req.body_len = 1024;
+	core_check(core, &req, &resp);
+	T_EQ_INT(resp.status, CORE_OK);
+	core_resp_cleanup(&resp);
+	free(big);
+	fixture_down();
+}
+
+static void
+test_download_auth(void)
+{
+	struct job_rec job;
+
+	fixture_up();
+	provision_basic();
+	dev_put("d4", "lamp", "1.0.0", "k", NULL);
+
+	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN);	/* not offered */
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	T_EQ_INT(download("d1", "fw-1"), CORE_OK);
+	T_EQ_INT(download("d1", "fw-1"), CORE_OK);	/* again, resumed */
+	T_EQ_INT(download("d1", "fw-2"), CORE_FORBIDDEN);	/* other fw */
+	T_EQ_INT(download("d2", "fw-1"), CORE_FORBIDDEN);	/* QUEUED */
+	T_EQ_INT(download("d4", "fw-1"), CORE_FORBIDDEN);	/* no row */
+	T_EQ_INT(download("d9", "fw-1"), CORE_FORBIDDEN);	/* unknown */
+	T_EQ_INT(download("d1", "fw-9"), CORE_NOT_FOUND);
+	T_EQ_INT(download("d1", "../fw-1"), CORE_BAD_REQUEST);
+	T_EQ_INT(download("d1", ""), CORE_BAD_REQUEST);
+	T_EQ_INT(download("d1/x", "fw-1"), CORE_FORBIDDEN);
+	/* upgrading still may download; a finished row may not */
+	T_EQ_INT(progress_s("d1", "j-1", 10, NULL), CORE_NO_CONTENT);
+	T_EQ_INT(download("d1", "fw-1"), CORE_OK);
+	T_EQ_INT(progress_s("d1", "j-1", -2, NULL), CORE_NO_CONTENT);
+	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN);
+
+	/* plain CoAP: any running job with an open row offering it */
+	T_EQ_INT(download(NULL, "fw-1"), CORE_OK);
+	T_EQ_INT(download(NULL, "fw-2"), CORE_FORBIDDEN);
+	T_EQ_INT(download(NULL, "fw-9"), CORE_NOT_FOUND);
+	job = job_get("j-1");
+	job.state = JOB_PAUSED;
+	job_store(&job, NULL);
+	T_EQ_INT(download(NULL, "fw-1"), CORE_FORBIDDEN);
+	fixture_down();
+}
+
+static void
+test_progress_success(void)
+{
+	struct jobdev_rec jd;
+	uint64_t mark;
+	char	 last[1024];
+
+	fixture_up();
+	provision_basic();
+	T_EQ_INT(check_s("d1", "{\"version\":\"1.0.0\"}"), CORE_OK);
+	now_ms += SEC;
+
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d1", "j-1", 0, "\"desc\":\"start\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "UPGRADING");
+	jd = row_get("j-1", "d1");
+	T_EQ_INT(jd.started, now_ms);
+	T_EQ_STR(jd.desc, "start");
+	T_EQ_STR(ev_since(mark, "d1", last), "progress:UPGRADING:0 "
+	    "state:UPGRADING");
+	T_CHECK(strstr(last, "\"job\":\"j-1\",\"firmware\":\"fw-1\","
+	    "\"module\":\"default\",\"state\":\"UPGRADING\"") != NULL);
+
+	/* no notice while upgrading, and the busy interval */
+	{
+		struct core_resp resp;
+
+		T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp),
+		    CORE_NO_CONTENT);
+		T_EQ_INT(resp.retry_after, 10);
+		core_resp_cleanup(&resp);
+	}
+	mark = ev_mark();
+	now_ms += SEC;
+	T_EQ_INT(progress_s("d1", "j-1", 50, "\"desc\":\"downloading\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(ev_since(mark, "d1", last), "progress:UPGRADING:50");
+	T_CHECK(strstr(last, "\"desc\":\"downloading\"") != NULL);
+	/* step 100 with the old version: waits for the new one */
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d1", "j-1", 100, "\"version\":\"1.0.0\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "UPGRADING");
+	T_EQ_INT(row_get("j-1", "d1").step100, 1);
+	T_EQ_STR(ev_since(mark, "d1", NULL), "progress:UPGRADING:100");
+	/* the device reboots and checks in with the target version */
+	mark = ev_mark();
+	now_ms += 30 * SEC;
+	T_EQ_INT(check_s("d1", "{\"version\":\"2.0.0\"}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "SUCCEEDED");
+	T_EQ_STR(dev_version("d1", "default"), "2.0.0");
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform state:SUCCEEDED");
+	/* a repeated final report changes nothing */
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d1", "j-1", 100, "\"version\":\"2.0.0\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+
+	/* d2: step 100 and the version in one report */
+	T_EQ_INT(check_s("d2", NULL), CORE_OK);
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d2", "j-1", 100, "\"version\":\"2.0.0\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d2"), "SUCCEEDED");
+	T_EQ_STR(dev_version("d2", "default"), "2.0.0");
+	T_EQ_STR(ev_since(mark, "d2", NULL), "inform progress:SUCCEEDED:100 "
+	    "state:UPGRADING state:SUCCEEDED");
+
+	/* every row final: the tick completes the job */
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "COMPLETED");
+	T_EQ_INT(job_get("j-1").finished, now_ms);
+	fixture_down();
+}
+
+static void
+test_failures_and_retries(void)
+{
+	struct job_rec job;
+	struct jobdev_rec jd;
+	uint64_t mark;
+	char	 last[1024];
+	int64_t	 t;
+
+	fixture_up();
+	provision_basic();
+	job = job_get("j-1");
+	job.retry_count = 1;
+	job.retry_interval_min = 5;
+	job_store(&job, NULL);
+
+	/* d1 fails by its own report, waits, and is offered again */
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	T_EQ_INT(progress_s("d1", "j-1", 20, NULL), CORE_NO_CONTENT);
+	mark = ev_mark();
+	t = now_ms;
+	T_EQ_INT(progress_s("d1", "j-1", -3,
+	    "\"desc\":\"md5 mismatch\""), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "RETRY_WAIT");
+	jd = row_get("j-1", "d1");
+	T_EQ_STR(jd.reason, "device:-3");
+	T_EQ_STR(jd.desc, "md5 mismatch");
+	T_EQ_INT(jd.next_at, t + 5 * MIN);
+	T_EQ_STR(ev_since(mark, "d1", last), "progress:RETRY_WAIT:-3 "
+	    "state:FAILED state:RETRY_WAIT");
+	T_CHECK(strstr(last, "\"reason\":\"device:-3\"") != NULL);
+	T_EQ_INT(check_s("d1", NULL), CORE_NO_CONTENT);	/* still waiting */
+	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN);
+
+	mark = ev_mark();
+	now_ms = t + 5 * MIN - 1;
+	core_tick(core, now_ms);
+	T_EQ_STR(row_state("j-1", "d1"), "RETRY_WAIT");
+	now_ms = t + 5 * MIN;
+	core_tick(core, now_ms);
+	T_EQ_STR(row_state("j-1", "d1"), "QUEUED");
+	T_EQ_INT(row_get("j-1", "d1").retries, 1);
+	T_EQ_STR(ev_since(mark, "d1", NULL), "state:QUEUED");
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+
+	/* the second failure is final: retries used up */
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d1", "j-1", -1, NULL), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
+	T_EQ_STR(ev_since(mark, "d1", NULL), "progress:FAILED:-1 "
+	    "state:FAILED");
+
+	/* d2: a wrong version while upgrading (retried later) */
+	T_EQ_INT(check_s("d2", NULL), CORE_OK);
+	T_EQ_INT(progress_s("d2", "j-1", 60, NULL), CORE_NO_CONTENT);
+	mark = ev_mark();
+	T_EQ_INT(check_s("d2", "{\"version\":\"0.9.0\"}"), CORE_NO_CONTENT);
+	jd = row_get("j-1", "d2");
+	T_EQ_STR(jobs_jd_state_name(jd.state), "RETRY_WAIT");
+	T_EQ_STR(jd.reason, "wrong-version");
+	T_EQ_STR(ev_since(mark, "d2", NULL), "inform state:FAILED "
+	    "state:RETRY_WAIT");
+	T_EQ_STR(dev_version("d2", "default"), "0.9.0");
+	/* the wait ends at a check too, which hands the notice out again */
+	now_ms += 6 * MIN;
+	mark = ev_mark();
+	T_EQ_INT(check_s("d2", NULL), CORE_OK);
+	T_EQ_STR(ev_since(mark, "d2", NULL), "state:QUEUED state:NOTIFIED");
+	fixture_down();
+}
+
+static void
+test_timeout(void)
+{
+	uint64_t mark;
+	int64_t	 t;
+
+	fixture_up();
+	provision_basic();
+	{
+		struct job_rec job = job_get("j-1");
+
+		job.retry_count = 3;	/* never used for timeouts */
+		job_store(&job, NULL);
+	}
+	core_tick(core, now_ms);	/* learns the job */
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	T_EQ_INT(check_s("d2", NULL), CORE_OK);
+	t = now_ms;
+	T_EQ_INT(progress_s("d1", "j-1", 5, NULL), CORE_NO_CONTENT);
+	/* NOTIFIED rows never time out: the clock starts at progress */
+	mark = ev_mark();
+	now_ms = t + 30 * MIN - 1;
+	core_tick(core, now_ms);
+	T_EQ_STR(row_state("j-1", "d1"), "UPGRADING");
+	now_ms = t + 30 * MIN;
+	core_tick(core, now_ms);
+	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
+	T_EQ_STR(row_get("j-1", "d1").reason, "timeout");
+	T_EQ_STR(row_state("j-1", "d2"), "NOTIFIED");
+	T_EQ_STR(ev_since(mark, "d1", NULL), "state:FAILED");
+	/* late reports of the timed-out attempt are accepted and ignored */
+	mark = ev_mark();
+	T_EQ_INT(progress_s("d1", "j-1", 100, "\"version\":\"2.0.0\""),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	/* nothing more due: ticks write nothing */
+	mark = ev_mark();
+	now_ms += MIN;
+	core_tick(core, now_ms);
+	core_tick(core, now_ms + SEC);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	fixture_down();
+}
+
+static void
+test_window_and_rate(void)
+{
+	static const char *const devs[] = {
+		"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
+		"r10", "r11", NULL,
+	};
+	struct job_rec job;
+	struct jobdev_rec jd;
+	uint64_t mark;
+	int	 i, ok = 0, limited = 0;
+
+	fixture_up();
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	for (i = 0; devs[i] != NULL; i++)
+		dev_put(devs[i], "lamp", "1.0.0", NULL, NULL);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job.state = JOB_SCHEDULED;
+	job.started = 0;
+	job.start = T0 + 10 * MIN;
+	job.end = T0 + 60 * MIN;
+	job.rate_per_minute = 10;
+	job.timeout_min = 120;
+	job_store(&job, devs);
+
+	/* before the window */
+	T_EQ_INT(check_s("r0", NULL), CORE_NO_CONTENT);
+	T_EQ_STR(row_get("j-1", "r0").reason, "scheduled");
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "SCHEDULED");
+	now_ms = T0 + 10 * MIN;
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "RUNNING");
+	T_EQ_INT(job_get("j-1").started, now_ms);
+
+	/* ten notices a minute */
+	for (i = 0; devs[i] != NULL; i++) {
+		now_ms += 100;
+		if (check_s(devs[i], NULL) == CORE_OK)
+			ok++;
+		else
+			limited++;
+	}
+	T_EQ_INT(ok, 10);
+	T_EQ_INT(limited, 2);
+	T_EQ_STR(row_get("j-1", "r11").reason, "rate-limited");
+	T_EQ_INT(job_get("j-1").rate_used, 10);
+	/* repeated notices do not count */
+	T_EQ_INT(check_s("r0", NULL), CORE_OK);
+	T_EQ_INT(check_s("r11", NULL), CORE_NO_CONTENT);
+	now_ms = T0 + 11 * MIN + 100;
+	T_EQ_INT(check_s("r11", NULL), CORE_OK);
+	T_EQ_INT(check_s("r10", NULL), CORE_OK);
+
+	/* r0 is upgrading when the window ends; r1 never reported */
+	T_EQ_INT(progress_s("r0", "j-1", 5, NULL), CORE_NO_CONTENT);
+	now_ms = T0 + 60 * MIN;
+	mark = ev_mark();
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "TERMINATED");
+	T_EQ_INT(job_get("j-1").finished, now_ms);
+	core_tick(core, now_ms + SEC);
+	for (i = 0; devs[i] != NULL; i++) {
+		jd = row_get("j-1", devs[i]);
+		T_EQ_STR(jobs_jd_state_name(jd.state), "FAILED");
+		T_EQ_STR(jd.reason, "terminated");
+	}
+	T_EQ_STR(ev_since(mark, NULL, NULL), "state:FAILED state:FAILED "
+	    "state:FAILED state:FAILED state:FAILED state:FAILED "
+	    "state:FAILED state:FAILED state:FAILED state:FAILED "
+	    "state:FAILED state:FAILED");
+	mark = ev_mark();
+	core_tick(core, now_ms + 2 * SEC);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	T_EQ_INT(check_s("r5", NULL), CORE_NO_CONTENT);
+	fixture_down();
+}
+
+static void
+test_confirm_and_order(void)
+{
+	static const char *const d1[] = { "d1", NULL };
+	struct core_resp resp;
+	struct job_rec job;
+
+	fixture_up();
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	fw_put("fw-w", "wifi", "5", SIGN_MD5);
+	/* the younger job */
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job.confirm = 1;
+	job_store(&job, d1);
+	/* the older job, for another module */
+	job_init(&job, "j-2", "fw-w", "wifi", "5", 2 * MIN);
+	job.nsrc = 0;
+	job.confirm = 1;
+	job_store(&job, d1);
+
+	T_EQ_STR(row_state("j-1", "d1"), "WAIT_CONFIRM");
+	T_EQ_INT(check_s("d1", NULL), CORE_NO_CONTENT);
+	row_apply("j-1", "d1", jobs_jd_confirm);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL &&
+	    strstr(resp.body, "\"confirm\":true") != NULL);
+	core_resp_cleanup(&resp);
+	/* a notice handed out stays first; one notice at a time */
+	row_apply("j-2", "d1", jobs_jd_confirm);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-2", "d1"), "QUEUED");
+	row_apply("j-1", "d1", jobs_jd_cancel);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-2\"") != NULL &&
+	    strstr(resp.body, "\"signMethod\":\"MD5\"") != NULL &&
+	    strstr(resp.body, "\"module\":\"wifi\"") != NULL);
+	core_resp_cleanup(&resp);
+	/* a report for one module does not touch the other job */
+	T_EQ_INT(progress_s("d1", "j-2", 10, NULL), CORE_NO_CONTENT);
+	T_EQ_INT(check_s("d1", "{\"versions\":{\"default\":\"0.1\","
+	    "\"wifi\":\"4\"}}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-2", "d1"), "UPGRADING");
+	T_EQ_INT(progress_s("d1", "j-2", 100, "\"version\":\"5\","
+	    "\"module\":\"wifi\""), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-2", "d1"), "SUCCEEDED");
+	T_EQ_STR(dev_version("d1", "wifi"), "5");
+	T_EQ_STR(dev_version("d1", "default"), "0.1");
+	fixture_down();
+}
+
+static void
+test_verify_and_abort(void)
+{
+	static const char *const v[] = { "v1", "v2", NULL };
+	static const char *const b[] = {
+		"b1", "b2", "b3", "b4", "b5", "b6", NULL,
+	};
+	struct job_rec job;
+	struct store_txn *txn;
+	struct firmware_rec fw;
+	int	 i;
+
+	fixture_up();
+	for (i = 0; v[i] != NULL; i++)
+		dev_put(v[i], "lamp", "1.0.0", NULL, NULL);
+	for (i = 0; b[i] != NULL; i++)
+		dev_put(b[i], "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job.kind = JOB_KIND_VERIFY;
+	job_store(&job, v);
+	core_tick(core, now_ms);
+	for (i = 0; v[i] != NULL; i++) {
+		T_EQ_INT(check_s(v[i], NULL), CORE_OK);
+		T_EQ_INT(progress_s(v[i], "j-1", 100, "\"version\":\"2.0.0\""),
+		    CORE_NO_CONTENT);
+	}
+	now_ms += SEC;
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "COMPLETED");
+	T_EQ_INT(store_txn_begin(st, 1, &txn), 0);
+	T_EQ_INT(store_firmware_get(txn, "fw-1", &fw), 0);
+	store_txn_abort(txn);
+	T_EQ_STR(jobs_fw_state_name(fw.state), "VERIFIED");
+
+	/* a batch that pauses when half of four finished devices failed */
+	job_init(&job, "j-2", "fw-1", "default", "2.0.0", 0);
+	job.abort_percent = 40;
+	job.abort_min_devices = 4;
+	job_store(&job, b);
+	core_tick(core, now_ms);
+	for (i = 0; i < 4; i++) {
+		T_EQ_INT(check_s(b[i], NULL), CORE_OK);
+		if (i < 2)
+			T_EQ_INT(progress_s(b[i], "j-2", -2, NULL),
+			    CORE_NO_CONTENT);
+		else
+			T_EQ_INT(progress_s(b[i], "j-2", 100,
+			    "\"version\":\"2.0.0\""), CORE_NO_CONTENT);
+	}
+	now_ms += SEC;
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-2").state), "PAUSED");
+	T_EQ_INT(check_s("b5", NULL), CORE_NO_CONTENT);
+	T_EQ_STR(row_get("j-2", "b5").reason, "paused");
+	fixture_down();
+}
+
+static void
+test_credentials(void)
+{
+	uint8_t	 key[64];
+	size_t	 len = 0;
+
+	fixture_up();
+	provision_basic();
+	T_EQ_INT(core_device_psk(core, "d1", key, &len, sizeof(key)), 0);
+	T_EQ_INT(len, 9);
+	T_CHECK(memcmp(key, "key-of-d1", 9) == 0);
+	T_EQ_INT(core_device_psk(core, "d1", key, &len, 8), -1);
+	T_EQ_INT(core_device_psk(core, "d3", key, &len, sizeof(key)), -1);
+	T_EQ_INT(core_device_psk(core, "d9", key, &len, sizeof(key)), -1);
+	T_EQ_INT(core_device_psk(core, "d 1", key, &len, sizeof(key)), -1);
+	T_EQ_INT(core_device_psk(core, NULL, key, &len, sizeof(key)), -1);
+	T_EQ_INT(core_device_auth(core, "d1", "secret-1"), 0);
+	T_EQ_INT(core_device_auth(core, "d1", "secret-2"), -1);
+	T_EQ_INT(core_device_auth(core, "d1", ""), -1);
+	T_EQ_INT(core_device_auth(core, "d1", "secret-1x"), -1);
+	T_EQ_INT(core_device_auth(core, "d2", "secret-1"), -1);	/* none */
+	T_EQ_INT(core_device_auth(core, "d9", "secret-1"), -1);
+	T_EQ_INT(core_device_auth(core, NULL, "secret-1"), -1);
+	T_EQ_INT(core_device_auth(core, "d1", NULL), -1);
+	fixture_down();
+}
+
+/*
+ * A full map: checks that must write are refused with CORE_UNAVAILABLE
+ * and store nothing, while checks that change nothing still work.
+ */
+static void
+test_store_full(void)
+{
+	struct store_txn *txn;
+	struct device_rec d, before;
+	struct core_resp resp;
+	char	 id[32], body[128];
+	int	 i, rc = 0, status = CORE_NO_CONTENT, n;
+	size_t	 depth = 0;
+
+	tmpdir_make();
+	if (mkdtemp(dir) == NULL)
+		return;
+	if (store_open(dir, 1 << 20, &st) != 0) {
+		nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+		T_CHECK(0);
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.check_interval = 60;
+	cfg.busy_interval = 5;
+	cfg.max_body = 1024;
+	core = core_new(st, &cfg);
+	now_ms = T0;
+	core_set_clock(core, fake_clock, &now_ms);
+	for (i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "dev-%d", i);
+		dev_put(id, "lamp", "1", NULL, NULL);
+	}
+	/* version reports fill the outbox until the map is full */
+	for (n = 0; n < 1000000 && status != CORE_UNAVAILABLE; n++) {
+		snprintf(id, sizeof(id), "dev-%d", n % 8);
+		snprintf(body, sizeof(body), "{\"versions\":{\"default\":"
+		    "\"%d\",\"module-with-a-long-name\":\"%d\"}}", n, n);
+		depth = ev_depth();
+		before = dev_get(id);
+		status = do_check(id, NULL, CORE_PROTO_COAP, body, &resp);
+		if (status == CORE_UNAVAILABLE)
+			T_CHECK(resp.body != NULL &&
+			    strstr(resp.body, "unavailable") != NULL);
+		else
+			T_EQ_INT(status, CORE_NO_CONTENT);
+		core_resp_cleanup(&resp);
+	}
+	T_EQ_INT(status, CORE_UNAVAILABLE);
+	/* the refused check left everything as it was */
+	T_EQ_INT(ev_depth(), depth);
+	d = dev_get(id);
+	T_CHECK(memcmp(&d, &before, sizeof(d)) == 0);
+	/* a check with nothing to write is still answered */
+	snprintf(body, sizeof(body), "{\"version\":\"%s\"}",
+	    dev_version(id, "default"));
+	T_EQ_INT(do_check(id, NULL, CORE_PROTO_COAP, body, &resp),
+	    CORE_NO_CONTENT);
+	core_resp_cleanup(&resp);
+	/* and so is a PSK lookup */
+	T_EQ_INT(store_txn_begin(st, 1, &txn), 0);
+	rc = store_device_get(txn, id, &d);
+	store_txn_abort(txn);
+	T_EQ_INT(rc, 0);
+	fixture_down();
+}
+
+/* A dynamic job takes in devices that later report a matching version. */
+static void
+test_dynamic(void)
+{
+	struct job_rec job;
+	uint64_t mark;
+
+	fixture_up();
+	dev_put("d1", "lamp", "0.9", NULL, NULL);
+	dev_put("d2", "lamp", "0.9", NULL, NULL);
+	dev_put("d3", "other", "0.9", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job.dynamic = 1;
+	job_store(&job, NULL);
+	core_tick(core, now_ms);
+
+	/* not a source version: nothing */
+	T_EQ_INT(check_s("d1", "{\"version\":\"0.9\"}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "(none)");
+	/* the source version: joins and gets the notice at once */
+	mark = ev_mark();
+	T_EQ_INT(check_s("d1", "{\"version\":\"1.0.0\"}"), CORE_OK);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform state:QUEUED "
+	    "state:NOTIFIED");
+	/* another product never joins */
+	T_EQ_INT(check_s("d3", "{\"version\":\"1.0.0\"}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d3"), "(none)");
+	/* finished devices do not join again */
+	T_EQ_INT(progress_s("d1", "j-1", -1, NULL), CORE_NO_CONTENT);
+	now_ms += 2 * MIN;
+	T_EQ_INT(check_s("d1", "{\"version\":\"1.0.0\"}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
+	/* dynamic jobs do not complete when their rows are final */
+	core_tick(core, now_ms);
+	T_EQ_STR(jobs_state_name(job_get("j-1").state), "RUNNING");
+
+	/* only new reports: the version must change */
+	job = job_get("j-1");
+	job.only_new_reports = 1;
+	job_store(&job, NULL);
+	core_tick(core, now_ms);
+	dev_put("d2", "lamp", "1.0.0", NULL, NULL);
+	T_EQ_INT(check_s("d2", "{\"version\":\"1.0.0\"}"), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d2"), "(none)");
+	T_EQ_INT(check_s("d2", "{\"version\":\"0.9\"}"), CORE_NO_CONTENT);
+	T_EQ_INT(check_s("d2", "{\"version\":\"1.0.0\"}"), CORE_OK);
+	T_EQ_STR(row_state("j-1", "d2"), "NOTIFIED");
+	fixture_down();
+}
+
+int
+main(void)
+{
+	T_RUN(test_check_notice);
+	T_RUN(test_versions);
+	T_RUN(test_bad_input);
+	T_RUN(test_download_auth);
+	T_RUN(test_progress_success);
+	T_RUN(test_failures_and_retries);
+	T_RUN(test_timeout);
+	T_RUN(test_window_and_rate);
+	T_RUN(test_confirm_and_order);
+	T_RUN(test_verify_and_abort);
+	T_RUN(test_credentials);
+	T_RUN(test_store_full);
+	T_RUN(test_dynamic);
+	return t_done();
+}
