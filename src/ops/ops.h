@@ -1,4 +1,265 @@
-/* placeholder */
+/*
+ * ops.h: the operator operations of otagw (devices, firmware, jobs, relay
+ * status) as plain functions over the store.
+ *
+ * otactl calls them directly on a state directory (--state DIR), and the
+ * admin API calls the same functions for its HTTPS requests, so both give
+ * the same answers.  Nothing here prints or exits: results come back in
+ * structs, and every failure is an enum ops_status with a one-line message
+ * in struct ops_err (for a CLI line or a JSON error body).  Secrets are
+ * never logged, returned or stored in clear.
+ *
+ * Every change is one store transaction together with the outbox events
+ * that describe it (CONTRACT §5): a call that fails changes nothing.
+ *
+ * Decisions (also in docs/otactl.md):
+ *   - device rm is refused (409) while the device has an UPGRADING row;
+ *     its other open rows are canceled (with their events) in the same
+ *     transaction, its closed rows stay as job history.
+ *   - device put needs a product for a new device; a product, secret or
+ *     PSK that is not given is kept, an empty secret or PSK ("") removes
+ *     it.  (otactl always asks for --product, as CONTRACT §4 has it.)
+ *   - firmware add: module defaults to "default"; the name defaults to
+ *     the version with '.' turned into '_', cut to 32 characters and led
+ *     by 'v' when it would not start with a letter or digit; the images
+ *     per product limit gives 409; an empty image 400; too large 413.
+ *   - job create: a batch on a firmware that is not VERIFIED (without
+ *     force), overlapping source versions with another open batch of the
+ *     same product and module (without override), and a second open
+ *     dynamic job of one firmware are 409; a static job that selects no
+ *     device is 422, as is a dynamic job with a device list.
+ */
 #ifndef OTAGW_OPS_H
 #define OTAGW_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+struct config;
+
+enum ops_status {
+	OPS_OK = 0,
+	OPS_EINVAL,		/* 400: malformed or invalid input */
+	OPS_EUNPROC,		/* 422: valid input that cannot be done */
+	OPS_ENOTFOUND,		/* 404: no such device, firmware or job */
+	OPS_ECONFLICT,		/* 409: clashes with what is stored */
+	OPS_ETOOLARGE,		/* 413: image over firmware_max_size */
+	OPS_EFULL,		/* 507: store map or disk full */
+	OPS_EIO,		/* 500: store or I/O failure */
+};
+
+/* HTTP status for an enum ops_status (200 for OPS_OK). */
+int	 ops_status_http(int status);
+/* Short code for JSON error bodies: "bad_request", "not_found", ... */
+const char *ops_status_name(int status);
+
+#define OPS_ERR_MAX	256
+struct ops_err {
+	int	status;			/* enum ops_status */
+	char	msg[OPS_ERR_MAX];	/* "" on success */
+};
+
+/*
+ * The context: the store and the firmware limits.  ops_init copies the
+ * limits from cfg (NULL: the built-in defaults, 1 GiB and 100 images).
+ * now may be replaced for tests (default: the wall clock).
+ */
+struct ops {
+	struct store *st;
+	uint64_t fw_max_size;
+	unsigned fw_max_per_product;
+	int64_t	(*now)(void);
+};
+void	 ops_init(struct ops *, struct store *, const struct config *cfg);
+
+#define OPS_FW_MAX_SIZE_DEFAULT		((uint64_t)1 << 30)
+#define OPS_FW_MAX_PER_PRODUCT_DEFAULT	100
+#define OPS_IMPORT_MAX_LINES		10000
+#define OPS_JOB_DEVICES_MAX		10000
+#define OPS_SECRET_MAX			256
+
+/*
+ * Parses "[MODULE=]VER" (module "default" when absent) and validates both.
+ * 0, or -1.
+ */
+int	 ops_parse_module_version(const char *arg, struct module_version *out);
+
+/*
+ * Devices.
+ */
+
+struct ops_device_params {
+	const char *id;
+	const char *product;		/* NULL: keep (a new device needs one) */
+	const char *secret;		/* NULL: keep; "": remove */
+	const char *psk_hex;		/* NULL: keep; "": remove; 1..64 bytes */
+	size_t	 nversions;
+	const char *const *versions;	/* "[MODULE=]VER", merged by module */
+};
+
+/*
+ * Provisions or updates a device (keeps `created', merges versions).  A
+ * newly provisioned device also joins the open dynamic jobs it matches.
+ * *created (may be NULL) tells whether the device is new; out (may be
+ * NULL) receives the stored record.
+ */
+int	 ops_device_put(struct ops *, const struct ops_device_params *,
+	    struct device_rec *out, int *created, struct ops_err *);
+int	 ops_device_show(struct ops *, const char *id, struct device_rec *out,
+	    struct ops_err *);
+/* Removes a device; 409 while it is UPGRADING in a job (see above). */
+int	 ops_device_rm(struct ops *, const char *id, struct ops_err *);
+
+struct ops_device_filter {
+	const char *product;		/* NULL: any */
+	const char *module;		/* NULL: "default" (with version) */
+	const char *version;		/* NULL: any */
+	const char *after;		/* NULL: from the first id */
+	size_t	 limit;			/* 0: no limit */
+};
+/*
+ * Calls cb for each matching device in id order (a non-zero return stops
+ * the listing early, which is not an error).  When the limit cut the list
+ * short, next (may be NULL) receives the id to pass as `after' for the
+ * next page, else "".  cb runs inside a read transaction: it must not call
+ * other ops functions.
+ */
+int	 ops_device_list(struct ops *, const struct ops_device_filter *,
+	    int (*cb)(const struct device_rec *, void *), void *arg,
+	    char next[OTA_ID_MAX + 1], struct ops_err *);
+
+struct ops_import_result {
+	size_t	 lines;			/* device lines read */
+	size_t	 created;
+	size_t	 updated;
+};
+/*
+ * CSV import: "product,device,secret,psk" per line (an empty secret or
+ * psk means none; fields may be double-quoted; a header line naming the
+ * columns is skipped; blank lines are ignored), at most 10,000 device
+ * lines, all or nothing in one transaction.  An error names its line.
+ */
+int	 ops_device_import(struct ops *, const char *csv, size_t len,
+	    struct ops_import_result *, struct ops_err *);
+
+/*
+ * Firmware.
+ */
+
+struct ops_fw_params {
+	const char *product;
+	const char *version;
+	const char *module;		/* NULL or "": "default" */
+	const char *name;		/* NULL or "": from the version */
+	const char *description;	/* NULL: "" */
+	const char *sign_method;	/* NULL or "": "SHA256"; or "MD5" */
+};
+
+/*
+ * Streaming upload, for callers that receive the image in pieces (the
+ * admin API): begin validates the parameters and the limits before any
+ * byte arrives (expected_size: the announced size, or -1), write streams
+ * into a temporary image and computes MD5 and SHA-256, finish stores the
+ * image and its record.  finish always frees the upload; after a failed
+ * write, or to give up, the caller calls abort.  Nothing is left behind by
+ * a failure.
+ */
+struct ops_upload;
+int	 ops_firmware_upload_begin(struct ops *, const struct ops_fw_params *,
+	    int64_t expected_size, struct ops_upload **out, struct ops_err *);
+int	 ops_firmware_upload_write(struct ops_upload *, const void *, size_t,
+	    struct ops_err *);
+int	 ops_firmware_upload_finish(struct ops_upload *, struct firmware_rec *out,
+	    struct ops_err *);
+void	 ops_firmware_upload_abort(struct ops_upload *);	/* NULL ok */
+
+/* The whole image from an open descriptor (read to EOF) or a file. */
+int	 ops_firmware_add_fd(struct ops *, const struct ops_fw_params *, int fd,
+	    struct firmware_rec *out, struct ops_err *);
+int	 ops_firmware_add_file(struct ops *, const struct ops_fw_params *,
+	    const char *path, struct firmware_rec *out, struct ops_err *);
+
+/* A firmware with the per-state counts of its devices across its jobs. */
+struct ops_fw_item {
+	struct firmware_rec fw;
+	struct jobs_counts counts;
+};
+int	 ops_firmware_show(struct ops *, const char *id, struct ops_fw_item *,
+	    struct ops_err *);
+/* All firmware in id order; *items is malloc'd (free it), *n its length. */
+int	 ops_firmware_list(struct ops *, struct ops_fw_item **items, size_t *n,
+	    struct ops_err *);
+/* name / description: NULL keeps the current value. */
+int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
+	    const char *description, struct firmware_rec *out, struct ops_err *);
+/* 409 while an open (SCHEDULED, RUNNING, PAUSED) job uses it. */
+int	 ops_firmware_rm(struct ops *, const char *id, struct ops_err *);
+
+/*
+ * Jobs.
+ */
+
+struct ops_job_item {
+	struct job_rec job;
+	struct jobs_counts counts;
+};
+
+struct ops_job_result {
+	size_t	 added;		/* rows created */
+	size_t	 skipped;	/* listed devices that do not match (already
+				 * on the target, or not on a source version) */
+	size_t	 left_out;	/* selected devices not added (upgrading, or
+				 * in another open job of the module) */
+	size_t	 superseded;	/* other jobs' rows replaced (override) */
+};
+
+/*
+ * Creates a job.  params comes from jobs_job_defaults plus the caller's
+ * options; only `firmware' and the options are read (product, module and
+ * version come from the firmware, id, state and times are assigned).
+ * With scope JOB_SCOPE_DEVICES, devices/ndevices is the list (repeats are
+ * ignored; unknown devices are 404; devices of another product 422).
+ * On success out (may be NULL) holds the stored job with its counts.
+ */
+int	 ops_job_create(struct ops *, const struct job_rec *params,
+	    const char *const *devices, size_t ndevices,
+	    struct ops_job_item *out, struct ops_job_result *res,
+	    struct ops_err *);
+int	 ops_job_show(struct ops *, const char *id, struct ops_job_item *,
+	    struct ops_err *);
+/* All jobs in id order with their counts; *items is malloc'd. */
+int	 ops_job_list(struct ops *, struct ops_job_item **items, size_t *n,
+	    struct ops_err *);
+
+struct ops_jobdev_filter {
+	int	 state;			/* enum jd_state, or -1 for all */
+	const char *after;		/* device id; NULL: from the first */
+	size_t	 limit;			/* 0: no limit */
+};
+/* Rows of a job in device order (cb as in ops_device_list). */
+int	 ops_job_devices(struct ops *, const char *id,
+	    const struct ops_jobdev_filter *,
+	    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+	    char next[OTA_ID_MAX + 1], struct ops_err *);
+
+/* Ends an open job: its open rows fail with "terminated". */
+int	 ops_job_terminate(struct ops *, const char *id, struct ops_job_item *out,
+	    struct ops_err *);
+/* One row: 409 when the row's state does not allow it. */
+int	 ops_job_cancel(struct ops *, const char *job, const char *device,
+	    struct jobdev_rec *out, struct ops_err *);
+int	 ops_job_retry(struct ops *, const char *job, const char *device,
+	    struct jobdev_rec *out, struct ops_err *);
+int	 ops_job_confirm(struct ops *, const char *job, const char *device,
+	    struct jobdev_rec *out, struct ops_err *);
+
+/*
+ * Relay.
+ */
+int	 ops_relay_status(struct ops *, struct outbox_stats *, struct ops_err *);
+
 #endif
