@@ -23,7 +23,12 @@ struct coapfront;
  */
 struct coapfront *coapfront_new(const struct config *, struct core *,
 	    struct ev *);
-void	 coapfront_free(struct coapfront *);	/* accepts NULL */
+/*
+ * Accepts NULL.  Call it after ev_run has returned (the event loop has no
+ * way to drop the prepare hook) and before core_free and store_close:
+ * freeing the sessions releases the image references they still hold.
+ */
+void	 coapfront_free(struct coapfront *);
 /* SIGHUP: apply reloadable settings (session limits and timeouts). */
 void	 coapfront_set_config(struct coapfront *, const struct config *);
 

@@ -302,3 +302,236 @@ def parse_response_code(text):
         return codes[-1].decode()
     m = _CODE_RE.findall(text)
     return m[-1].decode() if m else None
+
+
+# ---------------------------------------------------------------------------
+# CoAP helpers (test_coap_flow, test_coap_bad, test_crash)
+
+import json  # noqa: E402
+import random  # noqa: E402
+import struct  # noqa: E402
+
+_PDU_LINE_RE = re.compile(
+    r"^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:[0-9a-f]+ \{[0-9a-f]*\} "
+    r"\[ ?(.*?) ?\]", re.M)
+
+
+def coap_pdus(text, responses_only=True):
+    """PDUs that coap-client printed at -v 6 or more, in order.
+
+    Each is a dict {"type", "code", "options"}, options mapping the name
+    coap-client prints ("ETag", "Size2", "Block2", "Max-Age",
+    "Content-Format", ...) to the list of printed values.  With
+    responses_only, requests (c:GET, c:POST, ...) and empty messages are
+    left out.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    out = []
+    for m in _PDU_LINE_RE.finditer(text):
+        code = m.group(2)
+        if responses_only and not re.match(r"^[2-5]\.\d\d$", code):
+            continue
+        opts = {}
+        body = m.group(3).strip()
+        if body:
+            for item in body.split(", "):
+                name, _, value = item.partition(":")
+                opts.setdefault(name.strip(), []).append(value.strip())
+        out.append({"type": m.group(1), "code": code, "options": opts})
+    return out
+
+
+def coap_etag_text(sha256_hex):
+    """How coap-client prints otagw's ETag for an image: the first 8 bytes
+    of its SHA-256 as a CoAP uint (leading zero bytes dropped)."""
+    b = bytes.fromhex(sha256_hex)[:8].lstrip(b"\0")
+    return "0x" + b.hex()
+
+
+def otactl_json(gw, *args, check=True):
+    """Runs `otactl --json ARGS` on gw's state directory; parsed stdout."""
+    p = gw.otactl("--json", *args, check=check)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout)
+
+
+# A minimal CoAP-over-UDP client: one socket, so one session on the server,
+# as a real device that keeps its address.  Enough for block-wise GET and
+# small POSTs; confirmable requests with RFC 7252 retransmission.
+
+COAP_CON, COAP_NON, COAP_ACK, COAP_RST = 0, 1, 2, 3
+COAP_GET, COAP_POST = 1, 2
+OPT_ETAG, OPT_URI_PATH, OPT_CONTENT_FORMAT = 4, 11, 12
+OPT_MAX_AGE, OPT_BLOCK2, OPT_SIZE2, OPT_SIZE1 = 14, 23, 28, 60
+
+
+def _coap_uint(v):
+    return b"" if v == 0 else v.to_bytes((v.bit_length() + 7) // 8, "big")
+
+
+def _coap_ext(v):
+    if v < 13:
+        return v, b""
+    if v < 269:
+        return 13, bytes([v - 13])
+    return 14, struct.pack("!H", v - 269)
+
+
+def coap_encode(mtype, code, mid, token, options, payload=b""):
+    out = bytearray([0x40 | (mtype << 4) | len(token), code])
+    out += struct.pack("!H", mid) + token
+    last = 0
+    for num, val in sorted(options, key=lambda o: o[0]):
+        d, dx = _coap_ext(num - last)
+        ln, lx = _coap_ext(len(val))
+        out.append((d << 4) | ln)
+        out += dx + lx + val
+        last = num
+    if payload:
+        out += b"\xff" + payload
+    return bytes(out)
+
+
+def coap_decode(data):
+    """(type, code "c.dd", mid, token, [(num, bytes)], payload) or None."""
+    if len(data) < 4 or data[0] >> 6 != 1:
+        return None
+    mtype = (data[0] >> 4) & 3
+    tkl = data[0] & 15
+    code = "%d.%02d" % (data[1] >> 5, data[1] & 31)
+    mid = struct.unpack("!H", data[2:4])[0]
+    token = data[4:4 + tkl]
+    i = 4 + tkl
+    opts = []
+    num = 0
+    while i < len(data) and data[i] != 0xFF:
+        d, ln = data[i] >> 4, data[i] & 15
+        i += 1
+        vals = []
+        for v in (d, ln):
+            if v == 13:
+                v = data[i] + 13
+                i += 1
+            elif v == 14:
+                v = struct.unpack("!H", data[i:i + 2])[0] + 269
+                i += 2
+            vals.append(v)
+        num += vals[0]
+        opts.append((num, data[i:i + vals[1]]))
+        i += vals[1]
+    payload = data[i + 1:] if i < len(data) else b""
+    return mtype, code, mid, token, opts, payload
+
+
+class CoapReply:
+    def __init__(self, code, options, payload):
+        self.code = code
+        self.options = options        # [(number, bytes)]
+        self.payload = payload
+
+    def opt(self, num):
+        for n, v in self.options:
+            if n == num:
+                return v
+        return None
+
+    def uint(self, num):
+        v = self.opt(num)
+        return None if v is None else int.from_bytes(v, "big")
+
+    def block2(self):
+        """(num, more, size) or None."""
+        v = self.uint(OPT_BLOCK2)
+        if v is None:
+            return None
+        return v >> 4, bool(v & 8), 16 << (v & 7)
+
+
+class CoapUdp:
+    """One UDP socket talking CoAP to host:port (plain coap only)."""
+
+    def __init__(self, host, port, timeout=2.0, tries=4):
+        self.addr = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.timeout = timeout
+        self.tries = tries
+        self.mid = random.randrange(0x10000)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def request(self, method, path, payload=b"", content_format=None,
+                block2=None):
+        """One confirmable request; block2 = (num, size).  Returns a
+        CoapReply, or None when no answer came."""
+        self.mid = (self.mid + 1) & 0xFFFF
+        token = os.urandom(4)
+        opts = [(OPT_URI_PATH, seg.encode()) for seg in
+                path.strip("/").split("/") if seg != ""]
+        if content_format is not None:
+            opts.append((OPT_CONTENT_FORMAT, _coap_uint(content_format)))
+        if block2 is not None:
+            num, size = block2
+            szx = size.bit_length() - 5
+            opts.append((OPT_BLOCK2, _coap_uint(num << 4 | szx)))
+        pkt = coap_encode(COAP_CON, method, self.mid, token, opts, payload)
+        wait = self.timeout
+        for _ in range(self.tries):
+            self.sock.sendto(pkt, self.addr)
+            deadline = time.monotonic() + wait
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.sock.settimeout(left)
+                try:
+                    data, _ = self.sock.recvfrom(65536)
+                except socket.timeout:
+                    break
+                m = coap_decode(data)
+                if m is None:
+                    continue
+                mtype, code, mid, tok, ropts, body = m
+                if mtype == COAP_ACK and mid == self.mid and code == "0.00":
+                    continue          # empty ACK: a separate answer follows
+                if tok != token:
+                    continue
+                if mtype == COAP_CON:
+                    self.sock.sendto(coap_encode(COAP_ACK, 0, mid, b"", []),
+                                     self.addr)
+                return CoapReply(code, ropts, body)
+            wait *= 2
+        return None
+
+
+def gateway_restart(gw, timeout=15.0):
+    """Starts gw's daemon again on the same configuration and state
+    directory (after stop() or kill9()) and waits for a new "otagw ready"
+    line: the log already holds the ones of earlier runs."""
+    mark = len(gw.log_bytes())
+
+    def ready():
+        if gw.proc.poll() is not None:
+            return True
+        with open(gw.logpath, "rb") as f:
+            f.seek(mark)
+            return b"otagw ready" in f.read()
+
+    gw.logf = open(gw.logpath, "ab")
+    gw.proc = subprocess.Popen([OTAGW, "-d", "-c", gw.conf],
+                               stdout=gw.logf, stderr=gw.logf)
+    wait_for(ready, timeout, "otagw ready after restart", interval=0.01)
+    if gw.proc.poll() is not None:
+        raise RuntimeError("otagw exited %s on restart:\n%s" %
+                           (gw.proc.returncode, gw.log()[-4000:]))
+    return gw
