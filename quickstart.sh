@@ -17,7 +17,8 @@ cd "$(dirname "$0")"
 # Debian packages the build, the daemon and the tests need.
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
-liblmdb-dev lmdb-utils libcjson-dev curl python3"
+liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
+curl python3"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 

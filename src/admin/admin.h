@@ -1,0 +1,30 @@
+/*
+ * admin.h: the admin API (CONTRACT §4) on its own HTTPS listener.
+ *
+ * Bearer-token authentication (token read from admin_token_file), JSON
+ * in and out, each call mapped onto one src/ops operation, so the admin
+ * API and `otactl --state' share every rule.  Also GET /metrics and
+ * GET /healthz.
+ */
+#ifndef OTAGW_ADMIN_H
+#define OTAGW_ADMIN_H
+
+struct config;
+struct store;
+struct core;
+struct ev;
+struct tls_server;
+struct metrics;
+struct relay;
+
+struct admin;
+
+/* Binds cfg->admin; NULL with the reason logged. relay may be NULL. */
+struct admin *admin_new(const struct config *, struct store *,
+	    struct core *, struct ev *, struct tls_server *, struct metrics *,
+	    struct relay *);
+void	 admin_free(struct admin *);	/* NULL ok */
+/* SIGHUP: re-read the token file and the limits. */
+void	 admin_set_config(struct admin *, const struct config *);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * metrics.h: a registry of collectors rendered as Prometheus text.
+ *
+ * Modules register a collector callback once; GET /metrics calls every
+ * collector, which writes its samples through metrics_counter and
+ * metrics_gauge.  Nothing is stored here: values come from their owners
+ * at scrape time.
+ */
+#ifndef OTAGW_METRICS_H
+#define OTAGW_METRICS_H
+
+#include <stddef.h>
+
+struct metrics;
+struct metrics_out;
+
+typedef void (*metrics_collect_cb)(void *arg, struct metrics_out *);
+
+struct metrics *metrics_new(void);
+void	 metrics_free(struct metrics *);	/* NULL ok */
+int	 metrics_register(struct metrics *, metrics_collect_cb, void *arg);
+
+/*
+ * One sample.  name like "otagw_http_requests_total"; labels "" or
+ * 'listener="device"'.  HELP and TYPE lines are written once per name.
+ */
+void	 metrics_counter(struct metrics_out *, const char *name,
+	    const char *help, const char *labels, double value);
+void	 metrics_gauge(struct metrics_out *, const char *name,
+	    const char *help, const char *labels, double value);
+
+/* The whole exposition; malloc'd, free with free(). */
+char	*metrics_render(struct metrics *, size_t *len);
+
+#endif

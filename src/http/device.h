@@ -1,0 +1,27 @@
+/*
+ * device.h: the HTTPS device front end (CONTRACT §2).
+ *
+ * Routes POST /ota/{device}/check, POST /ota/{device}/progress and
+ * GET/HEAD /fw/{firmware} on the `https_listen' listener to the request
+ * core, after authenticating the device (bearer secret or client
+ * certificate).  Downloads follow RFC 9110 ranges and conditionals
+ * (src/http/range.h) and are written straight from the image map.
+ */
+#ifndef OTAGW_HTTP_DEVICE_H
+#define OTAGW_HTTP_DEVICE_H
+
+struct config;
+struct core;
+struct ev;
+struct tls_server;
+struct metrics;
+
+struct httpdev;
+
+/* Binds cfg->https; NULL with the reason logged. */
+struct httpdev *httpdev_new(const struct config *, struct core *,
+	    struct ev *, struct tls_server *, struct metrics *);
+void	 httpdev_free(struct httpdev *);	/* NULL ok */
+void	 httpdev_set_config(struct httpdev *, const struct config *);
+
+#endif

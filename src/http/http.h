@@ -1,0 +1,126 @@
+/*
+ * http.h: the HTTPS server shared by the device listener and the admin API.
+ *
+ * One listener accepts TLS connections (src/tls), and speaks HTTP/2
+ * (libnghttp2) when ALPN selects "h2", HTTP/1.1 otherwise (ALPN
+ * "http/1.1" or no ALPN at all), with keep-alive on both.  Everything is
+ * non-blocking on the daemon's event loop (src/ev.h).  The protocol code
+ * turns each request into a struct http_req and hands it to the
+ * listener's handler; the handler fills a struct http_resp through the
+ * http_resp_* calls.  Handlers never see nghttp2, OpenSSL or the HTTP/1.1
+ * parser.
+ *
+ * Request bodies are either buffered (up to the listener's max_body; more
+ * gives 413 without calling the handler) or streamed chunk by chunk to the
+ * handler when on_headers asks for it (firmware uploads of up to 1 GiB).
+ *
+ * Response bodies are a list of segments: bytes owned by the response, or
+ * a slice of a firmware image (a reference on the store's shared memory
+ * map), so a download is written straight from the map to TLS and memory
+ * per connection stays bounded whatever the image size.  Several segments
+ * make multipart/byteranges cheap.
+ */
+#ifndef OTAGW_HTTP_H
+#define OTAGW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev;
+struct tls_server;
+struct store_image;
+
+struct http_server;
+struct http_req;
+struct http_resp;
+
+/* What on_headers tells the server to do next. */
+enum http_next {
+	HTTP_BUFFER = 0,	/* buffer the body, then call on_request */
+	HTTP_STREAM,		/* pass the body to on_body, then on_request */
+	HTTP_RESPOND,		/* the response is ready: skip the body */
+};
+
+struct http_handler {
+	/*
+	 * Optional.  Called once the request head is complete.  Default
+	 * (NULL): HTTP_BUFFER.
+	 */
+	int	(*on_headers)(void *arg, struct http_req *, struct http_resp *);
+	/* HTTP_STREAM only: a body chunk.  Return 0, or -1 to abort (the
+	 * response set so far is sent, e.g. 413). */
+	int	(*on_body)(void *arg, struct http_req *, const uint8_t *,
+		    size_t);
+	/* The whole request is in: fill the response. */
+	void	(*on_request)(void *arg, struct http_req *, struct http_resp *);
+	/* Optional.  The request ends (sent, reset or connection lost): free
+	 * what was hung on http_req_set_user. */
+	void	(*on_close)(void *arg, struct http_req *);
+	void	*arg;
+};
+
+struct http_limits {
+	size_t	 max_body;		/* buffered request bodies */
+	size_t	 max_header_bytes;	/* request head, all fields */
+	unsigned max_connections;
+	unsigned max_streams;		/* concurrent HTTP/2 streams */
+	unsigned idle_timeout_s;	/* connection without a request */
+	unsigned stall_timeout_s;	/* no progress on a response */
+	unsigned handshake_timeout_s;
+};
+
+/*
+ * Binds host:port and serves it with tls.  Returns NULL with the reason
+ * logged.  The tls server and handler must outlive the server.
+ */
+struct http_server *http_server_new(struct ev *, const char *host,
+	    unsigned port, struct tls_server *, const struct http_limits *,
+	    const struct http_handler *, const char *name /* for logs */);
+void	 http_server_free(struct http_server *);	/* NULL ok */
+void	 http_server_set_limits(struct http_server *,
+	    const struct http_limits *);
+
+struct http_server_stats {
+	uint64_t connections;		/* open now */
+	uint64_t accepted;		/* since start */
+	uint64_t requests;
+	uint64_t bytes_out;
+	uint64_t h2_connections;	/* open now, over HTTP/2 */
+};
+void	 http_server_stats(const struct http_server *,
+	    struct http_server_stats *);
+
+/* Request accessors; strings are NUL-terminated and valid until on_close. */
+int	 http_req_version(const struct http_req *);	/* 2 or 11 */
+const char *http_req_method(const struct http_req *);
+const char *http_req_path(const struct http_req *);	/* no query */
+const char *http_req_query(const struct http_req *);	/* after '?', or "" */
+/* Case-insensitive; the first field of that name, or NULL. */
+const char *http_req_header(const struct http_req *, const char *name);
+/* Verified TLS client certificate's subject CN, or NULL. */
+const char *http_req_peer_cn(const struct http_req *);
+const uint8_t *http_req_body(const struct http_req *, size_t *len);
+/* Content-Length of the request, or -1 when not given. */
+int64_t	 http_req_content_length(const struct http_req *);
+void	 http_req_set_user(struct http_req *, void *);
+void	*http_req_user(const struct http_req *);
+
+/* Response building.  Status defaults to 500 until set. */
+void	 http_resp_status(struct http_resp *, int status);
+/* Copies name and value; names are sent lowercase over HTTP/2.  0 or -1. */
+int	 http_resp_header(struct http_resp *, const char *name,
+	    const char *value);
+/* Body segments, sent in order.  0 or -1 (out of memory). */
+int	 http_resp_body_copy(struct http_resp *, const void *, size_t);
+/* Takes ownership of a malloc'd buffer. */
+int	 http_resp_body_take(struct http_resp *, void *, size_t);
+/* A slice of an image; takes its own reference (store_image_ref). */
+int	 http_resp_body_image(struct http_resp *, const struct store_image *,
+	    uint64_t offset, uint64_t len);
+/*
+ * HEAD: send the headers with this Content-Length and no body.  For other
+ * methods Content-Length is the sum of the segments.
+ */
+void	 http_resp_head_length(struct http_resp *, uint64_t len);
+
+#endif

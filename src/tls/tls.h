@@ -1,0 +1,61 @@
+/*
+ * tls.h: OpenSSL 3 for the HTTPS listeners and the upstream client.
+ *
+ * The only module (besides src/crypto) that includes OpenSSL headers.
+ * Server side: a context from a certificate and key (TLS 1.2 and 1.3
+ * only, ALPN "h2" and "http/1.1"), optionally verifying client
+ * certificates against a device CA.  Client side: a context that verifies
+ * the peer against a CA file and host name, offering ALPN "h2".
+ * Connections are non-blocking; the caller owns the socket and the event
+ * loop, and asks this module what the TLS engine wants (read or write).
+ */
+#ifndef OTAGW_TLS_H
+#define OTAGW_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tls_server;
+struct tls_client;
+struct tls_conn;
+
+enum tls_alpn {
+	TLS_ALPN_NONE = 0,	/* no ALPN: treat as HTTP/1.1 */
+	TLS_ALPN_HTTP11,
+	TLS_ALPN_H2,
+};
+
+/* Return values of the I/O calls besides a byte count. */
+#define TLS_WANT_READ	(-2)
+#define TLS_WANT_WRITE	(-3)
+#define TLS_ERROR	(-1)
+#define TLS_CLOSED	0	/* orderly close (reads) */
+
+/* cert/key PEM files; ca: device CA for client certificates or NULL/"". */
+struct tls_server *tls_server_new(const char *cert, const char *key,
+	    const char *client_ca);
+void	 tls_server_free(struct tls_server *);
+
+/* ca: PEM bundle ("" or NULL: the system's); alpn_h2: offer "h2" only. */
+struct tls_client *tls_client_new(const char *ca, int alpn_h2);
+void	 tls_client_free(struct tls_client *);
+
+struct tls_conn *tls_conn_accept(struct tls_server *, int fd);
+struct tls_conn *tls_conn_connect(struct tls_client *, int fd,
+	    const char *host);
+void	 tls_conn_free(struct tls_conn *);	/* does not close fd */
+
+/* 1 done, TLS_WANT_READ / TLS_WANT_WRITE, or TLS_ERROR. */
+int	 tls_conn_handshake(struct tls_conn *);
+ssize_t	 tls_conn_read(struct tls_conn *, void *, size_t);
+ssize_t	 tls_conn_write(struct tls_conn *, const void *, size_t);
+/* Sends close_notify, best effort. */
+void	 tls_conn_shutdown(struct tls_conn *);
+int	 tls_conn_alpn(const struct tls_conn *);	/* enum tls_alpn */
+/* The verified client certificate's subject CN, or NULL. */
+const char *tls_conn_peer_cn(const struct tls_conn *);
+/* Bytes decrypted and buffered inside the TLS engine, not yet read. */
+size_t	 tls_conn_pending(const struct tls_conn *);
+
+#endif

@@ -1,0 +1,3 @@
+/* placeholder */
+#include "../unit/t.h"
+int main(void) { return 77; }
