@@ -1,2 +1,1380 @@
-/* placeholder: src/store/store.c is being written */
-typedef int placeholder_src_store_store_c;
+/*
+ * store.c: otagw's records in LMDB (see store.h for the contract).
+ *
+ * Layout.  One environment in DIR with these named databases, all opened
+ * once by store_open in a single write transaction:
+ *
+ *   meta     "schema" -> u32; "id\0<prefix>" -> u64 (last id handed out);
+ *            "outbox\0seq" -> u64 (last outbox sequence number)
+ *   devices  <device id>                    -> device record
+ *   firmware <firmware id>                  -> firmware record
+ *   fwkey    <product>\0<module>\0<version>  -> firmware id (uniqueness)
+ *   jobs     <job id>                       -> job record
+ *   jobdev   <job>\0<device>                -> job row record
+ *   devopen  <device>\0<job>                -> state byte, for open rows only
+ *   outbox   <u64 big-endian seq>           -> type, time stamp, event
+ *
+ * Records are encoded by pack.c, never dumped as structs.  Ids cannot hold
+ * a NUL, so a scan over the prefix "<device>\0" sees exactly one device's
+ * rows.  Numbers in keys are big-endian so they sort numerically.
+ *
+ * Transactions.  struct store_txn wraps MDB_txn.  The first LMDB failure in
+ * a write transaction (a full map above all) marks it failed: later calls
+ * return the same code, and commit aborts and returns it, so a transaction
+ * is applied whole or not at all.  LMDB codes become STORE_E* codes in one
+ * place, store_code().
+ *
+ * The hot read path (a device's record and its open rows, on every check)
+ * allocates nothing: the environment is opened with MDB_NOTLS, and one
+ * finished read-only transaction is kept reset (mdb_txn_reset) with its
+ * cursors, to be renewed by the next read instead of created.
+ *
+ * Several processes share DIR (the daemon and otactl).  Reader slots left
+ * by dead processes (they pin old pages) are cleared at open, and again
+ * when the map or the reader table is full.  If another process grows the map,
+ * a new transaction gets MDB_MAP_RESIZED: the map is adopted with
+ * mdb_env_set_mapsize(env, 0) and the transaction retried.  LMDB's default
+ * durable commits are kept: a committed transaction survives kill -9 and a
+ * power cut.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store/pack.h"
+#include "store/store.h"
+
+#define STORE_SCHEMA      1
+#define STORE_MAP_DEFAULT ((size_t)1 << 30)
+#define STORE_MAXREADERS  256
+#define OUTBOX_DATA_MAX   (1024 * 1024) /* one encoded event */
+#define RESIZE_TRIES      3
+#define STORE_LOW_SPACE   ((uint64_t)1 << 20) /* "disk full" below */
+
+enum {
+	DB_META,
+	DB_DEVICES,
+	DB_FIRMWARE,
+	DB_FWKEY,
+	DB_JOBS,
+	DB_JOBDEV,
+	DB_DEVOPEN,
+	DB_OUTBOX,
+	DB_COUNT
+};
+
+#define DB_ALL ((1u << DB_COUNT) - 1)
+
+static const char *const db_names[DB_COUNT] = {
+    "meta", "devices", "firmware", "fwkey",
+    "jobs", "jobdev",  "devopen",  "outbox",
+};
+
+static const char meta_schema[] = "schema";
+static const char meta_seq[] = "outbox\0seq"; /* sizeof - 1 bytes */
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char *dir;
+	struct store_images *images;
+	pthread_mutex_t lock;    /* spare, ntxn */
+	struct store_txn *spare; /* a reset read-only txn */
+	unsigned ntxn;           /* live transactions */
+};
+
+struct store_txn {
+	struct store *st;
+	MDB_txn *txn;
+	int rdonly;
+	int err; /* write txn failed: STORE_E* */
+	/* read-only: cursors kept across reset/renew */
+	MDB_cursor *cur[DB_COUNT];
+	unsigned cur_stale; /* bound to an older txn */
+	unsigned cur_busy;  /* in use by a scan */
+};
+
+/*
+ * Errors.
+ */
+
+/* The one place where LMDB and errno codes become STORE_E* codes. */
+static int
+store_code(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return STORE_OK;
+	case MDB_NOTFOUND:
+		return STORE_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return STORE_EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+		return STORE_EFULL;
+	case MDB_READERS_FULL:
+	case MDB_MAP_RESIZED:
+	case EBUSY:
+	case EAGAIN:
+		return STORE_EBUSY;
+	case MDB_BAD_VALSIZE:
+	case EINVAL:
+		return STORE_EINVAL;
+	default:
+		return STORE_EIO;
+	}
+}
+
+const char *
+store_strerror(int code)
+{
+	switch (code) {
+	case STORE_OK:
+		return "success";
+	case STORE_ENOTFOUND:
+		return "not found";
+	case STORE_EEXIST:
+		return "already exists";
+	case STORE_EFULL:
+		return "store full (map or disk)";
+	case STORE_EIO:
+		return "store I/O error";
+	case STORE_EINVAL:
+		return "invalid argument or corrupt record";
+	case STORE_EBUSY:
+		return "store busy, try again";
+	case STORE_ESTOP:
+		return "stopped";
+	default:
+		return "unknown store error";
+	}
+}
+
+/*
+ * Clears the reader slots of processes that died (kill -9) inside a read
+ * transaction: they pin old pages and can make the map fill up.  Done at
+ * open, and again when the map is full or the reader table is.
+ */
+static int
+reader_sweep(struct store *st)
+{
+	int dead = 0;
+
+	if (mdb_reader_check(st->env, &dead) != 0)
+		return 0;
+	if (dead > 0)
+		log_info("store: %s: cleared %d stale reader slot%s", st->dir,
+		         dead, dead == 1 ? "" : "s");
+	return dead;
+}
+
+/*
+ * LMDB reports a write cut short by a full disk as a plain EIO ("short
+ * write"), so a failed commit is called full when the file system has
+ * next to no room left, or the data file reached the process's file size
+ * limit.
+ */
+static int
+store_out_of_space(const struct store *st)
+{
+	struct statvfs vfs;
+	struct rlimit rl;
+	struct stat sb;
+	char path[PATH_MAX];
+	int n;
+
+	if (statvfs(st->dir, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_LOW_SPACE)
+		return 1;
+	n = snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+	if (n > 0 && (size_t)n < sizeof(path) && stat(path, &sb) == 0 &&
+	    getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)sb.st_size + STORE_LOW_SPACE > (uint64_t)rl.rlim_cur)
+		return 1;
+	return 0;
+}
+
+/*
+ * Records an LMDB failure.  "Not found" and "exists" are answers, not
+ * failures.  Anything else is logged, and in a write transaction makes it
+ * fail as a whole (LMDB itself refuses further use of it).
+ */
+static int
+txn_fail(struct store_txn *t, const char *what, int rc)
+{
+	int code = store_code(rc);
+
+	if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+		return code;
+	if (rc == MDB_MAP_FULL)
+		reader_sweep(t->st);
+	if (!t->rdonly) {
+		if (t->err != 0)
+			return t->err;
+		t->err = code;
+	}
+	log_warnx("store: %s: %s", what, mdb_strerror(rc));
+	return code;
+}
+
+static int
+corrupt(const char *kind, const void *key, size_t klen)
+{
+	log_warnx("store: %s %.*s: corrupt record", kind, (int)klen,
+	          (const char *)key);
+	return STORE_EINVAL;
+}
+
+/* 0 when t may be used to read. */
+static int
+txn_usable(const struct store_txn *t)
+{
+	if (t == NULL || t->txn == NULL)
+		return STORE_EINVAL;
+	return t->err;
+}
+
+/* 0 when t may be used to write. */
+static int
+txn_writable(const struct store_txn *t)
+{
+	if (t == NULL || t->txn == NULL || t->rdonly)
+		return STORE_EINVAL;
+	return t->err;
+}
+
+/*
+ * Environment.
+ */
+
+struct store_images *
+store_images_of(struct store *st)
+{
+	return st->images;
+}
+
+const char *
+store_dir(const struct store *st)
+{
+	return st != NULL ? st->dir : NULL;
+}
+
+static int
+open_dbs(struct store *st)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint8_t buf[4];
+	uint32_t schema;
+	int rc, i, tries;
+
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+		if (rc != MDB_MAP_RESIZED || tries >= RESIZE_TRIES)
+			break;
+		if ((rc = mdb_env_set_mapsize(st->env, 0)) != 0)
+			break;
+	}
+	if (rc != 0) {
+		log_warnx("store: %s: begin: %s", st->dir, mdb_strerror(rc));
+		return store_code(rc);
+	}
+	for (i = 0; i < DB_COUNT; i++) {
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
+		                       &st->dbi[i])) != 0) {
+			log_warnx("store: %s: database %s: %s", st->dir,
+			          db_names[i], mdb_strerror(rc));
+			goto fail;
+		}
+	}
+	k.mv_data = (void *)meta_schema;
+	k.mv_size = sizeof(meta_schema) - 1;
+	rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		buf[0] = 0;
+		buf[1] = 0;
+		buf[2] = 0;
+		buf[3] = STORE_SCHEMA;
+		v.mv_data = buf;
+		v.mv_size = sizeof(buf);
+		rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0);
+	} else if (rc == 0) {
+		if (v.mv_size != 4) {
+			log_warnx("store: %s: bad schema record", st->dir);
+			rc = EINVAL;
+			goto fail;
+		}
+		memcpy(buf, v.mv_data, 4);
+		schema = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+		         (uint32_t)buf[2] << 8 | buf[3];
+		if (schema != STORE_SCHEMA) {
+			log_warnx("store: %s: schema %" PRIu32 ", this "
+			          "program knows %d",
+			          st->dir, schema, STORE_SCHEMA);
+			rc = EINVAL;
+			goto fail;
+		}
+	}
+	if (rc != 0) {
+		log_warnx("store: %s: schema: %s", st->dir, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		log_warnx("store: %s: commit: %s", st->dir, mdb_strerror(rc));
+		return store_code(rc);
+	}
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return store_code(rc);
+}
+
+int
+store_open(const char *dir, size_t map_size, struct store **out)
+{
+	struct store *st;
+	int rc;
+
+	*out = NULL;
+	if (dir == NULL || *dir == '\0') {
+		log_warnx("store: no state directory");
+		return STORE_EINVAL;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->dir = strdup(dir)) == NULL) {
+		log_warn("store: %s", dir);
+		free(st);
+		return STORE_EIO;
+	}
+	if (pthread_mutex_init(&st->lock, NULL) != 0) {
+		log_warnx("store: %s: mutex", dir);
+		free(st->dir);
+		free(st);
+		return STORE_EIO;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("store: mkdir %s", dir);
+		rc = store_code(errno);
+		goto fail;
+	}
+	if ((rc = images_open(dir, &st->images)) != 0)
+		goto fail;
+	if ((rc = mdb_env_create(&st->env)) != 0) {
+		st->env = NULL;
+		goto fail_mdb;
+	}
+	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAXREADERS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(
+	         st->env, map_size != 0 ? map_size : STORE_MAP_DEFAULT)) != 0 ||
+	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
+		goto fail_mdb;
+	reader_sweep(st);
+	if ((rc = open_dbs(st)) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail_mdb:
+	log_warnx("store: %s: %s", dir, mdb_strerror(rc));
+	rc = store_code(rc);
+fail:
+	store_close(st);
+	return rc == 0 ? STORE_EIO : rc;
+}
+
+static void
+txn_free(struct store_txn *t)
+{
+	int i;
+
+	for (i = 0; i < DB_COUNT; i++)
+		if (t->cur[i] != NULL)
+			mdb_cursor_close(t->cur[i]);
+	if (t->txn != NULL)
+		mdb_txn_abort(t->txn);
+	free(t);
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->ntxn > 0)
+		log_warnx("store: %s: closed with %u open transaction%s",
+		          st->dir, st->ntxn, st->ntxn == 1 ? "" : "s");
+	if (st->spare != NULL)
+		txn_free(st->spare);
+	images_close(st->images);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	pthread_mutex_destroy(&st->lock);
+	free(st->dir);
+	free(st);
+}
+
+/*
+ * Transactions.
+ */
+
+/*
+ * Adopts a map grown by another process.  LMDB allows it only while this
+ * process has no live transaction, so t must be the only one.
+ */
+static int
+store_remap(struct store *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->ntxn > 1)
+		rc = MDB_MAP_RESIZED;
+	else
+		rc = mdb_env_set_mapsize(st->env, 0);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* Ends t: a read-only txn is reset and kept for reuse when possible. */
+static void
+txn_end(struct store_txn *t)
+{
+	struct store *st = t->st;
+	int i;
+
+	if (t->rdonly && t->txn != NULL) {
+		mdb_txn_reset(t->txn);
+		t->cur_stale = DB_ALL;
+		t->cur_busy = 0;
+		t->err = 0;
+	} else if (t->txn != NULL) {
+		for (i = 0; i < DB_COUNT; i++)
+			if (t->cur[i] != NULL) {
+				mdb_cursor_close(t->cur[i]);
+				t->cur[i] = NULL;
+			}
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+	}
+	pthread_mutex_lock(&st->lock);
+	st->ntxn--;
+	if (t->rdonly && t->txn != NULL && st->spare == NULL) {
+		st->spare = t;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (t != NULL)
+		txn_free(t);
+}
+
+int
+store_txn_begin(struct store *st, int rdonly, struct store_txn **out)
+{
+	struct store_txn *t = NULL;
+	int rc, i, tries;
+
+	*out = NULL;
+	if (st == NULL)
+		return STORE_EINVAL;
+	rdonly = rdonly != 0;
+	pthread_mutex_lock(&st->lock);
+	if (rdonly && st->spare != NULL) {
+		t = st->spare;
+		st->spare = NULL;
+	}
+	st->ntxn++;
+	pthread_mutex_unlock(&st->lock);
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL) {
+			log_warn("store: transaction");
+			rc = ENOMEM;
+			goto fail;
+		}
+		t->st = st;
+		t->rdonly = rdonly;
+	}
+	for (tries = 0;; tries++) {
+		if (t->txn != NULL) {
+			if ((rc = mdb_txn_renew(t->txn)) == 0)
+				break;
+			/* drop the kept txn and its cursors, begin anew */
+			for (i = 0; i < DB_COUNT; i++)
+				if (t->cur[i] != NULL) {
+					mdb_cursor_close(t->cur[i]);
+					t->cur[i] = NULL;
+				}
+			mdb_txn_abort(t->txn);
+			t->txn = NULL;
+			if (rc != MDB_MAP_RESIZED)
+				continue;
+		} else {
+			rc = mdb_txn_begin(st->env, NULL,
+			                   rdonly ? MDB_RDONLY : 0, &t->txn);
+			if (rc == 0)
+				break;
+			t->txn = NULL;
+			/* a full reader table may hold slots of the dead */
+			if (rc == MDB_READERS_FULL && tries < RESIZE_TRIES &&
+			    reader_sweep(st) > 0)
+				continue;
+			if (rc != MDB_MAP_RESIZED)
+				break;
+		}
+		if (tries >= RESIZE_TRIES || (rc = store_remap(st)) != 0)
+			break;
+	}
+	if (rc != 0) {
+		log_warnx("store: begin: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	t->err = 0;
+	t->cur_stale = DB_ALL;
+	t->cur_busy = 0;
+	*out = t;
+	return 0;
+fail:
+	pthread_mutex_lock(&st->lock);
+	st->ntxn--;
+	pthread_mutex_unlock(&st->lock);
+	if (t != NULL)
+		txn_free(t);
+	return store_code(rc);
+}
+
+void
+store_txn_abort(struct store_txn *t)
+{
+	if (t != NULL)
+		txn_end(t);
+}
+
+int
+store_txn_commit(struct store_txn *t)
+{
+	int rc;
+
+	if (t == NULL)
+		return STORE_EINVAL;
+	if (t->rdonly || t->txn == NULL || t->err != 0) {
+		rc = t->rdonly ? 0 : t->txn == NULL ? STORE_EINVAL : t->err;
+		txn_end(t);
+		return rc;
+	}
+	rc = mdb_txn_commit(t->txn); /* frees the MDB_txn, also on error */
+	t->txn = NULL;
+	if (rc == EIO && store_out_of_space(t->st)) {
+		log_warnx("store: commit: short write, out of disk space");
+		rc = ENOSPC;
+	} else if (rc != 0)
+		log_warnx("store: commit: %s", mdb_strerror(rc));
+	if (rc != 0) {
+		if (rc == MDB_MAP_FULL)
+			reader_sweep(t->st);
+		rc = store_code(rc);
+	}
+	txn_end(t);
+	return rc;
+}
+
+/*
+ * Cursors.  A read-only txn keeps one cursor per database across renewals;
+ * a nested scan of the same database, and every write txn, gets its own.
+ */
+static int
+cur_get(struct store_txn *t, int db, MDB_cursor **c, int *kept)
+{
+	unsigned bit = 1u << db;
+	int rc;
+
+	*kept = 0;
+	if (t->rdonly && (t->cur_busy & bit) == 0) {
+		if (t->cur[db] == NULL)
+			rc = mdb_cursor_open(t->txn, t->st->dbi[db],
+			                     &t->cur[db]);
+		else if (t->cur_stale & bit)
+			rc = mdb_cursor_renew(t->txn, t->cur[db]);
+		else
+			rc = 0;
+		if (rc != 0) {
+			if (t->cur[db] != NULL)
+				mdb_cursor_close(t->cur[db]);
+			t->cur[db] = NULL;
+			return txn_fail(t, "cursor", rc);
+		}
+		t->cur_stale &= ~bit;
+		t->cur_busy |= bit;
+		*c = t->cur[db];
+		*kept = 1;
+		return 0;
+	}
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], c)) != 0)
+		return txn_fail(t, "cursor", rc);
+	return 0;
+}
+
+static void
+cur_put(struct store_txn *t, int db, MDB_cursor *c, int kept)
+{
+	if (kept)
+		t->cur_busy &= ~(1u << db);
+	else
+		mdb_cursor_close(c);
+}
+
+/*
+ * Plain key operations.
+ */
+
+static int
+db_get(struct store_txn *t, int db, const void *key, size_t klen, MDB_val *v,
+       const char *what)
+{
+	MDB_val k;
+	int rc;
+
+	if ((rc = txn_usable(t)) != 0)
+		return rc;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_get(t->txn, t->st->dbi[db], &k, v)) != 0)
+		return txn_fail(t, what, rc);
+	return 0;
+}
+
+static int
+db_put(struct store_txn *t, int db, const void *key, size_t klen,
+       const void *data, size_t dlen, const char *what)
+{
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)data;
+	v.mv_size = dlen;
+	if ((rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, 0)) != 0)
+		return txn_fail(t, what, rc);
+	return 0;
+}
+
+static int
+db_del(struct store_txn *t, int db, const void *key, size_t klen,
+       const char *what)
+{
+	MDB_val k;
+	int rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL)) != 0)
+		return txn_fail(t, what, rc);
+	return 0;
+}
+
+static int
+meta_get_u64(struct store_txn *t, const void *key, size_t klen, uint64_t *out)
+{
+	MDB_val v;
+	int rc;
+
+	*out = 0;
+	if ((rc = db_get(t, DB_META, key, klen, &v, "meta get")) != 0)
+		return rc;
+	if (v.mv_size != 8)
+		return corrupt("counter", key, strnlen(key, klen));
+	*out = unpack_be64(v.mv_data);
+	return 0;
+}
+
+static int
+meta_put_u64(struct store_txn *t, const void *key, size_t klen, uint64_t n)
+{
+	uint8_t buf[8];
+
+	pack_be64(buf, n);
+	return db_put(t, DB_META, key, klen, buf, sizeof(buf), "meta put");
+}
+
+/*
+ * Scans keys in order from `start' (NULL: the first key).  With plen > 0
+ * only keys that begin with the first plen bytes of start are visited;
+ * with skip_equal a key equal to start is passed over.  fn returns 0 to go
+ * on, or a code that ends the scan and is returned.
+ */
+typedef int (*scan_fn)(struct store_txn *, const MDB_val *, const MDB_val *,
+                       void *);
+
+static int
+db_scan(struct store_txn *t, int db, const void *start, size_t slen,
+        size_t plen, int skip_equal, scan_fn fn, void *ctx)
+{
+	MDB_cursor *c;
+	MDB_cursor_op op;
+	MDB_val k, v;
+	int rc, kept;
+
+	if ((rc = txn_usable(t)) != 0)
+		return rc;
+	if ((rc = cur_get(t, db, &c, &kept)) != 0)
+		return rc;
+	k.mv_data = (void *)start;
+	k.mv_size = slen;
+	op = slen > 0 ? MDB_SET_RANGE : MDB_FIRST;
+	for (;;) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		op = MDB_NEXT;
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0) {
+			rc = txn_fail(t, db_names[db], rc);
+			break;
+		}
+		if (plen > 0 &&
+		    (k.mv_size < plen || memcmp(k.mv_data, start, plen) != 0))
+			break;
+		if (skip_equal) {
+			skip_equal = 0;
+			if (k.mv_size == slen &&
+			    memcmp(k.mv_data, start, slen) == 0)
+				continue;
+		}
+		if ((rc = fn(t, &k, &v, ctx)) != 0)
+			break;
+	}
+	cur_put(t, db, c, kept);
+	return rc;
+}
+
+/*
+ * Ids.
+ */
+
+int
+store_next_id(struct store_txn *t, const char *prefix, char out[OTA_ID_MAX + 1])
+{
+	uint8_t key[3 + OTA_ID_MAX];
+	uint64_t n;
+	size_t plen;
+	int rc, len;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	plen = pack_key_len(prefix);
+	if (plen == 0 || plen > OTA_ID_MAX - 2)
+		return STORE_EINVAL;
+	memcpy(key, "id", 3); /* with its NUL */
+	memcpy(key + 3, prefix, plen);
+	rc = meta_get_u64(t, key, 3 + plen, &n);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	n++;
+	len = snprintf(out, OTA_ID_MAX + 1, "%s-%" PRIu64, prefix, n);
+	if (len < 0 || len > OTA_ID_MAX)
+		return STORE_EINVAL;
+	return meta_put_u64(t, key, 3 + plen, n);
+}
+
+/*
+ * Devices.
+ */
+
+struct iter_ctx {
+	union {
+		int (*dev)(const struct device_rec *, void *);
+		int (*fw)(const struct firmware_rec *, void *);
+		int (*job)(const struct job_rec *, void *);
+		int (*jd)(const struct jobdev_rec *, void *);
+	} cb;
+	void *arg;
+	const char *device; /* open rows: the device */
+};
+
+int
+store_device_get(struct store_txn *t, const char *id, struct device_rec *out)
+{
+	MDB_val v;
+	size_t klen;
+	int rc;
+
+	if (out == NULL || (klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_DEVICES, id, klen, &v, "device get")) != 0)
+		return rc;
+	if (unpack_device(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("device", id, klen);
+	return 0;
+}
+
+int
+store_device_put(struct store_txn *t, const struct device_rec *rec)
+{
+	uint8_t buf[PACK_MAX];
+	size_t klen, n;
+
+	if (rec == NULL || (klen = pack_key_len(rec->id)) == 0 ||
+	    (n = pack_device(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	return db_put(t, DB_DEVICES, rec->id, klen, buf, n, "device put");
+}
+
+int
+store_device_del(struct store_txn *t, const char *id)
+{
+	size_t klen;
+
+	if ((klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	return db_del(t, DB_DEVICES, id, klen, "device del");
+}
+
+static int
+device_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+               void *ctx)
+{
+	struct iter_ctx *ic = ctx;
+	struct device_rec rec;
+
+	if (unpack_device(v->mv_data, v->mv_size, &rec) != 0)
+		return corrupt("device", k->mv_data, k->mv_size);
+	return ic->cb.dev(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_device_iter(struct store_txn *t, const char *after,
+                  int (*cb)(const struct device_rec *, void *), void *arg)
+{
+	struct iter_ctx ic;
+	size_t alen = 0;
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	if (after != NULL && *after != '\0' &&
+	    (alen = pack_key_len(after)) == 0)
+		return STORE_EINVAL;
+	ic.cb.dev = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_DEVICES, after, alen, 0, 1, device_scan_cb, &ic);
+}
+
+static int
+db_count(struct store_txn *t, int db, size_t *out)
+{
+	MDB_stat ms;
+	int rc;
+
+	if ((rc = txn_usable(t)) != 0)
+		return rc;
+	if ((rc = mdb_stat(t->txn, t->st->dbi[db], &ms)) != 0)
+		return txn_fail(t, "stat", rc);
+	*out = ms.ms_entries;
+	return 0;
+}
+
+int
+store_device_count(struct store_txn *t, size_t *out)
+{
+	if (out == NULL)
+		return STORE_EINVAL;
+	*out = 0;
+	return db_count(t, DB_DEVICES, out);
+}
+
+/*
+ * Firmware.
+ */
+
+static int
+fwkey_of(const struct firmware_rec *f, uint8_t key[PACK_KEY_MAX], size_t *klen)
+{
+	*klen = pack_key3(key, f->product, f->module, f->version);
+	return *klen == 0 ? STORE_EINVAL : 0;
+}
+
+int
+store_firmware_get(struct store_txn *t, const char *id,
+                   struct firmware_rec *out)
+{
+	MDB_val v;
+	size_t klen;
+	int rc;
+
+	if (out == NULL || (klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_FIRMWARE, id, klen, &v, "firmware get")) != 0)
+		return rc;
+	if (unpack_firmware(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("firmware", id, klen);
+	return 0;
+}
+
+int
+store_firmware_put(struct store_txn *t, const struct firmware_rec *rec)
+{
+	uint8_t buf[PACK_MAX], key[PACK_KEY_MAX], okey[PACK_KEY_MAX];
+	struct firmware_rec old;
+	MDB_val v;
+	size_t klen, idlen, oklen, n;
+	int rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if (rec == NULL || (idlen = pack_key_len(rec->id)) == 0 ||
+	    fwkey_of(rec, key, &klen) != 0 ||
+	    (n = pack_firmware(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+
+	/* (product, module, version) must belong to no other id */
+	rc = db_get(t, DB_FWKEY, key, klen, &v, "fwkey get");
+	if (rc == 0 &&
+	    (v.mv_size != idlen || memcmp(v.mv_data, rec->id, idlen) != 0))
+		return STORE_EEXIST;
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+
+	/* an update that changes the triple frees the old one */
+	rc = store_firmware_get(t, rec->id, &old);
+	if (rc == 0 && fwkey_of(&old, okey, &oklen) == 0 &&
+	    (oklen != klen || memcmp(okey, key, klen) != 0)) {
+		rc = db_del(t, DB_FWKEY, okey, oklen, "fwkey del");
+		if (rc != 0 && rc != STORE_ENOTFOUND)
+			return rc;
+	} else if (rc != 0 && rc != STORE_ENOTFOUND && rc != STORE_EINVAL)
+		return rc;
+
+	if ((rc = db_put(t, DB_FIRMWARE, rec->id, idlen, buf, n,
+	                 "firmware put")) != 0)
+		return rc;
+	return db_put(t, DB_FWKEY, key, klen, rec->id, idlen, "fwkey put");
+}
+
+int
+store_firmware_del(struct store_txn *t, const char *id)
+{
+	uint8_t key[PACK_KEY_MAX];
+	struct firmware_rec old;
+	MDB_val v;
+	size_t idlen, klen;
+	int rc;
+
+	if ((idlen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	rc = store_firmware_get(t, id, &old);
+	if (rc == STORE_ENOTFOUND || (rc != 0 && rc != STORE_EINVAL))
+		return rc;
+	/* drop the index entry if it is this firmware's */
+	if (rc == 0 && fwkey_of(&old, key, &klen) == 0 &&
+	    db_get(t, DB_FWKEY, key, klen, &v, "fwkey get") == 0 &&
+	    v.mv_size == idlen && memcmp(v.mv_data, id, idlen) == 0 &&
+	    (rc = db_del(t, DB_FWKEY, key, klen, "fwkey del")) != 0)
+		return rc;
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	return db_del(t, DB_FIRMWARE, id, idlen, "firmware del");
+}
+
+int
+store_firmware_find(struct store_txn *t, const char *product,
+                    const char *module, const char *version,
+                    char id[OTA_ID_MAX + 1])
+{
+	uint8_t key[PACK_KEY_MAX];
+	MDB_val v;
+	size_t klen;
+	int rc;
+
+	if (id == NULL ||
+	    (klen = pack_key3(key, product, module, version)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_FWKEY, key, klen, &v, "fwkey get")) != 0)
+		return rc;
+	if (v.mv_size == 0 || v.mv_size > OTA_ID_MAX ||
+	    memchr(v.mv_data, '\0', v.mv_size) != NULL)
+		return corrupt("firmware index", key, strlen(product));
+	memcpy(id, v.mv_data, v.mv_size);
+	id[v.mv_size] = '\0';
+	return 0;
+}
+
+static int
+firmware_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+                 void *ctx)
+{
+	struct iter_ctx *ic = ctx;
+	struct firmware_rec rec;
+
+	if (unpack_firmware(v->mv_data, v->mv_size, &rec) != 0)
+		return corrupt("firmware", k->mv_data, k->mv_size);
+	return ic->cb.fw(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_firmware_iter(struct store_txn *t,
+                    int (*cb)(const struct firmware_rec *, void *), void *arg)
+{
+	struct iter_ctx ic;
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	ic.cb.fw = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_FIRMWARE, NULL, 0, 0, 0, firmware_scan_cb, &ic);
+}
+
+/*
+ * Jobs.
+ */
+
+int
+store_job_get(struct store_txn *t, const char *id, struct job_rec *out)
+{
+	MDB_val v;
+	size_t klen;
+	int rc;
+
+	if (out == NULL || (klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_JOBS, id, klen, &v, "job get")) != 0)
+		return rc;
+	if (unpack_job(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("job", id, klen);
+	return 0;
+}
+
+int
+store_job_put(struct store_txn *t, const struct job_rec *rec)
+{
+	uint8_t buf[PACK_MAX];
+	size_t klen, n;
+
+	if (rec == NULL || (klen = pack_key_len(rec->id)) == 0 ||
+	    (n = pack_job(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	return db_put(t, DB_JOBS, rec->id, klen, buf, n, "job put");
+}
+
+static int
+job_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
+{
+	struct iter_ctx *ic = ctx;
+	struct job_rec rec;
+
+	if (unpack_job(v->mv_data, v->mv_size, &rec) != 0)
+		return corrupt("job", k->mv_data, k->mv_size);
+	return ic->cb.job(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_job_iter(struct store_txn *t, int (*cb)(const struct job_rec *, void *),
+               void *arg)
+{
+	struct iter_ctx ic;
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	ic.cb.job = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_JOBS, NULL, 0, 0, 0, job_scan_cb, &ic);
+}
+
+/*
+ * Job rows and the per-device index of open rows.
+ */
+
+static int
+jd_open(int state)
+{
+	switch (state) {
+	case JD_WAIT_CONFIRM:
+	case JD_QUEUED:
+	case JD_NOTIFIED:
+	case JD_UPGRADING:
+	case JD_RETRY_WAIT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+store_jobdev_get(struct store_txn *t, const char *job, const char *device,
+                 struct jobdev_rec *out)
+{
+	uint8_t key[PACK_KEY_MAX];
+	MDB_val v;
+	size_t klen;
+	int rc;
+
+	if (out == NULL || device == NULL ||
+	    (klen = pack_key2(key, job, device)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_JOBDEV, key, klen, &v, "jobdev get")) != 0)
+		return rc;
+	if (unpack_jobdev(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("job row", key, strlen(job));
+	return 0;
+}
+
+int
+store_jobdev_put(struct store_txn *t, const struct jobdev_rec *rec)
+{
+	uint8_t buf[PACK_MAX], key[PACK_KEY_MAX], okey[PACK_KEY_MAX];
+	uint8_t state;
+	size_t klen, oklen, n;
+	int rc;
+
+	if (rec == NULL ||
+	    (klen = pack_key2(key, rec->job, rec->device)) == 0 ||
+	    (oklen = pack_key2(okey, rec->device, rec->job)) == 0 ||
+	    (n = pack_jobdev(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_put(t, DB_JOBDEV, key, klen, buf, n, "jobdev put")) != 0)
+		return rc;
+	if (jd_open(rec->state)) {
+		state = (uint8_t)rec->state;
+		return db_put(t, DB_DEVOPEN, okey, oklen, &state, 1,
+		              "devopen put");
+	}
+	rc = db_del(t, DB_DEVOPEN, okey, oklen, "devopen del");
+	return rc == STORE_ENOTFOUND ? 0 : rc;
+}
+
+static int
+jobdev_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+               void *ctx)
+{
+	struct iter_ctx *ic = ctx;
+	struct jobdev_rec rec;
+
+	if (unpack_jobdev(v->mv_data, v->mv_size, &rec) != 0)
+		return corrupt("job row", k->mv_data,
+		               strnlen(k->mv_data, k->mv_size));
+	return ic->cb.jd(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_jobdev_iter(struct store_txn *t, const char *job,
+                  int (*cb)(const struct jobdev_rec *, void *), void *arg)
+{
+	uint8_t prefix[PACK_KEY_MAX];
+	struct iter_ctx ic;
+	size_t plen;
+
+	if (cb == NULL || (plen = pack_key2(prefix, job, NULL)) == 0)
+		return STORE_EINVAL;
+	ic.cb.jd = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_JOBDEV, prefix, plen, plen, 0, jobdev_scan_cb,
+	               &ic);
+}
+
+/* Visits "<device>\0<job>" in devopen: reads the row from jobdev. */
+static int
+devopen_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+                void *ctx)
+{
+	struct iter_ctx *ic = ctx;
+	struct jobdev_rec rec;
+	uint8_t key[PACK_KEY_MAX];
+	char job[OTA_ID_MAX + 1];
+	MDB_val row;
+	size_t dlen = strlen(ic->device), jlen, klen;
+	int rc;
+
+	jlen = k->mv_size - dlen - 1; /* the scan checked the prefix */
+	if (jlen == 0 || jlen > OTA_ID_MAX ||
+	    memchr((const char *)k->mv_data + dlen + 1, '\0', jlen) != NULL)
+		return corrupt("open-row index", k->mv_data, dlen);
+	memcpy(job, (const char *)k->mv_data + dlen + 1, jlen);
+	job[jlen] = '\0';
+	klen = pack_key2(key, job, ic->device);
+	rc = db_get(t, DB_JOBDEV, key, klen, &row, "jobdev get");
+	if (rc == STORE_ENOTFOUND) {
+		log_warnx("store: open-row index names a missing row %s/%s",
+		          job, ic->device);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (unpack_jobdev(row.mv_data, row.mv_size, &rec) != 0)
+		return corrupt("job row", job, jlen);
+	return ic->cb.jd(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_device_open_jobs(struct store_txn *t, const char *device,
+                       int (*cb)(const struct jobdev_rec *, void *), void *arg)
+{
+	uint8_t prefix[PACK_KEY_MAX];
+	struct iter_ctx ic;
+	size_t plen;
+
+	if (cb == NULL || (plen = pack_key2(prefix, device, NULL)) == 0)
+		return STORE_EINVAL;
+	ic.cb.jd = cb;
+	ic.arg = arg;
+	ic.device = device;
+	return db_scan(t, DB_DEVOPEN, prefix, plen, plen, 0, devopen_scan_cb,
+	               &ic);
+}
+
+/*
+ * Outbox.
+ */
+
+int
+store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
+                    size_t len, uint64_t *seq)
+{
+	uint8_t key[8];
+	MDB_val k, v;
+	uint64_t last;
+	int rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if (type < EV_INFORM || type > EV_PROGRESS ||
+	    (data == NULL && len > 0) || len > OUTBOX_DATA_MAX)
+		return STORE_EINVAL;
+	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &last);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	pack_be64(key, last + 1);
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	v.mv_data = NULL;
+	v.mv_size = PACK_OUTBOX_HDR + len;
+	/* MDB_APPEND: the key must sort after every key present */
+	rc = mdb_put(t->txn, t->st->dbi[DB_OUTBOX], &k, &v,
+	             MDB_RESERVE | MDB_APPEND);
+	if (rc == MDB_KEYEXIST) {
+		t->err = STORE_EIO;
+		log_warnx("store: outbox sequence %" PRIu64 " is not past the "
+		          "last entry",
+		          last + 1);
+		return STORE_EIO;
+	}
+	if (rc != 0)
+		return txn_fail(t, "outbox put", rc);
+	pack_outbox_hdr(v.mv_data, type, ts);
+	if (len > 0)
+		memcpy((uint8_t *)v.mv_data + PACK_OUTBOX_HDR, data, len);
+	if ((rc = meta_put_u64(t, meta_seq, sizeof(meta_seq) - 1, last + 1)) !=
+	    0)
+		return rc;
+	if (seq != NULL)
+		*seq = last + 1;
+	return 0;
+}
+
+struct outbox_ctx {
+	int (*cb)(const struct outbox_entry *, void *);
+	void *arg;
+};
+
+static int
+outbox_entry_of(const MDB_val *k, const MDB_val *v, struct outbox_entry *e)
+{
+	const uint8_t *data;
+
+	if (k->mv_size != 8 || unpack_outbox(v->mv_data, v->mv_size, &e->type,
+	                                     &e->ts, &data, &e->len) != 0) {
+		log_warnx("store: outbox: corrupt entry");
+		return STORE_EINVAL;
+	}
+	e->seq = unpack_be64(k->mv_data);
+	e->data = (const char *)data;
+	return 0;
+}
+
+static int
+outbox_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+               void *ctx)
+{
+	struct outbox_ctx *oc = ctx;
+	struct outbox_entry e;
+	int rc;
+
+	if ((rc = outbox_entry_of(k, v, &e)) != 0)
+		return rc;
+	return oc->cb(&e, oc->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_outbox_iter(struct store_txn *t, uint64_t from,
+                  int (*cb)(const struct outbox_entry *, void *), void *arg)
+{
+	struct outbox_ctx oc;
+	uint8_t key[8];
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	oc.cb = cb;
+	oc.arg = arg;
+	pack_be64(key, from);
+	return db_scan(t, DB_OUTBOX, from > 0 ? key : NULL,
+	               from > 0 ? sizeof(key) : 0, 0, 0, outbox_scan_cb, &oc);
+}
+
+int
+store_outbox_del(struct store_txn *t, uint64_t seq)
+{
+	uint8_t key[8];
+
+	if (seq == 0)
+		return STORE_EINVAL;
+	pack_be64(key, seq);
+	return db_del(t, DB_OUTBOX, key, sizeof(key), "outbox del");
+}
+
+static int
+outbox_first_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+                void *ctx)
+{
+	struct outbox_entry e;
+	struct outbox_stats *os = ctx;
+	int rc;
+
+	if ((rc = outbox_entry_of(k, v, &e)) != 0)
+		return rc;
+	os->oldest_seq = e.seq;
+	os->oldest_ts = e.ts;
+	return STORE_ESTOP;
+}
+
+int
+store_outbox_stats(struct store_txn *t, struct outbox_stats *os)
+{
+	int rc;
+
+	if (os == NULL)
+		return STORE_EINVAL;
+	memset(os, 0, sizeof(*os));
+	if ((rc = db_count(t, DB_OUTBOX, &os->depth)) != 0)
+		return rc;
+	rc = db_scan(t, DB_OUTBOX, NULL, 0, 0, 0, outbox_first_cb, os);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return rc;
+	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &os->last_seq);
+	return rc == STORE_ENOTFOUND ? 0 : rc;
+}
