@@ -1,4 +1,40 @@
-/* placeholder */
-#ifndef OTAGW_SRC_RELAY_FETCH_H
-#define OTAGW_SRC_RELAY_FETCH_H
+/*
+ * fetch.h: firmware images from upstream HTTPS URLs.
+ *
+ * Downloads an image with the relay's HTTP/2 client, resuming with Range
+ * after an interruption, streams it into the store through the ops upload
+ * calls (MD5 and SHA-256 computed on the way), and adds the firmware only
+ * when the SHA-256 matches the one the operator gave.  Blocking: otactl
+ * calls it directly; the daemon calls it from a worker thread.
+ */
+#ifndef OTAGW_FETCH_H
+#define OTAGW_FETCH_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+struct ops;
+struct ops_fw_params;
+struct ops_err;
+
+struct fetch_opts {
+	const char *ca_file;	/* "" or NULL: the system's CA bundle */
+	const char *token;	/* bearer token for the upstream, or NULL */
+	unsigned attempts;	/* connection attempts before giving up (0: 5) */
+	unsigned timeout_s;	/* no progress for this long: retry (0: 30) */
+	void	(*progress)(void *arg, uint64_t done, uint64_t total);
+	void	*arg;
+};
+
+/*
+ * Returns an ops status (OPS_OK, OPS_EINVAL for a bad URL or digest
+ * mismatch, OPS_EIO for a network failure, and the upload's own errors)
+ * with the message in err; on OPS_OK *out is the new firmware.
+ */
+int	 fetch_firmware(struct ops *, const struct ops_fw_params *,
+	    const char *url, const uint8_t sha256[32],
+	    const struct fetch_opts *, struct firmware_rec *out,
+	    struct ops_err *err);
+
 #endif
