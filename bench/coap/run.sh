@@ -1,0 +1,21 @@
+#!/bin/sh
+# bench/coap/run.sh: otagw against libcoap's stock coap-server-openssl.
+#
+#   bench/coap/run.sh [-n CONCURRENCY] [-s IMAGE_SIZE] [-d SECONDS] [...]
+#
+# Run it from a built tree (it builds nothing): it takes src/otagw and
+# src/otactl from the current directory, or from -B BUILDDIR, or from
+# --otagw/--otactl.  Everything runs on 127.0.0.1 with free ports and a
+# temporary directory that is removed afterwards (-k keeps it).  Needs
+# python3 and libcoap3-bin (coap-server-openssl, coap-client-openssl).
+# `bench/coap/run.sh -h` lists every option; bench/README.md explains the
+# figures.  Exit status: 0 target met, 3 target missed, 1 error.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+command -v python3 >/dev/null 2>&1 || {
+	echo "run.sh: python3 is needed" >&2
+	exit 1
+}
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
+exec python3 "$here/bench.py" "$@"
