@@ -818,6 +818,8 @@ core_progress(struct core *c, const struct core_req *req,
 	int	 rc, orig, vchanged = 0;
 
 	memset(resp, 0, sizeof(*resp));
+	/* an accepted report means the device is busy: poll at that pace */
+	resp->retry_after = c->cfg->busy_interval;
 	if (req_validate(c, req, resp) != 0)
 		return;
 	if (codec_progress_decode(req->body, req->body_len, &body, err,
