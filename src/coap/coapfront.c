@@ -5,14 +5,16 @@
  * with an endpoint per enabled listener, and plugs it into the daemon's
  * event loop: libcoap's own epoll descriptor is watched for input, and when
  * it is readable the ready events are handed to coap_io_do_epoll(), which
- * reads one datagram per socket, runs the handlers and then re-arms
+ * reads one datagram per socket event, runs the handlers and then re-arms
  * libcoap's timer (a timerfd inside that same epoll set), so
  * retransmissions, DTLS timers and session expiry wake the loop by
  * themselves.  This is what coap_io_process(ctx, COAP_IO_NO_WAIT) does,
- * minus a second scan of every session and a timer re-arm per datagram:
- * the per-block cost matters (see coapfront_io_cb).  A prepare hook
- * re-arms the timer once after start-up and at most once a second when
- * the loop wakes for other reasons.
+ * minus a second scan of every session and timer re-arm per pass; and a
+ * busy socket is handed over several times per call, so that one scan of
+ * every session serves several datagrams: the per-block cost matters, all
+ * the more with thousands of idle sessions (see coapfront_io_cb).  A
+ * prepare hook re-arms the timer once after start-up and at most once a
+ * second when the loop wakes for other reasons.
  *
  * Requests are routed by their Uri-Path segments, with no allocation:
  *
@@ -27,11 +29,17 @@
  *
  * Downloads hand the store's shared memory map of the image to
  * coap_add_data_large_response(), with one image reference per call that
- * the release callback drops.  While a session walks an image from block 0,
- * libcoap serves the following blocks itself without calling us; a device
- * that resumes at block N on a new session gets the handler for every
- * block ("random access"), and there libcoap adds neither ETag nor Size2,
- * so they are added here on every response.  Each firmware that has been
+ * the release callback drops.  While a session walks an image from block
+ * 0, libcoap serves the following blocks itself without calling us; a
+ * device that resumes at block N on a new session gets the handler for
+ * every block ("random access"), and there libcoap adds neither ETag nor
+ * Size2, so they are added here on every response.  What core_download
+ * allowed is remembered per session for COAPFRONT_GRANT_MS (see struct
+ * coapfront_grant), which spares a resuming device a store transaction per
+ * block.  A new session always asks core, so an operator's cancel holds
+ * for it at once, and for a session already downloading within
+ * COAPFRONT_GRANT_MS (blocks that libcoap serves by itself never asked
+ * core at all).  Each firmware that has been
  * served gets its own libcoap resource ("fw/<id>"), so that libcoap's
  * per-session transfer state, which is keyed by resource, never serves the
  * blocks of one image for another's path.
@@ -70,6 +78,14 @@
  * round, so under load several rounds share one wake-up of the loop.
  */
 #define COAPFRONT_ROUNDS	16
+/* Socket events handed to one coap_io_do_epoll() call (see the io cb). */
+#define COAPFRONT_BATCH		64
+/* Most datagrams read from one socket per prepare pass. */
+#define COAPFRONT_BURST_MAX	16
+/* Download grants remembered per session (see coapfront_grant_find). */
+#define COAPFRONT_GRANTS	256
+/* How long a grant stands before core is asked again, ms. */
+#define COAPFRONT_GRANT_MS	2000
 /* Firmware resources registered at most; beyond, the unknown resource. */
 #define COAPFRONT_FW_RES_MAX	4096
 /* Most Uri-Path segments a routed request has. */
@@ -82,6 +98,23 @@
 #define COAPFRONT_LOG_BURST	20
 /* Largest body libcoap can serve block-wise (2^20 blocks of 1 KiB). */
 #define COAPFRONT_BODY_MAX	((((uint64_t)1 << 20) - 1) * 1024)
+
+/*
+ * A download core allowed on one session: while it stands, later requests
+ * of that session for the same firmware (a device that resumed at block N
+ * on a new session gets the handler for every block) skip core_download's
+ * store transaction.  The session's app data holds the slot number + 1;
+ * libcoap zeroes it in every new session, and a slot that has since gone
+ * to another session no longer names this one, so nothing is freed when
+ * libcoap frees a session.  The grant holds an image reference.
+ */
+struct coapfront_grant {
+	const coap_session_t	*session;	/* NULL: free slot */
+	const struct store_image *img;
+	int64_t		 until;		/* ev_now_ms() expiry */
+	uint64_t	 etag;
+	char		 fwid[OTA_ID_MAX + 1];
+};
 
 struct coapfront {
 	coap_context_t	*ctx;
@@ -96,6 +129,12 @@ struct coapfront {
 	coap_bin_const_t psk_bin;
 	int		 psk_lent;
 	int64_t		 prepared_at;	/* last coap_io_prepare_epoll, ms */
+	size_t		 burst;		/* reads per socket per pass */
+	size_t		 burst_max;	/* 1 while debug logging is on */
+	struct coapfront_grant grants[COAPFRONT_GRANTS];
+	unsigned	 grant_next;	/* next slot to reuse */
+	unsigned	 ngrants;	/* slots holding an image */
+	int64_t		 grant_swept;	/* last sweep of expired grants, ms */
 };
 
 enum coapfront_route {
@@ -506,6 +545,77 @@ coapfront_fw_resource(struct coapfront *cf, coap_resource_t *res,
 }
 
 static void
+coapfront_grant_drop(struct coapfront *cf, struct coapfront_grant *g)
+{
+	if (g->img == NULL)
+		return;
+	store_image_unref(g->img);
+	memset(g, 0, sizeof(*g));
+	cf->ngrants--;
+}
+
+/* Drops the grants that expired, at most once a second. */
+static void
+coapfront_grant_sweep(struct coapfront *cf, int64_t now, int all)
+{
+	unsigned i;
+
+	if (cf->ngrants == 0 || (!all && now - cf->grant_swept < 1000))
+		return;
+	cf->grant_swept = now;
+	for (i = 0; i < COAPFRONT_GRANTS; i++)
+		if (all || cf->grants[i].until <= now)
+			coapfront_grant_drop(cf, &cf->grants[i]);
+}
+
+/*
+ * The image of a standing grant of this session for fwid, with one more
+ * reference for the caller, or NULL.
+ */
+static const struct store_image *
+coapfront_grant_find(struct coapfront *cf, coap_session_t *session,
+    const char *fwid, uint64_t *etag)
+{
+	uintptr_t slot = (uintptr_t)coap_session_get_app_data(session);
+	struct coapfront_grant *g;
+
+	if (slot == 0 || slot > COAPFRONT_GRANTS)
+		return NULL;
+	g = &cf->grants[slot - 1];
+	if (g->session != session || g->img == NULL ||
+	    g->until <= ev_now_ms() || strcmp(g->fwid, fwid) != 0)
+		return NULL;
+	store_image_ref(g->img);
+	*etag = g->etag;
+	return g->img;
+}
+
+/* Remembers that core allowed this session to download fwid. */
+static void
+coapfront_grant_add(struct coapfront *cf, coap_session_t *session,
+    const char *fwid, const struct store_image *img, uint64_t etag)
+{
+	uintptr_t slot = (uintptr_t)coap_session_get_app_data(session);
+	struct coapfront_grant *g;
+
+	if (slot == 0 || slot > COAPFRONT_GRANTS ||
+	    cf->grants[slot - 1].session != session) {
+		slot = cf->grant_next + 1;
+		cf->grant_next = (cf->grant_next + 1) % COAPFRONT_GRANTS;
+	}
+	g = &cf->grants[slot - 1];
+	coapfront_grant_drop(cf, g);
+	store_image_ref(img);
+	g->session = session;
+	g->img = img;
+	g->until = ev_now_ms() + COAPFRONT_GRANT_MS;
+	g->etag = etag;
+	snprintf(g->fwid, sizeof(g->fwid), "%s", fwid);
+	cf->ngrants++;
+	coap_session_set_app_data(session, (void *)slot);
+}
+
+static void
 coapfront_download(struct coapfront *cf, coap_resource_t *res,
     coap_session_t *session, const coap_pdu_t *req, const coap_string_t *query,
     coap_pdu_t *resp, const struct coapfront_seg *fwseg)
@@ -530,14 +640,29 @@ coapfront_download(struct coapfront *cf, coap_resource_t *res,
 		    "no identity");
 		return;
 	}
-	status = core_download(cf->core, &creq, fwid, &img, &fw);
-	if (status != CORE_OK) {
-		struct core_resp cr;
+	img = coapfront_grant_find(cf, session, fwid, &etag);
+	if (img == NULL) {
+		status = core_download(cf->core, &creq, fwid, &img, &fw);
+		if (status != CORE_OK) {
+			struct core_resp cr;
 
-		memset(&cr, 0, sizeof(cr));
-		cr.status = status;
-		coapfront_fail_core(resp, &cr);
-		return;
+			memset(&cr, 0, sizeof(cr));
+			cr.status = status;
+			coapfront_fail_core(resp, &cr);
+			return;
+		}
+		/*
+		 * ETag: the first 8 bytes of the SHA-256, encoded as libcoap
+		 * encodes the etag it is given (a CoAP uint), so that
+		 * responses built here and those libcoap builds for later
+		 * blocks carry the same bytes.
+		 */
+		for (i = 0; i < 8; i++)
+			etag = etag << 8 | fw.sha256[i];
+		if (etag == 0)
+			etag = 1;	/* 0 would make libcoap invent one */
+		if (img->size <= COAPFRONT_BODY_MAX)
+			coapfront_grant_add(cf, session, fwid, img, etag);
 	}
 	if (img->size > COAPFRONT_BODY_MAX) {
 		store_image_unref(img);
@@ -557,15 +682,6 @@ coapfront_download(struct coapfront *cf, coap_resource_t *res,
 		return;
 	}
 
-	/*
-	 * ETag: the first 8 bytes of the SHA-256, encoded as libcoap encodes
-	 * the etag it is given (a CoAP uint), so that responses built here
-	 * and those libcoap builds for later blocks carry the same bytes.
-	 */
-	for (i = 0; i < 8; i++)
-		etag = etag << 8 | fw.sha256[i];
-	if (etag == 0)
-		etag = 1;	/* 0 would make libcoap invent one */
 	coap_add_option(resp, COAP_OPTION_ETAG,
 	    coap_encode_var_safe8(buf, sizeof(buf), etag), buf);
 	coapfront_add_uint_option(resp, COAP_OPTION_SIZE2,
@@ -677,24 +793,69 @@ coapfront_psk_cb(coap_bin_const_t *identity, coap_session_t *session,
  * every session and re-arm libcoap's timer) before its own epoll_wait and
  * again inside coap_io_do_epoll(); since we already know there is input,
  * the first pass is skipped: ask libcoap's epoll set what is ready and let
- * coap_io_do_epoll() handle it, which prepares once at its end.  Under
- * load a few rounds share one wake-up of the loop.  (coap_io_process also
- * expires cache entries and runs async requests: neither is used here.)
+ * coap_io_do_epoll() handle it, which prepares once at its end.
+ *
+ * coap_io_do_epoll() reads one datagram per socket event it is given, and
+ * then pays for a whole prepare pass: a walk over every session (costly
+ * with thousands of idle devices) and a timerfd_settime().  So each ready
+ * socket is handed over cf->burst times in one call: a busy socket yields
+ * up to that many datagrams for one prepare pass.  A copy that finds the
+ * socket empty costs one recvmsg() returning EAGAIN, which libcoap reports
+ * as two warnings: libcoap's log level is held at errors during such a
+ * call (and the burst stays 1 while debug logging is on).  The burst adapts:
+ * it doubles while the socket is still readable after a pass and shrinks
+ * when a pass drained it.  (coap_io_process also expires cache entries and
+ * runs async requests: neither is used here.)
  */
 static void
 coapfront_io_cb(int fd, uint32_t events, void *arg)
 {
 	struct coapfront *cf = arg;
 	struct epoll_event evs[COAPFRONT_EPOLL_EVENTS];
-	int n, rounds = 0;
+	struct epoll_event batch[COAPFRONT_BATCH];
+	coap_log_t level = coap_get_log_level();
+	size_t m, copies, k;
+	int i, n, rounds = 0, quiet;
 
 	(void)events;
-	do {
-		n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
-		if (n <= 0)
+	n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
+	while (n > 0) {
+		m = 0;
+		quiet = 0;
+		for (i = 0; i < n; i++) {
+			/* Socket events carry a pointer, the timer NULL. */
+			copies = evs[i].data.ptr != NULL &&
+			    (evs[i].events & EPOLLIN) ? cf->burst : 1;
+			if (copies > COAPFRONT_BATCH - m)
+				copies = COAPFRONT_BATCH - m;
+			if (copies == 0)
+				break;
+			if (copies > 1)
+				quiet = 1;
+			for (k = 0; k < copies; k++)
+				batch[m++] = evs[i];
+		}
+		if (quiet)
+			coap_set_log_level(LOG_ERR);
+		coap_io_do_epoll(cf->ctx, batch, m);
+		if (quiet)
+			coap_set_log_level(level);
+		if (++rounds == COAPFRONT_ROUNDS)
 			break;
-		coap_io_do_epoll(cf->ctx, evs, (size_t)n);
-	} while (++rounds < COAPFRONT_ROUNDS);
+		n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
+		if (cf->burst_max > 1) {
+			/*
+			 * Still readable: more came than the burst took (or
+			 * came meanwhile), so take one more next time; a pass
+			 * that drained the socket may have wasted reads, so
+			 * halve.
+			 */
+			if (n > 0 && cf->burst < cf->burst_max)
+				cf->burst++;
+			else if (n <= 0)
+				cf->burst = (cf->burst + 1) / 2;
+		}
+	}
 	coapfront_psk_wipe(cf);
 	cf->prepared_at = ev_now_ms();
 }
@@ -713,6 +874,7 @@ coapfront_prepare_cb(void *arg)
 	coap_tick_t now;
 	int64_t ms = ev_now_ms();
 
+	coapfront_grant_sweep(cf, ms, 0);
 	if (cf->ctx == NULL || ms - cf->prepared_at < 1000)
 		return -1;
 	coap_ticks(&now);
@@ -730,6 +892,11 @@ coapfront_apply_limits(struct coapfront *cf, const struct config *cfg)
 	cf->max_body = cfg->max_body > 0 ? cfg->max_body :
 	    COAPFRONT_DEFAULT_BODY;
 	coapfront_log_level();
+	/* Debug logging wants every libcoap line: no quiet bursts then. */
+	cf->burst_max = log_get_level() >= LOG_LEVEL_DEBUG ? 1 :
+	    COAPFRONT_BURST_MAX;
+	if (cf->burst < 1 || cf->burst > cf->burst_max)
+		cf->burst = 1;
 	if (cf->ctx == NULL)
 		return;
 	coap_context_set_max_idle_sessions(cf->ctx, cfg->coap_max_sessions);
@@ -946,6 +1113,7 @@ coapfront_free(struct coapfront *cf)
 		coap_free_context(cf->ctx);
 		cf->ctx = NULL;
 	}
+	coapfront_grant_sweep(cf, 0, 1);
 	coapfront_psk_wipe(cf);
 	explicit_bzero(cf->psk, sizeof(cf->psk));
 	coap_cleanup();

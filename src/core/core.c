@@ -948,7 +948,7 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 	struct store_txn *txn = NULL;
 	struct device_rec dev;
 	struct job_rec job;
-	struct dl_ctx *d;
+	struct dl_ctx dl, *d = &dl;	/* on the stack: no allocation */
 	size_t	 i;
 	int	 rc, status = CORE_INTERNAL, allowed = 0;
 
@@ -958,8 +958,8 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 		return CORE_BAD_REQUEST;
 	if (req->peer != NULL && !valid_device_id(req->peer))
 		return CORE_FORBIDDEN;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return CORE_INTERNAL;
+	d->n = 0;
+	d->found = 0;
 	d->fwid = fwid;
 	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0)
 		goto store_fail;
@@ -1023,7 +1023,6 @@ store_fail:
 out:
 	store_txn_abort(txn);
 	crypto_wipe(&dev, sizeof(dev));
-	free(d);
 	if (status != CORE_OK)
 		*img = NULL;
 	return status;
