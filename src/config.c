@@ -114,6 +114,10 @@ static const struct config_key config_keys[] = {
 	    CK_NONE, 0 },
 	{ "upstream_ca", CT_STRING, F(upstream_ca), 0, 0, CK_NONE, 0 },
 	{ "outbox_limit", CT_NUMBER, F(outbox_limit), 100, 100000000, 0, 0 },
+	{ "upstream_batch_max", CT_NUMBER, F(upstream_batch_max), 1, 10000, 0,
+	    1 },
+	{ "upstream_backoff_max", CT_DURATION, F(upstream_backoff_max), 1,
+	    86400, 0, 1 },
 };
 
 #undef F
@@ -219,7 +223,7 @@ config_defaults(struct config *cfg)
 	cfg->firmware_max_size = 1 * GIB;
 	cfg->firmware_max_per_product = 100;
 
-	listen_set(&cfg->https, 0, "", 8443);
+	listen_set(&cfg->https, 1, "0.0.0.0", 8443);
 	snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "certs/server.pem");
 	snprintf(cfg->tls_key, sizeof(cfg->tls_key), "certs/server.key");
 
@@ -228,6 +232,8 @@ config_defaults(struct config *cfg)
 	    "certs/admin.token");
 
 	cfg->outbox_limit = 100000;
+	cfg->upstream_batch_max = 500;
+	cfg->upstream_backoff_max = 300;
 }
 
 /* Parsing --------------------------------------------------------------- */

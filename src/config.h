@@ -68,6 +68,8 @@ struct config {
 	char	upstream_token_file[CONFIG_PATH];	/* upstream_token_file */
 	char	upstream_ca[CONFIG_PATH];	/* upstream_ca */
 	size_t	outbox_limit;		/* outbox_limit: events kept */
+	unsigned upstream_batch_max;	/* upstream_batch_max: events a POST */
+	unsigned upstream_backoff_max;	/* upstream_backoff_max: s, retry cap */
 };
 
 void	 config_defaults(struct config *);

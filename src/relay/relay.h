@@ -39,4 +39,45 @@ struct relay_stats {
 };
 void	 relay_stats(const struct relay *, struct relay_stats *);
 
+/*
+ * The relay's decisions, pure functions exposed for tests/unit/test_relay.
+ */
+enum relay_verdict {
+	RELAY_DONE,		/* 2xx: remove the batch from the outbox */
+	RELAY_RETRY,		/* no answer, 408, 429, 5xx: same batch later */
+	RELAY_PARK,		/* other answers: move the batch aside */
+};
+int	 relay_verdict(int status);	/* status 0: no answer */
+/*
+ * Delay before retry number `attempt' (1, 2, ...): "full jitter", a value
+ * drawn by rnd from [0, min(max_ms, base_ms * 2^(attempt-1))].
+ */
+uint64_t relay_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms,
+	    uint64_t rnd);
+
+/* A JSON array of stamped events, bounded in count and bytes. */
+struct relay_batch {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 count;
+	uint64_t first;		/* sequence numbers, 0 when empty */
+	uint64_t last;
+	size_t	 max_count;
+	size_t	 max_bytes;
+};
+void	 relay_batch_init(struct relay_batch *, size_t max_count,
+	    size_t max_bytes);
+/*
+ * Adds one event (already stamped).  0 added, 1 full (not added: send
+ * what is there; an event alone over max_bytes is still taken when the
+ * batch is empty), -1 out of memory.
+ */
+int	 relay_batch_add(struct relay_batch *, uint64_t seq, const char *,
+	    size_t);
+/* Closes the array; buf/len is then the body.  0, or -1. */
+int	 relay_batch_close(struct relay_batch *);
+void	 relay_batch_reset(struct relay_batch *);	/* empty, keeps limits */
+void	 relay_batch_free(struct relay_batch *);
+
 #endif

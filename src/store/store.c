@@ -13,6 +13,14 @@
  *   jobdev   <job>\0<device>                -> job row record
  *   devopen  <device>\0<job>                -> state byte, for open rows only
  *   outbox   <u64 big-endian seq>           -> type, time stamp, event
+ *   parked   <u64 big-endian seq>           -> as outbox: events of batches
+ *            the upstream refused with a 4xx, kept for the operator
+ *
+ * meta also counts "outbox\0drops" (progress events dropped at the outbox
+ * limit), "outbox\0parked" (batches parked) and keeps "outbox\0noprog",
+ * a lower bound of the oldest progress event's sequence number (there is
+ * none below it), so finding the event to drop does not rescan the
+ * outbox from its start every time.
  *
  * Records are encoded by pack.c, never dumped as structs.  Ids cannot hold
  * a NUL, so a scan over the prefix "<device>\0" sees exactly one device's
@@ -49,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "store/pack.h"
@@ -70,6 +79,7 @@ enum {
 	DB_JOBDEV,
 	DB_DEVOPEN,
 	DB_OUTBOX,
+	DB_PARKED,
 	DB_COUNT
 };
 
@@ -77,11 +87,16 @@ enum {
 
 static const char *const db_names[DB_COUNT] = {
     "meta", "devices", "firmware", "fwkey",
-    "jobs", "jobdev",  "devopen",  "outbox",
+    "jobs", "jobdev",  "devopen",  "outbox", "parked",
 };
 
 static const char meta_schema[] = "schema";
 static const char meta_seq[] = "outbox\0seq"; /* sizeof - 1 bytes */
+static const char meta_drops[] = "outbox\0drops";
+static const char meta_parked[] = "outbox\0parked";
+static const char meta_noprog[] = "outbox\0noprog";
+
+#define DROP_LOG_MS 10000 /* at most one drop message per 10 s */
 
 struct store {
 	MDB_env *env;
@@ -91,6 +106,9 @@ struct store {
 	pthread_mutex_t lock;    /* spare, ntxn */
 	struct store_txn *spare; /* a reset read-only txn */
 	unsigned ntxn;           /* live transactions */
+	size_t outbox_limit;     /* 0: none */
+	int64_t drop_logged;     /* when drops were last logged, ms */
+	uint64_t drop_unlogged;  /* drops since */
 };
 
 struct store_txn {
@@ -1242,6 +1260,142 @@ store_device_open_jobs(struct store_txn *t, const char *device,
  * Outbox.
  */
 
+void
+store_set_outbox_limit(struct store *st, size_t limit)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->outbox_limit = limit;
+	pthread_mutex_unlock(&st->lock);
+}
+
+static int
+meta_add_u64(struct store_txn *t, const char *key, size_t klen, uint64_t n)
+{
+	uint64_t cur;
+	int rc;
+
+	rc = meta_get_u64(t, key, klen, &cur);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	return meta_put_u64(t, key, klen, cur + n);
+}
+
+/* Logs drops at most once per DROP_LOG_MS, with how many there were. */
+static void
+drop_log(struct store *st)
+{
+	struct timespec now;
+	int64_t ms;
+	uint64_t n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	pthread_mutex_lock(&st->lock);
+	st->drop_unlogged++;
+	if (st->drop_logged == 0 || ms - st->drop_logged >= DROP_LOG_MS) {
+		n = st->drop_unlogged;
+		st->drop_unlogged = 0;
+		st->drop_logged = ms;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (n > 0)
+		log_warnx("store: outbox full (limit %zu): dropped %" PRIu64
+		          " progress event%s", st->outbox_limit, n,
+		          n == 1 ? "" : "s");
+}
+
+/*
+ * Finds the oldest progress event at or after the noprog hint; *found is
+ * its sequence number, or 0.  The hint is moved up to it in t.
+ */
+struct oldest_prog {
+	uint64_t seq;
+};
+
+static int
+oldest_prog_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+               void *ctx)
+{
+	struct oldest_prog *op = ctx;
+	const uint8_t *data;
+	int64_t ts;
+	size_t len;
+	int type;
+
+	(void)t;
+	if (k->mv_size != 8 ||
+	    unpack_outbox(v->mv_data, v->mv_size, &type, &ts, &data, &len) != 0)
+		return 0; /* a corrupt entry is not ours to drop */
+	if (type != EV_PROGRESS)
+		return 0;
+	op->seq = unpack_be64(k->mv_data);
+	return STORE_ESTOP;
+}
+
+static int
+outbox_oldest_progress(struct store_txn *t, uint64_t last, uint64_t *found)
+{
+	struct oldest_prog op;
+	uint8_t key[8];
+	uint64_t hint;
+	int rc;
+
+	*found = 0;
+	rc = meta_get_u64(t, meta_noprog, sizeof(meta_noprog) - 1, &hint);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	op.seq = 0;
+	pack_be64(key, hint);
+	rc = db_scan(t, DB_OUTBOX, hint > 0 ? key : NULL, hint > 0 ? 8 : 0, 0,
+	             0, oldest_prog_cb, &op);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return rc;
+	*found = op.seq;
+	/* nothing below op.seq (or up to last) is a progress event */
+	return meta_put_u64(t, meta_noprog, sizeof(meta_noprog) - 1,
+	                    op.seq > 0 ? op.seq : last + 1);
+}
+
+/*
+ * The outbox limit, before appending an event of `type': 1 when the new
+ * event is to be dropped, 0 to append it (after dropping the oldest
+ * progress event when the outbox is full), or a STORE_E* code.
+ */
+static int
+outbox_make_room(struct store_txn *t, int type, uint64_t last)
+{
+	uint64_t victim;
+	size_t depth, limit;
+	uint8_t key[8];
+	int rc;
+
+	pthread_mutex_lock(&t->st->lock);
+	limit = t->st->outbox_limit;
+	pthread_mutex_unlock(&t->st->lock);
+	if (limit == 0)
+		return 0;
+	if ((rc = db_count(t, DB_OUTBOX, &depth)) != 0)
+		return rc;
+	if (depth < limit)
+		return 0;
+	if ((rc = outbox_oldest_progress(t, last, &victim)) != 0)
+		return rc;
+	if (victim == 0 && type != EV_PROGRESS)
+		return 0; /* inform and state events are always kept */
+	if (victim != 0) {
+		pack_be64(key, victim);
+		if ((rc = db_del(t, DB_OUTBOX, key, sizeof(key),
+		                 "outbox drop")) != 0)
+			return rc;
+	}
+	if ((rc = meta_add_u64(t, meta_drops, sizeof(meta_drops) - 1, 1)) != 0)
+		return rc;
+	drop_log(t->st);
+	return victim == 0 ? 1 : 0;
+}
+
 int
 store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
                     size_t len, uint64_t *seq)
@@ -1251,6 +1405,8 @@ store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
 	uint64_t last;
 	int rc;
 
+	if (seq != NULL)
+		*seq = 0;
 	if ((rc = txn_writable(t)) != 0)
 		return rc;
 	if (type < EV_INFORM || type > EV_PROGRESS ||
@@ -1259,6 +1415,10 @@ store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
 	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &last);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
+	if ((rc = outbox_make_room(t, type, last)) < 0)
+		return rc;
+	if (rc == 1)
+		return 0; /* the new progress event is the one dropped */
 	pack_be64(key, last + 1);
 	k.mv_data = key;
 	k.mv_size = sizeof(key);
@@ -1376,5 +1536,99 @@ store_outbox_stats(struct store_txn *t, struct outbox_stats *os)
 	if (rc != 0 && rc != STORE_ESTOP)
 		return rc;
 	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &os->last_seq);
-	return rc == STORE_ENOTFOUND ? 0 : rc;
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = meta_get_u64(t, meta_drops, sizeof(meta_drops) - 1, &os->dropped);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = meta_get_u64(t, meta_parked, sizeof(meta_parked) - 1,
+	                  &os->parked_batches);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	return db_count(t, DB_PARKED, &os->parked_events);
+}
+
+/*
+ * Batches: entries with first <= seq <= last.  Both calls walk a write
+ * cursor over the range, so gaps left by drops cost nothing.
+ */
+static int
+outbox_range(struct store_txn *t, uint64_t first, uint64_t last, int park,
+             size_t *n)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint8_t key[8];
+	int rc, kept;
+
+	if (n != NULL)
+		*n = 0;
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if (first == 0 || last < first)
+		return STORE_EINVAL;
+	if ((rc = cur_get(t, DB_OUTBOX, &c, &kept)) != 0)
+		return rc;
+	pack_be64(key, first);
+	for (;;) {
+		/* seek again each time: the key just deleted sorts first */
+		k.mv_data = key;
+		k.mv_size = sizeof(key);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0) {
+			rc = txn_fail(t, "outbox range", rc);
+			break;
+		}
+		if (k.mv_size != 8 || unpack_be64(k.mv_data) > last)
+			break;
+		memcpy(key, k.mv_data, sizeof(key)); /* where to seek next */
+		if (park) {
+			rc = mdb_put(t->txn, t->st->dbi[DB_PARKED], &k, &v, 0);
+			if (rc != 0) {
+				rc = txn_fail(t, "park", rc);
+				break;
+			}
+		}
+		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+			rc = txn_fail(t, "outbox range del", rc);
+			break;
+		}
+		if (n != NULL)
+			(*n)++;
+	}
+	cur_put(t, DB_OUTBOX, c, kept);
+	if (rc == 0 && park)
+		rc = meta_add_u64(t, meta_parked, sizeof(meta_parked) - 1, 1);
+	return rc;
+}
+
+int
+store_outbox_del_range(struct store_txn *t, uint64_t first, uint64_t last,
+                       size_t *n)
+{
+	return outbox_range(t, first, last, 0, n);
+}
+
+int
+store_outbox_park(struct store_txn *t, uint64_t first, uint64_t last,
+                  size_t *n)
+{
+	return outbox_range(t, first, last, 1, n);
+}
+
+int
+store_parked_iter(struct store_txn *t,
+                  int (*cb)(const struct outbox_entry *, void *), void *arg)
+{
+	struct outbox_ctx oc;
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	oc.cb = cb;
+	oc.arg = arg;
+	return db_scan(t, DB_PARKED, NULL, 0, 0, 0, outbox_scan_cb, &oc);
 }

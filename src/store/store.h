@@ -130,8 +130,33 @@ struct outbox_stats {
 	uint64_t oldest_seq;	/* 0 when empty */
 	int64_t	 oldest_ts;
 	uint64_t last_seq;	/* last number handed out */
+	uint64_t dropped;	/* progress events dropped at the limit */
+	uint64_t parked_batches;	/* batches moved aside (4xx) */
+	size_t	 parked_events;	/* events kept aside */
 };
 int	 store_outbox_stats(struct store_txn *, struct outbox_stats *);
+
+/*
+ * The outbox limit (0: none), applied by store_outbox_append from then on
+ * in this process: when the outbox holds `limit' events, the oldest
+ * progress event is dropped to make room; a new progress event with no
+ * older one to drop is dropped itself (the append succeeds with *seq 0);
+ * inform and state events are always kept, also beyond the limit.  Drops
+ * are counted (outbox_stats.dropped) and logged, at most every 10 s.
+ */
+void	 store_set_outbox_limit(struct store *, size_t limit);
+/*
+ * The relay's batches, entries first <= seq <= last: removed after the
+ * upstream took them, or moved aside to the parked events (and counted as
+ * one parked batch) after it refused them.  *n (may be NULL): entries.
+ */
+int	 store_outbox_del_range(struct store_txn *, uint64_t first,
+	    uint64_t last, size_t *n);
+int	 store_outbox_park(struct store_txn *, uint64_t first, uint64_t last,
+	    size_t *n);
+/* Parked events, oldest first. */
+int	 store_parked_iter(struct store_txn *,
+	    int (*cb)(const struct outbox_entry *, void *), void *arg);
 
 /*
  * Firmware images.  A writer streams an image into a temporary file in

@@ -78,7 +78,9 @@ test_defaults(void)
 	T_EQ_INT(c.max_body, 1024);
 	T_EQ_INT(c.firmware_max_size, 1024ULL * 1024 * 1024);
 	T_EQ_INT(c.firmware_max_per_product, 100);
-	T_EQ_INT(c.https.enabled, 0);
+	T_EQ_INT(c.https.enabled, 1);
+	T_EQ_STR(c.https.host, "0.0.0.0");
+	T_EQ_INT(c.https.port, 8443);
 	T_EQ_INT(c.admin.enabled, 0);
 	T_EQ_STR(c.tls_cert, "certs/server.pem");
 	T_EQ_STR(c.tls_key, "certs/server.key");
@@ -442,7 +444,9 @@ static const char full_conf[] =
     "upstream_url https://platform.example/events\n"
     "upstream_token_file /etc/otagw/upstream.token\n"
     "upstream_ca /etc/otagw/upstream-ca.pem\n"
-    "outbox_limit 5000\n";
+    "outbox_limit 5000\n"
+    "upstream_batch_max 200\n"
+    "upstream_backoff_max 1m\n";
 
 static char *
 dump_text(const struct config *c)

@@ -1343,6 +1343,102 @@ test_outbox_drain(void)
 	tmpdir_free(dir);
 }
 
+/* The outbox limit and the relay's batch calls (issue 5). */
+static void
+test_outbox_limit(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct outbox_stats os;
+	struct obx o;
+	uint64_t seq;
+	size_t n;
+	int i;
+
+	store_set_outbox_limit(st, 4);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	/* 1 state, 2 progress, 3 inform, 4 progress: full */
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 1, "s1", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 2, "p2", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_INFORM, 3, "i3", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 4, "p4", 2, &seq), 0);
+	/* a state event drops progress 2, a progress event drops 4 */
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 5, "s5", 2, &seq), 0);
+	T_EQ_INT(seq, 5);
+	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 6, "p6", 2, &seq), 0);
+	T_EQ_INT(seq, 6);
+	/* 1 3 5 6 left; the next progress drops 6 */
+	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 7, "p7", 2, &seq), 0);
+	T_EQ_INT(seq, 7);
+	T_EQ_INT(store_txn_commit(t), 0);
+
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	memset(&o, 0, sizeof(o));
+	T_EQ_INT(store_outbox_iter(t, 0, obx_cb, &o), 0);
+	T_EQ_INT(o.n, 4);
+	T_EQ_INT(o.seqs[0], 1);
+	T_EQ_INT(o.seqs[1], 3);
+	T_EQ_INT(o.seqs[2], 5);
+	T_EQ_INT(o.seqs[3], 7);
+	/* no progress left behind 7: state events go beyond the limit */
+	T_EQ_INT(store_outbox_del_range(t, 7, 7, &n), 0);
+	T_EQ_INT(n, 1);
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 8, "s8", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 9, "s9", 2, &seq), 0);
+	T_EQ_INT(seq, 9);
+	/* a progress event with none older to drop is dropped itself */
+	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 10, "p", 1, &seq), 0);
+	T_EQ_INT(seq, 0);
+	T_EQ_INT(store_outbox_stats(t, &os), 0);
+	T_EQ_INT(os.depth, 5);
+	T_EQ_INT(os.dropped, 4);
+	T_EQ_INT(os.last_seq, 9);
+	T_EQ_INT(store_txn_commit(t), 0);
+
+	/* drops are counted across reopen; no limit: nothing dropped */
+	st = reopen(st, dir, 0);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	for (i = 0; i < 10; i++)
+		T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 11, "p", 1, &seq),
+		         0);
+	T_EQ_INT(seq, 19);
+	T_EQ_INT(store_outbox_stats(t, &os), 0);
+	T_EQ_INT(os.depth, 15);
+	T_EQ_INT(os.dropped, 4);
+
+	/* park 8..12 (gaps are fine), delete 13..15 */
+	T_EQ_INT(store_outbox_park(t, 8, 12, &n), 0);
+	T_EQ_INT(n, 5);
+	T_EQ_INT(store_outbox_del_range(t, 13, 15, &n), 0);
+	T_EQ_INT(n, 3);
+	T_EQ_INT(store_outbox_del_range(t, 13, 15, &n), 0);
+	T_EQ_INT(n, 0);
+	T_EQ_INT(store_outbox_del_range(t, 0, 15, &n), STORE_EINVAL);
+	T_EQ_INT(store_outbox_stats(t, &os), 0);
+	T_EQ_INT(os.depth, 7);
+	T_EQ_INT(os.oldest_seq, 1);
+	T_EQ_INT(os.parked_batches, 1);
+	T_EQ_INT(os.parked_events, 5);
+	T_EQ_INT(store_txn_commit(t), 0);
+
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	memset(&o, 0, sizeof(o));
+	T_EQ_INT(store_parked_iter(t, obx_cb, &o), 0);
+	T_EQ_INT(o.n, 5);
+	T_EQ_INT(o.seqs[0], 8);
+	T_EQ_STR(o.data[0], "s8");
+	T_EQ_INT(o.seqs[4], 12);
+	memset(&o, 0, sizeof(o));
+	T_EQ_INT(store_outbox_iter(t, 0, obx_cb, &o), 0);
+	T_EQ_INT(o.n, 7);
+	T_EQ_INT(o.seqs[2], 5);
+	T_EQ_INT(o.seqs[3], 16);
+	store_txn_abort(t);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
 static void
 test_abort(void)
 {
@@ -2021,6 +2117,7 @@ main(void)
 	T_RUN(test_next_id);
 	T_RUN(test_outbox);
 	T_RUN(test_outbox_drain);
+	T_RUN(test_outbox_limit);
 	T_RUN(test_abort);
 	T_RUN(test_full);
 	T_RUN(test_images);
