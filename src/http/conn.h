@@ -1,4 +1,167 @@
-/* placeholder */
+/*
+ * conn.h: what server.c shares with the protocol code (h1.c, h2.c).
+ * Private to src/http.
+ *
+ * server.c owns the socket, the TLS connection, the timers and the output
+ * queue; h1.c and h2.c turn input bytes into requests and requests'
+ * responses into queued output.  The output queue holds copied bytes,
+ * owned buffers and references on image maps, so a response body is never
+ * copied whole: server.c writes at most one TLS record's worth at a time,
+ * straight from the map when it can.
+ */
 #ifndef OTAGW_SRC_HTTP_CONN_H
 #define OTAGW_SRC_HTTP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+struct tls_conn;
+struct ev_timer;
+
+#define HTTP_RECORD	16384		/* TLS record payload */
+#define HTTP_OUT_HIGH	(256 * 1024)	/* stop producing above this */
+#define HTTP_CHUNK	4096		/* copied output is gathered in these */
+#define HTTP_LINGER_MS	2000		/* draining a refused body */
+#define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
+
+struct http_hdr {
+	char	*name;
+	char	*value;
+};
+
+struct http_seg {
+	const uint8_t *data;		/* owned (own) or in the image map */
+	uint8_t	*own;
+	const struct store_image *img;
+	uint64_t len;
+};
+
+struct http_resp {
+	int	 status;
+	struct http_hdr *hdrs;
+	size_t	 nhdrs;
+	struct http_seg *segs;
+	size_t	 nsegs;
+	uint64_t body_len;
+	int	 has_head_len;
+	uint64_t head_len;
+};
+
+struct http_req {
+	struct http_conn *conn;
+	int	 version;		/* 2 or 11 */
+	char	*method;
+	char	*path;
+	char	*query;
+	struct http_hdr *hdrs;
+	size_t	 nhdrs;
+	size_t	 head_bytes;
+	uint8_t	*body;
+	size_t	 body_len;
+	size_t	 body_cap;
+	int64_t	 clen;
+	int	 next;			/* enum http_next */
+	int	 too_big;
+	int	 is_head;
+	int	 started;		/* handler saw the head */
+	void	*user;
+	struct http_resp resp;
+	/* HTTP/2 stream state */
+	int32_t	 stream_id;
+	size_t	 seg_i;
+	uint64_t seg_off;
+	size_t	 pend_seg;
+	uint64_t pend_off;
+	int	 responded;
+	int	 ended;			/* request fully received */
+	int	 aborted;		/* on_body refused; ignore the rest */
+	uint64_t rx;			/* body bytes received */
+	struct http_req *h2_prev, *h2_next;
+};
+
+struct http_out {
+	const uint8_t *p;
+	size_t	 len;
+	uint8_t	*own;
+	size_t	 cap;
+	const struct store_image *img;
+};
+
+enum http_conn_state {
+	HTTP_CONN_HANDSHAKE = 0,
+	HTTP_CONN_H1,
+	HTTP_CONN_H2,
+};
+
+struct http_conn {
+	struct http_server *srv;
+	struct http_conn *prev, *next;
+	int	 fd;
+	struct tls_conn *tls;
+	int	 state;
+	uint32_t events;
+	int	 write_blocked;		/* last write wanted the socket */
+	int64_t	 t_start;
+	int64_t	 t_activity;		/* last request byte or response */
+	int64_t	 t_progress;		/* last byte written */
+	struct http_out *out;
+	size_t	 out_head, out_n, out_cap;
+	uint64_t out_bytes;		/* queued, not yet written */
+	uint8_t	*spare;			/* one free HTTP_CHUNK */
+	uint8_t	 stage[HTTP_RECORD];
+	size_t	 stage_len, stage_off;
+	int	 close_after;		/* close when output drained */
+	int	 lingering;		/* closed for writing, draining input */
+	struct ev_timer *kick;		/* run again soon (engine has data) */
+	unsigned busy;			/* responses not fully queued */
+	void	*h1;
+	void	*h2;
+};
+
+/* server.c */
+const struct http_limits *http_conn_limits(const struct http_conn *);
+const struct http_handler *http_conn_handler(const struct http_conn *);
+void	 http_conn_count_request(struct http_conn *);
+int	 http_conn_push(struct http_conn *, const void *, size_t);
+int	 http_conn_push_own(struct http_conn *, uint8_t *, size_t);
+int	 http_conn_push_image(struct http_conn *, const struct store_image *,
+	    uint64_t off, uint64_t len);
+const char *http_conn_date(void);		/* IMF-fixdate, cached */
+const char *http_conn_peer_cn(const struct http_conn *);
+
+struct http_req *http_req_new(struct http_conn *, int version);
+/* Calls on_close when the handler saw the request; frees everything. */
+void	 http_req_free(struct http_req *);
+int	 http_req_add_header(struct http_req *, const char *, size_t,
+	    const char *, size_t);
+int	 http_req_set_target(struct http_req *, const char *, size_t);
+int	 http_req_set_method(struct http_req *, const char *, size_t);
+/* Appends to the buffered body; -1 (too_big set) past max_body. */
+int	 http_req_body_add(struct http_req *, const uint8_t *, size_t);
+/* Starts the handler: on_headers' answer (enum http_next). */
+int	 http_req_begin(struct http_req *);
+/* Calls on_request (unless already answered). */
+void	 http_req_finish(struct http_req *);
+/* Resets the response to a bodyless status (413, 431, 400...). */
+void	 http_resp_simple(struct http_resp *, int status);
+void	 http_resp_clear(struct http_resp *);
+
+/* h1.c */
+int	 h1_start(struct http_conn *);
+int	 h1_recv(struct http_conn *, const uint8_t *, size_t);
+int	 h1_produce(struct http_conn *);
+int	 h1_wants_read(const struct http_conn *);
+void	 h1_free(struct http_conn *);
+
+/* h2.c */
+int	 h2_start(struct http_conn *);
+int	 h2_recv(struct http_conn *, const uint8_t *, size_t);
+int	 h2_produce(struct http_conn *);
+int	 h2_finished(const struct http_conn *);
+int	 h2_wants_write(const struct http_conn *);
+void	 h2_goaway(struct http_conn *);
+void	 h2_free(struct http_conn *);
+
 #endif

@@ -1,2 +1,816 @@
-/* placeholder: src/http/device.c is being written */
-typedef int placeholder_src_http_device_c;
+/*
+ * device.c: the HTTPS device front end (CONTRACT §2, docs/https.md).
+ *
+ * A thin translation layer between the HTTPS server (src/http/http.h) and
+ * the protocol-neutral request core (src/core/core.h), the same core the
+ * CoAP front end uses:
+ *
+ *   POST /ota/{device}/check      -> core_check     200 notice | 204
+ *   POST /ota/{device}/progress   -> core_progress  204
+ *   GET|HEAD /fw/{firmware}       -> core_download  200 | 206 | 304 | 416
+ *
+ * Authentication comes first for every request: either
+ * "Authorization: Bearer <secret>", checked with core_device_auth for the
+ * device the request names (the path for check/progress; X-Device-Id or
+ * ?device= for downloads), or a client certificate verified by the TLS
+ * layer against the device CA, whose CN is the device id.  The core then
+ * enforces that the authenticated device is the one in the path and that
+ * it downloads only firmware it was offered.
+ *
+ * Downloads are answered from on_headers (HTTP_RESPOND): the range and
+ * conditional decisions come from range.c, and the body is one or more
+ * slices of the store's memory map (http_resp_body_image), so an image is
+ * never copied, whatever its size.  Check and progress bodies are buffered
+ * by the server up to max_body (more: 413) and handled in on_request.
+ *
+ * One debug line is logged per request; secrets never are.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "admin/metrics.h"
+#include "codec/codec.h"
+#include "config.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "http/device.h"
+#include "http/http.h"
+#include "http/range.h"
+#include "log.h"
+#include "model.h"
+#include "store/store.h"
+#include "util/validate.h"
+
+#define DEV_CTYPE_IMAGE	"application/octet-stream"
+#define DEV_CTYPE_JSON	"application/json"
+#define DEV_REALM	"Bearer realm=\"otagw\""
+#define DEV_SECRET_MAX	512	/* longest bearer token looked at */
+
+/* Server limits of the device listener (docs/https.md). */
+#define DEV_MAX_HEADER_BYTES	16384
+#define DEV_MAX_CONNECTIONS	10000
+#define DEV_MAX_STREAMS		100
+#define DEV_IDLE_TIMEOUT	60
+#define DEV_STALL_TIMEOUT	30
+#define DEV_HANDSHAKE_TIMEOUT	10
+
+enum dev_route {
+	ROUTE_NONE = 0,
+	ROUTE_CHECK,
+	ROUTE_PROGRESS,
+	ROUTE_FW,
+};
+
+/* Response classes counted for /metrics. */
+enum dev_class {
+	CLASS_2XX = 0,
+	CLASS_3XX,
+	CLASS_4XX,
+	CLASS_5XX,
+	CLASS_N,
+};
+
+struct httpdev {
+	const struct config *cfg;
+	struct core	*core;
+	struct http_server *srv;
+	struct http_handler handler;	/* outlives srv */
+	struct metrics	*metrics;
+	uint64_t	 boundary_seq;
+	uint64_t	 responses[CLASS_N];
+	uint64_t	 downloads;	/* 200 and 206 on /fw/, GET only */
+	uint64_t	 auth_failures;	/* 401 and 403 */
+};
+
+/* What routing and authentication found out about one request. */
+struct dev_ctx {
+	int	 route;
+	char	 target[OTA_ID_MAX + 1];	/* {device} or {firmware} */
+	char	 peer[OTA_ID_MAX + 1];		/* authenticated device */
+	const char *how;			/* "bearer", "cert" */
+};
+
+/*
+ * Responses.
+ */
+
+static void
+dev_count(struct httpdev *hd, int status)
+{
+	if (status >= 200 && status < 300)
+		hd->responses[CLASS_2XX]++;
+	else if (status >= 300 && status < 400)
+		hd->responses[CLASS_3XX]++;
+	else if (status >= 400 && status < 500)
+		hd->responses[CLASS_4XX]++;
+	else
+		hd->responses[CLASS_5XX]++;
+	if (status == 401 || status == 403)
+		hd->auth_failures++;
+}
+
+/* A JSON error body {"error","message"} with its status; returns it. */
+static int
+dev_error(struct http_resp *resp, int status, const char *code,
+    const char *message)
+{
+	char	*body;
+	size_t	 len;
+
+	http_resp_status(resp, status);
+	if ((body = codec_error_encode(code, message, &len)) == NULL)
+		return status;
+	http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
+	if (http_resp_body_take(resp, body, len) == -1)
+		free(body);
+	return status;
+}
+
+static int
+dev_unauthorized(struct http_resp *resp, int bad_token, const char *message)
+{
+	dev_error(resp, 401, "unauthorized", message);
+	http_resp_header(resp, "WWW-Authenticate", bad_token ?
+	    DEV_REALM ", error=\"invalid_token\"" : DEV_REALM);
+	return 401;
+}
+
+static void
+dev_retry_after(struct http_resp *resp, unsigned seconds)
+{
+	char	 buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", seconds);
+	http_resp_header(resp, "Retry-After", buf);
+}
+
+static int
+core_http_status(int status)
+{
+	switch (status) {
+	case CORE_OK:
+		return 200;
+	case CORE_NO_CONTENT:
+		return 204;
+	case CORE_BAD_REQUEST:
+		return 400;
+	case CORE_UNAUTHORIZED:
+		return 401;
+	case CORE_FORBIDDEN:
+		return 403;
+	case CORE_NOT_FOUND:
+		return 404;
+	case CORE_TOO_LARGE:
+		return 413;
+	case CORE_UNAVAILABLE:
+		return 503;
+	}
+	return 500;
+}
+
+/* The error body core_download does not give, for its status. */
+static void
+dev_core_error(struct http_resp *resp, int cstatus)
+{
+	static const struct {
+		int	 status;
+		const char *code;
+		const char *message;
+	} map[] = {
+		{ CORE_BAD_REQUEST, "bad_request", "invalid firmware id" },
+		{ CORE_UNAUTHORIZED, "unauthorized", "authentication needed" },
+		{ CORE_FORBIDDEN, "forbidden",
+		    "this firmware is not offered to this device" },
+		{ CORE_NOT_FOUND, "not_found", "unknown firmware" },
+		{ CORE_UNAVAILABLE, "unavailable", "try again later" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].status == cstatus) {
+			dev_error(resp, core_http_status(cstatus), map[i].code,
+			    map[i].message);
+			if (cstatus == CORE_UNAVAILABLE)
+				dev_retry_after(resp, 5);
+			return;
+		}
+	dev_error(resp, 500, "internal", "internal error");
+}
+
+/*
+ * Requests.
+ */
+
+/* Percent-decodes src into dst (size bytes); 0, or -1 if bad or too long. */
+static int
+dev_unescape(const char *src, size_t len, char *dst, size_t size)
+{
+	size_t	 i, o = 0;
+	uint8_t	 b;
+	size_t	 blen;
+	char	 hex[3];
+
+	for (i = 0; i < len; i++) {
+		if (o + 1 >= size)
+			return -1;
+		if (src[i] != '%') {
+			dst[o++] = src[i];
+			continue;
+		}
+		if (len - i < 3)
+			return -1;
+		hex[0] = src[i + 1];
+		hex[1] = src[i + 2];
+		hex[2] = '\0';
+		if (hex_decode(hex, &b, 1, &blen) != 0 || blen != 1 || b == 0)
+			return -1;
+		dst[o++] = (char)b;
+		i += 2;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+/*
+ * The route and its {device} or {firmware} segment.  Returns the route,
+ * ROUTE_NONE for an unknown path, or -1 for a known path with a bad
+ * segment (400).
+ */
+static int
+dev_route(const char *path, char *target, size_t size)
+{
+	const char *seg, *slash, *rest;
+	size_t	 len;
+	int	 route;
+
+	if (strncmp(path, "/fw/", 4) == 0) {
+		seg = path + 4;
+		len = strlen(seg);
+		if (len == 0 || strchr(seg, '/') != NULL)
+			return ROUTE_NONE;
+		if (dev_unescape(seg, len, target, size) != 0 ||
+		    !valid_id(target))
+			return -1;
+		return ROUTE_FW;
+	}
+	if (strncmp(path, "/ota/", 5) != 0)
+		return ROUTE_NONE;
+	seg = path + 5;
+	if ((slash = strchr(seg, '/')) == NULL || slash == seg)
+		return ROUTE_NONE;
+	rest = slash + 1;
+	if (strcmp(rest, "check") == 0)
+		route = ROUTE_CHECK;
+	else if (strcmp(rest, "progress") == 0)
+		route = ROUTE_PROGRESS;
+	else
+		return ROUTE_NONE;
+	if (dev_unescape(seg, (size_t)(slash - seg), target, size) != 0 ||
+	    !valid_device_id(target))
+		return -1;
+	return route;
+}
+
+/* The value of "device" in a query string, decoded; 1 found, 0 not, -1 bad. */
+static int
+dev_query_device(const char *query, char *out, size_t size)
+{
+	const char *p = query, *amp, *val;
+	size_t	 len;
+
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len > 7 && strncmp(p, "device=", 7) == 0) {
+			val = p + 7;
+			if (dev_unescape(val, len - 7, out, size) != 0 ||
+			    !valid_device_id(out))
+				return -1;
+			return 1;
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+/*
+ * The token of "Authorization: Bearer <token>": returns a pointer into
+ * the header value and its length, NULL when there is no such header, or
+ * "" (length 0) for another scheme or a malformed value.
+ */
+static const char *
+dev_bearer(const struct http_req *req, size_t *len)
+{
+	const char *v, *t, *e;
+
+	*len = 0;
+	if ((v = http_req_header(req, "Authorization")) == NULL)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+		return "";
+	t = v + 6;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	e = t + strlen(t);
+	while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (e == t || (size_t)(e - t) > DEV_SECRET_MAX)
+		return "";
+	*len = (size_t)(e - t);
+	return t;
+}
+
+/*
+ * Authenticates the request; on success fills ctx->peer and returns 0.
+ * Otherwise fills resp (400, 401 or 403) and returns -1.
+ *
+ * The device a bearer token speaks for: the path's for check/progress;
+ * X-Device-Id or ?device= for downloads.  A verified client certificate
+ * names its device by its CN.  Both may be given; they must then agree.
+ */
+static int
+dev_authenticate(struct httpdev *hd, struct http_req *req,
+    struct http_resp *resp, struct dev_ctx *ctx)
+{
+	char	 qdev[OTA_ID_MAX + 1], secret[DEV_SECRET_MAX + 1];
+	const char *cn, *token, *hdr, *claimed = NULL;
+	size_t	 tlen;
+	int	 rc, q;
+
+	cn = http_req_peer_cn(req);
+	if (cn != NULL && !valid_device_id(cn))
+		return dev_error(resp, 403, "forbidden", "the client "
+		    "certificate's CN is not a valid device id");
+	if (ctx->route == ROUTE_FW) {
+		hdr = http_req_header(req, "X-Device-Id");
+		q = dev_query_device(http_req_query(req), qdev, sizeof(qdev));
+		if (q < 0 || (hdr != NULL && !valid_device_id(hdr)))
+			return dev_error(resp, 400, "bad_request",
+			    "invalid device id");
+		if (hdr != NULL && q == 1 && strcmp(hdr, qdev) != 0)
+			return dev_error(resp, 400, "bad_request",
+			    "X-Device-Id and ?device= name different devices");
+		claimed = hdr != NULL ? hdr : q == 1 ? qdev : NULL;
+	} else
+		claimed = ctx->target;
+
+	if ((token = dev_bearer(req, &tlen)) == NULL) {
+		if (cn == NULL)
+			return dev_unauthorized(resp, 0, "a bearer token or a "
+			    "client certificate is needed");
+		if (ctx->route == ROUTE_FW && claimed != NULL &&
+		    strcmp(claimed, cn) != 0)
+			return dev_error(resp, 403, "forbidden", "the device "
+			    "named is not the client certificate's");
+		/* check/progress: the core compares the path with the CN */
+		snprintf(ctx->peer, sizeof(ctx->peer), "%s", cn);
+		ctx->how = "cert";
+		return 0;
+	}
+	if (tlen == 0)
+		return dev_unauthorized(resp, 1, "malformed Authorization: "
+		    "expected Bearer <secret>");
+	if (claimed == NULL)
+		return dev_unauthorized(resp, 1, "a bearer token on /fw/ needs "
+		    "the device: X-Device-Id header or ?device= query");
+	if (cn != NULL && strcmp(cn, claimed) != 0)
+		return dev_error(resp, 403, "forbidden", "the device named is "
+		    "not the client certificate's");
+	memcpy(secret, token, tlen);
+	secret[tlen] = '\0';
+	rc = core_device_auth(hd->core, claimed, secret);
+	crypto_wipe(secret, sizeof(secret));
+	if (rc != 0)
+		return dev_unauthorized(resp, 1, "wrong device or secret");
+	snprintf(ctx->peer, sizeof(ctx->peer), "%s", claimed);
+	ctx->how = "bearer";
+	return 0;
+}
+
+static void
+dev_log(const struct http_req *req, const struct dev_ctx *ctx, int status,
+    const char *extra)
+{
+	if (log_get_level() < LOG_LEVEL_DEBUG)
+		return;
+	log_debug("https: %s %s %s -> %d%s%s%s%s", http_req_version(req) == 2 ?
+	    "h2" : "h1", http_req_method(req), http_req_path(req), status,
+	    ctx->peer[0] ? " device " : "", ctx->peer,
+	    ctx->how ? " by " : "", ctx->how ? ctx->how : "");
+	if (extra != NULL && extra[0] != '\0')
+		log_debug("https: ... %s", extra);
+}
+
+/*
+ * Downloads.
+ */
+
+/* IMF-fixdate (RFC 9110 §5.6.7) of ms since the epoch. */
+static void
+dev_http_date(int64_t ms, char *buf, size_t size)
+{
+	time_t	 t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		buf[0] = '\0';
+}
+
+static void
+dev_boundary(struct httpdev *hd, char *buf, size_t size)
+{
+	uint8_t	 rnd[8];
+	char	 hex[17];
+
+	if (crypto_random(rnd, sizeof(rnd)) != 0) {
+		hd->boundary_seq++;
+		memcpy(rnd, &hd->boundary_seq, sizeof(rnd));
+	}
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(buf, size, "otagw-%s", hex);
+}
+
+/* multipart/byteranges of n ranges; 0, or -1 (out of memory). */
+static int
+dev_multipart(struct httpdev *hd, struct http_resp *resp,
+    const struct store_image *img, const struct range *r, size_t n)
+{
+	char	 boundary[40], head[RANGE_PART_HEAD_MAX], ctype[80];
+	size_t	 i;
+	int	 len;
+
+	dev_boundary(hd, boundary, sizeof(boundary));
+	snprintf(ctype, sizeof(ctype), "multipart/byteranges; boundary=%s",
+	    boundary);
+	http_resp_header(resp, "Content-Type", ctype);
+	for (i = 0; i < n; i++) {
+		len = range_part_head(head, sizeof(head), i, boundary,
+		    DEV_CTYPE_IMAGE, &r[i], img->size);
+		if (len < 0 || http_resp_body_copy(resp, head, (size_t)len) ==
+		    -1 || http_resp_body_image(resp, img, r[i].first,
+		    r[i].last - r[i].first + 1) == -1)
+			return -1;
+	}
+	len = range_part_tail(head, sizeof(head), boundary);
+	if (len < 0 || http_resp_body_copy(resp, head, (size_t)len) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Builds the download answer for an authorized request.  Returns the
+ * status sent.  extra gets a few words for the log line.
+ */
+static int
+dev_download_resp(struct httpdev *hd, struct http_req *req,
+    struct http_resp *resp, const struct store_image *img,
+    const struct firmware_rec *fw, char *extra, size_t esize)
+{
+	struct range r[RANGE_MAX];
+	char	 etag[2 * 32 + 3], hex[2 * 32 + 1], b64[48], digest[64];
+	char	 date[40], buf[96];
+	const char *range, *ifr;
+	size_t	 n = 0;
+	int	 head, rr;
+
+	head = strcmp(http_req_method(req), "HEAD") == 0;
+	hex_encode(fw->sha256, sizeof(fw->sha256), hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	crypto_base64(fw->sha256, sizeof(fw->sha256), b64);
+	snprintf(digest, sizeof(digest), "sha-256=:%s:", b64);
+	dev_http_date(fw->created, date, sizeof(date));
+
+	http_resp_header(resp, "ETag", etag);
+	if (date[0] != '\0')
+		http_resp_header(resp, "Last-Modified", date);
+	http_resp_header(resp, "Accept-Ranges", "bytes");
+
+	if (range_if_none_match(http_req_header(req, "If-None-Match"), etag)) {
+		http_resp_status(resp, 304);
+		snprintf(extra, esize, "If-None-Match matched");
+		return 304;
+	}
+	http_resp_header(resp, "Repr-Digest", digest);
+
+	/* Range applies to GET only (RFC 9110 §14.2); HEAD gets 200. */
+	range = head ? NULL : http_req_header(req, "Range");
+	ifr = http_req_header(req, "If-Range");
+	if (range != NULL && !range_if_range(ifr, etag)) {
+		snprintf(extra, esize, "If-Range mismatch: whole image");
+		range = NULL;
+	}
+	rr = range_parse(range, img->size, r, RANGE_MAX, &n);
+	if (rr != RANGE_ABSENT && rr != RANGE_PARTIAL)
+		snprintf(extra, esize, "Range %s", range_result_name(rr));
+
+	if (rr == RANGE_UNSATISFIABLE) {
+		range_unsatisfied(buf, sizeof(buf), img->size);
+		dev_error(resp, 416, "range_not_satisfiable",
+		    "the range starts past the end of the image");
+		http_resp_header(resp, "Content-Range", buf);
+		return 416;
+	}
+	if (rr == RANGE_PARTIAL && n == 1) {
+		range_content_range(buf, sizeof(buf), &r[0], img->size);
+		http_resp_status(resp, 206);
+		http_resp_header(resp, "Content-Type", DEV_CTYPE_IMAGE);
+		http_resp_header(resp, "Content-Range", buf);
+		snprintf(extra, esize, "%s", buf);
+		if (http_resp_body_image(resp, img, r[0].first,
+		    r[0].last - r[0].first + 1) == -1)
+			goto nomem;
+		hd->downloads++;
+		return 206;
+	}
+	if (rr == RANGE_PARTIAL) {
+		http_resp_status(resp, 206);
+		snprintf(extra, esize, "%zu ranges, multipart", n);
+		if (dev_multipart(hd, resp, img, r, n) == -1)
+			goto nomem;
+		hd->downloads++;
+		return 206;
+	}
+	http_resp_status(resp, 200);
+	http_resp_header(resp, "Content-Type", DEV_CTYPE_IMAGE);
+	if (head) {
+		http_resp_head_length(resp, img->size);
+		return 200;
+	}
+	if (http_resp_body_image(resp, img, 0, img->size) == -1)
+		goto nomem;
+	hd->downloads++;
+	return 200;
+nomem:
+	log_warnx("https: download %s: out of memory", fw->id);
+	dev_error(resp, 500, "internal", "out of memory");
+	return 500;
+}
+
+static int
+dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
+    const struct dev_ctx *ctx, char *extra, size_t esize)
+{
+	const struct store_image *img = NULL;
+	struct firmware_rec fw;
+	struct core_req creq;
+	int	 cs, status;
+
+	memset(&creq, 0, sizeof(creq));
+	creq.proto = CORE_PROTO_HTTPS;
+	creq.peer = ctx->peer;
+	cs = core_download(hd->core, &creq, ctx->target, &img, &fw);
+	if (cs != CORE_OK) {
+		dev_core_error(resp, cs);
+		return core_http_status(cs);
+	}
+	status = dev_download_resp(hd, req, resp, img, &fw, extra, esize);
+	store_image_unref(img);
+	return status;
+}
+
+/*
+ * Check and progress.
+ */
+
+static int
+dev_core_call(struct httpdev *hd, struct http_req *req,
+    struct http_resp *resp, const struct dev_ctx *ctx)
+{
+	struct core_req creq;
+	struct core_resp cresp;
+	size_t	 len = 0;
+	int	 status;
+
+	memset(&creq, 0, sizeof(creq));
+	creq.proto = CORE_PROTO_HTTPS;
+	creq.peer = ctx->peer;
+	creq.device = ctx->target;
+	creq.body = http_req_body(req, &len);
+	creq.body_len = len;
+	if (ctx->route == ROUTE_CHECK)
+		core_check(hd->core, &creq, &cresp);
+	else
+		core_progress(hd->core, &creq, &cresp);
+
+	status = core_http_status(cresp.status);
+	if (ctx->route == ROUTE_PROGRESS && status == 200)
+		status = 204;
+	if (status == 200 && cresp.body == NULL)
+		status = 204;
+	http_resp_status(resp, status);
+	if (cresp.retry_after > 0)
+		dev_retry_after(resp, cresp.retry_after);
+	else if (status == 503)
+		dev_retry_after(resp, 5);
+	if (status != 204 && cresp.body != NULL) {
+		http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
+		if (http_resp_body_take(resp, cresp.body, cresp.body_len) == 0)
+			cresp.body = NULL;
+	}
+	http_resp_header(resp, "Cache-Control", "no-store");
+	core_resp_cleanup(&cresp);
+	return status;
+}
+
+/*
+ * Server callbacks.
+ */
+
+/* Routes the request into ctx; 0, or the error status with resp set. */
+static int
+dev_route_request(struct http_req *req, struct http_resp *resp,
+    struct dev_ctx *ctx)
+{
+	const char *m = http_req_method(req);
+	int	 route;
+
+	memset(ctx, 0, sizeof(*ctx));
+	route = dev_route(http_req_path(req), ctx->target,
+	    sizeof(ctx->target));
+	if (route == ROUTE_NONE)
+		return dev_error(resp, 404, "not_found", "no such resource");
+	if (route < 0)
+		return dev_error(resp, 400, "bad_request",
+		    "invalid id in the path");
+	ctx->route = route;
+	if (route == ROUTE_FW && strcmp(m, "GET") != 0 &&
+	    strcmp(m, "HEAD") != 0) {
+		http_resp_header(resp, "Allow", "GET, HEAD");
+		return dev_error(resp, 405, "method_not_allowed",
+		    "use GET or HEAD");
+	}
+	if (route != ROUTE_FW && strcmp(m, "POST") != 0) {
+		http_resp_header(resp, "Allow", "POST");
+		return dev_error(resp, 405, "method_not_allowed", "use POST");
+	}
+	return 0;
+}
+
+/*
+ * Downloads (GET and HEAD, no body) are answered here, before any body.
+ * Everything else may carry a body: it is buffered (up to max_body) and
+ * answered in on_request, also when it is refused, so that the answer
+ * never races a request body still on its way.
+ */
+static int
+dev_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
+{
+	struct httpdev *hd = arg;
+	struct dev_ctx ctx;
+	char	 extra[96] = "";
+	int	 status;
+
+	if (strncmp(http_req_path(req), "/fw/", 4) != 0 ||
+	    (strcmp(http_req_method(req), "GET") != 0 &&
+	    strcmp(http_req_method(req), "HEAD") != 0))
+		return HTTP_BUFFER;
+	if ((status = dev_route_request(req, resp, &ctx)) != 0 ||
+	    (status = dev_authenticate(hd, req, resp, &ctx)) != 0)
+		goto out;
+	status = dev_download(hd, req, resp, &ctx, extra, sizeof(extra));
+out:
+	dev_log(req, &ctx, status, extra);
+	dev_count(hd, status);
+	return HTTP_RESPOND;
+}
+
+/* Check, progress, and every request on_headers did not answer. */
+static void
+dev_on_request(void *arg, struct http_req *req, struct http_resp *resp)
+{
+	struct httpdev *hd = arg;
+	struct dev_ctx ctx;
+	char	 extra[96] = "";
+	int	 status;
+
+	if ((status = dev_route_request(req, resp, &ctx)) != 0 ||
+	    (status = dev_authenticate(hd, req, resp, &ctx)) != 0)
+		goto out;
+	if (ctx.route == ROUTE_FW)	/* not reached: on_headers has it */
+		status = dev_download(hd, req, resp, &ctx, extra,
+		    sizeof(extra));
+	else
+		status = dev_core_call(hd, req, resp, &ctx);
+out:
+	dev_log(req, &ctx, status, extra);
+	dev_count(hd, status);
+}
+
+static void
+dev_metrics_cb(void *arg, struct metrics_out *out)
+{
+	static const char *const labels[CLASS_N] = {
+		"listener=\"device\",code=\"2xx\"",
+		"listener=\"device\",code=\"3xx\"",
+		"listener=\"device\",code=\"4xx\"",
+		"listener=\"device\",code=\"5xx\"",
+	};
+	struct httpdev *hd = arg;
+	struct http_server_stats st;
+	size_t	 i;
+
+	for (i = 0; i < CLASS_N; i++)
+		metrics_counter(out, "otagw_https_device_responses_total",
+		    "Device HTTPS responses by status class.", labels[i],
+		    (double)hd->responses[i]);
+	metrics_counter(out, "otagw_https_device_downloads_total",
+	    "Firmware downloads (200 and 206 answers to GET) over HTTPS.", "",
+	    (double)hd->downloads);
+	metrics_counter(out, "otagw_https_device_auth_failures_total",
+	    "Device HTTPS requests refused with 401 or 403.", "",
+	    (double)hd->auth_failures);
+	if (hd->srv == NULL)
+		return;
+	memset(&st, 0, sizeof(st));
+	http_server_stats(hd->srv, &st);
+	metrics_gauge(out, "otagw_https_device_connections",
+	    "Open device HTTPS connections.", "", (double)st.connections);
+	metrics_gauge(out, "otagw_https_device_h2_connections",
+	    "Open device HTTPS connections speaking HTTP/2.", "",
+	    (double)st.h2_connections);
+	metrics_counter(out, "otagw_https_device_accepted_total",
+	    "Device HTTPS connections accepted.", "", (double)st.accepted);
+	metrics_counter(out, "otagw_https_device_requests_total",
+	    "Device HTTPS requests.", "", (double)st.requests);
+	metrics_counter(out, "otagw_https_device_bytes_out_total",
+	    "Bytes sent to devices over HTTPS.", "", (double)st.bytes_out);
+}
+
+/*
+ * Life cycle.
+ */
+
+static void
+dev_limits(const struct config *cfg, struct http_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_body = cfg->max_body;
+	lim->max_header_bytes = DEV_MAX_HEADER_BYTES;
+	lim->max_connections = DEV_MAX_CONNECTIONS;
+	lim->max_streams = DEV_MAX_STREAMS;
+	lim->idle_timeout_s = DEV_IDLE_TIMEOUT;
+	lim->stall_timeout_s = DEV_STALL_TIMEOUT;
+	lim->handshake_timeout_s = DEV_HANDSHAKE_TIMEOUT;
+}
+
+struct httpdev *
+httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
+    struct tls_server *tls, struct metrics *metrics)
+{
+	struct httpdev *hd;
+	struct http_limits lim;
+
+	if (!cfg->https.enabled) {
+		log_warnx("https_listen is off");
+		return NULL;
+	}
+	if ((hd = calloc(1, sizeof(*hd))) == NULL) {
+		log_warn("httpdev_new");
+		return NULL;
+	}
+	hd->handler.on_headers = dev_on_headers;
+	hd->handler.on_request = dev_on_request;
+	hd->handler.arg = hd;
+	hd->cfg = cfg;
+	hd->core = core;
+	hd->metrics = metrics;
+	dev_limits(cfg, &lim);
+	hd->srv = http_server_new(ev, cfg->https.host, cfg->https.port, tls,
+	    &lim, &hd->handler, "https");
+	if (hd->srv == NULL) {
+		free(hd);
+		return NULL;
+	}
+	if (metrics != NULL && metrics_register(metrics, dev_metrics_cb,
+	    hd) == -1)
+		log_warnx("https: cannot register metrics");
+	return hd;
+}
+
+void
+httpdev_free(struct httpdev *hd)
+{
+	if (hd == NULL)
+		return;
+	http_server_free(hd->srv);
+	free(hd);
+}
+
+void
+httpdev_set_config(struct httpdev *hd, const struct config *cfg)
+{
+	struct http_limits lim;
+
+	if (hd == NULL)
+		return;
+	hd->cfg = cfg;
+	dev_limits(cfg, &lim);
+	http_server_set_limits(hd->srv, &lim);
+}

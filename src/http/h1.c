@@ -1,2 +1,480 @@
-/* placeholder: src/http/h1.c is being written */
-typedef int placeholder_src_http_h1_c;
+/*
+ * h1.c: HTTP/1.1 on a connection, with libhttp-parser 2.9.
+ *
+ * Input is kept in a bounded buffer and parsed request by request: the
+ * parser pauses after each complete request, whose whole response is
+ * queued on the connection at once (head copied, owned body buffers
+ * handed over, image slices queued as map references), and resumes only
+ * when the output queue is below its high mark.  Pipelined requests are so
+ * answered in order and a client that does not read stops being parsed.
+ * Limits: the request head (431), buffered bodies (413), parse errors
+ * (400); each of these answers closes the connection.  Streamed uploads
+ * get "100 Continue" when the client asked for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "http/conn.h"
+#include "http/http.h"
+#include "log.h"
+#include "store/store.h"
+
+#define H1_IN_CAP	(64 * 1024)
+
+struct h1 {
+	http_parser p;
+	struct http_req *req;
+	uint8_t	 in[H1_IN_CAP];
+	size_t	 in_len;
+	int	 waiting;	/* paused after a request */
+	int	 stop;		/* nothing more is parsed */
+	int	 err_status;	/* 431 from a callback */
+	int	 keep_alive;
+	/* header field/value being assembled */
+	char	*f, *v;
+	size_t	 fl, vl, fcap, vcap;
+	int	 in_value;
+	char	*url;
+	size_t	 urll, urlcap;
+};
+
+static const char *
+h1_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+static int
+h1_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	size_t ncap;
+	char *b;
+
+	if (*len + n + 1 > *cap) {
+		ncap = *cap ? *cap : 64;
+		while (ncap < *len + n + 1)
+			ncap *= 2;
+		if ((b = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = b;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Queues the response of r; close: add "connection: close". */
+static int
+h1_respond(struct http_conn *c, struct http_req *r, int close)
+{
+	struct http_resp *rs = &r->resp;
+	char line[512];
+	char *head = NULL;
+	size_t hl = 0, hcap = 0, i;
+	uint64_t clen;
+	int n, rc = -1, nobody;
+
+	nobody = rs->status == 204 || rs->status == 304 ||
+	    (rs->status >= 100 && rs->status < 200);
+	clen = r->is_head && rs->has_head_len ? rs->head_len : rs->body_len;
+	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nserver: otagw\r\n"
+	    "date: %s\r\n", rs->status, h1_reason(rs->status),
+	    http_conn_date());
+	if (h1_append(&head, &hl, &hcap, line, (size_t)n) == -1)
+		goto out;
+	for (i = 0; i < rs->nhdrs; i++) {
+		const char *hn = rs->hdrs[i].name;
+
+		if (strcasecmp(hn, "content-length") == 0 ||
+		    strcasecmp(hn, "connection") == 0 ||
+		    strcasecmp(hn, "server") == 0 ||
+		    strcasecmp(hn, "date") == 0 ||
+		    strcasecmp(hn, "transfer-encoding") == 0)
+			continue;
+		if (strpbrk(rs->hdrs[i].value, "\r\n") != NULL ||
+		    strpbrk(hn, "\r\n: ") != NULL)
+			continue;
+		if (h1_append(&head, &hl, &hcap, hn, strlen(hn)) == -1 ||
+		    h1_append(&head, &hl, &hcap, ": ", 2) == -1 ||
+		    h1_append(&head, &hl, &hcap, rs->hdrs[i].value,
+		    strlen(rs->hdrs[i].value)) == -1 ||
+		    h1_append(&head, &hl, &hcap, "\r\n", 2) == -1)
+			goto out;
+	}
+	n = 0;
+	if (!nobody)
+		n = snprintf(line, sizeof(line), "content-length: %llu\r\n",
+		    (unsigned long long)clen);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "%s\r\n",
+	    close ? "connection: close\r\n" : "");
+	if (h1_append(&head, &hl, &hcap, line, (size_t)n) == -1)
+		goto out;
+	if (http_conn_push_own(c, (uint8_t *)head, hl) == -1) {
+		head = NULL;
+		goto out;
+	}
+	head = NULL;
+	if (!r->is_head && !nobody) {
+		for (i = 0; i < rs->nsegs; i++) {
+			struct http_seg *s = &rs->segs[i];
+
+			if (s->img != NULL) {
+				if (http_conn_push_image(c, s->img,
+				    (uint64_t)(s->data - s->img->data),
+				    s->len) == -1)
+					goto out;
+			} else {
+				if (http_conn_push_own(c, s->own,
+				    (size_t)s->len) == -1) {
+					s->own = NULL;
+					goto out;
+				}
+				s->own = NULL;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(head);
+	return rc;
+}
+
+/* Answers r (already filled) and ends it. */
+static int
+h1_finish_req(struct http_conn *c, struct h1 *h, int close)
+{
+	struct http_req *r = h->req;
+	int rc;
+
+	h->req = NULL;
+	rc = h1_respond(c, r, close);
+	http_req_free(r);
+	if (close) {
+		c->close_after = 1;
+		h->stop = 1;
+	}
+	return rc;
+}
+
+static int
+h1_head_add(struct h1 *h, struct http_conn *c, size_t n)
+{
+	if (h->req == NULL)
+		return -1;
+	h->req->head_bytes += n;
+	if (h->req->head_bytes > http_conn_limits(c)->max_header_bytes) {
+		h->err_status = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+h1_flush_header(struct h1 *h)
+{
+	int rc = 0;
+
+	if (h->fl > 0 && h->req != NULL)
+		rc = http_req_add_header(h->req, h->f, h->fl,
+		    h->v ? h->v : "", h->vl);
+	h->fl = h->vl = 0;
+	h->in_value = 0;
+	return rc;
+}
+
+static int
+h1_on_message_begin_cb(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+
+	http_req_free(h->req);
+	if ((h->req = http_req_new(c, 11)) == NULL)
+		return -1;
+	h->fl = h->vl = h->urll = 0;
+	h->in_value = 0;
+	return 0;
+}
+
+static int
+h1_on_url_cb(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+
+	if (h1_head_add(h, c, len) == -1)
+		return -1;
+	return h1_append(&h->url, &h->urll, &h->urlcap, at, len);
+}
+
+static int
+h1_on_field_cb(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+
+	if (h1_head_add(h, c, len + 4) == -1)
+		return -1;
+	if (h->in_value && h1_flush_header(h) == -1)
+		return -1;
+	return h1_append(&h->f, &h->fl, &h->fcap, at, len);
+}
+
+static int
+h1_on_value_cb(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+
+	if (h1_head_add(h, c, len) == -1)
+		return -1;
+	h->in_value = 1;
+	return h1_append(&h->v, &h->vl, &h->vcap, at, len);
+}
+
+static int
+h1_on_headers_complete_cb(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+	struct http_req *r = h->req;
+	const char *m, *expect;
+	int next, has_body;
+
+	if (r == NULL || h1_flush_header(h) == -1)
+		return -1;
+	m = http_method_str((enum http_method)p->method);
+	if (http_req_set_method(r, m, strlen(m)) == -1 ||
+	    http_req_set_target(r, h->url ? h->url : "/", h->urll) == -1)
+		return -1;
+	h->keep_alive = http_should_keep_alive(p);
+	has_body = (p->flags & F_CHUNKED) || r->clen > 0;
+	next = http_req_begin(r);
+	if (next == HTTP_RESPOND) {
+		if (h1_finish_req(c, h, has_body || !h->keep_alive) == -1)
+			return -1;
+		if (has_body) {
+			http_parser_pause(p, 1);
+			return 0;
+		}
+		/* no body: the message completes without a request */
+		return 0;
+	}
+	expect = http_req_header(r, "expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+	    has_body) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		if (http_conn_push(c, cont, sizeof(cont) - 1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+h1_on_body_cb(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+	struct http_req *r = h->req;
+	const struct http_handler *hd = http_conn_handler(c);
+
+	if (r == NULL)
+		return 0;	/* answered already; skipping */
+	if (r->next == HTTP_STREAM) {
+		if (hd->on_body(hd->arg, r, (const uint8_t *)at, len) == -1) {
+			r->next = HTTP_RESPOND;
+			if (h1_finish_req(c, h, 1) == -1)
+				return -1;
+			http_parser_pause(p, 1);
+		}
+		return 0;
+	}
+	if (http_req_body_add(r, (const uint8_t *)at, len) == -1) {
+		http_resp_simple(&r->resp, 413);
+		if (h1_finish_req(c, h, 1) == -1)
+			return -1;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+static int
+h1_on_message_complete_cb(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct h1 *h = c->h1;
+
+	if (h->req != NULL) {
+		http_req_finish(h->req);
+		if (h1_finish_req(c, h, !h->keep_alive) == -1)
+			return -1;
+	} else if (!h->keep_alive) {
+		c->close_after = 1;
+		h->stop = 1;
+	}
+	h->waiting = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings h1_settings = {
+	.on_message_begin = h1_on_message_begin_cb,
+	.on_url = h1_on_url_cb,
+	.on_header_field = h1_on_field_cb,
+	.on_header_value = h1_on_value_cb,
+	.on_headers_complete = h1_on_headers_complete_cb,
+	.on_body = h1_on_body_cb,
+	.on_message_complete = h1_on_message_complete_cb,
+};
+
+static int
+h1_error(struct http_conn *c, struct h1 *h, int status)
+{
+	struct http_req *r;
+
+	h->stop = 1;
+	c->close_after = 1;
+	http_req_free(h->req);
+	h->req = NULL;
+	if ((r = http_req_new(c, 11)) == NULL)
+		return -1;
+	http_resp_simple(&r->resp, status);
+	h->req = r;
+	return h1_finish_req(c, h, 1);
+}
+
+/* Parses what is buffered until a request completes or input runs out. */
+static int
+h1_parse(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+	size_t n;
+	enum http_errno e;
+
+	while (!h->stop && !h->waiting && h->in_len > 0) {
+		n = http_parser_execute(&h->p, &h1_settings,
+		    (const char *)h->in, h->in_len);
+		e = HTTP_PARSER_ERRNO(&h->p);
+		if (n > h->in_len)
+			n = h->in_len;
+		memmove(h->in, h->in + n, h->in_len - n);
+		h->in_len -= n;
+		if (e == HPE_PAUSED) {
+			if (h->stop)
+				break;
+			http_parser_pause(&h->p, 0);
+			continue;
+		}
+		if (e != HPE_OK) {
+			log_debug("http/1.1: %s", http_errno_name(e));
+			return h1_error(c, h, h->err_status ? h->err_status :
+			    400);
+		}
+		if (n == 0)
+			break;
+	}
+	return 0;
+}
+
+int
+h1_start(struct http_conn *c)
+{
+	struct h1 *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -1;
+	http_parser_init(&h->p, HTTP_REQUEST);
+	h->p.data = c;
+	c->h1 = h;
+	return 0;
+}
+
+int
+h1_recv(struct http_conn *c, const uint8_t *p, size_t len)
+{
+	struct h1 *h = c->h1;
+
+	if (h->stop)
+		return 0;	/* discarding */
+	if (len > sizeof(h->in) - h->in_len)
+		return -1;
+	memcpy(h->in + h->in_len, p, len);
+	h->in_len += len;
+	return h1_parse(c);
+}
+
+int
+h1_produce(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h->waiting && !h->stop && c->out_bytes < HTTP_OUT_HIGH) {
+		h->waiting = 0;
+		return h1_parse(c);
+	}
+	return 0;
+}
+
+int
+h1_wants_read(const struct http_conn *c)
+{
+	const struct h1 *h = c->h1;
+
+	if (h == NULL || h->stop)
+		return 0;
+	return h->in_len + HTTP_RECORD <= sizeof(h->in);
+}
+
+void
+h1_free(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h == NULL)
+		return;
+	http_req_free(h->req);
+	free(h->f);
+	free(h->v);
+	free(h->url);
+	free(h);
+	c->h1 = NULL;
+}

@@ -1,2 +1,1100 @@
-/* placeholder: src/http/server.c is being written */
-typedef int placeholder_src_http_server_c;
+/*
+ * server.c: the HTTPS listener, connections, output queue and timeouts.
+ *
+ * A listening socket on the event loop accepts connections up to
+ * max_connections (more are closed at once).  Each connection does its
+ * TLS handshake under handshake_timeout_s, then speaks HTTP/2 (h2.c) or
+ * HTTP/1.1 (h1.c) by ALPN.  The protocol code queues output here; this
+ * file writes it one TLS record at a time: image slices straight from the
+ * map, small pieces gathered into one record-sized staging buffer.  While
+ * more than HTTP_OUT_HIGH bytes wait, the connection stops reading and the
+ * protocol stops producing, so memory per connection is bounded and a
+ * client that does not read only holds its own connection, which the
+ * one-second sweep drops after stall_timeout_s without progress.
+ * Request and response objects (struct http_req, http_resp) and their
+ * accessors live here too, shared by both protocols.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "http/conn.h"
+#include "http/http.h"
+#include "log.h"
+#include "store/store.h"
+#include "tls/tls.h"
+
+struct http_server {
+	struct ev *ev;
+	struct tls_server *tls;
+	struct http_limits lim;
+	struct http_handler h;
+	char	*name;
+	int	 fd;
+	struct ev_timer *sweep;
+	struct http_conn *conns;
+	/*
+	 * The last image served keeps one reference for a couple of
+	 * seconds, so that back-to-back requests for the same image do not
+	 * map and unmap it each time.
+	 */
+	const struct store_image *keep_img;
+	int64_t	 keep_until;
+	struct http_server_stats st;
+};
+
+static void	server_conn_io_cb(int, uint32_t, void *);
+static void	server_conn_close(struct http_conn *);
+static void	server_conn_kick_cb(void *);
+
+static void
+server_limits_fill(struct http_limits *dst, const struct http_limits *src)
+{
+	if (src != NULL)
+		*dst = *src;
+	else
+		memset(dst, 0, sizeof(*dst));
+	if (dst->max_body == 0)
+		dst->max_body = 1024 * 1024;
+	if (dst->max_header_bytes == 0)
+		dst->max_header_bytes = 16 * 1024;
+	if (dst->max_connections == 0)
+		dst->max_connections = 1024;
+	if (dst->max_streams == 0)
+		dst->max_streams = 100;
+	if (dst->idle_timeout_s == 0)
+		dst->idle_timeout_s = 60;
+	if (dst->stall_timeout_s == 0)
+		dst->stall_timeout_s = 30;
+	if (dst->handshake_timeout_s == 0)
+		dst->handshake_timeout_s = 10;
+}
+
+const struct http_limits *
+http_conn_limits(const struct http_conn *c)
+{
+	return &c->srv->lim;
+}
+
+const struct http_handler *
+http_conn_handler(const struct http_conn *c)
+{
+	return &c->srv->h;
+}
+
+void
+http_conn_count_request(struct http_conn *c)
+{
+	c->srv->st.requests++;
+	c->t_activity = ev_now_ms();
+}
+
+const char *
+http_conn_peer_cn(const struct http_conn *c)
+{
+	return tls_conn_peer_cn(c->tls);
+}
+
+const char *
+http_conn_date(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last || buf[0] == '\0') {
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+/* Output queue. */
+
+static struct http_out *
+server_out_slot(struct http_conn *c)
+{
+	struct http_out *n;
+	size_t ncap;
+
+	if (c->out_head > 0 && c->out_head == c->out_n) {
+		c->out_head = c->out_n = 0;
+	}
+	if (c->out_n == c->out_cap) {
+		if (c->out_head > 0) {
+			memmove(c->out, c->out + c->out_head,
+			    (c->out_n - c->out_head) * sizeof(*c->out));
+			c->out_n -= c->out_head;
+			c->out_head = 0;
+		}
+		if (c->out_n == c->out_cap) {
+			ncap = c->out_cap ? c->out_cap * 2 : 16;
+			if ((n = reallocarray(c->out, ncap, sizeof(*n))) == NULL)
+				return NULL;
+			c->out = n;
+			c->out_cap = ncap;
+		}
+	}
+	n = &c->out[c->out_n++];
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+int
+http_conn_push(struct http_conn *c, const void *p, size_t len)
+{
+	struct http_out *o;
+	size_t cap;
+
+	if (len == 0)
+		return 0;
+	if (c->out_n > c->out_head) {
+		o = &c->out[c->out_n - 1];
+		if (o->own != NULL && o->cap - o->len >= len &&
+		    o->p == o->own) {
+			memcpy(o->own + o->len, p, len);
+			o->len += len;
+			c->out_bytes += len;
+			return 0;
+		}
+	}
+	cap = len < HTTP_CHUNK ? HTTP_CHUNK : len;
+	if ((o = server_out_slot(c)) == NULL)
+		return -1;
+	if (cap == HTTP_CHUNK && c->spare != NULL) {
+		o->own = c->spare;
+		c->spare = NULL;
+	} else if ((o->own = malloc(cap)) == NULL) {
+		c->out_n--;
+		return -1;
+	}
+	memcpy(o->own, p, len);
+	o->p = o->own;
+	o->len = len;
+	o->cap = cap;
+	c->out_bytes += len;
+	return 0;
+}
+
+int
+http_conn_push_own(struct http_conn *c, uint8_t *buf, size_t len)
+{
+	struct http_out *o;
+
+	if (len == 0) {
+		free(buf);
+		return 0;
+	}
+	if ((o = server_out_slot(c)) == NULL) {
+		free(buf);
+		return -1;
+	}
+	o->own = buf;
+	o->p = buf;
+	o->len = len;
+	o->cap = len;		/* full: nothing is appended */
+	c->out_bytes += len;
+	return 0;
+}
+
+int
+http_conn_push_image(struct http_conn *c, const struct store_image *img,
+    uint64_t off, uint64_t len)
+{
+	struct http_out *o;
+
+	if (len == 0)
+		return 0;
+	if (off > img->size || len > img->size - off)
+		return -1;
+	if ((o = server_out_slot(c)) == NULL)
+		return -1;
+	store_image_ref(img);
+	o->img = img;
+	o->p = img->data + off;
+	if (c->srv->keep_img != img) {
+		store_image_unref(c->srv->keep_img);
+		store_image_ref(img);
+		c->srv->keep_img = img;
+	}
+	c->srv->keep_until = ev_now_ms() + HTTP_KEEP_IMAGE_MS;
+	o->len = (size_t)len;
+	c->out_bytes += len;
+	return 0;
+}
+
+static void
+server_out_drop_head(struct http_conn *c)
+{
+	struct http_out *o = &c->out[c->out_head++];
+
+	/* keep one small chunk for the next push */
+	if (o->own != NULL && o->cap == HTTP_CHUNK && c->spare == NULL)
+		c->spare = o->own;
+	else
+		free(o->own);
+	store_image_unref(o->img);
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+server_out_clear(struct http_conn *c)
+{
+	while (c->out_head < c->out_n)
+		server_out_drop_head(c);
+	free(c->out);
+	free(c->spare);
+	c->spare = NULL;
+	c->out = NULL;
+	c->out_head = c->out_n = c->out_cap = 0;
+	c->out_bytes = 0;
+	c->stage_len = c->stage_off = 0;
+}
+
+/*
+ * Writes what is queued.  Returns 0 (all written or the socket is full),
+ * or -1 on a TLS error.
+ */
+static int
+server_flush(struct http_conn *c)
+{
+	struct http_out *o;
+	const uint8_t *p;
+	size_t n, take;
+	ssize_t w;
+	int direct;
+
+	c->write_blocked = 0;
+	for (;;) {
+		direct = 0;
+		if (c->stage_off < c->stage_len) {
+			p = c->stage + c->stage_off;
+			n = c->stage_len - c->stage_off;
+		} else if (c->out_head < c->out_n) {
+			o = &c->out[c->out_head];
+			if (o->img != NULL && (o->len >= HTTP_RECORD ||
+			    c->out_head + 1 == c->out_n)) {
+				p = o->p;
+				n = o->len < HTTP_RECORD ? o->len :
+				    HTTP_RECORD;
+				direct = 1;
+			} else {
+				/* gather small pieces into one record */
+				c->stage_len = c->stage_off = 0;
+				while (c->out_head < c->out_n &&
+				    c->stage_len < HTTP_RECORD) {
+					o = &c->out[c->out_head];
+					take = HTTP_RECORD - c->stage_len;
+					if (take > o->len)
+						take = o->len;
+					memcpy(c->stage + c->stage_len, o->p,
+					    take);
+					c->stage_len += take;
+					o->p += take;
+					o->len -= take;
+					if (o->len == 0)
+						server_out_drop_head(c);
+				}
+				continue;
+			}
+		} else
+			return 0;
+		w = tls_conn_write(c->tls, p, n);
+		if (w == TLS_WANT_WRITE || w == TLS_WANT_READ) {
+			c->write_blocked = w == TLS_WANT_WRITE ? 1 : 2;
+			return 0;
+		}
+		if (w <= 0)
+			return -1;
+		c->t_progress = ev_now_ms();
+		c->srv->st.bytes_out += (uint64_t)w;
+		c->out_bytes -= (uint64_t)w;
+		if (direct) {
+			o = &c->out[c->out_head];
+			o->p += w;
+			o->len -= (size_t)w;
+			if (o->len == 0)
+				server_out_drop_head(c);
+		} else
+			c->stage_off += (size_t)w;
+	}
+}
+
+static int
+server_conn_wants_read(const struct http_conn *c)
+{
+	if (c->lingering)
+		return 1;
+	if (c->close_after)
+		return 0;
+	if (c->out_bytes >= HTTP_OUT_HIGH)
+		return 0;
+	if (c->state == HTTP_CONN_H1)
+		return h1_wants_read(c);
+	return 1;
+}
+
+static void
+server_conn_update(struct http_conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->state == HTTP_CONN_HANDSHAKE)
+		return;
+	if (server_conn_wants_read(c) || c->write_blocked == 2)
+		ev |= EPOLLIN;
+	if ((c->out_bytes > 0 || (c->state == HTTP_CONN_H2 &&
+	    c->out_bytes < HTTP_OUT_HIGH && h2_wants_write(c))) &&
+	    c->write_blocked != 2)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		if (ev_fd_mod(c->srv->ev, c->fd, ev) == 0)
+			c->events = ev;
+	}
+}
+
+static int
+server_conn_produce(struct http_conn *c)
+{
+	if (c->state == HTTP_CONN_H1)
+		return h1_produce(c);
+	if (c->state == HTTP_CONN_H2)
+		return h2_produce(c);
+	return 0;
+}
+
+/* Reads, produces and writes until nothing moves.  -1: close. */
+static int
+server_conn_run(struct http_conn *c)
+{
+	uint8_t buf[HTTP_RECORD];
+	uint64_t queued, written;
+	ssize_t n;
+	int rounds, moved, rc;
+
+	for (rounds = 0; rounds < 64; rounds++) {
+		moved = 0;
+		written = c->srv->st.bytes_out;
+		if (server_flush(c) == -1)
+			return -1;
+		if (server_conn_wants_read(c) && c->write_blocked != 2) {
+			n = tls_conn_read(c->tls, buf, sizeof(buf));
+			if (n > 0) {
+				moved = 1;
+				c->t_activity = ev_now_ms();
+				rc = c->state == HTTP_CONN_H1 ?
+				    h1_recv(c, buf, (size_t)n) :
+				    h2_recv(c, buf, (size_t)n);
+				if (rc == -1)
+					return -1;
+			} else if (n == TLS_CLOSED || n == TLS_ERROR) {
+				/* peer gone: finish writing only for h1 */
+				if (c->out_bytes == 0 || n == TLS_ERROR ||
+				    c->lingering)
+					return -1;
+				c->close_after = 1;
+			}
+		}
+		if (c->out_bytes < HTTP_OUT_HIGH) {
+			queued = c->out_bytes;
+			if (server_conn_produce(c) == -1)
+				return -1;
+			if (c->out_bytes != queued)
+				moved = 1;
+		}
+		if (server_flush(c) == -1)
+			return -1;
+		if (c->out_bytes == 0 && c->close_after && !c->lingering) {
+			/*
+			 * Lingering close: the client may still be sending a
+			 * body we refused; closing now would reset the
+			 * connection and lose the answer.  Send close_notify
+			 * and FIN, then read and discard for a while.
+			 */
+			tls_conn_shutdown(c->tls);
+			shutdown(c->fd, SHUT_WR);
+			c->lingering = 1;
+			c->t_progress = ev_now_ms();
+		}
+		if (c->state == HTTP_CONN_H2 && c->out_bytes == 0 &&
+		    h2_finished(c))
+			return -1;
+		if (c->srv->st.bytes_out != written && c->write_blocked == 0)
+			moved = 1;
+		if (!moved)
+			return 0;
+	}
+	/* gave others a turn: come back for what the engine holds */
+	if (c->kick == NULL && server_conn_wants_read(c) &&
+	    tls_conn_has_pending(c->tls))
+		c->kick = ev_timer_add(c->srv->ev, 0, server_conn_kick_cb, c);
+	return 0;
+}
+
+static void
+server_conn_kick_cb(void *arg)
+{
+	struct http_conn *c = arg;
+
+	c->kick = NULL;
+	server_conn_io_cb(c->fd, EPOLLIN, c);
+}
+
+static void
+server_conn_start_proto(struct http_conn *c)
+{
+	int rc;
+
+	if (tls_conn_alpn(c->tls) == TLS_ALPN_H2) {
+		c->state = HTTP_CONN_H2;
+		c->srv->st.h2_connections++;
+		rc = h2_start(c);
+	} else {
+		c->state = HTTP_CONN_H1;
+		rc = h1_start(c);
+	}
+	c->t_activity = ev_now_ms();
+	if (rc == -1 || server_conn_run(c) == -1) {
+		server_conn_close(c);
+		return;
+	}
+	server_conn_update(c);
+}
+
+static void
+server_conn_io_cb(int fd, uint32_t events, void *arg)
+{
+	struct http_conn *c = arg;
+	int rc;
+
+	(void)fd;
+	(void)events;
+	if (c->state == HTTP_CONN_HANDSHAKE) {
+		rc = tls_conn_handshake(c->tls);
+		if (rc == 1) {
+			server_conn_start_proto(c);
+			return;
+		}
+		if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+			uint32_t want = rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
+
+			if (want != c->events &&
+			    ev_fd_mod(c->srv->ev, c->fd, want) == 0)
+				c->events = want;
+			return;
+		}
+		server_conn_close(c);
+		return;
+	}
+	if (server_conn_run(c) == -1) {
+		server_conn_close(c);
+		return;
+	}
+	server_conn_update(c);
+}
+
+static void
+server_conn_close(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->state == HTTP_CONN_H2) {
+		h2_free(c);
+		srv->st.h2_connections--;
+	} else if (c->state == HTTP_CONN_H1)
+		h1_free(c);
+	ev_timer_cancel(srv->ev, c->kick);
+	ev_fd_del(srv->ev, c->fd);
+	if (c->state != HTTP_CONN_HANDSHAKE && !c->lingering)
+		tls_conn_shutdown(c->tls);
+	tls_conn_free(c->tls);
+	close(c->fd);
+	server_out_clear(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->st.connections--;
+	free(c);
+}
+
+static void
+server_accept_cb(int fd, uint32_t events, void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_conn *c;
+	int cfd, i, one = 1;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("%s: accept", srv->name);
+			return;
+		}
+		if (srv->st.connections >= srv->lim.max_connections) {
+			close(cfd);
+			continue;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(cfd);
+			continue;
+		}
+		c->srv = srv;
+		c->fd = cfd;
+		c->t_start = c->t_activity = c->t_progress = ev_now_ms();
+		if ((c->tls = tls_conn_accept(srv->tls, cfd)) == NULL) {
+			free(c);
+			close(cfd);
+			continue;
+		}
+		c->events = EPOLLIN;
+		if (ev_fd_add(srv->ev, cfd, EPOLLIN, server_conn_io_cb,
+		    c) == -1) {
+			tls_conn_free(c->tls);
+			free(c);
+			close(cfd);
+			continue;
+		}
+		c->next = srv->conns;
+		if (srv->conns != NULL)
+			srv->conns->prev = c;
+		srv->conns = c;
+		srv->st.connections++;
+		srv->st.accepted++;
+	}
+}
+
+static void
+server_sweep_cb(void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_conn *c, *next;
+	int64_t now = ev_now_ms();
+	int64_t hs = (int64_t)srv->lim.handshake_timeout_s * 1000;
+	int64_t idle = (int64_t)srv->lim.idle_timeout_s * 1000;
+	int64_t stall = (int64_t)srv->lim.stall_timeout_s * 1000;
+
+	srv->sweep = NULL;
+	if (srv->keep_img != NULL && now > srv->keep_until) {
+		store_image_unref(srv->keep_img);
+		srv->keep_img = NULL;
+	}
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == HTTP_CONN_HANDSHAKE) {
+			if (now - c->t_start > hs)
+				server_conn_close(c);
+			continue;
+		}
+		if (c->lingering) {
+			if (now - c->t_progress > HTTP_LINGER_MS)
+				server_conn_close(c);
+			continue;
+		}
+		if (c->out_bytes > 0 || c->busy > 0) {
+			if (now - c->t_progress > stall &&
+			    now - c->t_activity > stall) {
+				log_debug("%s: dropping a stalled connection",
+				    srv->name);
+				server_conn_close(c);
+			}
+			continue;
+		}
+		if (now - c->t_activity > idle && now - c->t_progress > idle)
+			server_conn_close(c);
+	}
+	srv->sweep = ev_timer_add(srv->ev, 1000, server_sweep_cb, srv);
+}
+
+static int
+server_listen(const char *host, unsigned port, const char *name)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char sport[16];
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(sport, sizeof(sport), "%u", port);
+	if (host != NULL && (host[0] == '\0' || strcmp(host, "*") == 0))
+		host = NULL;
+	if ((rc = getaddrinfo(host, sport, &hints, &res)) != 0) {
+		log_warnx("%s: %s: %s", name, host ? host : "*",
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 511) == 0)
+			break;
+		log_warn("%s: bind %s port %u", name, host ? host : "*",
+		    port);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+struct http_server *
+http_server_new(struct ev *ev, const char *host, unsigned port,
+    struct tls_server *tls, const struct http_limits *lim,
+    const struct http_handler *h, const char *name)
+{
+	struct http_server *srv;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		log_warn("http_server_new");
+		return NULL;
+	}
+	srv->fd = -1;
+	srv->ev = ev;
+	srv->tls = tls;
+	srv->h = *h;
+	server_limits_fill(&srv->lim, lim);
+	if ((srv->name = strdup(name ? name : "https")) == NULL)
+		goto fail;
+	if ((srv->fd = server_listen(host, port, srv->name)) == -1)
+		goto fail;
+	if (ev_fd_add(ev, srv->fd, EPOLLIN, server_accept_cb, srv) == -1) {
+		log_warn("%s: ev_fd_add", srv->name);
+		goto fail;
+	}
+	srv->sweep = ev_timer_add(ev, 1000, server_sweep_cb, srv);
+	return srv;
+fail:
+	if (srv->fd != -1)
+		close(srv->fd);
+	free(srv->name);
+	free(srv);
+	return NULL;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	struct http_conn *c;
+
+	if (srv == NULL)
+		return;
+	/* say goodbye on HTTP/2, best effort */
+	for (c = srv->conns; c != NULL; c = c->next) {
+		if (c->state == HTTP_CONN_H2) {
+			h2_goaway(c);
+			(void)server_flush(c);
+		}
+	}
+	while (srv->conns != NULL)
+		server_conn_close(srv->conns);
+	store_image_unref(srv->keep_img);
+	ev_timer_cancel(srv->ev, srv->sweep);
+	if (srv->fd != -1) {
+		ev_fd_del(srv->ev, srv->fd);
+		close(srv->fd);
+	}
+	free(srv->name);
+	free(srv);
+}
+
+void
+http_server_set_limits(struct http_server *srv, const struct http_limits *lim)
+{
+	if (srv != NULL)
+		server_limits_fill(&srv->lim, lim);
+}
+
+void
+http_server_stats(const struct http_server *srv, struct http_server_stats *st)
+{
+	if (srv == NULL) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	*st = srv->st;
+}
+
+/* Requests and responses. */
+
+struct http_req *
+http_req_new(struct http_conn *c, int version)
+{
+	struct http_req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->conn = c;
+	r->version = version;
+	r->clen = -1;
+	r->resp.status = 500;
+	return r;
+}
+
+void
+http_resp_clear(struct http_resp *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nhdrs; i++)
+		free(rs->hdrs[i].name);
+	free(rs->hdrs);
+	for (i = 0; i < rs->nsegs; i++) {
+		free(rs->segs[i].own);
+		store_image_unref(rs->segs[i].img);
+	}
+	free(rs->segs);
+	memset(rs, 0, sizeof(*rs));
+	rs->status = 500;
+}
+
+void
+http_resp_simple(struct http_resp *rs, int status)
+{
+	http_resp_clear(rs);
+	rs->status = status;
+}
+
+void
+http_req_free(struct http_req *r)
+{
+	const struct http_handler *h;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	h = http_conn_handler(r->conn);
+	if (r->started && h->on_close != NULL)
+		h->on_close(h->arg, r);
+	free(r->method);
+	free(r->path);
+	free(r->query);
+	for (i = 0; i < r->nhdrs; i++)
+		free(r->hdrs[i].name);
+	free(r->hdrs);
+	free(r->body);
+	http_resp_clear(&r->resp);
+	free(r);
+}
+
+/*
+ * A header is one allocation, "name\0value\0"; the arrays grow by
+ * doubling.  Requests and responses free only the name pointer.
+ */
+static int
+server_hdr_add(struct http_hdr **arr, size_t *n, const char *name,
+    size_t nl, const char *value, size_t vl)
+{
+	struct http_hdr *h;
+	size_t ncap;
+	char *b;
+
+	/* capacity: 8, then the next power of two */
+	if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
+		ncap = *n ? *n * 2 : 8;
+		if ((h = reallocarray(*arr, ncap, sizeof(*h))) == NULL)
+			return -1;
+		*arr = h;
+	}
+	if ((b = malloc(nl + vl + 2)) == NULL)
+		return -1;
+	memcpy(b, name, nl);
+	b[nl] = '\0';
+	memcpy(b + nl + 1, value, vl);
+	b[nl + 1 + vl] = '\0';
+	h = &(*arr)[(*n)++];
+	h->name = b;
+	h->value = b + nl + 1;
+	return 0;
+}
+
+int
+http_req_add_header(struct http_req *r, const char *n, size_t nl,
+    const char *v, size_t vl)
+{
+	struct http_hdr *h;
+	size_t i;
+
+	if (server_hdr_add(&r->hdrs, &r->nhdrs, n, nl, v, vl) == -1)
+		return -1;
+	h = &r->hdrs[r->nhdrs - 1];
+	for (i = 0; h->name[i] != '\0'; i++)
+		if (h->name[i] >= 'A' && h->name[i] <= 'Z')
+			h->name[i] += 'a' - 'A';
+	if (r->clen == -1 && strcmp(h->name, "content-length") == 0) {
+		char *end;
+		unsigned long long v2;
+
+		errno = 0;
+		v2 = strtoull(h->value, &end, 10);
+		if (errno == 0 && end != h->value && *end == '\0' &&
+		    h->value[0] != '-')
+			r->clen = (int64_t)v2;
+	}
+	return 0;
+}
+
+int
+http_req_set_method(struct http_req *r, const char *m, size_t len)
+{
+	free(r->method);
+	if ((r->method = strndup(m, len)) == NULL)
+		return -1;
+	r->is_head = strcmp(r->method, "HEAD") == 0;
+	return 0;
+}
+
+int
+http_req_set_target(struct http_req *r, const char *t, size_t len)
+{
+	const char *q = memchr(t, '?', len);
+	size_t pl = q ? (size_t)(q - t) : len;
+
+	free(r->path);
+	free(r->query);
+	r->path = strndup(t, pl);
+	r->query = q ? strndup(q + 1, len - pl - 1) : strdup("");
+	return r->path != NULL && r->query != NULL ? 0 : -1;
+}
+
+int
+http_req_body_add(struct http_req *r, const uint8_t *p, size_t len)
+{
+	size_t max = http_conn_limits(r->conn)->max_body, ncap;
+	uint8_t *n;
+
+	if (r->too_big || len > max || r->body_len > max - len) {
+		r->too_big = 1;
+		return -1;
+	}
+	if (r->body_len + len > r->body_cap) {
+		ncap = r->body_cap ? r->body_cap : 4096;
+		while (ncap < r->body_len + len)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		if ((n = realloc(r->body, ncap)) == NULL)
+			return -1;
+		r->body = n;
+		r->body_cap = ncap;
+	}
+	memcpy(r->body + r->body_len, p, len);
+	r->body_len += len;
+	return 0;
+}
+
+int
+http_req_begin(struct http_req *r)
+{
+	const struct http_handler *h = http_conn_handler(r->conn);
+	int next = HTTP_BUFFER;
+
+	r->started = 1;
+	http_conn_count_request(r->conn);
+	if (h->on_headers != NULL)
+		next = h->on_headers(h->arg, r, &r->resp);
+	if (next == HTTP_BUFFER && r->clen >= 0 &&
+	    (uint64_t)r->clen > http_conn_limits(r->conn)->max_body) {
+		r->too_big = 1;
+		http_resp_simple(&r->resp, 413);
+		next = HTTP_RESPOND;
+	}
+	r->next = next;
+	return next;
+}
+
+void
+http_req_finish(struct http_req *r)
+{
+	const struct http_handler *h = http_conn_handler(r->conn);
+
+	if (r->next == HTTP_RESPOND)
+		return;
+	if (r->too_big) {
+		http_resp_simple(&r->resp, 413);
+		return;
+	}
+	h->on_request(h->arg, r, &r->resp);
+}
+
+/* Public accessors. */
+
+int
+http_req_version(const struct http_req *r)
+{
+	return r->version;
+}
+
+const char *
+http_req_method(const struct http_req *r)
+{
+	return r->method ? r->method : "";
+}
+
+const char *
+http_req_path(const struct http_req *r)
+{
+	return r->path ? r->path : "";
+}
+
+const char *
+http_req_query(const struct http_req *r)
+{
+	return r->query ? r->query : "";
+}
+
+const char *
+http_req_header(const struct http_req *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nhdrs; i++)
+		if (strcasecmp(r->hdrs[i].name, name) == 0)
+			return r->hdrs[i].value;
+	return NULL;
+}
+
+const char *
+http_req_peer_cn(const struct http_req *r)
+{
+	return http_conn_peer_cn(r->conn);
+}
+
+const uint8_t *
+http_req_body(const struct http_req *r, size_t *len)
+{
+	if (len != NULL)
+		*len = r->body_len;
+	return r->body ? r->body : (const uint8_t *)"";
+}
+
+int64_t
+http_req_content_length(const struct http_req *r)
+{
+	return r->clen;
+}
+
+void
+http_req_set_user(struct http_req *r, void *u)
+{
+	r->user = u;
+}
+
+void *
+http_req_user(const struct http_req *r)
+{
+	return r->user;
+}
+
+void
+http_resp_status(struct http_resp *rs, int status)
+{
+	rs->status = status;
+}
+
+int
+http_resp_header(struct http_resp *rs, const char *name, const char *value)
+{
+	return server_hdr_add(&rs->hdrs, &rs->nhdrs, name, strlen(name), value,
+	    strlen(value));
+}
+
+static struct http_seg *
+resp_seg_add(struct http_resp *rs)
+{
+	struct http_seg *s;
+
+	if ((s = reallocarray(rs->segs, rs->nsegs + 1, sizeof(*s))) == NULL)
+		return NULL;
+	rs->segs = s;
+	s = &rs->segs[rs->nsegs++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+int
+http_resp_body_take(struct http_resp *rs, void *buf, size_t len)
+{
+	struct http_seg *s;
+
+	if (len == 0) {
+		free(buf);
+		return 0;
+	}
+	if ((s = resp_seg_add(rs)) == NULL) {
+		free(buf);
+		return -1;
+	}
+	s->own = buf;
+	s->data = buf;
+	s->len = len;
+	rs->body_len += len;
+	return 0;
+}
+
+int
+http_resp_body_copy(struct http_resp *rs, const void *p, size_t len)
+{
+	void *b;
+
+	if (len == 0)
+		return 0;
+	if ((b = malloc(len)) == NULL)
+		return -1;
+	memcpy(b, p, len);
+	return http_resp_body_take(rs, b, len);
+}
+
+int
+http_resp_body_image(struct http_resp *rs, const struct store_image *img,
+    uint64_t off, uint64_t len)
+{
+	struct http_seg *s;
+
+	if (img == NULL || off > img->size || len > img->size - off)
+		return -1;
+	if (len == 0)
+		return 0;
+	if ((s = resp_seg_add(rs)) == NULL)
+		return -1;
+	store_image_ref(img);
+	s->img = img;
+	s->data = img->data + off;
+	s->len = len;
+	rs->body_len += len;
+	return 0;
+}
+
+void
+http_resp_head_length(struct http_resp *rs, uint64_t len)
+{
+	rs->has_head_len = 1;
+	rs->head_len = len;
+}

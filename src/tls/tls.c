@@ -108,6 +108,8 @@ tls_ctx_common(const SSL_METHOD *method)
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* one read(2) per burst of records instead of two per record */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	return ctx;
 }
 
@@ -399,6 +401,12 @@ tls_conn_peer_cn(const struct tls_conn *cc)
 	if (n <= 0 || (size_t)n >= sizeof(c->cn) || strlen(c->cn) != (size_t)n)
 		c->cn[0] = '\0';
 	return c->cn[0] != '\0' ? c->cn : NULL;
+}
+
+int
+tls_conn_has_pending(const struct tls_conn *c)
+{
+	return SSL_has_pending(c->ssl);
 }
 
 size_t

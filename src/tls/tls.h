@@ -57,5 +57,7 @@ int	 tls_conn_alpn(const struct tls_conn *);	/* enum tls_alpn */
 const char *tls_conn_peer_cn(const struct tls_conn *);
 /* Bytes decrypted and buffered inside the TLS engine, not yet read. */
 size_t	 tls_conn_pending(const struct tls_conn *);
+/* Anything buffered inside the engine (decrypted or read ahead)? 0 or 1. */
+int	 tls_conn_has_pending(const struct tls_conn *);
 
 #endif
