@@ -4,7 +4,8 @@
  *
  *   options -> configuration (-n stops here) -> logging -> daemon(3)
  *   -> state directory and store -> core -> event loop -> signals
- *   -> 1 s tick -> CoAP front end -> "otagw ready" -> ev_run
+ *   -> 1 s tick -> CoAP front end -> HTTPS devices -> "otagw ready"
+ *   -> ev_run
  *
  * One struct otagw holds everything the daemon owns; the shutdown path
  * frees it in the reverse order.  Signals arrive through a signalfd in the
@@ -30,8 +31,11 @@
 #include "config.h"
 #include "core/core.h"
 #include "ev.h"
+#include "http/device.h"
 #include "log.h"
+#include "relay/relay.h"
 #include "store/store.h"
+#include "tls/tls.h"
 #include "util/validate.h"
 
 #ifndef SYSCONFDIR
@@ -54,6 +58,9 @@ struct otagw {
 	struct core	*core;
 	struct ev	*ev;
 	struct coapfront *cf;
+	struct tls_server *tls;		/* device listener's TLS context */
+	struct httpdev	*httpdev;	/* HTTPS devices, or NULL when off */
+	struct relay	*relay;		/* upstream relay (idle without a URL) */
 	struct ev_timer	*tick;
 	int		 sigfd;
 };
@@ -71,8 +78,9 @@ help(void)
 	usage(stdout);
 	printf("\n"
 "otagw is an edge gateway for over-the-air firmware updates: devices check\n"
-"for updates and download images over CoAP (RFC 7252, block-wise) and\n"
-"CoAP over DTLS with a pre-shared key per device.\n"
+"for updates and download images over CoAP (RFC 7252, block-wise), CoAP\n"
+"over DTLS with a pre-shared key per device, and HTTPS (HTTP/2 and\n"
+"HTTP/1.1, range downloads; bearer secrets or client certificates).\n"
 "\n"
 "Options:\n"
 "  -c file  read the configuration from file\n"
@@ -126,15 +134,59 @@ listen_text(const struct config_listen *l, char *out, size_t size)
 static void
 otagw_warn_unbuilt(const struct config *cfg)
 {
-	if (cfg->https.enabled)
-		log_warnx("https_listen is set, but HTTPS devices are not in"
-		    " this build: ignored");
 	if (cfg->admin.enabled)
 		log_warnx("admin_listen is set, but the admin API is not in"
 		    " this build: ignored (use otactl --state)");
-	if (cfg->upstream_url[0] != '\0')
-		log_warnx("upstream_url is set, but the upstream relay is not"
-		    " in this build: ignored");
+}
+
+/*
+ * The files the HTTPS device listener needs, for -n: a missing file is
+ * reported clearly (relative paths are taken from the directory otagw is
+ * started in), but does not make the configuration itself wrong.
+ */
+static void
+otagw_check_tls_files(const struct config *cfg)
+{
+	const char *const what[] = { "tls_cert", "tls_key", "device_ca" };
+	const char *const path[] = { cfg->tls_cert, cfg->tls_key,
+	    cfg->device_ca };
+	size_t i;
+
+	if (!cfg->https.enabled)
+		return;
+	for (i = 0; i < 3; i++) {
+		if (path[i][0] == '\0' || access(path[i], R_OK) == 0)
+			continue;
+		fprintf(stderr, "otagw: warning: %s %s: %s: otagw will not "
+		    "start with https_listen on until it exists%s\n", what[i],
+		    path[i], strerror(errno), i < 2 ? " (./quickstart.sh run "
+		    "makes development certificates in certs/)" : "");
+	}
+}
+
+/* HTTPS devices: the TLS context, then the listener.  0 or -1. */
+static int
+otagw_start_https(struct otagw *gw)
+{
+	const struct config *cfg = &gw->cfg;
+
+	if (!cfg->https.enabled)
+		return 0;
+	if ((gw->tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
+	    cfg->device_ca)) == NULL) {
+		log_warnx("https_listen: cannot load tls_cert %s, tls_key"
+		    " %s%s%s (./quickstart.sh run makes development"
+		    " certificates)",
+		    cfg->tls_cert, cfg->tls_key, cfg->device_ca[0] ?
+		    " or device_ca " : "", cfg->device_ca);
+		return -1;
+	}
+	if ((gw->httpdev = httpdev_new(cfg, gw->core, gw->ev, gw->tls,
+	    NULL)) == NULL) {
+		log_warnx("cannot start the HTTPS device listener");
+		return -1;
+	}
+	return 0;
 }
 
 /* SIGHUP --------------------------------------------------------------- */
@@ -170,6 +222,8 @@ otagw_reload(struct otagw *gw)
 	log_set_level(level_for(gw));
 	core_set_config(gw->core, &gw->cfg);
 	coapfront_set_config(gw->cf, &gw->cfg);
+	httpdev_set_config(gw->httpdev, &gw->cfg);
+	relay_set_config(gw->relay, &gw->cfg);
 	if (ignored > 0)
 		log_info("configuration reloaded; %d changed setting%s need%s"
 		    " a restart", ignored, ignored == 1 ? "" : "s",
@@ -238,6 +292,7 @@ otagw_tick_cb(void *arg)
 
 	gw->tick = NULL;	/* this timer is spent */
 	core_tick(gw->core, time_now_ms());
+	relay_kick(gw->relay);
 	if ((gw->tick = ev_timer_add(gw->ev, TICK_MS, otagw_tick_cb, gw)) ==
 	    NULL)
 		fatal("ev_timer_add(tick)");
@@ -273,6 +328,7 @@ static int
 otagw_start(struct otagw *gw)
 {
 	char coap[CONFIG_STR + 16], coaps[CONFIG_STR + 16];
+	char https[CONFIG_STR + 16];
 	int rc;
 
 	if ((rc = store_open(gw->cfg.state_dir, (size_t)gw->cfg.map_size,
@@ -298,16 +354,31 @@ otagw_start(struct otagw *gw)
 		log_warnx("cannot start the CoAP listeners");
 		return -1;
 	}
+	if (otagw_start_https(gw) == -1)
+		return -1;
+	if ((gw->relay = relay_new(&gw->cfg, gw->st, gw->ev, NULL)) == NULL) {
+		log_warnx("cannot set up the upstream relay");
+		return -1;
+	}
 	listen_text(&gw->cfg.coap, coap, sizeof(coap));
 	listen_text(&gw->cfg.coaps, coaps, sizeof(coaps));
-	log_info("otagw ready: coap %s, coaps %s, state %s, gateway %s", coap,
-	    coaps, gw->cfg.state_dir, gw->cfg.gateway_id);
+	listen_text(&gw->cfg.https, https, sizeof(https));
+	log_info("otagw ready: coap %s, coaps %s, https %s, state %s,"
+	    " gateway %s", coap, coaps, https, gw->cfg.state_dir,
+	    gw->cfg.gateway_id);
 	return 0;
 }
 
 static void
 otagw_cleanup(struct otagw *gw)
 {
+	httpdev_free(gw->httpdev);
+	gw->httpdev = NULL;
+	if (gw->tls != NULL)
+		tls_server_free(gw->tls);
+	gw->tls = NULL;
+	relay_free(gw->relay);
+	gw->relay = NULL;
 	coapfront_free(gw->cf);
 	gw->cf = NULL;
 	if (gw->ev != NULL) {
@@ -386,6 +457,7 @@ main(int argc, char *argv[])
 	if (checkonly) {
 		if (gw.verbose > 0)
 			config_dump(&gw.cfg, stdout);
+		otagw_check_tls_files(&gw.cfg);
 		fflush(stdout);
 		fprintf(stderr, "configuration OK\n");
 		return 0;

@@ -34,6 +34,7 @@
 #include "jobs/jobs.h"
 #include "log.h"
 #include "ops/ops.h"
+#include "relay/fetch.h"
 #include "store/store.h"
 #include "util/validate.h"
 
@@ -871,7 +872,58 @@ static const char help_firmware_add[] =
 "  --name N                 1-32 characters of CJK, letters, digits, _-()\n"
 "                           (default: the version, '.' as '_')\n"
 "  --sign-method SHA256|MD5 digest devices check (default SHA256)\n"
-"  --description D          at most 100 characters\n";
+"  --description D          at most 100 characters\n"
+"  --url URL --sha256 HEX   instead of FILE: fetch the image over HTTPS\n"
+"                           (resuming after interruptions) and add it only\n"
+"                           if its SHA-256 is HEX\n"
+"  --ca FILE                CA for --url (default: upstream_ca, or the\n"
+"                           system's)\n";
+
+/* firmware add --url: a progress line on a terminal. */
+static void
+fetch_progress(void *arg, uint64_t done, uint64_t total)
+{
+	int *tty = arg;
+
+	if (!*tty)
+		return;
+	if (total > 0)
+		fprintf(stderr, "\rfetching: %llu of %llu bytes (%d%%)",
+		    (unsigned long long)done, (unsigned long long)total,
+		    (int)(done * 100 / total));
+	else
+		fprintf(stderr, "\rfetching: %llu bytes",
+		    (unsigned long long)done);
+}
+
+static int
+fetch_add(struct ctl *ctl, const struct ops_fw_params *p, const char *url,
+    const char *sha_hex, const char *ca, struct firmware_rec *fw,
+    struct ops_err *err)
+{
+	struct fetch_opts fo;
+	uint8_t sha[32];
+	size_t len;
+	int tty, rc;
+
+	if (sha_hex == NULL || hex_decode(sha_hex, sha, sizeof(sha), &len) ==
+	    -1 || len != sizeof(sha)) {
+		err->status = OPS_EINVAL;
+		snprintf(err->msg, sizeof(err->msg), "--sha256 needs 64 hex"
+		    " digits");
+		return OPS_EINVAL;
+	}
+	memset(&fo, 0, sizeof(fo));
+	fo.ca_file = ca != NULL ? ca : ctl->cfg_loaded ? ctl->cfg.upstream_ca :
+	    NULL;
+	tty = isatty(STDERR_FILENO);
+	fo.progress = fetch_progress;
+	fo.arg = &tty;
+	rc = fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);
+	if (tty)
+		fputc('\n', stderr);
+	return rc;
+}
 
 static int
 cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
@@ -883,12 +935,16 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "sign-method", required_argument, NULL, 's' },
 		{ "description", required_argument, NULL, 'd' },
+		{ "url", required_argument, NULL, 'U' },
+		{ "sha256", required_argument, NULL, 'S' },
+		{ "ca", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ops_fw_params p;
 	struct firmware_rec fw;
 	struct ops_err err;
+	const char *url = NULL, *sha256 = NULL, *ca = NULL;
 	char	 md5[33], sha[65];
 	int	 ch, rc;
 
@@ -913,6 +969,15 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		case 'd':
 			p.description = optarg;
 			break;
+		case 'U':
+			url = optarg;
+			break;
+		case 'S':
+			sha256 = optarg;
+			break;
+		case 'C':
+			ca = optarg;
+			break;
 		case 'h':
 			cmd_help(cur_cmd);
 			return 0;
@@ -920,7 +985,11 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 1)
+	if (url != NULL && argc - optind != 0)
+		return usage_err("want --url or an image FILE, not both");
+	if (url != NULL && sha256 == NULL)
+		return usage_err("--url needs --sha256");
+	if (url == NULL && argc - optind != 1)
 		return usage_err("want one image FILE");
 	if (p.product == NULL)
 		return usage_err("--product is required");
@@ -930,7 +999,9 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		return usage_err("--name must not be empty");
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (strcmp(argv[optind], "-") == 0)
+	if (url != NULL)
+		rc = fetch_add(ctl, &p, url, sha256, ca, &fw, &err);
+	else if (strcmp(argv[optind], "-") == 0)
 		rc = ops_firmware_add_fd(&ctl->ops, &p, STDIN_FILENO, &fw,
 		    &err);
 	else
@@ -1951,8 +2022,9 @@ cmd_job_confirm(struct ctl *ctl, int argc, char **argv)
  */
 
 static const char help_relay_status[] =
-"Shows the upstream outbox: events waiting, the age of the oldest, and\n"
-"the last sequence number handed out.\n";
+"Shows the upstream outbox: events waiting, the age of the oldest, the\n"
+"last sequence number handed out, progress events dropped at the outbox\n"
+"limit, and batches the upstream refused (parked).\n";
 
 static int
 cmd_relay_status(struct ctl *ctl, int argc, char **argv)
@@ -1981,7 +2053,10 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 			printf("%lld", (long long)age);
 		else
 			fputs("null", stdout);
-		printf(",\"lastSeq\":%llu}\n", (unsigned long long)s.last_seq);
+		printf(",\"lastSeq\":%llu,\"dropped\":%llu,\"parkedBatches\":%llu,"
+		    "\"parkedEvents\":%zu}\n", (unsigned long long)s.last_seq,
+		    (unsigned long long)s.dropped,
+		    (unsigned long long)s.parked_batches, s.parked_events);
 		return 0;
 	}
 	kv("outbox depth", "%zu", s.depth);
@@ -1992,6 +2067,10 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 	} else
 		kv("oldest", "-");
 	kv("last seq", "%llu", (unsigned long long)s.last_seq);
+	kv("dropped", "%llu progress events (outbox limit)",
+	    (unsigned long long)s.dropped);
+	kv("parked", "%llu batches, %zu events",
+	    (unsigned long long)s.parked_batches, s.parked_events);
 	return 0;
 }
 
@@ -2008,7 +2087,8 @@ static const struct cmd cmds[] = {
 	    "[--after ID] [--limit N]", help_device_list },
 	{ "device", "show", cmd_device_show, "ID", help_device_show },
 	{ "device", "rm", cmd_device_rm, "ID", help_device_rm },
-	{ "firmware", "add", cmd_firmware_add, "FILE --product P --version V "
+	{ "firmware", "add", cmd_firmware_add, "FILE|--url URL --sha256 HEX "
+	    "--product P --version V "
 	    "[--module M] [--name N] [--sign-method SHA256|MD5] "
 	    "[--description D]", help_firmware_add },
 	{ "firmware", "list", cmd_firmware_list, "", help_firmware_list },

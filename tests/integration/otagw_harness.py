@@ -535,3 +535,163 @@ def gateway_restart(gw, timeout=15.0):
         raise RuntimeError("otagw exited %s on restart:\n%s" %
                            (gw.proc.returncode, gw.log()[-4000:]))
     return gw
+
+
+# ---------------------------------------------------------------------------
+# HTTPS helpers (test_https, test_https_bad, test_daemon): a throwaway PKI
+# made with the openssl CLI, a gateway with its device listener on, and
+# requests with curl.
+
+OPENSSL = shutil.which("openssl") or "openssl"
+CURL = shutil.which("curl") or "curl"
+
+
+def _openssl(*args, cwd=None):
+    p = subprocess.run([OPENSSL] + list(args), capture_output=True,
+                       cwd=cwd, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("openssl %s: %s" % (" ".join(args),
+                                               p.stderr.decode()[-500:]))
+
+
+def make_ca(d, name="ca", cn="otagw test CA"):
+    """A self-signed P-256 CA in d: NAME.pem, NAME.key.  Returns the
+    (cert, key) paths."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+             cert, "-days", "2", "-subj", "/CN=" + cn, "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign")
+    return cert, key
+
+
+def make_cert(d, name, cn, ca, server=False):
+    """A P-256 certificate NAME.pem/NAME.key in d issued by ca = (cert,
+    key): a server certificate for localhost/127.0.0.1, or a TLS client
+    certificate whose subject CN is cn.  Returns (cert, key)."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    csr, ext = os.path.join(d, name + ".csr"), os.path.join(d, name + ".ext")
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+    with open(ext, "w") as f:
+        if server:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                    "extendedKeyUsage=serverAuth\n")
+        else:
+            f.write("extendedKeyUsage=clientAuth\n")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+             "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+    os.unlink(csr)
+    os.unlink(ext)
+    return cert, key
+
+
+class Pki:
+    """A CA, a server certificate and one client certificate per device,
+    all in directory d.  pki.client[dev] = (cert, key)."""
+
+    def __init__(self, d, devices=()):
+        self.dir = d
+        os.makedirs(d, exist_ok=True)
+        self.ca = make_ca(d)
+        self.server = make_cert(d, "server", "localhost", self.ca,
+                                server=True)
+        self.client = {}
+        for dev in devices:
+            self.client[dev] = make_cert(d, "dev-" + dev, dev, self.ca)
+
+
+def https_gateway(pki, extra=None, coaps=False, tmp=None, client_ca=True):
+    """A Gateway with its HTTPS device listener on a free TCP port, using
+    pki's server certificate (and its CA for client certificates).  The
+    port is gw.https_port and the base URL gw.https_url."""
+    port = free_port(socket.SOCK_STREAM)
+    s = {"https_listen": "127.0.0.1:%d" % port,
+         "tls_cert": pki.server[0], "tls_key": pki.server[1],
+         "device_ca": pki.ca[0] if client_ca else '""'}
+    s.update(extra or {})
+    gw = Gateway(coaps=coaps, extra=s, tmp=tmp)
+    gw.https_port = port
+    gw.https_url = "https://127.0.0.1:%d" % port
+    return gw
+
+
+class HttpResult:
+    def __init__(self, rc, status, headers, body, err, version=None):
+        self.rc = rc              # curl's exit status
+        self.status = status      # int, 0 when no answer
+        self.headers = headers    # {lowercase name: last value}
+        self.body = body          # bytes
+        self.stderr = err
+        self.version = version    # "2" or "1.1" (from the status line)
+
+    def h(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "HttpResult(rc=%r, status=%r, headers=%r, len=%d, err=%r)" % (
+            self.rc, self.status, self.headers, len(self.body or b""),
+            self.stderr[-300:])
+
+
+def parse_header_dump(raw):
+    """curl -D output: the last response's (status, headers, version)."""
+    text = raw.decode("iso-8859-1")
+    blocks = [b for b in re.split(r"\r?\n\r?\n", text) if b.strip()]
+    if not blocks:
+        return 0, {}, None
+    lines = blocks[-1].splitlines()
+    m = re.match(r"HTTP/(\S+) (\d+)", lines[0])
+    status = int(m.group(2)) if m else 0
+    version = m.group(1) if m else None
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, version
+
+
+def curl_request(url, method="GET", http="2", headers=(), data=None,
+                 cacert=None, cert=None, out=None, extra=(), timeout=60,
+                 tmpdir=None):
+    """One request with curl.  http: "2" (--http2, ALPN h2) or "1.1".
+    cert: (cert, key) for a client certificate.  data: bytes posted.
+    out: a path to write the body to (then result.body is b"")."""
+    fd, hdr = tempfile.mkstemp(dir=tmpdir, prefix="curl-hdr-")
+    os.close(fd)
+    fd, body = tempfile.mkstemp(dir=tmpdir, prefix="curl-body-")
+    os.close(fd)
+    args = [CURL, "-sS", "-D", hdr, "-o", out or body,
+            "--http2" if http == "2" else "--http1.1"]
+    if cacert:
+        args += ["--cacert", cacert]
+    if cert:
+        args += ["--cert", cert[0], "--key", cert[1]]
+    if method == "HEAD":
+        args += ["-I"]
+    elif method != "GET" or data is not None:
+        args += ["-X", method]
+    for h in headers:
+        args += ["-H", h]
+    datafile = None
+    if data is not None:
+        fd, datafile = tempfile.mkstemp(dir=tmpdir, prefix="curl-data-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        args += ["--data-binary", "@" + datafile]
+    args += list(extra) + [url]
+    try:
+        p = subprocess.run(args, capture_output=True, timeout=timeout)
+        with open(hdr, "rb") as f:
+            status, hdrs, version = parse_header_dump(f.read())
+        with open(body, "rb") as f:
+            content = f.read()
+        if method == "HEAD":
+            content = b""       # curl -I writes the head there
+    finally:
+        for path in (hdr, body, datafile):
+            if path and os.path.exists(path):
+                os.unlink(path)
+    return HttpResult(p.returncode, status, hdrs, content,
+                      p.stderr.decode("utf-8", "replace"), version)

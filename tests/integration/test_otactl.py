@@ -485,7 +485,8 @@ def test_jobs(gw, fw1, fw2):
                  "firmware rm removes the image")
 
     r = js(gw, "relay", "status")
-    checks.eq(set(r), {"depth", "oldestSeq", "oldestAgeSeconds", "lastSeq"},
+    checks.eq(set(r), {"depth", "oldestSeq", "oldestAgeSeconds", "lastSeq",
+                       "dropped", "parkedBatches", "parkedEvents"},
               "relay status --json: shape")
     checks.check(r["depth"] > 0 and r["lastSeq"] >= r["depth"],
                  "relay status: the job events are in the outbox")
