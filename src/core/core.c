@@ -39,6 +39,7 @@
 
 #include "config.h"
 #include "core/core.h"
+#include "core/events.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
@@ -285,72 +286,6 @@ peer_mismatch(const struct core_req *req, struct core_resp *resp)
 }
 
 /*
- * Events.
- */
-
-static int
-event_put(struct store_txn *txn, const struct event *ev)
-{
-	uint64_t seq;
-	size_t	 len;
-	char	*s;
-	int	 rc;
-
-	if ((s = codec_event_encode(ev, &len)) == NULL)
-		return STORE_EIO;
-	rc = store_outbox_append(txn, ev->type, ev->ts, s, len, &seq);
-	free(s);
-	return rc;
-}
-
-static int
-event_inform(struct store_txn *txn, const struct device_rec *dev,
-    int64_t now)
-{
-	struct event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_INFORM;
-	ev.ts = now;
-	ev.device = dev->id;
-	ev.nversions = dev->nversions;
-	ev.versions = dev->versions;
-	return event_put(txn, &ev);
-}
-
-/* One state event for each state the row entered in ch. */
-static int
-event_states(struct store_txn *txn, const struct job_rec *job,
-    const struct jobdev_rec *jd, const struct jobs_change *ch, int64_t now)
-{
-	struct event ev;
-	unsigned i;
-	int	 rc;
-
-	if (ch->from == ch->to && ch->nvia == 0)
-		return 0;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_STATE;
-	ev.ts = now;
-	ev.device = jd->device;
-	ev.job = job->id;
-	ev.firmware = job->firmware;
-	ev.module = job->module;
-	ev.reason = jd->reason;
-	if (jd->desc[0] != '\0')
-		ev.desc = jd->desc;
-	if (jd->last_version[0] != '\0')
-		ev.version = jd->last_version;
-	for (i = 0; i < ch->nvia && i < JOBS_VIA_MAX; i++) {
-		ev.state = jobs_jd_state_name(ch->via[i]);
-		if ((rc = event_put(txn, &ev)) != 0)
-			return rc;
-	}
-	ev.state = jobs_jd_state_name(ch->to);
-	return event_put(txn, &ev);
-}
-
-/*
  * The tick's memory of jobs.
  */
 
@@ -557,7 +492,7 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 			memset(&ch, 0, sizeof(ch));
 			ch.from = -1;
 			ch.to = row->jd.state;
-			if ((rc = event_states(r->txn, &row->job, &row->jd, &ch,
+			if ((rc = events_state_change(r->txn, &row->job, &row->jd, &ch,
 			    r->now)) != 0)
 				return rc;
 		}
@@ -619,7 +554,7 @@ check_run(struct check_run *r)
 		if ((rc = store_device_put(r->txn, &dev)) != 0)
 			goto out;
 		if (r->body->nversions > 0 &&
-		    (rc = event_inform(r->txn, &dev, r->now)) != 0)
+		    (rc = events_inform(r->txn, &dev, r->now)) != 0)
 			goto out;
 	}
 	if (r->body->nversions > 0 && c->ndyn > 0 &&
@@ -633,7 +568,7 @@ check_run(struct check_run *r)
 			continue;
 		jobs_on_version(&row->job, &row->jd, v, r->now, &ch);
 		row->changed |= ch.changed;
-		if (r->write && (rc = event_states(r->txn, &row->job,
+		if (r->write && (rc = events_state_change(r->txn, &row->job,
 		    &row->jd, &ch, r->now)) != 0)
 			goto out;
 	}
@@ -646,7 +581,7 @@ check_run(struct check_run *r)
 				r->notice = (int)i;
 			row->changed |= ch.changed;
 			row->job_changed |= ch.job_changed;
-			if (r->write && (rc = event_states(r->txn, &row->job,
+			if (r->write && (rc = events_state_change(r->txn, &row->job,
 			    &row->jd, &ch, r->now)) != 0)
 				goto out;
 		}
@@ -778,30 +713,6 @@ core_check(struct core *c, const struct core_req *req, struct core_resp *resp)
  * Progress.
  */
 
-static int
-event_progress(struct store_txn *txn, const struct job_rec *job,
-    const struct jobdev_rec *jd, const struct progress_body *body,
-    int64_t now)
-{
-	struct event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_PROGRESS;
-	ev.ts = now;
-	ev.device = jd->device;
-	ev.job = job->id;
-	ev.firmware = job->firmware;
-	ev.module = job->module;
-	ev.state = jobs_jd_state_name(jd->state);
-	ev.has_step = 1;
-	ev.step = body->step;
-	if (body->has_desc)
-		ev.desc = body->desc;
-	if (body->has_version)
-		ev.version = body->version;
-	return event_put(txn, &ev);
-}
-
 void
 core_progress(struct core *c, const struct core_req *req,
     struct core_resp *resp)
@@ -871,11 +782,13 @@ core_progress(struct core *c, const struct core_req *req,
 		dev.versions_at = now;
 	if ((rc = store_device_put(txn, &dev)) != 0)
 		goto fail;
-	if (vchanged && (rc = event_inform(txn, &dev, now)) != 0)
+	if (vchanged && (rc = events_inform(txn, &dev, now)) != 0)
 		goto fail;
-	if ((rc = event_progress(txn, &job, &jd, &body, now)) != 0)
+	if ((rc = events_progress(txn, &job, &jd, body.step,
+	    body.has_desc ? body.desc : NULL,
+	    body.has_version ? body.version : NULL, now)) != 0)
 		goto fail;
-	if ((rc = event_states(txn, &job, &jd, &ch, now)) != 0)
+	if ((rc = events_state_change(txn, &job, &jd, &ch, now)) != 0)
 		goto fail;
 	if ((rc = store_jobdev_put(txn, &jd)) != 0)
 		goto fail;
@@ -1244,7 +1157,7 @@ tick_scan_job(struct core *c, const char *id, int64_t now)
 			jobs_on_tick(&job, &jd, now, &ch);
 			if (ch.changed) {
 				if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
-				    (rc = event_states(txn, &job, &jd, &ch,
+				    (rc = events_state_change(txn, &job, &jd, &ch,
 				    now)) != 0)
 					goto fail;
 				jobs_counts_apply(&s.counts, &ch);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "codec/codec.h"
+#include "core/events.h"
 #include "crypto/crypto.h"
 #include "log.h"
 #include "ops/ops.h"
@@ -251,52 +252,6 @@ device_version_of(const struct device_rec *dev, const char *module)
 	return NULL;
 }
 
-/*
- * Events: one EV_STATE per state a row enters, in the caller's transaction.
- */
-
-static int
-emit_state(struct store_txn *txn, const struct job_rec *job,
-    const struct jobdev_rec *jd, int state, int64_t now)
-{
-	struct event ev;
-	char	*buf;
-	size_t	 len;
-	int	 rc;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = EV_STATE;
-	ev.ts = now;
-	ev.device = jd->device;
-	ev.job = job->id;
-	ev.firmware = job->firmware;
-	ev.module = job->module;
-	ev.state = jobs_jd_state_name(state);
-	ev.reason = jd->reason[0] != '\0' ? jd->reason : NULL;
-	ev.version = jd->last_version[0] != '\0' ? jd->last_version : NULL;
-	if ((buf = codec_event_encode(&ev, &len)) == NULL)
-		return STORE_EIO;
-	rc = store_outbox_append(txn, EV_STATE, now, buf, len, NULL);
-	free(buf);
-	return rc;
-}
-
-/* The events of one change: each state passed through, then the last. */
-static int
-emit_change(struct store_txn *txn, const struct job_rec *job,
-    const struct jobdev_rec *jd, const struct jobs_change *ch, int64_t now)
-{
-	unsigned i;
-	int	 rc;
-
-	for (i = 0; i < ch->nvia && i < JOBS_VIA_MAX; i++)
-		if ((rc = emit_state(txn, job, jd, ch->via[i], now)) != 0)
-			return rc;
-	if (ch->to != ch->from || ch->nvia > 0)
-		return emit_state(txn, job, jd, ch->to, now);
-	return 0;
-}
-
 /* Writes a changed row and its events. */
 static int
 row_store(struct store_txn *txn, const struct job_rec *job,
@@ -308,7 +263,7 @@ row_store(struct store_txn *txn, const struct job_rec *job,
 		return 0;
 	if ((rc = store_jobdev_put(txn, jd)) != 0)
 		return rc;
-	return emit_change(txn, job, jd, ch, now);
+	return events_state_change(txn, job, jd, ch, now);
 }
 
 /*

@@ -1,0 +1,30 @@
+/*
+ * events.h: the upstream events of CONTRACT §5, written to the outbox.
+ *
+ * Every change that the platform above must hear of is described by one
+ * of these calls inside the transaction that makes the change, so the
+ * change and its event commit together.  Used by the request core (device
+ * reports) and by src/ops (operator actions).  Return store codes.
+ */
+#ifndef OTAGW_EVENTS_H
+#define OTAGW_EVENTS_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+struct store_txn;
+struct jobs_change;
+
+/* A version report: every module's version of the device. */
+int	 events_inform(struct store_txn *, const struct device_rec *,
+	    int64_t now);
+/* One state event per state the row entered in ch (none if it stayed). */
+int	 events_state_change(struct store_txn *, const struct job_rec *,
+	    const struct jobdev_rec *, const struct jobs_change *, int64_t now);
+/* A progress report; desc and version may be NULL. */
+int	 events_progress(struct store_txn *, const struct job_rec *,
+	    const struct jobdev_rec *, int step, const char *desc,
+	    const char *version, int64_t now);
+
+#endif
