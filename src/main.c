@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "coap/coapfront.h"
+#include "admin/metrics.h"
 #include "config.h"
 #include "core/core.h"
 #include "ev.h"
@@ -61,6 +62,7 @@ struct otagw {
 	struct tls_server *tls;		/* device listener's TLS context */
 	struct httpdev	*httpdev;	/* HTTPS devices, or NULL when off */
 	struct relay	*relay;		/* upstream relay (idle without a URL) */
+	struct metrics	*metrics;	/* collectors behind GET /metrics */
 	struct ev_timer	*tick;
 	int		 sigfd;
 };
@@ -182,7 +184,7 @@ otagw_start_https(struct otagw *gw)
 		return -1;
 	}
 	if ((gw->httpdev = httpdev_new(cfg, gw->core, gw->ev, gw->tls,
-	    NULL)) == NULL) {
+	    gw->metrics)) == NULL) {
 		log_warnx("cannot start the HTTPS device listener");
 		return -1;
 	}
@@ -350,13 +352,16 @@ otagw_start(struct otagw *gw)
 		log_warn("ev_timer_add");
 		return -1;
 	}
+	if ((gw->metrics = metrics_new()) == NULL)
+		return -1;
 	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev)) == NULL) {
 		log_warnx("cannot start the CoAP listeners");
 		return -1;
 	}
 	if (otagw_start_https(gw) == -1)
 		return -1;
-	if ((gw->relay = relay_new(&gw->cfg, gw->st, gw->ev, NULL)) == NULL) {
+	if ((gw->relay = relay_new(&gw->cfg, gw->st, gw->ev,
+	    gw->metrics)) == NULL) {
 		log_warnx("cannot set up the upstream relay");
 		return -1;
 	}
@@ -381,6 +386,8 @@ otagw_cleanup(struct otagw *gw)
 	gw->relay = NULL;
 	coapfront_free(gw->cf);
 	gw->cf = NULL;
+	metrics_free(gw->metrics);
+	gw->metrics = NULL;
 	if (gw->ev != NULL) {
 		ev_timer_cancel(gw->ev, gw->tick);
 		gw->tick = NULL;
