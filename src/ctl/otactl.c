@@ -2054,9 +2054,11 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 		else
 			fputs("null", stdout);
 		printf(",\"lastSeq\":%llu,\"dropped\":%llu,\"parkedBatches\":%llu,"
-		    "\"parkedEvents\":%zu}\n", (unsigned long long)s.last_seq,
+		    "\"parkedEvents\":%zu,\"sent\":%llu,\"retries\":%llu}\n",
+		    (unsigned long long)s.last_seq,
 		    (unsigned long long)s.dropped,
-		    (unsigned long long)s.parked_batches, s.parked_events);
+		    (unsigned long long)s.parked_batches, s.parked_events,
+		    (unsigned long long)s.sent, (unsigned long long)s.retries);
 		return 0;
 	}
 	kv("outbox depth", "%zu", s.depth);
@@ -2071,6 +2073,9 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 	    (unsigned long long)s.dropped);
 	kv("parked", "%llu batches, %zu events",
 	    (unsigned long long)s.parked_batches, s.parked_events);
+	kv("sent", "%llu events acknowledged by the upstream",
+	    (unsigned long long)s.sent);
+	kv("retries", "%llu batches sent again", (unsigned long long)s.retries);
 	return 0;
 }
 

@@ -281,8 +281,18 @@ relay_retry_later(struct relay *r, const char *why)
 	uint64_t rnd = 0, ms;
 
 	r->attempt++;
-	if (r->batch.count > 0)
+	if (r->batch.count > 0) {
+		struct store_txn *txn;
+
 		r->stats.retries++;
+		/* persisted for `otactl relay status'; best effort */
+		if (store_txn_begin(r->st, 0, &txn) == 0) {
+			if (store_relay_count(txn, 0, 1) == 0)
+				(void)store_txn_commit(txn);
+			else
+				store_txn_abort(txn);
+		}
+	}
 	(void)crypto_random(&rnd, sizeof(rnd));
 	ms = relay_backoff_ms(r->attempt, RELAY_BACKOFF_BASE_MS,
 	    r->backoff_max_ms, rnd);
@@ -393,10 +403,12 @@ relay_answered(struct relay *r)
 		return;
 	}
 	if ((rc = store_txn_begin(r->st, 0, &txn)) == 0) {
-		if (verdict == RELAY_DONE)
+		if (verdict == RELAY_DONE) {
 			rc = store_outbox_del_range(txn, r->batch.first,
 			    r->batch.last, &n);
-		else
+			if (rc == 0)
+				rc = store_relay_count(txn, r->batch.count, 0);
+		} else
 			rc = store_outbox_park(txn, r->batch.first,
 			    r->batch.last, &n);
 		if (rc == 0)

@@ -95,6 +95,8 @@ static const char meta_seq[] = "outbox\0seq"; /* sizeof - 1 bytes */
 static const char meta_drops[] = "outbox\0drops";
 static const char meta_parked[] = "outbox\0parked";
 static const char meta_noprog[] = "outbox\0noprog";
+static const char meta_sent[] = "relay\0sent";
+static const char meta_retries[] = "relay\0retries";
 
 #define DROP_LOG_MS 10000 /* at most one drop message per 10 s */
 
@@ -1545,7 +1547,27 @@ store_outbox_stats(struct store_txn *t, struct outbox_stats *os)
 	                  &os->parked_batches);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
+	rc = meta_get_u64(t, meta_sent, sizeof(meta_sent) - 1, &os->sent);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = meta_get_u64(t, meta_retries, sizeof(meta_retries) - 1,
+	                  &os->retries);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
 	return db_count(t, DB_PARKED, &os->parked_events);
+}
+
+int
+store_relay_count(struct store_txn *t, uint64_t sent, uint64_t retries)
+{
+	int rc = 0;
+
+	if (sent > 0)
+		rc = meta_add_u64(t, meta_sent, sizeof(meta_sent) - 1, sent);
+	if (rc == 0 && retries > 0)
+		rc = meta_add_u64(t, meta_retries, sizeof(meta_retries) - 1,
+		                  retries);
+	return rc;
 }
 
 /*

@@ -133,8 +133,12 @@ struct outbox_stats {
 	uint64_t dropped;	/* progress events dropped at the limit */
 	uint64_t parked_batches;	/* batches moved aside (4xx) */
 	size_t	 parked_events;	/* events kept aside */
+	uint64_t sent;		/* events the upstream acknowledged */
+	uint64_t retries;	/* batches sent again after a failure */
 };
 int	 store_outbox_stats(struct store_txn *, struct outbox_stats *);
+/* Adds to the relay's persistent counters (outbox_stats.sent, .retries). */
+int	 store_relay_count(struct store_txn *, uint64_t sent, uint64_t retries);
 
 /*
  * The outbox limit (0: none), applied by store_outbox_append from then on

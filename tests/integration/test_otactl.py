@@ -486,7 +486,8 @@ def test_jobs(gw, fw1, fw2):
 
     r = js(gw, "relay", "status")
     checks.eq(set(r), {"depth", "oldestSeq", "oldestAgeSeconds", "lastSeq",
-                       "dropped", "parkedBatches", "parkedEvents"},
+                       "dropped", "parkedBatches", "parkedEvents", "sent",
+                       "retries"},
               "relay status --json: shape")
     checks.check(r["depth"] > 0 and r["lastSeq"] >= r["depth"],
                  "relay status: the job events are in the outbox")

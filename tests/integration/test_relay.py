@@ -395,6 +395,12 @@ def run_main(tmp, be, proxy, crt, token_file, image):
                       "the refused batch is sent again from the same seq")
         checks.check("answered 500" in gw.log() or "retry" in gw.log(),
                      "retries are logged")
+        st = relay_status(gw)
+        checks.check(st["retries"] >= 2,
+                     "relay status counts the retries (%d)" % st["retries"])
+        checks.check(st["sent"] >= sum(len(b) for s, b in be.snapshot()
+                                       if s == 200),
+                     "relay status counts the events sent (%d)" % st["sent"])
 
         # a slow upstream does not slow devices down ------------------------
         n0 = len(be.snapshot())
