@@ -827,6 +827,235 @@ test_roundtrip(void)
 	T_EQ_STR(cb.versions[0].module, "a");
 }
 
+static int
+count_cb(const void *rec, const struct jobs_counts *c, void *arg)
+{
+	(void)rec;
+	(void)c;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * The admin API's bodies and views (codec_*_body_decode, *_view_decode):
+ * good bodies, hostile ones, every strict prefix and every single-byte
+ * mutation of the job body, and views read back into equal records.
+ */
+static const char admin_job_body[] =
+    "{\"firmware\":\"fw-9\",\"kind\":\"verify\",\"force\":true,"
+    "\"srcVersions\":[\"1.0.0\",\"1.1.0\",\"1.0.0\"],\"scope\":\"devices\","
+    "\"devices\":[\"d-1\",\"d:2@x\"],\"grayPercent\":5,"
+    "\"strategy\":\"static\",\"onlyNewReports\":false,\"confirm\":\"user\","
+    "\"start\":\"2026-11-23T10:00:00.123Z\",\"end\":null,"
+    "\"ratePerMinute\":100,\"retry\":{\"count\":2,\"intervalMinutes\":30},"
+    "\"timeoutMinutes\":60,\"override\":true,"
+    "\"abort\":{\"failurePercent\":20,\"minDevices\":5}}";
+
+static int
+run_job_body(const char *s, size_t len, struct job_rec *job, codec_id **devs,
+    size_t *n, char *err, size_t errlen)
+{
+	char	*p = malloc(len > 0 ? len : 1);
+	int	 r;
+
+	memcpy(p, s, len);
+	jobs_job_defaults(job);
+	r = codec_job_body_decode(p, len, job, devs, n, err, errlen);
+	free(p);
+	return r;
+}
+
+static void
+test_admin_bodies(void)
+{
+	static const char *const bad_jobs[] = {
+		"{}",
+		"{\"kind\":\"batch\"}",
+		"{\"firmware\":\"fw 1\"}",
+		"{\"firmware\":\"fw-1\",\"srcVersion\":[\"1\"]}",
+		"{\"firmware\":\"fw-1\",\"kind\":\"big\"}",
+		"{\"firmware\":\"fw-1\",\"force\":1}",
+		"{\"firmware\":\"fw-1\",\"ratePerMinute\":-1}",
+		"{\"firmware\":\"fw-1\",\"ratePerMinute\":1.5}",
+		"{\"firmware\":\"fw-1\",\"ratePerMinute\":\"10\"}",
+		"{\"firmware\":\"fw-1\",\"timeoutMinutes\":1e20}",
+		"{\"firmware\":\"fw-1\",\"grayPercent\":101}",
+		"{\"firmware\":\"fw-1\",\"start\":\"2026-13-01T00:00:00Z\"}",
+		"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"every\":2}}",
+		"{\"firmware\":\"fw-1\",\"retry\":[1]}",
+		"{\"firmware\":\"fw-1\",\"abort\":{\"minDevices\":2}}",
+		"{\"firmware\":\"fw-1\",\"devices\":[\"ok\",7]}",
+		"{\"firmware\":\"fw-1\",\"devices\":\"d-1\"}",
+		"{\"firmware\":\"fw-1\",\"srcVersions\":[\"a b\"]}",
+		"{\"firmware\":\"fw-1\",\"firmware\":\"fw-2\"}",
+		"[\"fw-1\"]",
+		"",
+	};
+	struct codec_device_put dp;
+	struct codec_fw_edit fe;
+	struct codec_job_sel sel, sel2;
+	struct job_rec job, job2;
+	struct jobs_counts c, c2;
+	struct device_rec d, d2;
+	codec_id *devs = NULL;
+	const char *dv[2];
+	char	 err[160], *s, *mut, code[32], msg[64];
+	size_t	 n = 0, len, i, blen = sizeof(admin_job_body) - 1;
+	int64_t	 vals[2];
+	int	 present[2];
+
+	T_EQ_INT(run_job_body(admin_job_body, blen, &job, &devs, &n, err,
+	    sizeof(err)), 0);
+	T_EQ_STR(job.firmware, "fw-9");
+	T_EQ_INT(job.kind, JOB_KIND_VERIFY);
+	T_EQ_INT(job.force, 1);
+	T_EQ_INT(job.nsrc, 2);
+	T_EQ_INT(job.scope, JOB_SCOPE_DEVICES);
+	T_EQ_INT(job.confirm, 1);
+	T_EQ_INT(job.start, TS1);
+	T_EQ_INT(job.rate_per_minute, 100);
+	T_EQ_INT(job.retry_count, 2);
+	T_EQ_INT(job.retry_interval_min, 30);
+	T_EQ_INT(job.timeout_min, 60);
+	T_EQ_INT(job.override, 1);
+	T_EQ_INT(job.abort_percent, 20);
+	T_EQ_INT(job.abort_min_devices, 5);
+	T_EQ_INT(n, 2);
+	if (n == 2)
+		T_EQ_STR(devs[1], "d:2@x");
+	/* what the client encodes, the API decodes to the same job */
+	dv[0] = "d-1";
+	dv[1] = "d:2@x";
+	job.gray_percent = 10;	/* only sent with the gray scope */
+	s = codec_job_body_encode(&job, dv, 2, &len);
+	T_CHECK(s != NULL);
+	free(devs);
+	devs = NULL;
+	T_EQ_INT(run_job_body(s, len, &job2, &devs, &n, err, sizeof(err)), 0);
+	T_CHECK(memcmp(&job, &job2, sizeof(job)) == 0);
+	T_EQ_INT(n, 2);
+	free(s);
+	free(devs);
+	devs = NULL;
+	/* defaults stay when absent */
+	T_EQ_INT(run_job_body("{\"firmware\":\"fw-1\"}", 19, &job, &devs, &n,
+	    err, sizeof(err)), 0);
+	T_EQ_INT(job.timeout_min, 1440);
+	T_EQ_INT(job.abort_percent, -1);
+	T_CHECK(devs == NULL && n == 0);
+	for (i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++) {
+		err[0] = '\0';
+		if (run_job_body(bad_jobs[i], strlen(bad_jobs[i]), &job, &devs,
+		    &n, err, sizeof(err)) != -1 || err[0] == '\0')
+			T_CHECK(!"bad job body accepted or no message");
+		T_CHECK(devs == NULL);
+	}
+	for (i = 0; i < blen; i++) {
+		if (run_job_body(admin_job_body, i, &job, &devs, &n, err,
+		    sizeof(err)) != -1) {
+			T_CHECK(!"a strict prefix of the job body decoded");
+			break;
+		}
+	}
+	for (i = 0; i < blen; i++) {
+		mut = strdup(admin_job_body);
+		mut[i] = (char)(mut[i] ^ 0x5a);
+		if (run_job_body(mut, blen, &job, &devs, &n, err,
+		    sizeof(err)) == 0)
+			free(devs);
+		devs = NULL;
+		free(mut);
+	}
+
+	s = "{\"product\":\"lamp\",\"secret\":\"s\",\"psk\":\"0011\","
+	    "\"versions\":{\"default\":\"1\",\"wifi\":\"2\"}}";
+	T_EQ_INT(codec_device_put_decode(s, strlen(s), &dp, err, sizeof(err)),
+	    0);
+	T_CHECK(dp.has_product && dp.has_secret && dp.has_psk);
+	T_EQ_INT(dp.nversions, 2);
+	T_EQ_STR(dp.psk_hex, "0011");
+	s = "{\"product\":\"lamp\",\"owner\":\"x\"}";
+	T_EQ_INT(codec_device_put_decode(s, strlen(s), &dp, err, sizeof(err)),
+	    -1);
+	s = "{\"secret\":null,\"psk\":\"\"}";
+	T_EQ_INT(codec_device_put_decode(s, strlen(s), &dp, err, sizeof(err)),
+	    0);
+	T_CHECK(!dp.has_product && !dp.has_secret && dp.has_psk);
+	s = "{\"name\":\"(x\"}";
+	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
+	    -1);
+	s = "{}";
+	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
+	    -1);
+	s = "{\"description\":\"\"}";
+	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
+	    0);
+	T_CHECK(fe.has_description && !fe.has_name);
+
+	/* views back into records */
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "d-7");
+	snprintf(d.product, sizeof(d.product), "lamp");
+	d.nversions = 1;
+	snprintf(d.versions[0].module, OTA_ID_MAX + 1, "default");
+	snprintf(d.versions[0].version, OTA_ID_MAX + 1, "1.0.0");
+	d.psk_len = 1;
+	d.has_secret = 1;
+	d.created = TS1;
+	d.updated = TS2;
+	s = codec_device_encode_api(&d, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_device_view_decode(s, len, &d2, err, sizeof(err)), 0);
+	T_CHECK(memcmp(&d, &d2, sizeof(d)) == 0);
+	free(s);
+
+	job_sample(&job);
+	job.nsrc = 1;
+	snprintf(job.src_versions[0], OTA_ID_MAX + 1, "1.0.0");
+	job.only_new_reports = 1;
+	job.dynamic = 1;
+	job.created = TS1;
+	memset(&c, 0, sizeof(c));
+	c.n[JD_QUEUED] = 4;
+	c.total = 4;
+	sel.added = 4;
+	sel.skipped = 1;
+	sel.left_out = 2;
+	sel.superseded = 3;
+	s = codec_job_encode_api(&job, &c, &sel, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_job_view_decode(s, len, &job2, &c2, &sel2, err,
+	    sizeof(err)), 0);
+	T_EQ_STR(job2.id, job.id);
+	T_EQ_INT(job2.only_new_reports, 1);
+	T_EQ_INT(job2.dynamic, 1);
+	T_EQ_INT(job2.timeout_min, job.timeout_min);
+	T_EQ_INT(job2.abort_percent, job.abort_percent);
+	T_EQ_INT(c2.n[JD_QUEUED], 4);
+	T_EQ_INT(sel2.superseded, 3);
+	free(s);
+
+	s = "{\"items\":[{\"id\":\"a\",\"product\":\"p\"},{\"id\":\"b\","
+	    "\"product\":\"p\"}],\"next\":\"b\"}";
+	{
+		char	 next[OTA_ID_MAX + 1];
+
+		T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_DEVICE,
+		    count_cb, &n, next, err, sizeof(err)), 0);
+		T_EQ_STR(next, "b");
+	}
+	s = "{\"done\":5,\"total\":null}";
+	T_EQ_INT(codec_numbers_decode(s, strlen(s), (const char *const[]){
+	    "done", "total" }, 2, vals, present, err, sizeof(err)), 0);
+	T_CHECK(vals[0] == 5 && present[0] && !present[1]);
+	s = "{\"error\":\"conflict\",\"message\":\"in use\"}";
+	T_EQ_INT(codec_error_decode(s, strlen(s), code, sizeof(code), msg,
+	    sizeof(msg)), 0);
+	T_EQ_STR(msg, "in use");
+	T_EQ_INT(codec_error_decode("{}", 2, code, sizeof(code), msg,
+	    sizeof(msg)), -1);
+}
+
 int
 main(void)
 {
@@ -840,5 +1069,6 @@ main(void)
 	T_RUN(test_error);
 	T_RUN(test_views);
 	T_RUN(test_roundtrip);
+	T_RUN(test_admin_bodies);
 	return t_done();
 }
