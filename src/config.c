@@ -227,7 +227,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "certs/server.pem");
 	snprintf(cfg->tls_key, sizeof(cfg->tls_key), "certs/server.key");
 
-	listen_set(&cfg->admin, 0, "127.0.0.1", 8444);
+	listen_set(&cfg->admin, 1, "127.0.0.1", 8444);
 	snprintf(cfg->admin_token_file, sizeof(cfg->admin_token_file),
 	    "certs/admin.token");
 

@@ -4,7 +4,8 @@
  *
  *   options -> configuration (-n stops here) -> logging -> daemon(3)
  *   -> state directory and store -> core -> event loop -> signals
- *   -> 1 s tick -> CoAP front end -> HTTPS devices -> "otagw ready"
+ *   -> 1 s tick -> CoAP front end -> HTTPS devices -> relay -> admin API
+ *   -> "otagw ready"
  *   -> ev_run
  *
  * One struct otagw holds everything the daemon owns; the shutdown path
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "coap/coapfront.h"
+#include "admin/admin.h"
 #include "admin/metrics.h"
 #include "config.h"
 #include "core/core.h"
@@ -63,6 +65,8 @@ struct otagw {
 	struct httpdev	*httpdev;	/* HTTPS devices, or NULL when off */
 	struct relay	*relay;		/* upstream relay (idle without a URL) */
 	struct metrics	*metrics;	/* collectors behind GET /metrics */
+	struct tls_server *admin_tls;	/* admin listener's TLS context */
+	struct admin	*admin;		/* admin API, or NULL when off */
 	struct ev_timer	*tick;
 	int		 sigfd;
 };
@@ -132,15 +136,6 @@ listen_text(const struct config_listen *l, char *out, size_t size)
 		    l->port);
 }
 
-/* Settings that this build parses but does not act on yet. */
-static void
-otagw_warn_unbuilt(const struct config *cfg)
-{
-	if (cfg->admin.enabled)
-		log_warnx("admin_listen is set, but the admin API is not in"
-		    " this build: ignored (use otactl --state)");
-}
-
 /*
  * The files the HTTPS device listener needs, for -n: a missing file is
  * reported clearly (relative paths are taken from the directory otagw is
@@ -154,10 +149,17 @@ otagw_check_tls_files(const struct config *cfg)
 	    cfg->device_ca };
 	size_t i;
 
-	if (!cfg->https.enabled)
+	if (cfg->admin.enabled && access(cfg->admin_token_file, R_OK) != 0)
+		fprintf(stderr, "otagw: warning: admin_token_file %s: %s: otagw "
+		    "will not start with admin_listen on until it exists"
+		    " (./quickstart.sh run makes certs/admin.token)\n",
+		    cfg->admin_token_file, strerror(errno));
+	if (!cfg->https.enabled && !cfg->admin.enabled)
 		return;
 	for (i = 0; i < 3; i++) {
 		if (path[i][0] == '\0' || access(path[i], R_OK) == 0)
+			continue;
+		if (i == 2 && !cfg->https.enabled)
 			continue;
 		fprintf(stderr, "otagw: warning: %s %s: %s: otagw will not "
 		    "start with https_listen on until it exists%s\n", what[i],
@@ -186,6 +188,34 @@ otagw_start_https(struct otagw *gw)
 	if ((gw->httpdev = httpdev_new(cfg, gw->core, gw->ev, gw->tls,
 	    gw->metrics)) == NULL) {
 		log_warnx("cannot start the HTTPS device listener");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The admin API: its own TLS context (same certificate, no client
+ * certificates), then the listener, which refuses to start without its
+ * token.  0 or -1.
+ */
+static int
+otagw_start_admin(struct otagw *gw)
+{
+	const struct config *cfg = &gw->cfg;
+
+	if (!cfg->admin.enabled)
+		return 0;
+	if ((gw->admin_tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
+	    NULL)) == NULL) {
+		log_warnx("admin_listen: cannot load tls_cert %s, tls_key %s"
+		    " (./quickstart.sh run makes development certificates)",
+		    cfg->tls_cert, cfg->tls_key);
+		return -1;
+	}
+	if ((gw->admin = admin_new(cfg, gw->st, gw->core, gw->ev,
+	    gw->admin_tls, gw->metrics, gw->relay)) == NULL) {
+		log_warnx("cannot start the admin API listener (admin_listen"
+		    " off turns it off)");
 		return -1;
 	}
 	return 0;
@@ -226,6 +256,7 @@ otagw_reload(struct otagw *gw)
 	coapfront_set_config(gw->cf, &gw->cfg);
 	httpdev_set_config(gw->httpdev, &gw->cfg);
 	relay_set_config(gw->relay, &gw->cfg);
+	admin_set_config(gw->admin, &gw->cfg);
 	if (ignored > 0)
 		log_info("configuration reloaded; %d changed setting%s need%s"
 		    " a restart", ignored, ignored == 1 ? "" : "s",
@@ -330,7 +361,7 @@ static int
 otagw_start(struct otagw *gw)
 {
 	char coap[CONFIG_STR + 16], coaps[CONFIG_STR + 16];
-	char https[CONFIG_STR + 16];
+	char https[CONFIG_STR + 16], admin[CONFIG_STR + 16];
 	int rc;
 
 	if ((rc = store_open(gw->cfg.state_dir, (size_t)gw->cfg.map_size,
@@ -365,11 +396,14 @@ otagw_start(struct otagw *gw)
 		log_warnx("cannot set up the upstream relay");
 		return -1;
 	}
+	if (otagw_start_admin(gw) == -1)
+		return -1;
 	listen_text(&gw->cfg.coap, coap, sizeof(coap));
 	listen_text(&gw->cfg.coaps, coaps, sizeof(coaps));
 	listen_text(&gw->cfg.https, https, sizeof(https));
-	log_info("otagw ready: coap %s, coaps %s, https %s, state %s,"
-	    " gateway %s", coap, coaps, https, gw->cfg.state_dir,
+	listen_text(&gw->cfg.admin, admin, sizeof(admin));
+	log_info("otagw ready: coap %s, coaps %s, https %s, admin %s, state %s,"
+	    " gateway %s", coap, coaps, https, admin, gw->cfg.state_dir,
 	    gw->cfg.gateway_id);
 	return 0;
 }
@@ -377,6 +411,11 @@ otagw_start(struct otagw *gw)
 static void
 otagw_cleanup(struct otagw *gw)
 {
+	admin_free(gw->admin);
+	gw->admin = NULL;
+	if (gw->admin_tls != NULL)
+		tls_server_free(gw->admin_tls);
+	gw->admin_tls = NULL;
 	httpdev_free(gw->httpdev);
 	gw->httpdev = NULL;
 	if (gw->tls != NULL)
@@ -472,7 +511,6 @@ main(int argc, char *argv[])
 
 	/* Start-up problems found before detaching reach the terminal. */
 	log_init("otagw", 1, level_for(&gw));
-	otagw_warn_unbuilt(&gw.cfg);
 	if (otagw_state_dir(gw.cfg.state_dir) == -1)
 		return 1;
 	if (!gw.foreground) {

@@ -81,7 +81,9 @@ test_defaults(void)
 	T_EQ_INT(c.https.enabled, 1);
 	T_EQ_STR(c.https.host, "0.0.0.0");
 	T_EQ_INT(c.https.port, 8443);
-	T_EQ_INT(c.admin.enabled, 0);
+	T_EQ_INT(c.admin.enabled, 1);
+	T_EQ_STR(c.admin.host, "127.0.0.1");
+	T_EQ_INT(c.admin.port, 8444);
 	T_EQ_STR(c.tls_cert, "certs/server.pem");
 	T_EQ_STR(c.tls_key, "certs/server.key");
 	T_EQ_STR(c.device_ca, "");
