@@ -7,10 +7,14 @@
  * With --state DIR (or the state_dir of the daemon's configuration file)
  * otactl opens the gateway's LMDB store itself, which is safe while the
  * daemon runs, and calls the operations of src/ops: the very functions the
- * admin API calls, so both give the same answers.  This file only parses
- * arguments and prints: aligned tables and "key: value" lines for people,
- * the shared JSON shapes of src/codec with --json.  A command that creates
- * something prints the new id alone on its last line.
+ * admin API calls, so both give the same answers.  With --url URL
+ * --token-file F it asks the admin API instead (src/ctl/apiclient.c),
+ * which answers with the same records.  Each command gets its records
+ * from one backend call (the be_* functions below pick ops or the API)
+ * and has one formatter, so both ways print the same bytes.  This file
+ * only parses arguments and prints: aligned tables and "key: value" lines
+ * for people, the shared JSON shapes of src/codec with --json.  A command
+ * that creates something prints the new id alone on its last line.
  *
  * Exit status: 0 done, 1 the operation failed (nothing was changed),
  * 2 usage error.  Errors go to stderr as "otactl: <message>".
@@ -31,6 +35,7 @@
 #include "config.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "ctl/apiclient.h"
 #include "jobs/jobs.h"
 #include "log.h"
 #include "ops/ops.h"
@@ -49,6 +54,8 @@ struct ctl {
 	const char *state;
 	const char *url;
 	const char *token_file;
+	const char *ca;		/* --ca: the admin API's CA */
+	struct api *api;	/* --url */
 	int	 json;
 	struct config cfg;
 	int	 cfg_loaded;
@@ -94,8 +101,11 @@ static const char usage_text[] =
 "                     its state_dir and firmware limits\n"
 "  --state DIR        work on this state directory (no configuration "
 "needed)\n"
-"  --url URL, --token-file F\n"
-"                     use the admin API (not in this build yet)\n"
+"  --url URL --token-file F\n"
+"                     work over the admin API (https://127.0.0.1:8444 by\n"
+"                     default in otagw.conf); the same commands and output\n"
+"  --ca FILE          CA to verify the admin API's certificate (default:\n"
+"                     the system's; development: certs/ca.pem)\n"
 "  --json             print JSON instead of text\n"
 "  -h, --help         this help; `otactl COMMAND --help' for one command\n";
 
@@ -168,8 +178,18 @@ ctl_open(struct ctl *ctl)
 	size_t	 map = 0;
 	int	 rc;
 
-	if (ctl->st != NULL)
+	char	 msg[256];
+
+	if (ctl->st != NULL || ctl->api != NULL)
 		return 0;
+	if (ctl->url != NULL) {
+		if ((ctl->api = api_new(ctl->url, ctl->token_file, ctl->ca, msg,
+		    sizeof(msg))) == NULL) {
+			errmsg("%s", msg);
+			return -1;
+		}
+		return 0;
+	}
 	if (ctl->state != NULL)
 		dir = ctl->state;
 	else {
@@ -185,6 +205,175 @@ ctl_open(struct ctl *ctl)
 	}
 	ops_init(&ctl->ops, ctl->st, ctl->cfg_loaded ? &ctl->cfg : NULL);
 	return 0;
+}
+
+/*
+ * Backends: each command gets its records from one of these, which call
+ * src/ops on the state directory or the admin API with --url.
+ */
+
+#define BE(call_ops, call_api) \
+	((ctl)->api != NULL ? (call_api) : (call_ops))
+
+static int
+be_device_put(struct ctl *ctl, const struct ops_device_params *p,
+    struct device_rec *out, int *created, struct ops_err *err)
+{
+	return BE(ops_device_put(&ctl->ops, p, out, created, err),
+	    api_device_put(ctl->api, p, out, created, err));
+}
+
+static int
+be_device_import(struct ctl *ctl, const char *csv, size_t len,
+    struct ops_import_result *res, struct ops_err *err)
+{
+	return BE(ops_device_import(&ctl->ops, csv, len, res, err),
+	    api_device_import(ctl->api, csv, len, res, err));
+}
+
+static int
+be_device_list(struct ctl *ctl, const struct ops_device_filter *f,
+    int (*cb)(const struct device_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return BE(ops_device_list(&ctl->ops, f, cb, arg, next, err),
+	    api_device_list(ctl->api, f, cb, arg, next, err));
+}
+
+static int
+be_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
+    struct ops_err *err)
+{
+	return BE(ops_device_show(&ctl->ops, id, d, err),
+	    api_device_show(ctl->api, id, d, err));
+}
+
+static int
+be_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return BE(ops_device_rm(&ctl->ops, id, err),
+	    api_device_rm(ctl->api, id, err));
+}
+
+static int
+be_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
+    struct firmware_rec *out, struct ops_err *err)
+{
+	return BE(ops_firmware_add_fd(&ctl->ops, p, fd, out, err),
+	    api_firmware_add_fd(ctl->api, p, fd, out, err));
+}
+
+static int
+be_firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
+    const char *path, struct firmware_rec *out, struct ops_err *err)
+{
+	return BE(ops_firmware_add_file(&ctl->ops, p, path, out, err),
+	    api_firmware_add_file(ctl->api, p, path, out, err));
+}
+
+static int
+be_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return BE(ops_firmware_list(&ctl->ops, items, n, err),
+	    api_firmware_list(ctl->api, items, n, err));
+}
+
+static int
+be_firmware_show(struct ctl *ctl, const char *id, struct ops_fw_item *it,
+    struct ops_err *err)
+{
+	return BE(ops_firmware_show(&ctl->ops, id, it, err),
+	    api_firmware_show(ctl->api, id, it, err));
+}
+
+static int
+be_firmware_edit(struct ctl *ctl, const char *id, const char *name,
+    const char *desc, struct firmware_rec *out, struct ops_err *err)
+{
+	return BE(ops_firmware_edit(&ctl->ops, id, name, desc, out, err),
+	    api_firmware_edit(ctl->api, id, name, desc, out, err));
+}
+
+static int
+be_firmware_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return BE(ops_firmware_rm(&ctl->ops, id, err),
+	    api_firmware_rm(ctl->api, id, err));
+}
+
+static int
+be_job_create(struct ctl *ctl, const struct job_rec *job,
+    const char *const *devs, size_t n, struct ops_job_item *out,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	return BE(ops_job_create(&ctl->ops, job, devs, n, out, res, err),
+	    api_job_create(ctl->api, job, devs, n, out, res, err));
+}
+
+static int
+be_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return BE(ops_job_list(&ctl->ops, items, n, err),
+	    api_job_list(ctl->api, items, n, err));
+}
+
+static int
+be_job_show(struct ctl *ctl, const char *id, struct ops_job_item *it,
+    struct ops_err *err)
+{
+	return BE(ops_job_show(&ctl->ops, id, it, err),
+	    api_job_show(ctl->api, id, it, err));
+}
+
+static int
+be_job_devices(struct ctl *ctl, const char *id,
+    const struct ops_jobdev_filter *f,
+    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return BE(ops_job_devices(&ctl->ops, id, f, cb, arg, next, err),
+	    api_job_devices(ctl->api, id, f, cb, arg, next, err));
+}
+
+static int
+be_job_terminate(struct ctl *ctl, const char *id, struct ops_job_item *out,
+    struct ops_err *err)
+{
+	return BE(ops_job_terminate(&ctl->ops, id, out, err),
+	    api_job_terminate(ctl->api, id, out, err));
+}
+
+static int
+be_job_cancel(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return BE(ops_job_cancel(&ctl->ops, job, dev, out, err),
+	    api_job_rowop(ctl->api, "cancel", job, dev, out, err));
+}
+
+static int
+be_job_retry(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return BE(ops_job_retry(&ctl->ops, job, dev, out, err),
+	    api_job_rowop(ctl->api, "retry", job, dev, out, err));
+}
+
+static int
+be_job_confirm(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return BE(ops_job_confirm(&ctl->ops, job, dev, out, err),
+	    api_job_rowop(ctl->api, "confirm", job, dev, out, err));
+}
+
+static int
+be_relay_status(struct ctl *ctl, struct outbox_stats *s, struct ops_err *err)
+{
+	return BE(ops_relay_status(&ctl->ops, s, err),
+	    api_relay_status(ctl->api, s, err));
 }
 
 /*
@@ -578,7 +767,7 @@ cmd_device_put(struct ctl *ctl, int argc, char **argv)
 	p.id = argv[optind];
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	rc = ops_device_put(&ctl->ops, &p, &dev, &created, &err);
+	rc = be_device_put(ctl, &p, &dev, &created, &err);
 	if (rc != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
@@ -625,7 +814,7 @@ cmd_device_import(struct ctl *ctl, int argc, char **argv)
 		free(buf);
 		return EXIT_OP;
 	}
-	rc = ops_device_import(&ctl->ops, buf, len, &res, &err);
+	rc = be_device_import(ctl, buf, len, &res, &err);
 	crypto_wipe(buf, len);
 	free(buf);
 	if (rc != OPS_OK)
@@ -741,7 +930,7 @@ cmd_device_list(struct ctl *ctl, int argc, char **argv)
 	table_init(&dp.t, 5);
 	if (!ctl->json)
 		table_add(&dp.t, head);
-	rc = ops_device_list(&ctl->ops, &f, devprint_cb, &dp, next, &err);
+	rc = be_device_list(ctl, &f, devprint_cb, &dp, next, &err);
 	if (rc != OPS_OK) {
 		table_free(&dp.t);
 		return op_fail(&err);
@@ -808,7 +997,7 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_device_show(&ctl->ops, argv[optind], &d, &err) != OPS_OK)
+	if (be_device_show(ctl, argv[optind], &d, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_device_encode(&d, NULL));
@@ -844,7 +1033,7 @@ cmd_device_rm(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_device_rm(&ctl->ops, argv[optind], &err) != OPS_OK)
+	if (be_device_rm(ctl, argv[optind], &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json)
 		printf("{\"id\":\"%s\",\"removed\":true}\n", argv[optind]);
@@ -919,7 +1108,11 @@ fetch_add(struct ctl *ctl, const struct ops_fw_params *p, const char *url,
 	tty = isatty(STDERR_FILENO);
 	fo.progress = fetch_progress;
 	fo.arg = &tty;
-	rc = fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);
+	if (ctl->api != NULL)	/* the daemon fetches, with its upstream_ca */
+		rc = api_firmware_fetch(ctl->api, p, url, sha_hex,
+		    fetch_progress, &tty, fw, err);
+	else
+		rc = fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);
 	if (tty)
 		fputc('\n', stderr);
 	return rc;
@@ -989,6 +1182,9 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		return usage_err("want --url or an image FILE, not both");
 	if (url != NULL && sha256 == NULL)
 		return usage_err("--url needs --sha256");
+	if (ca != NULL && ctl->url != NULL)
+		return usage_err("--ca is for --state: over the admin API the "
+		    "daemon fetches the image with its upstream_ca");
 	if (url == NULL && argc - optind != 1)
 		return usage_err("want one image FILE");
 	if (p.product == NULL)
@@ -1002,10 +1198,10 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 	if (url != NULL)
 		rc = fetch_add(ctl, &p, url, sha256, ca, &fw, &err);
 	else if (strcmp(argv[optind], "-") == 0)
-		rc = ops_firmware_add_fd(&ctl->ops, &p, STDIN_FILENO, &fw,
+		rc = be_firmware_add_fd(ctl, &p, STDIN_FILENO, &fw,
 		    &err);
 	else
-		rc = ops_firmware_add_file(&ctl->ops, &p, argv[optind], &fw,
+		rc = be_firmware_add_file(ctl, &p, argv[optind], &fw,
 		    &err);
 	if (rc != OPS_OK)
 		return op_fail(&err);
@@ -1044,7 +1240,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_firmware_list(&ctl->ops, &items, &n, &err) != OPS_OK)
+	if (be_firmware_list(ctl, &items, &n, &err) != OPS_OK)
 		return op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	table_init(&t, 10);
@@ -1119,7 +1315,7 @@ cmd_firmware_show(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_firmware_show(&ctl->ops, argv[optind], &it, &err) != OPS_OK)
+	if (be_firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
@@ -1169,9 +1365,9 @@ cmd_firmware_edit(struct ctl *ctl, int argc, char **argv)
 		return usage_err("give --name or --description");
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_firmware_edit(&ctl->ops, argv[optind], name, desc, NULL,
+	if (be_firmware_edit(ctl, argv[optind], name, desc, NULL,
 	    &err) != OPS_OK ||
-	    ops_firmware_show(&ctl->ops, argv[optind], &it, &err) != OPS_OK)
+	    be_firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
@@ -1194,7 +1390,7 @@ cmd_firmware_rm(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_firmware_rm(&ctl->ops, argv[optind], &err) != OPS_OK)
+	if (be_firmware_rm(ctl, argv[optind], &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json)
 		printf("{\"id\":\"%s\",\"removed\":true}\n", argv[optind]);
@@ -1509,7 +1705,7 @@ cmd_job_create(struct ctl *ctl, int argc, char **argv)
 		rc = EXIT_OP;
 		goto out;
 	}
-	if (ops_job_create(&ctl->ops, &job, (const char *const *)dl.v, dl.n,
+	if (be_job_create(ctl, &job, (const char *const *)dl.v, dl.n,
 	    &out, &res, &err) != OPS_OK) {
 		rc = op_fail(&err);
 		goto out;
@@ -1556,7 +1752,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_job_list(&ctl->ops, &items, &n, &err) != OPS_OK)
+	if (be_job_list(ctl, &items, &n, &err) != OPS_OK)
 		return op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	table_init(&t, 9);
@@ -1778,7 +1974,7 @@ cmd_job_show(struct ctl *ctl, int argc, char **argv)
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
 	if (!watch) {
-		if (ops_job_show(&ctl->ops, argv[optind], &it, &err) != OPS_OK)
+		if (be_job_show(ctl, argv[optind], &it, &err) != OPS_OK)
 			return op_fail(&err);
 		if (ctl->json) {
 			json_put(codec_job_encode(&it.job, &it.counts, NULL));
@@ -1795,11 +1991,11 @@ cmd_job_show(struct ctl *ctl, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	tty = isatty(STDOUT_FILENO) && !ctl->json;
 	while (!watch_stop) {
-		if (ops_job_show(&ctl->ops, argv[optind], &it, &err) != OPS_OK)
+		if (be_job_show(ctl, argv[optind], &it, &err) != OPS_OK)
 			return op_fail(&err);
 		memset(&r, 0, sizeof(r));
 		r.since = tty ? 0 : since;
-		if (ops_job_devices(&ctl->ops, argv[optind], NULL, recent_cb,
+		if (be_job_devices(ctl, argv[optind], NULL, recent_cb,
 		    &r, NULL, &err) != OPS_OK)
 			return op_fail(&err);
 		final = job_is_final_state(it.job.state);
@@ -1914,7 +2110,7 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	p.ctl = ctl;
 	table_init(&p.t, 8);
 	table_add(&p.t, head);
-	rc = ops_job_devices(&ctl->ops, argv[optind], &f, jdprint_cb, &p,
+	rc = be_job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
 	    NULL, &err);
 	if (rc != OPS_OK) {
 		table_free(&p.t);
@@ -1944,7 +2140,7 @@ cmd_job_terminate(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_job_terminate(&ctl->ops, argv[optind], &it, &err) != OPS_OK)
+	if (be_job_terminate(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_job_encode(&it.job, &it.counts, NULL));
@@ -1958,7 +2154,7 @@ cmd_job_terminate(struct ctl *ctl, int argc, char **argv)
 
 static int
 job_rowcmd(struct ctl *ctl, int argc, char **argv,
-    int (*fn)(struct ops *, const char *, const char *, struct jobdev_rec *,
+    int (*fn)(struct ctl *, const char *, const char *, struct jobdev_rec *,
     struct ops_err *))
 {
 	static const struct option lo[] = {
@@ -1979,7 +2175,7 @@ job_rowcmd(struct ctl *ctl, int argc, char **argv,
 		return usage_err("want a job ID and a DEVICE");
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (fn(&ctl->ops, argv[optind], argv[optind + 1], &jd, &err) !=
+	if (fn(ctl, argv[optind], argv[optind + 1], &jd, &err) !=
 	    OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
@@ -2002,19 +2198,19 @@ static const char help_job_confirm[] =
 static int
 cmd_job_cancel(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, ops_job_cancel);
+	return job_rowcmd(ctl, argc, argv, be_job_cancel);
 }
 
 static int
 cmd_job_retry(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, ops_job_retry);
+	return job_rowcmd(ctl, argc, argv, be_job_retry);
 }
 
 static int
 cmd_job_confirm(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, ops_job_confirm);
+	return job_rowcmd(ctl, argc, argv, be_job_confirm);
 }
 
 /*
@@ -2039,7 +2235,7 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ops_relay_status(&ctl->ops, &s, &err) != OPS_OK)
+	if (be_relay_status(ctl, &s, &err) != OPS_OK)
 		return op_fail(&err);
 	if (s.depth > 0 && s.oldest_ts > 0) {
 		age = (time_now_ms() - s.oldest_ts) / 1000;
@@ -2134,11 +2330,12 @@ group_usage(const char *group)
 int
 main(int argc, char *argv[])
 {
-	enum { O_STATE = 256, O_URL, O_TOKEN, O_JSON };
+	enum { O_STATE = 256, O_URL, O_TOKEN, O_JSON, O_CA };
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, O_STATE },
 		{ "url", required_argument, NULL, O_URL },
 		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "ca", required_argument, NULL, O_CA },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2168,6 +2365,9 @@ main(int argc, char *argv[])
 		case O_TOKEN:
 			ctl.token_file = optarg;
 			break;
+		case O_CA:
+			ctl.ca = optarg;
+			break;
 		case O_JSON:
 			ctl.json = 1;
 			break;
@@ -2182,12 +2382,12 @@ main(int argc, char *argv[])
 			    argv[optind - 1]);
 		}
 	}
-	if (ctl.url != NULL || ctl.token_file != NULL) {
-		errmsg("--url/--token-file: the admin API client is not in "
-		    "this build yet (it comes with the HTTPS admin API); use "
-		    "--state DIR or -c FILE");
-		return EXIT_USAGE;
-	}
+	if (ctl.url != NULL && ctl.state != NULL)
+		return usage_err("give --state DIR or --url URL, not both");
+	if (ctl.url == NULL && (ctl.token_file != NULL || ctl.ca != NULL))
+		return usage_err("--token-file and --ca go with --url");
+	if (ctl.url != NULL && *ctl.url == '\0')
+		return usage_err("--url needs an https:// URL");
 	if (ctl.state != NULL && *ctl.state == '\0')
 		return usage_err("--state needs a directory");
 	argc -= optind;
@@ -2228,9 +2428,13 @@ main(int argc, char *argv[])
 	}
 	cur_cmd = c;
 
-	/* The configuration: needed unless --state says where to work. */
+	/*
+	 * The configuration: needed unless --state or --url says where to
+	 * work.  With --url, -c only supplies admin_token_file when
+	 * --token-file is not given.
+	 */
 	config_defaults(&ctl.cfg);
-	if (ctl.state == NULL || ctl.conf_given) {
+	if ((ctl.state == NULL && ctl.url == NULL) || ctl.conf_given) {
 		for (i = 2; i < (size_t)argc; i++)
 			if (strcmp(argv[i], "--help") == 0 ||
 			    strcmp(argv[i], "-h") == 0)
@@ -2246,6 +2450,17 @@ main(int argc, char *argv[])
 		}
 	}
 
+	for (i = 2; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			break;
+	if (ctl.url != NULL && ctl.token_file == NULL && i == (size_t)argc) {
+		if (!ctl.cfg_loaded)
+			return usage_err("--url needs --token-file F (or -c "
+			    "FILE for its admin_token_file)");
+		ctl.token_file = ctl.cfg.admin_token_file;
+	}
+
 	optind = 0;
 	rc = c->fn(&ctl, argc - 1, argv + 1);
 	if (fflush(stdout) == EOF && rc == 0) {
@@ -2253,5 +2468,6 @@ main(int argc, char *argv[])
 		rc = EXIT_OP;
 	}
 	store_close(ctl.st);
+	api_free(ctl.api);
 	return rc;
 }

@@ -130,8 +130,12 @@ def test_usage(gw):
     p = subprocess.run([OTACTL, "--url", "https://127.0.0.1:8444",
                         "--token-file", "/dev/null", "device", "list"],
                        capture_output=True, text=True)
-    checks.eq(p.returncode, 2, "--url: exit 2 in this build")
-    checks.check("not in this build" in p.stderr, "--url: says why")
+    checks.eq(p.returncode, 1, "--url with an empty token file: exit 1")
+    checks.check("empty" in p.stderr, "--url: says the token file is empty")
+    p = subprocess.run([OTACTL, "--url", "https://127.0.0.1:8444",
+                        "--state", gw.state, "device", "list"],
+                       capture_output=True, text=True)
+    checks.eq(p.returncode, 2, "--url with --state: exit 2")
     p = subprocess.run([OTACTL, "-c", os.path.join(gw.tmp, "missing.conf"),
                         "device", "list"], capture_output=True, text=True)
     checks.eq(p.returncode, 1, "-c missing file: exit 1")
