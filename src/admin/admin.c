@@ -344,18 +344,6 @@ abuf_send_list(struct http_resp *resp, struct abuf *b, const char *next)
  * Query strings and paths.
  */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decodes s[0..n) into out (size bytes); '+' is a space when plus
  * is set (query strings).  0, or -1 (bad escape, %00, too long).
@@ -372,8 +360,8 @@ pct_decode(const char *s, size_t n, char *out, size_t size, int plus)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = hex_digit((unsigned char)s[i + 1]);
+			l = hex_digit((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return -1;
 			c = (char)(h << 4 | l);

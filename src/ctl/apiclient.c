@@ -1054,20 +1054,6 @@ out:
 }
 
 int
-api_firmware_add_file(struct api *a, const struct ops_fw_params *p,
-    const char *path, struct firmware_rec *out, struct ops_err *err)
-{
-	int	 fd, rc;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return efail(err, errno == ENOENT ? OPS_ENOTFOUND : OPS_EINVAL,
-		    "%s: %s", path, strerror(errno));
-	rc = api_firmware_add_fd(a, p, fd, out, err);
-	close(fd);
-	return rc;
-}
-
-int
 api_firmware_fetch(struct api *a, const struct ops_fw_params *p,
     const char *url, const char *sha256_hex,
     void (*progress)(void *, uint64_t, uint64_t), void *arg,

@@ -43,8 +43,6 @@ int	 api_device_import(struct api *, const char *csv, size_t len,
 
 int	 api_firmware_add_fd(struct api *, const struct ops_fw_params *,
 	    int fd, struct firmware_rec *, struct ops_err *);
-int	 api_firmware_add_file(struct api *, const struct ops_fw_params *,
-	    const char *path, struct firmware_rec *, struct ops_err *);
 /* The daemon fetches url (202, then polled until it ends). */
 int	 api_firmware_fetch(struct api *, const struct ops_fw_params *,
 	    const char *url, const char *sha256_hex,

@@ -21,6 +21,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -263,12 +264,22 @@ be_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
 	    api_firmware_add_fd(ctl->api, p, fd, out, err));
 }
 
+/* The image file by path: opened here, so both backends read an fd. */
 static int
 be_firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
     const char *path, struct firmware_rec *out, struct ops_err *err)
 {
-	return BE(ops_firmware_add_file(&ctl->ops, p, path, out, err),
-	    api_firmware_add_file(ctl->api, p, path, out, err));
+	int	 fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		err->status = errno == ENOENT ? OPS_ENOTFOUND : OPS_EINVAL;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
+		    strerror(errno));
+		return err->status;
+	}
+	rc = be_firmware_add_fd(ctl, p, fd, out, err);
+	close(fd);
+	return rc;
 }
 
 static int

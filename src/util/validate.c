@@ -241,8 +241,8 @@ hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hex_value(int c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -266,11 +266,11 @@ hex_decode(const char *hex, uint8_t *out, size_t max, size_t *len)
 		return -1;
 	/* Check everything first: nothing is written for bad input. */
 	for (i = 0; i < n; i++)
-		if (hex_value((unsigned char)hex[i]) < 0)
+		if (hex_digit((unsigned char)hex[i]) < 0)
 			return -1;
 	for (i = 0; i < n / 2; i++) {
-		hi = hex_value((unsigned char)hex[2 * i]);
-		lo = hex_value((unsigned char)hex[2 * i + 1]);
+		hi = hex_digit((unsigned char)hex[2 * i]);
+		lo = hex_digit((unsigned char)hex[2 * i + 1]);
 		out[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
 	}
 	if (len != NULL)

@@ -25,6 +25,8 @@ long	 utf8_length(const char *s, size_t len);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void	 hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int	 hex_digit(int c);
 /* Decodes hex (even length, either case); 0, or -1 if bad or > max. */
 int	 hex_decode(const char *hex, uint8_t *out, size_t max, size_t *len);
 
