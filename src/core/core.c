@@ -421,17 +421,6 @@ reported_version(const struct check_body *body, const char *module)
 	return NULL;
 }
 
-static const char *
-device_version(const struct device_rec *d, const char *module)
-{
-	unsigned i;
-
-	for (i = 0; i < d->nversions && i < OTA_MODULES_MAX; i++)
-		if (strcmp(d->versions[i].module, module) == 0)
-			return d->versions[i].version;
-	return NULL;
-}
-
 /*
  * Dynamic jobs take in devices that report a matching version (with
  * onlyNewReports, only a version that differs from the one stored).  A
@@ -456,7 +445,7 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 		if (strcmp(dj->product, dev->product) != 0 ||
 		    (v = reported_version(r->body, dj->module)) == NULL)
 			continue;
-		old = device_version(&r->dev, dj->module);
+		old = jobs_device_version(&r->dev, dj->module);
 		if (dj->only_new_reports && old != NULL && strcmp(old, v) == 0)
 			continue;
 		if (!jobs_device_matches(dj, dev))

@@ -322,19 +322,31 @@ jobs_job_validate(const struct job_rec *job, char *err, size_t errlen)
 }
 
 int
+jobs_job_is_open(const struct job_rec *job)
+{
+	return job->state == JOB_SCHEDULED || job->state == JOB_RUNNING ||
+	    job->state == JOB_PAUSED;
+}
+
+const char *
+jobs_device_version(const struct device_rec *dev, const char *module)
+{
+	unsigned i;
+
+	for (i = 0; i < dev->nversions && i < OTA_MODULES_MAX; i++)
+		if (strcmp(dev->versions[i].module, module) == 0)
+			return dev->versions[i].version;
+	return NULL;
+}
+
+int
 jobs_device_matches(const struct job_rec *job, const struct device_rec *dev)
 {
-	const char *cur = NULL;
-	unsigned i;
+	const char *cur;
 
 	if (strcmp(job->product, dev->product) != 0)
 		return 0;
-	for (i = 0; i < dev->nversions && i < OTA_MODULES_MAX; i++) {
-		if (strcmp(dev->versions[i].module, job->module) == 0) {
-			cur = dev->versions[i].version;
-			break;
-		}
-	}
+	cur = jobs_device_version(dev, job->module);
 	if (cur == NULL)
 		/* never reported: only "any version" takes it */
 		return job->nsrc == 0;

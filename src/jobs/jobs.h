@@ -27,6 +27,10 @@ const char *jobs_fw_state_name(int fw_state);
 int	 jobs_jd_is_open(int jd_state);
 /* SUCCEEDED, FAILED (with no retry pending), CANCELED. */
 int	 jobs_jd_is_final(int jd_state);
+/* SCHEDULED, RUNNING or PAUSED: the job can still hand out notices. */
+int	 jobs_job_is_open(const struct job_rec *);
+/* The device's reported version of module, or NULL if it never said. */
+const char *jobs_device_version(const struct device_rec *, const char *module);
 
 /* What a rule did to one jobdev row, for the caller to store and report. */
 #define JOBS_VIA_MAX	3

@@ -234,24 +234,6 @@ ops_parse_module_version(const char *arg, struct module_version *out)
 	return 0;
 }
 
-static int
-job_is_open(const struct job_rec *job)
-{
-	return job->state == JOB_SCHEDULED || job->state == JOB_RUNNING ||
-	    job->state == JOB_PAUSED;
-}
-
-static const char *
-device_version_of(const struct device_rec *dev, const char *module)
-{
-	unsigned i;
-
-	for (i = 0; i < dev->nversions && i < OTA_MODULES_MAX; i++)
-		if (strcmp(dev->versions[i].module, module) == 0)
-			return dev->versions[i].version;
-	return NULL;
-}
-
 /* Writes a changed row and its events. */
 static int
 row_store(struct store_txn *txn, const struct job_rec *job,
@@ -318,7 +300,7 @@ job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
 {
 	struct jobs_counts c;
 	struct firmware_rec fw;
-	int	 rc, was_open = job_is_open(job);
+	int	 rc, was_open = jobs_job_is_open(job);
 
 	if ((rc = job_counts(txn, job->id, &c)) != 0)
 		return rc;
@@ -326,7 +308,7 @@ job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
 		return 0;
 	if ((rc = store_job_put(txn, job)) != 0)
 		return rc;
-	if (was_open && !job_is_open(job) && job->kind == JOB_KIND_VERIFY) {
+	if (was_open && !jobs_job_is_open(job) && job->kind == JOB_KIND_VERIFY) {
 		rc = store_firmware_get(txn, job->firmware, &fw);
 		if (rc == STORE_ENOTFOUND)
 			return 0;
@@ -353,7 +335,7 @@ dyn_collect_cb(const struct job_rec *job, void *arg)
 {
 	struct job_rec *p;
 
-	if (!job->dynamic || !job_is_open(job))
+	if (!job->dynamic || !jobs_job_is_open(job))
 		return 0;
 	if ((p = vec_push(arg)) == NULL)
 		return 1;
@@ -712,7 +694,7 @@ devlist_cb(const struct device_rec *dev, void *arg)
 	    strcmp(dl->f->product, dev->product) != 0)
 		return 0;
 	if (dl->module != NULL) {
-		if ((v = device_version_of(dev, dl->module)) == NULL)
+		if ((v = jobs_device_version(dev, dl->module)) == NULL)
 			return 0;
 		if (dl->f->version != NULL && *dl->f->version != '\0' &&
 		    strcmp(v, dl->f->version) != 0)
@@ -1573,7 +1555,7 @@ fwuse_cb(const struct job_rec *job, void *arg)
 {
 	struct fwuse *u = arg;
 
-	if (strcmp(job->firmware, u->id) != 0 || !job_is_open(job))
+	if (strcmp(job->firmware, u->id) != 0 || !jobs_job_is_open(job))
 		return 0;
 	snprintf(u->job, sizeof(u->job), "%s", job->id);
 	return 1;
@@ -1758,7 +1740,7 @@ cand_admit(struct store_txn *txn, const struct job_rec *job,
 			goto out;
 		}
 		other = job_find(jobs, jd->job);
-		if (other == NULL || !job_is_open(other) ||
+		if (other == NULL || !jobs_job_is_open(other) ||
 		    strcmp(other->module, job->module) != 0)
 			continue;
 		if (!job->override || (jd->state != JD_WAIT_CONFIRM &&
@@ -1772,7 +1754,7 @@ cand_admit(struct store_txn *txn, const struct job_rec *job,
 	for (i = 0; i < rows.n; i++) {
 		jd = vec_at(&rows, i);
 		other = job_find(jobs, jd->job);
-		if (other == NULL || !job_is_open(other) ||
+		if (other == NULL || !jobs_job_is_open(other) ||
 		    strcmp(other->module, job->module) != 0)
 			continue;
 		if (jobs_jd_supersede(jd, now, &ch) == -1)
@@ -1869,7 +1851,7 @@ job_check_others(const struct job_rec *job, const struct vec *jobs,
 
 	for (i = 0; i < jobs->n; i++) {
 		o = vec_at(jobs, i);
-		if (!job_is_open(o))
+		if (!jobs_job_is_open(o))
 			continue;
 		if (job->dynamic && o->dynamic &&
 		    strcmp(o->firmware, job->firmware) == 0)
@@ -2222,7 +2204,7 @@ ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
 		rc = fail_store(err, rc, id);
 		goto out;
 	}
-	if (!job_is_open(&job)) {
+	if (!jobs_job_is_open(&job)) {
 		rc = fail(err, OPS_ECONFLICT, "job %s is already %s", id,
 		    jobs_state_name(job.state));
 		goto out;

@@ -870,6 +870,30 @@ test_device_matches(void)
 	snprintf(d.versions[1].version, OTA_ID_MAX + 1, "1.0.0");
 	snprintf(d.product, sizeof(d.product), "p2");
 	T_EQ_INT(jobs_device_matches(&job, &d), 0);	/* other product */
+
+	/* the version lookup itself */
+	T_EQ_STR(jobs_device_version(&d, "wifi"), "1.0.0");
+	T_EQ_STR(jobs_device_version(&d, "default"), "1.0.0");
+	T_CHECK(jobs_device_version(&d, "ble") == NULL);
+	d.nversions = 0;
+	T_CHECK(jobs_device_version(&d, "wifi") == NULL);
+}
+
+static void
+test_job_is_open(void)
+{
+	static const struct { int state, open; } tab[] = {
+		{ JOB_SCHEDULED, 1 }, { JOB_RUNNING, 1 }, { JOB_PAUSED, 1 },
+		{ JOB_COMPLETED, 0 }, { JOB_TERMINATED, 0 },
+	};
+	struct job_rec job;
+	size_t	 i;
+
+	job_base(&job);
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		job.state = tab[i].state;
+		T_EQ_INT(jobs_job_is_open(&job), tab[i].open);
+	}
 }
 
 static void
@@ -1127,6 +1151,7 @@ main(void)
 	T_RUN(test_job_tick);
 	T_RUN(test_validate);
 	T_RUN(test_device_matches);
+	T_RUN(test_job_is_open);
 	T_RUN(test_names);
 	T_RUN(test_gray);
 	T_RUN(test_counts_and_misc);
