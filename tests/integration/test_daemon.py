@@ -155,7 +155,7 @@ for opt in ("--help", "-h"):
     p = run(opt)
     checks.eq(p.returncode, 0, "%s exits 0" % opt)
     for word in ("-c", "-n", "-d", "-v", "SIGHUP", "SIGTERM", "otagw.conf",
-                 "state_dir", "docs/"):
+                 "state_dir", "docs/", "admin API", "upstream_url"):
         checks.check(word in p.stdout, "%s mentions %s" % (opt, word))
 
 p = run("-V")
