@@ -1,0 +1,466 @@
+"""bench.py: the upstream relay: events relayed per second, and what an
+unreachable upstream does to device checks.
+
+Run through bench/relay/run.sh (see bench/README.md).  Not part of
+`make check`.  Everything runs on 127.0.0.1 with free ports and a
+temporary directory:
+
+  1. the receiver: nghttpx (Debian's nghttp2-proxy) terminating TLS and
+     HTTP/2 with a throwaway certificate for "localhost", in front of a
+     counting backend written here.  The backend reads each POST, finds
+     the sequence numbers with one regular expression (it does not build
+     the events: it must not be the bottleneck), checks that they follow
+     each other with no gap, and answers 200;
+  2. provisions D devices (default 100,000) with `otactl device import`
+     and 1,000 "probe" devices in another product, and adds a firmware;
+  3. starts otagw -d with upstream_url pointing at the receiver's port
+     while nothing listens there (the upstream is down), then makes a
+     backlog: `otactl job create --all` (one state-change event per
+     device) and `otactl job terminate` (one more per device): 2 x D
+     events in the outbox;
+  4. DOWN: times CoAP checks of the probe devices, one at a time, each
+     reporting its version (a write transaction that appends a version
+     report to the outbox), while the relay keeps failing to connect
+     (upstream_backoff_max 1s, so it retries every second or so);
+  5. starts the receiver and times the drain: from the first POST the
+     backend sees to the moment it holds every event of the backlog, plus
+     otagw's CPU time over the drain (utime + stime from /proc);
+  6. UP: the same checks again with the receiver up and the outbox empty
+     (each version report is then relayed at once).
+
+Targets (issue 5): at least 20,000 events/s, and no change in check
+latency while the upstream is down (the p50 and p99 of step 4 at most
+10 % or 0.05 ms above those of step 6).  Exit status 0 when both are met,
+3 when one is missed, 1 on an error.
+"""
+
+import argparse
+import datetime
+import http.server
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+sys.dont_write_bytecode = True
+
+from otagw_harness import (COAP_POST, CoapUdp, free_port,  # noqa: E402
+                           wait_for)
+
+CHUNK = 10000
+TOKEN = "bench-relay-token-0123456789abcdef"
+SEQ_RE = re.compile(rb'"seq":(\d+)')
+
+
+def find_bin(explicit, name, build):
+    if explicit:
+        return os.path.abspath(explicit)
+    p = os.path.join(build, "src", name)
+    if not os.access(p, os.X_OK):
+        sys.exit("bench: no %s (build the tree, or give -B BUILDDIR)" % p)
+    return os.path.abspath(p)
+
+
+def find_nghttpx():
+    p = shutil.which("nghttpx")
+    if p is None and os.path.exists("/usr/sbin/nghttpx"):
+        p = "/usr/sbin/nghttpx"
+    if p is None:
+        sys.exit("bench: nghttpx is needed (Debian package nghttp2-proxy, "
+                 "which ./quickstart.sh installs)")
+    return p
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tck
+
+
+def pct(values, p):
+    s = sorted(values)
+    if not s:
+        return 0.0
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+class Receiver:
+    """The counting backend behind nghttpx."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.events = 0
+        self.posts = 0
+        self.bytes = 0
+        self.last = 0           # highest seq seen
+        self.disorder = 0       # batches that did not follow the last one
+        self.first_t = None     # perf_counter of the first POST
+        self.last_t = None      # and of the last one answered
+        self.bad_auth = 0
+        rcv = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                t = time.perf_counter()
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                ok = self.headers.get("Authorization") == "Bearer " + TOKEN
+                seqs = [int(x) for x in SEQ_RE.findall(body)] if ok else []
+                with rcv.lock:
+                    if rcv.first_t is None:
+                        rcv.first_t = t
+                    if not ok:
+                        rcv.bad_auth += 1
+                    elif seqs:
+                        # at least once: a batch sent again may overlap
+                        if seqs[0] > rcv.last + 1 or any(
+                                b != a + 1 for a, b in zip(seqs, seqs[1:])):
+                            rcv.disorder += 1
+                        new = [s for s in seqs if s > rcv.last]
+                        rcv.events += len(new)
+                        rcv.last = max(rcv.last, seqs[-1])
+                    rcv.posts += 1
+                    rcv.bytes += len(body)
+                status = 200 if ok else 401
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with rcv.lock:
+                    rcv.last_t = time.perf_counter()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def snapshot(self):
+        with self.lock:
+            return (self.events, self.last, self.posts, self.bytes,
+                    self.first_t, self.last_t, self.disorder, self.bad_auth)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.tmp = tempfile.mkdtemp(prefix="otagw-relay-")
+        self.state = os.path.join(self.tmp, "var")
+        self.conf = os.path.join(self.tmp, "otagw.conf")
+        self.port = free_port()
+        self.up_port = free_port(socket.SOCK_STREAM)
+        self.proc = None
+        self.proxy = None
+        self.rcv = None
+
+    def ctl(self, *args, check=True):
+        p = subprocess.run([self.a.otactl, "--state", self.state] +
+                           [str(x) for x in args], capture_output=True,
+                           text=True, timeout=600)
+        if check and p.returncode != 0:
+            raise RuntimeError("otactl %s: %s" % (" ".join(map(str, args[:3])),
+                                                  p.stderr.strip()))
+        return p
+
+    def relay_status(self):
+        import json
+        p = self.ctl("--json", "relay", "status")
+        return json.loads(p.stdout)
+
+    def make_cert(self):
+        self.key = os.path.join(self.tmp, "up.key")
+        self.crt = os.path.join(self.tmp, "up.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", self.key, "-out", self.crt, "-days", "2",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, capture_output=True)
+        self.token = os.path.join(self.tmp, "up.token")
+        with open(self.token, "w") as f:
+            f.write(TOKEN + "\n")
+
+    def write_conf(self):
+        with open(self.conf, "w") as f:
+            f.write("gateway_id gw-relay-bench\nstate_dir %s\n"
+                    "log_level info\n"
+                    "coap_listen 127.0.0.1:%d\ncoaps_listen off\n"
+                    "https_listen off\nadmin_listen off\n"
+                    "map_size 4G\noutbox_limit 10000000\n"
+                    "upstream_url https://localhost:%d/v1/events\n"
+                    "upstream_ca %s\nupstream_token_file %s\n"
+                    "upstream_batch_max %d\nupstream_backoff_max 1s\n"
+                    % (self.state, self.port, self.up_port, self.crt,
+                       self.token, self.a.batch))
+
+    def start(self):
+        self.logpath = os.path.join(self.tmp, "otagw.log")
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([self.a.otagw, "-d", "-c", self.conf],
+                                     stdout=self.log, stderr=self.log)
+
+        def ready():
+            if self.proc.poll() is not None:
+                return True
+            with open(self.logpath, "rb") as f:
+                return b"otagw ready" in f.read()
+        wait_for(ready, 30, "otagw ready", interval=0.05)
+        if self.proc.poll() is not None:
+            raise RuntimeError("otagw exited")
+
+    def start_receiver(self):
+        self.rcv = Receiver()
+        self.proxy = subprocess.Popen(
+            [self.a.nghttpx, "--conf=/dev/null", "--single-process",
+             "-f127.0.0.1,%d" % self.up_port,
+             "-b127.0.0.1,%d" % self.rcv.port,
+             "--no-ocsp", "--errorlog-file=" +
+             os.path.join(self.tmp, "nghttpx.log"),
+             "--accesslog-file=/dev/null", self.key, self.crt],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            if self.proxy.poll() is not None:
+                return True
+            try:
+                socket.create_connection(("127.0.0.1", self.up_port),
+                                         0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 10, "nghttpx listening", interval=0.01)
+        if self.proxy.poll() is not None:
+            raise RuntimeError("nghttpx exited")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+        if self.proc:
+            self.log.close()
+            self.proc = None
+        if self.proxy and self.proxy.poll() is None:
+            self.proxy.kill()
+            self.proxy.wait()
+        if self.rcv:
+            self.rcv.close()
+            self.rcv = None
+
+    def provision(self):
+        n = self.a.devices
+        for first in range(0, n, CHUNK):
+            path = os.path.join(self.tmp, "dev-%d.csv" % first)
+            with open(path, "w") as f:
+                for i in range(first, min(n, first + CHUNK)):
+                    f.write("bulk,b%06d,,\n" % i)
+            self.ctl("device", "import", path)
+            os.unlink(path)
+        path = os.path.join(self.tmp, "probe.csv")
+        with open(path, "w") as f:
+            for i in range(self.a.probes):
+                f.write("probe,p%04d,,\n" % i)
+        self.ctl("device", "import", path)
+        img = os.path.join(self.tmp, "fw.bin")
+        with open(img, "wb") as f:
+            f.write(os.urandom(4096))
+        p = self.ctl("firmware", "add", img, "--product", "bulk",
+                     "--version", "2.0.0")
+        return p.stdout.strip().splitlines()[-1]
+
+    def checks(self, rnd):
+        """One check per probe device (versions reported: a write and a
+        version report in the outbox), one at a time; returns (round
+        trips in ms, daemon CPU ms per check)."""
+        socks = [CoapUdp("127.0.0.1", self.port, timeout=2.0, tries=3)
+                 for _ in range(16)]
+        rtts = []
+        bad = 0
+        cpu0 = cpu_seconds(self.proc.pid)
+        for k in range(self.a.checks):
+            dev = "p%04d" % (k % self.a.probes)
+            body = b'{"versions":{"default":"1.%d.%d"}}' % (rnd, k)
+            s = socks[k % len(socks)]
+            t0 = time.perf_counter()
+            r = s.request(COAP_POST, "/ota/%s/check" % dev, body,
+                          content_format=50)
+            rtts.append((time.perf_counter() - t0) * 1000.0)
+            if r is None or r.code != "2.04":
+                bad += 1
+        cpu = cpu_seconds(self.proc.pid) - cpu0
+        for s in socks:
+            s.close()
+        if bad:
+            raise RuntimeError("%d of %d checks were not answered 2.04" %
+                               (bad, self.a.checks))
+        return rtts, cpu * 1000.0 / self.a.checks
+
+    def run(self):
+        a = self.a
+        self.make_cert()
+        self.write_conf()
+        fw = self.provision()
+        self.start()
+        out = {}
+        # the backlog, while nothing listens on the upstream's port
+        p = self.ctl("job", "create", "--firmware", fw, "--force", "--all")
+        job = p.stdout.strip().splitlines()[-1]
+        self.ctl("job", "terminate", job)
+        base = self.relay_status()
+        out["backlog"] = base["depth"]
+        if base["depth"] < 2 * a.devices:
+            raise RuntimeError("expected %d events in the outbox, found %d"
+                               % (2 * a.devices, base["depth"]))
+        # checks with the upstream down (the relay retrying every ~1 s)
+        time.sleep(2)
+        out["down"] = self.checks(1)
+        st = self.relay_status()
+        out["down_depth"] = st["depth"]
+        out["retries_down"] = st["retries"]
+        # the drain
+        want = st["lastSeq"]
+        cpu0 = cpu_seconds(self.proc.pid)
+        t_start = time.perf_counter()
+        self.start_receiver()
+
+        def drained():
+            return self.rcv.snapshot()[1] >= want
+        wait_for(drained, a.timeout, "the receiver holding seq %d" % want,
+                 interval=0.01)
+        cpu = cpu_seconds(self.proc.pid) - cpu0
+        (events, last, posts, nbytes, t_first, t_last, disorder,
+         bad_auth) = self.rcv.snapshot()
+        out.update({"events": events, "last": last, "posts": posts,
+                    "bytes": nbytes, "drain_s": t_last - t_first,
+                    "wall_s": t_last - t_start, "cpu_s": cpu,
+                    "disorder": disorder, "bad_auth": bad_auth,
+                    "want": want})
+        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
+                 "an empty outbox", interval=0.1)
+        # checks with the upstream up
+        time.sleep(1)
+        out["up"] = self.checks(2)
+        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
+                 "an empty outbox", interval=0.1)
+        return out
+
+
+def report(a, r):
+    print("otagw relay benchmark, %s" % datetime.datetime.now(
+        datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    print("machine: %s, %d CPUs, Python %s" % (platform.platform(),
+                                               os.cpu_count(),
+                                               platform.python_version()))
+    print("receiver: nghttpx (TLS, HTTP/2) in front of a counting backend;"
+          " batches of up to %d events" % a.batch)
+    print("")
+    ok = True
+    rate = r["events"] / r["drain_s"] if r["drain_s"] > 0 else 0.0
+    print("drain of a backlog of %d events (the upstream was down):"
+          % r["want"])
+    print("  events received %d in %d POSTs (%.1f events a POST, %.0f bytes"
+          " an event)" % (r["events"], r["posts"],
+                          r["events"] / max(1, r["posts"]),
+                          r["bytes"] / max(1, r["events"])))
+    print("  first POST to last: %.2f s; from starting the receiver: %.2f s"
+          % (r["drain_s"], r["wall_s"]))
+    print("  otagw CPU over the drain: %.2f s (%.1f us an event)"
+          % (r["cpu_s"], r["cpu_s"] * 1e6 / max(1, r["events"])))
+    if r["disorder"] or r["bad_auth"] or r["events"] != r["want"]:
+        print("  WRONG: %d batches out of order, %d refused tokens, %d of %d"
+              " events" % (r["disorder"], r["bad_auth"], r["events"],
+                           r["want"]))
+        ok = False
+    print("")
+    rows = []
+    met = rate >= 20000
+    rows.append(("events relayed per second", "%.0f /s" % rate,
+                 ">= 20,000", met))
+    ok = ok and met
+    d_rtt, d_cpu = r["down"]
+    u_rtt, u_cpu = r["up"]
+    for name, p in (("p50", 50), ("p99", 99)):
+        d, u = pct(d_rtt, p), pct(u_rtt, p)
+        met = d <= u * 1.10 or d - u <= 0.05
+        ok = ok and met
+        rows.append(("check %s, upstream down / up" % name,
+                     "%.3f / %.3f ms" % (d, u), "no change", met))
+    rows.append(("check daemon CPU (mean), down / up",
+                 "%.3f / %.3f ms" % (d_cpu, u_cpu), "", None))
+    rows.append(("outbox depth during the down checks",
+                 "%d events" % r["down_depth"], "", None))
+    w = max(len(x[0]) for x in rows)
+    print("%-*s  %-20s  %-10s  %s" % (w, "measure", "result", "target", ""))
+    print("%s  %s  %s  %s" % ("-" * w, "-" * 20, "-" * 10, "----"))
+    for name, val, target, m in rows:
+        flag = "" if m is None else ("met" if m else "MISSED")
+        print("%-*s  %-20s  %-10s  %s" % (w, name, val, target, flag))
+    print("")
+    print("(check = one CoAP POST /ota/{device}/check reporting a new version:"
+          " one write transaction\n with a version report appended to the"
+          " outbox; %d checks each way, one at a time)" % a.checks)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="otagw relay benchmark (see bench/README.md)")
+    ap.add_argument("-B", "--build", default=".",
+                    help="build tree holding src/otagw and src/otactl")
+    ap.add_argument("--otagw")
+    ap.add_argument("--otactl")
+    ap.add_argument("-D", "--devices", type=int, default=100000,
+                    help="devices in the job: the backlog is twice this")
+    ap.add_argument("-n", "--checks", type=int, default=5000,
+                    help="checks timed each way (default 5000)")
+    ap.add_argument("-p", "--probes", type=int, default=1000,
+                    help="devices doing the timed checks (default 1000)")
+    ap.add_argument("-b", "--batch", type=int, default=500,
+                    help="upstream_batch_max (default 500)")
+    ap.add_argument("-t", "--timeout", type=float, default=300,
+                    help="longest wait for the drain, seconds")
+    ap.add_argument("-k", "--keep", action="store_true",
+                    help="keep the temporary directory")
+    a = ap.parse_args()
+    a.otagw = find_bin(a.otagw, "otagw", a.build)
+    a.otactl = find_bin(a.otactl, "otactl", a.build)
+    a.nghttpx = find_nghttpx()
+    b = Bench(a)
+    try:
+        r = b.run()
+    except (RuntimeError, TimeoutError, OSError) as e:
+        print("bench: %s" % e, file=sys.stderr)
+        b.stop()
+        print("kept %s" % b.tmp, file=sys.stderr)
+        return 1
+    b.stop()
+    ok = report(a, r)
+    if a.keep:
+        print("kept %s" % b.tmp)
+    else:
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    return 0 if ok else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
