@@ -440,9 +440,12 @@ server_conn_run(struct http_conn *c)
 		if (!moved)
 			return 0;
 	}
-	/* gave others a turn: come back for what the engine holds */
-	if (c->kick == NULL && server_conn_wants_read(c) &&
-	    tls_conn_has_pending(c->tls))
+	/*
+	 * Gave others a turn: come back at once.  Work may be waiting where
+	 * epoll cannot see it (records in the TLS engine, pipelined requests
+	 * in the HTTP/1.1 buffer), so the kick does not depend on the socket.
+	 */
+	if (c->kick == NULL)
 		c->kick = ev_timer_add(c->srv->ev, 0, server_conn_kick_cb, c);
 	return 0;
 }
