@@ -402,6 +402,13 @@ h1_parse(struct http_conn *c)
 			if (h->stop)
 				break;
 			http_parser_pause(&h->p, 0);
+			/*
+			 * Pipelined requests: answer every one already read
+			 * while the queue is short, so that their responses
+			 * leave together in full TLS records.
+			 */
+			if (c->out_bytes < HTTP_OUT_HIGH)
+				h->waiting = 0;
 			continue;
 		}
 		if (e != HPE_OK) {
