@@ -11,7 +11,8 @@ offers it; the device checks in once so the download is allowed.
 Cases, each over TLS with h2load:
   range4k   4 KiB ranges (Range: bytes=0-4095), -n 100000 -c 50 -m 10
   whole     whole-image downloads, -n 2000 -c 20
-and both again with --h1 (HTTP/1.1, keep-alive; -m is HTTP/2 only).
+and both again with --h1 (HTTP/1.1, keep-alive; -m 10 is then ten
+pipelined requests per connection, as h2load --help says).
 
 For each case: requests/s and MB/s as h2load reports them, and server CPU
 (utime + stime from /proc/PID/stat of every server process, nginx's master
@@ -278,10 +279,10 @@ def h2load(a, srv, case, h1):
     for h in srv.headers:
         args += ["-H", h]
     if case == "range4k":
+        # -m 10: ten streams per connection over HTTP/2, ten pipelined
+        # requests per connection over HTTP/1.1 (h2load --help)
         args += ["-H", "range: bytes=0-4095", "-n", str(a.range_n),
-                 "-c", "50"]
-        if not h1:
-            args += ["-m", "10"]
+                 "-c", "50", "-m", "10"]
     else:
         args += ["-n", str(a.whole_n), "-c", "20"]
     args.append(srv.url)
