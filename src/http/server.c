@@ -313,8 +313,13 @@ server_flush(struct http_conn *c)
 				}
 				continue;
 			}
-		} else
-			return 0;
+		} else {
+			/* the queue is in the engine: send its records */
+			w = tls_conn_flush(c->tls);
+			if (w == TLS_WANT_WRITE)
+				c->write_blocked = 1;
+			return w == TLS_ERROR ? -1 : 0;
+		}
 		w = tls_conn_write(c->tls, p, n);
 		if (w == TLS_WANT_WRITE || w == TLS_WANT_READ) {
 			c->write_blocked = w == TLS_WANT_WRITE ? 1 : 2;
@@ -334,6 +339,13 @@ server_flush(struct http_conn *c)
 		} else
 			c->stage_off += (size_t)w;
 	}
+}
+
+/* Bytes still to send: queued, or written to TLS and not yet flushed. */
+static uint64_t
+server_unsent(const struct http_conn *c)
+{
+	return c->out_bytes + tls_conn_unflushed(c->tls);
 }
 
 static int
@@ -359,7 +371,7 @@ server_conn_update(struct http_conn *c)
 		return;
 	if (server_conn_wants_read(c) || c->write_blocked == 2)
 		ev |= EPOLLIN;
-	if ((c->out_bytes > 0 || (c->state == HTTP_CONN_H2 &&
+	if ((server_unsent(c) > 0 || (c->state == HTTP_CONN_H2 &&
 	    c->out_bytes < HTTP_OUT_HIGH && h2_wants_write(c))) &&
 	    c->write_blocked != 2)
 		ev |= EPOLLOUT;
@@ -420,7 +432,7 @@ server_conn_run(struct http_conn *c)
 		}
 		if (server_flush(c) == -1)
 			return -1;
-		if (c->out_bytes == 0 && c->close_after && !c->lingering) {
+		if (server_unsent(c) == 0 && c->close_after && !c->lingering) {
 			/*
 			 * Lingering close: the client may still be sending a
 			 * body we refused; closing now would reset the
@@ -432,7 +444,7 @@ server_conn_run(struct http_conn *c)
 			c->lingering = 1;
 			c->t_progress = ev_now_ms();
 		}
-		if (c->state == HTTP_CONN_H2 && c->out_bytes == 0 &&
+		if (c->state == HTTP_CONN_H2 && server_unsent(c) == 0 &&
 		    h2_finished(c))
 			return -1;
 		if (c->srv->st.bytes_out != written && c->write_blocked == 0)
@@ -571,7 +583,14 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 			free(c);
 			close(cfd);
 			continue;
+		}		/* three full records per write(2) at the most */
+		if (tls_conn_buffer_writes(c->tls, HTTP_WRITE_BUFFER) == -1) {
+			tls_conn_free(c->tls);
+			free(c);
+			close(cfd);
+			continue;
 		}
+
 		c->events = EPOLLIN;
 		if (ev_fd_add(srv->ev, cfd, EPOLLIN, server_conn_io_cb,
 		    c) == -1) {
@@ -616,7 +635,7 @@ server_sweep_cb(void *arg)
 				server_conn_close(c);
 			continue;
 		}
-		if (c->out_bytes > 0 || c->busy > 0) {
+		if (server_unsent(c) > 0 || c->busy > 0) {
 			if (now - c->t_progress > stall &&
 			    now - c->t_activity > stall) {
 				log_debug("%s: dropping a stalled connection",

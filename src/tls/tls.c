@@ -39,6 +39,7 @@ struct tls_conn {
 	SSL	*ssl;
 	int	 verify_clients;
 	int	 cn_done;
+	int	 buffered;	/* tls_conn_buffer_writes */
 	char	 cn[65];
 };
 
@@ -361,6 +362,7 @@ tls_conn_shutdown(struct tls_conn *c)
 		return;
 	ERR_clear_error();
 	(void)SSL_shutdown(c->ssl);
+	(void)tls_conn_flush(c);
 	ERR_clear_error();
 }
 
@@ -407,6 +409,53 @@ int
 tls_conn_has_pending(const struct tls_conn *c)
 {
 	return SSL_has_pending(c->ssl);
+}
+
+int
+tls_conn_buffer_writes(struct tls_conn *c, size_t size)
+{
+	BIO	*sock, *buf;
+
+	if ((sock = SSL_get_wbio(c->ssl)) == NULL ||
+	    (buf = BIO_new(BIO_f_buffer())) == NULL)
+		return -1;
+	if (BIO_set_write_buffer_size(buf, (long)size) != 1 ||
+	    BIO_up_ref(sock) != 1) {
+		BIO_free(buf);
+		return -1;
+	}
+	/* rbio keeps the socket BIO; the write side goes through buf */
+	BIO_push(buf, sock);
+	SSL_set0_wbio(c->ssl, buf);
+	c->buffered = 1;
+	return 0;
+}
+
+int
+tls_conn_flush(struct tls_conn *c)
+{
+	BIO	*b = SSL_get_wbio(c->ssl);
+
+	if (!c->buffered || b == NULL || BIO_wpending(b) == 0)
+		return 0;
+	errno = 0;
+	if (BIO_flush(b) == 1)
+		return 0;
+	if (BIO_should_retry(b))
+		return TLS_WANT_WRITE;
+	return TLS_ERROR;
+}
+
+size_t
+tls_conn_unflushed(const struct tls_conn *c)
+{
+	BIO	*b;
+	long	 n;
+
+	if (!c->buffered || (b = SSL_get_wbio(c->ssl)) == NULL)
+		return 0;
+	n = BIO_wpending(b);
+	return n > 0 ? (size_t)n : 0;
 }
 
 size_t

@@ -60,4 +60,16 @@ size_t	 tls_conn_pending(const struct tls_conn *);
 /* Anything buffered inside the engine (decrypted or read ahead)? 0 or 1. */
 int	 tls_conn_has_pending(const struct tls_conn *);
 
+/*
+ * Write coalescing: after tls_conn_buffer_writes, records from
+ * tls_conn_write gather in a buffer of size bytes and reach the socket
+ * when it fills or on tls_conn_flush, so several records leave in one
+ * system call.  The caller flushes at the end of each turn.  0 or -1.
+ */
+int	 tls_conn_buffer_writes(struct tls_conn *, size_t size);
+/* 0 all sent, TLS_WANT_WRITE (socket full: flush again), or TLS_ERROR. */
+int	 tls_conn_flush(struct tls_conn *);
+/* Bytes written but not yet flushed to the socket. */
+size_t	 tls_conn_unflushed(const struct tls_conn *);
+
 #endif
