@@ -119,6 +119,7 @@ struct http_conn {
 	unsigned busy;			/* responses not fully queued */
 	void	*h1;
 	void	*h2;
+	void	*hslot;			/* http_req_conn_slot */
 };
 
 /* server.c */

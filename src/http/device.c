@@ -37,6 +37,7 @@
 #include "config.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "ev.h"
 #include "http/device.h"
 #include "http/http.h"
 #include "http/range.h"
@@ -92,6 +93,27 @@ struct dev_ctx {
 	char	 target[OTA_ID_MAX + 1];	/* {device} or {firmware} */
 	char	 peer[OTA_ID_MAX + 1];		/* authenticated device */
 	const char *how;			/* "bearer", "cert" */
+	int	 has_token;			/* bearer, on /fw/: */
+	uint8_t	 token_sha[32];			/* SHA-256 of the token */
+};
+
+/*
+ * A download core allowed on one connection, kept for DEV_GRANT_MS (the
+ * CoAP front end keeps the same per session): later range requests of
+ * that connection, by the same device with the same credential, for the
+ * same firmware, skip the bearer check and core_download's transaction.
+ * The bearer token is kept only as its SHA-256.  A secret changed or a
+ * job canceled takes effect on an open connection within DEV_GRANT_MS.
+ */
+#define DEV_GRANT_MS	2000
+
+struct dev_grant {
+	int64_t	 until;			/* ev_now_ms() expiry; 0: empty */
+	char	 device[OTA_ID_MAX + 1];
+	int	 has_token;		/* 0: client certificate */
+	uint8_t	 token_sha[32];
+	const struct store_image *img;	/* a reference */
+	struct firmware_rec fw;
 };
 
 /*
@@ -334,6 +356,56 @@ dev_bearer(const struct http_req *req, size_t *len)
  * X-Device-Id or ?device= for downloads.  A verified client certificate
  * names its device by its CN.  Both may be given; they must then agree.
  */
+/* The connection's grant when it stands for ctx's device and credential. */
+static struct dev_grant *
+dev_grant_find(struct http_req *req, const char *device,
+    const struct dev_ctx *ctx)
+{
+	struct dev_grant *g = *http_req_conn_slot(req);
+
+	if (g == NULL || g->until <= ev_now_ms() || g->img == NULL ||
+	    strcmp(g->device, device) != 0 || g->has_token != ctx->has_token ||
+	    (ctx->has_token && crypto_memcmp(g->token_sha, ctx->token_sha,
+	    sizeof(g->token_sha)) != 0))
+		return NULL;
+	return g;
+}
+
+static void
+dev_grant_clear(struct dev_grant *g)
+{
+	store_image_unref(g->img);
+	crypto_wipe(g, sizeof(*g));
+}
+
+/* Remembers that core allowed this download on the connection. */
+static void
+dev_grant_put(struct http_req *req, const struct dev_ctx *ctx,
+    const struct store_image *img, const struct firmware_rec *fw)
+{
+	void	**slot = http_req_conn_slot(req);
+	struct dev_grant *g = *slot;
+
+	if (g == NULL && (g = *slot = calloc(1, sizeof(*g))) == NULL)
+		return;		/* no grant: every request asks core */
+	dev_grant_clear(g);
+	store_image_ref(img);
+	g->img = img;
+	g->fw = *fw;
+	g->until = ev_now_ms() + DEV_GRANT_MS;
+	snprintf(g->device, sizeof(g->device), "%s", ctx->peer);
+	g->has_token = ctx->has_token;
+	memcpy(g->token_sha, ctx->token_sha, sizeof(g->token_sha));
+}
+
+static void
+dev_on_conn_close(void *arg, void *slot)
+{
+	(void)arg;
+	dev_grant_clear(slot);
+	free(slot);
+}
+
 static int
 dev_authenticate(struct httpdev *hd, struct http_req *req,
     struct http_resp *resp, struct dev_ctx *ctx)
@@ -384,7 +456,15 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 		    "not the client certificate's");
 	memcpy(secret, token, tlen);
 	secret[tlen] = '\0';
-	rc = core_device_auth(hd->core, claimed, secret);
+	rc = -1;
+	if (ctx->route == ROUTE_FW) {
+		ctx->has_token = 1;
+		crypto_sha256(secret, tlen, ctx->token_sha);
+		if (dev_grant_find(req, claimed, ctx) != NULL)
+			rc = 0;		/* this token passed for this device */
+	}
+	if (rc != 0)
+		rc = core_device_auth(hd->core, claimed, secret);
 	crypto_wipe(secret, sizeof(secret));
 	if (rc != 0)
 		return dev_unauthorized(resp, 1, "wrong device or secret");
@@ -562,6 +642,12 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	struct core_req creq;
 	int	 cs, status;
 
+	struct dev_grant *g;
+
+	g = dev_grant_find(req, ctx->peer, ctx);
+	if (g != NULL && strcmp(g->fw.id, ctx->target) == 0)
+		return dev_download_resp(hd, req, resp, g->img, &g->fw, extra,
+		    esize);
 	memset(&creq, 0, sizeof(creq));
 	creq.proto = CORE_PROTO_HTTPS;
 	creq.peer = ctx->peer;
@@ -570,6 +656,7 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 		dev_core_error(resp, cs);
 		return core_http_status(cs);
 	}
+	dev_grant_put(req, ctx, img, &fw);
 	status = dev_download_resp(hd, req, resp, img, &fw, extra, esize);
 	store_image_unref(img);
 	return status;
@@ -777,6 +864,7 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 	}
 	hd->handler.on_headers = dev_on_headers;
 	hd->handler.on_request = dev_on_request;
+	hd->handler.on_conn_close = dev_on_conn_close;
 	hd->handler.arg = hd;
 	hd->cfg = cfg;
 	hd->core = core;

@@ -535,6 +535,8 @@ server_conn_close(struct http_conn *c)
 	} else if (c->state == HTTP_CONN_H1)
 		h1_free(c);
 	ev_timer_cancel(srv->ev, c->kick);
+	if (c->hslot != NULL && srv->h.on_conn_close != NULL)
+		srv->h.on_conn_close(srv->h.arg, c->hslot);
 	ev_fd_del(srv->ev, c->fd);
 	if (c->state != HTTP_CONN_HANDSHAKE && !c->lingering)
 		tls_conn_shutdown(c->tls);
@@ -1021,6 +1023,12 @@ int64_t
 http_req_content_length(const struct http_req *r)
 {
 	return r->clen;
+}
+
+void **
+http_req_conn_slot(struct http_req *r)
+{
+	return &r->conn->hslot;
 }
 
 void

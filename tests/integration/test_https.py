@@ -14,6 +14,8 @@
 - `nghttp` download and `h2load` smoke runs (all 2xx), also 50 HTTP/1.1
   connections pipelining 10 requests each (none may stall).
 - ten pipelined HTTP/1.1 requests in one write: answered in order, at once.
+- the per-connection download grant: another token is still checked, a
+  canceled job ends it within two seconds.
 - a client that stops reading in the middle of a large download (HTTP/1.1
   and HTTP/2) does not slow another client's download.
 """
@@ -463,6 +465,37 @@ def pipelined(gw, pki, d, fwid, img):
         c.close()
 
 
+def grant(gw, pki, d, job, fwid, img):
+    """The per-connection download grant (docs/https.md): later requests
+    on the connection skip the checks only with the same device and the
+    same token, and a canceled job ends it within two seconds."""
+    tag = "grant"
+    good = [("Authorization", "Bearer " + d.secret), ("X-Device-Id", d.name)]
+    c = H1(gw, pki)
+    try:
+        c.send("GET", "/fw/" + fwid, good + [("Range", "bytes=0-9")])
+        st, _, body = c.response()
+        checks.eq((st, body), (206, img[:10]), tag + ": first range 206")
+        c.send("GET", "/fw/" + fwid, [("Authorization", "Bearer wrong"),
+                                      ("X-Device-Id", d.name),
+                                      ("Range", "bytes=0-9")])
+        st, _, _ = c.response()
+        checks.eq(st, 401, tag + ": another token on the same connection"
+                  " is still checked (401)")
+        c.send("GET", "/fw/" + fwid, good + [("Range", "bytes=10-19")])
+        st, _, body = c.response()
+        checks.eq((st, body), (206, img[10:20]), tag + ": the right token"
+                  " again: 206")
+        gw.otactl("job", "cancel", job, d.name, check=True)
+        time.sleep(2.5)
+        c.send("GET", "/fw/" + fwid, good + [("Range", "bytes=20-29")])
+        st, _, _ = c.response()
+        checks.check(st in (403, 404), tag + ": job canceled, 2.5 s later"
+                     " on the same connection: refused (%d)" % st)
+    finally:
+        c.close()
+
+
 def stalled_readers(gw, pki, e1, e2, fwid, img):
     """A stalled HTTP/1.1 reader and a throttled HTTP/2 reader of the big
     image must not slow e2's download."""
@@ -506,7 +539,8 @@ def main():
         with gwp as gw:
             secrets = {}
             for name, product in (("d1", "p"), ("d2", "p"), ("d4", "p"),
-                                  ("d5", "p"), ("idle", "p"), ("e1", "q"),
+                                  ("d5", "p"), ("g1", "p"), ("idle", "p"),
+                                  ("e1", "q"),
                                   ("e2", "q")):
                 secrets[name] = "s-%s-%s" % (name, os.urandom(6).hex())
                 gw.otactl("device", "put", name, "--product", product,
@@ -527,7 +561,8 @@ def main():
                                  os.path.join(gw.tmp, "big.bin"),
                                  "--product", "q", "--version", "2.0.0")
             job = gw.otactl_id("job", "create", "--firmware", fw,
-                               "--devices", "d1,d2,d3,d4,d5,d6", "--force")
+                               "--devices", "d1,d2,d3,d4,d5,d6,g1",
+                               "--force")
             jobbig = gw.otactl_id("job", "create", "--firmware", fwbig,
                                   "--devices", "e1,e2", "--force")
 
@@ -571,6 +606,9 @@ def main():
             check_notice(e1, fwbig, big, "2", "e1")
             check_notice(e2, fwbig, big, "2", "e2")
             stalled_readers(gw, pki, e1, e2, fwbig, big)
+            g1 = Dev(gw, pki, "g1", secrets["g1"])
+            check_notice(g1, fw, img, "1.1", "g1")
+            grant(gw, pki, g1, job, fw, img)
             log = gw.log()
             checks.check(re.search(r"debug: https: h[12] GET /fw/", log),
                          "one debug line per request")
