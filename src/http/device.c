@@ -107,6 +107,13 @@ struct dev_ctx {
  */
 #define DEV_GRANT_MS	2000
 
+/* The validators of a firmware's responses, formatted once. */
+struct dev_tags {
+	char	 etag[2 * 32 + 3];	/* "<sha-256 hex>" */
+	char	 digest[64];		/* sha-256=:<base64>: */
+	char	 date[40];		/* Last-Modified, or "" */
+};
+
 struct dev_grant {
 	int64_t	 until;			/* ev_now_ms() expiry; 0: empty */
 	char	 device[OTA_ID_MAX + 1];
@@ -114,6 +121,7 @@ struct dev_grant {
 	uint8_t	 token_sha[32];
 	const struct store_image *img;	/* a reference */
 	struct firmware_rec fw;
+	struct dev_tags tags;
 };
 
 /*
@@ -381,7 +389,8 @@ dev_grant_clear(struct dev_grant *g)
 /* Remembers that core allowed this download on the connection. */
 static void
 dev_grant_put(struct http_req *req, const struct dev_ctx *ctx,
-    const struct store_image *img, const struct firmware_rec *fw)
+    const struct store_image *img, const struct firmware_rec *fw,
+    const struct dev_tags *tags)
 {
 	void	**slot = http_req_conn_slot(req);
 	struct dev_grant *g = *slot;
@@ -392,6 +401,7 @@ dev_grant_put(struct http_req *req, const struct dev_ctx *ctx,
 	store_image_ref(img);
 	g->img = img;
 	g->fw = *fw;
+	g->tags = *tags;
 	g->until = ev_now_ms() + DEV_GRANT_MS;
 	snprintf(g->device, sizeof(g->device), "%s", ctx->peer);
 	g->has_token = ctx->has_token;
@@ -548,24 +558,33 @@ dev_multipart(struct httpdev *hd, struct http_resp *resp,
  * Builds the download answer for an authorized request.  Returns the
  * status sent.  extra gets a few words for the log line.
  */
+static void
+dev_tags_make(const struct firmware_rec *fw, struct dev_tags *t)
+{
+	char	 hex[2 * 32 + 1], b64[48];
+
+	hex_encode(fw->sha256, sizeof(fw->sha256), hex);
+	snprintf(t->etag, sizeof(t->etag), "\"%s\"", hex);
+	crypto_base64(fw->sha256, sizeof(fw->sha256), b64);
+	snprintf(t->digest, sizeof(t->digest), "sha-256=:%s:", b64);
+	dev_http_date(fw->created, t->date, sizeof(t->date));
+}
+
 static int
 dev_download_resp(struct httpdev *hd, struct http_req *req,
     struct http_resp *resp, const struct store_image *img,
-    const struct firmware_rec *fw, char *extra, size_t esize)
+    const struct firmware_rec *fw, const struct dev_tags *tags, char *extra,
+    size_t esize)
 {
 	struct range r[RANGE_MAX];
-	char	 etag[2 * 32 + 3], hex[2 * 32 + 1], b64[48], digest[64];
-	char	 date[40], buf[96];
+	const char *etag = tags->etag, *digest = tags->digest;
+	const char *date = tags->date;
+	char	 buf[96];
 	const char *range, *ifr;
 	size_t	 n = 0;
 	int	 head, rr;
 
 	head = strcmp(http_req_method(req), "HEAD") == 0;
-	hex_encode(fw->sha256, sizeof(fw->sha256), hex);
-	snprintf(etag, sizeof(etag), "\"%s\"", hex);
-	crypto_base64(fw->sha256, sizeof(fw->sha256), b64);
-	snprintf(digest, sizeof(digest), "sha-256=:%s:", b64);
-	dev_http_date(fw->created, date, sizeof(date));
 
 	http_resp_header(resp, "ETag", etag);
 	if (date[0] != '\0')
@@ -642,12 +661,13 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	struct core_req creq;
 	int	 cs, status;
 
+	struct dev_tags tags;
 	struct dev_grant *g;
 
 	g = dev_grant_find(req, ctx->peer, ctx);
 	if (g != NULL && strcmp(g->fw.id, ctx->target) == 0)
-		return dev_download_resp(hd, req, resp, g->img, &g->fw, extra,
-		    esize);
+		return dev_download_resp(hd, req, resp, g->img, &g->fw,
+		    &g->tags, extra, esize);
 	memset(&creq, 0, sizeof(creq));
 	creq.proto = CORE_PROTO_HTTPS;
 	creq.peer = ctx->peer;
@@ -656,8 +676,10 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 		dev_core_error(resp, cs);
 		return core_http_status(cs);
 	}
-	dev_grant_put(req, ctx, img, &fw);
-	status = dev_download_resp(hd, req, resp, img, &fw, extra, esize);
+	dev_tags_make(&fw, &tags);
+	dev_grant_put(req, ctx, img, &fw, &tags);
+	status = dev_download_resp(hd, req, resp, img, &fw, &tags, extra,
+	    esize);
 	store_image_unref(img);
 	return status;
 }
