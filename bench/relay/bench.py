@@ -50,24 +50,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 sys.dont_write_bytecode = True
 
+from benchlib import cpu_seconds, find_bin, pct, run_bench  # noqa: E402
 from otagw_harness import (COAP_POST, CoapUdp, free_port,  # noqa: E402
                            wait_for)
 
 CHUNK = 10000
 TOKEN = "bench-relay-token-0123456789abcdef"
 SEQ_RE = re.compile(rb'"seq":(\d+)')
-
-
-def find_bin(explicit, name, build):
-    if explicit:
-        return os.path.abspath(explicit)
-    p = os.path.join(build, "src", name)
-    if not os.access(p, os.X_OK):
-        sys.exit("bench: no %s (build the tree, or give -B BUILDDIR)" % p)
-    return os.path.abspath(p)
-
 
 def find_nghttpx():
     p = shutil.which("nghttpx")
@@ -77,23 +69,6 @@ def find_nghttpx():
         sys.exit("bench: nghttpx is needed (Debian package nghttp2-proxy, "
                  "which ./quickstart.sh installs)")
     return p
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck
-
-
-def pct(values, p):
-    s = sorted(values)
-    if not s:
-        return 0.0
-    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
 class Receiver:
     """The counting backend behind nghttpx."""
 
@@ -445,22 +420,7 @@ def main():
     a.otagw = find_bin(a.otagw, "otagw", a.build)
     a.otactl = find_bin(a.otactl, "otactl", a.build)
     a.nghttpx = find_nghttpx()
-    b = Bench(a)
-    try:
-        r = b.run()
-    except (RuntimeError, TimeoutError, OSError) as e:
-        print("bench: %s" % e, file=sys.stderr)
-        b.stop()
-        print("kept %s" % b.tmp, file=sys.stderr)
-        return 1
-    b.stop()
-    ok = report(a, r)
-    if a.keep:
-        print("kept %s" % b.tmp)
-    else:
-        shutil.rmtree(b.tmp, ignore_errors=True)
-    return 0 if ok else 3
-
+    return run_bench(Bench(a), report, a, keep_on_error=True)
 
 if __name__ == "__main__":
     sys.exit(main())

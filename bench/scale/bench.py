@@ -38,7 +38,6 @@ import argparse
 import datetime
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,30 +45,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 sys.dont_write_bytecode = True
 
+from benchlib import cpu_seconds, find_bin, pct, run_bench  # noqa: E402
 from otagw_harness import (COAP_POST, CoapUdp, free_port,  # noqa: E402
                            wait_for)
 
 CHUNK = 10000
-
-
-def find_bin(explicit, name, build):
-    if explicit:
-        return os.path.abspath(explicit)
-    p = os.path.join(build, "src", name)
-    if not os.access(p, os.X_OK):
-        sys.exit("bench: no %s (build the tree, or give -B BUILDDIR)" % p)
-    return os.path.abspath(p)
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck
-
-
 def mem_kb(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -78,15 +61,6 @@ def mem_kb(pid):
             if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
                 out[k] = int(v.split()[0])
     return out
-
-
-def pct(values, p):
-    s = sorted(values)
-    if not s:
-        return 0.0
-    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
-
 
 class Bench:
     def __init__(self, a):
@@ -298,21 +272,7 @@ def main():
     a = ap.parse_args()
     a.otagw = find_bin(a.otagw, "otagw", a.build)
     a.otactl = find_bin(a.otactl, "otactl", a.build)
-    b = Bench(a)
-    try:
-        r = b.run()
-    except (RuntimeError, TimeoutError, OSError) as e:
-        print("bench: %s" % e, file=sys.stderr)
-        b.stop()
-        return 1
-    b.stop()
-    ok = report(a, r)
-    if a.keep:
-        print("kept %s" % b.tmp)
-    else:
-        shutil.rmtree(b.tmp, ignore_errors=True)
-    return 0 if ok else 3
-
+    return run_bench(Bench(a), report, a)
 
 if __name__ == "__main__":
     sys.exit(main())
