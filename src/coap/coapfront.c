@@ -9,12 +9,14 @@
  * libcoap's timer (a timerfd inside that same epoll set), so
  * retransmissions, DTLS timers and session expiry wake the loop by
  * themselves.  This is what coap_io_process(ctx, COAP_IO_NO_WAIT) does,
- * minus a second scan of every session and timer re-arm per pass; and a
- * busy socket is handed over several times per call, so that one scan of
- * every session serves several datagrams: the per-block cost matters, all
- * the more with thousands of idle sessions (see coapfront_io_cb).  A
- * prepare hook re-arms the timer once after start-up and at most once a
- * second when the loop wakes for other reasons.
+ * minus a second scan of every session and timer re-arm per pass.  The
+ * per-block cost matters, all the more with thousands of idle sessions:
+ * libcoap's endpoint sockets are read and written through dgram (one
+ * recvmmsg and one sendmmsg per pass instead of a system call per
+ * datagram), and one pass, with its scan of every session, serves every
+ * datagram read (see coapfront_io_cb).  A prepare hook re-arms the timer
+ * once after start-up and at most once a second when the loop wakes for
+ * other reasons.
  *
  * Requests are routed by their Uri-Path segments, with no allocation:
  *
@@ -52,6 +54,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
@@ -63,6 +66,7 @@
 #include <coap3/coap.h>
 
 #include "coap/coapfront.h"
+#include "coap/dgram.h"
 #include "config.h"
 #include "core/core.h"
 #include "ev.h"
@@ -80,8 +84,8 @@
 #define COAPFRONT_ROUNDS	16
 /* Socket events handed to one coap_io_do_epoll() call (see the io cb). */
 #define COAPFRONT_BATCH		64
-/* Most datagrams read from one socket per prepare pass. */
-#define COAPFRONT_BURST_MAX	16
+/* Endpoint sockets batched (one per listening address). */
+#define COAPFRONT_ENDPOINTS	DGRAM_SOCKETS
 /* Download grants remembered per session (see coapfront_grant_find). */
 #define COAPFRONT_GRANTS	256
 /* How long a grant stands before core is asked again, ms. */
@@ -116,6 +120,15 @@ struct coapfront_grant {
 	char		 fwid[OTA_ID_MAX + 1];
 };
 
+/*
+ * An endpoint socket of libcoap's: its descriptor, and the pointer libcoap
+ * registered it with in its epoll set (the data its events carry).
+ */
+struct coapfront_endpoint {
+	int		 fd;
+	void		*ptr;
+};
+
 struct coapfront {
 	coap_context_t	*ctx;
 	struct core	*core;
@@ -129,8 +142,9 @@ struct coapfront {
 	coap_bin_const_t psk_bin;
 	int		 psk_lent;
 	int64_t		 prepared_at;	/* last coap_io_prepare_epoll, ms */
-	size_t		 burst;		/* reads per socket per pass */
-	size_t		 burst_max;	/* 1 while debug logging is on */
+	/* libcoap's endpoint sockets, as registered in its epoll set. */
+	struct coapfront_endpoint endpoints[COAPFRONT_ENDPOINTS];
+	size_t		 nendpoints;
 	struct coapfront_grant grants[COAPFRONT_GRANTS];
 	unsigned	 grant_next;	/* next slot to reuse */
 	unsigned	 ngrants;	/* slots holding an image */
@@ -788,6 +802,77 @@ coapfront_psk_cb(coap_bin_const_t *identity, coap_session_t *session,
 
 /* Event loop --------------------------------------------------------------- */
 
+/* Which endpoint an epoll event of libcoap's is for; nendpoints if none. */
+static size_t
+coapfront_endpoint_of(const struct coapfront *cf, const void *ptr)
+{
+	size_t e;
+
+	if (ptr == NULL)
+		return cf->nendpoints;
+	for (e = 0; e < cf->nendpoints; e++)
+		if (cf->endpoints[e].ptr == ptr)
+			break;
+	return e;
+}
+
+/* Datagrams read ahead and not yet handed to libcoap. */
+static size_t
+coapfront_queued(const struct coapfront *cf)
+{
+	size_t e, n = 0;
+
+	for (e = 0; e < cf->nendpoints; e++)
+		n += dgram_queued(cf->endpoints[e].fd);
+	return n;
+}
+
+/*
+ * Finds libcoap's endpoint sockets and registers them with dgram.  libcoap
+ * keeps no accessor for them, but the kernel lists every registration of
+ * an epoll set in /proc/self/fdinfo/<epoll fd>, one "tfd: <fd> events:
+ * <mask> data: <hex>" line each: the datagram sockets there with a non-null
+ * pointer are the endpoints (the timer is registered with none).  Without
+ * that list, libcoap reads and writes unbatched, which works the same.
+ */
+static void
+coapfront_find_endpoints(struct coapfront *cf)
+{
+	char path[64], line[256];
+	unsigned long long data;
+	unsigned events;
+	int fd, type;
+	socklen_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", cf->fd);
+	if ((f = fopen(path, "re")) == NULL) {
+		log_info("coap: %s: %s; datagrams are not batched", path,
+		    strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "tfd: %d events: %x data: %llx", &fd, &events,
+		    &data) != 3 || data == 0)
+			continue;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+		    type != SOCK_DGRAM)
+			continue;
+		if (cf->nendpoints == COAPFRONT_ENDPOINTS ||
+		    dgram_watch(fd) == -1) {
+			log_info("coap: more than %d endpoints; the rest are "
+			    "not batched", COAPFRONT_ENDPOINTS);
+			break;
+		}
+		cf->endpoints[cf->nendpoints].fd = fd;
+		cf->endpoints[cf->nendpoints++].ptr =
+		    (void *)(uintptr_t)data;
+	}
+	fclose(f);
+	log_debug("coap: %zu endpoint sockets batched", cf->nendpoints);
+}
+
 /*
  * libcoap's descriptor is readable.  coap_io_process() would prepare (scan
  * every session and re-arm libcoap's timer) before its own epoll_wait and
@@ -797,15 +882,17 @@ coapfront_psk_cb(coap_bin_const_t *identity, coap_session_t *session,
  *
  * coap_io_do_epoll() reads one datagram per socket event it is given, and
  * then pays for a whole prepare pass: a walk over every session (costly
- * with thousands of idle devices) and a timerfd_settime().  So each ready
- * socket is handed over cf->burst times in one call: a busy socket yields
- * up to that many datagrams for one prepare pass.  A copy that finds the
- * socket empty costs one recvmsg() returning EAGAIN, which libcoap reports
- * as two warnings: libcoap's log level is held at errors during such a
- * call (and the burst stays 1 while debug logging is on).  The burst adapts:
- * it doubles while the socket is still readable after a pass and shrinks
- * when a pass drained it.  (coap_io_process also expires cache entries and
- * runs async requests: neither is used here.)
+ * with thousands of idle devices) and a timerfd_settime().  So a ready
+ * endpoint socket is first drained into its dgram queue (one recvmmsg) and
+ * its event handed over once per queued datagram: libcoap's reads come
+ * from the queue, one prepare pass serves them all, and no read finds the
+ * socket empty.  The answers libcoap writes meanwhile are held and leave
+ * together (one sendmmsg) when the call returns.  Another round follows
+ * while a read filled a whole queue (the kernel may hold more), up to
+ * COAPFRONT_ROUNDS, and until the queues are empty (a queued datagram
+ * would not wake the loop again); a drained socket is left to the loop's
+ * own wait.  (coap_io_process also expires cache entries and runs async
+ * requests: neither is used here.)
  */
 static void
 coapfront_io_cb(int fd, uint32_t events, void *arg)
@@ -813,48 +900,52 @@ coapfront_io_cb(int fd, uint32_t events, void *arg)
 	struct coapfront *cf = arg;
 	struct epoll_event evs[COAPFRONT_EPOLL_EVENTS];
 	struct epoll_event batch[COAPFRONT_BATCH];
-	coap_log_t level = coap_get_log_level();
-	size_t m, copies, k;
-	int i, n, rounds = 0, quiet;
+	int ready[COAPFRONT_ENDPOINTS];
+	size_t m, e, k, copies, before, left;
+	int i, n, rounds = 0, more;
 
 	(void)events;
 	n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
-	while (n > 0) {
+	while (n > 0 || coapfront_queued(cf) > 0) {
 		m = 0;
-		quiet = 0;
+		more = 0;
+		memset(ready, 0, sizeof(ready));
 		for (i = 0; i < n; i++) {
-			/* Socket events carry a pointer, the timer NULL. */
-			copies = evs[i].data.ptr != NULL &&
-			    (evs[i].events & EPOLLIN) ? cf->burst : 1;
+			e = coapfront_endpoint_of(cf, evs[i].data.ptr);
+			if (e < cf->nendpoints && (evs[i].events & EPOLLIN))
+				ready[e] = 1;
+			else if (m < COAPFRONT_BATCH)
+				batch[m++] = evs[i];	/* timer, or unknown */
+		}
+		for (e = 0; e < cf->nendpoints; e++) {
+			copies = ready[e] ? dgram_fill(cf->endpoints[e].fd) :
+			    dgram_queued(cf->endpoints[e].fd);
+			/* A full queue may have left more in the kernel. */
+			if (copies == DGRAM_BATCH)
+				more = 1;
 			if (copies > COAPFRONT_BATCH - m)
 				copies = COAPFRONT_BATCH - m;
-			if (copies == 0)
-				break;
-			if (copies > 1)
-				quiet = 1;
-			for (k = 0; k < copies; k++)
-				batch[m++] = evs[i];
+			for (k = 0; k < copies; k++) {
+				batch[m].events = EPOLLIN;
+				batch[m++].data.ptr = cf->endpoints[e].ptr;
+			}
 		}
-		if (quiet)
-			coap_set_log_level(LOG_ERR);
-		coap_io_do_epoll(cf->ctx, batch, m);
-		if (quiet)
-			coap_set_log_level(level);
-		if (++rounds == COAPFRONT_ROUNDS)
+		if (m == 0)
 			break;
-		n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
-		if (cf->burst_max > 1) {
-			/*
-			 * Still readable: more came than the burst took (or
-			 * came meanwhile), so take one more next time; a pass
-			 * that drained the socket may have wasted reads, so
-			 * halve.
-			 */
-			if (n > 0 && cf->burst < cf->burst_max)
-				cf->burst++;
-			else if (n <= 0)
-				cf->burst = (cf->burst + 1) / 2;
-		}
+		before = coapfront_queued(cf);
+		dgram_hold();
+		coap_io_do_epoll(cf->ctx, batch, m);
+		dgram_flush();
+		left = coapfront_queued(cf);
+		if (left > 0 && left >= before)
+			break;	/* libcoap took none: keep them for later */
+		/*
+		 * A socket that was drained needs no second look: whatever
+		 * came since wakes the loop again.
+		 */
+		n = 0;
+		if (more && ++rounds < COAPFRONT_ROUNDS)
+			n = epoll_wait(fd, evs, COAPFRONT_EPOLL_EVENTS, 0);
 	}
 	coapfront_psk_wipe(cf);
 	cf->prepared_at = ev_now_ms();
@@ -892,11 +983,6 @@ coapfront_apply_limits(struct coapfront *cf, const struct config *cfg)
 	cf->max_body = cfg->max_body > 0 ? cfg->max_body :
 	    COAPFRONT_DEFAULT_BODY;
 	coapfront_log_level();
-	/* Debug logging wants every libcoap line: no quiet bursts then. */
-	cf->burst_max = log_get_level() >= LOG_LEVEL_DEBUG ? 1 :
-	    COAPFRONT_BURST_MAX;
-	if (cf->burst < 1 || cf->burst > cf->burst_max)
-		cf->burst = 1;
 	if (cf->ctx == NULL)
 		return;
 	coap_context_set_max_idle_sessions(cf->ctx, cfg->coap_max_sessions);
@@ -1077,6 +1163,7 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev)
 		log_warnx("coap: libcoap was built without epoll support");
 		goto fail;
 	}
+	coapfront_find_endpoints(cf);
 	if (ev_fd_add(ev, cf->fd, EPOLLIN, coapfront_io_cb, cf) == -1) {
 		log_warnx("coap: cannot watch libcoap's descriptor");
 		cf->fd = -1;
@@ -1110,6 +1197,7 @@ coapfront_free(struct coapfront *cf)
 		ev_fd_del(cf->ev, cf->fd);
 	if (cf->ctx != NULL) {
 		/* Frees every session: pending image references are dropped. */
+		dgram_unwatch_all();
 		coap_free_context(cf->ctx);
 		cf->ctx = NULL;
 	}
