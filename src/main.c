@@ -390,7 +390,8 @@ otagw_start(struct otagw *gw)
 	}
 	if ((gw->metrics = metrics_new()) == NULL)
 		return -1;
-	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev)) == NULL) {
+	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev,
+	    gw->metrics)) == NULL) {
 		log_warnx("cannot start the CoAP listeners");
 		return -1;
 	}

@@ -66,6 +66,7 @@
 #include <coap3/coap.h>
 
 #include "coap/coapfront.h"
+#include "admin/metrics.h"
 #include "coap/dgram.h"
 #include "config.h"
 #include "core/core.h"
@@ -975,6 +976,35 @@ coapfront_prepare_cb(void *arg)
 	return 1000;
 }
 
+/* Metrics ------------------------------------------------------------------------ */
+
+static void
+coapfront_metrics_cb(void *arg, struct metrics_out *out)
+{
+	struct coapfront *cf = arg;
+	struct dgram_stats st;
+
+	dgram_stats(&st);
+	metrics_gauge(out, "otagw_coap_endpoints_batched",
+	    "CoAP endpoint sockets read and written in batches.", "",
+	    (double)cf->nendpoints);
+	metrics_counter(out, "otagw_coap_datagrams_received_total",
+	    "Datagrams read from CoAP endpoint sockets in batches.", "",
+	    (double)st.read_dgrams);
+	metrics_counter(out, "otagw_coap_receive_calls_total",
+	    "recvmmsg calls that read CoAP datagrams.", "",
+	    (double)st.reads);
+	metrics_counter(out, "otagw_coap_datagrams_sent_total",
+	    "Datagrams sent from CoAP endpoint sockets in batches.", "",
+	    (double)st.write_dgrams);
+	metrics_counter(out, "otagw_coap_send_calls_total",
+	    "sendmmsg calls that sent CoAP datagrams.", "",
+	    (double)st.writes);
+	metrics_counter(out, "otagw_coap_send_errors_total",
+	    "Datagrams the kernel refused to send (dropped; CoAP "
+	    "retransmission covers them).", "", (double)st.write_errors);
+}
+
 /* Set-up ---------------------------------------------------------------------- */
 
 static void
@@ -1104,7 +1134,8 @@ coapfront_resources(struct coapfront *cf)
 }
 
 struct coapfront *
-coapfront_new(const struct config *cfg, struct core *core, struct ev *ev)
+coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
+    struct metrics *metrics)
 {
 	struct coapfront *cf;
 	coap_dtls_spsk_t spsk;
@@ -1173,6 +1204,9 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev)
 		log_warnx("coap: cannot add the prepare hook");
 		goto fail;
 	}
+	if (metrics != NULL && metrics_register(metrics, coapfront_metrics_cb,
+	    cf) == -1)
+		log_warnx("coap: cannot register metrics");
 	return cf;
 
 fail:

@@ -13,16 +13,18 @@
 struct config;
 struct core;
 struct ev;
+struct metrics;
 
 struct coapfront;
 
 /*
- * Binds every enabled CoAP listener and hooks into ev.  Returns NULL (with
- * the reason logged) when a listener cannot be set up.  A configuration
- * with no CoAP listener gives a valid, idle front end.
+ * Binds every enabled CoAP listener and hooks into ev; registers the
+ * datagram counters with metrics (NULL: none).  Returns NULL (with the
+ * reason logged) when a listener cannot be set up.  A configuration with
+ * no CoAP listener gives a valid, idle front end.
  */
 struct coapfront *coapfront_new(const struct config *, struct core *,
-	    struct ev *);
+	    struct ev *, struct metrics *);
 /*
  * Accepts NULL.  Call it after ev_run has returned (the event loop has no
  * way to drop the prepare hook) and before core_free and store_close:

@@ -37,8 +37,10 @@ import threading
 import time
 import urllib.parse
 
-from otagw_harness import (OTACTL, Checks, Gateway, Pki, curl_request,
-                           free_port, gateway_restart, wait_for)
+from otagw_harness import (COAP_ACK, COAP_CON, OPT_URI_PATH, OTACTL,
+                           Checks, Gateway, Pki, coap_decode, coap_encode,
+                           curl_request, free_port, gateway_restart,
+                           wait_for)
 
 checks = Checks()
 
@@ -487,11 +489,9 @@ def test_jobs(api, gw, fws):
     return jid
 
 
-def test_metrics(api):
+def scrape(api):
+    """GET /metrics; returns (response, {sample: value}, [bad lines])."""
     r = api.req("GET", "/metrics", "2")
-    checks.eq(r.status, 200, "/metrics: 200")
-    checks.check((r.h("content-type") or "").startswith("text/plain"),
-                 "/metrics is text/plain")
     text = r.body.decode()
     samples, typed, bad = {}, set(), []
     for line in text.splitlines():
@@ -507,6 +507,14 @@ def test_metrics(api):
         samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
         if m.group(1) not in typed:
             bad.append("no TYPE before " + line)
+    return r, samples, bad
+
+
+def test_metrics(api):
+    r, samples, bad = scrape(api)
+    checks.eq(r.status, 200, "/metrics: 200")
+    checks.check((r.h("content-type") or "").startswith("text/plain"),
+                 "/metrics is text/plain")
     checks.eq(bad, [], "every sample line is Prometheus text")
     p = subprocess.run([OTACTL, "--state", api.gw.state, "--json", "device",
                         "list"], capture_output=True, timeout=60)
@@ -525,6 +533,58 @@ def test_metrics(api):
                  "otagw_outbox_last_seq" in samples,
                  "outbox figures present")
     checks.eq(samples.get("otagw_store_up"), 1.0, "store up")
+
+
+def test_coap_batches(api, gw):
+    """Datagrams that wait while otagw is stopped are read in one call and
+    answered in one; /metrics shows both."""
+    _, m0, _ = scrape(api)
+    checks.eq(m0.get("otagw_coap_endpoints_batched"), 1.0,
+              "the coap endpoint is batched")
+    n = 20
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    tokens = [os.urandom(4) for _ in range(n)]
+    gw.proc.send_signal(signal.SIGSTOP)
+    try:
+        for i, tok in enumerate(tokens):
+            sock.sendto(coap_encode(COAP_CON, 1, 0x1000 + i, tok,
+                                    [(OPT_URI_PATH, b"nope%d" % i)]),
+                        ("127.0.0.1", gw.coap_port))
+    finally:
+        gw.proc.send_signal(signal.SIGCONT)
+    answers = {}
+    sock.settimeout(5)
+    try:
+        while len(answers) < n:
+            m = coap_decode(sock.recv(2048))
+            if m is not None:
+                answers[m[3]] = m
+    except socket.timeout:
+        pass
+    sock.close()
+    checks.eq(len(answers), n, "every one of %d waiting requests answered"
+              % n)
+    checks.check(all(answers.get(t) is not None and
+                     answers[t][0] == COAP_ACK and answers[t][1] == "4.04"
+                     and answers[t][2] == 0x1000 + i
+                     for i, t in enumerate(tokens)),
+                 "each got its own 4.04, piggybacked on its ACK")
+    _, m1, _ = scrape(api)
+
+    def delta(name):
+        return m1.get(name, 0) - m0.get(name, 0)
+    checks.check(delta("otagw_coap_datagrams_received_total") >= n,
+                 "received datagrams counted")
+    checks.check(1 <= delta("otagw_coap_receive_calls_total") <= 2,
+                 "%d waiting datagrams read in one or two calls (%d)" %
+                 (n, delta("otagw_coap_receive_calls_total")))
+    checks.check(delta("otagw_coap_datagrams_sent_total") >= n,
+                 "sent datagrams counted")
+    checks.check(1 <= delta("otagw_coap_send_calls_total") <= 2,
+                 "their %d answers sent in one or two calls (%d)" %
+                 (n, delta("otagw_coap_send_calls_total")))
+    checks.eq(delta("otagw_coap_send_errors_total"), 0, "no send errors")
 
 
 def test_otactl(gw, jid):
@@ -744,7 +804,7 @@ def test_refusals():
                      "a non-loopback admin_listen is warned about")
 
 
-with Gateway(coaps=False, extra=settings, tmp=tmp) as gw:
+with Gateway(coap=True, coaps=False, extra=settings, tmp=tmp) as gw:
     api = Api(gw)
     test_auth(api)
     test_devices(api)
@@ -752,6 +812,7 @@ with Gateway(coaps=False, extra=settings, tmp=tmp) as gw:
     fws = test_firmware(api, gw)
     jid = test_jobs(api, gw, fws)
     test_metrics(api)
+    test_coap_batches(api, gw)
     test_otactl(gw, jid)
     if NGHTTPX:
         s = dict(settings, upstream_ca=pki.ca[0])
