@@ -161,6 +161,14 @@ class Backend:
         with self.lock:
             return list(self.posts[since:])
 
+    def settle(self, timeout=15):
+        """Waits until every POST read has been recorded (a "slow" answer
+        records its batch seconds later, maybe after the next test began)."""
+        def idle():
+            with self.lock:
+                return self.received == len(self.posts)
+        wait_for(idle, timeout, "the backend to record every POST")
+
 
 # nghttpx in front of it ------------------------------------------------------
 
@@ -544,6 +552,7 @@ def run_main(tmp, be, proxy, crt, token_file, image):
 def run_limit(tmp, be, proxy, crt, token_file):
     """The outbox limit with the upstream down."""
     proxy.stop()
+    be.settle()
     gw = Gateway(coap=True, coaps=False,
                  extra=upstream_conf(proxy, crt, token_file,
                                      outbox_limit="100"))
