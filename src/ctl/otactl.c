@@ -1034,23 +1034,36 @@ static const char help_device_rm[] =
 "Removes a device.  Refused while it is UPGRADING in a job; its other\n"
 "open job rows are canceled.\n";
 
+/*
+ * `device rm' and `firmware rm': one ID, one backend call, one line out.
+ * what names the kind ("device", "firmware").
+ */
 static int
-cmd_device_rm(struct ctl *ctl, int argc, char **argv)
+cmd_rm(struct ctl *ctl, int argc, char **argv, const char *what,
+    int (*rm)(struct ctl *, const char *, struct ops_err *))
 {
 	struct ops_err err;
+	char	 usage[32];
 	int	 rc;
 
-	if ((rc = one_id_args(argc, argv, "one device ID")) != 0)
+	snprintf(usage, sizeof(usage), "one %s ID", what);
+	if ((rc = one_id_args(argc, argv, usage)) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_device_rm(ctl, argv[optind], &err) != OPS_OK)
+	if (rm(ctl, argv[optind], &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json)
 		printf("{\"id\":\"%s\",\"removed\":true}\n", argv[optind]);
 	else
-		printf("device %s removed\n", argv[optind]);
+		printf("%s %s removed\n", what, argv[optind]);
 	return 0;
+}
+
+static int
+cmd_device_rm(struct ctl *ctl, int argc, char **argv)
+{
+	return cmd_rm(ctl, argc, argv, "device", be_device_rm);
 }
 
 /*
@@ -1394,20 +1407,7 @@ static const char help_firmware_rm[] =
 static int
 cmd_firmware_rm(struct ctl *ctl, int argc, char **argv)
 {
-	struct ops_err err;
-	int	 rc;
-
-	if ((rc = one_id_args(argc, argv, "one firmware ID")) != 0)
-		return rc == -1 ? 0 : rc;
-	if (ctl_open(ctl) == -1)
-		return EXIT_OP;
-	if (be_firmware_rm(ctl, argv[optind], &err) != OPS_OK)
-		return op_fail(&err);
-	if (ctl->json)
-		printf("{\"id\":\"%s\",\"removed\":true}\n", argv[optind]);
-	else
-		printf("firmware %s removed\n", argv[optind]);
-	return 0;
+	return cmd_rm(ctl, argc, argv, "firmware", be_firmware_rm);
 }
 
 /*
