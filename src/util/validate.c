@@ -164,56 +164,61 @@ is_cjk(uint32_t c)
 	    (c >= 0x30000 && c <= 0x323af);	/* extensions G, H */
 }
 
+/*
+ * Walks s as UTF-8, each character through ok(c, n), n counting from 1.
+ * Returns how many characters there are, or -1 for a NULL string, invalid
+ * UTF-8, a character ok refuses, or more than max characters.
+ */
+static long
+utf8_walk(const char *s, long max, int (*ok)(uint32_t, long))
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, off = 0, n;
+	long count = 0;
+	uint32_t c;
+
+	if (s == NULL)
+		return -1;
+	len = strlen(s);
+	while (off < len) {
+		if ((n = utf8_decode(p + off, len - off, &c)) == 0)
+			return -1;
+		if (++count > max || !ok(c, count))
+			return -1;
+		off += n;
+	}
+	return count;
+}
+
+/* Letters, digits, CJK; then also _ - ( ). */
+static int
+fw_name_char(uint32_t c, long n)
+{
+	if (is_cjk(c) || (c < 0x80 && is_alnum((int)c)))
+		return 1;
+	return n > 1 && (c == '_' || c == '-' || c == '(' || c == ')');
+}
+
 int
 valid_fw_name(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, off = 0, n;
-	long count = 0;
-	uint32_t c;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	while (off < len) {
-		if ((n = utf8_decode(p + off, len - off, &c)) == 0)
-			return 0;
-		if (++count > NAME_MAX_CHARS)
-			return 0;
-		if (!is_cjk(c) && !(c < 0x80 && is_alnum((int)c))) {
-			/* Punctuation is allowed, but not first. */
-			if (count == 1 || (c != '_' && c != '-' && c != '(' &&
-			    c != ')'))
-				return 0;
-		}
-		off += n;
-	}
-	return count > 0;
+	return utf8_walk(s, NAME_MAX_CHARS, fw_name_char) > 0;
 }
 
-/* Valid UTF-8, no control characters but tab, LF and CR, <= max chars. */
+/* No control characters but tab, LF and CR. */
+static int
+text_char(uint32_t c, long n)
+{
+	(void)n;
+	return !((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+	    c == 0x7f);
+}
+
+/* Valid UTF-8, text characters only, <= max chars. */
 static int
 valid_text(const char *s, long max)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, off = 0, n;
-	long count = 0;
-	uint32_t c;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	while (off < len) {
-		if ((n = utf8_decode(p + off, len - off, &c)) == 0)
-			return 0;
-		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-		    c == 0x7f)
-			return 0;
-		if (++count > max)
-			return 0;
-		off += n;
-	}
-	return 1;
+	return utf8_walk(s, max, text_char) >= 0;
 }
 
 int
