@@ -356,14 +356,6 @@ dev_bearer(const struct http_req *req, size_t *len)
 	return t;
 }
 
-/*
- * Authenticates the request; on success fills ctx->peer and returns 0.
- * Otherwise fills resp (400, 401 or 403) and returns -1.
- *
- * The device a bearer token speaks for: the path's for check/progress;
- * X-Device-Id or ?device= for downloads.  A verified client certificate
- * names its device by its CN.  Both may be given; they must then agree.
- */
 /* The connection's grant when it stands for ctx's device and credential. */
 static struct dev_grant *
 dev_grant_find(struct http_req *req, const char *device,
@@ -416,6 +408,14 @@ dev_on_conn_close(void *arg, void *slot)
 	free(slot);
 }
 
+/*
+ * Authenticates the request; on success fills ctx->peer and returns 0.
+ * Otherwise fills resp (400, 401 or 403) and returns -1.
+ *
+ * The device a bearer token speaks for: the path's for check/progress;
+ * X-Device-Id or ?device= for downloads.  A verified client certificate
+ * names its device by its CN.  Both may be given; they must then agree.
+ */
 static int
 dev_authenticate(struct httpdev *hd, struct http_req *req,
     struct http_resp *resp, struct dev_ctx *ctx)
@@ -652,6 +652,11 @@ nomem:
 	return 500;
 }
 
+/*
+ * GET or HEAD /fw/{firmware}: served from the connection's grant when it
+ * stands for this device, credential and firmware; otherwise core decides,
+ * and an allowed download becomes the connection's grant.
+ */
 static int
 dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
     const struct dev_ctx *ctx, char *extra, size_t esize)
@@ -659,10 +664,9 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	const struct store_image *img = NULL;
 	struct firmware_rec fw;
 	struct core_req creq;
-	int	 cs, status;
-
 	struct dev_tags tags;
 	struct dev_grant *g;
+	int	 cs, status;
 
 	g = dev_grant_find(req, ctx->peer, ctx);
 	if (g != NULL && strcmp(g->fw.id, ctx->target) == 0)
