@@ -37,8 +37,11 @@
 /* Payload bytes a slot holds: a CoAP block of 1024 with headers, or a
  * DTLS record carrying one, fits with room to spare. */
 #define DGRAM_DATA	2048
-/* Control bytes a slot holds (IPv6 packet info is the largest used). */
-#define DGRAM_CTL	64
+/*
+ * Control bytes a slot holds: room for IPv6 and IPv4 packet info together
+ * (a dual-stack socket may get both for an IPv4 datagram).
+ */
+#define DGRAM_CTL	128
 
 struct dgram_slot {
 	struct sockaddr_storage	 name;
