@@ -293,6 +293,12 @@ relay_retry_later(struct relay *r, const char *why)
 				store_txn_abort(txn);
 		}
 	}
+	/*
+	 * The batch is read again from the outbox before it is sent again:
+	 * the same events, less any that the outbox limit drops meanwhile
+	 * (and more, if it was not full), so a dropped event never arrives.
+	 */
+	relay_batch_reset(&r->batch);
 	(void)crypto_random(&rnd, sizeof(rnd));
 	ms = relay_backoff_ms(r->attempt, RELAY_BACKOFF_BASE_MS,
 	    r->backoff_max_ms, rnd);
@@ -590,7 +596,7 @@ relay_io_cb(int fd, uint32_t events, void *arg)
 			ev_timer_cancel(r->ev, r->deadline);
 			r->deadline = NULL;
 		}
-		relay_run(r);	/* sends the waiting batch */
+		relay_run(r);	/* sends the first batch */
 	}
 	if (r->conn != NULL && relay_watch(r) == -1)
 		relay_conn_failed(r, "event loop");

@@ -100,9 +100,13 @@ class Backend:
                 if status == "slow":        # a slow upstream
                     time.sleep(3)
                     status = 200
+                headers = ()
+                if status == "later":       # busy: come back in 8 s
+                    status = 503
+                    headers = (("Retry-After", "8"),)
                 with backend.lock:
                     backend.posts.append((status, events))
-                self.reply(status, b"{\"scripted\":%d}" % status)
+                self.reply(status, b"{\"scripted\":%d}" % status, headers)
 
             def do_GET(self):
                 if self.path not in ("/image.bin", "/norange.bin"):
@@ -329,6 +333,7 @@ def main():
     try:
         run_main(tmp, be, proxy, crt, token_file, image)
         run_limit(tmp, be, proxy, crt, token_file)
+        run_limit_retry(tmp, be, proxy, crt, token_file)
         bad = Proxy(tmp, be.port, okey, ocrt).start()
         proxies.append(bad)
         run_wrong_name(tmp, be, bad, crt, token_file)
@@ -606,6 +611,65 @@ def run_limit(tmp, be, proxy, crt, token_file):
         checks.check(not allprog or min(prog) > max(allprog),
                      "progress dropped oldest first")
         check_batches(be, "limit", since)
+    finally:
+        finish(gw)
+
+
+def run_limit_retry(tmp, be, proxy, crt, token_file):
+    """A batch answered 503 is read again from the outbox before it is
+    sent again: its events that the outbox limit dropped meanwhile never
+    arrive."""
+    proxy.stop()
+    be.settle()
+    gw = Gateway(coap=True, coaps=False,
+                 extra=upstream_conf(proxy, crt, token_file,
+                                     outbox_limit="100",
+                                     upstream_backoff_max="10s"))
+    gw.start()
+    devs = Devices(gw)
+    img = os.path.join(tmp, "small2.bin")
+    with open(img, "wb") as f:
+        f.write(os.urandom(1024))
+    try:
+        gw.otactl("device", "put", "r1", "--product", "r", "--version",
+                  "1.0.0", check=True)
+        fw = gw.otactl_id("firmware", "add", img, "--product", "r",
+                          "--version", "2.0.0")
+        job = gw.otactl_id("job", "create", "--firmware", fw, "--force",
+                           "--devices", "r1")
+        with CoapUdp("127.0.0.1", gw.coap_port) as c:
+            c.request(COAP_POST, "/ota/r1/check",
+                      json.dumps({"versions": {"default": "1.0.0"}})
+                      .encode(), 50)
+        devs.progress("r1", job, list(range(1, 41)))
+        with be.lock:
+            be.script = ["later"]
+            since = len(be.posts)
+        proxy.start()
+
+        def refused():
+            return [evs for st, evs in be.snapshot(since) if st == 503]
+        first = poll(refused, 30, "a batch answered 503")
+        first = {e["seq"] for e in (first[0] if first else [])}
+        checks.check(len(first) >= 40,
+                     "the refused batch holds the 40 progress events (%d "
+                     "events)" % len(first))
+        # The relay waits 8 s (Retry-After); meanwhile the limit drops
+        # the oldest progress events, those of the refused batch first.
+        devs.progress("r1", job, list(range(41, 100)) * 3)
+        st = relay_status(gw)
+        total, dropped = st["lastSeq"], st["dropped"]
+        checks.check(dropped > 40, "drops counted (%d)" % dropped)
+        wait_for(lambda: relay_status(gw)["depth"] == 0, 40,
+                 "outbox drained")
+        seqs = {e["seq"] for e in be.taken(since)}
+        checks.eq(len(seqs) + dropped, total,
+                  "after a 503: delivered + dropped = every event")
+        checks.check(len(first - seqs) > 0,
+                     "events of the refused batch that were dropped "
+                     "meanwhile did not arrive (%d of %d)" %
+                     (len(first - seqs), len(first)))
+        check_batches(be, "limit retry", since)
     finally:
         finish(gw)
 
