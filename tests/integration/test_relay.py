@@ -554,18 +554,26 @@ def run_main(tmp, be, proxy, crt, token_file, image):
         finish(gw)
 
 
-def run_limit(tmp, be, proxy, crt, token_file):
-    """The outbox limit with the upstream down."""
+def limited_gateway(tmp, be, proxy, crt, token_file, name, **kw):
+    """With the upstream down and the backend settled, a gateway whose
+    outbox holds 100 events, and a small image file for it; returns
+    (gateway, Devices, image path)."""
     proxy.stop()
     be.settle()
     gw = Gateway(coap=True, coaps=False,
                  extra=upstream_conf(proxy, crt, token_file,
-                                     outbox_limit="100"))
+                                     outbox_limit="100", **kw))
     gw.start()
-    devs = Devices(gw)
-    img = os.path.join(tmp, "small.bin")
+    img = os.path.join(tmp, name)
     with open(img, "wb") as f:
         f.write(os.urandom(2048))
+    return gw, Devices(gw), img
+
+
+def run_limit(tmp, be, proxy, crt, token_file):
+    """The outbox limit with the upstream down."""
+    gw, devs, img = limited_gateway(tmp, be, proxy, crt, token_file,
+                                    "small.bin")
     try:
         gw.otactl("device", "put", "u1", "--product", "q", "--version",
                   "1.0.0", check=True)
@@ -619,17 +627,8 @@ def run_limit_retry(tmp, be, proxy, crt, token_file):
     """A batch answered 503 is read again from the outbox before it is
     sent again: its events that the outbox limit dropped meanwhile never
     arrive."""
-    proxy.stop()
-    be.settle()
-    gw = Gateway(coap=True, coaps=False,
-                 extra=upstream_conf(proxy, crt, token_file,
-                                     outbox_limit="100",
-                                     upstream_backoff_max="10s"))
-    gw.start()
-    devs = Devices(gw)
-    img = os.path.join(tmp, "small2.bin")
-    with open(img, "wb") as f:
-        f.write(os.urandom(1024))
+    gw, devs, img = limited_gateway(tmp, be, proxy, crt, token_file,
+                                    "small2.bin", upstream_backoff_max="10s")
     try:
         gw.otactl("device", "put", "r1", "--product", "r", "--version",
                   "1.0.0", check=True)
