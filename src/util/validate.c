@@ -15,6 +15,7 @@
  * Free text (firmware descriptions, progress "desc") must be valid UTF-8
  * without control characters other than tab, CR and LF.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,25 +134,6 @@ utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-long
-utf8_length(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t off = 0, n;
-	long count = 0;
-	uint32_t cp;
-
-	if (s == NULL && len > 0)
-		return -1;
-	while (off < len) {
-		if ((n = utf8_decode(p + off, len - off, &cp)) == 0)
-			return -1;
-		off += n;
-		count++;
-	}
-	return count;
-}
-
 static int
 is_cjk(uint32_t c)
 {
@@ -165,29 +147,34 @@ is_cjk(uint32_t c)
 }
 
 /*
- * Walks s as UTF-8, each character through ok(c, n), n counting from 1.
- * Returns how many characters there are, or -1 for a NULL string, invalid
- * UTF-8, a character ok refuses, or more than max characters.
+ * Walks len bytes of s as UTF-8, each character through ok(c, n) (n counts
+ * from 1; NULL: any character).  Returns how many characters there are,
+ * or -1 for invalid UTF-8, a character ok refuses, or more than max.
  */
 static long
-utf8_walk(const char *s, long max, int (*ok)(uint32_t, long))
+utf8_walk(const char *s, size_t len, long max, int (*ok)(uint32_t, long))
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len, off = 0, n;
+	size_t off = 0, n;
 	long count = 0;
 	uint32_t c;
 
-	if (s == NULL)
+	if (s == NULL && len > 0)
 		return -1;
-	len = strlen(s);
 	while (off < len) {
 		if ((n = utf8_decode(p + off, len - off, &c)) == 0)
 			return -1;
-		if (++count > max || !ok(c, count))
+		if (++count > max || (ok != NULL && !ok(c, count)))
 			return -1;
 		off += n;
 	}
 	return count;
+}
+
+long
+utf8_length(const char *s, size_t len)
+{
+	return utf8_walk(s, len, LONG_MAX, NULL);
 }
 
 /* Letters, digits, CJK; then also _ - ( ). */
@@ -202,7 +189,8 @@ fw_name_char(uint32_t c, long n)
 int
 valid_fw_name(const char *s)
 {
-	return utf8_walk(s, NAME_MAX_CHARS, fw_name_char) > 0;
+	return s != NULL &&
+	    utf8_walk(s, strlen(s), NAME_MAX_CHARS, fw_name_char) > 0;
 }
 
 /* No control characters but tab, LF and CR. */
@@ -218,7 +206,7 @@ text_char(uint32_t c, long n)
 static int
 valid_text(const char *s, long max)
 {
-	return utf8_walk(s, max, text_char) >= 0;
+	return s != NULL && utf8_walk(s, strlen(s), max, text_char) >= 0;
 }
 
 int
