@@ -237,7 +237,7 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 	return dgram_sys_recvmsg(fd, msg, flags);
 }
 
-/* Sends out.slot[from, to) of one socket; returns how many were refused. */
+/* Sends out.slot[from, to) of one socket; refused datagrams are counted. */
 static void
 dgram_send_run(int fd, size_t from, size_t to)
 {
@@ -275,8 +275,9 @@ dgram_send_run(int fd, size_t from, size_t to)
 	}
 }
 
-void
-dgram_flush(void)
+/* Sends the queue, one sendmmsg per run of one socket; the hold stays. */
+static void
+dgram_send_queue(void)
 {
 	size_t i, from = 0;
 
@@ -286,6 +287,12 @@ dgram_flush(void)
 			from = i;
 		}
 	out.n = 0;
+}
+
+void
+dgram_flush(void)
+{
+	dgram_send_queue();
 	out.held = 0;
 }
 
@@ -307,10 +314,8 @@ dgram_queue(int fd, const struct msghdr *msg, size_t *lenp)
 	if (len > DGRAM_DATA || msg->msg_controllen > DGRAM_CTL ||
 	    msg->msg_namelen > sizeof(sl->name))
 		return 0;
-	if (out.n == DGRAM_BATCH) {
-		dgram_flush();
-		out.held = 1;
-	}
+	if (out.n == DGRAM_BATCH)
+		dgram_send_queue();
 	sl = &out.slot[out.n];
 	len = 0;
 	for (i = 0; i < (size_t)msg->msg_iovlen; i++) {
@@ -339,8 +344,7 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 		if (dgram_queue(fd, msg, &len))
 			return (ssize_t)len;
 		/* Too big for a slot: keep the order on the wire. */
-		dgram_flush();
-		out.held = 1;
+		dgram_send_queue();
 	}
 	return dgram_sys_sendmsg(fd, msg, flags);
 }
