@@ -87,6 +87,12 @@ static const struct config_key config_keys[] = {
 	    86400, 0, 1 },
 	{ "coap_max_handshakes", CT_NUMBER, F(coap_max_handshakes), 1, 100000,
 	    0, 1 },
+	{ "coap_handshake_timeout", CT_DURATION, F(coap_handshake_timeout), 1,
+	    120, 0, 1 },
+	{ "coap_handshakes_per_source", CT_NUMBER,
+	    F(coap_handshakes_per_source), 1, 100000, 0, 1 },
+	{ "coap_handshakes_per_net", CT_NUMBER, F(coap_handshakes_per_net), 1,
+	    100000, 0, 1 },
 
 	{ "check_interval", CT_DURATION, F(check_interval), 1, 7 * 86400, 0,
 	    1 },
@@ -214,7 +220,10 @@ config_defaults(struct config *cfg)
 	listen_set(&cfg->coaps, 1, "0.0.0.0", 5684);
 	cfg->coap_max_sessions = 10000;
 	cfg->coap_session_timeout = 60;
-	cfg->coap_max_handshakes = 100;
+	cfg->coap_max_handshakes = 256;
+	cfg->coap_handshake_timeout = 5;
+	cfg->coap_handshakes_per_source = 8;
+	cfg->coap_handshakes_per_net = 32;
 
 	cfg->check_interval = 3600;
 	cfg->busy_interval = 60;

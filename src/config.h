@@ -42,6 +42,9 @@ struct config {
 	unsigned coap_max_sessions;	/* coap_max_sessions */
 	unsigned coap_session_timeout;	/* coap_session_timeout, s */
 	unsigned coap_max_handshakes;	/* coap_max_handshakes */
+	unsigned coap_handshake_timeout;	/* coap_handshake_timeout, s */
+	unsigned coap_handshakes_per_source;	/* ..._per_source */
+	unsigned coap_handshakes_per_net;	/* ..._per_net (/24, /64) */
 
 	/* Device polling */
 	unsigned check_interval;	/* check_interval: Max-Age, idle */

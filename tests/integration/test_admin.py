@@ -539,8 +539,8 @@ def test_coap_batches(api, gw):
     """Datagrams that wait while otagw is stopped are read in one call and
     answered in one; /metrics shows both."""
     _, m0, _ = scrape(api)
-    checks.eq(m0.get("otagw_coap_endpoints_batched"), 1.0,
-              "the coap endpoint is batched")
+    checks.eq(m0.get("otagw_coap_endpoints"), 1.0,
+              "one coap socket")
     n = 20
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))

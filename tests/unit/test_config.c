@@ -72,7 +72,10 @@ test_defaults(void)
 	T_EQ_STR(c.coaps_public, "");
 	T_EQ_INT(c.coap_max_sessions, 10000);
 	T_EQ_INT(c.coap_session_timeout, 60);
-	T_EQ_INT(c.coap_max_handshakes, 100);
+	T_EQ_INT(c.coap_max_handshakes, 256);
+	T_EQ_INT(c.coap_handshake_timeout, 5);
+	T_EQ_INT(c.coap_handshakes_per_source, 8);
+	T_EQ_INT(c.coap_handshakes_per_net, 32);
 	T_EQ_INT(c.check_interval, 3600);
 	T_EQ_INT(c.busy_interval, 60);
 	T_EQ_INT(c.max_body, 1024);
@@ -431,6 +434,9 @@ static const char full_conf[] =
     "coap_max_sessions 500\n"
     "coap_session_timeout 2m\n"
     "coap_max_handshakes 50\n"
+    "coap_handshake_timeout 3s\n"
+    "coap_handshakes_per_source 2\n"
+    "coap_handshakes_per_net 6\n"
     "check_interval 1d\n"
     "busy_interval 30s\n"
     "max_body 2K\n"

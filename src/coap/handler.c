@@ -1,0 +1,724 @@
+/*
+ * handler.c: routing, options, block-wise transfer and core calls for one
+ * CoAP request (see handler.h).
+ *
+ * Options are checked before anything else: a critical option otagw does
+ * not implement, or a non-repeatable one given twice, is 4.02 (RFC 7252
+ * 5.4.1); Proxy-Uri and Proxy-Scheme are 5.05.  Uri-Host, Uri-Port and
+ * Uri-Query are accepted and ignored.
+ *
+ * Answers write their options in ascending number order, as the encoding
+ * requires: ETag (4), Content-Format (12), Max-Age (14), Block2 (23),
+ * Block1 (27), Size2 (28), Size1 (60).
+ *
+ * A download that core allowed is remembered on the session for
+ * COAPHANDLER_GRANT_MS with one image reference, which spares a device
+ * walking an image one store transaction per block; a new session always
+ * asks core, and a standing grant ends within COAPHANDLER_GRANT_MS of an
+ * operator's cancel.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coap/handler.h"
+#include "coap/msg.h"
+#include "coap/session.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "log.h"
+#include "model.h"
+#include "store/store.h"
+
+/* Largest body served block-wise (2^20 blocks of 1 KiB). */
+#define COAPHANDLER_IMAGE_MAX	((((uint64_t)1 << 20) - 1) * 1024)
+/* Block size when a request names none. */
+#define COAPHANDLER_SZX		6
+/* Most Uri-Path segments a routed request has. */
+#define COAPHANDLER_SEGS	4
+/* A core diagnostic longer than this is replaced by a short phrase. */
+#define COAPHANDLER_DIAG_MAX	256
+
+enum coaphandler_route {
+	ROUTE_NONE = 0,
+	ROUTE_CHECK,
+	ROUTE_PROGRESS,
+	ROUTE_FW,
+};
+
+struct coaphandler_seg {
+	const uint8_t	*s;
+	size_t		 len;
+};
+
+void
+coaphandler_init(struct coaphandler *h, struct core *core, size_t max_body)
+{
+	memset(h, 0, sizeof(*h));
+	h->core = core;
+	h->max_body = max_body;
+}
+
+/* Answers ------------------------------------------------------------------- */
+
+static void
+coaphandler_fail(struct coapbuf *r, uint8_t code, const char *diag)
+{
+	coapbuf_reset(r);
+	coapbuf_code(r, code);
+	if (diag != NULL)
+		coapbuf_payload(r, diag, strlen(diag));
+}
+
+static uint8_t
+coaphandler_code(int status)
+{
+	switch (status) {
+	case CORE_OK:
+		return COAPMSG_CODE(2, 5);
+	case CORE_NO_CONTENT:
+		return COAPMSG_CODE(2, 4);
+	case CORE_BAD_REQUEST:
+		return COAPMSG_CODE(4, 0);
+	case CORE_UNAUTHORIZED:
+		return COAPMSG_CODE(4, 1);
+	case CORE_FORBIDDEN:
+		return COAPMSG_CODE(4, 3);
+	case CORE_NOT_FOUND:
+		return COAPMSG_CODE(4, 4);
+	case CORE_TOO_LARGE:
+		return COAPMSG_CODE(4, 13);
+	case CORE_UNAVAILABLE:
+		return COAPMSG_CODE(5, 3);
+	default:
+		return COAPMSG_CODE(5, 0);
+	}
+}
+
+static const char *
+coaphandler_phrase(int status)
+{
+	switch (status) {
+	case CORE_BAD_REQUEST:
+		return "bad request";
+	case CORE_UNAUTHORIZED:
+		return "not authenticated";
+	case CORE_FORBIDDEN:
+		return "forbidden";
+	case CORE_NOT_FOUND:
+		return "not found";
+	case CORE_TOO_LARGE:
+		return "body too large";
+	case CORE_UNAVAILABLE:
+		return "unavailable, retry later";
+	default:
+		return "internal error";
+	}
+}
+
+/* An error from core: its JSON diagnostic when short, else a phrase. */
+static void
+coaphandler_fail_core(struct coapbuf *r, int status, const char *body,
+    size_t len, unsigned retry_after)
+{
+	int json = body != NULL && len > 0 && len <= COAPHANDLER_DIAG_MAX &&
+	    body[0] == '{';
+	const char *p = coaphandler_phrase(status);
+
+	coapbuf_reset(r);
+	coapbuf_code(r, coaphandler_code(status));
+	if (json)
+		coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_JSON);
+	if (status == CORE_UNAVAILABLE)
+		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, retry_after);
+	if (json)
+		coapbuf_payload(r, body, len);
+	else
+		coapbuf_payload(r, p, strlen(p));
+}
+
+/* 4.13 with the largest body otagw takes; Block1 invites block-wise. */
+static void
+coaphandler_too_large(struct coaphandler *h, struct coapbuf *r,
+    int suggest_blocks)
+{
+	struct coapmsg_block b = { 0, 0, COAPHANDLER_SZX };
+
+	coapbuf_reset(r);
+	coapbuf_code(r, COAPMSG_CODE(4, 13));
+	if (suggest_blocks)
+		coapbuf_opt_block(r, COAPOPT_BLOCK1, &b);
+	coapbuf_opt_uint(r, COAPOPT_SIZE1, (uint32_t)h->max_body);
+	coapbuf_payload(r, "body too large", 14);
+}
+
+/* An ETag as libcoap encoded them: a CoAP uint, no leading zero bytes. */
+static void
+coaphandler_opt_etag(struct coapbuf *r, uint64_t etag)
+{
+	uint8_t buf[8];
+	size_t n = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		if (etag >> (8 * i) != 0 || n > 0)
+			buf[n++] = (uint8_t)(etag >> (8 * i));
+	coapbuf_opt(r, COAPOPT_ETAG, buf, n);
+}
+
+/* Options ----------------------------------------------------------------------- */
+
+/*
+ * 0 when every option of req is one otagw may act on or ignore; else the
+ * answer is written and -1 returned.
+ */
+static int
+coaphandler_options(const struct coapmsg *req, struct coapbuf *r)
+{
+	char diag[64];
+	size_t i;
+
+	if (req->too_many) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "too many options");
+		return -1;
+	}
+	for (i = 0; i < req->nopts; i++) {
+		uint16_t num = req->opts[i].num;
+		int repeated = i > 0 && req->opts[i - 1].num == num;
+
+		switch (num) {
+		case COAPOPT_URI_PATH:
+		case COAPOPT_URI_QUERY:
+		case COAPOPT_ETAG:
+			continue;	/* repeatable */
+		case COAPOPT_PROXY_URI:
+		case COAPOPT_PROXY_SCHEME:
+			coaphandler_fail(r, COAPMSG_CODE(5, 5),
+			    "proxying not supported");
+			return -1;
+		case COAPOPT_URI_HOST:
+		case COAPOPT_URI_PORT:
+		case COAPOPT_CONTENT_FORMAT:
+		case COAPOPT_ACCEPT:
+		case COAPOPT_BLOCK2:
+		case COAPOPT_BLOCK1:
+		case COAPOPT_SIZE1:
+		case COAPOPT_SIZE2:
+		case COAPOPT_REQUEST_TAG:
+			if (!repeated)
+				continue;
+			break;
+		default:
+			if ((num & 1) == 0)
+				continue;	/* elective: ignored */
+			break;
+		}
+		snprintf(diag, sizeof(diag), "%s option %u",
+		    repeated ? "repeated" : "unsupported critical", num);
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), diag);
+		return -1;
+	}
+	return 0;
+}
+
+/* The Uri-Path segments, or -1 when there are too many. */
+static int
+coaphandler_segments(const struct coapmsg *req, struct coaphandler_seg *segs)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < req->nopts; i++) {
+		if (req->opts[i].num != COAPOPT_URI_PATH)
+			continue;
+		if (n == COAPHANDLER_SEGS)
+			return -1;
+		segs[n].s = req->opts[i].val;
+		segs[n].len = req->opts[i].len;
+		n++;
+	}
+	return n;
+}
+
+static int
+coaphandler_seg_is(const struct coaphandler_seg *seg, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return seg->len == n && memcmp(seg->s, lit, n) == 0;
+}
+
+static int
+coaphandler_route(const struct coaphandler_seg *segs, int n)
+{
+	if (n == 3 && coaphandler_seg_is(&segs[0], "ota")) {
+		if (coaphandler_seg_is(&segs[2], "check"))
+			return ROUTE_CHECK;
+		if (coaphandler_seg_is(&segs[2], "progress"))
+			return ROUTE_PROGRESS;
+		return ROUTE_NONE;
+	}
+	if (n == 2 && coaphandler_seg_is(&segs[0], "fw"))
+		return ROUTE_FW;
+	return ROUTE_NONE;
+}
+
+/* Copies a path segment into a C string if it could be an id at all. */
+static int
+coaphandler_copy_id(char *dst, size_t size, const struct coaphandler_seg *seg)
+{
+	if (seg->len == 0 || seg->len >= size ||
+	    memchr(seg->s, '\0', seg->len) != NULL)
+		return -1;
+	memcpy(dst, seg->s, seg->len);
+	dst[seg->len] = '\0';
+	return 0;
+}
+
+/* The uint value of option num, or def when absent; -1 when malformed. */
+static int
+coaphandler_uint(const struct coapmsg *req, uint16_t num, uint32_t def,
+    uint32_t *v)
+{
+	const struct coapmsg_opt *o = coapmsg_opt(req, num);
+
+	*v = def;
+	if (o == NULL)
+		return 0;
+	return coapmsg_opt_uint(o, v);
+}
+
+/* Fills proto and peer of a core request from the session. */
+static int
+coaphandler_peer(const struct coapsess *s, struct core_req *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+	if (!s->dtls_ep) {
+		cr->proto = CORE_PROTO_COAP;
+		return 0;
+	}
+	cr->proto = CORE_PROTO_COAPS;
+	if (s->identity[0] == '\0')
+		return -1;
+	cr->peer = s->identity;
+	return 0;
+}
+
+/* Block1 bodies ------------------------------------------------------------------ */
+
+static void
+coaphandler_body_drop(struct coaphandler *h, struct coapsess *s)
+{
+	if (s->body == NULL)
+		return;
+	h->body_bytes -= s->body->cap;
+	coapsess_body_drop(s);
+}
+
+/* Starts a body for this request on s: 0, or -1 (answer written). */
+static int
+coaphandler_body_start(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, int route, const char *device, int fmt,
+    int64_t now, struct coapbuf *r)
+{
+	const struct coapmsg_opt *tag = coapmsg_opt(req, COAPOPT_REQUEST_TAG);
+	struct coapsess_body *b;
+
+	coaphandler_body_drop(h, s);
+	if (h->body_bytes + h->max_body > COAPHANDLER_BODY_BUDGET) {
+		coapbuf_reset(r);
+		coapbuf_code(r, COAPMSG_CODE(5, 3));
+		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, 1);
+		coapbuf_payload(r, "busy, retry later", 17);
+		return -1;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->buf = malloc(h->max_body)) == NULL) {
+		free(b);
+		coaphandler_fail(r, COAPMSG_CODE(5, 0), "out of memory");
+		return -1;
+	}
+	b->cap = h->max_body;
+	b->route = route;
+	snprintf(b->device, sizeof(b->device), "%s", device);
+	b->fmt = fmt;
+	b->started = now;
+	if (tag != NULL && tag->len <= sizeof(b->rtag)) {
+		memcpy(b->rtag, tag->val, tag->len);
+		b->rtaglen = (uint8_t)tag->len;
+		b->has_rtag = 1;
+	}
+	s->body = b;
+	h->body_bytes += b->cap;
+	return 0;
+}
+
+/* Is s's body the one this block continues? */
+static int
+coaphandler_body_matches(const struct coapsess *s, const struct coapmsg *req,
+    int route, const char *device, int fmt, int64_t now)
+{
+	const struct coapmsg_opt *tag = coapmsg_opt(req, COAPOPT_REQUEST_TAG);
+	const struct coapsess_body *b = s->body;
+
+	if (b == NULL || b->route != route || strcmp(b->device, device) != 0 ||
+	    b->fmt != fmt || now - b->started > COAPHANDLER_BODY_MS)
+		return 0;
+	if ((tag != NULL) != b->has_rtag)
+		return 0;
+	return tag == NULL || (tag->len == b->rtaglen &&
+	    memcmp(tag->val, b->rtag, tag->len) == 0);
+}
+
+/*
+ * Takes one Block1 block.  Returns 1 when the body is complete (in
+ * s->body), 0 when an answer (2.31 or an error) has been written.
+ */
+static int
+coaphandler_block1(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, const struct coapmsg_block *b1, int route,
+    const char *device, int fmt, int64_t now, struct coapbuf *r)
+{
+	size_t bs = (size_t)16 << b1->szx;
+	uint64_t off = (uint64_t)b1->num * bs;
+	struct coapsess_body *b;
+
+	if (b1->m && req->payload_len != bs) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 0),
+		    "Block1 payload is not the block size");
+		return 0;
+	}
+	if (b1->num == 0) {
+		if (coaphandler_body_start(h, s, req, route, device, fmt, now,
+		    r) == -1)
+			return 0;
+	} else if (!coaphandler_body_matches(s, req, route, device, fmt,
+	    now) || off > s->body->len) {
+		coaphandler_body_drop(h, s);
+		coaphandler_fail(r, COAPMSG_CODE(4, 8), "incomplete body");
+		return 0;
+	} else if (off < s->body->len) {
+		/* The last block again (its answer was lost): same answer. */
+		if (b1->m && off + req->payload_len == s->body->len) {
+			coapbuf_code(r, COAPMSG_CODE(2, 31));
+			coapbuf_opt_block(r, COAPOPT_BLOCK1, b1);
+			return 0;
+		}
+		coaphandler_body_drop(h, s);
+		coaphandler_fail(r, COAPMSG_CODE(4, 8), "incomplete body");
+		return 0;
+	}
+	b = s->body;
+	if (req->payload_len > b->cap - b->len) {
+		coaphandler_body_drop(h, s);
+		coaphandler_too_large(h, r, 0);
+		return 0;
+	}
+	if (req->payload_len > 0)
+		memcpy(b->buf + b->len, req->payload, req->payload_len);
+	b->len += req->payload_len;
+	if (!b1->m)
+		return 1;
+	coapbuf_code(r, COAPMSG_CODE(2, 31));
+	coapbuf_opt_block(r, COAPOPT_BLOCK1, b1);
+	return 0;
+}
+
+/* Check and progress ---------------------------------------------------------------- */
+
+/*
+ * The notice, or the block of it the device asked for.  Options in
+ * order: ETag, Content-Format, Max-Age, Block2, Block1, Size2.
+ */
+static void
+coaphandler_notice(struct coapbuf *r, const struct coapmsg *req,
+    const char *body, size_t len, unsigned max_age,
+    const struct coapmsg_block *b1)
+{
+	struct coapmsg_block b2;
+	uint8_t md[32];
+	size_t bs, off, chunk;
+	int has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2);
+
+	if (has_b2 == 0 && len <= ((size_t)16 << COAPHANDLER_SZX)) {
+		coapbuf_code(r, COAPMSG_CODE(2, 5));
+		coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_JSON);
+		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, max_age);
+		if (b1 != NULL)
+			coapbuf_opt_block(r, COAPOPT_BLOCK1, b1);
+		coapbuf_payload(r, body, len);
+		return;
+	}
+	if (has_b2 == 0) {
+		b2.num = 0;
+		b2.szx = COAPHANDLER_SZX;
+	}
+	bs = (size_t)16 << b2.szx;
+	off = (size_t)b2.num * bs;
+	if (has_b2 < 0 || (off >= len && b2.num != 0)) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "block past the end");
+		return;
+	}
+	chunk = len - off < bs ? len - off : bs;
+	b2.m = off + chunk < len;
+	crypto_sha256(body, len, md);
+	coapbuf_code(r, COAPMSG_CODE(2, 5));
+	coapbuf_opt(r, COAPOPT_ETAG, md, 4);
+	coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_JSON);
+	coapbuf_opt_uint(r, COAPOPT_MAX_AGE, max_age);
+	coapbuf_opt_block(r, COAPOPT_BLOCK2, &b2);
+	if (b1 != NULL)
+		coapbuf_opt_block(r, COAPOPT_BLOCK1, b1);
+	coapbuf_opt_uint(r, COAPOPT_SIZE2, (uint32_t)len);
+	coapbuf_payload(r, body + off, chunk);
+}
+
+static void
+coaphandler_post(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, size_t truncated, int route,
+    const struct coaphandler_seg *devseg, int64_t now, struct coapbuf *r)
+{
+	char device[OTA_ID_MAX + 1];
+	struct coapmsg_block b1;
+	struct core_req creq;
+	struct core_resp cresp;
+	uint32_t fmt, size1, accept;
+	int has_b1, fmtv;
+
+	if ((has_b1 = coapmsg_block(req, COAPOPT_BLOCK1, &b1)) < 0) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad Block1 option");
+		return;
+	}
+	if (coaphandler_uint(req, COAPOPT_SIZE1, 0, &size1) == -1 ||
+	    coaphandler_uint(req, COAPOPT_CONTENT_FORMAT, UINT32_MAX,
+	    &fmt) == -1 ||
+	    coaphandler_uint(req, COAPOPT_ACCEPT, COAPFMT_JSON,
+	    &accept) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad option value");
+		return;
+	}
+	/* Refuse what is too big before reading any of it. */
+	if (size1 > h->max_body || (!has_b1 &&
+	    req->payload_len + truncated > h->max_body)) {
+		coaphandler_body_drop(h, s);
+		coaphandler_too_large(h, r, 0);
+		return;
+	}
+	if (!has_b1 && truncated > 0) {
+		/* Under the limit, but longer than a datagram we read. */
+		coaphandler_too_large(h, r, 1);
+		return;
+	}
+	if (fmt != UINT32_MAX && fmt != COAPFMT_JSON && fmt != COAPFMT_TEXT) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 15), "JSON expected");
+		return;
+	}
+	if (route == ROUTE_CHECK && accept != COAPFMT_JSON) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 6), "only JSON answers");
+		return;
+	}
+	if (coaphandler_copy_id(device, sizeof(device), devseg) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 4), "unknown device");
+		return;
+	}
+	if (coaphandler_peer(s, &creq) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 1), "no identity");
+		return;
+	}
+	fmtv = fmt == UINT32_MAX ? -1 : (int)fmt;
+	creq.device = device;
+	if (has_b1) {
+		if (!coaphandler_block1(h, s, req, &b1, route, device, fmtv,
+		    now, r))
+			return;
+		creq.body = s->body->buf;
+		creq.body_len = s->body->len;
+	} else {
+		creq.body = req->payload;
+		creq.body_len = req->payload_len;
+	}
+
+	memset(&cresp, 0, sizeof(cresp));
+	if (route == ROUTE_PROGRESS)
+		core_progress(h->core, &creq, &cresp);
+	else
+		core_check(h->core, &creq, &cresp);
+	coaphandler_body_drop(h, s);
+
+	if (cresp.status == CORE_OK && route == ROUTE_CHECK &&
+	    cresp.body != NULL)
+		coaphandler_notice(r, req, cresp.body, cresp.body_len,
+		    cresp.retry_after, has_b1 ? &b1 : NULL);
+	else if (cresp.status == CORE_OK || cresp.status == CORE_NO_CONTENT) {
+		coapbuf_code(r, COAPMSG_CODE(2, 4));
+		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, cresp.retry_after);
+		if (has_b1)
+			coapbuf_opt_block(r, COAPOPT_BLOCK1, &b1);
+	} else {
+		coaphandler_fail_core(r, cresp.status, cresp.body,
+		    cresp.body_len, cresp.retry_after);
+		log_debug("coap: %s %s from %s: %s", route == ROUTE_PROGRESS ?
+		    "progress" : "check", device, creq.peer ? creq.peer :
+		    "coap", coaphandler_phrase(cresp.status));
+	}
+	core_resp_cleanup(&cresp);
+}
+
+/* Downloads ------------------------------------------------------------------------- */
+
+static void
+coaphandler_grant_drop(struct coapsess *s)
+{
+	if (s->grant_img == NULL)
+		return;
+	store_image_unref(s->grant_img);
+	s->grant_img = NULL;
+	s->grant_fw[0] = '\0';
+}
+
+/* Does a request ETag name the current image? */
+static int
+coaphandler_etag_matches(const struct coapmsg *req, uint64_t etag)
+{
+	uint64_t v;
+	size_t i;
+	uint16_t j;
+
+	for (i = 0; i < req->nopts; i++) {
+		const struct coapmsg_opt *o = &req->opts[i];
+
+		if (o->num != COAPOPT_ETAG || o->len > 8)
+			continue;
+		for (v = 0, j = 0; j < o->len; j++)
+			v = v << 8 | o->val[j];
+		if (v == etag)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+coaphandler_download(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, const struct coaphandler_seg *fwseg,
+    int64_t now, struct coapbuf *r)
+{
+	char fwid[OTA_ID_MAX + 1];
+	struct core_req creq;
+	struct firmware_rec fw;
+	struct coapmsg_block b2;
+	const struct store_image *img;
+	uint64_t etag, off, chunk;
+	uint32_t accept;
+	size_t bs;
+	int has_b2, i, status;
+
+	if ((has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2)) < 0) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad Block2 option");
+		return;
+	}
+	if (coaphandler_uint(req, COAPOPT_ACCEPT, COAPFMT_OCTETS,
+	    &accept) == -1 || accept != COAPFMT_OCTETS) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 6), "only octet streams");
+		return;
+	}
+	if (coaphandler_copy_id(fwid, sizeof(fwid), fwseg) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 4), "unknown firmware");
+		return;
+	}
+	if (coaphandler_peer(s, &creq) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 1), "no identity");
+		return;
+	}
+	if (s->grant_img != NULL && s->grant_until > now &&
+	    strcmp(s->grant_fw, fwid) == 0) {
+		img = s->grant_img;
+		etag = s->grant_etag;
+	} else {
+		coaphandler_grant_drop(s);
+		status = core_download(h->core, &creq, fwid, &img, &fw);
+		if (status != CORE_OK) {
+			coaphandler_fail_core(r, status, NULL, 0, 1);
+			return;
+		}
+		/* The first 8 bytes of the SHA-256, never 0. */
+		for (etag = 0, i = 0; i < 8; i++)
+			etag = etag << 8 | fw.sha256[i];
+		if (etag == 0)
+			etag = 1;
+		s->grant_img = img;	/* takes core's reference */
+		s->grant_until = now + COAPHANDLER_GRANT_MS;
+		s->grant_etag = etag;
+		snprintf(s->grant_fw, sizeof(s->grant_fw), "%s", fwid);
+	}
+	if (img->size > COAPHANDLER_IMAGE_MAX) {
+		log_warnx("coap: firmware %s is too large for block-wise "
+		    "transfer", fwid);
+		coaphandler_fail(r, COAPMSG_CODE(5, 0),
+		    "image too large for CoAP");
+		return;
+	}
+	if (!has_b2) {
+		b2.num = 0;
+		b2.szx = COAPHANDLER_SZX;
+	}
+	bs = (size_t)16 << b2.szx;
+	off = (uint64_t)b2.num * bs;
+	if (b2.num != 0 && off >= img->size) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "block past the end");
+		return;
+	}
+	if (coaphandler_etag_matches(req, etag)) {
+		coapbuf_code(r, COAPMSG_CODE(2, 3));
+		coaphandler_opt_etag(r, etag);
+		return;
+	}
+	chunk = img->size - off < bs ? img->size - off : bs;
+	b2.m = off + chunk < img->size;
+	coapbuf_code(r, COAPMSG_CODE(2, 5));
+	coaphandler_opt_etag(r, etag);
+	coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_OCTETS);
+	if (has_b2 || img->size > bs)
+		coapbuf_opt_block(r, COAPOPT_BLOCK2, &b2);
+	coapbuf_opt_uint(r, COAPOPT_SIZE2, (uint32_t)img->size);
+	coapbuf_payload(r, img->data + off, (size_t)chunk);
+}
+
+/* Dispatch ---------------------------------------------------------------------------- */
+
+void
+coaphandler_request(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, size_t truncated, int64_t now,
+    struct coapbuf *r)
+{
+	struct coaphandler_seg segs[COAPHANDLER_SEGS];
+	int n, route;
+
+	if (coaphandler_options(req, r) == -1)
+		return;
+	n = coaphandler_segments(req, segs);
+	route = n < 0 ? ROUTE_NONE : coaphandler_route(segs, n);
+	switch (route) {
+	case ROUTE_CHECK:
+	case ROUTE_PROGRESS:
+		if (req->code != COAPMSG_POST)
+			break;
+		coaphandler_post(h, s, req, truncated, route, &segs[1], now, r);
+		return;
+	case ROUTE_FW:
+		if (req->code != COAPMSG_GET)
+			break;
+		coaphandler_download(h, s, req, &segs[1], now, r);
+		return;
+	default:
+		coaphandler_fail(r, COAPMSG_CODE(4, 4), "not found");
+		return;
+	}
+	coaphandler_fail(r, COAPMSG_CODE(4, 5), "method not allowed");
+}
+
+void
+coaphandler_release(struct coaphandler *h, struct coapsess *s)
+{
+	coaphandler_body_drop(h, s);
+	coaphandler_grant_drop(s);
+}

@@ -1,0 +1,61 @@
+/*
+ * handler.h: what otagw answers to a CoAP request.
+ *
+ * One call per request: the message layer (coapfront.c) has parsed it,
+ * found its session and chosen the answer's type, message id and token;
+ * coaphandler_request() routes it, checks its options, reassembles Block1
+ * bodies, calls core and writes the answer's code, options and payload.
+ * No I/O and no libcoap here, so the same code runs under the fuzzer.
+ *
+ *   POST /ota/{device}/check      -> core_check
+ *   POST /ota/{device}/progress   -> core_progress
+ *   GET  /fw/{firmware}           -> core_download, one block per request
+ *
+ * Block-wise transfer (RFC 7959) is done here, not by libcoap:
+ *   - Block2 on downloads is stateless: every request names its block, any
+ *     SZX 0..6, at any offset, on any session; a block past the end is
+ *     4.02.  ETag and Size2 are on every block.
+ *   - Block1 request bodies (check, progress) are reassembled per session,
+ *     with or without Size1: 2.31 Continue for each block but the last,
+ *     then the answer.  A block out of order is 4.08; a body, or a Size1,
+ *     over max_body is 4.13 with Size1 = max_body.
+ */
+#ifndef OTAGW_COAP_HANDLER_H
+#define OTAGW_COAP_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct coapbuf;
+struct coapmsg;
+struct coapsess;
+struct core;
+
+/* Bytes of Block1 bodies held across all sessions, at most. */
+#define COAPHANDLER_BODY_BUDGET	(4u * 1024 * 1024)
+/* A Block1 body not completed in this time is dropped. */
+#define COAPHANDLER_BODY_MS	60000
+/* How long a download core allowed stands for a session. */
+#define COAPHANDLER_GRANT_MS	2000
+
+struct coaphandler {
+	struct core	*core;
+	size_t		 max_body;
+	size_t		 body_bytes;	/* held in Block1 bodies */
+};
+
+void	 coaphandler_init(struct coaphandler *, struct core *,
+	    size_t max_body);
+/*
+ * Answers req, which arrived on session s at now (ms, monotonic), into
+ * resp (initialized with type, message id and token).  truncated: bytes
+ * of the datagram that did not fit the read buffer (its payload is then
+ * incomplete).
+ */
+void	 coaphandler_request(struct coaphandler *, struct coapsess *,
+	    const struct coapmsg *, size_t truncated, int64_t now,
+	    struct coapbuf *);
+/* Drops what the handler hung on a session (body, download grant). */
+void	 coaphandler_release(struct coaphandler *, struct coapsess *);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * session.h: the CoAP peers otagw remembers, and who may open a handshake.
+ *
+ * A session is what otagw keeps about one peer (address and port) on one
+ * listener: its DTLS connection (coaps), the last answer to a confirmable
+ * POST (to answer a retransmission the same way), a request body being
+ * received block by block, and a download allowed a moment ago.  Sessions
+ * are found by a keyed hash of endpoint and address (so a peer cannot
+ * choose colliding addresses), kept in two lists, and never walked whole:
+ *
+ *   - open sessions in least-recently-used order: the oldest is dropped
+ *     when the table is full, and those idle for the session timeout are
+ *     dropped from the head;
+ *   - half-open DTLS sessions (cookie checked, handshake not done) in
+ *     creation order: each has the handshake timeout to complete.
+ *
+ * Admission of half-open sessions is counted per source address (IPv4
+ * address, IPv6 address), per network (IPv4 /24, IPv6 /64) and in total,
+ * so that a handful of hosts cannot hold every handshake slot.
+ */
+#ifndef OTAGW_COAP_SESSION_H
+#define OTAGW_COAP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coap/udp.h"
+#include "model.h"
+
+struct dtls_conn;
+struct store_image;
+
+enum coapsess_state {
+	COAPSESS_HANDSHAKE = 1,	/* DTLS, cookie checked, not yet done */
+	COAPSESS_OPEN,		/* plain CoAP, or DTLS established */
+};
+
+/* A request body arriving in Block1 blocks (RFC 7959 2.5). */
+struct coapsess_body {
+	int		 route;		/* which request it is for */
+	char		 device[OTA_ID_MAX + 1];
+	int		 fmt;		/* Content-Format, -1: none */
+	uint8_t		 rtag[8];	/* Request-Tag */
+	uint8_t		 rtaglen;
+	int		 has_rtag;
+	size_t		 len;		/* bytes received, in order */
+	size_t		 cap;
+	int64_t		 started;
+	uint8_t		*buf;
+};
+
+struct coapsess {
+	struct coapsess	*hnext;		/* hash chain */
+	struct coapsess	*prev, *next;	/* LRU or handshake list */
+	uint64_t	 hash;
+	unsigned	 ep;		/* endpoint index */
+	int		 dtls_ep;	/* on a coaps endpoint */
+	struct udp_sock	*sock;		/* the endpoint's socket */
+	union udp_sa	 peer;
+	socklen_t	 peerlen;
+	struct udp_local local;		/* where the peer sends to */
+	int		 state;		/* enum coapsess_state */
+	struct dtls_conn *dtls;
+	int64_t		 created;
+	int64_t		 last;
+	char		 identity[OTA_ID_MAX + 1];	/* PSK identity */
+	/* Last answer to a confirmable POST: resent on a retransmission. */
+	uint8_t		*last_resp;
+	uint16_t	 last_len;
+	uint16_t	 last_mid;
+	struct coapsess_body *body;
+	/* A download core allowed a moment ago (one image reference). */
+	const struct store_image *grant_img;
+	int64_t		 grant_until;
+	uint64_t	 grant_etag;
+	char		 grant_fw[OTA_ID_MAX + 1];
+};
+
+struct coapsess_limits {
+	size_t		 max_sessions;
+	size_t		 max_handshakes;
+	unsigned	 per_source;	/* half-open per address */
+	unsigned	 per_net;	/* half-open per /24 or /64 */
+	int64_t		 idle_ms;	/* open sessions */
+	int64_t		 handshake_ms;	/* half-open sessions */
+};
+
+/* Why a handshake was not admitted. */
+enum coapsess_refusal {
+	COAPSESS_ADMIT = 0,
+	COAPSESS_REFUSE_SOURCE,
+	COAPSESS_REFUSE_NET,
+	COAPSESS_REFUSE_TOTAL,
+};
+
+struct coapsess_table;
+
+/*
+ * release is called for every session the table frees (expiry, eviction,
+ * coapsess_free, coapsess_table_free), before its memory goes: it drops
+ * what the caller hung on it (DTLS connection, image reference).
+ */
+struct coapsess_table *coapsess_table_new(const struct coapsess_limits *,
+	    void (*release)(void *, struct coapsess *), void *arg);
+void	 coapsess_table_free(struct coapsess_table *);	/* accepts NULL */
+void	 coapsess_set_limits(struct coapsess_table *,
+	    const struct coapsess_limits *);
+
+struct coapsess *coapsess_find(struct coapsess_table *, unsigned ep,
+	    const union udp_sa *, socklen_t);
+/*
+ * Whether peer may open one more half-open session now (enum
+ * coapsess_refusal).  Counts nothing.
+ */
+int	 coapsess_admit(struct coapsess_table *, const union udp_sa *);
+/*
+ * A new session, OPEN or HANDSHAKE; evicts the least recently used open
+ * session when the table is full.  NULL when nothing can be evicted or
+ * memory is short.  A HANDSHAKE session must have been admitted.
+ */
+struct coapsess *coapsess_new(struct coapsess_table *, unsigned ep,
+	    int dtls_ep, const union udp_sa *, socklen_t, int state,
+	    int64_t now);
+/* The peer was heard from: moves it to the end of its list. */
+void	 coapsess_touch(struct coapsess_table *, struct coapsess *, int64_t);
+/* A half-open session completed its handshake. */
+void	 coapsess_opened(struct coapsess_table *, struct coapsess *, int64_t);
+void	 coapsess_free(struct coapsess_table *, struct coapsess *);
+/*
+ * Frees half-open sessions past the handshake timeout and open ones idle
+ * past the idle timeout.  Returns how many half-open ones timed out.
+ */
+size_t	 coapsess_expire(struct coapsess_table *, int64_t now);
+/* Calls fn for each half-open session (there are at most max_handshakes). */
+void	 coapsess_each_handshake(struct coapsess_table *,
+	    void (*fn)(void *, struct coapsess *), void *arg);
+
+struct coapsess_counts {
+	size_t		 open;
+	size_t		 handshakes;
+};
+void	 coapsess_counts(const struct coapsess_table *, struct coapsess_counts *);
+
+/* Drops a session's block-wise body (freeing its buffer). */
+void	 coapsess_body_drop(struct coapsess *);
+/* Drops the cached answer. */
+void	 coapsess_last_drop(struct coapsess *);
+
+#endif
