@@ -148,6 +148,12 @@ int	 http_req_begin(struct http_req *);
 void	 http_req_finish(struct http_req *);
 /* Resets the response to a bodyless status (413, 431, 400...). */
 void	 http_resp_simple(struct http_resp *, int status);
+/*
+ * Resets the response to status with the listeners' JSON error body,
+ * {"error":"<code for the status>","message":msg}.  0, or -1 (out of
+ * memory: the status is set, the body may be missing).
+ */
+int	 http_resp_error(struct http_resp *, int status, const char *msg);
 void	 http_resp_clear(struct http_resp *);
 
 /* h1.c */

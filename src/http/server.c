@@ -806,6 +806,54 @@ http_resp_simple(struct http_resp *rs, int status)
 	rs->status = status;
 }
 
+static const char *
+server_error_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 408: return "request_timeout";
+	case 413: return "too_large";
+	case 431: return "header_too_large";
+	case 501: return "not_implemented";
+	case 505: return "version_not_supported";
+	default: return status < 500 ? "bad_request" : "internal";
+	}
+}
+
+int
+http_resp_error(struct http_resp *rs, int status, const char *msg)
+{
+	const char *code = server_error_code(status);
+	size_t i, n = 0, cap;
+	char *b;
+
+	http_resp_simple(rs, status);
+	if (msg == NULL)
+		msg = "";
+	if (http_resp_header(rs, "Content-Type", "application/json") == -1 ||
+	    http_resp_header(rs, "Cache-Control", "no-store") == -1)
+		return -1;
+	/* worst case every character escaped as \u00XX */
+	cap = strlen(code) + 6 * strlen(msg) + 32;
+	if ((b = malloc(cap)) == NULL)
+		return -1;
+	n = (size_t)snprintf(b, cap, "{\"error\":\"%s\",\"message\":\"", code);
+	for (i = 0; msg[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		if (ch == '"' || ch == '\\') {
+			b[n++] = '\\';
+			b[n++] = (char)ch;
+		} else if (ch < 0x20)
+			n += (size_t)snprintf(b + n, cap - n, "\\u%04x", ch);
+		else
+			b[n++] = (char)ch;
+	}
+	memcpy(b + n, "\"}", 2);
+	n += 2;
+	return http_resp_body_take(rs, b, n);
+}
+
 void
 http_req_free(struct http_req *r)
 {
@@ -934,6 +982,18 @@ http_req_body_add(struct http_req *r, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* How many fields named name (lowercase) the request has. */
+static size_t
+server_hdr_count(const struct http_req *r, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nhdrs; i++)
+		if (strcmp(r->hdrs[i].name, name) == 0)
+			n++;
+	return n;
+}
+
 int
 http_req_begin(struct http_req *r)
 {
@@ -942,6 +1002,13 @@ http_req_begin(struct http_req *r)
 
 	r->started = 1;
 	http_conn_count_request(r->conn);
+	/* which one would authenticate?  (h1.c refuses it first) */
+	if (server_hdr_count(r, "authorization") > 1) {
+		http_resp_error(&r->resp, 400, "more than one Authorization "
+		    "field");
+		r->next = HTTP_RESPOND;
+		return HTTP_RESPOND;
+	}
 	if (h->on_headers != NULL)
 		next = h->on_headers(h->arg, r, &r->resp);
 	if (next == HTTP_BUFFER && r->clen >= 0 &&
