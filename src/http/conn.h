@@ -25,6 +25,7 @@ struct ev_timer;
 #define HTTP_CHUNK	4096		/* copied output is gathered in these */
 #define HTTP_WRITE_BUFFER (3 * (HTTP_RECORD + 64))	/* TLS records per write */
 #define HTTP_LINGER_MS	2000		/* draining a refused body */
+#define HTTP_DRAIN_MAX	(1024 * 1024)	/* refused body read, then dropped */
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
 
 struct http_hdr {
@@ -77,8 +78,10 @@ struct http_req {
 	uint64_t pend_off;
 	int	 responded;
 	int	 ended;			/* request fully received */
-	int	 aborted;		/* on_body refused; ignore the rest */
+	int	 aborted;		/* refused: drop the rest of the body */
+	int	 rst_after;		/* answered early: reset once sent */
 	uint64_t rx;			/* body bytes received */
+	uint64_t drained;		/* body bytes dropped after a refusal */
 	struct http_req *h2_prev, *h2_next;
 };
 

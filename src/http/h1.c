@@ -19,6 +19,12 @@
  * than chunked) and the parser itself refuses Content-Length with
  * Transfer-Encoding and a repeated Content-Length.  Errors found here carry
  * a JSON {"error","message"} body like the listeners' own, and close.
+ *
+ * A request the handler refuses before its body (on_headers answers) is
+ * answered after the body, which is read and dropped, so that the
+ * connection stays usable; a body announced or grown past HTTP_DRAIN_MAX,
+ * or a client waiting for "100 Continue", is answered at once and the
+ * connection closed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +348,30 @@ h1_flush_header(struct h1 *h)
 	return rc;
 }
 
+/*
+ * The answer of the current request is ready before its body is in (a
+ * refusal: 401, 404, 413...).  A body that is short or of unknown length
+ * is read and dropped, and the answer goes out after it on a connection
+ * that stays open, as for any other request.  A body that announces, or
+ * reaches (h1_on_body_cb), more than HTTP_DRAIN_MAX, or a client waiting
+ * for "100 Continue", gets the answer at once and the connection closes
+ * (lingering close, see server.c), as RFC 9110 section 15.5 allows.
+ */
+static int
+h1_refuse(struct http_conn *c, struct h1 *h, http_parser *p, int now)
+{
+	struct http_req *r = h->req;
+
+	r->aborted = 1;
+	if (!now && ((p->flags & F_CHUNKED) ||
+	    p->content_length <= HTTP_DRAIN_MAX))
+		return 0;
+	if (h1_finish_req(c, h, 1) == -1)
+		return -1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
 static int
 h1_on_message_begin_cb(http_parser *p)
 {
@@ -417,17 +447,14 @@ h1_on_headers_complete_cb(http_parser *p)
 	h->keep_alive = http_should_keep_alive(p);
 	has_body = (p->flags & F_CHUNKED) || r->clen > 0;
 	next = http_req_begin(r);
-	if (next == HTTP_RESPOND) {
-		if (h1_finish_req(c, h, has_body || !h->keep_alive) == -1)
-			return -1;
-		if (has_body) {
-			http_parser_pause(p, 1);
-			return 0;
-		}
-		/* no body: the message completes without a request */
-		return 0;
-	}
 	expect = http_req_header(r, "expect");
+	if (next == HTTP_RESPOND) {
+		if (has_body)
+			return h1_refuse(c, h, p, expect != NULL &&
+			    strcasecmp(expect, "100-continue") == 0);
+		/* no body: the message completes without a request */
+		return h1_finish_req(c, h, !h->keep_alive);
+	}
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    has_body) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -448,20 +475,27 @@ h1_on_body_cb(http_parser *p, const char *at, size_t len)
 
 	if (r == NULL)
 		return 0;	/* answered already; skipping */
+	if (r->aborted) {
+		/* draining a refused body */
+		r->drained += len;
+		if (r->drained <= HTTP_DRAIN_MAX)
+			return 0;
+		if (h1_finish_req(c, h, 1) == -1)
+			return -1;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if (r->next == HTTP_STREAM) {
 		if (hd->on_body(hd->arg, r, (const uint8_t *)at, len) == -1) {
 			r->next = HTTP_RESPOND;
-			if (h1_finish_req(c, h, 1) == -1)
-				return -1;
-			http_parser_pause(p, 1);
+			return h1_refuse(c, h, p, 0);
 		}
 		return 0;
 	}
 	if (http_req_body_add(r, (const uint8_t *)at, len) == -1) {
+		r->next = HTTP_RESPOND;
 		http_resp_simple(&r->resp, 413);
-		if (h1_finish_req(c, h, 1) == -1)
-			return -1;
-		http_parser_pause(p, 1);
+		return h1_refuse(c, h, p, 0);
 	}
 	return 0;
 }
@@ -473,7 +507,8 @@ h1_on_message_complete_cb(http_parser *p)
 	struct h1 *h = c->h1;
 
 	if (h->req != NULL) {
-		http_req_finish(h->req);
+		if (!h->req->aborted)
+			http_req_finish(h->req);
 		if (h1_finish_req(c, h, !h->keep_alive) == -1)
 			return -1;
 	} else if (!h->keep_alive) {
