@@ -8,8 +8,11 @@
  * when the output queue is below its high mark.  Pipelined requests are so
  * answered in order and a client that does not read stops being parsed.
  * Limits: the request head (431), buffered bodies (413), parse errors
- * (400); each of these answers closes the connection.  Streamed uploads
- * get "100 Continue" when the client asked for it.
+ * (400), a head not complete within header_timeout_s of its first byte,
+ * or of the handshake for a connection's first request (408, or a plain
+ * close when not a byte came); each of these answers closes the
+ * connection.  Streamed uploads get "100 Continue" when the client asked
+ * for it.
  *
  * RFC 9112 is enforced where libhttp-parser 2.9 is lenient: it takes
  * "Host : x" as a field named "Host ", a request line without a version
@@ -378,6 +381,7 @@ h1_on_message_begin_cb(http_parser *p)
 	struct http_conn *c = p->data;
 	struct h1 *h = c->h1;
 
+	http_conn_head_begin(c);	/* from the first byte of the request */
 	http_req_free(h->req);
 	if ((h->req = http_req_new(c, 11)) == NULL)
 		return -1;
@@ -437,6 +441,7 @@ h1_on_headers_complete_cb(http_parser *p)
 	const char *m, *expect;
 	int next, has_body;
 
+	http_conn_head_end(c);
 	if (r == NULL || h1_flush_header(h) == -1 ||
 	    h1_check_head(h, p, r) == -1)
 		return -1;
@@ -538,6 +543,7 @@ h1_error(struct http_conn *c, struct h1 *h, int status, const char *msg)
 
 	h->stop = 1;
 	c->close_after = 1;
+	http_conn_head_end(c);
 	http_req_free(h->req);
 	h->req = NULL;
 	if ((r = http_req_new(c, 11)) == NULL)
@@ -619,6 +625,8 @@ h1_start(struct http_conn *c)
 	http_parser_init(&h->p, HTTP_REQUEST);
 	h->p.data = c;
 	c->h1 = h;
+	/* the first request's head is due from the end of the handshake */
+	http_conn_head_begin(c);
 	return 0;
 }
 
@@ -646,6 +654,19 @@ h1_produce(struct http_conn *c)
 		return h1_parse(c);
 	}
 	return 0;
+}
+
+int
+h1_head_timeout(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h == NULL || h->stop || (h->req == NULL && h->in_len == 0))
+		return 0;	/* not a byte of a request: just close */
+	if (h1_error(c, h, 408, "the request head took longer than the "
+	    "server waits for one") == -1)
+		return 0;
+	return 1;
 }
 
 int

@@ -11,7 +11,11 @@
  * reference to that slice in the image map.  Flow-control stalls leave a
  * response "busy" with nothing to write; server.c drops the connection
  * after stall_timeout_s.  Rapid resets and CONTINUATION floods are limited
- * through nghttp2 options; GOAWAY is sent on shutdown.
+ * through nghttp2 options; GOAWAY is sent on shutdown.  Slow heads are
+ * bounded by header_timeout_s (h2_head_track): the first HEADERS of a
+ * connection is due from its start, and each header block, however it is
+ * split over CONTINUATION frames, from its HEADERS frame; past it the
+ * connection gets GOAWAY and is closed.
  *
  * A stream is answered after its END_STREAM, also when the handler refused
  * it before the body (on_headers answered: 401, 404, 405, 413...): the
@@ -38,6 +42,8 @@
 struct h2 {
 	nghttp2_session *s;
 	struct http_req *reqs;	/* open streams */
+	int	 first_done;	/* a whole header block came in */
+	int	 in_block;	/* between HEADERS and its END_HEADERS */
 };
 
 static ssize_t	h2_read_cb(nghttp2_session *, int32_t, uint8_t *, size_t,
@@ -271,6 +277,70 @@ h2_header_cb(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
+/*
+ * The request head deadline (server.c): from the start of the connection
+ * until its first whole header block, then from each HEADERS frame until
+ * the end of its block.  A block ends with its frame_recv (or
+ * invalid_frame_recv) callback, or, if nghttp2 dropped it, when the next
+ * frame begins: HEADERS and CONTINUATION frames cannot interleave with
+ * others.
+ */
+static void
+h2_head_track(struct http_conn *c)
+{
+	struct h2 *h = c->h2;
+
+	if (!h->first_done || h->in_block)
+		http_conn_head_begin(c);
+	else
+		http_conn_head_end(c);
+}
+
+static int
+h2_begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
+{
+	struct http_conn *c = arg;
+	struct h2 *h = c->h2;
+
+	(void)s;
+	switch (hd->type) {
+	case NGHTTP2_HEADERS:
+		if (h->first_done)
+			http_conn_head_end(c);	/* its own deadline */
+		h->in_block = 1;
+		break;
+	case NGHTTP2_CONTINUATION:
+		break;
+	default:
+		h->in_block = 0;
+		break;
+	}
+	h2_head_track(c);
+	return 0;
+}
+
+static void
+h2_block_done(struct http_conn *c, const nghttp2_frame *frame)
+{
+	struct h2 *h = c->h2;
+
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return;
+	h->in_block = 0;
+	h->first_done = 1;
+	h2_head_track(c);
+}
+
+static int
+h2_invalid_frame_cb(nghttp2_session *s, const nghttp2_frame *frame,
+    int error, void *arg)
+{
+	(void)s;
+	(void)error;
+	h2_block_done(arg, frame);
+	return 0;
+}
+
 /* The request ended (END_STREAM): answer it. */
 static void
 h2_request_ended(struct http_conn *c, struct http_req *r)
@@ -340,6 +410,7 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	struct http_req *r;
 	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 
+	h2_block_done(c, frame);
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type !=
 	    NGHTTP2_DATA)
 		return 0;
@@ -439,6 +510,10 @@ h2_start(struct http_conn *c)
 	if (nghttp2_session_callbacks_new(&cb) != 0 ||
 	    nghttp2_option_new(&opt) != 0)
 		goto out;
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+	    h2_begin_frame_cb);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+	    h2_invalid_frame_cb);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    h2_begin_headers_cb);
 	nghttp2_session_callbacks_set_on_header_callback(cb, h2_header_cb);
@@ -472,6 +547,8 @@ h2_start(struct http_conn *c)
 	if (nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0,
 	    1024 * 1024) != 0)
 		goto out;
+	/* the first HEADERS is due from the end of the handshake */
+	http_conn_head_begin(c);
 	rc = 0;
 out:
 	nghttp2_session_callbacks_del(cb);
@@ -545,6 +622,20 @@ h2_goaway(struct http_conn *c)
 	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
 	    NULL, 0);
+	(void)h2_produce(c);
+}
+
+void
+h2_head_timeout(struct http_conn *c)
+{
+	static const char why[] = "request head timeout";
+	struct h2 *h = c->h2;
+
+	if (h == NULL || h->s == NULL)
+		return;
+	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
+	    (const uint8_t *)why, sizeof(why) - 1);
 	(void)h2_produce(c);
 }
 
