@@ -234,7 +234,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->admin_token_file, sizeof(cfg->admin_token_file),
 	    "certs/admin.token");
 	cfg->header_timeout = 10;
-	cfg->max_conns_per_source = 32;
+	cfg->max_conns_per_source = 64;
 
 	cfg->outbox_limit = 100000;
 	cfg->upstream_batch_max = 500;

@@ -500,7 +500,7 @@ test_dump(void)
 	T_CHECK(strstr(one, "\nmax_body 1K\n") != NULL);
 	T_CHECK(strstr(one, "\ncheck_interval 1h\n") != NULL);
 	T_CHECK(strstr(one, "\nheader_timeout 10s\n") != NULL);
-	T_CHECK(strstr(one, "\nmax_connections_per_source 32\n") != NULL);
+	T_CHECK(strstr(one, "\nmax_connections_per_source 64\n") != NULL);
 	T_EQ_INT(load_text(one, &d, &errs), 0);
 	free(errs);
 	two = dump_text(&d);
