@@ -114,6 +114,9 @@ static const struct config_key config_keys[] = {
 	{ "admin_listen", CT_LISTEN, F(admin), 0, 0, 0, 0 },
 	{ "admin_token_file", CT_STRING, F(admin_token_file), 0, 0, CK_NONE,
 	    0 },
+	{ "header_timeout", CT_DURATION, F(header_timeout), 1, 3600, 0, 1 },
+	{ "max_connections_per_source", CT_NUMBER, F(max_conns_per_source), 0,
+	    1000000, 0, 1 },
 
 	{ "upstream_url", CT_STRING, F(upstream_url), 0, 0, CK_URL_HTTPS, 0 },
 	{ "upstream_token_file", CT_STRING, F(upstream_token_file), 0, 0,
@@ -239,6 +242,8 @@ config_defaults(struct config *cfg)
 	listen_set(&cfg->admin, 1, "127.0.0.1", 8444);
 	snprintf(cfg->admin_token_file, sizeof(cfg->admin_token_file),
 	    "certs/admin.token");
+	cfg->header_timeout = 10;
+	cfg->max_conns_per_source = 64;
 
 	cfg->outbox_limit = 100000;
 	cfg->upstream_batch_max = 500;

@@ -66,6 +66,10 @@ struct config {
 	struct config_listen admin;	/* admin_listen (127.0.0.1:8444) */
 	char	admin_token_file[CONFIG_PATH];	/* admin_token_file */
 
+	/* Both HTTPS listeners, hostile networks (issue 10) */
+	unsigned header_timeout;	/* header_timeout: s, a request head */
+	unsigned max_conns_per_source;	/* max_connections_per_source; 0 any */
+
 	/* Upstream relay (issue 5) */
 	char	upstream_url[CONFIG_STR];	/* upstream_url ("" = off) */
 	char	upstream_token_file[CONFIG_PATH];	/* upstream_token_file */

@@ -18,6 +18,11 @@
  * The token is never logged.  GET /healthz needs no token (liveness
  * probes); everything else does.
  *
+ * The listener's limits are the ADMIN_* constants, with header_timeout
+ * and max_connections_per_source from the configuration; the latter never
+ * above half of ADMIN_MAX_CONNECTIONS, so that one peer cannot take every
+ * slot and lock the operator out (admin_limits).
+ *
  * Firmware uploads are streamed: on_headers validates the query and the
  * announced size (ops_firmware_upload_begin: 413 before a byte is read),
  * on_body feeds ops_firmware_upload_write (MD5 and SHA-256 on the way; a
@@ -1522,6 +1527,18 @@ admin_metrics_cb(void *arg, struct metrics_out *out)
 		    "requests.", "", (double)hs.requests);
 		metrics_counter(out, "otagw_admin_bytes_out_total", "Bytes sent "
 		    "by the admin API.", "", (double)hs.bytes_out);
+		metrics_counter(out, "otagw_admin_refused_total", "Admin API "
+		    "connections closed at accept.", "reason=\"per_source\"",
+		    (double)hs.refused_source);
+		metrics_counter(out, "otagw_admin_refused_total", "Admin API "
+		    "connections closed at accept.",
+		    "reason=\"max_connections\"", (double)hs.refused_limit);
+		metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
+		    "connections closed for a slow handshake or request head.",
+		    "phase=\"handshake\"", (double)hs.handshake_timeouts);
+		metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
+		    "connections closed for a slow handshake or request head.",
+		    "phase=\"head\"", (double)hs.head_timeouts);
 	}
 }
 
@@ -1750,17 +1767,28 @@ admin_is_loopback(const char *host)
 	return 0;
 }
 
+/*
+ * The admin listener's limits.  max_connections_per_source applies, but
+ * never above half of its ADMIN_MAX_CONNECTIONS: one peer must not be
+ * able to lock the operator out.
+ */
 static void
-admin_limits(struct http_limits *lim)
+admin_limits(const struct config *cfg, struct http_limits *lim)
 {
+	unsigned per = cfg->max_conns_per_source;
+
+	if (per == 0 || per > ADMIN_MAX_CONNECTIONS / 2)
+		per = ADMIN_MAX_CONNECTIONS / 2;
 	memset(lim, 0, sizeof(*lim));
 	lim->max_body = ADMIN_MAX_BODY;
 	lim->max_header_bytes = ADMIN_MAX_HEADER_BYTES;
 	lim->max_connections = ADMIN_MAX_CONNECTIONS;
+	lim->max_per_source = per;
 	lim->max_streams = ADMIN_MAX_STREAMS;
 	lim->idle_timeout_s = ADMIN_IDLE_TIMEOUT;
 	lim->stall_timeout_s = ADMIN_STALL_TIMEOUT;
 	lim->handshake_timeout_s = ADMIN_HANDSHAKE_TIMEOUT;
+	lim->header_timeout_s = cfg->header_timeout;
 }
 
 struct admin *
@@ -1818,7 +1846,7 @@ admin_new(const struct config *cfg, struct store *st, struct core *core,
 	a->handler.on_request = admin_on_request;
 	a->handler.on_close = admin_on_close;
 	a->handler.arg = a;
-	admin_limits(&lim);
+	admin_limits(cfg, &lim);
 	a->srv = http_server_new(ev, cfg->admin.host, cfg->admin.port, tls,
 	    &lim, &a->handler, "admin");
 	if (a->srv == NULL)
@@ -1860,12 +1888,15 @@ admin_free(struct admin *a)
 void
 admin_set_config(struct admin *a, const struct config *cfg)
 {
+	struct http_limits lim;
 	uint8_t	 h[32];
 
 	if (a == NULL)
 		return;
 	a->cfg = cfg;
 	ops_init(&a->ops, a->st, cfg);
+	admin_limits(cfg, &lim);
+	http_server_set_limits(a->srv, &lim);
 	if (admin_token_load(cfg->admin_token_file, h) == 0) {
 		memcpy(a->token_hash, h, sizeof(h));
 		log_info("admin: token re-read from %s",

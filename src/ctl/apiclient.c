@@ -13,6 +13,11 @@
  *
  * One connection per request keeps this simple and is cheap next to the
  * work behind each call; `job show --watch' makes two requests a second.
+ * A connection that breaks (otactl ignores SIGPIPE, see otactl.c) is an
+ * OPS_EIO whose message says where it broke and why: during the TLS
+ * handshake, while sending, or before the answer was complete.  A write
+ * that fails is followed by a read, since the daemon may have answered
+ * (413) before closing.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +65,8 @@ struct api {
 struct aconn {
 	int	 fd;
 	struct tls_conn *tls;
+	const char *peer;		/* host:port, for messages */
+	int	 err;			/* errno of the last failure, or 0 */
 };
 
 /* An answer. */
@@ -276,10 +283,13 @@ static int
 conn_open(struct api *a, struct aconn *c, struct ops_err *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
+	const char *why;
 	int	 rc, e = 0;
 
 	c->fd = -1;
 	c->tls = NULL;
+	c->peer = a->hosthdr;
+	c->err = 0;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -308,17 +318,29 @@ conn_open(struct api *a, struct aconn *c, struct ops_err *err)
 		return efail(err, OPS_EIO, "TLS set-up failed");
 	}
 	for (;;) {
+		errno = 0;
 		rc = tls_conn_handshake(c->tls);
 		if (rc == 1)
 			break;
 		if ((rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) &&
 		    conn_wait(c, rc) == 0)
 			continue;
+		e = errno;
+		why = tls_conn_verify_error(c->tls);
+		if (why != NULL)
+			rc = efail(err, OPS_EIO, "TLS handshake with %s failed: "
+			    "%s (wrong --ca, or a certificate for another "
+			    "name?)", a->hosthdr, why);
+		else
+			rc = efail(err, OPS_EIO, "%s closed the connection "
+			    "during the TLS handshake%s%s (not the admin API, "
+			    "or too many connections from this address?)",
+			    a->hosthdr, e != 0 ? ": " : "",
+			    e != 0 ? strerror(e) : "");
 		conn_close(c);
-		return efail(err, OPS_EIO, "TLS handshake with %s failed "
-		    "(wrong --ca, or a certificate for another name?)",
-		    a->hosthdr);
+		return rc;
 	}
+	c->peer = a->hosthdr;
 	return eok(err);
 }
 
@@ -329,6 +351,7 @@ conn_write(struct aconn *c, const void *buf, size_t len)
 	ssize_t	 n;
 
 	while (len > 0) {
+		errno = 0;
 		n = tls_conn_write(c->tls, p, len);
 		if (n > 0) {
 			p += n;
@@ -338,6 +361,7 @@ conn_write(struct aconn *c, const void *buf, size_t len)
 		if ((n == TLS_WANT_READ || n == TLS_WANT_WRITE) &&
 		    conn_wait(c, (int)n) == 0)
 			continue;
+		c->err = errno;
 		return -1;
 	}
 	return 0;
@@ -350,12 +374,14 @@ conn_read(struct aconn *c, void *buf, size_t len)
 	ssize_t	 n;
 
 	for (;;) {
+		errno = 0;
 		n = tls_conn_read(c->tls, buf, len);
 		if (n >= 0)
 			return n;
 		if ((n == TLS_WANT_READ || n == TLS_WANT_WRITE) &&
 		    conn_wait(c, (int)n) == 0)
 			continue;
+		c->err = errno;
 		return -1;
 	}
 }
@@ -467,8 +493,9 @@ nomem:
 	return efail(err, OPS_EIO, "out of memory");
 ioerr:
 	free(buf);
-	return efail(err, OPS_EIO, "the admin API closed the connection "
-	    "early");
+	return efail(err, OPS_EIO, "the admin API at %s closed the connection "
+	    "before its answer was complete%s%s", c->peer, c->err != 0 ?
+	    ": " : "", c->err != 0 ? strerror(c->err) : "");
 proto:
 	free(buf);
 	return efail(err, OPS_EIO, "the admin API's answer is not HTTP/1.1 "
@@ -488,7 +515,7 @@ api_exchange(struct api *a, const char *method, const char *path,
 	char	*head = NULL, *buf = NULL;
 	size_t	 left;
 	ssize_t	 n;
-	int	 hn, rc;
+	int	 hn, rc, e;
 
 	memset(r, 0, sizeof(*r));
 	if ((rc = conn_open(a, &c, err)) != OPS_OK)
@@ -504,11 +531,16 @@ api_exchange(struct api *a, const char *method, const char *path,
 		rc = efail(err, OPS_EIO, "out of memory");
 		goto out;
 	}
+	/*
+	 * A write that fails may follow an answer the daemon sent before it
+	 * closed (413, 400): read it, and report the broken write only when
+	 * there is none.
+	 */
 	if (conn_write(&c, head, (size_t)hn) == -1)
-		goto ioerr;
+		goto broken;
 	if (fd == -1) {
 		if (len > 0 && conn_write(&c, body, len) == -1)
-			goto ioerr;
+			goto broken;
 	} else {
 		if ((buf = malloc(API_IO_CHUNK)) == NULL) {
 			rc = efail(err, OPS_EIO, "out of memory");
@@ -527,17 +559,18 @@ api_exchange(struct api *a, const char *method, const char *path,
 				    strerror(errno));
 				goto out;
 			}
-			if (conn_write(&c, buf, (size_t)n) == -1) {
-				/* the daemon may have refused it early
-				 * (413): its answer says why */
-				break;
-			}
+			if (conn_write(&c, buf, (size_t)n) == -1)
+				goto broken;
 		}
 	}
 	rc = resp_read(&c, r, err);
 	goto out;
-ioerr:
-	rc = efail(err, OPS_EIO, "sending to the admin API failed");
+broken:
+	e = c.err;
+	if ((rc = resp_read(&c, r, err)) != OPS_OK)
+		rc = efail(err, OPS_EIO, "the connection to the admin API at "
+		    "%s broke while sending the request: %s", a->hosthdr,
+		    e != 0 ? strerror(e) : "closed by the other end");
 out:
 	if (head != NULL) {
 		crypto_wipe(head, strlen(head));

@@ -17,7 +17,9 @@
  * that creates something prints the new id alone on its last line.
  *
  * Exit status: 0 done, 1 the operation failed (nothing was changed),
- * 2 usage error.  Errors go to stderr as "otactl: <message>".
+ * 2 usage error.  Errors go to stderr as "otactl: <message>".  SIGPIPE is
+ * ignored, so a connection the admin API breaks is an error message, not
+ * a silent death; a closed standard output ends the command with 1.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -2028,7 +2030,9 @@ cmd_job_show(struct ctl *ctl, int argc, char **argv)
 		for (i = 0; i < r.n; i++)
 			if (r.rows[i].updated > since)
 				since = r.rows[i].updated;
-		fflush(stdout);
+		/* SIGPIPE is ignored: a reader that left ends the watch */
+		if (fflush(stdout) == EOF)
+			return EXIT_OP;
 		if (final)
 			break;
 		ts.tv_sec = 1;
@@ -2359,6 +2363,12 @@ main(int argc, char *argv[])
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.conf_path = SYSCONFDIR "/otagw.conf";
 	log_init("otactl", 1, LOG_LEVEL_WARN);
+	/*
+	 * A daemon that closes or resets the connection makes a write fail
+	 * with EPIPE, reported with its reason, instead of killing otactl
+	 * without a word.  A closed standard output is noticed on flush.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:c:h", lo, NULL)) != -1) {
@@ -2475,7 +2485,9 @@ main(int argc, char *argv[])
 	optind = 0;
 	rc = c->fn(&ctl, argc - 1, argv + 1);
 	if (fflush(stdout) == EOF && rc == 0) {
-		errmsg("writing the output: %s", strerror(errno));
+		/* a reader that left (| head) needs no message */
+		if (errno != EPIPE)
+			errmsg("writing the output: %s", strerror(errno));
 		rc = EXIT_OP;
 	}
 	store_close(ctl.st);

@@ -19,12 +19,15 @@
 
 struct tls_conn;
 struct ev_timer;
+struct sockaddr;
+struct http_source;
 
 #define HTTP_RECORD	16384		/* TLS record payload */
 #define HTTP_OUT_HIGH	(256 * 1024)	/* stop producing above this */
 #define HTTP_CHUNK	4096		/* copied output is gathered in these */
 #define HTTP_WRITE_BUFFER (3 * (HTTP_RECORD + 64))	/* TLS records per write */
 #define HTTP_LINGER_MS	2000		/* draining a refused body */
+#define HTTP_DRAIN_MAX	(1024 * 1024)	/* refused body read, then dropped */
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
 
 struct http_hdr {
@@ -77,8 +80,10 @@ struct http_req {
 	uint64_t pend_off;
 	int	 responded;
 	int	 ended;			/* request fully received */
-	int	 aborted;		/* on_body refused; ignore the rest */
+	int	 aborted;		/* refused: drop the rest of the body */
+	int	 rst_after;		/* answered early: reset once sent */
 	uint64_t rx;			/* body bytes received */
+	uint64_t drained;		/* body bytes dropped after a refusal */
 	struct http_req *h2_prev, *h2_next;
 };
 
@@ -115,6 +120,9 @@ struct http_conn {
 	size_t	 stage_len, stage_off;
 	int	 close_after;		/* close when output drained */
 	int	 lingering;		/* closed for writing, draining input */
+	int	 head_pending;		/* a request head is on its way */
+	int64_t	 t_head;		/* since then (header_timeout_s) */
+	struct http_source *src;	/* its source's connection count */
 	struct ev_timer *kick;		/* run again soon (engine has data) */
 	unsigned busy;			/* responses not fully queued */
 	void	*h1;
@@ -124,6 +132,14 @@ struct http_conn {
 
 /* server.c */
 const struct http_limits *http_conn_limits(const struct http_conn *);
+/*
+ * The request head deadline (header_timeout_s): head_begin starts it
+ * unless it runs already (the earliest start counts), head_end stops it.
+ * The sweep answers a connection past it with 408 (HTTP/1.1, when a
+ * request has begun) or GOAWAY (HTTP/2), and closes it.
+ */
+void	 http_conn_head_begin(struct http_conn *);
+void	 http_conn_head_end(struct http_conn *);
 const struct http_handler *http_conn_handler(const struct http_conn *);
 void	 http_conn_count_request(struct http_conn *);
 int	 http_conn_push(struct http_conn *, const void *, size_t);
@@ -148,13 +164,37 @@ int	 http_req_begin(struct http_req *);
 void	 http_req_finish(struct http_req *);
 /* Resets the response to a bodyless status (413, 431, 400...). */
 void	 http_resp_simple(struct http_resp *, int status);
+/*
+ * Resets the response to status with the listeners' JSON error body,
+ * {"error":"<code for the status>","message":msg}.  0, or -1 (out of
+ * memory: the status is set, the body may be missing).
+ */
+int	 http_resp_error(struct http_resp *, int status, const char *msg);
 void	 http_resp_clear(struct http_resp *);
+
+/*
+ * source.c: open connections per source (an IPv4 address, an IPv6 /64;
+ * IPv4-mapped IPv6 counts as IPv4).  take: 0 with *out counted (NULL for
+ * an address family that is not counted), 1 when the source has max
+ * connections already (max 0: no limit), -1 out of memory.  release
+ * takes what take gave (NULL ok).
+ */
+struct http_sources;
+struct http_sources *http_sources_new(size_t expected_connections);
+void	 http_sources_free(struct http_sources *);
+int	 http_sources_take(struct http_sources *, const struct sockaddr *,
+	    unsigned max, struct http_source **out);
+void	 http_sources_release(struct http_sources *, struct http_source *);
+unsigned http_sources_count(const struct http_sources *,
+	    const struct sockaddr *);
 
 /* h1.c */
 int	 h1_start(struct http_conn *);
 int	 h1_recv(struct http_conn *, const uint8_t *, size_t);
 int	 h1_produce(struct http_conn *);
 int	 h1_wants_read(const struct http_conn *);
+/* The head deadline passed: queue 408 and close, or 0 to close at once. */
+int	 h1_head_timeout(struct http_conn *);
 void	 h1_free(struct http_conn *);
 
 /* h2.c */
@@ -164,6 +204,8 @@ int	 h2_produce(struct http_conn *);
 int	 h2_finished(const struct http_conn *);
 int	 h2_wants_write(const struct http_conn *);
 void	 h2_goaway(struct http_conn *);
+/* The head deadline passed: queue GOAWAY, then the connection closes. */
+void	 h2_head_timeout(struct http_conn *);
 void	 h2_free(struct http_conn *);
 
 #endif

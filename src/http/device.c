@@ -854,6 +854,19 @@ dev_metrics_cb(void *arg, struct metrics_out *out)
 	    "Device HTTPS requests.", "", (double)st.requests);
 	metrics_counter(out, "otagw_https_device_bytes_out_total",
 	    "Bytes sent to devices over HTTPS.", "", (double)st.bytes_out);
+	metrics_counter(out, "otagw_https_device_refused_total",
+	    "Device HTTPS connections closed at accept.",
+	    "reason=\"per_source\"", (double)st.refused_source);
+	metrics_counter(out, "otagw_https_device_refused_total",
+	    "Device HTTPS connections closed at accept.",
+	    "reason=\"max_connections\"", (double)st.refused_limit);
+	metrics_counter(out, "otagw_https_device_timeouts_total",
+	    "Device HTTPS connections closed for a slow handshake or "
+	    "request head.", "phase=\"handshake\"",
+	    (double)st.handshake_timeouts);
+	metrics_counter(out, "otagw_https_device_timeouts_total",
+	    "Device HTTPS connections closed for a slow handshake or "
+	    "request head.", "phase=\"head\"", (double)st.head_timeouts);
 }
 
 /*
@@ -867,10 +880,12 @@ dev_limits(const struct config *cfg, struct http_limits *lim)
 	lim->max_body = cfg->max_body;
 	lim->max_header_bytes = DEV_MAX_HEADER_BYTES;
 	lim->max_connections = DEV_MAX_CONNECTIONS;
+	lim->max_per_source = cfg->max_conns_per_source;
 	lim->max_streams = DEV_MAX_STREAMS;
 	lim->idle_timeout_s = DEV_IDLE_TIMEOUT;
 	lim->stall_timeout_s = DEV_STALL_TIMEOUT;
 	lim->handshake_timeout_s = DEV_HANDSHAKE_TIMEOUT;
+	lim->header_timeout_s = cfg->header_timeout;
 }
 
 struct httpdev *

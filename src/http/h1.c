@@ -8,8 +8,26 @@
  * when the output queue is below its high mark.  Pipelined requests are so
  * answered in order and a client that does not read stops being parsed.
  * Limits: the request head (431), buffered bodies (413), parse errors
- * (400); each of these answers closes the connection.  Streamed uploads
- * get "100 Continue" when the client asked for it.
+ * (400), a head not complete within header_timeout_s of its first byte,
+ * or of the handshake for a connection's first request (408, or a plain
+ * close when not a byte came); each of these answers closes the
+ * connection.  Streamed uploads get "100 Continue" when the client asked
+ * for it.
+ *
+ * RFC 9112 is enforced where libhttp-parser 2.9 is lenient: it takes
+ * "Host : x" as a field named "Host ", a request line without a version
+ * as HTTP/0.9, any HTTP/d.d, a repeated Host or Authorization, other
+ * transfer codings before chunked, and joins folded lines.  h1.c refuses
+ * those (400; 505 for a version other than 1.x; 501 for a coding other
+ * than chunked) and the parser itself refuses Content-Length with
+ * Transfer-Encoding and a repeated Content-Length.  Errors found here carry
+ * a JSON {"error","message"} body like the listeners' own, and close.
+ *
+ * A request the handler refuses before its body (on_headers answers) is
+ * answered after the body, which is read and dropped, so that the
+ * connection stays usable; a body announced or grown past HTTP_DRAIN_MAX,
+ * or a client waiting for "100 Continue", is answered at once and the
+ * connection closed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +48,11 @@ struct h1 {
 	struct http_req *req;
 	uint8_t	 in[H1_IN_CAP];
 	size_t	 in_len;
+	int	 cut_lf;	/* input consumed so far ends in LF [SP/HT]* */
 	int	 waiting;	/* paused after a request */
 	int	 stop;		/* nothing more is parsed */
-	int	 err_status;	/* 431 from a callback */
+	int	 err_status;	/* 400, 431, 501, 505 from a callback */
+	const char *err_msg;	/* its diagnostic */
 	int	 keep_alive;
 	/* header field/value being assembled */
 	char	*f, *v;
@@ -60,6 +80,7 @@ h1_reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 410: return "Gone";
 	case 411: return "Length Required";
@@ -76,6 +97,7 @@ h1_reason(int status)
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
@@ -98,6 +120,109 @@ h1_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 	memcpy(*buf + *len, p, n);
 	*len += n;
 	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Records why the request is refused; -1 for the callback to return. */
+static int
+h1_fail(struct h1 *h, int status, const char *msg)
+{
+	h->err_status = status;
+	h->err_msg = msg;
+	return -1;
+}
+
+/* tchar of RFC 9110 section 5.6.2: what a field name is made of. */
+static int
+h1_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/*
+ * Does a header value that starts at `at' continue the previous line
+ * (obs-fold: CRLF then white space)?  Looks back over white space to the
+ * line's end, in the buffer and then in what was consumed before it.
+ */
+static int
+h1_is_fold(const struct h1 *h, const char *at)
+{
+	const uint8_t *q = (const uint8_t *)at;
+
+	while (q > h->in && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	if (q > h->in)
+		return q[-1] == '\n';
+	return h->cut_lf;
+}
+
+/*
+ * Counts the transfer codings of one Transfer-Encoding value: "chunked"
+ * and any other (which this server does not decode).
+ */
+static void
+h1_codings(const char *v, size_t *chunked, size_t *other)
+{
+	const char *e;
+	size_t n;
+
+	while (*v != '\0') {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, ",; \t");
+		if (n == 7 && strncasecmp(v, "chunked", 7) == 0)
+			(*chunked)++;
+		else
+			(*other)++;
+		if ((e = strchr(v, ',')) == NULL)
+			break;
+		v = e;
+	}
+}
+
+/*
+ * RFC 9112 rules that libhttp-parser 2.9 leaves to its user, checked once
+ * the head is complete: the version (505 unless HTTP/1.x), a single Host
+ * and a single Authorization, and framing by "chunked" alone (501 for
+ * another coding, 400 for chunked twice or Transfer-Encoding in an
+ * HTTP/1.0 request).  0, or -1 with the refusal recorded.
+ */
+static int
+h1_check_head(struct h1 *h, const http_parser *p, const struct http_req *r)
+{
+	size_t i, hosts = 0, auths = 0, tes = 0, chunked = 0, other = 0;
+
+	if (p->http_major != 1)
+		return h1_fail(h, 505, "this server speaks HTTP/1.1 and "
+		    "HTTP/1.0, and HTTP/2 with ALPN h2");
+	for (i = 0; i < r->nhdrs; i++) {
+		const char *n = r->hdrs[i].name;
+
+		if (strcmp(n, "host") == 0)
+			hosts++;
+		else if (strcmp(n, "authorization") == 0)
+			auths++;
+		else if (strcmp(n, "transfer-encoding") == 0) {
+			tes++;
+			h1_codings(r->hdrs[i].value, &chunked, &other);
+		}
+	}
+	if (hosts > 1)
+		return h1_fail(h, 400, "more than one Host field");
+	if (auths > 1)
+		return h1_fail(h, 400, "more than one Authorization field");
+	if (tes > 0 && p->http_minor == 0)
+		return h1_fail(h, 400, "Transfer-Encoding in an HTTP/1.0 "
+		    "request");
+	if (other > 0)
+		return h1_fail(h, 501, "chunked is the only transfer coding "
+		    "this server decodes");
+	if (tes > 0 && chunked != 1)
+		return h1_fail(h, 400, "chunked must be applied exactly once");
 	return 0;
 }
 
@@ -200,24 +325,54 @@ h1_head_add(struct h1 *h, struct http_conn *c, size_t n)
 	if (h->req == NULL)
 		return -1;
 	h->req->head_bytes += n;
-	if (h->req->head_bytes > http_conn_limits(c)->max_header_bytes) {
-		h->err_status = 431;
-		return -1;
-	}
+	if (h->req->head_bytes > http_conn_limits(c)->max_header_bytes)
+		return h1_fail(h, 431, "the request head is too large");
 	return 0;
 }
 
 static int
 h1_flush_header(struct h1 *h)
 {
+	size_t i;
 	int rc = 0;
 
-	if (h->fl > 0 && h->req != NULL)
+	if (h->fl > 0 && h->req != NULL) {
+		/* the parser takes "Host : x" as a field named "Host " */
+		for (i = 0; i < h->fl; i++)
+			if (!h1_tchar((unsigned char)h->f[i]))
+				return h1_fail(h, 400, "a header field name "
+				    "is a token: no white space before the "
+				    "colon");
 		rc = http_req_add_header(h->req, h->f, h->fl,
 		    h->v ? h->v : "", h->vl);
+	}
 	h->fl = h->vl = 0;
 	h->in_value = 0;
 	return rc;
+}
+
+/*
+ * The answer of the current request is ready before its body is in (a
+ * refusal: 401, 404, 413...).  A body that is short or of unknown length
+ * is read and dropped, and the answer goes out after it on a connection
+ * that stays open, as for any other request.  A body that announces, or
+ * reaches (h1_on_body_cb), more than HTTP_DRAIN_MAX, or a client waiting
+ * for "100 Continue", gets the answer at once and the connection closes
+ * (lingering close, see server.c), as RFC 9110 section 15.5 allows.
+ */
+static int
+h1_refuse(struct http_conn *c, struct h1 *h, http_parser *p, int now)
+{
+	struct http_req *r = h->req;
+
+	r->aborted = 1;
+	if (!now && ((p->flags & F_CHUNKED) ||
+	    p->content_length <= HTTP_DRAIN_MAX))
+		return 0;
+	if (h1_finish_req(c, h, 1) == -1)
+		return -1;
+	http_parser_pause(p, 1);
+	return 0;
 }
 
 static int
@@ -226,6 +381,7 @@ h1_on_message_begin_cb(http_parser *p)
 	struct http_conn *c = p->data;
 	struct h1 *h = c->h1;
 
+	http_conn_head_begin(c);	/* from the first byte of the request */
 	http_req_free(h->req);
 	if ((h->req = http_req_new(c, 11)) == NULL)
 		return -1;
@@ -242,6 +398,9 @@ h1_on_url_cb(http_parser *p, const char *at, size_t len)
 
 	if (h1_head_add(h, c, len) == -1)
 		return -1;
+	/* the parser ends a URL without a version as HTTP/0.9 */
+	if (p->http_major == 0 && p->http_minor == 9)
+		return h1_fail(h, 400, "the request line has no HTTP version");
 	return h1_append(&h->url, &h->urll, &h->urlcap, at, len);
 }
 
@@ -266,6 +425,9 @@ h1_on_value_cb(http_parser *p, const char *at, size_t len)
 
 	if (h1_head_add(h, c, len) == -1)
 		return -1;
+	if (h1_is_fold(h, at))
+		return h1_fail(h, 400, "a header line starts with white "
+		    "space (obs-fold)");
 	h->in_value = 1;
 	return h1_append(&h->v, &h->vl, &h->vcap, at, len);
 }
@@ -279,7 +441,9 @@ h1_on_headers_complete_cb(http_parser *p)
 	const char *m, *expect;
 	int next, has_body;
 
-	if (r == NULL || h1_flush_header(h) == -1)
+	http_conn_head_end(c);
+	if (r == NULL || h1_flush_header(h) == -1 ||
+	    h1_check_head(h, p, r) == -1)
 		return -1;
 	m = http_method_str((enum http_method)p->method);
 	if (http_req_set_method(r, m, strlen(m)) == -1 ||
@@ -288,17 +452,14 @@ h1_on_headers_complete_cb(http_parser *p)
 	h->keep_alive = http_should_keep_alive(p);
 	has_body = (p->flags & F_CHUNKED) || r->clen > 0;
 	next = http_req_begin(r);
-	if (next == HTTP_RESPOND) {
-		if (h1_finish_req(c, h, has_body || !h->keep_alive) == -1)
-			return -1;
-		if (has_body) {
-			http_parser_pause(p, 1);
-			return 0;
-		}
-		/* no body: the message completes without a request */
-		return 0;
-	}
 	expect = http_req_header(r, "expect");
+	if (next == HTTP_RESPOND) {
+		if (has_body)
+			return h1_refuse(c, h, p, expect != NULL &&
+			    strcasecmp(expect, "100-continue") == 0);
+		/* no body: the message completes without a request */
+		return h1_finish_req(c, h, !h->keep_alive);
+	}
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    has_body) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -319,20 +480,27 @@ h1_on_body_cb(http_parser *p, const char *at, size_t len)
 
 	if (r == NULL)
 		return 0;	/* answered already; skipping */
+	if (r->aborted) {
+		/* draining a refused body */
+		r->drained += len;
+		if (r->drained <= HTTP_DRAIN_MAX)
+			return 0;
+		if (h1_finish_req(c, h, 1) == -1)
+			return -1;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if (r->next == HTTP_STREAM) {
 		if (hd->on_body(hd->arg, r, (const uint8_t *)at, len) == -1) {
 			r->next = HTTP_RESPOND;
-			if (h1_finish_req(c, h, 1) == -1)
-				return -1;
-			http_parser_pause(p, 1);
+			return h1_refuse(c, h, p, 0);
 		}
 		return 0;
 	}
 	if (http_req_body_add(r, (const uint8_t *)at, len) == -1) {
+		r->next = HTTP_RESPOND;
 		http_resp_simple(&r->resp, 413);
-		if (h1_finish_req(c, h, 1) == -1)
-			return -1;
-		http_parser_pause(p, 1);
+		return h1_refuse(c, h, p, 0);
 	}
 	return 0;
 }
@@ -344,7 +512,8 @@ h1_on_message_complete_cb(http_parser *p)
 	struct h1 *h = c->h1;
 
 	if (h->req != NULL) {
-		http_req_finish(h->req);
+		if (!h->req->aborted)
+			http_req_finish(h->req);
 		if (h1_finish_req(c, h, !h->keep_alive) == -1)
 			return -1;
 	} else if (!h->keep_alive) {
@@ -366,20 +535,36 @@ static const http_parser_settings h1_settings = {
 	.on_message_complete = h1_on_message_complete_cb,
 };
 
+/* Answers status with a JSON diagnostic, then closes the connection. */
 static int
-h1_error(struct http_conn *c, struct h1 *h, int status)
+h1_error(struct http_conn *c, struct h1 *h, int status, const char *msg)
 {
 	struct http_req *r;
 
 	h->stop = 1;
 	c->close_after = 1;
+	http_conn_head_end(c);
 	http_req_free(h->req);
 	h->req = NULL;
 	if ((r = http_req_new(c, 11)) == NULL)
 		return -1;
-	http_resp_simple(&r->resp, status);
+	if (http_resp_error(&r->resp, status, msg) == -1)
+		http_resp_simple(&r->resp, status);
 	h->req = r;
 	return h1_finish_req(c, h, 1);
+}
+
+/*
+ * The first n bytes of the buffer are consumed: remember whether they end
+ * a line (LF, then only white space), for h1_is_fold.
+ */
+static void
+h1_note_cut(struct h1 *h, size_t n)
+{
+	while (n > 0 && (h->in[n - 1] == ' ' || h->in[n - 1] == '\t'))
+		n--;
+	if (n > 0)
+		h->cut_lf = h->in[n - 1] == '\n';
 }
 
 /* Parses what is buffered until a request completes or input runs out. */
@@ -396,6 +581,7 @@ h1_parse(struct http_conn *c)
 		e = HTTP_PARSER_ERRNO(&h->p);
 		if (n > h->in_len)
 			n = h->in_len;
+		h1_note_cut(h, n);
 		memmove(h->in, h->in + n, h->in_len - n);
 		h->in_len -= n;
 		if (e == HPE_PAUSED) {
@@ -412,9 +598,16 @@ h1_parse(struct http_conn *c)
 			continue;
 		}
 		if (e != HPE_OK) {
-			log_debug("http/1.1: %s", http_errno_name(e));
-			return h1_error(c, h, h->err_status ? h->err_status :
-			    400);
+			log_debug("http/1.1: %s%s%s", http_errno_name(e),
+			    h->err_msg != NULL ? ": " : "",
+			    h->err_msg != NULL ? h->err_msg : "");
+			if (h->err_status != 0)
+				return h1_error(c, h, h->err_status,
+				    h->err_msg);
+			if (e == HPE_UNEXPECTED_CONTENT_LENGTH)
+				return h1_error(c, h, 400, "Content-Length "
+				    "given twice, or with Transfer-Encoding");
+			return h1_error(c, h, 400, http_errno_description(e));
 		}
 		if (n == 0)
 			break;
@@ -432,6 +625,8 @@ h1_start(struct http_conn *c)
 	http_parser_init(&h->p, HTTP_REQUEST);
 	h->p.data = c;
 	c->h1 = h;
+	/* the first request's head is due from the end of the handshake */
+	http_conn_head_begin(c);
 	return 0;
 }
 
@@ -459,6 +654,19 @@ h1_produce(struct http_conn *c)
 		return h1_parse(c);
 	}
 	return 0;
+}
+
+int
+h1_head_timeout(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h == NULL || h->stop || (h->req == NULL && h->in_len == 0))
+		return 0;	/* not a byte of a request: just close */
+	if (h1_error(c, h, 408, "the request head took longer than the "
+	    "server waits for one") == -1)
+		return 0;
+	return 1;
 }
 
 int

@@ -11,7 +11,21 @@
  * reference to that slice in the image map.  Flow-control stalls leave a
  * response "busy" with nothing to write; server.c drops the connection
  * after stall_timeout_s.  Rapid resets and CONTINUATION floods are limited
- * through nghttp2 options; GOAWAY is sent on shutdown.
+ * through nghttp2 options; GOAWAY is sent on shutdown.  Slow heads are
+ * bounded by header_timeout_s (h2_head_track): the first HEADERS of a
+ * connection is due from its start, and each header block, however it is
+ * split over CONTINUATION frames, from its HEADERS frame; past it the
+ * connection gets GOAWAY and is closed.
+ *
+ * A stream is answered after its END_STREAM, also when the handler refused
+ * it before the body (on_headers answered: 401, 404, 405, 413...): the
+ * rest of the body is dropped and the answer waits for the end, so a
+ * client never sees an answer to a request it is still sending, and
+ * nghttp2's checks of the rest of the stream (content-length, trailers,
+ * padding) still apply.  Only a body known or found to go on past
+ * HTTP_DRAIN_MAX is answered at once, and then reset with
+ * RST_STREAM(NO_ERROR) once the whole answer is sent (RFC 9113 section
+ * 8.1).  Protocol errors are nghttp2's: its HTTP messaging checks are on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +39,11 @@
 #include "log.h"
 #include "store/store.h"
 
-#define H2_DRAIN_MAX	(1024 * 1024)
-
 struct h2 {
 	nghttp2_session *s;
 	struct http_req *reqs;	/* open streams */
+	int	 first_done;	/* a whole header block came in */
+	int	 in_block;	/* between HEADERS and its END_HEADERS */
 };
 
 static ssize_t	h2_read_cb(nghttp2_session *, int32_t, uint8_t *, size_t,
@@ -263,28 +277,113 @@ h2_header_cb(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
+/*
+ * The request head deadline (server.c): from the start of the connection
+ * until its first whole header block, then from each HEADERS frame until
+ * the end of its block.  A block ends with its frame_recv (or
+ * invalid_frame_recv) callback, or, if nghttp2 dropped it, when the next
+ * frame begins: HEADERS and CONTINUATION frames cannot interleave with
+ * others.
+ */
+static void
+h2_head_track(struct http_conn *c)
+{
+	struct h2 *h = c->h2;
+
+	if (!h->first_done || h->in_block)
+		http_conn_head_begin(c);
+	else
+		http_conn_head_end(c);
+}
+
+static int
+h2_begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
+{
+	struct http_conn *c = arg;
+	struct h2 *h = c->h2;
+
+	(void)s;
+	switch (hd->type) {
+	case NGHTTP2_HEADERS:
+		if (h->first_done)
+			http_conn_head_end(c);	/* its own deadline */
+		h->in_block = 1;
+		break;
+	case NGHTTP2_CONTINUATION:
+		break;
+	default:
+		h->in_block = 0;
+		break;
+	}
+	h2_head_track(c);
+	return 0;
+}
+
+static void
+h2_block_done(struct http_conn *c, const nghttp2_frame *frame)
+{
+	struct h2 *h = c->h2;
+
+	if (frame->hd.type != NGHTTP2_HEADERS)
+		return;
+	h->in_block = 0;
+	h->first_done = 1;
+	h2_head_track(c);
+}
+
+static int
+h2_invalid_frame_cb(nghttp2_session *s, const nghttp2_frame *frame,
+    int error, void *arg)
+{
+	(void)s;
+	(void)error;
+	h2_block_done(arg, frame);
+	return 0;
+}
+
+/* The request ended (END_STREAM): answer it. */
 static void
 h2_request_ended(struct http_conn *c, struct http_req *r)
 {
 	if (r->responded)
 		return;
-	http_req_finish(r);
+	if (!r->aborted)
+		http_req_finish(r);
 	if (h2_submit(c, r) == -1)
 		nghttp2_submit_rst_stream(((struct h2 *)c->h2)->s,
 		    NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_INTERNAL_ERROR);
 }
 
-/* Answers before the request ended (413, refused upload): stop it. */
+/*
+ * Answers now a request whose body is still coming, because too much of
+ * it is left to drain; RST_STREAM(NO_ERROR) follows once the response is
+ * sent (h2_frame_send_cb), as RFC 9113 section 8.1 allows.
+ */
 static void
 h2_answer_early(struct http_conn *c, struct http_req *r)
 {
 	struct h2 *h = c->h2;
 
-	r->aborted = 1;
+	r->rst_after = 1;
 	if (h2_submit(c, r) == -1)
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE,
 		    r->stream_id, NGHTTP2_INTERNAL_ERROR);
-	/* else: RST_STREAM(NO_ERROR) once the response is sent */
+}
+
+/*
+ * The answer is ready before the request ended (a refusal: 401, 404, 413,
+ * 431...).  The rest of the body is read and dropped and the answer goes
+ * out after END_STREAM, as for any other request; only a body known, or
+ * found, to go on for more than HTTP_DRAIN_MAX is answered at once.
+ */
+static void
+h2_refuse(struct http_conn *c, struct http_req *r)
+{
+	r->aborted = 1;
+	if (r->ended)
+		h2_request_ended(c, r);
+	else if (r->clen >= 0 && (uint64_t)r->clen > r->rx + HTTP_DRAIN_MAX)
+		h2_answer_early(c, r);
 }
 
 static int
@@ -298,13 +397,7 @@ h2_frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	r = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-	/*
-	 * A short rest of a refused body is simply drained (some clients,
-	 * curl 7.88 among them, drop the answer on RST_STREAM); a long one
-	 * is stopped.
-	 */
-	if (r != NULL && r->aborted && !r->ended && (r->clen < 0 ||
-	    (uint64_t)r->clen > r->rx + H2_DRAIN_MAX))
+	if (r != NULL && r->rst_after && !r->ended)
 		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE,
 		    frame->hd.stream_id, NGHTTP2_NO_ERROR);
 	return 0;
@@ -317,6 +410,7 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	struct http_req *r;
 	int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 
+	h2_block_done(c, frame);
 	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type !=
 	    NGHTTP2_DATA)
 		return 0;
@@ -336,15 +430,15 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 			http_conn_count_request(c);
 			r->next = HTTP_RESPOND;
 			http_resp_simple(&r->resp, 431);
-			h2_answer_early(c, r);
+			h2_refuse(c, r);
 			return 0;
 		}
 		if (http_req_begin(r) == HTTP_RESPOND) {
-			h2_answer_early(c, r);
+			h2_refuse(c, r);
 			return 0;
 		}
 	}
-	if (end && !r->aborted)
+	if (end)
 		h2_request_ended(c, r);
 	return 0;
 }
@@ -359,18 +453,26 @@ h2_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t id,
 
 	(void)flags;
 	r = nghttp2_session_get_stream_user_data(s, id);
-	if (r != NULL)
-		r->rx += len;
-	if (r == NULL || r->aborted || r->responded || !r->started)
+	if (r == NULL)
+		return 0;
+	r->rx += len;
+	if (r->aborted) {
+		/* draining a refused body */
+		r->drained += len;
+		if (!r->responded && r->drained > HTTP_DRAIN_MAX)
+			h2_answer_early(c, r);
+		return 0;
+	}
+	if (r->responded || !r->started)
 		return 0;
 	if (r->next == HTTP_STREAM) {
 		if (hd->on_body(hd->arg, r, data, len) == -1)
-			h2_answer_early(c, r);
+			h2_refuse(c, r);
 		return 0;
 	}
 	if (http_req_body_add(r, data, len) == -1) {
 		http_resp_simple(&r->resp, 413);
-		h2_answer_early(c, r);
+		h2_refuse(c, r);
 	}
 	return 0;
 }
@@ -408,6 +510,10 @@ h2_start(struct http_conn *c)
 	if (nghttp2_session_callbacks_new(&cb) != 0 ||
 	    nghttp2_option_new(&opt) != 0)
 		goto out;
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+	    h2_begin_frame_cb);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+	    h2_invalid_frame_cb);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    h2_begin_headers_cb);
 	nghttp2_session_callbacks_set_on_header_callback(cb, h2_header_cb);
@@ -441,6 +547,8 @@ h2_start(struct http_conn *c)
 	if (nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0,
 	    1024 * 1024) != 0)
 		goto out;
+	/* the first HEADERS is due from the end of the handshake */
+	http_conn_head_begin(c);
 	rc = 0;
 out:
 	nghttp2_session_callbacks_del(cb);
@@ -514,6 +622,20 @@ h2_goaway(struct http_conn *c)
 	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
 	    NULL, 0);
+	(void)h2_produce(c);
+}
+
+void
+h2_head_timeout(struct http_conn *c)
+{
+	static const char why[] = "request head timeout";
+	struct h2 *h = c->h2;
+
+	if (h == NULL || h->s == NULL)
+		return;
+	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
+	    (const uint8_t *)why, sizeof(why) - 1);
 	(void)h2_produce(c);
 }
 

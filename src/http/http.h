@@ -13,6 +13,13 @@
  * Request bodies are either buffered (up to the listener's max_body; more
  * gives 413 without calling the handler) or streamed chunk by chunk to the
  * handler when on_headers asks for it (firmware uploads of up to 1 GiB).
+ * An answer given before the body (on_headers returns HTTP_RESPOND, a
+ * refused body) is sent once the body is in; the server reads and drops
+ * it, up to a bound past which the answer goes at once.
+ *
+ * Hostile clients are bounded per listener (struct http_limits):
+ * connections per source address, handshake and request head deadlines,
+ * idle and stall timeouts.
  *
  * Response bodies are a list of segments: bytes owned by the response, or
  * a slice of a firmware image (a reference on the store's shared memory
@@ -66,10 +73,19 @@ struct http_limits {
 	size_t	 max_body;		/* buffered request bodies */
 	size_t	 max_header_bytes;	/* request head, all fields */
 	unsigned max_connections;
+	unsigned max_per_source;	/* per IPv4 address, IPv6 /64; 0: any */
 	unsigned max_streams;		/* concurrent HTTP/2 streams */
 	unsigned idle_timeout_s;	/* connection without a request */
 	unsigned stall_timeout_s;	/* no progress on a response */
-	unsigned handshake_timeout_s;
+	unsigned handshake_timeout_s;	/* TCP accept to TLS done */
+	/*
+	 * A request head must be complete this long after it began: an
+	 * HTTP/1.1 request from its first byte (the first request of a
+	 * connection from the end of the handshake), HTTP/2 from the end of
+	 * the handshake to the first complete HEADERS, then each header
+	 * block from its HEADERS frame to its last CONTINUATION.
+	 */
+	unsigned header_timeout_s;
 };
 
 /*
@@ -89,6 +105,10 @@ struct http_server_stats {
 	uint64_t requests;
 	uint64_t bytes_out;
 	uint64_t h2_connections;	/* open now, over HTTP/2 */
+	uint64_t refused_source;	/* closed at accept: max_per_source */
+	uint64_t refused_limit;		/* closed at accept: max_connections */
+	uint64_t handshake_timeouts;
+	uint64_t head_timeouts;
 };
 void	 http_server_stats(const struct http_server *,
 	    struct http_server_stats *);

@@ -2,15 +2,24 @@
  * server.c: the HTTPS listener, connections, output queue and timeouts.
  *
  * A listening socket on the event loop accepts connections up to
- * max_connections (more are closed at once).  Each connection does its
- * TLS handshake under handshake_timeout_s, then speaks HTTP/2 (h2.c) or
- * HTTP/1.1 (h1.c) by ALPN.  The protocol code queues output here; this
- * file writes it one TLS record at a time: image slices straight from the
- * map, small pieces gathered into one record-sized staging buffer.  While
- * more than HTTP_OUT_HIGH bytes wait, the connection stops reading and the
- * protocol stops producing, so memory per connection is bounded and a
- * client that does not read only holds its own connection, which the
- * one-second sweep drops after stall_timeout_s without progress.
+ * max_connections, and up to max_per_source from one source (source.c:
+ * an IPv4 address or an IPv6 /64); more are closed at once, before any
+ * TLS work, so a flood from one peer holds a bounded share of the
+ * listener.  Each connection does its TLS handshake under
+ * handshake_timeout_s, then speaks HTTP/2 (h2.c) or HTTP/1.1 (h1.c) by
+ * ALPN.  The protocol code marks when a request head is on its way
+ * (http_conn_head_begin/_end); one that is not complete within
+ * header_timeout_s is answered 408 (HTTP/1.1) or GOAWAY (HTTP/2) and its
+ * connection closed, so a client trickling its head ("slowloris") holds
+ * its slot for seconds, not for ever.
+ *
+ * The protocol code queues output here; this file writes it one TLS
+ * record at a time: image slices straight from the map, small pieces
+ * gathered into one record-sized staging buffer.  While more than
+ * HTTP_OUT_HIGH bytes wait, the connection stops reading and the protocol
+ * stops producing, so memory per connection is bounded and a client that
+ * does not read only holds its own connection, which the one-second
+ * sweep drops after stall_timeout_s without progress.
  * Request and response objects (struct http_req, http_resp) and their
  * accessors live here too, shared by both protocols.
  */
@@ -47,6 +56,8 @@ struct http_server {
 	int	 fd;
 	struct ev_timer *sweep;
 	struct http_conn *conns;
+	struct http_sources *sources;	/* connections per source */
+	int64_t	 last_refusal_log;
 	/*
 	 * The last image served keeps one reference for a couple of
 	 * seconds, so that back-to-back requests for the same image do not
@@ -82,6 +93,8 @@ server_limits_fill(struct http_limits *dst, const struct http_limits *src)
 		dst->stall_timeout_s = 30;
 	if (dst->handshake_timeout_s == 0)
 		dst->handshake_timeout_s = 10;
+	if (dst->header_timeout_s == 0)
+		dst->header_timeout_s = 10;
 }
 
 const struct http_limits *
@@ -94,6 +107,21 @@ const struct http_handler *
 http_conn_handler(const struct http_conn *c)
 {
 	return &c->srv->h;
+}
+
+void
+http_conn_head_begin(struct http_conn *c)
+{
+	if (!c->head_pending) {
+		c->head_pending = 1;
+		c->t_head = ev_now_ms();
+	}
+}
+
+void
+http_conn_head_end(struct http_conn *c)
+{
+	c->head_pending = 0;
 }
 
 void
@@ -542,6 +570,7 @@ server_conn_close(struct http_conn *c)
 		tls_conn_shutdown(c->tls);
 	tls_conn_free(c->tls);
 	close(c->fd);
+	http_sources_release(srv->sources, c->src);
 	server_out_clear(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -553,16 +582,50 @@ server_conn_close(struct http_conn *c)
 	free(c);
 }
 
+/*
+ * Logs a refused connection at most once a second (a flood must not
+ * flood the log too); the counters in the stats count every one.
+ */
+static void
+server_log_refusal(struct http_server *srv, const struct sockaddr *sa,
+    const char *why)
+{
+	char host[NI_MAXHOST];
+	int64_t now = ev_now_ms();
+
+	if (now - srv->last_refusal_log < 1000)
+		return;
+	srv->last_refusal_log = now;
+	if (getnameinfo(sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), host,
+	    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	log_info("%s: closing connections from %s: %s (%llu by source and "
+	    "%llu by total so far)", srv->name, host, why,
+	    (unsigned long long)srv->st.refused_source,
+	    (unsigned long long)srv->st.refused_limit);
+}
+
+/*
+ * Accepts what is pending.  A connection past max_connections, or from a
+ * source that holds max_per_source already, is closed at once, before
+ * any TLS work, so that one peer cannot take the listener's every slot.
+ */
 static void
 server_accept_cb(int fd, uint32_t events, void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_conn *c;
-	int cfd, i, one = 1;
+	struct http_source *src;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int cfd, i, rc, one = 1;
 
 	(void)events;
 	for (i = 0; i < 64; i++) {
-		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
@@ -570,44 +633,78 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 			return;
 		}
 		if (srv->st.connections >= srv->lim.max_connections) {
+			srv->st.refused_limit++;
+			server_log_refusal(srv, (struct sockaddr *)&ss,
+			    "max_connections reached");
+			close(cfd);
+			continue;
+		}
+		rc = http_sources_take(srv->sources, (struct sockaddr *)&ss,
+		    srv->lim.max_per_source, &src);
+		if (rc != 0) {
+			if (rc == 1) {
+				srv->st.refused_source++;
+				server_log_refusal(srv, (struct sockaddr *)&ss,
+				    "max_connections_per_source reached");
+			}
 			close(cfd);
 			continue;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			http_sources_release(srv->sources, src);
 			close(cfd);
 			continue;
 		}
 		c->srv = srv;
 		c->fd = cfd;
+		c->src = src;
 		c->t_start = c->t_activity = c->t_progress = ev_now_ms();
-		if ((c->tls = tls_conn_accept(srv->tls, cfd)) == NULL) {
-			free(c);
-			close(cfd);
-			continue;
-		}		/* three full records per write(2) at the most */
-		if (tls_conn_buffer_writes(c->tls, HTTP_WRITE_BUFFER) == -1) {
-			tls_conn_free(c->tls);
-			free(c);
-			close(cfd);
-			continue;
-		}
-
+		if ((c->tls = tls_conn_accept(srv->tls, cfd)) == NULL)
+			goto drop;
+		/* three full records per write(2) at the most */
+		if (tls_conn_buffer_writes(c->tls, HTTP_WRITE_BUFFER) == -1)
+			goto drop;
 		c->events = EPOLLIN;
 		if (ev_fd_add(srv->ev, cfd, EPOLLIN, server_conn_io_cb,
-		    c) == -1) {
-			tls_conn_free(c->tls);
-			free(c);
-			close(cfd);
-			continue;
-		}
+		    c) == -1)
+			goto drop;
 		c->next = srv->conns;
 		if (srv->conns != NULL)
 			srv->conns->prev = c;
 		srv->conns = c;
 		srv->st.connections++;
 		srv->st.accepted++;
+		continue;
+drop:
+		tls_conn_free(c->tls);
+		http_sources_release(srv->sources, c->src);
+		free(c);
+		close(cfd);
 	}
+}
+
+/*
+ * A request head that missed its deadline: HTTP/1.1 answers 408 when a
+ * request has begun and lingers; HTTP/2 says GOAWAY; then the connection
+ * closes.  -1: close it now.
+ */
+static int
+server_head_timeout(struct http_conn *c)
+{
+	c->srv->st.head_timeouts++;
+	c->head_pending = 0;
+	log_debug("%s: request head timeout (%us)", c->srv->name,
+	    c->srv->lim.header_timeout_s);
+	if (c->state == HTTP_CONN_H2) {
+		h2_head_timeout(c);
+		(void)server_flush(c);
+		return -1;
+	}
+	if (h1_head_timeout(c) == 0 || server_conn_run(c) == -1)
+		return -1;
+	server_conn_update(c);
+	return 0;
 }
 
 static void
@@ -617,6 +714,7 @@ server_sweep_cb(void *arg)
 	struct http_conn *c, *next;
 	int64_t now = ev_now_ms();
 	int64_t hs = (int64_t)srv->lim.handshake_timeout_s * 1000;
+	int64_t head = (int64_t)srv->lim.header_timeout_s * 1000;
 	int64_t idle = (int64_t)srv->lim.idle_timeout_s * 1000;
 	int64_t stall = (int64_t)srv->lim.stall_timeout_s * 1000;
 
@@ -628,12 +726,19 @@ server_sweep_cb(void *arg)
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == HTTP_CONN_HANDSHAKE) {
-			if (now - c->t_start > hs)
+			if (now - c->t_start > hs) {
+				srv->st.handshake_timeouts++;
 				server_conn_close(c);
+			}
 			continue;
 		}
 		if (c->lingering) {
 			if (now - c->t_progress > HTTP_LINGER_MS)
+				server_conn_close(c);
+			continue;
+		}
+		if (c->head_pending && now - c->t_head > head) {
+			if (server_head_timeout(c) == -1)
 				server_conn_close(c);
 			continue;
 		}
@@ -705,7 +810,9 @@ http_server_new(struct ev *ev, const char *host, unsigned port,
 	srv->tls = tls;
 	srv->h = *h;
 	server_limits_fill(&srv->lim, lim);
-	if ((srv->name = strdup(name ? name : "https")) == NULL)
+	if ((srv->name = strdup(name ? name : "https")) == NULL ||
+	    (srv->sources = http_sources_new(srv->lim.max_connections)) ==
+	    NULL)
 		goto fail;
 	if ((srv->fd = server_listen(host, port, srv->name)) == -1)
 		goto fail;
@@ -718,6 +825,7 @@ http_server_new(struct ev *ev, const char *host, unsigned port,
 fail:
 	if (srv->fd != -1)
 		close(srv->fd);
+	http_sources_free(srv->sources);
 	free(srv->name);
 	free(srv);
 	return NULL;
@@ -745,6 +853,7 @@ http_server_free(struct http_server *srv)
 		ev_fd_del(srv->ev, srv->fd);
 		close(srv->fd);
 	}
+	http_sources_free(srv->sources);
 	free(srv->name);
 	free(srv);
 }
@@ -804,6 +913,54 @@ http_resp_simple(struct http_resp *rs, int status)
 {
 	http_resp_clear(rs);
 	rs->status = status;
+}
+
+static const char *
+server_error_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 408: return "request_timeout";
+	case 413: return "too_large";
+	case 431: return "header_too_large";
+	case 501: return "not_implemented";
+	case 505: return "version_not_supported";
+	default: return status < 500 ? "bad_request" : "internal";
+	}
+}
+
+int
+http_resp_error(struct http_resp *rs, int status, const char *msg)
+{
+	const char *code = server_error_code(status);
+	size_t i, n = 0, cap;
+	char *b;
+
+	http_resp_simple(rs, status);
+	if (msg == NULL)
+		msg = "";
+	if (http_resp_header(rs, "Content-Type", "application/json") == -1 ||
+	    http_resp_header(rs, "Cache-Control", "no-store") == -1)
+		return -1;
+	/* worst case every character escaped as \u00XX */
+	cap = strlen(code) + 6 * strlen(msg) + 32;
+	if ((b = malloc(cap)) == NULL)
+		return -1;
+	n = (size_t)snprintf(b, cap, "{\"error\":\"%s\",\"message\":\"", code);
+	for (i = 0; msg[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+
+		if (ch == '"' || ch == '\\') {
+			b[n++] = '\\';
+			b[n++] = (char)ch;
+		} else if (ch < 0x20)
+			n += (size_t)snprintf(b + n, cap - n, "\\u%04x", ch);
+		else
+			b[n++] = (char)ch;
+	}
+	memcpy(b + n, "\"}", 2);
+	n += 2;
+	return http_resp_body_take(rs, b, n);
 }
 
 void
@@ -934,6 +1091,18 @@ http_req_body_add(struct http_req *r, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* How many fields named name (lowercase) the request has. */
+static size_t
+server_hdr_count(const struct http_req *r, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nhdrs; i++)
+		if (strcmp(r->hdrs[i].name, name) == 0)
+			n++;
+	return n;
+}
+
 int
 http_req_begin(struct http_req *r)
 {
@@ -942,6 +1111,13 @@ http_req_begin(struct http_req *r)
 
 	r->started = 1;
 	http_conn_count_request(r->conn);
+	/* which one would authenticate?  (h1.c refuses it first) */
+	if (server_hdr_count(r, "authorization") > 1) {
+		http_resp_error(&r->resp, 400, "more than one Authorization "
+		    "field");
+		r->next = HTTP_RESPOND;
+		return HTTP_RESPOND;
+	}
 	if (h->on_headers != NULL)
 		next = h->on_headers(h->arg, r, &r->resp);
 	if (next == HTTP_BUFFER && r->clen >= 0 &&

@@ -381,6 +381,14 @@ tls_conn_alpn(const struct tls_conn *c)
 }
 
 const char *
+tls_conn_verify_error(const struct tls_conn *c)
+{
+	long	 v = SSL_get_verify_result(c->ssl);
+
+	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
+}
+
+const char *
 tls_conn_peer_cn(const struct tls_conn *cc)
 {
 	struct tls_conn *c = (struct tls_conn *)cc;

@@ -53,6 +53,12 @@ ssize_t	 tls_conn_write(struct tls_conn *, const void *, size_t);
 /* Sends close_notify, best effort. */
 void	 tls_conn_shutdown(struct tls_conn *);
 int	 tls_conn_alpn(const struct tls_conn *);	/* enum tls_alpn */
+/*
+ * Client side, after a failed handshake: why the server's certificate was
+ * refused, or NULL when verification did not fail (the peer closed, or
+ * the handshake failed for another reason).
+ */
+const char *tls_conn_verify_error(const struct tls_conn *);
 /* The verified client certificate's subject CN, or NULL. */
 const char *tls_conn_peer_cn(const struct tls_conn *);
 /* Bytes decrypted and buffered inside the TLS engine, not yet read. */

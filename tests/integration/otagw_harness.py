@@ -695,3 +695,260 @@ def curl_request(url, method="GET", http="2", headers=(), data=None,
                 os.unlink(path)
     return HttpResult(p.returncode, status, hdrs, content,
                       p.stderr.decode("utf-8", "replace"), version)
+
+
+# ---------------------------------------------------------------------------
+# HTTP/2 by hand (test_http_strict, test_slowloris): frames that curl and
+# nghttp never send, over TLS with ALPN h2, standard library only.
+
+import ssl  # noqa: E402
+
+H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST_STREAM, H2_SETTINGS = 0, 1, 2, 3, 4
+H2_PUSH_PROMISE, H2_PING, H2_GOAWAY, H2_WINDOW_UPDATE = 5, 6, 7, 8
+H2_CONTINUATION = 9
+H2_END_STREAM, H2_ACK, H2_END_HEADERS, H2_PADDED = 0x1, 0x1, 0x4, 0x8
+H2_NO_ERROR, H2_PROTOCOL_ERROR, H2_STREAM_CLOSED = 0x0, 0x1, 0x5
+H2_FRAME_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+                  "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE",
+                  "CONTINUATION"]
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# :status values of the HPACK static table (RFC 7541 Appendix A)
+_HPACK_STATUS = {8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404,
+                 14: 500}
+# Huffman codes of the digits (RFC 7541 Appendix B): 0-2 have five bits,
+# 3-9 six bits (0b011001 to 0b011111)
+_HUFF_DIGIT5 = {0b00000: "0", 0b00001: "1", 0b00010: "2"}
+_HUFF_DIGIT6 = dict((0b011001 + i, str(3 + i)) for i in range(7))
+
+
+def hpack_int(value, prefix_bits, first=0):
+    """An HPACK integer with an N-bit prefix; first: the bits above it."""
+    top = (1 << prefix_bits) - 1
+    if value < top:
+        return bytes([first | value])
+    out = bytearray([first | top])
+    value -= top
+    while value >= 128:
+        out.append((value & 127) | 128)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def hpack_read_int(buf, i, prefix_bits):
+    """(value, next index) of the integer at buf[i]."""
+    top = (1 << prefix_bits) - 1
+    v = buf[i] & top
+    i += 1
+    if v < top:
+        return v, i
+    shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v += (b & 127) << shift
+        shift += 7
+        if not b & 128:
+            return v, i
+
+
+def hpack_literal(name, value):
+    """One field as a literal without indexing, new name, no Huffman: the
+    name is sent exactly as given (upper case too)."""
+    if isinstance(name, str):
+        name = name.encode("latin-1")
+    if isinstance(value, str):
+        value = value.encode("latin-1")
+    return (b"\x00" + hpack_int(len(name), 7) + name +
+            hpack_int(len(value), 7) + value)
+
+
+def _huffman_digits(data):
+    """Decodes a Huffman string made of digits only, or returns None."""
+    bits = "".join("{:08b}".format(b) for b in data)
+    out, i = "", 0
+    while i < len(bits):
+        rest = bits[i:]
+        if len(rest) < 8 and rest == "1" * len(rest):
+            return out                    # EOS padding
+        if len(rest) >= 5 and int(rest[:5], 2) in _HUFF_DIGIT5:
+            out += _HUFF_DIGIT5[int(rest[:5], 2)]
+            i += 5
+        elif len(rest) >= 6 and int(rest[:6], 2) in _HUFF_DIGIT6:
+            out += _HUFF_DIGIT6[int(rest[:6], 2)]
+            i += 6
+        else:
+            return None
+    return out
+
+
+def hpack_status(block):
+    """The :status of a response header block (the first field, as RFC
+    9113 wants), from a server that was told SETTINGS_HEADER_TABLE_SIZE 0:
+    an indexed static entry, or a literal with the static name :status.
+    None when it cannot be read."""
+    i = 0
+    while i < len(block) and block[i] & 0xE0 == 0x20:   # table size update
+        _, i = hpack_read_int(block, i, 5)
+    if i >= len(block):
+        return None
+    b = block[i]
+    if b & 0x80:
+        idx, i = hpack_read_int(block, i, 7)
+        return _HPACK_STATUS.get(idx)
+    idx, i = hpack_read_int(block, i, 6 if b & 0x40 else 4)
+    if idx not in _HPACK_STATUS:
+        return None
+    huff = block[i] & 0x80
+    n, i = hpack_read_int(block, i, 7)
+    raw = block[i:i + n]
+    text = _huffman_digits(raw) if huff else raw.decode("latin-1")
+    return int(text) if text and text.isdigit() else None
+
+
+class H2Frame:
+    def __init__(self, ftype, flags, sid, payload):
+        self.type = ftype
+        self.flags = flags
+        self.sid = sid
+        self.payload = payload
+
+    def error_code(self):
+        """RST_STREAM and GOAWAY: the error code."""
+        if self.type == H2_RST_STREAM:
+            return struct.unpack("!I", self.payload[:4])[0]
+        if self.type == H2_GOAWAY:
+            return struct.unpack("!I", self.payload[4:8])[0]
+        return None
+
+    def __repr__(self):
+        name = (H2_FRAME_NAMES[self.type] if self.type < len(H2_FRAME_NAMES)
+                else str(self.type))
+        extra = ""
+        if self.error_code() is not None:
+            extra = " error=%d" % self.error_code()
+        return "<%s sid=%d flags=0x%x len=%d%s>" % (
+            name, self.sid, self.flags, len(self.payload), extra)
+
+
+class H2Raw:
+    """One HTTP/2 connection driven frame by frame.
+
+        h = H2Raw(port, cafile)          # preface + SETTINGS sent
+        h.request(1, "POST", "/x", [("content-length", "3")], end=False)
+        h.data(1, b"abc", end=True)
+        f = h.wait(lambda f: f.type == H2_HEADERS and f.sid == 1)
+
+    The client announces SETTINGS_HEADER_TABLE_SIZE 0, so hpack_status
+    reads the :status of any response.  SETTINGS from the server are
+    acknowledged as they are read.  Every frame read is kept in .frames.
+    """
+
+    def __init__(self, port, cafile, host="127.0.0.1", source=None,
+                 timeout=10.0, preface=True):
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        if self.sock.selected_alpn_protocol() != "h2":
+            raise RuntimeError("the server did not select h2")
+        self.buf = b""
+        self.frames = []
+        self.closed = False     # the server closed (read or write failed)
+        self.eof = False        # nothing more to read
+        if preface:
+            self.sock.sendall(H2_PREFACE + self.frame(
+                H2_SETTINGS, 0, 0, struct.pack("!HI", 1, 0)))
+
+    @staticmethod
+    def frame(ftype, flags, sid, payload=b""):
+        return (struct.pack("!I", len(payload))[1:] +
+                bytes([ftype, flags]) + struct.pack("!I", sid) + payload)
+
+    def send(self, ftype, flags, sid, payload=b""):
+        """Sends one frame; a connection the server closed sets .closed
+        (what the server said before is still read)."""
+        try:
+            self.sock.sendall(self.frame(ftype, flags, sid, payload))
+        except OSError:
+            self.closed = True
+
+    def request(self, sid, method, path, fields=(), end=True,
+                authority="localhost", block=None):
+        """HEADERS (END_HEADERS) with the pseudo-header fields first,
+        then fields in order; block: send these bytes instead."""
+        if block is None:
+            block = (hpack_literal(":method", method) +
+                     hpack_literal(":scheme", "https") +
+                     hpack_literal(":authority", authority) +
+                     hpack_literal(":path", path))
+            for n, v in fields:
+                block += hpack_literal(n, v)
+        flags = H2_END_HEADERS | (H2_END_STREAM if end else 0)
+        self.send(H2_HEADERS, flags, sid, block)
+
+    def data(self, sid, payload, end=False):
+        self.send(H2_DATA, H2_END_STREAM if end else 0, sid, payload)
+
+    def read(self, timeout):
+        """The next frame, or None after timeout seconds or at the end of
+        the connection (then .closed is set)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 9:
+                n = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) >= 9 + n:
+                    f = H2Frame(self.buf[3], self.buf[4],
+                                struct.unpack("!I", self.buf[5:9])[0]
+                                & 0x7FFFFFFF, self.buf[9:9 + n])
+                    self.buf = self.buf[9 + n:]
+                    if f.type == H2_SETTINGS and not f.flags & H2_ACK:
+                        try:
+                            self.send(H2_SETTINGS, H2_ACK, 0)
+                        except OSError:
+                            pass
+                    self.frames.append(f)
+                    return f
+            left = deadline - time.monotonic()
+            if self.eof or left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except (socket.timeout, ssl.SSLWantReadError):
+                return None
+            except (OSError, ssl.SSLError):
+                chunk = b""
+            if not chunk:
+                self.closed = self.eof = True
+                continue
+            self.buf += chunk
+
+    def wait(self, pred, timeout=10.0):
+        """Reads frames until pred(frame) holds; that frame, or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.read(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                return None
+            if pred(f):
+                return f
+
+    def read_all(self, timeout):
+        """Every frame that arrives within timeout seconds."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.read(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                return out
+            out.append(f)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -7,6 +7,11 @@ refused call (devices, firmware, jobs, outbox depth and image files are
 compared before and after).  Finally otactl writes while a running daemon
 reads the same store: a device checks in over coaps and gets the notice of
 the job otactl just created.
+
+otactl --url against a fake server that closes or resets the connection
+(at once, or after the TLS handshake while otactl sends a large upload):
+otactl ignores SIGPIPE and says what broke, with exit status 1, never a
+silent death by signal (exit 141).
 """
 
 import hashlib
@@ -14,11 +19,16 @@ import json
 import os
 import select
 import shutil
+import socket
+import ssl
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
-from otagw_harness import OTACTL, Checks, Gateway, wait_for
+from otagw_harness import OTACTL, Checks, Gateway, Pki, wait_for
 
 checks = Checks()
 
@@ -554,6 +564,98 @@ def test_with_daemon():
                   "otactl sees the daemon's change (NOTIFIED)")
 
 
+class FakeServer:
+    """A TCP listener on 127.0.0.1 that mistreats every connection.
+
+    mode: "close" (close at once), "reset" (RST at once), "tls-close" and
+    "tls-reset" (finish the TLS handshake, read a little, then close or
+    reset)."""
+
+    def __init__(self, mode, pki):
+        self.mode = mode
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki.server[0], pki.server[1])
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.ls.settimeout(0.2)
+        self.port = self.ls.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                continue
+            try:
+                self.serve(c)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def serve(self, c):
+        c.settimeout(5)
+        rst = struct.pack("ii", 1, 0)
+        if self.mode == "close":
+            return
+        if self.mode == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
+            return
+        s = self.ctx.wrap_socket(c, server_side=True)
+        s.recv(100)
+        if self.mode == "tls-reset":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
+        s.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.ls.close()
+
+
+def test_broken_connection():
+    """otactl --url when the other end closes or resets the connection."""
+    tmp = tempfile.mkdtemp(prefix="otagw-ctl-broken-")
+    try:
+        pki = Pki(os.path.join(tmp, "pki"))
+        token = os.path.join(tmp, "token")
+        with open(token, "w") as f:
+            f.write("t0ken\n")
+        big = os.path.join(tmp, "big.bin")
+        with open(big, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        for mode in ("close", "reset", "tls-close", "tls-reset"):
+            srv = FakeServer(mode, pki)
+            try:
+                for cmd in (["device", "list"],
+                            ["firmware", "add", big, "--product", "p",
+                             "--version", "1.0.0"]):
+                    p = subprocess.run(
+                        [OTACTL, "--url", "https://127.0.0.1:%d" % srv.port,
+                         "--token-file", token, "--ca", pki.ca[0]] + cmd,
+                        capture_output=True, text=True, timeout=60)
+                    what = "server %s, otactl %s" % (mode, cmd[0] + " " +
+                                                     cmd[1])
+                    checks.eq(p.returncode, 1, what + ": exit 1, not a "
+                              "signal")
+                    err = p.stderr.strip()
+                    checks.check(err.startswith("otactl: ") and
+                                 ("closed the connection" in err or
+                                  "broke" in err),
+                                 what + ": says the connection broke (%r)"
+                                 % err)
+                    checks.eq(p.stdout, "", what + ": prints nothing on "
+                              "stdout")
+            finally:
+                srv.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     gw = Gateway()
     try:
@@ -568,6 +670,7 @@ def main():
             print("state kept in " + gw.tmp, file=sys.stderr)
     test_limits()
     test_with_daemon()
+    test_broken_connection()
     checks.done()
 
 

@@ -449,6 +449,8 @@ static const char full_conf[] =
     "device_ca /etc/otagw/devices.pem\n"
     "admin_listen 127.0.0.1:8444\n"
     "admin_token_file /etc/otagw/admin.token\n"
+    "header_timeout 30s\n"
+    "max_connections_per_source 0\n"
     "upstream_url https://platform.example/events\n"
     "upstream_token_file /etc/otagw/upstream.token\n"
     "upstream_ca /etc/otagw/upstream-ca.pem\n"
@@ -503,6 +505,8 @@ test_dump(void)
 	T_CHECK(strstr(one, "\ncoap_public_url \"\"\n") != NULL);
 	T_CHECK(strstr(one, "\nmax_body 1K\n") != NULL);
 	T_CHECK(strstr(one, "\ncheck_interval 1h\n") != NULL);
+	T_CHECK(strstr(one, "\nheader_timeout 10s\n") != NULL);
+	T_CHECK(strstr(one, "\nmax_connections_per_source 64\n") != NULL);
 	T_EQ_INT(load_text(one, &d, &errs), 0);
 	free(errs);
 	two = dump_text(&d);
