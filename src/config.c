@@ -814,7 +814,13 @@ config_format(const struct config *cfg, const struct config_key *k,
 
 	switch (k->type) {
 	case CT_STRING:
-		if (field[0] != '\0' && strpbrk(field, " \t\"#\\") == NULL) {
+		/*
+		 * Written bare only when config_split reads it back as it
+		 * is: not empty, not "=", and none of the characters that
+		 * end or quote a bare value.
+		 */
+		if (field[0] != '\0' && strcmp(field, "=") != 0 &&
+		    strpbrk(field, " \t\r\"#\\") == NULL) {
 			snprintf(out, size, "%s", field);
 			break;
 		}

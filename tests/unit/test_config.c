@@ -528,6 +528,43 @@ test_dump(void)
 	free(one);
 	free(two);
 
+	/*
+	 * Values that only a quoted string can hold must be dumped quoted:
+	 * a carriage return or "=" unquoted does not load again (both found
+	 * by fuzz/fuzz_config.c).
+	 */
+	{
+		static const struct {
+			const char	*line;
+			const char	*value;
+		} q[] = {
+			{ "tls_cert \"a\rb\"\n", "a\rb" },
+			{ "tls_cert \"\r\"\n", "\r" },
+			{ "tls_cert \"=\"\n", "=" },
+			{ "tls_cert \"a b\"\n", "a b" },
+			{ "tls_cert \"\\\"#\\\\\"\n", "\"#\\" },
+			{ "tls_cert \"\"\n", "" },
+			{ "tls_cert \"==\"\n", "==" },
+			{ "tls_cert \"x\001y\"\n", "x\001y" },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+			T_EQ_INT(load_text(q[i].line, &c, &errs), 0);
+			free(errs);
+			T_EQ_STR(c.tls_cert, q[i].value);
+			one = dump_text(&c);
+			T_EQ_INT(load_text(one, &d, &errs), 0);
+			T_EQ_STR(errs, "");
+			free(errs);
+			T_EQ_STR(d.tls_cert, q[i].value);
+			two = dump_text(&d);
+			T_EQ_STR(two, one);
+			free(one);
+			free(two);
+		}
+	}
+
 	/* The defaults dump as documented: plain CoAP off, DTLS on 5684. */
 	config_defaults(&c);
 	one = dump_text(&c);
