@@ -16,7 +16,9 @@
  * It also checks that the registered targets and the corpus directories
  * match, so that a target cannot be added without seeds or left out of
  * the build.  The sources are found through OTAGW_SRCDIR (make check sets
- * it), else the current directory.
+ * it), else the current directory.  The children get a TMPDIR of their
+ * own, removed at the end, so that a child that crashes before removing
+ * its state leaves nothing behind.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -224,11 +226,20 @@ int
 main(void)
 {
 	const char *srcdir = getenv("OTAGW_SRCDIR");
+	const char *tmp = getenv("TMPDIR");
+	char	 tmpdir[4096];
 	long	 seeds, crashes;
 	size_t	 i;
 
 	if (srcdir == NULL || *srcdir == '\0')
 		srcdir = ".";
+	if (tmp == NULL || *tmp == '\0')
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(tmpdir, sizeof(tmpdir), "%s/otagw-fuzz-replay-XXXXXX", tmp);
+	if (mkdtemp(tmpdir) == NULL || setenv("TMPDIR", tmpdir, 1) == -1) {
+		perror(tmpdir);
+		return 1;
+	}
 	qsort(targets, ntargets, sizeof(targets[0]), target_cmp);
 	check_dirs(srcdir);
 	for (i = 0; i < ntargets; i++) {
@@ -241,5 +252,6 @@ main(void)
 		    targets[i].name, seeds, crashes);
 	}
 	T_CHECK(ntargets > 0);
+	fuzz_rmtree(tmpdir);
 	return t_done();
 }
