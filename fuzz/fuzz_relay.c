@@ -16,10 +16,12 @@
  *              handed straight to h2client's callbacks (cb_on_header,
  *              cb_on_data, cb_on_close) as nghttp2 would call them, so
  *              that the fuzzer reaches Retry-After, Content-Range and
- *              status handling without having to learn HPACK.  A line
- *              ":end: reset" ends the stream with RST_STREAM, ":end: lost"
- *              leaves it open (the connection drops); the default is a
- *              complete answer.
+ *              status handling without having to learn HPACK.  Heads
+ *              follow HTTP/2's rule: ":status" may come again only after
+ *              a 1xx (otherwise the stream is reset, as nghttp2 does).  A
+ *              line ":end: reset" ends the stream with RST_STREAM,
+ *              ":end: lost" leaves it open (the connection drops); the
+ *              default is a complete answer.
  *
  * Input: the first byte picks the consumer (bit 0: 0 the relay's POST of
  * a batch, 1 a fetch's GET) and the framing (bit 1: 0 lines, 1 HTTP/2).
@@ -33,7 +35,10 @@
  * Checks beyond "no crash": a retry never waits longer than the
  * configured ceiling, whatever Retry-After says; the reason kept for the
  * log stays within its buffer; a fetch never stores more than the total
- * the server announced; an answer judged fatal leaves an error message.
+ * the server announced; an answer judged fatal leaves an error message;
+ * and the fields of an interim (1xx) head do not carry over into the
+ * final one (the consumers' header callbacks are wrapped to see what
+ * each head brought).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +59,40 @@ static char dir[256];
 static struct store *st;
 static struct ev *evl;
 static pid_t owner;
+
+/* Which fields the consumer got since the last :status (one answer). */
+static struct {
+	int	 retry_after;
+	int	 content_length;
+	int	 content_range;
+} since_status;
+
+static void
+seen_header(const char *name)
+{
+	if (strcmp(name, ":status") == 0)
+		memset(&since_status, 0, sizeof(since_status));
+	else if (strcmp(name, "retry-after") == 0)
+		since_status.retry_after = 1;
+	else if (strcmp(name, "content-length") == 0)
+		since_status.content_length = 1;
+	else if (strcmp(name, "content-range") == 0)
+		since_status.content_range = 1;
+}
+
+static void
+relay_on_header(void *arg, const char *name, const char *value)
+{
+	seen_header(name);
+	req_on_header(arg, name, value);
+}
+
+static void
+fetch_on_header(void *arg, const char *name, const char *value)
+{
+	seen_header(name);
+	f_on_header(arg, name, value);
+}
 
 static int64_t
 fixed_now(void)
@@ -145,7 +184,7 @@ feed_lines(struct h2c *c, int32_t id, const uint8_t *a, size_t len)
 	nghttp2_frame frame;
 	uint32_t close_code = NGHTTP2_NO_ERROR;
 	size_t	 ll, chunk;
-	int	 lost = 0, rc;
+	int	 lost = 0, final = 0, rc;
 
 	memset(&frame, 0, sizeof(frame));
 	frame.hd.type = NGHTTP2_HEADERS;
@@ -173,6 +212,17 @@ feed_lines(struct h2c *c, int32_t id, const uint8_t *a, size_t len)
 			v = colon + 1;
 			if (v < nl && *v == ' ')
 				v++;
+			/*
+			 * After a final status another head is a trailer, and
+			 * a pseudo-header there makes nghttp2 reset the stream.
+			 */
+			if (colon - p == 7 && memcmp(p, ":status", 7) == 0) {
+				if (final) {
+					close_code = NGHTTP2_PROTOCOL_ERROR;
+					goto close;
+				}
+				final = v == nl || *v != '1';
+			}
 			rc = cb_on_header(c->sess, &frame, p,
 			    (size_t)(colon - p), v, (size_t)(nl - v), 0, c);
 			if (rc == NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE) {
@@ -262,15 +312,17 @@ relay_case(const uint8_t *a, size_t len, int h2)
 	h[1].name = "content-type";
 	h[1].value = "application/json";
 	memset(&cb, 0, sizeof(cb));
-	cb.on_header = req_on_header;
+	cb.on_header = relay_on_header;
 	cb.on_data = req_on_data;
 	cb.on_done = req_on_done;
 	cb.arg = r;
 	relay_answer_reset(r);
 	c = conn_new("POST", h, 2, r->batch.buf, r->batch.len, &cb, &id);
 	r->inflight = 1;
+	memset(&since_status, 0, sizeof(since_status));
 
 	feed(c, id, h2, a, len);
+	FUZZ_ASSERT(since_status.retry_after || r->retry_after_ms == 0);
 
 	FUZZ_ASSERT(r->reasonlen <= RELAY_REASON_MAX);
 	FUZZ_ASSERT(r->reason[r->reasonlen] == '\0');
@@ -351,13 +403,16 @@ fetch_case(const uint8_t *in, size_t inlen, int h2)
 			h[nh++].value = range;
 		}
 		memset(&cb, 0, sizeof(cb));
-		cb.on_header = f_on_header;
+		cb.on_header = fetch_on_header;
 		cb.on_data = f_on_data;
 		cb.on_done = f_on_done;
 		cb.arg = &f;
 		fetch_answer_reset(&f);
 		c = conn_new("GET", h, nh, NULL, 0, &cb, &id);
+		memset(&since_status, 0, sizeof(since_status));
 		feed(c, id, h2, a, alen);
+		FUZZ_ASSERT(since_status.content_length || f.clen == -1);
+		FUZZ_ASSERT(since_status.content_range || f.crange[0] == '\0');
 		/* fetch_attempt: an answer that did not end is interrupted */
 		if (f.finished || f.fatal)
 			result = fetch_answer_result(&f, "upstream.test");

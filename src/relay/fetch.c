@@ -86,9 +86,12 @@ f_on_header(void *arg, const char *name, const char *value)
 	struct fetch *f = arg;
 	char *end;
 
-	if (strcmp(name, ":status") == 0)
+	if (strcmp(name, ":status") == 0) {
 		f->status = atoi(value);	/* three digits (h2client) */
-	else if (strcmp(name, "content-length") == 0) {
+		/* a new head: an interim (1xx) one's fields do not count */
+		f->clen = -1;
+		f->crange[0] = '\0';
+	} else if (strcmp(name, "content-length") == 0) {
 		errno = 0;
 		f->clen = (int64_t)strtoll(value, &end, 10);
 		if (*end != '\0' || errno != 0 || f->clen < 0)

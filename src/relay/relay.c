@@ -344,6 +344,9 @@ req_on_header(void *arg, const char *name, const char *value)
 	char *end;
 	long n;
 
+	/* a new head: an interim (1xx) one's Retry-After does not count */
+	if (strcmp(name, ":status") == 0)
+		r->retry_after_ms = 0;
 	/* Retry-After in seconds (an HTTP date is ignored) */
 	if (strcmp(name, "retry-after") == 0) {
 		errno = 0;
