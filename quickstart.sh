@@ -14,11 +14,12 @@ set -eu
 
 cd "$(dirname "$0")"
 
-# Debian packages the build, the daemon and the tests need.
+# Debian packages the build, the daemon and the tests need; clang and
+# libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run).
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
-curl python3"
+curl python3 clang libclang-rt-14-dev"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 

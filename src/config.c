@@ -733,13 +733,41 @@ config_check_clash(struct config_parser *p, const struct config *cfg,
 	    la->port);
 }
 
+/* Reads every line of fp into cfg, then checks what spans lines. */
+static void
+config_read(struct config_parser *p, struct config *cfg, FILE *fp)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		p->line++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > CONFIG_LINE_MAX) {
+			config_error(p, p->line, "line too long (more than %d"
+			    " bytes)", CONFIG_LINE_MAX);
+			continue;
+		}
+		if (strlen(line) != (size_t)len) {
+			config_error(p, p->line, "line contains a NUL byte");
+			continue;
+		}
+		config_line(p, cfg, line);
+	}
+	if (ferror(fp))
+		config_error(p, 0, "%s", strerror(errno));
+	free(line);
+
+	config_check_clash(p, cfg, "coap_listen", "coaps_listen");
+	config_check_clash(p, cfg, "https_listen", "admin_listen");
+}
+
 int
 config_load(const char *path, struct config *cfg)
 {
 	struct config_parser p;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
 	FILE *fp;
 
 	config_defaults(cfg);
@@ -753,28 +781,38 @@ config_load(const char *path, struct config *cfg)
 		config_error(&p, 0, "%s", strerror(errno));
 		return -1;
 	}
-	while ((len = getline(&line, &cap, fp)) != -1) {
-		p.line++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (len > CONFIG_LINE_MAX) {
-			config_error(&p, p.line, "line too long (more than %d"
-			    " bytes)", CONFIG_LINE_MAX);
-			continue;
-		}
-		if (strlen(line) != (size_t)len) {
-			config_error(&p, p.line, "line contains a NUL byte");
-			continue;
-		}
-		config_line(&p, cfg, line);
-	}
-	if (ferror(fp))
-		config_error(&p, 0, "%s", strerror(errno));
-	free(line);
+	config_read(&p, cfg, fp);
 	fclose(fp);
+	return p.errors == 0 ? 0 : -1;
+}
 
-	config_check_clash(&p, cfg, "coap_listen", "coaps_listen");
-	config_check_clash(&p, cfg, "https_listen", "admin_listen");
+/*
+ * The same parser over a memory stream, so that a buffer goes through
+ * exactly the getline loop a file does (NUL bytes, a last line without a
+ * newline and overlong lines included).
+ */
+int
+config_load_buffer(const char *name, const void *buf, size_t len,
+    struct config *cfg)
+{
+	static char empty[1];
+	struct config_parser p;
+	FILE *fp;
+
+	config_defaults(cfg);
+	memset(&p, 0, sizeof(p));
+	p.path = name;
+	if (str_copy(cfg->path, sizeof(cfg->path), name) == -1) {
+		config_error(&p, 0, "name too long");
+		return -1;
+	}
+	/* "r" never writes to the buffer */
+	if ((fp = fmemopen(len > 0 ? (void *)buf : empty, len, "r")) == NULL) {
+		config_error(&p, 0, "%s", strerror(errno));
+		return -1;
+	}
+	config_read(&p, cfg, fp);
+	fclose(fp);
 	return p.errors == 0 ? 0 : -1;
 }
 
@@ -790,7 +828,13 @@ config_format(const struct config *cfg, const struct config_key *k,
 
 	switch (k->type) {
 	case CT_STRING:
-		if (field[0] != '\0' && strpbrk(field, " \t\"#\\") == NULL) {
+		/*
+		 * Written bare only when config_split reads it back as it
+		 * is: not empty, not "=", and none of the characters that
+		 * end or quote a bare value.
+		 */
+		if (field[0] != '\0' && strcmp(field, "=") != 0 &&
+		    strpbrk(field, " \t\r\"#\\") == NULL) {
 			snprintf(out, size, "%s", field);
 			break;
 		}

@@ -87,6 +87,12 @@ void	 config_defaults(struct config *);
  */
 int	 config_load(const char *path, struct config *cfg);
 /*
+ * The same from len bytes at buf (not NUL-terminated); name stands for
+ * the path in messages and in cfg->path.  For tests and fuzzing.
+ */
+int	 config_load_buffer(const char *name, const void *buf, size_t len,
+	    struct config *cfg);
+/*
  * Where config_load reports its errors: a FILE * (a SIGHUP reload collects
  * them to log them), or NULL for stderr, the default.
  */

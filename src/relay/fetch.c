@@ -86,9 +86,12 @@ f_on_header(void *arg, const char *name, const char *value)
 	struct fetch *f = arg;
 	char *end;
 
-	if (strcmp(name, ":status") == 0)
+	if (strcmp(name, ":status") == 0) {
 		f->status = atoi(value);	/* three digits (h2client) */
-	else if (strcmp(name, "content-length") == 0) {
+		/* a new head: an interim (1xx) one's fields do not count */
+		f->clen = -1;
+		f->crange[0] = '\0';
+	} else if (strcmp(name, "content-length") == 0) {
 		errno = 0;
 		f->clen = (int64_t)strtoll(value, &end, 10);
 		if (*end != '\0' || errno != 0 || f->clen < 0)
@@ -213,6 +216,34 @@ f_on_done(void *arg, int status, int err)
 		(void)fetch_check(f);	/* an empty body */
 }
 
+/* Forgets the previous answer before a request goes out. */
+static void
+fetch_answer_reset(struct fetch *f)
+{
+	f->checked = f->finished = f->stream_err = f->status = 0;
+	f->clen = -1;
+	f->crange[0] = '\0';
+	f->progressed = 0;
+}
+
+/*
+ * An answer that ended (on_done, a dropped stream or a fatal error): 1
+ * when the whole image is in, 0 to try again, -1 fatal (err set).
+ */
+static int
+fetch_answer_result(struct fetch *f, const char *authority)
+{
+	if (f->fatal)
+		return -1;
+	if (!f->stream_err && f->checked && f->up != NULL &&
+	    (f->total == 0 || f->done == f->total) &&
+	    (f->status == 200 || f->status == 206))
+		return 1;
+	log_warnx("fetch: %s: interrupted after %" PRIu64 " bytes "
+	    "(status %d)", authority, f->done, f->status);
+	return 0;
+}
+
 /*
  * One connection and one GET.  1 when the whole image is in, 0 to try
  * again, -1 fatal (err set).
@@ -253,10 +284,7 @@ fetch_attempt(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
 	cb.on_data = f_on_data;
 	cb.on_done = f_on_done;
 	cb.arg = f;
-	f->checked = f->finished = f->stream_err = f->status = 0;
-	f->clen = -1;
-	f->crange[0] = '\0';
-	f->progressed = 0;
+	fetch_answer_reset(f);
 	if (h2c_request(c, "GET", u->path, h, nh, NULL, 0, &cb) < 0) {
 		log_warnx("fetch: %s: %s", u->authority, h2c_error(c));
 		goto out;
@@ -269,17 +297,7 @@ fetch_attempt(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
 			goto out;
 		}
 	}
-	if (f->fatal) {
-		result = -1;
-		goto out;
-	}
-	if (!f->stream_err && f->checked && f->up != NULL &&
-	    (f->total == 0 || f->done == f->total) &&
-	    (f->status == 200 || f->status == 206))
-		result = 1;
-	else
-		log_warnx("fetch: %s: interrupted after %" PRIu64 " bytes "
-		    "(status %d)", u->authority, f->done, f->status);
+	result = fetch_answer_result(f, u->authority);
 out:
 	h2c_free(c);
 	return result;

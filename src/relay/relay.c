@@ -344,6 +344,9 @@ req_on_header(void *arg, const char *name, const char *value)
 	char *end;
 	long n;
 
+	/* a new head: an interim (1xx) one's Retry-After does not count */
+	if (strcmp(name, ":status") == 0)
+		r->retry_after_ms = 0;
 	/* Retry-After in seconds (an HTTP date is ignored) */
 	if (strcmp(name, "retry-after") == 0) {
 		errno = 0;
@@ -376,6 +379,18 @@ req_on_done(void *arg, int status, int err)
 	r->answered = 1;
 	r->status = status;
 	r->stream_err = err;
+}
+
+/* Forgets the previous answer before a request goes out. */
+static void
+relay_answer_reset(struct relay *r)
+{
+	r->answered = 0;
+	r->status = 0;
+	r->stream_err = 0;
+	r->retry_after_ms = 0;
+	r->reasonlen = 0;
+	r->reason[0] = '\0';
 }
 
 /* Printable reason for logs: the start of the answer's body. */
@@ -553,12 +568,7 @@ relay_send(struct relay *r)
 	cb.on_data = req_on_data;
 	cb.on_done = req_on_done;
 	cb.arg = r;
-	r->answered = 0;
-	r->status = 0;
-	r->stream_err = 0;
-	r->retry_after_ms = 0;
-	r->reasonlen = 0;
-	r->reason[0] = '\0';
+	relay_answer_reset(r);
 	r->stream = h2c_request(r->conn, "POST", r->url.path, h, nh,
 	    r->batch.buf, r->batch.len, &cb);
 	if (r->stream < 0) {
