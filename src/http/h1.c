@@ -432,13 +432,55 @@ h1_on_value_cb(http_parser *p, const char *at, size_t len)
 	return h1_append(&h->v, &h->vl, &h->vcap, at, len);
 }
 
+/*
+ * The request target as a path (RFC 9112 3.2): origin-form as is; the
+ * path and query of absolute-form ("http://host/p?q", which a server
+ * must accept); anything else (asterisk-form, authority-form, junk) is
+ * 400, since no resource here answers it.
+ */
+static int
+h1_target(struct h1 *h, const char **target, size_t *len)
+{
+	const char *t = h->url, *slash;
+	size_t n = h->urll, skip;
+
+	if (t == NULL || n == 0)
+		return h1_fail(h, 400, "no request target");
+	if (t[0] == '/') {
+		*target = t;
+		*len = n;
+		return 0;
+	}
+	if (n > 7 && strncasecmp(t, "http://", 7) == 0)
+		skip = 7;
+	else if (n > 8 && strncasecmp(t, "https://", 8) == 0)
+		skip = 8;
+	else
+		return h1_fail(h, 400, "the request target is not a path");
+	slash = memchr(t + skip, '/', n - skip);
+	if (slash == NULL) {
+		/* "http://host" or "http://host?q": the root */
+		slash = memchr(t + skip, '?', n - skip);
+		if (slash != NULL)
+			return h1_fail(h, 400, "the request target is not "
+			    "a path");
+		*target = "/";
+		*len = 1;
+		return 0;
+	}
+	*target = slash;
+	*len = n - (size_t)(slash - t);
+	return 0;
+}
+
 static int
 h1_on_headers_complete_cb(http_parser *p)
 {
 	struct http_conn *c = p->data;
 	struct h1 *h = c->h1;
 	struct http_req *r = h->req;
-	const char *m, *expect;
+	const char *m, *expect, *target;
+	size_t tlen;
 	int next, has_body;
 
 	http_conn_head_end(c);
@@ -446,8 +488,10 @@ h1_on_headers_complete_cb(http_parser *p)
 	    h1_check_head(h, p, r) == -1)
 		return -1;
 	m = http_method_str((enum http_method)p->method);
+	if (h1_target(h, &target, &tlen) == -1)
+		return -1;
 	if (http_req_set_method(r, m, strlen(m)) == -1 ||
-	    http_req_set_target(r, h->url ? h->url : "/", h->urll) == -1)
+	    http_req_set_target(r, target, tlen) == -1)
 		return -1;
 	h->keep_alive = http_should_keep_alive(p);
 	has_body = (p->flags & F_CHUNKED) || r->clen > 0;

@@ -153,6 +153,9 @@ H1_CASES = [
     ("gzip, chunked",
      b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n"
      b"\r\n0\r\n\r\n", 501),
+    ("asterisk-form target", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("a target that is not a path",
+     b"GET x/y HTTP/1.1\r\nHost: a\r\n\r\n", 400),
 ]
 
 
@@ -174,6 +177,12 @@ def h1_checks(tag, port, ca, ok_path, ok_status, refused):
                       b"\r\nHost: localhost\r\n\r\n")
             st, _, _, _ = h1_read_response(s)
         checks.eq(st, ok_status, "%s h1: %s accepted" % (tag, ver.decode()))
+    # absolute-form, which a server must accept (RFC 9112 3.2.2)
+    with h1_open(port, ca) as s:
+        s.sendall(b"GET https://localhost" + ok_path.encode() +
+                  b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        st, _, _, _ = h1_read_response(s)
+    checks.eq(st, ok_status, "%s h1: absolute-form target accepted" % tag)
     # a refused request with a small body: answered after the body, and
     # the connection stays open for the next request
     method, path, extra = refused
