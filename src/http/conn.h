@@ -188,6 +188,17 @@ void	 http_sources_release(struct http_sources *, struct http_source *);
 unsigned http_sources_count(const struct http_sources *,
 	    const struct sockaddr *);
 
+/*
+ * For unit tests and fuzzers: a connection with no socket and no TLS, on
+ * a server made with host NULL (no listener), speaking HTTP/1.1 (h2 0)
+ * or HTTP/2 from the start.  Feed it with h1_recv/h2_recv, run
+ * h1_produce/h2_produce; its output stays queued, the i-th piece readable
+ * with http_conn_output (its length; 0 past the end).
+ */
+struct http_conn *http_conn_new_detached(struct http_server *, int h2);
+void	 http_conn_free_detached(struct http_conn *);
+size_t	 http_conn_output(const struct http_conn *, const uint8_t **, size_t);
+
 /* h1.c */
 int	 h1_start(struct http_conn *);
 int	 h1_recv(struct http_conn *, const uint8_t *, size_t);

@@ -90,7 +90,9 @@ struct http_limits {
 
 /*
  * Binds host:port and serves it with tls.  Returns NULL with the reason
- * logged.  The tls server and handler must outlive the server.
+ * logged.  The tls server and handler must outlive the server.  With host
+ * NULL nothing is bound: tests and fuzzers make connections on such a
+ * server themselves (conn.h).
  */
 struct http_server *http_server_new(struct ev *, const char *host,
 	    unsigned port, struct tls_server *, const struct http_limits *,

@@ -565,11 +565,13 @@ server_conn_close(struct http_conn *c)
 	ev_timer_cancel(srv->ev, c->kick);
 	if (c->hslot != NULL && srv->h.on_conn_close != NULL)
 		srv->h.on_conn_close(srv->h.arg, c->hslot);
-	ev_fd_del(srv->ev, c->fd);
-	if (c->state != HTTP_CONN_HANDSHAKE && !c->lingering)
-		tls_conn_shutdown(c->tls);
+	if (c->fd != -1) {
+		ev_fd_del(srv->ev, c->fd);
+		if (c->state != HTTP_CONN_HANDSHAKE && !c->lingering)
+			tls_conn_shutdown(c->tls);
+		close(c->fd);
+	}
 	tls_conn_free(c->tls);
-	close(c->fd);
 	http_sources_release(srv->sources, c->src);
 	server_out_clear(c);
 	if (c->prev != NULL)
@@ -814,6 +816,8 @@ http_server_new(struct ev *ev, const char *host, unsigned port,
 	    (srv->sources = http_sources_new(srv->lim.max_connections)) ==
 	    NULL)
 		goto fail;
+	if (host == NULL)
+		return srv;	/* detached: for tests and fuzzers */
 	if ((srv->fd = server_listen(host, port, srv->name)) == -1)
 		goto fail;
 	if (ev_fd_add(ev, srv->fd, EPOLLIN, server_accept_cb, srv) == -1) {
@@ -856,6 +860,50 @@ http_server_free(struct http_server *srv)
 	http_sources_free(srv->sources);
 	free(srv->name);
 	free(srv);
+}
+
+struct http_conn *
+http_conn_new_detached(struct http_server *srv, int h2)
+{
+	struct http_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->srv = srv;
+	c->fd = -1;
+	c->t_start = c->t_activity = c->t_progress = ev_now_ms();
+	c->state = h2 ? HTTP_CONN_H2 : HTTP_CONN_H1;
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->st.connections++;
+	if (h2)
+		srv->st.h2_connections++;
+	if ((h2 ? h2_start(c) : h1_start(c)) == -1) {
+		server_conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+http_conn_free_detached(struct http_conn *c)
+{
+	if (c != NULL)
+		server_conn_close(c);
+}
+
+size_t
+http_conn_output(const struct http_conn *c, const uint8_t **p, size_t i)
+{
+	const struct http_out *o;
+
+	if (c->out_head + i >= c->out_n)
+		return 0;
+	o = &c->out[c->out_head + i];
+	*p = o->p;
+	return o->len;
 }
 
 void
