@@ -20,7 +20,7 @@
 
 #include "config.h"
 #include "fuzz.h"
-#include "relay/h2client.h"
+#include "http/h2client.h"
 
 static FILE *devnull;
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_relay.c: what the upstream answers, as the relay (src/relay/relay.c)
  * and firmware fetches (src/relay/fetch.c) read it through the HTTP/2
- * client (src/relay/h2client.c).
+ * client (src/http/h2client.c).
  *
  * The three files are included here, as the unit tests of STYLE.md may
  * do, to reach their static callbacks.  A connection is made the way
@@ -46,7 +46,7 @@
 
 #include "fuzz.h"
 
-#include "relay/h2client.c"
+#include "http/h2client.c"
 #include "relay/relay.c"
 #include "relay/fetch.c"
 

@@ -30,7 +30,7 @@
 
 #include "coap/coapfront.h"
 #include "admin/admin.h"
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "config.h"
 #include "core/core.h"
 #include "ev.h"

@@ -57,7 +57,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "codec/codec.h"
 #include "config.h"
 #include "crypto/crypto.h"

@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "coap/coapfront.h"
 #include "coap/handler.h"
 #include "coap/msg.h"

@@ -32,7 +32,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "codec/codec.h"
 #include "config.h"
 #include "core/core.h"

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "ops/ops.h"
 #include "relay/fetch.h"
-#include "relay/h2client.h"
+#include "http/h2client.h"
 #include "tls/tls.h"
 
 #define FETCH_ATTEMPTS	5

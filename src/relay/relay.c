@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "codec/codec.h"
 #include "config.h"
 #include "crypto/crypto.h"
 #include "ev.h"
 #include "log.h"
-#include "relay/h2client.h"
+#include "http/h2client.h"
 #include "relay/relay.h"
 #include "store/store.h"
 #include "tls/tls.h"

@@ -2,7 +2,7 @@
  * relay.h: the upstream relay (CONTRACT §5).
  *
  * Sends the store's outbox to upstream_url as JSON arrays over one HTTP/2
- * connection (src/relay/h2client), in sequence order, at least once,
+ * connection (src/http/h2client), in sequence order, at least once,
  * removing a batch only after a 2xx.  Retries back off with jitter; a
  * batch refused with another 4xx is parked (kept, counted) so it does not
  * block what follows.  Also fetches firmware images from upstream URLs

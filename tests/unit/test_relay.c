@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "relay/h2client.h"
+#include "http/h2client.h"
 #include "relay/relay.h"
 #include "t.h"
 

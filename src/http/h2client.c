@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "relay/h2client.h"
+#include "http/h2client.h"
 #include "tls/tls.h"
 
 #define H2C_READ_BUF	16384

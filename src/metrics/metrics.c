@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/metrics.h"
+#include "metrics/metrics.h"
 #include "log.h"
 
 #define METRICS_MAX_COLLECTORS	32
