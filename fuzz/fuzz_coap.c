@@ -6,8 +6,9 @@
  * parsed by libcoap's own parser (coapmsg_parse, as the daemon does) and,
  * when it parses as a request, handed to coaphandler_request on one
  * session, as if one peer sent them in that order: so Block1 bodies are
- * reassembled across the datagrams of an input, downloads reuse the
- * session's grant, and a check can complete an upgrade.  The first byte
+ * reassembled across the datagrams of an input, downloads after the
+ * first are served from core's grant, and a check can complete an
+ * upgrade.  The first byte
  * picks the session's kind: plain CoAP, or coaps with the identity d1.
  *
  * The core and store are real: a store in a temporary directory (in
@@ -45,6 +46,7 @@ static struct core *core;
 static struct config cfg;
 static struct coapmsg_parser *parser;
 static pid_t owner;
+static uint64_t serial;
 
 static void
 cleanup(void)
@@ -160,6 +162,7 @@ FUZZ_TARGET(coap)
 	coaphandler_init(&h, core, cfg.max_body);
 	memset(&s, 0, sizeof(s));
 	s.state = COAPSESS_OPEN;
+	s.serial = ++serial;	/* a session of its own: no grant carries over */
 	if (data[0] & 1) {
 		s.dtls_ep = 1;
 		snprintf(s.identity, sizeof(s.identity), "d1");
@@ -192,6 +195,6 @@ FUZZ_TARGET(coap)
 	coaphandler_release(&h, &s);
 	coapsess_last_drop(&s);
 	FUZZ_ASSERT(h.body_bytes == 0);
-	FUZZ_ASSERT(s.body == NULL && s.grant_img == NULL);
+	FUZZ_ASSERT(s.body == NULL);
 	return 0;
 }

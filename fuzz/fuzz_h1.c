@@ -107,7 +107,9 @@ static void
 setup(void)
 {
 	static const struct http_handler h = {
-		on_headers, on_body, on_request, NULL, NULL, NULL,
+		.on_headers = on_headers,
+		.on_body = on_body,
+		.on_request = on_request,
 	};
 	struct http_limits lim;
 

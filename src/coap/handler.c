@@ -11,11 +11,9 @@
  * requires: ETag (4), Content-Format (12), Max-Age (14), Block2 (23),
  * Block1 (27), Size2 (28), Size1 (60).
  *
- * A download that core allowed is remembered on the session for
- * COAPHANDLER_GRANT_MS with one image reference, which spares a device
- * walking an image one store transaction per block; a new session always
- * asks core, and a standing grant ends within COAPHANDLER_GRANT_MS of an
- * operator's cancel.
+ * Downloads pass the session's serial number to core_download as the
+ * connection, so core's download grant (core/grant.h) spares a device
+ * walking an image a store transaction per block.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +26,7 @@
 #include "crypto/crypto.h"
 #include "log.h"
 #include "model.h"
-#include "store/store.h"
+#include "store/image.h"
 
 /* Largest body served block-wise (2^20 blocks of 1 KiB). */
 #define COAPHANDLER_IMAGE_MAX	((((uint64_t)1 << 20) - 1) * 1024)
@@ -566,16 +564,6 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 
 /* Downloads ------------------------------------------------------------------------- */
 
-static void
-coaphandler_grant_drop(struct coapsess *s)
-{
-	if (s->grant_img == NULL)
-		return;
-	store_image_unref(s->grant_img);
-	s->grant_img = NULL;
-	s->grant_fw[0] = '\0';
-}
-
 /* Does a request ETag name the current image? */
 static int
 coaphandler_etag_matches(const struct coapmsg *req, uint64_t etag)
@@ -597,67 +585,34 @@ coaphandler_etag_matches(const struct coapmsg *req, uint64_t etag)
 	return 0;
 }
 
+/*
+ * One block of img, or 2.03 when the request's ETag is the image's.
+ * ETag: the first 8 bytes of the SHA-256, never 0.
+ */
 static void
-coaphandler_download(struct coaphandler *h, struct coapsess *s,
-    const struct coapmsg *req, const struct coaphandler_seg *fwseg,
-    int64_t now, struct coapbuf *r)
+coaphandler_block2(struct coapbuf *r, const struct coapmsg *req,
+    const struct store_image *img, const struct firmware_rec *fw,
+    const struct coapmsg_block *asked)
 {
-	char fwid[OTA_ID_MAX + 1];
-	struct core_req creq;
-	struct firmware_rec fw;
 	struct coapmsg_block b2;
-	const struct store_image *img;
 	uint64_t etag, off, chunk;
-	uint32_t accept;
 	size_t bs;
-	int has_b2, i, status;
+	int i;
 
-	if ((has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2)) < 0) {
-		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad Block2 option");
-		return;
-	}
-	if (coaphandler_uint(req, COAPOPT_ACCEPT, COAPFMT_OCTETS,
-	    &accept) == -1 || accept != COAPFMT_OCTETS) {
-		coaphandler_fail(r, COAPMSG_CODE(4, 6), "only octet streams");
-		return;
-	}
-	if (coaphandler_copy_id(fwid, sizeof(fwid), fwseg) == -1) {
-		coaphandler_fail(r, COAPMSG_CODE(4, 4), "unknown firmware");
-		return;
-	}
-	if (coaphandler_peer(s, &creq) == -1) {
-		coaphandler_fail(r, COAPMSG_CODE(4, 1), "no identity");
-		return;
-	}
-	if (s->grant_img != NULL && s->grant_until > now &&
-	    strcmp(s->grant_fw, fwid) == 0) {
-		img = s->grant_img;
-		etag = s->grant_etag;
-	} else {
-		coaphandler_grant_drop(s);
-		status = core_download(h->core, &creq, fwid, &img, &fw);
-		if (status != CORE_OK) {
-			coaphandler_fail_core(r, status, NULL, 0, 1);
-			return;
-		}
-		/* The first 8 bytes of the SHA-256, never 0. */
-		for (etag = 0, i = 0; i < 8; i++)
-			etag = etag << 8 | fw.sha256[i];
-		if (etag == 0)
-			etag = 1;
-		s->grant_img = img;	/* takes core's reference */
-		s->grant_until = now + COAPHANDLER_GRANT_MS;
-		s->grant_etag = etag;
-		snprintf(s->grant_fw, sizeof(s->grant_fw), "%s", fwid);
-	}
+	for (etag = 0, i = 0; i < 8; i++)
+		etag = etag << 8 | fw->sha256[i];
+	if (etag == 0)
+		etag = 1;
 	if (img->size > COAPHANDLER_IMAGE_MAX) {
 		log_warnx("coap: firmware %s is too large for block-wise "
-		    "transfer", fwid);
+		    "transfer", fw->id);
 		coaphandler_fail(r, COAPMSG_CODE(5, 0),
 		    "image too large for CoAP");
 		return;
 	}
-	if (!has_b2) {
+	if (asked != NULL)
+		b2 = *asked;
+	else {
 		b2.num = 0;
 		b2.szx = COAPHANDLER_SZX;
 	}
@@ -677,10 +632,50 @@ coaphandler_download(struct coaphandler *h, struct coapsess *s,
 	coapbuf_code(r, COAPMSG_CODE(2, 5));
 	coaphandler_opt_etag(r, etag);
 	coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_OCTETS);
-	if (has_b2 || img->size > bs)
+	if (asked != NULL || img->size > bs)
 		coapbuf_opt_block(r, COAPOPT_BLOCK2, &b2);
 	coapbuf_opt_uint(r, COAPOPT_SIZE2, (uint32_t)img->size);
 	coapbuf_payload(r, img->data + off, (size_t)chunk);
+}
+
+static void
+coaphandler_download(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, const struct coaphandler_seg *fwseg,
+    struct coapbuf *r)
+{
+	char fwid[OTA_ID_MAX + 1];
+	struct core_req creq;
+	struct firmware_rec fw;
+	struct coapmsg_block b2;
+	const struct store_image *img;
+	uint32_t accept;
+	int has_b2, status;
+
+	if ((has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2)) < 0) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad Block2 option");
+		return;
+	}
+	if (coaphandler_uint(req, COAPOPT_ACCEPT, COAPFMT_OCTETS,
+	    &accept) == -1 || accept != COAPFMT_OCTETS) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 6), "only octet streams");
+		return;
+	}
+	if (coaphandler_copy_id(fwid, sizeof(fwid), fwseg) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 4), "unknown firmware");
+		return;
+	}
+	if (coaphandler_peer(s, &creq) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 1), "no identity");
+		return;
+	}
+	creq.conn = s->serial;
+	status = core_download(h->core, &creq, fwid, &img, &fw);
+	if (status != CORE_OK) {
+		coaphandler_fail_core(r, status, NULL, 0, 1);
+		return;
+	}
+	coaphandler_block2(r, req, img, &fw, has_b2 ? &b2 : NULL);
+	store_image_unref(img);
 }
 
 /* Dispatch ---------------------------------------------------------------------------- */
@@ -707,7 +702,7 @@ coaphandler_request(struct coaphandler *h, struct coapsess *s,
 	case ROUTE_FW:
 		if (req->code != COAPMSG_GET)
 			break;
-		coaphandler_download(h, s, req, &segs[1], now, r);
+		coaphandler_download(h, s, req, &segs[1], r);
 		return;
 	default:
 		coaphandler_fail(r, COAPMSG_CODE(4, 4), "not found");
@@ -720,5 +715,4 @@ void
 coaphandler_release(struct coaphandler *h, struct coapsess *s)
 {
 	coaphandler_body_drop(h, s);
-	coaphandler_grant_drop(s);
 }

@@ -35,8 +35,6 @@ struct core;
 #define COAPHANDLER_BODY_BUDGET	(4u * 1024 * 1024)
 /* A Block1 body not completed in this time is dropped. */
 #define COAPHANDLER_BODY_MS	60000
-/* How long a download core allowed stands for a session. */
-#define COAPHANDLER_GRANT_MS	2000
 
 struct coaphandler {
 	struct core	*core;
@@ -55,7 +53,7 @@ void	 coaphandler_init(struct coaphandler *, struct core *,
 void	 coaphandler_request(struct coaphandler *, struct coapsess *,
 	    const struct coapmsg *, size_t truncated, int64_t now,
 	    struct coapbuf *);
-/* Drops what the handler hung on a session (body, download grant). */
+/* Drops what the handler hung on a session (a Block1 body). */
 void	 coaphandler_release(struct coaphandler *, struct coapsess *);
 
 #endif

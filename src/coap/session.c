@@ -38,6 +38,9 @@ struct coapsess_count {
 	unsigned	 n;
 };
 
+/* Serial numbers of sessions, unique in the process (all tables). */
+static uint64_t coapsess_serial;
+
 struct coapsess_table {
 	struct coapsess	**b;
 	size_t		 nb;		/* power of two */
@@ -436,6 +439,7 @@ coapsess_new(struct coapsess_table *t, unsigned ep, int dtls_ep,
 	s->peerlen = len;
 	s->state = state;
 	s->created = s->last = now;
+	s->serial = __atomic_add_fetch(&coapsess_serial, 1, __ATOMIC_RELAXED);
 	s->hash = coapsess_hash(t, ep, sa);
 	b = s->hash & (t->nb - 1);
 	s->hnext = t->b[b];

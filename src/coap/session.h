@@ -28,7 +28,6 @@
 #include "model.h"
 
 struct dtls_conn;
-struct store_image;
 
 enum coapsess_state {
 	COAPSESS_HANDSHAKE = 1,	/* DTLS, cookie checked, not yet done */
@@ -69,11 +68,8 @@ struct coapsess {
 	uint16_t	 last_len;
 	uint16_t	 last_mid;
 	struct coapsess_body *body;
-	/* A download core allowed a moment ago (one image reference). */
-	const struct store_image *grant_img;
-	int64_t		 grant_until;
-	uint64_t	 grant_etag;
-	char		 grant_fw[OTA_ID_MAX + 1];
+	/* Unique to this session in the process: core's download grants. */
+	uint64_t	 serial;
 };
 
 struct coapsess_limits {

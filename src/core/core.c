@@ -39,6 +39,7 @@
 
 #include "config.h"
 #include "core/core.h"
+#include "core/grant.h"
 #include "core/events.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
@@ -89,6 +90,7 @@ struct core {
 	struct job_rec *dyn;		/* open dynamic jobs, as of the tick */
 	size_t	 ndyn, capdyn;
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
+	struct grant_table *grants;	/* downloads allowed a moment ago */
 };
 
 static int64_t
@@ -156,7 +158,8 @@ core_new(struct store *st, const struct config *cfg)
 	}
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->open = calloc(CORE_MAX_ROWS, sizeof(*c->open));
-	if (c->rows == NULL || c->open == NULL) {
+	c->grants = grant_table_new();
+	if (c->rows == NULL || c->open == NULL || c->grants == NULL) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -178,6 +181,7 @@ core_free(struct core *c)
 	free(c->tj);
 	free(c->dyn);
 	free(c->due);
+	grant_table_free(c->grants);
 	free(c);
 }
 
@@ -843,6 +847,25 @@ dl_open_row_cb(const struct jobdev_rec *jd, void *arg)
 	return 1;
 }
 
+/* The grant key of a download request. */
+static void
+dl_grant_key(const struct core_req *req, const char *fwid,
+    struct grant_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (fwid == NULL || strlen(fwid) > OTA_ID_MAX ||
+	    (req->peer != NULL && strlen(req->peer) > OTA_ID_MAX))
+		return;		/* conn 0: never granted */
+	k->conn = req->conn;
+	if (req->peer != NULL)
+		memcpy(k->peer, req->peer, strlen(req->peer));
+	memcpy(k->fwid, fwid, strlen(fwid));
+	if (req->secret != NULL) {
+		k->has_secret = 1;
+		crypto_sha256(req->secret, strlen(req->secret), k->secret_sha);
+	}
+}
+
 int
 core_download(struct core *c, const struct core_req *req, const char *fwid,
     const struct store_image **img, struct firmware_rec *fw)
@@ -851,11 +874,23 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 	struct device_rec dev;
 	struct job_rec job;
 	struct dl_ctx dl, *d = &dl;	/* on the stack: no allocation */
+	struct grant_key key;
+	int64_t	 now = core_now(c);
 	size_t	 i;
 	int	 rc, status = CORE_INTERNAL, allowed = 0;
 
 	*img = NULL;
+	dl_grant_key(req, fwid, &key);
 	memset(&dev, 0, sizeof(dev));
+	if (grant_find(c->grants, &key, now, img, fw) == 0) {
+		status = CORE_OK;
+		goto out;
+	}
+	if (req->secret != NULL &&
+	    core_device_auth(c, req->peer, req->secret) != 0) {
+		status = CORE_UNAUTHORIZED;
+		goto out;
+	}
 	if (fwid == NULL || !valid_id(fwid))
 		return CORE_BAD_REQUEST;
 	if (req->peer != NULL && !valid_device_id(req->peer))
@@ -916,8 +951,10 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 	} else if (rc != 0) {
 		log_warnx("firmware %s: %s", fwid, store_strerror(rc));
 		status = CORE_INTERNAL;
-	} else
+	} else {
 		status = CORE_OK;
+		grant_put(c->grants, &key, now, *img, fw);
+	}
 	goto out;
 store_fail:
 	log_warnx("download %s: %s", fwid, store_strerror(rc));
@@ -925,6 +962,7 @@ store_fail:
 out:
 	store_txn_abort(txn);
 	crypto_wipe(&dev, sizeof(dev));
+	crypto_wipe(&key, sizeof(key));
 	if (status != CORE_OK)
 		*img = NULL;
 	return status;
@@ -1208,6 +1246,7 @@ core_tick(struct core *c, int64_t now)
 	size_t	 i;
 	int	 rc;
 
+	grant_sweep(c->grants, core_now(c));
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return;
 	p->c = c;

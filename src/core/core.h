@@ -60,6 +60,17 @@ struct core_req {
 	const char *device;	/* {device} from the path, for check/progress */
 	const uint8_t *body;
 	size_t	body_len;
+	/*
+	 * Downloads only.  conn: the front end's connection or session, a
+	 * number unique to it while it lasts (0: none).  secret: the bearer
+	 * secret that names peer, not yet checked, or NULL when the
+	 * transport proved peer itself (PSK, client certificate) or proves
+	 * nothing (plain CoAP).  What core_download allows is remembered for
+	 * a couple of seconds for that very connection, peer, secret and
+	 * firmware (core/grant.h).
+	 */
+	uint64_t conn;
+	const char *secret;
 };
 
 struct core_resp {
@@ -85,9 +96,12 @@ void	 core_progress(struct core *, const struct core_req *,
 void	 core_resp_cleanup(struct core_resp *);
 
 /*
- * GET /fw/{firmware}: authorizes the download and returns the image (one
+ * GET /fw/{firmware}: checks req->secret when there is one (else
+ * CORE_UNAUTHORIZED), authorizes the download and returns the image (one
  * reference, released with store_image_unref) and its metadata.  Returns a
- * core_status; on CORE_OK *img and *fw are set.
+ * core_status; on CORE_OK *img and *fw are set.  A request that repeats
+ * one allowed within the last couple of seconds on the same connection,
+ * with the same peer, secret and firmware, is answered from memory.
  */
 int	 core_download(struct core *, const struct core_req *, const char *fwid,
 	    const struct store_image **img, struct firmware_rec *fw);

@@ -127,7 +127,7 @@ struct http_conn {
 	unsigned busy;			/* responses not fully queued */
 	void	*h1;
 	void	*h2;
-	void	*hslot;			/* http_req_conn_slot */
+	uint64_t id;			/* http_req_conn_id */
 };
 
 /* server.c */

@@ -43,7 +43,7 @@
 #include "http/range.h"
 #include "log.h"
 #include "model.h"
-#include "store/store.h"
+#include "store/image.h"
 #include "util/validate.h"
 
 #define DEV_CTYPE_IMAGE	"application/octet-stream"
@@ -75,6 +75,13 @@ enum dev_class {
 	CLASS_N,
 };
 
+/* The validators of a firmware's responses, formatted once. */
+struct dev_tags {
+	char	 etag[2 * 32 + 3];	/* "<sha-256 hex>" */
+	char	 digest[64];		/* sha-256=:<base64>: */
+	char	 date[40];		/* Last-Modified, or "" */
+};
+
 struct httpdev {
 	const struct config *cfg;
 	struct core	*core;
@@ -85,6 +92,11 @@ struct httpdev {
 	uint64_t	 responses[CLASS_N];
 	uint64_t	 downloads;	/* 200 and 206 on /fw/, GET only */
 	uint64_t	 auth_failures;	/* 401 and 403 */
+	/* The validators of the image downloaded last (dev_tags_of). */
+	char		 tags_fw[OTA_ID_MAX + 1];
+	uint8_t		 tags_sha[32];
+	int64_t		 tags_created;
+	struct dev_tags	 tags;
 };
 
 /* What routing and authentication found out about one request. */
@@ -94,35 +106,10 @@ struct dev_ctx {
 	char	 peer[OTA_ID_MAX + 1];		/* authenticated device */
 	const char *how;			/* "bearer", "cert" */
 	int	 has_token;			/* bearer, on /fw/: */
-	uint8_t	 token_sha[32];			/* SHA-256 of the token */
+	char	 token[DEV_SECRET_MAX + 1];	/* checked by core_download */
 };
 
-/*
- * A download core allowed on one connection, kept for DEV_GRANT_MS (the
- * CoAP front end keeps the same per session): later range requests of
- * that connection, by the same device with the same credential, for the
- * same firmware, skip the bearer check and core_download's transaction.
- * The bearer token is kept only as its SHA-256.  A secret changed or a
- * job canceled takes effect on an open connection within DEV_GRANT_MS.
- */
-#define DEV_GRANT_MS	2000
 
-/* The validators of a firmware's responses, formatted once. */
-struct dev_tags {
-	char	 etag[2 * 32 + 3];	/* "<sha-256 hex>" */
-	char	 digest[64];		/* sha-256=:<base64>: */
-	char	 date[40];		/* Last-Modified, or "" */
-};
-
-struct dev_grant {
-	int64_t	 until;			/* ev_now_ms() expiry; 0: empty */
-	char	 device[OTA_ID_MAX + 1];
-	int	 has_token;		/* 0: client certificate */
-	uint8_t	 token_sha[32];
-	const struct store_image *img;	/* a reference */
-	struct firmware_rec fw;
-	struct dev_tags tags;
-};
 
 /*
  * Responses.
@@ -179,7 +166,7 @@ dev_retry_after(struct http_resp *resp, unsigned seconds)
 }
 
 static int
-core_http_status(int status)
+dev_status_http(int status)
 {
 	switch (status) {
 	case CORE_OK:
@@ -222,7 +209,7 @@ dev_core_error(struct http_resp *resp, int cstatus)
 
 	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].status == cstatus) {
-			dev_error(resp, core_http_status(cstatus), map[i].code,
+			dev_error(resp, dev_status_http(cstatus), map[i].code,
 			    map[i].message);
 			if (cstatus == CORE_UNAVAILABLE)
 				dev_retry_after(resp, 5);
@@ -356,58 +343,6 @@ dev_bearer(const struct http_req *req, size_t *len)
 	return t;
 }
 
-/* The connection's grant when it stands for ctx's device and credential. */
-static struct dev_grant *
-dev_grant_find(struct http_req *req, const char *device,
-    const struct dev_ctx *ctx)
-{
-	struct dev_grant *g = *http_req_conn_slot(req);
-
-	if (g == NULL || g->until <= ev_now_ms() || g->img == NULL ||
-	    strcmp(g->device, device) != 0 || g->has_token != ctx->has_token ||
-	    (ctx->has_token && crypto_memcmp(g->token_sha, ctx->token_sha,
-	    sizeof(g->token_sha)) != 0))
-		return NULL;
-	return g;
-}
-
-static void
-dev_grant_clear(struct dev_grant *g)
-{
-	store_image_unref(g->img);
-	crypto_wipe(g, sizeof(*g));
-}
-
-/* Remembers that core allowed this download on the connection. */
-static void
-dev_grant_put(struct http_req *req, const struct dev_ctx *ctx,
-    const struct store_image *img, const struct firmware_rec *fw,
-    const struct dev_tags *tags)
-{
-	void	**slot = http_req_conn_slot(req);
-	struct dev_grant *g = *slot;
-
-	if (g == NULL && (g = *slot = calloc(1, sizeof(*g))) == NULL)
-		return;		/* no grant: every request asks core */
-	dev_grant_clear(g);
-	store_image_ref(img);
-	g->img = img;
-	g->fw = *fw;
-	g->tags = *tags;
-	g->until = ev_now_ms() + DEV_GRANT_MS;
-	snprintf(g->device, sizeof(g->device), "%s", ctx->peer);
-	g->has_token = ctx->has_token;
-	memcpy(g->token_sha, ctx->token_sha, sizeof(g->token_sha));
-}
-
-static void
-dev_on_conn_close(void *arg, void *slot)
-{
-	(void)arg;
-	dev_grant_clear(slot);
-	free(slot);
-}
-
 /*
  * Authenticates the request; on success fills ctx->peer and returns 0.
  * Otherwise fills resp (400, 401 or 403) and returns -1.
@@ -464,20 +399,20 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 	if (cn != NULL && strcmp(cn, claimed) != 0)
 		return dev_error(resp, 403, "forbidden", "the device named is "
 		    "not the client certificate's");
-	memcpy(secret, token, tlen);
-	secret[tlen] = '\0';
-	rc = -1;
 	if (ctx->route == ROUTE_FW) {
+		/* core_download checks it (and remembers it passed) */
 		ctx->has_token = 1;
-		crypto_sha256(secret, tlen, ctx->token_sha);
-		if (dev_grant_find(req, claimed, ctx) != NULL)
-			rc = 0;		/* this token passed for this device */
-	}
-	if (rc != 0)
+		memcpy(ctx->token, token, tlen);
+		ctx->token[tlen] = '\0';
+	} else {
+		memcpy(secret, token, tlen);
+		secret[tlen] = '\0';
 		rc = core_device_auth(hd->core, claimed, secret);
-	crypto_wipe(secret, sizeof(secret));
-	if (rc != 0)
-		return dev_unauthorized(resp, 1, "wrong device or secret");
+		crypto_wipe(secret, sizeof(secret));
+		if (rc != 0)
+			return dev_unauthorized(resp, 1,
+			    "wrong device or secret");
+	}
 	snprintf(ctx->peer, sizeof(ctx->peer), "%s", claimed);
 	ctx->how = "bearer";
 	return 0;
@@ -653,37 +588,55 @@ nomem:
 }
 
 /*
- * GET or HEAD /fw/{firmware}: served from the connection's grant when it
- * stands for this device, credential and firmware; otherwise core decides,
- * and an allowed download becomes the connection's grant.
+ * The validators of fw: formatted once and kept while the same image is
+ * downloaded again and again (they are a function of its record).
+ */
+static const struct dev_tags *
+dev_tags_of(struct httpdev *hd, const struct firmware_rec *fw)
+{
+	if (strcmp(hd->tags_fw, fw->id) != 0 ||
+	    memcmp(hd->tags_sha, fw->sha256, sizeof(hd->tags_sha)) != 0 ||
+	    hd->tags_created != fw->created) {
+		dev_tags_make(fw, &hd->tags);
+		snprintf(hd->tags_fw, sizeof(hd->tags_fw), "%s", fw->id);
+		memcpy(hd->tags_sha, fw->sha256, sizeof(hd->tags_sha));
+		hd->tags_created = fw->created;
+	}
+	return &hd->tags;
+}
+
+/*
+ * GET or HEAD /fw/{firmware}: core decides, and checks the bearer token
+ * (a range request that repeats one allowed a moment ago on the same
+ * connection, with the same token, is answered from core's grant).
  */
 static int
 dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
-    const struct dev_ctx *ctx, char *extra, size_t esize)
+    struct dev_ctx *ctx, char *extra, size_t esize)
 {
 	const struct store_image *img = NULL;
 	struct firmware_rec fw;
 	struct core_req creq;
-	struct dev_tags tags;
-	struct dev_grant *g;
 	int	 cs, status;
 
-	g = dev_grant_find(req, ctx->peer, ctx);
-	if (g != NULL && strcmp(g->fw.id, ctx->target) == 0)
-		return dev_download_resp(hd, req, resp, g->img, &g->fw,
-		    &g->tags, extra, esize);
 	memset(&creq, 0, sizeof(creq));
 	creq.proto = CORE_PROTO_HTTPS;
 	creq.peer = ctx->peer;
+	creq.conn = http_req_conn_id(req);
+	creq.secret = ctx->has_token ? ctx->token : NULL;
 	cs = core_download(hd->core, &creq, ctx->target, &img, &fw);
+	crypto_wipe(ctx->token, sizeof(ctx->token));
+	if (cs == CORE_UNAUTHORIZED && ctx->has_token) {
+		ctx->peer[0] = '\0';	/* not authenticated after all */
+		ctx->how = NULL;
+		return dev_unauthorized(resp, 1, "wrong device or secret");
+	}
 	if (cs != CORE_OK) {
 		dev_core_error(resp, cs);
-		return core_http_status(cs);
+		return dev_status_http(cs);
 	}
-	dev_tags_make(&fw, &tags);
-	dev_grant_put(req, ctx, img, &fw, &tags);
-	status = dev_download_resp(hd, req, resp, img, &fw, &tags, extra,
-	    esize);
+	status = dev_download_resp(hd, req, resp, img, &fw,
+	    dev_tags_of(hd, &fw), extra, esize);
 	store_image_unref(img);
 	return status;
 }
@@ -712,7 +665,7 @@ dev_core_call(struct httpdev *hd, struct http_req *req,
 	else
 		core_progress(hd->core, &creq, &cresp);
 
-	status = core_http_status(cresp.status);
+	status = dev_status_http(cresp.status);
 	if (ctx->route == ROUTE_PROGRESS && status == 200)
 		status = 204;
 	if (status == 200 && cresp.body == NULL)
@@ -905,7 +858,6 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 	}
 	hd->handler.on_headers = dev_on_headers;
 	hd->handler.on_request = dev_on_request;
-	hd->handler.on_conn_close = dev_on_conn_close;
 	hd->handler.arg = hd;
 	hd->cfg = cfg;
 	hd->core = core;

@@ -39,7 +39,7 @@
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
-#include "store/store.h"
+#include "store/image.h"
 
 #define H1_IN_CAP	(64 * 1024)
 

@@ -37,7 +37,7 @@
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
-#include "store/store.h"
+#include "store/image.h"
 
 struct h2 {
 	nghttp2_session *s;

@@ -63,9 +63,6 @@ struct http_handler {
 	/* Optional.  The request ends (sent, reset or connection lost): free
 	 * what was hung on http_req_set_user. */
 	void	(*on_close)(void *arg, struct http_req *);
-	/* Optional.  The connection ends: free what its slot holds (see
-	 * http_req_conn_slot); called only when the slot is not NULL. */
-	void	(*on_conn_close)(void *arg, void *slot);
 	void	*arg;
 };
 
@@ -116,10 +113,10 @@ void	 http_server_stats(const struct http_server *,
 	    struct http_server_stats *);
 
 /*
- * One pointer per connection for the handler (NULL at first), shared by
- * every request of that connection; on_conn_close gets it at the end.
+ * A number unique to the request's connection in this process (never 0):
+ * what a handler may key per-connection facts by (core's download grants).
  */
-void	**http_req_conn_slot(struct http_req *);
+uint64_t http_req_conn_id(const struct http_req *);
 
 /* Request accessors; strings are NUL-terminated and valid until on_close. */
 int	 http_req_version(const struct http_req *);	/* 2 or 11 */

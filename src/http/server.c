@@ -44,7 +44,7 @@
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
-#include "store/store.h"
+#include "store/image.h"
 #include "tls/tls.h"
 
 struct http_server {
@@ -69,6 +69,7 @@ struct http_server {
 };
 
 static void	server_conn_io_cb(int, uint32_t, void *);
+static uint64_t	server_conn_id(void);
 static void	server_conn_close(struct http_conn *);
 static void	server_conn_kick_cb(void *);
 
@@ -95,6 +96,15 @@ server_limits_fill(struct http_limits *dst, const struct http_limits *src)
 		dst->handshake_timeout_s = 10;
 	if (dst->header_timeout_s == 0)
 		dst->header_timeout_s = 10;
+}
+
+/* Connection numbers: unique in the process, over every listener. */
+static uint64_t
+server_conn_id(void)
+{
+	static uint64_t last;
+
+	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
 }
 
 const struct http_limits *
@@ -563,8 +573,6 @@ server_conn_close(struct http_conn *c)
 	} else if (c->state == HTTP_CONN_H1)
 		h1_free(c);
 	ev_timer_cancel(srv->ev, c->kick);
-	if (c->hslot != NULL && srv->h.on_conn_close != NULL)
-		srv->h.on_conn_close(srv->h.arg, c->hslot);
 	if (c->fd != -1) {
 		ev_fd_del(srv->ev, c->fd);
 		if (c->state != HTTP_CONN_HANDSHAKE && !c->lingering)
@@ -659,6 +667,7 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 			continue;
 		}
 		c->srv = srv;
+		c->id = server_conn_id();
 		c->fd = cfd;
 		c->src = src;
 		c->t_start = c->t_activity = c->t_progress = ev_now_ms();
@@ -870,6 +879,7 @@ http_conn_new_detached(struct http_server *srv, int h2)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->srv = srv;
+	c->id = server_conn_id();
 	c->fd = -1;
 	c->t_start = c->t_activity = c->t_progress = ev_now_ms();
 	c->state = h2 ? HTTP_CONN_H2 : HTTP_CONN_H1;
@@ -1249,10 +1259,10 @@ http_req_content_length(const struct http_req *r)
 	return r->clen;
 }
 
-void **
-http_req_conn_slot(struct http_req *r)
+uint64_t
+http_req_conn_id(const struct http_req *r)
 {
-	return &r->conn->hslot;
+	return r->conn->id;
 }
 
 void

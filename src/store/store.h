@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "store/image.h"
 
 enum store_err {
 	STORE_OK = 0,
@@ -177,18 +178,12 @@ void	 store_image_discard(struct store_image_writer *);	/* NULL ok */
 int	 store_image_remove(struct store *, const char *id);
 
 /*
- * A read-only, reference-counted memory map of an image.  Opening the same
- * id again while it is mapped returns the same object with one more
- * reference, so concurrent downloads share one mapping and nothing is
- * copied.  store_image_unref unmaps on the last reference.
+ * A read-only, reference-counted memory map of an image (store/image.h).
+ * Opening the same id again while it is mapped returns the same object
+ * with one more reference, so concurrent downloads share one mapping and
+ * nothing is copied.
  */
-struct store_image {
-	const uint8_t *data;
-	uint64_t size;
-};
 int	 store_image_open(struct store *, const char *id,
 	    const struct store_image **out);
-void	 store_image_ref(const struct store_image *);
-void	 store_image_unref(const struct store_image *);	/* NULL ok */
 
 #endif
