@@ -67,7 +67,6 @@
 #include "log.h"
 #include "ops/ops.h"
 #include "relay/fetch.h"
-#include "relay/relay.h"
 #include "store/store.h"
 #include "util/validate.h"
 
