@@ -2,22 +2,28 @@
  * main.c: otagw, the daemon's entry point.  The only file that knows the
  * start-up order:
  *
- *   options -> configuration (-n stops here) -> logging -> daemon(3)
- *   -> state directory and store -> core -> event loop -> signals
- *   -> 1 s tick -> CoAP front end -> HTTPS devices -> relay -> admin API
- *   -> "otagw ready"
- *   -> ev_run
+ *   options -> configuration (-n stops here) -> logging -> detach (fork,
+ *   the parent waits) -> state directory and its lock -> store -> core
+ *   -> event loop -> signals -> 1 s tick -> CoAP front end -> HTTPS
+ *   devices -> relay -> admin API -> "otagw ready" (the parent exits 0,
+ *   the service manager hears READY=1) -> ev_run
  *
  * One struct otagw holds everything the daemon owns; the shutdown path
  * frees it in the reverse order.  Signals arrive through a signalfd in the
  * event loop, so handlers never run in signal context: SIGTERM and SIGINT
  * stop the loop cleanly, SIGHUP re-reads the configuration file and applies
- * what can change at run time.  The daemon forks (daemon(3)) before it
- * opens the store, because an LMDB environment must not cross a fork.  It
- * keeps its working directory, so relative paths in the configuration stay
- * relative to where it was started.
+ * what can change at run time.  Detaching forks before the store is opened
+ * (an LMDB environment must not cross a fork), but the parent exits only
+ * when the child says it serves, or with status 1 when it fails: a start
+ * is honest either way, and its errors reach the terminal.  The state
+ * directory is locked (otagw.pid) for the life of the process, so two
+ * daemons never share a store.
  */
+#include <sys/file.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +42,7 @@
 #include "ev.h"
 #include "http/device.h"
 #include "log.h"
+#include "notify.h"
 #include "relay/relay.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -69,7 +76,12 @@ struct otagw {
 	struct admin	*admin;		/* admin API, or NULL when off */
 	struct ev_timer	*tick;
 	int		 sigfd;
+	int		 lockfd;	/* state_dir/otagw.pid, locked */
+	int		 ready_fd;	/* detached: tells the parent, or -1 */
 };
+
+static void	otagw_detach(struct otagw *);
+static void	otagw_ready(struct otagw *);
 
 static void
 usage(FILE *fp)
@@ -142,35 +154,45 @@ listen_text(const struct config_listen *l, char *out, size_t size)
 }
 
 /*
- * The files the HTTPS device listener needs, for -n: a missing file is
- * reported clearly (relative paths are taken from the directory otagw is
- * started in), but does not make the configuration itself wrong.
+ * The files the configuration names that otagw needs to start, for -n:
+ * each one missing or unreadable is an error (exit 1), with the setting
+ * that names it.  Returns how many.
  */
-static void
-otagw_check_tls_files(const struct config *cfg)
+static int
+otagw_check_files(const struct config *cfg)
 {
-	const char *const what[] = { "tls_cert", "tls_key", "device_ca" };
-	const char *const path[] = { cfg->tls_cert, cfg->tls_key,
-	    cfg->device_ca };
+	const struct {
+		const char	*key;
+		const char	*path;
+		int		 needed;
+	} f[] = {
+		{ "tls_cert", cfg->tls_cert, cfg->https.enabled ||
+		    cfg->admin.enabled },
+		{ "tls_key", cfg->tls_key, cfg->https.enabled ||
+		    cfg->admin.enabled },
+		{ "device_ca", cfg->device_ca, cfg->https.enabled &&
+		    cfg->device_ca[0] != '\0' },
+		{ "admin_token_file", cfg->admin_token_file,
+		    cfg->admin.enabled },
+		{ "upstream_token_file", cfg->upstream_token_file,
+		    cfg->upstream_url[0] != '\0' &&
+		    cfg->upstream_token_file[0] != '\0' },
+		{ "upstream_ca", cfg->upstream_ca, cfg->upstream_url[0] !=
+		    '\0' && cfg->upstream_ca[0] != '\0' },
+	};
 	size_t i;
+	int bad = 0;
 
-	if (cfg->admin.enabled && access(cfg->admin_token_file, R_OK) != 0)
-		fprintf(stderr, "otagw: warning: admin_token_file %s: %s: otagw "
-		    "will not start with admin_listen on until it exists"
-		    " (./quickstart.sh run makes certs/admin.token)\n",
-		    cfg->admin_token_file, strerror(errno));
-	if (!cfg->https.enabled && !cfg->admin.enabled)
-		return;
-	for (i = 0; i < 3; i++) {
-		if (path[i][0] == '\0' || access(path[i], R_OK) == 0)
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i].needed || access(f[i].path, R_OK) == 0)
 			continue;
-		if (i == 2 && !cfg->https.enabled)
-			continue;
-		fprintf(stderr, "otagw: warning: %s %s: %s: otagw will not "
-		    "start with https_listen on until it exists%s\n", what[i],
-		    path[i], strerror(errno), i < 2 ? " (./quickstart.sh run "
-		    "makes development certificates in certs/)" : "");
+		fprintf(stderr, "otagw: %s %s: %s%s\n", f[i].key, f[i].path,
+		    strerror(errno), i < 2 || i == 3 ? " (./quickstart.sh "
+		    "run makes development certificates and the admin token "
+		    "in certs/)" : "");
+		bad++;
 	}
+	return bad;
 }
 
 /* HTTPS devices: the TLS context, then the listener.  0 or -1. */
@@ -291,7 +313,9 @@ otagw_signal_cb(int fd, uint32_t events, void *arg)
 			ev_stop(gw->ev);
 			return;
 		case SIGHUP:
+			notify_send("RELOADING=1");
 			otagw_reload(gw);
+			notify_send("READY=1");
 			break;
 		}
 	}
@@ -359,6 +383,48 @@ otagw_state_dir(const char *dir)
 		log_warnx("state directory %s: not a directory", dir);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * One otagw per state directory: an exclusive lock on DIR/otagw.pid,
+ * held as long as the process lives (the kernel drops it however the
+ * process ends), with the pid written in it for the message a second
+ * otagw prints.  otactl does not take it: it may work beside the daemon.
+ */
+static int
+otagw_lock(struct otagw *gw, const char *dir)
+{
+	char path[CONFIG_PATH + 16], buf[32];
+	ssize_t n;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/otagw.pid", dir);
+	if ((gw->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) ==
+	    -1) {
+		log_warn("state directory %s: %s", dir, path);
+		return -1;
+	}
+	if (flock(gw->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK) {
+			log_warn("state directory %s: lock", dir);
+			return -1;
+		}
+		n = pread(gw->lockfd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		pid = strtol(buf, NULL, 10);
+		if (pid > 0)
+			log_warnx("state directory %s is in use by otagw (pid "
+			    "%ld)", dir, pid);
+		else
+			log_warnx("state directory %s is in use by another "
+			    "otagw", dir);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(gw->lockfd, 0) == -1 ||
+	    pwrite(gw->lockfd, buf, (size_t)n, 0) != n)
+		log_warn("%s", path);
 	return 0;
 }
 
@@ -448,6 +514,74 @@ otagw_cleanup(struct otagw *gw)
 	gw->st = NULL;
 	ev_free(gw->ev);
 	gw->ev = NULL;
+	if (gw->lockfd != -1)
+		close(gw->lockfd);	/* the lock goes with it */
+	gw->lockfd = -1;
+}
+
+/*
+ * Detaching, honestly: the parent forks at once (an LMDB environment must
+ * not cross a fork, so the child does all the work), then waits until
+ * the child says it serves, and exits 0; if the child fails first, its
+ * reason is already on the terminal (stderr is shared until then) and
+ * the parent exits 1.  Returns in the child only.
+ */
+static void
+otagw_detach(struct otagw *gw)
+{
+	char c;
+	pid_t pid;
+	int p[2], st;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(p[0]);
+		gw->ready_fd = p[1];
+		if (setsid() == -1)
+			fatal("setsid");
+		return;
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &c, 1);
+	while (n == -1 && errno == EINTR);
+	if (n == 1)
+		exit(0);
+	/* No word: the child failed (and said why) or died. */
+	if (waitpid(pid, &st, 0) == pid && WIFSIGNALED(st))
+		fprintf(stderr, "otagw: the daemon died of signal %d while "
+		    "starting\n", WTERMSIG(st));
+	exit(1);
+}
+
+/*
+ * Every listener is up: tell the parent (detached) or the service
+ * manager, and from then on log to syslog when detached.
+ */
+static void
+otagw_ready(struct otagw *gw)
+{
+	int fd;
+
+	notify_send("READY=1\nSTATUS=serving");
+	if (gw->ready_fd == -1)
+		return;
+	log_init("otagw", 0, level_for(gw));
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (write(gw->ready_fd, "R", 1) != 1)
+		log_warn("telling the parent");
+	close(gw->ready_fd);
+	gw->ready_fd = -1;
 }
 
 int
@@ -464,6 +598,8 @@ main(int argc, char *argv[])
 	memset(&gw, 0, sizeof(gw));
 	gw.conf_path = OTAGW_CONF;
 	gw.sigfd = -1;
+	gw.lockfd = -1;
+	gw.ready_fd = -1;
 
 	while ((ch = getopt_long(argc, argv, "c:dhnvV", longopts, NULL)) !=
 	    -1) {
@@ -509,27 +645,29 @@ main(int argc, char *argv[])
 	if (checkonly) {
 		if (gw.verbose > 0)
 			config_dump(&gw.cfg, stdout);
-		otagw_check_tls_files(&gw.cfg);
 		fflush(stdout);
+		if (otagw_check_files(&gw.cfg) > 0) {
+			fprintf(stderr, "otagw: %s: files are missing, otagw "
+			    "would not start\n", gw.conf_path);
+			return 1;
+		}
 		fprintf(stderr, "configuration OK\n");
 		return 0;
 	}
 
-	/* Start-up problems found before detaching reach the terminal. */
+	/* Start-up problems reach the terminal, detached or not. */
 	log_init("otagw", 1, level_for(&gw));
-	if (otagw_state_dir(gw.cfg.state_dir) == -1)
-		return 1;
-	if (!gw.foreground) {
-		if (daemon(1, 0) == -1)
-			fatal("daemon");
-		log_init("otagw", 0, level_for(&gw));
-	}
+	if (!gw.foreground)
+		otagw_detach(&gw);	/* returns in the child only */
 	log_info("otagw %s starting, configuration %s", PACKAGE_VERSION,
 	    gw.conf_path);
 
-	if (otagw_start(&gw) == 0) {
+	if (otagw_state_dir(gw.cfg.state_dir) == 0 &&
+	    otagw_lock(&gw, gw.cfg.state_dir) == 0 && otagw_start(&gw) == 0) {
+		otagw_ready(&gw);
 		if (ev_run(gw.ev) == 0)
 			status = 0;
+		notify_send("STOPPING=1");
 	}
 	otagw_cleanup(&gw);
 	if (status == 0)

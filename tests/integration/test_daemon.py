@@ -3,7 +3,8 @@ start-up, signals.
 
 - `otagw -n` on the shipped conf/otagw.conf says "configuration OK" and
   exits 0; with -v it prints the effective configuration, which has plain
-  CoAP off and DTLS on 5684.
+  CoAP off and DTLS on 5684.  A file it names that is missing (a
+  certificate, a key) makes -n exit 1.
 - Bad configuration files exit 1 with every error as "file:line: message".
 - --help / -h / -V, and a bad option.
 - A real gateway: creates its state directory (mode 0700), logs "otagw
@@ -128,14 +129,16 @@ for name, text, wants in bad_cases:
     checks.check((path + wants[0]) in p.stderr,
                  "%s: start-up reports the error" % name)
 
-# HTTPS on, certificate files missing: -n says so clearly, still exits 0
-# (the files are looked up where otagw starts); starting fails cleanly.
+# HTTPS on, certificate files missing: -n names them and exits 1, since
+# otagw would not start; starting fails cleanly.
 nocert = write("nocert.conf", "https_listen 127.0.0.1:%d\n"
                "tls_cert %s/none.pem\ntls_key %s/none.key\n"
-               "state_dir %s/nocert-var\ncoaps_listen off\n" %
-               (free_port_both(), TMP, TMP, TMP))
+               "state_dir %s/nocert-var\ncoaps_listen off\n"
+               "admin_listen off\n" % (free_port_both(), TMP, TMP, TMP))
 p = run("-n", "-c", nocert)
-checks.eq(p.returncode, 0, "-n with missing certificate files exits 0")
+checks.eq(p.returncode, 1, "-n with missing certificate files exits 1")
+checks.check("configuration OK" not in p.stderr,
+             "-n does not say OK when files are missing")
 checks.check("tls_cert %s/none.pem: No such file" % TMP in p.stderr and
              "tls_key %s/none.key: No such file" % TMP in p.stderr,
              "-n names the missing certificate files (%r)" % p.stderr)
