@@ -15,9 +15,13 @@
  *   level     warn, info or debug
  *
  * Parsing reports every error of the file as "file:line: message" on
- * stderr and keeps going, so one run of "otagw -n" lists them all.  Paths
- * are kept as written: relative ones are relative to the directory otagw
- * was started in (the daemon does not chdir).
+ * stderr and keeps going, so one run of "otagw -n" lists them all.
+ *
+ * Paths (state_dir, the certificate, key, CA and token files) that are
+ * relative are taken from the directory of the file that names them, and
+ * stored absolute: otagw and otactl then mean the same files whatever
+ * directory they are started in.  The embedded defaults are absolute
+ * (the FHS places configure was given).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -215,7 +219,8 @@ config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	config_default_gateway_id(cfg->gateway_id, sizeof(cfg->gateway_id));
-	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "./var");
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
+	    CONFIG_DEFAULT_STATE_DIR);
 	cfg->map_size = 1 * GIB;
 	cfg->log_level = LOG_LEVEL_INFO;
 
@@ -236,12 +241,14 @@ config_defaults(struct config *cfg)
 	cfg->firmware_max_per_product = 100;
 
 	listen_set(&cfg->https, 1, "0.0.0.0", 8443);
-	snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "certs/server.pem");
-	snprintf(cfg->tls_key, sizeof(cfg->tls_key), "certs/server.key");
+	snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "%s/server.pem",
+	    CONFIG_DEFAULT_DIR);
+	snprintf(cfg->tls_key, sizeof(cfg->tls_key), "%s/server.key",
+	    CONFIG_DEFAULT_DIR);
 
 	listen_set(&cfg->admin, 1, "127.0.0.1", 8444);
 	snprintf(cfg->admin_token_file, sizeof(cfg->admin_token_file),
-	    "certs/admin.token");
+	    "%s/admin.token", CONFIG_DEFAULT_DIR);
 	cfg->header_timeout = 10;
 	cfg->max_conns_per_source = 64;
 
@@ -764,6 +771,91 @@ config_read(struct config_parser *p, struct config *cfg, FILE *fp)
 	config_check_clash(p, cfg, "https_listen", "admin_listen");
 }
 
+/* The settings that are file names. */
+static const char *const config_paths[] = {
+	"state_dir", "tls_cert", "tls_key", "device_ca", "admin_token_file",
+	"upstream_token_file", "upstream_ca",
+};
+
+/*
+ * dir + "/" + rel, with "." and ".." segments of rel folded into dir
+ * lexically.  0, or -1 when it does not fit.
+ */
+static int
+config_join(const char *dir, const char *rel, char *out, size_t size)
+{
+	size_t n;
+
+	if (str_copy(out, size, dir) == -1)
+		return -1;
+	while (*rel != '\0') {
+		const char *end = strchr(rel, '/');
+		size_t len = end != NULL ? (size_t)(end - rel) : strlen(rel);
+		char *slash;
+
+		if (len == 0 || (len == 1 && rel[0] == '.')) {
+			/* "" or ".": nothing */
+		} else if (len == 2 && rel[0] == '.' && rel[1] == '.') {
+			if ((slash = strrchr(out, '/')) != NULL)
+				*(slash == out ? slash + 1 : slash) = '\0';
+		} else {
+			n = strlen(out);
+			if (n + 1 + len + 1 > size)
+				return -1;
+			if (n == 0 || out[n - 1] != '/')
+				out[n++] = '/';
+			memcpy(out + n, rel, len);
+			out[n + len] = '\0';
+		}
+		rel += len;
+		if (*rel == '/')
+			rel++;
+	}
+	return 0;
+}
+
+/* Relative paths of cfg, taken from the directory of the file at path. */
+static void
+config_resolve_paths(struct config_parser *p, struct config *cfg,
+    const char *path)
+{
+	char dir[CONFIG_PATH], joined[CONFIG_PATH], *slash, *v;
+	const struct config_key *k;
+	size_t i, j;
+
+	if (path[0] == '/') {
+		if (str_copy(dir, sizeof(dir), path) == -1)
+			return;
+	} else {
+		if (getcwd(dir, sizeof(dir)) == NULL ||
+		    config_join(dir, path, joined, sizeof(joined)) == -1) {
+			config_error(p, 0, "cannot tell where %s is: %s", path,
+			    strerror(errno));
+			return;
+		}
+		snprintf(dir, sizeof(dir), "%s", joined);
+	}
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	for (i = 0; i < sizeof(config_paths) / sizeof(config_paths[0]); i++) {
+		for (j = 0; j < NKEYS; j++)
+			if (strcmp(config_keys[j].name, config_paths[i]) == 0)
+				break;
+		k = &config_keys[j];
+		v = (char *)cfg + k->off;
+
+		if (v[0] == '\0' || v[0] == '/')
+			continue;
+		if (config_join(dir, v, joined, sizeof(joined)) == -1 ||
+		    strlen(joined) >= k->size) {
+			config_error(p, p->seen[j], "%s: %s/%s is too long",
+			    k->name, dir, v);
+			continue;
+		}
+		memcpy(v, joined, strlen(joined) + 1);
+	}
+}
+
 int
 config_load(const char *path, struct config *cfg)
 {
@@ -783,13 +875,16 @@ config_load(const char *path, struct config *cfg)
 	}
 	config_read(&p, cfg, fp);
 	fclose(fp);
+	if (p.errors == 0)
+		config_resolve_paths(&p, cfg, path);
 	return p.errors == 0 ? 0 : -1;
 }
 
 /*
  * The same parser over a memory stream, so that a buffer goes through
  * exactly the getline loop a file does (NUL bytes, a last line without a
- * newline and overlong lines included).
+ * newline and overlong lines included); relative paths are taken from the
+ * directory of name, as if the buffer had been read from there.
  */
 int
 config_load_buffer(const char *name, const void *buf, size_t len,
@@ -813,6 +908,8 @@ config_load_buffer(const char *name, const void *buf, size_t len,
 	}
 	config_read(&p, cfg, fp);
 	fclose(fp);
+	if (p.errors == 0)
+		config_resolve_paths(&p, cfg, name);
 	return p.errors == 0 ? 0 : -1;
 }
 

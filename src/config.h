@@ -7,9 +7,10 @@
  * unless they end in s, m, h or d.  Unknown keys, bad values and repeated
  * keys are errors reported as "file:line: message".
  *
- * config_defaults gives the embedded defaults, which are those of the
- * shipped conf/otagw.conf: state in ./var, DTLS-PSK on 5684, plain CoAP
- * off.
+ * config_defaults gives the embedded defaults: state in
+ * LOCALSTATEDIR/lib/otagw, certificates and token in SYSCONFDIR/otagw,
+ * DTLS-PSK on 5684, plain CoAP off.  Relative paths in a file are taken
+ * from the file's directory (config_load stores them absolute).
  */
 #ifndef OTAGW_CONFIG_H
 #define OTAGW_CONFIG_H
@@ -19,6 +20,17 @@
 
 #define CONFIG_STR	256
 #define CONFIG_PATH	1024
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/usr/local/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR	"/usr/local/var"
+#endif
+/* Where an installed otagw looks by default (configure's directories). */
+#define CONFIG_DEFAULT_DIR	SYSCONFDIR "/otagw"
+#define CONFIG_DEFAULT_PATH	CONFIG_DEFAULT_DIR "/otagw.conf"
+#define CONFIG_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/otagw"
 
 /* A listen address: "off", "host:port", "[v6]:port" or ":port". */
 struct config_listen {

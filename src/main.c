@@ -48,14 +48,11 @@
 #include "tls/tls.h"
 #include "util/validate.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/usr/local/etc"
-#endif
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-#define OTAGW_CONF	SYSCONFDIR "/otagw.conf"
+#define OTAGW_CONF	CONFIG_DEFAULT_PATH
 #define TICK_MS		1000
 
 struct otagw {
@@ -118,9 +115,10 @@ help(void)
 "  -V, --version  print the version and exit\n"
 "\n"
 "State: devices, firmware images and jobs live in the directory named by\n"
-"state_dir in the configuration (shipped default ./var, relative to the\n"
-"directory otagw is started in); it is created with mode 0700 when\n"
-"missing.  Operators manage it with otactl, also while otagw runs.\n"
+"state_dir (default " CONFIG_DEFAULT_STATE_DIR "); it is created with\n"
+"mode 0700 when missing, and one otagw at a time may use it.  Relative\n"
+"paths in the configuration are taken from the directory of that file.\n"
+"Operators manage the state with otactl, also while otagw runs.\n"
 "\n"
 "Signals:\n"
 "  SIGTERM, SIGINT  stop cleanly (exit status 0)\n"

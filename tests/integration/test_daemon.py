@@ -80,8 +80,9 @@ checks.check(re.search(r"^coap_listen off$", dump, re.M),
              "the dump shows plain CoAP off")
 checks.check(re.search(r"^coaps_listen \S*:5684$", dump, re.M),
              "the dump shows DTLS on port 5684")
-checks.check(re.search(r"^state_dir \./var$", dump, re.M),
-             "the dump shows state in ./var")
+checks.eq(re.findall(r"^state_dir (.*)$", dump, re.M),
+          [os.path.join(os.path.normpath(os.path.abspath(SRCDIR)), "var")],
+          "the dump shows state in var/ beside conf/, made absolute")
 checks.check(re.search(r"^https_listen \S*:8443$", dump, re.M),
              "the dump shows HTTPS on port 8443")
 for key in ("gateway_id", "map_size", "log_level", "check_interval",

@@ -98,7 +98,7 @@ test_defaults(void)
 
 	config_defaults(&c);
 	T_CHECK(valid_device_id(c.gateway_id));
-	T_EQ_STR(c.state_dir, "./var");
+	T_EQ_STR(c.state_dir, CONFIG_DEFAULT_STATE_DIR);
 	T_EQ_INT(c.map_size, 1024ULL * 1024 * 1024);
 	T_EQ_INT(c.log_level, LOG_LEVEL_INFO);
 	T_EQ_INT(c.coap.enabled, 0);
@@ -124,10 +124,10 @@ test_defaults(void)
 	T_EQ_INT(c.admin.enabled, 1);
 	T_EQ_STR(c.admin.host, "127.0.0.1");
 	T_EQ_INT(c.admin.port, 8444);
-	T_EQ_STR(c.tls_cert, "certs/server.pem");
-	T_EQ_STR(c.tls_key, "certs/server.key");
+	T_EQ_STR(c.tls_cert, CONFIG_DEFAULT_DIR "/server.pem");
+	T_EQ_STR(c.tls_key, CONFIG_DEFAULT_DIR "/server.key");
 	T_EQ_STR(c.device_ca, "");
-	T_EQ_STR(c.admin_token_file, "certs/admin.token");
+	T_EQ_STR(c.admin_token_file, CONFIG_DEFAULT_DIR "/admin.token");
 	T_EQ_STR(c.upstream_url, "");
 	T_EQ_INT(c.outbox_limit, 100000);
 }
@@ -136,7 +136,7 @@ static void
 test_good(void)
 {
 	struct config c;
-	char *errs;
+	char *errs, want_path[600];
 
 	/* Empty file: the defaults, and the path remembered. */
 	T_EQ_INT(load_text("", &c, &errs), 0);
@@ -188,9 +188,26 @@ test_good(void)
 	T_EQ_STR(errs, "");
 	free(errs);
 	T_EQ_STR(c.state_dir, "/tmp/my state");
-	T_EQ_STR(c.tls_cert, "a\"b\\c");
+	snprintf(want_path, sizeof(want_path), "%s/a\"b\\c", tmpdir);
+	T_EQ_STR(c.tls_cert, want_path);
 	T_EQ_STR(c.device_ca, "");
 	T_EQ_STR(c.gateway_id, "edge-7.site:a@b");
+
+	/*
+	 * Relative paths are the file's directory's, "." and ".." folded,
+	 * whatever the working directory.
+	 */
+	T_EQ_INT(load_text("state_dir ../var\ntls_key ./k/../key.pem\n"
+	    "admin_token_file tok\n", &c, &errs), 0);
+	free(errs);
+	T_CHECK(strrchr(tmpdir, '/') != NULL);
+	snprintf(want_path, sizeof(want_path), "%.*s/var",
+	    (int)(strrchr(tmpdir, '/') - tmpdir), tmpdir);
+	T_EQ_STR(c.state_dir, want_path);
+	snprintf(want_path, sizeof(want_path), "%s/key.pem", tmpdir);
+	T_EQ_STR(c.tls_key, want_path);
+	snprintf(want_path, sizeof(want_path), "%s/tok", tmpdir);
+	T_EQ_STR(c.admin_token_file, want_path);
 
 	/* URLs. */
 	T_EQ_INT(load_text("coap_public_url coap://gw.example:5683\n"
@@ -473,7 +490,7 @@ test_bad(void)
 		/* An empty buffer is an empty file: the defaults. */
 		T_EQ_INT(config_load_buffer("empty", NULL, 0, &c), 0);
 		T_EQ_STR(c.path, "empty");
-		T_EQ_STR(c.state_dir, "./var");
+		T_EQ_STR(c.state_dir, CONFIG_DEFAULT_STATE_DIR);
 	}
 }
 
@@ -546,14 +563,15 @@ test_dump(void)
 			const char	*line;
 			const char	*value;
 		} q[] = {
-			{ "tls_cert \"a\rb\"\n", "a\rb" },
-			{ "tls_cert \"\r\"\n", "\r" },
-			{ "tls_cert \"=\"\n", "=" },
-			{ "tls_cert \"a b\"\n", "a b" },
-			{ "tls_cert \"\\\"#\\\\\"\n", "\"#\\" },
+			/* absolute: a relative path would be made absolute */
+			{ "tls_cert \"/a\rb\"\n", "/a\rb" },
+			{ "tls_cert \"/\r\"\n", "/\r" },
+			{ "tls_cert \"/=\"\n", "/=" },
+			{ "tls_cert \"/a b\"\n", "/a b" },
+			{ "tls_cert \"/\\\"#\\\\\"\n", "/\"#\\" },
 			{ "tls_cert \"\"\n", "" },
-			{ "tls_cert \"==\"\n", "==" },
-			{ "tls_cert \"x\001y\"\n", "x\001y" },
+			{ "tls_cert \"/==\"\n", "/==" },
+			{ "tls_cert \"/x\001y\"\n", "/x\001y" },
 		};
 		size_t i;
 
@@ -578,7 +596,8 @@ test_dump(void)
 	one = dump_text(&c);
 	T_CHECK(strstr(one, "\ncoap_listen off\n") != NULL);
 	T_CHECK(strstr(one, "\ncoaps_listen 0.0.0.0:5684\n") != NULL);
-	T_CHECK(strstr(one, "\nstate_dir ./var\n") != NULL);
+	T_CHECK(strstr(one, "\nstate_dir " CONFIG_DEFAULT_STATE_DIR "\n") !=
+	    NULL);
 	T_CHECK(strstr(one, "\ncoap_public_url \"\"\n") != NULL);
 	T_CHECK(strstr(one, "\nmax_body 1K\n") != NULL);
 	T_CHECK(strstr(one, "\ncheck_interval 1h\n") != NULL);
@@ -631,7 +650,7 @@ test_reload(void)
 	/* Kept. */
 	T_EQ_INT(cur.coaps.port, 5684);
 	T_EQ_INT(cur.coap.enabled, 0);
-	T_EQ_STR(cur.state_dir, "./var");
+	T_EQ_STR(cur.state_dir, CONFIG_DEFAULT_STATE_DIR);
 	T_EQ_INT(cur.map_size, 1ULL << 30);
 	T_CHECK(strcmp(cur.gateway_id, "other") != 0);
 
