@@ -7,9 +7,10 @@
  * loop over short writes and EINTR; a full disk gives STORE_EFULL.
  * store_image_commit fsyncs the file, renames it to DIR/images/<id> and
  * fsyncs the directory, so after a crash an image either exists whole under
- * its id or not at all.  Temporary files left by a crash are removed by the
- * next store_open once they are an hour old (a younger one may belong to an
- * upload that another process is doing right now).
+ * its id or not at all.  A writer holds an flock on its temporary file
+ * for as long as it writes; every store_open removes the temporary files
+ * nobody holds (left by a crash or a kill -9), and leaves those another
+ * process (otactl uploading beside the daemon) is still writing.
  *
  * Reading: store_image_open maps the file read-only and shared, and keeps
  * the mapping in a small list keyed by id, so every download of one image
@@ -20,6 +21,7 @@
  *
  * The list is guarded by a mutex, so unref may come from any thread.
  */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -40,7 +42,8 @@
 #include "store/store.h"
 
 #define TMP_PREFIX  ".tmp-"
-#define TMP_MAX_AGE 3600 /* seconds before a temporary file is stale */
+/* A file this young may be between its creation and its writer's lock. */
+#define TMP_MIN_AGE 2
 
 struct image_map {
 	struct store_image pub;     /* what callers see; first member */
@@ -90,35 +93,47 @@ image_id_ok(const char *id)
 	return pack_key_len(id) > 0 && id[0] != '.' && strchr(id, '/') == NULL;
 }
 
+/* Is the temporary file name abandoned (no writer holds its lock)? */
+static int
+images_tmp_abandoned(struct store_images *im, const char *name, time_t now)
+{
+	struct stat sb;
+	int fd, free_;
+
+	if ((fd = openat(im->dirfd, name, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return 0;
+	free_ = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    now - sb.st_mtime >= TMP_MIN_AGE &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0;
+	close(fd);	/* and the lock with it */
+	return free_;
+}
+
 static void
 images_sweep(struct store_images *im)
 {
 	struct dirent *de;
-	struct stat sb;
 	time_t now = time(NULL);
 	DIR *d;
 	int fd;
 
-	if ((fd = openat(im->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	        -1 ||
-	    (d = fdopendir(fd)) == NULL) {
+	fd = openat(im->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("store: %s", im->path);
 		if (fd != -1)
 			close(fd);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			continue;
-		if (fstatat(im->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
-		        -1 ||
-		    !S_ISREG(sb.st_mode) || now - sb.st_mtime < TMP_MAX_AGE)
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ||
+		    !images_tmp_abandoned(im, de->d_name, now))
 			continue;
 		if (unlinkat(im->dirfd, de->d_name, 0) == -1)
 			log_warn("store: unlink %s/%s", im->path, de->d_name);
 		else
-			log_info("store: removed stale %s/%s", im->path,
-			         de->d_name);
+			log_info("store: removed %s/%s, left by an upload that "
+			    "did not finish", im->path, de->d_name);
 	}
 	closedir(d);
 }
@@ -239,6 +254,8 @@ store_image_create(struct store *st, struct store_image_writer **out)
 		free(w);
 		return n == STORE_ENOTFOUND ? STORE_EIO : n;
 	}
+	/* held until the file is renamed or removed (see images_sweep) */
+	(void)flock(w->fd, LOCK_EX);
 	/* keep the basename; every later call is relative to dirfd */
 	snprintf(w->name, sizeof(w->name), "%s", strrchr(path, '/') + 1);
 	*out = w;
