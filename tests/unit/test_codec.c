@@ -1,5 +1,7 @@
 /*
- * test_codec.c: the JSON codecs (src/codec/json.c).
+ * test_codec.c: the JSON codecs (src/codec): the device wire format
+ * (wire.c) first, then the operator views and the admin API's bodies
+ * (views.c), both over the shared helpers of json.c.
  *
  * Decoders get tables of good bodies and of hostile ones (wrong types,
  * names that break the rules, numbers out of range or not numbers at all,
