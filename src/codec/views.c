@@ -21,7 +21,6 @@
 
 #include "codec/views.h"
 #include "codec/json.h"
-#include "jobs/jobs.h"
 #include "util/validate.h"
 
 /*

@@ -12,8 +12,6 @@
 
 #include "model.h"
 
-struct jobs_counts;
-
 /* Operator views, for otactl --json and the admin API. */
 char	*codec_device_encode(const struct device_rec *, size_t *len);
 char	*codec_firmware_encode(const struct firmware_rec *,
