@@ -524,6 +524,53 @@ job_src_value(const cJSON *m, struct job_rec *job, char *err, size_t errlen)
 	return 0;
 }
 
+/* "retry": {"count":N,"intervalMinutes":N}, each optional. */
+static int
+job_retry_value(const cJSON *m, struct job_rec *job, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "count", "intervalMinutes",
+	    NULL };
+
+	if (!cJSON_IsObject(m))
+		return json_fail(err, errlen, "\"retry\" must be an object "
+		    "{\"count\",\"intervalMinutes\"}");
+	if (only_members(m, allowed, err, errlen) != 0 ||
+	    uint_member(m, "count", &job->retry_count, err, errlen) != 0 ||
+	    uint_member(m, "intervalMinutes", &job->retry_interval_min, err,
+	    errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* "abort": {"failurePercent":N,"minDevices":N}, minDevices optional. */
+static int
+job_abort_value(const cJSON *m, struct job_rec *job, char *err, size_t errlen)
+{
+	static const char *const allowed[] = { "failurePercent",
+	    "minDevices", NULL };
+	const cJSON *g;
+	unsigned u;
+	double	 d;
+
+	if (!cJSON_IsObject(m))
+		return json_fail(err, errlen, "\"abort\" must be null or an "
+		    "object {\"failurePercent\",\"minDevices\"}");
+	if (only_members(m, allowed, err, errlen) != 0 ||
+	    json_member(m, "failurePercent", &g, err, errlen) != 0)
+		return -1;
+	if (g == NULL)
+		return json_fail(err, errlen,
+		    "\"abort\" needs \"failurePercent\"");
+	if (uint_value(g, "failurePercent", 100, &d, err, errlen) != 0)
+		return -1;
+	job->abort_percent = (int)d;
+	u = 0;
+	if (uint_member(m, "minDevices", &u, err, errlen) != 0)
+		return -1;
+	job->abort_min_devices = u;
+	return 0;
+}
+
 static int
 job_devices_value(const cJSON *m, codec_id **devices, size_t *n, char *err,
     size_t errlen)
@@ -561,13 +608,8 @@ codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
 	    "srcVersions", "scope", "devices", "grayPercent", "strategy",
 	    "onlyNewReports", "confirm", "start", "end", "ratePerMinute",
 	    "retry", "timeoutMinutes", "override", "abort", NULL };
-	static const char *const retry_allowed[] = { "count",
-	    "intervalMinutes", NULL };
-	static const char *const abort_allowed[] = { "failurePercent",
-	    "minDevices", NULL };
-	const cJSON *m, *g;
+	const cJSON *m;
 	cJSON	*root;
-	unsigned u;
 	double	 d;
 	int	 rc = -1;
 
@@ -613,43 +655,14 @@ codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
 	}
 	if (json_member(root, "retry", &m, err, errlen) != 0)
 		goto out;
-	if (m != NULL && !cJSON_IsNull(m)) {
-		if (!cJSON_IsObject(m)) {
-			json_fail(err, errlen, "\"retry\" must be an object "
-			    "{\"count\",\"intervalMinutes\"}");
-			goto out;
-		}
-		if (only_members(m, retry_allowed, err, errlen) != 0 ||
-		    uint_member(m, "count", &job->retry_count, err,
-		    errlen) != 0 ||
-		    uint_member(m, "intervalMinutes",
-		    &job->retry_interval_min, err, errlen) != 0)
-			goto out;
-	}
+	if (m != NULL && !cJSON_IsNull(m) &&
+	    job_retry_value(m, job, err, errlen) != 0)
+		goto out;
 	if (json_member(root, "abort", &m, err, errlen) != 0)
 		goto out;
-	if (m != NULL && !cJSON_IsNull(m)) {
-		if (!cJSON_IsObject(m)) {
-			json_fail(err, errlen, "\"abort\" must be null or an "
-			    "object {\"failurePercent\",\"minDevices\"}");
-			goto out;
-		}
-		if (only_members(m, abort_allowed, err, errlen) != 0 ||
-		    json_member(m, "failurePercent", &g, err, errlen) != 0)
-			goto out;
-		if (g == NULL) {
-			json_fail(err, errlen,
-			    "\"abort\" needs \"failurePercent\"");
-			goto out;
-		}
-		if (uint_value(g, "failurePercent", 100, &d, err, errlen) != 0)
-			goto out;
-		job->abort_percent = (int)d;
-		u = 0;
-		if (uint_member(m, "minDevices", &u, err, errlen) != 0)
-			goto out;
-		job->abort_min_devices = u;
-	}
+	if (m != NULL && !cJSON_IsNull(m) &&
+	    job_abort_value(m, job, err, errlen) != 0)
+		goto out;
 	if (json_member(root, "devices", &m, err, errlen) != 0)
 		goto out;
 	if (m != NULL && !cJSON_IsNull(m) &&
@@ -947,6 +960,31 @@ view_counts(const cJSON *obj, struct jobs_counts *c, char *err,
 	return 0;
 }
 
+/* What a job creation selected; absent (or not an object): left alone. */
+static int
+view_sel(const cJSON *obj, struct codec_job_sel *sel, char *err,
+    size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "selection");
+	double	 d;
+
+	if (v == NULL || !cJSON_IsObject(v))
+		return 0;
+	if (view_num(v, "added", 0, 9e15, &d, err, errlen) != 0)
+		return -1;
+	sel->added = (size_t)d;
+	if (view_num(v, "skipped", 0, 9e15, &d, err, errlen) != 0)
+		return -1;
+	sel->skipped = (size_t)d;
+	if (view_num(v, "leftOut", 0, 9e15, &d, err, errlen) != 0)
+		return -1;
+	sel->left_out = (size_t)d;
+	if (view_num(v, "superseded", 0, 9e15, &d, err, errlen) != 0)
+		return -1;
+	sel->superseded = (size_t)d;
+	return 0;
+}
+
 static int
 view_hex(const cJSON *obj, const char *name, uint8_t *out, size_t n,
     char *err, size_t errlen)
@@ -1036,7 +1074,7 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
 	static const char *const job_states[] = { "SCHEDULED", "RUNNING",
 	    "PAUSED", "COMPLETED", "TERMINATED" };
 	struct jobs_counts dummy;
-	const cJSON *m, *v;
+	const cJSON *m;
 	double	 d;
 
 	memset(job, 0, sizeof(*job));
@@ -1109,21 +1147,8 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
 		return -1;
 	if (view_counts(o, c != NULL ? c : &dummy, err, errlen) != 0)
 		return -1;
-	v = cJSON_GetObjectItemCaseSensitive(o, "selection");
-	if (sel != NULL && v != NULL && cJSON_IsObject(v)) {
-		if (view_num(v, "added", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->added = (size_t)d;
-		if (view_num(v, "skipped", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->skipped = (size_t)d;
-		if (view_num(v, "leftOut", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->left_out = (size_t)d;
-		if (view_num(v, "superseded", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->superseded = (size_t)d;
-	}
+	if (sel != NULL && view_sel(o, sel, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 
