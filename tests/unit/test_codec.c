@@ -971,7 +971,15 @@ static const char *const admin_job_bad[] = {
 	"{\"firmware\":\"fw-1\",\"start\":\"2026-13-01T00:00:00Z\"}",
 	"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"every\":2}}",
 	"{\"firmware\":\"fw-1\",\"retry\":[1]}",
+	"{\"firmware\":\"fw-1\",\"retry\":{\"intervalMinutes\":\"5\"}}",
+	"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"count\":2}}",
 	"{\"firmware\":\"fw-1\",\"abort\":{\"minDevices\":2}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":101}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":null}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":5,"
+	"\"minDevices\":-3}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":5,\"x\":1}}",
+	"{\"firmware\":\"fw-1\",\"abort\":[20]}",
 	"{\"firmware\":\"fw-1\",\"devices\":[\"ok\",7]}",
 	"{\"firmware\":\"fw-1\",\"devices\":\"d-1\"}",
 	"{\"firmware\":\"fw-1\",\"srcVersions\":[\"a b\"]}",
@@ -1268,6 +1276,46 @@ test_view_readback(void)
 	free(s);
 }
 
+/* The members a job view must have, before its optional ones. */
+#define JOB_VIEW_HEAD							\
+	"{\"id\":\"j\",\"firmware\":\"f\",\"product\":\"p\","		\
+	"\"module\":\"m\",\"version\":\"1\",\"kind\":\"batch\","	\
+	"\"state\":\"RUNNING\",\"scope\":\"all\","			\
+	"\"strategy\":\"static\",\"confirm\":\"silent\","
+
+/* A job's "selection": not an object is none; bad numbers fail. */
+static void
+test_view_selection(void)
+{
+	struct codec_job_sel sel;
+	struct jobs_counts c;
+	struct job_rec job;
+	char	 err[160];
+	const char *s;
+
+	s = JOB_VIEW_HEAD "\"selection\":[1]}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(sel.added, 0);
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":1,\"skipped\":2}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(sel.added, 1);
+	T_EQ_INT(sel.skipped, 2);
+	T_EQ_INT(sel.left_out, 0);
+	/* no sel: the selection is not read at all */
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":-1}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, NULL, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"added\"");
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":1,\"leftOut\":1e16}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"leftOut\"");
+}
+
 static struct jobs_counts stop_counts;
 
 /* Stops after *(size_t *)arg items, remembering the counts it saw. */
@@ -1379,6 +1427,7 @@ main(void)
 	T_RUN(test_device_put);
 	T_RUN(test_fw_edit);
 	T_RUN(test_view_readback);
+	T_RUN(test_view_selection);
 	T_RUN(test_lists);
 	return t_done();
 }
