@@ -160,6 +160,16 @@ struct jobdev_rec {
 	int64_t	next_at;		/* RETRY_WAIT: when to queue again */
 };
 
+/*
+ * Per-state device counts of one job: how many of its rows are in each
+ * enum jd_state.  The job rules keep them (jobs_counts_add,
+ * jobs_counts_apply); the operator views show them.
+ */
+struct jobs_counts {
+	size_t	n[JD_NSTATES];
+	size_t	total;
+};
+
 /* Upstream events (CONTRACT §5). */
 enum event_type {
 	EV_INFORM = 0,

@@ -1,6 +1,17 @@
 /*
  * codec.h: JSON in and out, the only module that includes <cjson/cJSON.h>.
  *
+ * Two audiences, one file each:
+ *
+ *   codec/wire.h   the device wire format (wire.c): check and progress
+ *                  bodies, notices, error bodies, upstream events
+ *   codec/views.h  the operator's JSON (views.c): the views otactl --json
+ *                  prints and the admin API sends, the API's request
+ *                  bodies, and otactl --url reading the views back
+ *
+ * This header includes both.  json.c holds the cJSON helpers they share
+ * (json.h, private to src/codec).
+ *
  * Decoders take a buffer and a length (not NUL-terminated), refuse anything
  * that is not a UTF-8 JSON document of the expected shape, and write a short
  * diagnostic into err.  They never allocate beyond what cJSON needs for the
@@ -11,178 +22,10 @@
 #ifndef OTAGW_CODEC_H
 #define OTAGW_CODEC_H
 
-#include <stddef.h>
-#include <stdint.h>
-
-#include "model.h"
-
-struct jobs_counts;
-
 /* Nesting deeper than this is refused before cJSON sees it. */
 #define CODEC_MAX_DEPTH	8
 
-/*
- * Check body: {"versions":{"<module>":"<version>",...}} or
- * {"version":"1.0.0","module":"default"} (module optional), or empty
- * (len 0, or only white space): nversions = 0.  Module and version names
- * are validated.  0, or -1 with err.
- */
-struct check_body {
-	unsigned nversions;
-	struct module_version versions[OTA_MODULES_MAX];
-};
-int	 codec_check_decode(const void *buf, size_t len, struct check_body *,
-	    char *err, size_t errlen);
-
-/* Progress body: {"job":"...","step":N,"desc":"...","version":"..."}. */
-struct progress_body {
-	char	job[OTA_ID_MAX + 1];
-	int	step;			/* -4..100 */
-	int	has_desc;
-	char	desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
-	int	has_version;
-	char	version[OTA_ID_MAX + 1];
-	char	module[OTA_ID_MAX + 1];	/* optional; "" if absent */
-};
-int	 codec_progress_decode(const void *buf, size_t len,
-	    struct progress_body *, char *err, size_t errlen);
-
-/*
- * The notice of CONTRACT §1.  url_base is the configured public address of
- * the protocol the device checked in with, e.g. "coaps://gw:5684" (NULL:
- * no "url" member); timeout_s is the job's timeout in seconds.
- */
-char	*codec_notice_encode(const struct job_rec *, const struct firmware_rec *,
-	    const char *url_base, size_t *len);
-
-/*
- * An upstream event (CONTRACT §5) without "seq" and "gateway": the relay
- * adds those when it sends the event.
- */
-char	*codec_event_encode(const struct event *, size_t *len);
-/*
- * The event as the upstream receives it: an encoded event (which always
- * starts with {"ts":"...",) with "seq" put first and "gateway" after "ts".
- * malloc'd, or NULL when out of memory or when data is not an object.
- */
-char	*codec_event_stamp(const char *data, size_t len, uint64_t seq,
-	    const char *gateway, size_t *outlen);
-
-/* {"error":"<code>","message":"..."} */
-char	*codec_error_encode(const char *code, const char *message, size_t *len);
-
-/* Operator views, for otactl --json and the admin API. */
-char	*codec_device_encode(const struct device_rec *, size_t *len);
-char	*codec_firmware_encode(const struct firmware_rec *,
-	    const struct jobs_counts *counts /* or NULL */, size_t *len);
-char	*codec_job_encode(const struct job_rec *,
-	    const struct jobs_counts *counts /* or NULL */, size_t *len);
-char	*codec_jobdev_encode(const struct jobdev_rec *, size_t *len);
-
-/*
- * The admin API (src/admin) and its client (otactl --url).  The API sends
- * the operator views above, with a few members beyond the shared shapes so
- * that a client can print everything otactl prints: a device's "updated",
- * a job's "onlyNewReports", and after a job is created its "selection".
- * The *_view_decode calls read those views back into records (members a
- * view does not carry are left zero); otactl --url decodes and then prints
- * with the same formatters and encoders as otactl --state.
- */
-#define CODEC_SECRET_MAX	256	/* device secret, bytes */
-
-/* PUT /api/v1/devices/{id}: {"product","secret","psk","versions":{...}}. */
-struct codec_device_put {
-	int	 has_product;
-	char	 product[OTA_ID_MAX + 1];
-	int	 has_secret;		/* "" removes the secret */
-	char	 secret[CODEC_SECRET_MAX + 1];
-	int	 has_psk;		/* "" removes the key */
-	char	 psk_hex[OTA_PSK_MAX * 2 + 1];
-	unsigned nversions;
-	struct module_version versions[OTA_MODULES_MAX];
-};
-/* Unknown members are refused.  The caller wipes secret and psk_hex. */
-int	 codec_device_put_decode(const void *buf, size_t len,
-	    struct codec_device_put *, char *err, size_t errlen);
-char	*codec_device_put_encode(const struct codec_device_put *, size_t *len);
-
-/*
- * POST /api/v1/jobs (CONTRACT §4): job must hold jobs_job_defaults; the
- * members given replace them.  The device list ("devices") is malloc'd
- * into *devices (free with free(); NULL when absent), at most
- * CODEC_JOB_DEVICES_MAX ids.  Unknown members, wrong types and values
- * outside a member's domain are refused; ranges are left to
- * jobs_job_validate.
- */
-#define CODEC_JOB_DEVICES_MAX	10000
-typedef char codec_id[OTA_ID_MAX + 1];
-int	 codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
-	    codec_id **devices, size_t *ndevices, char *err, size_t errlen);
-char	*codec_job_body_encode(const struct job_rec *,
-	    const char *const *devices, size_t ndevices, size_t *len);
-
-/* PATCH /api/v1/firmware/{id}: {"name":"...","description":"..."}. */
-struct codec_fw_edit {
-	int	 has_name;
-	char	 name[OTA_UTF8_SIZE(OTA_NAME_MAX)];
-	int	 has_description;
-	char	 description[OTA_UTF8_SIZE(OTA_DESC_MAX)];
-};
-int	 codec_fw_edit_decode(const void *buf, size_t len,
-	    struct codec_fw_edit *, char *err, size_t errlen);
-char	*codec_fw_edit_encode(const struct codec_fw_edit *, size_t *len);
-
-/* What a job creation selected (ops_job_result), in "selection". */
-struct codec_job_sel {
-	size_t	 added;
-	size_t	 skipped;
-	size_t	 left_out;
-	size_t	 superseded;
-};
-
-/* The API's views: the shared shapes plus the members named above. */
-char	*codec_device_encode_api(const struct device_rec *, size_t *len);
-char	*codec_job_encode_api(const struct job_rec *,
-	    const struct jobs_counts *counts, const struct codec_job_sel *sel,
-	    size_t *len);
-
-/* Views back into records; counts and sel may be NULL. 0, or -1 with err. */
-int	 codec_device_view_decode(const void *buf, size_t len,
-	    struct device_rec *, char *err, size_t errlen);
-int	 codec_firmware_view_decode(const void *buf, size_t len,
-	    struct firmware_rec *, struct jobs_counts *counts, char *err,
-	    size_t errlen);
-int	 codec_job_view_decode(const void *buf, size_t len, struct job_rec *,
-	    struct jobs_counts *counts, struct codec_job_sel *sel, char *err,
-	    size_t errlen);
-int	 codec_jobdev_view_decode(const void *buf, size_t len,
-	    struct jobdev_rec *, char *err, size_t errlen);
-
-/*
- * A list answer {"items":[view,...],"next":"<id>"|null}: cb gets each
- * item decoded (a struct device_rec, firmware_rec, job_rec or jobdev_rec
- * as the view says, with its counts or NULL); a non-zero return stops.
- * next (may be NULL) receives "next", or "".  0, 1 when cb stopped, -1.
- */
-enum codec_view {
-	CODEC_VIEW_DEVICE = 0,
-	CODEC_VIEW_FIRMWARE,
-	CODEC_VIEW_JOB,
-	CODEC_VIEW_JOBDEV,
-};
-int	 codec_list_decode(const void *buf, size_t len, int view,
-	    int (*cb)(const void *rec, const struct jobs_counts *, void *),
-	    void *arg, char next[OTA_ID_MAX + 1], char *err, size_t errlen);
-
-/*
- * A flat object of numbers (import results, relay status): vals[i] gets
- * member names[i], present[i] 1; a missing or null member leaves it 0.
- */
-int	 codec_numbers_decode(const void *buf, size_t len,
-	    const char *const *names, size_t n, int64_t *vals, int *present,
-	    char *err, size_t errlen);
-/* {"error":"<code>","message":"..."}: 0, or -1 when buf is not one. */
-int	 codec_error_decode(const void *buf, size_t len, char *code,
-	    size_t codelen, char *message, size_t msglen);
+#include "codec/wire.h"
+#include "codec/views.h"
 
 #endif

@@ -1,89 +1,53 @@
 /*
- * json.c: every JSON document otagw reads or writes, and the only file that
- * includes <cjson/cJSON.h>.
+ * json.c: the cJSON helpers that the device wire format (wire.c) and the
+ * operator views (views.c) share; declared in json.h, private to
+ * src/codec.
  *
- * Decoders are strict, because their input comes from devices on the
- * network: the whole body must be UTF-8, nesting is counted before cJSON
- * sees the text (so a hostile body cannot make the parser recurse), raw
- * control characters and \u0000 in strings are refused, every member we
- * read must have its exact type and pass the name rules of CONTRACT, and a
- * member we read may not appear twice.  Members we do not know are
- * ignored, so devices may send more than we ask for.
+ * Reading is strict, because every document comes from the network: the
+ * whole text must be UTF-8, nesting is counted before cJSON sees the text
+ * (so a hostile body cannot make the parser recurse), raw control
+ * characters and \u0000 in strings are refused, nothing may follow the
+ * value, a member we read must have its exact type and pass the name rules
+ * of CONTRACT, and a member we read may not appear twice.
  *
- * Encoders build a cJSON tree in the order the contract shows and print it
- * compactly.  Times go out as RFC 3339 UTC strings with milliseconds, or
- * null when unset.  Every encoder returns a malloc'd string (free()) or
- * NULL when memory ran out.
+ * Writing builds a cJSON tree member by member and prints it compactly; a
+ * failed allocation anywhere is remembered, so that a document is never
+ * printed with a member silently missing.
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "codec/codec.h"
-#include "jobs/jobs.h"
+#include "codec/json.h"
 #include "util/validate.h"
 
 /*
- * Names, kept here rather than taken from jobs.c so that the codec links
- * on its own (it comes after the job module in the link order).
+ * Names.
  */
-static const char *const jd_state_names[JD_NSTATES] = {
-	"WAIT_CONFIRM", "QUEUED", "NOTIFIED", "UPGRADING",
-	"SUCCEEDED", "FAILED", "RETRY_WAIT", "CANCELED",
-};
 
-static const char *
-name_of(const char *const *names, size_t n, int i)
+const char *
+json_name_of(const char *const *names, size_t n, int i)
 {
 	if (i < 0 || (size_t)i >= n)
 		return "UNKNOWN";
 	return names[i];
 }
 
-static const char *
-jd_state_name(int s)
-{
-	return name_of(jd_state_names, JD_NSTATES, s);
-}
-
-static const char *
-job_state_name(int s)
-{
-	static const char *const names[] = {
-		"SCHEDULED", "RUNNING", "PAUSED", "COMPLETED", "TERMINATED",
-	};
-
-	return name_of(names, sizeof(names) / sizeof(names[0]), s);
-}
-
-static const char *
-fw_state_name(int s)
-{
-	static const char *const names[] = {
-		"UNVERIFIED", "VERIFIED", "VERIFY_FAILED",
-	};
-
-	return name_of(names, sizeof(names) / sizeof(names[0]), s);
-}
-
-static const char *
-sign_method_name(int m)
+const char *
+json_sign_method_name(int m)
 {
 	return m == SIGN_MD5 ? "MD5" : "SHA256";
 }
 
 /*
- * Decoding.
+ * Reading.
  */
 
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+int
+json_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -101,8 +65,8 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int
-is_blank(const char *buf, size_t len)
+int
+json_is_blank(const char *buf, size_t len)
 {
 	size_t	 i;
 
@@ -129,13 +93,13 @@ json_prescan(const char *buf, size_t len, char *err, size_t errlen)
 			if (c == '\\') {
 				if (i + 5 < len && buf[i + 1] == 'u' &&
 				    memcmp(buf + i + 2, "0000", 4) == 0)
-					return fail(err, errlen,
+					return json_fail(err, errlen,
 					    "\\u0000 in a string");
 				i++;
 			} else if (c == '"')
 				in_str = 0;
 			else if (c < 0x20)
-				return fail(err, errlen,
+				return json_fail(err, errlen,
 				    "control character in a string at byte %zu",
 				    i);
 			continue;
@@ -147,7 +111,7 @@ json_prescan(const char *buf, size_t len, char *err, size_t errlen)
 		case '[':
 		case '{':
 			if (++depth > CODEC_MAX_DEPTH)
-				return fail(err, errlen,
+				return json_fail(err, errlen,
 				    "nesting deeper than %d", CODEC_MAX_DEPTH);
 			break;
 		case ']':
@@ -155,13 +119,13 @@ json_prescan(const char *buf, size_t len, char *err, size_t errlen)
 			depth--;
 			break;
 		case '\0':
-			return fail(err, errlen, "NUL byte at %zu", i);
+			return json_fail(err, errlen, "NUL byte at %zu", i);
 		}
 	}
 	return 0;
 }
 
-static cJSON *
+cJSON *
 json_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
 	const char *end = NULL;
@@ -169,7 +133,7 @@ json_parse(const char *buf, size_t len, char *err, size_t errlen)
 	size_t	 i;
 
 	if (utf8_length(buf, len) < 0) {
-		fail(err, errlen, "the body is not UTF-8");
+		json_fail(err, errlen, "the body is not UTF-8");
 		return NULL;
 	}
 	if (json_prescan(buf, len, err, errlen) != 0)
@@ -177,10 +141,10 @@ json_parse(const char *buf, size_t len, char *err, size_t errlen)
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL) {
 		if (end != NULL && end >= buf && end <= buf + len)
-			fail(err, errlen, "malformed JSON at byte %zu",
+			json_fail(err, errlen, "malformed JSON at byte %zu",
 			    (size_t)(end - buf));
 		else
-			fail(err, errlen, "malformed JSON");
+			json_fail(err, errlen, "malformed JSON");
 		return NULL;
 	}
 	i = end != NULL && end >= buf && end <= buf + len ?
@@ -188,17 +152,16 @@ json_parse(const char *buf, size_t len, char *err, size_t errlen)
 	for (; i < len; i++) {
 		if (!is_ws(buf[i])) {
 			cJSON_Delete(root);
-			fail(err, errlen, "data after the JSON value at byte %zu",
-			    i);
+			json_fail(err, errlen,
+			    "data after the JSON value at byte %zu", i);
 			return NULL;
 		}
 	}
 	return root;
 }
 
-/* The member called name, or NULL; a repeated one is an error. */
-static int
-member(const cJSON *obj, const char *name, const cJSON **out, char *err,
+int
+json_member(const cJSON *obj, const char *name, const cJSON **out, char *err,
     size_t errlen)
 {
 	const cJSON *c;
@@ -208,19 +171,15 @@ member(const cJSON *obj, const char *name, const cJSON **out, char *err,
 		if (c->string == NULL || strcmp(c->string, name) != 0)
 			continue;
 		if (*out != NULL)
-			return fail(err, errlen, "repeated member \"%s\"",
+			return json_fail(err, errlen, "repeated member \"%s\"",
 			    name);
 		*out = c;
 	}
 	return 0;
 }
 
-/*
- * A string member that must pass `valid' and fit dst.  A missing member
- * (or null when optional) leaves *present 0.
- */
-static int
-string_member(const cJSON *obj, const char *name, int required,
+int
+json_string_member(const cJSON *obj, const char *name, int required,
     int (*valid)(const char *), char *dst, size_t dstsize, int *present,
     char *err, size_t errlen)
 {
@@ -228,176 +187,29 @@ string_member(const cJSON *obj, const char *name, int required,
 
 	if (present != NULL)
 		*present = 0;
-	if (member(obj, name, &m, err, errlen) != 0)
+	if (json_member(obj, name, &m, err, errlen) != 0)
 		return -1;
 	if (m == NULL || (!required && cJSON_IsNull(m))) {
 		if (required)
-			return fail(err, errlen, "missing \"%s\"", name);
+			return json_fail(err, errlen, "missing \"%s\"", name);
 		return 0;
 	}
 	if (!cJSON_IsString(m) || m->valuestring == NULL)
-		return fail(err, errlen, "\"%s\" must be a string", name);
+		return json_fail(err, errlen, "\"%s\" must be a string", name);
 	if (!valid(m->valuestring) || strlen(m->valuestring) >= dstsize)
-		return fail(err, errlen, "invalid \"%s\"", name);
+		return json_fail(err, errlen, "invalid \"%s\"", name);
 	memcpy(dst, m->valuestring, strlen(m->valuestring) + 1);
 	if (present != NULL)
 		*present = 1;
 	return 0;
 }
 
-int
-codec_check_decode(const void *vbuf, size_t len, struct check_body *out,
-    char *err, size_t errlen)
-{
-	const char *buf = vbuf;
-	const cJSON *versions, *version, *module, *c;
-	struct module_version *mv;
-	cJSON	*root = NULL;
-	unsigned i;
-	int	 rc = -1, has_module;
-
-	memset(out, 0, sizeof(*out));
-	if (len == 0 || is_blank(buf, len))
-		return 0;
-	if ((root = json_parse(buf, len, err, errlen)) == NULL)
-		goto out;
-	if (!cJSON_IsObject(root)) {
-		fail(err, errlen, "the body must be a JSON object");
-		goto out;
-	}
-	if (member(root, "versions", &versions, err, errlen) != 0 ||
-	    member(root, "version", &version, err, errlen) != 0 ||
-	    member(root, "module", &module, err, errlen) != 0)
-		goto out;
-
-	if (versions != NULL) {
-		if (version != NULL || module != NULL) {
-			fail(err, errlen, "use either \"versions\" or "
-			    "\"version\" and \"module\"");
-			goto out;
-		}
-		if (!cJSON_IsObject(versions)) {
-			fail(err, errlen, "\"versions\" must be an object");
-			goto out;
-		}
-		cJSON_ArrayForEach(c, versions) {
-			if (out->nversions == OTA_MODULES_MAX) {
-				fail(err, errlen, "more than %d modules",
-				    OTA_MODULES_MAX);
-				goto out;
-			}
-			if (c->string == NULL || !valid_module(c->string)) {
-				fail(err, errlen, "invalid module name");
-				goto out;
-			}
-			if (!cJSON_IsString(c) || c->valuestring == NULL ||
-			    !valid_version(c->valuestring)) {
-				fail(err, errlen, "invalid version of module "
-				    "\"%s\"", c->string);
-				goto out;
-			}
-			for (i = 0; i < out->nversions; i++) {
-				if (strcmp(out->versions[i].module,
-				    c->string) == 0) {
-					fail(err, errlen, "repeated module "
-					    "\"%s\"", c->string);
-					goto out;
-				}
-			}
-			mv = &out->versions[out->nversions++];
-			snprintf(mv->module, sizeof(mv->module), "%s",
-			    c->string);
-			snprintf(mv->version, sizeof(mv->version), "%s",
-			    c->valuestring);
-		}
-	} else if (version != NULL) {
-		mv = &out->versions[0];
-		if (string_member(root, "version", 1, valid_version,
-		    mv->version, sizeof(mv->version), NULL, err, errlen) != 0)
-			goto out;
-		if (string_member(root, "module", 0, valid_module, mv->module,
-		    sizeof(mv->module), &has_module, err, errlen) != 0)
-			goto out;
-		if (!has_module)
-			snprintf(mv->module, sizeof(mv->module), "default");
-		out->nversions = 1;
-	} else if (module != NULL && !cJSON_IsNull(module)) {
-		fail(err, errlen, "\"module\" without \"version\"");
-		goto out;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	if (rc != 0)
-		memset(out, 0, sizeof(*out));
-	return rc;
-}
-
-int
-codec_progress_decode(const void *vbuf, size_t len, struct progress_body *out,
-    char *err, size_t errlen)
-{
-	const char *buf = vbuf;
-	const cJSON *step;
-	cJSON	*root = NULL;
-	double	 d;
-	int	 rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (len == 0 || is_blank(buf, len)) {
-		fail(err, errlen, "empty body");
-		goto out;
-	}
-	if ((root = json_parse(buf, len, err, errlen)) == NULL)
-		goto out;
-	if (!cJSON_IsObject(root)) {
-		fail(err, errlen, "the body must be a JSON object");
-		goto out;
-	}
-	if (string_member(root, "job", 1, valid_id, out->job, sizeof(out->job),
-	    NULL, err, errlen) != 0)
-		goto out;
-	if (member(root, "step", &step, err, errlen) != 0)
-		goto out;
-	if (step == NULL) {
-		fail(err, errlen, "missing \"step\"");
-		goto out;
-	}
-	if (!cJSON_IsNumber(step)) {
-		fail(err, errlen, "\"step\" must be a number");
-		goto out;
-	}
-	d = step->valuedouble;
-	/* NaN fails both comparisons; the cast is exact once in range */
-	if (!(d >= -4 && d <= 100) || (double)(int)d != d) {
-		fail(err, errlen, "\"step\" must be an integer from -4 to 100");
-		goto out;
-	}
-	out->step = (int)d;
-	if (string_member(root, "desc", 0, valid_progress_desc, out->desc,
-	    sizeof(out->desc), &out->has_desc, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "version", 0, valid_version, out->version,
-	    sizeof(out->version), &out->has_version, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "module", 0, valid_module, out->module,
-	    sizeof(out->module), NULL, err, errlen) != 0)
-		goto out;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	if (rc != 0)
-		memset(out, 0, sizeof(*out));
-	return rc;
-}
-
 /*
- * Encoding.  The put_* helpers record a failed allocation in *oom, so that
- * a document is never printed with a member silently missing.
+ * Writing.
  */
 
-static void
-put_item(cJSON *obj, const char *key, cJSON *item, int *oom)
+void
+json_put_item(cJSON *obj, const char *key, cJSON *item, int *oom)
 {
 	if (item == NULL || obj == NULL ||
 	    !cJSON_AddItemToObject(obj, key, item)) {
@@ -406,47 +218,27 @@ put_item(cJSON *obj, const char *key, cJSON *item, int *oom)
 	}
 }
 
-static void
-put_str(cJSON *obj, const char *key, const char *val, int *oom)
+void
+json_put_str(cJSON *obj, const char *key, const char *val, int *oom)
 {
-	put_item(obj, key, val != NULL ? cJSON_CreateString(val) :
+	json_put_item(obj, key, val != NULL ? cJSON_CreateString(val) :
 	    cJSON_CreateNull(), oom);
 }
 
-/* A string, or null when empty. */
-static void
-put_str_or_null(cJSON *obj, const char *key, const char *val, int *oom)
+void
+json_put_num(cJSON *obj, const char *key, double val, int *oom)
 {
-	put_str(obj, key, val != NULL && *val != '\0' ? val : NULL, oom);
+	json_put_item(obj, key, cJSON_CreateNumber(val), oom);
 }
 
-static void
-put_num(cJSON *obj, const char *key, double val, int *oom)
+void
+json_put_bool(cJSON *obj, const char *key, int val, int *oom)
 {
-	put_item(obj, key, cJSON_CreateNumber(val), oom);
+	json_put_item(obj, key, cJSON_CreateBool(val != 0), oom);
 }
 
-static void
-put_bool(cJSON *obj, const char *key, int val, int *oom)
-{
-	put_item(obj, key, cJSON_CreateBool(val != 0), oom);
-}
-
-static void
-put_time(cJSON *obj, const char *key, int64_t ms, int *oom)
-{
-	char	 buf[32];
-
-	if (ms == 0) {
-		put_str(obj, key, NULL, oom);
-		return;
-	}
-	time_format_rfc3339(ms, buf);
-	put_str(obj, key, buf, oom);
-}
-
-static void
-put_hex(cJSON *obj, const char *key, const uint8_t *p, size_t n, int *oom)
+void
+json_put_hex(cJSON *obj, const char *key, const uint8_t *p, size_t n, int *oom)
 {
 	char	 buf[2 * 32 + 1];
 
@@ -455,45 +247,31 @@ put_hex(cJSON *obj, const char *key, const uint8_t *p, size_t n, int *oom)
 		return;
 	}
 	hex_encode(p, n, buf);
-	put_str(obj, key, buf, oom);
+	json_put_str(obj, key, buf, oom);
 }
 
-static cJSON *
-put_obj(cJSON *obj, const char *key, int *oom)
+cJSON *
+json_put_obj(cJSON *obj, const char *key, int *oom)
 {
 	cJSON	*o = cJSON_CreateObject();
 
-	put_item(obj, key, o, oom);
+	json_put_item(obj, key, o, oom);
 	return *oom ? NULL : o;
 }
 
-static void
-put_versions(cJSON *obj, const char *key, const struct module_version *v,
+void
+json_put_versions(cJSON *obj, const char *key, const struct module_version *v,
     unsigned n, int *oom)
 {
-	cJSON	*o = put_obj(obj, key, oom);
+	cJSON	*o = json_put_obj(obj, key, oom);
 	unsigned i;
 
 	for (i = 0; o != NULL && i < n && i < OTA_MODULES_MAX; i++)
-		put_str(o, v[i].module, v[i].version, oom);
+		json_put_str(o, v[i].module, v[i].version, oom);
 }
 
-static void
-put_counts(cJSON *obj, const struct jobs_counts *c, int *oom)
-{
-	cJSON	*o = put_obj(obj, "counts", oom);
-	int	 s;
-
-	if (o == NULL)
-		return;
-	for (s = 0; s < JD_NSTATES; s++)
-		put_num(o, jd_state_names[s], (double)c->n[s], oom);
-	put_num(o, "total", (double)c->total, oom);
-}
-
-/* Prints and frees the tree; NULL when anything failed. */
-static char *
-finish(cJSON *root, int oom, size_t *len)
+char *
+json_finish(cJSON *root, int oom, size_t *len)
 {
 	char	*s = NULL;
 
@@ -503,1393 +281,4 @@ finish(cJSON *root, int oom, size_t *len)
 	if (len != NULL)
 		*len = s != NULL ? strlen(s) : 0;
 	return s;
-}
-
-char *
-codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
-    const char *url_base, size_t *len)
-{
-	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url = NULL, *s;
-	cJSON	*root = cJSON_CreateObject();
-	size_t	 n;
-	int	 oom = root == NULL;
-
-	snprintf(path, sizeof(path), "/fw/%s", fw->id);
-	put_str(root, "job", job->id, &oom);
-	put_str(root, "firmware", fw->id, &oom);
-	put_str(root, "module", fw->module, &oom);
-	put_str(root, "version", fw->version, &oom);
-	put_num(root, "size", (double)fw->size, &oom);
-	if (fw->sign_method == SIGN_MD5)
-		put_hex(root, "sign", fw->md5, sizeof(fw->md5), &oom);
-	else
-		put_hex(root, "sign", fw->sha256, sizeof(fw->sha256), &oom);
-	put_str(root, "signMethod", sign_method_name(fw->sign_method), &oom);
-	put_str(root, "path", path, &oom);
-	if (url_base != NULL) {
-		n = strlen(url_base);
-		while (n > 0 && url_base[n - 1] == '/')
-			n--;
-		if ((url = malloc(n + strlen(path) + 1)) == NULL)
-			oom = 1;
-		else {
-			memcpy(url, url_base, n);
-			memcpy(url + n, path, strlen(path) + 1);
-			put_str(root, "url", url, &oom);
-		}
-	}
-	put_bool(root, "confirm", job->confirm, &oom);
-	put_num(root, "timeout", (double)job->timeout_min * 60, &oom);
-	s = finish(root, oom, len);
-	free(url);
-	return s;
-}
-
-char *
-codec_event_encode(const struct event *ev, size_t *len)
-{
-	static const char *const types[] = { "inform", "state", "progress" };
-	cJSON	*root = cJSON_CreateObject();
-	char	 ts[32];
-	int	 oom = root == NULL;
-
-
-	/* always a string: codec_event_stamp relies on {"ts":"...", */
-	time_format_rfc3339(ev->ts, ts);
-	put_str(root, "ts", ts, &oom);
-	put_str(root, "device", ev->device != NULL ? ev->device : "", &oom);
-	put_str(root, "type", name_of(types, 3, ev->type), &oom);
-	if (ev->job != NULL)
-		put_str(root, "job", ev->job, &oom);
-	if (ev->firmware != NULL)
-		put_str(root, "firmware", ev->firmware, &oom);
-	if (ev->module != NULL)
-		put_str(root, "module", ev->module, &oom);
-	if (ev->state != NULL)
-		put_str(root, "state", ev->state, &oom);
-	if (ev->reason != NULL && *ev->reason != '\0')
-		put_str(root, "reason", ev->reason, &oom);
-	if (ev->has_step)
-		put_num(root, "step", ev->step, &oom);
-	if (ev->desc != NULL)
-		put_str(root, "desc", ev->desc, &oom);
-	if (ev->version != NULL)
-		put_str(root, "version", ev->version, &oom);
-	if (ev->versions != NULL && ev->nversions > 0)
-		put_versions(root, "versions", ev->versions, ev->nversions,
-		    &oom);
-	return finish(root, oom, len);
-}
-
-/* Appends s as a JSON string; returns the bytes written (n must be big). */
-static size_t
-escape_into(char *dst, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t	 o = 0;
-	unsigned char c;
-
-	dst[o++] = '"';
-	for (; (c = (unsigned char)*s) != '\0'; s++) {
-		if (c == '"' || c == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = (char)c;
-		} else if (c < 0x20) {
-			memcpy(dst + o, "\\u00", 4);
-			o += 4;
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else
-			dst[o++] = (char)c;
-	}
-	dst[o++] = '"';
-	return o;
-}
-
-char *
-codec_event_stamp(const char *data, size_t len, uint64_t seq,
-    const char *gateway, size_t *outlen)
-{
-	const char *q = NULL, *rest;
-	char	 head[48], *out;
-	size_t	 hn, cap, o, tslen = 0;
-
-	if (len < 2 || data[0] != '{' || data[len - 1] != '}')
-		return NULL;
-	if (gateway == NULL)
-		gateway = "";
-	if (len > 7 && memcmp(data, "{\"ts\":\"", 7) == 0)
-		q = memchr(data + 7, '"', len - 7);
-	if (q != NULL && (size_t)(q - data) + 2 < len && q[1] == ',') {
-		tslen = (size_t)(q + 1 - (data + 1));	/* "ts":"..." */
-		rest = q + 2;
-	} else
-		rest = data + 1;
-	hn = (size_t)snprintf(head, sizeof(head), "{\"seq\":%llu,",
-	    (unsigned long long)seq);
-	cap = hn + len + sizeof(",\"gateway\":,") + 6 * strlen(gateway) + 2;
-	if ((out = malloc(cap)) == NULL)
-		return NULL;
-	memcpy(out, head, hn);
-	o = hn;
-	if (tslen > 0) {
-		memcpy(out + o, data + 1, tslen);
-		o += tslen;
-		out[o++] = ',';
-	}
-	memcpy(out + o, "\"gateway\":", 10);
-	o += 10;
-	o += escape_into(out + o, gateway);
-	if (*rest != '}')
-		out[o++] = ',';
-	memcpy(out + o, rest, (size_t)(data + len - rest));
-	o += (size_t)(data + len - rest);
-	out[o] = '\0';
-	if (outlen != NULL)
-		*outlen = o;
-	return out;
-}
-
-char *
-codec_error_encode(const char *code, const char *message, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	int	 oom = root == NULL;
-
-	put_str(root, "error", code != NULL ? code : "error", &oom);
-	put_str(root, "message", message != NULL ? message : "", &oom);
-	return finish(root, oom, len);
-}
-
-char *
-codec_device_encode(const struct device_rec *d, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	int	 oom = root == NULL;
-
-	put_str(root, "id", d->id, &oom);
-	put_str(root, "product", d->product, &oom);
-	put_versions(root, "versions", d->versions, d->nversions, &oom);
-	put_bool(root, "psk", d->psk_len > 0, &oom);
-	put_bool(root, "secret", d->has_secret, &oom);
-	put_time(root, "created", d->created, &oom);
-	put_time(root, "lastSeen", d->last_seen, &oom);
-	return finish(root, oom, len);
-}
-
-char *
-codec_firmware_encode(const struct firmware_rec *fw,
-    const struct jobs_counts *counts, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	int	 oom = root == NULL;
-
-	put_str(root, "id", fw->id, &oom);
-	put_str(root, "product", fw->product, &oom);
-	put_str(root, "module", fw->module, &oom);
-	put_str(root, "version", fw->version, &oom);
-	put_str(root, "name", fw->name, &oom);
-	put_str(root, "description", fw->description, &oom);
-	put_str(root, "signMethod", sign_method_name(fw->sign_method), &oom);
-	put_num(root, "size", (double)fw->size, &oom);
-	put_hex(root, "md5", fw->md5, sizeof(fw->md5), &oom);
-	put_hex(root, "sha256", fw->sha256, sizeof(fw->sha256), &oom);
-	put_str(root, "state", fw_state_name(fw->state), &oom);
-	put_time(root, "created", fw->created, &oom);
-	if (counts != NULL)
-		put_counts(root, counts, &oom);
-	return finish(root, oom, len);
-}
-
-char *
-codec_job_encode(const struct job_rec *job, const struct jobs_counts *counts,
-    size_t *len)
-{
-	static const char *const scopes[] = { "all", "devices", "gray" };
-	cJSON	*root = cJSON_CreateObject(), *arr, *o;
-	unsigned i;
-	int	 oom = root == NULL;
-
-	put_str(root, "id", job->id, &oom);
-	put_str(root, "firmware", job->firmware, &oom);
-	put_str(root, "product", job->product, &oom);
-	put_str(root, "module", job->module, &oom);
-	put_str(root, "version", job->version, &oom);
-	put_str(root, "kind", job->kind == JOB_KIND_VERIFY ? "verify" :
-	    "batch", &oom);
-	put_str(root, "state", job_state_name(job->state), &oom);
-	put_str(root, "scope", name_of(scopes, 3, job->scope), &oom);
-	put_str(root, "strategy", job->dynamic ? "dynamic" : "static", &oom);
-	put_str(root, "confirm", job->confirm ? "user" : "silent", &oom);
-	arr = cJSON_CreateArray();
-	put_item(root, "srcVersions", arr, &oom);
-	for (i = 0; !oom && i < job->nsrc && i < OTA_SRCVER_MAX; i++) {
-		cJSON	*v = cJSON_CreateString(job->src_versions[i]);
-
-		if (v == NULL || !cJSON_AddItemToArray(arr, v)) {
-			cJSON_Delete(v);
-			oom = 1;
-		}
-	}
-	put_num(root, "ratePerMinute", job->rate_per_minute, &oom);
-	if ((o = put_obj(root, "retry", &oom)) != NULL) {
-		put_num(o, "count", job->retry_count, &oom);
-		put_num(o, "intervalMinutes", job->retry_interval_min, &oom);
-	}
-	put_num(root, "timeoutMinutes", job->timeout_min, &oom);
-	put_time(root, "start", job->start, &oom);
-	put_time(root, "end", job->end, &oom);
-	put_time(root, "created", job->created, &oom);
-	put_time(root, "started", job->started, &oom);
-	put_time(root, "finished", job->finished, &oom);
-	/* beyond the common shape: the rules an operator wants to see */
-	if (job->scope == JOB_SCOPE_GRAY)
-		put_num(root, "grayPercent", job->gray_percent, &oom);
-	else
-		put_str(root, "grayPercent", NULL, &oom);
-	if (job->abort_percent < 0)
-		put_str(root, "abort", NULL, &oom);
-	else if ((o = put_obj(root, "abort", &oom)) != NULL) {
-		put_num(o, "failurePercent", job->abort_percent, &oom);
-		put_num(o, "minDevices", job->abort_min_devices, &oom);
-	}
-	if (counts != NULL)
-		put_counts(root, counts, &oom);
-	return finish(root, oom, len);
-}
-
-char *
-codec_jobdev_encode(const struct jobdev_rec *jd, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	int	 oom = root == NULL;
-
-	put_str(root, "job", jd->job, &oom);
-	put_str(root, "device", jd->device, &oom);
-	put_str(root, "state", jd_state_name(jd->state), &oom);
-	put_str_or_null(root, "reason", jd->reason, &oom);
-	put_num(root, "step", jd->step, &oom);
-	put_str_or_null(root, "desc", jd->desc, &oom);
-	put_num(root, "retries", jd->retries, &oom);
-	put_str_or_null(root, "version", jd->last_version, &oom);
-	put_time(root, "created", jd->created, &oom);
-	put_time(root, "notified", jd->notified, &oom);
-	put_time(root, "started", jd->started, &oom);
-	put_time(root, "updated", jd->updated, &oom);
-	return finish(root, oom, len);
-}
-
-/*
- * The admin API: request bodies, the API's views, and the client side
- * (otactl --url) reading the views back.  Request bodies come from the
- * network, so they get the strict treatment of the device decoders and,
- * beyond it, refuse members they do not know: an operator's typo
- * ("srcVersion") must not silently select every device.
- */
-
-static int
-name_index(const char *const *names, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* Every member of obj must be in allowed (NULL-terminated). */
-static int
-only_members(const cJSON *obj, const char *const *allowed, char *err,
-    size_t errlen)
-{
-	const cJSON *c;
-	size_t	 i;
-
-	cJSON_ArrayForEach(c, obj) {
-		for (i = 0; allowed[i] != NULL; i++)
-			if (c->string != NULL &&
-			    strcmp(c->string, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return fail(err, errlen, "unknown member \"%s\"",
-			    c->string != NULL ? c->string : "");
-	}
-	return 0;
-}
-
-/* true/false; a missing or null member leaves *out. */
-static int
-bool_member(const cJSON *obj, const char *name, int *out, char *err,
-    size_t errlen)
-{
-	const cJSON *m;
-
-	if (member(obj, name, &m, err, errlen) != 0)
-		return -1;
-	if (m == NULL || cJSON_IsNull(m))
-		return 0;
-	if (!cJSON_IsBool(m))
-		return fail(err, errlen, "\"%s\" must be true or false", name);
-	*out = cJSON_IsTrue(m) ? 1 : 0;
-	return 0;
-}
-
-/* A whole number in [0, max]; a missing or null member leaves *out. */
-static int
-uint_value(const cJSON *m, const char *name, double max, double *out,
-    char *err, size_t errlen)
-{
-	double	 d;
-
-	if (!cJSON_IsNumber(m))
-		return fail(err, errlen, "\"%s\" must be a number", name);
-	d = m->valuedouble;
-	if (!(d >= 0 && d <= max) || (double)(int64_t)d != d)
-		return fail(err, errlen, "\"%s\" must be a whole number from 0 "
-		    "to %.0f", name, max);
-	*out = d;
-	return 0;
-}
-
-static int
-uint_member(const cJSON *obj, const char *name, unsigned *out, char *err,
-    size_t errlen)
-{
-	const cJSON *m;
-	double	 d;
-
-	if (member(obj, name, &m, err, errlen) != 0)
-		return -1;
-	if (m == NULL || cJSON_IsNull(m))
-		return 0;
-	if (uint_value(m, name, 2147483647.0, &d, err, errlen) != 0)
-		return -1;
-	*out = (unsigned)d;
-	return 0;
-}
-
-/* null or an RFC 3339 time; a missing member leaves *out. */
-static int
-time_member(const cJSON *obj, const char *name, int64_t *out, char *err,
-    size_t errlen)
-{
-	const cJSON *m;
-
-	if (member(obj, name, &m, err, errlen) != 0)
-		return -1;
-	if (m == NULL)
-		return 0;
-	if (cJSON_IsNull(m)) {
-		*out = 0;
-		return 0;
-	}
-	if (!cJSON_IsString(m) || m->valuestring == NULL ||
-	    time_parse_rfc3339(m->valuestring, out) != 0 || *out <= 0)
-		return fail(err, errlen, "\"%s\" must be null or an RFC 3339 "
-		    "time, e.g. 2026-11-23T10:00:00Z", name);
-	return 0;
-}
-
-/* One of names[], as its index; a missing or null member leaves *out. */
-static int
-enum_member(const cJSON *obj, const char *name, const char *const *names,
-    size_t n, int *out, char *err, size_t errlen)
-{
-	const cJSON *m;
-	int	 i;
-
-	if (member(obj, name, &m, err, errlen) != 0)
-		return -1;
-	if (m == NULL || cJSON_IsNull(m))
-		return 0;
-	if (!cJSON_IsString(m) ||
-	    (i = name_index(names, n, m->valuestring)) < 0)
-		return fail(err, errlen, "\"%s\" must be \"%s\" or \"%s\"",
-		    name, names[0], names[n - 1]);
-	*out = i;
-	return 0;
-}
-
-static int
-any_string(const char *s)
-{
-	(void)s;
-	return 1;
-}
-
-static cJSON *
-object_parse(const void *buf, size_t len, char *err, size_t errlen)
-{
-	cJSON	*root;
-
-	if (len == 0 || is_blank(buf, len)) {
-		fail(err, errlen, "empty body: want a JSON object");
-		return NULL;
-	}
-	if ((root = json_parse(buf, len, err, errlen)) == NULL)
-		return NULL;
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		fail(err, errlen, "the body must be a JSON object");
-		return NULL;
-	}
-	return root;
-}
-
-/* {"<module>":"<version>",...} into v[] (at most OTA_MODULES_MAX). */
-static int
-versions_value(const cJSON *m, struct module_version *v, unsigned *n,
-    char *err, size_t errlen)
-{
-	const cJSON *c;
-	unsigned i;
-
-	*n = 0;
-	if (!cJSON_IsObject(m))
-		return fail(err, errlen, "\"versions\" must be an object");
-	cJSON_ArrayForEach(c, m) {
-		if (*n == OTA_MODULES_MAX)
-			return fail(err, errlen, "more than %d modules",
-			    OTA_MODULES_MAX);
-		if (c->string == NULL || !valid_module(c->string))
-			return fail(err, errlen, "invalid module name");
-		if (!cJSON_IsString(c) || c->valuestring == NULL ||
-		    !valid_version(c->valuestring))
-			return fail(err, errlen, "invalid version of module "
-			    "\"%s\"", c->string);
-		for (i = 0; i < *n; i++)
-			if (strcmp(v[i].module, c->string) == 0)
-				return fail(err, errlen, "repeated module "
-				    "\"%s\"", c->string);
-		snprintf(v[*n].module, sizeof(v[*n].module), "%s", c->string);
-		snprintf(v[*n].version, sizeof(v[*n].version), "%s",
-		    c->valuestring);
-		(*n)++;
-	}
-	return 0;
-}
-
-int
-codec_device_put_decode(const void *buf, size_t len,
-    struct codec_device_put *out, char *err, size_t errlen)
-{
-	static const char *const allowed[] = { "product", "secret", "psk",
-	    "versions", "id", NULL };
-	const cJSON *m;
-	cJSON	*root;
-	int	 rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	if (only_members(root, allowed, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "product", 0, valid_product, out->product,
-	    sizeof(out->product), &out->has_product, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "secret", 0, any_string, out->secret,
-	    sizeof(out->secret), &out->has_secret, err, errlen) != 0) {
-		fail(err, errlen, "\"secret\" must be a string of at most %d "
-		    "bytes", CODEC_SECRET_MAX);
-		goto out;
-	}
-	if (string_member(root, "psk", 0, any_string, out->psk_hex,
-	    sizeof(out->psk_hex), &out->has_psk, err, errlen) != 0) {
-		fail(err, errlen, "\"psk\" must be a string of at most %d hex "
-		    "digits", OTA_PSK_MAX * 2);
-		goto out;
-	}
-	if (member(root, "versions", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m) &&
-	    versions_value(m, out->versions, &out->nversions, err, errlen) != 0)
-		goto out;
-	rc = 0;
-out:
-	/* the tree holds the secret too: wipe its strings before freeing */
-	if (root != NULL) {
-		cJSON_ArrayForEach(m, root)
-			if (cJSON_IsString(m) && m->valuestring != NULL)
-				memset(m->valuestring, 0,
-				    strlen(m->valuestring));
-	}
-	cJSON_Delete(root);
-	if (rc != 0)
-		memset(out, 0, sizeof(*out));
-	return rc;
-}
-
-char *
-codec_device_put_encode(const struct codec_device_put *p, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	char	*s;
-	int	 oom = root == NULL;
-
-	if (p->has_product)
-		put_str(root, "product", p->product, &oom);
-	if (p->has_secret)
-		put_str(root, "secret", p->secret, &oom);
-	if (p->has_psk)
-		put_str(root, "psk", p->psk_hex, &oom);
-	if (p->nversions > 0)
-		put_versions(root, "versions", p->versions, p->nversions,
-		    &oom);
-	s = NULL;
-	if (root != NULL && !oom)
-		s = cJSON_PrintUnformatted(root);
-	if (root != NULL) {
-		const cJSON *m;
-
-		cJSON_ArrayForEach(m, root)
-			if (cJSON_IsString(m) && m->valuestring != NULL)
-				memset(m->valuestring, 0,
-				    strlen(m->valuestring));
-	}
-	cJSON_Delete(root);
-	if (len != NULL)
-		*len = s != NULL ? strlen(s) : 0;
-	return s;
-}
-
-static const char *const kind_names[] = { "batch", "verify" };
-static const char *const scope_names[] = { "all", "devices", "gray" };
-static const char *const strategy_names[] = { "static", "dynamic" };
-static const char *const confirm_names[] = { "silent", "user" };
-
-static int
-job_src_value(const cJSON *m, struct job_rec *job, char *err, size_t errlen)
-{
-	const cJSON *c;
-	unsigned i;
-
-	job->nsrc = 0;
-	if (!cJSON_IsArray(m))
-		return fail(err, errlen, "\"srcVersions\" must be an array of "
-		    "versions");
-	cJSON_ArrayForEach(c, m) {
-		if (!cJSON_IsString(c) || c->valuestring == NULL ||
-		    !valid_version(c->valuestring))
-			return fail(err, errlen, "invalid version in "
-			    "\"srcVersions\"");
-		for (i = 0; i < job->nsrc; i++)
-			if (strcmp(job->src_versions[i], c->valuestring) == 0)
-				break;
-		if (i < job->nsrc)
-			continue;	/* a repeat changes nothing */
-		if (job->nsrc == OTA_SRCVER_MAX)
-			return fail(err, errlen, "at most %d source versions",
-			    OTA_SRCVER_MAX);
-		snprintf(job->src_versions[job->nsrc++],
-		    sizeof(job->src_versions[0]), "%s", c->valuestring);
-	}
-	return 0;
-}
-
-static int
-job_devices_value(const cJSON *m, codec_id **devices, size_t *n, char *err,
-    size_t errlen)
-{
-	const cJSON *c;
-	size_t	 count;
-
-	if (!cJSON_IsArray(m))
-		return fail(err, errlen, "\"devices\" must be an array of "
-		    "device ids");
-	count = (size_t)cJSON_GetArraySize(m);
-	if (count > CODEC_JOB_DEVICES_MAX)
-		return fail(err, errlen, "at most %d devices",
-		    CODEC_JOB_DEVICES_MAX);
-	if (count == 0)
-		return 0;
-	if ((*devices = calloc(count, sizeof(**devices))) == NULL)
-		return fail(err, errlen, "out of memory");
-	cJSON_ArrayForEach(c, m) {
-		if (!cJSON_IsString(c) || c->valuestring == NULL ||
-		    !valid_device_id(c->valuestring))
-			return fail(err, errlen, "invalid device id in "
-			    "\"devices\" (item %zu)", *n + 1);
-		snprintf((*devices)[(*n)++], sizeof(codec_id), "%s",
-		    c->valuestring);
-	}
-	return 0;
-}
-
-int
-codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
-    codec_id **devices, size_t *ndevices, char *err, size_t errlen)
-{
-	static const char *const allowed[] = { "firmware", "kind", "force",
-	    "srcVersions", "scope", "devices", "grayPercent", "strategy",
-	    "onlyNewReports", "confirm", "start", "end", "ratePerMinute",
-	    "retry", "timeoutMinutes", "override", "abort", NULL };
-	static const char *const retry_allowed[] = { "count",
-	    "intervalMinutes", NULL };
-	static const char *const abort_allowed[] = { "failurePercent",
-	    "minDevices", NULL };
-	const cJSON *m, *g;
-	cJSON	*root;
-	unsigned u;
-	double	 d;
-	int	 rc = -1;
-
-	*devices = NULL;
-	*ndevices = 0;
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	if (only_members(root, allowed, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "firmware", 1, valid_id, job->firmware,
-	    sizeof(job->firmware), NULL, err, errlen) != 0)
-		goto out;
-	if (enum_member(root, "kind", kind_names, 2, &job->kind, err,
-	    errlen) != 0 ||
-	    bool_member(root, "force", &job->force, err, errlen) != 0 ||
-	    enum_member(root, "scope", scope_names, 3, &job->scope, err,
-	    errlen) != 0 ||
-	    enum_member(root, "strategy", strategy_names, 2, &job->dynamic,
-	    err, errlen) != 0 ||
-	    bool_member(root, "onlyNewReports", &job->only_new_reports, err,
-	    errlen) != 0 ||
-	    enum_member(root, "confirm", confirm_names, 2, &job->confirm,
-	    err, errlen) != 0 ||
-	    time_member(root, "start", &job->start, err, errlen) != 0 ||
-	    time_member(root, "end", &job->end, err, errlen) != 0 ||
-	    uint_member(root, "ratePerMinute", &job->rate_per_minute, err,
-	    errlen) != 0 ||
-	    uint_member(root, "timeoutMinutes", &job->timeout_min, err,
-	    errlen) != 0 ||
-	    bool_member(root, "override", &job->override, err, errlen) != 0)
-		goto out;
-	if (member(root, "srcVersions", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m) &&
-	    job_src_value(m, job, err, errlen) != 0)
-		goto out;
-	if (member(root, "grayPercent", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m)) {
-		if (uint_value(m, "grayPercent", 100, &d, err, errlen) != 0)
-			goto out;
-		job->gray_percent = (int)d;
-	}
-	if (member(root, "retry", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m)) {
-		if (!cJSON_IsObject(m)) {
-			fail(err, errlen, "\"retry\" must be an object "
-			    "{\"count\",\"intervalMinutes\"}");
-			goto out;
-		}
-		if (only_members(m, retry_allowed, err, errlen) != 0 ||
-		    uint_member(m, "count", &job->retry_count, err,
-		    errlen) != 0 ||
-		    uint_member(m, "intervalMinutes",
-		    &job->retry_interval_min, err, errlen) != 0)
-			goto out;
-	}
-	if (member(root, "abort", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m)) {
-		if (!cJSON_IsObject(m)) {
-			fail(err, errlen, "\"abort\" must be null or an object "
-			    "{\"failurePercent\",\"minDevices\"}");
-			goto out;
-		}
-		if (only_members(m, abort_allowed, err, errlen) != 0 ||
-		    member(m, "failurePercent", &g, err, errlen) != 0)
-			goto out;
-		if (g == NULL) {
-			fail(err, errlen, "\"abort\" needs \"failurePercent\"");
-			goto out;
-		}
-		if (uint_value(g, "failurePercent", 100, &d, err, errlen) != 0)
-			goto out;
-		job->abort_percent = (int)d;
-		u = 0;
-		if (uint_member(m, "minDevices", &u, err, errlen) != 0)
-			goto out;
-		job->abort_min_devices = u;
-	}
-	if (member(root, "devices", &m, err, errlen) != 0)
-		goto out;
-	if (m != NULL && !cJSON_IsNull(m) &&
-	    job_devices_value(m, devices, ndevices, err, errlen) != 0)
-		goto out;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	if (rc != 0) {
-		free(*devices);
-		*devices = NULL;
-		*ndevices = 0;
-	}
-	return rc;
-}
-
-char *
-codec_job_body_encode(const struct job_rec *job, const char *const *devices,
-    size_t ndevices, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject(), *arr, *o, *v;
-	size_t	 i;
-	int	 oom = root == NULL;
-
-	put_str(root, "firmware", job->firmware, &oom);
-	put_str(root, "kind", name_of(kind_names, 2, job->kind), &oom);
-	put_bool(root, "force", job->force, &oom);
-	arr = cJSON_CreateArray();
-	put_item(root, "srcVersions", arr, &oom);
-	for (i = 0; !oom && i < job->nsrc && i < OTA_SRCVER_MAX; i++) {
-		v = cJSON_CreateString(job->src_versions[i]);
-		if (v == NULL || !cJSON_AddItemToArray(arr, v)) {
-			cJSON_Delete(v);
-			oom = 1;
-		}
-	}
-	put_str(root, "scope", name_of(scope_names, 3, job->scope), &oom);
-	if (job->scope == JOB_SCOPE_DEVICES || ndevices > 0) {
-		arr = cJSON_CreateArray();
-		put_item(root, "devices", arr, &oom);
-		for (i = 0; !oom && i < ndevices; i++) {
-			v = cJSON_CreateString(devices[i]);
-			if (v == NULL || !cJSON_AddItemToArray(arr, v)) {
-				cJSON_Delete(v);
-				oom = 1;
-			}
-		}
-	}
-	if (job->scope == JOB_SCOPE_GRAY)
-		put_num(root, "grayPercent", job->gray_percent, &oom);
-	put_str(root, "strategy", job->dynamic ? "dynamic" : "static", &oom);
-	put_bool(root, "onlyNewReports", job->only_new_reports, &oom);
-	put_str(root, "confirm", job->confirm ? "user" : "silent", &oom);
-	put_time(root, "start", job->start, &oom);
-	put_time(root, "end", job->end, &oom);
-	put_num(root, "ratePerMinute", job->rate_per_minute, &oom);
-	if ((o = put_obj(root, "retry", &oom)) != NULL) {
-		put_num(o, "count", job->retry_count, &oom);
-		put_num(o, "intervalMinutes", job->retry_interval_min, &oom);
-	}
-	put_num(root, "timeoutMinutes", job->timeout_min, &oom);
-	put_bool(root, "override", job->override, &oom);
-	if (job->abort_percent < 0)
-		put_str(root, "abort", NULL, &oom);
-	else if ((o = put_obj(root, "abort", &oom)) != NULL) {
-		put_num(o, "failurePercent", job->abort_percent, &oom);
-		put_num(o, "minDevices", job->abort_min_devices, &oom);
-	}
-	return finish(root, oom, len);
-}
-
-int
-codec_fw_edit_decode(const void *buf, size_t len, struct codec_fw_edit *out,
-    char *err, size_t errlen)
-{
-	static const char *const allowed[] = { "name", "description", NULL };
-	cJSON	*root;
-	int	 rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	if (only_members(root, allowed, err, errlen) != 0)
-		goto out;
-	if (string_member(root, "name", 0, valid_fw_name, out->name,
-	    sizeof(out->name), &out->has_name, err, errlen) != 0 ||
-	    string_member(root, "description", 0, valid_fw_description,
-	    out->description, sizeof(out->description), &out->has_description,
-	    err, errlen) != 0)
-		goto out;
-	if (!out->has_name && !out->has_description) {
-		fail(err, errlen, "give \"name\" or \"description\"");
-		goto out;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
-}
-
-char *
-codec_fw_edit_encode(const struct codec_fw_edit *e, size_t *len)
-{
-	cJSON	*root = cJSON_CreateObject();
-	int	 oom = root == NULL;
-
-	if (e->has_name)
-		put_str(root, "name", e->name, &oom);
-	if (e->has_description)
-		put_str(root, "description", e->description, &oom);
-	return finish(root, oom, len);
-}
-
-/* Adds one member to an encoded object "{...}": a new string, or NULL. */
-static char *
-splice_member(char *json, size_t *len, cJSON *item, const char *key)
-{
-	char	*v, *out;
-	size_t	 n, vn, kn;
-
-	if (json == NULL || item == NULL) {
-		cJSON_Delete(item);
-		free(json);
-		return NULL;
-	}
-	v = cJSON_PrintUnformatted(item);
-	cJSON_Delete(item);
-	n = strlen(json);
-	if (v == NULL || n < 2 || json[n - 1] != '}') {
-		free(v);
-		free(json);
-		return NULL;
-	}
-	vn = strlen(v);
-	kn = strlen(key);
-	if ((out = malloc(n + kn + vn + 8)) == NULL) {
-		free(v);
-		free(json);
-		return NULL;
-	}
-	memcpy(out, json, n - 1);
-	n--;
-	if (n > 1)
-		out[n++] = ',';
-	out[n++] = '"';
-	memcpy(out + n, key, kn);
-	n += kn;
-	out[n++] = '"';
-	out[n++] = ':';
-	memcpy(out + n, v, vn);
-	n += vn;
-	out[n++] = '}';
-	out[n] = '\0';
-	free(v);
-	free(json);
-	if (len != NULL)
-		*len = n;
-	return out;
-}
-
-char *
-codec_device_encode_api(const struct device_rec *d, size_t *len)
-{
-	char	 buf[32];
-	cJSON	*t;
-
-	if (d->updated == 0)
-		t = cJSON_CreateNull();
-	else {
-		time_format_rfc3339(d->updated, buf);
-		t = cJSON_CreateString(buf);
-	}
-	return splice_member(codec_device_encode(d, NULL), len, t, "updated");
-}
-
-char *
-codec_job_encode_api(const struct job_rec *job,
-    const struct jobs_counts *counts, const struct codec_job_sel *sel,
-    size_t *len)
-{
-	char	*s;
-	cJSON	*o;
-	int	 oom = 0;
-
-	s = splice_member(codec_job_encode(job, counts, NULL), len,
-	    cJSON_CreateBool(job->only_new_reports != 0), "onlyNewReports");
-	if (sel == NULL || s == NULL)
-		return s;
-	if ((o = cJSON_CreateObject()) == NULL) {
-		free(s);
-		return NULL;
-	}
-	put_num(o, "added", (double)sel->added, &oom);
-	put_num(o, "skipped", (double)sel->skipped, &oom);
-	put_num(o, "leftOut", (double)sel->left_out, &oom);
-	put_num(o, "superseded", (double)sel->superseded, &oom);
-	if (oom) {
-		cJSON_Delete(o);
-		free(s);
-		return NULL;
-	}
-	return splice_member(s, len, o, "selection");
-}
-
-/*
- * Reading views back (client side).  The daemon wrote them, but they still
- * crossed a network: every string must fit its field.
- */
-
-/* A string or null (""); a missing member is an error when required. */
-static int
-view_str(const cJSON *obj, const char *name, char *dst, size_t size,
-    int required, char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	dst[0] = '\0';
-	if (m == NULL) {
-		if (required)
-			return fail(err, errlen, "missing \"%s\"", name);
-		return 0;
-	}
-	if (cJSON_IsNull(m))
-		return 0;
-	if (!cJSON_IsString(m) || m->valuestring == NULL ||
-	    str_copy(dst, size, m->valuestring) == -1)
-		return fail(err, errlen, "bad \"%s\"", name);
-	return 0;
-}
-
-static int
-view_time(const cJSON *obj, const char *name, int64_t *out, char *err,
-    size_t errlen)
-{
-	*out = 0;
-	return time_member(obj, name, out, err, errlen);
-}
-
-static int
-view_num(const cJSON *obj, const char *name, double min, double max,
-    double *out, char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = 0;
-	if (m == NULL || cJSON_IsNull(m))
-		return 0;
-	if (!cJSON_IsNumber(m) || !(m->valuedouble >= min &&
-	    m->valuedouble <= max))
-		return fail(err, errlen, "bad \"%s\"", name);
-	*out = m->valuedouble;
-	return 0;
-}
-
-static int
-view_enum(const cJSON *obj, const char *name, const char *const *names,
-    size_t n, int *out, char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, name);
-	int	 i;
-
-	if (m == NULL || !cJSON_IsString(m) ||
-	    (i = name_index(names, n, m->valuestring)) < 0)
-		return fail(err, errlen, "bad \"%s\"", name);
-	*out = i;
-	return 0;
-}
-
-static int
-view_counts(const cJSON *obj, struct jobs_counts *c, char *err,
-    size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "counts");
-	double	 d;
-	int	 s;
-
-	memset(c, 0, sizeof(*c));
-	if (m == NULL || cJSON_IsNull(m))
-		return 0;
-	if (!cJSON_IsObject(m))
-		return fail(err, errlen, "bad \"counts\"");
-	for (s = 0; s < JD_NSTATES; s++) {
-		if (view_num(m, jd_state_names[s], 0, 9e15, &d, err,
-		    errlen) != 0)
-			return -1;
-		c->n[s] = (size_t)d;
-	}
-	if (view_num(m, "total", 0, 9e15, &d, err, errlen) != 0)
-		return -1;
-	c->total = (size_t)d;
-	return 0;
-}
-
-static int
-view_hex(const cJSON *obj, const char *name, uint8_t *out, size_t n,
-    char *err, size_t errlen)
-{
-	char	 hex[2 * 32 + 1];
-	size_t	 got;
-
-	if (view_str(obj, name, hex, sizeof(hex), 1, err, errlen) != 0)
-		return -1;
-	if (hex_decode(hex, out, n, &got) != 0 || got != n)
-		return fail(err, errlen, "bad \"%s\"", name);
-	return 0;
-}
-
-static int
-device_view(const cJSON *o, struct device_rec *d, char *err, size_t errlen)
-{
-	const cJSON *m;
-	int	 b;
-
-	memset(d, 0, sizeof(*d));
-	if (!cJSON_IsObject(o))
-		return fail(err, errlen, "a device must be an object");
-	if (view_str(o, "id", d->id, sizeof(d->id), 1, err, errlen) != 0 ||
-	    view_str(o, "product", d->product, sizeof(d->product), 1, err,
-	    errlen) != 0)
-		return -1;
-	m = cJSON_GetObjectItemCaseSensitive(o, "versions");
-	if (m != NULL && !cJSON_IsNull(m) &&
-	    versions_value(m, d->versions, &d->nversions, err, errlen) != 0)
-		return -1;
-	b = 0;
-	if (bool_member(o, "psk", &b, err, errlen) != 0)
-		return -1;
-	d->psk_len = b ? 1 : 0;	/* the key itself never leaves the store */
-	if (bool_member(o, "secret", &d->has_secret, err, errlen) != 0 ||
-	    view_time(o, "created", &d->created, err, errlen) != 0 ||
-	    view_time(o, "lastSeen", &d->last_seen, err, errlen) != 0 ||
-	    view_time(o, "updated", &d->updated, err, errlen) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
-    char *err, size_t errlen)
-{
-	static const char *const fw_states[] = { "UNVERIFIED", "VERIFIED",
-	    "VERIFY_FAILED" };
-	static const char *const signs[] = { "SHA256", "MD5" };
-	struct jobs_counts dummy;
-	double	 d;
-
-	memset(fw, 0, sizeof(*fw));
-	if (!cJSON_IsObject(o))
-		return fail(err, errlen, "a firmware must be an object");
-	if (view_str(o, "id", fw->id, sizeof(fw->id), 1, err, errlen) != 0 ||
-	    view_str(o, "product", fw->product, sizeof(fw->product), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "module", fw->module, sizeof(fw->module), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "version", fw->version, sizeof(fw->version), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "name", fw->name, sizeof(fw->name), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "description", fw->description,
-	    sizeof(fw->description), 0, err, errlen) != 0 ||
-	    view_enum(o, "signMethod", signs, 2, &fw->sign_method, err,
-	    errlen) != 0 ||
-	    view_enum(o, "state", fw_states, 3, &fw->state, err,
-	    errlen) != 0 ||
-	    view_num(o, "size", 0, 9e15, &d, err, errlen) != 0)
-		return -1;
-	fw->size = (uint64_t)d;
-	if (view_hex(o, "md5", fw->md5, sizeof(fw->md5), err, errlen) != 0 ||
-	    view_hex(o, "sha256", fw->sha256, sizeof(fw->sha256), err,
-	    errlen) != 0 ||
-	    view_time(o, "created", &fw->created, err, errlen) != 0)
-		return -1;
-	return view_counts(o, c != NULL ? c : &dummy, err, errlen);
-}
-
-static int
-job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
-    struct codec_job_sel *sel, char *err, size_t errlen)
-{
-	static const char *const job_states[] = { "SCHEDULED", "RUNNING",
-	    "PAUSED", "COMPLETED", "TERMINATED" };
-	struct jobs_counts dummy;
-	const cJSON *m, *v;
-	double	 d;
-
-	memset(job, 0, sizeof(*job));
-	if (sel != NULL)
-		memset(sel, 0, sizeof(*sel));
-	if (!cJSON_IsObject(o))
-		return fail(err, errlen, "a job must be an object");
-	if (view_str(o, "id", job->id, sizeof(job->id), 1, err, errlen) != 0 ||
-	    view_str(o, "firmware", job->firmware, sizeof(job->firmware), 1,
-	    err, errlen) != 0 ||
-	    view_str(o, "product", job->product, sizeof(job->product), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "module", job->module, sizeof(job->module), 1, err,
-	    errlen) != 0 ||
-	    view_str(o, "version", job->version, sizeof(job->version), 1, err,
-	    errlen) != 0 ||
-	    view_enum(o, "kind", kind_names, 2, &job->kind, err, errlen) != 0 ||
-	    view_enum(o, "state", job_states, 5, &job->state, err,
-	    errlen) != 0 ||
-	    view_enum(o, "scope", scope_names, 3, &job->scope, err,
-	    errlen) != 0 ||
-	    view_enum(o, "strategy", strategy_names, 2, &job->dynamic, err,
-	    errlen) != 0 ||
-	    view_enum(o, "confirm", confirm_names, 2, &job->confirm, err,
-	    errlen) != 0)
-		return -1;
-	m = cJSON_GetObjectItemCaseSensitive(o, "srcVersions");
-	if (m != NULL && job_src_value(m, job, err, errlen) != 0)
-		return -1;
-	if (view_num(o, "ratePerMinute", 0, 4294967295.0, &d, err,
-	    errlen) != 0)
-		return -1;
-	job->rate_per_minute = (unsigned)d;
-	m = cJSON_GetObjectItemCaseSensitive(o, "retry");
-	if (m != NULL && cJSON_IsObject(m)) {
-		if (view_num(m, "count", 0, 4294967295.0, &d, err, errlen) != 0)
-			return -1;
-		job->retry_count = (unsigned)d;
-		if (view_num(m, "intervalMinutes", 0, 4294967295.0, &d, err,
-		    errlen) != 0)
-			return -1;
-		job->retry_interval_min = (unsigned)d;
-	}
-	if (view_num(o, "timeoutMinutes", 0, 4294967295.0, &d, err,
-	    errlen) != 0)
-		return -1;
-	job->timeout_min = (unsigned)d;
-	if (view_time(o, "start", &job->start, err, errlen) != 0 ||
-	    view_time(o, "end", &job->end, err, errlen) != 0 ||
-	    view_time(o, "created", &job->created, err, errlen) != 0 ||
-	    view_time(o, "started", &job->started, err, errlen) != 0 ||
-	    view_time(o, "finished", &job->finished, err, errlen) != 0)
-		return -1;
-	if (view_num(o, "grayPercent", 0, 100, &d, err, errlen) != 0)
-		return -1;
-	job->gray_percent = (int)d;
-	job->abort_percent = -1;
-	m = cJSON_GetObjectItemCaseSensitive(o, "abort");
-	if (m != NULL && cJSON_IsObject(m)) {
-		if (view_num(m, "failurePercent", 0, 100, &d, err, errlen) != 0)
-			return -1;
-		job->abort_percent = (int)d;
-		if (view_num(m, "minDevices", 0, 4294967295.0, &d, err,
-		    errlen) != 0)
-			return -1;
-		job->abort_min_devices = (unsigned)d;
-	}
-	if (bool_member(o, "onlyNewReports", &job->only_new_reports, err,
-	    errlen) != 0)
-		return -1;
-	if (view_counts(o, c != NULL ? c : &dummy, err, errlen) != 0)
-		return -1;
-	v = cJSON_GetObjectItemCaseSensitive(o, "selection");
-	if (sel != NULL && v != NULL && cJSON_IsObject(v)) {
-		if (view_num(v, "added", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->added = (size_t)d;
-		if (view_num(v, "skipped", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->skipped = (size_t)d;
-		if (view_num(v, "leftOut", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->left_out = (size_t)d;
-		if (view_num(v, "superseded", 0, 9e15, &d, err, errlen) != 0)
-			return -1;
-		sel->superseded = (size_t)d;
-	}
-	return 0;
-}
-
-static int
-jobdev_view(const cJSON *o, struct jobdev_rec *jd, char *err, size_t errlen)
-{
-	double	 d;
-
-	memset(jd, 0, sizeof(*jd));
-	if (!cJSON_IsObject(o))
-		return fail(err, errlen, "a job device must be an object");
-	if (view_str(o, "job", jd->job, sizeof(jd->job), 1, err, errlen) != 0 ||
-	    view_str(o, "device", jd->device, sizeof(jd->device), 1, err,
-	    errlen) != 0 ||
-	    view_enum(o, "state", jd_state_names, JD_NSTATES, &jd->state, err,
-	    errlen) != 0 ||
-	    view_str(o, "reason", jd->reason, sizeof(jd->reason), 0, err,
-	    errlen) != 0 ||
-	    view_str(o, "desc", jd->desc, sizeof(jd->desc), 0, err,
-	    errlen) != 0 ||
-	    view_str(o, "version", jd->last_version, sizeof(jd->last_version),
-	    0, err, errlen) != 0 ||
-	    view_num(o, "step", -4, 100, &d, err, errlen) != 0)
-		return -1;
-	jd->step = (int)d;
-	if (view_num(o, "retries", 0, 4294967295.0, &d, err, errlen) != 0)
-		return -1;
-	jd->retries = (unsigned)d;
-	if (view_time(o, "created", &jd->created, err, errlen) != 0 ||
-	    view_time(o, "notified", &jd->notified, err, errlen) != 0 ||
-	    view_time(o, "started", &jd->started, err, errlen) != 0 ||
-	    view_time(o, "updated", &jd->updated, err, errlen) != 0)
-		return -1;
-	return 0;
-}
-
-int
-codec_device_view_decode(const void *buf, size_t len, struct device_rec *d,
-    char *err, size_t errlen)
-{
-	cJSON	*root;
-	int	 rc;
-
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	rc = device_view(root, d, err, errlen);
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_firmware_view_decode(const void *buf, size_t len,
-    struct firmware_rec *fw, struct jobs_counts *c, char *err, size_t errlen)
-{
-	cJSON	*root;
-	int	 rc;
-
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	rc = firmware_view(root, fw, c, err, errlen);
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_job_view_decode(const void *buf, size_t len, struct job_rec *job,
-    struct jobs_counts *c, struct codec_job_sel *sel, char *err,
-    size_t errlen)
-{
-	cJSON	*root;
-	int	 rc;
-
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	rc = job_view(root, job, c, sel, err, errlen);
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_jobdev_view_decode(const void *buf, size_t len, struct jobdev_rec *jd,
-    char *err, size_t errlen)
-{
-	cJSON	*root;
-	int	 rc;
-
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	rc = jobdev_view(root, jd, err, errlen);
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_list_decode(const void *buf, size_t len, int view,
-    int (*cb)(const void *, const struct jobs_counts *, void *), void *arg,
-    char next[OTA_ID_MAX + 1], char *err, size_t errlen)
-{
-	union {
-		struct device_rec d;
-		struct firmware_rec fw;
-		struct job_rec job;
-		struct jobdev_rec jd;
-	} *rec = NULL;
-	struct jobs_counts counts;
-	const cJSON *items, *it;
-	cJSON	*root;
-	int	 rc = -1, r;
-
-	if (next != NULL)
-		next[0] = '\0';
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	items = cJSON_GetObjectItemCaseSensitive(root, "items");
-	if (!cJSON_IsArray(items)) {
-		fail(err, errlen, "missing \"items\"");
-		goto out;
-	}
-	if (next != NULL && view_str(root, "next", next, OTA_ID_MAX + 1, 0,
-	    err, errlen) != 0)
-		goto out;
-	if ((rec = malloc(sizeof(*rec))) == NULL) {
-		fail(err, errlen, "out of memory");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, items) {
-		memset(&counts, 0, sizeof(counts));
-		switch (view) {
-		case CODEC_VIEW_DEVICE:
-			r = device_view(it, &rec->d, err, errlen);
-			break;
-		case CODEC_VIEW_FIRMWARE:
-			r = firmware_view(it, &rec->fw, &counts, err, errlen);
-			break;
-		case CODEC_VIEW_JOB:
-			r = job_view(it, &rec->job, &counts, NULL, err, errlen);
-			break;
-		case CODEC_VIEW_JOBDEV:
-			r = jobdev_view(it, &rec->jd, err, errlen);
-			break;
-		default:
-			r = fail(err, errlen, "unknown view");
-			break;
-		}
-		if (r != 0)
-			goto out;
-		if (cb(rec, view == CODEC_VIEW_FIRMWARE || view ==
-		    CODEC_VIEW_JOB ? &counts : NULL, arg) != 0) {
-			rc = 1;
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	free(rec);
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_numbers_decode(const void *buf, size_t len, const char *const *names,
-    size_t n, int64_t *vals, int *present, char *err, size_t errlen)
-{
-	const cJSON *m;
-	cJSON	*root;
-	size_t	 i;
-	int	 rc = -1;
-
-	if ((root = object_parse(buf, len, err, errlen)) == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		vals[i] = 0;
-		present[i] = 0;
-		m = cJSON_GetObjectItemCaseSensitive(root, names[i]);
-		if (m == NULL || cJSON_IsNull(m))
-			continue;
-		if (!cJSON_IsNumber(m) || !(m->valuedouble >= -9e15 &&
-		    m->valuedouble <= 9e15)) {
-			fail(err, errlen, "bad \"%s\"", names[i]);
-			goto out;
-		}
-		vals[i] = (int64_t)m->valuedouble;
-		present[i] = 1;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
-}
-
-int
-codec_error_decode(const void *buf, size_t len, char *code, size_t codelen,
-    char *message, size_t msglen)
-{
-	const cJSON *e, *m;
-	cJSON	*root;
-	int	 rc = -1;
-
-	if ((root = object_parse(buf, len, NULL, 0)) == NULL)
-		return -1;
-	e = cJSON_GetObjectItemCaseSensitive(root, "error");
-	m = cJSON_GetObjectItemCaseSensitive(root, "message");
-	if (cJSON_IsString(e) && e->valuestring != NULL) {
-		snprintf(code, codelen, "%s", e->valuestring);
-		snprintf(message, msglen, "%s", cJSON_IsString(m) &&
-		    m->valuestring != NULL ? m->valuestring : "");
-		rc = 0;
-	}
-	cJSON_Delete(root);
-	return rc;
 }

@@ -49,11 +49,7 @@ struct jobs_change {
 	int	via[JOBS_VIA_MAX];
 };
 
-/* Per-state device counts of one job. */
-struct jobs_counts {
-	size_t	n[JD_NSTATES];
-	size_t	total;
-};
+/* struct jobs_counts, a job's per-state device counts, is in model.h. */
 
 /* Fills a job with the defaults of CONTRACT §4. */
 void	 jobs_job_defaults(struct job_rec *);

@@ -1,5 +1,7 @@
 /*
- * test_codec.c: the JSON codecs (src/codec/json.c).
+ * test_codec.c: the JSON codecs (src/codec): the device wire format
+ * (wire.c) first, then the operator views and the admin API's bodies
+ * (views.c), both over the shared helpers of json.c.
  *
  * Decoders get tables of good bodies and of hostile ones (wrong types,
  * names that break the rules, numbers out of range or not numbers at all,
@@ -664,26 +666,75 @@ test_error(void)
 	    "{\"error\":\"error\",\"message\":\"\"}");
 }
 
+/* What the encoders write, the decoders of a device can read back. */
 static void
-test_views(void)
+test_roundtrip(void)
+{
+	struct progress_body pb;
+	struct check_body cb;
+	char	 body[512], err[128];
+	int	 n;
+
+	n = snprintf(body, sizeof(body), "{\"job\":\"%s\",\"step\":%d,"
+	    "\"desc\":\"%s\",\"version\":\"%s\"}", "j-77", -3, "x", "1.0");
+	T_EQ_INT(run_progress(body, (size_t)n, &pb, err, sizeof(err)), 0);
+	T_EQ_STR(pb.job, "j-77");
+	T_EQ_INT(pb.step, -3);
+	n = snprintf(body, sizeof(body), "{\"versions\":{\"a\":\"1\"}}");
+	T_EQ_INT(run_check(body, (size_t)n, &cb, err, sizeof(err)), 0);
+	T_EQ_STR(cb.versions[0].module, "a");
+}
+
+/*
+ * The operator views (otactl --json, the admin API) and the admin API's
+ * bodies: exact texts, the client reading them back into equal records,
+ * and hostile request bodies.
+ */
+
+static void
+device_sample(struct device_rec *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->id, sizeof(d->id), "d-7");
+	snprintf(d->product, sizeof(d->product), "lamp");
+	d->nversions = 2;
+	snprintf(d->versions[0].module, OTA_ID_MAX + 1, "default");
+	snprintf(d->versions[0].version, OTA_ID_MAX + 1, "1.0.0");
+	snprintf(d->versions[1].module, OTA_ID_MAX + 1, "wifi");
+	snprintf(d->versions[1].version, OTA_ID_MAX + 1, "7");
+	d->psk_len = 16;
+	d->created = TS1;
+}
+
+static void
+counts_sample(struct jobs_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->n[JD_QUEUED] = 3;
+	c->n[JD_SUCCEEDED] = 2;
+	c->n[JD_FAILED] = 1;
+	c->total = 6;
+}
+
+static void
+jobdev_sample(struct jobdev_rec *jd)
+{
+	memset(jd, 0, sizeof(*jd));
+	snprintf(jd->job, sizeof(jd->job), "j-3");
+	snprintf(jd->device, sizeof(jd->device), "d-7");
+	jd->state = JD_QUEUED;
+	snprintf(jd->reason, sizeof(jd->reason), "offline");
+	jd->created = TS1;
+	jd->updated = TS1;
+}
+
+static void
+test_device_view(void)
 {
 	struct device_rec d;
-	struct firmware_rec fw;
-	struct job_rec job;
-	struct jobdev_rec jd;
-	struct jobs_counts c;
 	size_t	 len = 0;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.id, sizeof(d.id), "d-7");
-	snprintf(d.product, sizeof(d.product), "lamp");
-	d.nversions = 2;
-	snprintf(d.versions[0].module, OTA_ID_MAX + 1, "default");
-	snprintf(d.versions[0].version, OTA_ID_MAX + 1, "1.0.0");
-	snprintf(d.versions[1].module, OTA_ID_MAX + 1, "wifi");
-	snprintf(d.versions[1].version, OTA_ID_MAX + 1, "7");
-	d.psk_len = 16;
-	d.created = TS1;
+	device_sample(&d);
 	expect_text(codec_device_encode(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{\"default\":"
 	    "\"1.0.0\",\"wifi\":\"7\"},\"psk\":true,\"secret\":false,"
@@ -696,12 +747,29 @@ test_views(void)
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},\"psk\":false,"
 	    "\"secret\":true,\"created\":\"2026-11-23T10:00:00.123Z\","
 	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\"}");
+	/* the API's view adds "updated", null until provisioning changes */
+	expect_text(codec_device_encode_api(&d, &len), &len,
+	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
+	    "\"psk\":false,\"secret\":true,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"updated\":null}");
+	d.updated = TS2;
+	expect_text(codec_device_encode_api(&d, &len), &len,
+	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
+	    "\"psk\":false,\"secret\":true,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\","
+	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
+}
 
-	memset(&c, 0, sizeof(c));
-	c.n[JD_QUEUED] = 3;
-	c.n[JD_SUCCEEDED] = 2;
-	c.n[JD_FAILED] = 1;
-	c.total = 6;
+static void
+test_firmware_view(void)
+{
+	struct firmware_rec fw;
+	struct jobs_counts c;
+	size_t	 len = 0;
+
+	counts_sample(&c);
 	fw_sample(&fw);
 	fw.state = FW_VERIFIED;
 	expect_text(codec_firmware_encode(&fw, NULL, &len), &len,
@@ -726,7 +794,16 @@ test_views(void)
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
 	    "\"total\":6}}");
+}
 
+static void
+test_job_view(void)
+{
+	struct job_rec job;
+	struct jobs_counts c;
+	size_t	 len = 0;
+
+	counts_sample(&c);
 	job_sample(&job);
 	job.state = JOB_RUNNING;
 	job.nsrc = 2;
@@ -775,14 +852,61 @@ test_views(void)
 	    "\"started\":\"2026-11-23T10:00:00.123Z\","
 	    "\"finished\":\"2027-01-15T08:30:05.007Z\",\"grayPercent\":15,"
 	    "\"abort\":{\"failurePercent\":20,\"minDevices\":50}}");
+}
 
-	memset(&jd, 0, sizeof(jd));
-	snprintf(jd.job, sizeof(jd.job), "j-3");
-	snprintf(jd.device, sizeof(jd.device), "d-7");
-	jd.state = JD_QUEUED;
-	snprintf(jd.reason, sizeof(jd.reason), "offline");
-	jd.created = TS1;
-	jd.updated = TS1;
+/* The API's job view: the shared shape, "onlyNewReports", "selection". */
+static void
+test_job_view_api(void)
+{
+	struct codec_job_sel sel;
+	struct job_rec job;
+	struct jobs_counts c;
+	size_t	 len = 0;
+
+	job_sample(&job);
+	job.created = TS1;
+	job.only_new_reports = 1;
+	memset(&c, 0, sizeof(c));
+	c.n[JD_QUEUED] = 4;
+	c.total = 4;
+	sel.added = 4;
+	sel.skipped = 1;
+	sel.left_out = 2;
+	sel.superseded = 3;
+	expect_text(codec_job_encode_api(&job, &c, &sel, &len), &len,
+	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
+	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
+	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
+	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
+	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"
+	    "\"finished\":null,\"grayPercent\":null,\"abort\":null,"
+	    "\"counts\":{\"WAIT_CONFIRM\":0,\"QUEUED\":4,\"NOTIFIED\":0,"
+	    "\"UPGRADING\":0,\"SUCCEEDED\":0,\"FAILED\":0,\"RETRY_WAIT\":0,"
+	    "\"CANCELED\":0,\"total\":4},\"onlyNewReports\":true,"
+	    "\"selection\":{\"added\":4,\"skipped\":1,\"leftOut\":2,"
+	    "\"superseded\":3}}");
+	job.only_new_reports = 0;
+	expect_text(codec_job_encode_api(&job, NULL, NULL, &len), &len,
+	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
+	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
+	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
+	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
+	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"
+	    "\"finished\":null,\"grayPercent\":null,\"abort\":null,"
+	    "\"onlyNewReports\":false}");
+}
+
+static void
+test_jobdev_view(void)
+{
+	struct jobdev_rec jd;
+	size_t	 len = 0;
+
+	jobdev_sample(&jd);
 	expect_text(codec_jobdev_encode(&jd, &len), &len,
 	    "{\"job\":\"j-3\",\"device\":\"d-7\",\"state\":\"QUEUED\","
 	    "\"reason\":\"offline\",\"step\":0,\"desc\":null,\"retries\":0,"
@@ -806,25 +930,6 @@ test_views(void)
 	    "\"notified\":\"2026-11-23T10:00:00.123Z\","
 	    "\"started\":\"2027-01-15T08:30:05.007Z\","
 	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
-}
-
-/* What the encoders write, the decoders of a device can read back. */
-static void
-test_roundtrip(void)
-{
-	struct progress_body pb;
-	struct check_body cb;
-	char	 body[512], err[128];
-	int	 n;
-
-	n = snprintf(body, sizeof(body), "{\"job\":\"%s\",\"step\":%d,"
-	    "\"desc\":\"%s\",\"version\":\"%s\"}", "j-77", -3, "x", "1.0");
-	T_EQ_INT(run_progress(body, (size_t)n, &pb, err, sizeof(err)), 0);
-	T_EQ_STR(pb.job, "j-77");
-	T_EQ_INT(pb.step, -3);
-	n = snprintf(body, sizeof(body), "{\"versions\":{\"a\":\"1\"}}");
-	T_EQ_INT(run_check(body, (size_t)n, &cb, err, sizeof(err)), 0);
-	T_EQ_STR(cb.versions[0].module, "a");
 }
 
 static int
@@ -851,6 +956,38 @@ static const char admin_job_body[] =
     "\"timeoutMinutes\":60,\"override\":true,"
     "\"abort\":{\"failurePercent\":20,\"minDevices\":5}}";
 
+static const char *const admin_job_bad[] = {
+	"{}",
+	"{\"kind\":\"batch\"}",
+	"{\"firmware\":\"fw 1\"}",
+	"{\"firmware\":\"fw-1\",\"srcVersion\":[\"1\"]}",
+	"{\"firmware\":\"fw-1\",\"kind\":\"big\"}",
+	"{\"firmware\":\"fw-1\",\"force\":1}",
+	"{\"firmware\":\"fw-1\",\"ratePerMinute\":-1}",
+	"{\"firmware\":\"fw-1\",\"ratePerMinute\":1.5}",
+	"{\"firmware\":\"fw-1\",\"ratePerMinute\":\"10\"}",
+	"{\"firmware\":\"fw-1\",\"timeoutMinutes\":1e20}",
+	"{\"firmware\":\"fw-1\",\"grayPercent\":101}",
+	"{\"firmware\":\"fw-1\",\"start\":\"2026-13-01T00:00:00Z\"}",
+	"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"every\":2}}",
+	"{\"firmware\":\"fw-1\",\"retry\":[1]}",
+	"{\"firmware\":\"fw-1\",\"retry\":{\"intervalMinutes\":\"5\"}}",
+	"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"count\":2}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"minDevices\":2}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":101}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":null}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":5,"
+	"\"minDevices\":-3}}",
+	"{\"firmware\":\"fw-1\",\"abort\":{\"failurePercent\":5,\"x\":1}}",
+	"{\"firmware\":\"fw-1\",\"abort\":[20]}",
+	"{\"firmware\":\"fw-1\",\"devices\":[\"ok\",7]}",
+	"{\"firmware\":\"fw-1\",\"devices\":\"d-1\"}",
+	"{\"firmware\":\"fw-1\",\"srcVersions\":[\"a b\"]}",
+	"{\"firmware\":\"fw-1\",\"firmware\":\"fw-2\"}",
+	"[\"fw-1\"]",
+	"",
+};
+
 static int
 run_job_body(const char *s, size_t len, struct job_rec *job, codec_id **devs,
     size_t *n, char *err, size_t errlen)
@@ -866,43 +1003,13 @@ run_job_body(const char *s, size_t len, struct job_rec *job, codec_id **devs,
 }
 
 static void
-test_admin_bodies(void)
+test_job_body(void)
 {
-	static const char *const bad_jobs[] = {
-		"{}",
-		"{\"kind\":\"batch\"}",
-		"{\"firmware\":\"fw 1\"}",
-		"{\"firmware\":\"fw-1\",\"srcVersion\":[\"1\"]}",
-		"{\"firmware\":\"fw-1\",\"kind\":\"big\"}",
-		"{\"firmware\":\"fw-1\",\"force\":1}",
-		"{\"firmware\":\"fw-1\",\"ratePerMinute\":-1}",
-		"{\"firmware\":\"fw-1\",\"ratePerMinute\":1.5}",
-		"{\"firmware\":\"fw-1\",\"ratePerMinute\":\"10\"}",
-		"{\"firmware\":\"fw-1\",\"timeoutMinutes\":1e20}",
-		"{\"firmware\":\"fw-1\",\"grayPercent\":101}",
-		"{\"firmware\":\"fw-1\",\"start\":\"2026-13-01T00:00:00Z\"}",
-		"{\"firmware\":\"fw-1\",\"retry\":{\"count\":1,\"every\":2}}",
-		"{\"firmware\":\"fw-1\",\"retry\":[1]}",
-		"{\"firmware\":\"fw-1\",\"abort\":{\"minDevices\":2}}",
-		"{\"firmware\":\"fw-1\",\"devices\":[\"ok\",7]}",
-		"{\"firmware\":\"fw-1\",\"devices\":\"d-1\"}",
-		"{\"firmware\":\"fw-1\",\"srcVersions\":[\"a b\"]}",
-		"{\"firmware\":\"fw-1\",\"firmware\":\"fw-2\"}",
-		"[\"fw-1\"]",
-		"",
-	};
-	struct codec_device_put dp;
-	struct codec_fw_edit fe;
-	struct codec_job_sel sel, sel2;
 	struct job_rec job, job2;
-	struct jobs_counts c, c2;
-	struct device_rec d, d2;
 	codec_id *devs = NULL;
 	const char *dv[2];
-	char	 err[160], *s, *mut, code[32], msg[64];
-	size_t	 n = 0, len, i, blen = sizeof(admin_job_body) - 1;
-	int64_t	 vals[2];
-	int	 present[2];
+	char	 err[160], *s;
+	size_t	 n = 0, len, blen = sizeof(admin_job_body) - 1;
 
 	T_EQ_INT(run_job_body(admin_job_body, blen, &job, &devs, &n, err,
 	    sizeof(err)), 0);
@@ -943,10 +1050,70 @@ test_admin_bodies(void)
 	T_EQ_INT(job.timeout_min, 1440);
 	T_EQ_INT(job.abort_percent, -1);
 	T_CHECK(devs == NULL && n == 0);
-	for (i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++) {
+}
+
+/* What otactl --url sends to create a job, byte for byte. */
+static void
+test_job_body_text(void)
+{
+	const char *dv[2] = { "d-1", "d:2@x" };
+	struct job_rec job;
+	size_t	 len = 0;
+
+	job_sample(&job);
+	expect_text(codec_job_body_encode(&job, NULL, 0, &len), &len,
+	    "{\"firmware\":\"fw-9\",\"kind\":\"batch\",\"force\":false,"
+	    "\"srcVersions\":[],\"scope\":\"all\",\"strategy\":\"static\","
+	    "\"onlyNewReports\":false,\"confirm\":\"silent\",\"start\":null,"
+	    "\"end\":null,\"ratePerMinute\":0,\"retry\":{\"count\":0,"
+	    "\"intervalMinutes\":0},\"timeoutMinutes\":30,\"override\":false,"
+	    "\"abort\":null}");
+	job.kind = JOB_KIND_VERIFY;
+	job.force = 1;
+	job.nsrc = 1;
+	snprintf(job.src_versions[0], OTA_ID_MAX + 1, "1.0.0");
+	job.scope = JOB_SCOPE_DEVICES;
+	job.confirm = 1;
+	job.start = TS1;
+	job.abort_percent = 20;
+	job.abort_min_devices = 5;
+	expect_text(codec_job_body_encode(&job, dv, 2, &len), &len,
+	    "{\"firmware\":\"fw-9\",\"kind\":\"verify\",\"force\":true,"
+	    "\"srcVersions\":[\"1.0.0\"],\"scope\":\"devices\","
+	    "\"devices\":[\"d-1\",\"d:2@x\"],\"strategy\":\"static\","
+	    "\"onlyNewReports\":false,\"confirm\":\"user\","
+	    "\"start\":\"2026-11-23T10:00:00.123Z\",\"end\":null,"
+	    "\"ratePerMinute\":0,\"retry\":{\"count\":0,\"intervalMinutes\":0},"
+	    "\"timeoutMinutes\":30,\"override\":false,"
+	    "\"abort\":{\"failurePercent\":20,\"minDevices\":5}}");
+	job.scope = JOB_SCOPE_GRAY;
+	job.gray_percent = 15;
+	job.dynamic = 1;
+	job.only_new_reports = 1;
+	job.override = 1;
+	expect_text(codec_job_body_encode(&job, NULL, 0, &len), &len,
+	    "{\"firmware\":\"fw-9\",\"kind\":\"verify\",\"force\":true,"
+	    "\"srcVersions\":[\"1.0.0\"],\"scope\":\"gray\",\"grayPercent\":15,"
+	    "\"strategy\":\"dynamic\",\"onlyNewReports\":true,"
+	    "\"confirm\":\"user\",\"start\":\"2026-11-23T10:00:00.123Z\","
+	    "\"end\":null,\"ratePerMinute\":0,\"retry\":{\"count\":0,"
+	    "\"intervalMinutes\":0},\"timeoutMinutes\":30,\"override\":true,"
+	    "\"abort\":{\"failurePercent\":20,\"minDevices\":5}}");
+}
+
+static void
+test_job_body_bad(void)
+{
+	struct job_rec job;
+	codec_id *devs = NULL;
+	char	 err[160], *mut;
+	size_t	 n = 0, i, blen = sizeof(admin_job_body) - 1;
+
+	for (i = 0; i < sizeof(admin_job_bad) / sizeof(admin_job_bad[0]);
+	    i++) {
 		err[0] = '\0';
-		if (run_job_body(bad_jobs[i], strlen(bad_jobs[i]), &job, &devs,
-		    &n, err, sizeof(err)) != -1 || err[0] == '\0')
+		if (run_job_body(admin_job_bad[i], strlen(admin_job_bad[i]),
+		    &job, &devs, &n, err, sizeof(err)) != -1 || err[0] == '\0')
 			T_CHECK(!"bad job body accepted or no message");
 		T_CHECK(devs == NULL);
 	}
@@ -966,6 +1133,15 @@ test_admin_bodies(void)
 		devs = NULL;
 		free(mut);
 	}
+}
+
+static void
+test_device_put(void)
+{
+	struct codec_device_put dp, dp2;
+	char	 err[160], *out;
+	const char *s;
+	size_t	 len = 0;
 
 	s = "{\"product\":\"lamp\",\"secret\":\"s\",\"psk\":\"0011\","
 	    "\"versions\":{\"default\":\"1\",\"wifi\":\"2\"}}";
@@ -974,6 +1150,8 @@ test_admin_bodies(void)
 	T_CHECK(dp.has_product && dp.has_secret && dp.has_psk);
 	T_EQ_INT(dp.nversions, 2);
 	T_EQ_STR(dp.psk_hex, "0011");
+	/* what otactl --url sends is what it decoded */
+	expect_text(codec_device_put_encode(&dp, &len), &len, s);
 	s = "{\"product\":\"lamp\",\"owner\":\"x\"}";
 	T_EQ_INT(codec_device_put_decode(s, strlen(s), &dp, err, sizeof(err)),
 	    -1);
@@ -981,6 +1159,31 @@ test_admin_bodies(void)
 	T_EQ_INT(codec_device_put_decode(s, strlen(s), &dp, err, sizeof(err)),
 	    0);
 	T_CHECK(!dp.has_product && !dp.has_secret && dp.has_psk);
+	expect_text(codec_device_put_encode(&dp, &len), &len,
+	    "{\"psk\":\"\"}");
+	/* members left out stay out; "" removes a secret */
+	memset(&dp, 0, sizeof(dp));
+	expect_text(codec_device_put_encode(&dp, &len), &len, "{}");
+	dp.has_secret = 1;
+	snprintf(dp.secret, sizeof(dp.secret), "q\"\\");
+	expect_text(codec_device_put_encode(&dp, &len), &len,
+	    "{\"secret\":\"q\\\"\\\\\"}");
+	out = codec_device_put_encode(&dp, &len);
+	T_CHECK(out != NULL);
+	T_EQ_INT(codec_device_put_decode(out, len, &dp2, err, sizeof(err)),
+	    0);
+	T_CHECK(memcmp(&dp, &dp2, sizeof(dp)) == 0);
+	free(out);
+}
+
+static void
+test_fw_edit(void)
+{
+	struct codec_fw_edit fe;
+	char	 err[160];
+	const char *s;
+	size_t	 len = 0;
+
 	s = "{\"name\":\"(x\"}";
 	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
 	    -1);
@@ -991,17 +1194,30 @@ test_admin_bodies(void)
 	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
 	    0);
 	T_CHECK(fe.has_description && !fe.has_name);
+	expect_text(codec_fw_edit_encode(&fe, &len), &len, s);
+	s = "{\"name\":\"\xe7\x81\xaf-v1\",\"description\":\"say \\\"hi\\\"\"}";
+	T_EQ_INT(codec_fw_edit_decode(s, strlen(s), &fe, err, sizeof(err)),
+	    0);
+	T_EQ_STR(fe.description, "say \"hi\"");
+	expect_text(codec_fw_edit_encode(&fe, &len), &len, s);
+}
 
-	/* views back into records */
-	memset(&d, 0, sizeof(d));
-	snprintf(d.id, sizeof(d.id), "d-7");
-	snprintf(d.product, sizeof(d.product), "lamp");
-	d.nversions = 1;
-	snprintf(d.versions[0].module, OTA_ID_MAX + 1, "default");
-	snprintf(d.versions[0].version, OTA_ID_MAX + 1, "1.0.0");
-	d.psk_len = 1;
+/* The views the API sends, read back by otactl --url into equal records. */
+static void
+test_view_readback(void)
+{
+	struct codec_job_sel sel, sel2;
+	struct job_rec job, job2;
+	struct jobs_counts c, c2;
+	struct device_rec d, d2;
+	struct firmware_rec fw, fw2;
+	struct jobdev_rec jd, jd2;
+	char	 err[160], *s;
+	size_t	 len;
+
+	device_sample(&d);
+	d.psk_len = 1;	/* the view says only whether there is a key */
 	d.has_secret = 1;
-	d.created = TS1;
 	d.updated = TS2;
 	s = codec_device_encode_api(&d, &len);
 	T_CHECK(s != NULL);
@@ -1035,30 +1251,161 @@ test_admin_bodies(void)
 	T_EQ_INT(sel2.superseded, 3);
 	free(s);
 
+	fw_sample(&fw);
+	fw.state = FW_VERIFY_FAILED;
+	fw.sign_method = SIGN_MD5;
+	counts_sample(&c);
+	s = codec_firmware_encode(&fw, &c, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_firmware_view_decode(s, len, &fw2, &c2, err,
+	    sizeof(err)), 0);
+	T_CHECK(memcmp(&fw, &fw2, sizeof(fw)) == 0);
+	T_CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
+	free(s);
+
+	jobdev_sample(&jd);
+	jd.state = JD_RETRY_WAIT;
+	jd.step = -4;
+	jd.retries = 2;
+	snprintf(jd.desc, sizeof(jd.desc), "flash \"full\"");
+	snprintf(jd.last_version, sizeof(jd.last_version), "1.1.0");
+	s = codec_jobdev_encode(&jd, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_jobdev_view_decode(s, len, &jd2, err, sizeof(err)), 0);
+	T_CHECK(memcmp(&jd, &jd2, sizeof(jd)) == 0);
+	free(s);
+}
+
+/* The members a job view must have, before its optional ones. */
+#define JOB_VIEW_HEAD							\
+	"{\"id\":\"j\",\"firmware\":\"f\",\"product\":\"p\","		\
+	"\"module\":\"m\",\"version\":\"1\",\"kind\":\"batch\","	\
+	"\"state\":\"RUNNING\",\"scope\":\"all\","			\
+	"\"strategy\":\"static\",\"confirm\":\"silent\","
+
+/* A job's "selection": not an object is none; bad numbers fail. */
+static void
+test_view_selection(void)
+{
+	struct codec_job_sel sel;
+	struct jobs_counts c;
+	struct job_rec job;
+	char	 err[160];
+	const char *s;
+
+	s = JOB_VIEW_HEAD "\"selection\":[1]}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(sel.added, 0);
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":1,\"skipped\":2}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(sel.added, 1);
+	T_EQ_INT(sel.skipped, 2);
+	T_EQ_INT(sel.left_out, 0);
+	/* no sel: the selection is not read at all */
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":-1}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, NULL, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"added\"");
+	s = JOB_VIEW_HEAD "\"selection\":{\"added\":1,\"leftOut\":1e16}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"leftOut\"");
+}
+
+static struct jobs_counts stop_counts;
+
+/* Stops after *(size_t *)arg items, remembering the counts it saw. */
+static int
+stop_cb(const void *rec, const struct jobs_counts *c, void *arg)
+{
+	(void)rec;
+	if (c != NULL)
+		stop_counts = *c;
+	return --*(size_t *)arg == 0;
+}
+
+/* Lists, flat numbers and error bodies: what otactl --url reads. */
+static void
+test_lists(void)
+{
+	char	 err[160], next[OTA_ID_MAX + 1], code[32], msg[64];
+	char	 small_code[4], small_msg[5];
+	const char *s;
+	int64_t	 vals[2];
+	int	 present[2];
+	size_t	 n = 0;
+
 	s = "{\"items\":[{\"id\":\"a\",\"product\":\"p\"},{\"id\":\"b\","
 	    "\"product\":\"p\"}],\"next\":\"b\"}";
-	{
-		char	 next[OTA_ID_MAX + 1];
+	T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_DEVICE, count_cb,
+	    &n, next, err, sizeof(err)), 0);
+	T_EQ_INT(n, 2);
+	T_EQ_STR(next, "b");
+	/* a callback that stops; counts come with firmware and jobs */
+	n = 1;
+	memset(&stop_counts, 0, sizeof(stop_counts));
+	s = "{\"items\":[{\"id\":\"j-3\",\"firmware\":\"fw-9\","
+	    "\"product\":\"lamp\",\"module\":\"default\",\"version\":\"1\","
+	    "\"kind\":\"batch\",\"state\":\"RUNNING\",\"scope\":\"all\","
+	    "\"strategy\":\"static\",\"confirm\":\"silent\","
+	    "\"counts\":{\"QUEUED\":2,\"total\":2}},{\"id\":\"j-4\"}],"
+	    "\"next\":null}";
+	T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_JOB, stop_cb, &n,
+	    next, err, sizeof(err)), 1);
+	T_EQ_INT(stop_counts.n[JD_QUEUED], 2);
+	T_EQ_INT(stop_counts.total, 2);
+	T_EQ_STR(next, "");
+	/* the second item is bad: reading on fails */
+	n = 5;
+	T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_JOB, stop_cb, &n,
+	    next, err, sizeof(err)), -1);
+	T_EQ_STR(err, "missing \"firmware\"");
+	s = "{\"items\":[{\"job\":\"j-3\",\"device\":\"d-7\","
+	    "\"state\":\"NOTIFIED\",\"step\":0}]}";
+	n = 0;
+	T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_JOBDEV, count_cb,
+	    &n, NULL, err, sizeof(err)), 0);
+	T_EQ_INT(n, 1);
+	T_EQ_INT(codec_list_decode(s, strlen(s), 9, count_cb, &n, NULL, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "unknown view");
+	T_EQ_INT(codec_list_decode("{}", 2, CODEC_VIEW_FIRMWARE, count_cb, &n,
+	    NULL, err, sizeof(err)), -1);
+	T_EQ_STR(err, "missing \"items\"");
 
-		T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_DEVICE,
-		    count_cb, &n, next, err, sizeof(err)), 0);
-		T_EQ_STR(next, "b");
-	}
 	s = "{\"done\":5,\"total\":null}";
 	T_EQ_INT(codec_numbers_decode(s, strlen(s), (const char *const[]){
 	    "done", "total" }, 2, vals, present, err, sizeof(err)), 0);
 	T_CHECK(vals[0] == 5 && present[0] && !present[1]);
+	s = "{\"done\":\"5\"}";
+	T_EQ_INT(codec_numbers_decode(s, strlen(s), (const char *const[]){
+	    "done", "total" }, 2, vals, present, err, sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"done\"");
+
 	s = "{\"error\":\"conflict\",\"message\":\"in use\"}";
 	T_EQ_INT(codec_error_decode(s, strlen(s), code, sizeof(code), msg,
 	    sizeof(msg)), 0);
+	T_EQ_STR(code, "conflict");
 	T_EQ_STR(msg, "in use");
+	/* cut to the buffers given */
+	T_EQ_INT(codec_error_decode(s, strlen(s), small_code,
+	    sizeof(small_code), small_msg, sizeof(small_msg)), 0);
+	T_EQ_STR(small_code, "con");
+	T_EQ_STR(small_msg, "in u");
 	T_EQ_INT(codec_error_decode("{}", 2, code, sizeof(code), msg,
+	    sizeof(msg)), -1);
+	T_EQ_INT(codec_error_decode("[]", 2, code, sizeof(code), msg,
 	    sizeof(msg)), -1);
 }
 
 int
 main(void)
 {
+	/* the device wire format */
 	T_RUN(test_check_tables);
 	T_RUN(test_progress_tables);
 	T_RUN(test_nesting);
@@ -1067,8 +1414,20 @@ main(void)
 	T_RUN(test_notice);
 	T_RUN(test_events);
 	T_RUN(test_error);
-	T_RUN(test_views);
 	T_RUN(test_roundtrip);
-	T_RUN(test_admin_bodies);
+	/* the operator views and the admin API's bodies */
+	T_RUN(test_device_view);
+	T_RUN(test_firmware_view);
+	T_RUN(test_job_view);
+	T_RUN(test_job_view_api);
+	T_RUN(test_jobdev_view);
+	T_RUN(test_job_body);
+	T_RUN(test_job_body_text);
+	T_RUN(test_job_body_bad);
+	T_RUN(test_device_put);
+	T_RUN(test_fw_edit);
+	T_RUN(test_view_readback);
+	T_RUN(test_view_selection);
+	T_RUN(test_lists);
 	return t_done();
 }

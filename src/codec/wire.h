@@ -1,0 +1,64 @@
+/*
+ * wire.h: the device wire format in JSON (wire.c): the bodies devices send,
+ * the notices and error bodies they get back, and the events that go
+ * upstream.  Included by codec.h, whose conventions these calls follow.
+ */
+#ifndef OTAGW_CODEC_WIRE_H
+#define OTAGW_CODEC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/*
+ * Check body: {"versions":{"<module>":"<version>",...}} or
+ * {"version":"1.0.0","module":"default"} (module optional), or empty
+ * (len 0, or only white space): nversions = 0.  Module and version names
+ * are validated.  0, or -1 with err.
+ */
+struct check_body {
+	unsigned nversions;
+	struct module_version versions[OTA_MODULES_MAX];
+};
+int	 codec_check_decode(const void *buf, size_t len, struct check_body *,
+	    char *err, size_t errlen);
+
+/* Progress body: {"job":"...","step":N,"desc":"...","version":"..."}. */
+struct progress_body {
+	char	job[OTA_ID_MAX + 1];
+	int	step;			/* -4..100 */
+	int	has_desc;
+	char	desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
+	int	has_version;
+	char	version[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];	/* optional; "" if absent */
+};
+int	 codec_progress_decode(const void *buf, size_t len,
+	    struct progress_body *, char *err, size_t errlen);
+
+/*
+ * The notice of CONTRACT §1.  url_base is the configured public address of
+ * the protocol the device checked in with, e.g. "coaps://gw:5684" (NULL:
+ * no "url" member); timeout_s is the job's timeout in seconds.
+ */
+char	*codec_notice_encode(const struct job_rec *,
+	    const struct firmware_rec *, const char *url_base, size_t *len);
+
+/*
+ * An upstream event (CONTRACT §5) without "seq" and "gateway": the relay
+ * adds those when it sends the event.
+ */
+char	*codec_event_encode(const struct event *, size_t *len);
+/*
+ * The event as the upstream receives it: an encoded event (which always
+ * starts with {"ts":"...",) with "seq" put first and "gateway" after "ts".
+ * malloc'd, or NULL when out of memory or when data is not an object.
+ */
+char	*codec_event_stamp(const char *data, size_t len, uint64_t seq,
+	    const char *gateway, size_t *outlen);
+
+/* {"error":"<code>","message":"..."} */
+char	*codec_error_encode(const char *code, const char *message, size_t *len);
+
+#endif
