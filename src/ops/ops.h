@@ -150,7 +150,7 @@ int	 ops_device_import(struct ops *, const char *csv, size_t len,
 	    struct ops_import_result *, struct ops_err *);
 
 /*
- * Firmware (firmware.c; by URL, src/relay/fetch.h).
+ * Firmware (firmware.c; by URL, fetch.h).
  */
 
 struct ops_fw_params {
