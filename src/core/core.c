@@ -39,7 +39,7 @@
 
 #include "config.h"
 #include "core/core.h"
-#include "core/events.h"
+#include "events/events.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"

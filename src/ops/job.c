@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/events.h"
+#include "events/events.h"
 #include "crypto/crypto.h"
 #include "log.h"
 #include "ops/ops.h"
