@@ -56,8 +56,6 @@ static int
 dyn_join(struct store_txn *txn, struct ops_dynjobs *dj,
     const struct device_rec *dev, int64_t now)
 {
-	struct jobdev_rec jd;
-	struct jobs_change ch;
 	struct job_rec *job;
 	size_t	 i;
 	int	 rc;
@@ -68,12 +66,7 @@ dyn_join(struct store_txn *txn, struct ops_dynjobs *dj,
 		job = ops_vec_at(&dj->jobs, i);
 		if (!jobs_device_matches(job, dev))
 			continue;
-		jobs_jd_init(job, &jd, dev->id, now);
-		memset(&ch, 0, sizeof(ch));
-		ch.changed = 1;
-		ch.from = -1;
-		ch.to = jd.state;
-		if ((rc = ops_row_store(txn, job, &jd, &ch, now)) != 0)
+		if ((rc = ops_row_add(txn, job, dev->id, now)) != 0)
 			return rc;
 	}
 	return 0;

@@ -44,6 +44,22 @@ ops_row_store(struct store_txn *txn, const struct job_rec *job,
 	return events_state_change(txn, job, jd, ch, now);
 }
 
+/* Writes a new row of job for device, with the event of its first state. */
+int
+ops_row_add(struct store_txn *txn, const struct job_rec *job,
+    const char *device, int64_t now)
+{
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+
+	jobs_jd_init(job, &jd, device, now);
+	memset(&ch, 0, sizeof(ch));
+	ch.changed = 1;
+	ch.from = -1;
+	ch.to = jd.state;
+	return ops_row_store(txn, job, &jd, &ch, now);
+}
+
 static int
 counts_cb(const struct jobdev_rec *jd, void *arg)
 {
@@ -292,31 +308,44 @@ out:
 	return rc;
 }
 
-/* The job's candidates: listed devices, or all matching of the product. */
+/*
+ * Every device of the product that matches the job; none yet for a
+ * dynamic job that takes only the reports from now on.
+ */
 static int
-job_candidates(struct store_txn *txn, const struct job_rec *job,
+cands_matching(struct store_txn *txn, const struct job_rec *job,
+    struct ops_vec *cands, struct ops_err *err)
+{
+	struct allsel as;
+	int	 rc;
+
+	if (job->dynamic && job->only_new_reports)
+		return ops_ok(err);	/* only later reports count */
+	as.job = job;
+	as.cands = cands;
+	rc = store_device_iter(txn, NULL, allsel_cb, &as);
+	if (rc != 0)
+		return ops_fail_store(err, rc == STORE_ESTOP ?
+		    STORE_EIO : rc, "job create");
+	return ops_ok(err);
+}
+
+/*
+ * The listed devices, each once, in id order: an unknown device is 404,
+ * one of another product 422, one that does not match the job (already
+ * on the target, or not on a source version) is counted as skipped.
+ */
+static int
+cands_listed(struct store_txn *txn, const struct job_rec *job,
     const char *const *devices, size_t ndevices, struct ops_vec *cands,
     struct ops_job_result *res, struct ops_err *err)
 {
 	struct device_rec dev;
-	struct allsel as;
 	const char **sorted = NULL;
 	struct cand *c;
 	size_t	 i;
 	int	 rc;
 
-	ops_vec_init(cands, sizeof(struct cand));
-	if (job->scope != JOB_SCOPE_DEVICES) {
-		if (job->dynamic && job->only_new_reports)
-			return ops_ok(err);	/* only later reports count */
-		as.job = job;
-		as.cands = cands;
-		rc = store_device_iter(txn, NULL, allsel_cb, &as);
-		if (rc != 0)
-			return ops_fail_store(err, rc == STORE_ESTOP ?
-			    STORE_EIO : rc, "job create");
-		return ops_ok(err);
-	}
 	if ((sorted = calloc(ndevices, sizeof(*sorted))) == NULL)
 		return ops_fail(err, OPS_EIO, "out of memory");
 	for (i = 0; i < ndevices; i++) {
@@ -364,6 +393,70 @@ out:
 	return rc;
 }
 
+/* The job's candidates: listed devices, or all matching of the product. */
+static int
+job_candidates(struct store_txn *txn, const struct job_rec *job,
+    const char *const *devices, size_t ndevices, struct ops_vec *cands,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	ops_vec_init(cands, sizeof(struct cand));
+	if (job->scope != JOB_SCOPE_DEVICES)
+		return cands_matching(txn, job, cands, err);
+	return cands_listed(txn, job, devices, ndevices, cands, res, err);
+}
+
+/*
+ * Leaves out the candidates that cannot join (cand_admit, nothing written
+ * yet), keeping the order of the others.
+ */
+static int
+cands_filter(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, struct ops_vec *cands, int64_t now,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	struct cand *c;
+	size_t	 i, n;
+	int	 rc;
+
+	for (i = 0, n = 0; i < cands->n; i++) {
+		c = ops_vec_at(cands, i);
+		rc = cand_admit(txn, job, jobs, c->id, 0, now, NULL);
+		if (rc < 0)
+			return ops_fail_store(err, rc, c->id);
+		if (rc == 0) {
+			res->left_out++;
+			continue;
+		}
+		if (n != i)
+			memcpy(ops_vec_at(cands, n), c, sizeof(*c));
+		n++;
+	}
+	cands->n = n;
+	return ops_ok(err);
+}
+
+/*
+ * How many of the candidates, from the first, the job takes: all of them,
+ * or for a gray job its percentage, after sorting them by their stable
+ * rank in this job.
+ */
+static size_t
+cands_pick(const struct job_rec *job, struct ops_vec *cands)
+{
+	struct cand *c;
+	size_t	 i;
+
+	if (job->scope != JOB_SCOPE_GRAY)
+		return cands->n;
+	for (i = 0; i < cands->n; i++) {
+		c = ops_vec_at(cands, i);
+		c->rank = jobs_gray_rank(job->id, c->id);
+	}
+	if (cands->n > 1)
+		qsort(cands->data, cands->n, cands->esize, cand_cmp);
+	return jobs_gray_count(cands->n, job->gray_percent);
+}
+
 /* Refusals that depend on the other jobs. */
 static int
 job_check_others(const struct job_rec *job, const struct ops_vec *jobs,
@@ -394,6 +487,114 @@ job_check_others(const struct job_rec *job, const struct ops_vec *jobs,
 	return ops_ok(err);
 }
 
+/* What can be refused before the store is opened. */
+static int
+job_check_request(const struct job_rec *job, size_t ndevices,
+    struct ops_err *err)
+{
+	if (!valid_id(job->firmware))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	if (job->scope == JOB_SCOPE_DEVICES) {
+		if (ndevices == 0)
+			return ops_fail(err, OPS_EINVAL, "no devices given");
+		if (ndevices > OPS_JOB_DEVICES_MAX)
+			return ops_fail(err, OPS_EINVAL, "at most %d devices "
+			    "in a job", OPS_JOB_DEVICES_MAX);
+		if (job->dynamic)
+			return ops_fail(err, OPS_EUNPROC, "a dynamic job takes "
+			    "the devices of the whole product, not a list");
+	} else if (ndevices > 0)
+		return ops_fail(err, OPS_EINVAL, "a device list needs the "
+		    "devices scope");
+	return ops_ok(err);
+}
+
+/*
+ * Takes product, module and version from the job's firmware, then checks
+ * the job as a whole: its options, that a batch goes out only on verified
+ * firmware (unless forced), and that its window has not ended.
+ */
+static int
+job_from_firmware(struct store_txn *txn, struct job_rec *job, int64_t now,
+    struct ops_err *err)
+{
+	struct firmware_rec fw;
+	char	 msg[OPS_ERR_MAX];
+	int	 rc;
+
+	rc = store_firmware_get(txn, job->firmware, &fw);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no firmware %s",
+		    job->firmware);
+	if (rc != 0)
+		return ops_fail_store(err, rc, job->firmware);
+	snprintf(job->product, sizeof(job->product), "%s", fw.product);
+	snprintf(job->module, sizeof(job->module), "%s", fw.module);
+	snprintf(job->version, sizeof(job->version), "%s", fw.version);
+	if (jobs_job_validate(job, msg, sizeof(msg)) == -1)
+		return ops_fail(err, OPS_EINVAL, "%s", msg);
+	if (job->kind == JOB_KIND_BATCH && !job->force &&
+	    fw.state != FW_VERIFIED)
+		return ops_fail(err, OPS_ECONFLICT, "firmware %s is %s: verify "
+		    "it first, or force the batch", fw.id,
+		    jobs_fw_state_name(fw.state));
+	if (job->end != 0 && job->end <= now)
+		return ops_fail(err, OPS_EUNPROC, "the window has already "
+		    "ended");
+	return ops_ok(err);
+}
+
+/* The new job's id, times and first state. */
+static int
+job_assign(struct store_txn *txn, struct job_rec *job, int64_t now,
+    struct ops_err *err)
+{
+	int	 rc;
+
+	if ((rc = store_next_id(txn, "j", job->id)) != 0)
+		return ops_fail_store(err, rc, "job id");
+	job->created = now;
+	job->started = job->finished = 0;
+	job->rate_window = 0;
+	job->rate_used = 0;
+	if (job->start == 0 || job->start <= now) {
+		job->state = JOB_RUNNING;
+		job->started = now;
+	} else
+		job->state = JOB_SCHEDULED;
+	return ops_ok(err);
+}
+
+/*
+ * Writes a row for each of the first k candidates, with its event; with
+ * override, first supersedes the rows that candidate has in other jobs.
+ */
+static int
+job_add_rows(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, const struct ops_vec *cands, size_t k,
+    int64_t now, struct ops_job_result *res, struct ops_err *err)
+{
+	const struct cand *c;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < k; i++) {
+		c = ops_vec_at(cands, i);
+		if (job->override && (rc = cand_admit(txn, job, jobs, c->id,
+		    1, now, &res->superseded)) < 0)
+			return ops_fail_store(err, rc, c->id);
+		if ((rc = ops_row_add(txn, job, c->id, now)) != 0)
+			return ops_fail_store(err, rc, c->id);
+		res->added++;
+	}
+	return ops_ok(err);
+}
+
+/*
+ * Creating a job is one write transaction: the job from its firmware,
+ * the refusals that depend on other jobs, then its candidates, those that
+ * can join, the share a gray job takes, and their rows.
+ */
 int
 ops_job_create(struct ops *ops, const struct job_rec *params,
     const char *const *devices, size_t ndevices, struct ops_job_item *out,
@@ -401,143 +602,47 @@ ops_job_create(struct ops *ops, const struct job_rec *params,
 {
 	struct ops_job_result res;
 	struct store_txn *txn = NULL;
-	struct firmware_rec fw;
 	struct job_rec job;
-	struct jobdev_rec jd;
-	struct jobs_change ch;
 	struct ops_vec jobs, cands;
-	struct cand *c;
-	char	 msg[OPS_ERR_MAX];
 	int64_t	 now = ops_now(ops);
-	size_t	 i, n, k;
+	size_t	 k;
 	int	 rc;
 
 	memset(&res, 0, sizeof(res));
 	ops_vec_init(&jobs, sizeof(struct job_rec));
 	ops_vec_init(&cands, sizeof(struct cand));
 	job = *params;
-	if (!valid_id(job.firmware))
-		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
-	if (job.scope == JOB_SCOPE_DEVICES) {
-		if (ndevices == 0)
-			return ops_fail(err, OPS_EINVAL, "no devices given");
-		if (ndevices > OPS_JOB_DEVICES_MAX)
-			return ops_fail(err, OPS_EINVAL, "at most %d devices "
-			    "in a job", OPS_JOB_DEVICES_MAX);
-		if (job.dynamic)
-			return ops_fail(err, OPS_EUNPROC, "a dynamic job takes "
-			    "the devices of the whole product, not a list");
-	} else if (ndevices > 0)
-		return ops_fail(err, OPS_EINVAL, "a device list needs the "
-		    "devices scope");
-
+	if ((rc = job_check_request(&job, ndevices, err)) != OPS_OK)
+		return rc;
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
 		return ops_fail_store(err, rc, "job create");
-	rc = store_firmware_get(txn, job.firmware, &fw);
-	if (rc == STORE_ENOTFOUND) {
-		rc = ops_fail(err, OPS_ENOTFOUND, "no firmware %s",
-		    job.firmware);
+	if ((rc = job_from_firmware(txn, &job, now, err)) != OPS_OK)
 		goto out;
-	}
-	if (rc != 0) {
-		rc = ops_fail_store(err, rc, job.firmware);
-		goto out;
-	}
-	snprintf(job.product, sizeof(job.product), "%s", fw.product);
-	snprintf(job.module, sizeof(job.module), "%s", fw.module);
-	snprintf(job.version, sizeof(job.version), "%s", fw.version);
-	if (jobs_job_validate(&job, msg, sizeof(msg)) == -1) {
-		rc = ops_fail(err, OPS_EINVAL, "%s", msg);
-		goto out;
-	}
-	if (job.kind == JOB_KIND_BATCH && !job.force &&
-	    fw.state != FW_VERIFIED) {
-		rc = ops_fail(err, OPS_ECONFLICT, "firmware %s is %s: verify "
-		    "it first, or force the batch", fw.id,
-		    jobs_fw_state_name(fw.state));
-		goto out;
-	}
-	if (job.end != 0 && job.end <= now) {
-		rc = ops_fail(err, OPS_EUNPROC, "the window has already ended");
-		goto out;
-	}
 	if ((rc = ops_all_jobs(txn, &jobs)) != 0) {
 		rc = ops_fail_store(err, rc, "job create");
 		goto out;
 	}
 	if (jobs.n > 1)
 		qsort(jobs.data, jobs.n, jobs.esize, job_cmp);
-	if ((rc = job_check_others(&job, &jobs, err)) != OPS_OK)
+	if ((rc = job_check_others(&job, &jobs, err)) != OPS_OK ||
+	    (rc = job_assign(txn, &job, now, err)) != OPS_OK)
 		goto out;
-
-	if ((rc = store_next_id(txn, "j", job.id)) != 0) {
-		rc = ops_fail_store(err, rc, "job id");
-		goto out;
-	}
-	job.created = now;
-	job.started = job.finished = 0;
-	job.rate_window = 0;
-	job.rate_used = 0;
-	if (job.start == 0 || job.start <= now) {
-		job.state = JOB_RUNNING;
-		job.started = now;
-	} else
-		job.state = JOB_SCHEDULED;
 
 	rc = job_candidates(txn, &job, devices, ndevices, &cands, &res, err);
+	if (rc == OPS_OK)
+		rc = cands_filter(txn, &job, &jobs, &cands, now, &res, err);
 	if (rc != OPS_OK)
 		goto out;
-	/* Leave out those that cannot join; supersede with override. */
-	for (i = 0, n = 0; i < cands.n; i++) {
-		c = ops_vec_at(&cands, i);
-		rc = cand_admit(txn, &job, &jobs, c->id, 0, now, NULL);
-		if (rc < 0) {
-			rc = ops_fail_store(err, rc, c->id);
-			goto out;
-		}
-		if (rc == 0) {
-			res.left_out++;
-			continue;
-		}
-		if (n != i)
-			memcpy(ops_vec_at(&cands, n), c, sizeof(*c));
-		n++;
-	}
-	cands.n = n;
-	k = n;
-	if (job.scope == JOB_SCOPE_GRAY) {
-		for (i = 0; i < n; i++) {
-			c = ops_vec_at(&cands, i);
-			c->rank = jobs_gray_rank(job.id, c->id);
-		}
-		if (n > 1)
-			qsort(cands.data, n, cands.esize, cand_cmp);
-		k = jobs_gray_count(n, job.gray_percent);
-	}
+	k = cands_pick(&job, &cands);
 	if (k == 0 && !job.dynamic) {
 		rc = ops_fail(err, OPS_EUNPROC, "no device matches the job "
 		    "(%zu already on %s or not on a source version, %zu busy "
 		    "in other jobs)", res.skipped, job.version, res.left_out);
 		goto out;
 	}
-	for (i = 0; i < k; i++) {
-		c = ops_vec_at(&cands, i);
-		if (job.override && (rc = cand_admit(txn, &job, &jobs, c->id,
-		    1, now, &res.superseded)) < 0) {
-			rc = ops_fail_store(err, rc, c->id);
-			goto out;
-		}
-		jobs_jd_init(&job, &jd, c->id, now);
-		memset(&ch, 0, sizeof(ch));
-		ch.changed = 1;
-		ch.from = -1;
-		ch.to = jd.state;
-		if ((rc = ops_row_store(txn, &job, &jd, &ch, now)) != 0) {
-			rc = ops_fail_store(err, rc, c->id);
-			goto out;
-		}
-		res.added++;
-	}
+	rc = job_add_rows(txn, &job, &jobs, &cands, k, now, &res, err);
+	if (rc != OPS_OK)
+		goto out;
 	if ((rc = store_job_put(txn, &job)) != 0) {
 		rc = ops_fail_store(err, rc, job.id);
 		goto out;

@@ -59,7 +59,9 @@ void	 ops_vec_free(struct ops_vec *);
  * Rows and jobs (job.c); all return store codes.
  *
  * ops_row_store writes a row that ch says changed, with one outbox event
- * per state it entered.  ops_job_counts counts a job's rows by state.
+ * per state it entered; ops_row_add writes a new row of job for device,
+ * with the event of its first state.  ops_job_counts counts a job's rows
+ * by state.
  * ops_rows_collect_cb is a store_*_iter callback that copies each row into
  * a struct ops_vec of struct jobdev_rec (1, stop, when out of memory).
  * ops_job_settle applies a job's own rules after an operator changed its
@@ -69,6 +71,8 @@ void	 ops_vec_free(struct ops_vec *);
  */
 int	 ops_row_store(struct store_txn *, const struct job_rec *,
 	    const struct jobdev_rec *, const struct jobs_change *, int64_t now);
+int	 ops_row_add(struct store_txn *, const struct job_rec *,
+	    const char *device, int64_t now);
 int	 ops_job_counts(struct store_txn *, const char *id,
 	    struct jobs_counts *);
 int	 ops_rows_collect_cb(const struct jobdev_rec *, void *vec);
