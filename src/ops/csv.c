@@ -107,6 +107,48 @@ csvrow_cmp(const void *a, const void *b)
 	return strcmp((*x)->device, (*y)->device);
 }
 
+/*
+ * Adds the row of line from its n fields (product, device, and the
+ * optional secret and PSK), once they are checked.
+ */
+static int
+csv_row_add(struct ops_vec *rows, char f[][OPS_SECRET_MAX + 1], int n,
+    unsigned line, struct ops_err *err)
+{
+	struct csvrow *r;
+
+	if (n < 2)
+		return ops_fail(err, OPS_EINVAL, "line %u: want "
+		    "product,device,secret,psk", line);
+	if (rows->n == OPS_IMPORT_MAX_LINES)
+		return ops_fail(err, OPS_ETOOLARGE, "line %u: more than %d "
+		    "devices in one import", line, OPS_IMPORT_MAX_LINES);
+	if (!valid_product(f[0]))
+		return ops_fail(err, OPS_EINVAL, "line %u: invalid product",
+		    line);
+	if (!valid_device_id(f[1]))
+		return ops_fail(err, OPS_EINVAL, "line %u: invalid device id",
+		    line);
+	if ((r = ops_vec_push(rows)) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	r->line = line;
+	/* both validated: they fit */
+	(void)str_copy(r->product, sizeof(r->product), f[0]);
+	(void)str_copy(r->device, sizeof(r->device), f[1]);
+	if (n >= 3 && f[2][0] != '\0') {
+		snprintf(r->secret, sizeof(r->secret), "%s", f[2]);
+		r->has_secret = 1;
+	}
+	if (n >= 4 && f[3][0] != '\0') {
+		if (strlen(f[3]) >= sizeof(r->psk))
+			return ops_fail(err, OPS_EINVAL, "line %u: the PSK "
+			    "must be 1 to %d bytes in hex", line, OTA_PSK_MAX);
+		snprintf(r->psk, sizeof(r->psk), "%s", f[3]);
+		r->has_psk = 1;
+	}
+	return ops_ok(err);
+}
+
 /* Parses the whole file into rows; an error names its line. */
 static int
 csv_parse(const char *csv, size_t len, struct ops_vec *rows,
@@ -114,7 +156,6 @@ csv_parse(const char *csv, size_t len, struct ops_vec *rows,
 {
 	char	 f[4][OPS_SECRET_MAX + 1];
 	const char *p = csv, *end = csv + len, *eol, *why;
-	struct csvrow *r;
 	unsigned line = 0;
 	size_t	 ll, i;
 	int	 n, first = 1, rc = OPS_OK;
@@ -151,49 +192,8 @@ csv_parse(const char *csv, size_t len, struct ops_vec *rows,
 			goto next;	/* header */
 		}
 		first = 0;
-		if (n < 2) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: want "
-			    "product,device,secret,psk", line);
+		if ((rc = csv_row_add(rows, f, n, line, err)) != OPS_OK)
 			goto out;
-		}
-		if (rows->n == OPS_IMPORT_MAX_LINES) {
-			rc = ops_fail(err, OPS_ETOOLARGE, "line %u: more than "
-			    "%d devices in one import", line,
-			    OPS_IMPORT_MAX_LINES);
-			goto out;
-		}
-		if (!valid_product(f[0])) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: invalid "
-			    "product", line);
-			goto out;
-		}
-		if (!valid_device_id(f[1])) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: invalid "
-			    "device id", line);
-			goto out;
-		}
-		if ((r = ops_vec_push(rows)) == NULL) {
-			rc = ops_fail(err, OPS_EIO, "out of memory");
-			goto out;
-		}
-		r->line = line;
-		/* both validated: they fit */
-		(void)str_copy(r->product, sizeof(r->product), f[0]);
-		(void)str_copy(r->device, sizeof(r->device), f[1]);
-		if (n >= 3 && f[2][0] != '\0') {
-			snprintf(r->secret, sizeof(r->secret), "%s", f[2]);
-			r->has_secret = 1;
-		}
-		if (n >= 4 && f[3][0] != '\0') {
-			if (strlen(f[3]) >= sizeof(r->psk)) {
-				rc = ops_fail(err, OPS_EINVAL, "line %u: the "
-				    "PSK must be 1 to %d bytes in hex", line,
-				    OTA_PSK_MAX);
-				goto out;
-			}
-			snprintf(r->psk, sizeof(r->psk), "%s", f[3]);
-			r->has_psk = 1;
-		}
 	next:
 		if (eol == NULL)
 			break;
@@ -212,38 +212,23 @@ csv_rows_free(struct ops_vec *rows)
 	ops_vec_free(rows);
 }
 
-int
-ops_device_import(struct ops *ops, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+/*
+ * The same device on two lines is most likely a mistake: refuses it,
+ * naming both lines.
+ */
+static int
+csv_check_repeats(const struct ops_vec *rows, struct ops_err *err)
 {
-	struct ops_device_params p;
-	struct ops_devparams dp;
-	struct ops_dynjobs dj;
-	struct store_txn *txn = NULL;
-	struct csvrow **sorted = NULL, *r;
-	struct ops_vec rows;
-	int64_t	 now = ops_now(ops);
+	struct csvrow **sorted;
 	size_t	 i;
-	int	 rc, created;
+	int	 rc = OPS_OK;
 
-	memset(&dj, 0, sizeof(dj));
-	memset(&dp, 0, sizeof(dp));
-	memset(res, 0, sizeof(*res));
-	if ((rc = csv_parse(csv, len, &rows, err)) != OPS_OK)
-		goto out;
-	if (rows.n == 0) {
-		rc = ops_fail(err, OPS_EINVAL, "no devices in the file");
-		goto out;
-	}
-	/* The same device twice is most likely a mistake: refuse it. */
-	if ((sorted = calloc(rows.n, sizeof(*sorted))) == NULL) {
-		rc = ops_fail(err, OPS_EIO, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < rows.n; i++)
-		sorted[i] = ops_vec_at(&rows, i);
-	qsort(sorted, rows.n, sizeof(*sorted), csvrow_cmp);
-	for (i = 1; i < rows.n; i++) {
+	if ((sorted = calloc(rows->n, sizeof(*sorted))) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	for (i = 0; i < rows->n; i++)
+		sorted[i] = ops_vec_at(rows, i);
+	qsort(sorted, rows->n, sizeof(*sorted), csvrow_cmp);
+	for (i = 1; i < rows->n; i++) {
 		if (strcmp(sorted[i - 1]->device, sorted[i]->device) == 0) {
 			rc = ops_fail(err, OPS_EINVAL, "line %u: device %s is "
 			    "already on line %u",
@@ -252,15 +237,31 @@ ops_device_import(struct ops *ops, const char *csv, size_t len,
 			    sorted[i]->device,
 			    sorted[i - 1]->line > sorted[i]->line ?
 			    sorted[i]->line : sorted[i - 1]->line);
-			goto out;
+			break;
 		}
 	}
-	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
-		rc = ops_fail_store(err, rc, "device import");
-		goto out;
-	}
-	for (i = 0; i < rows.n; i++) {
-		r = ops_vec_at(&rows, i);
+	free(sorted);
+	return rc;
+}
+
+/*
+ * Provisions every row inside txn, as ops_device_put would, counting
+ * what was created and updated; an error is prefixed with its line.
+ */
+static int
+csv_rows_apply(struct store_txn *txn, const struct ops_vec *rows,
+    struct ops_dynjobs *dj, int64_t now, struct ops_import_result *res,
+    struct ops_err *err)
+{
+	struct ops_device_params p;
+	struct ops_devparams dp;
+	const struct csvrow *r;
+	char	 m[OPS_ERR_MAX];
+	size_t	 i;
+	int	 rc, created;
+
+	for (i = 0; i < rows->n; i++) {
+		r = ops_vec_at(rows, i);
 		memset(&p, 0, sizeof(p));
 		p.id = r->device;
 		p.product = r->product;
@@ -268,17 +269,15 @@ ops_device_import(struct ops *ops, const char *csv, size_t len,
 		p.psk_hex = r->has_psk ? r->psk : NULL;
 		rc = ops_devparams_check(&p, &dp, err);
 		if (rc == OPS_OK)
-			rc = ops_device_apply(txn, &dp, &dj, now, NULL,
+			rc = ops_device_apply(txn, &dp, dj, now, NULL,
 			    &created, err);
 		ops_devparams_wipe(&dp);
 		if (rc != OPS_OK) {
 			if (err != NULL) {
-				char	 m[OPS_ERR_MAX];
-
 				snprintf(m, sizeof(m), "%s", err->msg);
 				ops_fail(err, rc, "line %u: %s", r->line, m);
 			}
-			goto out;
+			return rc;
 		}
 		if (created)
 			res->created++;
@@ -286,6 +285,36 @@ ops_device_import(struct ops *ops, const char *csv, size_t len,
 			res->updated++;
 		res->lines++;
 	}
+	return ops_ok(err);
+}
+
+int
+ops_device_import(struct ops *ops, const char *csv, size_t len,
+    struct ops_import_result *res, struct ops_err *err)
+{
+	struct ops_dynjobs dj;
+	struct store_txn *txn = NULL;
+	struct ops_vec rows;
+	int64_t	 now = ops_now(ops);
+	int	 rc;
+
+	memset(&dj, 0, sizeof(dj));
+	memset(res, 0, sizeof(*res));
+	if ((rc = csv_parse(csv, len, &rows, err)) != OPS_OK)
+		goto out;
+	if (rows.n == 0) {
+		rc = ops_fail(err, OPS_EINVAL, "no devices in the file");
+		goto out;
+	}
+	if ((rc = csv_check_repeats(&rows, err)) != OPS_OK)
+		goto out;
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "device import");
+		goto out;
+	}
+	rc = csv_rows_apply(txn, &rows, &dj, now, res, err);
+	if (rc != OPS_OK)
+		goto out;
 	rc = store_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0) {
@@ -297,7 +326,6 @@ out:
 	store_txn_abort(txn);
 	if (rc != OPS_OK)
 		memset(res, 0, sizeof(*res));
-	free(sorted);
 	csv_rows_free(&rows);
 	if (dj.loaded)
 		ops_vec_free(&dj.jobs);

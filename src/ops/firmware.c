@@ -106,69 +106,70 @@ ops_firmware_upload_abort(struct ops_upload *up)
 	free(up);
 }
 
-int
-ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
-    int64_t expected_size, struct ops_upload **out, struct ops_err *err)
+/*
+ * The record an upload will store, from the caller's parameters: checks
+ * them and fills in the defaults (module "default", a name made from the
+ * version, SHA256).  Sizes, digests and the id come later.
+ */
+static int
+fw_rec_from_params(const struct ops_fw_params *p, struct firmware_rec *rec,
+    struct ops_err *err)
 {
-	struct ops_upload *up = NULL;
-	struct firmware_rec *rec;
-	struct store_txn *txn = NULL;
 	const char *s;
-	int	 rc;
 
-	*out = NULL;
-	if ((up = calloc(1, sizeof(*up))) == NULL)
-		return ops_fail(err, OPS_EIO, "out of memory");
-	up->ops = ops;
-	rec = &up->rec;
-	if (p->product == NULL || !valid_product(p->product)) {
-		rc = ops_fail(err, OPS_EINVAL, "invalid product (1-64 of "
+	if (p->product == NULL || !valid_product(p->product))
+		return ops_fail(err, OPS_EINVAL, "invalid product (1-64 of "
 		    "A-Z a-z 0-9 _ -)");
-		goto out;
-	}
-	if (p->version == NULL || !valid_version(p->version)) {
-		rc = ops_fail(err, OPS_EINVAL, "invalid version (1-64 of "
+	if (p->version == NULL || !valid_version(p->version))
+		return ops_fail(err, OPS_EINVAL, "invalid version (1-64 of "
 		    "A-Z a-z 0-9 . _ -)");
-		goto out;
-	}
 	s = p->module != NULL && *p->module != '\0' ? p->module : "default";
-	if (!valid_module(s)) {
-		rc = ops_fail(err, OPS_EINVAL, "invalid module (1-64 of "
+	if (!valid_module(s))
+		return ops_fail(err, OPS_EINVAL, "invalid module (1-64 of "
 		    "A-Z a-z 0-9 . _ -)");
-		goto out;
-	}
 	snprintf(rec->product, sizeof(rec->product), "%s", p->product);
 	snprintf(rec->version, sizeof(rec->version), "%s", p->version);
 	snprintf(rec->module, sizeof(rec->module), "%s", s);
 	if (p->name != NULL && *p->name != '\0') {
 		if (!valid_fw_name(p->name) ||
-		    str_copy(rec->name, sizeof(rec->name), p->name) == -1) {
-			rc = ops_fail(err, OPS_EINVAL, "invalid name: 1-32 "
+		    str_copy(rec->name, sizeof(rec->name), p->name) == -1)
+			return ops_fail(err, OPS_EINVAL, "invalid name: 1-32 "
 			    "characters of CJK, letters, digits and _-(), "
 			    "starting with CJK, a letter or a digit");
-			goto out;
-		}
 	} else
 		fw_default_name(p->version, rec->name, sizeof(rec->name));
 	s = p->description != NULL ? p->description : "";
 	if (!valid_fw_description(s) ||
-	    str_copy(rec->description, sizeof(rec->description), s) == -1) {
-		rc = ops_fail(err, OPS_EINVAL, "invalid description: at most "
-		    "%d characters of UTF-8", OTA_DESC_MAX);
-		goto out;
-	}
+	    str_copy(rec->description, sizeof(rec->description), s) == -1)
+		return ops_fail(err, OPS_EINVAL, "invalid description: at "
+		    "most %d characters of UTF-8", OTA_DESC_MAX);
 	s = p->sign_method;
 	if (s == NULL || *s == '\0' || strcasecmp(s, "SHA256") == 0 ||
 	    strcasecmp(s, "SHA-256") == 0)
 		rec->sign_method = SIGN_SHA256;
 	else if (strcasecmp(s, "MD5") == 0)
 		rec->sign_method = SIGN_MD5;
-	else {
-		rc = ops_fail(err, OPS_EINVAL, "sign method must be SHA256 or "
-		    "MD5");
-		goto out;
-	}
+	else
+		return ops_fail(err, OPS_EINVAL, "sign method must be SHA256 "
+		    "or MD5");
 	rec->state = FW_UNVERIFIED;
+	return ops_ok(err);
+}
+
+int
+ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
+    int64_t expected_size, struct ops_upload **out, struct ops_err *err)
+{
+	struct ops_upload *up = NULL;
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	*out = NULL;
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	up->ops = ops;
+	if ((rc = fw_rec_from_params(p, &up->rec, err)) != OPS_OK)
+		goto out;
 	if (expected_size == 0) {
 		rc = ops_fail(err, OPS_EINVAL, "the image is empty");
 		goto out;
@@ -184,7 +185,7 @@ ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
 		rc = ops_fail_store(err, rc, "firmware add");
 		goto out;
 	}
-	rc = fw_check_room(ops, txn, rec, err);
+	rc = fw_check_room(ops, txn, &up->rec, err);
 	store_txn_abort(txn);
 	if (rc != OPS_OK)
 		goto out;
