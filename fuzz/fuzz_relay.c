@@ -1,6 +1,6 @@
 /*
  * fuzz_relay.c: what the upstream answers, as the relay (src/relay/relay.c)
- * and firmware fetches (src/relay/fetch.c) read it through the HTTP/2
+ * and firmware fetches (src/ops/fetch.c) read it through the HTTP/2
  * client (src/http/h2client.c).
  *
  * The three files are included here, as the unit tests of STYLE.md may
@@ -48,7 +48,7 @@
 
 #include "http/h2client.c"
 #include "relay/relay.c"
-#include "relay/fetch.c"
+#include "ops/fetch.c"
 
 #include "ops/ops.h"
 #include "store/store.h"

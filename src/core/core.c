@@ -40,7 +40,7 @@
 #include "config.h"
 #include "core/core.h"
 #include "core/grant.h"
-#include "core/events.h"
+#include "events/events.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"

@@ -42,7 +42,7 @@
 #include "jobs/jobs.h"
 #include "log.h"
 #include "ops/ops.h"
-#include "relay/fetch.h"
+#include "ops/fetch.h"
 #include "store/store.h"
 #include "util/validate.h"
 

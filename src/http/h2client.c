@@ -1,6 +1,7 @@
 /*
  * h2client.c: an HTTP/2 client connection over TLS, for the upstream
- * relay (relay.c) and firmware fetches (fetch.c).  See h2client.h.
+ * relay (src/relay/relay.c) and firmware fetches (src/ops/fetch.c).  See
+ * h2client.h.
  *
  * A connection goes through CONNECT (non-blocking connect(2), trying each
  * address the name resolves to), HANDSHAKE (TLS, which must pick "h2" by

@@ -12,6 +12,9 @@
  * Every change is one store transaction together with the outbox events
  * that describe it (CONTRACT §5): a call that fails changes nothing.
  *
+ * The calls are implemented in src/ops, one file per concern (named in
+ * each section below); ops.c holds ops_init and the status helpers.
+ *
  * Decisions (also in docs/otactl.md):
  *   - device rm is refused (409) while the device has an UPGRADING row;
  *     its other open rows are canceled (with their events) in the same
@@ -89,7 +92,7 @@ void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 int	 ops_parse_module_version(const char *arg, struct module_version *out);
 
 /*
- * Devices.
+ * Devices (device.c; the CSV import is csv.c).
  */
 
 struct ops_device_params {
@@ -147,7 +150,7 @@ int	 ops_device_import(struct ops *, const char *csv, size_t len,
 	    struct ops_import_result *, struct ops_err *);
 
 /*
- * Firmware.
+ * Firmware (firmware.c; by URL, fetch.h).
  */
 
 struct ops_fw_params {
@@ -200,7 +203,7 @@ int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
 int	 ops_firmware_rm(struct ops *, const char *id, struct ops_err *);
 
 /*
- * Jobs.
+ * Jobs (job.c).
  */
 
 struct ops_job_item {
@@ -258,7 +261,7 @@ int	 ops_job_confirm(struct ops *, const char *job, const char *device,
 	    struct jobdev_rec *out, struct ops_err *);
 
 /*
- * Relay.
+ * Relay (ops.c).
  */
 int	 ops_relay_status(struct ops *, struct outbox_stats *, struct ops_err *);
 

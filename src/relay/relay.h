@@ -5,8 +5,8 @@
  * connection (src/http/h2client), in sequence order, at least once,
  * removing a batch only after a 2xx.  Retries back off with jitter; a
  * batch refused with another 4xx is parked (kept, counted) so it does not
- * block what follows.  Also fetches firmware images from upstream URLs
- * (src/relay/fetch).
+ * block what follows.  (Firmware images fetched from upstream URLs are an
+ * operator operation: src/ops/fetch.h.)
  */
 #ifndef OTAGW_RELAY_H
 #define OTAGW_RELAY_H

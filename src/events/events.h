@@ -4,7 +4,8 @@
  * Every change that the platform above must hear of is described by one
  * of these calls inside the transaction that makes the change, so the
  * change and its event commit together.  Used by the request core (device
- * reports) and by src/ops (operator actions).  Return store codes.
+ * reports) and by src/ops (operator actions), which is why it is a module
+ * of its own below both rather than a part of either.  Return store codes.
  */
 #ifndef OTAGW_EVENTS_H
 #define OTAGW_EVENTS_H

@@ -1,5 +1,9 @@
 /*
- * fetch.c: firmware images from upstream HTTPS URLs (see fetch.h).
+ * fetch.c: firmware images from upstream HTTPS URLs (see fetch.h), the
+ * operator operation behind "firmware add --url" and the admin API's
+ * firmware by URL.  It sits in src/ops because it stores firmware through
+ * ops (firmware.c's upload calls); it reaches the network through
+ * src/http's HTTP/2 client and src/tls, which know nothing of ops.
  *
  * A blocking loop over one h2client connection at a time: GET the URL;
  * after an interruption (connection lost, stream reset, short body, no
@@ -20,10 +24,10 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
-#include "log.h"
-#include "ops/ops.h"
-#include "relay/fetch.h"
 #include "http/h2client.h"
+#include "log.h"
+#include "ops/fetch.h"
+#include "ops/ops.h"
 #include "tls/tls.h"
 
 #define FETCH_ATTEMPTS	5

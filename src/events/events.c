@@ -2,13 +2,16 @@
  * events.c: builds upstream events and appends them to the outbox.
  *
  * The one place that decides what an event says, so a state change looks
- * the same upstream whether a device report or an operator caused it.
+ * the same upstream whether a device report (src/core) or an operator
+ * (src/ops) caused it.  An event is encoded to JSON by the codec and
+ * appended with store_outbox_append in the caller's transaction; the
+ * relay (src/relay) sends the outbox upstream later, in order.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec.h"
-#include "core/events.h"
+#include "events/events.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
 

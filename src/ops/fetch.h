@@ -1,14 +1,14 @@
 /*
  * fetch.h: firmware images from upstream HTTPS URLs.
  *
- * Downloads an image with the relay's HTTP/2 client, resuming with Range
+ * Downloads an image with src/http's HTTP/2 client, resuming with Range
  * after an interruption, streams it into the store through the ops upload
  * calls (MD5 and SHA-256 computed on the way), and adds the firmware only
  * when the SHA-256 matches the one the operator gave.  Blocking: otactl
  * calls it directly; the daemon calls it from a worker thread.
  */
-#ifndef OTAGW_FETCH_H
-#define OTAGW_FETCH_H
+#ifndef OTAGW_OPS_FETCH_H
+#define OTAGW_OPS_FETCH_H
 
 #include <stdint.h>
 

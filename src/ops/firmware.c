@@ -1,0 +1,573 @@
+/*
+ * firmware.c: the operator's firmware operations: add (a streamed upload,
+ * or the whole image from a descriptor or a file), show and list with the
+ * device counts of their jobs, edit the name and description, remove.
+ *
+ * An image is a file, not a store record, so adding one takes three
+ * steps: the bytes stream into a temporary image while MD5 and SHA-256
+ * are computed; a short transaction takes the firmware id; the image is
+ * fsync'ed and renamed to that id outside any transaction (so writers are
+ * not held up); then the record is committed, and if that fails the image
+ * is removed again.  The uniqueness and per-product limits are checked
+ * before the first byte and again in each transaction.  Removal deletes
+ * the record first, so no device is offered the image any more, then the
+ * file.  src/ops/fetch.c drives the same upload calls for an image
+ * fetched from a URL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "log.h"
+#include "ops/ops.h"
+#include "ops/ops_int.h"
+#include "util/validate.h"
+
+struct ops_upload {
+	struct ops *ops;
+	struct firmware_rec rec;
+	struct store_image_writer *w;
+	struct digest *dg;
+};
+
+/* The default name: the version with '.' as '_', led by a letter/digit. */
+static void
+fw_default_name(const char *version, char *out, size_t size)
+{
+	char	 buf[OTA_ID_MAX + 2];
+	size_t	 i, o = 0;
+
+	if (!((version[0] >= 'A' && version[0] <= 'Z') ||
+	    (version[0] >= 'a' && version[0] <= 'z') ||
+	    (version[0] >= '0' && version[0] <= '9')))
+		buf[o++] = 'v';
+	for (i = 0; version[i] != '\0' && o < OTA_NAME_MAX; i++)
+		buf[o++] = version[i] == '.' ? '_' : version[i];
+	buf[o] = '\0';
+	snprintf(out, size, "%s", buf);
+}
+
+struct fwcount {
+	const char *product;
+	size_t	 n;
+};
+
+static int
+fwcount_cb(const struct firmware_rec *fw, void *arg)
+{
+	struct fwcount *c = arg;
+
+	if (strcmp(fw->product, c->product) == 0)
+		c->n++;
+	return 0;
+}
+
+/* The uniqueness and per-product limit checks, inside txn. */
+static int
+fw_check_room(struct ops *ops, struct store_txn *txn,
+    const struct firmware_rec *rec, struct ops_err *err)
+{
+	char	 id[OTA_ID_MAX + 1];
+	struct fwcount c;
+	int	 rc;
+
+	rc = store_firmware_find(txn, rec->product, rec->module, rec->version,
+	    id);
+	if (rc == 0)
+		return ops_fail(err, OPS_ECONFLICT, "product %s already has "
+		    "version %s of module %s (%s)", rec->product, rec->version,
+		    rec->module, id);
+	if (rc != STORE_ENOTFOUND)
+		return ops_fail_store(err, rc, "firmware add");
+	c.product = rec->product;
+	c.n = 0;
+	if ((rc = store_firmware_iter(txn, fwcount_cb, &c)) != 0)
+		return ops_fail_store(err, rc, "firmware add");
+	if (c.n >= ops->fw_max_per_product)
+		return ops_fail(err, OPS_ECONFLICT, "product %s already has "
+		    "%zu images (firmware_max_per_product %u); remove one "
+		    "first",
+		    rec->product, c.n, ops->fw_max_per_product);
+	return ops_ok(err);
+}
+
+void
+ops_firmware_upload_abort(struct ops_upload *up)
+{
+	if (up == NULL)
+		return;
+	store_image_discard(up->w);
+	digest_free(up->dg);
+	free(up);
+}
+
+/*
+ * The record an upload will store, from the caller's parameters: checks
+ * them and fills in the defaults (module "default", a name made from the
+ * version, SHA256).  Sizes, digests and the id come later.
+ */
+static int
+fw_rec_from_params(const struct ops_fw_params *p, struct firmware_rec *rec,
+    struct ops_err *err)
+{
+	const char *s;
+
+	if (p->product == NULL || !valid_product(p->product))
+		return ops_fail(err, OPS_EINVAL, "invalid product (1-64 of "
+		    "A-Z a-z 0-9 _ -)");
+	if (p->version == NULL || !valid_version(p->version))
+		return ops_fail(err, OPS_EINVAL, "invalid version (1-64 of "
+		    "A-Z a-z 0-9 . _ -)");
+	s = p->module != NULL && *p->module != '\0' ? p->module : "default";
+	if (!valid_module(s))
+		return ops_fail(err, OPS_EINVAL, "invalid module (1-64 of "
+		    "A-Z a-z 0-9 . _ -)");
+	snprintf(rec->product, sizeof(rec->product), "%s", p->product);
+	snprintf(rec->version, sizeof(rec->version), "%s", p->version);
+	snprintf(rec->module, sizeof(rec->module), "%s", s);
+	if (p->name != NULL && *p->name != '\0') {
+		if (!valid_fw_name(p->name) ||
+		    str_copy(rec->name, sizeof(rec->name), p->name) == -1)
+			return ops_fail(err, OPS_EINVAL, "invalid name: 1-32 "
+			    "characters of CJK, letters, digits and _-(), "
+			    "starting with CJK, a letter or a digit");
+	} else
+		fw_default_name(p->version, rec->name, sizeof(rec->name));
+	s = p->description != NULL ? p->description : "";
+	if (!valid_fw_description(s) ||
+	    str_copy(rec->description, sizeof(rec->description), s) == -1)
+		return ops_fail(err, OPS_EINVAL, "invalid description: at "
+		    "most %d characters of UTF-8", OTA_DESC_MAX);
+	s = p->sign_method;
+	if (s == NULL || *s == '\0' || strcasecmp(s, "SHA256") == 0 ||
+	    strcasecmp(s, "SHA-256") == 0)
+		rec->sign_method = SIGN_SHA256;
+	else if (strcasecmp(s, "MD5") == 0)
+		rec->sign_method = SIGN_MD5;
+	else
+		return ops_fail(err, OPS_EINVAL, "sign method must be SHA256 "
+		    "or MD5");
+	rec->state = FW_UNVERIFIED;
+	return ops_ok(err);
+}
+
+int
+ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
+    int64_t expected_size, struct ops_upload **out, struct ops_err *err)
+{
+	struct ops_upload *up = NULL;
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	*out = NULL;
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	up->ops = ops;
+	if ((rc = fw_rec_from_params(p, &up->rec, err)) != OPS_OK)
+		goto out;
+	if (expected_size == 0) {
+		rc = ops_fail(err, OPS_EINVAL, "the image is empty");
+		goto out;
+	}
+	if (expected_size > 0 && (uint64_t)expected_size > ops->fw_max_size) {
+		rc = ops_fail(err, OPS_ETOOLARGE, "the image is larger than "
+		    "firmware_max_size (%llu bytes)",
+		    (unsigned long long)ops->fw_max_size);
+		goto out;
+	}
+	/* Refuse what would be refused at the end before reading a byte. */
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "firmware add");
+		goto out;
+	}
+	rc = fw_check_room(ops, txn, &up->rec, err);
+	store_txn_abort(txn);
+	if (rc != OPS_OK)
+		goto out;
+	if ((up->dg = digest_new()) == NULL) {
+		rc = ops_fail(err, OPS_EIO, "out of memory");
+		goto out;
+	}
+	if ((rc = store_image_create(ops->st, &up->w)) != 0) {
+		rc = ops_fail_store(err, rc, "firmware image");
+		goto out;
+	}
+	*out = up;
+	up = NULL;
+	rc = ops_ok(err);
+out:
+	ops_firmware_upload_abort(up);
+	return rc;
+}
+
+int
+ops_firmware_upload_write(struct ops_upload *up, const void *buf, size_t len,
+    struct ops_err *err)
+{
+	int	 rc;
+
+	if (len > up->ops->fw_max_size ||
+	    up->rec.size > up->ops->fw_max_size - len)
+		return ops_fail(err, OPS_ETOOLARGE, "the image is larger than "
+		    "firmware_max_size (%llu bytes)",
+		    (unsigned long long)up->ops->fw_max_size);
+	if (len == 0)
+		return ops_ok(err);
+	if ((rc = store_image_write(up->w, buf, len)) != 0)
+		return ops_fail_store(err, rc, "firmware image");
+	digest_update(up->dg, buf, len);
+	up->rec.size += len;
+	return ops_ok(err);
+}
+
+int
+ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
+    struct ops_err *err)
+{
+	struct ops *ops = up->ops;
+	struct firmware_rec *rec = &up->rec;
+	struct store_txn *txn = NULL;
+	int	 rc, committed = 0;
+
+	if (rec->size == 0) {
+		rc = ops_fail(err, OPS_EINVAL, "the image is empty");
+		goto out;
+	}
+	digest_final(up->dg, rec->md5, rec->sha256);
+	rec->created = ops_now(ops);
+
+	/* The id, in a short transaction of its own. */
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "firmware add");
+		goto out;
+	}
+	if ((rc = fw_check_room(ops, txn, rec, err)) != OPS_OK)
+		goto out;
+	if ((rc = store_next_id(txn, "fw", rec->id)) != 0) {
+		rc = ops_fail_store(err, rc, "firmware id");
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "firmware id");
+		goto out;
+	}
+
+	/* fsync and rename outside any transaction: writers go on. */
+	rc = store_image_commit(up->w, rec->id);
+	up->w = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "firmware image");
+		goto out;
+	}
+	committed = 1;
+
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "firmware add");
+		goto out;
+	}
+	if ((rc = fw_check_room(ops, txn, rec, err)) != OPS_OK)
+		goto out;
+	if ((rc = store_firmware_put(txn, rec)) != 0) {
+		rc = rc == STORE_EEXIST ? ops_fail(err, OPS_ECONFLICT,
+		    "product %s already has version %s of module %s",
+		    rec->product, rec->version, rec->module) :
+		    ops_fail_store(err, rc, "firmware add");
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "firmware add");
+		goto out;
+	}
+	if (out != NULL)
+		*out = *rec;
+	log_info("firmware %s added: %s %s/%s, %llu bytes", rec->id,
+	    rec->product, rec->module, rec->version,
+	    (unsigned long long)rec->size);
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	if (rc != OPS_OK && committed)
+		store_image_remove(ops->st, rec->id);
+	ops_firmware_upload_abort(up);
+	return rc;
+}
+
+int
+ops_firmware_add_fd(struct ops *ops, const struct ops_fw_params *p, int fd,
+    struct firmware_rec *out, struct ops_err *err)
+{
+	struct ops_upload *up = NULL;
+	char	*buf = NULL;
+	ssize_t	 n;
+	int	 rc;
+
+	if ((rc = ops_firmware_upload_begin(ops, p, -1, &up, err)) != OPS_OK)
+		return rc;
+	if ((buf = malloc(1 << 16)) == NULL) {
+		rc = ops_fail(err, OPS_EIO, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf, 1 << 16);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = ops_fail(err, OPS_EIO, "reading the image: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		rc = ops_firmware_upload_write(up, buf, (size_t)n, err);
+		if (rc != OPS_OK)
+			goto out;
+	}
+	rc = ops_firmware_upload_finish(up, out, err);
+	up = NULL;
+out:
+	ops_firmware_upload_abort(up);
+	free(buf);
+	return rc;
+}
+
+int
+ops_firmware_add_file(struct ops *ops, const struct ops_fw_params *p,
+    const char *path, struct firmware_rec *out, struct ops_err *err)
+{
+	int	 fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ops_fail(err, errno == ENOENT ? OPS_ENOTFOUND :
+		    OPS_EINVAL, "%s: %s", path, strerror(errno));
+	rc = ops_firmware_add_fd(ops, p, fd, out, err);
+	close(fd);
+	return rc;
+}
+
+/* Adds the row counts of every job of firmware id to c. */
+static int
+fw_counts(struct store_txn *txn, const struct ops_vec *jobs, const char *id,
+    struct jobs_counts *c)
+{
+	struct jobs_counts jc;
+	struct job_rec *job;
+	size_t	 i;
+	int	 rc, s;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < jobs->n; i++) {
+		job = ops_vec_at(jobs, i);
+		if (strcmp(job->firmware, id) != 0)
+			continue;
+		if ((rc = ops_job_counts(txn, job->id, &jc)) != 0)
+			return rc;
+		for (s = 0; s < JD_NSTATES; s++)
+			c->n[s] += jc.n[s];
+		c->total += jc.total;
+	}
+	return 0;
+}
+
+int
+ops_firmware_show(struct ops *ops, const char *id, struct ops_fw_item *item,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct ops_vec jobs;
+	int	 rc;
+
+	ops_vec_init(&jobs, sizeof(struct job_rec));
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "firmware show");
+	rc = store_firmware_get(txn, id, &item->fw);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "no firmware %s", id);
+		goto out;
+	}
+	if (rc != 0 || (rc = ops_all_jobs(txn, &jobs)) != 0 ||
+	    (rc = fw_counts(txn, &jobs, id, &item->counts)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	ops_vec_free(&jobs);
+	return rc;
+}
+
+static int
+fw_collect_cb(const struct firmware_rec *fw, void *arg)
+{
+	struct ops_fw_item *p;
+
+	if ((p = ops_vec_push(arg)) == NULL)
+		return 1;
+	p->fw = *fw;
+	return 0;
+}
+
+int
+ops_firmware_list(struct ops *ops, struct ops_fw_item **items, size_t *n,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct ops_fw_item *it;
+	struct ops_vec fws, jobs;
+	size_t	 i;
+	int	 rc;
+
+	*items = NULL;
+	*n = 0;
+	ops_vec_init(&fws, sizeof(struct ops_fw_item));
+	ops_vec_init(&jobs, sizeof(struct job_rec));
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "firmware list");
+	rc = store_firmware_iter(txn, fw_collect_cb, &fws);
+	if (rc == STORE_ESTOP)
+		rc = STORE_EIO;
+	if (rc == 0)
+		rc = ops_all_jobs(txn, &jobs);
+	for (i = 0; rc == 0 && i < fws.n; i++) {
+		it = ops_vec_at(&fws, i);
+		rc = fw_counts(txn, &jobs, it->fw.id, &it->counts);
+	}
+	store_txn_abort(txn);
+	ops_vec_free(&jobs);
+	if (rc != 0) {
+		ops_vec_free(&fws);
+		return ops_fail_store(err, rc, "firmware list");
+	}
+	*items = (struct ops_fw_item *)fws.data;
+	*n = fws.n;
+	return ops_ok(err);
+}
+
+int
+ops_firmware_edit(struct ops *ops, const char *id, const char *name,
+    const char *description, struct firmware_rec *out, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct firmware_rec fw;
+	int	 rc;
+
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	if (name != NULL && !valid_fw_name(name))
+		return ops_fail(err, OPS_EINVAL, "invalid name: 1-32 "
+		    "characters of CJK, letters, digits and _-(), starting "
+		    "with CJK, a letter or a digit");
+	if (description != NULL && !valid_fw_description(description))
+		return ops_fail(err, OPS_EINVAL, "invalid description: at most "
+		    "%d characters of UTF-8", OTA_DESC_MAX);
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "firmware edit");
+	rc = store_firmware_get(txn, id, &fw);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "no firmware %s", id);
+		goto out;
+	}
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if ((name != NULL && str_copy(fw.name, sizeof(fw.name), name) == -1) ||
+	    (description != NULL && str_copy(fw.description,
+	    sizeof(fw.description), description) == -1)) {
+		rc = ops_fail(err, OPS_EINVAL, "name or description too long");
+		goto out;
+	}
+	if ((rc = store_firmware_put(txn, &fw)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if (out != NULL)
+		*out = fw;
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+struct fwuse {
+	const char *id;
+	char	 job[OTA_ID_MAX + 1];
+};
+
+static int
+fwuse_cb(const struct job_rec *job, void *arg)
+{
+	struct fwuse *u = arg;
+
+	if (strcmp(job->firmware, u->id) != 0 || !jobs_job_is_open(job))
+		return 0;
+	snprintf(u->job, sizeof(u->job), "%s", job->id);
+	return 1;
+}
+
+int
+ops_firmware_rm(struct ops *ops, const char *id, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct firmware_rec fw;
+	struct fwuse use;
+	int	 rc;
+
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "firmware rm");
+	rc = store_firmware_get(txn, id, &fw);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "no firmware %s", id);
+		goto out;
+	}
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	memset(&use, 0, sizeof(use));
+	use.id = id;
+	rc = store_job_iter(txn, fwuse_cb, &use);
+	if (rc == STORE_ESTOP) {
+		rc = ops_fail(err, OPS_ECONFLICT, "firmware %s is used by open "
+		    "job %s; terminate it first", id, use.job);
+		goto out;
+	}
+	if (rc != 0 || (rc = store_firmware_del(txn, id)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	/* The record is gone, so nobody is offered the image any more. */
+	rc = store_image_remove(ops->st, id);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		log_warnx("firmware %s: image not removed: %s", id,
+		    store_strerror(rc));
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	return rc;
+}

@@ -1,0 +1,987 @@
+/*
+ * job.c: the operator's job operations: create, show, list, list a job's
+ * rows, terminate, and cancel, retry or confirm one device's row.
+ *
+ * Creating a job picks its rows in one write transaction: the candidates
+ * (the listed devices, or every matching device of the product), less
+ * those that cannot join (UPGRADING anywhere, or busy in another open job
+ * of the module unless override supersedes a row that has not started),
+ * cut to the gray percentage by a stable hash rank; each new row is
+ * written with its state event.  The rules a row and a job follow (which
+ * devices match, how a row moves, when a job ends) are src/jobs's pure
+ * functions; this file decides which records to read and write.
+ *
+ * The row and job helpers at the top are shared through ops_int.h: device
+ * removal and provisioning write rows and settle jobs too, and firmware.c
+ * counts the rows of a firmware's jobs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events/events.h"
+#include "crypto/crypto.h"
+#include "log.h"
+#include "ops/ops.h"
+#include "ops/ops_int.h"
+#include "util/validate.h"
+
+/*
+ * Row and job helpers, also used by device.c and firmware.c.
+ */
+
+/* Writes a changed row and its events. */
+int
+ops_row_store(struct store_txn *txn, const struct job_rec *job,
+    const struct jobdev_rec *jd, const struct jobs_change *ch, int64_t now)
+{
+	int	 rc;
+
+	if (!ch->changed && ch->to == ch->from)
+		return 0;
+	if ((rc = store_jobdev_put(txn, jd)) != 0)
+		return rc;
+	return events_state_change(txn, job, jd, ch, now);
+}
+
+/* Writes a new row of job for device, with the event of its first state. */
+int
+ops_row_add(struct store_txn *txn, const struct job_rec *job,
+    const char *device, int64_t now)
+{
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+
+	jobs_jd_init(job, &jd, device, now);
+	memset(&ch, 0, sizeof(ch));
+	ch.changed = 1;
+	ch.from = -1;
+	ch.to = jd.state;
+	return ops_row_store(txn, job, &jd, &ch, now);
+}
+
+static int
+counts_cb(const struct jobdev_rec *jd, void *arg)
+{
+	jobs_counts_add(arg, jd->state);
+	return 0;
+}
+
+int
+ops_job_counts(struct store_txn *txn, const char *id, struct jobs_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	return store_jobdev_iter(txn, id, counts_cb, c);
+}
+
+int
+ops_rows_collect_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct jobdev_rec *p;
+
+	if ((p = ops_vec_push(arg)) == NULL)
+		return 1;
+	*p = *jd;
+	return 0;
+}
+
+/* All rows of a job, copied out (so that the caller may write them). */
+static int
+job_rows(struct store_txn *txn, const char *id, struct ops_vec *rows)
+{
+	int	 rc;
+
+	ops_vec_init(rows, sizeof(struct jobdev_rec));
+	rc = store_jobdev_iter(txn, id, ops_rows_collect_cb, rows);
+	if (rc == STORE_ESTOP)
+		rc = STORE_EIO;	/* out of memory */
+	return rc;
+}
+
+/*
+ * After an operator changed rows of a job: applies the job's own rules
+ * (completion, reopening after a retry, window, abort) and, when a verify
+ * job ends, the firmware state it leads to.
+ */
+int
+ops_job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
+{
+	struct jobs_counts c;
+	struct firmware_rec fw;
+	int	 rc, was_open = jobs_job_is_open(job);
+
+	if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
+		return rc;
+	if (!jobs_job_tick(job, &c, now))
+		return 0;
+	if ((rc = store_job_put(txn, job)) != 0)
+		return rc;
+	if (was_open && !jobs_job_is_open(job) &&
+	    job->kind == JOB_KIND_VERIFY) {
+		rc = store_firmware_get(txn, job->firmware, &fw);
+		if (rc == STORE_ENOTFOUND)
+			return 0;
+		if (rc != 0)
+			return rc;
+		fw.state = jobs_verify_result(&c);
+		return store_firmware_put(txn, &fw);
+	}
+	return 0;
+}
+
+static int
+jobs_collect_cb(const struct job_rec *job, void *arg)
+{
+	struct job_rec *p;
+
+	if ((p = ops_vec_push(arg)) == NULL)
+		return 1;
+	*p = *job;
+	return 0;
+}
+
+int
+ops_all_jobs(struct store_txn *txn, struct ops_vec *jobs)
+{
+	int	 rc;
+
+	ops_vec_init(jobs, sizeof(struct job_rec));
+	rc = store_job_iter(txn, jobs_collect_cb, jobs);
+	return rc == STORE_ESTOP ? STORE_EIO : rc;
+}
+
+/*
+ * Creating a job.
+ */
+
+static int
+job_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct job_rec *)a)->id,
+	    ((const struct job_rec *)b)->id);
+}
+
+static const struct job_rec *
+job_find(const struct ops_vec *jobs, const char *id)
+{
+	struct job_rec key;
+
+	if (str_copy(key.id, sizeof(key.id), id) == -1)
+		return NULL;
+	if (jobs->n == 0)
+		return NULL;
+	return bsearch(&key, jobs->data, jobs->n, jobs->esize, job_cmp);
+}
+
+static int
+src_has(const struct job_rec *job, const char *v)
+{
+	unsigned i;
+
+	for (i = 0; i < job->nsrc && i < OTA_SRCVER_MAX; i++)
+		if (strcmp(job->src_versions[i], v) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether two jobs of one module can pick a device on the same version. */
+static int
+src_overlap(const struct job_rec *a, const struct job_rec *b)
+{
+	unsigned i;
+
+	if (a->nsrc == 0 && b->nsrc == 0)
+		return 1;
+	if (a->nsrc == 0) {
+		for (i = 0; i < b->nsrc; i++)
+			if (strcmp(b->src_versions[i], a->version) != 0)
+				return 1;
+		return 0;
+	}
+	if (b->nsrc == 0)
+		return src_overlap(b, a);
+	for (i = 0; i < a->nsrc; i++)
+		if (src_has(b, a->src_versions[i]))
+			return 1;
+	return 0;
+}
+
+struct cand {
+	uint64_t rank;
+	char	 id[OTA_ID_MAX + 1];
+};
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct allsel {
+	const struct job_rec *job;
+	struct ops_vec *cands;
+};
+
+static int
+allsel_cb(const struct device_rec *dev, void *arg)
+{
+	struct allsel *as = arg;
+	struct cand *c;
+
+	if (!jobs_device_matches(as->job, dev))
+		return 0;
+	if ((c = ops_vec_push(as->cands)) == NULL)
+		return 1;
+	snprintf(c->id, sizeof(c->id), "%s", dev->id);
+	return 0;
+}
+
+/*
+ * Whether a candidate device can join the job: never while it is
+ * UPGRADING anywhere; while it has an open row in another open job of the
+ * same module, only with override, which supersedes a row that has not
+ * started (WAIT_CONFIRM, QUEUED, NOTIFIED).  Returns 1 (join), 0 (left
+ * out) or a negative store code.  With apply, the rows to supersede are
+ * written with their events (only for the devices finally picked).
+ */
+static int
+cand_admit(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, const char *device, int apply, int64_t now,
+    size_t *superseded)
+{
+	const struct job_rec *other;
+	struct jobdev_rec *jd;
+	struct jobs_change ch;
+	struct ops_vec rows;
+	size_t	 i;
+	int	 rc, blocked = 0;
+
+	ops_vec_init(&rows, sizeof(struct jobdev_rec));
+	rc = store_device_open_jobs(txn, device, ops_rows_collect_cb, &rows);
+	if (rc != 0) {
+		rc = rc == STORE_ESTOP ? STORE_EIO : rc;
+		goto out;
+	}
+	for (i = 0; i < rows.n; i++) {
+		jd = ops_vec_at(&rows, i);
+		if (jd->state == JD_UPGRADING) {
+			rc = 0;
+			goto out;
+		}
+		other = job_find(jobs, jd->job);
+		if (other == NULL || !jobs_job_is_open(other) ||
+		    strcmp(other->module, job->module) != 0)
+			continue;
+		if (!job->override || (jd->state != JD_WAIT_CONFIRM &&
+		    jd->state != JD_QUEUED && jd->state != JD_NOTIFIED))
+			blocked = 1;
+	}
+	if (blocked || !apply) {
+		rc = !blocked;
+		goto out;
+	}
+	for (i = 0; i < rows.n; i++) {
+		jd = ops_vec_at(&rows, i);
+		other = job_find(jobs, jd->job);
+		if (other == NULL || !jobs_job_is_open(other) ||
+		    strcmp(other->module, job->module) != 0)
+			continue;
+		if (jobs_jd_supersede(jd, now, &ch) == -1)
+			continue;
+		if ((rc = ops_row_store(txn, other, jd, &ch, now)) != 0)
+			goto out;
+		(*superseded)++;
+	}
+	rc = 1;
+out:
+	ops_vec_free(&rows);
+	return rc;
+}
+
+/*
+ * Every device of the product that matches the job; none yet for a
+ * dynamic job that takes only the reports from now on.
+ */
+static int
+cands_matching(struct store_txn *txn, const struct job_rec *job,
+    struct ops_vec *cands, struct ops_err *err)
+{
+	struct allsel as;
+	int	 rc;
+
+	if (job->dynamic && job->only_new_reports)
+		return ops_ok(err);	/* only later reports count */
+	as.job = job;
+	as.cands = cands;
+	rc = store_device_iter(txn, NULL, allsel_cb, &as);
+	if (rc != 0)
+		return ops_fail_store(err, rc == STORE_ESTOP ?
+		    STORE_EIO : rc, "job create");
+	return ops_ok(err);
+}
+
+/*
+ * The listed devices, each once, in id order: an unknown device is 404,
+ * one of another product 422, one that does not match the job (already
+ * on the target, or not on a source version) is counted as skipped.
+ */
+static int
+cands_listed(struct store_txn *txn, const struct job_rec *job,
+    const char *const *devices, size_t ndevices, struct ops_vec *cands,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	struct device_rec dev;
+	const char **sorted = NULL;
+	struct cand *c;
+	size_t	 i;
+	int	 rc;
+
+	if ((sorted = calloc(ndevices, sizeof(*sorted))) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	for (i = 0; i < ndevices; i++) {
+		if (devices[i] == NULL || !valid_device_id(devices[i])) {
+			rc = ops_fail(err, OPS_EINVAL, "invalid device id "
+			    "\"%.70s\"", devices[i] ? devices[i] : "");
+			goto out;
+		}
+		sorted[i] = devices[i];
+	}
+	qsort(sorted, ndevices, sizeof(*sorted), strp_cmp);
+	for (i = 0; i < ndevices; i++) {
+		if (i > 0 && strcmp(sorted[i - 1], sorted[i]) == 0)
+			continue;
+		rc = store_device_get(txn, sorted[i], &dev);
+		if (rc == STORE_ENOTFOUND) {
+			rc = ops_fail(err, OPS_ENOTFOUND, "no device %s",
+			    sorted[i]);
+			goto out;
+		}
+		if (rc != 0) {
+			rc = ops_fail_store(err, rc, sorted[i]);
+			goto out;
+		}
+		if (strcmp(dev.product, job->product) != 0) {
+			rc = ops_fail(err, OPS_EUNPROC, "device %s is of "
+			    "product %s, the firmware of %s", dev.id,
+			    dev.product, job->product);
+			goto out;
+		}
+		if (!jobs_device_matches(job, &dev)) {
+			res->skipped++;
+			continue;
+		}
+		if ((c = ops_vec_push(cands)) == NULL) {
+			rc = ops_fail(err, OPS_EIO, "out of memory");
+			goto out;
+		}
+		snprintf(c->id, sizeof(c->id), "%s", dev.id);
+	}
+	rc = ops_ok(err);
+out:
+	crypto_wipe(&dev, sizeof(dev));
+	free(sorted);
+	return rc;
+}
+
+/* The job's candidates: listed devices, or all matching of the product. */
+static int
+job_candidates(struct store_txn *txn, const struct job_rec *job,
+    const char *const *devices, size_t ndevices, struct ops_vec *cands,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	ops_vec_init(cands, sizeof(struct cand));
+	if (job->scope != JOB_SCOPE_DEVICES)
+		return cands_matching(txn, job, cands, err);
+	return cands_listed(txn, job, devices, ndevices, cands, res, err);
+}
+
+/*
+ * Leaves out the candidates that cannot join (cand_admit, nothing written
+ * yet), keeping the order of the others.
+ */
+static int
+cands_filter(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, struct ops_vec *cands, int64_t now,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	struct cand *c;
+	size_t	 i, n;
+	int	 rc;
+
+	for (i = 0, n = 0; i < cands->n; i++) {
+		c = ops_vec_at(cands, i);
+		rc = cand_admit(txn, job, jobs, c->id, 0, now, NULL);
+		if (rc < 0)
+			return ops_fail_store(err, rc, c->id);
+		if (rc == 0) {
+			res->left_out++;
+			continue;
+		}
+		if (n != i)
+			memcpy(ops_vec_at(cands, n), c, sizeof(*c));
+		n++;
+	}
+	cands->n = n;
+	return ops_ok(err);
+}
+
+/*
+ * How many of the candidates, from the first, the job takes: all of them,
+ * or for a gray job its percentage, after sorting them by their stable
+ * rank in this job.
+ */
+static size_t
+cands_pick(const struct job_rec *job, struct ops_vec *cands)
+{
+	struct cand *c;
+	size_t	 i;
+
+	if (job->scope != JOB_SCOPE_GRAY)
+		return cands->n;
+	for (i = 0; i < cands->n; i++) {
+		c = ops_vec_at(cands, i);
+		c->rank = jobs_gray_rank(job->id, c->id);
+	}
+	if (cands->n > 1)
+		qsort(cands->data, cands->n, cands->esize, cand_cmp);
+	return jobs_gray_count(cands->n, job->gray_percent);
+}
+
+/* Refusals that depend on the other jobs. */
+static int
+job_check_others(const struct job_rec *job, const struct ops_vec *jobs,
+    struct ops_err *err)
+{
+	const struct job_rec *o;
+	size_t	 i;
+
+	for (i = 0; i < jobs->n; i++) {
+		o = ops_vec_at(jobs, i);
+		if (!jobs_job_is_open(o))
+			continue;
+		if (job->dynamic && o->dynamic &&
+		    strcmp(o->firmware, job->firmware) == 0)
+			return ops_fail(err, OPS_ECONFLICT, "firmware %s "
+			    "already has an open dynamic job (%s)",
+			    job->firmware, o->id);
+		if (job->kind == JOB_KIND_BATCH && o->kind == JOB_KIND_BATCH &&
+		    !job->override && strcmp(o->product, job->product) == 0 &&
+		    strcmp(o->module, job->module) == 0 &&
+		    src_overlap(job, o))
+			return ops_fail(err, OPS_ECONFLICT, "the source "
+			    "versions overlap those of open batch %s of %s/%s; "
+			    "use override to replace its not yet started "
+			    "devices",
+			    o->id, job->product, job->module);
+	}
+	return ops_ok(err);
+}
+
+/* What can be refused before the store is opened. */
+static int
+job_check_request(const struct job_rec *job, size_t ndevices,
+    struct ops_err *err)
+{
+	if (!valid_id(job->firmware))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	if (job->scope == JOB_SCOPE_DEVICES) {
+		if (ndevices == 0)
+			return ops_fail(err, OPS_EINVAL, "no devices given");
+		if (ndevices > OPS_JOB_DEVICES_MAX)
+			return ops_fail(err, OPS_EINVAL, "at most %d devices "
+			    "in a job", OPS_JOB_DEVICES_MAX);
+		if (job->dynamic)
+			return ops_fail(err, OPS_EUNPROC, "a dynamic job takes "
+			    "the devices of the whole product, not a list");
+	} else if (ndevices > 0)
+		return ops_fail(err, OPS_EINVAL, "a device list needs the "
+		    "devices scope");
+	return ops_ok(err);
+}
+
+/*
+ * Takes product, module and version from the job's firmware, then checks
+ * the job as a whole: its options, that a batch goes out only on verified
+ * firmware (unless forced), and that its window has not ended.
+ */
+static int
+job_from_firmware(struct store_txn *txn, struct job_rec *job, int64_t now,
+    struct ops_err *err)
+{
+	struct firmware_rec fw;
+	char	 msg[OPS_ERR_MAX];
+	int	 rc;
+
+	rc = store_firmware_get(txn, job->firmware, &fw);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no firmware %s",
+		    job->firmware);
+	if (rc != 0)
+		return ops_fail_store(err, rc, job->firmware);
+	snprintf(job->product, sizeof(job->product), "%s", fw.product);
+	snprintf(job->module, sizeof(job->module), "%s", fw.module);
+	snprintf(job->version, sizeof(job->version), "%s", fw.version);
+	if (jobs_job_validate(job, msg, sizeof(msg)) == -1)
+		return ops_fail(err, OPS_EINVAL, "%s", msg);
+	if (job->kind == JOB_KIND_BATCH && !job->force &&
+	    fw.state != FW_VERIFIED)
+		return ops_fail(err, OPS_ECONFLICT, "firmware %s is %s: verify "
+		    "it first, or force the batch", fw.id,
+		    jobs_fw_state_name(fw.state));
+	if (job->end != 0 && job->end <= now)
+		return ops_fail(err, OPS_EUNPROC, "the window has already "
+		    "ended");
+	return ops_ok(err);
+}
+
+/* The new job's id, times and first state. */
+static int
+job_assign(struct store_txn *txn, struct job_rec *job, int64_t now,
+    struct ops_err *err)
+{
+	int	 rc;
+
+	if ((rc = store_next_id(txn, "j", job->id)) != 0)
+		return ops_fail_store(err, rc, "job id");
+	job->created = now;
+	job->started = job->finished = 0;
+	job->rate_window = 0;
+	job->rate_used = 0;
+	if (job->start == 0 || job->start <= now) {
+		job->state = JOB_RUNNING;
+		job->started = now;
+	} else
+		job->state = JOB_SCHEDULED;
+	return ops_ok(err);
+}
+
+/*
+ * Writes a row for each of the first k candidates, with its event; with
+ * override, first supersedes the rows that candidate has in other jobs.
+ */
+static int
+job_add_rows(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, const struct ops_vec *cands, size_t k,
+    int64_t now, struct ops_job_result *res, struct ops_err *err)
+{
+	const struct cand *c;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < k; i++) {
+		c = ops_vec_at(cands, i);
+		if (job->override && (rc = cand_admit(txn, job, jobs, c->id,
+		    1, now, &res->superseded)) < 0)
+			return ops_fail_store(err, rc, c->id);
+		if ((rc = ops_row_add(txn, job, c->id, now)) != 0)
+			return ops_fail_store(err, rc, c->id);
+		res->added++;
+	}
+	return ops_ok(err);
+}
+
+/*
+ * Creating a job is one write transaction: the job from its firmware,
+ * the refusals that depend on other jobs, then its candidates, those that
+ * can join, the share a gray job takes, and their rows.
+ */
+int
+ops_job_create(struct ops *ops, const struct job_rec *params,
+    const char *const *devices, size_t ndevices, struct ops_job_item *out,
+    struct ops_job_result *resp, struct ops_err *err)
+{
+	struct ops_job_result res;
+	struct store_txn *txn = NULL;
+	struct job_rec job;
+	struct ops_vec jobs, cands;
+	int64_t	 now = ops_now(ops);
+	size_t	 k;
+	int	 rc;
+
+	memset(&res, 0, sizeof(res));
+	ops_vec_init(&jobs, sizeof(struct job_rec));
+	ops_vec_init(&cands, sizeof(struct cand));
+	job = *params;
+	if ((rc = job_check_request(&job, ndevices, err)) != OPS_OK)
+		return rc;
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "job create");
+	if ((rc = job_from_firmware(txn, &job, now, err)) != OPS_OK)
+		goto out;
+	if ((rc = ops_all_jobs(txn, &jobs)) != 0) {
+		rc = ops_fail_store(err, rc, "job create");
+		goto out;
+	}
+	if (jobs.n > 1)
+		qsort(jobs.data, jobs.n, jobs.esize, job_cmp);
+	if ((rc = job_check_others(&job, &jobs, err)) != OPS_OK ||
+	    (rc = job_assign(txn, &job, now, err)) != OPS_OK)
+		goto out;
+
+	rc = job_candidates(txn, &job, devices, ndevices, &cands, &res, err);
+	if (rc == OPS_OK)
+		rc = cands_filter(txn, &job, &jobs, &cands, now, &res, err);
+	if (rc != OPS_OK)
+		goto out;
+	k = cands_pick(&job, &cands);
+	if (k == 0 && !job.dynamic) {
+		rc = ops_fail(err, OPS_EUNPROC, "no device matches the job "
+		    "(%zu already on %s or not on a source version, %zu busy "
+		    "in other jobs)", res.skipped, job.version, res.left_out);
+		goto out;
+	}
+	rc = job_add_rows(txn, &job, &jobs, &cands, k, now, &res, err);
+	if (rc != OPS_OK)
+		goto out;
+	if ((rc = store_job_put(txn, &job)) != 0) {
+		rc = ops_fail_store(err, rc, job.id);
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "job create");
+		goto out;
+	}
+	if (out != NULL) {
+		out->job = job;
+		memset(&out->counts, 0, sizeof(out->counts));
+		out->counts.n[job.confirm ? JD_WAIT_CONFIRM : JD_QUEUED] =
+		    res.added;
+		out->counts.total = res.added;
+	}
+	if (resp != NULL)
+		*resp = res;
+	log_info("job %s created for %s: %zu devices", job.id, job.firmware,
+	    res.added);
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	ops_vec_free(&jobs);
+	ops_vec_free(&cands);
+	return rc;
+}
+
+/*
+ * Reading jobs, and changing them.
+ */
+
+int
+ops_job_show(struct ops *ops, const char *id, struct ops_job_item *item,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid job id");
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "job show");
+	rc = store_job_get(txn, id, &item->job);
+	if (rc == 0)
+		rc = ops_job_counts(txn, id, &item->counts);
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no job %s", id);
+	if (rc != 0)
+		return ops_fail_store(err, rc, id);
+	return ops_ok(err);
+}
+
+static int
+jobitem_collect_cb(const struct job_rec *job, void *arg)
+{
+	struct ops_job_item *p;
+
+	if ((p = ops_vec_push(arg)) == NULL)
+		return 1;
+	p->job = *job;
+	return 0;
+}
+
+int
+ops_job_list(struct ops *ops, struct ops_job_item **items, size_t *n,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct ops_job_item *it;
+	struct ops_vec v;
+	size_t	 i;
+	int	 rc;
+
+	*items = NULL;
+	*n = 0;
+	ops_vec_init(&v, sizeof(struct ops_job_item));
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "job list");
+	rc = store_job_iter(txn, jobitem_collect_cb, &v);
+	if (rc == STORE_ESTOP)
+		rc = STORE_EIO;
+	for (i = 0; rc == 0 && i < v.n; i++) {
+		it = ops_vec_at(&v, i);
+		rc = ops_job_counts(txn, it->job.id, &it->counts);
+	}
+	store_txn_abort(txn);
+	if (rc != 0) {
+		ops_vec_free(&v);
+		return ops_fail_store(err, rc, "job list");
+	}
+	*items = (struct ops_job_item *)v.data;
+	*n = v.n;
+	return ops_ok(err);
+}
+
+struct jdlist {
+	const struct ops_jobdev_filter *f;
+	int	(*cb)(const struct jobdev_rec *, void *);
+	void	*arg;
+	size_t	 delivered;
+	int	 more;
+	char	 last[OTA_ID_MAX + 1];
+};
+
+static int
+jdlist_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct jdlist *l = arg;
+
+	if (l->f->after != NULL && *l->f->after != '\0' &&
+	    strcmp(jd->device, l->f->after) <= 0)
+		return 0;
+	if (l->f->state >= 0 && jd->state != l->f->state)
+		return 0;
+	if (l->f->limit > 0 && l->delivered == l->f->limit) {
+		l->more = 1;
+		return 1;
+	}
+	l->delivered++;
+	snprintf(l->last, sizeof(l->last), "%s", jd->device);
+	return l->cb(jd, l->arg) != 0;
+}
+
+int
+ops_job_devices(struct ops *ops, const char *id,
+    const struct ops_jobdev_filter *f,
+    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	struct ops_jobdev_filter all = { -1, NULL, 0 };
+	struct store_txn *txn = NULL;
+	struct job_rec job;
+	struct jdlist l;
+	int	 rc;
+
+	if (next != NULL)
+		next[0] = '\0';
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid job id");
+	if (f == NULL)
+		f = &all;
+	if (f->state >= JD_NSTATES)
+		return ops_fail(err, OPS_EINVAL, "invalid state");
+	memset(&l, 0, sizeof(l));
+	l.f = f;
+	l.cb = cb;
+	l.arg = arg;
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "job devices");
+	rc = store_job_get(txn, id, &job);
+	if (rc == 0)
+		rc = store_jobdev_iter(txn, id, jdlist_cb, &l);
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no job %s", id);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return ops_fail_store(err, rc, id);
+	if (l.more && next != NULL)
+		snprintf(next, OTA_ID_MAX + 1, "%s", l.last);
+	return ops_ok(err);
+}
+
+int
+ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct firmware_rec fw;
+	struct job_rec job;
+	struct jobdev_rec *jd;
+	struct jobs_change ch;
+	struct jobs_counts c;
+	struct ops_vec rows;
+	int64_t	 now = ops_now(ops);
+	size_t	 i;
+	int	 rc;
+
+	ops_vec_init(&rows, sizeof(struct jobdev_rec));
+	memset(&c, 0, sizeof(c));
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid job id");
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "job terminate");
+	rc = store_job_get(txn, id, &job);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "no job %s", id);
+		goto out;
+	}
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if (!jobs_job_is_open(&job)) {
+		rc = ops_fail(err, OPS_ECONFLICT, "job %s is already %s", id,
+		    jobs_state_name(job.state));
+		goto out;
+	}
+	if ((rc = job_rows(txn, id, &rows)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	for (i = 0; i < rows.n; i++) {
+		jd = ops_vec_at(&rows, i);
+		if (jobs_jd_terminate(jd, now, &ch) == 0 &&
+		    (rc = ops_row_store(txn, &job, jd, &ch, now)) != 0) {
+			rc = ops_fail_store(err, rc, id);
+			goto out;
+		}
+		jobs_counts_add(&c, jd->state);
+	}
+	job.state = JOB_TERMINATED;
+	job.finished = now;
+	if ((rc = store_job_put(txn, &job)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if (job.kind == JOB_KIND_VERIFY &&
+	    store_firmware_get(txn, job.firmware, &fw) == 0) {
+		fw.state = jobs_verify_result(&c);
+		if ((rc = store_firmware_put(txn, &fw)) != 0) {
+			rc = ops_fail_store(err, rc, id);
+			goto out;
+		}
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if (out != NULL) {
+		out->job = job;
+		out->counts = c;
+	}
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	ops_vec_free(&rows);
+	return rc;
+}
+
+enum rowop {
+	ROWOP_CANCEL,
+	ROWOP_RETRY,
+	ROWOP_CONFIRM,
+};
+
+static int
+job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	static const char *const names[] = { "cancel", "retry", "confirm" };
+	struct store_txn *txn = NULL;
+	struct job_rec job;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+	int64_t	 now = ops_now(ops);
+	int	 rc, r;
+
+	if (jid == NULL || !valid_id(jid))
+		return ops_fail(err, OPS_EINVAL, "invalid job id");
+	if (dev == NULL || !valid_device_id(dev))
+		return ops_fail(err, OPS_EINVAL, "invalid device id");
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, names[op]);
+	rc = store_job_get(txn, jid, &job);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "no job %s", jid);
+		goto out;
+	}
+	if (rc == 0)
+		rc = store_jobdev_get(txn, jid, dev, &jd);
+	if (rc == STORE_ENOTFOUND) {
+		rc = ops_fail(err, OPS_ENOTFOUND, "device %s is not in job %s",
+		    dev, jid);
+		goto out;
+	}
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, jid);
+		goto out;
+	}
+	switch (op) {
+	case ROWOP_CANCEL:
+		r = jobs_jd_cancel(&jd, now, &ch);
+		break;
+	case ROWOP_RETRY:
+		r = jobs_jd_retry(&job, &jd, now, &ch);
+		break;
+	default:
+		r = jobs_jd_confirm(&jd, now, &ch);
+		break;
+	}
+	if (r == -1) {
+		rc = ops_fail(err, OPS_ECONFLICT, "cannot %s device %s in job "
+		    "%s: it is %s%s", names[op], dev, jid,
+		    jobs_jd_state_name(jd.state),
+		    op == ROWOP_RETRY && job.state == JOB_TERMINATED ?
+		    " and the job is TERMINATED" : "");
+		goto out;
+	}
+	if ((rc = ops_row_store(txn, &job, &jd, &ch, now)) != 0 ||
+	    (rc = ops_job_settle(txn, &job, now)) != 0) {
+		rc = ops_fail_store(err, rc, jid);
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, jid);
+		goto out;
+	}
+	if (out != NULL)
+		*out = jd;
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+int
+ops_job_cancel(struct ops *ops, const char *job, const char *device,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return job_rowop(ops, ROWOP_CANCEL, job, device, out, err);
+}
+
+int
+ops_job_retry(struct ops *ops, const char *job, const char *device,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return job_rowop(ops, ROWOP_RETRY, job, device, out, err);
+}
+
+int
+ops_job_confirm(struct ops *ops, const char *job, const char *device,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return job_rowop(ops, ROWOP_CONFIRM, job, device, out, err);
+}
