@@ -30,7 +30,7 @@
  * image is removed), on_request stores it.  A client that goes away
  * mid-upload leaves nothing behind (on_close aborts).
  *
- * Firmware by URL (?url=&sha256=) runs fetch_firmware (src/relay/fetch.h)
+ * Firmware by URL (?url=&sha256=) runs fetch_firmware (src/ops/fetch.h)
  * on a worker thread with its own struct ops (the store is safe across
  * threads: MDB_NOTLS, one transaction per thread).  The HTTP server
  * answers every request from its callbacks, so the POST answers 202 with
