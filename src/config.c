@@ -102,6 +102,8 @@ static const struct config_key config_keys[] = {
 	    1 },
 	{ "busy_interval", CT_DURATION, F(busy_interval), 1, 86400, 0, 1 },
 	{ "max_body", CT_SIZE, F(max_body), 64, 64 * KIB, 0, 1 },
+	{ "shutdown_timeout", CT_DURATION, F(shutdown_timeout), 0, 3600, 0,
+	    1 },
 
 	{ "firmware_max_size", CT_SIZE, F(firmware_max_size), 1 * KIB,
 	    16 * GIB, 0, 1 },
@@ -111,9 +113,9 @@ static const struct config_key config_keys[] = {
 	{ "https_listen", CT_LISTEN, F(https), 0, 0, 0, 0 },
 	{ "https_public_url", CT_STRING, F(https_public), 0, 0, CK_URL_HTTPS,
 	    1 },
-	{ "tls_cert", CT_STRING, F(tls_cert), 0, 0, CK_NONE, 0 },
-	{ "tls_key", CT_STRING, F(tls_key), 0, 0, CK_NONE, 0 },
-	{ "device_ca", CT_STRING, F(device_ca), 0, 0, CK_NONE, 0 },
+	{ "tls_cert", CT_STRING, F(tls_cert), 0, 0, CK_NONE, 1 },
+	{ "tls_key", CT_STRING, F(tls_key), 0, 0, CK_NONE, 1 },
+	{ "device_ca", CT_STRING, F(device_ca), 0, 0, CK_NONE, 1 },
 
 	{ "admin_listen", CT_LISTEN, F(admin), 0, 0, 0, 0 },
 	{ "admin_token_file", CT_STRING, F(admin_token_file), 0, 0, CK_NONE,
@@ -236,6 +238,7 @@ config_defaults(struct config *cfg)
 	cfg->check_interval = 3600;
 	cfg->busy_interval = 60;
 	cfg->max_body = 1024;
+	cfg->shutdown_timeout = 10;
 
 	cfg->firmware_max_size = 1 * GIB;
 	cfg->firmware_max_per_product = 100;

@@ -62,6 +62,7 @@ struct config {
 	unsigned check_interval;	/* check_interval: Max-Age, idle */
 	unsigned busy_interval;		/* busy_interval: Max-Age, upgrading */
 	size_t	max_body;		/* max_body: request body cap */
+	unsigned shutdown_timeout;	/* shutdown_timeout: drain on SIGTERM */
 
 	/* Firmware */
 	uint64_t firmware_max_size;	/* firmware_max_size (1G) */

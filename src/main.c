@@ -72,6 +72,8 @@ struct otagw {
 	struct tls_server *admin_tls;	/* admin listener's TLS context */
 	struct admin	*admin;		/* admin API, or NULL when off */
 	struct ev_timer	*tick;
+	struct ev_timer	*drain;		/* stopping: transfers finish */
+	int64_t		 drain_until;
 	int		 sigfd;
 	int		 lockfd;	/* state_dir/otagw.pid, locked */
 	int		 ready_fd;	/* detached: tells the parent, or -1 */
@@ -79,6 +81,7 @@ struct otagw {
 
 static void	otagw_detach(struct otagw *);
 static void	otagw_ready(struct otagw *);
+static void	otagw_stop(struct otagw *, const char *);
 
 static void
 usage(FILE *fp)
@@ -121,9 +124,12 @@ help(void)
 "Operators manage the state with otactl, also while otagw runs.\n"
 "\n"
 "Signals:\n"
-"  SIGTERM, SIGINT  stop cleanly (exit status 0)\n"
+"  SIGTERM, SIGINT  stop: listeners close, HTTPS transfers under way finish\n"
+"                   for up to shutdown_timeout (exit status 0); a second\n"
+"                   one stops at once\n"
 "  SIGHUP           re-read the configuration file; settings that can change\n"
-"                   at run time (log_level, intervals, limits, public URLs)\n"
+"                   at run time (log_level, intervals, limits, public URLs,\n"
+"                   certificates)\n"
 "                   take effect, others are logged as needing a restart; a\n"
 "                   file with errors is refused and the running settings kept\n"
 "\n"
@@ -248,6 +254,32 @@ otagw_start_admin(struct otagw *gw)
 
 /* SIGHUP --------------------------------------------------------------- */
 
+/*
+ * The certificate, key and device CA are read again: new handshakes use
+ * them, connections already open keep theirs.  Files that do not load
+ * leave the running ones in place.
+ */
+static void
+otagw_reload_tls(struct otagw *gw)
+{
+	const struct config *cfg = &gw->cfg;
+	struct tls_server *tls;
+
+	if (gw->tls != NULL) {
+		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
+		    cfg->device_ca)) == NULL)
+			log_warnx("SIGHUP: tls_cert %s, tls_key %s or device_ca "
+			    "%s do not load: the device listener keeps the "
+			    "running ones", cfg->tls_cert, cfg->tls_key,
+			    cfg->device_ca[0] ? cfg->device_ca : "(none)");
+		else {
+			httpdev_set_tls(gw->httpdev, tls);
+			tls_server_free(gw->tls);
+			gw->tls = tls;
+		}
+	}
+}
+
 static void
 otagw_reload(struct otagw *gw)
 {
@@ -276,6 +308,7 @@ otagw_reload(struct otagw *gw)
 		return;
 	}
 	ignored = config_reload(&gw->cfg, &next);
+	otagw_reload_tls(gw);
 	log_set_level(level_for(gw));
 	core_set_config(gw->core, &gw->cfg);
 	coapfront_set_config(gw->cf, &gw->cfg);
@@ -306,10 +339,9 @@ otagw_signal_cb(int fd, uint32_t events, void *arg)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			log_info("%s: stopping",
-			    si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			ev_stop(gw->ev);
-			return;
+			otagw_stop(gw, si.ssi_signo == SIGTERM ? "SIGTERM" :
+			    "SIGINT");
+			break;
 		case SIGHUP:
 			notify_send("RELOADING=1");
 			otagw_reload(gw);
@@ -317,6 +349,69 @@ otagw_signal_cb(int fd, uint32_t events, void *arg)
 			break;
 		}
 	}
+}
+
+/* Connections still carrying something; 0 when everything is done. */
+static size_t
+otagw_busy(const struct otagw *gw)
+{
+	return httpdev_connections(gw->httpdev);
+}
+
+static void
+otagw_drain_cb(void *arg)
+{
+	struct otagw *gw = arg;
+	size_t busy = otagw_busy(gw);
+
+	gw->drain = NULL;
+	if (busy == 0) {
+		ev_stop(gw->ev);
+		return;
+	}
+	if (ev_now_ms() >= gw->drain_until) {
+		log_warnx("shutdown_timeout (%us) reached: %zu connection%s "
+		    "cut", gw->cfg.shutdown_timeout, busy, busy == 1 ? "" :
+		    "s");
+		ev_stop(gw->ev);
+		return;
+	}
+	if ((gw->drain = ev_timer_add(gw->ev, 100, otagw_drain_cb, gw)) ==
+	    NULL)
+		ev_stop(gw->ev);
+}
+
+/*
+ * SIGTERM or SIGINT.  The first one stops taking new work (listening
+ * sockets closed, GOAWAY on HTTP/2, HTTP/1.1 answers its request in
+ * progress with Connection: close) and lets transfers under way finish
+ * for up to shutdown_timeout; the second one stops at once.
+ */
+static void
+otagw_stop(struct otagw *gw, const char *sig)
+{
+	size_t busy;
+
+	if (gw->drain_until != 0) {
+		log_info("%s again: stopping at once", sig);
+		ev_stop(gw->ev);
+		return;
+	}
+	notify_send("STOPPING=1");
+	gw->drain_until = ev_now_ms() + (int64_t)gw->cfg.shutdown_timeout *
+	    1000;
+	busy = httpdev_drain(gw->httpdev);
+	if (busy == 0 || gw->cfg.shutdown_timeout == 0) {
+		log_info("%s: stopping", sig);
+		ev_stop(gw->ev);
+		return;
+	}
+	log_info("%s: stopping; %zu connection%s may finish for up to %us "
+	    "(another %s stops at once)", sig, busy, busy == 1 ? "" : "s",
+	    gw->cfg.shutdown_timeout, sig);
+	if ((gw->drain = ev_timer_add(gw->ev, 100, otagw_drain_cb, gw)) ==
+	    NULL)
+		ev_stop(gw->ev);
 }
 
 static int
@@ -500,6 +595,8 @@ otagw_cleanup(struct otagw *gw)
 	if (gw->ev != NULL) {
 		ev_timer_cancel(gw->ev, gw->tick);
 		gw->tick = NULL;
+		ev_timer_cancel(gw->ev, gw->drain);
+		gw->drain = NULL;
 		if (gw->sigfd != -1)
 			ev_fd_del(gw->ev, gw->sigfd);
 	}
@@ -665,7 +762,6 @@ main(int argc, char *argv[])
 		otagw_ready(&gw);
 		if (ev_run(gw.ev) == 0)
 			status = 0;
-		notify_send("STOPPING=1");
 	}
 	otagw_cleanup(&gw);
 	if (status == 0)

@@ -204,6 +204,12 @@ int	 h1_start(struct http_conn *);
 int	 h1_recv(struct http_conn *, const uint8_t *, size_t);
 int	 h1_produce(struct http_conn *);
 int	 h1_wants_read(const struct http_conn *);
+/*
+ * The daemon stops: the request in progress is answered with
+ * "Connection: close", no later one is read.  1 when the connection may
+ * be closed at once (nothing in progress), else 0.
+ */
+int	 h1_drain(struct http_conn *);
 /* The head deadline passed: queue 408 and close, or 0 to close at once. */
 int	 h1_head_timeout(struct http_conn *);
 void	 h1_free(struct http_conn *);

@@ -884,6 +884,25 @@ httpdev_free(struct httpdev *hd)
 	free(hd);
 }
 
+size_t
+httpdev_drain(struct httpdev *hd)
+{
+	return hd != NULL && hd->srv != NULL ? http_server_drain(hd->srv) : 0;
+}
+
+void
+httpdev_set_tls(struct httpdev *hd, struct tls_server *tls)
+{
+	if (hd != NULL && hd->srv != NULL)
+		http_server_set_tls(hd->srv, tls);
+}
+
+size_t
+httpdev_connections(const struct httpdev *hd)
+{
+	return hd != NULL ? http_server_connections(hd->srv) : 0;
+}
+
 void
 httpdev_set_config(struct httpdev *hd, const struct config *cfg)
 {

@@ -10,6 +10,8 @@
 #ifndef OTAGW_HTTP_DEVICE_H
 #define OTAGW_HTTP_DEVICE_H
 
+#include <stddef.h>
+
 struct config;
 struct core;
 struct ev;
@@ -23,5 +25,13 @@ struct httpdev *httpdev_new(const struct config *, struct core *,
 	    struct ev *, struct tls_server *, struct metrics *);
 void	 httpdev_free(struct httpdev *);	/* NULL ok */
 void	 httpdev_set_config(struct httpdev *, const struct config *);
+/*
+ * The daemon stops (see http_server_drain): no new connection, downloads
+ * under way finish.  Returns the connections still open.
+ */
+size_t	 httpdev_drain(struct httpdev *);
+size_t	 httpdev_connections(const struct httpdev *);	/* NULL: 0 */
+/* New handshakes use tls (see http_server_set_tls). */
+void	 httpdev_set_tls(struct httpdev *, struct tls_server *);
 
 #endif

@@ -54,6 +54,7 @@ struct h1 {
 	int	 err_status;	/* 400, 431, 501, 505 from a callback */
 	const char *err_msg;	/* its diagnostic */
 	int	 keep_alive;
+	int	 draining;	/* the daemon stops: no request after this */
 	/* header field/value being assembled */
 	char	*f, *v;
 	size_t	 fl, vl, fcap, vcap;
@@ -502,7 +503,7 @@ h1_on_headers_complete_cb(http_parser *p)
 			return h1_refuse(c, h, p, expect != NULL &&
 			    strcasecmp(expect, "100-continue") == 0);
 		/* no body: the message completes without a request */
-		return h1_finish_req(c, h, !h->keep_alive);
+		return h1_finish_req(c, h, !h->keep_alive || h->draining);
 	}
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    has_body) {
@@ -558,9 +559,9 @@ h1_on_message_complete_cb(http_parser *p)
 	if (h->req != NULL) {
 		if (!h->req->aborted)
 			http_req_finish(h->req);
-		if (h1_finish_req(c, h, !h->keep_alive) == -1)
+		if (h1_finish_req(c, h, !h->keep_alive || h->draining) == -1)
 			return -1;
-	} else if (!h->keep_alive) {
+	} else if (!h->keep_alive || h->draining) {
 		c->close_after = 1;
 		h->stop = 1;
 	}
@@ -696,6 +697,22 @@ h1_produce(struct http_conn *c)
 	if (h->waiting && !h->stop && c->out_bytes < HTTP_OUT_HIGH) {
 		h->waiting = 0;
 		return h1_parse(c);
+	}
+	return 0;
+}
+
+int
+h1_drain(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h == NULL)
+		return 1;
+	h->draining = 1;
+	if (h->req == NULL) {
+		/* between requests: close once what is queued has left */
+		h->stop = 1;
+		c->close_after = 1;
 	}
 	return 0;
 }

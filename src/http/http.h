@@ -95,6 +95,21 @@ struct http_server *http_server_new(struct ev *, const char *host,
 	    unsigned port, struct tls_server *, const struct http_limits *,
 	    const struct http_handler *, const char *name /* for logs */);
 void	 http_server_free(struct http_server *);	/* NULL ok */
+/*
+ * The daemon stops: closes the listening socket, says GOAWAY on HTTP/2
+ * (streams under way finish), lets HTTP/1.1 answer the request in
+ * progress with "Connection: close", closes idle connections.  Returns
+ * the connections still open; each closes by itself when done (or at
+ * its usual timeouts), http_server_connections tells how many are left.
+ */
+size_t	 http_server_drain(struct http_server *);
+/*
+ * New handshakes use tls from now on (SIGHUP, a renewed certificate);
+ * connections already open keep theirs.  The caller frees the old one:
+ * OpenSSL keeps what open connections still use.
+ */
+void	 http_server_set_tls(struct http_server *, struct tls_server *);
+size_t	 http_server_connections(const struct http_server *);
 void	 http_server_set_limits(struct http_server *,
 	    const struct http_limits *);
 

@@ -66,6 +66,7 @@ struct http_server {
 	const struct store_image *keep_img;
 	int64_t	 keep_until;
 	struct http_server_stats st;
+	int	 draining;	/* http_server_drain: new ones come no more */
 };
 
 static void	server_conn_io_cb(int, uint32_t, void *);
@@ -914,6 +915,49 @@ http_conn_output(const struct http_conn *c, const uint8_t **p, size_t i)
 	o = &c->out[c->out_head + i];
 	*p = o->p;
 	return o->len;
+}
+
+size_t
+http_server_drain(struct http_server *srv)
+{
+	struct http_conn *c, *next;
+
+	if (srv->fd != -1) {
+		ev_fd_del(srv->ev, srv->fd);
+		close(srv->fd);
+		srv->fd = -1;
+	}
+	srv->draining = 1;
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == HTTP_CONN_HANDSHAKE ||
+		    (c->state == HTTP_CONN_H1 && h1_drain(c))) {
+			server_conn_close(c);
+			continue;
+		}
+		if (c->state == HTTP_CONN_H2)
+			h2_goaway(c);
+		if (c->fd == -1)
+			continue;	/* detached: nothing to write to */
+		if (server_conn_run(c) == -1) {
+			server_conn_close(c);
+			continue;
+		}
+		server_conn_update(c);
+	}
+	return (size_t)srv->st.connections;
+}
+
+void
+http_server_set_tls(struct http_server *srv, struct tls_server *tls)
+{
+	srv->tls = tls;
+}
+
+size_t
+http_server_connections(const struct http_server *srv)
+{
+	return srv != NULL ? (size_t)srv->st.connections : 0;
 }
 
 void

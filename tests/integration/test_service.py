@@ -13,17 +13,28 @@
 - systemd's readiness protocol: with NOTIFY_SOCKET set, otagw sends
   READY=1 once serving, RELOADING=1 then READY=1 around SIGHUP, and
   STOPPING=1 when it stops.
+- SIGTERM drains: an HTTP/2 download in flight gets GOAWAY and then
+  every byte of the image, a new connection is refused, and otagw exits
+  0 once it is done; an HTTP/1.1 download in flight finishes too.  A
+  second SIGTERM stops at once; shutdown_timeout cuts a transfer that
+  does not finish.
+- SIGHUP reloads tls_cert and tls_key: a new handshake sees the new
+  certificate, a connection opened before keeps working.
 """
 
+import hashlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 
-from otagw_harness import (OTAGW, Checks, Gateway, free_port, free_port_both,
-                           wait_for)
+from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
+                           H2_WINDOW_UPDATE, OTAGW, Checks, Gateway, H2Raw,
+                           Pki, free_port, free_port_both, hpack_status,
+                           https_gateway, make_cert, wait_for)
 
 checks = Checks()
 TMP = tempfile.mkdtemp(prefix="otagw-service-")
@@ -173,11 +184,206 @@ def test_notify():
         srv.close()
 
 
+SECRET = "s3cret-dev1"
+
+
+def download_setup(gw, size):
+    """dev1 (bearer SECRET) notified for a firmware of size bytes."""
+    gw.otactl("device", "put", "dev1", "--product", "p", "--secret", SECRET,
+              "--version", "1.0.0", check=True)
+    img = os.path.join(gw.tmp, "big.bin")
+    with open(img, "wb") as f:
+        f.write(os.urandom(size))
+    with open(img, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    fw = gw.otactl_id("firmware", "add", img, "--product", "p",
+                      "--version", "2.0.0")
+    gw.otactl("job", "create", "--firmware", fw, "--force", "--all",
+              check=True)
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "--cacert", gw.pki.ca[0], "-H",
+                        "Authorization: Bearer " + SECRET, "-H",
+                        "Content-Type: application/json", "-d",
+                        '{"version":"1.0.0"}',
+                        gw.https_url + "/ota/dev1/check"],
+                       capture_output=True, text=True, timeout=30)
+    checks.eq(p.stdout, "200", "dev1 notified")
+    return fw, digest
+
+
+def h2_get(gw, fw):
+    h = H2Raw(gw.https_port, gw.pki.ca[0])
+    h.request(1, "GET", "/fw/" + fw, [("authorization", "Bearer " + SECRET),
+                                      ("x-device-id", "dev1")])
+    return h
+
+
+def window_update(h, sid, n):
+    import struct
+    h.send(H2_WINDOW_UPDATE, 0, sid, struct.pack("!I", n))
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_drain_h2(pki):
+    size = 2 << 20
+    gw = https_gateway(pki, extra={"shutdown_timeout": "20s"})
+    gw.pki = pki
+    with gw:
+        fw, digest = download_setup(gw, size)
+        h = h2_get(gw, fw)
+        hd = h.wait(lambda f: f.type == H2_HEADERS and f.sid == 1)
+        checks.eq(hd and hpack_status(hd.payload), 200, "h2: the download "
+                  "starts")
+        body = bytearray()
+        # the initial window (64 KiB): the rest waits for WINDOW_UPDATE
+        for f in h.read_all(1.0):
+            if f.type == H2_DATA and f.sid == 1:
+                body += f.payload
+        checks.check(0 < len(body) < size, "h2: the download is under way "
+                     "(%d bytes)" % len(body))
+        t0 = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        g = h.wait(lambda f: f.type == H2_GOAWAY, timeout=5)
+        checks.check(g is not None and g.payload[4:8] == b"\0\0\0\0",
+                     "h2: GOAWAY (NO_ERROR) after SIGTERM")
+        checks.check(refused(gw.https_port), "a new connection is refused "
+                     "while draining")
+        done = False
+        while not done and time.monotonic() - t0 < 15:
+            window_update(h, 0, 1 << 20)
+            window_update(h, 1, 1 << 20)
+            for f in h.read_all(0.2):
+                if f.type == H2_DATA and f.sid == 1:
+                    body += f.payload
+                    if f.flags & H2_END_STREAM:
+                        done = True
+        checks.eq((len(body), hashlib.sha256(body).hexdigest()),
+                  (size, digest), "h2: every byte of the image arrives "
+                  "after SIGTERM")
+        h.close()
+        checks.eq(gw.proc.wait(10), 0, "otagw exits 0 once the download "
+                  "is done")
+        checks.check("may finish for up to 20s" in gw.log(),
+                     "the log says it is draining")
+
+
+def test_drain_h1(pki):
+    size = 1 << 20
+    gw = https_gateway(pki, extra={"shutdown_timeout": "20s"})
+    gw.pki = pki
+    with gw:
+        fw, digest = download_setup(gw, size)
+        out = os.path.join(gw.tmp, "h1.bin")
+        curl = subprocess.Popen(
+            ["curl", "-s", "--http1.1", "--limit-rate", "400K", "-o", out,
+             "--cacert", pki.ca[0], "-H", "Authorization: Bearer " + SECRET,
+             "-H", "X-Device-Id: dev1", gw.https_url + "/fw/" + fw])
+        time.sleep(0.5)
+        gw.proc.send_signal(signal.SIGTERM)
+        rc = curl.wait(30)
+        with open(out, "rb") as f:
+            got = f.read()
+        checks.eq((rc, len(got), hashlib.sha256(got).hexdigest()),
+                  (0, size, digest), "h1: the download in flight finishes")
+        checks.eq(gw.proc.wait(10), 0, "otagw exits 0")
+
+
+def test_second_sigterm(pki):
+    gw = https_gateway(pki, extra={"shutdown_timeout": "30s"})
+    gw.pki = pki
+    with gw:
+        fw, _ = download_setup(gw, 1 << 20)
+        h = h2_get(gw, fw)
+        h.read_all(0.5)		# stalled: no WINDOW_UPDATE
+        gw.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        checks.check(gw.alive(), "draining: still running after one "
+                     "SIGTERM")
+        t0 = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        rc = gw.proc.wait(5)
+        checks.check(rc == 0 and time.monotonic() - t0 < 1.5,
+                     "a second SIGTERM stops at once (%.2f s)" %
+                     (time.monotonic() - t0))
+        h.close()
+    gw = https_gateway(pki, extra={"shutdown_timeout": "1s"})
+    gw.pki = pki
+    with gw:
+        fw, _ = download_setup(gw, 1 << 20)
+        h = h2_get(gw, fw)
+        h.read_all(0.5)
+        t0 = time.monotonic()
+        gw.proc.send_signal(signal.SIGTERM)
+        rc = gw.proc.wait(10)
+        took = time.monotonic() - t0
+        checks.check(rc == 0 and 0.8 < took < 3, "shutdown_timeout 1s cuts "
+                     "a stalled transfer (%.2f s)" % took)
+        checks.check("shutdown_timeout (1s) reached" in gw.log(),
+                     "the cut is logged")
+        h.close()
+
+
+def peer_cert(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as s:
+            return hashlib.sha256(s.getpeercert(True)).hexdigest()
+
+
+def test_reload_certificate(pki):
+    gw = https_gateway(pki)
+    with gw:
+        first = peer_cert(gw.https_port)
+        ctx = ssl.create_default_context(cafile=pki.ca[0])
+        old = ctx.wrap_socket(socket.create_connection(
+            ("127.0.0.1", gw.https_port), timeout=5),
+            server_hostname="localhost")
+        new = make_cert(pki.dir, "server2", "localhost", pki.ca, server=True)
+        gw.extra["tls_cert"] = new[0]
+        gw.extra["tls_key"] = new[1]
+        gw.write_conf()
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in gw.log(), 10,
+                 "the reload")
+        second = peer_cert(gw.https_port)
+        checks.check(first != second, "after SIGHUP a new handshake gets "
+                     "the new certificate")
+        with open(new[0]) as f:
+            want = hashlib.sha256(ssl.PEM_cert_to_DER_cert(
+                f.read())).hexdigest()
+        checks.eq(second, want, "it is the new file's certificate")
+        old.sendall(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        checks.check(old.recv(64).startswith(b"HTTP/1.1 404"),
+                     "a connection opened before keeps working")
+        old.close()
+        # files that do not load: the running ones stay
+        gw.extra["tls_cert"] = os.path.join(pki.dir, "missing.pem")
+        gw.write_conf()
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "do not load" in gw.log(), 10, "the warning")
+        checks.eq(peer_cert(gw.https_port), second, "a certificate that "
+                  "does not load leaves the running one")
+
+
 def main():
     test_one_per_store()
     test_taken_ports()
     test_detached()
     test_notify()
+    pki = Pki(os.path.join(TMP, "pki"))
+    test_drain_h2(pki)
+    test_drain_h1(pki)
+    test_second_sigterm(pki)
+    test_reload_certificate(pki)
     checks.done()
 
 

@@ -513,6 +513,7 @@ static const char full_conf[] =
     "check_interval 1d\n"
     "busy_interval 30s\n"
     "max_body 2K\n"
+    "shutdown_timeout 30s\n"
     "firmware_max_size 100M\n"
     "firmware_max_per_product 20\n"
     "https_listen :8443\n"
