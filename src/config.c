@@ -78,6 +78,7 @@ static const struct config_key config_keys[] = {
 	{ "gateway_id", CT_STRING, F(gateway_id), 0, 0, CK_GATEWAY_ID, 0 },
 	{ "state_dir", CT_STRING, F(state_dir), 0, 0, CK_NONEMPTY, 0 },
 	{ "map_size", CT_SIZE, F(map_size), 16 * MIB, 16 * TIB, 0, 0 },
+	{ "map_size_max", CT_SIZE, F(map_size_max), 16 * MIB, 16 * TIB, 0, 1 },
 	{ "log_level", CT_LEVEL, F(log_level), 0, 2, 0, 1 },
 
 	{ "coap_listen", CT_LISTEN, F(coap), 0, 0, 0, 0 },
@@ -224,6 +225,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s",
 	    CONFIG_DEFAULT_STATE_DIR);
 	cfg->map_size = 1 * GIB;
+	cfg->map_size_max = 16 * GIB;
 	cfg->log_level = LOG_LEVEL_INFO;
 
 	listen_set(&cfg->coap, 0, "", 5683);

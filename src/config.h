@@ -44,6 +44,7 @@ struct config {
 	char	gateway_id[65];		/* gateway_id: name in upstream events */
 	char	state_dir[CONFIG_PATH];	/* state_dir */
 	uint64_t map_size;		/* map_size: LMDB map size */
+	uint64_t map_size_max;		/* map_size_max: it grows up to */
 	int	log_level;		/* log_level: warn | info | debug */
 
 	/* CoAP devices */

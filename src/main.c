@@ -310,6 +310,7 @@ otagw_reload(struct otagw *gw)
 	ignored = config_reload(&gw->cfg, &next);
 	otagw_reload_tls(gw);
 	log_set_level(level_for(gw));
+	store_set_map_max(gw->st, (size_t)gw->cfg.map_size_max);
 	core_set_config(gw->core, &gw->cfg);
 	coapfront_set_config(gw->cf, &gw->cfg);
 	httpdev_set_config(gw->httpdev, &gw->cfg);
@@ -534,6 +535,7 @@ otagw_start(struct otagw *gw)
 		    gw->cfg.state_dir, store_strerror(rc));
 		return -1;
 	}
+	store_set_map_max(gw->st, (size_t)gw->cfg.map_size_max);
 	if ((gw->core = core_new(gw->st, &gw->cfg)) == NULL) {
 		log_warnx("cannot set up the request core");
 		return -1;

@@ -109,6 +109,12 @@ struct store {
 	struct store_txn *spare; /* a reset read-only txn */
 	unsigned ntxn;           /* live transactions */
 	size_t outbox_limit;     /* 0: none */
+	size_t map_size;         /* the map now */
+	size_t map_max;          /* store_set_map_max; 0: never grow */
+	int grow;                /* 80 % used, or full: grow when idle */
+	int warned;              /* the 80 % warning was logged */
+	int full;                /* the last write found no room */
+	int write_failed;        /* the last write failed otherwise */
 	int64_t drop_logged;     /* when drops were last logged, ms */
 	uint64_t drop_unlogged;  /* drops since */
 };
@@ -362,6 +368,9 @@ fail:
 	return store_code(rc);
 }
 
+static void	store_map_refresh(struct store *);
+static void	txn_free(struct store_txn *);
+
 int
 store_open(const char *dir, size_t map_size, struct store **out)
 {
@@ -398,13 +407,14 @@ store_open(const char *dir, size_t map_size, struct store **out)
 	}
 	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAXREADERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(
-	         st->env, map_size != 0 ? map_size : STORE_MAP_DEFAULT)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, st->map_size = map_size != 0 ?
+	    map_size : STORE_MAP_DEFAULT)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail_mdb;
 	reader_sweep(st);
 	if ((rc = open_dbs(st)) != 0)
 		goto fail;
+	store_map_refresh(st);
 	*out = st;
 	return 0;
 fail_mdb:
@@ -413,6 +423,114 @@ fail_mdb:
 fail:
 	store_close(st);
 	return rc == 0 ? STORE_EIO : rc;
+}
+
+/* The map's size as LMDB has it (another process may have grown it). */
+static void
+store_map_refresh(struct store *st)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(st->env, &info) == 0)
+		st->map_size = info.me_mapsize;
+}
+
+/* Bytes of the map in use: pages up to the last one written. */
+static size_t
+store_map_used(struct store *st)
+{
+	MDB_envinfo info;
+	MDB_stat stat;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &stat) != 0)
+		return 0;
+	return (info.me_last_pgno + 1) * (size_t)stat.ms_psize;
+}
+
+/* After a write: note what the map looks like, and warn at 80 %. */
+static void
+store_map_check(struct store *st, int rc)
+{
+	size_t used = store_map_used(st);
+
+	st->full = rc == STORE_EFULL;
+	st->write_failed = rc != 0 && rc != STORE_EFULL;
+	if (rc != STORE_EFULL && used < st->map_size / 10 * 8) {
+		st->warned = 0;
+		return;
+	}
+	if (st->map_max > st->map_size)
+		st->grow = 1;
+	else if (!st->warned) {
+		st->warned = 1;
+		log_warnx("store: %s: %zu%% of the map used (%zu of %zu MiB) "
+		    "and map_size_max reached: raise map_size_max or make room",
+		    st->dir, used * 100 / (st->map_size ? st->map_size : 1),
+		    used >> 20, st->map_size >> 20);
+	}
+}
+
+/*
+ * Grows the map (doubling, up to map_max) while no transaction of this
+ * process is live, which is what LMDB requires; other processes adopt the
+ * new size at their next transaction.  Called with st->lock held.
+ */
+static void
+store_map_grow(struct store *st)
+{
+	size_t used = store_map_used(st), next;
+	int rc;
+
+	st->grow = 0;
+	if (st->ntxn > 0 || st->map_max <= st->map_size)
+		return;
+	next = st->map_size * 2;
+	if (next < used * 2)
+		next = used * 2;
+	if (next > st->map_max)
+		next = st->map_max;
+	if (st->spare != NULL) {
+		txn_free(st->spare);	/* no reset transaction either */
+		st->spare = NULL;
+	}
+	if ((rc = mdb_env_set_mapsize(st->env, next)) != 0) {
+		log_warnx("store: %s: cannot grow the map to %zu MiB: %s",
+		    st->dir, next >> 20, mdb_strerror(rc));
+		return;
+	}
+	log_warnx("store: %s: %zu of %zu MiB used: map grown to %zu MiB "
+	    "(map_size_max %zu MiB)", st->dir, used >> 20, st->map_size >> 20,
+	    next >> 20, st->map_max >> 20);
+	st->map_size = next;
+	st->warned = 0;
+	st->full = 0;
+}
+
+void
+store_set_map_max(struct store *st, size_t max)
+{
+	pthread_mutex_lock(&st->lock);
+	st->map_max = max;
+	store_map_refresh(st);
+	if (max > st->map_size &&
+	    store_map_used(st) >= st->map_size / 10 * 8)
+		st->grow = 1;
+	if (st->grow)
+		store_map_grow(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+store_health(struct store *st, struct store_health *h)
+{
+	pthread_mutex_lock(&st->lock);
+	h->map_size = st->map_size;
+	h->map_max = st->map_max;
+	h->used = store_map_used(st);
+	h->full = st->full;
+	h->write_failed = st->write_failed;
+	pthread_mutex_unlock(&st->lock);
 }
 
 static void
@@ -462,8 +580,8 @@ store_remap(struct store *st)
 	pthread_mutex_lock(&st->lock);
 	if (st->ntxn > 1)
 		rc = MDB_MAP_RESIZED;
-	else
-		rc = mdb_env_set_mapsize(st->env, 0);
+	else if ((rc = mdb_env_set_mapsize(st->env, 0)) == 0)
+		store_map_refresh(st);
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -495,6 +613,8 @@ txn_end(struct store_txn *t)
 		st->spare = t;
 		t = NULL;
 	}
+	if (st->grow && st->ntxn == 0)
+		store_map_grow(st);
 	pthread_mutex_unlock(&st->lock);
 	if (t != NULL)
 		txn_free(t);
@@ -590,6 +710,11 @@ store_txn_commit(struct store_txn *t)
 		return STORE_EINVAL;
 	if (t->rdonly || t->txn == NULL || t->err != 0) {
 		rc = t->rdonly ? 0 : t->txn == NULL ? STORE_EINVAL : t->err;
+		if (!t->rdonly && t->err != 0) {
+			pthread_mutex_lock(&t->st->lock);
+			store_map_check(t->st, t->err);
+			pthread_mutex_unlock(&t->st->lock);
+		}
 		txn_end(t);
 		return rc;
 	}
@@ -605,6 +730,9 @@ store_txn_commit(struct store_txn *t)
 			reader_sweep(t->st);
 		rc = store_code(rc);
 	}
+	pthread_mutex_lock(&t->st->lock);
+	store_map_check(t->st, rc);
+	pthread_mutex_unlock(&t->st->lock);
 	txn_end(t);
 	return rc;
 }

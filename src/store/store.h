@@ -178,6 +178,25 @@ void	 store_image_discard(struct store_image_writer *);	/* NULL ok */
 int	 store_image_remove(struct store *, const char *id);
 
 /*
+ * Lets the map grow, doubling, up to max bytes (0: never): after a write
+ * transaction finds it 80 % used, or full, it grows as soon as this
+ * process has no transaction live (LMDB allows no other moment); other
+ * processes adopt the new size by themselves.  Without room to grow the
+ * 80 % mark is logged once, as a warning.
+ */
+void	 store_set_map_max(struct store *, size_t max);
+
+/* What /healthz and /metrics say of the store. */
+struct store_health {
+	size_t	 map_size;	/* bytes the map may hold now */
+	size_t	 map_max;	/* what it may grow to */
+	size_t	 used;		/* bytes in use */
+	int	 full;		/* the last write found no room (map or disk) */
+	int	 write_failed;	/* the last write failed otherwise */
+};
+void	 store_health(struct store *, struct store_health *);
+
+/*
  * A read-only, reference-counted memory map of an image (store/image.h).
  * Opening the same id again while it is mapped returns the same object
  * with one more reference, so concurrent downloads share one mapping and

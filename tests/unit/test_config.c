@@ -499,6 +499,7 @@ static const char full_conf[] =
     "gateway_id gw-9\n"
     "state_dir /srv/otagw\n"
     "map_size 4G\n"
+    "map_size_max 64G\n"
     "log_level warn\n"
     "coap_listen 0.0.0.0:5683\n"
     "coaps_listen [::]:5684\n"

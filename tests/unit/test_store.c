@@ -1554,6 +1554,81 @@ test_full(void)
 }
 
 /*
+ * The map grows by itself up to store_set_map_max, and health says when
+ * it is full: the same batches as test_full, once with room to grow
+ * (they all fit, the map doubles), once without (a write fails, full).
+ */
+static void
+test_map_growth(void)
+{
+	const size_t map = 512 * 1024;
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, map);
+	struct store_health h;
+	struct store_txn *t;
+	struct device_rec d;
+	int batch, i, rc = 0;
+
+	store_set_map_max(st, 8 * map);
+	store_health(st, &h);
+	T_EQ_INT(h.map_size, map);
+	T_EQ_INT(h.map_max, 8 * map);
+	T_EQ_INT(h.full, 0);
+	for (batch = 0; batch < 40 && rc == 0; batch++) {
+		T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+		for (i = 0; i < 20 && rc == 0; i++) {
+			device_full(&d);
+			snprintf(d.id, sizeof(d.id), "dev-%06d",
+			    batch * 20 + i);
+			rc = store_device_put(t, &d);
+		}
+		if (rc == 0)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+	}
+	T_EQ_INT(rc, 0);	/* 800 devices: more than 512 KiB holds */
+	store_health(st, &h);
+	T_CHECK(h.map_size > map && h.map_size <= 8 * map);
+	T_CHECK(h.used > map / 2 && h.used <= h.map_size);
+	T_EQ_INT(h.full, 0);
+	/* another process adopts the grown map by itself */
+	store_close(st);
+	st = reopen(NULL, dir, map);
+	store_health(st, &h);
+	T_CHECK(h.map_size > map);
+
+	/* no room to grow: a write fails, and health says full */
+	store_set_map_max(st, h.map_size);
+	for (batch = 40; batch < 400 && rc == 0; batch++) {
+		T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+		for (i = 0; i < 20 && rc == 0; i++) {
+			device_full(&d);
+			snprintf(d.id, sizeof(d.id), "dev-%06d",
+			    batch * 20 + i);
+			rc = store_device_put(t, &d);
+		}
+		if (rc == 0)
+			rc = store_txn_commit(t);
+		else
+			T_EQ_INT(store_txn_commit(t), STORE_EFULL);
+	}
+	T_EQ_INT(rc, STORE_EFULL);
+	store_health(st, &h);
+	T_EQ_INT(h.full, 1);
+	/* room again (the limit raised): it grows, and writes work */
+	store_set_map_max(st, 4 * h.map_size);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	device_small(&d, "after-growth");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+	store_health(st, &h);
+	T_EQ_INT(h.full, 0);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
+/*
  * Images.
  */
 
@@ -2134,6 +2209,7 @@ main(void)
 	T_RUN(test_outbox_limit);
 	T_RUN(test_abort);
 	T_RUN(test_full);
+	T_RUN(test_map_growth);
 	T_RUN(test_images);
 	T_RUN(test_disk_full);
 	T_RUN(test_two_processes);
