@@ -4,8 +4,9 @@
  * Before log_init, and in the foreground (-d), each message is one line on
  * stderr: "2026-11-23T10:00:00.123Z otagw[1234]: info: message".  A
  * daemon logs to syslog(3) instead, facility LOG_DAEMON, where syslogd adds
- * its own time stamp and the "otagw[pid]" tag.  Messages above the current
- * level are dropped before they are formatted.
+ * its own time stamp and the "otagw[pid]" tag; each keeps its level there
+ * (warnings LOG_WARNING, info LOG_INFO, debug LOG_DEBUG, fatal LOG_CRIT).
+ * Messages above the current level are dropped before they are formatted.
  *
  * log_warn and fatal append ": strerror(errno)", taking errno as it was on
  * entry (formatting can change it).  fatal and fatalx log and exit(1).
@@ -104,7 +105,7 @@ log_warn(const char *fmt, ...)
 	if (log_verbose < LOG_LEVEL_WARN)
 		return;
 	va_start(ap, fmt);
-	log_emit(LOG_ERR, "warning", saved, fmt, ap);
+	log_emit(LOG_WARNING, "warning", saved, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -118,7 +119,7 @@ log_warnx(const char *fmt, ...)
 	if (log_verbose < LOG_LEVEL_WARN)
 		return;
 	va_start(ap, fmt);
-	log_emit(LOG_ERR, "warning", 0, fmt, ap);
+	log_emit(LOG_WARNING, "warning", 0, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
