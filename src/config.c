@@ -76,6 +76,7 @@ struct config_key {
 
 static const struct config_key config_keys[] = {
 	{ "gateway_id", CT_STRING, F(gateway_id), 0, 0, CK_GATEWAY_ID, 0 },
+	{ "user", CT_STRING, F(user), 0, 0, CK_NONE, 0 },
 	{ "state_dir", CT_STRING, F(state_dir), 0, 0, CK_NONEMPTY, 0 },
 	{ "map_size", CT_SIZE, F(map_size), 16 * MIB, 16 * TIB, 0, 0 },
 	{ "map_size_max", CT_SIZE, F(map_size_max), 16 * MIB, 16 * TIB, 0, 1 },

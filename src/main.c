@@ -5,7 +5,8 @@
  *   options -> configuration (-n stops here) -> logging -> detach (fork,
  *   the parent waits) -> state directory and its lock -> store -> core
  *   -> event loop -> signals -> 1 s tick -> CoAP front end -> HTTPS
- *   devices -> relay -> admin API -> "otagw ready" (the parent exits 0,
+ *   devices -> relay -> admin API -> drop root (`user') -> "otagw ready"
+ *   (the parent exits 0,
  *   the service manager hears READY=1) -> ev_run
  *
  * One struct otagw holds everything the daemon owns; the shutdown path
@@ -43,6 +44,7 @@
 #include "http/device.h"
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 #include "relay/relay.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -477,7 +479,7 @@ otagw_state_dir(const char *dir)
 		log_warnx("state directory %s: not a directory", dir);
 		return -1;
 	}
-	return 0;
+	return privs_check_dir(dir);
 }
 
 /*
@@ -564,6 +566,9 @@ otagw_start(struct otagw *gw)
 		return -1;
 	}
 	if (otagw_start_admin(gw) == -1)
+		return -1;
+	/* Everything that may need root is done: give it up. */
+	if (privs_drop(gw->cfg.user, gw->cfg.state_dir) == -1)
 		return -1;
 	listen_text(&gw->cfg.coap, coap, sizeof(coap));
 	listen_text(&gw->cfg.coaps, coaps, sizeof(coaps));

@@ -20,6 +20,9 @@
   does not finish.
 - SIGHUP reloads tls_cert and tls_key: a new handshake sees the new
   certificate, a connection opened before keeps working.
+- Started as root with `user nobody`: otagw binds, opens the store, gives
+  the state directory to nobody and runs as nobody; started as nobody on
+  a state directory root owns, it refuses with the owner and the mode.
 """
 
 import hashlib
@@ -374,8 +377,53 @@ def test_reload_certificate(pki):
                   "does not load leaves the running one")
 
 
+def test_user():
+    if os.geteuid() != 0:
+        print("skipped: test_user needs root")
+        return
+    port = free_port()
+    var = os.path.join(TMP, "user-var")
+    conf = write_conf("user.conf", state_dir=var, user="nobody",
+                      coap_listen="127.0.0.1:%d" % port, coaps_listen="off",
+                      https_listen="off", admin_listen="off")
+    os.chmod(TMP, 0o755)
+    proc = subprocess.Popen([OTAGW, "-d", "-c", conf],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        checks.check(coap_ping(port, timeout=5), "user nobody: serving")
+        status = open("/proc/%d/status" % proc.pid).read()
+        uid = [l.split()[1:] for l in status.splitlines()
+               if l.startswith("Uid:")][0]
+        checks.eq(set(uid), {"65534"}, "it runs as nobody, every uid")
+        st = os.stat(var)
+        checks.eq((st.st_uid, oct(st.st_mode & 0o777)), (65534, "0o700"),
+                  "the state directory is nobody's, mode 0700")
+        checks.eq(os.stat(os.path.join(var, "data.mdb")).st_uid, 65534,
+                  "and so is the store")
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0].decode()
+    checks.check("running as user nobody" in out, "the log says so")
+    # as nobody, a directory root owns with mode 0700 is refused clearly
+    var2 = os.path.join(TMP, "root-var")
+    os.mkdir(var2, 0o700)
+    conf2 = write_conf("nobody.conf", state_dir=var2,
+                       coap_listen="127.0.0.1:%d" % free_port(),
+                       coaps_listen="off", https_listen="off",
+                       admin_listen="off")
+    os.chmod(conf2, 0o644)
+    p = subprocess.run(["runuser", "-u", "nobody", "--", OTAGW, "-d", "-c",
+                        conf2], capture_output=True, text=True, timeout=30)
+    checks.eq(p.returncode, 1, "an unusable state directory: exit 1")
+    checks.check("is owned by root:root with mode 0700" in p.stderr and
+                 "running as nobody" in p.stderr,
+                 "the message names owner, mode and user (%r)" %
+                 p.stderr[-300:])
+
+
 def main():
     test_one_per_store()
+    test_user()
     test_taken_ports()
     test_detached()
     test_notify()

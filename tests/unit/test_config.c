@@ -497,6 +497,7 @@ test_bad(void)
 /* Every key given once, with values unlike the defaults. */
 static const char full_conf[] =
     "gateway_id gw-9\n"
+    "user otagw\n"
     "state_dir /srv/otagw\n"
     "map_size 4G\n"
     "map_size_max 64G\n"
