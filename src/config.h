@@ -41,7 +41,7 @@ struct config_listen {
 
 struct config {
 	char	path[CONFIG_PATH];	/* file it was read from, or "" */
-	char	gateway_id[65];		/* gateway_id: name in upstream events */
+	char	gateway_id[65];	/* gateway_id: name in upstream events */
 	char	user[65];		/* user: drop root to it ("" = no) */
 	char	state_dir[CONFIG_PATH];	/* state_dir */
 	uint64_t map_size;		/* map_size: LMDB map size */

@@ -48,7 +48,7 @@ struct ev_timer {
 	uint64_t	 seq;
 	ev_timer_cb	 cb;
 	void		*arg;
-	size_t		 idx;		/* position in the heap, or NOT_QUEUED */
+	size_t		 idx;	/* position in the heap, or NOT_QUEUED */
 };
 
 #define NOT_QUEUED	SIZE_MAX

@@ -69,7 +69,7 @@ struct otagw {
 	struct coapfront *cf;
 	struct tls_server *tls;		/* device listener's TLS context */
 	struct httpdev	*httpdev;	/* HTTPS devices, or NULL when off */
-	struct relay	*relay;		/* upstream relay (idle without a URL) */
+	struct relay	*relay;	/* upstream relay (idle without a URL) */
 	struct metrics	*metrics;	/* collectors behind GET /metrics */
 	struct tls_server *admin_tls;	/* admin listener's TLS context */
 	struct admin	*admin;		/* admin API, or NULL when off */

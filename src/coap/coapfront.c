@@ -197,7 +197,7 @@ coapfront_reset(struct coapfront *cf, struct coapfront_ep *ep,
 		    b.len);
 }
 
-/* The message layer ---------------------------------------------------------- */
+/* The message layer -------------------------------------------------------- */
 
 /*
  * One CoAP message (plain, or decrypted) from the peer of s, or of d when
@@ -276,7 +276,7 @@ coapfront_message(struct coapfront *cf, struct coapfront_ep *ep,
 		coaphandler_release(&cf->handler, &tmp);
 }
 
-/* DTLS ------------------------------------------------------------------------ */
+/* DTLS --------------------------------------------------------------------- */
 
 static void
 coapfront_dtls_recv_cb(void *arg, const uint8_t *data, size_t len)
@@ -413,7 +413,7 @@ coapfront_dtls_datagram(struct coapfront *cf, struct coapfront_ep *ep,
 	coapsess_touch(cf->sessions, s, cf->now);
 }
 
-/* Input ------------------------------------------------------------------------- */
+/* Input -------------------------------------------------------------------- */
 
 static void
 coapfront_datagram(struct coapfront *cf, struct coapfront_ep *ep,
@@ -455,7 +455,7 @@ coapfront_io_cb(int fd, uint32_t events, void *arg)
 	}
 }
 
-/* Timers ------------------------------------------------------------------------- */
+/* Timers ------------------------------------------------------------------- */
 
 static void
 coapfront_hs_timer(void *arg, struct coapsess *s)
@@ -504,7 +504,7 @@ coapfront_arm(struct coapfront *cf)
 		log_warnx("coap: cannot arm the session timer");
 }
 
-/* Metrics ------------------------------------------------------------------------- */
+/* Metrics ------------------------------------------------------------------ */
 
 static void
 coapfront_metrics_cb(void *arg, struct metrics_out *out)
@@ -579,7 +579,7 @@ coapfront_metrics_cb(void *arg, struct metrics_out *out)
 	    (double)cf->st.dtls_failures);
 }
 
-/* Set-up -------------------------------------------------------------------------- */
+/* Set-up ------------------------------------------------------------------- */
 
 static void
 coapfront_limits(const struct config *cfg, struct coapsess_limits *l)

@@ -57,7 +57,7 @@ coaphandler_init(struct coaphandler *h, struct core *core, size_t max_body)
 	h->max_body = max_body;
 }
 
-/* Answers ------------------------------------------------------------------- */
+/* Answers ------------------------------------------------------------------ */
 
 static void
 coaphandler_fail(struct coapbuf *r, uint8_t code, const char *diag)
@@ -164,7 +164,7 @@ coaphandler_opt_etag(struct coapbuf *r, uint64_t etag)
 	coapbuf_opt(r, COAPOPT_ETAG, buf, n);
 }
 
-/* Options ----------------------------------------------------------------------- */
+/* Options ------------------------------------------------------------------ */
 
 /*
  * 0 when every option of req is one otagw may act on or ignore; else the
@@ -302,7 +302,7 @@ coaphandler_peer(const struct coapsess *s, struct core_req *cr)
 	return 0;
 }
 
-/* Block1 bodies ------------------------------------------------------------------ */
+/* Block1 bodies ------------------------------------------------------------ */
 
 static void
 coaphandler_body_drop(struct coaphandler *h, struct coapsess *s)
@@ -422,7 +422,7 @@ coaphandler_block1(struct coaphandler *h, struct coapsess *s,
 	return 0;
 }
 
-/* Check and progress ---------------------------------------------------------------- */
+/* Check and progress ------------------------------------------------------- */
 
 /*
  * The notice, or the block of it the device asked for.  Options in
@@ -562,7 +562,7 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 	core_resp_cleanup(&cresp);
 }
 
-/* Downloads ------------------------------------------------------------------------- */
+/* Downloads ---------------------------------------------------------------- */
 
 /* Does a request ETag name the current image? */
 static int
@@ -678,7 +678,7 @@ coaphandler_download(struct coaphandler *h, struct coapsess *s,
 	store_image_unref(img);
 }
 
-/* Dispatch ---------------------------------------------------------------------------- */
+/* Dispatch ----------------------------------------------------------------- */
 
 void
 coaphandler_request(struct coaphandler *h, struct coapsess *s,

@@ -85,7 +85,7 @@ coapmsg_log_setup(void)
 	    LOG_WARNING);
 }
 
-/* Parsing -------------------------------------------------------------------- */
+/* Parsing ------------------------------------------------------------------ */
 
 struct coapmsg_parser *
 coapmsg_parser_new(void)
@@ -209,7 +209,7 @@ coapmsg_block(const struct coapmsg *m, uint16_t num, struct coapmsg_block *b)
 	return 1;
 }
 
-/* Building -------------------------------------------------------------------- */
+/* Building ----------------------------------------------------------------- */
 
 void
 coapbuf_init(struct coapbuf *b, uint8_t *buf, size_t cap, uint8_t type,

@@ -97,7 +97,7 @@ coapsess_siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* Addresses ------------------------------------------------------------------- */
+/* Addresses ---------------------------------------------------------------- */
 
 /*
  * The source address as bytes: 4 for IPv4 (also IPv4-mapped IPv6), 16 for
@@ -151,7 +151,7 @@ coapsess_same(const struct coapsess *s, unsigned ep, const union udp_sa *sa)
 	return na == nb && pa == pb && memcmp(a, b, na) == 0;
 }
 
-/* Lists ----------------------------------------------------------------------- */
+/* Lists -------------------------------------------------------------------- */
 
 static void
 coapsess_list_add(struct coapsess_list *l, struct coapsess *s)
@@ -187,7 +187,7 @@ coapsess_list_of(struct coapsess_table *t, const struct coapsess *s)
 	return s->state == COAPSESS_HANDSHAKE ? &t->hs : &t->open;
 }
 
-/* Half-open counters ------------------------------------------------------------ */
+/* Half-open counters ------------------------------------------------------- */
 
 /* Key of an address (kind 1) or its network (kind 2). */
 static size_t
@@ -265,7 +265,7 @@ coapsess_halfopen(struct coapsess_table *t, const struct coapsess *s,
 	coapsess_count_add(t, &s->peer, 2, delta);
 }
 
-/* The table ---------------------------------------------------------------------- */
+/* The table ---------------------------------------------------------------- */
 
 struct coapsess_table *
 coapsess_table_new(const struct coapsess_limits *lim,

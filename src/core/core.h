@@ -75,7 +75,7 @@ struct core_req {
 
 struct core_resp {
 	int	status;		/* enum core_status */
-	char	*body;		/* malloc'd JSON (notice or diagnostic) or NULL */
+	char	*body;	/* malloc'd JSON (notice or diagnostic) or NULL */
 	size_t	body_len;
 	unsigned retry_after;	/* seconds: Max-Age / Retry-After */
 };

@@ -97,9 +97,9 @@ int	 ops_parse_module_version(const char *arg, struct module_version *out);
 
 struct ops_device_params {
 	const char *id;
-	const char *product;		/* NULL: keep (a new device needs one) */
+	const char *product;	/* NULL: keep (a new device needs one) */
 	const char *secret;		/* NULL: keep; "": remove */
-	const char *psk_hex;		/* NULL: keep; "": remove; 1..64 bytes */
+	const char *psk_hex;	/* NULL: keep; "": remove; 1..64 bytes */
 	size_t	 nversions;
 	const char *const *versions;	/* "[MODULE=]VER", merged by module */
 };

@@ -242,7 +242,7 @@ store_image_create(struct store *st, struct store_image_writer **out)
 	}
 	w->im = store_images_of(st);
 	n = snprintf(path, sizeof(path), "%s/%sXXXXXX", w->im->path,
-	             TMP_PREFIX);
+	    TMP_PREFIX);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		log_warnx("store: %s: path too long", w->im->path);
 		free(w);
@@ -347,7 +347,7 @@ store_image_commit(struct store_image_writer *w, const char *id)
 	if (fsync(im->dirfd) == -1) {
 		log_warn("store: fsync %s", im->path);
 		return errno_code(errno) == STORE_EFULL ? STORE_EFULL
-		                                        : STORE_EIO;
+		    : STORE_EIO;
 	}
 	return 0;
 fail:
@@ -387,7 +387,7 @@ static struct image_map *
 map_of(const struct store_image *img)
 {
 	return (struct image_map *)((const char *)img -
-	                            offsetof(struct image_map, pub));
+	    offsetof(struct image_map, pub));
 }
 
 /* Maps DIR/images/<id>; lock not held. */
@@ -426,7 +426,7 @@ image_map_new(struct store_images *im, const char *id, struct image_map **out)
 		m->pub.data = image_empty;
 	} else {
 		p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd,
-		         0);
+		    0);
 		if (p == MAP_FAILED) {
 			log_warn("store: mmap %s/%s", im->path, id);
 			free(m);
@@ -450,7 +450,7 @@ out:
 
 int
 store_image_open(struct store *st, const char *id,
-                 const struct store_image **out)
+    const struct store_image **out)
 {
 	struct store_images *im;
 	struct image_map *m, *fresh;

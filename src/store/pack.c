@@ -257,7 +257,7 @@ pack_device(const struct device_rec *d, uint8_t *buf, size_t cap)
 	for (i = 0; i < d->nversions; i++) {
 		w_str(&w, d->versions[i].module, sizeof(d->versions[i].module));
 		w_str(&w, d->versions[i].version,
-		      sizeof(d->versions[i].version));
+		    sizeof(d->versions[i].version));
 	}
 	w_svar(&w, d->created);
 	w_svar(&w, d->updated);
@@ -290,7 +290,7 @@ unpack_device(const void *buf, size_t len, struct device_rec *d)
 	for (i = 0; i < d->nversions && !r.err; i++) {
 		r_str(&r, d->versions[i].module, sizeof(d->versions[i].module));
 		r_str(&r, d->versions[i].version,
-		      sizeof(d->versions[i].version));
+		    sizeof(d->versions[i].version));
 	}
 	d->created = r_svar(&r);
 	d->updated = r_svar(&r);
@@ -554,7 +554,7 @@ pack_outbox_hdr(uint8_t hdr[PACK_OUTBOX_HDR], int type, int64_t ts)
 
 int
 unpack_outbox(const void *buf, size_t len, int *type, int64_t *ts,
-              const uint8_t **data, size_t *dlen)
+    const uint8_t **data, size_t *dlen)
 {
 	const uint8_t *p = buf;
 

@@ -47,7 +47,7 @@ int unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *out);
 #define PACK_OUTBOX_HDR 9
 void pack_outbox_hdr(uint8_t hdr[PACK_OUTBOX_HDR], int type, int64_t ts);
 int unpack_outbox(const void *buf, size_t len, int *type, int64_t *ts,
-                  const uint8_t **data, size_t *dlen);
+    const uint8_t **data, size_t *dlen);
 
 /* Big-endian 64-bit numbers (outbox keys, counters). */
 void pack_be64(uint8_t out[8], uint64_t);

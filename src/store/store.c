@@ -203,7 +203,7 @@ reader_sweep(struct store *st)
 		return 0;
 	if (dead > 0)
 		log_info("store: %s: cleared %d stale reader slot%s", st->dir,
-		         dead, dead == 1 ? "" : "s");
+		    dead, dead == 1 ? "" : "s");
 	return dead;
 }
 
@@ -260,7 +260,7 @@ static int
 corrupt(const char *kind, const void *key, size_t klen)
 {
 	log_warnx("store: %s %.*s: corrupt record", kind, (int)klen,
-	          (const char *)key);
+	    (const char *)key);
 	return STORE_EINVAL;
 }
 
@@ -320,9 +320,9 @@ open_dbs(struct store *st)
 	}
 	for (i = 0; i < DB_COUNT; i++) {
 		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
-		                       &st->dbi[i])) != 0) {
+		    &st->dbi[i])) != 0) {
 			log_warnx("store: %s: database %s: %s", st->dir,
-			          db_names[i], mdb_strerror(rc));
+			    db_names[i], mdb_strerror(rc));
 			goto fail;
 		}
 	}
@@ -345,11 +345,11 @@ open_dbs(struct store *st)
 		}
 		memcpy(buf, v.mv_data, 4);
 		schema = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-		         (uint32_t)buf[2] << 8 | buf[3];
+		    (uint32_t)buf[2] << 8 | buf[3];
 		if (schema != STORE_SCHEMA) {
 			log_warnx("store: %s: schema %" PRIu32 ", this "
-			          "program knows %d",
-			          st->dir, schema, STORE_SCHEMA);
+			    "program knows %d",
+			    st->dir, schema, STORE_SCHEMA);
 			rc = EINVAL;
 			goto fail;
 		}
@@ -553,7 +553,7 @@ store_close(struct store *st)
 		return;
 	if (st->ntxn > 0)
 		log_warnx("store: %s: closed with %u open transaction%s",
-		          st->dir, st->ntxn, st->ntxn == 1 ? "" : "s");
+		    st->dir, st->ntxn, st->ntxn == 1 ? "" : "s");
 	if (st->spare != NULL)
 		txn_free(st->spare);
 	images_close(st->images);
@@ -662,7 +662,7 @@ store_txn_begin(struct store *st, int rdonly, struct store_txn **out)
 				continue;
 		} else {
 			rc = mdb_txn_begin(st->env, NULL,
-			                   rdonly ? MDB_RDONLY : 0, &t->txn);
+			    rdonly ? MDB_RDONLY : 0, &t->txn);
 			if (rc == 0)
 				break;
 			t->txn = NULL;
@@ -751,7 +751,7 @@ cur_get(struct store_txn *t, int db, MDB_cursor **c, int *kept)
 	if (t->rdonly && (t->cur_busy & bit) == 0) {
 		if (t->cur[db] == NULL)
 			rc = mdb_cursor_open(t->txn, t->st->dbi[db],
-			                     &t->cur[db]);
+			    &t->cur[db]);
 		else if (t->cur_stale & bit)
 			rc = mdb_cursor_renew(t->txn, t->cur[db]);
 		else
@@ -788,7 +788,7 @@ cur_put(struct store_txn *t, int db, MDB_cursor *c, int kept)
 
 static int
 db_get(struct store_txn *t, int db, const void *key, size_t klen, MDB_val *v,
-       const char *what)
+    const char *what)
 {
 	MDB_val k;
 	int rc;
@@ -804,7 +804,7 @@ db_get(struct store_txn *t, int db, const void *key, size_t klen, MDB_val *v,
 
 static int
 db_put(struct store_txn *t, int db, const void *key, size_t klen,
-       const void *data, size_t dlen, const char *what)
+    const void *data, size_t dlen, const char *what)
 {
 	MDB_val k, v;
 	int rc;
@@ -822,7 +822,7 @@ db_put(struct store_txn *t, int db, const void *key, size_t klen,
 
 static int
 db_del(struct store_txn *t, int db, const void *key, size_t klen,
-       const char *what)
+    const char *what)
 {
 	MDB_val k;
 	int rc;
@@ -867,11 +867,11 @@ meta_put_u64(struct store_txn *t, const void *key, size_t klen, uint64_t n)
  * on, or a code that ends the scan and is returned.
  */
 typedef int (*scan_fn)(struct store_txn *, const MDB_val *, const MDB_val *,
-                       void *);
+    void *);
 
 static int
 db_scan(struct store_txn *t, int db, const void *start, size_t slen,
-        size_t plen, int skip_equal, scan_fn fn, void *ctx)
+    size_t plen, int skip_equal, scan_fn fn, void *ctx)
 {
 	MDB_cursor *c;
 	MDB_cursor_op op;
@@ -996,7 +996,7 @@ store_device_del(struct store_txn *t, const char *id)
 
 static int
 device_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-               void *ctx)
+    void *ctx)
 {
 	struct iter_ctx *ic = ctx;
 	struct device_rec rec;
@@ -1008,7 +1008,7 @@ device_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 
 int
 store_device_iter(struct store_txn *t, const char *after,
-                  int (*cb)(const struct device_rec *, void *), void *arg)
+    int (*cb)(const struct device_rec *, void *), void *arg)
 {
 	struct iter_ctx ic;
 	size_t alen = 0;
@@ -1059,7 +1059,7 @@ fwkey_of(const struct firmware_rec *f, uint8_t key[PACK_KEY_MAX], size_t *klen)
 
 int
 store_firmware_get(struct store_txn *t, const char *id,
-                   struct firmware_rec *out)
+    struct firmware_rec *out)
 {
 	MDB_val v;
 	size_t klen;
@@ -1109,7 +1109,7 @@ store_firmware_put(struct store_txn *t, const struct firmware_rec *rec)
 		return rc;
 
 	if ((rc = db_put(t, DB_FIRMWARE, rec->id, idlen, buf, n,
-	                 "firmware put")) != 0)
+	    "firmware put")) != 0)
 		return rc;
 	return db_put(t, DB_FWKEY, key, klen, rec->id, idlen, "fwkey put");
 }
@@ -1143,8 +1143,8 @@ store_firmware_del(struct store_txn *t, const char *id)
 
 int
 store_firmware_find(struct store_txn *t, const char *product,
-                    const char *module, const char *version,
-                    char id[OTA_ID_MAX + 1])
+    const char *module, const char *version,
+    char id[OTA_ID_MAX + 1])
 {
 	uint8_t key[PACK_KEY_MAX];
 	MDB_val v;
@@ -1166,7 +1166,7 @@ store_firmware_find(struct store_txn *t, const char *product,
 
 static int
 firmware_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-                 void *ctx)
+    void *ctx)
 {
 	struct iter_ctx *ic = ctx;
 	struct firmware_rec rec;
@@ -1178,7 +1178,7 @@ firmware_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 
 int
 store_firmware_iter(struct store_txn *t,
-                    int (*cb)(const struct firmware_rec *, void *), void *arg)
+    int (*cb)(const struct firmware_rec *, void *), void *arg)
 {
 	struct iter_ctx ic;
 
@@ -1234,7 +1234,7 @@ job_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
 
 int
 store_job_iter(struct store_txn *t, int (*cb)(const struct job_rec *, void *),
-               void *arg)
+    void *arg)
 {
 	struct iter_ctx ic;
 
@@ -1266,7 +1266,7 @@ jd_open(int state)
 
 int
 store_jobdev_get(struct store_txn *t, const char *job, const char *device,
-                 struct jobdev_rec *out)
+    struct jobdev_rec *out)
 {
 	uint8_t key[PACK_KEY_MAX];
 	MDB_val v;
@@ -1301,7 +1301,7 @@ store_jobdev_put(struct store_txn *t, const struct jobdev_rec *rec)
 	if (jd_open(rec->state)) {
 		state = (uint8_t)rec->state;
 		return db_put(t, DB_DEVOPEN, okey, oklen, &state, 1,
-		              "devopen put");
+		    "devopen put");
 	}
 	rc = db_del(t, DB_DEVOPEN, okey, oklen, "devopen del");
 	return rc == STORE_ENOTFOUND ? 0 : rc;
@@ -1309,20 +1309,20 @@ store_jobdev_put(struct store_txn *t, const struct jobdev_rec *rec)
 
 static int
 jobdev_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-               void *ctx)
+    void *ctx)
 {
 	struct iter_ctx *ic = ctx;
 	struct jobdev_rec rec;
 
 	if (unpack_jobdev(v->mv_data, v->mv_size, &rec) != 0)
 		return corrupt("job row", k->mv_data,
-		               strnlen(k->mv_data, k->mv_size));
+		    strnlen(k->mv_data, k->mv_size));
 	return ic->cb.jd(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
 }
 
 int
 store_jobdev_iter(struct store_txn *t, const char *job,
-                  int (*cb)(const struct jobdev_rec *, void *), void *arg)
+    int (*cb)(const struct jobdev_rec *, void *), void *arg)
 {
 	uint8_t prefix[PACK_KEY_MAX];
 	struct iter_ctx ic;
@@ -1333,13 +1333,13 @@ store_jobdev_iter(struct store_txn *t, const char *job,
 	ic.cb.jd = cb;
 	ic.arg = arg;
 	return db_scan(t, DB_JOBDEV, prefix, plen, plen, 0, jobdev_scan_cb,
-	               &ic);
+	    &ic);
 }
 
 /* Visits "<device>\0<job>" in devopen: reads the row from jobdev. */
 static int
 devopen_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-                void *ctx)
+    void *ctx)
 {
 	struct iter_ctx *ic = ctx;
 	struct jobdev_rec rec;
@@ -1359,7 +1359,7 @@ devopen_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 	rc = db_get(t, DB_JOBDEV, key, klen, &row, "jobdev get");
 	if (rc == STORE_ENOTFOUND) {
 		log_warnx("store: open-row index names a missing row %s/%s",
-		          job, ic->device);
+		    job, ic->device);
 		return 0;
 	}
 	if (rc != 0)
@@ -1371,7 +1371,7 @@ devopen_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 
 int
 store_device_open_jobs(struct store_txn *t, const char *device,
-                       int (*cb)(const struct jobdev_rec *, void *), void *arg)
+    int (*cb)(const struct jobdev_rec *, void *), void *arg)
 {
 	uint8_t prefix[PACK_KEY_MAX];
 	struct iter_ctx ic;
@@ -1383,7 +1383,7 @@ store_device_open_jobs(struct store_txn *t, const char *device,
 	ic.arg = arg;
 	ic.device = device;
 	return db_scan(t, DB_DEVOPEN, prefix, plen, plen, 0, devopen_scan_cb,
-	               &ic);
+	    &ic);
 }
 
 /*
@@ -1432,8 +1432,8 @@ drop_log(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	if (n > 0)
 		log_warnx("store: outbox full (limit %zu): dropped %" PRIu64
-		          " progress event%s", st->outbox_limit, n,
-		          n == 1 ? "" : "s");
+		    " progress event%s", st->outbox_limit, n,
+		    n == 1 ? "" : "s");
 }
 
 /*
@@ -1446,7 +1446,7 @@ struct oldest_prog {
 
 static int
 oldest_prog_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-               void *ctx)
+    void *ctx)
 {
 	struct oldest_prog *op = ctx;
 	const uint8_t *data;
@@ -1479,13 +1479,13 @@ outbox_oldest_progress(struct store_txn *t, uint64_t last, uint64_t *found)
 	op.seq = 0;
 	pack_be64(key, hint);
 	rc = db_scan(t, DB_OUTBOX, hint > 0 ? key : NULL, hint > 0 ? 8 : 0, 0,
-	             0, oldest_prog_cb, &op);
+	    0, oldest_prog_cb, &op);
 	if (rc != 0 && rc != STORE_ESTOP)
 		return rc;
 	*found = op.seq;
 	/* nothing below op.seq (or up to last) is a progress event */
 	return meta_put_u64(t, meta_noprog, sizeof(meta_noprog) - 1,
-	                    op.seq > 0 ? op.seq : last + 1);
+	    op.seq > 0 ? op.seq : last + 1);
 }
 
 /*
@@ -1517,7 +1517,7 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 	if (victim != 0) {
 		pack_be64(key, victim);
 		if ((rc = db_del(t, DB_OUTBOX, key, sizeof(key),
-		                 "outbox drop")) != 0)
+		    "outbox drop")) != 0)
 			return rc;
 	}
 	if ((rc = meta_add_u64(t, meta_drops, sizeof(meta_drops) - 1, 1)) != 0)
@@ -1528,7 +1528,7 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 
 int
 store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
-                    size_t len, uint64_t *seq)
+    size_t len, uint64_t *seq)
 {
 	uint8_t key[8];
 	MDB_val k, v;
@@ -1556,12 +1556,12 @@ store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
 	v.mv_size = PACK_OUTBOX_HDR + len;
 	/* MDB_APPEND: the key must sort after every key present */
 	rc = mdb_put(t->txn, t->st->dbi[DB_OUTBOX], &k, &v,
-	             MDB_RESERVE | MDB_APPEND);
+	    MDB_RESERVE | MDB_APPEND);
 	if (rc == MDB_KEYEXIST) {
 		t->err = STORE_EIO;
 		log_warnx("store: outbox sequence %" PRIu64 " is not past the "
-		          "last entry",
-		          last + 1);
+		    "last entry",
+		    last + 1);
 		return STORE_EIO;
 	}
 	if (rc != 0)
@@ -1588,7 +1588,7 @@ outbox_entry_of(const MDB_val *k, const MDB_val *v, struct outbox_entry *e)
 	const uint8_t *data;
 
 	if (k->mv_size != 8 || unpack_outbox(v->mv_data, v->mv_size, &e->type,
-	                                     &e->ts, &data, &e->len) != 0) {
+	    &e->ts, &data, &e->len) != 0) {
 		log_warnx("store: outbox: corrupt entry");
 		return STORE_EINVAL;
 	}
@@ -1599,7 +1599,7 @@ outbox_entry_of(const MDB_val *k, const MDB_val *v, struct outbox_entry *e)
 
 static int
 outbox_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-               void *ctx)
+    void *ctx)
 {
 	struct outbox_ctx *oc = ctx;
 	struct outbox_entry e;
@@ -1612,7 +1612,7 @@ outbox_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 
 int
 store_outbox_iter(struct store_txn *t, uint64_t from,
-                  int (*cb)(const struct outbox_entry *, void *), void *arg)
+    int (*cb)(const struct outbox_entry *, void *), void *arg)
 {
 	struct outbox_ctx oc;
 	uint8_t key[8];
@@ -1623,7 +1623,7 @@ store_outbox_iter(struct store_txn *t, uint64_t from,
 	oc.arg = arg;
 	pack_be64(key, from);
 	return db_scan(t, DB_OUTBOX, from > 0 ? key : NULL,
-	               from > 0 ? sizeof(key) : 0, 0, 0, outbox_scan_cb, &oc);
+	    from > 0 ? sizeof(key) : 0, 0, 0, outbox_scan_cb, &oc);
 }
 
 int
@@ -1639,7 +1639,7 @@ store_outbox_del(struct store_txn *t, uint64_t seq)
 
 static int
 outbox_first_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
-                void *ctx)
+    void *ctx)
 {
 	struct outbox_entry e;
 	struct outbox_stats *os = ctx;
@@ -1672,14 +1672,14 @@ store_outbox_stats(struct store_txn *t, struct outbox_stats *os)
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	rc = meta_get_u64(t, meta_parked, sizeof(meta_parked) - 1,
-	                  &os->parked_batches);
+	    &os->parked_batches);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	rc = meta_get_u64(t, meta_sent, sizeof(meta_sent) - 1, &os->sent);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	rc = meta_get_u64(t, meta_retries, sizeof(meta_retries) - 1,
-	                  &os->retries);
+	    &os->retries);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	return db_count(t, DB_PARKED, &os->parked_events);
@@ -1694,7 +1694,7 @@ store_relay_count(struct store_txn *t, uint64_t sent, uint64_t retries)
 		rc = meta_add_u64(t, meta_sent, sizeof(meta_sent) - 1, sent);
 	if (rc == 0 && retries > 0)
 		rc = meta_add_u64(t, meta_retries, sizeof(meta_retries) - 1,
-		                  retries);
+		    retries);
 	return rc;
 }
 
@@ -1704,7 +1704,7 @@ store_relay_count(struct store_txn *t, uint64_t sent, uint64_t retries)
  */
 static int
 outbox_range(struct store_txn *t, uint64_t first, uint64_t last, int park,
-             size_t *n)
+    size_t *n)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
@@ -1758,21 +1758,21 @@ outbox_range(struct store_txn *t, uint64_t first, uint64_t last, int park,
 
 int
 store_outbox_del_range(struct store_txn *t, uint64_t first, uint64_t last,
-                       size_t *n)
+    size_t *n)
 {
 	return outbox_range(t, first, last, 0, n);
 }
 
 int
 store_outbox_park(struct store_txn *t, uint64_t first, uint64_t last,
-                  size_t *n)
+    size_t *n)
 {
 	return outbox_range(t, first, last, 1, n);
 }
 
 int
 store_parked_iter(struct store_txn *t,
-                  int (*cb)(const struct outbox_entry *, void *), void *arg)
+    int (*cb)(const struct outbox_entry *, void *), void *arg)
 {
 	struct outbox_ctx oc;
 

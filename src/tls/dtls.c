@@ -282,7 +282,7 @@ dtls_cookie_verify_cb(SSL *ssl, const unsigned char *cookie,
 	return 0;
 }
 
-/* Keys ---------------------------------------------------------------------- */
+/* Keys --------------------------------------------------------------------- */
 
 static unsigned int
 dtls_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
@@ -302,7 +302,7 @@ dtls_psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
 	return (unsigned int)len;
 }
 
-/* The server ------------------------------------------------------------------ */
+/* The server --------------------------------------------------------------- */
 
 static SSL *
 dtls_ssl_new(struct dtls_server *srv, struct dtls_io *io)
@@ -476,7 +476,7 @@ dtls_accept(struct dtls_server *srv, const struct sockaddr *peer,
 	return c;
 }
 
-/* Connections ----------------------------------------------------------------- */
+/* Connections -------------------------------------------------------------- */
 
 static void
 dtls_conn_learn_identity(struct dtls_conn *c)

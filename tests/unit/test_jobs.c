@@ -70,7 +70,7 @@ struct row_case {
 	const char *to;
 	const char *reason;		/* NULL: not checked */
 	int	 changed, job_changed, progress;
-	const char *via;		/* first state passed through, or NULL */
+	const char *via;	/* first state passed through, or NULL */
 	int	 xretries;		/* expected retries - initial retries */
 };
 

@@ -119,9 +119,9 @@ device_full(struct device_rec *d)
 	d->nversions = OTA_MODULES_MAX;
 	for (i = 0; i < OTA_MODULES_MAX; i++) {
 		fill(d->versions[i].module, sizeof(d->versions[i].module),
-		     (char)('a' + i));
+		    (char)('a' + i));
 		fill(d->versions[i].version, sizeof(d->versions[i].version),
-		     (char)('0' + i));
+		    (char)('0' + i));
 	}
 	d->created = INT64_MIN;
 	d->updated = INT64_MAX;
@@ -137,9 +137,9 @@ device_small(struct device_rec *d, const char *id)
 	put_str(d->product, sizeof(d->product), "prod");
 	d->nversions = 1;
 	put_str(d->versions[0].module, sizeof(d->versions[0].module),
-	        "default");
+	    "default");
 	put_str(d->versions[0].version, sizeof(d->versions[0].version),
-	        "1.0.0");
+	    "1.0.0");
 	d->created = 1795428000000;
 }
 
@@ -167,7 +167,7 @@ firmware_full(struct firmware_rec *f)
 
 static void
 firmware_small(struct firmware_rec *f, const char *id, const char *product,
-               const char *module, const char *version)
+    const char *module, const char *version)
 {
 	memset(f, 0, sizeof(*f));
 	put_str(f->id, sizeof(f->id), id);
@@ -203,7 +203,7 @@ job_full(struct job_rec *j)
 	j->nsrc = OTA_SRCVER_MAX;
 	for (i = 0; i < OTA_SRCVER_MAX; i++)
 		fill(j->src_versions[i], sizeof(j->src_versions[i]),
-		     (char)('A' + i));
+		    (char)('A' + i));
 	j->start = 1795428000000;
 	j->end = 1795428000000 + 86400000;
 	j->rate_per_minute = 1000;
@@ -255,7 +255,7 @@ jobdev_full(struct jobdev_rec *jd)
 
 static void
 jobdev_small(struct jobdev_rec *jd, const char *job, const char *device,
-             int state)
+    int state)
 {
 	memset(jd, 0, sizeof(*jd));
 	put_str(jd->job, sizeof(jd->job), job);
@@ -332,9 +332,9 @@ sane_dev(const void *p)
 		return 0;
 	for (i = 0; i < d->nversions; i++)
 		if (strnlen(d->versions[i].module, OTA_ID_MAX + 1) >
-		        OTA_ID_MAX ||
+		    OTA_ID_MAX ||
 		    strnlen(d->versions[i].version, OTA_ID_MAX + 1) >
-		        OTA_ID_MAX)
+		    OTA_ID_MAX)
 			return 0;
 	return 1;
 }
@@ -345,11 +345,11 @@ sane_fw(const void *p)
 	const struct firmware_rec *f = p;
 
 	return strnlen(f->id, sizeof(f->id)) < sizeof(f->id) &&
-	       strnlen(f->name, sizeof(f->name)) < sizeof(f->name) &&
-	       strnlen(f->description, sizeof(f->description)) <
-	           sizeof(f->description) &&
-	       f->sign_method >= 0 && f->sign_method <= SIGN_MD5 &&
-	       f->state >= 0 && f->state <= FW_VERIFY_FAILED;
+	    strnlen(f->name, sizeof(f->name)) < sizeof(f->name) &&
+	    strnlen(f->description, sizeof(f->description)) <
+	    sizeof(f->description) &&
+	    f->sign_method >= 0 && f->sign_method <= SIGN_MD5 &&
+	    f->state >= 0 && f->state <= FW_VERIFY_FAILED;
 }
 
 static int
@@ -374,8 +374,8 @@ sane_jd(const void *p)
 	const struct jobdev_rec *jd = p;
 
 	return jd->state >= 0 && jd->state < JD_NSTATES &&
-	       strnlen(jd->reason, sizeof(jd->reason)) < sizeof(jd->reason) &&
-	       strnlen(jd->desc, sizeof(jd->desc)) < sizeof(jd->desc);
+	    strnlen(jd->reason, sizeof(jd->reason)) < sizeof(jd->reason) &&
+	    strnlen(jd->desc, sizeof(jd->desc)) < sizeof(jd->desc);
 }
 
 struct codec {
@@ -471,7 +471,7 @@ test_pack_roundtrip(void)
 			T_CHECK(memcmp(out, rec, c->size) == 0);
 			if (memcmp(out, rec, c->size) != 0)
 				fprintf(stderr, "  %s sample %d differs\n",
-				        c->name, w);
+				    c->name, w);
 			/* a buffer one byte short is refused, not overrun */
 			T_EQ_INT(c->pack(rec, buf, n - 1), 0);
 		}
@@ -507,14 +507,14 @@ test_pack_truncated(void)
 			/* one trailing byte */
 			buf[n] = 0;
 			T_EQ_INT(decode_exact(c, buf, n + 1, out),
-			         STORE_EINVAL);
+			    STORE_EINVAL);
 			/* another record kind */
 			for (k = 0; k < sizeof(codecs) / sizeof(codecs[0]);
-			     k++) {
+			    k++) {
 				if (k == i)
 					continue;
 				T_EQ_INT(decode_exact(&codecs[k], buf, n, out),
-				         STORE_EINVAL);
+				    STORE_EINVAL);
 			}
 			/* another schema */
 			buf[0] = PACK_SCHEMA + 1;
@@ -537,33 +537,33 @@ test_pack_hostile(void)
 	    {"empty", 0, {0}},
 	    {"schema only", 1, {PACK_SCHEMA}},
 	    {"huge id length",
-	     12,
-	     {PACK_SCHEMA, 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	      0xff, 0x01}},
+	    12,
+	    {PACK_SCHEMA, 'D', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	    0xff, 0x01}},
 	    {"varint too long",
-	     13,
-	     {PACK_SCHEMA, 'D', 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-	      0x80, 0x80, 0x01}},
+	    13,
+	    {PACK_SCHEMA, 'D', 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+	    0x80, 0x80, 0x01}},
 	    {"id over its field", 3, {PACK_SCHEMA, 'D', 65}},
 	    {"id past the end", 5, {PACK_SCHEMA, 'D', 5, 'a', 'b'}},
 	    {"NUL inside id",
-	     11,
-	     {PACK_SCHEMA, 'D', 2, 'a', 0, 1, 'p', 0, 0, 0, 0}},
+	    11,
+	    {PACK_SCHEMA, 'D', 2, 'a', 0, 1, 'p', 0, 0, 0, 0}},
 	    {"bad flags",
-	     11,
-	     {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 2, 0, 0, 0, 0}},
+	    11,
+	    {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 2, 0, 0, 0, 0}},
 	    {"psk too long",
-	     11,
-	     {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 0, 65, 0, 0, 0}},
+	    11,
+	    {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 0, 65, 0, 0, 0}},
 	    {"too many versions",
-	     11,
-	     {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 0, 0, 9, 0, 0}},
+	    11,
+	    {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 0, 0, 9, 0, 0}},
 	    {"secret cut",
-	     12,
-	     {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 1, 1, 2, 3, 4, 5}},
+	    12,
+	    {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 1, 1, 2, 3, 4, 5}},
 	};
 	static const uint8_t ok[] = {PACK_SCHEMA, 'D', 1, 'a', 1, 'p', 0,
-	                             0,           0,   0, 0,   0, 0};
+	    0,           0,   0, 0,   0, 0};
 	struct device_rec d;
 	struct firmware_rec f;
 	struct jobdev_rec jd;
@@ -638,7 +638,7 @@ test_pack_garbage(void)
 				buf[k] = (uint8_t)rng();
 			if (iter % 2 == 0 && len >= 2) {
 				n = c->pack(sample(&s, (int)i, 1), valid,
-				            sizeof(valid));
+				    sizeof(valid));
 				buf[0] = valid[0];
 				buf[1] = valid[1];
 			}
@@ -653,7 +653,7 @@ test_pack_garbage(void)
 		/* bit flips and byte changes in valid encodings */
 		for (iter = 0; iter < 4000; iter++) {
 			n = c->pack(sample(&s, (int)i, iter % 2), buf,
-			            sizeof(buf));
+			    sizeof(buf));
 			k = rng() % n;
 			if (iter % 3 == 0)
 				buf[k] = (uint8_t)rng();
@@ -778,7 +778,7 @@ test_devices(void)
 	memset(d.secret_hash, 0, sizeof(d.secret_hash));
 	d.nversions = 2;
 	memset(d.versions + 2, 0,
-	       sizeof(d.versions) - 2 * sizeof(d.versions[0]));
+	    sizeof(d.versions) - 2 * sizeof(d.versions[0]));
 	T_EQ_INT(store_device_put(t, &d), 0);
 	T_EQ_INT(store_device_get(t, d.id, &got), 0);
 	T_CHECK(memcmp(&got, &d, sizeof(d)) == 0);
@@ -825,7 +825,7 @@ collect_jd_cb(const struct jobdev_rec *jd, void *arg)
 
 	if (c->n < 64) {
 		snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s/%s", jd->job,
-		         jd->device);
+		    jd->device);
 		c->states[c->n] = jd->state;
 	}
 	c->n++;
@@ -865,7 +865,7 @@ joined(const struct collect *c)
 	buf[0] = '\0';
 	for (i = 0; i < c->n && i < 64; i++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
-		                        i > 0 ? "," : "", c->ids[i]);
+		    i > 0 ? "," : "", c->ids[i]);
 	return buf;
 }
 
@@ -951,7 +951,7 @@ test_firmware(void)
 	T_EQ_INT(store_firmware_find(t, "p", "default", "1.0", id), 0);
 	T_EQ_STR(id, "fw-1");
 	T_EQ_INT(store_firmware_find(t, "p", "default", "1", id),
-	         STORE_ENOTFOUND);
+	    STORE_ENOTFOUND);
 	T_EQ_INT(store_firmware_find(t, "p", "", "1.0", id), STORE_EINVAL);
 	/* re-putting the same id with its own triple is an update */
 	firmware_small(&f, "fw-1", "p", "default", "1.0");
@@ -967,7 +967,7 @@ test_firmware(void)
 	put_str(f.version, sizeof(f.version), "1.1");
 	T_EQ_INT(store_firmware_put(t, &f), 0);
 	T_EQ_INT(store_firmware_find(t, "p", "default", "1.0", id),
-	         STORE_ENOTFOUND);
+	    STORE_ENOTFOUND);
 	T_EQ_INT(store_firmware_find(t, "p", "default", "1.1", id), 0);
 	T_EQ_STR(id, "fw-1");
 	firmware_small(&f, "fw-4", "p", "default", "1.0");
@@ -976,7 +976,7 @@ test_firmware(void)
 	T_EQ_INT(store_firmware_del(t, "fw-4"), 0);
 	T_EQ_INT(store_firmware_del(t, "fw-4"), STORE_ENOTFOUND);
 	T_EQ_INT(store_firmware_find(t, "p", "default", "1.0", id),
-	         STORE_ENOTFOUND);
+	    STORE_ENOTFOUND);
 	firmware_small(&f, "fw-5", "p", "default", "1.0");
 	T_EQ_INT(store_firmware_put(t, &f), 0);
 	T_EQ_INT(store_txn_commit(t), 0);
@@ -1114,7 +1114,7 @@ test_jobdev(void)
 	memset(&c, 0, sizeof(c));
 	c.stop_at = 1;
 	T_EQ_INT(store_device_open_jobs(t, "a", collect_jd_cb, &c),
-	         STORE_ESTOP);
+	    STORE_ESTOP);
 	T_EQ_INT(c.n, 1);
 	T_EQ_INT(store_jobdev_get(t, "j-2", "a", &got), STORE_ENOTFOUND);
 	T_EQ_INT(store_jobdev_get(t, "j-2", "ab", &got), 0);
@@ -1193,7 +1193,7 @@ obx_cb(const struct outbox_entry *e, void *arg)
 		o->types[o->n] = e->type;
 		o->ts[o->n] = e->ts;
 		snprintf(o->data[o->n], sizeof(o->data[0]), "%.*s", (int)e->len,
-		         e->data);
+		    e->data);
 	}
 	o->n++;
 	return o->stop_at > 0 && o->n >= o->stop_at;
@@ -1216,7 +1216,7 @@ test_outbox(void)
 	T_EQ_INT(os.oldest_seq, 0);
 	T_EQ_INT(os.last_seq, 0);
 	T_EQ_INT(store_outbox_append(t, EV_STATE, 1, "x", 1, &seq),
-	         STORE_EINVAL);
+	    STORE_EINVAL);
 	store_txn_abort(t);
 
 	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
@@ -1225,14 +1225,14 @@ test_outbox(void)
 		int n = snprintf(ev, sizeof(ev), "{\"n\":%d}", i);
 
 		T_EQ_INT(store_outbox_append(t, i % 3, -1000 * i, ev, (size_t)n,
-		                             &seq),
-		         0);
+		    &seq),
+		    0);
 		T_EQ_INT(seq, i);
 	}
 	T_EQ_INT(store_outbox_append(t, EV_INFORM, 0, NULL, 0, NULL), 0);
 	T_EQ_INT(store_outbox_append(t, 3, 0, "x", 1, &seq), STORE_EINVAL);
 	T_EQ_INT(store_outbox_append(t, EV_STATE, 0, NULL, 1, &seq),
-	         STORE_EINVAL);
+	    STORE_EINVAL);
 	T_EQ_INT(store_txn_commit(t), 0);
 
 	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
@@ -1323,8 +1323,8 @@ test_outbox_drain(void)
 	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
 	for (i = 0; i < 1000; i++)
 		T_EQ_INT(store_outbox_append(t, EV_PROGRESS, i, "{\"x\":1}", 7,
-		                             NULL),
-		         0);
+		    NULL),
+		    0);
 	T_EQ_INT(store_txn_commit(t), 0);
 	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
 	T_EQ_INT(store_outbox_iter(t, 501, obx_del_cb, t), 0);
@@ -1402,7 +1402,7 @@ test_outbox_limit(void)
 	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
 	for (i = 0; i < 10; i++)
 		T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 11, "p", 1, &seq),
-		         0);
+		    0);
 	T_EQ_INT(seq, 19);
 	T_EQ_INT(store_outbox_stats(t, &os), 0);
 	T_EQ_INT(os.depth, 15);
@@ -1492,7 +1492,7 @@ test_full(void)
 		for (i = 0; i < 20; i++) {
 			device_full(&d);
 			snprintf(d.id, sizeof(d.id), "dev-%06d",
-			         batch * 20 + i);
+			    batch * 20 + i);
 			if ((rc = store_device_put(t, &d)) != 0)
 				break;
 		}
@@ -1502,7 +1502,7 @@ test_full(void)
 			device_small(&d, "after-full");
 			T_EQ_INT(store_device_put(t, &d), STORE_EFULL);
 			T_EQ_INT(store_device_get(t, "dev-000000", &got),
-			         STORE_EFULL);
+			    STORE_EFULL);
 			T_EQ_INT(store_txn_commit(t), STORE_EFULL);
 			full = 1;
 			break;
@@ -1672,8 +1672,8 @@ test_images(void)
 	T_EQ_INT(tmp_files(dir), 1);
 	for (i = 0; i < size; i += 7777)
 		T_EQ_INT(store_image_write(w, img + i,
-		                           size - i < 7777 ? size - i : 7777),
-		         0);
+		    size - i < 7777 ? size - i : 7777),
+		    0);
 	T_EQ_INT(store_image_commit(w, "fw-1"), 0);
 	T_EQ_INT(tmp_files(dir), 0);
 
@@ -1899,7 +1899,7 @@ child_writer(const char *dir)
 		n = snprintf(ev, sizeof(ev), "{\"i\":%d}", i);
 		if (store_device_put(t, &d) != 0 ||
 		    store_outbox_append(t, EV_INFORM, i, ev, (size_t)n, NULL) !=
-		        0 ||
+		    0 ||
 		    store_txn_commit(t) != 0)
 			return 3;
 	}
@@ -1971,14 +1971,14 @@ test_two_processes(void)
 			/* a second writer on the same directory */
 			device_small(&d, "");
 			snprintf(d.id, sizeof(d.id), "parent-%02d",
-			         parent_writes);
+			    parent_writes);
 			if (store_txn_begin(st, 0, &t) != 0) {
 				bad++;
 				break;
 			}
 			if (store_device_put(t, &d) != 0 ||
 			    store_outbox_append(t, EV_INFORM, 0, "p", 1,
-			                        &seq) != 0 ||
+			    &seq) != 0 ||
 			    seq <= prev_seq) {
 				store_txn_abort(t);
 				bad++;
@@ -2002,9 +2002,9 @@ test_two_processes(void)
 	T_EQ_INT(s.os.depth, CHILD_TXNS + parent_writes);
 	T_EQ_INT(s.os.last_seq, CHILD_TXNS + parent_writes);
 	fprintf(stderr,
-	        "  two processes: %d snapshots read, %d parent "
-	        "writes beside %d child writes\n",
-	        reads, parent_writes, CHILD_TXNS);
+	    "  two processes: %d snapshots read, %d parent "
+	    "writes beside %d child writes\n",
+	    reads, parent_writes, CHILD_TXNS);
 	store_close(st);
 	tmpdir_free(dir);
 }
@@ -2181,9 +2181,9 @@ test_speed(void)
 	t1 = now_ns();
 	T_EQ_INT(ok, rounds);
 	fprintf(stderr,
-	        "  read txn + device_get + open_jobs: %.2f us "
-	        "each\n",
-	        (double)(t1 - t0) / rounds / 1000.0);
+	    "  read txn + device_get + open_jobs: %.2f us "
+	    "each\n",
+	    (double)(t1 - t0) / rounds / 1000.0);
 	store_close(st);
 	tmpdir_free(dir);
 }
