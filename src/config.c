@@ -103,6 +103,9 @@ static const struct config_key config_keys[] = {
 	{ "check_interval", CT_DURATION, F(check_interval), 1, 7 * 86400, 0,
 	    1 },
 	{ "busy_interval", CT_DURATION, F(busy_interval), 1, 86400, 0, 1 },
+	{ "confirm_interval", CT_DURATION, F(confirm_interval), 1, 86400, 0,
+	    1 },
+	{ "wakeup_jitter", CT_NUMBER, F(wakeup_jitter), 0, 50, 0, 1 },
 	{ "max_body", CT_SIZE, F(max_body), 64, 64 * KIB, 0, 1 },
 	{ "shutdown_timeout", CT_DURATION, F(shutdown_timeout), 0, 3600, 0,
 	    1 },
@@ -240,6 +243,8 @@ config_defaults(struct config *cfg)
 
 	cfg->check_interval = 3600;
 	cfg->busy_interval = 60;
+	cfg->confirm_interval = 300;
+	cfg->wakeup_jitter = 10;
 	cfg->max_body = 1024;
 	cfg->shutdown_timeout = 10;
 

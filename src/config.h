@@ -63,6 +63,8 @@ struct config {
 	/* Device polling */
 	unsigned check_interval;	/* check_interval: Max-Age, idle */
 	unsigned busy_interval;		/* busy_interval: Max-Age, upgrading */
+	unsigned confirm_interval;	/* confirm_interval: waiting confirm */
+	unsigned wakeup_jitter;		/* wakeup_jitter: +- percent */
 	size_t	max_body;		/* max_body: request body cap */
 	unsigned shutdown_timeout;	/* shutdown_timeout: drain on SIGTERM */
 

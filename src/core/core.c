@@ -83,7 +83,6 @@ struct core {
 	char	 url[3][CORE_URL_MAX];	/* per enum core_proto */
 
 	struct crow *rows;		/* CORE_MAX_ROWS, reused per check */
-	struct jobdev_rec *open;	/* the same rows, for retry-after */
 
 	struct tick_job *tj;
 	size_t	 ntj, captj;
@@ -91,6 +90,7 @@ struct core {
 	size_t	 ndyn, capdyn;
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
+	uint64_t rng;			/* xorshift state, for the jitter */
 };
 
 static int64_t
@@ -157,9 +157,8 @@ core_new(struct store *st, const struct config *cfg)
 		return NULL;
 	}
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
-	c->open = calloc(CORE_MAX_ROWS, sizeof(*c->open));
 	c->grants = grant_table_new();
-	if (c->rows == NULL || c->open == NULL || c->grants == NULL) {
+	if (c->rows == NULL || c->grants == NULL) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -167,6 +166,8 @@ core_new(struct store *st, const struct config *cfg)
 	c->st = st;
 	c->cfg = cfg;
 	c->clock = clock_real;
+	if (crypto_random(&c->rng, sizeof(c->rng)) == -1 || c->rng == 0)
+		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms();
 	core_apply_config(c);
 	return c;
 }
@@ -177,7 +178,6 @@ core_free(struct core *c)
 	if (c == NULL)
 		return;
 	free(c->rows);
-	free(c->open);
 	free(c->tj);
 	free(c->dyn);
 	free(c->due);
@@ -600,6 +600,41 @@ out:
 }
 
 /*
+ * The wake-up hint of a check: the least of what each open row says
+ * (jobs_wake_after), spread by wakeup_jitter percent either way so that
+ * devices told the same time do not all come back in the same second.
+ */
+static unsigned
+core_wake_after(struct core *c, size_t nrows, int64_t now)
+{
+	const struct config *cfg = c->cfg;
+	struct jobs_wake w;
+	unsigned s, one;
+	int64_t spread;
+	size_t i;
+
+	w.idle_s = cfg->check_interval;
+	w.busy_s = cfg->busy_interval;
+	w.confirm_s = cfg->confirm_interval;
+	s = w.idle_s;
+	for (i = 0; i < nrows; i++) {
+		one = jobs_wake_after(&c->rows[i].job, &c->rows[i].jd, now, &w);
+		if (one < s)
+			s = one;
+	}
+	if (cfg->wakeup_jitter == 0 || s < 2)
+		return s;
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	/* uniform in [-jitter, +jitter] percent of s, in milliseconds */
+	spread = (int64_t)s * 10 * cfg->wakeup_jitter;
+	spread = (int64_t)(c->rng % (uint64_t)(2 * spread + 1)) - spread;
+	spread = ((int64_t)s * 1000 + spread + 500) / 1000;
+	return spread < 1 ? 1 : (unsigned)spread;
+}
+
+/*
  * One pass of a check in its own transaction.  Returns a STORE_E* code;
  * on success resp holds the answer unless *retry_write was set (the read
  * pass found something to write).
@@ -650,10 +685,7 @@ check_pass(struct core *c, const struct core_req *req,
 		} else
 			goto fail;
 	}
-	for (i = 0; i < r.nrows; i++)
-		c->open[i] = c->rows[i].jd;
-	resp->retry_after = jobs_retry_after(c->open, r.nrows,
-	    c->cfg->check_interval, c->cfg->busy_interval);
+	resp->retry_after = core_wake_after(c, r.nrows, now);
 	resp->status = resp->body != NULL ? CORE_OK : CORE_NO_CONTENT;
 
 	if (write) {

@@ -731,15 +731,51 @@ jobs_gray_rank(const char *job_id, const char *device_id)
 	return h;
 }
 
-unsigned
-jobs_retry_after(const struct jobdev_rec *rows, size_t n, unsigned idle_s,
-    unsigned busy_s)
+/* Whole seconds from now until t, rounded up, at least 1. */
+static unsigned
+wake_until(int64_t now, int64_t t)
 {
-	size_t	 i;
+	int64_t ms = t - now;
 
-	for (i = 0; i < n; i++)
-		if (rows[i].state == JD_NOTIFIED ||
-		    rows[i].state == JD_UPGRADING)
-			return busy_s;
-	return idle_s;
+	if (ms <= 1000)
+		return 1;
+	return (unsigned)((ms + 999) / 1000);
+}
+
+unsigned
+jobs_wake_after(const struct job_rec *job, const struct jobdev_rec *jd,
+    int64_t now, const struct jobs_wake *w)
+{
+	unsigned s = w->idle_s;
+
+	switch (jd->state) {
+	case JD_NOTIFIED:
+	case JD_UPGRADING:
+		s = w->busy_s;
+		break;
+	case JD_WAIT_CONFIRM:
+		s = w->confirm_s;
+		break;
+	case JD_RETRY_WAIT:
+		if (job->state != JOB_TERMINATED && jd->next_at > 0)
+			s = wake_until(now, jd->next_at);
+		break;
+	case JD_QUEUED:
+		if ((job->state == JOB_SCHEDULED || job->state == JOB_RUNNING) &&
+		    job->start != 0 && now < job->start)
+			/* the window opens (and the tick starts the job) */
+			s = wake_until(now, job->start) + 1;
+		else if (job->state == JOB_RUNNING &&
+		    job->rate_per_minute > 0 &&
+		    job->rate_used >= job->rate_per_minute &&
+		    now >= job->rate_window &&
+		    now - job->rate_window < MINUTE_MS)
+			s = wake_until(now, job->rate_window + MINUTE_MS);
+		break;
+	default:
+		break;
+	}
+	if (s > w->idle_s)
+		s = w->idle_s;
+	return s > 0 ? s : 1;
 }

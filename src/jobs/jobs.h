@@ -163,8 +163,21 @@ size_t	 jobs_gray_count(size_t n, int percent);
  */
 uint64_t jobs_gray_rank(const char *job_id, const char *device_id);
 
-/* Seconds until a device should check again, given its open rows. */
-unsigned jobs_retry_after(const struct jobdev_rec *, size_t n,
-	    unsigned idle_s, unsigned busy_s);
+/* The intervals a device is told to sleep, in seconds. */
+struct jobs_wake {
+	unsigned idle_s;	/* nothing pending: check_interval */
+	unsigned busy_s;	/* notified or upgrading: busy_interval */
+	unsigned confirm_s;	/* waiting for confirmation: confirm_interval */
+};
+/*
+ * Seconds until something can change for a device because of this row
+ * of job: the start of the job's window, the device's next slot under the
+ * job's notices-per-minute limit, the end of a retry wait, busy_s while
+ * the row is notified or upgrading, confirm_s while it waits for
+ * confirmation; idle_s when nothing it knows of will change.  At least 1,
+ * at most idle_s.  The caller takes the least over a device's rows.
+ */
+unsigned jobs_wake_after(const struct job_rec *, const struct jobdev_rec *,
+	    int64_t now, const struct jobs_wake *);
 
 #endif

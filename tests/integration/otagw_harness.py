@@ -142,6 +142,8 @@ class Gateway:
             if self.coaps_port else "off",
             "https_listen": "off",
             "admin_listen": "off",
+            # exact wake-up hints, so that tests can compare them
+            "wakeup_jitter": "0",
         }
         s.update(self.extra)
         return s

@@ -514,6 +514,8 @@ static const char full_conf[] =
     "coap_handshakes_per_net 6\n"
     "check_interval 1d\n"
     "busy_interval 30s\n"
+    "confirm_interval 2m\n"
+    "wakeup_jitter 25\n"
     "max_body 2K\n"
     "shutdown_timeout 30s\n"
     "firmware_max_size 100M\n"

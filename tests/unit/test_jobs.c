@@ -975,7 +975,6 @@ test_counts_and_misc(void)
 {
 	struct jobs_counts c;
 	struct jobs_change ch;
-	struct jobdev_rec rows[3];
 
 	memset(&c, 0, sizeof(c));
 	jobs_counts_add(&c, JD_QUEUED);
@@ -1004,17 +1003,79 @@ test_counts_and_misc(void)
 	jobs_counts_add(&c, JD_CANCELED);
 	T_EQ_INT(jobs_verify_result(&c), FW_VERIFY_FAILED);
 
-	memset(rows, 0, sizeof(rows));
-	rows[0].state = JD_QUEUED;
-	rows[1].state = JD_RETRY_WAIT;
-	rows[2].state = JD_WAIT_CONFIRM;
-	T_EQ_INT(jobs_retry_after(rows, 3, 300, 10), 300);
-	T_EQ_INT(jobs_retry_after(rows, 0, 300, 10), 300);
-	rows[2].state = JD_NOTIFIED;
-	T_EQ_INT(jobs_retry_after(rows, 3, 300, 10), 10);
-	rows[2].state = JD_UPGRADING;
-	T_EQ_INT(jobs_retry_after(rows, 3, 300, 10), 10);
-	T_EQ_INT(jobs_retry_after(NULL, 0, 60, 5), 60);
+}
+
+/*
+ * Wake-up hints: seconds until something can change for a device
+ * because of one row (check_interval 3600, busy 60, confirm 300).
+ */
+static void
+test_wake_after(void)
+{
+	static const struct jobs_wake w = { 3600, 60, 300 };
+	static const struct {
+		const char	*what;
+		int		 job_state;
+		int		 jd_state;
+		int64_t		 start;		/* relative to now, ms */
+		unsigned	 rate, used;
+		int64_t		 window;	/* rate window start, rel. */
+		int64_t		 next_at;	/* retry, rel. */
+		unsigned	 want;
+	} t[] = {
+		{ "queued, nothing in the way", JOB_RUNNING, JD_QUEUED, 0, 0,
+		    0, 0, 0, 3600 },
+		{ "queued, window opens in 60 s", JOB_SCHEDULED, JD_QUEUED,
+		    60000, 0, 0, 0, 0, 61 },
+		{ "queued, window opens in 1.5 s", JOB_SCHEDULED, JD_QUEUED,
+		    1500, 0, 0, 0, 0, 3 },
+		{ "queued, window opens in 2 h", JOB_SCHEDULED, JD_QUEUED,
+		    7200000, 0, 0, 0, 0, 3600 },
+		{ "queued, rate-limited, window 20 s old", JOB_RUNNING,
+		    JD_QUEUED, 0, 10, 10, -20000, 0, 40 },
+		{ "queued, rate not used up", JOB_RUNNING, JD_QUEUED, 0, 10,
+		    9, -20000, 0, 3600 },
+		{ "queued, rate window over", JOB_RUNNING, JD_QUEUED, 0, 10,
+		    10, -70000, 0, 3600 },
+		{ "queued, paused", JOB_PAUSED, JD_QUEUED, 0, 0, 0, 0, 0,
+		    3600 },
+		{ "notified", JOB_RUNNING, JD_NOTIFIED, 0, 0, 0, 0, 0, 60 },
+		{ "upgrading", JOB_RUNNING, JD_UPGRADING, 0, 0, 0, 0, 0, 60 },
+		{ "waiting for confirmation", JOB_RUNNING, JD_WAIT_CONFIRM, 0,
+		    0, 0, 0, 0, 300 },
+		{ "retry in 90 s", JOB_RUNNING, JD_RETRY_WAIT, 0, 0, 0, 0,
+		    90000, 90 },
+		{ "retry in 0.2 s", JOB_RUNNING, JD_RETRY_WAIT, 0, 0, 0, 0,
+		    200, 1 },
+		{ "retry overdue", JOB_RUNNING, JD_RETRY_WAIT, 0, 0, 0, 0,
+		    -5000, 1 },
+		{ "retry in a day", JOB_RUNNING, JD_RETRY_WAIT, 0, 0, 0, 0,
+		    86400000, 3600 },
+		{ "retry, job terminated", JOB_TERMINATED, JD_RETRY_WAIT, 0,
+		    0, 0, 0, 90000, 3600 },
+		{ "succeeded", JOB_RUNNING, JD_SUCCEEDED, 0, 0, 0, 0, 0,
+		    3600 },
+	};
+	const int64_t now = 1700000000000LL;
+	struct job_rec job;
+	struct jobdev_rec jd;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&job, 0, sizeof(job));
+		memset(&jd, 0, sizeof(jd));
+		job.state = t[i].job_state;
+		job.start = t[i].start != 0 ? now + t[i].start : 0;
+		job.rate_per_minute = t[i].rate;
+		job.rate_used = t[i].used;
+		job.rate_window = now + t[i].window;
+		jd.state = t[i].jd_state;
+		jd.next_at = t[i].next_at != 0 ? now + t[i].next_at : 0;
+		if (jobs_wake_after(&job, &jd, now, &w) != t[i].want)
+			fprintf(stderr, "wake: %s: %u, want %u\n", t[i].what,
+			    jobs_wake_after(&job, &jd, now, &w), t[i].want);
+		T_EQ_INT(jobs_wake_after(&job, &jd, now, &w), t[i].want);
+	}
 }
 
 /*
@@ -1155,6 +1216,7 @@ main(void)
 	T_RUN(test_names);
 	T_RUN(test_gray);
 	T_RUN(test_counts_and_misc);
+	T_RUN(test_wake_after);
 	T_RUN(test_campaign);
 	T_RUN(test_abort_campaign);
 	return t_done();
