@@ -86,8 +86,9 @@ struct core {
 
 	struct tick_job *tj;
 	size_t	 ntj, captj;
-	struct job_rec *dyn;		/* open dynamic jobs, as of the tick */
+	struct job_rec *dyn;		/* open dynamic jobs */
 	size_t	 ndyn, capdyn;
+	uint64_t dyn_jobs;		/* job ids allocated when dyn was built */
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	uint64_t rng;			/* xorshift state, for the jitter */
@@ -493,6 +494,8 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 	return 0;
 }
 
+static int	dyn_refresh(struct core *, struct store_txn *);
+
 /*
  * Runs the check rules in r->txn.  In a read pass (write == 0) it only
  * finds out whether anything would change (r->need_write); in the write
@@ -550,6 +553,8 @@ check_run(struct check_run *r)
 		    (rc = events_inform(r->txn, &dev, r->now)) != 0)
 			goto out;
 	}
+	if (r->body->nversions > 0 && (rc = dyn_refresh(r->c, r->txn)) != 0)
+		goto out;
 	if (r->body->nversions > 0 && c->ndyn > 0 &&
 	    (rc = check_join(r, &dev, &joined)) != 0)
 		goto out;
@@ -1062,6 +1067,39 @@ struct tick_pick {
 	size_t	 n;
 };
 
+static void	dyn_add(struct core *, const struct job_rec *);
+
+static int
+dyn_pick_cb(const struct job_rec *job, void *arg)
+{
+	if (job->dynamic && job->state != JOB_COMPLETED &&
+	    job->state != JOB_TERMINATED)
+		dyn_add(arg, job);
+	return 0;
+}
+
+/*
+ * The open dynamic jobs, read again in txn when a job was created since
+ * the list was made (the tick also makes it anew every second), so that a
+ * dynamic job sees every version report sent after its creation, even in
+ * the same second.  Job ids are handed out in order: their count tells.
+ */
+static int
+dyn_refresh(struct core *c, struct store_txn *txn)
+{
+	uint64_t n;
+	int rc;
+
+	if ((rc = store_id_count(txn, "j", &n)) != 0 || n == c->dyn_jobs)
+		return rc;
+	c->ndyn = 0;
+	rc = store_job_iter(txn, dyn_pick_cb, c);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return rc;
+	c->dyn_jobs = n;
+	return 0;
+}
+
 static void
 dyn_add(struct core *c, const struct job_rec *job)
 {
@@ -1288,7 +1326,8 @@ core_tick(struct core *c, int64_t now)
 		goto out;
 	}
 	c->ndyn = 0;	/* rebuilt from the jobs as they are now */
-	rc = store_job_iter(txn, tick_pick_cb, p);
+	if ((rc = store_id_count(txn, "j", &c->dyn_jobs)) == 0)
+		rc = store_job_iter(txn, tick_pick_cb, p);
 	store_txn_abort(txn);
 	if (rc != 0 && rc != STORE_ESTOP) {
 		log_warnx("tick: %s", store_strerror(rc));

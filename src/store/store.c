@@ -941,6 +941,23 @@ store_next_id(struct store_txn *t, const char *prefix, char out[OTA_ID_MAX + 1])
 	return meta_put_u64(t, key, 3 + plen, n);
 }
 
+int
+store_id_count(struct store_txn *t, const char *prefix, uint64_t *n)
+{
+	uint8_t key[3 + OTA_ID_MAX];
+	size_t plen;
+	int rc;
+
+	*n = 0;
+	plen = pack_key_len(prefix);
+	if (plen == 0 || plen > OTA_ID_MAX - 2)
+		return STORE_EINVAL;
+	memcpy(key, "id", 3); /* with its NUL */
+	memcpy(key + 3, prefix, plen);
+	rc = meta_get_u64(t, key, 3 + plen, n);
+	return rc == STORE_ENOTFOUND ? 0 : rc;
+}
+
 /*
  * Devices.
  */

@@ -60,6 +60,8 @@ void	 store_txn_abort(struct store_txn *);	/* accepts NULL */
 /* Allocates the next id "<prefix>-<n>" (n counts per prefix, from 1). */
 int	 store_next_id(struct store_txn *, const char *prefix,
 	    char out[OTA_ID_MAX + 1]);
+/* How many ids of prefix were allocated so far (0 before the first). */
+int	 store_id_count(struct store_txn *, const char *prefix, uint64_t *);
 
 /*
  * Iteration callbacks return 0 to go on, non-zero to stop (the iterator then

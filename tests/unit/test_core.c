@@ -200,9 +200,12 @@ job_store(const struct job_rec *job, const char *const *devs)
 {
 	struct store_txn *txn;
 	struct jobdev_rec jd;
+	char id[OTA_ID_MAX + 1];
 
 	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
 	T_EQ_INT(store_job_put(txn, job), 0);
+	/* as ops does: a job id is allocated for each job */
+	T_EQ_INT(store_next_id(txn, "j", id), 0);
 	for (; devs != NULL && *devs != NULL; devs++) {
 		jobs_jd_init(job, &jd, *devs, job->created);
 		T_EQ_INT(store_jobdev_put(txn, &jd), 0);
@@ -1340,6 +1343,20 @@ test_dynamic(void)
 	/* dynamic jobs do not complete when their rows are final */
 	core_tick(core, now_ms);
 	T_EQ_STR(jobs_state_name(job_get("j-1").state), "RUNNING");
+
+	/*
+	 * A dynamic job created after the last tick sees a report sent in
+	 * the same millisecond: no tick between them.
+	 */
+	dev_put("d4", "lamp", "0.9", NULL, NULL);
+	fw_put("fw-9", "radio", "5.0", SIGN_SHA256);
+	job_init(&job, "j-9", "fw-9", "radio", "5.0", MIN);
+	job.dynamic = 1;
+	job.created = now_ms;
+	job_store(&job, NULL);
+	T_EQ_INT(check_s("d4", "{\"versions\":{\"radio\":\"1.0.0\"}}"),
+	    CORE_OK);
+	T_EQ_STR(row_state("j-9", "d4"), "NOTIFIED");
 
 	/* only new reports: the version must change */
 	job = job_get("j-1");
