@@ -10,11 +10,12 @@
  * admin API calls, so both give the same answers.  With --url URL
  * --token-file F it asks the admin API instead (src/ctl/apiclient.c),
  * which answers with the same records.  Each command gets its records
- * from one backend call (the be_* functions below pick ops or the API)
- * and has one formatter, so both ways print the same bytes.  This file
- * only parses arguments and prints: aligned tables and "key: value" lines
- * for people, the shared JSON shapes of src/codec with --json.  A command
- * that creates something prints the new id alone on its last line.
+ * from one call through struct ctl_backend, a table of functions that
+ * main chooses once (ops or the API), and has one formatter, so both
+ * ways print the same bytes.  Otherwise this file only parses arguments
+ * and prints: aligned tables and "key: value" lines for people, the
+ * shared JSON shapes of src/codec with --json.  A command that creates
+ * something prints the new id alone on its last line.
  *
  * Exit status: 0 done, 1 the operation failed (nothing was changed),
  * 2 usage error.  Errors go to stderr as "otactl: <message>".  SIGPIPE is
@@ -51,7 +52,11 @@
 #define DEVFILE_MAX	(4 << 20)	/* --devices-file, bytes */
 #define CSV_FILE_MAX	(16 << 20)	/* device import, bytes */
 
+struct ctl_backend;
+
 struct ctl {
+	const struct ctl_backend *be;	/* chosen once in main */
+	int	 opened;		/* be->open done */
 	const char *conf_path;
 	int	 conf_given;
 	const char *state;
@@ -171,28 +176,98 @@ cmd_help(const struct cmd *c)
 }
 
 /*
- * Opening the store.
+ * Backends.  Each command gets its records through ctl->be, one table of
+ * functions chosen once at start-up: backend_state calls src/ops on a
+ * state directory, backend_api asks the admin API (src/ctl/apiclient.c).
+ * Both fill the same records and the same struct ops_err, so a command
+ * prints the same bytes whichever answered.  Only the adapters below look
+ * at ctl->st, ctl->ops and ctl->api.
+ */
+
+struct ctl_backend {
+	/* Opens the store or the API connection; -1 with the error said. */
+	int	(*open)(struct ctl *);
+	void	(*close)(struct ctl *);		/* also when never opened */
+
+	int	(*device_put)(struct ctl *, const struct ops_device_params *,
+		    struct device_rec *, int *created, struct ops_err *);
+	int	(*device_import)(struct ctl *, const char *csv, size_t len,
+		    struct ops_import_result *, struct ops_err *);
+	int	(*device_list)(struct ctl *, const struct ops_device_filter *,
+		    int (*cb)(const struct device_rec *, void *), void *arg,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
+	int	(*device_show)(struct ctl *, const char *id,
+		    struct device_rec *, struct ops_err *);
+	int	(*device_rm)(struct ctl *, const char *id, struct ops_err *);
+
+	int	(*firmware_add_fd)(struct ctl *, const struct ops_fw_params *,
+		    int fd, struct firmware_rec *, struct ops_err *);
+	/*
+	 * firmware add --url: sha256_hex is the --sha256 value, 64 hex
+	 * digits (fetch_add checks them); ca is --ca (the state directory's
+	 * fetch only; NULL: upstream_ca or the system's); progress(arg,
+	 * done, total) as bytes arrive.
+	 */
+	int	(*firmware_fetch)(struct ctl *, const struct ops_fw_params *,
+		    const char *url, const char *sha256_hex, const char *ca,
+		    void (*progress)(void *, uint64_t, uint64_t), void *arg,
+		    struct firmware_rec *, struct ops_err *);
+	int	(*firmware_list)(struct ctl *, struct ops_fw_item **items,
+		    size_t *n, struct ops_err *);
+	int	(*firmware_show)(struct ctl *, const char *id,
+		    struct ops_fw_item *, struct ops_err *);
+	int	(*firmware_edit)(struct ctl *, const char *id, const char *name,
+		    const char *desc, struct firmware_rec *, struct ops_err *);
+	int	(*firmware_rm)(struct ctl *, const char *id, struct ops_err *);
+
+	int	(*job_create)(struct ctl *, const struct job_rec *,
+		    const char *const *devs, size_t n, struct ops_job_item *,
+		    struct ops_job_result *, struct ops_err *);
+	int	(*job_list)(struct ctl *, struct ops_job_item **items,
+		    size_t *n, struct ops_err *);
+	int	(*job_show)(struct ctl *, const char *id,
+		    struct ops_job_item *, struct ops_err *);
+	int	(*job_devices)(struct ctl *, const char *id,
+		    const struct ops_jobdev_filter *,
+		    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
+	int	(*job_terminate)(struct ctl *, const char *id,
+		    struct ops_job_item *, struct ops_err *);
+	/* The row operations: cancel, retry, confirm. */
+	int	(*job_cancel)(struct ctl *, const char *job, const char *dev,
+		    struct jobdev_rec *, struct ops_err *);
+	int	(*job_retry)(struct ctl *, const char *job, const char *dev,
+		    struct jobdev_rec *, struct ops_err *);
+	int	(*job_confirm)(struct ctl *, const char *job, const char *dev,
+		    struct jobdev_rec *, struct ops_err *);
+
+	int	(*relay_status)(struct ctl *, struct outbox_stats *,
+		    struct ops_err *);
+};
+
+/* The backend's open, once per run (the first command that needs it). */
+static int
+ctl_open(struct ctl *ctl)
+{
+	if (ctl->opened)
+		return 0;
+	if (ctl->be->open(ctl) == -1)
+		return -1;
+	ctl->opened = 1;
+	return 0;
+}
+
+/*
+ * --state DIR, or the configuration's state_dir: src/ops on the store.
  */
 
 static int
-ctl_open(struct ctl *ctl)
+state_open(struct ctl *ctl)
 {
 	const char *dir;
 	size_t	 map = 0;
 	int	 rc;
 
-	char	 msg[256];
-
-	if (ctl->st != NULL || ctl->api != NULL)
-		return 0;
-	if (ctl->url != NULL) {
-		if ((ctl->api = api_new(ctl->url, ctl->token_file, ctl->ca, msg,
-		    sizeof(msg))) == NULL) {
-			errmsg("%s", msg);
-			return -1;
-		}
-		return 0;
-	}
 	if (ctl->state != NULL)
 		dir = ctl->state;
 	else {
@@ -210,65 +285,398 @@ ctl_open(struct ctl *ctl)
 	return 0;
 }
 
-/*
- * Backends: each command gets its records from one of these, which call
- * src/ops on the state directory or the admin API with --url.
- */
-
-#define BE(call_ops, call_api) \
-	((ctl)->api != NULL ? (call_api) : (call_ops))
+static void
+state_close(struct ctl *ctl)
+{
+	store_close(ctl->st);
+	ctl->st = NULL;
+}
 
 static int
-be_device_put(struct ctl *ctl, const struct ops_device_params *p,
+state_device_put(struct ctl *ctl, const struct ops_device_params *p,
     struct device_rec *out, int *created, struct ops_err *err)
 {
-	return BE(ops_device_put(&ctl->ops, p, out, created, err),
-	    api_device_put(ctl->api, p, out, created, err));
+	return ops_device_put(&ctl->ops, p, out, created, err);
 }
 
 static int
-be_device_import(struct ctl *ctl, const char *csv, size_t len,
+state_device_import(struct ctl *ctl, const char *csv, size_t len,
     struct ops_import_result *res, struct ops_err *err)
 {
-	return BE(ops_device_import(&ctl->ops, csv, len, res, err),
-	    api_device_import(ctl->api, csv, len, res, err));
+	return ops_device_import(&ctl->ops, csv, len, res, err);
 }
 
 static int
-be_device_list(struct ctl *ctl, const struct ops_device_filter *f,
+state_device_list(struct ctl *ctl, const struct ops_device_filter *f,
     int (*cb)(const struct device_rec *, void *), void *arg,
     char next[OTA_ID_MAX + 1], struct ops_err *err)
 {
-	return BE(ops_device_list(&ctl->ops, f, cb, arg, next, err),
-	    api_device_list(ctl->api, f, cb, arg, next, err));
+	return ops_device_list(&ctl->ops, f, cb, arg, next, err);
 }
 
 static int
-be_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
+state_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
     struct ops_err *err)
 {
-	return BE(ops_device_show(&ctl->ops, id, d, err),
-	    api_device_show(ctl->api, id, d, err));
+	return ops_device_show(&ctl->ops, id, d, err);
 }
 
 static int
-be_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+state_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 {
-	return BE(ops_device_rm(&ctl->ops, id, err),
-	    api_device_rm(ctl->api, id, err));
+	return ops_device_rm(&ctl->ops, id, err);
 }
 
 static int
-be_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
+state_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
     struct firmware_rec *out, struct ops_err *err)
 {
-	return BE(ops_firmware_add_fd(&ctl->ops, p, fd, out, err),
-	    api_firmware_add_fd(ctl->api, p, fd, out, err));
+	return ops_firmware_add_fd(&ctl->ops, p, fd, out, err);
 }
+
+/* otactl fetches the image itself, with --ca or the upstream_ca. */
+static int
+state_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
+    const char *url, const char *sha256_hex, const char *ca,
+    void (*progress)(void *, uint64_t, uint64_t), void *arg,
+    struct firmware_rec *fw, struct ops_err *err)
+{
+	struct fetch_opts fo;
+	uint8_t	 sha[32];
+	size_t	 len;
+
+	if (hex_decode(sha256_hex, sha, sizeof(sha), &len) == -1 ||
+	    len != sizeof(sha)) {
+		err->status = OPS_EINVAL;
+		snprintf(err->msg, sizeof(err->msg), "--sha256 needs 64 hex"
+		    " digits");
+		return OPS_EINVAL;
+	}
+	memset(&fo, 0, sizeof(fo));
+	fo.ca_file = ca != NULL ? ca : ctl->cfg_loaded ? ctl->cfg.upstream_ca :
+	    NULL;
+	fo.progress = progress;
+	fo.arg = arg;
+	return fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);
+}
+
+static int
+state_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return ops_firmware_list(&ctl->ops, items, n, err);
+}
+
+static int
+state_firmware_show(struct ctl *ctl, const char *id, struct ops_fw_item *it,
+    struct ops_err *err)
+{
+	return ops_firmware_show(&ctl->ops, id, it, err);
+}
+
+static int
+state_firmware_edit(struct ctl *ctl, const char *id, const char *name,
+    const char *desc, struct firmware_rec *out, struct ops_err *err)
+{
+	return ops_firmware_edit(&ctl->ops, id, name, desc, out, err);
+}
+
+static int
+state_firmware_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return ops_firmware_rm(&ctl->ops, id, err);
+}
+
+static int
+state_job_create(struct ctl *ctl, const struct job_rec *job,
+    const char *const *devs, size_t n, struct ops_job_item *out,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	return ops_job_create(&ctl->ops, job, devs, n, out, res, err);
+}
+
+static int
+state_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return ops_job_list(&ctl->ops, items, n, err);
+}
+
+static int
+state_job_show(struct ctl *ctl, const char *id, struct ops_job_item *it,
+    struct ops_err *err)
+{
+	return ops_job_show(&ctl->ops, id, it, err);
+}
+
+static int
+state_job_devices(struct ctl *ctl, const char *id,
+    const struct ops_jobdev_filter *f,
+    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return ops_job_devices(&ctl->ops, id, f, cb, arg, next, err);
+}
+
+static int
+state_job_terminate(struct ctl *ctl, const char *id, struct ops_job_item *out,
+    struct ops_err *err)
+{
+	return ops_job_terminate(&ctl->ops, id, out, err);
+}
+
+static int
+state_job_cancel(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return ops_job_cancel(&ctl->ops, job, dev, out, err);
+}
+
+static int
+state_job_retry(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return ops_job_retry(&ctl->ops, job, dev, out, err);
+}
+
+static int
+state_job_confirm(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return ops_job_confirm(&ctl->ops, job, dev, out, err);
+}
+
+static int
+state_relay_status(struct ctl *ctl, struct outbox_stats *s,
+    struct ops_err *err)
+{
+	return ops_relay_status(&ctl->ops, s, err);
+}
+
+static const struct ctl_backend backend_state = {
+	.open = state_open,
+	.close = state_close,
+	.device_put = state_device_put,
+	.device_import = state_device_import,
+	.device_list = state_device_list,
+	.device_show = state_device_show,
+	.device_rm = state_device_rm,
+	.firmware_add_fd = state_firmware_add_fd,
+	.firmware_fetch = state_firmware_fetch,
+	.firmware_list = state_firmware_list,
+	.firmware_show = state_firmware_show,
+	.firmware_edit = state_firmware_edit,
+	.firmware_rm = state_firmware_rm,
+	.job_create = state_job_create,
+	.job_list = state_job_list,
+	.job_show = state_job_show,
+	.job_devices = state_job_devices,
+	.job_terminate = state_job_terminate,
+	.job_cancel = state_job_cancel,
+	.job_retry = state_job_retry,
+	.job_confirm = state_job_confirm,
+	.relay_status = state_relay_status,
+};
+
+/*
+ * --url URL: the admin API, which runs the same ops in the daemon.
+ */
+
+static int
+api_open(struct ctl *ctl)
+{
+	char	 msg[256];
+
+	if ((ctl->api = api_new(ctl->url, ctl->token_file, ctl->ca, msg,
+	    sizeof(msg))) == NULL) {
+		errmsg("%s", msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+api_close(struct ctl *ctl)
+{
+	api_free(ctl->api);
+	ctl->api = NULL;
+}
+
+static int
+api_be_device_put(struct ctl *ctl, const struct ops_device_params *p,
+    struct device_rec *out, int *created, struct ops_err *err)
+{
+	return api_device_put(ctl->api, p, out, created, err);
+}
+
+static int
+api_be_device_import(struct ctl *ctl, const char *csv, size_t len,
+    struct ops_import_result *res, struct ops_err *err)
+{
+	return api_device_import(ctl->api, csv, len, res, err);
+}
+
+static int
+api_be_device_list(struct ctl *ctl, const struct ops_device_filter *f,
+    int (*cb)(const struct device_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return api_device_list(ctl->api, f, cb, arg, next, err);
+}
+
+static int
+api_be_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
+    struct ops_err *err)
+{
+	return api_device_show(ctl->api, id, d, err);
+}
+
+static int
+api_be_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return api_device_rm(ctl->api, id, err);
+}
+
+static int
+api_be_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
+    struct firmware_rec *out, struct ops_err *err)
+{
+	return api_firmware_add_fd(ctl->api, p, fd, out, err);
+}
+
+/* The daemon fetches the image, with its own upstream_ca: ca is unused. */
+static int
+api_be_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
+    const char *url, const char *sha256_hex, const char *ca,
+    void (*progress)(void *, uint64_t, uint64_t), void *arg,
+    struct firmware_rec *fw, struct ops_err *err)
+{
+	(void)ca;
+	return api_firmware_fetch(ctl->api, p, url, sha256_hex, progress, arg,
+	    fw, err);
+}
+
+static int
+api_be_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return api_firmware_list(ctl->api, items, n, err);
+}
+
+static int
+api_be_firmware_show(struct ctl *ctl, const char *id, struct ops_fw_item *it,
+    struct ops_err *err)
+{
+	return api_firmware_show(ctl->api, id, it, err);
+}
+
+static int
+api_be_firmware_edit(struct ctl *ctl, const char *id, const char *name,
+    const char *desc, struct firmware_rec *out, struct ops_err *err)
+{
+	return api_firmware_edit(ctl->api, id, name, desc, out, err);
+}
+
+static int
+api_be_firmware_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return api_firmware_rm(ctl->api, id, err);
+}
+
+static int
+api_be_job_create(struct ctl *ctl, const struct job_rec *job,
+    const char *const *devs, size_t n, struct ops_job_item *out,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	return api_job_create(ctl->api, job, devs, n, out, res, err);
+}
+
+static int
+api_be_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+    struct ops_err *err)
+{
+	return api_job_list(ctl->api, items, n, err);
+}
+
+static int
+api_be_job_show(struct ctl *ctl, const char *id, struct ops_job_item *it,
+    struct ops_err *err)
+{
+	return api_job_show(ctl->api, id, it, err);
+}
+
+static int
+api_be_job_devices(struct ctl *ctl, const char *id,
+    const struct ops_jobdev_filter *f,
+    int (*cb)(const struct jobdev_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return api_job_devices(ctl->api, id, f, cb, arg, next, err);
+}
+
+static int
+api_be_job_terminate(struct ctl *ctl, const char *id, struct ops_job_item *out,
+    struct ops_err *err)
+{
+	return api_job_terminate(ctl->api, id, out, err);
+}
+
+static int
+api_be_job_cancel(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return api_job_rowop(ctl->api, "cancel", job, dev, out, err);
+}
+
+static int
+api_be_job_retry(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return api_job_rowop(ctl->api, "retry", job, dev, out, err);
+}
+
+static int
+api_be_job_confirm(struct ctl *ctl, const char *job, const char *dev,
+    struct jobdev_rec *out, struct ops_err *err)
+{
+	return api_job_rowop(ctl->api, "confirm", job, dev, out, err);
+}
+
+static int
+api_be_relay_status(struct ctl *ctl, struct outbox_stats *s,
+    struct ops_err *err)
+{
+	return api_relay_status(ctl->api, s, err);
+}
+
+static const struct ctl_backend backend_api = {
+	.open = api_open,
+	.close = api_close,
+	.device_put = api_be_device_put,
+	.device_import = api_be_device_import,
+	.device_list = api_be_device_list,
+	.device_show = api_be_device_show,
+	.device_rm = api_be_device_rm,
+	.firmware_add_fd = api_be_firmware_add_fd,
+	.firmware_fetch = api_be_firmware_fetch,
+	.firmware_list = api_be_firmware_list,
+	.firmware_show = api_be_firmware_show,
+	.firmware_edit = api_be_firmware_edit,
+	.firmware_rm = api_be_firmware_rm,
+	.job_create = api_be_job_create,
+	.job_list = api_be_job_list,
+	.job_show = api_be_job_show,
+	.job_devices = api_be_job_devices,
+	.job_terminate = api_be_job_terminate,
+	.job_cancel = api_be_job_cancel,
+	.job_retry = api_be_job_retry,
+	.job_confirm = api_be_job_confirm,
+	.relay_status = api_be_relay_status,
+};
 
 /* The image file by path: opened here, so both backends read an fd. */
 static int
-be_firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
+firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
     const char *path, struct firmware_rec *out, struct ops_err *err)
 {
 	int	 fd, rc;
@@ -279,114 +687,9 @@ be_firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
 		    strerror(errno));
 		return err->status;
 	}
-	rc = be_firmware_add_fd(ctl, p, fd, out, err);
+	rc = ctl->be->firmware_add_fd(ctl, p, fd, out, err);
 	close(fd);
 	return rc;
-}
-
-static int
-be_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
-    struct ops_err *err)
-{
-	return BE(ops_firmware_list(&ctl->ops, items, n, err),
-	    api_firmware_list(ctl->api, items, n, err));
-}
-
-static int
-be_firmware_show(struct ctl *ctl, const char *id, struct ops_fw_item *it,
-    struct ops_err *err)
-{
-	return BE(ops_firmware_show(&ctl->ops, id, it, err),
-	    api_firmware_show(ctl->api, id, it, err));
-}
-
-static int
-be_firmware_edit(struct ctl *ctl, const char *id, const char *name,
-    const char *desc, struct firmware_rec *out, struct ops_err *err)
-{
-	return BE(ops_firmware_edit(&ctl->ops, id, name, desc, out, err),
-	    api_firmware_edit(ctl->api, id, name, desc, out, err));
-}
-
-static int
-be_firmware_rm(struct ctl *ctl, const char *id, struct ops_err *err)
-{
-	return BE(ops_firmware_rm(&ctl->ops, id, err),
-	    api_firmware_rm(ctl->api, id, err));
-}
-
-static int
-be_job_create(struct ctl *ctl, const struct job_rec *job,
-    const char *const *devs, size_t n, struct ops_job_item *out,
-    struct ops_job_result *res, struct ops_err *err)
-{
-	return BE(ops_job_create(&ctl->ops, job, devs, n, out, res, err),
-	    api_job_create(ctl->api, job, devs, n, out, res, err));
-}
-
-static int
-be_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
-    struct ops_err *err)
-{
-	return BE(ops_job_list(&ctl->ops, items, n, err),
-	    api_job_list(ctl->api, items, n, err));
-}
-
-static int
-be_job_show(struct ctl *ctl, const char *id, struct ops_job_item *it,
-    struct ops_err *err)
-{
-	return BE(ops_job_show(&ctl->ops, id, it, err),
-	    api_job_show(ctl->api, id, it, err));
-}
-
-static int
-be_job_devices(struct ctl *ctl, const char *id,
-    const struct ops_jobdev_filter *f,
-    int (*cb)(const struct jobdev_rec *, void *), void *arg,
-    char next[OTA_ID_MAX + 1], struct ops_err *err)
-{
-	return BE(ops_job_devices(&ctl->ops, id, f, cb, arg, next, err),
-	    api_job_devices(ctl->api, id, f, cb, arg, next, err));
-}
-
-static int
-be_job_terminate(struct ctl *ctl, const char *id, struct ops_job_item *out,
-    struct ops_err *err)
-{
-	return BE(ops_job_terminate(&ctl->ops, id, out, err),
-	    api_job_terminate(ctl->api, id, out, err));
-}
-
-static int
-be_job_cancel(struct ctl *ctl, const char *job, const char *dev,
-    struct jobdev_rec *out, struct ops_err *err)
-{
-	return BE(ops_job_cancel(&ctl->ops, job, dev, out, err),
-	    api_job_rowop(ctl->api, "cancel", job, dev, out, err));
-}
-
-static int
-be_job_retry(struct ctl *ctl, const char *job, const char *dev,
-    struct jobdev_rec *out, struct ops_err *err)
-{
-	return BE(ops_job_retry(&ctl->ops, job, dev, out, err),
-	    api_job_rowop(ctl->api, "retry", job, dev, out, err));
-}
-
-static int
-be_job_confirm(struct ctl *ctl, const char *job, const char *dev,
-    struct jobdev_rec *out, struct ops_err *err)
-{
-	return BE(ops_job_confirm(&ctl->ops, job, dev, out, err),
-	    api_job_rowop(ctl->api, "confirm", job, dev, out, err));
-}
-
-static int
-be_relay_status(struct ctl *ctl, struct outbox_stats *s, struct ops_err *err)
-{
-	return BE(ops_relay_status(&ctl->ops, s, err),
-	    api_relay_status(ctl->api, s, err));
 }
 
 /*
@@ -780,7 +1083,7 @@ cmd_device_put(struct ctl *ctl, int argc, char **argv)
 	p.id = argv[optind];
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	rc = be_device_put(ctl, &p, &dev, &created, &err);
+	rc = ctl->be->device_put(ctl, &p, &dev, &created, &err);
 	if (rc != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
@@ -827,7 +1130,7 @@ cmd_device_import(struct ctl *ctl, int argc, char **argv)
 		free(buf);
 		return EXIT_OP;
 	}
-	rc = be_device_import(ctl, buf, len, &res, &err);
+	rc = ctl->be->device_import(ctl, buf, len, &res, &err);
 	crypto_wipe(buf, len);
 	free(buf);
 	if (rc != OPS_OK)
@@ -943,7 +1246,7 @@ cmd_device_list(struct ctl *ctl, int argc, char **argv)
 	table_init(&dp.t, 5);
 	if (!ctl->json)
 		table_add(&dp.t, head);
-	rc = be_device_list(ctl, &f, devprint_cb, &dp, next, &err);
+	rc = ctl->be->device_list(ctl, &f, devprint_cb, &dp, next, &err);
 	if (rc != OPS_OK) {
 		table_free(&dp.t);
 		return op_fail(&err);
@@ -1010,7 +1313,7 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_device_show(ctl, argv[optind], &d, &err) != OPS_OK)
+	if (ctl->be->device_show(ctl, argv[optind], &d, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_device_encode(&d, NULL));
@@ -1065,7 +1368,7 @@ cmd_rm(struct ctl *ctl, int argc, char **argv, const char *what,
 static int
 cmd_device_rm(struct ctl *ctl, int argc, char **argv)
 {
-	return cmd_rm(ctl, argc, argv, "device", be_device_rm);
+	return cmd_rm(ctl, argc, argv, "device", ctl->be->device_rm);
 }
 
 /*
@@ -1116,7 +1419,6 @@ fetch_add(struct ctl *ctl, const struct ops_fw_params *p, const char *url,
     const char *sha_hex, const char *ca, struct firmware_rec *fw,
     struct ops_err *err)
 {
-	struct fetch_opts fo;
 	uint8_t sha[32];
 	size_t len;
 	int tty, rc;
@@ -1128,17 +1430,9 @@ fetch_add(struct ctl *ctl, const struct ops_fw_params *p, const char *url,
 		    " digits");
 		return OPS_EINVAL;
 	}
-	memset(&fo, 0, sizeof(fo));
-	fo.ca_file = ca != NULL ? ca : ctl->cfg_loaded ? ctl->cfg.upstream_ca :
-	    NULL;
 	tty = isatty(STDERR_FILENO);
-	fo.progress = fetch_progress;
-	fo.arg = &tty;
-	if (ctl->api != NULL)	/* the daemon fetches, with its upstream_ca */
-		rc = api_firmware_fetch(ctl->api, p, url, sha_hex,
-		    fetch_progress, &tty, fw, err);
-	else
-		rc = fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);
+	rc = ctl->be->firmware_fetch(ctl, p, url, sha_hex, ca, fetch_progress,
+	    &tty, fw, err);
 	if (tty)
 		fputc('\n', stderr);
 	return rc;
@@ -1224,10 +1518,10 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 	if (url != NULL)
 		rc = fetch_add(ctl, &p, url, sha256, ca, &fw, &err);
 	else if (strcmp(argv[optind], "-") == 0)
-		rc = be_firmware_add_fd(ctl, &p, STDIN_FILENO, &fw,
+		rc = ctl->be->firmware_add_fd(ctl, &p, STDIN_FILENO, &fw,
 		    &err);
 	else
-		rc = be_firmware_add_file(ctl, &p, argv[optind], &fw,
+		rc = firmware_add_file(ctl, &p, argv[optind], &fw,
 		    &err);
 	if (rc != OPS_OK)
 		return op_fail(&err);
@@ -1266,7 +1560,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_firmware_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->firmware_list(ctl, &items, &n, &err) != OPS_OK)
 		return op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	table_init(&t, 10);
@@ -1341,7 +1635,7 @@ cmd_firmware_show(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
+	if (ctl->be->firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
@@ -1391,9 +1685,9 @@ cmd_firmware_edit(struct ctl *ctl, int argc, char **argv)
 		return usage_err("give --name or --description");
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_firmware_edit(ctl, argv[optind], name, desc, NULL,
+	if (ctl->be->firmware_edit(ctl, argv[optind], name, desc, NULL,
 	    &err) != OPS_OK ||
-	    be_firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
+	    ctl->be->firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
@@ -1409,7 +1703,7 @@ static const char help_firmware_rm[] =
 static int
 cmd_firmware_rm(struct ctl *ctl, int argc, char **argv)
 {
-	return cmd_rm(ctl, argc, argv, "firmware", be_firmware_rm);
+	return cmd_rm(ctl, argc, argv, "firmware", ctl->be->firmware_rm);
 }
 
 /*
@@ -1718,7 +2012,7 @@ cmd_job_create(struct ctl *ctl, int argc, char **argv)
 		rc = EXIT_OP;
 		goto out;
 	}
-	if (be_job_create(ctl, &job, (const char *const *)dl.v, dl.n,
+	if (ctl->be->job_create(ctl, &job, (const char *const *)dl.v, dl.n,
 	    &out, &res, &err) != OPS_OK) {
 		rc = op_fail(&err);
 		goto out;
@@ -1765,7 +2059,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_job_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->job_list(ctl, &items, &n, &err) != OPS_OK)
 		return op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	table_init(&t, 9);
@@ -1987,7 +2281,7 @@ cmd_job_show(struct ctl *ctl, int argc, char **argv)
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
 	if (!watch) {
-		if (be_job_show(ctl, argv[optind], &it, &err) != OPS_OK)
+		if (ctl->be->job_show(ctl, argv[optind], &it, &err) != OPS_OK)
 			return op_fail(&err);
 		if (ctl->json) {
 			json_put(codec_job_encode(&it.job, &it.counts, NULL));
@@ -2004,11 +2298,11 @@ cmd_job_show(struct ctl *ctl, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	tty = isatty(STDOUT_FILENO) && !ctl->json;
 	while (!watch_stop) {
-		if (be_job_show(ctl, argv[optind], &it, &err) != OPS_OK)
+		if (ctl->be->job_show(ctl, argv[optind], &it, &err) != OPS_OK)
 			return op_fail(&err);
 		memset(&r, 0, sizeof(r));
 		r.since = tty ? 0 : since;
-		if (be_job_devices(ctl, argv[optind], NULL, recent_cb,
+		if (ctl->be->job_devices(ctl, argv[optind], NULL, recent_cb,
 		    &r, NULL, &err) != OPS_OK)
 			return op_fail(&err);
 		final = job_is_final_state(it.job.state);
@@ -2125,7 +2419,7 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	p.ctl = ctl;
 	table_init(&p.t, 8);
 	table_add(&p.t, head);
-	rc = be_job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
+	rc = ctl->be->job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
 	    NULL, &err);
 	if (rc != OPS_OK) {
 		table_free(&p.t);
@@ -2155,7 +2449,7 @@ cmd_job_terminate(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_job_terminate(ctl, argv[optind], &it, &err) != OPS_OK)
+	if (ctl->be->job_terminate(ctl, argv[optind], &it, &err) != OPS_OK)
 		return op_fail(&err);
 	if (ctl->json) {
 		json_put(codec_job_encode(&it.job, &it.counts, NULL));
@@ -2213,19 +2507,19 @@ static const char help_job_confirm[] =
 static int
 cmd_job_cancel(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, be_job_cancel);
+	return job_rowcmd(ctl, argc, argv, ctl->be->job_cancel);
 }
 
 static int
 cmd_job_retry(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, be_job_retry);
+	return job_rowcmd(ctl, argc, argv, ctl->be->job_retry);
 }
 
 static int
 cmd_job_confirm(struct ctl *ctl, int argc, char **argv)
 {
-	return job_rowcmd(ctl, argc, argv, be_job_confirm);
+	return job_rowcmd(ctl, argc, argv, ctl->be->job_confirm);
 }
 
 /*
@@ -2250,7 +2544,7 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (be_relay_status(ctl, &s, &err) != OPS_OK)
+	if (ctl->be->relay_status(ctl, &s, &err) != OPS_OK)
 		return op_fail(&err);
 	if (s.depth > 0 && s.oldest_ts > 0) {
 		age = (time_now_ms() - s.oldest_ts) / 1000;
@@ -2411,6 +2705,7 @@ main(int argc, char *argv[])
 		return usage_err("--url needs an https:// URL");
 	if (ctl.state != NULL && *ctl.state == '\0')
 		return usage_err("--state needs a directory");
+	ctl.be = ctl.url != NULL ? &backend_api : &backend_state;
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
@@ -2490,7 +2785,6 @@ main(int argc, char *argv[])
 			errmsg("writing the output: %s", strerror(errno));
 		rc = EXIT_OP;
 	}
-	store_close(ctl.st);
-	api_free(ctl.api);
+	ctl.be->close(&ctl);
 	return rc;
 }
