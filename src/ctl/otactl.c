@@ -1813,228 +1813,287 @@ static const char help_job_create[] =
 "                           pause when failures pass P% after N finished "
 "devices\n";
 
+/*
+ * job create, in four steps: the options into a job record and a device
+ * list (job_create_parse: each option by job_opt, the rules between
+ * options by job_args_check), the backend call, and the answer
+ * (job_create_print).
+ */
+
+enum job_opt {
+	O_FW = 256, O_VERIFY, O_FORCE, O_SRC, O_ALL, O_DEVS, O_DEVF, O_GRAY,
+	O_DYN, O_NEW, O_CONFIRM, O_START, O_END, O_RATE, O_RETRY, O_RINT,
+	O_TIMEOUT, O_OVERRIDE, O_APCT, O_AMIN
+};
+
+static const struct option job_create_lo[] = {
+	{ "firmware", required_argument, NULL, O_FW },
+	{ "verify", no_argument, NULL, O_VERIFY },
+	{ "force", no_argument, NULL, O_FORCE },
+	{ "src-version", required_argument, NULL, O_SRC },
+	{ "all", no_argument, NULL, O_ALL },
+	{ "devices", required_argument, NULL, O_DEVS },
+	{ "devices-file", required_argument, NULL, O_DEVF },
+	{ "gray", required_argument, NULL, O_GRAY },
+	{ "dynamic", no_argument, NULL, O_DYN },
+	{ "only-new", no_argument, NULL, O_NEW },
+	{ "confirm", no_argument, NULL, O_CONFIRM },
+	{ "start", required_argument, NULL, O_START },
+	{ "end", required_argument, NULL, O_END },
+	{ "rate", required_argument, NULL, O_RATE },
+	{ "retry", required_argument, NULL, O_RETRY },
+	{ "retry-interval", required_argument, NULL, O_RINT },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "override", no_argument, NULL, O_OVERRIDE },
+	{ "abort-failure-percent", required_argument, NULL, O_APCT },
+	{ "abort-min-devices", required_argument, NULL, O_AMIN },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What job create's options say, as they are read. */
+struct job_args {
+	struct job_rec job;	/* jobs_job_defaults plus the options */
+	const char *fw;		/* --firmware */
+	struct devlist dl;	/* --devices, --devices-file */
+	int	 scopes;	/* how many of --all, --devices... were given */
+	int	 have_amin;	/* --abort-min-devices was given */
+};
+
+/* --all, --devices, --devices-file, --gray: 0, or an exit status. */
 static int
-cmd_job_create(struct ctl *ctl, int argc, char **argv)
+job_opt_scope(struct job_args *ja, int ch, const char *arg)
 {
-	enum { O_FW = 256, O_VERIFY, O_FORCE, O_SRC, O_ALL, O_DEVS, O_DEVF,
-	    O_GRAY, O_DYN, O_NEW, O_CONFIRM, O_START, O_END, O_RATE, O_RETRY,
-	    O_RINT, O_TIMEOUT, O_OVERRIDE, O_APCT, O_AMIN };
-	static const struct option lo[] = {
-		{ "firmware", required_argument, NULL, O_FW },
-		{ "verify", no_argument, NULL, O_VERIFY },
-		{ "force", no_argument, NULL, O_FORCE },
-		{ "src-version", required_argument, NULL, O_SRC },
-		{ "all", no_argument, NULL, O_ALL },
-		{ "devices", required_argument, NULL, O_DEVS },
-		{ "devices-file", required_argument, NULL, O_DEVF },
-		{ "gray", required_argument, NULL, O_GRAY },
-		{ "dynamic", no_argument, NULL, O_DYN },
-		{ "only-new", no_argument, NULL, O_NEW },
-		{ "confirm", no_argument, NULL, O_CONFIRM },
-		{ "start", required_argument, NULL, O_START },
-		{ "end", required_argument, NULL, O_END },
-		{ "rate", required_argument, NULL, O_RATE },
-		{ "retry", required_argument, NULL, O_RETRY },
-		{ "retry-interval", required_argument, NULL, O_RINT },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "override", no_argument, NULL, O_OVERRIDE },
-		{ "abort-failure-percent", required_argument, NULL, O_APCT },
-		{ "abort-min-devices", required_argument, NULL, O_AMIN },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct ops_job_result res;
-	struct ops_job_item out;
-	struct devlist dl;
-	struct ops_err err;
-	struct job_rec job;
-	const char *fw = NULL;
 	char	*buf;
 	size_t	 len;
 	long long n;
-	int	 ch, rc = EXIT_USAGE, scopes = 0, have_amin = 0;
+	int	 rc;
 
-	memset(&dl, 0, sizeof(dl));
-	jobs_job_defaults(&job);
-	while ((ch = cmd_getopt(argc, argv, "h", lo)) != -1) {
-		switch (ch) {
-		case O_FW:
-			fw = optarg;
-			break;
-		case O_VERIFY:
-			job.kind = JOB_KIND_VERIFY;
-			break;
-		case O_FORCE:
-			job.force = 1;
-			break;
-		case O_SRC:
-			if (job.nsrc == OTA_SRCVER_MAX) {
-				usage_err("at most %d --src-version",
-				    OTA_SRCVER_MAX);
-				goto out;
-			}
-			if (!valid_version(optarg)) {
-				usage_err("invalid source version \"%s\"",
-				    optarg);
-				goto out;
-			}
-			snprintf(job.src_versions[job.nsrc++],
-			    sizeof(job.src_versions[0]), "%s", optarg);
-			break;
-		case O_ALL:
-			scopes++;
-			job.scope = JOB_SCOPE_ALL;
-			break;
-		case O_DEVS:
-			scopes++;
-			job.scope = JOB_SCOPE_DEVICES;
-			if (devlist_parse(&dl, optarg, 0) == -1) {
-				rc = EXIT_OP;
-				goto out;
-			}
-			break;
-		case O_DEVF:
-			scopes++;
-			job.scope = JOB_SCOPE_DEVICES;
-			if ((buf = read_file(optarg, DEVFILE_MAX, &len)) ==
-			    NULL) {
-				rc = EXIT_OP;
-				goto out;
-			}
-			rc = devlist_parse(&dl, buf, 1);
-			free(buf);
-			if (rc == -1) {
-				rc = EXIT_OP;
-				goto out;
-			}
-			rc = EXIT_USAGE;
-			break;
-		case O_GRAY:
-			scopes++;
-			job.scope = JOB_SCOPE_GRAY;
-			if (parse_num(optarg, 1, 100, &n) == -1) {
-				usage_err("--gray wants a percentage 1-100");
-				goto out;
-			}
-			job.gray_percent = (int)n;
-			break;
-		case O_DYN:
-			job.dynamic = 1;
-			break;
-		case O_NEW:
-			job.only_new_reports = 1;
-			break;
-		case O_CONFIRM:
-			job.confirm = 1;
-			break;
-		case O_START:
-		case O_END:
-			if (time_parse_rfc3339(optarg, ch == O_START ?
-			    &job.start : &job.end) == -1) {
-				usage_err("--%s wants an RFC 3339 time, e.g. "
-				    "2026-11-23T10:00:00Z", ch == O_START ?
-				    "start" : "end");
-				goto out;
-			}
-			break;
-		case O_RATE:
-		case O_RETRY:
-		case O_RINT:
-		case O_TIMEOUT:
-		case O_AMIN:
-			if (parse_num(optarg, 0, UINT_MAX, &n) == -1) {
-				usage_err("%s wants a number", argv[optind - 1]);
-				goto out;
-			}
-			if (ch == O_RATE)
-				job.rate_per_minute = (unsigned)n;
-			else if (ch == O_RETRY)
-				job.retry_count = (unsigned)n;
-			else if (ch == O_RINT)
-				job.retry_interval_min = (unsigned)n;
-			else if (ch == O_TIMEOUT)
-				job.timeout_min = (unsigned)n;
-			else {
-				job.abort_min_devices = (unsigned)n;
-				have_amin = 1;
-			}
-			break;
-		case O_APCT:
-			if (parse_num(optarg, 0, 100, &n) == -1) {
-				usage_err("--abort-failure-percent wants "
-				    "0-100");
-				goto out;
-			}
-			job.abort_percent = (int)n;
-			break;
-		case O_OVERRIDE:
-			job.override = 1;
-			break;
-		case 'h':
-			cmd_help(cur_cmd);
-			rc = 0;
-			goto out;
-		default:
-			goto out;
-		}
+	ja->scopes++;
+	switch (ch) {
+	case O_ALL:
+		ja->job.scope = JOB_SCOPE_ALL;
+		return 0;
+	case O_DEVS:
+		ja->job.scope = JOB_SCOPE_DEVICES;
+		return devlist_parse(&ja->dl, arg, 0) == -1 ? EXIT_OP : 0;
+	case O_DEVF:
+		ja->job.scope = JOB_SCOPE_DEVICES;
+		if ((buf = read_file(arg, DEVFILE_MAX, &len)) == NULL)
+			return EXIT_OP;
+		rc = devlist_parse(&ja->dl, buf, 1);
+		free(buf);
+		return rc == -1 ? EXIT_OP : 0;
+	default:	/* O_GRAY */
+		ja->job.scope = JOB_SCOPE_GRAY;
+		if (parse_num(arg, 1, 100, &n) == -1)
+			return usage_err("--gray wants a percentage 1-100");
+		ja->job.gray_percent = (int)n;
+		return 0;
 	}
-	if (argc != optind) {
-		usage_err("unexpected argument %s", argv[optind]);
-		goto out;
+}
+
+/*
+ * --rate, --retry, --retry-interval, --timeout, --abort-min-devices: a
+ * whole number; opt is the option as given, for the message.
+ */
+static int
+job_opt_number(struct job_args *ja, int ch, const char *arg, const char *opt)
+{
+	long long n;
+
+	if (parse_num(arg, 0, UINT_MAX, &n) == -1)
+		return usage_err("%s wants a number", opt);
+	if (ch == O_RATE)
+		ja->job.rate_per_minute = (unsigned)n;
+	else if (ch == O_RETRY)
+		ja->job.retry_count = (unsigned)n;
+	else if (ch == O_RINT)
+		ja->job.retry_interval_min = (unsigned)n;
+	else if (ch == O_TIMEOUT)
+		ja->job.timeout_min = (unsigned)n;
+	else {
+		ja->job.abort_min_devices = (unsigned)n;
+		ja->have_amin = 1;
 	}
-	if (fw == NULL) {
-		usage_err("--firmware is required");
-		goto out;
+	return 0;
+}
+
+static int
+job_opt_src(struct job_rec *job, const char *arg)
+{
+	if (job->nsrc == OTA_SRCVER_MAX)
+		return usage_err("at most %d --src-version", OTA_SRCVER_MAX);
+	if (!valid_version(arg))
+		return usage_err("invalid source version \"%s\"", arg);
+	snprintf(job->src_versions[job->nsrc++], sizeof(job->src_versions[0]),
+	    "%s", arg);
+	return 0;
+}
+
+/* --start, --end. */
+static int
+job_opt_time(struct job_rec *job, int ch, const char *arg)
+{
+	if (time_parse_rfc3339(arg, ch == O_START ? &job->start :
+	    &job->end) == -1)
+		return usage_err("--%s wants an RFC 3339 time, e.g. "
+		    "2026-11-23T10:00:00Z", ch == O_START ? "start" : "end");
+	return 0;
+}
+
+/* One option of job create into ja: 0, or an exit status. */
+static int
+job_opt(struct job_args *ja, int ch, const char *arg, const char *opt)
+{
+	long long n;
+
+	switch (ch) {
+	case O_FW:
+		ja->fw = arg;
+		return 0;
+	case O_VERIFY:
+		ja->job.kind = JOB_KIND_VERIFY;
+		return 0;
+	case O_FORCE:
+		ja->job.force = 1;
+		return 0;
+	case O_SRC:
+		return job_opt_src(&ja->job, arg);
+	case O_ALL:
+	case O_DEVS:
+	case O_DEVF:
+	case O_GRAY:
+		return job_opt_scope(ja, ch, arg);
+	case O_DYN:
+		ja->job.dynamic = 1;
+		return 0;
+	case O_NEW:
+		ja->job.only_new_reports = 1;
+		return 0;
+	case O_CONFIRM:
+		ja->job.confirm = 1;
+		return 0;
+	case O_START:
+	case O_END:
+		return job_opt_time(&ja->job, ch, arg);
+	case O_RATE:
+	case O_RETRY:
+	case O_RINT:
+	case O_TIMEOUT:
+	case O_AMIN:
+		return job_opt_number(ja, ch, arg, opt);
+	case O_APCT:
+		if (parse_num(arg, 0, 100, &n) == -1)
+			return usage_err("--abort-failure-percent wants 0-100");
+		ja->job.abort_percent = (int)n;
+		return 0;
+	case O_OVERRIDE:
+		ja->job.override = 1;
+		return 0;
+	default:	/* cmd_getopt said what is wrong */
+		return EXIT_USAGE;
 	}
-	if (scopes > 1) {
-		usage_err("give one of --all, --devices, --devices-file, "
-		    "--gray");
-		goto out;
-	}
-	if (job.only_new_reports && !job.dynamic) {
-		usage_err("--only-new needs --dynamic");
-		goto out;
-	}
-	if (have_amin && job.abort_percent < 0) {
-		usage_err("--abort-min-devices needs --abort-failure-percent");
-		goto out;
-	}
-	if (job.scope == JOB_SCOPE_DEVICES && dl.n == 0) {
-		usage_err("no devices given");
-		goto out;
-	}
-	if (str_copy(job.firmware, sizeof(job.firmware), fw) == -1) {
+}
+
+/*
+ * The rules between options, and the firmware id into the job: 0, or an
+ * exit status.
+ */
+static int
+job_args_check(struct job_args *ja)
+{
+	if (ja->fw == NULL)
+		return usage_err("--firmware is required");
+	if (ja->scopes > 1)
+		return usage_err("give one of --all, --devices, "
+		    "--devices-file, --gray");
+	if (ja->job.only_new_reports && !ja->job.dynamic)
+		return usage_err("--only-new needs --dynamic");
+	if (ja->have_amin && ja->job.abort_percent < 0)
+		return usage_err("--abort-min-devices needs "
+		    "--abort-failure-percent");
+	if (ja->job.scope == JOB_SCOPE_DEVICES && ja->dl.n == 0)
+		return usage_err("no devices given");
+	if (str_copy(ja->job.firmware, sizeof(ja->job.firmware), ja->fw) ==
+	    -1) {
 		errmsg("invalid firmware id");
-		rc = EXIT_OP;
+		return EXIT_OP;
+	}
+	return 0;
+}
+
+/*
+ * job create's arguments into ja: 0 to go on, -1 when the help was
+ * printed, or an exit status.
+ */
+static int
+job_create_parse(int argc, char **argv, struct job_args *ja)
+{
+	int	 ch, rc;
+
+	while ((ch = cmd_getopt(argc, argv, "h", job_create_lo)) != -1) {
+		if (ch == 'h') {
+			cmd_help(cur_cmd);
+			return -1;
+		}
+		if ((rc = job_opt(ja, ch, optarg, argv[optind - 1])) != 0)
+			return rc;
+	}
+	if (argc != optind)
+		return usage_err("unexpected argument %s", argv[optind]);
+	return job_args_check(ja);
+}
+
+static void
+job_create_print(const struct ctl *ctl, const struct ops_job_item *out,
+    const struct ops_job_result *res)
+{
+	if (ctl->json) {
+		json_put(codec_job_encode(&out->job, &out->counts, NULL));
+		putchar('\n');
+	} else {
+		printf("job %s created: %s %s of %s/%s to %s, %zu devices",
+		    out->job.id, jobs_state_name(out->job.state),
+		    jobs_kind_name(out->job.kind), out->job.product,
+		    out->job.module, out->job.version, res->added);
+		if (res->skipped || res->left_out || res->superseded)
+			printf(" (%zu not matching, %zu busy in other jobs, "
+			    "%zu superseded)", res->skipped, res->left_out,
+			    res->superseded);
+		putchar('\n');
+	}
+	printf("%s\n", out->job.id);
+}
+
+static int
+cmd_job_create(struct ctl *ctl, int argc, char **argv)
+{
+	struct ops_job_result res;
+	struct ops_job_item out;
+	struct job_args ja;
+	struct ops_err err;
+	int	 rc;
+
+	memset(&ja, 0, sizeof(ja));
+	jobs_job_defaults(&ja.job);
+	if ((rc = job_create_parse(argc, argv, &ja)) != 0) {
+		rc = rc == -1 ? 0 : rc;
 		goto out;
 	}
 	if (ctl_open(ctl) == -1) {
 		rc = EXIT_OP;
 		goto out;
 	}
-	if (ctl->be->job_create(ctl, &job, (const char *const *)dl.v, dl.n,
-	    &out, &res, &err) != OPS_OK) {
+	if (ctl->be->job_create(ctl, &ja.job, (const char *const *)ja.dl.v,
+	    ja.dl.n, &out, &res, &err) != OPS_OK) {
 		rc = op_fail(&err);
 		goto out;
 	}
-	if (ctl->json) {
-		json_put(codec_job_encode(&out.job, &out.counts, NULL));
-		putchar('\n');
-	} else {
-		printf("job %s created: %s %s of %s/%s to %s, %zu devices",
-		    out.job.id, jobs_state_name(out.job.state),
-		    jobs_kind_name(out.job.kind), out.job.product,
-		    out.job.module, out.job.version, res.added);
-		if (res.skipped || res.left_out || res.superseded)
-			printf(" (%zu not matching, %zu busy in other jobs, "
-			    "%zu superseded)", res.skipped, res.left_out,
-			    res.superseded);
-		putchar('\n');
-	}
-	printf("%s\n", out.job.id);
+	job_create_print(ctl, &out, &res);
 	rc = 0;
 out:
-	devlist_free(&dl);
+	devlist_free(&ja.dl);
 	return rc;
 }
 
@@ -2636,8 +2695,12 @@ group_usage(const char *group)
 			    cmds[i].verb, cmds[i].usage);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The global options into ctl: 0 to go on, -1 when the usage was printed
+ * (-h), or an exit status.
+ */
+static int
+main_options(struct ctl *ctl, int argc, char **argv)
 {
 	enum { O_STATE = 256, O_URL, O_TOKEN, O_JSON, O_CA };
 	static const struct option lo[] = {
@@ -2649,10 +2712,139 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl;
-	const struct cmd *c = NULL;
+	int	 ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			ctl->conf_path = optarg;
+			ctl->conf_given = 1;
+			break;
+		case O_STATE:
+			ctl->state = optarg;
+			break;
+		case O_URL:
+			ctl->url = optarg;
+			break;
+		case O_TOKEN:
+			ctl->token_file = optarg;
+			break;
+		case O_CA:
+			ctl->ca = optarg;
+			break;
+		case O_JSON:
+			ctl->json = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		case ':':
+			return usage_err("option %s needs a value",
+			    argv[optind - 1]);
+		default:
+			return usage_err("unknown option %s",
+			    argv[optind - 1]);
+		}
+	}
+	if (ctl->url != NULL && ctl->state != NULL)
+		return usage_err("give --state DIR or --url URL, not both");
+	if (ctl->url == NULL && (ctl->token_file != NULL || ctl->ca != NULL))
+		return usage_err("--token-file and --ca go with --url");
+	if (ctl->url != NULL && *ctl->url == '\0')
+		return usage_err("--url needs an https:// URL");
+	if (ctl->state != NULL && *ctl->state == '\0')
+		return usage_err("--state needs a directory");
+	return 0;
+}
+
+/*
+ * The command "GROUP VERB ..." names (argc >= 1), or NULL with the exit
+ * status in *rc once the trouble is said (or, for `otactl GROUP --help',
+ * the group's commands listed).
+ */
+static const struct cmd *
+cmd_find(int argc, char **argv, int *rc)
+{
 	size_t	 i;
-	int	 ch, rc, known_group = 0;
+	int	 known_group = 0;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmds[i].group, argv[0]) != 0)
+			continue;
+		known_group = 1;
+		if (argc >= 2 && strcmp(cmds[i].verb, argv[1]) == 0)
+			return &cmds[i];
+	}
+	*rc = EXIT_USAGE;
+	if (!known_group) {
+		errmsg("unknown command %s", argv[0]);
+		fputs(usage_text, stderr);
+	} else if (argc < 2) {
+		errmsg("%s: which one?", argv[0]);
+		group_usage(argv[0]);
+	} else if (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (strcmp(cmds[i].group, argv[0]) == 0)
+				printf("otactl %s %s %s\n", cmds[i].group,
+				    cmds[i].verb, cmds[i].usage);
+		*rc = 0;
+	} else {
+		errmsg("unknown command %s %s", argv[0], argv[1]);
+		group_usage(argv[0]);
+	}
+	return NULL;
+}
+
+/* 1 when the arguments after GROUP VERB ask for the command's help. */
+static int
+wants_help(int argc, char **argv)
+{
+	int	 i;
+
+	for (i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The configuration: needed unless --state or --url says where to work.
+ * With --url, -c only supplies admin_token_file when --token-file is not
+ * given.  Neither is looked for when the command's help is asked for.
+ * 0, or an exit status.
+ */
+static int
+main_config(struct ctl *ctl, int help)
+{
+	config_defaults(&ctl->cfg);
+	if (((ctl->state == NULL && ctl->url == NULL) || ctl->conf_given) &&
+	    !help) {
+		if (config_load(ctl->conf_path, &ctl->cfg) == -1) {
+			errmsg("cannot use the configuration %s (give --state "
+			    "DIR to work on a state directory)",
+			    ctl->conf_path);
+			return EXIT_OP;
+		}
+		ctl->cfg_loaded = 1;
+	}
+	if (ctl->url != NULL && ctl->token_file == NULL && !help) {
+		if (!ctl->cfg_loaded)
+			return usage_err("--url needs --token-file F (or -c "
+			    "FILE for its admin_token_file)");
+		ctl->token_file = ctl->cfg.admin_token_file;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ctl ctl;
+	const struct cmd *c;
+	int	 rc;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.conf_path = SYSCONFDIR "/otagw.conf";
@@ -2664,47 +2856,8 @@ main(int argc, char *argv[])
 	 */
 	signal(SIGPIPE, SIG_IGN);
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:c:h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			ctl.conf_path = optarg;
-			ctl.conf_given = 1;
-			break;
-		case O_STATE:
-			ctl.state = optarg;
-			break;
-		case O_URL:
-			ctl.url = optarg;
-			break;
-		case O_TOKEN:
-			ctl.token_file = optarg;
-			break;
-		case O_CA:
-			ctl.ca = optarg;
-			break;
-		case O_JSON:
-			ctl.json = 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case ':':
-			return usage_err("option %s needs a value",
-			    argv[optind - 1]);
-		default:
-			return usage_err("unknown option %s",
-			    argv[optind - 1]);
-		}
-	}
-	if (ctl.url != NULL && ctl.state != NULL)
-		return usage_err("give --state DIR or --url URL, not both");
-	if (ctl.url == NULL && (ctl.token_file != NULL || ctl.ca != NULL))
-		return usage_err("--token-file and --ca go with --url");
-	if (ctl.url != NULL && *ctl.url == '\0')
-		return usage_err("--url needs an https:// URL");
-	if (ctl.state != NULL && *ctl.state == '\0')
-		return usage_err("--state needs a directory");
+	if ((rc = main_options(&ctl, argc, argv)) != 0)
+		return rc == -1 ? 0 : rc;
 	ctl.be = ctl.url != NULL ? &backend_api : &backend_state;
 	argc -= optind;
 	argv += optind;
@@ -2712,70 +2865,11 @@ main(int argc, char *argv[])
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(cmds[i].group, argv[0]) != 0)
-			continue;
-		known_group = 1;
-		if (argc >= 2 && strcmp(cmds[i].verb, argv[1]) == 0) {
-			c = &cmds[i];
-			break;
-		}
-	}
-	if (c == NULL) {
-		if (!known_group) {
-			errmsg("unknown command %s", argv[0]);
-			fputs(usage_text, stderr);
-		} else if (argc < 2) {
-			errmsg("%s: which one?", argv[0]);
-			group_usage(argv[0]);
-		} else if (strcmp(argv[1], "--help") == 0 ||
-		    strcmp(argv[1], "-h") == 0) {
-			for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-				if (strcmp(cmds[i].group, argv[0]) == 0)
-					printf("otactl %s %s %s\n",
-					    cmds[i].group, cmds[i].verb,
-					    cmds[i].usage);
-			return 0;
-		} else {
-			errmsg("unknown command %s %s", argv[0], argv[1]);
-			group_usage(argv[0]);
-		}
-		return EXIT_USAGE;
-	}
+	if ((c = cmd_find(argc, argv, &rc)) == NULL)
+		return rc;
 	cur_cmd = c;
-
-	/*
-	 * The configuration: needed unless --state or --url says where to
-	 * work.  With --url, -c only supplies admin_token_file when
-	 * --token-file is not given.
-	 */
-	config_defaults(&ctl.cfg);
-	if ((ctl.state == NULL && ctl.url == NULL) || ctl.conf_given) {
-		for (i = 2; i < (size_t)argc; i++)
-			if (strcmp(argv[i], "--help") == 0 ||
-			    strcmp(argv[i], "-h") == 0)
-				break;
-		if (i == (size_t)argc) {
-			if (config_load(ctl.conf_path, &ctl.cfg) == -1) {
-				errmsg("cannot use the configuration %s (give "
-				    "--state DIR to work on a state "
-				    "directory)", ctl.conf_path);
-				return EXIT_OP;
-			}
-			ctl.cfg_loaded = 1;
-		}
-	}
-
-	for (i = 2; i < (size_t)argc; i++)
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0)
-			break;
-	if (ctl.url != NULL && ctl.token_file == NULL && i == (size_t)argc) {
-		if (!ctl.cfg_loaded)
-			return usage_err("--url needs --token-file F (or -c "
-			    "FILE for its admin_token_file)");
-		ctl.token_file = ctl.cfg.admin_token_file;
-	}
+	if ((rc = main_config(&ctl, wants_help(argc, argv))) != 0)
+		return rc;
 
 	optind = 0;
 	rc = c->fn(&ctl, argc - 1, argv + 1);
