@@ -4,9 +4,10 @@
  *
  * A translation layer like src/http/device.c, but towards src/ops: every
  * call is one ops function, so the API and `otactl --state' share every
- * rule and every message.  This file only routes, authenticates, turns
- * query strings and JSON bodies into ops parameters (src/codec does the
- * JSON), and ops results into JSON views and status codes:
+ * rule and every message.  This file only routes (one table of method,
+ * path pattern and handler: admin_routes), authenticates, turns query
+ * strings and JSON bodies into ops parameters (src/codec does the JSON),
+ * and ops results into JSON views and status codes:
  *
  *   enum ops_status -> ops_status_http() and {"error":ops_status_name(),
  *   "message":<the ops message>}
@@ -23,12 +24,12 @@
  * above half of ADMIN_MAX_CONNECTIONS, so that one peer cannot take every
  * slot and lock the operator out (admin_limits).
  *
- * Firmware uploads are streamed: on_headers validates the query and the
- * announced size (ops_firmware_upload_begin: 413 before a byte is read),
- * on_body feeds ops_firmware_upload_write (MD5 and SHA-256 on the way; a
- * body growing past firmware_max_size aborts with 413 and the temporary
- * image is removed), on_request stores it.  A client that goes away
- * mid-upload leaves nothing behind (on_close aborts).
+ * Firmware uploads are streamed: the route's on_headers validates the
+ * query and the announced size (ops_firmware_upload_begin: 413 before a
+ * byte is read), on_body feeds ops_firmware_upload_write (MD5 and SHA-256
+ * on the way; a body growing past firmware_max_size aborts with 413 and
+ * the temporary image is removed), on_request stores it.  A client that
+ * goes away mid-upload leaves nothing behind (on_close aborts).
  *
  * Firmware by URL (?url=&sha256=) runs fetch_firmware (src/relay/fetch.h)
  * on a worker thread with its own struct ops (the store is safe across
@@ -100,29 +101,7 @@
 
 #define ADMIN_PARAM_MAX		512	/* one decoded query value */
 
-enum admin_route {
-	R_NONE = 0,
-	R_HEALTHZ,
-	R_METRICS,
-	R_DEVICES,		/* /devices */
-	R_DEVICES_IMPORT,	/* /devices/import */
-	R_DEVICE,		/* /devices/{id} */
-	R_FIRMWARE,		/* /firmware */
-	R_FIRMWARE_ONE,		/* /firmware/{id} */
-	R_FETCH,		/* /firmware/fetches/{id} */
-	R_JOBS,			/* /jobs */
-	R_JOB,			/* /jobs/{id} */
-	R_JOB_DEVICES,		/* /jobs/{id}/devices */
-	R_JOB_TERMINATE,	/* /jobs/{id}/terminate */
-	R_JOB_ROW,		/* /jobs/{id}/devices/{dev}/{op} */
-	R_RELAY,		/* /relay */
-};
-
-enum row_op {
-	ROW_CANCEL = 0,
-	ROW_RETRY,
-	ROW_CONFIRM,
-};
+#define ADMIN_PATH_SEGS		6	/* segments after ADMIN_PREFIX */
 
 enum admin_class {
 	CLASS_2XX = 0,
@@ -185,10 +164,11 @@ struct admin {
 	int		 wake_fd;
 };
 
+struct admin_route;
+
 /* What on_headers found out about a request, kept until on_close. */
 struct admin_req {
-	int		 route;
-	int		 row_op;
+	const struct admin_route *route;	/* the call: path and method */
 	char		 id[OTA_ID_MAX + 1];	/* {id} of the path */
 	char		 dev[OTA_ID_MAX + 1];	/* {dev} of a job row */
 	struct ops_upload *up;			/* streaming upload */
@@ -440,114 +420,63 @@ path_split(const char *path, char seg[][OTA_ID_MAX + 1], int max)
 	return count;
 }
 
-/* Which route a path names, with its ids; R_NONE when none. */
-static int
-admin_route(const char *path, struct admin_req *ar)
-{
-	char	 seg[6][OTA_ID_MAX + 1];
-	int	 n;
+/* A request's path, split once for matching it against the routes. */
+struct admin_path {
+	const char *raw;		/* as it came, without the query */
+	int	 nseg;			/* segments after ADMIN_PREFIX, or -1 */
+	char	 seg[ADMIN_PATH_SEGS][OTA_ID_MAX + 1];	/* decoded */
+};
 
-	if (strcmp(path, "/healthz") == 0)
-		return R_HEALTHZ;
-	if (strcmp(path, "/metrics") == 0)
-		return R_METRICS;
-	if (strncmp(path, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1) != 0)
-		return R_NONE;
-	if ((n = path_split(path + sizeof(ADMIN_PREFIX) - 1, seg, 6)) <= 0)
-		return R_NONE;
-	if (strcmp(seg[0], "devices") == 0) {
-		if (n == 1)
-			return R_DEVICES;
-		if (n != 2)
-			return R_NONE;
-		snprintf(ar->id, sizeof(ar->id), "%s", seg[1]);
-		return strcmp(seg[1], "import") == 0 ? R_DEVICES_IMPORT :
-		    R_DEVICE;
-	}
-	if (strcmp(seg[0], "firmware") == 0) {
-		if (n == 1)
-			return R_FIRMWARE;
-		if (n == 2) {
-			snprintf(ar->id, sizeof(ar->id), "%s", seg[1]);
-			return R_FIRMWARE_ONE;
-		}
-		if (n == 3 && strcmp(seg[1], "fetches") == 0) {
-			snprintf(ar->id, sizeof(ar->id), "%s", seg[2]);
-			return R_FETCH;
-		}
-		return R_NONE;
-	}
-	if (strcmp(seg[0], "jobs") == 0) {
-		if (n == 1)
-			return R_JOBS;
-		snprintf(ar->id, sizeof(ar->id), "%s", seg[1]);
-		if (n == 2)
-			return R_JOB;
-		if (n == 3 && strcmp(seg[2], "devices") == 0)
-			return R_JOB_DEVICES;
-		if (n == 3 && strcmp(seg[2], "terminate") == 0)
-			return R_JOB_TERMINATE;
-		if (n == 5 && strcmp(seg[2], "devices") == 0) {
-			snprintf(ar->dev, sizeof(ar->dev), "%s", seg[3]);
-			if (strcmp(seg[4], "cancel") == 0)
-				ar->row_op = ROW_CANCEL;
-			else if (strcmp(seg[4], "retry") == 0)
-				ar->row_op = ROW_RETRY;
-			else if (strcmp(seg[4], "confirm") == 0)
-				ar->row_op = ROW_CONFIRM;
-			else
-				return R_NONE;
-			return R_JOB_ROW;
-		}
-		return R_NONE;
-	}
-	if (strcmp(seg[0], "relay") == 0 && n == 1)
-		return R_RELAY;
-	return R_NONE;
+static void
+admin_path_split(const char *path, struct admin_path *ap)
+{
+	ap->raw = path;
+	ap->nseg = -1;
+	if (strncmp(path, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1) == 0)
+		ap->nseg = path_split(path + sizeof(ADMIN_PREFIX) - 1,
+		    ap->seg, ADMIN_PATH_SEGS);
 }
 
-/* The methods a route answers, for 405 and Allow. */
-static const char *
-route_methods(int route)
-{
-	switch (route) {
-	case R_HEALTHZ:
-	case R_METRICS:
-	case R_FETCH:
-	case R_JOB:
-	case R_JOB_DEVICES:
-	case R_RELAY:
-		return "GET";
-	case R_DEVICES_IMPORT:
-	case R_JOB_TERMINATE:
-	case R_JOB_ROW:
-		return "POST";
-	case R_DEVICES:
-		return "GET";
-	case R_DEVICE:
-		return "GET, PUT, DELETE";
-	case R_FIRMWARE:
-	case R_JOBS:
-		return "GET, POST";
-	case R_FIRMWARE_ONE:
-		return "GET, PATCH, DELETE";
-	default:
-		return "";
-	}
-}
-
+/*
+ * Does the path match a route's pattern?  A pattern under ADMIN_PREFIX is
+ * matched segment by segment against the decoded path, where "{id}" and
+ * "{dev}" match any segment (their values go into ar, when it is not
+ * NULL); any other pattern ("/healthz") only matches the path as it is.
+ */
 static int
-method_allowed(int route, const char *method)
+pattern_match(const char *pattern, const struct admin_path *ap,
+    struct admin_req *ar)
 {
-	const char *allowed = route_methods(route);
-	size_t	 n = strlen(method);
-	const char *p;
+	const char *p, *slash;
+	size_t	 n;
+	int	 i;
 
-	for (p = allowed; (p = strstr(p, method)) != NULL; p += n)
-		if ((p == allowed || p[-1] == ' ') &&
-		    (p[n] == '\0' || p[n] == ','))
-			return 1;
-	return 0;
+	if (strncmp(pattern, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1) != 0)
+		return strcmp(pattern, ap->raw) == 0;
+	if (ap->nseg <= 0)
+		return 0;
+	p = pattern + sizeof(ADMIN_PREFIX) - 1;
+	for (i = 0; i < ap->nseg; i++) {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (n == 0)
+			return 0;	/* the pattern has fewer segments */
+		if (p[0] == '{') {
+			if (ar != NULL && n == 4 && memcmp(p, "{id}", 4) == 0)
+				snprintf(ar->id, sizeof(ar->id), "%s",
+				    ap->seg[i]);
+			else if (ar != NULL && n == 5 &&
+			    memcmp(p, "{dev}", 5) == 0)
+				snprintf(ar->dev, sizeof(ar->dev), "%s",
+				    ap->seg[i]);
+		} else if (strlen(ap->seg[i]) != n ||
+		    memcmp(ap->seg[i], p, n) != 0)
+			return 0;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return *p == '\0';	/* and not more segments in the pattern */
 }
 
 /*
@@ -648,7 +577,7 @@ admin_authorized(struct admin *a, struct http_req *req)
  */
 
 static int
-h_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
+admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
     struct http_resp *resp)
 {
 	struct codec_device_put body;
@@ -689,8 +618,8 @@ h_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
 }
 
 static int
-h_device_import(struct admin *a, struct http_req *req,
-    struct http_resp *resp)
+admin_device_import(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
 {
 	struct ops_import_result res;
 	struct ops_err err;
@@ -749,7 +678,8 @@ devlist_cb(const struct device_rec *d, void *arg)
 }
 
 static int
-h_device_list(struct admin *a, struct http_req *req, struct http_resp *resp)
+admin_device_list(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	const char *q = http_req_query(req);
 	char	 product[OTA_ID_MAX + 1], module[OTA_ID_MAX + 1];
@@ -784,22 +714,25 @@ h_device_list(struct admin *a, struct http_req *req, struct http_resp *resp)
 }
 
 static int
-h_device(struct admin *a, struct admin_req *ar, struct http_req *req,
+admin_device_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
     struct http_resp *resp)
 {
-	const char *m = http_req_method(req);
+	struct ops_err err;
+
+	if (ops_device_rm(&a->ops, ar->id, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	http_resp_status(resp, 204);
+	return 204;
+}
+
+static int
+admin_device_show(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
 	struct device_rec d;
 	struct ops_err err;
 	int	 status;
 
-	if (strcmp(m, "PUT") == 0)
-		return h_device_put(a, ar, req, resp);
-	if (strcmp(m, "DELETE") == 0) {
-		if (ops_device_rm(&a->ops, ar->id, &err) != OPS_OK)
-			return admin_ops_error(resp, &err);
-		http_resp_status(resp, 204);
-		return 204;
-	}
 	if (ops_device_show(&a->ops, ar->id, &d, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
 	status = admin_json(resp, 200, codec_device_encode_api(&d, NULL));
@@ -880,7 +813,8 @@ fw_send(struct http_resp *resp, int status, const struct firmware_rec *fw,
 }
 
 static int
-h_firmware_list(struct admin *a, struct http_resp *resp)
+admin_firmware_list(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
 {
 	struct ops_fw_item *items = NULL;
 	struct ops_err err;
@@ -899,35 +833,47 @@ h_firmware_list(struct admin *a, struct http_resp *resp)
 }
 
 static int
-h_firmware_one(struct admin *a, struct admin_req *ar, struct http_req *req,
-    struct http_resp *resp)
+admin_firmware_show(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
 {
-	const char *m = http_req_method(req);
-	struct codec_fw_edit e;
 	struct ops_fw_item it;
+	struct ops_err err;
+
+	if (ops_firmware_show(&a->ops, ar->id, &it, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return fw_send(resp, 200, &it.fw, &it.counts);
+}
+
+/* PATCH: the name or the description; answers the firmware as GET. */
+static int
+admin_firmware_edit(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct codec_fw_edit e;
 	struct ops_err err;
 	const uint8_t *b;
 	char	 msg[160];
 	size_t	 len;
 
-	if (strcmp(m, "DELETE") == 0) {
-		if (ops_firmware_rm(&a->ops, ar->id, &err) != OPS_OK)
-			return admin_ops_error(resp, &err);
-		http_resp_status(resp, 204);
-		return 204;
-	}
-	if (strcmp(m, "PATCH") == 0) {
-		b = http_req_body(req, &len);
-		if (codec_fw_edit_decode(b, len, &e, msg, sizeof(msg)) != 0)
-			return admin_bad(resp, msg);
-		if (ops_firmware_edit(&a->ops, ar->id, e.has_name ? e.name :
-		    NULL, e.has_description ? e.description : NULL, NULL,
-		    &err) != OPS_OK)
-			return admin_ops_error(resp, &err);
-	}
-	if (ops_firmware_show(&a->ops, ar->id, &it, &err) != OPS_OK)
+	b = http_req_body(req, &len);
+	if (codec_fw_edit_decode(b, len, &e, msg, sizeof(msg)) != 0)
+		return admin_bad(resp, msg);
+	if (ops_firmware_edit(&a->ops, ar->id, e.has_name ? e.name : NULL,
+	    e.has_description ? e.description : NULL, NULL, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
-	return fw_send(resp, 200, &it.fw, &it.counts);
+	return admin_firmware_show(a, ar, req, resp);
+}
+
+static int
+admin_firmware_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct ops_err err;
+
+	if (ops_firmware_rm(&a->ops, ar->id, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	http_resp_status(resp, 204);
+	return 204;
 }
 
 /*
@@ -1058,7 +1004,7 @@ fetch_running_answer(struct http_resp *resp, const struct admin_fetch *f,
 }
 
 static int
-h_firmware_fetch(struct admin *a, const struct fw_query *fq,
+fetch_start(struct admin *a, const struct fw_query *fq,
     struct http_resp *resp)
 {
 	struct admin_fetch *f;
@@ -1116,7 +1062,8 @@ h_firmware_fetch(struct admin *a, const struct fw_query *fq,
 }
 
 static int
-h_fetch(struct admin *a, struct admin_req *ar, struct http_resp *resp)
+admin_fetch_show(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct admin_fetch *f;
 	struct firmware_rec fw;
@@ -1148,6 +1095,63 @@ h_fetch(struct admin *a, struct admin_req *ar, struct http_resp *resp)
 }
 
 /*
+ * Firmware uploads, streamed: admin_firmware_upload_begin runs when the
+ * head is in (query and announced size checked, 413 before a byte is
+ * read; a fetch by URL answers at once), admin_on_body feeds the image to
+ * ops, admin_firmware_upload_end stores it.
+ */
+
+/*
+ * POST /api/v1/firmware, head: HTTP_STREAM for the body, or HTTP_RESPOND
+ * with the answer made and its status in ar->status.
+ */
+static int
+admin_firmware_upload_begin(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_fw_params p;
+	struct fw_query fq;
+	struct ops_err err;
+	char	 msg[160];
+
+	if (fw_query_parse(http_req_query(req), &fq, &p, msg,
+	    sizeof(msg)) != 0) {
+		ar->status = admin_bad(resp, msg);
+		return HTTP_RESPOND;
+	}
+	if (fq.has[6] || fq.has[7]) {
+		/* by URL: the body is ignored */
+		ar->status = fetch_start(a, &fq, resp);
+		return HTTP_RESPOND;
+	}
+	if (ops_firmware_upload_begin(&a->ops, &p,
+	    http_req_content_length(req), &ar->up, &err) != OPS_OK) {
+		ar->status = admin_ops_error(resp, &err);
+		return HTTP_RESPOND;
+	}
+	return HTTP_STREAM;
+}
+
+/* POST /api/v1/firmware, the whole image in: stores it. */
+static int
+admin_firmware_upload_end(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct firmware_rec fw;
+	struct ops_err err;
+	int	 rc;
+
+	if (ar->up == NULL)
+		return admin_error(resp, 500, "internal", "upload lost");
+	rc = ops_firmware_upload_finish(ar->up, &fw, &err);
+	ar->up = NULL;
+	if (rc != OPS_OK)
+		return admin_ops_error(resp, &err);
+	a->uploads++;
+	return fw_send(resp, 201, &fw, NULL);
+}
+
+/*
  * Jobs.
  */
 
@@ -1161,7 +1165,8 @@ job_send(struct http_resp *resp, int status, const struct ops_job_item *it,
 }
 
 static int
-h_job_create(struct admin *a, struct http_req *req, struct http_resp *resp)
+admin_job_create(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct ops_job_result res;
 	struct ops_job_item out;
@@ -1201,7 +1206,8 @@ h_job_create(struct admin *a, struct http_req *req, struct http_resp *resp)
 }
 
 static int
-h_job_list(struct admin *a, struct http_resp *resp)
+admin_job_list(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct ops_job_item *items = NULL;
 	struct ops_err err;
@@ -1220,7 +1226,8 @@ h_job_list(struct admin *a, struct http_resp *resp)
 }
 
 static int
-h_job(struct admin *a, struct admin_req *ar, struct http_resp *resp)
+admin_job_show(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct ops_job_item it;
 	struct ops_err err;
@@ -1240,7 +1247,7 @@ jdlist_cb(const struct jobdev_rec *jd, void *arg)
 }
 
 static int
-h_job_devices(struct admin *a, struct admin_req *ar, struct http_req *req,
+admin_job_devices(struct admin *a, struct admin_req *ar, struct http_req *req,
     struct http_resp *resp)
 {
 	const char *q = http_req_query(req);
@@ -1280,8 +1287,8 @@ h_job_devices(struct admin *a, struct admin_req *ar, struct http_req *req,
 }
 
 static int
-h_job_terminate(struct admin *a, struct admin_req *ar,
-    struct http_resp *resp)
+admin_job_terminate(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
 {
 	struct ops_job_item it;
 	struct ops_err err;
@@ -1291,21 +1298,39 @@ h_job_terminate(struct admin *a, struct admin_req *ar,
 	return job_send(resp, 200, &it, NULL);
 }
 
+/* One row of a job: cancel, retry or confirm, as fn does it. */
 static int
-h_job_row(struct admin *a, struct admin_req *ar, struct http_resp *resp)
+job_row(struct admin *a, struct admin_req *ar, struct http_resp *resp,
+    int (*fn)(struct ops *, const char *, const char *, struct jobdev_rec *,
+    struct ops_err *))
 {
-	static int (*const fn[])(struct ops *, const char *, const char *,
-	    struct jobdev_rec *, struct ops_err *) = {
-		[ROW_CANCEL] = ops_job_cancel,
-		[ROW_RETRY] = ops_job_retry,
-		[ROW_CONFIRM] = ops_job_confirm,
-	};
 	struct jobdev_rec jd;
 	struct ops_err err;
 
-	if (fn[ar->row_op](&a->ops, ar->id, ar->dev, &jd, &err) != OPS_OK)
+	if (fn(&a->ops, ar->id, ar->dev, &jd, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
 	return admin_json(resp, 200, codec_jobdev_encode(&jd, NULL));
+}
+
+static int
+admin_job_cancel(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	return job_row(a, ar, resp, ops_job_cancel);
+}
+
+static int
+admin_job_retry(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	return job_row(a, ar, resp, ops_job_retry);
+}
+
+static int
+admin_job_confirm(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	return job_row(a, ar, resp, ops_job_confirm);
 }
 
 /*
@@ -1313,7 +1338,8 @@ h_job_row(struct admin *a, struct admin_req *ar, struct http_resp *resp)
  */
 
 static int
-h_relay(struct admin *a, struct http_resp *resp)
+admin_relay_show(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct outbox_stats s;
 	struct ops_err err;
@@ -1344,7 +1370,8 @@ h_relay(struct admin *a, struct http_resp *resp)
 }
 
 static int
-h_healthz(struct admin *a, struct http_resp *resp)
+admin_healthz(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
 {
 	struct store_txn *txn;
 	size_t	 n = 0;
@@ -1361,7 +1388,8 @@ h_healthz(struct admin *a, struct http_resp *resp)
 }
 
 static int
-h_metrics(struct admin *a, struct http_resp *resp)
+admin_metrics_show(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
 {
 	char	*text;
 	size_t	 len;
@@ -1557,18 +1585,129 @@ admin_log(struct http_req *req, int status)
 		log_info("admin: %s %s -> %d", m, http_req_path(req), status);
 }
 
+/*
+ * The routes: every call of the API, as method, path pattern and handler
+ * (docs/admin-api.md has the same list).  The first pattern that matches
+ * a request's path (pattern_match) names its resource; the rows with that
+ * same pattern are the methods it answers, in the order Allow lists them,
+ * so "/api/v1/devices/import" must come before "/api/v1/devices/{id}".
+ * A path no pattern matches is 404, a method its resource lacks 405.
+ *
+ * Every call needs the token, except those of a ROUTE_PUBLIC resource
+ * (the flag of the path's first row counts).  A handler answers a whole
+ * request; on_headers, when a row has one, runs when the head is in
+ * instead of buffering the body (the streamed firmware upload).
+ */
+#define ROUTE_PUBLIC	0x1	/* no token needed (liveness probes) */
+
+typedef int admin_handler_fn(struct admin *, struct admin_req *,
+    struct http_req *, struct http_resp *);
+
+struct admin_route {
+	const char	*method;
+	const char	*pattern;
+	int		 flags;
+	admin_handler_fn *on_headers;	/* NULL: buffer the body */
+	admin_handler_fn *handler;
+};
+
+static const struct admin_route admin_routes[] = {
+	{ "GET", "/healthz", ROUTE_PUBLIC, NULL, admin_healthz },
+	{ "GET", "/metrics", 0, NULL, admin_metrics_show },
+	{ "GET", "/api/v1/devices", 0, NULL, admin_device_list },
+	{ "POST", "/api/v1/devices/import", 0, NULL, admin_device_import },
+	{ "GET", "/api/v1/devices/{id}", 0, NULL, admin_device_show },
+	{ "PUT", "/api/v1/devices/{id}", 0, NULL, admin_device_put },
+	{ "DELETE", "/api/v1/devices/{id}", 0, NULL, admin_device_rm },
+	{ "GET", "/api/v1/firmware", 0, NULL, admin_firmware_list },
+	{ "POST", "/api/v1/firmware", 0, admin_firmware_upload_begin,
+	    admin_firmware_upload_end },
+	{ "GET", "/api/v1/firmware/fetches/{id}", 0, NULL, admin_fetch_show },
+	{ "GET", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_show },
+	{ "PATCH", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_edit },
+	{ "DELETE", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_rm },
+	{ "GET", "/api/v1/jobs", 0, NULL, admin_job_list },
+	{ "POST", "/api/v1/jobs", 0, NULL, admin_job_create },
+	{ "GET", "/api/v1/jobs/{id}", 0, NULL, admin_job_show },
+	{ "GET", "/api/v1/jobs/{id}/devices", 0, NULL, admin_job_devices },
+	{ "POST", "/api/v1/jobs/{id}/terminate", 0, NULL,
+	    admin_job_terminate },
+	{ "POST", "/api/v1/jobs/{id}/devices/{dev}/cancel", 0, NULL,
+	    admin_job_cancel },
+	{ "POST", "/api/v1/jobs/{id}/devices/{dev}/retry", 0, NULL,
+	    admin_job_retry },
+	{ "POST", "/api/v1/jobs/{id}/devices/{dev}/confirm", 0, NULL,
+	    admin_job_confirm },
+	{ "GET", "/api/v1/relay", 0, NULL, admin_relay_show },
+};
+
+#define ADMIN_NROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))
+
+/*
+ * The first route whose pattern matches path, with the path's ids in ar;
+ * NULL when none does.
+ */
+static const struct admin_route *
+route_find(const char *path, struct admin_req *ar)
+{
+	struct admin_path ap;
+	size_t	 i;
+
+	admin_path_split(path, &ap);
+	for (i = 0; i < ADMIN_NROUTES; i++)
+		if (pattern_match(admin_routes[i].pattern, &ap, NULL)) {
+			pattern_match(admin_routes[i].pattern, &ap, ar);
+			return &admin_routes[i];
+		}
+	return NULL;
+}
+
+/* The row of res's resource for method, or NULL. */
+static const struct admin_route *
+route_method(const struct admin_route *res, const char *method)
+{
+	size_t	 i;
+
+	for (i = 0; i < ADMIN_NROUTES; i++)
+		if (strcmp(admin_routes[i].pattern, res->pattern) == 0 &&
+		    strcmp(admin_routes[i].method, method) == 0)
+			return &admin_routes[i];
+	return NULL;
+}
+
+/* The methods of res's resource, "GET, POST", for 405 and Allow. */
+static void
+route_allow(const struct admin_route *res, char *out, size_t size)
+{
+	size_t	 i, o = 0;
+	int	 n;
+
+	out[0] = '\0';
+	for (i = 0; i < ADMIN_NROUTES; i++) {
+		if (strcmp(admin_routes[i].pattern, res->pattern) != 0)
+			continue;
+		n = snprintf(out + o, size - o, "%s%s", o ? ", " : "",
+		    admin_routes[i].method);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/*
+ * A request's head is in: find its route, check the token and the method
+ * (401, 404, 405 as docs/admin-api.md says, in that order), then let the
+ * route stream the body or have it buffered (413 over ADMIN_MAX_BODY).
+ */
 static int
 admin_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 {
 	struct admin *a = arg;
 	struct admin_req *ar;
-	struct ops_fw_params p;
-	struct fw_query fq;
-	struct ops_err err;
+	const struct admin_route *res;
 	const char *m = http_req_method(req);
-	char	 msg[160];
-	int64_t	 clen = http_req_content_length(req);
-	int	 status;
+	char	 allow[64];
+	int	 status, next;
 
 	if ((ar = calloc(1, sizeof(*ar))) == NULL) {
 		http_resp_status(resp, 500);
@@ -1577,44 +1716,34 @@ admin_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 	}
 	http_req_set_user(req, ar);
 	ar->resp = resp;
-	ar->route = admin_route(http_req_path(req), ar);
-	if (ar->route != R_HEALTHZ && !admin_authorized(a, req)) {
+	res = route_find(http_req_path(req), ar);
+	if ((res == NULL || !(res->flags & ROUTE_PUBLIC)) &&
+	    !admin_authorized(a, req)) {
 		http_resp_header(resp, "WWW-Authenticate", ADMIN_REALM);
 		status = admin_error(resp, 401, "unauthorized", "this call "
 		    "needs Authorization: Bearer <admin token>");
 		goto respond;
 	}
-	if (ar->route == R_NONE) {
+	if (res == NULL) {
 		status = admin_error(resp, 404, "not_found", "no such call: %s",
 		    http_req_path(req));
 		goto respond;
 	}
-	if (!method_allowed(ar->route, m)) {
-		http_resp_header(resp, "Allow", route_methods(ar->route));
+	if ((ar->route = route_method(res, m)) == NULL) {
+		route_allow(res, allow, sizeof(allow));
+		http_resp_header(resp, "Allow", allow);
 		status = admin_error(resp, 405, "method_not_allowed", "%s is "
-		    "not allowed here (allowed: %s)", m,
-		    route_methods(ar->route));
+		    "not allowed here (allowed: %s)", m, allow);
 		goto respond;
 	}
-	if (ar->route == R_FIRMWARE && strcmp(m, "POST") == 0) {
-		if (fw_query_parse(http_req_query(req), &fq, &p, msg,
-		    sizeof(msg)) != 0) {
-			status = admin_bad(resp, msg);
-			goto respond;
-		}
-		if (fq.has[6] || fq.has[7]) {
-			/* by URL: the body is ignored */
-			status = h_firmware_fetch(a, &fq, resp);
-			goto respond;
-		}
-		if (ops_firmware_upload_begin(&a->ops, &p, clen, &ar->up,
-		    &err) != OPS_OK) {
-			status = admin_ops_error(resp, &err);
-			goto respond;
-		}
-		return HTTP_STREAM;
+	if (ar->route->on_headers != NULL) {
+		if ((next = ar->route->on_headers(a, ar, req, resp)) !=
+		    HTTP_RESPOND)
+			return next;
+		status = ar->status;
+		goto respond;
 	}
-	if (clen > (int64_t)ADMIN_MAX_BODY) {
+	if (http_req_content_length(req) > (int64_t)ADMIN_MAX_BODY) {
 		status = admin_error(resp, 413, "too_large", "request bodies "
 		    "are limited to %u bytes", ADMIN_MAX_BODY);
 		goto respond;
@@ -1647,85 +1776,22 @@ admin_on_body(void *arg, struct http_req *req, const uint8_t *p, size_t n)
 	return -1;
 }
 
+/* The whole request is in: its route's handler answers it. */
 static void
 admin_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 {
 	struct admin *a = arg;
 	struct admin_req *ar = http_req_user(req);
-	struct firmware_rec fw;
-	struct ops_err err;
-	const char *m = http_req_method(req);
-	int	 status = 500;
+	int	 status;
 
 	if (ar == NULL) {
 		http_resp_status(resp, 500);
 		return;
 	}
-	switch (ar->route) {
-	case R_HEALTHZ:
-		status = h_healthz(a, resp);
-		break;
-	case R_METRICS:
-		status = h_metrics(a, resp);
-		break;
-	case R_DEVICES:
-		status = h_device_list(a, req, resp);
-		break;
-	case R_DEVICES_IMPORT:
-		status = h_device_import(a, req, resp);
-		break;
-	case R_DEVICE:
-		status = h_device(a, ar, req, resp);
-		break;
-	case R_FIRMWARE:
-		if (strcmp(m, "POST") == 0) {
-			if (ar->up == NULL) {
-				status = admin_error(resp, 500, "internal",
-				    "upload lost");
-				break;
-			}
-			status = ops_firmware_upload_finish(ar->up, &fw, &err);
-			ar->up = NULL;
-			if (status != OPS_OK)
-				status = admin_ops_error(resp, &err);
-			else {
-				a->uploads++;
-				status = fw_send(resp, 201, &fw, NULL);
-			}
-		} else
-			status = h_firmware_list(a, resp);
-		break;
-	case R_FIRMWARE_ONE:
-		status = h_firmware_one(a, ar, req, resp);
-		break;
-	case R_FETCH:
-		status = h_fetch(a, ar, resp);
-		break;
-	case R_JOBS:
-		if (strcmp(m, "POST") == 0)
-			status = h_job_create(a, req, resp);
-		else
-			status = h_job_list(a, resp);
-		break;
-	case R_JOB:
-		status = h_job(a, ar, resp);
-		break;
-	case R_JOB_DEVICES:
-		status = h_job_devices(a, ar, req, resp);
-		break;
-	case R_JOB_TERMINATE:
-		status = h_job_terminate(a, ar, resp);
-		break;
-	case R_JOB_ROW:
-		status = h_job_row(a, ar, resp);
-		break;
-	case R_RELAY:
-		status = h_relay(a, resp);
-		break;
-	default:
+	if (ar->route != NULL)
+		status = ar->route->handler(a, ar, req, resp);
+	else
 		status = admin_error(resp, 404, "not_found", "no such call");
-		break;
-	}
 	ar->status = status;
 	admin_count(a, status);
 	admin_log(req, status);
