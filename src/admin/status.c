@@ -93,9 +93,11 @@ admin_metrics_show(struct admin *a, struct admin_req *ar,
 /* Store figures, gathered in one read transaction. */
 struct scrape {
 	struct store_txn *txn;
+	size_t	 ndev;
 	size_t	 fw[3];
 	size_t	 jobs[5];
 	size_t	 rows[JD_NSTATES];
+	struct outbox_stats os;
 	size_t	 nopen;
 	char	 (*open)[OTA_ID_MAX + 1];
 	size_t	 cap;
@@ -141,80 +143,124 @@ scrape_row_cb(const struct jobdev_rec *jd, void *arg)
 	return 0;
 }
 
+/* The store's figures into s, in one read transaction: 1, or 0. */
+static int
+scrape_store(struct admin *a, struct scrape *s)
+{
+	size_t	 i;
+	int	 ok;
+
+	if (store_txn_begin(a->st, 1, &s->txn) != 0)
+		return 0;
+	ok = store_device_count(s->txn, &s->ndev) == 0 &&
+	    store_firmware_iter(s->txn, scrape_fw_cb, s) == 0 &&
+	    store_job_iter(s->txn, scrape_job_cb, s) == 0 &&
+	    store_outbox_stats(s->txn, &s->os) == 0;
+	/* rows of open jobs only: closed ones no longer move */
+	for (i = 0; ok && i < s->nopen; i++)
+		ok = store_jobdev_iter(s->txn, s->open[i], scrape_row_cb,
+		    s) == 0;
+	store_txn_abort(s->txn);
+	return ok;
+}
+
+/* The store's figures, after otagw_store_up. */
+static void
+metrics_store(struct admin *a, struct metrics_out *out,
+    const struct scrape *s)
+{
+	static const char *const fwst[3] = { "UNVERIFIED", "VERIFIED",
+	    "VERIFY_FAILED" };
+	char	 label[64];
+	size_t	 i;
+	double	 age = 0;
+
+	metrics_gauge(out, "otagw_devices", "Provisioned devices.", "",
+	    (double)s->ndev);
+	for (i = 0; i < 3; i++) {
+		snprintf(label, sizeof(label), "state=\"%s\"", fwst[i]);
+		metrics_gauge(out, "otagw_firmware", "Firmware images by "
+		    "state.", label, (double)s->fw[i]);
+	}
+	for (i = 0; i < 5; i++) {
+		snprintf(label, sizeof(label), "state=\"%s\"",
+		    jobs_state_name((int)i));
+		metrics_gauge(out, "otagw_jobs", "Upgrade jobs by state.",
+		    label, (double)s->jobs[i]);
+	}
+	for (i = 0; i < JD_NSTATES; i++) {
+		snprintf(label, sizeof(label), "state=\"%s\"",
+		    jobs_jd_state_name((int)i));
+		metrics_gauge(out, "otagw_open_job_devices", "Devices of open "
+		    "(scheduled, running, paused) jobs by state.", label,
+		    (double)s->rows[i]);
+	}
+	metrics_gauge(out, "otagw_outbox_last_seq", "Last sequence number "
+	    "handed out to an upstream event.", "", (double)s->os.last_seq);
+	if (a->relay != NULL)
+		return;	/* the relay reports the rest itself when it runs */
+	if (s->os.depth > 0 && s->os.oldest_ts > 0) {
+		age = (double)(time_now_ms() - s->os.oldest_ts) / 1000.0;
+		if (age < 0)
+			age = 0;
+	}
+	metrics_gauge(out, "otagw_outbox_depth", "Events waiting in the "
+	    "outbox.", "", (double)s->os.depth);
+	metrics_gauge(out, "otagw_outbox_oldest_age_seconds", "Age of the "
+	    "oldest event in the outbox.", "", age);
+}
+
+/* The listener's connections, as the HTTP server counts them. */
+static void
+metrics_server(struct admin *a, struct metrics_out *out)
+{
+	struct http_server_stats hs;
+
+	memset(&hs, 0, sizeof(hs));
+	http_server_stats(a->srv, &hs);
+	metrics_gauge(out, "otagw_admin_connections", "Open admin API "
+	    "connections.", "", (double)hs.connections);
+	metrics_gauge(out, "otagw_admin_h2_connections", "Open admin API "
+	    "connections speaking HTTP/2.", "", (double)hs.h2_connections);
+	metrics_counter(out, "otagw_admin_accepted_total", "Admin API "
+	    "connections accepted.", "", (double)hs.accepted);
+	metrics_counter(out, "otagw_admin_requests_total", "Admin API "
+	    "requests.", "", (double)hs.requests);
+	metrics_counter(out, "otagw_admin_bytes_out_total", "Bytes sent by "
+	    "the admin API.", "", (double)hs.bytes_out);
+	metrics_counter(out, "otagw_admin_refused_total", "Admin API "
+	    "connections closed at accept.", "reason=\"per_source\"",
+	    (double)hs.refused_source);
+	metrics_counter(out, "otagw_admin_refused_total", "Admin API "
+	    "connections closed at accept.", "reason=\"max_connections\"",
+	    (double)hs.refused_limit);
+	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
+	    "connections closed for a slow handshake or request head.",
+	    "phase=\"handshake\"", (double)hs.handshake_timeouts);
+	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
+	    "connections closed for a slow handshake or request head.",
+	    "phase=\"head\"", (double)hs.head_timeouts);
+}
+
 void
 admin_metrics_cb(void *arg, struct metrics_out *out)
 {
 	static const char *const cls[CLASS_N] = {
 		"code=\"2xx\"", "code=\"3xx\"", "code=\"4xx\"", "code=\"5xx\"",
 	};
-	static const char *const fwst[3] = { "UNVERIFIED", "VERIFIED",
-	    "VERIFY_FAILED" };
 	struct admin *a = arg;
-	struct http_server_stats hs;
-	struct outbox_stats os;
 	struct scrape s;
-	char	 label[64];
-	size_t	 ndev = 0, i;
+	size_t	 i;
 	unsigned running, kept;
-	double	 age = 0;
 	int	 ok;
 
 	memset(&s, 0, sizeof(s));
-	memset(&os, 0, sizeof(os));
-	ok = store_txn_begin(a->st, 1, &s.txn) == 0;
-	if (ok) {
-		ok = store_device_count(s.txn, &ndev) == 0 &&
-		    store_firmware_iter(s.txn, scrape_fw_cb, &s) == 0 &&
-		    store_job_iter(s.txn, scrape_job_cb, &s) == 0 &&
-		    store_outbox_stats(s.txn, &os) == 0;
-		/* rows of open jobs only: closed ones no longer move */
-		for (i = 0; ok && i < s.nopen; i++)
-			ok = store_jobdev_iter(s.txn, s.open[i], scrape_row_cb,
-			    &s) == 0;
-		store_txn_abort(s.txn);
-	}
+	ok = scrape_store(a, &s);
 	free(s.open);
 	metrics_gauge(out, "otagw_store_up", "1 when the store could be read "
 	    "for this scrape.", "", ok ? 1 : 0);
-	if (ok) {
-		metrics_gauge(out, "otagw_devices", "Provisioned devices.", "",
-		    (double)ndev);
-		for (i = 0; i < 3; i++) {
-			snprintf(label, sizeof(label), "state=\"%s\"",
-			    fwst[i]);
-			metrics_gauge(out, "otagw_firmware", "Firmware images "
-			    "by state.", label, (double)s.fw[i]);
-		}
-		for (i = 0; i < 5; i++) {
-			snprintf(label, sizeof(label), "state=\"%s\"",
-			    jobs_state_name((int)i));
-			metrics_gauge(out, "otagw_jobs", "Upgrade jobs by "
-			    "state.", label, (double)s.jobs[i]);
-		}
-		for (i = 0; i < JD_NSTATES; i++) {
-			snprintf(label, sizeof(label), "state=\"%s\"",
-			    jobs_jd_state_name((int)i));
-			metrics_gauge(out, "otagw_open_job_devices", "Devices "
-			    "of open (scheduled, running, paused) jobs by "
-			    "state.", label, (double)s.rows[i]);
-		}
-		metrics_gauge(out, "otagw_outbox_last_seq", "Last sequence "
-		    "number handed out to an upstream event.", "",
-		    (double)os.last_seq);
-		if (a->relay == NULL) {
-			/* the relay reports these itself when it runs */
-			if (os.depth > 0 && os.oldest_ts > 0) {
-				age = (double)(time_now_ms() - os.oldest_ts) /
-				    1000.0;
-				if (age < 0)
-					age = 0;
-			}
-			metrics_gauge(out, "otagw_outbox_depth", "Events "
-			    "waiting in the outbox.", "", (double)os.depth);
-			metrics_gauge(out, "otagw_outbox_oldest_age_seconds",
-			    "Age of the oldest event in the outbox.", "", age);
-		}
-	}
+	if (ok)
+		metrics_store(a, out, &s);
 	for (i = 0; i < CLASS_N; i++)
 		metrics_counter(out, "otagw_admin_responses_total", "Admin API "
 		    "responses by status class.", cls[i],
@@ -226,32 +272,7 @@ admin_metrics_cb(void *arg, struct metrics_out *out)
 	admin_fetch_counts(a, &running, &kept);
 	metrics_gauge(out, "otagw_admin_fetches_running", "Firmware fetches by "
 	    "URL running now.", "", (double)running);
-	if (a->srv != NULL) {
-		memset(&hs, 0, sizeof(hs));
-		http_server_stats(a->srv, &hs);
-		metrics_gauge(out, "otagw_admin_connections", "Open admin API "
-		    "connections.", "", (double)hs.connections);
-		metrics_gauge(out, "otagw_admin_h2_connections", "Open admin "
-		    "API connections speaking HTTP/2.", "",
-		    (double)hs.h2_connections);
-		metrics_counter(out, "otagw_admin_accepted_total", "Admin API "
-		    "connections accepted.", "", (double)hs.accepted);
-		metrics_counter(out, "otagw_admin_requests_total", "Admin API "
-		    "requests.", "", (double)hs.requests);
-		metrics_counter(out, "otagw_admin_bytes_out_total", "Bytes "
-		    "sent by the admin API.", "", (double)hs.bytes_out);
-		metrics_counter(out, "otagw_admin_refused_total", "Admin API "
-		    "connections closed at accept.", "reason=\"per_source\"",
-		    (double)hs.refused_source);
-		metrics_counter(out, "otagw_admin_refused_total", "Admin API "
-		    "connections closed at accept.",
-		    "reason=\"max_connections\"", (double)hs.refused_limit);
-		metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
-		    "connections closed for a slow handshake or request head.",
-		    "phase=\"handshake\"", (double)hs.handshake_timeouts);
-		metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
-		    "connections closed for a slow handshake or request head.",
-		    "phase=\"head\"", (double)hs.head_timeouts);
-	}
+	if (a->srv != NULL)
+		metrics_server(a, out);
 }
 

@@ -98,8 +98,21 @@ firmware_add_file(struct ctl *ctl, const struct ops_fw_params *p,
 	return rc;
 }
 
+/* What firmware add's options say. */
+struct fw_add_args {
+	struct ops_fw_params p;
+	const char *file;	/* the image; "-": standard input */
+	const char *url;	/* --url instead of a file */
+	const char *sha256;	/* --sha256, with --url */
+	const char *ca;		/* --ca, with --url */
+};
+
+/*
+ * firmware add's arguments into fa: 0 to go on, -1 when the help was
+ * printed, or EXIT_USAGE.
+ */
 static int
-cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
+fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 {
 	static const struct option lo[] = {
 		{ "product", required_argument, NULL, 'p' },
@@ -114,89 +127,108 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ops_fw_params p;
-	struct firmware_rec fw;
-	struct ops_err err;
-	const char *url = NULL, *sha256 = NULL, *ca = NULL;
-	char	 md5[33], sha[65];
-	int	 ch, rc;
+	struct ops_fw_params *p = &fa->p;
+	int	 ch;
 
-	memset(&p, 0, sizeof(p));
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		switch (ch) {
 		case 'p':
-			p.product = optarg;
+			p->product = optarg;
 			break;
 		case 'v':
-			p.version = optarg;
+			p->version = optarg;
 			break;
 		case 'm':
-			p.module = optarg;
+			p->module = optarg;
 			break;
 		case 'n':
-			p.name = optarg;
+			p->name = optarg;
 			break;
 		case 's':
-			p.sign_method = optarg;
+			p->sign_method = optarg;
 			break;
 		case 'd':
-			p.description = optarg;
+			p->description = optarg;
 			break;
 		case 'U':
-			url = optarg;
+			fa->url = optarg;
 			break;
 		case 'S':
-			sha256 = optarg;
+			fa->sha256 = optarg;
 			break;
 		case 'C':
-			ca = optarg;
+			fa->ca = optarg;
 			break;
 		case 'h':
 			ctl_help();
-			return 0;
+			return -1;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (url != NULL && argc - optind != 0)
+	if (fa->url != NULL && argc - optind != 0)
 		return ctl_usage_err("want --url or an image FILE, not both");
-	if (url != NULL && sha256 == NULL)
+	if (fa->url != NULL && fa->sha256 == NULL)
 		return ctl_usage_err("--url needs --sha256");
-	if (ca != NULL && ctl->url != NULL)
+	if (fa->ca != NULL && ctl->url != NULL)
 		return ctl_usage_err("--ca is for --state: over the admin API "
 		    "the daemon fetches the image with its upstream_ca");
-	if (url == NULL && argc - optind != 1)
+	if (fa->url == NULL && argc - optind != 1)
 		return ctl_usage_err("want one image FILE");
-	if (p.product == NULL)
+	if (p->product == NULL)
 		return ctl_usage_err("--product is required");
-	if (p.version == NULL)
+	if (p->version == NULL)
 		return ctl_usage_err("--version is required");
-	if (p.name != NULL && *p.name == '\0')
+	if (p->name != NULL && *p->name == '\0')
 		return ctl_usage_err("--name must not be empty");
-	if (ctl_open(ctl) == -1)
-		return EXIT_OP;
-	if (url != NULL)
-		rc = fetch_add(ctl, &p, url, sha256, ca, &fw, &err);
-	else if (strcmp(argv[optind], "-") == 0)
-		rc = ctl->be->firmware_add_fd(ctl, &p, STDIN_FILENO, &fw,
-		    &err);
-	else
-		rc = firmware_add_file(ctl, &p, argv[optind], &fw,
-		    &err);
-	if (rc != OPS_OK)
-		return ctl_op_fail(&err);
+	if (fa->url == NULL)
+		fa->file = argv[optind];
+	return 0;
+}
+
+static void
+fw_add_print(const struct ctl *ctl, const struct firmware_rec *fw)
+{
+	char	 md5[33], sha[65];
+
 	if (ctl->json) {
-		ctl_json_put(codec_firmware_encode(&fw, NULL, NULL));
+		ctl_json_put(codec_firmware_encode(fw, NULL, NULL));
 		putchar('\n');
 	} else {
-		hex_encode(fw.md5, sizeof(fw.md5), md5);
-		hex_encode(fw.sha256, sizeof(fw.sha256), sha);
+		hex_encode(fw->md5, sizeof(fw->md5), md5);
+		hex_encode(fw->sha256, sizeof(fw->sha256), sha);
 		printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
-		    fw.id, fw.product, fw.module, fw.version, fw.name,
-		    (unsigned long long)fw.size);
+		    fw->id, fw->product, fw->module, fw->version, fw->name,
+		    (unsigned long long)fw->size);
 		printf("md5 %s\nsha256 %s\n", md5, sha);
 	}
-	printf("%s\n", fw.id);
+	printf("%s\n", fw->id);
+}
+
+static int
+cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct fw_add_args fa;
+	struct firmware_rec fw;
+	struct ops_err err;
+	int	 rc;
+
+	memset(&fa, 0, sizeof(fa));
+	if ((rc = fw_add_parse(ctl, argc, argv, &fa)) != 0)
+		return rc == -1 ? 0 : rc;
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	if (fa.url != NULL)
+		rc = fetch_add(ctl, &fa.p, fa.url, fa.sha256, fa.ca, &fw,
+		    &err);
+	else if (strcmp(fa.file, "-") == 0)
+		rc = ctl->be->firmware_add_fd(ctl, &fa.p, STDIN_FILENO, &fw,
+		    &err);
+	else
+		rc = firmware_add_file(ctl, &fa.p, fa.file, &fw, &err);
+	if (rc != OPS_OK)
+		return ctl_op_fail(&err);
+	fw_add_print(ctl, &fw);
 	return 0;
 }
 
