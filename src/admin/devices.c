@@ -1,0 +1,159 @@
+/*
+ * devices.c: the admin API's device calls, each one ops operation:
+ *
+ *   GET    /api/v1/devices?product=&module=&version=&after=&limit=
+ *   POST   /api/v1/devices/import          (text/csv)
+ *   GET    /api/v1/devices/{id}
+ *   PUT    /api/v1/devices/{id}            (JSON: product, secret, psk,
+ *                                            versions)
+ *   DELETE /api/v1/devices/{id}
+ *
+ * Secrets and PSKs go in and never come back: the device view says only
+ * whether there is one, and the decoded body is wiped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/admin_priv.h"
+#include "codec/codec.h"
+#include "crypto/crypto.h"
+
+int
+admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct codec_device_put body;
+	struct ops_device_params p;
+	struct device_rec dev;
+	struct ops_err err;
+	char	 vstr[OTA_MODULES_MAX][2 * OTA_ID_MAX + 2];
+	const char *versions[OTA_MODULES_MAX];
+	const uint8_t *b;
+	char	 msg[160];
+	size_t	 len;
+	unsigned i;
+	int	 created = 0, status;
+
+	b = http_req_body(req, &len);
+	if (codec_device_put_decode(b, len, &body, msg, sizeof(msg)) != 0)
+		return admin_bad(resp, msg);
+	memset(&p, 0, sizeof(p));
+	p.id = ar->id;
+	p.product = body.has_product ? body.product : NULL;
+	p.secret = body.has_secret ? body.secret : NULL;
+	p.psk_hex = body.has_psk ? body.psk_hex : NULL;
+	for (i = 0; i < body.nversions; i++) {
+		snprintf(vstr[i], sizeof(vstr[i]), "%s=%s",
+		    body.versions[i].module, body.versions[i].version);
+		versions[i] = vstr[i];
+	}
+	p.nversions = body.nversions;
+	p.versions = versions;
+	if (ops_device_put(&a->ops, &p, &dev, &created, &err) != OPS_OK)
+		status = admin_ops_error(resp, &err);
+	else
+		status = admin_json(resp, created ? 201 : 200,
+		    codec_device_encode_api(&dev, NULL));
+	crypto_wipe(&body, sizeof(body));
+	crypto_wipe(&dev, sizeof(dev));
+	return status;
+}
+
+int
+admin_device_import(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_import_result res;
+	struct ops_err err;
+	const char *ct = http_req_header(req, "content-type");
+	const uint8_t *b;
+	char	 out[128];
+	size_t	 len;
+
+	if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0 ||
+	    (ct[8] != '\0' && ct[8] != ';' && ct[8] != ' '))
+		return admin_bad(resp, "the import wants Content-Type: "
+		    "text/csv (product,device,secret,psk per line)");
+	b = http_req_body(req, &len);
+	if (ops_device_import(&a->ops, (const char *)b, len, &res, &err) !=
+	    OPS_OK)
+		return admin_ops_error(resp, &err);
+	len = (size_t)snprintf(out, sizeof(out), "{\"lines\":%zu,\"created\":"
+	    "%zu,\"updated\":%zu}", res.lines, res.created, res.updated);
+	return admin_json(resp, 200, strdup(out));
+}
+
+static int
+devlist_cb(const struct device_rec *d, void *arg)
+{
+	struct admin_list *l = arg;
+
+	admin_list_item(l, codec_device_encode_api(d, NULL));
+	return l->failed;
+}
+
+int
+admin_device_list(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	const char *q = http_req_query(req);
+	char	 product[OTA_ID_MAX + 1], module[OTA_ID_MAX + 1];
+	char	 version[OTA_ID_MAX + 1], after[OTA_ID_MAX + 1];
+	char	 next[OTA_ID_MAX + 1];
+	struct ops_device_filter f;
+	struct admin_list l;
+	struct ops_err err;
+	int	 rp, rm, rv, ra;
+
+	memset(&f, 0, sizeof(f));
+	rp = admin_query_get(q, "product", product, sizeof(product));
+	rm = admin_query_get(q, "module", module, sizeof(module));
+	rv = admin_query_get(q, "version", version, sizeof(version));
+	ra = admin_query_get(q, "after", after, sizeof(after));
+	if (rp == -1 || rm == -1 || rv == -1 || ra == -1)
+		return admin_bad(resp, "bad query: product, module, version, "
+		    "after (each at most once, percent-encoded)");
+	if (admin_query_limit(q, &f.limit) == -1)
+		return admin_bad(resp, "limit must be a number from 1");
+	f.product = rp ? product : NULL;
+	f.module = rm ? module : NULL;
+	f.version = rv ? version : NULL;
+	f.after = ra ? after : NULL;
+	admin_list_init(&l);
+	if (ops_device_list(&a->ops, &f, devlist_cb, &l, next, &err) !=
+	    OPS_OK) {
+		admin_list_free(&l);
+		return admin_ops_error(resp, &err);
+	}
+	return admin_list_send(resp, &l, next);
+}
+
+int
+admin_device_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct ops_err err;
+
+	if (ops_device_rm(&a->ops, ar->id, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	http_resp_status(resp, 204);
+	return 204;
+}
+
+int
+admin_device_show(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct device_rec d;
+	struct ops_err err;
+	int	 status;
+
+	if (ops_device_show(&a->ops, ar->id, &d, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	status = admin_json(resp, 200, codec_device_encode_api(&d, NULL));
+	crypto_wipe(&d, sizeof(d));
+	return status;
+}
+

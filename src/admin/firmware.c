@@ -1,0 +1,198 @@
+/*
+ * firmware.c: the admin API's firmware calls, each one ops operation:
+ *
+ *   GET    /api/v1/firmware
+ *   POST   /api/v1/firmware?product=&version=&module=&name=&signMethod=
+ *          &description=          (body: the image; with url=&sha256=
+ *                                  instead, a fetch: fetch.c)
+ *   GET    /api/v1/firmware/{id}
+ *   PATCH  /api/v1/firmware/{id}  (JSON: name, description)
+ *   DELETE /api/v1/firmware/{id}
+ *
+ * Uploads are streamed, never buffered whole: admin_firmware_upload_begin
+ * runs when the request head is in and checks the query and the announced
+ * size (ops_firmware_upload_begin: 413 before a byte is read); route.c's
+ * on_body feeds the image to ops_firmware_upload_write (MD5 and SHA-256 on
+ * the way; past firmware_max_size it aborts with 413 and the temporary
+ * image is removed); admin_firmware_upload_end stores it.  A client that
+ * goes away mid-upload leaves nothing behind (route.c's on_close aborts).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_priv.h"
+#include "codec/codec.h"
+
+/*
+ * The query of POST /api/v1/firmware into fq, and p pointing into it
+ * (NULL members when absent): 0, or -1 with the message for a 400.
+ */
+static int
+fw_query_parse(const char *q, struct admin_fw_query *fq,
+    struct ops_fw_params *p, char *msg, size_t msglen)
+{
+	static const char *const names[8] = { "product", "version", "module",
+	    "name", "description", "signMethod", "url", "sha256" };
+	char	*dst[8];
+	size_t	 size[8];
+	int	 i, r;
+
+	memset(fq, 0, sizeof(*fq));
+	dst[0] = fq->product, size[0] = sizeof(fq->product);
+	dst[1] = fq->version, size[1] = sizeof(fq->version);
+	dst[2] = fq->module, size[2] = sizeof(fq->module);
+	dst[3] = fq->name, size[3] = sizeof(fq->name);
+	dst[4] = fq->description, size[4] = sizeof(fq->description);
+	dst[5] = fq->sign, size[5] = sizeof(fq->sign);
+	dst[6] = fq->url, size[6] = sizeof(fq->url);
+	dst[7] = fq->sha256, size[7] = sizeof(fq->sha256);
+	for (i = 0; i < 8; i++) {
+		if ((r = admin_query_get(q, names[i], dst[i], size[i])) == -1) {
+			snprintf(msg, msglen, "bad query parameter %s "
+			    "(repeated, badly percent-encoded or too long)",
+			    names[i]);
+			return -1;
+		}
+		fq->has[i] = r;
+	}
+	if (!fq->has[0] || !fq->has[1]) {
+		snprintf(msg, msglen, "product= and version= are required");
+		return -1;
+	}
+	memset(p, 0, sizeof(*p));
+	p->product = fq->product;
+	p->version = fq->version;
+	p->module = fq->has[2] ? fq->module : NULL;
+	p->name = fq->has[3] ? fq->name : NULL;
+	p->description = fq->has[4] ? fq->description : NULL;
+	p->sign_method = fq->has[5] ? fq->sign : NULL;
+	if (fq->has[3] && fq->name[0] == '\0') {
+		snprintf(msg, msglen, "name= must not be empty");
+		return -1;
+	}
+	return 0;
+}
+
+int
+admin_fw_send(struct http_resp *resp, int status, const struct firmware_rec *fw,
+    const struct jobs_counts *counts)
+{
+
+	return admin_json(resp, status, codec_firmware_encode(fw, counts,
+	    NULL));
+}
+
+int
+admin_firmware_list(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_fw_item *items = NULL;
+	struct ops_err err;
+	struct admin_list l;
+	size_t	 i, n;
+
+	if (ops_firmware_list(&a->ops, &items, &n, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	admin_list_init(&l);
+	for (i = 0; i < n; i++)
+		admin_list_item(&l, codec_firmware_encode(&items[i].fw,
+		    &items[i].counts, NULL));
+	free(items);
+	return admin_list_send(resp, &l, NULL);
+}
+
+int
+admin_firmware_show(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_fw_item it;
+	struct ops_err err;
+
+	if (ops_firmware_show(&a->ops, ar->id, &it, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return admin_fw_send(resp, 200, &it.fw, &it.counts);
+}
+
+/* PATCH: the name or the description; answers the firmware as GET. */
+int
+admin_firmware_edit(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct codec_fw_edit e;
+	struct ops_err err;
+	const uint8_t *b;
+	char	 msg[160];
+	size_t	 len;
+
+	b = http_req_body(req, &len);
+	if (codec_fw_edit_decode(b, len, &e, msg, sizeof(msg)) != 0)
+		return admin_bad(resp, msg);
+	if (ops_firmware_edit(&a->ops, ar->id, e.has_name ? e.name : NULL,
+	    e.has_description ? e.description : NULL, NULL, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return admin_firmware_show(a, ar, req, resp);
+}
+
+int
+admin_firmware_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct ops_err err;
+
+	if (ops_firmware_rm(&a->ops, ar->id, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	http_resp_status(resp, 204);
+	return 204;
+}
+
+/*
+ * POST /api/v1/firmware, head: HTTP_STREAM for the body, or HTTP_RESPOND
+ * with the answer made and its status in ar->status.
+ */
+int
+admin_firmware_upload_begin(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_fw_params p;
+	struct admin_fw_query fq;
+	struct ops_err err;
+	char	 msg[160];
+
+	if (fw_query_parse(http_req_query(req), &fq, &p, msg,
+	    sizeof(msg)) != 0) {
+		ar->status = admin_bad(resp, msg);
+		return HTTP_RESPOND;
+	}
+	if (fq.has[6] || fq.has[7]) {
+		/* by URL: the body is ignored */
+		ar->status = admin_fetch_start(a, &fq, resp);
+		return HTTP_RESPOND;
+	}
+	if (ops_firmware_upload_begin(&a->ops, &p,
+	    http_req_content_length(req), &ar->up, &err) != OPS_OK) {
+		ar->status = admin_ops_error(resp, &err);
+		return HTTP_RESPOND;
+	}
+	return HTTP_STREAM;
+}
+
+/* POST /api/v1/firmware, the whole image in: stores it. */
+int
+admin_firmware_upload_end(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct firmware_rec fw;
+	struct ops_err err;
+	int	 rc;
+
+	if (ar->up == NULL)
+		return admin_error(resp, 500, "internal", "upload lost");
+	rc = ops_firmware_upload_finish(ar->up, &fw, &err);
+	ar->up = NULL;
+	if (rc != OPS_OK)
+		return admin_ops_error(resp, &err);
+	a->uploads++;
+	return admin_fw_send(resp, 201, &fw, NULL);
+}
+

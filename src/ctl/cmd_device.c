@@ -1,0 +1,360 @@
+/*
+ * cmd_device.c: the device commands of otactl: device put, import, list,
+ * show and rm.  Each reads its options, makes one backend call (the same
+ * on a state directory and over the admin API) and prints the answer, as
+ * docs/otactl.md shows it.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "crypto/crypto.h"
+#include "ctl/otactl.h"
+
+#define CSV_FILE_MAX	(16 << 20)	/* device import, bytes */
+
+static const char help_device_put[] =
+"Provisions a device, or updates one (its other settings are kept).\n"
+"  --product P              its product (required)\n"
+"  --secret S               HTTPS bearer secret (stored as a salted hash; "
+"\"\" removes it)\n"
+"  --psk HEX                DTLS pre-shared key, 1-64 bytes in hex "
+"(\"\" removes it)\n"
+"  --version [MODULE=]VER   current version of a module (default module "
+"\"default\"); repeatable\n";
+
+static int
+cmd_device_put(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "product", required_argument, NULL, 'p' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "psk", required_argument, NULL, 'k' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *versions[OTA_MODULES_MAX * 4];
+	struct ops_device_params p;
+	struct device_rec dev;
+	struct ops_err err;
+	int	 ch, created, rc;
+
+	memset(&p, 0, sizeof(p));
+	p.versions = versions;
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 'p':
+			p.product = optarg;
+			break;
+		case 's':
+			p.secret = optarg;
+			break;
+		case 'k':
+			p.psk_hex = optarg;
+			break;
+		case 'v':
+			if (p.nversions == sizeof(versions) / sizeof(*versions))
+				return ctl_usage_err("too many --version "
+				    "options");
+			versions[p.nversions++] = optarg;
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_err("want one device ID");
+	if (p.product == NULL)
+		return ctl_usage_err("--product is required");
+	p.id = argv[optind];
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	rc = ctl->be->device_put(ctl, &p, &dev, &created, &err);
+	if (rc != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json) {
+		ctl_json_put(codec_device_encode(&dev, NULL));
+		putchar('\n');
+	} else
+		printf("device %s %s\n", dev.id, created ? "provisioned" :
+		    "updated");
+	printf("%s\n", dev.id);
+	return 0;
+}
+
+const struct ctl_cmd ctl_cmd_device_put = {
+	"device", "put", cmd_device_put,
+	"ID --product P [--secret S] [--psk HEX] [--version [MODULE=]VER]...",
+	help_device_put,
+};
+
+static const char help_device_import[] =
+"Provisions devices from a CSV file: product,device,secret,psk per line\n"
+"(secret and psk may be empty; a header line is skipped), at most 10,000\n"
+"lines; all or nothing.  FILE \"-\" reads standard input.\n";
+
+static int
+cmd_device_import(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ops_import_result res;
+	struct ops_err err;
+	char	*buf;
+	size_t	 len;
+	int	 ch, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		if (ch != 'h')
+			return EXIT_USAGE;
+		ctl_help();
+		return 0;
+	}
+	if (argc - optind != 1)
+		return ctl_usage_err("want one FILE.csv");
+	buf = ctl_read_file(strcmp(argv[optind], "-") == 0 ? "/dev/stdin" :
+	    argv[optind], CSV_FILE_MAX, &len);
+	if (buf == NULL)
+		return EXIT_OP;
+	if (ctl_open(ctl) == -1) {
+		free(buf);
+		return EXIT_OP;
+	}
+	rc = ctl->be->device_import(ctl, buf, len, &res, &err);
+	crypto_wipe(buf, len);
+	free(buf);
+	if (rc != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json)
+		printf("{\"lines\":%zu,\"created\":%zu,\"updated\":%zu}\n",
+		    res.lines, res.created, res.updated);
+	else
+		printf("imported %zu devices: %zu new, %zu updated\n",
+		    res.lines, res.created, res.updated);
+	return 0;
+}
+
+const struct ctl_cmd ctl_cmd_device_import = {
+	"device", "import", cmd_device_import,
+	"FILE.csv",
+	help_device_import,
+};
+
+struct devprint {
+	struct ctl *ctl;
+	struct ctl_table t;
+	struct ctl_jarray ja;
+	int	 failed;
+};
+
+static int
+devprint_cb(const struct device_rec *d, void *arg)
+{
+	struct devprint *dp = arg;
+	char	 vers[OTA_MODULES_MAX * (2 * OTA_ID_MAX + 2) + 2];
+	char	 seen[32];
+	const char *row[5];
+
+	if (dp->ctl->json) {
+		ctl_jarray_item(&dp->ja, codec_device_encode(d, NULL));
+		return dp->ja.failed;
+	}
+	ctl_versions_str(d, vers, sizeof(vers));
+	ctl_fmt_time(d->last_seen, seen);
+	row[0] = d->id;
+	row[1] = d->product;
+	row[2] = vers;
+	row[3] = d->psk_len ? (d->has_secret ? "psk,secret" : "psk") :
+	    (d->has_secret ? "secret" : "-");
+	row[4] = seen;
+	if (ctl_table_add(&dp->t, row) == -1) {
+		dp->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static const char help_device_list[] =
+"Lists devices in id order.\n"
+"  --product P              only this product\n"
+"  --version [MODULE=]VER   only devices on this version of the module\n"
+"  --after ID               start after this device id\n"
+"  --limit N                at most N devices\n";
+
+static int
+cmd_device_list(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "product", required_argument, NULL, 'p' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const head[] = { "ID", "PRODUCT", "VERSIONS",
+	    "KEYS", "LAST SEEN" };
+	struct ops_device_filter f;
+	struct module_version mv;
+	struct devprint dp;
+	struct ops_err err;
+	char	 next[OTA_ID_MAX + 1];
+	long long n;
+	int	 ch, rc;
+
+	memset(&f, 0, sizeof(f));
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 'p':
+			f.product = optarg;
+			break;
+		case 'v':
+			if (ops_parse_module_version(optarg, &mv) == -1)
+				return ctl_usage_err("--version wants "
+				    "[MODULE=]VERSION");
+			f.version = optarg;
+			break;
+		case 'a':
+			f.after = optarg;
+			break;
+		case 'l':
+			if (ctl_parse_num(optarg, 1, LLONG_MAX, &n) == -1)
+				return ctl_usage_err("--limit wants a number");
+			f.limit = (size_t)n;
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc != optind)
+		return ctl_usage_err("unexpected argument %s", argv[optind]);
+	if (f.version != NULL) {
+		f.module = mv.module;
+		f.version = mv.version;
+	}
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	memset(&dp, 0, sizeof(dp));
+	dp.ctl = ctl;
+	ctl_table_init(&dp.t, 5);
+	if (!ctl->json)
+		ctl_table_add(&dp.t, head);
+	rc = ctl->be->device_list(ctl, &f, devprint_cb, &dp, next, &err);
+	if (rc != OPS_OK) {
+		ctl_table_free(&dp.t);
+		return ctl_op_fail(&err);
+	}
+	if (ctl->json)
+		ctl_jarray_end(&dp.ja);
+	else {
+		ctl_table_print(&dp.t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
+	ctl_table_free(&dp.t);
+	if (dp.failed || dp.ja.failed) {
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
+	return 0;
+}
+
+const struct ctl_cmd ctl_cmd_device_list = {
+	"device", "list", cmd_device_list,
+	"[--product P] [--version V] [--after ID] [--limit N]",
+	help_device_list,
+};
+
+static const char help_device_show[] = "Shows one device.\n";
+
+static int
+cmd_device_show(struct ctl *ctl, int argc, char **argv)
+{
+	struct device_rec d;
+	struct ops_err err;
+	char	 vers[OTA_MODULES_MAX * (2 * OTA_ID_MAX + 2) + 2];
+	char	 t1[32], t2[32], t3[32];
+	int	 rc;
+
+	if ((rc = ctl_one_id_args(argc, argv, "one device ID")) != 0)
+		return rc == -1 ? 0 : rc;
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	if (ctl->be->device_show(ctl, argv[optind], &d, &err) != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json) {
+		ctl_json_put(codec_device_encode(&d, NULL));
+		putchar('\n');
+		return 0;
+	}
+	ctl_versions_str(&d, vers, sizeof(vers));
+	ctl_fmt_time(d.created, t1);
+	ctl_fmt_time(d.updated, t2);
+	ctl_fmt_time(d.last_seen, t3);
+	ctl_kv("id", "%s", d.id);
+	ctl_kv("product", "%s", d.product);
+	ctl_kv("versions", "%s", vers);
+	ctl_kv("psk", "%s", d.psk_len ? "yes" : "no");
+	ctl_kv("secret", "%s", d.has_secret ? "yes" : "no");
+	ctl_kv("created", "%s", t1);
+	ctl_kv("updated", "%s", t2);
+	ctl_kv("last seen", "%s", t3);
+	return 0;
+}
+
+const struct ctl_cmd ctl_cmd_device_show = {
+	"device", "show", cmd_device_show,
+	"ID",
+	help_device_show,
+};
+
+static const char help_device_rm[] =
+"Removes a device.  Refused while it is UPGRADING in a job; its other\n"
+"open job rows are canceled.\n";
+
+/* `device rm', and `firmware rm' too (see otactl.h). */
+int
+ctl_cmd_rm(struct ctl *ctl, int argc, char **argv, const char *what,
+    int (*rm)(struct ctl *, const char *, struct ops_err *))
+{
+	struct ops_err err;
+	char	 usage[32];
+	int	 rc;
+
+	snprintf(usage, sizeof(usage), "one %s ID", what);
+	if ((rc = ctl_one_id_args(argc, argv, usage)) != 0)
+		return rc == -1 ? 0 : rc;
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	if (rm(ctl, argv[optind], &err) != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json)
+		printf("{\"id\":\"%s\",\"removed\":true}\n", argv[optind]);
+	else
+		printf("%s %s removed\n", what, argv[optind]);
+	return 0;
+}
+
+static int
+cmd_device_rm(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_cmd_rm(ctl, argc, argv, "device", ctl->be->device_rm);
+}
+
+const struct ctl_cmd ctl_cmd_device_rm = {
+	"device", "rm", cmd_device_rm,
+	"ID",
+	help_device_rm,
+};
+

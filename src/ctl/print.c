@@ -1,0 +1,230 @@
+/*
+ * print.c: otactl's output, shared by the commands.  For people: aligned
+ * tables (whose widths count East Asian wide characters twice, as
+ * terminals draw them), "key: value" lines, times as RFC 3339 or "-".
+ * For --json: the codec's texts as they are, and arrays streamed one
+ * element per line.  What each command prints is next to the command;
+ * these are its pieces.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/otactl.h"
+#include "util/validate.h"
+
+void
+ctl_fmt_time(int64_t ms, char out[32])
+{
+	if (ms <= 0)
+		snprintf(out, 32, "-");
+	else
+		time_format_rfc3339(ms, out);
+}
+
+/* Display width of UTF-8 text: East Asian wide characters count twice. */
+static size_t
+text_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned long cp;
+	size_t	 w = 0;
+	int	 n;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			w++;
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			cp = *p & 0x1f;
+			n = 1;
+		} else if ((*p & 0xf0) == 0xe0) {
+			cp = *p & 0x0f;
+			n = 2;
+		} else if ((*p & 0xf8) == 0xf0) {
+			cp = *p & 0x07;
+			n = 3;
+		} else {
+			w++;
+			p++;
+			continue;
+		}
+		p++;
+		while (n-- > 0 && (*p & 0xc0) == 0x80)
+			cp = (cp << 6) | (*p++ & 0x3f);
+		if ((cp >= 0x1100 && cp <= 0x115f) ||
+		    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+		    (cp >= 0xac00 && cp <= 0xd7a3) ||
+		    (cp >= 0xf900 && cp <= 0xfaff) ||
+		    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+		    (cp >= 0xff00 && cp <= 0xff60) ||
+		    (cp >= 0xffe0 && cp <= 0xffe6) ||
+		    (cp >= 0x20000 && cp <= 0x3fffd))
+			w += 2;
+		else
+			w++;
+	}
+	return w;
+}
+
+void
+ctl_table_init(struct ctl_table *t, size_t ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+}
+
+int
+ctl_table_add(struct ctl_table *t, const char *const *row)
+{
+	size_t	 i, ncap;
+	char	**p;
+
+	if (t->nrows == t->cap) {
+		ncap = t->cap ? t->cap * 2 : 32;
+		if (ncap > SIZE_MAX / t->ncols / sizeof(char *))
+			return -1;
+		p = realloc(t->cells, ncap * t->ncols * sizeof(char *));
+		if (p == NULL)
+			return -1;
+		t->cells = p;
+		t->cap = ncap;
+	}
+	for (i = 0; i < t->ncols; i++) {
+		p = &t->cells[t->nrows * t->ncols + i];
+		if ((*p = strdup(row[i] != NULL ? row[i] : "")) == NULL) {
+			while (i-- > 0)
+				free(t->cells[t->nrows * t->ncols + i]);
+			return -1;
+		}
+	}
+	t->nrows++;
+	return 0;
+}
+
+void
+ctl_table_print(const struct ctl_table *t)
+{
+	size_t	*w, r, c, cw, last;
+	const char *s;
+
+	if ((w = calloc(t->ncols, sizeof(*w))) == NULL)
+		return;
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols; c++) {
+			cw = text_width(t->cells[r * t->ncols + c]);
+			if (cw > w[c])
+				w[c] = cw;
+		}
+	for (r = 0; r < t->nrows; r++) {
+		/* no padding after the last cell that has text */
+		for (last = t->ncols; last > 1; last--)
+			if (t->cells[r * t->ncols + last - 1][0] != '\0')
+				break;
+		for (c = 0; c < last; c++) {
+			s = t->cells[r * t->ncols + c];
+			fputs(s, stdout);
+			if (c + 1 == last)
+				break;
+			for (cw = text_width(s); cw < w[c] + 2; cw++)
+				putchar(' ');
+		}
+		putchar('\n');
+	}
+	free(w);
+}
+
+void
+ctl_table_free(struct ctl_table *t)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Prints one malloc'd JSON text (from the codec) and frees it. */
+int
+ctl_json_put(char *json)
+{
+	if (json == NULL) {
+		ctl_err("out of memory");
+		return -1;
+	}
+	fputs(json, stdout);
+	free(json);
+	return 0;
+}
+
+void
+ctl_jarray_item(struct ctl_jarray *ja, char *json)
+{
+	fputs(ja->n++ == 0 ? "[" : ",\n", stdout);
+	if (ctl_json_put(json) == -1)
+		ja->failed = 1;
+}
+
+void
+ctl_jarray_end(struct ctl_jarray *ja)
+{
+	fputs(ja->n == 0 ? "[]\n" : "]\n", stdout);
+}
+
+/* "key:   value" with the values aligned. */
+void
+ctl_kv(const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	printf("%s:%*s", key, (int)(14 - strlen(key)), "");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+void
+ctl_versions_str(const struct device_rec *d, char *out, size_t size)
+{
+	size_t	 o = 0;
+	unsigned i;
+	int	 n;
+
+	out[0] = '\0';
+	for (i = 0; i < d->nversions && i < OTA_MODULES_MAX; i++) {
+		n = snprintf(out + o, size - o, "%s%s=%s", i ? " " : "",
+		    d->versions[i].module, d->versions[i].version);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		snprintf(out, size, "-");
+}
+
+void
+ctl_counts_line(const struct jobs_counts *c, char *out, size_t size)
+{
+	size_t	 o = 0;
+	int	 s, n;
+
+	out[0] = '\0';
+	for (s = 0; s < JD_NSTATES; s++) {
+		if (c->n[s] == 0)
+			continue;
+		n = snprintf(out + o, size - o, "%s%s %zu", o ? ", " : "",
+		    jobs_jd_state_name(s), c->n[s]);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		snprintf(out, size, "none");
+}
+
