@@ -6,6 +6,8 @@
  * Each member of ctl_backend_state is a thin adapter; firmware add --url
  * fetches the image here, with --ca or the configuration's upstream_ca.
  */
+#include <sys/stat.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +26,7 @@ static int
 state_open(struct ctl *ctl)
 {
 	const char *dir;
+	struct stat sb;
 	size_t	 map = 0;
 	int	 rc;
 
@@ -35,6 +38,16 @@ state_open(struct ctl *ctl)
 	}
 	if (ctl->cfg_loaded)
 		map = (size_t)ctl->cfg.map_size;
+	/* otactl never makes a state directory: a typo must not make one */
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		if (ctl->state != NULL)
+			ctl_err("no state directory %s", dir);
+		else
+			ctl_err("no state directory %s (the state_dir of %s; "
+			    "otagw makes it when it first starts)", dir,
+			    ctl->conf_path);
+		return -1;
+	}
 	if ((rc = store_open(dir, map, &ctl->st)) != 0) {
 		ctl_err("cannot open the state directory %s: %s", dir,
 		    store_strerror(rc));

@@ -56,8 +56,8 @@ static const char usage_text[] =
 "  relay status\n"
 "\n"
 "global options:\n"
-"  -c FILE            the daemon's configuration (default " SYSCONFDIR
-"/otagw.conf):\n"
+"  -c FILE            the daemon's configuration (default "
+CONFIG_DEFAULT_PATH "):\n"
 "                     its state_dir and firmware limits\n"
 "  --state DIR        work on this state directory (no configuration "
 "needed)\n"
@@ -67,7 +67,8 @@ static const char usage_text[] =
 "  --ca FILE          CA to verify the admin API's certificate (default:\n"
 "                     the system's; development: certs/ca.pem)\n"
 "  --json             print JSON instead of text\n"
-"  -h, --help         this help; `otactl COMMAND --help' for one command\n";
+"  -h, --help         this help; `otactl COMMAND --help' for one command\n"
+"  -V, --version      print the version and exit\n";
 
 /* The commands, in the order the help lists them. */
 static const struct ctl_cmd *const cmds[] = {
@@ -121,12 +122,13 @@ main_options(struct ctl *ctl, int argc, char **argv)
 		{ "ca", required_argument, NULL, O_CA },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int	 ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:c:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			ctl->conf_path = optarg;
@@ -149,6 +151,9 @@ main_options(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			return -1;
+		case 'V':
+			printf("otactl %s\n", PACKAGE_VERSION);
 			return -1;
 		case ':':
 			return ctl_usage_err("option %s needs a value",
@@ -258,7 +263,7 @@ main(int argc, char *argv[])
 	int	 rc;
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.conf_path = SYSCONFDIR "/otagw.conf";
+	ctl.conf_path = CONFIG_DEFAULT_PATH;
 	log_init("otactl", 1, LOG_LEVEL_WARN);
 	/*
 	 * A daemon that closes or resets the connection makes a write fail
