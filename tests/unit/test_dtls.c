@@ -7,9 +7,10 @@
  * dtls_conn_input through two in-memory queues: the cookie exchange (no
  * connection before a valid cookie, none for a cookie made for another
  * address), the handshake and identity, application data both ways,
- * close_notify, an unknown identity and a wrong key, every prefix of a
- * ClientHello, and the retransmission timer (which needs a second of real
- * time: the server's first timeout is OpenSSL's one second).
+ * close_notify, an unknown identity and a wrong key, datagrams forged
+ * into an established connection (dropped, never its end), every prefix
+ * of a ClientHello, and the retransmission timer (which needs a second of
+ * real time: the server's first timeout is OpenSSL's one second).
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -457,6 +458,158 @@ test_dtls_handshake(void)
 	dtls_conn_close(NULL);
 }
 
+/* An established connection for the default client; NULL on failure. */
+static struct dtls_conn *
+dtls_established(struct dtls_server *srv, const struct sockaddr_in *sin,
+    SSL **ssl)
+{
+	struct dtls_conn *c;
+	int	 srv_rc;
+
+	*ssl = dtls_client_new();
+	if ((c = dtls_open(srv, *ssl, sin)) == NULL)
+		return NULL;
+	if (dtls_finish(c, *ssl, &srv_rc) != 1 || !dtls_conn_established(c)) {
+		dtls_conn_free(c);
+		return NULL;
+	}
+	dq_clear(&s2c);
+	return c;
+}
+
+/*
+ * Datagrams that are no record of the connection (anyone can send them
+ * from the peer's address) are dropped: the connection goes on.  With
+ * every AEAD suite a device may choose, since what is "too short" depends
+ * on the suite's nonce and tag; the shortest real records (one byte of
+ * data, a close_notify) still count.
+ */
+static void
+test_dtls_junk(void)
+{
+	static const char *const suites[] = {
+		"PSK-CHACHA20-POLY1305", "PSK-AES128-GCM-SHA256",
+		"PSK-AES128-CCM", "PSK-AES128-CCM8",
+	};
+	static const uint8_t cut[] = {
+		23, 254, 253, 0, 1, 0, 0, 0, 0, 0, 9, 0, 30, 1, 2, 3,
+	};
+	static const uint8_t epoch9[] = {
+		23, 254, 253, 0, 9, 0, 0, 0, 0, 0, 9, 0, 3, 1, 2, 3,
+	};
+	static const uint8_t hs0[] = {
+		22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 9, 0, 3, 1, 2, 3,
+	};
+	static const uint8_t onebyte[] = { 23 };
+	static const uint8_t zeros[16] = { 0 };
+	enum { JUNK_FLIP = 1, JUNK_REPLAY, JUNK_SHORT, JUNK_GARBAGE };
+	static const struct {
+		const char *what;
+		const uint8_t *d;
+		size_t	 len;
+		int	 kind;	/* made here */
+	} cases[] = {
+		{ "record longer than the datagram", cut, sizeof(cut), 0 },
+		{ "unknown epoch", epoch9, sizeof(epoch9), 0 },
+		{ "plaintext handshake", hs0, sizeof(hs0), 0 },
+		{ "one byte", onebyte, sizeof(onebyte), 0 },
+		{ "zeros", zeros, sizeof(zeros), 0 },
+		{ "an empty datagram", zeros, 0, 0 },
+		{ "a record with a flipped bit", NULL, 0, JUNK_FLIP },
+		{ "a record again (replay)", NULL, 0, JUNK_REPLAY },
+		{ "every record too short to decrypt", NULL, 0, JUNK_SHORT },
+		{ "long records of garbage", NULL, 0, JUNK_GARBAGE },
+	};
+	struct dtls_server *srv;
+	struct dtls_conn *c;
+	struct sockaddr_in sin;
+	SSL	*ssl;
+	uint8_t	*d, *rec, fake[13 + 64];
+	size_t	 i, k, n, len, reclen;
+	int	 rc;
+
+	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
+	peer_addr(&sin, "192.0.2.77", 5684);
+	for (k = 0; k < sizeof(suites) / sizeof(suites[0]); k++)
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL_CTX_set_cipher_list(dtls_cctx, suites[k]);
+		if ((c = dtls_established(srv, &sin, &ssl)) == NULL) {
+			fprintf(stderr, "%s: no handshake\n", suites[k]);
+			T_CHECK(!"handshake");
+			SSL_free(ssl);
+			continue;
+		}
+		got_app_records = 0;
+		got_app_len = 0;
+		rec = NULL;
+		reclen = 0;
+		rc = 0;
+		switch (cases[i].kind) {
+		case JUNK_FLIP:
+		case JUNK_REPLAY:
+			T_EQ_INT(SSL_write(ssl, "first", 5), 5);
+			rec = dq_pop(&c2s, &reclen);
+			if (cases[i].kind == JUNK_REPLAY)
+				T_EQ_INT(dtls_conn_input(c, rec, reclen,
+				    srv_recv_cb, NULL), 0);
+			else
+				rec[reclen - 3] ^= 0x10;
+			rc = dtls_conn_input(c, rec, reclen, srv_recv_cb,
+			    NULL);
+			break;
+		case JUNK_SHORT:
+		case JUNK_GARBAGE:
+			/* epoch 1, a sequence number ahead, n bytes */
+			for (n = cases[i].kind == JUNK_SHORT ? 1 : 24;
+			    n < (cases[i].kind == JUNK_SHORT ? 24 : 64) &&
+			    rc == 0; n++) {
+				memset(fake, 0xa5, sizeof(fake));
+				memcpy(fake, epoch9, 11);
+				fake[4] = 1;
+				fake[10] = (uint8_t)(100 + n);
+				fake[11] = 0;
+				fake[12] = (uint8_t)n;
+				rc = dtls_conn_input(c, fake, 13 + n,
+				    srv_recv_cb, NULL);
+			}
+			break;
+		default:
+			rc = dtls_conn_input(c, cases[i].d, cases[i].len,
+			    srv_recv_cb, NULL);
+			break;
+		}
+		free(rec);
+		if (rc != 0)
+			fprintf(stderr, "junk: %s: %s: %d\n", suites[k],
+			    cases[i].what, rc);
+		T_EQ_INT(rc, 0);
+		T_EQ_INT(got_app_records, cases[i].kind == JUNK_REPLAY);
+		/* the connection still works, for the shortest records too */
+		T_EQ_INT(SSL_write(ssl, "s", 1), 1);
+		len = 0;
+		d = dq_pop(&c2s, &len);
+		T_CHECK(d != NULL);
+		if (d != NULL)
+			T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb,
+			    NULL), 0);
+		free(d);
+		T_CHECK(got_app_len >= 1 && got_app[got_app_len - 1] == 's');
+		SSL_shutdown(ssl);
+		d = dq_pop(&c2s, &len);
+		T_CHECK(d != NULL);
+		if (d != NULL)
+			T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb,
+			    NULL), -1);
+		free(d);
+		dtls_conn_free(c);
+		SSL_free(ssl);
+		dq_clear(&s2c);
+		dq_clear(&c2s);
+	}
+	SSL_CTX_set_cipher_list(dtls_cctx, "PSK");
+	dtls_server_free(srv);
+}
+
 static void
 test_dtls_keys(void)
 {
@@ -743,6 +896,7 @@ main(void)
 	dtls_client_setup();
 
 	T_RUN(test_dtls_handshake);
+	T_RUN(test_dtls_junk);
 	T_RUN(test_dtls_keys);
 	T_RUN(test_dtls_hostile);
 	T_RUN(test_dtls_timer);
