@@ -46,6 +46,7 @@ static struct http_server *srv;
 static char	 reqlog[8192];	/* one line per request the handler saw */
 static unsigned	 nreq;		/* on_request calls */
 static unsigned	 nclosed;	/* on_close calls */
+static unsigned	 peer_cns;	/* requests with a peer certificate CN */
 static uint8_t	 streamed[4096];
 static size_t	 streamed_len;
 
@@ -124,6 +125,9 @@ on_request(void *arg, struct http_req *r, struct http_resp *rs)
 	(void)arg;
 	nreq++;
 	log_req("req", r);
+	/* no TLS, so no client certificate */
+	if (http_req_peer_cn(r) != NULL)
+		peer_cns++;
 	(void)http_req_body(r, &len);
 	http_resp_status(rs, 200);
 	snprintf(n, sizeof(n), "%u", nreq);
@@ -882,6 +886,7 @@ main(void)
 	T_RUN(test_h2_get_post);
 	T_RUN(test_h2_refusals);
 	T_RUN(test_h2_hostile);
+	T_EQ_INT(peer_cns, 0);
 
 	http_server_free(srv);
 	return t_done();
