@@ -15,13 +15,19 @@ struct core;
 struct ev;
 struct tls_server;
 struct metrics;
+struct http_server;
 
 struct httpdev;
 
-/* Binds cfg->https; NULL with the reason logged. */
+/*
+ * Binds cfg->https; NULL with the reason logged.  With ev NULL nothing is
+ * bound: unit tests make detached connections (src/http/conn.h) on
+ * httpdev_server() and feed them requests.
+ */
 struct httpdev *httpdev_new(const struct config *, struct core *,
 	    struct ev *, struct tls_server *, struct metrics *);
 void	 httpdev_free(struct httpdev *);	/* NULL ok */
 void	 httpdev_set_config(struct httpdev *, const struct config *);
+struct http_server *httpdev_server(const struct httpdev *);
 
 #endif

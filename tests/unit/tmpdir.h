@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
+static inline int
 t_tmpdir_rm_cb(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw)
 {
