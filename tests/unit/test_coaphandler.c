@@ -802,6 +802,26 @@ test_block1_order_and_limits(void)
 	T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", NULL, 0, body, MAX_BODY,
 	    0, &a), C(2, 4));
 
+	/*
+	 * A block cut by the read buffer is no block: 4.13 with the largest
+	 * block size, not a body that silently ends where the cut fell.
+	 */
+	{
+		struct opt b0[] = { BLK(0, 1, 0) }, last[] = { BLK(1, 0, 0) };
+		struct opt only[] = { BLK(0, 0, 6) };
+
+		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+		    &a), C(2, 31));
+		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", last, 1, "  }", 3,
+		    40, &a), C(4, 13));
+		T_EQ_INT(ans_block(&a, COAPOPT_BLOCK1, &b), 1);
+		T_CHECK(b.num == 0 && b.szx == 6);
+		T_EQ_INT(ans_uint(&a, COAPOPT_SIZE1), MAX_BODY);
+		T_CHECK(s.body == NULL);
+		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", only, 1, "{}", 2,
+		    100, &a), C(4, 13));
+	}
+
 	/* a session let go of half way gives its body back */
 	{
 		struct opt o[] = { BLK(0, 1, 0) };
