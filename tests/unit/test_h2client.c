@@ -57,6 +57,8 @@ struct srv_stream {
 	const uint8_t *out;
 	size_t	 out_len, out_off;
 	uint32_t rst_code;	/* RST_STREAM the client sent, +1 */
+	int	 no_end;	/* the body's last DATA has no END_STREAM, */
+	int	 rst_sent;	/* and RST_STREAM(NO_ERROR) follows it */
 };
 
 static struct {
@@ -117,7 +119,8 @@ sv_body_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	memcpy(buf, st->out + st->out_off, n);
 	st->out_off += n;
 	if (st->out_off == st->out_len)
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		*flags |= NGHTTP2_DATA_FLAG_EOF | (st->no_end ?
+		    NGHTTP2_DATA_FLAG_NO_END_STREAM : 0);
 	return (ssize_t)n;
 }
 
@@ -175,7 +178,11 @@ sv_request(struct srv_stream *st)
 		sv_respond(st, "2x0", hello, 5);
 	else if (strcmp(st->path, "/longstatus") == 0)
 		sv_respond(st, "2000", hello, 5);
-
+	else if (strcmp(st->path, "/cut") == 0) {
+		/* a body without END_STREAM, then RST_STREAM(NO_ERROR) */
+		st->no_end = 1;
+		sv_respond(st, "200", big, 1000);
+	}
 	/* "/slow": no answer until the test gives one */
 }
 
@@ -295,6 +302,26 @@ sv_session(void)
 	nghttp2_submit_settings(sv.s, NGHTTP2_FLAG_NONE, &iv, 1);
 }
 
+/* Resets the streams whose body went out without END_STREAM. */
+static int
+sv_cut(void)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < sv.nst; i++) {
+		struct srv_stream *st = &sv.st[i];
+
+		if (st->no_end && !st->rst_sent && st->out_off == st->out_len) {
+			st->rst_sent = 1;
+			nghttp2_submit_rst_stream(sv.s, NGHTTP2_FLAG_NONE,
+			    st->id, NGHTTP2_NO_ERROR);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* Moves what can move now: accept, handshake, read, answer, write. */
 static void
 sv_step(void)
@@ -348,6 +375,8 @@ sv_step(void)
 			continue;
 		}
 		n = nghttp2_session_mem_send(sv.s, &d);
+		if (n == 0 && sv_cut())
+			continue;
 		if (n <= 0 || (size_t)n > sizeof(sv.pend))
 			return;
 		memcpy(sv.pend, d, (size_t)n);
@@ -642,9 +671,9 @@ test_resets(void)
 {
 	struct tls_client *tc = NULL;
 	struct h2c *c;
-	struct call a, b, d, e, g;
+	struct call a, b, d, e, f, g;
 	struct h2c_req_cb ca = cb_of(&a), cbb = cb_of(&b), cd = cb_of(&d);
-	struct h2c_req_cb ce = cb_of(&e), cg = cb_of(&g);
+	struct h2c_req_cb ce = cb_of(&e), cg = cb_of(&g), cf = cb_of(&f);
 	struct srv_stream *st;
 	int32_t	 slow, cut;
 
@@ -669,6 +698,17 @@ test_resets(void)
 	T_CHECK(b.done == 1 && b.err == 1 && b.body_len == 0);
 	T_CHECK(d.done == 1 && d.err == 1 && d.body_len == 0);
 	T_EQ_INT(h2c_ready(c), 1);	/* the connection goes on */
+	/*
+	 * A body cut short by RST_STREAM(NO_ERROR) is no complete response,
+	 * whatever the code says (RFC 9113 8.1 allows NO_ERROR only once the
+	 * response is complete).
+	 */
+	T_CHECK(h2c_request(c, "GET", "/cut", NULL, 0, NULL, 0, &cf) > 0);
+	RUN_DONE(c, &f);
+	T_EQ_INT(f.done, 1);
+	T_EQ_INT(f.body_len, 1000);
+	T_EQ_INT(f.err, 1);
+
 	/* cancelled by the caller: no more callbacks, the server told */
 	slow = h2c_request(c, "GET", "/slow", NULL, 0, NULL, 0, &ce);
 	T_CHECK(slow > 0);
