@@ -240,6 +240,12 @@ body:
 		cb_on_data(c->sess, NGHTTP2_FLAG_NONE, id, p, chunk, c);
 	}
 close:
+	if (!lost && close_code == NGHTTP2_NO_ERROR) {
+		/* a complete answer: its last frame carried END_STREAM */
+		frame.hd.type = NGHTTP2_DATA;
+		frame.hd.flags = NGHTTP2_FLAG_END_STREAM;
+		cb_on_frame(c->sess, &frame, c);
+	}
 	if (!lost)
 		cb_on_close(c->sess, id, close_code, c);
 	drain(c);

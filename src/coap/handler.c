@@ -502,8 +502,15 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 		coaphandler_too_large(h, r, 0);
 		return;
 	}
-	if (!has_b1 && truncated > 0) {
-		/* Under the limit, but longer than a datagram we read. */
+	if (truncated > 0) {
+		/*
+		 * Under the limit, but longer than a datagram we read: to be
+		 * sent in blocks.  A Block1 block cut short is no block
+		 * either (taken as it is, a last block would end the body
+		 * where the cut fell), and ends the body it belonged to.
+		 */
+		if (has_b1)
+			coaphandler_body_drop(h, s);
 		coaphandler_too_large(h, r, 1);
 		return;
 	}

@@ -18,7 +18,9 @@
  *   - Block1 request bodies (check, progress) are reassembled per session,
  *     with or without Size1: 2.31 Continue for each block but the last,
  *     then the answer.  A block out of order is 4.08; a body, or a Size1,
- *     over max_body is 4.13 with Size1 = max_body.
+ *     over max_body is 4.13 with Size1 = max_body.  A request cut by the
+ *     read buffer (truncated), a block included, is 4.13 with Block1
+ *     SZX 6 as well: it is to be sent in blocks of at most 1 KiB.
  */
 #ifndef OTAGW_COAP_HANDLER_H
 #define OTAGW_COAP_HANDLER_H

@@ -863,8 +863,8 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 	hd->core = core;
 	hd->metrics = metrics;
 	dev_limits(cfg, &lim);
-	hd->srv = http_server_new(ev, cfg->https.host, cfg->https.port, tls,
-	    &lim, &hd->handler, "https");
+	hd->srv = http_server_new(ev, ev != NULL ? cfg->https.host : NULL,
+	    cfg->https.port, tls, &lim, &hd->handler, "https");
 	if (hd->srv == NULL) {
 		free(hd);
 		return NULL;
@@ -901,6 +901,12 @@ size_t
 httpdev_connections(const struct httpdev *hd)
 {
 	return hd != NULL ? http_server_connections(hd->srv) : 0;
+}
+
+struct http_server *
+httpdev_server(const struct httpdev *hd)
+{
+	return hd->srv;
 }
 
 void

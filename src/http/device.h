@@ -17,10 +17,15 @@ struct core;
 struct ev;
 struct tls_server;
 struct metrics;
+struct http_server;
 
 struct httpdev;
 
-/* Binds cfg->https; NULL with the reason logged. */
+/*
+ * Binds cfg->https; NULL with the reason logged.  With ev NULL nothing is
+ * bound: unit tests make detached connections (src/http/conn.h) on
+ * httpdev_server() and feed them requests.
+ */
 struct httpdev *httpdev_new(const struct config *, struct core *,
 	    struct ev *, struct tls_server *, struct metrics *);
 void	 httpdev_free(struct httpdev *);	/* NULL ok */
@@ -33,5 +38,6 @@ size_t	 httpdev_drain(struct httpdev *);
 size_t	 httpdev_connections(const struct httpdev *);	/* NULL: 0 */
 /* New handshakes use tls (see http_server_set_tls). */
 void	 httpdev_set_tls(struct httpdev *, struct tls_server *);
+struct http_server *httpdev_server(const struct httpdev *);
 
 #endif

@@ -51,6 +51,7 @@ struct h2c_stream {
 	size_t		 off;
 	int		 status;
 	int		 canceled;
+	int		 ended;		/* the server's END_STREAM came */
 };
 
 struct h2c {
@@ -206,6 +207,27 @@ cb_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 	return 0;
 }
 
+/*
+ * A response is complete with the server's END_STREAM only: one that is
+ * closed without it (RST_STREAM(NO_ERROR) in the middle of a body, which
+ * RFC 9113 8.1 allows only after a complete response) is not.
+ */
+static int
+cb_on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+	struct h2c_stream *st;
+
+	(void)user;
+	if ((frame->hd.type != NGHTTP2_HEADERS &&
+	    frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	st = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
+	if (st != NULL)
+		st->ended = 1;
+	return 0;
+}
+
 static void
 h2c_stream_unlink(struct h2c *c, struct h2c_stream *st)
 {
@@ -230,7 +252,8 @@ cb_on_close(nghttp2_session *s, int32_t id, uint32_t error, void *user)
 	nghttp2_session_set_stream_user_data(s, id, NULL);
 	h2c_stream_unlink(user, st);
 	if (!st->canceled && st->cb.on_done != NULL)
-		st->cb.on_done(st->cb.arg, st->status, error != 0 ? 1 : 0);
+		st->cb.on_done(st->cb.arg, st->status,
+		    error != 0 || !st->ended ? 1 : 0);
 	free(st);
 	return 0;
 }
@@ -276,6 +299,7 @@ h2c_session_new(struct h2c *c)
 	    cb_on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 	    cb_on_close);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, cb_on_frame);
 	nghttp2_option_set_max_send_header_block_length(opt, H2C_HDR_MAX);
 	if (nghttp2_session_client_new2(&c->sess, cbs, c, opt) != 0)
 		goto out;

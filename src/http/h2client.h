@@ -44,7 +44,8 @@ struct h2c_req_cb {
 	/* Body bytes; a non-zero return cancels the stream. */
 	int	(*on_data)(void *arg, const uint8_t *, size_t);
 	/* The stream ended: status is the :status (0 if none came); err is
-	 * 0 for a complete response, or non-zero (reset, refused). */
+	 * 0 for a complete response (the server ended it), or non-zero
+	 * (reset, refused, closed before the end of the response). */
 	void	(*on_done)(void *arg, int status, int err);
 	void	*arg;
 };

@@ -145,7 +145,8 @@ http_conn_count_request(struct http_conn *c)
 const char *
 http_conn_peer_cn(const struct http_conn *c)
 {
-	return tls_conn_peer_cn(c->tls);
+	/* a detached connection (conn.h) has no TLS, so no certificate */
+	return c->tls != NULL ? tls_conn_peer_cn(c->tls) : NULL;
 }
 
 const char *

@@ -478,6 +478,57 @@ dtls_accept(struct dtls_server *srv, const struct sockaddr *peer,
 
 /* Connections -------------------------------------------------------------- */
 
+/*
+ * The smallest protected record the connection's cipher can make: its
+ * explicit nonce and tag.  0 when there is no AEAD cipher yet.
+ */
+static size_t
+dtls_record_min(const struct dtls_conn *c)
+{
+	const SSL_CIPHER *ci = SSL_get_current_cipher(c->ssl);
+
+	if (ci == NULL || !SSL_CIPHER_is_aead(ci))
+		return 0;
+	if (SSL_CIPHER_get_cipher_nid(ci) == NID_chacha20_poly1305)
+		return 16;		/* implicit nonce, 16-byte tag */
+	if (strstr(SSL_CIPHER_get_name(ci), "CCM8") != NULL)
+		return 8 + 8;		/* explicit nonce, 8-byte tag */
+	return 8 + 16;			/* GCM, CCM */
+}
+
+/*
+ * Could the datagram hold records of c?  Invalid records are to be
+ * dropped (RFC 6347 4.1.2.7), and anyone can send a datagram from a
+ * device's address, but two kinds end an OpenSSL 3.0 connection: an
+ * empty datagram (the BIO's read of 0 bytes is taken for the end of the
+ * stream) and a protected record too short for its cipher's nonce and tag
+ * (openssl/openssl#25389).  Such datagrams are dropped here, so that 16
+ * forged bytes do not end a device's session.  (With a CBC suite OpenSSL
+ * fails the connection on any record whose MAC does not verify, which no
+ * check here can tell from a real record.)
+ */
+static int
+dtls_datagram_plausible(const struct dtls_conn *c, const uint8_t *p,
+    size_t len)
+{
+	size_t min, off = 0, rl;
+
+	if (len == 0)
+		return 0;
+	if ((min = dtls_record_min(c)) == 0)
+		return 1;
+	/* Records: type (1), version (2), epoch (2), seq (6), length (2). */
+	while (len - off >= 13) {
+		rl = (size_t)p[off + 11] << 8 | p[off + 12];
+		if ((p[off + 3] != 0 || p[off + 4] != 0) && rl < min)
+			return 0;
+		if (rl > len - off - 13)
+			break;		/* OpenSSL drops what is cut short */
+		off += 13 + rl;
+	}
+	return 1;
+}
+
 static void
 dtls_conn_learn_identity(struct dtls_conn *c)
 {
@@ -495,6 +546,8 @@ dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
 	uint8_t buf[DTLS_RECORD_MAX];
 	int r, err, rc = 0;
 
+	if (!dtls_datagram_plausible(c, data, len))
+		return 0;
 	c->io.in = data;
 	c->io.inlen = len;
 	if (!c->established) {

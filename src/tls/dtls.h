@@ -81,7 +81,8 @@ struct dtls_conn *dtls_accept(struct dtls_server *, const struct sockaddr *,
 /*
  * Feeds one datagram to c.  Application records go to recv.  Returns 0,
  * or -1 when the connection is over (closed by the peer, or failed): the
- * caller frees it.
+ * caller frees it.  A datagram that cannot hold records of c (empty, or a
+ * protected record shorter than the cipher's nonce and tag) is ignored.
  */
 int	 dtls_conn_input(struct dtls_conn *, const uint8_t *, size_t,
 	    dtls_recv_cb recv, void *arg);
