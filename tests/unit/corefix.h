@@ -56,6 +56,7 @@ corefix_up(struct corefix *f, const char *name)
 		exit(1);
 	}
 	config_defaults(&f->cfg);
+	f->cfg.wakeup_jitter = 0;	/* exact wake-up hints to compare */
 	f->cfg.coap.enabled = 1;
 	f->cfg.coap.port = 5683;
 	f->cfg.coaps.enabled = 1;
