@@ -59,6 +59,7 @@ struct config {
 	unsigned coap_handshake_timeout;	/* coap_handshake_timeout, s */
 	unsigned coap_handshakes_per_source;	/* ..._per_source */
 	unsigned coap_handshakes_per_net;	/* ..._per_net (/24, /64) */
+	char	coaps_ciphers[CONFIG_STR];	/* coaps_ciphers (OpenSSL) */
 
 	/* Device polling */
 	unsigned check_interval;	/* check_interval: Max-Age, idle */

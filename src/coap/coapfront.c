@@ -722,6 +722,12 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
 	if (cfg->coaps.enabled) {
 		if ((cf->dtls = dtls_server_new(coapfront_psk_cb, cf)) == NULL)
 			goto fail;
+		if (dtls_server_set_ciphers(cf->dtls, cfg->coaps_ciphers) ==
+		    -1) {
+			log_warnx("coaps_ciphers \"%s\": OpenSSL knows no cipher "
+			    "suite in it", cfg->coaps_ciphers);
+			goto fail;
+		}
 		if (coapfront_listen(cf, &cfg->coaps, 1, "coaps") == -1)
 			goto fail;
 	}

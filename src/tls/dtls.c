@@ -342,7 +342,7 @@ dtls_server_new(dtls_psk_cb psk, void *arg)
 	SSL_CTX_set_app_data(srv->ctx, srv);
 	if (SSL_CTX_set_min_proto_version(srv->ctx, DTLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(srv->ctx, DTLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(srv->ctx, "PSK:!NULL") != 1)
+	    SSL_CTX_set_cipher_list(srv->ctx, DTLS_CIPHERS_DEFAULT) != 1)
 		goto fail;
 	SSL_CTX_set_options(srv->ctx, SSL_OP_NO_QUERY_MTU |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
@@ -362,6 +362,23 @@ fail:
 	ERR_clear_error();
 	dtls_server_free(srv);
 	return NULL;
+}
+
+int
+dtls_server_set_ciphers(struct dtls_server *srv, const char *list)
+{
+	SSL *next;
+
+	if (SSL_CTX_set_cipher_list(srv->ctx, list) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	/* the listener copied the old list when it was made */
+	if ((next = dtls_ssl_new(srv, &srv->lio)) != NULL) {
+		SSL_free(srv->listener);
+		srv->listener = next;
+	}
+	return 0;
 }
 
 void

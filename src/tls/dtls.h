@@ -45,7 +45,18 @@ typedef int (*dtls_psk_cb)(void *arg, const char *identity, uint8_t *key,
 /* Largest datagram a connection sends (handshake flights are split). */
 #define DTLS_MTU	1400
 
+/*
+ * The cipher suites offered by default: PSK with AEAD ciphers only (AES-GCM,
+ * AES-CCM and CCM_8, ChaCha20-Poly1305).  OpenSSL 3.0 ends a DTLS session
+ * on a forged record under a CBC suite, so anyone who can send from a
+ * device's address could cut its session; AEAD records that fail are
+ * dropped instead.  RFC 7252's mandatory TLS_PSK_WITH_AES_128_CCM_8 is in.
+ */
+#define DTLS_CIPHERS_DEFAULT	"PSK+AESGCM:PSK+AESCCM:PSK+CHACHA20"
+
 struct dtls_server *dtls_server_new(dtls_psk_cb, void *arg);
+/* An OpenSSL cipher list instead of the default: 0, or -1 if it has none. */
+int	 dtls_server_set_ciphers(struct dtls_server *, const char *);
 void	 dtls_server_free(struct dtls_server *);	/* accepts NULL */
 
 /*

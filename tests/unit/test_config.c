@@ -512,6 +512,7 @@ static const char full_conf[] =
     "coap_handshake_timeout 3s\n"
     "coap_handshakes_per_source 2\n"
     "coap_handshakes_per_net 6\n"
+    "coaps_ciphers PSK+AESCCM\n"
     "check_interval 1d\n"
     "busy_interval 30s\n"
     "confirm_interval 2m\n"
