@@ -280,6 +280,18 @@ otagw_reload_tls(struct otagw *gw)
 			gw->tls = tls;
 		}
 	}
+	if (gw->admin_tls != NULL) {
+		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
+		    NULL)) == NULL)
+			log_warnx("SIGHUP: tls_cert %s or tls_key %s do not load: "
+			    "the admin listener keeps the running ones",
+			    cfg->tls_cert, cfg->tls_key);
+		else {
+			admin_set_tls(gw->admin, tls);
+			tls_server_free(gw->admin_tls);
+			gw->admin_tls = tls;
+		}
+	}
 }
 
 static void
@@ -358,7 +370,7 @@ otagw_signal_cb(int fd, uint32_t events, void *arg)
 static size_t
 otagw_busy(const struct otagw *gw)
 {
-	return httpdev_connections(gw->httpdev);
+	return httpdev_connections(gw->httpdev) + admin_connections(gw->admin);
 }
 
 static void
@@ -403,7 +415,8 @@ otagw_stop(struct otagw *gw, const char *sig)
 	notify_send("STOPPING=1");
 	gw->drain_until = ev_now_ms() + (int64_t)gw->cfg.shutdown_timeout *
 	    1000;
-	busy = httpdev_drain(gw->httpdev);
+	coapfront_drain(gw->cf);
+	busy = httpdev_drain(gw->httpdev) + admin_drain(gw->admin);
 	if (busy == 0 || gw->cfg.shutdown_timeout == 0) {
 		log_info("%s: stopping", sig);
 		ev_stop(gw->ev);

@@ -280,6 +280,25 @@ admin_free(struct admin *a)
 	free(a);
 }
 
+size_t
+admin_drain(struct admin *a)
+{
+	return a != NULL && a->srv != NULL ? http_server_drain(a->srv) : 0;
+}
+
+size_t
+admin_connections(const struct admin *a)
+{
+	return a != NULL ? http_server_connections(a->srv) : 0;
+}
+
+void
+admin_set_tls(struct admin *a, struct tls_server *tls)
+{
+	if (a != NULL && a->srv != NULL)
+		http_server_set_tls(a->srv, tls);
+}
+
 void
 admin_set_config(struct admin *a, const struct config *cfg)
 {

@@ -9,6 +9,8 @@
 #ifndef OTAGW_ADMIN_H
 #define OTAGW_ADMIN_H
 
+#include <stddef.h>
+
 struct config;
 struct store;
 struct core;
@@ -26,5 +28,13 @@ struct admin *admin_new(const struct config *, struct store *,
 void	 admin_free(struct admin *);	/* NULL ok */
 /* SIGHUP: re-read the token file and the limits. */
 void	 admin_set_config(struct admin *, const struct config *);
+/*
+ * The daemon stops (see http_server_drain): no new connection, requests
+ * under way are answered.  Returns the connections still open.
+ */
+size_t	 admin_drain(struct admin *);
+size_t	 admin_connections(const struct admin *);	/* NULL: 0 */
+/* New handshakes use tls (SIGHUP: a renewed certificate). */
+void	 admin_set_tls(struct admin *, struct tls_server *);
 
 #endif

@@ -514,6 +514,8 @@ coapfront_metrics_cb(void *arg, struct metrics_out *out)
 	struct udp_stats u, t;
 	size_t i;
 
+	if (cf->sessions == NULL)
+		return;		/* stopping, or idle */
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < cf->neps; i++) {
 		udp_get_stats(cf->eps[i].sock, &u);
@@ -743,6 +745,26 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
 fail:
 	coapfront_free(cf);
 	return NULL;
+}
+
+void
+coapfront_drain(struct coapfront *cf)
+{
+	size_t i;
+
+	if (cf == NULL)
+		return;
+	if (cf->timer != NULL)
+		ev_timer_cancel(cf->ev, cf->timer);
+	cf->timer = NULL;
+	/* sessions send through the sockets: they go first */
+	coapsess_table_free(cf->sessions);
+	cf->sessions = NULL;
+	for (i = 0; i < cf->neps; i++) {
+		ev_fd_del(cf->ev, udp_fd(cf->eps[i].sock));
+		udp_close(cf->eps[i].sock);
+	}
+	cf->neps = 0;
 }
 
 void

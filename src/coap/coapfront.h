@@ -31,6 +31,11 @@ struct coapfront *coapfront_new(const struct config *, struct core *,
  * freeing the sessions releases the image references they still hold.
  */
 void	 coapfront_free(struct coapfront *);
+/*
+ * The daemon stops: the listening sockets close (a CoAP exchange is one
+ * datagram each way; devices carry on with the next otagw).
+ */
+void	 coapfront_drain(struct coapfront *);
 /* SIGHUP: apply reloadable settings (session limits and timeouts). */
 void	 coapfront_set_config(struct coapfront *, const struct config *);
 
