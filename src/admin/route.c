@@ -160,6 +160,7 @@ struct admin_route {
 
 static const struct admin_route admin_routes[] = {
 	{ "GET", "/healthz", ROUTE_PUBLIC, NULL, admin_healthz },
+	{ "HEAD", "/healthz", ROUTE_PUBLIC, NULL, admin_healthz },
 	{ "GET", "/metrics", 0, NULL, admin_metrics_show },
 	{ "GET", "/api/v1/devices", 0, NULL, admin_device_list },
 	{ "POST", "/api/v1/devices/import", 0, NULL, admin_device_import },

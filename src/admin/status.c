@@ -1,13 +1,16 @@
 /*
  * status.c: what the gateway says about itself over the admin API:
  * GET /api/v1/relay (the outbox and the relay, as otactl relay status
- * shows them), GET /healthz (200 when the store can be read, 503 when not;
- * no token needed, for liveness probes) and GET /metrics (the Prometheus
+ * shows them), GET or HEAD /healthz (200 when all is well; 503 with the
+ * reasons when the store cannot be read, is full or failed its last
+ * write, when the relay holds parked batches, or when the outbox is above
+ * 90 % of outbox_limit; no token needed, for probes) and GET /metrics (the Prometheus
  * text of every registered collector, src/metrics).  admin_metrics_cb is
  * the admin API's own collector: store figures gathered in one read
  * transaction per scrape, and the listener's counters.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,23 +55,67 @@ admin_relay_show(struct admin *a, struct admin_req *ar, struct http_req *req,
 	return admin_json(resp, 200, strdup(body));
 }
 
+/* One reason /healthz is unhappy: a code and a sentence. */
+static void
+health_add(char *buf, size_t size, int *n, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+health_add(char *buf, size_t size, int *n, const char *code,
+    const char *fmt, ...)
+{
+	char	 msg[160];
+	size_t	 len = strlen(buf);
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(buf + len, size - len, "%s{\"reason\":\"%s\",\"message\":"
+	    "\"%s\"}", *n > 0 ? "," : "", code, msg);
+	(*n)++;
+}
+
 int
 admin_healthz(struct admin *a, struct admin_req *ar, struct http_req *req,
     struct http_resp *resp)
 {
-	struct store_txn *txn;
-	size_t	 n = 0;
-	int	 rc;
+	struct store_health h;
+	struct outbox_stats os;
+	struct ops_err err;
+	char	 reasons[1024] = "", *body;
+	size_t	 limit = a->cfg->outbox_limit;
+	int	 n = 0;
 
-	if ((rc = store_txn_begin(a->st, 1, &txn)) == 0) {
-		rc = store_device_count(txn, &n);
-		store_txn_abort(txn);
+	if (ops_relay_status(&a->ops, &os, &err) != OPS_OK) {
+		health_add(reasons, sizeof(reasons), &n, "store_unreadable",
+		    "the store cannot be read");
+		memset(&os, 0, sizeof(os));
 	}
-	if (rc != 0)
-		return admin_json(resp, 503, strdup("{\"status\":"
-		    "\"unavailable\",\"message\":\"the store cannot be "
-		    "read\"}"));
-	return admin_json(resp, 200, strdup("{\"status\":\"ok\"}"));
+	store_health(a->st, &h);
+	if (h.full)
+		health_add(reasons, sizeof(reasons), &n, "store_full",
+		    "the store is full (%zu of %zu MiB used, map_size_max %zu "
+		    "MiB): device writes answer 5.03", h.used >> 20,
+		    h.map_size >> 20, h.map_max >> 20);
+	if (h.write_failed)
+		health_add(reasons, sizeof(reasons), &n, "store_write_failed",
+		    "the last write to the store failed");
+	if (os.parked_batches > 0)
+		health_add(reasons, sizeof(reasons), &n, "relay_parked",
+		    "the upstream refused %" PRIu64 " batch%s (%zu events), "
+		    "parked", os.parked_batches, os.parked_batches == 1 ? "" :
+		    "es", os.parked_events);
+	if (limit > 0 && os.depth > limit / 10 * 9)
+		health_add(reasons, sizeof(reasons), &n, "outbox_nearly_full",
+		    "the outbox holds %zu events, above 90 %% of outbox_limit "
+		    "%zu", os.depth, limit);
+	if (n == 0)
+		return admin_json(resp, 200, strdup("{\"status\":\"ok\"}"));
+	if (asprintf(&body, "{\"status\":\"unhealthy\",\"reasons\":[%s]}",
+	    reasons) == -1)
+		body = NULL;
+	return admin_json(resp, 503, body);
 }
 
 int
@@ -164,6 +211,24 @@ scrape_store(struct admin *a, struct scrape *s)
 	return ok;
 }
 
+/* The store's map: its size, its limit, what is used, whether full. */
+static void
+metrics_store_map(struct admin *a, struct metrics_out *out)
+{
+	struct store_health h;
+
+	store_health(a->st, &h);
+	metrics_gauge(out, "otagw_store_map_bytes", "Bytes the store's map "
+	    "may hold now (it grows up to map_size_max).", "",
+	    (double)h.map_size);
+	metrics_gauge(out, "otagw_store_map_max_bytes", "map_size_max.", "",
+	    (double)h.map_max);
+	metrics_gauge(out, "otagw_store_used_bytes", "Bytes of the store's "
+	    "map in use.", "", (double)h.used);
+	metrics_gauge(out, "otagw_store_full", "1 when the last write found "
+	    "the store full.", "", h.full ? 1 : 0);
+}
+
 /* The store's figures, after otagw_store_up. */
 static void
 metrics_store(struct admin *a, struct metrics_out *out,
@@ -197,6 +262,7 @@ metrics_store(struct admin *a, struct metrics_out *out,
 	}
 	metrics_gauge(out, "otagw_outbox_last_seq", "Last sequence number "
 	    "handed out to an upstream event.", "", (double)s->os.last_seq);
+	metrics_store_map(a, out);
 	if (a->relay != NULL)
 		return;	/* the relay reports the rest itself when it runs */
 	if (s->os.depth > 0 && s->os.oldest_ts > 0) {

@@ -371,6 +371,19 @@ fail:
 static void	store_map_refresh(struct store *);
 static void	txn_free(struct store_txn *);
 
+/* Whether DIR holds an LMDB file already. */
+static int
+store_exists(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path))
+		return 0;
+	return stat(path, &sb) == 0;
+}
+
 int
 store_open(const char *dir, size_t map_size, struct store **out)
 {
@@ -405,16 +418,26 @@ store_open(const char *dir, size_t map_size, struct store **out)
 		st->env = NULL;
 		goto fail_mdb;
 	}
+	if (map_size == 0 && !store_exists(dir))
+		map_size = STORE_MAP_DEFAULT;
+	/*
+	 * Opened at the size the file has, then grown to map_size: a map
+	 * that grew since (map_size_max) keeps its size, and a map_size of 0
+	 * (otactl --state) adopts it.
+	 */
 	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAXREADERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(st->env, st->map_size = map_size != 0 ?
-	    map_size : STORE_MAP_DEFAULT)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail_mdb;
+	store_map_refresh(st);
+	if (map_size > st->map_size) {
+		if ((rc = mdb_env_set_mapsize(st->env, map_size)) != 0)
+			goto fail_mdb;
+		store_map_refresh(st);
+	}
 	reader_sweep(st);
 	if ((rc = open_dbs(st)) != 0)
 		goto fail;
-	store_map_refresh(st);
 	*out = st;
 	return 0;
 fail_mdb:

@@ -20,6 +20,10 @@
   does not finish.
 - SIGHUP reloads tls_cert and tls_key: a new handshake sees the new
   certificate, a connection opened before keeps working.
+- /healthz tells the truth: 200 when all is well (GET and HEAD), 503
+  with reasons when the outbox is above 90 % of outbox_limit, and when the
+  store is full; a larger map_size_max on SIGHUP lets the map grow and
+  /healthz is 200 again; /metrics shows the map's size and use.
 - Started as root with `user nobody`: otagw binds, opens the store, gives
   the state directory to nobody and runs as nobody; started as nobody on
   a state directory root owns, it refuses with the owner and the mode.
@@ -421,6 +425,123 @@ def test_user():
                  p.stderr[-300:])
 
 
+def curl_json(url, ca, token=None, head=False, put=None):
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--cacert", ca]
+    if token:
+        args += ["-H", "Authorization: Bearer " + token]
+    if head:
+        args += ["-I"]
+    if put is not None:
+        args += ["-X", "PUT", "-H", "Content-Type: application/json",
+                 "--data-binary", put]
+    p = subprocess.run(args + [url], capture_output=True, text=True,
+                       timeout=30)
+    body, _, code = p.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def test_health(pki):
+    tok = os.path.join(TMP, "admin.token")
+    with open(tok, "w") as f:
+        f.write("health-token\n")
+    aport = free_port(socket.SOCK_STREAM)
+    gw = https_gateway(pki, extra={
+        "admin_listen": "127.0.0.1:%d" % aport, "admin_token_file": tok,
+        "outbox_limit": "100", "map_size": "16M", "map_size_max": "16M"})
+    gw.extra["coap_listen"] = "127.0.0.1:%d" % free_port()
+    gw.coap_port = int(gw.extra["coap_listen"].split(":")[1])
+    gw.write_conf()
+    base = "https://127.0.0.1:%d" % aport
+    with gw:
+        code, body = curl_json(base + "/healthz", pki.ca[0])
+        checks.eq((code, body), (200, '{"status":"ok"}'), "healthz: 200 ok")
+        code, _ = curl_json(base + "/healthz", pki.ca[0], head=True)
+        checks.eq(code, 200, "healthz: HEAD 200")
+        code, text = curl_json(base + "/metrics", pki.ca[0], "health-token")
+        checks.check(code == 200 and "otagw_store_map_bytes 16777216" in
+                     text and "otagw_store_used_bytes" in text,
+                     "metrics: map size and bytes used")
+        # 95 version reports with no upstream: the outbox fills up
+        gw.otactl("device", "put", "o1", "--product", "p", "--version",
+                  "1.0.0", check=True)
+        for i in range(95):
+            check_coap(gw.coap_port, "o1", "1.0.%d" % (i + 1))
+        code, body = curl_json(base + "/healthz", pki.ca[0])
+        checks.check(code == 503 and "outbox_nearly_full" in body,
+                     "healthz: 503 outbox_nearly_full (%d %s)" %
+                     (code, body[:200]))
+        code, _ = curl_json(base + "/healthz", pki.ca[0], head=True)
+        checks.eq(code, 503, "healthz: HEAD 503 too")
+    # a full store: 503, then room on SIGHUP
+    gw2 = https_gateway(pki, extra={
+        "admin_listen": "127.0.0.1:%d" % free_port(socket.SOCK_STREAM),
+        "admin_token_file": tok, "map_size": "16M",
+        "map_size_max": "16M"})
+    aport2 = int(gw2.extra["admin_listen"].split(":")[1])
+    base2 = "https://127.0.0.1:%d" % aport2
+    with gw2:
+        # imports of 10,000 devices until one fails, then of 1,000, ...
+        csv = os.path.join(TMP, "many.csv")
+        part = 0
+        for size in (10000, 1000, 100, 10, 1):
+            full = False
+            for _ in range(500):
+                with open(csv, "w") as f:
+                    for i in range(size):
+                        f.write("p,dev-%03d-%05d-%s,secret,\n" %
+                                (part, i, "x" * 40))
+                part += 1
+                if gw2.otactl("device", "import", csv).returncode != 0:
+                    full = True
+                    break
+        checks.check(full, "the 16M store fills up")
+        # a write through otagw finds it full: 503, and /healthz says so
+        # (otagw may reuse pages otactl could not while otagw read them)
+        for i in range(300):
+            code, body = curl_json(base2 + "/api/v1/devices/late-%d" % i,
+                                   pki.ca[0], "health-token",
+                                   put='{"product":"p","secret":"s"}')
+            if code != 201:
+                break
+        checks.eq(code, 507, "an admin write to a full store: 507 (%s)" % body)
+        code, body = curl_json(base2 + "/healthz", pki.ca[0])
+        checks.check(code == 503 and "store_full" in body,
+                     "healthz: 503 store_full (%d %s)" % (code, body[:200]))
+        gw2.extra["map_size_max"] = "64M"
+        gw2.write_conf()
+        gw2.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "map grown" in gw2.log(), 10, "the map grows")
+        code, text = curl_json(base2 + "/metrics", pki.ca[0], "health-token")
+        checks.check("otagw_store_map_bytes 16777216" not in text,
+                     "metrics: the map is larger now")
+        o = gw2.otactl("device", "put", "after", "--product", "p",
+                       "--version", "1.0.0")
+        checks.eq(o.returncode, 0, "writes work again")
+        code, body = curl_json(base2 + "/healthz", pki.ca[0])
+        checks.eq((code, body), (200, '{"status":"ok"}'),
+                  "healthz: 200 again after the map grew")
+
+
+def check_coap(port, dev, version):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    body = ('{"version":"%s"}' % version).encode()
+    opts = b"\xb3ota" + b"\x02" + dev.encode()[:2]
+    path = [b"ota", dev.encode(), b"check"]
+    msg = bytearray(b"\x40\x02\x00\x01")
+    last = 0
+    for seg in path:
+        msg.append(((11 - last) << 4) | len(seg))
+        msg += seg
+        last = 11
+    msg += b"\xff" + body
+    try:
+        s.sendto(bytes(msg), ("127.0.0.1", port))
+        s.recvfrom(2048)
+    finally:
+        s.close()
+
+
 def main():
     test_one_per_store()
     test_user()
@@ -432,6 +553,7 @@ def main():
     test_drain_h1(pki)
     test_second_sigterm(pki)
     test_reload_certificate(pki)
+    test_health(pki)
     checks.done()
 
 
