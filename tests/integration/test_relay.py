@@ -5,7 +5,7 @@ HTTP/2 upstream.
 The upstream is nghttpx (Debian's nghttp2-proxy) terminating TLS and
 HTTP/2 on a free port with a throwaway certificate for "localhost", in
 front of a recording backend (Python standard library, HTTP/1.1); both
-are in upstream.py, for other tests to share.  The backend checks the
+are in upstream.py, shared with test_failover.  The backend checks the
 bearer token, records every batch and answers with scripted statuses;
 it also serves an image whose first download is cut off half way.
 Events are made by real devices over plain CoAP (version reports, and

@@ -13,7 +13,7 @@ first download is cut off half way.
     proxy = Proxy(tmp, be.port, key, crt).start()
     gw = Gateway(extra=upstream_conf(proxy, crt, token_file))
 
-Used by test_relay.  Standard library only.
+Used by test_relay and test_failover.  Standard library only.
 """
 
 import http.server
