@@ -172,7 +172,7 @@ class Traffic(threading.Thread):
                      for d in REPORTERS + [WORKER])
         try:
             i = 0
-            while not self.halt.is_set() and self.sent < 2000:
+            while not self.halt.is_set() and self.sent < 5000:
                 dev = (REPORTERS + [WORKER])[i % (len(REPORTERS) + 1)]
                 i += 1
                 if dev != WORKER:
