@@ -15,12 +15,15 @@ set -eu
 cd "$(dirname "$0")"
 
 # Debian packages the build, the daemon and the tests need; clang and
-# libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run), and
-# mandoc lints the manual pages (tests/unit/check_man.py).
+# libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run);
+# mandoc lints the manual pages (tests/unit/check_man.py); debhelper to
+# systemd build and check the Debian package (make package-check, .ci/run;
+# systemd for systemd-analyze and systemd.pc).
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
-curl python3 clang libclang-rt-14-dev mandoc"
+curl python3 clang libclang-rt-14-dev mandoc
+debhelper dpkg-dev lintian fakeroot systemd"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 
