@@ -20,19 +20,20 @@
  * directory is locked (otagw.pid) for the life of the process, so two
  * daemons never share a store.
  */
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "coap/coapfront.h"
@@ -111,9 +112,13 @@ help(void)
 "  -c file  read the configuration from file\n"
 "           (default " OTAGW_CONF ")\n"
 "  -d       stay in the foreground and log to stderr; without -d otagw\n"
-"           detaches (daemon(3)) and logs to syslog, facility daemon\n"
-"  -n       only check the configuration: print \"configuration OK\" and\n"
-"           exit 0, or print each error as file:line: message and exit 1;\n"
+"           detaches once it is serving (a failed start exits 1 with the\n"
+"           reason on stderr) and logs to syslog, facility daemon; the\n"
+"           systemd unit runs otagw -d (stderr goes to the journal) and\n"
+"           otagw tells it READY=1 through NOTIFY_SOCKET\n"
+"  -n       only check the configuration and the files and user it names:\n"
+"           print \"configuration OK\" and exit 0, or print each error\n"
+"           (file:line: message) and exit 1;\n"
 "           with -v also print the effective configuration\n"
 "  -v       more verbose logging (info, then debug); may be repeated\n"
 "  -h, --help     print this help and exit\n"
@@ -135,8 +140,9 @@ help(void)
 "                   take effect, others are logged as needing a restart; a\n"
 "                   file with errors is refused and the running settings kept\n"
 "\n"
-"Documentation: docs/configuration.md and docs/ in the source tree; every\n"
-"setting is described in the shipped otagw.conf.\n");
+"Documentation: otagw(8), otagw.conf(5), otactl(1); docs/ in the source\n"
+"tree (installed under share/doc/otagw); every setting is described in\n"
+"the shipped otagw.conf.\n");
 }
 
 static int
@@ -160,9 +166,9 @@ listen_text(const struct config_listen *l, char *out, size_t size)
 }
 
 /*
- * The files the configuration names that otagw needs to start, for -n:
- * each one missing or unreadable is an error (exit 1), with the setting
- * that names it.  Returns how many.
+ * The files the configuration names that otagw needs to start, and the
+ * user it is to run as, for -n: each one missing or unreadable is an
+ * error (exit 1), with the setting that names it.  Returns how many.
  */
 static int
 otagw_check_files(const struct config *cfg)
@@ -196,6 +202,10 @@ otagw_check_files(const struct config *cfg)
 		    strerror(errno), i < 2 || i == 3 ? " (./quickstart.sh "
 		    "run makes development certificates and the admin token "
 		    "in certs/)" : "");
+		bad++;
+	}
+	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
+		fprintf(stderr, "otagw: user %s: no such user\n", cfg->user);
 		bad++;
 	}
 	return bad;
@@ -762,8 +772,8 @@ main(int argc, char *argv[])
 			config_dump(&gw.cfg, stdout);
 		fflush(stdout);
 		if (otagw_check_files(&gw.cfg) > 0) {
-			fprintf(stderr, "otagw: %s: files are missing, otagw "
-			    "would not start\n", gw.conf_path);
+			fprintf(stderr, "otagw: %s: a file or the user is "
+			    "missing, otagw would not start\n", gw.conf_path);
 			return 1;
 		}
 		fprintf(stderr, "configuration OK\n");

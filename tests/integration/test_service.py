@@ -42,6 +42,7 @@ from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
                            H2_WINDOW_UPDATE, OTAGW, Checks, Gateway, H2Raw,
                            Pki, free_port, free_port_both, hpack_status,
                            https_gateway, make_cert, wait_for)
+from otagw_harness import OTACTL
 
 checks = Checks()
 TMP = tempfile.mkdtemp(prefix="otagw-service-")
@@ -382,6 +383,13 @@ def test_reload_certificate(pki):
 
 
 def test_user():
+    conf = write_conf("nouser.conf", state_dir=os.path.join(TMP, "nu-var"),
+                      user="no-such-otagw-user", coaps_listen="off",
+                      https_listen="off", admin_listen="off")
+    p = run("-n", "-c", conf)
+    checks.check(p.returncode == 1 and
+                 "user no-such-otagw-user: no such user" in p.stderr,
+                 "-n: an unknown user is an error (%r)" % p.stderr[-200:])
     if os.geteuid() != 0:
         print("skipped: test_user needs root")
         return
@@ -522,6 +530,72 @@ def test_health(pki):
                   "healthz: 200 again after the map grew")
 
 
+def test_relative_paths(pki):
+    """Relative paths in a configuration file mean the file's directory,
+    whatever the working directory of otagw or otactl."""
+    home = os.path.join(TMP, "rel")
+    elsewhere = os.path.join(TMP, "elsewhere")
+    os.makedirs(home)
+    os.makedirs(elsewhere)
+    for src, dst in ((pki.server[0], "server.pem"),
+                     (pki.server[1], "server.key")):
+        with open(src, "rb") as f, open(os.path.join(home, dst), "wb") as g:
+            g.write(f.read())
+    with open(os.path.join(home, "admin.token"), "w") as f:
+        f.write("relative-token\n")
+    os.chmod(os.path.join(home, "admin.token"), 0o600)
+    cport = free_port()
+    aport = free_port(socket.SOCK_STREAM)
+    conf = os.path.join(home, "otagw.conf")
+    with open(conf, "w") as f:
+        f.write("gateway_id gw-rel\nstate_dir ./var\n"
+                "coap_listen 127.0.0.1:%d\ncoaps_listen off\n"
+                "https_listen off\nadmin_listen 127.0.0.1:%d\n"
+                "tls_cert server.pem\ntls_key ./server.key\n"
+                "admin_token_file admin.token\n" % (cport, aport))
+    otagw = os.path.abspath(OTAGW)
+    otactl = os.path.abspath(OTACTL)
+    p = subprocess.run([otagw, "-n", "-c", conf], cwd=elsewhere,
+                       capture_output=True, text=True, timeout=30)
+    checks.eq(p.returncode, 0, "-n from another directory finds the "
+              "certificate, key and token beside the file (%s)" %
+              p.stderr[-300:])
+    log = open(os.path.join(TMP, "rel.log"), "wb")
+    proc = subprocess.Popen([otagw, "-d", "-c", conf], cwd="/",
+                            stdout=log, stderr=log)
+    try:
+        checks.check(coap_ping(cport), "otagw started from / serves")
+        checks.check(os.path.exists(os.path.join(home, "var", "data.mdb")),
+                     "its store is beside the configuration file")
+        checks.check(not os.path.exists("/var/data.mdb"),
+                     "and not in /var")
+        o = subprocess.run([otactl, "-c", conf, "device", "put", "r1",
+                            "--product", "p"], cwd=elsewhere,
+                           capture_output=True, text=True, timeout=30)
+        checks.eq(o.returncode, 0, "otactl -c from another directory "
+                  "(%s)" % o.stderr[-200:])
+        o = subprocess.run([otactl, "--state", os.path.join(home, "var"),
+                            "device", "show", "r1"],
+                           capture_output=True, text=True, timeout=30)
+        checks.check(o.returncode == 0 and "r1" in o.stdout,
+                     "it wrote to the same store")
+        checks.check(not os.path.exists(os.path.join(elsewhere, "var")),
+                     "and made no store where it ran")
+        o = subprocess.run([otactl, "--state", "./typo", "device", "list"],
+                           cwd=elsewhere, capture_output=True, text=True,
+                           timeout=30)
+        checks.check(o.returncode != 0 and
+                     "no state directory ./typo" in o.stderr,
+                     "otactl --state ./typo: an error naming it (%s)" %
+                     o.stderr.strip())
+        checks.check(not os.path.exists(os.path.join(elsewhere, "typo")),
+                     "and no directory made")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        log.close()
+
+
 def check_coap(port, dev, version):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
@@ -554,6 +628,7 @@ def main():
     test_second_sigterm(pki)
     test_reload_certificate(pki)
     test_health(pki)
+    test_relative_paths(pki)
     checks.done()
 
 
