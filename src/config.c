@@ -125,7 +125,7 @@ static const struct config_key config_keys[] = {
 
 	{ "admin_listen", CT_LISTEN, F(admin), 0, 0, 0, 0 },
 	{ "admin_token_file", CT_STRING, F(admin_token_file), 0, 0, CK_NONE,
-	    0 },
+	    1 },
 	{ "header_timeout", CT_DURATION, F(header_timeout), 1, 3600, 0, 1 },
 	{ "max_connections_per_source", CT_NUMBER, F(max_conns_per_source), 0,
 	    1000000, 0, 1 },

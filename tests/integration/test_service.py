@@ -515,11 +515,19 @@ def test_health(pki):
         code, body = curl_json(base2 + "/healthz", pki.ca[0])
         checks.check(code == 503 and "store_full" in body,
                      "healthz: 503 store_full (%d %s)" % (code, body[:200]))
+        # a larger map_size_max, and a token file of a new name
+        tok2 = os.path.join(TMP, "admin2.token")
+        with open(tok2, "w") as f:
+            f.write("second-token\n")
+        os.chmod(tok2, 0o600)
         gw2.extra["map_size_max"] = "64M"
+        gw2.extra["admin_token_file"] = tok2
         gw2.write_conf()
         gw2.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "map grown" in gw2.log(), 10, "the map grows")
-        code, text = curl_json(base2 + "/metrics", pki.ca[0], "health-token")
+        code, _ = curl_json(base2 + "/metrics", pki.ca[0], "health-token")
+        checks.eq(code, 401, "SIGHUP: the old token is refused")
+        code, text = curl_json(base2 + "/metrics", pki.ca[0], "second-token")
         checks.check("otagw_store_map_bytes 16777216" not in text,
                      "metrics: the map is larger now")
         o = gw2.otactl("device", "put", "after", "--product", "p",
