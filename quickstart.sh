@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # quickstart.sh: set up, build and run otagw on a fresh Debian 12 machine.
 #
 #   ./quickstart.sh run     install what is missing, build, generate

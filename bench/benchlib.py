@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """benchlib.py: helpers shared by the Python benchmarks (bench/scale,
 bench/relay): finding the binaries, a process's CPU time, percentiles,
 the targets table, and running a bench with its exit status.

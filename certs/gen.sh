@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # certs/gen.sh DIR: development certificates and tokens for otagw.
 #
 # Creates, only where missing:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """coapseeds.py: writes the seeds of the CoAP fuzz target.
 
 The CoAP target (fuzz/fuzz_coap.c) reads a kind byte (bit 0: coaps as

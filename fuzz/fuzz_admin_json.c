@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_admin_json.c: the admin API's JSON in both directions: request
  * bodies the daemon decodes (codec_device_put_decode, codec_job_body_decode,

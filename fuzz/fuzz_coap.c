@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_coap.c: CoAP requests through otagw's handlers.
  *

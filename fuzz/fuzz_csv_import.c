@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_csv_import.c: the device CSV import (ops_device_import), which
  * the admin API runs on an uploaded file (POST /api/v1/devices/import)

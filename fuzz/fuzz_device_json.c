@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_device_json.c: the JSON bodies devices send, check-ins
  * (codec_check_decode) and progress reports (codec_progress_decode),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_h1.c: the HTTP/1.1 request path, from the bytes TLS hands over to
  * the handler (src/http/h1.c and the request half of src/http/server.c),

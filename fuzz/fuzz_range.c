@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_range.c: Range, If-Range and If-None-Match as a device sends them
  * (src/http/range.c), decided the way the HTTPS download path does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_relay.c: what the upstream answers, as the relay (src/relay/relay.c)
  * and firmware fetches (src/ops/fetch.c) read it through the HTTP/2

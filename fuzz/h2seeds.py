@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """h2seeds.py: writes the HTTP/2 seeds of the relay fuzz target.
 
 The relay target (fuzz/fuzz_relay.c) reads, after its mode byte, the

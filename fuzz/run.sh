@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # fuzz/run.sh: runs the libFuzzer targets of a --enable-fuzz build
 # (docs/fuzzing.md); `make fuzz' and .ci/run call it.
 #

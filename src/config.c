@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config.c: otagw.conf, the daemon's configuration file (see config.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ev.c: the daemon's event loop, one epoll set plus millisecond timers.
  *

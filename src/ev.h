@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ev.h: a small epoll event loop with millisecond timers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log.c: logging in the style of OpenBSD daemons (see log.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * main.c: otagw, the daemon's entry point.  The only file that knows the
  * start-up order:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * notify.c: the service manager's readiness protocol (see notify.h).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bench.py: otagw against libcoap's stock coap-server, block-wise downloads.
 
 Run through bench/coap/run.sh (see bench/README.md).  For each server, the

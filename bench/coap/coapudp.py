@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """coapudp: a small CoAP-over-UDP client for the benchmark (stdlib only).
 
 Plain CoAP is simple enough to frame by hand, and a single Python process

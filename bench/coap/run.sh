@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/coap/run.sh: otagw against libcoap's stock coap-server-openssl.
 #
 #   bench/coap/run.sh [-n CONCURRENCY] [-s IMAGE_SIZE] [-d SECONDS] [...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bench.py: otagw's HTTPS device front end against nginx, with h2load.
 
 Run through bench/http/run.sh (see bench/README.md).  Both servers run on

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/http/run.sh: otagw's HTTPS front end against nginx, measured with h2load.
 #
 #   bench/http/run.sh [-B BUILDDIR] [--otagw PATH] [--otactl PATH] [-k] [...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bench.py: the upstream relay: events relayed per second, and what an
 unreachable upstream does to device checks.
 

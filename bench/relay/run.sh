@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/relay/run.sh: the upstream relay's throughput, and check latency
 # while the upstream is down.
 #

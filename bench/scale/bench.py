@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bench.py: otagw at scale: 100,000 devices, 10,000 pending notices.
 
 Run through bench/scale/run.sh (see bench/README.md).  Not part of

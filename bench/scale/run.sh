@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/scale/run.sh: otagw with 100,000 devices and 10,000 pending notices.
 #
 #   bench/scale/run.sh [-B BUILDDIR] [-D DEVICES] [-P PENDING] [-n CHECKS] [-k]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admin.c: the admin API (CONTRACT §4, docs/admin-api.md) on its own HTTPS
  * listener, plus GET /metrics and GET /healthz: its life cycle, its

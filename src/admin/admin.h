@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admin.h: the admin API (CONTRACT §4) on its own HTTPS listener.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admin_priv.h: what the files of the admin API share; private to
  * src/admin (the rest of the daemon sees admin.h).

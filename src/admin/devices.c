@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * devices.c: the admin API's device calls, each one ops operation:
  *

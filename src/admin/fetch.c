@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fetch.c: firmware by URL (POST /api/v1/firmware?url=&sha256=).  Each
  * fetch runs fetch_firmware (src/ops/fetch.h: HTTP/2, resumed with

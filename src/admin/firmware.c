@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * firmware.c: the admin API's firmware calls, each one ops operation:
  *

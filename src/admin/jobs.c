@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs.c: the admin API's job calls, each one ops operation:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * query.c: the admin API's query strings.  Values are percent-decoded
  * ('+' is a space; %00 is refused), each into a buffer of the caller's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * reply.c: how the admin API answers (all but /metrics, which is text).
  * Answers are JSON with Cache-Control: no-store; errors are

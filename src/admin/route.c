@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * route.c: the admin API's router.  admin_routes is the one list of its
  * calls, as (method, path pattern, handler); the HTTP server's callbacks

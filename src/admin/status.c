@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * status.c: what the gateway says about itself over the admin API:
  * GET /api/v1/relay (the outbox and the relay, as otactl relay status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * coapfront.c: the CoAP (UDP) and CoAP-over-DTLS (PSK) front end.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * coapfront.h: the CoAP and CoAP-over-DTLS front end (RFC 7252, RFC 7959).
  *

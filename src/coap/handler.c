@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * handler.c: routing, options, block-wise transfer and core calls for one
  * CoAP request (see handler.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * handler.h: what otagw answers to a CoAP request.
  *

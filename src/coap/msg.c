@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * msg.c: CoAP messages in and out, through libcoap's codec (see msg.h).
  *

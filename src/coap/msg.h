@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * msg.h: CoAP messages (RFC 7252 section 3) as flat structs.
  *

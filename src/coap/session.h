@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * session.h: the CoAP peers otagw remembers, and who may open a handshake.
  *

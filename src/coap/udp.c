@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * udp.c: batched datagram I/O for the CoAP listeners (see udp.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * udp.h: the CoAP listeners' UDP sockets, read and written in batches.
  *

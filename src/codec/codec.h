@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * codec.h: JSON in and out, the only module that includes <cjson/cJSON.h>.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * json.c: the cJSON helpers that the device wire format (wire.c) and the
  * operator views (views.c) share; declared in json.h, private to

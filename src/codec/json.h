@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * json.h: the cJSON helpers (json.c) that the device wire format (wire.c)
  * and the operator views (views.c) share.  Private to src/codec: nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * views.h: the operator's JSON (views.c): the views of devices, firmware,
  * jobs and job rows that otactl --json prints and the admin API sends, the

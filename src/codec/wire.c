@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * wire.c: the device wire format, in JSON: the check and progress bodies
  * devices send, the notice they get back (CONTRACT §1), the error body

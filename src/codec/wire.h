@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * wire.h: the device wire format in JSON (wire.c): the bodies devices send,
  * the notices and error bodies they get back, and the events that go

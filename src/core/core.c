@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * core.c: the protocol-neutral device requests (check, progress, download),
  * the device credentials the front ends ask for, and the time-driven job

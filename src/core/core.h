@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * core.h: the protocol-neutral device requests: check, progress, download.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * grant.c: the table of standing download grants (see grant.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * grant.h: downloads core allowed a moment ago (private to src/core).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * crypto.c: digests, randomness and secret handling over OpenSSL 3.
  *

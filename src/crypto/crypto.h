@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * crypto.h: digests, randomness and secret handling, the only module
  * outside the TLS code that includes OpenSSL headers.

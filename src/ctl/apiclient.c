@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * apiclient.c: otactl's client of the admin API (see apiclient.h and
  * docs/admin-api.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * apiclient.h: otactl's client of the admin API (otactl --url).
  *

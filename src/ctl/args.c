@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * args.c: what every otactl command uses to talk to its user: error and
  * usage messages, the command's help, and the helpers that read options,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * backend_api.c: otactl's backend for the admin API (--url URL
  * --token-file F).  The daemon runs the same src/ops functions that

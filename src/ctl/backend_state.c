@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * backend_state.c: otactl's backend for a state directory (--state DIR,
  * or the state_dir of the daemon's configuration).  It opens the LMDB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_device.c: the device commands of otactl: device put, import, list,
  * show and rm.  Each reads its options, makes one backend call (the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_firmware.c: the firmware commands of otactl: firmware add (an image
  * file, standard input, or --url for a fetch), list, show, edit and rm.

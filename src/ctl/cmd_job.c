@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_job.c: the job commands of otactl: job create, list, show, devices,
  * terminate, and the row operations cancel, retry and confirm.  Each reads

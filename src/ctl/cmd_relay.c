@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_relay.c: otactl relay status, the upstream outbox: events waiting,
  * the oldest of them, the last sequence number handed out, and the

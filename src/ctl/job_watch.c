@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * job_watch.c: otactl job show --watch, a live view of a job until it is
  * COMPLETED or TERMINATED (or SIGINT, SIGTERM).  Once a second it asks the

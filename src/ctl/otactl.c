@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * otactl.c: the operator's command-line client of otagw (CONTRACT §4):
  * main, the global options and the table of commands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * otactl.h: what the files of otactl share; private to src/ctl.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * print.c: otactl's output, shared by the commands.  For people: aligned
  * tables (whose widths count East Asian wide characters twice, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * events.c: builds upstream events and appends them to the outbox.
  *

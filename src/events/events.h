@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * events.h: the upstream events of CONTRACT §5, written to the outbox.
  *

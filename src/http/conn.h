@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * conn.h: what server.c shares with the protocol code (h1.c, h2.c).
  * Private to src/http.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * device.c: the HTTPS device front end (CONTRACT §2, docs/https.md).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * device.h: the HTTPS device front end (CONTRACT §2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * h1.c: HTTP/1.1 on a connection, with libhttp-parser 2.9.
  *

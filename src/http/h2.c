@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * h2.c: HTTP/2 on a connection, with an nghttp2 server session.
  *

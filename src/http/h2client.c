@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * h2client.c: an HTTP/2 client connection over TLS, for the upstream
  * relay (src/relay/relay.c) and firmware fetches (src/ops/fetch.c).  See

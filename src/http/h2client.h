@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * h2client.h: a small HTTP/2 client over TLS (libnghttp2 + src/tls).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * http.h: the HTTPS server shared by the device listener and the admin API.
  *

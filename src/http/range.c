@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * range.c: Range, If-Range and If-None-Match decisions (RFC 9110 §13, §14)
  * and the framing of multipart/byteranges, without any I/O.

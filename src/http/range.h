@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * range.h: RFC 9110 range requests and conditionals, as pure functions.
  *

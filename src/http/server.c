@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * server.c: the HTTPS listener, connections, output queue and timeouts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * source.c: open connections per source address, for the HTTPS listeners'
  * max_connections_per_source (see conn.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs.c: the upgrade-job state machine and rollout rules (CONTRACT §3, §4).
  *

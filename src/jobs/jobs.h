@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * jobs.h: the upgrade state machine and rollout rules, with no I/O.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * csv.c: the CSV import of devices ("product,device,secret,psk" per line).
  *

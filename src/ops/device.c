@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * device.c: the operator's device operations: provision or update (put),
  * show, list in pages, remove.

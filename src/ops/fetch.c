@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fetch.c: firmware images from upstream HTTPS URLs (see fetch.h), the
  * operator operation behind "firmware add --url" and the admin API's

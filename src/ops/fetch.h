@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fetch.h: firmware images from upstream HTTPS URLs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * firmware.c: the operator's firmware operations: add (a streamed upload,
  * or the whole image from a descriptor or a file), show and list with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * job.c: the operator's job operations: create, show, list, list a job's
  * rows, terminate, and cancel, retry or confirm one device's row.

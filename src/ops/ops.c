@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ops.c: what every operator operation shares: the status codes and their
  * HTTP mapping, the error helpers, the clock, a growable array, ops_init;

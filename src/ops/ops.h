@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ops.h: the operator operations of otagw (devices, firmware, jobs, relay
  * status) as plain functions over the store.

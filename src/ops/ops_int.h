@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ops_int.h: what the files of src/ops share with each other.  Private to
  * src/ops: nothing outside it includes this header (the public calls are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * relay.c: the upstream relay (CONTRACT §5), see relay.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * relay.h: the upstream relay (CONTRACT §5).
  *

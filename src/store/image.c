@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * image.c: firmware images as files in DIR/images, and the shared,
  * reference-counted memory maps that downloads read them through.

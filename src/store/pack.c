@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pack.c: the on-disk encoding of otagw's records (see pack.h).
  *

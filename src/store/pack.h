@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pack.h: private header of the store module (never included outside
  * src/store).

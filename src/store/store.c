@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * store.c: otagw's records in LMDB (see store.h for the contract).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dtls.c: DTLS 1.2 server connections with pre-shared keys (see dtls.h).
  *

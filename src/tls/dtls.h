@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dtls.h: DTLS 1.2 with pre-shared keys, for the coaps listener.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls.c: OpenSSL 3 contexts and non-blocking connections for otagw.
  *

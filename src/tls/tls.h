@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tls.h: OpenSSL 3 for the HTTPS listeners and the upstream client.
  *

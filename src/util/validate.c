@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * validate.c: the name and value rules of the wire contract, and the small
  * text helpers every module needs (UTF-8 length, hex, RFC 3339 times).

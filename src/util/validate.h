@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * validate.h: the name and value rules of CONTRACT (ids, versions, firmware
  * names and descriptions), plus small text helpers (UTF-8, hex, RFC 3339).

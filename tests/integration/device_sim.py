@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """device_sim: simulated otagw devices, as a library and a command line.
 
 A simulated device does what a sleepy OTA device does on each wake-up:

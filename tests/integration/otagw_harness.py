@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """otagw_harness: start the real otagw and drive it with real clients.
 
 Used by every integration test.  Standard library only.

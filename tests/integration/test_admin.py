@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_admin: the admin API (CONTRACT §4, docs/admin-api.md) with curl.
 
 The real daemon with its admin listener on a free port (a CA and server

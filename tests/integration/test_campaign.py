@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_campaign: a realistic upgrade campaign over 200 simulated devices.
 
 One product ("cam"), 200 devices on 1.0.0, firmware 2.0.0, driven the way

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_coap_bad: bad CoAP input is refused, changes nothing, harms no one.
 
 For each bad request (malformed, oversized or non-UTF-8 JSON, unknown

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_coap_cancel: an operator's cancel stops CoAP downloads in time.
 
 The CoAP front end remembers, per session and for a short while (2 s),

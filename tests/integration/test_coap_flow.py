@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_coap_flow: a device upgrade end to end over coaps and plain coap.
 
 Starts the real otagw with both CoAP listeners, provisions devices and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_coap_hostile: CoAP input an attacker (or an odd device) sends.
 
 - The four Block1 datagrams that crash libcoap 4.3.1's server (a pair

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_crash: kill -9 at random moments loses nothing that was acknowledged.
 
 Several devices check in, download block-wise over coaps (verifying every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_daemon: the otagw program itself: options, configuration checks,
 start-up, signals.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_failover: an active/standby failover (docs/ha.md) played on one
 machine.
 

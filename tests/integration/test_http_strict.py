@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_http_strict: HTTP/1.1 as RFC 9112 asks and HTTP/2 as h2spec checks
 it, on both HTTPS listeners (device and admin), with raw bytes over TLS.
 

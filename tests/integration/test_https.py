@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_https: the HTTPS device front end with real clients (CONTRACT §2).
 
 - check over HTTPS: 200 with the notice and Retry-After, 204 for a device

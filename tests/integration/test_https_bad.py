@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_https_bad: authentication failures and malformed requests on the
 HTTPS device listener (CONTRACT §2, docs/device-auth.md).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_otactl: the real otactl binary on a temporary state directory.
 
 Every command and its output (text and --json shapes), the id alone on the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_relay: the upstream relay and firmware fetch against a real
 HTTP/2 upstream.
 

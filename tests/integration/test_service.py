@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_service: otagw as a service manager (and an operator) runs it.
 
 - One otagw per state directory: a second one on the same directory exits

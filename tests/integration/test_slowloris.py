@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_slowloris: slow request heads and connection floods against both
 HTTPS listeners (issue 10, docs/https.md "Slow and greedy clients").
 

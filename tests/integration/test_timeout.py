@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """test_timeout: the job timeout, in real time, against the real daemon.
 
 A device that reports progress and then goes silent fails with reason

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """test_wakeup: every check answer says exactly when to come back.
 
 Over plain CoAP (Max-Age) and HTTPS (Retry-After), with check_interval

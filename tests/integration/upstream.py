@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """upstream: a recording upstream platform for the relay tests.
 
 nghttpx (Debian's nghttp2-proxy) terminates TLS and HTTP/2 on a free port

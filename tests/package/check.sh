@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/package/check.sh [SRCDIR]: builds the Debian package of SRCDIR
 # (default: this tree) and checks it, without installing it.  `make
 # package-check' runs it; so does .ci/run after the test suite.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dtls_client.c: a DTLS-PSK client for the integration tests, with OpenSSL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * certs.h: throw-away certificates for the TLS unit tests, header only.
  *

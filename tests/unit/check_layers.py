@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """check_layers: every #include in src/ follows the rules of
 docs/architecture.md ("Include rules").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """check_man: the manual pages in man/ are clean mdoc(7), and otagw.conf(5)
 names every setting.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * corefix.h: a real request core on a real store, for the front ends'
  * unit tests (test_http's device handler, test_coaphandler), header only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * h2peer.h: an HTTP/2 client in memory, for tests of the server on
  * detached connections (src/http/conn.h), header only.

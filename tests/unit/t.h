@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * t.h: a tiny table-friendly unit test harness, header only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_coap.c: the CoAP message codec (coap/msg.c) and the session table
  * (coap/session.c), through their own interfaces.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_coaphandler.c: what otagw answers to a CoAP request
  * (src/coap/handler.c), through coaphandler_request, with a real core and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_codec.c: the JSON codecs (src/codec): the device wire format
  * (wire.c) first, then the operator views and the admin API's bodies

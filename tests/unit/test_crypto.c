@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_crypto.c: unit tests for src/crypto/crypto.c.
  *

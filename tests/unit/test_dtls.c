@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_dtls.c: DTLS-PSK connections (src/tls/dtls.h), through their own
  * interface.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_ev.c: the event loop: timer order, cancellation, re-arming from a
  * callback, descriptor readiness and deletion, prepare hooks and stop.

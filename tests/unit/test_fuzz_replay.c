@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_fuzz_replay.c: every seed and every regression input of every fuzz
  * target, run once, in every build (docs/fuzzing.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_h2client.c: the HTTP/2 client (src/http/h2client.h) against an
  * nghttp2 server session run by the test, over TLS on loopback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_http.c: the HTTP server's request path (src/http/server.c, h1.c,
  * h2.c) on detached connections (src/http/conn.h): no socket, no TLS,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_httpdev.c: the HTTPS device front end (src/http/device.c) end to
  * end, on detached connections (src/http/conn.h) of a listener made with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_jobs.c: the upgrade-job rules (src/jobs), table-driven.
  *

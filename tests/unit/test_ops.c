@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_ops.c: unit tests of the operator operations (src/ops) on a real
  * store in a temporary directory.

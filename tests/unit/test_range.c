@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_range.c: unit tests of src/http/range.c, the RFC 9110 range and
  * conditional decisions of HTTPS downloads.

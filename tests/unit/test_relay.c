@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_relay.c: the relay's decisions without sockets: which answers
  * delete, retry or park a batch, the backoff's jitter bounds, batches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_source.c: unit tests of src/http/source.c, the per-source
  * connection counts behind max_connections_per_source.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_store.c: unit tests for src/store (store.c, pack.c, image.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_tls.c: TLS connections (src/tls/tls.h), through their own
  * interface.

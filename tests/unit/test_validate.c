@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_validate.c: unit tests for src/util/validate.c.
  *
