@@ -216,24 +216,36 @@ core_resp_cleanup(struct core_resp *resp)
 	resp->body_len = 0;
 }
 
+/* The "error" member of the JSON body of an error answer. */
+static const char *
+core_error_code(int status)
+{
+	switch (status) {
+	case CORE_BAD_REQUEST:
+		return "bad_request";
+	case CORE_UNAUTHORIZED:
+		return "unauthorized";
+	case CORE_FORBIDDEN:
+		return "forbidden";
+	case CORE_NOT_FOUND:
+		return "not_found";
+	case CORE_TOO_LARGE:
+		return "too_large";
+	case CORE_UNAVAILABLE:
+		return "unavailable";
+	default:
+		return "internal";
+	}
+}
+
 /* An error answer with its JSON diagnostic. */
 static void
 resp_error(struct core_resp *resp, int status, const char *message)
 {
-	static const char *const codes[] = {
-		[CORE_BAD_REQUEST] = "bad_request",
-		[CORE_UNAUTHORIZED] = "unauthorized",
-		[CORE_FORBIDDEN] = "forbidden",
-		[CORE_NOT_FOUND] = "not_found",
-		[CORE_TOO_LARGE] = "too_large",
-		[CORE_UNAVAILABLE] = "unavailable",
-		[CORE_INTERNAL] = "internal",
-	};
-
 	core_resp_cleanup(resp);
 	resp->status = status;
 	resp->retry_after = 0;
-	resp->body = codec_error_encode(codes[status], message,
+	resp->body = codec_error_encode(core_error_code(status), message,
 	    &resp->body_len);
 }
 

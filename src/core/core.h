@@ -32,16 +32,17 @@ struct store;
 struct store_image;
 struct config;
 
+/* Answers: 0 or positive for success, negative for an error. */
 enum core_status {
 	CORE_OK = 0,
-	CORE_NO_CONTENT,
-	CORE_BAD_REQUEST,
-	CORE_UNAUTHORIZED,
-	CORE_FORBIDDEN,
-	CORE_NOT_FOUND,
-	CORE_TOO_LARGE,
-	CORE_UNAVAILABLE,
-	CORE_INTERNAL,
+	CORE_NO_CONTENT = 1,
+	CORE_BAD_REQUEST = -1,
+	CORE_UNAUTHORIZED = -2,
+	CORE_FORBIDDEN = -3,
+	CORE_NOT_FOUND = -4,
+	CORE_TOO_LARGE = -5,
+	CORE_UNAVAILABLE = -6,
+	CORE_INTERNAL = -7,
 };
 
 enum core_proto {

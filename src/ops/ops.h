@@ -45,15 +45,15 @@
 
 struct config;
 
-enum ops_status {
+enum ops_status {		/* 0 or a negative error, as STORE_E* */
 	OPS_OK = 0,
-	OPS_EINVAL,		/* 400: malformed or invalid input */
-	OPS_EUNPROC,		/* 422: valid input that cannot be done */
-	OPS_ENOTFOUND,		/* 404: no such device, firmware or job */
-	OPS_ECONFLICT,		/* 409: clashes with what is stored */
-	OPS_ETOOLARGE,		/* 413: image over firmware_max_size */
-	OPS_EFULL,		/* 507: store map or disk full */
-	OPS_EIO,		/* 500: store or I/O failure */
+	OPS_EINVAL = -1,	/* 400: malformed or invalid input */
+	OPS_EUNPROC = -2,	/* 422: valid input that cannot be done */
+	OPS_ENOTFOUND = -3,	/* 404: no such device, firmware or job */
+	OPS_ECONFLICT = -4,	/* 409: clashes with what is stored */
+	OPS_ETOOLARGE = -5,	/* 413: image over firmware_max_size */
+	OPS_EFULL = -6,		/* 507: store map or disk full */
+	OPS_EIO = -7,		/* 500: store or I/O failure */
 };
 
 /* HTTP status for an enum ops_status (200 for OPS_OK). */
