@@ -23,7 +23,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
-curl python3 clang libclang-rt-14-dev mandoc
+curl wget python3 clang libclang-rt-14-dev mandoc
 debhelper dpkg-dev lintian fakeroot systemd"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }

@@ -120,6 +120,8 @@ static const struct config_key config_keys[] = {
 	{ "https_listen", CT_LISTEN, F(https), 0, 0, 0, 0 },
 	{ "https_public_url", CT_STRING, F(https_public), 0, 0, CK_URL_HTTPS,
 	    1 },
+	{ "download_url_ttl", CT_DURATION, F(download_url_ttl), 1,
+	    30 * 86400, 0, 1 },
 	{ "tls_cert", CT_STRING, F(tls_cert), 0, 0, CK_NONE, 1 },
 	{ "tls_key", CT_STRING, F(tls_key), 0, 0, CK_NONE, 1 },
 	{ "device_ca", CT_STRING, F(device_ca), 0, 0, CK_NONE, 1 },
@@ -248,6 +250,7 @@ config_defaults(struct config *cfg)
 	cfg->check_interval = 3600;
 	cfg->busy_interval = 60;
 	cfg->confirm_interval = 300;
+	cfg->download_url_ttl = 86400;
 	cfg->wakeup_jitter = 10;
 	cfg->max_body = 1024;
 	cfg->shutdown_timeout = 10;

@@ -77,6 +77,7 @@ struct config {
 	/* HTTPS devices (issue 3) */
 	struct config_listen https;	/* https_listen (default :8443) */
 	char	https_public[CONFIG_STR];	/* https_public_url */
+	unsigned download_url_ttl;	/* download_url_ttl: notice url, s */
 	char	tls_cert[CONFIG_PATH];	/* tls_cert */
 	char	tls_key[CONFIG_PATH];	/* tls_key */
 	char	device_ca[CONFIG_PATH];	/* device_ca ("" = no client certs) */

@@ -200,6 +200,7 @@ admin_handler_fn admin_job_list, admin_job_create, admin_job_show,
 
 /* status.c */
 admin_handler_fn admin_relay_show, admin_healthz, admin_metrics_show;
+admin_handler_fn admin_url_key_rotate;
 /* The admin figures for /metrics (registered by admin_new). */
 struct metrics_out;
 void	 admin_metrics_cb(void *arg, struct metrics_out *);

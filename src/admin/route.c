@@ -188,6 +188,7 @@ static const struct admin_route admin_routes[] = {
 	{ "POST", "/api/v1/jobs/{id}/devices/{dev}/confirm", 0, NULL,
 	    admin_job_confirm },
 	{ "GET", "/api/v1/relay", 0, NULL, admin_relay_show },
+	{ "POST", "/api/v1/url-key/rotate", 0, NULL, admin_url_key_rotate },
 };
 
 #define ADMIN_NROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))

@@ -23,6 +23,7 @@
 #include "coap/handler.h"
 #include "coap/msg.h"
 #include "coap/session.h"
+#include "coap/udp.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "log.h"
@@ -37,6 +38,8 @@
 #define COAPHANDLER_SEGS	4
 /* A core diagnostic longer than this is replaced by a short phrase. */
 #define COAPHANDLER_DIAG_MAX	256
+/* "coaps://[" an IPv6 address "%25" an interface name "]:" a port */
+#define COAPHANDLER_ORIGIN_MAX	80
 
 enum coaphandler_route {
 	ROUTE_NONE = 0,
@@ -287,6 +290,24 @@ coaphandler_uint(const struct coapmsg *req, uint16_t num, uint32_t def,
 	return coapmsg_opt_uint(o, v);
 }
 
+/*
+ * "coap://" or "coaps://" and the address the session's datagrams were
+ * sent to, for a notice's url; NULL when it is not known.
+ */
+static const char *
+coaphandler_origin(const struct coapsess *s, char *out, size_t size)
+{
+	const char *scheme = s->dtls_ep ? "coaps://" : "coap://";
+	size_t	 n = strlen(scheme);
+
+	if (s->sock == NULL || size <= n)
+		return NULL;
+	memcpy(out, scheme, n);
+	if (udp_local_authority(s->sock, &s->local, out + n, size - n) != 0)
+		return NULL;
+	return out;
+}
+
 /* Fills proto and peer of a core request from the session. */
 static int
 coaphandler_peer(const struct coapsess *s, struct core_req *cr)
@@ -477,7 +498,7 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
     const struct coapmsg *req, size_t truncated, int route,
     const struct coaphandler_seg *devseg, int64_t now, struct coapbuf *r)
 {
-	char device[OTA_ID_MAX + 1];
+	char device[OTA_ID_MAX + 1], origin[COAPHANDLER_ORIGIN_MAX];
 	struct coapmsg_block b1;
 	struct core_req creq;
 	struct core_resp cresp;
@@ -533,6 +554,8 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 	}
 	fmtv = fmt == UINT32_MAX ? -1 : (int)fmt;
 	creq.device = device;
+	if (route == ROUTE_CHECK)
+		creq.origin = coaphandler_origin(s, origin, sizeof(origin));
 	if (has_b1) {
 		if (!coaphandler_block1(h, s, req, &b1, route, device, fmtv,
 		    now, r))

@@ -12,10 +12,13 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,6 +130,53 @@ const union udp_sa *
 udp_bound(const struct udp_sock *s)
 {
 	return &s->bound;
+}
+
+int
+udp_local_authority(const struct udp_sock *s, const struct udp_local *l,
+    char *out, size_t size)
+{
+	char	 a[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 4] = "";
+	struct in_addr v4;
+	struct in6_addr v6;
+	unsigned port;
+	int	 family, n;
+
+	if (l != NULL && l->family != 0) {
+		family = l->family;
+		v4 = l->a.v4;
+		v6 = l->a.v6;
+	} else if (s->wildcard)
+		return -1;
+	else {
+		family = s->bound.sa.sa_family;
+		v4 = s->bound.in.sin_addr;
+		v6 = s->bound.in6.sin6_addr;
+	}
+	if (s->bound.sa.sa_family == AF_INET)
+		port = ntohs(s->bound.in.sin_port);
+	else
+		port = ntohs(s->bound.in6.sin6_port);
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&v6)) {
+		family = AF_INET;
+		memcpy(&v4, &v6.s6_addr[12], 4);
+	}
+	if (family == AF_INET) {
+		inet_ntop(AF_INET, &v4, a, sizeof(a));
+		n = snprintf(out, size, "%s:%u", a, port);
+	} else {
+		inet_ntop(AF_INET6, &v6, a, sizeof(a));
+		/* a link-local address needs its zone (RFC 6874) */
+		if (IN6_IS_ADDR_LINKLOCAL(&v6) && l != NULL &&
+		    l->ifindex > 0) {
+			memcpy(zone, "%25", 4);
+			if (if_indextoname((unsigned)l->ifindex, zone + 3) ==
+			    NULL)
+				return -1;
+		}
+		n = snprintf(out, size, "[%s%s]:%u", a, zone, port);
+	}
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 /* The local address of a received datagram, from its packet info. */

@@ -71,6 +71,14 @@ void	 udp_close(struct udp_sock *);		/* accepts NULL */
 int	 udp_fd(const struct udp_sock *);
 /* The bound address (for logs and URLs). */
 const union udp_sa *udp_bound(const struct udp_sock *);
+/*
+ * The address a peer sent to, as the authority of a URL ("192.0.2.1:5683",
+ * "[2001:db8::1]:5684", a link-local one with its zone): local is the
+ * datagram's (NULL or family 0: the socket's own address).  0, or -1 when
+ * it is not known or does not fit.
+ */
+int	 udp_local_authority(const struct udp_sock *,
+	    const struct udp_local *, char *out, size_t size);
 
 /*
  * Reads what is waiting, up to max (at most UDP_BATCH) datagrams, into

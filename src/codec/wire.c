@@ -181,11 +181,11 @@ out:
 
 char *
 codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
-    const char *url_base, size_t *len)
+    const char *url_base, const char *url_query, size_t *len)
 {
 	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url = NULL, *s;
 	cJSON	*root = cJSON_CreateObject();
-	size_t	 n;
+	size_t	 n, qlen = url_query != NULL ? strlen(url_query) : 0;
 	int	 oom = root == NULL;
 
 	snprintf(path, sizeof(path), "/fw/%s", fw->id);
@@ -206,11 +206,15 @@ codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
 		n = strlen(url_base);
 		while (n > 0 && url_base[n - 1] == '/')
 			n--;
-		if ((url = malloc(n + strlen(path) + 1)) == NULL)
+		if ((url = malloc(n + strlen(path) + 1 + qlen + 1)) == NULL)
 			oom = 1;
 		else {
 			memcpy(url, url_base, n);
 			memcpy(url + n, path, strlen(path) + 1);
+			if (qlen > 0) {
+				strcat(url, "?");
+				strcat(url, url_query);
+			}
 			json_put_str(root, "url", url, &oom);
 		}
 	}

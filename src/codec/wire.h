@@ -39,12 +39,14 @@ int	 codec_progress_decode(const void *buf, size_t len,
 	    struct progress_body *, char *err, size_t errlen);
 
 /*
- * The notice of CONTRACT §1.  url_base is the configured public address of
- * the protocol the device checked in with, e.g. "coaps://gw:5684" (NULL:
- * no "url" member); timeout_s is the job's timeout in seconds.
+ * The notice of CONTRACT §1.  url_base is the address the device reached,
+ * of the protocol it checked in with, e.g. "coaps://gw:5684" (NULL: no
+ * "url" member); url_query (NULL: none) follows the path after a '?' (the
+ * credential of an HTTPS url, core/capability.h).
  */
 char	*codec_notice_encode(const struct job_rec *,
-	    const struct firmware_rec *, const char *url_base, size_t *len);
+	    const struct firmware_rec *, const char *url_base,
+	    const char *url_query, size_t *len);
 
 /*
  * An upstream event (CONTRACT §5) without "seq" and "gateway": the relay

@@ -34,11 +34,13 @@
  * changed.  Whatever the tick writes, it decides on records read again in
  * its write transaction.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "core/capability.h"
 #include "core/core.h"
 #include "core/grant.h"
 #include "events/events.h"
@@ -55,6 +57,8 @@
 #define CORE_TICK_SCANS		4	/* job scans per tick */
 #define CORE_TICK_ROWS		2000	/* due rows handled per job scan */
 #define CORE_URL_MAX		(CONFIG_STR + 16)
+/* "device=" id "&expires=" seconds "&sig=" signature */
+#define CORE_QUERY_MAX		(OTA_ID_MAX + CAP_SIG_LEN + 48)
 #define CORE_DEFAULT_BODY	16384
 
 /* What the tick remembers about one job. */
@@ -149,6 +153,45 @@ core_apply_config(struct core *c)
 	    "https", &cfg->https);
 }
 
+/*
+ * The key that signs download URLs, made at the first start (and again
+ * should it ever be missing).  0 or -1.
+ */
+static int
+core_url_keys_init(struct core *c)
+{
+	struct store_txn *txn;
+	struct url_keys keys;
+	int	 rc;
+
+	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+		goto fail;
+	rc = store_url_keys_get(txn, &keys);
+	if (rc == STORE_ENOTFOUND) {
+		memset(&keys, 0, sizeof(keys));
+		keys.rotated = core_now(c);
+		if (crypto_random(keys.cur, sizeof(keys.cur)) == -1) {
+			store_txn_abort(txn);
+			return -1;
+		}
+		if ((rc = store_url_keys_put(txn, &keys)) == 0) {
+			rc = store_txn_commit(txn);
+			txn = NULL;
+			if (rc == 0)
+				log_info("made the key that signs download "
+				    "URLs");
+		}
+	}
+	explicit_bzero(&keys, sizeof(keys));
+	store_txn_abort(txn);
+	if (rc == 0)
+		return 0;
+fail:
+	log_warnx("the key that signs download URLs: %s",
+	    store_strerror(rc));
+	return -1;
+}
+
 struct core *
 core_new(struct store *st, const struct config *cfg)
 {
@@ -171,6 +214,10 @@ core_new(struct store *st, const struct config *cfg)
 	if (crypto_random(&c->rng, sizeof(c->rng)) == -1 || c->rng == 0)
 		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms();
 	core_apply_config(c);
+	if (core_url_keys_init(c) == -1) {
+		core_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -657,6 +704,56 @@ core_wake_after(struct core *c, size_t nrows, int64_t now)
  * on success resp holds the answer unless *retry_write was set (the read
  * pass found something to write).
  */
+/*
+ * The scheme and authority of a notice's url: the configured public URL
+ * of the protocol, else where the device reached the gateway, else the
+ * listen address.
+ */
+static const char *
+notice_url_base(const struct core *c, const struct core_req *req)
+{
+	const char *pub[3] = { c->cfg->coap_public, c->cfg->coaps_public,
+	    c->cfg->https_public };
+	int	 proto = req->proto >= CORE_PROTO_COAP &&
+	    req->proto <= CORE_PROTO_HTTPS ? req->proto : CORE_PROTO_COAP;
+
+	if (pub[proto][0] == '\0' && req->origin != NULL)
+		return req->origin;
+	return c->url[proto];
+}
+
+/*
+ * The query of an HTTPS notice's url: the device, an expiry and their
+ * signature under the current URL key, so that the url alone downloads
+ * the image.  "" for other protocols, and when the store has no key.
+ */
+static int
+notice_url_query(struct core *c, struct store_txn *txn,
+    const struct core_req *req, const char *fwid, int64_t now, char *out,
+    size_t size)
+{
+	struct url_keys keys;
+	char	 sig[CAP_SIG_LEN + 1];
+	int64_t	 expires;
+	int	 rc, n;
+
+	out[0] = '\0';
+	if (req->proto != CORE_PROTO_HTTPS || req->device == NULL)
+		return 0;
+	if ((rc = store_url_keys_get(txn, &keys)) != 0)
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	expires = now / 1000 + (int64_t)c->cfg->download_url_ttl;
+	rc = cap_sign(keys.cur, req->device, fwid, expires, sig);
+	explicit_bzero(&keys, sizeof(keys));
+	if (rc != 0)
+		return STORE_EIO;
+	n = snprintf(out, size, "device=%s&expires=%" PRId64 "&sig=%s",
+	    req->device, expires, sig);
+	if (n < 0 || (size_t)n >= size)
+		out[0] = '\0';
+	return 0;
+}
+
 static int
 check_pass(struct core *c, const struct core_req *req,
     const struct check_body *body, int64_t now, int write,
@@ -665,6 +762,7 @@ check_pass(struct core *c, const struct core_req *req,
 	struct check_run r;
 	struct firmware_rec fw;
 	struct crow *row;
+	char	 query[CORE_QUERY_MAX];
 	size_t	 i;
 	int	 rc;
 
@@ -688,11 +786,13 @@ check_pass(struct core *c, const struct core_req *req,
 	if (r.notice >= 0) {
 		row = &c->rows[r.notice];
 		rc = store_firmware_get(r.txn, row->job.firmware, &fw);
+		if (rc == 0)
+			rc = notice_url_query(c, r.txn, req, fw.id, now, query,
+			    sizeof(query));
 		if (rc == 0) {
 			resp->body = codec_notice_encode(&row->job, &fw,
-			    c->url[req->proto >= CORE_PROTO_COAP &&
-			    req->proto <= CORE_PROTO_HTTPS ? req->proto :
-			    CORE_PROTO_COAP], &resp->body_len);
+			    notice_url_base(c, req), query[0] != '\0' ?
+			    query : NULL, &resp->body_len);
 			if (resp->body == NULL) {
 				rc = STORE_EIO;
 				goto fail;
@@ -913,7 +1013,31 @@ dl_grant_key(const struct core_req *req, const char *fwid,
 	if (req->secret != NULL) {
 		k->has_secret = 1;
 		crypto_sha256(req->secret, strlen(req->secret), k->secret_sha);
+	} else if (req->cap_sig != NULL) {
+		k->has_secret = 1;
+		crypto_sha256(req->cap_sig, strlen(req->cap_sig),
+		    k->secret_sha);
 	}
+}
+
+/*
+ * A download URL's credential: sets *good, returns 0 or a store error.
+ * No URL key in the store: nothing it signed is good.
+ */
+static int
+dl_check_cap(struct store_txn *txn, const struct core_req *req,
+    const char *fwid, int64_t now, int *good)
+{
+	struct url_keys keys;
+	int	 rc;
+
+	*good = 0;
+	if ((rc = store_url_keys_get(txn, &keys)) != 0)
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	*good = cap_verify(&keys, req->peer, fwid, req->cap_expires,
+	    req->cap_sig, now / 1000) == 0;
+	explicit_bzero(&keys, sizeof(keys));
+	return 0;
 }
 
 int
@@ -927,7 +1051,7 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 	struct grant_key key;
 	int64_t	 now = core_now(c);
 	size_t	 i;
-	int	 rc, status = CORE_INTERNAL, allowed = 0;
+	int	 rc, status = CORE_INTERNAL, allowed = 0, good;
 
 	*img = NULL;
 	dl_grant_key(req, fwid, &key);
@@ -950,6 +1074,17 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 	d->fwid = fwid;
 	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0)
 		goto store_fail;
+	/* a URL's credential first: a bad one learns nothing more */
+	if (req->cap_sig != NULL) {
+		if (req->peer == NULL)
+			goto out;	/* CORE_INTERNAL: a front end's bug */
+		if ((rc = dl_check_cap(txn, req, fwid, now, &good)) != 0)
+			goto store_fail;
+		if (!good) {
+			status = CORE_FORBIDDEN;
+			goto out;
+		}
+	}
 	if ((rc = store_firmware_get(txn, fwid, fw)) != 0) {
 		if (rc != STORE_ENOTFOUND)
 			goto store_fail;

@@ -73,6 +73,20 @@ struct core_req {
 	 */
 	uint64_t conn;
 	const char *secret;
+	/*
+	 * Downloads by a URL that carries its own credential
+	 * (core/capability.h): the signature and expiry from the URL, for
+	 * the device in peer.  cap_sig NULL: none.
+	 */
+	const char *cap_sig;
+	int64_t	cap_expires;
+	/*
+	 * Checks: where the device reached the gateway, as
+	 * "scheme://host[:port]" (the local address of a CoAP session, an
+	 * HTTPS request's Host), for the notice's url when no public URL is
+	 * configured.  NULL: made from the listen address.
+	 */
+	const char *origin;
 };
 
 struct core_resp {
@@ -99,7 +113,10 @@ void	 core_resp_cleanup(struct core_resp *);
 
 /*
  * GET /fw/{firmware}: checks req->secret when there is one (else
- * CORE_UNAUTHORIZED), authorizes the download and returns the image (one
+ * CORE_UNAUTHORIZED) or req->cap_sig (else CORE_FORBIDDEN: expired,
+ * altered or signed by a dropped key), authorizes the download (the
+ * device has an open row of a job for that firmware, else
+ * CORE_FORBIDDEN) and returns the image (one
  * reference, released with store_image_unref) and its metadata.  Returns a
  * core_status; on CORE_OK *img and *fw are set.  A request that repeats
  * one allowed within the last couple of seconds on the same connection,

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "crypto/crypto.h"
@@ -139,4 +140,46 @@ crypto_base64(const uint8_t *in, size_t n, char *out)
 		done += take;
 	}
 	*out = '\0';
+}
+
+void
+crypto_base64url(const uint8_t *in, size_t n, char *out)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t v;
+	size_t	 i;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*out++ = alpha[v >> 18];
+		*out++ = alpha[(v >> 12) & 63];
+		*out++ = alpha[(v >> 6) & 63];
+		*out++ = alpha[v & 63];
+	}
+	if (n - i == 1) {
+		v = (uint32_t)in[i] << 16;
+		*out++ = alpha[v >> 18];
+		*out++ = alpha[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+		*out++ = alpha[v >> 18];
+		*out++ = alpha[(v >> 12) & 63];
+		*out++ = alpha[(v >> 6) & 63];
+	}
+	*out = '\0';
+}
+
+int
+crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
+    size_t n, uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len) == NULL ||
+	    len != 32) {
+		log_warnx("crypto: HMAC-SHA-256 failed");
+		return -1;
+	}
+	return 0;
 }

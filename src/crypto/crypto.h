@@ -30,5 +30,14 @@ void	 crypto_secret_hash(const uint8_t salt[16], const char *secret,
 
 /* Standard base64 with padding; out must hold 4 * ((n + 2) / 3) + 1. */
 void	 crypto_base64(const uint8_t *in, size_t n, char *out);
+/*
+ * base64url without padding (RFC 4648 section 5), for URLs; out must
+ * hold (4 * n + 2) / 3 + 1.
+ */
+void	 crypto_base64url(const uint8_t *in, size_t n, char *out);
+
+/* HMAC-SHA-256 of data under key; 0, or -1 (OpenSSL failed). */
+int	 crypto_hmac_sha256(const uint8_t *key, size_t keylen,
+	    const void *data, size_t n, uint8_t out[32]);
 
 #endif

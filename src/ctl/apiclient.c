@@ -1461,3 +1461,26 @@ api_relay_status(struct api *a, struct outbox_stats *s, struct ops_err *err)
 	s->retries = (uint64_t)v[8];
 	return OPS_OK;
 }
+
+int
+api_url_key_rotate(struct api *a, int drop, int64_t *rotated, int *previous,
+    struct ops_err *err)
+{
+	static const char *const names[] = { "rotatedTs", "previousKeys" };
+	int64_t	 v[2];
+	int	 present[2], rc;
+	struct aresp r;
+	char	 msg[160];
+
+	if ((rc = api_call(a, "POST", drop ? "/api/v1/url-key/rotate?"
+	    "dropPrevious=true" : "/api/v1/url-key/rotate", NULL, NULL, 0,
+	    200, 0, &r, err)) != OPS_OK)
+		return rc;
+	if (codec_numbers_decode(r.body, r.len, names, 2, v, present, msg,
+	    sizeof(msg)) != 0 || !present[0] || !present[1])
+		return bad_answer(&r, err, "a url key rotation");
+	free(r.body);
+	*rotated = v[0];
+	*previous = (int)v[1];
+	return OPS_OK;
+}

@@ -76,6 +76,8 @@ int	 api_job_terminate(struct api *, const char *id,
 int	 api_job_rowop(struct api *, const char *op, const char *job,
 	    const char *device, struct jobdev_rec *out, struct ops_err *);
 
+int	 api_url_key_rotate(struct api *, int drop_previous, int64_t *rotated,
+	    int *previous, struct ops_err *);
 int	 api_relay_status(struct api *, struct outbox_stats *,
 	    struct ops_err *);
 

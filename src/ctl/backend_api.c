@@ -173,6 +173,13 @@ api_be_job_confirm(struct ctl *ctl, const char *job, const char *dev,
 }
 
 static int
+api_be_url_key_rotate(struct ctl *ctl, int drop, int64_t *rotated,
+    int *previous, struct ops_err *err)
+{
+	return api_url_key_rotate(ctl->api, drop, rotated, previous, err);
+}
+
+static int
 api_be_relay_status(struct ctl *ctl, struct outbox_stats *s,
     struct ops_err *err)
 {
@@ -202,4 +209,5 @@ const struct ctl_backend ctl_backend_api = {
 	.job_retry = api_be_job_retry,
 	.job_confirm = api_be_job_confirm,
 	.relay_status = api_be_relay_status,
+	.url_key_rotate = api_be_url_key_rotate,
 };

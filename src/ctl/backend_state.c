@@ -220,6 +220,13 @@ state_job_confirm(struct ctl *ctl, const char *job, const char *dev,
 }
 
 static int
+state_url_key_rotate(struct ctl *ctl, int drop, int64_t *rotated,
+    int *previous, struct ops_err *err)
+{
+	return ops_url_key_rotate(&ctl->ops, drop, rotated, previous, err);
+}
+
+static int
 state_relay_status(struct ctl *ctl, struct outbox_stats *s,
     struct ops_err *err)
 {
@@ -249,5 +256,6 @@ const struct ctl_backend ctl_backend_state = {
 	.job_retry = state_job_retry,
 	.job_confirm = state_job_confirm,
 	.relay_status = state_relay_status,
+	.url_key_rotate = state_url_key_rotate,
 };
 

@@ -56,7 +56,7 @@ static const char usage_text[] =
 "  job list | job show ID [--watch] | job devices ID [--state S]\n"
 "  job terminate ID | job cancel ID DEVICE | job retry ID DEVICE | "
 "job confirm ID DEVICE\n"
-"  relay status\n"
+"  relay status | url-key rotate [--drop-previous]\n"
 "\n"
 "global options:\n"
 "  -c FILE            the daemon's configuration (default "
@@ -83,6 +83,7 @@ static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_job_devices, &ctl_cmd_job_terminate, &ctl_cmd_job_cancel,
 	&ctl_cmd_job_retry, &ctl_cmd_job_confirm,
 	&ctl_cmd_relay_status,
+	&ctl_cmd_url_key_rotate,
 };
 
 /* The usage lines of a group's commands, on stderr. */

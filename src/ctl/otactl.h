@@ -72,6 +72,7 @@ extern const struct ctl_cmd ctl_cmd_job_create, ctl_cmd_job_list,
 	    ctl_cmd_job_show, ctl_cmd_job_devices, ctl_cmd_job_terminate,
 	    ctl_cmd_job_cancel, ctl_cmd_job_retry, ctl_cmd_job_confirm;
 extern const struct ctl_cmd ctl_cmd_relay_status;
+extern const struct ctl_cmd ctl_cmd_url_key_rotate;
 
 /*
  * Backends.  Each command gets its records through ctl->be, one table of
@@ -140,6 +141,8 @@ struct ctl_backend {
 
 	int	(*relay_status)(struct ctl *, struct outbox_stats *,
 		    struct ops_err *);
+	int	(*url_key_rotate)(struct ctl *, int drop_previous,
+		    int64_t *rotated, int *previous, struct ops_err *);
 };
 
 extern const struct ctl_backend ctl_backend_state;	/* backend_state.c */

@@ -36,6 +36,7 @@
 #include "metrics/metrics.h"
 #include "codec/codec.h"
 #include "config.h"
+#include "core/capability.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "ev.h"
@@ -108,9 +109,10 @@ struct dev_ctx {
 	const char *how;			/* "bearer", "cert" */
 	int	 has_token;			/* bearer, on /fw/: */
 	char	 token[DEV_SECRET_MAX + 1];	/* checked by core_download */
+	int	 has_cap;			/* a URL's credential, */
+	char	 cap_sig[CAP_SIG_LEN + 1];	/* checked by core_download */
+	int64_t	 cap_expires;
 };
-
-
 
 /*
  * Responses.
@@ -345,6 +347,35 @@ dev_bearer(const struct http_req *req, size_t *len)
 }
 
 /*
+ * A download with neither a bearer token nor a client certificate: the
+ * URL of a notice, which carries its own credential (core/capability.h),
+ * checked by core_download.  One that is malformed is refused like one
+ * that is altered: 403, and nothing more is said.
+ */
+static int
+dev_authenticate_url(struct http_req *req, struct http_resp *resp,
+    struct dev_ctx *ctx)
+{
+	int	 rc;
+
+	rc = cap_parse_query(http_req_query(req), ctx->peer,
+	    sizeof(ctx->peer), &ctx->cap_expires, ctx->cap_sig);
+	if (rc == 0) {
+		ctx->peer[0] = '\0';
+		return dev_unauthorized(resp, 0, "a bearer token, a client "
+		    "certificate or the url of a notice is needed");
+	}
+	if (rc < 0) {
+		ctx->peer[0] = '\0';
+		return dev_error(resp, 403, "forbidden", "this download URL "
+		    "is not valid");
+	}
+	ctx->has_cap = 1;
+	ctx->how = "url";
+	return 0;
+}
+
+/*
  * Authenticates the request; on success fills ctx->peer and returns 0.
  * Otherwise fills resp (400, 401 or 403) and returns -1.
  *
@@ -379,6 +410,8 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 		claimed = ctx->target;
 
 	if ((token = dev_bearer(req, &tlen)) == NULL) {
+		if (cn == NULL && ctx->route == ROUTE_FW)
+			return dev_authenticate_url(req, resp, ctx);
 		if (cn == NULL)
 			return dev_unauthorized(resp, 0, "a bearer token or a "
 			    "client certificate is needed");
@@ -625,8 +658,17 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	creq.peer = ctx->peer;
 	creq.conn = http_req_conn_id(req);
 	creq.secret = ctx->has_token ? ctx->token : NULL;
+	if (ctx->has_cap) {
+		creq.cap_sig = ctx->cap_sig;
+		creq.cap_expires = ctx->cap_expires;
+	}
 	cs = core_download(hd->core, &creq, ctx->target, &img, &fw);
 	crypto_wipe(ctx->token, sizeof(ctx->token));
+	if (cs == CORE_FORBIDDEN && ctx->has_cap) {
+		dev_error(resp, 403, "forbidden", "this download URL is not "
+		    "valid");
+		return 403;
+	}
 	if (cs == CORE_UNAUTHORIZED && ctx->has_token) {
 		ctx->peer[0] = '\0';	/* not authenticated after all */
 		ctx->how = NULL;
@@ -652,6 +694,8 @@ dev_core_call(struct httpdev *hd, struct http_req *req,
 {
 	struct core_req creq;
 	struct core_resp cresp;
+	const char *host;
+	char	 origin[sizeof("https://") + 260];
 	size_t	 len = 0;
 	int	 status;
 
@@ -659,6 +703,16 @@ dev_core_call(struct httpdev *hd, struct http_req *req,
 	creq.proto = CORE_PROTO_HTTPS;
 	creq.peer = ctx->peer;
 	creq.device = ctx->target;
+	/* the Host the device asked for, else the address it reached */
+	host = http_req_header(req, "Host");
+	memcpy(origin, "https://", 8);
+	if (host != NULL && valid_authority(host) &&
+	    (size_t)snprintf(origin, sizeof(origin), "https://%s", host) <
+	    sizeof(origin))
+		creq.origin = origin;
+	else if (http_req_local_authority(req, origin + 8,
+	    sizeof(origin) - 8) == 0)
+		creq.origin = origin;
 	creq.body = http_req_body(req, &len);
 	creq.body_len = len;
 	if (ctx->route == ROUTE_CHECK)

@@ -133,6 +133,13 @@ void	 http_server_stats(const struct http_server *,
  * what a handler may key per-connection facts by (core's download grants).
  */
 uint64_t http_req_conn_id(const struct http_req *);
+/*
+ * The local address and port of the request's connection, as a URL's
+ * authority ("192.0.2.1:8443", "[2001:db8::1]:8443").  0, or -1 when it
+ * cannot be told (a detached connection, a link-local address).
+ */
+int	 http_req_local_authority(const struct http_req *, char *out,
+	    size_t size);
 
 /* Request accessors; strings are NUL-terminated and valid until on_close. */
 int	 http_req_version(const struct http_req *);	/* 2 or 11 */

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -1309,6 +1310,37 @@ uint64_t
 http_req_conn_id(const struct http_req *r)
 {
 	return r->conn->id;
+}
+
+int
+http_req_local_authority(const struct http_req *r, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char	 a[INET6_ADDRSTRLEN];
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+	struct in_addr v4;
+	int	 n;
+
+	if (r->conn->fd < 0 ||
+	    getsockname(r->conn->fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		n = snprintf(out, size, "%s:%u", a, ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		memcpy(&v4, &in6->sin6_addr.s6_addr[12], 4);
+		inet_ntop(AF_INET, &v4, a, sizeof(a));
+		n = snprintf(out, size, "%s:%u", a, ntohs(in6->sin6_port));
+	} else if (ss.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr)) {
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		n = snprintf(out, size, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else
+		return -1;
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 void

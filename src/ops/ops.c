@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "crypto/crypto.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
 #include "util/validate.h"
@@ -237,4 +238,50 @@ ops_relay_status(struct ops *ops, struct outbox_stats *stats,
 	if (rc != 0)
 		return ops_fail_store(err, rc, "relay status");
 	return ops_ok(err);
+}
+
+/*
+ * Download URL keys.
+ */
+
+int
+ops_url_key_rotate(struct ops *ops, int drop_previous, int64_t *rotated,
+    int *previous, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct url_keys k;
+	int64_t	 now = time_now_ms();
+	int	 rc;
+
+	memset(&k, 0, sizeof(k));
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "url key");
+	rc = store_url_keys_get(txn, &k);
+	if (rc == STORE_ENOTFOUND) {
+		memset(&k, 0, sizeof(k));	/* otagw never ran here */
+		drop_previous = 1;
+	} else if (rc != 0)
+		goto fail;
+	memcpy(k.prev, k.cur, sizeof(k.prev));
+	k.has_prev = !drop_previous;
+	k.rotated = now;
+	if (crypto_random(k.cur, sizeof(k.cur)) == -1) {
+		rc = STORE_EIO;
+		goto fail;
+	}
+	rc = store_url_keys_put(txn, &k);
+	explicit_bzero(&k, sizeof(k));
+	if (rc != 0)
+		goto fail;
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto fail;
+	*rotated = now;
+	*previous = !drop_previous;
+	return ops_ok(err);
+fail:
+	explicit_bzero(&k, sizeof(k));
+	store_txn_abort(txn);
+	return ops_fail_store(err, rc, "url key");
 }

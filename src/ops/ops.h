@@ -266,4 +266,14 @@ int	 ops_job_confirm(struct ops *, const char *job, const char *device,
  */
 int	 ops_relay_status(struct ops *, struct outbox_stats *, struct ops_err *);
 
+/*
+ * The key that signs download URLs (core/capability.h), in ops.c: a new
+ * one from now on.  The previous key keeps verifying the URLs it signed
+ * (until they expire, download_url_ttl) unless drop_previous, which makes
+ * every URL handed out before stop working.  *rotated: the time, ms;
+ * *previous: earlier keys still accepted (0 or 1).
+ */
+int	 ops_url_key_rotate(struct ops *, int drop_previous, int64_t *rotated,
+	    int *previous, struct ops_err *);
+
 #endif

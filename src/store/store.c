@@ -98,6 +98,8 @@ static const char meta_parked[] = "outbox\0parked";
 static const char meta_noprog[] = "outbox\0noprog";
 static const char meta_sent[] = "relay\0sent";
 static const char meta_retries[] = "relay\0retries";
+static const char meta_urlkeys[] = "url\0keys";
+#define URLKEYS_LEN	(1 + 1 + 8 + 32 + 32)	/* version, flags, time */
 
 #define DROP_LOG_MS 10000 /* at most one drop message per 10 s */
 
@@ -1822,4 +1824,45 @@ store_parked_iter(struct store_txn *t,
 	oc.cb = cb;
 	oc.arg = arg;
 	return db_scan(t, DB_PARKED, NULL, 0, 0, 0, outbox_scan_cb, &oc);
+}
+
+int
+store_url_keys_get(struct store_txn *t, struct url_keys *k)
+{
+	const uint8_t *p;
+	MDB_val	 v;
+	int	 rc;
+
+	memset(k, 0, sizeof(*k));
+	if ((rc = db_get(t, DB_META, meta_urlkeys, sizeof(meta_urlkeys) - 1,
+	    &v, "url keys get")) != 0)
+		return rc;
+	p = v.mv_data;
+	if (v.mv_size != URLKEYS_LEN || p[0] != 1)
+		return corrupt("url keys", meta_urlkeys, 3);
+	k->has_prev = p[1] & 1;
+	k->rotated = (int64_t)unpack_be64(p + 2);
+	memcpy(k->cur, p + 10, 32);
+	memcpy(k->prev, p + 42, 32);
+	return 0;
+}
+
+int
+store_url_keys_put(struct store_txn *t, const struct url_keys *k)
+{
+	uint8_t	 buf[URLKEYS_LEN];
+	int	 rc;
+
+	buf[0] = 1;
+	buf[1] = k->has_prev ? 1 : 0;
+	pack_be64(buf + 2, (uint64_t)k->rotated);
+	memcpy(buf + 10, k->cur, 32);
+	if (k->has_prev)
+		memcpy(buf + 42, k->prev, 32);
+	else
+		memset(buf + 42, 0, 32);
+	rc = db_put(t, DB_META, meta_urlkeys, sizeof(meta_urlkeys) - 1, buf,
+	    sizeof(buf), "url keys put");
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }

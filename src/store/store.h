@@ -167,6 +167,20 @@ int	 store_parked_iter(struct store_txn *,
 	    int (*cb)(const struct outbox_entry *, void *), void *arg);
 
 /*
+ * The keys that sign download URLs (core/capability.h): the current one,
+ * and the one before it, still accepted after a rotation until the URLs
+ * it signed expire (has_prev 0 once it is dropped).
+ */
+struct url_keys {
+	uint8_t	 cur[32];
+	uint8_t	 prev[32];
+	int	 has_prev;
+	int64_t	 rotated;	/* ms since the epoch: when cur was made */
+};
+int	 store_url_keys_get(struct store_txn *, struct url_keys *);
+int	 store_url_keys_put(struct store_txn *, const struct url_keys *);
+
+/*
  * Firmware images.  A writer streams an image into a temporary file in
  * DIR/images; store_image_commit fsyncs it and renames it to its final
  * name, so a half-written image is never visible.  The caller commits the

@@ -90,6 +90,68 @@ valid_id(const char *s)
 	return valid_token(s, "_-");
 }
 
+/* ":port" with 1..5 digits, 1-65535, or "" (no port). */
+static int
+valid_port_suffix(const char *s)
+{
+	unsigned long v = 0;
+	size_t	 i;
+
+	if (*s == '\0')
+		return 1;
+	if (*s++ != ':')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= 5 || !is_digit((unsigned char)s[i]))
+			return 0;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return i > 0 && v >= 1 && v <= 65535;
+}
+
+int
+valid_authority(const char *s)
+{
+	const char *end;
+	size_t	 i, label = 0, n;
+	int	 colons = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || end - s < 3 ||
+		    end - s > 46)
+			return 0;
+		for (i = 1; s + i < end; i++) {
+			if (s[i] == ':')
+				colons++;
+			else if (hex_digit((unsigned char)s[i]) < 0 &&
+			    s[i] != '.')
+				return 0;
+		}
+		return colons >= 2 && valid_port_suffix(end + 1);
+	}
+	end = strchr(s, ':');
+	n = end != NULL ? (size_t)(end - s) : strlen(s);
+	if (n > 253)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (is_alnum((unsigned char)s[i]) ||
+		    (s[i] == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	if (label == 0 || s[n - 1] == '-')
+		return 0;
+	return valid_port_suffix(s + n);
+}
+
 /*
  * Decodes one UTF-8 sequence from s (at most len bytes).  Returns its
  * length in bytes and sets *cp, or 0 when the bytes are not a well-formed

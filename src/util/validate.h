@@ -16,6 +16,13 @@ int	 valid_device_id(const char *);	/* [A-Za-z0-9_.:@-]{1,64} */
 int	 valid_module(const char *);	/* [A-Za-z0-9._-]{1,64} */
 int	 valid_version(const char *);	/* [A-Za-z0-9._-]{1,64} */
 int	 valid_id(const char *);	/* firmware/job id [A-Za-z0-9_-]{1,64} */
+/*
+ * An HTTP Host / :authority a URL may be built from: a DNS name (labels
+ * of letters, digits and '-', at most 253 characters), a dotted IPv4
+ * address or an IPv6 address in brackets (no zone), then optionally
+ * ":port" (1-65535).  No user info, no percent signs, nothing else.
+ */
+int	 valid_authority(const char *);
 /* 1-32 chars of CJK, letters, digits, _-(); first is CJK/letter/digit. */
 int	 valid_fw_name(const char *);
 int	 valid_fw_description(const char *);	/* UTF-8, at most 100 chars */

@@ -588,7 +588,7 @@ def test_coap_batches(api, gw):
     checks.eq(delta("otagw_coap_send_errors_total"), 0, "no send errors")
 
 
-def test_otactl(gw, jid):
+def test_otactl(api, gw, jid):
     cmds = [("device", "list"), ("device", "list", "--limit", "3"),
             ("device", "list", "--product", "pg", "--version", "1.0.1"),
             ("device", "show", "pg-01"), ("device", "show", "imp2-2"),
@@ -606,6 +606,16 @@ def test_otactl(gw, jid):
                          what + ("" if s.stdout == u.stdout else
                                  " (%r vs %r)" % (s.stdout[:200],
                                                   u.stdout[:200])))
+    # the download URL key over the API
+    p = otactl_url("url-key", "rotate")
+    checks.check(p.returncode == 0 and "until they expire" in p.stdout,
+                 "otactl --url url-key rotate (%s)" % p.stderr.strip())
+    p = otactl_url("--json", "url-key", "rotate", "--drop-previous")
+    checks.check(p.returncode == 0 and '"previousKeys":0' in p.stdout,
+                 "otactl --url --json url-key rotate --drop-previous (%s)" %
+                 p.stdout.strip())
+    r = api.req("POST", "/api/v1/url-key/rotate?dropPrevious=maybe", "2")
+    is_error(api, r, 400, "bad_request", "url-key rotate ?dropPrevious=maybe")
     # writes over the API
     p = otactl_url("device", "put", "ctl-1", "--product", "pc", "--secret",
                    "x", "--version", "boot=1.0", "--version", "4.0")
@@ -814,7 +824,7 @@ with Gateway(coap=True, coaps=False, extra=settings, tmp=tmp) as gw:
     jid = test_jobs(api, gw, fws)
     test_metrics(api)
     test_coap_batches(api, gw)
-    test_otactl(gw, jid)
+    test_otactl(api, gw, jid)
     if NGHTTPX:
         s = dict(settings, upstream_ca=pki.ca[0])
         gw.extra = s

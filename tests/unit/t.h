@@ -53,6 +53,19 @@ static int t_pass, t_fail;
 	}								\
 } while (0)
 
+/* a begins with the string b */
+#define T_EQ_STR_PREFIX(a, b) do {					\
+	const char *t_a_ = (a), *t_b_ = (b);				\
+	if (t_a_ != NULL && strncmp(t_a_, t_b_, strlen(t_b_)) == 0)	\
+		t_pass++;						\
+	else {								\
+		t_fail++;						\
+		fprintf(stderr, "%s:%d: %s == \"%s\", expected it to "	\
+		    "begin with \"%s\"\n", __FILE__, __LINE__, #a,	\
+		    t_a_ ? t_a_ : "(null)", t_b_);			\
+	}								\
+} while (0)
+
 #define T_RUN(fn) do {							\
 	int t_before_ = t_fail;						\
 	fn();								\

@@ -548,7 +548,7 @@ test_notice(void)
 	fw_sample(&fw);
 	job_sample(&job);
 	expect_text(codec_notice_encode(&job, &fw, "coaps://gw.example:5684",
-	    &len), &len,
+	    NULL, &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":123456,\"sign\":\"000102030405060708"
 	    "090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
@@ -560,21 +560,22 @@ test_notice(void)
 	fw.size = 3000000000ULL;
 	job.confirm = 1;
 	job.timeout_min = 1440;
-	expect_text(codec_notice_encode(&job, &fw, NULL, &len), &len,
+	expect_text(codec_notice_encode(&job, &fw, NULL, NULL, &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
-	/* a trailing slash on the base is not doubled */
-	expect_text(codec_notice_encode(&job, &fw, "https://gw:8443//", &len),
-	    &len,
+	/* a trailing slash on the base is not doubled; the query follows */
+	expect_text(codec_notice_encode(&job, &fw, "https://gw:8443//",
+	    "device=d&x=1", &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
-	    "\"path\":\"/fw/fw-9\",\"url\":\"https://gw:8443/fw/fw-9\","
+	    "\"path\":\"/fw/fw-9\","
+	    "\"url\":\"https://gw:8443/fw/fw-9?device=d&x=1\","
 	    "\"confirm\":true,\"timeout\":86400}");
 	/* len may be NULL */
-	free(codec_notice_encode(&job, &fw, NULL, NULL));
+	free(codec_notice_encode(&job, &fw, NULL, NULL, NULL));
 }
 
 static void

@@ -524,6 +524,7 @@ static const char full_conf[] =
     "firmware_max_per_product 20\n"
     "https_listen :8443\n"
     "https_public_url https://gw.example:8443\n"
+    "download_url_ttl 2h\n"
     "tls_cert \"/etc/otagw/server cert.pem\"\n"
     "tls_key /etc/otagw/server.key\n"
     "device_ca /etc/otagw/devices.pem\n"

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/capability.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
@@ -90,6 +91,7 @@ fixture_up(void)
 	cfg.check_interval = 3600;
 	cfg.busy_interval = 10;
 	cfg.max_body = 1024;
+	cfg.download_url_ttl = 86400;
 	now_ms = T0;
 	if ((core = core_new(st, &cfg)) == NULL) {
 		fprintf(stderr, "core_new failed\n");
@@ -584,7 +586,8 @@ test_check_notice(void)
 	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS, NULL, &resp),
 	    CORE_OK);
 	T_CHECK(resp.body != NULL &&
-	    strstr(resp.body, "\"url\":\"https://10.0.0.1:8443/fw/fw-1\""));
+	    strstr(resp.body, "\"url\":\"https://10.0.0.1:8443/fw/fw-1?"
+	    "device=d1&expires=1800086461&sig=") != NULL);
 	core_resp_cleanup(&resp);
 	snprintf(cfg.https_public, sizeof(cfg.https_public),
 	    "https://ota.example.com/");
@@ -592,7 +595,8 @@ test_check_notice(void)
 	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS, NULL, &resp),
 	    CORE_OK);
 	T_CHECK(resp.body != NULL &&
-	    strstr(resp.body, "\"url\":\"https://ota.example.com/fw/fw-1\""));
+	    strstr(resp.body, "\"url\":\"https://ota.example.com/fw/fw-1?"
+	    "device=d1&") != NULL);
 	core_resp_cleanup(&resp);
 
 	/* a device with nothing pending */
@@ -826,6 +830,169 @@ test_download_auth(void)
 	job_store(&job, NULL);
 	T_EQ_INT(download(NULL, "fw-1"), CORE_FORBIDDEN);
 	fixture_down();
+}
+
+/* A check over HTTPS that reached origin; the notice's url into url. */
+static int
+check_url(const char *dev, const char *origin, char *url, size_t size)
+{
+	struct core_req req;
+	struct core_resp resp;
+	const char *u, *e;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_HTTPS;
+	req.peer = dev;
+	req.device = dev;
+	req.origin = origin;
+	core_check(core, &req, &resp);
+	url[0] = '\0';
+	if (resp.body != NULL &&
+	    (u = strstr(resp.body, "\"url\":\"")) != NULL &&
+	    (e = strchr(u + 7, '"')) != NULL && (size_t)(e - u - 7) < size) {
+		memcpy(url, u + 7, (size_t)(e - u - 7));
+		url[e - u - 7] = '\0';
+	}
+	core_resp_cleanup(&resp);
+	return resp.status;
+}
+
+/* A download by a notice's url, as device dev with sig and expires. */
+static int
+download_cap(const char *dev, const char *fwid, int64_t expires,
+    const char *sig)
+{
+	struct core_req req;
+	struct firmware_rec fw;
+	const struct store_image *img = NULL;
+	int	 s;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_HTTPS;
+	req.peer = dev;
+	req.cap_sig = sig;
+	req.cap_expires = expires;
+	s = core_download(core, &req, fwid, &img, &fw);
+	store_image_unref(img);
+	return s;
+}
+
+static void
+url_keys_change(int rotate, int keep_prev)
+{
+	struct store_txn *txn;
+	struct url_keys k;
+
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_url_keys_get(txn, &k), 0);
+	if (rotate) {
+		memcpy(k.prev, k.cur, 32);
+		T_EQ_INT(crypto_random(k.cur, 32), 0);
+	}
+	k.has_prev = keep_prev;
+	T_EQ_INT(store_url_keys_put(txn, &k), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+/*
+ * The url of a notice: where the device came in, unless a public URL is
+ * set; over HTTPS it carries a credential that core_download checks:
+ * good as given, not when altered, expired, signed by a dropped key or
+ * when the row is no longer open.
+ */
+static void
+test_download_url(void)
+{
+	char	 url[512], sig[CAP_SIG_LEN + 1], bad[CAP_SIG_LEN + 1];
+	const char *p;
+	int64_t	 exp = T0 / 1000 + 86400;
+
+	fixture_up();
+	provision_basic();
+	T_EQ_INT(check_url("d1", "https://gw.lan:9443", url, sizeof(url)),
+	    CORE_OK);
+	T_EQ_STR_PREFIX(url, "https://gw.lan:9443/fw/fw-1?device=d1&"
+	    "expires=1800086400&sig=");
+	p = strstr(url, "&sig=");
+	T_CHECK(p != NULL && strlen(p + 5) == CAP_SIG_LEN);
+	snprintf(sig, sizeof(sig), "%s", p != NULL ? p + 5 : "");
+
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_OK);
+	snprintf(bad, sizeof(bad), "%s", sig);
+	bad[3] = bad[3] == 'A' ? 'B' : 'A';
+	T_EQ_INT(download_cap("d1", "fw-1", exp, bad), CORE_FORBIDDEN);
+	T_EQ_INT(download_cap("d2", "fw-1", exp, sig), CORE_FORBIDDEN);
+	T_EQ_INT(download_cap("d1", "fw-2", exp, sig), CORE_FORBIDDEN);
+	T_EQ_INT(download_cap("d1", "fw-9", exp, sig), CORE_FORBIDDEN);
+	T_EQ_INT(download_cap("d1", "fw-1", exp + 1, sig), CORE_FORBIDDEN);
+	T_EQ_INT(download_cap("d1", "fw-1", exp, ""), CORE_FORBIDDEN);
+
+	/* rotated: the previous key still counts, until it is dropped */
+	url_keys_change(1, 1);
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_OK);
+	url_keys_change(0, 0);
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_FORBIDDEN);
+	T_EQ_INT(check_url("d1", "https://gw.lan:9443", url, sizeof(url)),
+	    CORE_OK);
+	p = strstr(url, "&sig=");
+	snprintf(sig, sizeof(sig), "%s", p != NULL ? p + 5 : "");
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_OK);
+
+	/* expired: good up to its second, not after */
+	now_ms = (exp + 1) * 1000;
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_FORBIDDEN);
+	now_ms = exp * 1000;
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_OK);
+	/* the row is over: the url is no good either */
+	T_EQ_INT(progress_s("d1", "j-1", -2, NULL), CORE_NO_CONTENT);
+	T_EQ_INT(download_cap("d1", "fw-1", exp, sig), CORE_FORBIDDEN);
+
+	/* a public URL wins over the address reached; CoAP has no query */
+	now_ms = T0;
+	snprintf(cfg.https_public, sizeof(cfg.https_public),
+	    "https://ota.example.com");
+	core_set_config(core, &cfg);
+	T_EQ_INT(check_url("d2", "https://gw.lan:9443", url, sizeof(url)),
+	    CORE_OK);
+	T_EQ_STR_PREFIX(url, "https://ota.example.com/fw/fw-1?device=d2&");
+	cfg.https_public[0] = '\0';
+	core_set_config(core, &cfg);
+	fixture_down();
+}
+
+/* The query of a notice's url, as the HTTPS front end reads it. */
+static void
+test_cap_query(void)
+{
+	char	 dev[OTA_ID_MAX + 1], sig[CAP_SIG_LEN + 1], q[256];
+	const char *s43 = "abcdefghijklmnopqrstuvwxyz0123456789-_ABCDE";
+	int64_t	 exp = 0;
+
+	snprintf(q, sizeof(q), "device=d-1&expires=1800000000&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), 1);
+	T_EQ_STR(dev, "d-1");
+	T_EQ_INT(exp, 1800000000);
+	T_EQ_STR(sig, s43);
+	snprintf(q, sizeof(q), "sig=%s&x=1&expires=1&device=d", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), 1);
+	T_EQ_INT(cap_parse_query("", dev, sizeof(dev), &exp, sig), 0);
+	T_EQ_INT(cap_parse_query("device=d1", dev, sizeof(dev), &exp, sig),
+	    0);
+	/* malformed: short or long sig, a repeat, a bad expiry or device */
+	T_EQ_INT(cap_parse_query("device=d&expires=1&sig=abc", dev,
+	    sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "device=d&expires=1&sig=%sA", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "device=d&device=e&expires=1&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "device=d&expires=-1&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "device=d&expires=1234567890123&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "device=d%%2f&expires=1&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
+	snprintf(q, sizeof(q), "expires=1&sig=%s", s43);
+	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
 }
 
 static void
@@ -1380,6 +1547,8 @@ main(void)
 	T_RUN(test_versions);
 	T_RUN(test_bad_input);
 	T_RUN(test_download_auth);
+	T_RUN(test_download_url);
+	T_RUN(test_cap_query);
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);

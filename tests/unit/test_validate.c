@@ -388,6 +388,41 @@ test_str_copy(void)
 	T_EQ_INT(str_copy(buf, sizeof(buf), NULL), -1);
 }
 
+/* Host / :authority values a notice's url may be made of. */
+static void
+test_authority(void)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+	} cases[] = {
+		{ "gw", 1 }, { "gw.lan", 1 }, { "gw.lan:8443", 1 },
+		{ "GW-1.example.com:443", 1 }, { "10.0.0.1", 1 },
+		{ "10.0.0.1:8443", 1 }, { "[::1]", 1 }, { "[::1]:8443", 1 },
+		{ "[2001:db8::1]:1", 1 }, { "[::ffff:10.0.0.1]:65535", 1 },
+		{ "", 0 }, { ":8443", 0 }, { "gw:", 0 }, { "gw:0", 0 },
+		{ "gw:65536", 0 }, { "gw:123456", 0 }, { "gw:84a3", 0 },
+		{ "gw..lan", 0 }, { ".gw", 0 }, { "gw.", 0 }, { "-gw", 0 },
+		{ "gw-.lan", 0 }, { "gw-", 0 }, { "user@gw", 0 },
+		{ "gw/x", 0 }, { "gw?x", 0 }, { "gw x", 0 }, { "gw%20", 0 },
+		{ "gw\"><script>", 0 }, { "[::1", 0 }, { "[]", 0 },
+		{ "[fe80::1%25eth0]", 0 }, { "[gw]", 0 }, { "[::1]x", 0 },
+		{ "a:b:c", 0 }, { "g\xc3\xa9.lan", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (valid_authority(cases[i].s) != cases[i].ok) {
+			fprintf(stderr, "valid_authority(\"%s\")\n",
+			    cases[i].s);
+			T_EQ_INT(valid_authority(cases[i].s), cases[i].ok);
+		} else
+			T_EQ_INT(cases[i].ok, cases[i].ok);
+	T_EQ_INT(valid_authority(NULL), 0);
+	T_EQ_INT(valid_authority(rep("a", 63)), 1);
+	T_EQ_INT(valid_authority(rep("a", 64)), 0);
+}
+
 int
 main(void)
 {
@@ -398,5 +433,6 @@ main(void)
 	T_RUN(test_hex);
 	T_RUN(test_time);
 	T_RUN(test_str_copy);
+	T_RUN(test_authority);
 	return t_done();
 }
