@@ -78,6 +78,8 @@ struct crow {
 	int	 orig;			/* state as read */
 	int	 changed;
 	int	 job_changed;
+	int	 settled;		/* settle_now wrote the job */
+	struct jobs_counts counts;	/* then its rows, counted */
 };
 
 struct core {
@@ -403,6 +405,81 @@ tj_note(struct core *c, const struct job_rec *job,
 		tj->final_done = 0;
 }
 
+static int	tick_verify_result(struct store_txn *,
+		    const struct job_rec *, const struct jobs_counts *);
+
+static int
+settle_count_cb(const struct jobdev_rec *jd, void *arg)
+{
+	jobs_counts_add(arg, jd->state);
+	return 0;
+}
+
+/*
+ * A device's report finished a row of job (from orig to its state now,
+ * already written in txn).  When the tick's counts, with this change,
+ * say the job's state moves (it completes, or passes its abort
+ * threshold), the rows are counted again in txn and the job, and the
+ * firmware of a verify job, move in the report's own transaction: job
+ * show and firmware show say so at once.  Otherwise, or when the tick has
+ * not counted the job yet, the tick settles it.  *settled: 1 when the job
+ * was written, with the exact counts in *counts.  0 or a store error.
+ */
+static int
+settle_now(struct core *c, struct store_txn *txn, struct job_rec *job,
+    int orig, int state, int64_t now, struct jobs_counts *counts,
+    int *settled)
+{
+	struct tick_job *tj = tj_find(c, job->id, 0);
+	struct jobs_change ch;
+	struct job_rec copy = *job;
+	int	 was = job->state, rc;
+
+	*settled = 0;
+	if (tj == NULL || !tj->known || orig == state ||
+	    !jobs_jd_is_open(orig) || jobs_jd_is_open(state))
+		return 0;
+	memset(&ch, 0, sizeof(ch));
+	ch.changed = 1;
+	ch.from = orig;
+	ch.to = state;
+	*counts = tj->counts;
+	jobs_counts_apply(counts, &ch);
+	if (!jobs_job_tick(&copy, counts, now) || copy.state == was)
+		return 0;
+	memset(counts, 0, sizeof(*counts));
+	if ((rc = store_jobdev_iter(txn, job->id, settle_count_cb, counts)) !=
+	    0)
+		return rc;
+	if (!jobs_job_tick(job, counts, now))
+		return 0;
+	if ((rc = store_job_put(txn, job)) != 0)
+		return rc;
+	if (job->state != was && (job->state == JOB_COMPLETED ||
+	    job->state == JOB_TERMINATED) &&
+	    (rc = tick_verify_result(txn, job, counts)) != 0)
+		return rc;
+	if (job->state != was)
+		log_info("job %s: %s -> %s", job->id, jobs_state_name(was),
+		    jobs_state_name(job->state));
+	*settled = 1;
+	return 0;
+}
+
+/* After the commit of a settle_now: the tick's memory of the job. */
+static void
+settle_note(struct core *c, const struct job_rec *job,
+    const struct jobs_counts *counts)
+{
+	struct tick_job *tj = tj_find(c, job->id, 0);
+
+	if (tj == NULL)
+		return;
+	tj->counts = *counts;
+	if (job->state == JOB_COMPLETED)
+		tj->final_done = 1;
+}
+
 /*
  * Check.
  */
@@ -594,7 +671,7 @@ check_run(struct check_run *r)
 		if (rc != 0)
 			goto out;
 		row->orig = row->jd.state;
-		row->changed = row->job_changed = 0;
+		row->changed = row->job_changed = row->settled = 0;
 		n++;
 	}
 	r->nrows = n;
@@ -651,6 +728,11 @@ check_run(struct check_run *r)
 			goto out;
 		if (row->job_changed &&
 		    (rc = store_job_put(r->txn, &row->job)) != 0)
+			goto out;
+		row->settled = 0;
+		if (row->changed && (rc = settle_now(c, r->txn, &row->job,
+		    row->orig, row->jd.state, r->now, &row->counts,
+		    &row->settled)) != 0)
 			goto out;
 	}
 
@@ -813,7 +895,9 @@ check_pass(struct core *c, const struct core_req *req,
 			goto fail;
 		for (i = 0; i < r.nrows; i++) {
 			row = &c->rows[i];
-			if (row->changed)
+			if (row->settled)
+				settle_note(c, &row->job, &row->counts);
+			else if (row->changed)
 				tj_note(c, &row->job, &row->jd, row->orig);
 		}
 	} else
@@ -865,11 +949,12 @@ core_progress(struct core *c, const struct core_req *req,
 	struct jobdev_rec jd;
 	struct job_rec job;
 	struct jobs_change ch;
+	struct jobs_counts counts;
 	struct store_txn *txn = NULL;
 	char	 err[128];
 	const char *what = "progress";
 	int64_t	 now;
-	int	 rc, orig, vchanged = 0;
+	int	 rc, orig, vchanged = 0, settled;
 
 	memset(resp, 0, sizeof(*resp));
 	/* an accepted report means the device is busy: poll at that pace */
@@ -935,11 +1020,17 @@ core_progress(struct core *c, const struct core_req *req,
 		goto fail;
 	if ((rc = store_jobdev_put(txn, &jd)) != 0)
 		goto fail;
+	if ((rc = settle_now(c, txn, &job, orig, jd.state, now, &counts,
+	    &settled)) != 0)
+		goto fail;
 	rc = store_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
-	tj_note(c, &job, &jd, orig);
+	if (settled)
+		settle_note(c, &job, &counts);
+	else
+		tj_note(c, &job, &jd, orig);
 	resp->status = CORE_NO_CONTENT;
 	return;
 fail:

@@ -894,6 +894,54 @@ enum rowop {
 	ROWOP_CONFIRM,
 };
 
+/*
+ * A device has one open row per module: a retry is refused (409) while
+ * another job's row for the same module is open, as job creation would
+ * refuse it.  OPS_OK, or the error.
+ */
+static int
+retry_blocked(struct store_txn *txn, const struct job_rec *job,
+    const char *dev, struct ops_err *err)
+{
+	struct ops_vec rows;
+	struct jobdev_rec *jd;
+	struct job_rec other;
+	size_t	 i;
+	int	 rc;
+
+	ops_vec_init(&rows, sizeof(struct jobdev_rec));
+	rc = store_device_open_jobs(txn, dev, ops_rows_collect_cb, &rows);
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc == STORE_ESTOP ? STORE_EIO : rc,
+		    dev);
+		goto out;
+	}
+	for (i = 0; i < rows.n; i++) {
+		jd = ops_vec_at(&rows, i);
+		if (strcmp(jd->job, job->id) == 0)
+			continue;
+		if ((rc = store_job_get(txn, jd->job, &other)) ==
+		    STORE_ENOTFOUND)
+			continue;
+		if (rc != 0) {
+			rc = ops_fail_store(err, rc, jd->job);
+			goto out;
+		}
+		if (!jobs_job_is_open(&other) ||
+		    strcmp(other.module, job->module) != 0)
+			continue;
+		rc = ops_fail(err, OPS_ECONFLICT, "cannot retry device %s in "
+		    "job %s: it is %s in job %s for module %s (cancel that "
+		    "first)", dev, job->id, jobs_jd_state_name(jd->state),
+		    other.id, other.module);
+		goto out;
+	}
+	rc = OPS_OK;
+out:
+	ops_vec_free(&rows);
+	return rc;
+}
+
 static int
 job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
     struct jobdev_rec *out, struct ops_err *err)
@@ -947,6 +995,9 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 		    " and the job is TERMINATED" : "");
 		goto out;
 	}
+	if (op == ROWOP_RETRY &&
+	    (rc = retry_blocked(txn, &job, dev, err)) != OPS_OK)
+		goto out;
 	if ((rc = ops_row_store(txn, &job, &jd, &ch, now)) != 0 ||
 	    (rc = ops_job_settle(txn, &job, now)) != 0) {
 		rc = ops_fail_store(err, rc, jid);

@@ -421,13 +421,15 @@ store_open(const char *dir, size_t map_size, struct store **out)
 		st->env = NULL;
 		goto fail_mdb;
 	}
-	if (map_size == 0 && !store_exists(dir))
-		map_size = STORE_MAP_DEFAULT;
 	/*
-	 * Opened at the size the file has, then grown to map_size: a map
-	 * that grew since (map_size_max) keeps its size, and a map_size of 0
-	 * (otactl --state) adopts it.
+	 * A new store is made at map_size.  An existing one is opened at the
+	 * size its file has, then grown to map_size: a map that grew since
+	 * (map_size_max) keeps its size, and a map_size of 0 (otactl
+	 * --state) adopts it.
 	 */
+	if (!store_exists(dir) && (rc = mdb_env_set_mapsize(st->env,
+	    map_size != 0 ? map_size : STORE_MAP_DEFAULT)) != 0)
+		goto fail_mdb;
 	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAXREADERS)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)

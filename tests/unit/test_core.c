@@ -1349,8 +1349,7 @@ test_verify_and_abort(void)
 		T_EQ_INT(progress_s(v[i], "j-1", 100, "\"version\":\"2.0.0\""),
 		    CORE_NO_CONTENT);
 	}
-	now_ms += SEC;
-	core_tick(core, now_ms);
+	/* at once, in the last report's own transaction: no tick */
 	T_EQ_STR(jobs_state_name(job_get("j-1").state), "COMPLETED");
 	T_EQ_INT(store_txn_begin(st, 1, &txn), 0);
 	T_EQ_INT(store_firmware_get(txn, "fw-1", &fw), 0);
@@ -1372,11 +1371,26 @@ test_verify_and_abort(void)
 			T_EQ_INT(progress_s(b[i], "j-2", 100,
 			    "\"version\":\"2.0.0\""), CORE_NO_CONTENT);
 	}
-	now_ms += SEC;
-	core_tick(core, now_ms);
 	T_EQ_STR(jobs_state_name(job_get("j-2").state), "PAUSED");
 	T_EQ_INT(check_s("b5", NULL), CORE_NO_CONTENT);
 	T_EQ_STR(row_get("j-2", "b5").reason, "paused");
+
+	/* a version report in a check finishes the last row: the same */
+	dev_put("v3", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-3", "default", "3.0.0", SIGN_SHA256);
+	job_init(&job, "j-3", "fw-3", "default", "3.0.0", MIN);
+	job.kind = JOB_KIND_VERIFY;
+	job_store(&job, (const char *const []){ "v3", NULL });
+	core_tick(core, now_ms);
+	T_EQ_INT(check_s("v3", NULL), CORE_OK);
+	T_EQ_INT(progress_s("v3", "j-3", 100, NULL), CORE_NO_CONTENT);
+	T_EQ_INT(check_s("v3", "{\"version\":\"3.0.0\"}"),
+	    CORE_NO_CONTENT);
+	T_EQ_STR(jobs_state_name(job_get("j-3").state), "COMPLETED");
+	T_EQ_INT(store_txn_begin(st, 1, &txn), 0);
+	T_EQ_INT(store_firmware_get(txn, "fw-3", &fw), 0);
+	store_txn_abort(txn);
+	T_EQ_STR(jobs_fw_state_name(fw.state), "VERIFIED");
 	fixture_down();
 }
 

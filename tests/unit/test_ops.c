@@ -967,6 +967,17 @@ test_job_create(void)
 	T_EQ_INT(row_state(ji2.job.id, "jc-4"), JD_UPGRADING);
 	T_EQ_INT(row_state(ji.job.id, "jc-4"), STORE_ENOTFOUND);
 	T_EQ_INT(outbox_depth(), before + 6);
+	/* a superseded row is not retried while the other job's is open */
+	before = outbox_depth();
+	REFUSED(ops_job_retry(&ops, ji2.job.id, "jc-3", NULL, &err),
+	    OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, ji.job.id) != NULL &&
+	    strstr(err.msg, "QUEUED") != NULL);
+	T_EQ_INT(row_state(ji2.job.id, "jc-3"), JD_FAILED);
+	T_EQ_INT(outbox_depth(), before);
+	T_EQ_INT(ops_job_cancel(&ops, ji.job.id, "jc-3", NULL, &err), OPS_OK);
+	T_EQ_INT(ops_job_retry(&ops, ji2.job.id, "jc-3", NULL, &err), OPS_OK);
+	T_EQ_INT(row_state(ji2.job.id, "jc-3"), JD_QUEUED);
 
 	/* jobs list */
 	T_EQ_INT(ops_job_list(&ops, &items, &n, &err), OPS_OK);
