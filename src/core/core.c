@@ -89,7 +89,7 @@ struct core {
 	size_t	 ntj, captj;
 	struct job_rec *dyn;		/* open dynamic jobs */
 	size_t	 ndyn, capdyn;
-	uint64_t dyn_jobs;		/* job ids allocated when dyn was built */
+	uint64_t dyn_jobs;		/* job ids allocated as dyn was built */
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	uint64_t rng;			/* xorshift state, for the jitter */
@@ -499,8 +499,8 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 			memset(&ch, 0, sizeof(ch));
 			ch.from = -1;
 			ch.to = row->jd.state;
-			if ((rc = events_state_change(r->txn, &row->job, &row->jd, &ch,
-			    r->now)) != 0)
+			if ((rc = events_state_change(r->txn, &row->job,
+			    &row->jd, &ch, r->now)) != 0)
 				return rc;
 		}
 	}
@@ -592,8 +592,8 @@ check_run(struct check_run *r)
 				r->notice = (int)i;
 			row->changed |= ch.changed;
 			row->job_changed |= ch.job_changed;
-			if (r->write && (rc = events_state_change(r->txn, &row->job,
-			    &row->jd, &ch, r->now)) != 0)
+			if (r->write && (rc = events_state_change(r->txn,
+			    &row->job, &row->jd, &ch, r->now)) != 0)
 				goto out;
 		}
 		any |= row->changed | row->job_changed;
@@ -1267,8 +1267,8 @@ tick_scan_job(struct core *c, const char *id, int64_t now)
 			jobs_on_tick(&job, &jd, now, &ch);
 			if (ch.changed) {
 				if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
-				    (rc = events_state_change(txn, &job, &jd, &ch,
-				    now)) != 0)
+				    (rc = events_state_change(txn, &job, &jd,
+				    &ch, now)) != 0)
 					goto fail;
 				jobs_counts_apply(&s.counts, &ch);
 			}

@@ -15,7 +15,8 @@ int	 valid_product(const char *);	/* [A-Za-z0-9_-]{1,64} */
 int	 valid_device_id(const char *);	/* [A-Za-z0-9_.:@-]{1,64} */
 int	 valid_module(const char *);	/* [A-Za-z0-9._-]{1,64} */
 int	 valid_version(const char *);	/* [A-Za-z0-9._-]{1,64} */
-int	 valid_id(const char *);	/* firmware/job id [A-Za-z0-9_-]{1,64} */
+/* Firmware or job id: [A-Za-z0-9_-]{1,64} */
+int	 valid_id(const char *);
 /* 1-32 chars of CJK, letters, digits, _-(); first is CJK/letter/digit. */
 int	 valid_fw_name(const char *);
 int	 valid_fw_description(const char *);	/* UTF-8, at most 100 chars */
