@@ -163,7 +163,8 @@ FUZZ_TARGET(coap)
 	coaphandler_init(&h, core, cfg.max_body);
 	memset(&s, 0, sizeof(s));
 	s.state = COAPSESS_OPEN;
-	s.serial = ++serial;	/* a session of its own: no grant carries over */
+	/* A session of its own: no grant carries over. */
+	s.serial = ++serial;
 	if (data[0] & 1) {
 		s.dtls_ep = 1;
 		snprintf(s.identity, sizeof(s.identity), "d1");

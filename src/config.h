@@ -92,7 +92,7 @@ struct config {
 
 	/* Upstream relay (issue 5) */
 	char	upstream_url[CONFIG_STR];	/* upstream_url ("" = off) */
-	char	upstream_token_file[CONFIG_PATH];	/* upstream_token_file */
+	char	upstream_token_file[CONFIG_PATH]; /* upstream_token_file */
 	char	upstream_ca[CONFIG_PATH];	/* upstream_ca */
 	size_t	outbox_limit;		/* outbox_limit: events kept */
 	unsigned upstream_batch_max;	/* upstream_batch_max: events a POST */

@@ -281,9 +281,10 @@ otagw_reload_tls(struct otagw *gw)
 	if (gw->tls != NULL) {
 		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
 		    cfg->device_ca)) == NULL)
-			log_warnx("SIGHUP: tls_cert %s, tls_key %s or device_ca "
-			    "%s do not load: the device listener keeps the "
-			    "running ones", cfg->tls_cert, cfg->tls_key,
+			log_warnx("SIGHUP: tls_cert %s, tls_key %s or "
+			    "device_ca %s do not load: the device listener "
+			    "keeps the running ones",
+			    cfg->tls_cert, cfg->tls_key,
 			    cfg->device_ca[0] ? cfg->device_ca : "(none)");
 		else {
 			httpdev_set_tls(gw->httpdev, tls);
@@ -294,8 +295,8 @@ otagw_reload_tls(struct otagw *gw)
 	if (gw->admin_tls != NULL) {
 		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
 		    NULL)) == NULL)
-			log_warnx("SIGHUP: tls_cert %s or tls_key %s do not load: "
-			    "the admin listener keeps the running ones",
+			log_warnx("SIGHUP: tls_cert %s or tls_key %s do not "
+			    "load: the admin listener keeps the running ones",
 			    cfg->tls_cert, cfg->tls_key);
 		else {
 			admin_set_tls(gw->admin, tls);

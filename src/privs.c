@@ -116,7 +116,8 @@ privs_give_state(const char *dir, const struct passwd *pw)
 				continue;
 			snprintf(shown, sizeof(shown), "%s/images/%s", dir,
 			    de->d_name);
-			if (privs_chown(dirfd(d), de->d_name, shown, pw) == -1) {
+			if (privs_chown(dirfd(d), de->d_name,
+			    shown, pw) == -1) {
 				closedir(d);
 				goto fail;
 			}

@@ -6,9 +6,10 @@
  * reasons when the store cannot be read, is full or failed its last
  * write, when the relay holds parked batches, or when the outbox is above
  * 90 % of outbox_limit; no token needed, for probes) and GET /metrics
- * (the Prometheus text of every registered collector, src/metrics).  admin_metrics_cb is
- * the admin API's own collector: store figures gathered in one read
- * transaction per scrape, and the listener's counters.
+ * (the Prometheus text of every registered collector, src/metrics).
+ * admin_metrics_cb is the admin API's own collector: store figures
+ * gathered in one read transaction per scrape, and the listener's
+ * counters.
  */
 #include <inttypes.h>
 #include <stdarg.h>

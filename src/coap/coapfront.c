@@ -297,7 +297,8 @@ coapfront_psk_cb(void *arg, const char *identity, uint8_t *key, size_t *len,
 
 	if (!valid_device_id(identity)) {
 		if (coapfront_log_allow(cf))
-			log_info("coaps: handshake refused: malformed identity");
+			log_info("coaps: handshake refused: malformed "
+			    "identity");
 		return -1;
 	}
 	if (core_device_psk(cf->core, identity, key, len, max) == -1 ||
@@ -664,7 +665,8 @@ coapfront_listen(struct coapfront *cf, const struct config_listen *l,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (coapfront_bind(cf, ai->ai_addr, ai->ai_addrlen, dtls) == 0) {
+		if (coapfront_bind(cf, ai->ai_addr, ai->ai_addrlen,
+		    dtls) == 0) {
 			bound++;
 			continue;
 		}
@@ -727,8 +729,8 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
 			goto fail;
 		if (dtls_server_set_ciphers(cf->dtls, cfg->coaps_ciphers) ==
 		    -1) {
-			log_warnx("coaps_ciphers \"%s\": OpenSSL knows no cipher "
-			    "suite in it", cfg->coaps_ciphers);
+			log_warnx("coaps_ciphers \"%s\": OpenSSL knows no "
+			    "cipher suite in it", cfg->coaps_ciphers);
 			goto fail;
 		}
 		if (coapfront_listen(cf, &cfg->coaps, 1, "coaps") == -1)

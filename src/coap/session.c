@@ -115,7 +115,8 @@ coapsess_addr(const union udp_sa *sa, uint8_t *out, uint16_t *port)
 	if (sa->sa.sa_family == AF_INET6) {
 		*port = sa->in6.sin6_port;
 		if (IN6_IS_ADDR_V4MAPPED(&sa->in6.sin6_addr)) {
-			memcpy(out, (const uint8_t *)&sa->in6.sin6_addr + 12, 4);
+			memcpy(out,
+			    (const uint8_t *)&sa->in6.sin6_addr + 12, 4);
 			return 4;
 		}
 		memcpy(out, &sa->in6.sin6_addr, 16);

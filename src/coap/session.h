@@ -136,7 +136,8 @@ struct coapsess_counts {
 	size_t		 open;
 	size_t		 handshakes;
 };
-void	 coapsess_counts(const struct coapsess_table *, struct coapsess_counts *);
+void	 coapsess_counts(const struct coapsess_table *,
+	    struct coapsess_counts *);
 
 /* Drops a session's block-wise body (freeing its buffer). */
 void	 coapsess_body_drop(struct coapsess *);

@@ -95,7 +95,7 @@ struct core {
 	size_t	 ntj, captj;
 	struct job_rec *dyn;		/* open dynamic jobs */
 	size_t	 ndyn, capdyn;
-	uint64_t dyn_jobs;		/* job ids allocated when dyn was built */
+	uint64_t dyn_jobs;		/* job ids allocated as dyn was built */
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	uint64_t rng;			/* xorshift state, for the jitter */
@@ -623,8 +623,8 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 			memset(&ch, 0, sizeof(ch));
 			ch.from = -1;
 			ch.to = row->jd.state;
-			if ((rc = events_state_change(r->txn, &row->job, &row->jd, &ch,
-			    r->now)) != 0)
+			if ((rc = events_state_change(r->txn, &row->job,
+			    &row->jd, &ch, r->now)) != 0)
 				return rc;
 		}
 	}
@@ -636,7 +636,10 @@ static int	dyn_refresh(struct core *, struct store_txn *);
 /*
  * Runs the check rules in r->txn.  In a read pass (write == 0) it only
  * finds out whether anything would change (r->need_write); in the write
- * pass it stores the changes and their events.
+ * pass it stores the changes and their events.  Long because it is one
+ * sequence: the rows, the device's versions, dynamic jobs joined, the
+ * version rule on each row, then the notice in order; each step uses what
+ * the steps before it left in the rows.
  */
 static int
 check_run(struct check_run *r)
@@ -716,8 +719,8 @@ check_run(struct check_run *r)
 				r->notice = (int)i;
 			row->changed |= ch.changed;
 			row->job_changed |= ch.job_changed;
-			if (r->write && (rc = events_state_change(r->txn, &row->job,
-			    &row->jd, &ch, r->now)) != 0)
+			if (r->write && (rc = events_state_change(r->txn,
+			    &row->job, &row->jd, &ch, r->now)) != 0)
 				goto out;
 		}
 		any |= row->changed | row->job_changed;
@@ -1131,22 +1134,65 @@ dl_check_cap(struct store_txn *txn, const struct core_req *req,
 	return 0;
 }
 
+/*
+ * Whether the firmware d->fwid is on offer to req->peer (an open row of a
+ * job for it), or, when the transport proves no device (plain CoAP), to
+ * any device.  0 or a store error.
+ */
+static int
+dl_allowed(struct store_txn *txn, const struct core_req *req,
+    struct dl_ctx *d, int *allowed)
+{
+	struct device_rec dev;
+	struct job_rec job;
+	size_t	 i;
+	int	 rc;
+
+	*allowed = 0;
+	if (req->peer == NULL) {
+		/* plain CoAP proves nothing: any device on offer will do */
+		rc = store_job_iter(txn, dl_jobs_cb, d);
+		if (rc != 0 && rc != STORE_ESTOP)
+			return rc;
+		for (i = 0; i < d->n && !d->found; i++) {
+			rc = store_jobdev_iter(txn, d->ids[i], dl_open_row_cb,
+			    d);
+			if (rc != 0 && rc != STORE_ESTOP)
+				return rc;
+		}
+		*allowed = d->found;
+		return 0;
+	}
+	rc = store_device_get(txn, req->peer, &dev);
+	crypto_wipe(&dev, sizeof(dev));
+	if (rc != 0)
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	rc = store_device_open_jobs(txn, req->peer, dl_rows_cb, d);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return rc;
+	for (i = 0; i < d->n && !*allowed; i++) {
+		rc = store_job_get(txn, d->ids[i], &job);
+		if (rc == STORE_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		*allowed = strcmp(job.firmware, d->fwid) == 0;
+	}
+	return 0;
+}
+
 int
 core_download(struct core *c, const struct core_req *req, const char *fwid,
     const struct store_image **img, struct firmware_rec *fw)
 {
 	struct store_txn *txn = NULL;
-	struct device_rec dev;
-	struct job_rec job;
 	struct dl_ctx dl, *d = &dl;	/* on the stack: no allocation */
 	struct grant_key key;
 	int64_t	 now = core_now(c);
-	size_t	 i;
 	int	 rc, status = CORE_INTERNAL, allowed = 0, good;
 
 	*img = NULL;
 	dl_grant_key(req, fwid, &key);
-	memset(&dev, 0, sizeof(dev));
 	if (grant_find(c->grants, &key, now, img, fw) == 0) {
 		status = CORE_OK;
 		goto out;
@@ -1182,38 +1228,8 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 		status = CORE_NOT_FOUND;
 		goto out;
 	}
-	if (req->peer != NULL) {
-		rc = store_device_get(txn, req->peer, &dev);
-		if (rc == STORE_ENOTFOUND) {
-			status = CORE_FORBIDDEN;
-			goto out;
-		}
-		if (rc != 0)
-			goto store_fail;
-		rc = store_device_open_jobs(txn, req->peer, dl_rows_cb, d);
-		if (rc != 0 && rc != STORE_ESTOP)
-			goto store_fail;
-		for (i = 0; i < d->n && !allowed; i++) {
-			rc = store_job_get(txn, d->ids[i], &job);
-			if (rc == STORE_ENOTFOUND)
-				continue;
-			if (rc != 0)
-				goto store_fail;
-			allowed = strcmp(job.firmware, fwid) == 0;
-		}
-	} else {
-		/* plain CoAP proves nothing: any device on offer will do */
-		rc = store_job_iter(txn, dl_jobs_cb, d);
-		if (rc != 0 && rc != STORE_ESTOP)
-			goto store_fail;
-		for (i = 0; i < d->n && !d->found; i++) {
-			rc = store_jobdev_iter(txn, d->ids[i], dl_open_row_cb,
-			    d);
-			if (rc != 0 && rc != STORE_ESTOP)
-				goto store_fail;
-		}
-		allowed = d->found;
-	}
+	if ((rc = dl_allowed(txn, req, d, &allowed)) != 0)
+		goto store_fail;
 	store_txn_abort(txn);
 	txn = NULL;
 	if (!allowed) {
@@ -1237,7 +1253,6 @@ store_fail:
 	status = rc == STORE_EBUSY ? CORE_UNAVAILABLE : CORE_INTERNAL;
 out:
 	store_txn_abort(txn);
-	crypto_wipe(&dev, sizeof(dev));
 	crypto_wipe(&key, sizeof(key));
 	if (status != CORE_OK)
 		*img = NULL;
@@ -1493,8 +1508,8 @@ tick_scan_job(struct core *c, const char *id, int64_t now)
 			jobs_on_tick(&job, &jd, now, &ch);
 			if (ch.changed) {
 				if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
-				    (rc = events_state_change(txn, &job, &jd, &ch,
-				    now)) != 0)
+				    (rc = events_state_change(txn, &job, &jd,
+				    &ch, now)) != 0)
 					goto fail;
 				jobs_counts_apply(&s.counts, &ch);
 			}

@@ -133,7 +133,8 @@ int	 core_device_psk(struct core *, const char *identity, uint8_t *key,
 	    size_t *len, size_t max);
 
 /* Device secret check for HTTPS bearer tokens: 0 ok, -1 not. */
-int	 core_device_auth(struct core *, const char *device, const char *secret);
+int	 core_device_auth(struct core *, const char *device,
+	    const char *secret);
 
 /* Time-driven rules (timeouts, retries, windows); call about once a second. */
 void	 core_tick(struct core *, int64_t now);

@@ -151,7 +151,8 @@ crypto_base64url(const uint8_t *in, size_t n, char *out)
 	size_t	 i;
 
 	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		*out++ = alpha[v >> 18];
 		*out++ = alpha[(v >> 12) & 63];
 		*out++ = alpha[(v >> 6) & 63];

@@ -329,9 +329,9 @@ conn_open(struct api *a, struct aconn *c, struct ops_err *err)
 		e = errno;
 		why = tls_conn_verify_error(c->tls);
 		if (why != NULL)
-			rc = efail(err, OPS_EIO, "TLS handshake with %s failed: "
-			    "%s (wrong --ca, or a certificate for another "
-			    "name?)", a->hosthdr, why);
+			rc = efail(err, OPS_EIO, "TLS handshake with %s "
+			    "failed: %s (wrong --ca, or a certificate for "
+			    "another name?)", a->hosthdr, why);
 		else
 			rc = efail(err, OPS_EIO, "%s closed the connection "
 			    "during the TLS handshake%s%s (not the admin API, "
@@ -555,7 +555,8 @@ api_exchange(struct api *a, const char *method, const char *path,
 				continue;
 			}
 			if (n <= 0) {
-				rc = efail(err, OPS_EIO, "reading the image: %s",
+				rc = efail(err, OPS_EIO,
+				    "reading the image: %s",
 				    n == 0 ? "it got shorter" :
 				    strerror(errno));
 				goto out;
@@ -688,7 +689,8 @@ pb_enc(struct pbuf *b, const char *s)
 	unsigned char c;
 
 	for (; (c = (unsigned char)*s) != '\0'; s++) {
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
 			e[0] = (char)c;
 			e[1] = '\0';
 		} else {
@@ -775,8 +777,8 @@ api_device_put(struct api *a, const struct ops_device_params *p,
 	if (p->psk_hex != NULL) {
 		if (str_copy(body.psk_hex, sizeof(body.psk_hex), p->psk_hex) ==
 		    -1) {
-			rc = efail(err, OPS_EINVAL, "the PSK must be 1-%d bytes "
-			    "in hex", OTA_PSK_MAX);
+			rc = efail(err, OPS_EINVAL, "the PSK must be 1-%d "
+			    "bytes in hex", OTA_PSK_MAX);
 			goto out;
 		}
 		body.has_psk = 1;

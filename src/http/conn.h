@@ -26,7 +26,8 @@ struct http_source;
 #define HTTP_RECORD	16384		/* TLS record payload */
 #define HTTP_OUT_HIGH	(256 * 1024)	/* stop producing above this */
 #define HTTP_CHUNK	4096		/* copied output is gathered in these */
-#define HTTP_WRITE_BUFFER (3 * (HTTP_RECORD + 64))	/* TLS records per write */
+/* TLS records per write */
+#define HTTP_WRITE_BUFFER (3 * (HTTP_RECORD + 64))
 #define HTTP_LINGER_MS	2000		/* draining a refused body */
 #define HTTP_DRAIN_MAX	(1024 * 1024)	/* refused body read, then dropped */
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */

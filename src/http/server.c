@@ -187,7 +187,8 @@ server_out_slot(struct http_conn *c)
 		}
 		if (c->out_n == c->out_cap) {
 			ncap = c->out_cap ? c->out_cap * 2 : 16;
-			if ((n = reallocarray(c->out, ncap, sizeof(*n))) == NULL)
+			if ((n = reallocarray(c->out, ncap,
+			    sizeof(*n))) == NULL)
 				return NULL;
 			c->out = n;
 			c->out_cap = ncap;
@@ -549,7 +550,8 @@ server_conn_io_cb(int fd, uint32_t events, void *arg)
 			return;
 		}
 		if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
-			uint32_t want = rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
+			uint32_t want = rc == TLS_WANT_READ ? EPOLLIN :
+			    EPOLLOUT;
 
 			if (want != c->events &&
 			    ev_fd_mod(c->srv->ev, c->fd, want) == 0)

@@ -190,7 +190,8 @@ jd_fail(const struct job_rec *job, struct jobdev_rec *jd, const char *reason,
 	jd->step100 = 0;
 	if (retryable && job != NULL && jd->retries < job->retry_count) {
 		jd_move(jd, JD_RETRY_WAIT, now, ch);
-		jd->next_at = now + (int64_t)job->retry_interval_min * MINUTE_MS;
+		jd->next_at = now +
+		    (int64_t)job->retry_interval_min * MINUTE_MS;
 	}
 }
 
@@ -762,7 +763,8 @@ jobs_wake_after(const struct job_rec *job, const struct jobdev_rec *jd,
 			s = wake_until(now, jd->next_at);
 		break;
 	case JD_QUEUED:
-		if ((job->state == JOB_SCHEDULED || job->state == JOB_RUNNING) &&
+		if ((job->state == JOB_SCHEDULED ||
+		    job->state == JOB_RUNNING) &&
 		    job->start != 0 && now < job->start)
 			/* the window opens (and the tick starts the job) */
 			s = wake_until(now, job->start) + 1;

@@ -119,8 +119,10 @@ int	 jobs_job_tick(struct job_rec *, const struct jobs_counts *,
  * RUNNING, finished 0, or jobs_job_tick with counts that include the row),
  * since core_tick no longer looks at completed jobs.
  */
-int	 jobs_jd_cancel(struct jobdev_rec *, int64_t now, struct jobs_change *);
-int	 jobs_jd_confirm(struct jobdev_rec *, int64_t now, struct jobs_change *);
+int	 jobs_jd_cancel(struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
+int	 jobs_jd_confirm(struct jobdev_rec *, int64_t now,
+	    struct jobs_change *);
 int	 jobs_jd_retry(const struct job_rec *, struct jobdev_rec *, int64_t now,
 	    struct jobs_change *);
 

@@ -22,7 +22,7 @@ struct ops_err;
 struct fetch_opts {
 	const char *ca_file;	/* "" or NULL: the system's CA bundle */
 	const char *token;	/* bearer token for the upstream, or NULL */
-	unsigned attempts;	/* connection attempts before giving up (0: 5) */
+	unsigned attempts;	/* connection attempts, then give up (0: 5) */
 	unsigned timeout_s;	/* no progress for this long: retry (0: 30) */
 	void	(*progress)(void *arg, uint64_t done, uint64_t total);
 	void	*arg;

@@ -177,8 +177,8 @@ int	 ops_firmware_upload_begin(struct ops *, const struct ops_fw_params *,
 	    int64_t expected_size, struct ops_upload **out, struct ops_err *);
 int	 ops_firmware_upload_write(struct ops_upload *, const void *, size_t,
 	    struct ops_err *);
-int	 ops_firmware_upload_finish(struct ops_upload *, struct firmware_rec *out,
-	    struct ops_err *);
+int	 ops_firmware_upload_finish(struct ops_upload *,
+	    struct firmware_rec *out, struct ops_err *);
 void	 ops_firmware_upload_abort(struct ops_upload *);	/* NULL ok */
 
 /* The whole image from an open descriptor (read to EOF) or a file. */
@@ -199,7 +199,8 @@ int	 ops_firmware_list(struct ops *, struct ops_fw_item **items, size_t *n,
 	    struct ops_err *);
 /* name / description: NULL keeps the current value. */
 int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
-	    const char *description, struct firmware_rec *out, struct ops_err *);
+	    const char *description, struct firmware_rec *out,
+	    struct ops_err *);
 /* 409 while an open (SCHEDULED, RUNNING, PAUSED) job uses it. */
 int	 ops_firmware_rm(struct ops *, const char *id, struct ops_err *);
 
@@ -251,8 +252,8 @@ int	 ops_job_devices(struct ops *, const char *id,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
 
 /* Ends an open job: its open rows fail with "terminated". */
-int	 ops_job_terminate(struct ops *, const char *id, struct ops_job_item *out,
-	    struct ops_err *);
+int	 ops_job_terminate(struct ops *, const char *id,
+	    struct ops_job_item *out, struct ops_err *);
 /* One row: 409 when the row's state does not allow it. */
 int	 ops_job_cancel(struct ops *, const char *job, const char *device,
 	    struct jobdev_rec *out, struct ops_err *);
@@ -264,7 +265,8 @@ int	 ops_job_confirm(struct ops *, const char *job, const char *device,
 /*
  * Relay (ops.c).
  */
-int	 ops_relay_status(struct ops *, struct outbox_stats *, struct ops_err *);
+int	 ops_relay_status(struct ops *, struct outbox_stats *,
+	    struct ops_err *);
 
 /*
  * The key that signs download URLs (core/capability.h), in ops.c: a new

@@ -78,7 +78,8 @@ int	 relay_batch_add(struct relay_batch *, uint64_t seq, const char *,
 	    size_t);
 /* Closes the array; buf/len is then the body.  0, or -1. */
 int	 relay_batch_close(struct relay_batch *);
-void	 relay_batch_reset(struct relay_batch *);	/* empty, keeps limits */
+/* Empties the batch; its limits stay. */
+void	 relay_batch_reset(struct relay_batch *);
 void	 relay_batch_free(struct relay_batch *);
 
 #endif

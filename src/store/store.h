@@ -55,7 +55,8 @@ const char *store_dir(const struct store *);
 
 /* Transactions.  A read-only transaction may run beside writers. */
 int	 store_txn_begin(struct store *, int rdonly, struct store_txn **out);
-int	 store_txn_commit(struct store_txn *);	/* frees the txn, also on error */
+/* Frees the transaction, also on error. */
+int	 store_txn_commit(struct store_txn *);
 void	 store_txn_abort(struct store_txn *);	/* accepts NULL */
 
 /* Allocates the next id "<prefix>-<n>" (n counts per prefix, from 1). */
@@ -71,7 +72,8 @@ int	 store_id_count(struct store_txn *, const char *prefix, uint64_t *);
  */
 
 /* Devices, keyed by id. */
-int	 store_device_get(struct store_txn *, const char *id, struct device_rec *);
+int	 store_device_get(struct store_txn *, const char *id,
+	    struct device_rec *);
 int	 store_device_put(struct store_txn *, const struct device_rec *);
 int	 store_device_del(struct store_txn *, const char *id);
 /* In id order, starting after `after' (NULL or "": from the start). */
@@ -101,8 +103,8 @@ int	 store_job_iter(struct store_txn *,
  * per-device index of open rows (states WAIT_CONFIRM, QUEUED, NOTIFIED,
  * UPGRADING, RETRY_WAIT): store_jobdev_put maintains it from rec->state.
  */
-int	 store_jobdev_get(struct store_txn *, const char *job, const char *device,
-	    struct jobdev_rec *);
+int	 store_jobdev_get(struct store_txn *, const char *job,
+	    const char *device, struct jobdev_rec *);
 int	 store_jobdev_put(struct store_txn *, const struct jobdev_rec *);
 /* Rows of one job in device order. */
 int	 store_jobdev_iter(struct store_txn *, const char *job,

@@ -15,7 +15,8 @@ int	 valid_product(const char *);	/* [A-Za-z0-9_-]{1,64} */
 int	 valid_device_id(const char *);	/* [A-Za-z0-9_.:@-]{1,64} */
 int	 valid_module(const char *);	/* [A-Za-z0-9._-]{1,64} */
 int	 valid_version(const char *);	/* [A-Za-z0-9._-]{1,64} */
-int	 valid_id(const char *);	/* firmware/job id [A-Za-z0-9_-]{1,64} */
+/* Firmware or job id: [A-Za-z0-9_-]{1,64} */
+int	 valid_id(const char *);
 /*
  * An HTTP Host / :authority a URL may be built from: a DNS name (labels
  * of letters, digits and '-', at most 253 characters), a dotted IPv4

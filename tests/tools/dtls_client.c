@@ -273,8 +273,8 @@ main(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 6) {
-		fprintf(stderr, "usage: dtls_client [-b ADDR] HOST PORT ID KEYHEX "
-		    "send HEX... | halfopen N SECONDS\n");
+		fprintf(stderr, "usage: dtls_client [-b ADDR] HOST PORT ID "
+		    "KEYHEX send HEX... | halfopen N SECONDS\n");
 		return 2;
 	}
 	identity = argv[3];

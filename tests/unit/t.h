@@ -69,7 +69,8 @@ static int t_pass, t_fail;
 #define T_RUN(fn) do {							\
 	int t_before_ = t_fail;						\
 	fn();								\
-	fprintf(stderr, "%s %s\n", t_fail == t_before_ ? "ok  " : "FAIL", #fn); \
+	fprintf(stderr, "%s %s\n",					\
+	    t_fail == t_before_ ? "ok  " : "FAIL", #fn);		\
 } while (0)
 
 static inline int

@@ -84,7 +84,8 @@ test_roundtrip(void)
 	o = coapmsg_opt(&m, 2000);
 	T_CHECK(o != NULL && o->len == 300);
 	T_EQ_INT(m.payload_len, 15);
-	T_CHECK(m.payload != NULL && memcmp(m.payload, "{\"version\"", 10) == 0);
+	T_CHECK(m.payload != NULL &&
+	    memcmp(m.payload, "{\"version\"", 10) == 0);
 	coapmsg_parser_free(p);
 }
 
@@ -153,7 +154,8 @@ test_builder_limits(void)
 	coapbuf_init(&r, buf, sizeof(buf), COAPMSG_ACK, COAPMSG_CODE(2, 5), 1,
 	    NULL, 0);
 	coapbuf_opt_uint(&r, COAPOPT_MAX_AGE, 60);
-	coapbuf_opt_uint(&r, COAPOPT_CONTENT_FORMAT, 50);	/* out of order */
+	/* out of order */
+	coapbuf_opt_uint(&r, COAPOPT_CONTENT_FORMAT, 50);
 	T_CHECK(r.overflow);
 	coapbuf_reset(&r);
 	T_CHECK(!r.overflow);

@@ -701,6 +701,58 @@ test_block1(void)
 	}
 }
 
+#define BLK(num, m, szx)	O_BLOCK(COAPOPT_BLOCK1, num, m, szx)
+
+/* Block1 blocks out of order (4.08), repeated, cut short or late. */
+static void
+block1_order(struct coapsess *s, const char *body)
+{
+	struct opt b0[] = { BLK(0, 1, 0) }, b1[] = { BLK(1, 1, 0) };
+	struct opt b2[] = { BLK(2, 1, 0) }, b3[] = { BLK(3, 0, 0) };
+	struct coapmsg_block b;
+	struct ans a;
+
+	/* a block skipped */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b2, 1, body, 16, 0,
+	    &a), C(4, 8));
+	T_CHECK(s->body == NULL);
+	/* a body that never began */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b1, 1, body, 16, 0,
+	    &a), C(4, 8));
+	/* the last block again (its answer was lost): same answer */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b1, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b1, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ans_block(&a, COAPOPT_BLOCK1, &b), 1);
+	T_EQ_INT(b.num, 1);
+	/* but an older one is no retransmission */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+	    &a), C(2, 31));	/* block 0 starts a new body */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b1, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b3, 1, "}", 1, 0,
+	    &a), C(4, 8));
+	/* a block whose payload is not the block size */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 15, 0,
+	    &a), C(4, 0));
+	/* a body left too long: the next block is out of order */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+	    &a), C(2, 31));
+	now_ms += COAPHANDLER_BODY_MS + 1;
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b1, 1, body, 16, 0,
+	    &a), C(4, 8));
+	/* another route on the same session: out of order too */
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/check", b0, 1, body, 16, 0,
+	    &a), C(2, 31));
+	T_EQ_INT(ask_cut(s, POST, "ota/d3/progress", b1, 1, body,
+	    16, 0, &a), C(4, 8));
+}
+
 static void
 test_block1_order_and_limits(void)
 {
@@ -712,51 +764,7 @@ test_block1_order_and_limits(void)
 
 	sess_init(&s, "d3");
 	memset(body, 'x', sizeof(body));
-#define BLK(num, m, szx)	O_BLOCK(COAPOPT_BLOCK1, num, m, szx)
-	{
-		struct opt b0[] = { BLK(0, 1, 0) }, b1[] = { BLK(1, 1, 0) };
-		struct opt b2[] = { BLK(2, 1, 0) }, b3[] = { BLK(3, 0, 0) };
-
-		/* a block skipped */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b2, 1, body, 16, 0,
-		    &a), C(4, 8));
-		T_CHECK(s.body == NULL);
-		/* a body that never began */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b1, 1, body, 16, 0,
-		    &a), C(4, 8));
-		/* the last block again (its answer was lost): same answer */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b1, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b1, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ans_block(&a, COAPOPT_BLOCK1, &b), 1);
-		T_EQ_INT(b.num, 1);
-		/* but an older one is no retransmission */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
-		    &a), C(2, 31));	/* block 0 starts a new body */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b1, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b3, 1, "}", 1, 0,
-		    &a), C(4, 8));
-		/* a block whose payload is not the block size */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 15, 0,
-		    &a), C(4, 0));
-		/* a body left too long: the next block is out of order */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
-		    &a), C(2, 31));
-		now_ms += COAPHANDLER_BODY_MS + 1;
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b1, 1, body, 16, 0,
-		    &a), C(4, 8));
-		/* another route on the same session: out of order too */
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", b0, 1, body, 16, 0,
-		    &a), C(2, 31));
-		T_EQ_INT(ask_cut(&s, POST, "ota/d3/progress", b1, 1, body,
-		    16, 0, &a), C(4, 8));
-	}
+	block1_order(&s, body);
 	/* Size1 over the limit: 4.13 with Size1 = max_body, at once */
 	{
 		struct opt o[] = {
@@ -875,6 +883,63 @@ test_block1_budget(void)
 	h = small;
 }
 
+/*
+ * Every block of the image at block size szx, put back together in got;
+ * the block after the last is past the end.
+ */
+static void
+download_at(struct coapsess *d1, unsigned szx, const uint8_t *etag,
+    size_t etaglen, uint8_t *got)
+{
+	struct coapmsg_block b;
+	struct ans a;
+	size_t	 glen = 0;
+	unsigned num, requests = 0;
+	int	 bad = 0;
+
+	for (num = 0; num < 1000; num++) {
+		struct opt o[] = {
+			O_BLOCK(COAPOPT_BLOCK2, num, 0, szx),
+		};
+		const struct coapmsg_opt *e;
+
+		requests++;
+		if (ask(d1, GET, "fw/fw-1", o, 1, NULL, &a) != C(2, 5) ||
+		    ans_block(&a, COAPOPT_BLOCK2, &b) != 1 ||
+		    b.num != num || b.szx != szx ||
+		    ans_uint(&a, COAPOPT_SIZE2) != IMG ||
+		    ans_uint(&a, COAPOPT_CONTENT_FORMAT) !=
+		    COAPFMT_OCTETS ||
+		    (e = coapmsg_opt(&a.m, COAPOPT_ETAG)) == NULL ||
+		    e->len != etaglen ||
+		    memcmp(e->val, etag, etaglen) != 0 ||
+		    glen + a.len > IMG) {
+			bad++;
+			break;
+		}
+		if (b.m && a.len != (size_t)16 << szx)
+			bad++;
+		memcpy(got + glen, a.payload, a.len);
+		glen += a.len;
+		if (!b.m)
+			break;
+	}
+	if (bad != 0 || glen != IMG)
+		fprintf(stderr, "download at SZX %u: %zu bytes\n", szx, glen);
+	T_EQ_INT(bad, 0);
+	T_EQ_INT(requests, (IMG + (16u << szx) - 1) / (16u << szx));
+	T_CHECK(glen == IMG && memcmp(got, f.image, IMG) == 0);
+	/* the block after the last is past the end */
+	{
+		struct opt o[] = {
+			O_BLOCK(COAPOPT_BLOCK2, requests, 0, szx),
+		};
+
+		T_EQ_INT(ask(d1, GET, "fw/fw-1", o, 1, NULL, &a), C(4, 2));
+		T_CHECK(ans_says(&a, "block past the end"));
+	}
+}
+
 /* Every block of the image at every size, put back together. */
 static void
 test_download(void)
@@ -884,9 +949,8 @@ test_download(void)
 	struct ans a;
 	uint8_t	*got = malloc(IMG), etag[8];
 	uint64_t want_etag = 0;
-	size_t	 glen, i, etaglen;
-	unsigned szx, num, requests;
-	int	 bad;
+	size_t	 i, etaglen;
+	unsigned szx;
 
 	sess_init(&d1, "d1");
 	sess_init(&coap, NULL);
@@ -901,54 +965,8 @@ test_download(void)
 	T_EQ_INT(ask(&d1, GET, "fw/fw-1", NULL, 0, NULL, &a), C(4, 3));
 	T_EQ_INT(ask(&d1, POST, "ota/d1/check", NULL, 0, NULL, &a), C(2, 5));
 
-	for (szx = 0; szx <= 6; szx++) {
-		glen = 0;
-		bad = 0;
-		requests = 0;
-		for (num = 0; num < 1000; num++) {
-			struct opt o[] = {
-				O_BLOCK(COAPOPT_BLOCK2, num, 0, szx),
-			};
-			const struct coapmsg_opt *e;
-
-			requests++;
-			if (ask(&d1, GET, "fw/fw-1", o, 1, NULL, &a) !=
-			    C(2, 5) || ans_block(&a, COAPOPT_BLOCK2, &b) != 1 ||
-			    b.num != num || b.szx != szx ||
-			    ans_uint(&a, COAPOPT_SIZE2) != IMG ||
-			    ans_uint(&a, COAPOPT_CONTENT_FORMAT) !=
-			    COAPFMT_OCTETS ||
-			    (e = coapmsg_opt(&a.m, COAPOPT_ETAG)) == NULL ||
-			    e->len != etaglen ||
-			    memcmp(e->val, etag, etaglen) != 0 ||
-			    glen + a.len > IMG) {
-				bad++;
-				break;
-			}
-			if (b.m && a.len != (size_t)16 << szx)
-				bad++;
-			memcpy(got + glen, a.payload, a.len);
-			glen += a.len;
-			if (!b.m)
-				break;
-		}
-		if (bad != 0 || glen != IMG)
-			fprintf(stderr, "download at SZX %u: %zu bytes\n", szx,
-			    glen);
-		T_EQ_INT(bad, 0);
-		T_EQ_INT(requests, (IMG + (16u << szx) - 1) / (16u << szx));
-		T_CHECK(glen == IMG && memcmp(got, f.image, IMG) == 0);
-		/* the block after the last is past the end */
-		{
-			struct opt o[] = {
-				O_BLOCK(COAPOPT_BLOCK2, requests, 0, szx),
-			};
-
-			T_EQ_INT(ask(&d1, GET, "fw/fw-1", o, 1, NULL, &a),
-			    C(4, 2));
-			T_CHECK(ans_says(&a, "block past the end"));
-		}
-	}
+	for (szx = 0; szx <= 6; szx++)
+		download_at(&d1, szx, etag, etaglen, got);
 	/* no Block2 asked: the first block of the default size, with M */
 	T_EQ_INT(ask(&d1, GET, "fw/fw-1", NULL, 0, NULL, &a), C(2, 5));
 	T_EQ_INT(ans_block(&a, COAPOPT_BLOCK2, &b), 1);

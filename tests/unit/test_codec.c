@@ -63,25 +63,30 @@ static const struct check_good check_good[] = {
 	{ .body = "{}", 0 },
 	{ .body = " { } ", 0 },
 	{ .body = "{\"versions\":{}}", 0 },
-	{ .body = "{\"versions\":{\"default\":\"1.0.0\"}}", 1, "default", "1.0.0" },
-	{ .body = "{\"versions\":{\"default\":\"1.0.0\",\"wifi\":\"2.1_rc-3\"}}", 2,
+	{ .body = "{\"versions\":{\"default\":\"1.0.0\"}}", 1,
+	  "default", "1.0.0" },
+	{ .body = "{\"versions\":{\"default\":\"1.0.0\","
+	  "\"wifi\":\"2.1_rc-3\"}}", 2,
 	  "default", "1.0.0", "wifi", "2.1_rc-3" },
 	{ .body = "{\"version\":\"1.0.0\"}", 1, "default", "1.0.0" },
-	{ .body = "{\"version\":\"1.0.0\",\"module\":\"ble.core\"}", 1, "ble.core",
-	  "1.0.0" },
+	{ .body = "{\"version\":\"1.0.0\",\"module\":\"ble.core\"}", 1,
+	  "ble.core", "1.0.0" },
 	{ .body = "{\"module\":\"m\",\"version\":\"9\"}", 1, "m", "9" },
-	{ .body = "{\"version\":\"1.0.0\",\"module\":null}", 1, "default", "1.0.0" },
+	{ .body = "{\"version\":\"1.0.0\",\"module\":null}", 1,
+	  "default", "1.0.0" },
 	{ .body = "{\"module\":null}", 0 },
 	{ .body = "{\"foo\":[1,2,{\"x\":null}],\"bar\":\"\\u00e9\\n\"}", 0 },
-	{ .body = "{\"versions\":{\"default\":\"1\"},\"extra\":\"caf\xc3\xa9 \xe4\xb8\xad"
-	  "\xf0\x9f\x98\x80\"}", 1, "default", "1" },
-	{ .body = "{\"x\":[[[[[[[1]]]]]]],\"version\":\"2\"}", 1, "default", "2" },
+	{ .body = "{\"versions\":{\"default\":\"1\"},"
+	  "\"extra\":\"caf\xc3\xa9 \xe4\xb8\xad\xf0\x9f\x98\x80\"}", 1,
+	  "default", "1" },
+	{ .body = "{\"x\":[[[[[[[1]]]]]]],\"version\":\"2\"}", 1,
+	  "default", "2" },
 	{ .body = "\n{\"version\" : \"1.0.0\" }\n", 1, "default", "1.0.0" },
-	{ .body = "{\"versions\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\","
-	  "\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\"}}", 8, "a", "1",
-	  "b", "2" },
-	{ .body = "{\"version\":\"1234567890123456789012345678901234567890123456789"
-	  "012345678901234\"}", 1, "default",
+	{ .body = "{\"versions\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\","
+	  "\"d\":\"4\",\"e\":\"5\",\"f\":\"6\",\"g\":\"7\",\"h\":\"8\"}}", 8,
+	  "a", "1", "b", "2" },
+	{ .body = "{\"version\":\"123456789012345678901234567890123456789012345"
+	  "6789012345678901234\"}", 1, "default",
 	  "1234567890123456789012345678901234567890123456789012345678901234" },
 };
 
@@ -215,22 +220,24 @@ struct progress_good {
 static const struct progress_good progress_good[] = {
 	{ .body = "{\"job\":\"j-1\",\"step\":40}", "j-1", 40 },
 	{ .body = "{\"step\":0,\"job\":\"j-1\"}", "j-1", 0 },
-	{ .body = "{\"job\":\"j-1\",\"step\":100,\"version\":\"2.0.0\"}", "j-1", 100,
-	  NULL, "2.0.0" },
-	{ .body = "{\"job\":\"j-1\",\"step\":-1,\"desc\":\"flash full\"}", "j-1", -1,
-	  "flash full" },
-	{ .body = "{\"job\":\"j-1\",\"step\":-4,\"desc\":\"\"}", "j-1", -4, "" },
-	{ .body = "{\"job\":\"j_2-x\",\"step\":5,\"desc\":\"a\\\"b\\\\c\\n\\u00e9\","
+	{ .body = "{\"job\":\"j-1\",\"step\":100,\"version\":\"2.0.0\"}",
+	  "j-1", 100, NULL, "2.0.0" },
+	{ .body = "{\"job\":\"j-1\",\"step\":-1,\"desc\":\"flash full\"}",
+	  "j-1", -1, "flash full" },
+	{ .body = "{\"job\":\"j-1\",\"step\":-4,\"desc\":\"\"}", "j-1", -4,
+	  "" },
+	{ .body = "{\"job\":\"j_2-x\",\"step\":5,"
+	  "\"desc\":\"a\\\"b\\\\c\\n\\u00e9\","
 	  "\"version\":\"1\",\"module\":\"wifi\"}", "j_2-x", 5,
 	  "a\"b\\c\n\xc3\xa9", "1", "wifi" },
 	{ .body = "{\"job\":\"j-1\",\"step\":40.0}", "j-1", 40 },
 	{ .body = "{\"job\":\"j-1\",\"step\":1e2}", "j-1", 100 },
 	{ .body = "{\"job\":\"j-1\",\"step\":-0}", "j-1", 0 },
 	{ .body = "{\"job\":\"j-1\",\"step\":4E-0}", "j-1", 4 },
-	{ .body = "{\"job\":\"j-1\",\"step\":7,\"desc\":null,\"version\":null}", "j-1",
-	  7 },
-	{ .body = "{\"job\":\"j-1\",\"step\":7,\"seq\":99,\"extra\":{\"a\":[true]}}",
-	  "j-1", 7 },
+	{ .body = "{\"job\":\"j-1\",\"step\":7,\"desc\":null,"
+	  "\"version\":null}", "j-1", 7 },
+	{ .body = "{\"job\":\"j-1\",\"step\":7,\"seq\":99,"
+	  "\"extra\":{\"a\":[true]}}", "j-1", 7 },
 	{ .body = "  {\"job\":\"j-1\",\"step\":7}\r\n", "j-1", 7 },
 };
 
@@ -550,8 +557,9 @@ test_notice(void)
 	expect_text(codec_notice_encode(&job, &fw, "coaps://gw.example:5684",
 	    NULL, &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
-	    "\"version\":\"1.2.0\",\"size\":123456,\"sign\":\"000102030405060708"
-	    "090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
+	    "\"version\":\"1.2.0\",\"size\":123456,"
+	    "\"sign\":\"000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\","
 	    "\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-9\","
 	    "\"url\":\"coaps://gw.example:5684/fw/fw-9\",\"confirm\":false,"
 	    "\"timeout\":1800}");
@@ -563,14 +571,16 @@ test_notice(void)
 	expect_text(codec_notice_encode(&job, &fw, NULL, NULL, &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
-	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
 	/* a trailing slash on the base is not doubled; the query follows */
 	expect_text(codec_notice_encode(&job, &fw, "https://gw:8443//",
 	    "device=d&x=1", &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
-	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\",\"signMethod\":\"MD5\","
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\","
 	    "\"url\":\"https://gw:8443/fw/fw-9?device=d&x=1\","
 	    "\"confirm\":true,\"timeout\":86400}");
@@ -660,9 +670,11 @@ test_error(void)
 
 	expect_text(codec_error_encode("bad-request",
 	    "malformed JSON at byte 3", &len), &len,
-	    "{\"error\":\"bad-request\",\"message\":\"malformed JSON at byte 3\"}");
-	expect_text(codec_error_encode("x", "quote \" back \\ nl \n \x01", &len),
-	    &len, "{\"error\":\"x\",\"message\":\"quote \\\" back \\\\ nl \\n "
+	    "{\"error\":\"bad-request\","
+	    "\"message\":\"malformed JSON at byte 3\"}");
+	expect_text(codec_error_encode("x", "quote \" back \\ nl \n \x01",
+	    &len), &len,
+	    "{\"error\":\"x\",\"message\":\"quote \\\" back \\\\ nl \\n "
 	    "\\u0001\"}");
 	expect_text(codec_error_encode(NULL, NULL, &len), &len,
 	    "{\"error\":\"error\",\"message\":\"\"}");
@@ -746,8 +758,9 @@ test_device_view(void)
 	d.has_secret = 1;
 	d.last_seen = TS2;
 	expect_text(codec_device_encode(&d, &len), &len,
-	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},\"psk\":false,"
-	    "\"secret\":true,\"created\":\"2026-11-23T10:00:00.123Z\","
+	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
+	    "\"psk\":false,\"secret\":true,"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\","
 	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\"}");
 	/* the API's view adds "updated", null until provisioning changes */
 	expect_text(codec_device_encode_api(&d, &len), &len,
@@ -779,8 +792,8 @@ test_firmware_view(void)
 	    "\"version\":\"1.2.0\",\"name\":\"\xe7\x81\xaf-v1.2(rc)\","
 	    "\"description\":\"say \\\"hi\\\"\",\"signMethod\":\"SHA256\","
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
-	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a"
-	    "1b1c1d1e1f\",\"state\":\"VERIFIED\","
+	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFIED\","
 	    "\"created\":\"2026-11-23T10:00:00.123Z\"}");
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
@@ -790,8 +803,8 @@ test_firmware_view(void)
 	    "\"version\":\"1.2.0\",\"name\":\"\xe7\x81\xaf-v1.2(rc)\","
 	    "\"description\":\"\",\"signMethod\":\"MD5\","
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
-	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f101112131415161718191a"
-	    "1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
+	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"counts\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"

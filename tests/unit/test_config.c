@@ -291,7 +291,9 @@ test_units(void)
 
 /*
  * Each bad file and exactly what config_load must print; "~" in the
- * expected text stands for the file's path.
+ * expected text stands for the file's path.  Long because most of it is
+ * the table; after it come the bad files a table cannot hold (a missing
+ * file, a line too long, a NUL byte).
  */
 static void
 test_bad(void)
@@ -316,8 +318,9 @@ test_bad(void)
 		  "~:1: gateway_id: bad value \"a b\": 1 to 64 characters of"
 		  " A-Z a-z 0-9 _ . : @ -\n" },
 		{ "gateway_id "
-		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		  "\n", "~:1: gateway_id: value too long (at most 64 bytes)\n" },
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		  "~:1: gateway_id: value too long (at most 64 bytes)\n" },
 		{ "state_dir \"\"\n",
 		  "~:1: state_dir: bad value \"\": must not be empty\n" },
 		{ "state_dir \"/tmp/x\n",
@@ -356,11 +359,13 @@ test_bad(void)
 		  "~:1: check_interval: bad duration \"1.5h\": expected"
 		  " seconds, or a number with an s, m, h or d suffix\n" },
 		{ "coap_max_sessions 0\n",
-		  "~:1: coap_max_sessions: 0 is out of range (1 to 1000000)\n" },
+		  "~:1: coap_max_sessions: 0 is out of range (1 to"
+		  " 1000000)\n" },
 		{ "coap_max_sessions 10k\n",
 		  "~:1: coap_max_sessions: bad number \"10k\"\n" },
 		{ "outbox_limit 99\n",
-		  "~:1: outbox_limit: 99 is out of range (100 to 100000000)\n" },
+		  "~:1: outbox_limit: 99 is out of range (100 to"
+		  " 100000000)\n" },
 		{ "log_level loud\n",
 		  "~:1: log_level: bad value \"loud\": expected warn, info or"
 		  " debug\n" },
@@ -389,8 +394,8 @@ test_bad(void)
 		  "~:1: coaps_listen: bad address \"ho/st:5684\": bad character"
 		  " in the host\n" },
 		{ "coaps_public_url coap://gw:5684\n",
-		  "~:1: coaps_public_url: bad value \"coap://gw:5684\": expected"
-		  " coaps://host[:port]\n" },
+		  "~:1: coaps_public_url: bad value \"coap://gw:5684\":"
+		  " expected coaps://host[:port]\n" },
 		{ "coap_public_url gw.example\n",
 		  "~:1: coap_public_url: bad value \"gw.example\": expected"
 		  " coap://host[:port]\n" },
@@ -400,20 +405,23 @@ test_bad(void)
 		{ "check_interval 5\ncheck_interval 6\n",
 		  "~:2: check_interval: repeated (first set on line 1)\n" },
 		{ "coap_listen :5684\n",
-		  "~:1: coap_listen and coaps_listen use the same port 5684\n" },
+		  "~:1: coap_listen and coaps_listen use the same port"
+		  " 5684\n" },
 		{ "coaps_listen 127.0.0.1:7000\nhttps_listen off\n"
 		  "coap_listen 0.0.0.0:7000\n",
-		  "~:3: coap_listen and coaps_listen use the same port 7000\n" },
+		  "~:3: coap_listen and coaps_listen use the same port"
+		  " 7000\n" },
 		{ "https_listen :8443\nadmin_listen 127.0.0.1:8443\n",
-		  "~:2: https_listen and admin_listen use the same port 8443\n" },
+		  "~:2: https_listen and admin_listen use the same port"
+		  " 8443\n" },
 		/* Every error of a file is reported, in order. */
 		{ "# several\nfoo bar\nmax_body 1\nlog_level info\n"
 		  "log_level debug\n\ncoaps_listen nowhere\n",
 		  "~:2: unknown key \"foo\"\n"
 		  "~:3: max_body: 1 is out of range (64 to 64K)\n"
 		  "~:5: log_level: repeated (first set on line 4)\n"
-		  "~:7: coaps_listen: bad address \"nowhere\": expected \"off\","
-		  " \"host:port\", \"[v6]:port\" or \":port\"\n" },
+		  "~:7: coaps_listen: bad address \"nowhere\": expected"
+		  " \"off\", \"host:port\", \"[v6]:port\" or \":port\"\n" },
 	};
 	char want[4096], *errs, *o;
 	const char *w;

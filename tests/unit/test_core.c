@@ -654,7 +654,10 @@ test_versions(void)
 	fixture_down();
 }
 
-/* Bad requests store nothing. */
+/*
+ * Bad requests store nothing.  Long because most of it is the table of
+ * bad requests; the oversized bodies after it need a buffer of their own.
+ */
 static void
 test_bad_input(void)
 {
@@ -664,7 +667,8 @@ test_bad_input(void)
 		const char *dev, *peer, *body;
 		int	 status;
 	} cases[] = {
-		{ "malformed", 0, "d1", "d1", "{\"version\":", CORE_BAD_REQUEST },
+		{ "malformed", 0, "d1", "d1", "{\"version\":",
+		  CORE_BAD_REQUEST },
 		{ "not an object", 0, "d1", "d1", "[1]", CORE_BAD_REQUEST },
 		{ "bad version", 0, "d1", "d1", "{\"version\":\"1 0\"}",
 		  CORE_BAD_REQUEST },
@@ -682,8 +686,8 @@ test_bad_input(void)
 		{ "p malformed", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":",
 		  CORE_BAD_REQUEST },
 		{ "p empty", 1, "d1", "d1", "", CORE_BAD_REQUEST },
-		{ "p step range", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":101}",
-		  CORE_BAD_REQUEST },
+		{ "p step range", 1, "d1", "d1",
+		  "{\"job\":\"j-1\",\"step\":101}", CORE_BAD_REQUEST },
 		{ "p step type", 1, "d1", "d1",
 		  "{\"job\":\"j-1\",\"step\":\"5\"}", CORE_BAD_REQUEST },
 		{ "p long desc", 1, "d1", "d1", "{\"job\":\"j-1\",\"step\":5,"
@@ -698,14 +702,14 @@ test_bad_input(void)
 		  "0123456789012345678901234567890123456789"
 		  "012345678901234567890123456\",\"module\":\"x\"}",
 		  CORE_BAD_REQUEST },
-		{ "p peer mismatch", 1, "d1", "d2", "{\"job\":\"j-1\",\"step\":5}",
-		  CORE_FORBIDDEN },
+		{ "p peer mismatch", 1, "d1", "d2",
+		  "{\"job\":\"j-1\",\"step\":5}", CORE_FORBIDDEN },
 		{ "p unknown device", 1, "d9", "d9",
 		  "{\"job\":\"j-1\",\"step\":5}", CORE_NOT_FOUND },
 		{ "p not in job", 1, "d3", "d3", "{\"job\":\"j-1\",\"step\":5}",
 		  CORE_NOT_FOUND },
-		{ "p unknown job", 1, "d1", "d1", "{\"job\":\"j-9\",\"step\":5}",
-		  CORE_NOT_FOUND },
+		{ "p unknown job", 1, "d1", "d1",
+		  "{\"job\":\"j-9\",\"step\":5}", CORE_NOT_FOUND },
 		{ "p before notice", 1, "d2", "d2",
 		  "{\"job\":\"j-1\",\"step\":5}", CORE_BAD_REQUEST },
 		{ "p other module", 1, "d1", "d1",
@@ -803,7 +807,7 @@ test_download_auth(void)
 	provision_basic();
 	dev_put("d4", "lamp", "1.0.0", "k", NULL);
 
-	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN);	/* not offered */
+	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN); /* not offered */
 	T_EQ_INT(check_s("d1", NULL), CORE_OK);
 	T_EQ_INT(download("d1", "fw-1"), CORE_OK);
 	T_EQ_INT(download("d1", "fw-1"), CORE_OK);	/* again, resumed */

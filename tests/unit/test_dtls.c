@@ -326,6 +326,77 @@ dtls_finish(struct dtls_conn *c, SSL *ssl, int *srv_rc)
 
 /* Tests -------------------------------------------------------------------- */
 
+/*
+ * Application data both ways on an established connection, then the
+ * client's close_notify ends it.  Frees c and ssl.
+ */
+static void
+dtls_talk_and_close(struct dtls_conn *c, SSL *ssl)
+{
+	uint8_t	*d, buf[64];
+	size_t	 len;
+	int	 n;
+
+	/* application data both ways */
+	got_app_len = 0;
+	got_app_records = 0;
+	T_EQ_INT(SSL_write(ssl, "hello", 5), 5);
+	T_EQ_INT(SSL_write(ssl, "again", 5), 5);
+	T_EQ_INT(c2s.n, 2);
+	while ((d = dq_pop(&c2s, &len)) != NULL) {
+		T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb, NULL), 0);
+		free(d);
+	}
+	T_EQ_INT(got_app_records, 2);
+	T_EQ_INT(got_app_len, 10);
+	T_CHECK(memcmp(got_app, "helloagain", 10) == 0);
+	T_EQ_INT(dtls_conn_write(c, (const uint8_t *)"world", 5), 0);
+	T_EQ_INT(s2c.n, 1);
+	n = SSL_read(ssl, buf, sizeof(buf));
+	T_EQ_INT(n, 5);
+	T_CHECK(n == 5 && memcmp(buf, "world", 5) == 0);
+	T_EQ_INT(dtls_conn_write(c, buf, 0), -1);
+	{
+		static uint8_t big[16385];
+
+		T_EQ_INT(dtls_conn_write(c, big, sizeof(big)), -1);
+	}
+
+	/* close_notify ends it */
+	dq_clear(&s2c);
+	SSL_shutdown(ssl);
+	T_EQ_INT(c2s.n, 1);
+	d = dq_pop(&c2s, &len);
+	T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb, NULL), -1);
+	free(d);
+	dtls_conn_close(c);
+	dtls_conn_free(c);
+	SSL_free(ssl);
+}
+
+/* A second client, and the server closes first. */
+static void
+dtls_server_closes(struct dtls_server *srv, const struct sockaddr_in *sin)
+{
+	struct dtls_conn *c;
+	SSL	*ssl;
+	uint8_t	 buf[64];
+	int	 srv_rc;
+
+	ssl = dtls_client_new();
+	c = dtls_open(srv, ssl, sin);
+	T_CHECK(c != NULL);
+	T_EQ_INT(dtls_finish(c, ssl, &srv_rc), 1);
+	T_EQ_INT(dtls_conn_established(c), 1);
+	dq_clear(&s2c);
+	dtls_conn_close(c);
+	T_EQ_INT(s2c.n, 1);
+	T_EQ_INT(SSL_read(ssl, buf, sizeof(buf)), 0);
+	T_EQ_INT(SSL_get_error(ssl, 0), SSL_ERROR_ZERO_RETURN);
+	dtls_conn_free(c);
+	SSL_free(ssl);
+}
+
 static void
 test_dtls_handshake(void)
 {
@@ -333,9 +404,9 @@ test_dtls_handshake(void)
 	struct dtls_conn *c;
 	struct sockaddr_in sin, other;
 	SSL	*ssl;
-	uint8_t	*d, hello[2048], buf[64];
+	uint8_t	*d, hello[2048];
 	size_t	 len, hvr_len, hello_len;
-	int	 result, srv_rc, n;
+	int	 result, srv_rc;
 
 	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
 	peer_addr(&sin, "192.0.2.1", 40000);
@@ -402,55 +473,8 @@ test_dtls_handshake(void)
 	T_EQ_STR(dtls_conn_identity(c), "dev-1");
 	T_EQ_INT(dtls_conn_timer_ms(c), -1);
 
-	/* application data both ways */
-	got_app_len = 0;
-	got_app_records = 0;
-	T_EQ_INT(SSL_write(ssl, "hello", 5), 5);
-	T_EQ_INT(SSL_write(ssl, "again", 5), 5);
-	T_EQ_INT(c2s.n, 2);
-	while ((d = dq_pop(&c2s, &len)) != NULL) {
-		T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb, NULL), 0);
-		free(d);
-	}
-	T_EQ_INT(got_app_records, 2);
-	T_EQ_INT(got_app_len, 10);
-	T_CHECK(memcmp(got_app, "helloagain", 10) == 0);
-	T_EQ_INT(dtls_conn_write(c, (const uint8_t *)"world", 5), 0);
-	T_EQ_INT(s2c.n, 1);
-	n = SSL_read(ssl, buf, sizeof(buf));
-	T_EQ_INT(n, 5);
-	T_CHECK(n == 5 && memcmp(buf, "world", 5) == 0);
-	T_EQ_INT(dtls_conn_write(c, buf, 0), -1);
-	{
-		static uint8_t big[16385];
-
-		T_EQ_INT(dtls_conn_write(c, big, sizeof(big)), -1);
-	}
-
-	/* close_notify ends it */
-	dq_clear(&s2c);
-	SSL_shutdown(ssl);
-	T_EQ_INT(c2s.n, 1);
-	d = dq_pop(&c2s, &len);
-	T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb, NULL), -1);
-	free(d);
-	dtls_conn_close(c);
-	dtls_conn_free(c);
-	SSL_free(ssl);
-
-	/* a second client, server closing first */
-	ssl = dtls_client_new();
-	c = dtls_open(srv, ssl, &sin);
-	T_CHECK(c != NULL);
-	T_EQ_INT(dtls_finish(c, ssl, &srv_rc), 1);
-	T_EQ_INT(dtls_conn_established(c), 1);
-	dq_clear(&s2c);
-	dtls_conn_close(c);
-	T_EQ_INT(s2c.n, 1);
-	T_EQ_INT(SSL_read(ssl, buf, sizeof(buf)), 0);
-	T_EQ_INT(SSL_get_error(ssl, 0), SSL_ERROR_ZERO_RETURN);
-	dtls_conn_free(c);
-	SSL_free(ssl);
+	dtls_talk_and_close(c, ssl);
+	dtls_server_closes(srv, &sin);
 	dq_clear(&s2c);
 	dq_clear(&c2s);
 	dtls_server_free(srv);
@@ -483,7 +507,9 @@ dtls_established(struct dtls_server *srv, const struct sockaddr_in *sin,
  * from the peer's address) are dropped: the connection goes on.  With
  * every AEAD suite a device may choose, since what is "too short" depends
  * on the suite's nonce and tag; the shortest real records (one byte of
- * data, a close_notify) still count.
+ * data, a close_notify) still count.  Long because of its table of junk
+ * and the switch that makes the junk only a live connection can (a real
+ * record flipped or replayed, fake records of every length).
  */
 static void
 test_dtls_junk(void)
@@ -676,6 +702,40 @@ test_dtls_keys(void)
 	dtls_server_free(srv);
 }
 
+/*
+ * Every prefix of a ClientHello with a cookie: never a connection; only
+ * whole ones show a cookie.
+ */
+static void
+hello_prefixes(struct dtls_server *srv, const struct sockaddr_in *sin,
+    const uint8_t *hello, size_t hl)
+{
+	struct dtls_conn *c;
+	uint8_t	*copy;
+	size_t	 i, bad = 0, with_cookie = 0;
+	int	 result;
+
+	for (i = 0; i < hl; i++) {
+		copy = malloc(i ? i : 1);
+		memcpy(copy, hello, i);
+		if (dtls_hello_has_cookie(copy, i))
+			with_cookie++;
+		c = dtls_accept(srv, (const struct sockaddr *)sin,
+		    sizeof(*sin), copy, i, srv_send_cb, NULL, &result);
+		if (c != NULL || result == DTLS_ACCEPT_NEW) {
+			fprintf(stderr, "prefix %zu: a connection\n", i);
+			bad++;
+		}
+		dtls_conn_free(c);
+		free(copy);
+		dq_clear(&s2c);
+	}
+	T_EQ_INT(bad, 0);
+	/* the cookie's length byte is 60 bytes in; its first byte after */
+	T_CHECK(with_cookie > 0 && with_cookie < hl - 60);
+	T_EQ_INT(dtls_hello_has_cookie(hello, 60), 0);
+}
+
 static void
 test_dtls_hostile(void)
 {
@@ -683,8 +743,8 @@ test_dtls_hostile(void)
 	struct dtls_conn *c;
 	struct sockaddr_in sin;
 	SSL	*ssl;
-	uint8_t	*d, hello[2048], *copy;
-	size_t	 len, hl, i, bad = 0, with_cookie = 0;
+	uint8_t	*d, hello[2048];
+	size_t	 len, hl, i;
 	int	 result;
 
 	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
@@ -706,26 +766,7 @@ test_dtls_hostile(void)
 	SSL_free(ssl);
 	dq_clear(&s2c);
 
-	/* every prefix: never a connection; only whole ones show a cookie */
-	for (i = 0; i < hl; i++) {
-		copy = malloc(i ? i : 1);
-		memcpy(copy, hello, i);
-		if (dtls_hello_has_cookie(copy, i))
-			with_cookie++;
-		c = dtls_accept(srv, (struct sockaddr *)&sin, sizeof(sin),
-		    copy, i, srv_send_cb, NULL, &result);
-		if (c != NULL || result == DTLS_ACCEPT_NEW) {
-			fprintf(stderr, "prefix %zu: a connection\n", i);
-			bad++;
-		}
-		dtls_conn_free(c);
-		free(copy);
-		dq_clear(&s2c);
-	}
-	T_EQ_INT(bad, 0);
-	/* the cookie's length byte is 60 bytes in; its first byte after */
-	T_CHECK(with_cookie > 0 && with_cookie < hl - 60);
-	T_EQ_INT(dtls_hello_has_cookie(hello, 60), 0);
+	hello_prefixes(srv, &sin, hello, hl);
 
 	/* not a ClientHello at all: dropped without an answer */
 	{

@@ -29,9 +29,26 @@ rec_push(struct rec *r, char c)
 
 static struct rec *cur;
 
-static void timer_a(void *arg) { (void)arg; rec_push(cur, 'a'); }
-static void timer_b(void *arg) { (void)arg; rec_push(cur, 'b'); }
-static void timer_c(void *arg) { (void)arg; rec_push(cur, 'c'); }
+static void
+timer_a(void *arg)
+{
+	(void)arg;
+	rec_push(cur, 'a');
+}
+
+static void
+timer_b(void *arg)
+{
+	(void)arg;
+	rec_push(cur, 'b');
+}
+
+static void
+timer_c(void *arg)
+{
+	(void)arg;
+	rec_push(cur, 'c');
+}
 
 static void
 timer_stop(void *arg)

@@ -81,8 +81,10 @@ static const struct row_case row_cases[] = {
 	  .to = "NOTIFIED", .reason = "", .changed = 1 },
 	{ "check notified again", OP_CHECK, .state = "NOTIFIED", .ret = 1,
 	  .to = "NOTIFIED" },
-	{ "check upgrading", OP_CHECK, .state = "UPGRADING", .to = "UPGRADING" },
-	{ "check succeeded", OP_CHECK, .state = "SUCCEEDED", .to = "SUCCEEDED" },
+	{ "check upgrading", OP_CHECK, .state = "UPGRADING",
+	  .to = "UPGRADING" },
+	{ "check succeeded", OP_CHECK, .state = "SUCCEEDED",
+	  .to = "SUCCEEDED" },
 	{ "check failed", OP_CHECK, .state = "FAILED", .to = "FAILED" },
 	{ "check canceled", OP_CHECK, .state = "CANCELED", .to = "CANCELED" },
 	{ "check wait confirm", OP_CHECK, .state = "WAIT_CONFIRM",
@@ -455,6 +457,60 @@ test_row_table(void)
 	}
 }
 
+/*
+ * Details of new rows: the longest desc, jd_init, several states in one
+ * change.
+ */
+static void
+row_details_new(void)
+{
+	struct job_rec job;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+
+	/* desc up to 128 characters of UTF-8 fits the row */
+	{
+		char	 desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
+		size_t	 i;
+
+		for (i = 0; i < OTA_PDESC_MAX; i++)
+			memcpy(desc + 4 * i, "\xf0\x9f\x98\x80", 4);
+		desc[4 * OTA_PDESC_MAX] = '\0';
+		job_base(&job);
+		jobs_jd_init(&job, &jd, "d", T0);
+		jd.state = JD_NOTIFIED;
+		T_EQ_INT(jobs_on_progress(&job, &jd, 3, desc, NULL, T0, &ch),
+		    0);
+		T_EQ_STR(jd.desc, desc);
+	}
+
+	/* jd_init: silent and user-confirmed jobs */
+	job_base(&job);
+	jobs_jd_init(&job, &jd, "dev-9", T0);
+	T_EQ_STR(jd.job, "j-1");
+	T_EQ_STR(jd.device, "dev-9");
+	T_EQ_STR(jobs_jd_state_name(jd.state), "QUEUED");
+	T_EQ_STR(jd.reason, "offline");
+	T_EQ_INT(jd.created, T0);
+	job.confirm = 1;
+	jobs_jd_init(&job, &jd, "dev-9", T0);
+	T_EQ_STR(jobs_jd_state_name(jd.state), "WAIT_CONFIRM");
+	T_EQ_STR(jd.reason, "");
+
+	/* several states in one change are all reported */
+	job_base(&job);
+	job.retry_count = 1;
+	jobs_jd_init(&job, &jd, "d", T0);
+	jd.state = JD_NOTIFIED;
+	T_EQ_INT(jobs_on_progress(&job, &jd, 100, NULL, "3.0", T0, &ch), 0);
+	T_EQ_INT(ch.from, JD_NOTIFIED);
+	T_EQ_INT(ch.nvia, 2);
+	T_EQ_INT(ch.via[0], JD_UPGRADING);
+	T_EQ_INT(ch.via[1], JD_FAILED);
+	T_EQ_INT(ch.to, JD_RETRY_WAIT);
+	T_EQ_STR(jd.reason, "wrong-version");
+}
+
 /* Details the table does not look at. */
 static void
 test_row_details(void)
@@ -524,47 +580,7 @@ test_row_details(void)
 	T_CHECK(jobs_jd_is_final(jd.state));
 	T_EQ_INT(jobs_jd_due(&job, &jd), 0);
 
-	/* desc up to 128 characters of UTF-8 fits the row */
-	{
-		char	 desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
-		size_t	 i;
-
-		for (i = 0; i < OTA_PDESC_MAX; i++)
-			memcpy(desc + 4 * i, "\xf0\x9f\x98\x80", 4);
-		desc[4 * OTA_PDESC_MAX] = '\0';
-		job_base(&job);
-		jobs_jd_init(&job, &jd, "d", T0);
-		jd.state = JD_NOTIFIED;
-		T_EQ_INT(jobs_on_progress(&job, &jd, 3, desc, NULL, T0, &ch),
-		    0);
-		T_EQ_STR(jd.desc, desc);
-	}
-
-	/* jd_init: silent and user-confirmed jobs */
-	job_base(&job);
-	jobs_jd_init(&job, &jd, "dev-9", T0);
-	T_EQ_STR(jd.job, "j-1");
-	T_EQ_STR(jd.device, "dev-9");
-	T_EQ_STR(jobs_jd_state_name(jd.state), "QUEUED");
-	T_EQ_STR(jd.reason, "offline");
-	T_EQ_INT(jd.created, T0);
-	job.confirm = 1;
-	jobs_jd_init(&job, &jd, "dev-9", T0);
-	T_EQ_STR(jobs_jd_state_name(jd.state), "WAIT_CONFIRM");
-	T_EQ_STR(jd.reason, "");
-
-	/* several states in one change are all reported */
-	job_base(&job);
-	job.retry_count = 1;
-	jobs_jd_init(&job, &jd, "d", T0);
-	jd.state = JD_NOTIFIED;
-	T_EQ_INT(jobs_on_progress(&job, &jd, 100, NULL, "3.0", T0, &ch), 0);
-	T_EQ_INT(ch.from, JD_NOTIFIED);
-	T_EQ_INT(ch.nvia, 2);
-	T_EQ_INT(ch.via[0], JD_UPGRADING);
-	T_EQ_INT(ch.via[1], JD_FAILED);
-	T_EQ_INT(ch.to, JD_RETRY_WAIT);
-	T_EQ_STR(jd.reason, "wrong-version");
+	row_details_new();
 }
 
 struct tick_case {
@@ -941,7 +957,8 @@ test_gray(void)
 	} gc[] = {
 		{ 0, 10, 0 }, { 1, 10, 1 }, { 9, 10, 1 }, { 10, 10, 1 },
 		{ 19, 10, 1 }, { 20, 10, 2 }, { 200, 10, 20 }, { 200, 1, 2 },
-		{ 99, 1, 1 }, { 5, 100, 5 }, { 5, 0, 0 }, { 1000001, 33, 330000 },
+		{ 99, 1, 1 }, { 5, 100, 5 }, { 5, 0, 0 },
+		{ 1000001, 33, 330000 },
 	};
 	char	 dev[32];
 	uint64_t r1, r2, lim;

@@ -349,12 +349,57 @@ test_parse_mv(void)
 	T_EQ_INT(ops_parse_module_version("m=1=2", &mv), -1);
 }
 
+/* Device parameters refused (nothing stored), and shows that fail. */
+static void
+device_put_refused(void)
+{
+	const char *v9[] = { "a=1", "b=1", "c=1", "d=1", "e=1", "f=1", "g=1",
+	    "h=1", "i=1" };
+	struct ops_device_params p;
+	struct device_rec d;
+	struct ops_err err;
+
+	memset(&p, 0, sizeof(p));
+	p.id = "bad id";
+	p.product = "prodA";
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "device id") != NULL);
+	p.id = "dev-2";
+	p.product = NULL;
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.product = "prod/A";
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.product = "prodA";
+	p.psk_hex = "abc";
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.psk_hex = "zz";
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.psk_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbcc"
+	    "ddeeff00112233445566778899aabbccddeeff00112233445566778899aabb"
+	    "ccddeeff00";	/* 65 bytes */
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.psk_hex = NULL;
+	p.secret = "line\nbreak";
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.secret = NULL;
+	p.versions = (const char *const[]){ "mod=bad version" };
+	p.nversions = 1;
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
+	p.versions = v9;
+	p.nversions = 9;
+	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EUNPROC);
+	T_EQ_INT(err.status, OPS_EUNPROC);
+
+	/* show: unknown and invalid */
+	T_EQ_INT(ops_device_show(&ops, "nobody", &d, &err), OPS_ENOTFOUND);
+	T_CHECK(strstr(err.msg, "nobody") != NULL);
+	T_EQ_INT(ops_device_show(&ops, "bad id", &d, &err), OPS_EINVAL);
+}
+
 static void
 test_device_put(void)
 {
 	const char *v2[] = { "2.0", "wifi=1.1" };
-	const char *v9[] = { "a=1", "b=1", "c=1", "d=1", "e=1", "f=1", "g=1",
-	    "h=1", "i=1" };
 	struct ops_device_params p;
 	struct device_rec d, d2;
 	struct ops_err err;
@@ -423,42 +468,7 @@ test_device_put(void)
 	T_EQ_INT(ops_device_put(&ops, &p, &d2, NULL, &err), OPS_OK);
 	T_EQ_STR(d2.product, "prodA");
 
-	/* refusals */
-	memset(&p, 0, sizeof(p));
-	p.id = "bad id";
-	p.product = "prodA";
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	T_CHECK(strstr(err.msg, "device id") != NULL);
-	p.id = "dev-2";
-	p.product = NULL;
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.product = "prod/A";
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.product = "prodA";
-	p.psk_hex = "abc";
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.psk_hex = "zz";
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.psk_hex = "00112233445566778899aabbccddeeff00112233445566778899aabbcc"
-	    "ddeeff00112233445566778899aabbccddeeff00112233445566778899aabb"
-	    "ccddeeff00";	/* 65 bytes */
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.psk_hex = NULL;
-	p.secret = "line\nbreak";
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.secret = NULL;
-	p.versions = (const char *const[]){ "mod=bad version" };
-	p.nversions = 1;
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EINVAL);
-	p.versions = v9;
-	p.nversions = 9;
-	REFUSED(ops_device_put(&ops, &p, NULL, NULL, &err), OPS_EUNPROC);
-	T_EQ_INT(err.status, OPS_EUNPROC);
-
-	/* show: unknown and invalid */
-	T_EQ_INT(ops_device_show(&ops, "nobody", &d, &err), OPS_ENOTFOUND);
-	T_CHECK(strstr(err.msg, "nobody") != NULL);
-	T_EQ_INT(ops_device_show(&ops, "bad id", &d, &err), OPS_EINVAL);
+	device_put_refused();
 	crypto_wipe(&d, sizeof(d));
 }
 
@@ -616,6 +626,72 @@ test_device_import(void)
 	free(big);
 }
 
+/*
+ * Firmware refused, with nothing stored: bad parameters, an image over
+ * fw_max_size, one image too many for the product.
+ */
+static void
+firmware_add_refused(void)
+{
+	struct ops_fw_params p;
+	struct ops_upload *up;
+	struct ops_err err;
+	char	 desc[120];
+
+	/* refusals: nothing stored, no image left */
+	REFUSED(add_fw_full("prodF", NULL, "1.2.0", NULL, NULL, NULL, 100,
+	    NULL, &err), OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "1.2.0") != NULL);
+	REFUSED(add_fw_full("prodF", NULL, "bad version", NULL, NULL, NULL,
+	    100, NULL, &err), OPS_EINVAL);
+	REFUSED(add_fw_full("prodF", NULL, "2.0", "_starts_badly", NULL, NULL,
+	    100, NULL, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "name") != NULL);
+	REFUSED(add_fw_full("prodF", NULL, "2.0", "has space", NULL, NULL,
+	    100, NULL, &err), OPS_EINVAL);
+	REFUSED(add_fw_full("prodF", NULL, "2.0",
+	    "abcdefghijklmnopqrstuvwxyz0123456", NULL, NULL, 100, NULL, &err),
+	    OPS_EINVAL);
+	memset(desc, 'd', 101);
+	desc[101] = '\0';
+	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, desc, NULL, 100, NULL,
+	    &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "description") != NULL);
+	desc[100] = '\0';
+	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, "CRC32", 100,
+	    NULL, &err), OPS_EINVAL);
+	REFUSED(add_fw_full("prodF", "bad module", "2.0", NULL, NULL, NULL,
+	    100, NULL, &err), OPS_EINVAL);
+	REFUSED(add_fw_full("bad/prod", NULL, "2.0", NULL, NULL, NULL, 100,
+	    NULL, &err), OPS_EINVAL);
+	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, NULL, 0, NULL,
+	    &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "empty") != NULL);
+	memset(&p, 0, sizeof(p));
+	p.product = "prodF";
+	p.version = "2.0";
+	REFUSED(ops_firmware_add_file(&ops, &p, "/nonexistent/image", NULL,
+	    &err), OPS_ENOTFOUND);
+
+	/* size limit: 413, announced or streamed */
+	ops.fw_max_size = 4096;
+	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, NULL, 4097,
+	    NULL, &err), OPS_ETOOLARGE);
+	REFUSED(ops_firmware_upload_begin(&ops, &p, 5000, &up, &err),
+	    OPS_ETOOLARGE);
+	T_EQ_INT(add_fw_full("prodF", NULL, "2.0", NULL, desc, NULL, 4096,
+	    NULL, &err), OPS_OK);
+	ops.fw_max_size = OPS_FW_MAX_SIZE_DEFAULT;
+
+	/* images per product: 409 */
+	ops.fw_max_per_product = 4;
+	T_EQ_INT(add_fw("prodG", "1", NULL), OPS_OK);
+	REFUSED(add_fw_full("prodF", NULL, "3.0", NULL, NULL, NULL, 100, NULL,
+	    &err), OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "firmware_max_per_product") != NULL);
+	ops.fw_max_per_product = OPS_FW_MAX_PER_PRODUCT_DEFAULT;
+}
+
 static void
 test_firmware_add(void)
 {
@@ -626,7 +702,6 @@ test_firmware_add(void)
 	struct ops_err err;
 	struct digest *dg;
 	uint8_t	 buf[1000], md5[16], sha[32];
-	char	 desc[120];
 	int	 fd;
 
 	T_EQ_INT(add_fw_full("prodF", NULL, "1.2.0", NULL, "first", NULL,
@@ -689,58 +764,7 @@ test_firmware_add(void)
 		SNAP_SAME(a, b);
 	}
 
-	/* refusals: nothing stored, no image left */
-	REFUSED(add_fw_full("prodF", NULL, "1.2.0", NULL, NULL, NULL, 100,
-	    NULL, &err), OPS_ECONFLICT);
-	T_CHECK(strstr(err.msg, "1.2.0") != NULL);
-	REFUSED(add_fw_full("prodF", NULL, "bad version", NULL, NULL, NULL,
-	    100, NULL, &err), OPS_EINVAL);
-	REFUSED(add_fw_full("prodF", NULL, "2.0", "_starts_badly", NULL, NULL,
-	    100, NULL, &err), OPS_EINVAL);
-	T_CHECK(strstr(err.msg, "name") != NULL);
-	REFUSED(add_fw_full("prodF", NULL, "2.0", "has space", NULL, NULL,
-	    100, NULL, &err), OPS_EINVAL);
-	REFUSED(add_fw_full("prodF", NULL, "2.0",
-	    "abcdefghijklmnopqrstuvwxyz0123456", NULL, NULL, 100, NULL, &err),
-	    OPS_EINVAL);
-	memset(desc, 'd', 101);
-	desc[101] = '\0';
-	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, desc, NULL, 100, NULL,
-	    &err), OPS_EINVAL);
-	T_CHECK(strstr(err.msg, "description") != NULL);
-	desc[100] = '\0';
-	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, "CRC32", 100,
-	    NULL, &err), OPS_EINVAL);
-	REFUSED(add_fw_full("prodF", "bad module", "2.0", NULL, NULL, NULL,
-	    100, NULL, &err), OPS_EINVAL);
-	REFUSED(add_fw_full("bad/prod", NULL, "2.0", NULL, NULL, NULL, 100,
-	    NULL, &err), OPS_EINVAL);
-	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, NULL, 0, NULL,
-	    &err), OPS_EINVAL);
-	T_CHECK(strstr(err.msg, "empty") != NULL);
-	memset(&p, 0, sizeof(p));
-	p.product = "prodF";
-	p.version = "2.0";
-	REFUSED(ops_firmware_add_file(&ops, &p, "/nonexistent/image", NULL,
-	    &err), OPS_ENOTFOUND);
-
-	/* size limit: 413, announced or streamed */
-	ops.fw_max_size = 4096;
-	REFUSED(add_fw_full("prodF", NULL, "2.0", NULL, NULL, NULL, 4097,
-	    NULL, &err), OPS_ETOOLARGE);
-	REFUSED(ops_firmware_upload_begin(&ops, &p, 5000, &up, &err),
-	    OPS_ETOOLARGE);
-	T_EQ_INT(add_fw_full("prodF", NULL, "2.0", NULL, desc, NULL, 4096,
-	    NULL, &err), OPS_OK);
-	ops.fw_max_size = OPS_FW_MAX_SIZE_DEFAULT;
-
-	/* images per product: 409 */
-	ops.fw_max_per_product = 4;
-	T_EQ_INT(add_fw("prodG", "1", NULL), OPS_OK);
-	REFUSED(add_fw_full("prodF", NULL, "3.0", NULL, NULL, NULL, 100, NULL,
-	    &err), OPS_ECONFLICT);
-	T_CHECK(strstr(err.msg, "firmware_max_per_product") != NULL);
-	ops.fw_max_per_product = OPS_FW_MAX_PER_PRODUCT_DEFAULT;
+	firmware_add_refused();
 }
 
 static void
@@ -827,12 +851,88 @@ collect_rows_cb(const struct jobdev_rec *jd, void *arg)
 	return 0;
 }
 
+/* Jobs refused: nothing stored. */
 static void
-test_job_create(void)
+job_create_refused(const struct firmware_rec *fw)
 {
 	const char *devs[] = { "jc-1", "jc-2", "jc-1" };
 	const char *unknown[] = { "jc-1", "nobody" };
 	const char *other[] = { "jc-1", "list-d" };
+	struct ops_job_result res;
+	struct job_rec j;
+	struct ops_err err;
+
+	job_params(&j, "fw-999");
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_ENOTFOUND);
+	job_params(&j, "bad id!");
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_EINVAL);
+	job_params(&j, fw->id);
+	j.kind = JOB_KIND_VERIFY;
+	j.scope = JOB_SCOPE_DEVICES;
+	REFUSED(ops_job_create(&ops, &j, unknown, 2, NULL, NULL, &err),
+	    OPS_ENOTFOUND);
+	T_CHECK(strstr(err.msg, "nobody") != NULL);
+	REFUSED(ops_job_create(&ops, &j, other, 2, NULL, NULL, &err),
+	    OPS_EUNPROC);
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_EINVAL);
+	j.rate_per_minute = 5;
+	REFUSED(ops_job_create(&ops, &j, devs, 2, NULL, NULL, &err),
+	    OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "rate") != NULL);
+	/* only a device already on the target: nothing to do */
+	j.rate_per_minute = 0;
+	REFUSED(ops_job_create(&ops, &j, (const char *const[]){ "jc-5" }, 1,
+	    NULL, &res, &err), OPS_EUNPROC);
+	/* a batch needs VERIFIED firmware unless forced */
+	job_params(&j, fw->id);
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "UNVERIFIED") != NULL);
+	/* a window that has ended */
+	j.force = 1;
+	j.end = t_now - 1000;
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_EUNPROC);
+	/* a dynamic job with a list */
+	j.end = 0;
+	j.dynamic = 1;
+	j.scope = JOB_SCOPE_DEVICES;
+	REFUSED(ops_job_create(&ops, &j, devs, 2, NULL, NULL, &err),
+	    OPS_EUNPROC);
+}
+
+/*
+ * A row that job `newer' superseded is not retried in job `older' while
+ * newer's row is open (one open row per module), and is once it is not.
+ */
+static void
+job_retry_superseded(const char *older, const char *newer, const char *dev)
+{
+	struct ops_err err;
+	size_t	 before = outbox_depth();
+
+	REFUSED(ops_job_retry(&ops, older, dev, NULL, &err), OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, newer) != NULL &&
+	    strstr(err.msg, "QUEUED") != NULL);
+	T_EQ_INT(row_state(older, dev), JD_FAILED);
+	T_EQ_INT(outbox_depth(), before);
+	T_EQ_INT(ops_job_cancel(&ops, newer, dev, NULL, &err), OPS_OK);
+	T_EQ_INT(ops_job_retry(&ops, older, dev, NULL, &err), OPS_OK);
+	T_EQ_INT(row_state(older, dev), JD_QUEUED);
+}
+
+/*
+ * Long because it is one story over one set of devices: a verify job, a
+ * batch, the overlap refusal, an override and its supersessions, each
+ * step relying on the rows the ones before left.
+ */
+static void
+test_job_create(void)
+{
+	const char *devs[] = { "jc-1", "jc-2", "jc-1" };
 	struct ops_job_result res;
 	struct ops_job_item ji, ji2, *items;
 	struct firmware_rec fw, fw2;
@@ -882,47 +982,7 @@ test_job_create(void)
 	    NULL, &err), OPS_ENOTFOUND);
 	T_EQ_INT(ops_job_show(&ops, "j-999", &ji2, &err), OPS_ENOTFOUND);
 
-	/* refusals */
-	job_params(&j, "fw-999");
-	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
-	    OPS_ENOTFOUND);
-	job_params(&j, "bad id!");
-	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
-	    OPS_EINVAL);
-	job_params(&j, fw.id);
-	j.kind = JOB_KIND_VERIFY;
-	j.scope = JOB_SCOPE_DEVICES;
-	REFUSED(ops_job_create(&ops, &j, unknown, 2, NULL, NULL, &err),
-	    OPS_ENOTFOUND);
-	T_CHECK(strstr(err.msg, "nobody") != NULL);
-	REFUSED(ops_job_create(&ops, &j, other, 2, NULL, NULL, &err),
-	    OPS_EUNPROC);
-	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
-	    OPS_EINVAL);
-	j.rate_per_minute = 5;
-	REFUSED(ops_job_create(&ops, &j, devs, 2, NULL, NULL, &err),
-	    OPS_EINVAL);
-	T_CHECK(strstr(err.msg, "rate") != NULL);
-	/* only a device already on the target: nothing to do */
-	j.rate_per_minute = 0;
-	REFUSED(ops_job_create(&ops, &j, (const char *const[]){ "jc-5" }, 1,
-	    NULL, &res, &err), OPS_EUNPROC);
-	/* a batch needs VERIFIED firmware unless forced */
-	job_params(&j, fw.id);
-	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
-	    OPS_ECONFLICT);
-	T_CHECK(strstr(err.msg, "UNVERIFIED") != NULL);
-	/* a window that has ended */
-	j.force = 1;
-	j.end = t_now - 1000;
-	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
-	    OPS_EUNPROC);
-	/* a dynamic job with a list */
-	j.end = 0;
-	j.dynamic = 1;
-	j.scope = JOB_SCOPE_DEVICES;
-	REFUSED(ops_job_create(&ops, &j, devs, 2, NULL, NULL, &err),
-	    OPS_EUNPROC);
+	job_create_refused(&fw);
 
 	/* a forced batch over all: jc-1/2 are busy in the verify job */
 	job_params(&j, fw.id);
@@ -959,7 +1019,7 @@ test_job_create(void)
 	j.nsrc = 1;
 	before = outbox_depth();
 	T_EQ_INT(ops_job_create(&ops, &j, NULL, 0, &ji, &res, &err), OPS_OK);
-	/* jc-1, jc-2 (verify job rows superseded), jc-3 superseded; jc-4 busy */
+	/* jc-1, jc-2 (rows of the verify job), jc-3 superseded; jc-4 busy */
 	T_EQ_INT(res.added, 3);
 	T_EQ_INT(res.superseded, 3);
 	T_EQ_INT(res.left_out, 1);
@@ -967,17 +1027,7 @@ test_job_create(void)
 	T_EQ_INT(row_state(ji2.job.id, "jc-4"), JD_UPGRADING);
 	T_EQ_INT(row_state(ji.job.id, "jc-4"), STORE_ENOTFOUND);
 	T_EQ_INT(outbox_depth(), before + 6);
-	/* a superseded row is not retried while the other job's is open */
-	before = outbox_depth();
-	REFUSED(ops_job_retry(&ops, ji2.job.id, "jc-3", NULL, &err),
-	    OPS_ECONFLICT);
-	T_CHECK(strstr(err.msg, ji.job.id) != NULL &&
-	    strstr(err.msg, "QUEUED") != NULL);
-	T_EQ_INT(row_state(ji2.job.id, "jc-3"), JD_FAILED);
-	T_EQ_INT(outbox_depth(), before);
-	T_EQ_INT(ops_job_cancel(&ops, ji.job.id, "jc-3", NULL, &err), OPS_OK);
-	T_EQ_INT(ops_job_retry(&ops, ji2.job.id, "jc-3", NULL, &err), OPS_OK);
-	T_EQ_INT(row_state(ji2.job.id, "jc-3"), JD_QUEUED);
+	job_retry_superseded(ji2.job.id, ji.job.id, "jc-3");
 
 	/* jobs list */
 	T_EQ_INT(ops_job_list(&ops, &items, &n, &err), OPS_OK);

@@ -1651,6 +1651,49 @@ tmp_files(const char *dir)
 	return n;
 }
 
+/*
+ * Temporary files nobody writes are swept at open, however young
+ * (a kill -9 during an upload); one a writer still holds (its flock,
+ * otactl uploading beside the daemon) is kept, and so is one created
+ * a moment ago (its writer may not hold the lock yet).
+ */
+static void
+images_swept(const char *dir)
+{
+	struct store *st;
+	const struct store_image *a;
+	struct timespec old[2];
+	char path[4096];
+	int fd, held;
+
+	snprintf(path, sizeof(path), "%s/images/.tmp-old", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	T_CHECK(fd != -1);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 10;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	T_EQ_INT(futimens(fd, old), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/images/.tmp-held", dir);
+	held = open(path, O_WRONLY | O_CREAT, 0600);
+	T_CHECK(held != -1);
+	T_EQ_INT(futimens(held, old), 0);
+	T_EQ_INT(flock(held, LOCK_EX), 0);
+	snprintf(path, sizeof(path), "%s/images/.tmp-new", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	T_EQ_INT(tmp_files(dir), 3);
+	st = reopen(NULL, dir, 0);
+	T_EQ_INT(tmp_files(dir), 2);
+	T_EQ_INT(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/images/.tmp-held", dir);
+	T_EQ_INT(access(path, F_OK), 0);
+	close(held);
+	T_EQ_INT(store_image_open(st, "fw-2", &a), 0);
+	T_CHECK(a->size == 5);
+	store_image_unref(a);
+	store_close(st);
+}
+
 static void
 test_images(void)
 {
@@ -1659,10 +1702,7 @@ test_images(void)
 	struct store_image_writer *w;
 	const struct store_image *a, *b, *c;
 	uint8_t *img;
-	char path[4096];
-	struct timespec old[2];
 	size_t i, size = 300000;
-	int fd, held;
 
 	img = malloc(size);
 	for (i = 0; i < size; i++)
@@ -1741,38 +1781,7 @@ test_images(void)
 	T_CHECK(memcmp(a->data, "old", 3) == 0);
 	store_image_unref(a);
 
-	/*
-	 * Temporary files nobody writes are swept at open, however young
-	 * (a kill -9 during an upload); one a writer still holds (its flock,
-	 * otactl uploading beside the daemon) is kept, and so is one created
-	 * a moment ago (its writer may not hold the lock yet).
-	 */
-	snprintf(path, sizeof(path), "%s/images/.tmp-old", dir);
-	fd = open(path, O_WRONLY | O_CREAT, 0600);
-	T_CHECK(fd != -1);
-	old[0].tv_sec = old[1].tv_sec = time(NULL) - 10;
-	old[0].tv_nsec = old[1].tv_nsec = 0;
-	T_EQ_INT(futimens(fd, old), 0);
-	close(fd);
-	snprintf(path, sizeof(path), "%s/images/.tmp-held", dir);
-	held = open(path, O_WRONLY | O_CREAT, 0600);
-	T_CHECK(held != -1);
-	T_EQ_INT(futimens(held, old), 0);
-	T_EQ_INT(flock(held, LOCK_EX), 0);
-	snprintf(path, sizeof(path), "%s/images/.tmp-new", dir);
-	fd = open(path, O_WRONLY | O_CREAT, 0600);
-	close(fd);
-	T_EQ_INT(tmp_files(dir), 3);
-	st = reopen(NULL, dir, 0);
-	T_EQ_INT(tmp_files(dir), 2);
-	T_EQ_INT(access(path, F_OK), 0);
-	snprintf(path, sizeof(path), "%s/images/.tmp-held", dir);
-	T_EQ_INT(access(path, F_OK), 0);
-	close(held);
-	T_EQ_INT(store_image_open(st, "fw-2", &a), 0);
-	T_CHECK(a->size == 5);
-	store_image_unref(a);
-	store_close(st);
+	images_swept(dir);
 	free(img);
 	tmpdir_free(dir);
 }
