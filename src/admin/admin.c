@@ -243,8 +243,8 @@ admin_new(const struct config *cfg, struct store *st, struct core *core,
 	}
 	admin_route_handler(a, &a->handler);
 	admin_limits(cfg, &lim);
-	a->srv = http_server_new(ev, cfg->admin.host, cfg->admin.port, tls,
-	    &lim, &a->handler, "admin");
+	a->srv = http_server_new(ev, tls != NULL ? cfg->admin.host : NULL,
+	    cfg->admin.port, tls, &lim, &a->handler, "admin");
 	if (a->srv == NULL)
 		goto fail;
 	if (metrics != NULL && metrics_register(metrics, admin_metrics_cb,
@@ -298,6 +298,12 @@ admin_set_tls(struct admin *a, struct tls_server *tls)
 {
 	if (a != NULL && a->srv != NULL)
 		http_server_set_tls(a->srv, tls);
+}
+
+struct http_server *
+admin_server(const struct admin *a)
+{
+	return a != NULL ? a->srv : NULL;
 }
 
 void

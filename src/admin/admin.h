@@ -19,10 +19,15 @@ struct ev;
 struct tls_server;
 struct metrics;
 struct relay;
+struct http_server;
 
 struct admin;
 
-/* Binds cfg->admin; NULL with the reason logged. relay may be NULL. */
+/*
+ * Binds cfg->admin; NULL with the reason logged. relay may be NULL.  With
+ * tls NULL nothing is bound: unit tests make detached connections
+ * (src/http/conn.h) on admin_server() and feed them requests.
+ */
 struct admin *admin_new(const struct config *, struct store *,
 	    struct core *, struct ev *, struct tls_server *, struct metrics *,
 	    struct relay *);
@@ -37,5 +42,7 @@ size_t	 admin_drain(struct admin *);
 size_t	 admin_connections(const struct admin *);	/* NULL: 0 */
 /* New handshakes use tls (SIGHUP: a renewed certificate). */
 void	 admin_set_tls(struct admin *, struct tls_server *);
+/* The listener's server (for detached connections in unit tests). */
+struct http_server *admin_server(const struct admin *);
 
 #endif

@@ -785,6 +785,24 @@ coapfront_set_config(struct coapfront *cf, const struct config *cfg)
 	coapsess_set_limits(cf->sessions, &lim);
 }
 
+unsigned
+coapfront_port(const struct coapfront *cf, int dtls)
+{
+	const union udp_sa *sa;
+	size_t i;
+
+	if (cf == NULL)
+		return 0;
+	for (i = 0; i < cf->neps; i++) {
+		if (cf->eps[i].dtls != dtls)
+			continue;
+		sa = udp_bound(cf->eps[i].sock);
+		return ntohs(sa->sa.sa_family == AF_INET6 ?
+		    sa->in6.sin6_port : sa->in.sin_port);
+	}
+	return 0;
+}
+
 void
 coapfront_free(struct coapfront *cf)
 {

@@ -39,5 +39,11 @@ void	 coapfront_free(struct coapfront *);
 void	 coapfront_drain(struct coapfront *);
 /* SIGHUP: apply reloadable settings (session limits and timeouts). */
 void	 coapfront_set_config(struct coapfront *, const struct config *);
+/*
+ * The local port of the first socket of the coap (dtls 0) or coaps (dtls
+ * 1) listener, 0 when there is none (off, or drained): what a listener
+ * configured with port 0 was given.  For unit tests, which bind port 0.
+ */
+unsigned coapfront_port(const struct coapfront *, int dtls);
 
 #endif

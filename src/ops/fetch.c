@@ -264,6 +264,7 @@ fetch_attempt(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
 	size_t nh = 0;
 	int rc, result = 0;
 
+	f->progressed = 0;	/* this attempt's, also if it cannot connect */
 	if ((c = h2c_new(tc, u)) == NULL)
 		return 0;
 	while (!h2c_ready(c)) {
