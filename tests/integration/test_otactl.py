@@ -514,6 +514,7 @@ def test_jobs(gw, fw1, fw2):
 def test_limits():
     gw = Gateway(extra={"firmware_max_size": "1K",
                         "firmware_max_per_product": "2"})
+    os.makedirs(gw.state, 0o700)    # as otagw makes it at its first start
     try:
         small, _ = image(gw, "small.bin", 1024, 1)
         large, _ = image(gw, "large.bin", 1025, 2)
@@ -659,6 +660,8 @@ def test_broken_connection():
 
 def main():
     gw = Gateway()
+    # otactl never makes a state directory: otagw does at its first start
+    os.makedirs(gw.state, 0o700)
     try:
         test_usage(gw)
         test_devices(gw)
