@@ -158,7 +158,7 @@ ops_all_jobs(struct store_txn *txn, struct ops_vec *jobs)
 static int
 job_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct job_rec *)a)->id,
+	return id_cmp(((const struct job_rec *)a)->id,
 	    ((const struct job_rec *)b)->id);
 }
 
