@@ -861,10 +861,14 @@ api_device_rm(struct api *a, const char *id, struct ops_err *err)
 	return OPS_OK;
 }
 
-/* A page of a list: the user's callback, counting what it was given. */
+/*
+ * A page of a list: the user's callback (one of the three, as the view
+ * has it), counting what it was given.
+ */
 struct page {
 	int	(*dev_cb)(const struct device_rec *, void *);
 	int	(*jd_cb)(const struct jobdev_rec *, void *);
+	int	(*any_cb)(const void *, const struct jobs_counts *, void *);
 	void	*arg;
 	size_t	 n;
 };
@@ -874,8 +878,9 @@ page_cb(const void *rec, const struct jobs_counts *c, void *arg)
 {
 	struct page *pg = arg;
 
-	(void)c;
 	pg->n++;
+	if (pg->any_cb != NULL)
+		return pg->any_cb(rec, c, pg->arg);
 	if (pg->dev_cb != NULL)
 		return pg->dev_cb(rec, pg->arg);
 	return pg->jd_cb(rec, pg->arg);
@@ -897,9 +902,10 @@ api_pages(struct api *a, const struct pbuf *base, const char *after,
 	size_t	 left = limit, ask;
 	int	 rc, d;
 
+	/* after may be the caller's next buffer */
+	snprintf(cur, sizeof(cur), "%s", after != NULL ? after : "");
 	if (next != NULL)
 		next[0] = '\0';
-	snprintf(cur, sizeof(cur), "%s", after != NULL ? after : "");
 	for (;;) {
 		ask = left > 0 && left < API_PAGE ? left : API_PAGE;
 		pb = *base;
@@ -1191,44 +1197,49 @@ collect_cb(const void *rec, const struct jobs_counts *c, void *arg)
 	return 0;
 }
 
+/* A firmware or job list, page after page, into a malloc'd array. */
 static int
-api_collect(struct api *a, const char *path, int view, size_t size,
-    void **items, size_t *n, struct ops_err *err)
+api_collect(struct api *a, const char *what, const struct ops_page *opg,
+    int view, size_t size, void **items, size_t *n,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
 {
 	struct collect co;
-	struct aresp r;
-	char	 msg[160];
-	int	 rc, d;
+	struct page pg;
+	struct pbuf pb;
+	int	 rc;
 
 	*items = NULL;
 	*n = 0;
-	if ((rc = api_call(a, "GET", path, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
-		return rc;
 	memset(&co, 0, sizeof(co));
 	co.size = size;
 	co.view = view;
-	d = codec_list_decode(r.body, r.len, view, collect_cb, &co, NULL, msg,
-	    sizeof(msg));
-	if (d != 0 || co.failed) {
+	memset(&pg, 0, sizeof(pg));
+	pg.any_cb = collect_cb;
+	pg.arg = &co;
+	pb_init(&pb, what, NULL, NULL);
+	rc = api_pages(a, &pb, opg != NULL ? opg->after : NULL, opg != NULL ?
+	    opg->limit : 0, view, &pg, next, err);
+	if (rc == OPS_OK && co.failed)
+		rc = efail(err, OPS_EIO, "out of memory");
+	if (rc != OPS_OK) {
 		free(co.v);
-		return bad_answer(&r, err, "a list");
+		return rc;
 	}
-	free(r.body);
 	*items = co.v;
 	*n = co.n;
 	return eok(err);
 }
 
 int
-api_firmware_list(struct api *a, struct ops_fw_item **items, size_t *n,
+api_firmware_list(struct api *a, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	void	*v;
 	int	 rc;
 
-	rc = api_collect(a, "/api/v1/firmware", CODEC_VIEW_FIRMWARE,
-	    sizeof(struct ops_fw_item), &v, n, err);
+	rc = api_collect(a, "firmware", pg, CODEC_VIEW_FIRMWARE,
+	    sizeof(struct ops_fw_item), &v, n, next, err);
 	*items = v;
 	return rc;
 }
@@ -1358,14 +1369,15 @@ api_job_show(struct api *a, const char *id, struct ops_job_item *it,
 }
 
 int
-api_job_list(struct api *a, struct ops_job_item **items, size_t *n,
+api_job_list(struct api *a, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	void	*v;
 	int	 rc;
 
-	rc = api_collect(a, "/api/v1/jobs", CODEC_VIEW_JOB,
-	    sizeof(struct ops_job_item), &v, n, err);
+	rc = api_collect(a, "jobs", pg, CODEC_VIEW_JOB,
+	    sizeof(struct ops_job_item), &v, n, next, err);
 	*items = v;
 	return rc;
 }

@@ -51,8 +51,9 @@ int	 api_firmware_fetch(struct api *, const struct ops_fw_params *,
 	    struct firmware_rec *, struct ops_err *);
 int	 api_firmware_show(struct api *, const char *id, struct ops_fw_item *,
 	    struct ops_err *);
-int	 api_firmware_list(struct api *, struct ops_fw_item **items,
-	    size_t *n, struct ops_err *);
+int	 api_firmware_list(struct api *, const struct ops_page *,
+	    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
+	    struct ops_err *);
 int	 api_firmware_edit(struct api *, const char *id, const char *name,
 	    const char *description, struct firmware_rec *out,
 	    struct ops_err *);
@@ -64,7 +65,8 @@ int	 api_job_create(struct api *, const struct job_rec *params,
 	    struct ops_err *);
 int	 api_job_show(struct api *, const char *id, struct ops_job_item *,
 	    struct ops_err *);
-int	 api_job_list(struct api *, struct ops_job_item **items, size_t *n,
+int	 api_job_list(struct api *, const struct ops_page *,
+	    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 int	 api_job_devices(struct api *, const char *id,
 	    const struct ops_jobdev_filter *,

@@ -87,10 +87,11 @@ api_be_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
 }
 
 static int
-api_be_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+api_be_firmware_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return api_firmware_list(ctl->api, items, n, err);
+	return api_firmware_list(ctl->api, pg, items, n, next, err);
 }
 
 static int
@@ -122,10 +123,11 @@ api_be_job_create(struct ctl *ctl, const struct job_rec *job,
 }
 
 static int
-api_be_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+api_be_job_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return api_job_list(ctl->api, items, n, err);
+	return api_job_list(ctl->api, pg, items, n, next, err);
 }
 
 static int

@@ -240,7 +240,10 @@ const struct ctl_cmd ctl_cmd_firmware_add = {
 	help_firmware_add,
 };
 
-static const char help_firmware_list[] = "Lists firmware.\n";
+static const char help_firmware_list[] =
+"Lists firmware in id order (fw-2 before fw-10).\n"
+"  --after ID               start after this firmware id\n"
+"  --limit N                at most N firmware\n";
 
 static int
 cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
@@ -248,19 +251,20 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const head[] = { "ID", "PRODUCT", "MODULE",
 	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED" };
 	struct ops_fw_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
 	struct ctl_jarray ja;
 	struct ctl_table t;
 	const char *row[10];
-	char	 size[24], devs[24], created[32];
+	char	 size[24], devs[24], created[32], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
 	int	 rc;
 
-	if ((rc = ctl_plain_args(argc, argv, 0, "no arguments")) != 0)
+	if ((rc = ctl_page_args(argc, argv, &pg)) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ctl->be->firmware_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->firmware_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	ctl_table_init(&t, 10);
@@ -289,8 +293,11 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->json)
 		ctl_jarray_end(&ja);
-	else
+	else {
 		ctl_table_print(&t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&t);
 	free(items);
 	return 0;
@@ -298,7 +305,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 
 const struct ctl_cmd ctl_cmd_firmware_list = {
 	"firmware", "list", cmd_firmware_list,
-	"",
+	"[--after ID] [--limit N]",
 	help_firmware_list,
 };
 

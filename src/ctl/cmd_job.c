@@ -417,7 +417,10 @@ const struct ctl_cmd ctl_cmd_job_create = {
 	help_job_create,
 };
 
-static const char help_job_list[] = "Lists jobs with their counts.\n";
+static const char help_job_list[] =
+"Lists jobs in id order (j-2 before j-10) with their counts.\n"
+"  --after ID               start after this job id\n"
+"  --limit N                at most N jobs\n";
 
 static int
 cmd_job_list(struct ctl *ctl, int argc, char **argv)
@@ -425,20 +428,21 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const head[] = { "ID", "FIRMWARE", "TARGET",
 	    "KIND", "STATE", "DEVICES", "DONE", "FAILED", "CREATED" };
 	struct ops_job_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
 	struct ctl_jarray ja;
 	struct ctl_table t;
 	const char *row[9];
 	char	 target[2 * OTA_ID_MAX + 2], devs[24], done[24], failed[24];
-	char	 created[32];
+	char	 created[32], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
 	int	 rc;
 
-	if ((rc = ctl_plain_args(argc, argv, 0, "no arguments")) != 0)
+	if ((rc = ctl_page_args(argc, argv, &pg)) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ctl->be->job_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->job_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	memset(&ja, 0, sizeof(ja));
 	ctl_table_init(&t, 9);
@@ -470,8 +474,11 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->json)
 		ctl_jarray_end(&ja);
-	else
+	else {
 		ctl_table_print(&t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&t);
 	free(items);
 	return 0;
@@ -479,7 +486,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 
 const struct ctl_cmd ctl_cmd_job_list = {
 	"job", "list", cmd_job_list,
-	"",
+	"[--after ID] [--limit N]",
 	help_job_list,
 };
 
@@ -588,8 +595,11 @@ const struct ctl_cmd ctl_cmd_job_show = {
 };
 
 static const char help_job_devices[] =
-"Lists the devices of a job with their state, reason, step and retries.\n"
-"  --state S                only devices in state S (QUEUED, FAILED, ...)\n";
+"Lists the devices of a job, in device id order, with their state, reason,\n"
+"step and retries.\n"
+"  --state S                only devices in state S (QUEUED, FAILED, ...)\n"
+"  --after DEVICE           start after this device id\n"
+"  --limit N                at most N devices\n";
 
 struct jdprint {
 	struct ctl *ctl;
@@ -627,6 +637,8 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, 's' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -635,12 +647,21 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	struct ops_jobdev_filter f = { -1, NULL, 0 };
 	struct jdprint p;
 	struct ops_err err;
-	char	 up[32];
+	char	 up[32], next[OTA_ID_MAX + 1];
+	long long n;
 	size_t	 i;
 	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		switch (ch) {
+		case 'a':
+			f.after = optarg;
+			break;
+		case 'l':
+			if (ctl_parse_num(optarg, 1, LLONG_MAX, &n) == -1)
+				return ctl_usage_err("--limit wants a number");
+			f.limit = (size_t)n;
+			break;
 		case 's':
 			for (i = 0; optarg[i] != '\0' && i + 1 < sizeof(up);
 			    i++)
@@ -669,22 +690,25 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	ctl_table_init(&p.t, 8);
 	ctl_table_add(&p.t, head);
 	rc = ctl->be->job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
-	    NULL, &err);
+	    next, &err);
 	if (rc != OPS_OK) {
 		ctl_table_free(&p.t);
 		return ctl_op_fail(&err);
 	}
 	if (ctl->json)
 		ctl_jarray_end(&p.ja);
-	else
+	else {
 		ctl_table_print(&p.t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&p.t);
 	return 0;
 }
 
 const struct ctl_cmd ctl_cmd_job_devices = {
 	"job", "devices", cmd_job_devices,
-	"ID [--state S]",
+	"ID [--state S] [--after DEVICE] [--limit N]",
 	help_job_devices,
 };
 

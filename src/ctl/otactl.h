@@ -109,8 +109,9 @@ struct ctl_backend {
 		    const char *url, const char *sha256_hex, const char *ca,
 		    void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    struct firmware_rec *, struct ops_err *);
-	int	(*firmware_list)(struct ctl *, struct ops_fw_item **items,
-		    size_t *n, struct ops_err *);
+	int	(*firmware_list)(struct ctl *, const struct ops_page *,
+		    struct ops_fw_item **items, size_t *n,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
 	int	(*firmware_show)(struct ctl *, const char *id,
 		    struct ops_fw_item *, struct ops_err *);
 	int	(*firmware_edit)(struct ctl *, const char *id, const char *name,
@@ -120,8 +121,9 @@ struct ctl_backend {
 	int	(*job_create)(struct ctl *, const struct job_rec *,
 		    const char *const *devs, size_t n, struct ops_job_item *,
 		    struct ops_job_result *, struct ops_err *);
-	int	(*job_list)(struct ctl *, struct ops_job_item **items,
-		    size_t *n, struct ops_err *);
+	int	(*job_list)(struct ctl *, const struct ops_page *,
+		    struct ops_job_item **items, size_t *n,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
 	int	(*job_show)(struct ctl *, const char *id,
 		    struct ops_job_item *, struct ops_err *);
 	int	(*job_devices)(struct ctl *, const char *id,
@@ -179,6 +181,8 @@ int	 ctl_parse_num(const char *, long long min, long long max,
  */
 int	 ctl_plain_args(int argc, char **argv, int nargs, const char *what);
 int	 ctl_one_id_args(int argc, char **argv, const char *what);
+/* A list's --after ID and --limit N (and --help), no arguments; as above. */
+int	 ctl_page_args(int argc, char **argv, struct ops_page *pg);
 /* Reads a whole file (at most max bytes); malloc'd, NUL-terminated. */
 char	*ctl_read_file(const char *path, size_t max, size_t *len);
 

@@ -187,6 +187,18 @@ int	 ops_firmware_add_fd(struct ops *, const struct ops_fw_params *, int fd,
 int	 ops_firmware_add_file(struct ops *, const struct ops_fw_params *,
 	    const char *path, struct firmware_rec *out, struct ops_err *);
 
+/*
+ * A page of a list in id order (fw-2 before fw-10): the items after
+ * `after' (NULL or "": from the first), at most `limit' of them (0: no
+ * limit).  When the limit cut the list short, next receives the id to
+ * pass as `after' for the next page, else "" (written last: it may be the
+ * buffer `after' points to).  A NULL page is the whole list.
+ */
+struct ops_page {
+	const char *after;
+	size_t	 limit;
+};
+
 /* A firmware with the per-state counts of its devices across its jobs. */
 struct ops_fw_item {
 	struct firmware_rec fw;
@@ -194,8 +206,9 @@ struct ops_fw_item {
 };
 int	 ops_firmware_show(struct ops *, const char *id, struct ops_fw_item *,
 	    struct ops_err *);
-/* All firmware in id order; *items is malloc'd (free it), *n its length. */
-int	 ops_firmware_list(struct ops *, struct ops_fw_item **items, size_t *n,
+/* Firmware in id order; *items is malloc'd (free it), *n its length. */
+int	 ops_firmware_list(struct ops *, const struct ops_page *,
+	    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 /* name / description: NULL keeps the current value. */
 int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
@@ -235,8 +248,9 @@ int	 ops_job_create(struct ops *, const struct job_rec *params,
 	    struct ops_err *);
 int	 ops_job_show(struct ops *, const char *id, struct ops_job_item *,
 	    struct ops_err *);
-/* All jobs in id order with their counts; *items is malloc'd. */
-int	 ops_job_list(struct ops *, struct ops_job_item **items, size_t *n,
+/* Jobs in id order with their counts; *items is malloc'd. */
+int	 ops_job_list(struct ops *, const struct ops_page *,
+	    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 
 struct ops_jobdev_filter {

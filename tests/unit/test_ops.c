@@ -757,7 +757,8 @@ test_firmware_manage(void)
 	int	 found = 0;
 
 	T_EQ_INT(add_fw("prodM2", "5.0", &fw), OPS_OK);
-	T_EQ_INT(ops_firmware_list(&ops, &items, &n, &err), OPS_OK);
+	T_EQ_INT(ops_firmware_list(&ops, NULL, &items, &n, NULL, &err),
+	    OPS_OK);
 	for (i = 0; i < n; i++)
 		if (strcmp(items[i].fw.id, fw.id) == 0)
 			found = 1;
@@ -969,7 +970,7 @@ test_job_create(void)
 	T_EQ_INT(outbox_depth(), before + 6);
 
 	/* jobs list */
-	T_EQ_INT(ops_job_list(&ops, &items, &n, &err), OPS_OK);
+	T_EQ_INT(ops_job_list(&ops, NULL, &items, &n, NULL, &err), OPS_OK);
 	T_CHECK(n >= 4);
 	free(items);
 }
@@ -1242,6 +1243,119 @@ test_full(void)
 	ops = big_ops;
 }
 
+/* The ids of a firmware or job list, joined by commas. */
+static void
+ids_join(char *out, size_t size, const void *items, size_t n, size_t esize)
+{
+	size_t	 i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%s", o ? "," : "",
+		    (const char *)items + i * esize);
+}
+
+/*
+ * Firmware and jobs list in id order, by number (fw-2 before fw-10), and
+ * pages of any size walk the same list.
+ */
+static void
+test_list_order(void)
+{
+	struct ops_fw_item *fws = NULL;
+	struct ops_job_item *jobs = NULL, ji;
+	struct ops_job_result res;
+	struct ops_page pg;
+	struct firmware_rec fw;
+	struct job_rec j;
+	struct ops_err err;
+	const char *devs[] = { "ord-1" };
+	char	 all[8192], paged[8192], page[8192], next[OTA_ID_MAX + 1];
+	char	 ver[16];
+	size_t	 n, i, o;
+	int	 k;
+
+	T_EQ_INT(put_dev("ord-1", "prodOrd", "0.1", NULL, NULL), OPS_OK);
+	for (k = 1; k <= 12; k++) {
+		snprintf(ver, sizeof(ver), "1.%d", k);
+		T_EQ_INT(add_fw("prodOrd", ver, &fw), OPS_OK);
+		/* a verify job, ended so that the device is free again */
+		job_params(&j, fw.id);
+		j.kind = JOB_KIND_VERIFY;
+		j.scope = JOB_SCOPE_DEVICES;
+		T_EQ_INT(ops_job_create(&ops, &j, devs, 1, &ji, &res, &err),
+		    OPS_OK);
+		T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err),
+		    OPS_OK);
+	}
+
+	/* firmware: strictly increasing by id_cmp, fw-2 before fw-10 */
+	T_EQ_INT(ops_firmware_list(&ops, NULL, &fws, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 12);
+	T_EQ_STR(next, "");
+	for (i = 1; i < n; i++)
+		T_CHECK(id_cmp(fws[i - 1].fw.id, fws[i].fw.id) < 0);
+	ids_join(all, sizeof(all), fws, n, sizeof(*fws));
+	T_CHECK(strstr(all, "fw-2,fw-3") != NULL);
+	T_CHECK(strstr(all, "fw-9,fw-10,fw-11") != NULL);
+	free(fws);
+	/* pages of 5 */
+	memset(&pg, 0, sizeof(pg));
+	pg.limit = 5;
+	paged[0] = '\0';
+	o = 0;
+	for (k = 0; k < 100; k++) {
+		T_EQ_INT(ops_firmware_list(&ops, &pg, &fws, &n, next, &err),
+		    OPS_OK);
+		T_CHECK(n <= 5);
+		ids_join(page, sizeof(page), fws, n, sizeof(*fws));
+		o += (size_t)snprintf(paged + o, sizeof(paged) - o, "%s%s",
+		    o && n ? "," : "", page);
+		if (n > 0 && next[0] != '\0')
+			T_EQ_STR(next, fws[n - 1].fw.id);
+		free(fws);
+		if (next[0] == '\0')
+			break;
+		pg.after = next;	/* next is read before it is written */
+	}
+	T_EQ_STR(paged, all);
+	pg.after = "fw-9";
+	pg.limit = 2;
+	T_EQ_INT(ops_firmware_list(&ops, &pg, &fws, &n, next, &err), OPS_OK);
+	ids_join(page, sizeof(page), fws, n, sizeof(*fws));
+	T_EQ_STR(page, "fw-10,fw-11");
+	T_EQ_STR(next, "fw-11");
+	free(fws);
+	pg.after = "bad id";
+	REFUSED(ops_firmware_list(&ops, &pg, &fws, &n, next, &err),
+	    OPS_EINVAL);
+
+	/* jobs the same */
+	T_EQ_INT(ops_job_list(&ops, NULL, &jobs, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 12);
+	for (i = 1; i < n; i++)
+		T_CHECK(id_cmp(jobs[i - 1].job.id, jobs[i].job.id) < 0);
+	ids_join(all, sizeof(all), jobs, n, sizeof(*jobs));
+	T_CHECK(strstr(all, "j-2,j-3") != NULL);
+	T_CHECK(strstr(all, "j-9,j-10,j-11") != NULL);
+	free(jobs);
+	pg.after = "j-2";
+	pg.limit = 8;
+	T_EQ_INT(ops_job_list(&ops, &pg, &jobs, &n, next, &err), OPS_OK);
+	ids_join(page, sizeof(page), jobs, n, sizeof(*jobs));
+	T_EQ_STR(page, "j-3,j-4,j-5,j-6,j-7,j-8,j-9,j-10");
+	T_EQ_STR(next, "j-10");
+	T_EQ_INT(jobs[0].counts.total, jobs[0].counts.total);
+	free(jobs);
+	pg.after = "j-10";
+	pg.limit = 0;
+	T_EQ_INT(ops_job_list(&ops, &pg, &jobs, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 2);
+	T_EQ_STR(jobs[0].job.id, "j-11");
+	T_EQ_STR(next, "");
+	free(jobs);
+}
+
 int
 main(void)
 {
@@ -1275,6 +1389,7 @@ main(void)
 	T_RUN(test_job_gray);
 	T_RUN(test_job_rows);
 	T_RUN(test_relay_status);
+	T_RUN(test_list_order);
 	T_RUN(test_full);
 
 	store_close(st);
