@@ -79,13 +79,14 @@ cmd_device_put(struct ctl *ctl, int argc, char **argv)
 	rc = ctl->be->device_put(ctl, &p, &dev, &created, &err);
 	if (rc != OPS_OK)
 		return ctl_op_fail(&err);
+	/* --json: the device alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_device_encode(&dev, NULL));
+		if (ctl_json_put(codec_device_encode(&dev, NULL)) == -1)
+			return EXIT_OP;
 		putchar('\n');
 	} else
-		printf("device %s %s\n", dev.id, created ? "provisioned" :
-		    "updated");
-	printf("%s\n", dev.id);
+		printf("device %s %s\n%s\n", dev.id, created ? "provisioned" :
+		    "updated", dev.id);
 	return 0;
 }
 
@@ -152,7 +153,7 @@ const struct ctl_cmd ctl_cmd_device_import = {
 struct devprint {
 	struct ctl *ctl;
 	struct ctl_table t;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	int	 failed;
 };
 
@@ -165,8 +166,8 @@ devprint_cb(const struct device_rec *d, void *arg)
 	const char *row[5];
 
 	if (dp->ctl->json) {
-		ctl_jarray_item(&dp->ja, codec_device_encode(d, NULL));
-		return dp->ja.failed;
+		ctl_jlist_item(&dp->jl, codec_device_encode(d, NULL));
+		return dp->jl.failed;
 	}
 	ctl_versions_str(d, vers, sizeof(vers));
 	ctl_fmt_time(d->last_seen, seen);
@@ -254,21 +255,23 @@ cmd_device_list(struct ctl *ctl, int argc, char **argv)
 	rc = ctl->be->device_list(ctl, &f, devprint_cb, &dp, next, &err);
 	if (rc != OPS_OK) {
 		ctl_table_free(&dp.t);
+		ctl_jlist_free(&dp.jl);
 		return ctl_op_fail(&err);
 	}
+	if (dp.failed) {
+		ctl_table_free(&dp.t);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
 	if (ctl->json)
-		ctl_jarray_end(&dp.ja);
+		rc = ctl_jlist_put(&dp.jl, next);
 	else {
 		ctl_table_print(&dp.t);
 		if (next[0] != '\0')
 			printf("(more: --after %s)\n", next);
 	}
 	ctl_table_free(&dp.t);
-	if (dp.failed || dp.ja.failed) {
-		ctl_err("out of memory");
-		return EXIT_OP;
-	}
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_device_list = {

@@ -187,23 +187,26 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 	return 0;
 }
 
-static void
+/* 0, or -1 (out of memory, said). */
+static int
 fw_add_print(const struct ctl *ctl, const struct firmware_rec *fw)
 {
 	char	 md5[33], sha[65];
 
+	/* --json: the firmware alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_firmware_encode(fw, NULL, NULL));
+		if (ctl_json_put(codec_firmware_encode(fw, NULL, NULL)) == -1)
+			return -1;
 		putchar('\n');
-	} else {
-		hex_encode(fw->md5, sizeof(fw->md5), md5);
-		hex_encode(fw->sha256, sizeof(fw->sha256), sha);
-		printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
-		    fw->id, fw->product, fw->module, fw->version, fw->name,
-		    (unsigned long long)fw->size);
-		printf("md5 %s\nsha256 %s\n", md5, sha);
+		return 0;
 	}
-	printf("%s\n", fw->id);
+	hex_encode(fw->md5, sizeof(fw->md5), md5);
+	hex_encode(fw->sha256, sizeof(fw->sha256), sha);
+	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
+	    fw->id, fw->product, fw->module, fw->version, fw->name,
+	    (unsigned long long)fw->size);
+	printf("md5 %s\nsha256 %s\n%s\n", md5, sha, fw->id);
+	return 0;
 }
 
 static int
@@ -229,8 +232,7 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		rc = firmware_add_file(ctl, &fa.p, fa.file, &fw, &err);
 	if (rc != OPS_OK)
 		return ctl_op_fail(&err);
-	fw_add_print(ctl, &fw);
-	return 0;
+	return fw_add_print(ctl, &fw) == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_firmware_add = {
@@ -253,7 +255,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	struct ops_fw_item *items = NULL;
 	struct ops_page pg;
 	struct ops_err err;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	struct ctl_table t;
 	const char *row[10];
 	char	 size[24], devs[24], created[32], next[OTA_ID_MAX + 1];
@@ -266,12 +268,12 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	if (ctl->be->firmware_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
-	memset(&ja, 0, sizeof(ja));
+	memset(&jl, 0, sizeof(jl));
 	ctl_table_init(&t, 10);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
 		if (ctl->json) {
-			ctl_jarray_item(&ja, codec_firmware_encode(&items[i].fw,
+			ctl_jlist_item(&jl, codec_firmware_encode(&items[i].fw,
 			    &items[i].counts, NULL));
 			continue;
 		}
@@ -291,8 +293,9 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		row[9] = created;
 		ctl_table_add(&t, row);
 	}
+	rc = 0;
 	if (ctl->json)
-		ctl_jarray_end(&ja);
+		rc = ctl_jlist_put(&jl, next);
 	else {
 		ctl_table_print(&t);
 		if (next[0] != '\0')
@@ -300,7 +303,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	}
 	ctl_table_free(&t);
 	free(items);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_firmware_list = {

@@ -355,25 +355,29 @@ job_create_parse(int argc, char **argv, struct job_args *ja)
 	return job_args_check(ja);
 }
 
-static void
+/* 0, or -1 (out of memory, said). */
+static int
 job_create_print(const struct ctl *ctl, const struct ops_job_item *out,
     const struct ops_job_result *res)
 {
+	/* --json: the job alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_job_encode(&out->job, &out->counts, NULL));
+		if (ctl_json_put(codec_job_encode(&out->job, &out->counts,
+		    NULL)) == -1)
+			return -1;
 		putchar('\n');
-	} else {
-		printf("job %s created: %s %s of %s/%s to %s, %zu devices",
-		    out->job.id, jobs_state_name(out->job.state),
-		    jobs_kind_name(out->job.kind), out->job.product,
-		    out->job.module, out->job.version, res->added);
-		if (res->skipped || res->left_out || res->superseded)
-			printf(" (%zu not matching, %zu busy in other jobs, "
-			    "%zu superseded)", res->skipped, res->left_out,
-			    res->superseded);
-		putchar('\n');
+		return 0;
 	}
-	printf("%s\n", out->job.id);
+	printf("job %s created: %s %s of %s/%s to %s, %zu devices",
+	    out->job.id, jobs_state_name(out->job.state),
+	    jobs_kind_name(out->job.kind), out->job.product,
+	    out->job.module, out->job.version, res->added);
+	if (res->skipped || res->left_out || res->superseded)
+		printf(" (%zu not matching, %zu busy in other jobs, "
+		    "%zu superseded)", res->skipped, res->left_out,
+		    res->superseded);
+	printf("\n%s\n", out->job.id);
+	return 0;
 }
 
 static int
@@ -400,8 +404,7 @@ cmd_job_create(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_op_fail(&err);
 		goto out;
 	}
-	job_create_print(ctl, &out, &res);
-	rc = 0;
+	rc = job_create_print(ctl, &out, &res) == 0 ? 0 : EXIT_OP;
 out:
 	devlist_free(&ja.dl);
 	return rc;
@@ -430,7 +433,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 	struct ops_job_item *items = NULL;
 	struct ops_page pg;
 	struct ops_err err;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	struct ctl_table t;
 	const char *row[9];
 	char	 target[2 * OTA_ID_MAX + 2], devs[24], done[24], failed[24];
@@ -444,7 +447,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	if (ctl->be->job_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
-	memset(&ja, 0, sizeof(ja));
+	memset(&jl, 0, sizeof(jl));
 	ctl_table_init(&t, 9);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
@@ -452,7 +455,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		const struct jobs_counts *c = &items[i].counts;
 
 		if (ctl->json) {
-			ctl_jarray_item(&ja, codec_job_encode(j, c, NULL));
+			ctl_jlist_item(&jl, codec_job_encode(j, c, NULL));
 			continue;
 		}
 		snprintf(target, sizeof(target), "%s/%s", j->module,
@@ -472,8 +475,9 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		row[8] = created;
 		ctl_table_add(&t, row);
 	}
+	rc = 0;
 	if (ctl->json)
-		ctl_jarray_end(&ja);
+		rc = ctl_jlist_put(&jl, next);
 	else {
 		ctl_table_print(&t);
 		if (next[0] != '\0')
@@ -481,7 +485,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 	}
 	ctl_table_free(&t);
 	free(items);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_job_list = {
@@ -604,7 +608,8 @@ static const char help_job_devices[] =
 struct jdprint {
 	struct ctl *ctl;
 	struct ctl_table t;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
+	int	 failed;	/* the table ran out of memory */
 };
 
 static int
@@ -615,8 +620,8 @@ jdprint_cb(const struct jobdev_rec *jd, void *arg)
 	const char *row[8];
 
 	if (p->ctl->json) {
-		ctl_jarray_item(&p->ja, codec_jobdev_encode(jd, NULL));
-		return p->ja.failed;
+		ctl_jlist_item(&p->jl, codec_jobdev_encode(jd, NULL));
+		return p->jl.failed;
 	}
 	snprintf(step, sizeof(step), "%d", jd->step);
 	snprintf(retries, sizeof(retries), "%u", jd->retries);
@@ -629,7 +634,9 @@ jdprint_cb(const struct jobdev_rec *jd, void *arg)
 	row[5] = jd->last_version[0] ? jd->last_version : "-";
 	row[6] = updated;
 	row[7] = jd->desc[0] ? jd->desc : "";
-	return ctl_table_add(&p->t, row) == -1;
+	if (ctl_table_add(&p->t, row) == -1)
+		p->failed = 1;
+	return p->failed;
 }
 
 static int
@@ -693,17 +700,23 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	    next, &err);
 	if (rc != OPS_OK) {
 		ctl_table_free(&p.t);
+		ctl_jlist_free(&p.jl);
 		return ctl_op_fail(&err);
 	}
+	if (p.failed) {
+		ctl_table_free(&p.t);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
 	if (ctl->json)
-		ctl_jarray_end(&p.ja);
+		rc = ctl_jlist_put(&p.jl, next);
 	else {
 		ctl_table_print(&p.t);
 		if (next[0] != '\0')
 			printf("(more: --after %s)\n", next);
 	}
 	ctl_table_free(&p.t);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_job_devices = {

@@ -208,13 +208,23 @@ void	 ctl_table_free(struct ctl_table *);
 
 /* Prints one malloc'd JSON text (from the codec) and frees it; 0 or -1. */
 int	 ctl_json_put(char *json);
-/* Streaming a JSON array: "[", elements one per line, "]". */
-struct ctl_jarray {
+/*
+ * A list for --json, printed as one document, the admin API's list shape:
+ * {"items":[item,\nitem...],"next":"<after for the next page>"|null}.
+ * Items are kept until ctl_jlist_put prints the whole list (and frees it;
+ * -1 with the error said when memory ran out), so a command that fails
+ * half way prints nothing on stdout.
+ */
+struct ctl_jlist {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
 	size_t	 n;
 	int	 failed;
 };
-void	 ctl_jarray_item(struct ctl_jarray *, char *json);	/* taken */
-void	 ctl_jarray_end(struct ctl_jarray *);
+void	 ctl_jlist_item(struct ctl_jlist *, char *json);	/* taken */
+int	 ctl_jlist_put(struct ctl_jlist *, const char *next);
+void	 ctl_jlist_free(struct ctl_jlist *);	/* instead of put */
 
 /* "key:   value" with the values aligned. */
 void	 ctl_kv(const char *key, const char *fmt, ...)

@@ -371,6 +371,23 @@ def test_firmware(api, gw):
                      sorted(i["id"] for i in items) and
                      all("counts" in i for i in items),
                      "h%s firmware list with counts" % v)
+        # paged in id order, by number; next is where the next page starts
+        ids = [i["id"] for i in items]
+        checks.eq(ids, sorted(ids, key=lambda i: int(i.split("-")[1])),
+                  "h%s firmware list in id order, by number" % v)
+        r = api.req("GET", "/api/v1/firmware?limit=1", v)
+        page = api.js(r) or {}
+        checks.eq(([i["id"] for i in page.get("items", [])],
+                   page.get("next")), (ids[:1], ids[0]),
+                  "h%s firmware list?limit=1: one, and next" % v)
+        r = api.req("GET", "/api/v1/firmware?after=%s" % ids[0], v)
+        page = api.js(r) or {}
+        checks.eq(([i["id"] for i in page.get("items", [])],
+                   page.get("next")), (ids[1:], None),
+                  "h%s firmware list?after=: the rest, next null" % v)
+        r = api.req("GET", "/api/v1/firmware?after=a%20b", v)
+        is_error(api, r, 400, "bad_request", "h%s firmware list bad after"
+                 % v)
         fid = fws[v]
         r = api.req("GET", "/api/v1/firmware/" + fid, v)
         c = (api.js(r) or {}).get("counts", {})
@@ -431,6 +448,15 @@ def test_jobs(api, gw, fws):
         checks.check(jid in [j["id"] for j in
                              (api.js(r) or {}).get("items", [])],
                      "h%s job list" % v)
+        r = api.req("GET", "/api/v1/jobs?limit=1", v)
+        page = api.js(r) or {}
+        checks.eq(([j["id"] for j in page.get("items", [])],
+                   page.get("next")), (["j-1"], None),
+                  "h%s job list?limit=1: j-1, the only job" % v)
+        r = api.req("GET", "/api/v1/jobs?after=j-1&limit=1000", v)
+        checks.eq(((api.js(r) or {}).get("items"),
+                   (api.js(r) or {}).get("next", "?")), ([], None),
+                  "h%s job list?after=j-1: an empty last page" % v)
         r = api.req("GET", "/api/v1/jobs/" + jid, v)
         checks.eq(((api.js(r) or {}).get("counts") or {}).get("total"), 3,
                   "h%s job show with counts" % v)
@@ -519,7 +545,7 @@ def test_metrics(api):
     checks.eq(bad, [], "every sample line is Prometheus text")
     p = subprocess.run([OTACTL, "--state", api.gw.state, "--json", "device",
                         "list"], capture_output=True, timeout=60)
-    ndev = len(json.loads(p.stdout))
+    ndev = len(json.loads(p.stdout)["items"])
     checks.eq(samples.get("otagw_devices"), float(ndev),
               "otagw_devices counts the devices")
     checks.eq(samples.get('otagw_jobs{state="TERMINATED"}'), 1.0,
@@ -590,10 +616,13 @@ def test_coap_batches(api, gw):
 
 def test_otactl(gw, jid):
     cmds = [("device", "list"), ("device", "list", "--limit", "3"),
+            ("device", "list", "--limit", "2", "--after", "imp2-1"),
             ("device", "list", "--product", "pg", "--version", "1.0.1"),
             ("device", "show", "pg-01"), ("device", "show", "imp2-2"),
-            ("firmware", "list"), ("job", "list"), ("job", "show", jid),
-            ("job", "devices", jid),
+            ("firmware", "list"), ("firmware", "list", "--limit", "1"),
+            ("job", "list"), ("job", "list", "--limit", "1"),
+            ("job", "list", "--after", "j-1"), ("job", "show", jid),
+            ("job", "devices", jid), ("job", "devices", jid, "--limit", "2"),
             ("job", "devices", jid, "--state", "CANCELED"),
             ("relay", "status"), ("device", "show", "nope")]
     for c in cmds:
@@ -606,6 +635,22 @@ def test_otactl(gw, jid):
                          what + ("" if s.stdout == u.stdout else
                                  " (%r vs %r)" % (s.stdout[:200],
                                                   u.stdout[:200])))
+            if j and s.returncode == 0:
+                try:
+                    doc = json.loads(s.stdout)
+                except ValueError:
+                    doc = None
+                checks.check(doc is not None, "otactl %s: one JSON "
+                             "document" % " ".join(j + c))
+                if c[1] in ("list", "devices"):
+                    checks.check(isinstance(doc, dict) and
+                                 set(doc) == {"items", "next"},
+                                 "otactl %s: {items, next}" %
+                                 " ".join(j + c))
+    s, _ = otactl_both(gw, "--json", "job", "devices", jid, "--limit", "2")
+    d = json.loads(s.stdout)
+    checks.eq(d["next"], d["items"][-1]["device"],
+              "job devices --json --limit 2: the cursor is the last device")
     # writes over the API
     p = otactl_url("device", "put", "ctl-1", "--product", "pc", "--secret",
                    "x", "--version", "boot=1.0", "--version", "4.0")
@@ -626,8 +671,9 @@ def test_otactl(gw, jid):
                         "--product", "pc", "--version", "5.1"],
                        input=data, capture_output=True, timeout=60)
     checks.check(p.returncode == 0 and json.loads(
-        p.stdout.decode().splitlines()[0]).get("sha256") == sha(data),
-        "otactl --url firmware add - (standard input)")
+        p.stdout.decode()).get("sha256") == sha(data),
+        "otactl --url --json firmware add - (standard input): one "
+        "document")
     p = otactl_url("job", "create", "--firmware", fid, "--verify",
                    "--devices", "ctl-1,nosuch")
     checks.check(p.returncode == 1 and "nosuch" in p.stderr,
