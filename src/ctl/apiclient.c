@@ -964,19 +964,54 @@ api_device_list(struct api *a, const struct ops_device_filter *f,
 	    f->limit : 0, CODEC_VIEW_DEVICE, &pg, next, err);
 }
 
+/* One bad line of a refused import's answer into the result. */
+static int
+bad_line_cb(unsigned line, const char *message, void *arg)
+{
+	struct ops_import_result *res = arg;
+	struct ops_import_bad *b;
+
+	res->nbad++;
+	if (res->nlisted == OPS_IMPORT_BAD_MAX)
+		return 0;
+	b = &res->bad[res->nlisted++];
+	b->line = line;
+	snprintf(b->msg, sizeof(b->msg), "%s", message);
+	return 0;
+}
+
 int
 api_device_import(struct api *a, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
 	static const char *const names[] = { "lines", "created", "updated" };
 	int64_t	 v[3];
 	int	 present[3], rc;
 	struct aresp r;
+	struct pbuf pb;
+	size_t	 more;
 	char	 msg[160];
 
-	if ((rc = api_call(a, "POST", "/api/v1/devices/import", "text/csv",
-	    csv, len, 200, 0, &r, err)) != OPS_OK)
+	memset(res, 0, sizeof(*res));
+	pb_init(&pb, "devices", NULL, "import");
+	if (product != NULL && *product != '\0')
+		pb_param(&pb, "product", product);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_exchange(a, "POST", pb.s, "text/csv", csv, len, -1, &r,
+	    err)) != OPS_OK)
 		return rc;
+	if (r.status != 200) {
+		rc = resp_error(&r, err);
+		/* a 400 that lists the bad lines */
+		if (r.status == 400 && r.body != NULL &&
+		    codec_import_error_decode(r.body, r.len, bad_line_cb, res,
+		    &more, msg, sizeof(msg)) == 0)
+			res->nbad += more;
+		else
+			res->nbad = res->nlisted = 0;
+		free(r.body);
+		return rc;
+	}
 	if (codec_numbers_decode(r.body, r.len, names, 3, v, present, msg,
 	    sizeof(msg)) != 0)
 		return bad_answer(&r, err, "an import result");

@@ -39,8 +39,10 @@ int	 api_device_rm(struct api *, const char *id, struct ops_err *);
 int	 api_device_list(struct api *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
+/* ?product=; a 400 with "lines" fills the result's bad lines. */
 int	 api_device_import(struct api *, const char *csv, size_t len,
-	    struct ops_import_result *, struct ops_err *);
+	    const char *product, struct ops_import_result *,
+	    struct ops_err *);
 
 int	 api_firmware_add_fd(struct api *, const struct ops_fw_params *,
 	    int fd, struct firmware_rec *, struct ops_err *);

@@ -41,9 +41,9 @@ api_be_device_put(struct ctl *ctl, const struct ops_device_params *p,
 
 static int
 api_be_device_import(struct ctl *ctl, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
-	return api_device_import(ctl->api, csv, len, res, err);
+	return api_device_import(ctl->api, csv, len, product, res, err);
 }
 
 static int

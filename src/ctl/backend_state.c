@@ -74,9 +74,9 @@ state_device_put(struct ctl *ctl, const struct ops_device_params *p,
 
 static int
 state_device_import(struct ctl *ctl, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
-	return ops_device_import(&ctl->ops, csv, len, res, err);
+	return ops_device_import(&ctl->ops, csv, len, product, res, err);
 }
 
 static int

@@ -88,8 +88,10 @@ struct ctl_backend {
 
 	int	(*device_put)(struct ctl *, const struct ops_device_params *,
 		    struct device_rec *, int *created, struct ops_err *);
+	/* A refused import's bad lines come back in the result. */
 	int	(*device_import)(struct ctl *, const char *csv, size_t len,
-		    struct ops_import_result *, struct ops_err *);
+		    const char *product, struct ops_import_result *,
+		    struct ops_err *);
 	int	(*device_list)(struct ctl *, const struct ops_device_filter *,
 		    int (*cb)(const struct device_rec *, void *), void *arg,
 		    char next[OTA_ID_MAX + 1], struct ops_err *);

@@ -136,19 +136,37 @@ int	 ops_device_list(struct ops *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
 
+/* A bad line of a refused import. */
+#define OPS_IMPORT_BAD_MAX	100	/* bad lines listed; the rest counted */
+#define OPS_IMPORT_MSG_MAX	160
+struct ops_import_bad {
+	unsigned line;			/* in the file, from 1 */
+	char	 msg[OPS_IMPORT_MSG_MAX];
+};
+
 struct ops_import_result {
 	size_t	 lines;			/* device lines read */
 	size_t	 created;
 	size_t	 updated;
+	/* a refused import (OPS_EINVAL): its bad lines, in line order */
+	size_t	 nbad;			/* every one found */
+	size_t	 nlisted;		/* in bad[]: the first ones */
+	struct ops_import_bad bad[OPS_IMPORT_BAD_MAX];
 };
 /*
  * CSV import: "product,device,secret,psk" per line (an empty secret or
- * psk means none; fields may be double-quoted; a header line naming the
- * columns is skipped; blank lines are ignored), at most 10,000 device
- * lines, all or nothing in one transaction.  An error names its line.
+ * psk means none; fields may be double-quoted; blank lines are ignored),
+ * or the columns a first line names (product/ProductKey/productId,
+ * device/DeviceName/deviceId, secret/DeviceSecret, psk, in any order and
+ * case; others are ignored: see csv.c), at most 10,000 device lines, all
+ * or nothing in one transaction.  product (NULL: none) is the product of
+ * lines that name none.  Every bad line is found before anything is
+ * stored: res lists them (the first 100, and how many) and err names the
+ * first; other errors (413, store) are in err alone.
  */
 int	 ops_device_import(struct ops *, const char *csv, size_t len,
-	    struct ops_import_result *, struct ops_err *);
+	    const char *product, struct ops_import_result *,
+	    struct ops_err *);
 
 /*
  * Firmware (firmware.c; by URL, fetch.h).

@@ -265,6 +265,31 @@ def test_import(api, gw):
         is_error(api, r, 400, "bad_request", "h%s import with a bad line" % v)
         checks.check("line 2" in ((api.js(r) or {}).get("message") or ""),
                      "h%s the error names the line" % v)
+        # every bad line, in the 400's "lines"; nothing stored
+        bad3 = ("pi,b3%s-1,s,zz\npi,b3%s-2\npi,bad %s\n\npi,b3%s-2\n" %
+                (tag, tag, tag, tag))
+        r = api.req("POST", "/api/v1/devices/import", v, bad3.encode(),
+                    "text/csv")
+        is_error(api, r, 400, "bad_request", "h%s import, 3 bad lines" % v)
+        body = api.js(r) or {}
+        checks.eq(([x.get("line") for x in body.get("lines", [])],
+                   body.get("more")), ([1, 3, 5], 0),
+                  "h%s import: the bad lines in \"lines\"" % v)
+        checks.check(all(isinstance(x.get("message"), str) and x["message"]
+                         for x in body.get("lines", [])),
+                     "h%s import: each with its message" % v)
+        r = api.req("GET", "/api/v1/devices/b3%s-2" % tag, v)
+        checks.eq(r.status, 404, "h%s import with bad lines: nothing "
+                  "stored" % v)
+        # a header line naming the columns; the product from the query
+        r = api.req("POST", "/api/v1/devices/import?product=pt", v,
+                    ("DeviceName\nhd%s-1\n" % tag).encode(), "text/csv")
+        checks.eq((r.status, api.js(r)), (200, {"lines": 1, "created": 1,
+                                                "updated": 0}),
+                  "h%s import: a DeviceName header, ?product=" % v)
+        r = api.req("GET", "/api/v1/devices/hd%s-1" % tag, v)
+        checks.eq((api.js(r) or {}).get("product"), "pt",
+                  "h%s import: the default product" % v)
         r = api.req("GET", "/api/v1/devices/bad%s-1" % tag, v)
         checks.eq(r.status, 404, "h%s bad import stored nothing" % v)
         r = api.req("POST", "/api/v1/devices/import", v, csv.encode(),
@@ -647,6 +672,20 @@ def test_otactl(gw, jid):
                                  set(doc) == {"items", "next"},
                                  "otactl %s: {items, next}" %
                                  " ".join(j + c))
+    bad = os.path.join(gw.tmp, "both.csv")
+    with open(bad, "w") as f:
+        f.write("".join("pz,zz %d\n" % i for i in range(120)) +
+                "pz,ok-1,s,0x\n")
+    for j in ((), ("--json",)):
+        s, u = otactl_both(gw, *(j + ("device", "import", bad)))
+        checks.check(s.returncode == u.returncode == 1 and
+                     s.stdout == u.stdout == b"" and s.stderr == u.stderr,
+                     "otactl %s device import of 121 bad lines: --url == "
+                     "--state (%r vs %r)" % (" ".join(j), s.stderr[-120:],
+                                             u.stderr[-120:]))
+        checks.eq(s.stderr.decode().splitlines()[-1],
+                  "otactl: and 21 more bad lines", "otactl device import: "
+                  "100 bad lines, then the count")
     s, _ = otactl_both(gw, "--json", "job", "devices", jid, "--limit", "2")
     d = json.loads(s.stdout)
     checks.eq(d["next"], d["items"][-1]["device"],

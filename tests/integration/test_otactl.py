@@ -269,6 +269,7 @@ def test_devices(gw):
                 b"p1,i4,s,00\np1,i5,s,00\np1,bad id,s,00\n")
     refused(gw, "device import bad line", ["device", "import", bad], 1,
             "line 3")
+    test_import_lines(gw)
     big = write(os.path.join(gw.tmp, "big.csv"), "".join(
         "p9,big-%d,,\n" % i for i in range(10001)).encode())
     refused(gw, "device import 10,001 lines", ["device", "import", big], 1,
@@ -278,6 +279,61 @@ def test_devices(gw):
     p = gw.otactl("device", "rm", "i3")
     checks.eq(p.returncode, 0, "device rm: exit 0")
     refused(gw, "device show removed", ["device", "show", "i3"], 1, "i3")
+
+
+def test_import_lines(gw):
+    """The CSV import: a header line naming the columns (Tencent's and
+    Aliyun's templates), and every bad line reported, nothing imported."""
+    bad = write(os.path.join(gw.tmp, "three.csv"),
+                b"p1,t-1,s,00\n"
+                b"p1,t-2,s,zz\n"          # 2: the PSK is not hex
+                b"p/1,t-3\n"              # 3: the product
+                b"p1,t-4\n"
+                b"\n"
+                b"p1,t-1\n")              # 6: t-1 again
+    p = refused(gw, "device import three bad lines", ["device", "import",
+                bad], 1, "line 2")
+    errs = p.stderr.splitlines()
+    checks.eq([e.split(":")[1].strip() for e in errs],
+              ["line 2", "line 3", "line 6"],
+              "device import: each bad line on stderr (%r)" % errs)
+    checks.check(all(e.startswith("otactl: line ") for e in errs),
+                 "device import: 'otactl: line N: message'")
+    checks.check("PSK" in errs[0] and "product" in errs[1] and
+                 "already on line 1" in errs[2], "device import: what is "
+                 "wrong with each (%r)" % errs)
+    checks.eq(p.stdout, "", "device import refused: nothing on stdout")
+    checks.eq(gw.otactl("device", "show", "t-1").returncode, 1,
+              "device import refused: not even the good lines")
+    many = write(os.path.join(gw.tmp, "many.csv"), "".join(
+        "p1,many %d\n" % i for i in range(130)).encode())
+    p = refused(gw, "device import 130 bad lines", ["device", "import",
+                many], 1, "line 1:")
+    errs = p.stderr.splitlines()
+    checks.eq((len(errs), errs[-1]), (101, "otactl: and 30 more bad lines"),
+              "device import: the first 100 bad lines, then a count")
+
+    # Tencent: one column, DeviceName; the product from the command line
+    tencent = write(os.path.join(gw.tmp, "tencent.csv"),
+                    b"DeviceName\r\ntc-1\r\ntc-2\r\n")
+    refused(gw, "device import DeviceName without --product",
+            ["device", "import", tencent], 1, "product")
+    p = gw.otactl("--json", "device", "import", tencent, "--product", "p1")
+    checks.eq((p.returncode, json.loads(p.stdout or "null")),
+              (0, {"lines": 2, "created": 2, "updated": 0}),
+              "device import: Tencent's DeviceName template with --product")
+    # Aliyun: ProductKey, DeviceName and a Nickname that is ignored
+    aliyun = write(os.path.join(gw.tmp, "aliyun.csv"),
+                   "\ufeffProductKey,DeviceName,Nickname,DeviceSecret\n"
+                   "p2,al-1,台灯,s3cret\n".encode())
+    p = gw.otactl("device", "import", aliyun)
+    checks.eq(p.stdout, "imported 1 devices: 1 new, 0 updated\n",
+              "device import: Aliyun's template")
+    d = js(gw, "device", "show", "al-1")
+    checks.eq((d["product"], d["secret"]), ("p2", True),
+              "device import: its columns mapped by name")
+    for dev in ("tc-1", "tc-2", "al-1"):
+        gw.otactl("device", "rm", dev, check=True)
 
 
 def test_firmware(gw):

@@ -538,6 +538,13 @@ test_device_list(void)
 	    OPS_EINVAL);
 }
 
+static int
+import(const char *csv, const char *product, struct ops_import_result *res,
+    struct ops_err *err)
+{
+	return ops_device_import(&ops, csv, strlen(csv), product, res, err);
+}
+
 static void
 test_device_import(void)
 {
@@ -562,10 +569,10 @@ test_device_import(void)
 	char	*big;
 	size_t	 i, o;
 
-	T_EQ_INT(ops_device_import(&ops, good, sizeof(good) - 1, &res, &err),
-	    OPS_OK);
+	T_EQ_INT(import(good, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.lines, 4);
 	T_EQ_INT(res.created, 4);
+	T_EQ_INT(res.nbad, 0);
 	T_EQ_INT(ops_device_show(&ops, "imp-2", &d, &err), OPS_OK);
 	T_EQ_INT(d.has_secret, 1);
 	crypto_secret_hash(d.secret_salt, "a,\"quoted\" secret", 17, hash);
@@ -577,26 +584,29 @@ test_device_import(void)
 	T_EQ_INT(d.has_secret, 0);
 
 	/* again: all updates */
-	T_EQ_INT(ops_device_import(&ops, good, sizeof(good) - 1, &res, &err),
-	    OPS_OK);
+	T_EQ_INT(import(good, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.updated, 4);
 	T_EQ_INT(res.created, 0);
 
-	REFUSED(ops_device_import(&ops, badline, sizeof(badline) - 1, &res,
-	    &err), OPS_EINVAL);
+	REFUSED(import(badline, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 3") != NULL);
+	T_EQ_INT(res.nbad, 1);
+	T_EQ_INT(res.nlisted, 1);
+	T_EQ_INT(res.bad[0].line, 3);
+	T_CHECK(strstr(res.bad[0].msg, "device id") != NULL);
+	T_EQ_INT(res.lines, 0);
 	T_EQ_INT(ops_device_show(&ops, "imp-5", &d, &err), OPS_ENOTFOUND);
-	REFUSED(ops_device_import(&ops, badpsk, sizeof(badpsk) - 1, &res,
-	    &err), OPS_EINVAL);
+	REFUSED(import(badpsk, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 1") != NULL);
-	REFUSED(ops_device_import(&ops, dup, sizeof(dup) - 1, &res, &err),
-	    OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "PSK") != NULL);
+	REFUSED(import(dup, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 3") != NULL);
-	REFUSED(ops_device_import(&ops, quote, sizeof(quote) - 1, &res, &err),
-	    OPS_EINVAL);
-	REFUSED(ops_device_import(&ops, "", 0, &res, &err), OPS_EINVAL);
-	REFUSED(ops_device_import(&ops, "a,b,c,d,e\n", 10, &res, &err),
-	    OPS_EINVAL);
+	T_EQ_STR(res.bad[0].msg, "device imp-8 is already on line 1");
+	REFUSED(import(quote, NULL, &res, &err), OPS_EINVAL);
+	REFUSED(import("", NULL, &res, &err), OPS_EINVAL);
+	T_EQ_INT(res.nbad, 0);
+	REFUSED(import("a,b,c,d,e\n", NULL, &res, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "too many fields") != NULL);
 
 	/* 10,001 lines: too many, nothing stored */
 	big = malloc(10001 * 32);
@@ -605,15 +615,141 @@ test_device_import(void)
 		return;
 	for (i = 0, o = 0; i < 10001; i++)
 		o += (size_t)sprintf(big + o, "prodBig,big-%zu,,\n", i);
-	REFUSED(ops_device_import(&ops, big, o, &res, &err), OPS_ETOOLARGE);
+	REFUSED(ops_device_import(&ops, big, o, NULL, &res, &err),
+	    OPS_ETOOLARGE);
 	T_CHECK(strstr(err.msg, "line 10001") != NULL);
 	/* exactly 10,000 is fine */
 	o = 0;
 	for (i = 0; i < 10000; i++)
 		o += (size_t)sprintf(big + o, "prodBig,big-%zu,,\n", i);
-	T_EQ_INT(ops_device_import(&ops, big, o, &res, &err), OPS_OK);
+	T_EQ_INT(ops_device_import(&ops, big, o, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.created, 10000);
 	free(big);
+}
+
+/*
+ * Every bad line of a file, in line order, and nothing stored: three of
+ * them, of three kinds; then more than can be listed.
+ */
+static void
+test_import_bad_lines(void)
+{
+	const char three[] =
+	    "prodB,bl-1,s,00\n"
+	    "prodB,bl-2,s,zz\n"			/* 2: PSK not hex */
+	    "prodB,bl-3\n"
+	    "prod/B,bl-4\n"			/* 4: product */
+	    "\n"
+	    "prodB,bl-1,s\n";			/* 6: bl-1 again */
+	struct ops_import_result res;
+	struct device_rec d;
+	struct ops_err err;
+	char	*csv;
+	size_t	 i, o;
+
+	REFUSED(import(three, NULL, &res, &err), OPS_EINVAL);
+	T_EQ_INT(res.nbad, 3);
+	T_EQ_INT(res.nlisted, 3);
+	T_EQ_INT(res.bad[0].line, 2);
+	T_CHECK(strstr(res.bad[0].msg, "PSK") != NULL);
+	T_EQ_INT(res.bad[1].line, 4);
+	T_CHECK(strstr(res.bad[1].msg, "product") != NULL);
+	T_EQ_INT(res.bad[2].line, 6);
+	T_EQ_STR(res.bad[2].msg, "device bl-1 is already on line 1");
+	T_CHECK(strncmp(err.msg, "line 2: ", 8) == 0);
+	T_CHECK(strstr(err.msg, "and 2 more bad lines") != NULL);
+	T_EQ_INT(ops_device_show(&ops, "bl-1", &d, &err), OPS_ENOTFOUND);
+	T_EQ_INT(ops_device_show(&ops, "bl-3", &d, &err), OPS_ENOTFOUND);
+
+	/* 250 bad lines among good ones: the first 100 listed, 250 counted */
+	csv = malloc(500 * 40);
+	T_CHECK(csv != NULL);
+	if (csv == NULL)
+		return;
+	for (i = 0, o = 0; i < 500; i++)
+		o += (size_t)sprintf(csv + o, i % 2 ? "prodB,many %zu\n" :
+		    "prodB,many-%zu\n", i);
+	REFUSED(ops_device_import(&ops, csv, o, NULL, &res, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(res.nbad, 250);
+	T_EQ_INT(res.nlisted, OPS_IMPORT_BAD_MAX);
+	T_EQ_INT(res.bad[0].line, 2);
+	T_EQ_INT(res.bad[99].line, 200);
+	for (i = 1; i < res.nlisted; i++)
+		T_CHECK(res.bad[i - 1].line < res.bad[i].line);
+	T_CHECK(strstr(err.msg, "and 249 more bad lines") != NULL);
+	T_EQ_INT(ops_device_show(&ops, "many-0", &d, &err), OPS_ENOTFOUND);
+	free(csv);
+}
+
+/* Header lines: the vendors' templates, any case, a default product. */
+static void
+test_import_header(void)
+{
+	static const struct {
+		const char *csv;
+		const char *product;	/* the default */
+		int	 rc;
+		const char *dev;	/* then stored, with this product */
+		const char *want_product;
+		int	 secret;
+		int	 bad_line;	/* refused: the first bad line */
+	} cases[] = {
+	    /* Tencent's template: one column, the product from outside */
+	    { "DeviceName\nth-1\nth-2\n", "prodT", OPS_OK, "th-2", "prodT",
+	      0, 0 },
+	    { "DeviceName\nth-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* Aliyun's: other columns (Nickname) ignored, any order */
+	    { "\xef\xbb\xbf" "DeviceName,Nickname,ProductKey,DeviceSecret\r\n"
+	      "ah-1,\"lamp one\",prodA,s3cret\r\n", NULL, OPS_OK, "ah-1",
+	      "prodA", 1, 0 },
+	    /* case, '_' and '-' do not matter */
+	    { "PRODUCT_ID,device-id,PSK\nprodC,ch-1,0011\n", NULL, OPS_OK,
+	      "ch-1", "prodC", 0, 0 },
+	    /* the old header */
+	    { "product,device,secret,psk\nprodO,oh-1,s,\n", "prodX", OPS_OK,
+	      "oh-1", "prodO", 1, 0 },
+	    /* a line's empty product takes the default */
+	    { "prodE,eh-1\n,eh-2\n", "prodHd", OPS_OK, "eh-2", "prodHd", 0,
+	      0 },
+	    { ",eh-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* two columns for one thing */
+	    { "device,DeviceName\nx,y\n", "p", OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* more fields than the header names */
+	    { "DeviceName,ProductKey\nfh-1,p,extra\nfh-2,p\n", NULL,
+	      OPS_EINVAL, NULL, NULL, 0, 2 },
+	    /* no device column: not a header but a line, a bad one */
+	    { "ProductKey,Nickname,a,b,c\n", NULL, OPS_EINVAL, NULL, NULL, 0,
+	      1 },
+	    /* a header alone */
+	    { "DeviceName\n", "p", OPS_EINVAL, NULL, NULL, 0, 0 },
+	};
+	struct ops_import_result res;
+	struct device_rec d;
+	struct ops_err err;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = import(cases[i].csv, cases[i].product, &res, &err);
+		T_EQ_INT(rc, cases[i].rc);
+		if (rc != cases[i].rc)
+			fprintf(stderr, "  case %zu: %s\n", i, err.msg);
+		if (cases[i].bad_line > 0) {
+			T_EQ_INT(res.nlisted > 0 ? res.bad[0].line : 0,
+			    cases[i].bad_line);
+		}
+		if (cases[i].dev == NULL)
+			continue;
+		T_EQ_INT(ops_device_show(&ops, cases[i].dev, &d, &err),
+		    OPS_OK);
+		T_EQ_STR(d.product, cases[i].want_product);
+		T_EQ_INT(d.has_secret, cases[i].secret);
+	}
+	T_EQ_INT(ops_device_show(&ops, "th-3", &d, &err), OPS_ENOTFOUND);
+	REFUSED(import("DeviceName\nz-1\n", "bad/product", &res, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(res.nbad, 0);
 }
 
 static void
@@ -1219,7 +1355,8 @@ test_full(void)
 		o += (size_t)sprintf(csv + o, "prodFull,full-%zu,secret%zu,"
 		    "00112233445566778899aabbccddeeff\n", i, i);
 	if (csv != NULL)
-		REFUSED(ops_device_import(&ops, csv, o, &res, &err), OPS_EFULL);
+		REFUSED(ops_device_import(&ops, csv, o, NULL, &res, &err),
+		    OPS_EFULL);
 	free(csv);
 	/* then one device at a time until it is full */
 	for (i = 0; i < 100000; i++) {
@@ -1382,6 +1519,8 @@ main(void)
 	T_RUN(test_device_put);
 	T_RUN(test_device_list);
 	T_RUN(test_device_import);
+	T_RUN(test_import_bad_lines);
+	T_RUN(test_import_header);
 	T_RUN(test_firmware_add);
 	T_RUN(test_firmware_manage);
 	T_RUN(test_job_create);
