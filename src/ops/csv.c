@@ -522,8 +522,8 @@ ops_device_import(struct ops *ops, const char *csv, size_t len,
 	ops_vec_init(&cp.bad, sizeof(struct ops_import_bad));
 	if (product != NULL && *product != '\0') {
 		if (!valid_product(product)) {
-			rc = ops_fail(err, OPS_EINVAL, "invalid default product "
-			    "(1-64 of A-Z a-z 0-9 _ -)");
+			rc = ops_fail(err, OPS_EINVAL, "invalid default "
+			    "product (1-64 of A-Z a-z 0-9 _ -)");
 			goto out;
 		}
 		cp.product = product;

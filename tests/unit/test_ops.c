@@ -697,30 +697,30 @@ test_import_header(void)
 	} cases[] = {
 	    /* Tencent's template: one column, the product from outside */
 	    { "DeviceName\nth-1\nth-2\n", "prodT", OPS_OK, "th-2", "prodT",
-	      0, 0 },
+		0, 0 },
 	    { "DeviceName\nth-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
 	    /* Aliyun's: other columns (Nickname) ignored, any order */
 	    { "\xef\xbb\xbf" "DeviceName,Nickname,ProductKey,DeviceSecret\r\n"
-	      "ah-1,\"lamp one\",prodA,s3cret\r\n", NULL, OPS_OK, "ah-1",
-	      "prodA", 1, 0 },
+		"ah-1,\"lamp one\",prodA,s3cret\r\n", NULL, OPS_OK, "ah-1",
+		"prodA", 1, 0 },
 	    /* case, '_' and '-' do not matter */
 	    { "PRODUCT_ID,device-id,PSK\nprodC,ch-1,0011\n", NULL, OPS_OK,
-	      "ch-1", "prodC", 0, 0 },
+		"ch-1", "prodC", 0, 0 },
 	    /* the old header */
 	    { "product,device,secret,psk\nprodO,oh-1,s,\n", "prodX", OPS_OK,
-	      "oh-1", "prodO", 1, 0 },
+		"oh-1", "prodO", 1, 0 },
 	    /* a line's empty product takes the default */
 	    { "prodE,eh-1\n,eh-2\n", "prodHd", OPS_OK, "eh-2", "prodHd", 0,
-	      0 },
+		0 },
 	    { ",eh-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
 	    /* two columns for one thing */
 	    { "device,DeviceName\nx,y\n", "p", OPS_EINVAL, NULL, NULL, 0, 1 },
 	    /* more fields than the header names */
 	    { "DeviceName,ProductKey\nfh-1,p,extra\nfh-2,p\n", NULL,
-	      OPS_EINVAL, NULL, NULL, 0, 2 },
+		OPS_EINVAL, NULL, NULL, 0, 2 },
 	    /* no device column: not a header but a line, a bad one */
 	    { "ProductKey,Nickname,a,b,c\n", NULL, OPS_EINVAL, NULL, NULL, 0,
-	      1 },
+		1 },
 	    /* a header alone */
 	    { "DeviceName\n", "p", OPS_EINVAL, NULL, NULL, 0, 0 },
 	};
