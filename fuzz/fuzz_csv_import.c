@@ -78,7 +78,7 @@ FUZZ_TARGET(csv_import)
 	struct ops_import_result res;
 	struct ops_err err;
 	struct ops ops;
-	size_t	 before, after;
+	size_t	 before, after, i;
 	int	 rc;
 
 	if (st == NULL) {
@@ -97,7 +97,8 @@ FUZZ_TARGET(csv_import)
 	ops_init(&ops, st, NULL);
 	ops.now = fixed_now;
 	memset(&err, 0, sizeof(err));
-	rc = ops_device_import(&ops, (const char *)data, size, &res, &err);
+	rc = ops_device_import(&ops, (const char *)data, size, NULL, &res,
+	    &err);
 	after = device_count();
 	FUZZ_ASSERT(err.status == rc);
 	if (rc != OPS_OK) {
@@ -106,6 +107,14 @@ FUZZ_TARGET(csv_import)
 		FUZZ_ASSERT(after == before);
 		FUZZ_ASSERT(res.lines == 0 && res.created == 0 &&
 		    res.updated == 0);
+		/* bad lines: listed in order, the first in the message */
+		FUZZ_ASSERT(res.nlisted <= OPS_IMPORT_BAD_MAX &&
+		    res.nlisted <= res.nbad);
+		FUZZ_ASSERT(res.nbad == 0 || (rc == OPS_EINVAL &&
+		    res.nlisted == (res.nbad < OPS_IMPORT_BAD_MAX ?
+		    res.nbad : OPS_IMPORT_BAD_MAX)));
+		for (i = 1; i < res.nlisted; i++)
+			FUZZ_ASSERT(res.bad[i - 1].line < res.bad[i].line);
 		return 0;
 	}
 	FUZZ_ASSERT(res.lines >= 1 && res.lines <= OPS_IMPORT_MAX_LINES);

@@ -149,6 +149,12 @@ int	 admin_query_get(const char *query, const char *name, char *out,
 	    size_t size);
 /* limit= (default 1,000, at most 10,000); 0 or -1. */
 int	 admin_query_limit(const char *query, size_t *limit);
+/*
+ * after= (into after, which pg->after then points to, or NULL) and limit=
+ * of a firmware or job list: 0, or the status of the 400 answer made.
+ */
+int	 admin_query_page(const char *query, struct ops_page *pg,
+	    char after[OTA_ID_MAX + 1], struct http_resp *);
 
 /*
  * The handlers, by resource.

@@ -3,7 +3,8 @@
  * devices.c: the admin API's device calls, each one ops operation:
  *
  *   GET    /api/v1/devices?product=&module=&version=&after=&limit=
- *   POST   /api/v1/devices/import          (text/csv)
+ *   POST   /api/v1/devices/import?product= (text/csv; a 400 lists every
+ *                                            bad line)
  *   GET    /api/v1/devices/{id}
  *   PUT    /api/v1/devices/{id}            (JSON: product, secret, psk,
  *                                            versions)
@@ -62,27 +63,60 @@ admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
 	return status;
 }
 
+/*
+ * A refused import with bad lines: 400 with every one of them (the first
+ * OPS_IMPORT_BAD_MAX, and "more") beside the usual error members.
+ */
+static int
+import_refused(struct http_resp *resp, const struct ops_import_result *res,
+    const struct ops_err *err)
+{
+	struct codec_bad_line lines[OPS_IMPORT_BAD_MAX];
+	size_t	 i;
+
+	for (i = 0; i < res->nlisted && i < OPS_IMPORT_BAD_MAX; i++) {
+		lines[i].line = res->bad[i].line;
+		lines[i].message = res->bad[i].msg;
+	}
+	return admin_json(resp, ops_status_http(err->status),
+	    codec_import_error_encode(err->msg, lines, i, res->nbad - i,
+	    NULL));
+}
+
 int
 admin_device_import(struct admin *a, struct admin_req *ar,
     struct http_req *req, struct http_resp *resp)
 {
-	struct ops_import_result res;
+	struct ops_import_result *res;
 	struct ops_err err;
 	const char *ct = http_req_header(req, "content-type");
 	const uint8_t *b;
-	char	 out[128];
+	char	 out[128], product[OTA_ID_MAX + 1];
 	size_t	 len;
+	int	 rp, status;
 
 	if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0 ||
 	    (ct[8] != '\0' && ct[8] != ';' && ct[8] != ' '))
 		return admin_bad(resp, "the import wants Content-Type: "
 		    "text/csv (product,device,secret,psk per line)");
+	if ((rp = admin_query_get(http_req_query(req), "product", product,
+	    sizeof(product))) == -1)
+		return admin_bad(resp, "bad query: product (at most once, "
+		    "percent-encoded)");
+	/* with its bad lines some 16 KiB: on the heap */
+	if ((res = calloc(1, sizeof(*res))) == NULL)
+		return admin_error(resp, 500, "internal", "out of memory");
 	b = http_req_body(req, &len);
-	if (ops_device_import(&a->ops, (const char *)b, len, &res, &err) !=
-	    OPS_OK)
-		return admin_ops_error(resp, &err);
-	len = (size_t)snprintf(out, sizeof(out), "{\"lines\":%zu,\"created\":"
-	    "%zu,\"updated\":%zu}", res.lines, res.created, res.updated);
+	if (ops_device_import(&a->ops, (const char *)b, len,
+	    rp ? product : NULL, res, &err) != OPS_OK) {
+		status = res->nbad > 0 ? import_refused(resp, res, &err) :
+		    admin_ops_error(resp, &err);
+		free(res);
+		return status;
+	}
+	snprintf(out, sizeof(out), "{\"lines\":%zu,\"created\":%zu,"
+	    "\"updated\":%zu}", res->lines, res->created, res->updated);
+	free(res);
 	return admin_json(resp, 200, strdup(out));
 }
 

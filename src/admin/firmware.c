@@ -2,7 +2,7 @@
 /*
  * firmware.c: the admin API's firmware calls, each one ops operation:
  *
- *   GET    /api/v1/firmware
+ *   GET    /api/v1/firmware?after=&limit=
  *   POST   /api/v1/firmware?product=&version=&module=&name=&signMethod=
  *          &description=          (body: the image; with url=&sha256=
  *                                  instead, a fetch: fetch.c)
@@ -89,18 +89,24 @@ admin_firmware_list(struct admin *a, struct admin_req *ar,
     struct http_req *req, struct http_resp *resp)
 {
 	struct ops_fw_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
 	struct admin_list l;
+	char	 after[OTA_ID_MAX + 1], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
+	int	 status;
 
-	if (ops_firmware_list(&a->ops, &items, &n, &err) != OPS_OK)
+	if ((status = admin_query_page(http_req_query(req), &pg, after,
+	    resp)) != 0)
+		return status;
+	if (ops_firmware_list(&a->ops, &pg, &items, &n, next, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
 	admin_list_init(&l);
 	for (i = 0; i < n; i++)
 		admin_list_item(&l, codec_firmware_encode(&items[i].fw,
 		    &items[i].counts, NULL));
 	free(items);
-	return admin_list_send(resp, &l, NULL);
+	return admin_list_send(resp, &l, next);
 }
 
 int

@@ -2,7 +2,7 @@
 /*
  * jobs.c: the admin API's job calls, each one ops operation:
  *
- *   GET  /api/v1/jobs
+ *   GET  /api/v1/jobs?after=&limit=
  *   POST /api/v1/jobs                  (JSON: the body of CONTRACT §4)
  *   GET  /api/v1/jobs/{id}
  *   GET  /api/v1/jobs/{id}/devices?state=&after=&limit=
@@ -76,18 +76,24 @@ admin_job_list(struct admin *a, struct admin_req *ar, struct http_req *req,
     struct http_resp *resp)
 {
 	struct ops_job_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
 	struct admin_list l;
+	char	 after[OTA_ID_MAX + 1], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
+	int	 status;
 
-	if (ops_job_list(&a->ops, &items, &n, &err) != OPS_OK)
+	if ((status = admin_query_page(http_req_query(req), &pg, after,
+	    resp)) != 0)
+		return status;
+	if (ops_job_list(&a->ops, &pg, &items, &n, next, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
 	admin_list_init(&l);
 	for (i = 0; i < n; i++)
 		admin_list_item(&l, codec_job_encode_api(&items[i].job,
 		    &items[i].counts, NULL, NULL));
 	free(items);
-	return admin_list_send(resp, &l, NULL);
+	return admin_list_send(resp, &l, next);
 }
 
 int

@@ -103,3 +103,19 @@ admin_query_limit(const char *q, size_t *limit)
 	return 0;
 }
 
+
+int
+admin_query_page(const char *q, struct ops_page *pg,
+    char after[OTA_ID_MAX + 1], struct http_resp *resp)
+{
+	int	 ra;
+
+	memset(pg, 0, sizeof(*pg));
+	if ((ra = admin_query_get(q, "after", after, OTA_ID_MAX + 1)) == -1)
+		return admin_bad(resp, "bad query: after (at most once, "
+		    "percent-encoded, an id)");
+	if (admin_query_limit(q, &pg->limit) == -1)
+		return admin_bad(resp, "limit must be a number from 1");
+	pg->after = ra ? after : NULL;
+	return 0;
+}

@@ -1361,3 +1361,74 @@ codec_error_decode(const void *buf, size_t len, char *code, size_t codelen,
 	cJSON_Delete(root);
 	return rc;
 }
+
+char *
+codec_import_error_encode(const char *message,
+    const struct codec_bad_line *lines, size_t n, size_t more, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject(), *arr, *o;
+	int	 oom = root == NULL;
+	size_t	 i;
+
+	json_put_str(root, "error", "bad_request", &oom);
+	json_put_str(root, "message", message != NULL ? message : "", &oom);
+	if ((arr = cJSON_CreateArray()) == NULL)
+		oom = 1;
+	for (i = 0; arr != NULL && i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			oom = 1;
+			break;
+		}
+		json_put_num(o, "line", lines[i].line, &oom);
+		json_put_str(o, "message", lines[i].message != NULL ?
+		    lines[i].message : "", &oom);
+	}
+	json_put_item(root, "lines", arr, &oom);
+	json_put_num(root, "more", (double)more, &oom);
+	return json_finish(root, oom, len);
+}
+
+int
+codec_import_error_decode(const void *buf, size_t len,
+    int (*cb)(unsigned line, const char *message, void *), void *arg,
+    size_t *more, char *err, size_t errlen)
+{
+	const cJSON *lines, *m, *e, *l, *t;
+	cJSON	*root;
+	double	 v;
+	int	 rc = -1;
+
+	*more = 0;
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	lines = cJSON_GetObjectItemCaseSensitive(root, "lines");
+	m = cJSON_GetObjectItemCaseSensitive(root, "more");
+	if (!cJSON_IsString(e) || !cJSON_IsArray(lines)) {
+		json_fail(err, errlen, "not an import error");
+		goto out;
+	}
+	if (m != NULL) {
+		if (uint_value(m, "more", 1e9, &v, err, errlen) != 0)
+			goto out;
+		*more = (size_t)v;
+	}
+	cJSON_ArrayForEach(e, lines) {
+		l = cJSON_GetObjectItemCaseSensitive(e, "line");
+		t = cJSON_GetObjectItemCaseSensitive(e, "message");
+		if (!cJSON_IsObject(e) || uint_value(l, "line", 1e9, &v, err,
+		    errlen) != 0 || !cJSON_IsString(t) ||
+		    t->valuestring == NULL) {
+			json_fail(err, errlen, "bad member of lines");
+			goto out;
+		}
+		if (cb((unsigned)v, t->valuestring, arg) != 0)
+			break;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}

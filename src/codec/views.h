@@ -123,6 +123,24 @@ int	 codec_list_decode(const void *buf, size_t len, int view,
 int	 codec_numbers_decode(const void *buf, size_t len,
 	    const char *const *names, size_t n, int64_t *vals, int *present,
 	    char *err, size_t errlen);
+/*
+ * A refused CSV import (400): {"error":"bad_request","message":"...",
+ * "lines":[{"line":n,"message":"..."},...],"more":n}, the bad lines in
+ * order ("more": those not listed).  decode calls cb for each listed line
+ * (a non-zero return stops) and sets *more: 0, or -1 when buf is not
+ * such an answer (an error without "lines" is not).
+ */
+struct codec_bad_line {
+	unsigned line;
+	const char *message;
+};
+char	*codec_import_error_encode(const char *message,
+	    const struct codec_bad_line *lines, size_t n, size_t more,
+	    size_t *len);
+int	 codec_import_error_decode(const void *buf, size_t len,
+	    int (*cb)(unsigned line, const char *message, void *), void *arg,
+	    size_t *more, char *err, size_t errlen);
+
 /* {"error":"<code>","message":"..."}: 0, or -1 when buf is not one. */
 int	 codec_error_decode(const void *buf, size_t len, char *code,
 	    size_t codelen, char *message, size_t msglen);

@@ -511,7 +511,7 @@ check_collect_cb(const struct jobdev_rec *jd, void *arg)
 /*
  * The order in which rows may get the notice: a notice already handed out
  * first (it is repeated until progress arrives), then the oldest job; job
- * ids break ties.
+ * ids, by number, break ties.
  */
 static int
 crow_cmp(const void *a, const void *b)
@@ -522,7 +522,7 @@ crow_cmp(const void *a, const void *b)
 		return x->jd.state == JD_NOTIFIED ? -1 : 1;
 	if (x->job.created != y->job.created)
 		return x->job.created < y->job.created ? -1 : 1;
-	return strcmp(x->job.id, y->job.id);
+	return id_cmp(x->job.id, y->job.id);
 }
 
 /* Sets a device's version of a module; 1 when that changed it. */

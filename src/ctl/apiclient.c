@@ -863,10 +863,14 @@ api_device_rm(struct api *a, const char *id, struct ops_err *err)
 	return OPS_OK;
 }
 
-/* A page of a list: the user's callback, counting what it was given. */
+/*
+ * A page of a list: the user's callback (one of the three, as the view
+ * has it), counting what it was given.
+ */
 struct page {
 	int	(*dev_cb)(const struct device_rec *, void *);
 	int	(*jd_cb)(const struct jobdev_rec *, void *);
+	int	(*any_cb)(const void *, const struct jobs_counts *, void *);
 	void	*arg;
 	size_t	 n;
 };
@@ -876,8 +880,9 @@ page_cb(const void *rec, const struct jobs_counts *c, void *arg)
 {
 	struct page *pg = arg;
 
-	(void)c;
 	pg->n++;
+	if (pg->any_cb != NULL)
+		return pg->any_cb(rec, c, pg->arg);
 	if (pg->dev_cb != NULL)
 		return pg->dev_cb(rec, pg->arg);
 	return pg->jd_cb(rec, pg->arg);
@@ -899,9 +904,10 @@ api_pages(struct api *a, const struct pbuf *base, const char *after,
 	size_t	 left = limit, ask;
 	int	 rc, d;
 
+	/* after may be the caller's next buffer */
+	snprintf(cur, sizeof(cur), "%s", after != NULL ? after : "");
 	if (next != NULL)
 		next[0] = '\0';
-	snprintf(cur, sizeof(cur), "%s", after != NULL ? after : "");
 	for (;;) {
 		ask = left > 0 && left < API_PAGE ? left : API_PAGE;
 		pb = *base;
@@ -960,19 +966,54 @@ api_device_list(struct api *a, const struct ops_device_filter *f,
 	    f->limit : 0, CODEC_VIEW_DEVICE, &pg, next, err);
 }
 
+/* One bad line of a refused import's answer into the result. */
+static int
+bad_line_cb(unsigned line, const char *message, void *arg)
+{
+	struct ops_import_result *res = arg;
+	struct ops_import_bad *b;
+
+	res->nbad++;
+	if (res->nlisted == OPS_IMPORT_BAD_MAX)
+		return 0;
+	b = &res->bad[res->nlisted++];
+	b->line = line;
+	snprintf(b->msg, sizeof(b->msg), "%s", message);
+	return 0;
+}
+
 int
 api_device_import(struct api *a, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
 	static const char *const names[] = { "lines", "created", "updated" };
 	int64_t	 v[3];
 	int	 present[3], rc;
 	struct aresp r;
+	struct pbuf pb;
+	size_t	 more;
 	char	 msg[160];
 
-	if ((rc = api_call(a, "POST", "/api/v1/devices/import", "text/csv",
-	    csv, len, 200, 0, &r, err)) != OPS_OK)
+	memset(res, 0, sizeof(*res));
+	pb_init(&pb, "devices", NULL, "import");
+	if (product != NULL && *product != '\0')
+		pb_param(&pb, "product", product);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_exchange(a, "POST", pb.s, "text/csv", csv, len, -1, &r,
+	    err)) != OPS_OK)
 		return rc;
+	if (r.status != 200) {
+		rc = resp_error(&r, err);
+		/* a 400 that lists the bad lines */
+		if (r.status == 400 && r.body != NULL &&
+		    codec_import_error_decode(r.body, r.len, bad_line_cb, res,
+		    &more, msg, sizeof(msg)) == 0)
+			res->nbad += more;
+		else
+			res->nbad = res->nlisted = 0;
+		free(r.body);
+		return rc;
+	}
 	if (codec_numbers_decode(r.body, r.len, names, 3, v, present, msg,
 	    sizeof(msg)) != 0)
 		return bad_answer(&r, err, "an import result");
@@ -1193,44 +1234,49 @@ collect_cb(const void *rec, const struct jobs_counts *c, void *arg)
 	return 0;
 }
 
+/* A firmware or job list, page after page, into a malloc'd array. */
 static int
-api_collect(struct api *a, const char *path, int view, size_t size,
-    void **items, size_t *n, struct ops_err *err)
+api_collect(struct api *a, const char *what, const struct ops_page *opg,
+    int view, size_t size, void **items, size_t *n,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
 {
 	struct collect co;
-	struct aresp r;
-	char	 msg[160];
-	int	 rc, d;
+	struct page pg;
+	struct pbuf pb;
+	int	 rc;
 
 	*items = NULL;
 	*n = 0;
-	if ((rc = api_call(a, "GET", path, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
-		return rc;
 	memset(&co, 0, sizeof(co));
 	co.size = size;
 	co.view = view;
-	d = codec_list_decode(r.body, r.len, view, collect_cb, &co, NULL, msg,
-	    sizeof(msg));
-	if (d != 0 || co.failed) {
+	memset(&pg, 0, sizeof(pg));
+	pg.any_cb = collect_cb;
+	pg.arg = &co;
+	pb_init(&pb, what, NULL, NULL);
+	rc = api_pages(a, &pb, opg != NULL ? opg->after : NULL, opg != NULL ?
+	    opg->limit : 0, view, &pg, next, err);
+	if (rc == OPS_OK && co.failed)
+		rc = efail(err, OPS_EIO, "out of memory");
+	if (rc != OPS_OK) {
 		free(co.v);
-		return bad_answer(&r, err, "a list");
+		return rc;
 	}
-	free(r.body);
 	*items = co.v;
 	*n = co.n;
 	return eok(err);
 }
 
 int
-api_firmware_list(struct api *a, struct ops_fw_item **items, size_t *n,
+api_firmware_list(struct api *a, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	void	*v;
 	int	 rc;
 
-	rc = api_collect(a, "/api/v1/firmware", CODEC_VIEW_FIRMWARE,
-	    sizeof(struct ops_fw_item), &v, n, err);
+	rc = api_collect(a, "firmware", pg, CODEC_VIEW_FIRMWARE,
+	    sizeof(struct ops_fw_item), &v, n, next, err);
 	*items = v;
 	return rc;
 }
@@ -1360,14 +1406,15 @@ api_job_show(struct api *a, const char *id, struct ops_job_item *it,
 }
 
 int
-api_job_list(struct api *a, struct ops_job_item **items, size_t *n,
+api_job_list(struct api *a, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	void	*v;
 	int	 rc;
 
-	rc = api_collect(a, "/api/v1/jobs", CODEC_VIEW_JOB,
-	    sizeof(struct ops_job_item), &v, n, err);
+	rc = api_collect(a, "jobs", pg, CODEC_VIEW_JOB,
+	    sizeof(struct ops_job_item), &v, n, next, err);
 	*items = v;
 	return rc;
 }

@@ -39,8 +39,10 @@ int	 api_device_rm(struct api *, const char *id, struct ops_err *);
 int	 api_device_list(struct api *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
+/* ?product=; a 400 with "lines" fills the result's bad lines. */
 int	 api_device_import(struct api *, const char *csv, size_t len,
-	    struct ops_import_result *, struct ops_err *);
+	    const char *product, struct ops_import_result *,
+	    struct ops_err *);
 
 int	 api_firmware_add_fd(struct api *, const struct ops_fw_params *,
 	    int fd, struct firmware_rec *, struct ops_err *);
@@ -51,8 +53,9 @@ int	 api_firmware_fetch(struct api *, const struct ops_fw_params *,
 	    struct firmware_rec *, struct ops_err *);
 int	 api_firmware_show(struct api *, const char *id, struct ops_fw_item *,
 	    struct ops_err *);
-int	 api_firmware_list(struct api *, struct ops_fw_item **items,
-	    size_t *n, struct ops_err *);
+int	 api_firmware_list(struct api *, const struct ops_page *,
+	    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
+	    struct ops_err *);
 int	 api_firmware_edit(struct api *, const char *id, const char *name,
 	    const char *description, struct firmware_rec *out,
 	    struct ops_err *);
@@ -64,7 +67,8 @@ int	 api_job_create(struct api *, const struct job_rec *params,
 	    struct ops_err *);
 int	 api_job_show(struct api *, const char *id, struct ops_job_item *,
 	    struct ops_err *);
-int	 api_job_list(struct api *, struct ops_job_item **items, size_t *n,
+int	 api_job_list(struct api *, const struct ops_page *,
+	    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 int	 api_job_devices(struct api *, const char *id,
 	    const struct ops_jobdev_filter *,

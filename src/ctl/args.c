@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,3 +203,38 @@ ctl_one_id_args(int argc, char **argv, const char *what)
 	return ctl_plain_args(argc, argv, 1, what);
 }
 
+
+int
+ctl_page_args(int argc, char **argv, struct ops_page *pg)
+{
+	static const struct option lo[] = {
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long n;
+	int	 ch;
+
+	memset(pg, 0, sizeof(*pg));
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 'a':
+			pg->after = optarg;
+			break;
+		case 'l':
+			if (ctl_parse_num(optarg, 1, LLONG_MAX, &n) == -1)
+				return ctl_usage_err("--limit wants a number");
+			pg->limit = (size_t)n;
+			break;
+		case 'h':
+			ctl_help();
+			return -1;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc != optind)
+		return ctl_usage_err("unexpected argument %s", argv[optind]);
+	return 0;
+}

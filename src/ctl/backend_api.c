@@ -41,9 +41,9 @@ api_be_device_put(struct ctl *ctl, const struct ops_device_params *p,
 
 static int
 api_be_device_import(struct ctl *ctl, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
-	return api_device_import(ctl->api, csv, len, res, err);
+	return api_device_import(ctl->api, csv, len, product, res, err);
 }
 
 static int
@@ -87,10 +87,11 @@ api_be_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
 }
 
 static int
-api_be_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+api_be_firmware_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return api_firmware_list(ctl->api, items, n, err);
+	return api_firmware_list(ctl->api, pg, items, n, next, err);
 }
 
 static int
@@ -122,10 +123,11 @@ api_be_job_create(struct ctl *ctl, const struct job_rec *job,
 }
 
 static int
-api_be_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+api_be_job_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return api_job_list(ctl->api, items, n, err);
+	return api_job_list(ctl->api, pg, items, n, next, err);
 }
 
 static int

@@ -74,9 +74,9 @@ state_device_put(struct ctl *ctl, const struct ops_device_params *p,
 
 static int
 state_device_import(struct ctl *ctl, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
-	return ops_device_import(&ctl->ops, csv, len, res, err);
+	return ops_device_import(&ctl->ops, csv, len, product, res, err);
 }
 
 static int
@@ -134,10 +134,11 @@ state_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
 }
 
 static int
-state_firmware_list(struct ctl *ctl, struct ops_fw_item **items, size_t *n,
+state_firmware_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return ops_firmware_list(&ctl->ops, items, n, err);
+	return ops_firmware_list(&ctl->ops, pg, items, n, next, err);
 }
 
 static int
@@ -169,10 +170,11 @@ state_job_create(struct ctl *ctl, const struct job_rec *job,
 }
 
 static int
-state_job_list(struct ctl *ctl, struct ops_job_item **items, size_t *n,
+state_job_list(struct ctl *ctl, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
-	return ops_job_list(&ctl->ops, items, n, err);
+	return ops_job_list(&ctl->ops, pg, items, n, next, err);
 }
 
 static int

@@ -79,13 +79,14 @@ cmd_device_put(struct ctl *ctl, int argc, char **argv)
 	rc = ctl->be->device_put(ctl, &p, &dev, &created, &err);
 	if (rc != OPS_OK)
 		return ctl_op_fail(&err);
+	/* --json: the device alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_device_encode(&dev, NULL));
+		if (ctl_json_put(codec_device_encode(&dev, NULL)) == -1)
+			return EXIT_OP;
 		putchar('\n');
 	} else
-		printf("device %s %s\n", dev.id, created ? "provisioned" :
-		    "updated");
-	printf("%s\n", dev.id);
+		printf("device %s %s\n%s\n", dev.id, created ? "provisioned" :
+		    "updated", dev.id);
 	return 0;
 }
 
@@ -97,27 +98,54 @@ const struct ctl_cmd ctl_cmd_device_put = {
 
 static const char help_device_import[] =
 "Provisions devices from a CSV file: product,device,secret,psk per line\n"
-"(secret and psk may be empty; a header line is skipped), at most 10,000\n"
-"lines; all or nothing.  FILE \"-\" reads standard input.\n";
+"(secret and psk may be empty), or the columns a first line names\n"
+"(product/ProductKey/productId, device/DeviceName/deviceId,\n"
+"secret/DeviceSecret, psk; other columns are ignored), at most 10,000\n"
+"lines; all or nothing: every bad line is reported (the first 100) and\n"
+"then nothing is stored.  FILE \"-\" reads standard input.\n"
+"  --product P              the product of lines that name none (a\n"
+"                           template without a product column)\n";
+
+/* A refused import: each bad line on stderr, then how many more. */
+static int
+import_refused(const struct ops_import_result *res)
+{
+	size_t	 i;
+
+	for (i = 0; i < res->nlisted && i < OPS_IMPORT_BAD_MAX; i++)
+		ctl_err("line %u: %s", res->bad[i].line, res->bad[i].msg);
+	if (res->nbad > i)
+		ctl_err("and %zu more bad line%s", res->nbad - i,
+		    res->nbad - i == 1 ? "" : "s");
+	return EXIT_OP;
+}
 
 static int
 cmd_device_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option lo[] = {
+		{ "product", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ops_import_result res;
+	struct ops_import_result *res;
 	struct ops_err err;
+	const char *product = NULL;
 	char	*buf;
 	size_t	 len;
 	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
-		if (ch != 'h')
+		switch (ch) {
+		case 'p':
+			product = optarg;
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
 			return EXIT_USAGE;
-		ctl_help();
-		return 0;
+		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage_err("want one FILE.csv");
@@ -125,34 +153,43 @@ cmd_device_import(struct ctl *ctl, int argc, char **argv)
 	    argv[optind], CSV_FILE_MAX, &len);
 	if (buf == NULL)
 		return EXIT_OP;
-	if (ctl_open(ctl) == -1) {
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
 		free(buf);
+		ctl_err("out of memory");
 		return EXIT_OP;
 	}
-	rc = ctl->be->device_import(ctl, buf, len, &res, &err);
-	crypto_wipe(buf, len);
-	free(buf);
-	if (rc != OPS_OK)
-		return ctl_op_fail(&err);
+	rc = EXIT_OP;
+	if (ctl_open(ctl) == -1)
+		goto out;
+	if (ctl->be->device_import(ctl, buf, len, product, res, &err) !=
+	    OPS_OK) {
+		rc = res->nbad > 0 ? import_refused(res) : ctl_op_fail(&err);
+		goto out;
+	}
 	if (ctl->json)
 		printf("{\"lines\":%zu,\"created\":%zu,\"updated\":%zu}\n",
-		    res.lines, res.created, res.updated);
+		    res->lines, res->created, res->updated);
 	else
 		printf("imported %zu devices: %zu new, %zu updated\n",
-		    res.lines, res.created, res.updated);
-	return 0;
+		    res->lines, res->created, res->updated);
+	rc = 0;
+out:
+	crypto_wipe(buf, len);
+	free(buf);
+	free(res);
+	return rc;
 }
 
 const struct ctl_cmd ctl_cmd_device_import = {
 	"device", "import", cmd_device_import,
-	"FILE.csv",
+	"FILE.csv [--product P]",
 	help_device_import,
 };
 
 struct devprint {
 	struct ctl *ctl;
 	struct ctl_table t;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	int	 failed;
 };
 
@@ -165,8 +202,8 @@ devprint_cb(const struct device_rec *d, void *arg)
 	const char *row[5];
 
 	if (dp->ctl->json) {
-		ctl_jarray_item(&dp->ja, codec_device_encode(d, NULL));
-		return dp->ja.failed;
+		ctl_jlist_item(&dp->jl, codec_device_encode(d, NULL));
+		return dp->jl.failed;
 	}
 	ctl_versions_str(d, vers, sizeof(vers));
 	ctl_fmt_time(d->last_seen, seen);
@@ -254,21 +291,23 @@ cmd_device_list(struct ctl *ctl, int argc, char **argv)
 	rc = ctl->be->device_list(ctl, &f, devprint_cb, &dp, next, &err);
 	if (rc != OPS_OK) {
 		ctl_table_free(&dp.t);
+		ctl_jlist_free(&dp.jl);
 		return ctl_op_fail(&err);
 	}
+	if (dp.failed) {
+		ctl_table_free(&dp.t);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
 	if (ctl->json)
-		ctl_jarray_end(&dp.ja);
+		rc = ctl_jlist_put(&dp.jl, next);
 	else {
 		ctl_table_print(&dp.t);
 		if (next[0] != '\0')
 			printf("(more: --after %s)\n", next);
 	}
 	ctl_table_free(&dp.t);
-	if (dp.failed || dp.ja.failed) {
-		ctl_err("out of memory");
-		return EXIT_OP;
-	}
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_device_list = {

@@ -187,23 +187,26 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 	return 0;
 }
 
-static void
+/* 0, or -1 (out of memory, said). */
+static int
 fw_add_print(const struct ctl *ctl, const struct firmware_rec *fw)
 {
 	char	 md5[33], sha[65];
 
+	/* --json: the firmware alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_firmware_encode(fw, NULL, NULL));
+		if (ctl_json_put(codec_firmware_encode(fw, NULL, NULL)) == -1)
+			return -1;
 		putchar('\n');
-	} else {
-		hex_encode(fw->md5, sizeof(fw->md5), md5);
-		hex_encode(fw->sha256, sizeof(fw->sha256), sha);
-		printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
-		    fw->id, fw->product, fw->module, fw->version, fw->name,
-		    (unsigned long long)fw->size);
-		printf("md5 %s\nsha256 %s\n", md5, sha);
+		return 0;
 	}
-	printf("%s\n", fw->id);
+	hex_encode(fw->md5, sizeof(fw->md5), md5);
+	hex_encode(fw->sha256, sizeof(fw->sha256), sha);
+	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
+	    fw->id, fw->product, fw->module, fw->version, fw->name,
+	    (unsigned long long)fw->size);
+	printf("md5 %s\nsha256 %s\n%s\n", md5, sha, fw->id);
+	return 0;
 }
 
 static int
@@ -229,8 +232,7 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 		rc = firmware_add_file(ctl, &fa.p, fa.file, &fw, &err);
 	if (rc != OPS_OK)
 		return ctl_op_fail(&err);
-	fw_add_print(ctl, &fw);
-	return 0;
+	return fw_add_print(ctl, &fw) == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_firmware_add = {
@@ -240,7 +242,10 @@ const struct ctl_cmd ctl_cmd_firmware_add = {
 	help_firmware_add,
 };
 
-static const char help_firmware_list[] = "Lists firmware.\n";
+static const char help_firmware_list[] =
+"Lists firmware in id order (fw-2 before fw-10).\n"
+"  --after ID               start after this firmware id\n"
+"  --limit N                at most N firmware\n";
 
 static int
 cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
@@ -248,26 +253,27 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const head[] = { "ID", "PRODUCT", "MODULE",
 	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED" };
 	struct ops_fw_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	struct ctl_table t;
 	const char *row[10];
-	char	 size[24], devs[24], created[32];
+	char	 size[24], devs[24], created[32], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
 	int	 rc;
 
-	if ((rc = ctl_plain_args(argc, argv, 0, "no arguments")) != 0)
+	if ((rc = ctl_page_args(argc, argv, &pg)) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ctl->be->firmware_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->firmware_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
-	memset(&ja, 0, sizeof(ja));
+	memset(&jl, 0, sizeof(jl));
 	ctl_table_init(&t, 10);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
 		if (ctl->json) {
-			ctl_jarray_item(&ja, codec_firmware_encode(&items[i].fw,
+			ctl_jlist_item(&jl, codec_firmware_encode(&items[i].fw,
 			    &items[i].counts, NULL));
 			continue;
 		}
@@ -287,18 +293,22 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		row[9] = created;
 		ctl_table_add(&t, row);
 	}
+	rc = 0;
 	if (ctl->json)
-		ctl_jarray_end(&ja);
-	else
+		rc = ctl_jlist_put(&jl, next);
+	else {
 		ctl_table_print(&t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&t);
 	free(items);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_firmware_list = {
 	"firmware", "list", cmd_firmware_list,
-	"",
+	"[--after ID] [--limit N]",
 	help_firmware_list,
 };
 

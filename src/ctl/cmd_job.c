@@ -355,25 +355,29 @@ job_create_parse(int argc, char **argv, struct job_args *ja)
 	return job_args_check(ja);
 }
 
-static void
+/* 0, or -1 (out of memory, said). */
+static int
 job_create_print(const struct ctl *ctl, const struct ops_job_item *out,
     const struct ops_job_result *res)
 {
+	/* --json: the job alone, one document; text: the id last */
 	if (ctl->json) {
-		ctl_json_put(codec_job_encode(&out->job, &out->counts, NULL));
+		if (ctl_json_put(codec_job_encode(&out->job, &out->counts,
+		    NULL)) == -1)
+			return -1;
 		putchar('\n');
-	} else {
-		printf("job %s created: %s %s of %s/%s to %s, %zu devices",
-		    out->job.id, jobs_state_name(out->job.state),
-		    jobs_kind_name(out->job.kind), out->job.product,
-		    out->job.module, out->job.version, res->added);
-		if (res->skipped || res->left_out || res->superseded)
-			printf(" (%zu not matching, %zu busy in other jobs, "
-			    "%zu superseded)", res->skipped, res->left_out,
-			    res->superseded);
-		putchar('\n');
+		return 0;
 	}
-	printf("%s\n", out->job.id);
+	printf("job %s created: %s %s of %s/%s to %s, %zu devices",
+	    out->job.id, jobs_state_name(out->job.state),
+	    jobs_kind_name(out->job.kind), out->job.product,
+	    out->job.module, out->job.version, res->added);
+	if (res->skipped || res->left_out || res->superseded)
+		printf(" (%zu not matching, %zu busy in other jobs, "
+		    "%zu superseded)", res->skipped, res->left_out,
+		    res->superseded);
+	printf("\n%s\n", out->job.id);
+	return 0;
 }
 
 static int
@@ -400,8 +404,7 @@ cmd_job_create(struct ctl *ctl, int argc, char **argv)
 		rc = ctl_op_fail(&err);
 		goto out;
 	}
-	job_create_print(ctl, &out, &res);
-	rc = 0;
+	rc = job_create_print(ctl, &out, &res) == 0 ? 0 : EXIT_OP;
 out:
 	devlist_free(&ja.dl);
 	return rc;
@@ -417,7 +420,10 @@ const struct ctl_cmd ctl_cmd_job_create = {
 	help_job_create,
 };
 
-static const char help_job_list[] = "Lists jobs with their counts.\n";
+static const char help_job_list[] =
+"Lists jobs in id order (j-2 before j-10) with their counts.\n"
+"  --after ID               start after this job id\n"
+"  --limit N                at most N jobs\n";
 
 static int
 cmd_job_list(struct ctl *ctl, int argc, char **argv)
@@ -425,22 +431,23 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 	static const char *const head[] = { "ID", "FIRMWARE", "TARGET",
 	    "KIND", "STATE", "DEVICES", "DONE", "FAILED", "CREATED" };
 	struct ops_job_item *items = NULL;
+	struct ops_page pg;
 	struct ops_err err;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
 	struct ctl_table t;
 	const char *row[9];
 	char	 target[2 * OTA_ID_MAX + 2], devs[24], done[24], failed[24];
-	char	 created[32];
+	char	 created[32], next[OTA_ID_MAX + 1];
 	size_t	 i, n;
 	int	 rc;
 
-	if ((rc = ctl_plain_args(argc, argv, 0, "no arguments")) != 0)
+	if ((rc = ctl_page_args(argc, argv, &pg)) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ctl->be->job_list(ctl, &items, &n, &err) != OPS_OK)
+	if (ctl->be->job_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
-	memset(&ja, 0, sizeof(ja));
+	memset(&jl, 0, sizeof(jl));
 	ctl_table_init(&t, 9);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
@@ -448,7 +455,7 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		const struct jobs_counts *c = &items[i].counts;
 
 		if (ctl->json) {
-			ctl_jarray_item(&ja, codec_job_encode(j, c, NULL));
+			ctl_jlist_item(&jl, codec_job_encode(j, c, NULL));
 			continue;
 		}
 		snprintf(target, sizeof(target), "%s/%s", j->module,
@@ -468,18 +475,22 @@ cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		row[8] = created;
 		ctl_table_add(&t, row);
 	}
+	rc = 0;
 	if (ctl->json)
-		ctl_jarray_end(&ja);
-	else
+		rc = ctl_jlist_put(&jl, next);
+	else {
 		ctl_table_print(&t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&t);
 	free(items);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_job_list = {
 	"job", "list", cmd_job_list,
-	"",
+	"[--after ID] [--limit N]",
 	help_job_list,
 };
 
@@ -588,13 +599,17 @@ const struct ctl_cmd ctl_cmd_job_show = {
 };
 
 static const char help_job_devices[] =
-"Lists the devices of a job with their state, reason, step and retries.\n"
-"  --state S                only devices in state S (QUEUED, FAILED, ...)\n";
+"Lists the devices of a job, in device id order, with their state, reason,\n"
+"step and retries.\n"
+"  --state S                only devices in state S (QUEUED, FAILED, ...)\n"
+"  --after DEVICE           start after this device id\n"
+"  --limit N                at most N devices\n";
 
 struct jdprint {
 	struct ctl *ctl;
 	struct ctl_table t;
-	struct ctl_jarray ja;
+	struct ctl_jlist jl;
+	int	 failed;	/* the table ran out of memory */
 };
 
 static int
@@ -605,8 +620,8 @@ jdprint_cb(const struct jobdev_rec *jd, void *arg)
 	const char *row[8];
 
 	if (p->ctl->json) {
-		ctl_jarray_item(&p->ja, codec_jobdev_encode(jd, NULL));
-		return p->ja.failed;
+		ctl_jlist_item(&p->jl, codec_jobdev_encode(jd, NULL));
+		return p->jl.failed;
 	}
 	snprintf(step, sizeof(step), "%d", jd->step);
 	snprintf(retries, sizeof(retries), "%u", jd->retries);
@@ -619,7 +634,9 @@ jdprint_cb(const struct jobdev_rec *jd, void *arg)
 	row[5] = jd->last_version[0] ? jd->last_version : "-";
 	row[6] = updated;
 	row[7] = jd->desc[0] ? jd->desc : "";
-	return ctl_table_add(&p->t, row) == -1;
+	if (ctl_table_add(&p->t, row) == -1)
+		p->failed = 1;
+	return p->failed;
 }
 
 static int
@@ -627,6 +644,8 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, 's' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -635,12 +654,21 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	struct ops_jobdev_filter f = { -1, NULL, 0 };
 	struct jdprint p;
 	struct ops_err err;
-	char	 up[32];
+	char	 up[32], next[OTA_ID_MAX + 1];
+	long long n;
 	size_t	 i;
 	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		switch (ch) {
+		case 'a':
+			f.after = optarg;
+			break;
+		case 'l':
+			if (ctl_parse_num(optarg, 1, LLONG_MAX, &n) == -1)
+				return ctl_usage_err("--limit wants a number");
+			f.limit = (size_t)n;
+			break;
 		case 's':
 			for (i = 0; optarg[i] != '\0' && i + 1 < sizeof(up);
 			    i++)
@@ -669,22 +697,31 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 	ctl_table_init(&p.t, 8);
 	ctl_table_add(&p.t, head);
 	rc = ctl->be->job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
-	    NULL, &err);
+	    next, &err);
 	if (rc != OPS_OK) {
 		ctl_table_free(&p.t);
+		ctl_jlist_free(&p.jl);
 		return ctl_op_fail(&err);
 	}
+	if (p.failed) {
+		ctl_table_free(&p.t);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
 	if (ctl->json)
-		ctl_jarray_end(&p.ja);
-	else
+		rc = ctl_jlist_put(&p.jl, next);
+	else {
 		ctl_table_print(&p.t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
 	ctl_table_free(&p.t);
-	return 0;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 const struct ctl_cmd ctl_cmd_job_devices = {
 	"job", "devices", cmd_job_devices,
-	"ID [--state S]",
+	"ID [--state S] [--after DEVICE] [--limit N]",
 	help_job_devices,
 };
 

@@ -89,8 +89,10 @@ struct ctl_backend {
 
 	int	(*device_put)(struct ctl *, const struct ops_device_params *,
 		    struct device_rec *, int *created, struct ops_err *);
+	/* A refused import's bad lines come back in the result. */
 	int	(*device_import)(struct ctl *, const char *csv, size_t len,
-		    struct ops_import_result *, struct ops_err *);
+		    const char *product, struct ops_import_result *,
+		    struct ops_err *);
 	int	(*device_list)(struct ctl *, const struct ops_device_filter *,
 		    int (*cb)(const struct device_rec *, void *), void *arg,
 		    char next[OTA_ID_MAX + 1], struct ops_err *);
@@ -110,8 +112,9 @@ struct ctl_backend {
 		    const char *url, const char *sha256_hex, const char *ca,
 		    void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    struct firmware_rec *, struct ops_err *);
-	int	(*firmware_list)(struct ctl *, struct ops_fw_item **items,
-		    size_t *n, struct ops_err *);
+	int	(*firmware_list)(struct ctl *, const struct ops_page *,
+		    struct ops_fw_item **items, size_t *n,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
 	int	(*firmware_show)(struct ctl *, const char *id,
 		    struct ops_fw_item *, struct ops_err *);
 	int	(*firmware_edit)(struct ctl *, const char *id, const char *name,
@@ -121,8 +124,9 @@ struct ctl_backend {
 	int	(*job_create)(struct ctl *, const struct job_rec *,
 		    const char *const *devs, size_t n, struct ops_job_item *,
 		    struct ops_job_result *, struct ops_err *);
-	int	(*job_list)(struct ctl *, struct ops_job_item **items,
-		    size_t *n, struct ops_err *);
+	int	(*job_list)(struct ctl *, const struct ops_page *,
+		    struct ops_job_item **items, size_t *n,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
 	int	(*job_show)(struct ctl *, const char *id,
 		    struct ops_job_item *, struct ops_err *);
 	int	(*job_devices)(struct ctl *, const char *id,
@@ -182,6 +186,8 @@ int	 ctl_parse_num(const char *, long long min, long long max,
  */
 int	 ctl_plain_args(int argc, char **argv, int nargs, const char *what);
 int	 ctl_one_id_args(int argc, char **argv, const char *what);
+/* A list's --after ID and --limit N (and --help), no arguments; as above. */
+int	 ctl_page_args(int argc, char **argv, struct ops_page *pg);
 /* Reads a whole file (at most max bytes); malloc'd, NUL-terminated. */
 char	*ctl_read_file(const char *path, size_t max, size_t *len);
 
@@ -207,13 +213,23 @@ void	 ctl_table_free(struct ctl_table *);
 
 /* Prints one malloc'd JSON text (from the codec) and frees it; 0 or -1. */
 int	 ctl_json_put(char *json);
-/* Streaming a JSON array: "[", elements one per line, "]". */
-struct ctl_jarray {
+/*
+ * A list for --json, printed as one document, the admin API's list shape:
+ * {"items":[item,\nitem...],"next":"<after for the next page>"|null}.
+ * Items are kept until ctl_jlist_put prints the whole list (and frees it;
+ * -1 with the error said when memory ran out), so a command that fails
+ * half way prints nothing on stdout.
+ */
+struct ctl_jlist {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
 	size_t	 n;
 	int	 failed;
 };
-void	 ctl_jarray_item(struct ctl_jarray *, char *json);	/* taken */
-void	 ctl_jarray_end(struct ctl_jarray *);
+void	 ctl_jlist_item(struct ctl_jlist *, char *json);	/* taken */
+int	 ctl_jlist_put(struct ctl_jlist *, const char *next);
+void	 ctl_jlist_free(struct ctl_jlist *);	/* instead of put */
 
 /* "key:   value" with the values aligned. */
 void	 ctl_kv(const char *key, const char *fmt, ...)

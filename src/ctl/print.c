@@ -3,8 +3,10 @@
  * print.c: otactl's output, shared by the commands.  For people: aligned
  * tables (whose widths count East Asian wide characters twice, as
  * terminals draw them), "key: value" lines, times as RFC 3339 or "-".
- * For --json: the codec's texts as they are, and arrays streamed one
- * element per line.  What each command prints is next to the command;
+ * For --json: the codec's texts as they are, each command one JSON
+ * document; lists as {"items":[...],"next":...}, the items one per line,
+ * kept until the list is complete so that a failure prints no half
+ * document.  What each command prints is next to the command;
  * these are its pieces.
  */
 #include <stdarg.h>
@@ -163,18 +165,93 @@ ctl_json_put(char *json)
 	return 0;
 }
 
-void
-ctl_jarray_item(struct ctl_jarray *ja, char *json)
+/* Appends n bytes to the list's buffer; a failure marks the list. */
+static void
+jlist_add(struct ctl_jlist *jl, const char *s, size_t n)
 {
-	fputs(ja->n++ == 0 ? "[" : ",\n", stdout);
-	if (ctl_json_put(json) == -1)
-		ja->failed = 1;
+	size_t	 ncap;
+	char	*np;
+
+	if (jl->failed)
+		return;
+	if (jl->len + n + 1 > jl->cap) {
+		ncap = jl->cap ? jl->cap : 4096;
+		while (ncap < jl->len + n + 1) {
+			if (ncap > SIZE_MAX / 2) {
+				jl->failed = 1;
+				return;
+			}
+			ncap *= 2;
+		}
+		if ((np = realloc(jl->p, ncap)) == NULL) {
+			jl->failed = 1;
+			return;
+		}
+		jl->p = np;
+		jl->cap = ncap;
+	}
+	memcpy(jl->p + jl->len, s, n);
+	jl->len += n;
+	jl->p[jl->len] = '\0';
 }
 
 void
-ctl_jarray_end(struct ctl_jarray *ja)
+ctl_jlist_item(struct ctl_jlist *jl, char *json)
 {
-	fputs(ja->n == 0 ? "[]\n" : "]\n", stdout);
+	if (json == NULL) {
+		jl->failed = 1;
+		return;
+	}
+	if (jl->n++ > 0)
+		jlist_add(jl, ",\n", 2);
+	jlist_add(jl, json, strlen(json));
+	free(json);
+}
+
+/* A JSON string: ids need no escaping, but an answer is not trusted. */
+static void
+jlist_str(struct ctl_jlist *jl, const char *s)
+{
+	char	 e[8];
+
+	jlist_add(jl, "\"", 1);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20) {
+			snprintf(e, sizeof(e), "\\u%04x", (unsigned char)*s);
+			jlist_add(jl, e, strlen(e));
+		} else
+			jlist_add(jl, s, 1);
+	}
+	jlist_add(jl, "\"", 1);
+}
+
+int
+ctl_jlist_put(struct ctl_jlist *jl, const char *next)
+{
+	int	 rc = 0;
+
+	jlist_add(jl, "],\"next\":", 9);
+	if (next != NULL && next[0] != '\0')
+		jlist_str(jl, next);
+	else
+		jlist_add(jl, "null", 4);
+	jlist_add(jl, "}\n", 2);
+	if (jl->failed) {
+		ctl_err("out of memory");
+		rc = -1;
+	} else {
+		fputs("{\"items\":[", stdout);
+		fputs(jl->p, stdout);
+	}
+	ctl_jlist_free(jl);
+	return rc;
+}
+
+void
+ctl_jlist_free(struct ctl_jlist *jl)
+{
+	free(jl->p);
+	memset(jl, 0, sizeof(*jl));
 }
 
 /* "key:   value" with the values aligned. */

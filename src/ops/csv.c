@@ -1,19 +1,41 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * csv.c: the CSV import of devices ("product,device,secret,psk" per line).
+ * csv.c: the CSV import of devices: "product,device,secret,psk" per line,
+ * or the columns that a header line names.
  *
  * The whole file is parsed and checked before the store is touched: each
  * line is split (double quotes and "" as in RFC 4180, a line and a field
- * with hard caps), its product and device id validated, and the same
- * device on two lines refused.  The devices are then provisioned one by
- * one with device.c's ops_device_apply in a single write transaction, so
- * an import is all or nothing, and every error names its line.  Secrets
- * and PSKs are wiped from the parsed rows before they are freed.
+ * with hard caps), its product, device id, secret and PSK checked as
+ * device put checks them, and the same device on two lines refused.
+ * Every bad line is noted, not only the first: the result lists the first
+ * OPS_IMPORT_BAD_MAX of them in line order with their messages, and
+ * counts the rest.  One bad line and nothing is stored.  Otherwise the
+ * devices are provisioned one by one with device.c's ops_device_apply in
+ * a single write transaction, so an import is all or nothing.  Secrets
+ * and PSKs are wiped from the parsed rows before they are freed, and no
+ * message repeats a field's value (a device id that is valid aside).
+ *
+ * The header.  The first line that is not blank is a header when one of
+ * its fields names the device column; its fields then name the columns,
+ * in any order, case and with '_', '-' and blanks not counted:
+ *
+ *   product   product, productkey, productid
+ *   device    device, devicename, deviceid
+ *   secret    secret, devicesecret
+ *   psk       psk (hex, as device put takes it)
+ *
+ * so Aliyun's and Tencent's templates (DeviceName, ProductKey, ...) are
+ * read as they are.  Other columns (Aliyun's Nickname) are ignored.
+ * Without a header the columns are product,device,secret,psk.  A line
+ * whose product is missing or empty takes the caller's default product
+ * (otactl device import --product, POST ...?product=), which a template
+ * without a product column needs.
  */
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "crypto/crypto.h"
 #include "ops/ops.h"
@@ -21,6 +43,15 @@
 #include "util/validate.h"
 
 #define CSV_LINE_MAX	4096	/* bytes in one import line */
+#define CSV_COLS_MAX	16	/* fields in one line */
+
+enum { COL_PRODUCT, COL_DEVICE, COL_SECRET, COL_PSK, COL_N };
+
+static const char *const col_names[COL_N] = {
+	"product", "device", "secret", "psk"
+};
+
+typedef char csvfield[OPS_SECRET_MAX + 1];
 
 struct csvrow {
 	unsigned line;
@@ -32,22 +63,51 @@ struct csvrow {
 	int	 has_psk;
 };
 
+/* The file being parsed. */
+struct csvparse {
+	const char *product;	/* the default product, or NULL */
+	int	 at[COL_N];	/* field of each column, or -1 */
+	int	 nf;		/* fields a line may have */
+	int	 header;	/* a header named the columns */
+	size_t	 ndev;		/* device lines, good or bad */
+	struct ops_vec rows;	/* struct csvrow */
+	struct ops_vec bad;	/* struct ops_import_bad */
+};
+
+/* Notes a bad line; 0, or -1 when out of memory. */
+static int
+csv_bad(struct csvparse *cp, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+csv_bad(struct csvparse *cp, unsigned line, const char *fmt, ...)
+{
+	struct ops_import_bad *b;
+	va_list	 ap;
+
+	if ((b = ops_vec_push(&cp->bad)) == NULL)
+		return -1;
+	b->line = line;
+	va_start(ap, fmt);
+	vsnprintf(b->msg, sizeof(b->msg), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
 /*
- * Splits one line (without its end of line) into at most nf fields of at
- * most fsize bytes each.  Fields may be double-quoted, with "" for a
- * quote.  Returns the number of fields, or -1.
+ * Splits one line (without its end of line) into at most CSV_COLS_MAX
+ * fields.  Fields may be double-quoted, with "" for a quote.  Returns the
+ * number of fields, or -1 with why.
  */
 static int
-csv_split(const char *s, size_t len, char fields[][OPS_SECRET_MAX + 1],
-    int nf, const char **why)
+csv_split(const char *s, size_t len, csvfield *fields, const char **why)
 {
 	size_t	 i = 0, o;
 	int	 n = 0;
 
 	for (;;) {
-		if (n == nf) {
-			*why = "too many fields "
-			    "(want product,device,secret,psk)";
+		if (n == CSV_COLS_MAX) {
+			*why = "too many fields";
 			return -1;
 		}
 		o = 0;
@@ -100,79 +160,180 @@ csv_split(const char *s, size_t len, char fields[][OPS_SECRET_MAX + 1],
 	}
 }
 
+/* The column a header field names (see the top), or -1. */
 static int
-csvrow_cmp(const void *a, const void *b)
+csv_column(const char *name)
 {
-	const struct csvrow *const *x = a, *const *y = b;
+	static const struct {
+		const char *name;
+		int	 col;
+	} names[] = {
+		{ "product", COL_PRODUCT },
+		{ "productkey", COL_PRODUCT },
+		{ "productid", COL_PRODUCT },
+		{ "device", COL_DEVICE },
+		{ "devicename", COL_DEVICE },
+		{ "deviceid", COL_DEVICE },
+		{ "secret", COL_SECRET },
+		{ "devicesecret", COL_SECRET },
+		{ "psk", COL_PSK },
+	};
+	char	 n[32];
+	size_t	 i, o = 0;
 
-	return strcmp((*x)->device, (*y)->device);
+	for (i = 0; name[i] != '\0'; i++) {
+		if (strchr("_- \t", name[i]) != NULL)
+			continue;
+		if (o + 1 == sizeof(n))
+			return -1;
+		n[o++] = (char)tolower((unsigned char)name[i]);
+	}
+	n[o] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(n, names[i].name) == 0)
+			return names[i].col;
+	return -1;
 }
 
 /*
- * Adds the row of line from its n fields (product, device, and the
- * optional secret and PSK), once they are checked.
+ * The first line that is not blank: 1 when it is a header (its columns
+ * are set, or a bad line noted), 0 when it is a device line, -1 when out
+ * of memory.
  */
 static int
-csv_row_add(struct ops_vec *rows, char f[][OPS_SECRET_MAX + 1], int n,
-    unsigned line, struct ops_err *err)
+csv_header(struct csvparse *cp, csvfield *f, int n, unsigned line)
 {
-	struct csvrow *r;
+	int	 i, col, dev = 0;
 
-	if (n < 2)
-		return ops_fail(err, OPS_EINVAL, "line %u: want "
-		    "product,device,secret,psk", line);
-	if (rows->n == OPS_IMPORT_MAX_LINES)
-		return ops_fail(err, OPS_ETOOLARGE, "line %u: more than %d "
-		    "devices in one import", line, OPS_IMPORT_MAX_LINES);
-	if (!valid_product(f[0]))
-		return ops_fail(err, OPS_EINVAL, "line %u: invalid product",
-		    line);
-	if (!valid_device_id(f[1]))
-		return ops_fail(err, OPS_EINVAL, "line %u: invalid device id",
-		    line);
-	if ((r = ops_vec_push(rows)) == NULL)
-		return ops_fail(err, OPS_EIO, "out of memory");
-	r->line = line;
-	/* both validated: they fit */
-	(void)str_copy(r->product, sizeof(r->product), f[0]);
-	(void)str_copy(r->device, sizeof(r->device), f[1]);
-	if (n >= 3 && f[2][0] != '\0') {
-		snprintf(r->secret, sizeof(r->secret), "%s", f[2]);
-		r->has_secret = 1;
+	for (i = 0; i < n; i++)
+		if (csv_column(f[i]) == COL_DEVICE)
+			dev = 1;
+	if (!dev)
+		return 0;
+	cp->header = 1;
+	cp->nf = n;
+	for (col = 0; col < COL_N; col++)
+		cp->at[col] = -1;
+	for (i = 0; i < n; i++) {
+		if ((col = csv_column(f[i])) == -1)
+			continue;	/* a column otagw does not use */
+		if (cp->at[col] != -1)
+			return csv_bad(cp, line, "columns %d and %d both name "
+			    "the %s", cp->at[col] + 1, i + 1,
+			    col_names[col]) == -1 ? -1 : 1;
+		cp->at[col] = i;
 	}
-	if (n >= 4 && f[3][0] != '\0') {
-		if (strlen(f[3]) >= sizeof(r->psk))
-			return ops_fail(err, OPS_EINVAL, "line %u: the PSK "
-			    "must be 1 to %d bytes in hex", line, OTA_PSK_MAX);
-		snprintf(r->psk, sizeof(r->psk), "%s", f[3]);
-		r->has_psk = 1;
-	}
-	return ops_ok(err);
+	if (cp->at[COL_PRODUCT] == -1 && cp->product == NULL)
+		return csv_bad(cp, line, "the header names no product column: "
+		    "give the devices' product (otactl device import "
+		    "--product P, or product= in the query)") == -1 ? -1 : 1;
+	return 1;
 }
 
-/* Parses the whole file into rows; an error names its line. */
+/* Field col of a line, "" when the line or the header has none. */
+static const char *
+csv_field(const struct csvparse *cp, csvfield *f, int n, int col)
+{
+	int	 at = cp->at[col];
+
+	return at >= 0 && at < n ? f[at] : "";
+}
+
+/*
+ * Checks one device line's fields and adds its row; a bad line is noted
+ * (0), -1 when out of memory.
+ */
 static int
-csv_parse(const char *csv, size_t len, struct ops_vec *rows,
+csv_row_add(struct csvparse *cp, csvfield *f, int n, unsigned line)
+{
+	struct ops_device_params p;
+	struct ops_devparams dp;
+	struct ops_err e;
+	struct csvrow *r;
+	const char *product, *device, *secret, *psk;
+	int	 rc;
+
+	if (n > cp->nf) {
+		if (cp->header)
+			return csv_bad(cp, line, "%d fields, but the header "
+			    "names %d columns", n, cp->nf);
+		return csv_bad(cp, line, "too many fields (want "
+		    "product,device,secret,psk)");
+	}
+	product = csv_field(cp, f, n, COL_PRODUCT);
+	device = csv_field(cp, f, n, COL_DEVICE);
+	secret = csv_field(cp, f, n, COL_SECRET);
+	psk = csv_field(cp, f, n, COL_PSK);
+	if (*product == '\0' && cp->product != NULL)
+		product = cp->product;
+	if (*product == '\0')
+		return csv_bad(cp, line, "no product (want "
+		    "product,device,secret,psk, or a default product)");
+	if (!valid_product(product))
+		return csv_bad(cp, line, "invalid product (1-64 of A-Z a-z "
+		    "0-9 _ -)");
+	if (*device == '\0')
+		return csv_bad(cp, line, "no device id (want "
+		    "product,device,secret,psk)");
+	if (!valid_device_id(device))
+		return csv_bad(cp, line, "invalid device id (1-64 of A-Z a-z "
+		    "0-9 _ . : @ -)");
+	if (strlen(psk) >= sizeof(r->psk))
+		return csv_bad(cp, line, "the PSK must be 1 to %d bytes in "
+		    "hex", OTA_PSK_MAX);
+	/* the secret and the PSK as device put checks them */
+	memset(&p, 0, sizeof(p));
+	p.id = device;
+	p.product = product;
+	p.secret = *secret != '\0' ? secret : NULL;
+	p.psk_hex = *psk != '\0' ? psk : NULL;
+	rc = ops_devparams_check(&p, &dp, &e);
+	ops_devparams_wipe(&dp);
+	if (rc != OPS_OK)
+		return csv_bad(cp, line, "%s", e.msg);
+	if ((r = ops_vec_push(&cp->rows)) == NULL)
+		return -1;
+	r->line = line;
+	/* all checked: they fit */
+	(void)str_copy(r->product, sizeof(r->product), product);
+	(void)str_copy(r->device, sizeof(r->device), device);
+	if (*secret != '\0') {
+		(void)str_copy(r->secret, sizeof(r->secret), secret);
+		r->has_secret = 1;
+	}
+	if (*psk != '\0') {
+		(void)str_copy(r->psk, sizeof(r->psk), psk);
+		r->has_psk = 1;
+	}
+	return 0;
+}
+
+/*
+ * Parses the whole file into rows and bad lines.  OPS_OK (bad lines are
+ * not an error here), OPS_ETOOLARGE past OPS_IMPORT_MAX_LINES device
+ * lines, OPS_EIO when out of memory.
+ */
+static int
+csv_parse(struct csvparse *cp, const char *csv, size_t len,
     struct ops_err *err)
 {
-	char	 f[4][OPS_SECRET_MAX + 1];
-	const char *p = csv, *end = csv + len, *eol, *why;
+	csvfield f[CSV_COLS_MAX];
+	const char *p = csv, *end = csv + len, *eol, *next, *why = NULL;
 	unsigned line = 0;
 	size_t	 ll, i;
-	int	 n, first = 1, rc = OPS_OK;
+	int	 n, h, rc = OPS_OK, first = 1, col;
 
-	ops_vec_init(rows, sizeof(struct csvrow));
-	while (p < end) {
+	cp->nf = COL_N;
+	for (col = 0; col < COL_N; col++)
+		cp->at[col] = col;
+	for (; p < end; p = next) {
 		line++;
-		eol = memchr(p, '\n', (size_t)(end - p));
-		ll = (size_t)((eol != NULL ? eol : end) - p);
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		next = eol < end ? eol + 1 : end;
+		ll = (size_t)(eol - p);
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
-		if (ll > CSV_LINE_MAX) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: longer than "
-			    "%d bytes", line, CSV_LINE_MAX);
-			goto out;
-		}
 		if (line == 1 && ll >= 3 &&
 		    memcmp(p, "\xef\xbb\xbf", 3) == 0) {	/* BOM */
 			p += 3;
@@ -181,68 +342,123 @@ csv_parse(const char *csv, size_t len, struct ops_vec *rows,
 		for (i = 0; i < ll && (p[i] == ' ' || p[i] == '\t'); i++)
 			;
 		if (i == ll)
-			goto next;	/* blank */
-		if ((n = csv_split(p, ll, f, 4, &why)) == -1) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: %s", line,
-			    why);
-			goto out;
-		}
-		if (first && n >= 2 && strcasecmp(f[0], "product") == 0 &&
-		    strcasecmp(f[1], "device") == 0) {
-			first = 0;
-			goto next;	/* header */
+			continue;	/* blank */
+		if (ll > CSV_LINE_MAX) {
+			n = -1;
+			why = "longer than 4096 bytes";
+		} else
+			n = csv_split(p, ll, f, &why);
+		if (first && n != -1) {
+			if ((h = csv_header(cp, f, n, line)) == -1) {
+				rc = ops_fail(err, OPS_EIO, "out of memory");
+				break;
+			}
+			if (h == 1 && cp->bad.n > 0)
+				break;	/* the columns are unknown */
+			if (h == 1) {
+				first = 0;
+				continue;
+			}
 		}
 		first = 0;
-		if ((rc = csv_row_add(rows, f, n, line, err)) != OPS_OK)
-			goto out;
-	next:
-		if (eol == NULL)
+		if (++cp->ndev > OPS_IMPORT_MAX_LINES) {
+			rc = ops_fail(err, OPS_ETOOLARGE, "line %u: more than "
+			    "%d devices in one import", line,
+			    OPS_IMPORT_MAX_LINES);
 			break;
-		p = eol + 1;
+		}
+		if ((n == -1 ? csv_bad(cp, line, "%s", why) :
+		    csv_row_add(cp, f, n, line)) == -1) {
+			rc = ops_fail(err, OPS_EIO, "out of memory");
+			break;
+		}
 	}
-out:
 	crypto_wipe(f, sizeof(f));
 	return rc;
 }
 
 static void
-csv_rows_free(struct ops_vec *rows)
+csv_free(struct csvparse *cp)
 {
-	if (rows->data != NULL)
-		crypto_wipe(rows->data, rows->cap * rows->esize);
-	ops_vec_free(rows);
+	if (cp->rows.data != NULL)
+		crypto_wipe(cp->rows.data, cp->rows.cap * cp->rows.esize);
+	ops_vec_free(&cp->rows);
+	ops_vec_free(&cp->bad);
+}
+
+/* Rows by device id, then by line. */
+static int
+csvrow_cmp(const void *a, const void *b)
+{
+	const struct csvrow *const *x = a, *const *y = b;
+	int	 c;
+
+	if ((c = strcmp((*x)->device, (*y)->device)) != 0)
+		return c;
+	return (*x)->line < (*y)->line ? -1 : (*x)->line > (*y)->line;
 }
 
 /*
- * The same device on two lines is most likely a mistake: refuses it,
- * naming both lines.
+ * The same device on two lines is most likely a mistake: each later line
+ * is bad, naming the first.  0, or -1 when out of memory.
  */
 static int
-csv_check_repeats(const struct ops_vec *rows, struct ops_err *err)
+csv_check_repeats(struct csvparse *cp)
 {
 	struct csvrow **sorted;
-	size_t	 i;
-	int	 rc = OPS_OK;
+	size_t	 i, first = 0;
+	int	 rc = 0;
 
-	if ((sorted = calloc(rows->n, sizeof(*sorted))) == NULL)
-		return ops_fail(err, OPS_EIO, "out of memory");
-	for (i = 0; i < rows->n; i++)
-		sorted[i] = ops_vec_at(rows, i);
-	qsort(sorted, rows->n, sizeof(*sorted), csvrow_cmp);
-	for (i = 1; i < rows->n; i++) {
-		if (strcmp(sorted[i - 1]->device, sorted[i]->device) == 0) {
-			rc = ops_fail(err, OPS_EINVAL, "line %u: device %s is "
-			    "already on line %u",
-			    sorted[i - 1]->line > sorted[i]->line ?
-			    sorted[i - 1]->line : sorted[i]->line,
-			    sorted[i]->device,
-			    sorted[i - 1]->line > sorted[i]->line ?
-			    sorted[i]->line : sorted[i - 1]->line);
-			break;
+	if (cp->rows.n < 2)
+		return 0;
+	if ((sorted = calloc(cp->rows.n, sizeof(*sorted))) == NULL)
+		return -1;
+	for (i = 0; i < cp->rows.n; i++)
+		sorted[i] = ops_vec_at(&cp->rows, i);
+	qsort(sorted, cp->rows.n, sizeof(*sorted), csvrow_cmp);
+	for (i = 1; i < cp->rows.n && rc == 0; i++) {
+		if (strcmp(sorted[first]->device, sorted[i]->device) != 0) {
+			first = i;
+			continue;
 		}
+		rc = csv_bad(cp, sorted[i]->line, "device %s is already on "
+		    "line %u", sorted[i]->device, sorted[first]->line);
 	}
 	free(sorted);
 	return rc;
+}
+
+static int
+csvbad_cmp(const void *a, const void *b)
+{
+	const struct ops_import_bad *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * A refused import: the bad lines in order into res (the first
+ * OPS_IMPORT_BAD_MAX, and how many), and the first in err.
+ */
+static int
+csv_refuse(struct csvparse *cp, struct ops_import_result *res,
+    struct ops_err *err)
+{
+	const struct ops_import_bad *b;
+	size_t	 i;
+
+	qsort(cp->bad.data, cp->bad.n, cp->bad.esize, csvbad_cmp);
+	res->nbad = cp->bad.n;
+	for (i = 0; i < cp->bad.n && i < OPS_IMPORT_BAD_MAX; i++)
+		res->bad[i] = *(const struct ops_import_bad *)
+		    ops_vec_at(&cp->bad, i);
+	res->nlisted = i;
+	b = &res->bad[0];
+	if (res->nbad == 1)
+		return ops_fail(err, OPS_EINVAL, "line %u: %s", b->line,
+		    b->msg);
+	return ops_fail(err, OPS_EINVAL, "line %u: %s (and %zu more bad "
+	    "lines; nothing was imported)", b->line, b->msg, res->nbad - 1);
 }
 
 /*
@@ -291,29 +507,46 @@ csv_rows_apply(struct store_txn *txn, const struct ops_vec *rows,
 
 int
 ops_device_import(struct ops *ops, const char *csv, size_t len,
-    struct ops_import_result *res, struct ops_err *err)
+    const char *product, struct ops_import_result *res, struct ops_err *err)
 {
 	struct ops_dynjobs dj;
 	struct store_txn *txn = NULL;
-	struct ops_vec rows;
+	struct csvparse cp;
 	int64_t	 now = ops_now(ops);
 	int	 rc;
 
 	memset(&dj, 0, sizeof(dj));
 	memset(res, 0, sizeof(*res));
-	if ((rc = csv_parse(csv, len, &rows, err)) != OPS_OK)
+	memset(&cp, 0, sizeof(cp));
+	ops_vec_init(&cp.rows, sizeof(struct csvrow));
+	ops_vec_init(&cp.bad, sizeof(struct ops_import_bad));
+	if (product != NULL && *product != '\0') {
+		if (!valid_product(product)) {
+			rc = ops_fail(err, OPS_EINVAL, "invalid default "
+			    "product (1-64 of A-Z a-z 0-9 _ -)");
+			goto out;
+		}
+		cp.product = product;
+	}
+	if ((rc = csv_parse(&cp, csv, len, err)) != OPS_OK)
 		goto out;
-	if (rows.n == 0) {
+	if (csv_check_repeats(&cp) == -1) {
+		rc = ops_fail(err, OPS_EIO, "out of memory");
+		goto out;
+	}
+	if (cp.bad.n > 0) {
+		rc = csv_refuse(&cp, res, err);
+		goto out;
+	}
+	if (cp.rows.n == 0) {
 		rc = ops_fail(err, OPS_EINVAL, "no devices in the file");
 		goto out;
 	}
-	if ((rc = csv_check_repeats(&rows, err)) != OPS_OK)
-		goto out;
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
 		rc = ops_fail_store(err, rc, "device import");
 		goto out;
 	}
-	rc = csv_rows_apply(txn, &rows, &dj, now, res, err);
+	rc = csv_rows_apply(txn, &cp.rows, &dj, now, res, err);
 	if (rc != OPS_OK)
 		goto out;
 	rc = store_txn_commit(txn);
@@ -325,9 +558,12 @@ ops_device_import(struct ops *ops, const char *csv, size_t len,
 	rc = ops_ok(err);
 out:
 	store_txn_abort(txn);
-	if (rc != OPS_OK)
-		memset(res, 0, sizeof(*res));
-	csv_rows_free(&rows);
+	if (rc != OPS_OK) {
+		res->lines = 0;
+		res->created = 0;
+		res->updated = 0;
+	}
+	csv_free(&cp);
 	if (dj.loaded)
 		ops_vec_free(&dj.jobs);
 	return rc;

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,49 +410,51 @@ out:
 }
 
 static int
-fw_collect_cb(const struct firmware_rec *fw, void *arg)
+fw_page_cb(const struct firmware_rec *fw, void *arg)
 {
-	struct ops_fw_item *p;
-
-	if ((p = ops_vec_push(arg)) == NULL)
-		return 1;
-	p->fw = *fw;
-	return 0;
+	return ops_pager_cb(fw, arg);
 }
 
 int
-ops_firmware_list(struct ops *ops, struct ops_fw_item **items, size_t *n,
+ops_firmware_list(struct ops *ops, const struct ops_page *pg,
+    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	struct store_txn *txn = NULL;
 	struct ops_fw_item *it;
-	struct ops_vec fws, jobs;
+	struct ops_pager p;
+	struct ops_vec jobs;
 	size_t	 i;
 	int	 rc;
 
 	*items = NULL;
 	*n = 0;
-	ops_vec_init(&fws, sizeof(struct ops_fw_item));
+	if ((rc = ops_page_check(pg, "firmware", err)) != OPS_OK)
+		return rc;
+	ops_pager_init(&p, pg, sizeof(struct ops_fw_item),
+	    sizeof(struct firmware_rec), offsetof(struct firmware_rec, id));
 	ops_vec_init(&jobs, sizeof(struct job_rec));
 	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
 		return ops_fail_store(err, rc, "firmware list");
-	rc = store_firmware_iter(txn, fw_collect_cb, &fws);
+	rc = store_firmware_iter_after(txn, pg != NULL ? pg->after : NULL,
+	    fw_page_cb, &p);
 	if (rc == STORE_ESTOP)
-		rc = STORE_EIO;
+		rc = p.nomem ? STORE_EIO : 0;
 	if (rc == 0)
 		rc = ops_all_jobs(txn, &jobs);
-	for (i = 0; rc == 0 && i < fws.n; i++) {
-		it = ops_vec_at(&fws, i);
+	for (i = 0; rc == 0 && i < p.v.n; i++) {
+		it = ops_vec_at(&p.v, i);
 		rc = fw_counts(txn, &jobs, it->fw.id, &it->counts);
 	}
 	store_txn_abort(txn);
 	ops_vec_free(&jobs);
 	if (rc != 0) {
-		ops_vec_free(&fws);
+		ops_vec_free(&p.v);
 		return ops_fail_store(err, rc, "firmware list");
 	}
-	*items = (struct ops_fw_item *)fws.data;
-	*n = fws.n;
+	ops_pager_next(&p, next);
+	*items = (struct ops_fw_item *)p.v.data;
+	*n = p.v.n;
 	return ops_ok(err);
 }
 

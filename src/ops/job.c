@@ -16,6 +16,7 @@
  * removal and provisioning write rows and settle jobs too, and firmware.c
  * counts the rows of a firmware's jobs.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,7 @@ ops_all_jobs(struct store_txn *txn, struct ops_vec *jobs)
 static int
 job_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct job_rec *)a)->id,
+	return id_cmp(((const struct job_rec *)a)->id,
 	    ((const struct job_rec *)b)->id);
 }
 
@@ -700,45 +701,46 @@ ops_job_show(struct ops *ops, const char *id, struct ops_job_item *item,
 }
 
 static int
-jobitem_collect_cb(const struct job_rec *job, void *arg)
+job_page_cb(const struct job_rec *job, void *arg)
 {
-	struct ops_job_item *p;
-
-	if ((p = ops_vec_push(arg)) == NULL)
-		return 1;
-	p->job = *job;
-	return 0;
+	return ops_pager_cb(job, arg);
 }
 
 int
-ops_job_list(struct ops *ops, struct ops_job_item **items, size_t *n,
+ops_job_list(struct ops *ops, const struct ops_page *pg,
+    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
     struct ops_err *err)
 {
 	struct store_txn *txn = NULL;
 	struct ops_job_item *it;
-	struct ops_vec v;
+	struct ops_pager p;
 	size_t	 i;
 	int	 rc;
 
 	*items = NULL;
 	*n = 0;
-	ops_vec_init(&v, sizeof(struct ops_job_item));
+	if ((rc = ops_page_check(pg, "job", err)) != OPS_OK)
+		return rc;
+	ops_pager_init(&p, pg, sizeof(struct ops_job_item),
+	    sizeof(struct job_rec), offsetof(struct job_rec, id));
 	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
 		return ops_fail_store(err, rc, "job list");
-	rc = store_job_iter(txn, jobitem_collect_cb, &v);
+	rc = store_job_iter_after(txn, pg != NULL ? pg->after : NULL,
+	    job_page_cb, &p);
 	if (rc == STORE_ESTOP)
-		rc = STORE_EIO;
-	for (i = 0; rc == 0 && i < v.n; i++) {
-		it = ops_vec_at(&v, i);
+		rc = p.nomem ? STORE_EIO : 0;
+	for (i = 0; rc == 0 && i < p.v.n; i++) {
+		it = ops_vec_at(&p.v, i);
 		rc = ops_job_counts(txn, it->job.id, &it->counts);
 	}
 	store_txn_abort(txn);
 	if (rc != 0) {
-		ops_vec_free(&v);
+		ops_vec_free(&p.v);
 		return ops_fail_store(err, rc, "job list");
 	}
-	*items = (struct ops_job_item *)v.data;
-	*n = v.n;
+	ops_pager_next(&p, next);
+	*items = (struct ops_job_item *)p.v.data;
+	*n = p.v.n;
 	return ops_ok(err);
 }
 

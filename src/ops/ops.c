@@ -285,3 +285,62 @@ fail:
 	store_txn_abort(txn);
 	return ops_fail_store(err, rc, "url key");
 }
+
+/*
+ * Paged lists.
+ */
+
+int
+ops_page_check(const struct ops_page *pg, const char *what,
+    struct ops_err *err)
+{
+	if (pg != NULL && pg->after != NULL && *pg->after != '\0' &&
+	    !valid_id(pg->after))
+		return ops_fail(err, OPS_EINVAL, "invalid %s id in after",
+		    what);
+	return ops_ok(err);
+}
+
+void
+ops_pager_init(struct ops_pager *p, const struct ops_page *pg, size_t esize,
+    size_t rsize, size_t idoff)
+{
+	memset(p, 0, sizeof(*p));
+	ops_vec_init(&p->v, esize);
+	p->limit = pg != NULL ? pg->limit : 0;
+	p->rsize = rsize;
+	p->idoff = idoff;
+}
+
+/* 0 to go on, 1 to stop: the page is full, or out of memory. */
+int
+ops_pager_cb(const void *rec, struct ops_pager *p)
+{
+	void	*e;
+
+	if (p->limit > 0 && p->v.n == p->limit) {
+		p->more = 1;
+		return 1;
+	}
+	if ((e = ops_vec_push(&p->v)) == NULL) {
+		p->nomem = 1;
+		return 1;
+	}
+	memcpy(e, rec, p->rsize);
+	return 0;
+}
+
+void
+ops_pager_next(const struct ops_pager *p, char next[OTA_ID_MAX + 1])
+{
+	const char *last;
+
+	if (next == NULL)
+		return;
+	if (!p->more || p->v.n == 0) {
+		next[0] = '\0';
+		return;
+	}
+	last = (const char *)ops_vec_at(&p->v, p->v.n - 1) + p->idoff;
+	snprintf(next, OTA_ID_MAX + 1, "%s", last);
+}

@@ -136,19 +136,37 @@ int	 ops_device_list(struct ops *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
 
+/* A bad line of a refused import. */
+#define OPS_IMPORT_BAD_MAX	100	/* bad lines listed; the rest counted */
+#define OPS_IMPORT_MSG_MAX	160
+struct ops_import_bad {
+	unsigned line;			/* in the file, from 1 */
+	char	 msg[OPS_IMPORT_MSG_MAX];
+};
+
 struct ops_import_result {
 	size_t	 lines;			/* device lines read */
 	size_t	 created;
 	size_t	 updated;
+	/* a refused import (OPS_EINVAL): its bad lines, in line order */
+	size_t	 nbad;			/* every one found */
+	size_t	 nlisted;		/* in bad[]: the first ones */
+	struct ops_import_bad bad[OPS_IMPORT_BAD_MAX];
 };
 /*
  * CSV import: "product,device,secret,psk" per line (an empty secret or
- * psk means none; fields may be double-quoted; a header line naming the
- * columns is skipped; blank lines are ignored), at most 10,000 device
- * lines, all or nothing in one transaction.  An error names its line.
+ * psk means none; fields may be double-quoted; blank lines are ignored),
+ * or the columns a first line names (product/ProductKey/productId,
+ * device/DeviceName/deviceId, secret/DeviceSecret, psk, in any order and
+ * case; others are ignored: see csv.c), at most 10,000 device lines, all
+ * or nothing in one transaction.  product (NULL: none) is the product of
+ * lines that name none.  Every bad line is found before anything is
+ * stored: res lists them (the first 100, and how many) and err names the
+ * first; other errors (413, store) are in err alone.
  */
 int	 ops_device_import(struct ops *, const char *csv, size_t len,
-	    struct ops_import_result *, struct ops_err *);
+	    const char *product, struct ops_import_result *,
+	    struct ops_err *);
 
 /*
  * Firmware (firmware.c; by URL, fetch.h).
@@ -187,6 +205,18 @@ int	 ops_firmware_add_fd(struct ops *, const struct ops_fw_params *, int fd,
 int	 ops_firmware_add_file(struct ops *, const struct ops_fw_params *,
 	    const char *path, struct firmware_rec *out, struct ops_err *);
 
+/*
+ * A page of a list in id order (fw-2 before fw-10): the items after
+ * `after' (NULL or "": from the first), at most `limit' of them (0: no
+ * limit).  When the limit cut the list short, next receives the id to
+ * pass as `after' for the next page, else "" (written last: it may be the
+ * buffer `after' points to).  A NULL page is the whole list.
+ */
+struct ops_page {
+	const char *after;
+	size_t	 limit;
+};
+
 /* A firmware with the per-state counts of its devices across its jobs. */
 struct ops_fw_item {
 	struct firmware_rec fw;
@@ -194,8 +224,9 @@ struct ops_fw_item {
 };
 int	 ops_firmware_show(struct ops *, const char *id, struct ops_fw_item *,
 	    struct ops_err *);
-/* All firmware in id order; *items is malloc'd (free it), *n its length. */
-int	 ops_firmware_list(struct ops *, struct ops_fw_item **items, size_t *n,
+/* Firmware in id order; *items is malloc'd (free it), *n its length. */
+int	 ops_firmware_list(struct ops *, const struct ops_page *,
+	    struct ops_fw_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 /* name / description: NULL keeps the current value. */
 int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
@@ -236,8 +267,9 @@ int	 ops_job_create(struct ops *, const struct job_rec *params,
 	    struct ops_err *);
 int	 ops_job_show(struct ops *, const char *id, struct ops_job_item *,
 	    struct ops_err *);
-/* All jobs in id order with their counts; *items is malloc'd. */
-int	 ops_job_list(struct ops *, struct ops_job_item **items, size_t *n,
+/* Jobs in id order with their counts; *items is malloc'd. */
+int	 ops_job_list(struct ops *, const struct ops_page *,
+	    struct ops_job_item **items, size_t *n, char next[OTA_ID_MAX + 1],
 	    struct ops_err *);
 
 struct ops_jobdev_filter {

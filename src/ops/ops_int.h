@@ -57,6 +57,29 @@ void	*ops_vec_at(const struct ops_vec *, size_t i);
 void	 ops_vec_free(struct ops_vec *);
 
 /*
+ * Paged lists (ops.c).  ops_page_check validates a page's `after' (an
+ * id of what is listed, `what' in the message).  ops_pager collects up to
+ * a page's limit of records into a struct ops_vec (esize bytes each, the
+ * record copied to its start) from a store_*_iter callback, and notes
+ * whether more followed (ops_pager_cb: 0 to go on, 1 to stop);
+ * ops_pager_next gives the next page's `after'.
+ */
+int	 ops_page_check(const struct ops_page *, const char *what,
+	    struct ops_err *);
+struct ops_pager {
+	struct ops_vec v;
+	size_t	 limit;		/* 0: no limit */
+	size_t	 rsize;		/* bytes of the record copied */
+	size_t	 idoff;		/* offset of the record's id */
+	int	 more;		/* a record past the limit was seen */
+	int	 nomem;		/* stopped: out of memory */
+};
+void	 ops_pager_init(struct ops_pager *, const struct ops_page *,
+	    size_t esize, size_t rsize, size_t idoff);
+int	 ops_pager_cb(const void *rec, struct ops_pager *);
+void	 ops_pager_next(const struct ops_pager *, char next[OTA_ID_MAX + 1]);
+
+/*
  * Rows and jobs (job.c); all return store codes.
  *
  * ops_row_store writes a row that ch says changed, with one outbox event

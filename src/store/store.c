@@ -5,7 +5,8 @@
  * Layout.  One environment in DIR with these named databases, all opened
  * once by store_open in a single write transaction:
  *
- *   meta     "schema" -> u32; "id\0<prefix>" -> u64 (last id handed out);
+ *   meta     "schema" -> u32 (2); "id\0<prefix>" -> u64 (last id handed
+ *            out);
  *            "outbox\0seq" -> u64 (last outbox sequence number)
  *   devices  <device id>                    -> device record
  *   firmware <firmware id>                  -> firmware record
@@ -26,6 +27,17 @@
  * Records are encoded by pack.c, never dumped as structs.  Ids cannot hold
  * a NUL, so a scan over the prefix "<device>\0" sees exactly one device's
  * rows.  Numbers in keys are big-endian so they sort numerically.
+ *
+ * Order.  Ids the store hands out sort by number (fw-2 before fw-10): the
+ * firmware and jobs databases, and the job part of jobdev and devopen
+ * keys, have comparators (mdb_set_compare, by util's id_cmp_n); device ids
+ * and everything else keep LMDB's byte order.  A comparator lives in the
+ * process, not in the file, so store_open sets them every time, before the
+ * databases are read; this file is the only one that opens the store.
+ * Schema 1 kept every key in byte order: store_open sorts such a store
+ * again once, in its opening transaction (migrate_order), and writes
+ * schema 2.  (A copy made with mdb_dump and mdb_load would come back in
+ * byte order: copy a store with mdb_copy, or as files while it is shut.)
  *
  * Transactions.  struct store_txn wraps MDB_txn.  The first LMDB failure in
  * a write transaction (a full map above all) marks it failed: later calls
@@ -59,12 +71,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store/pack.h"
 #include "store/store.h"
+#include "util/validate.h"
 
-#define STORE_SCHEMA      1
+#define STORE_SCHEMA      2 /* 2: ids sort by number */
 #define STORE_MAP_DEFAULT ((size_t)1 << 30)
 #define STORE_MAXREADERS  256
 #define OUTBOX_DATA_MAX   (1024 * 1024) /* one encoded event */
@@ -301,13 +315,214 @@ store_dir(const struct store *st)
 	return st != NULL ? st->dir : NULL;
 }
 
+/*
+ * Key order.  Keys are in byte order, except where they hold ids the
+ * store hands out ("fw-2", "j-10"): those sort by number (id_cmp_n), so
+ * that lists, pages and a device's open rows come in the order the ids
+ * were made.  Device ids, chosen by operators, keep their byte order.
+ */
+
+/* firmware, jobs: the key is the id. */
+static int
+cmp_id(const MDB_val *a, const MDB_val *b)
+{
+	return id_cmp_n(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
+}
+
+/* The length of a composite key's first part: up to its NUL, or all. */
+static size_t
+key_head(const MDB_val *k, int *has_nul)
+{
+	const uint8_t *z = NULL;
+
+	if (k->mv_size > 0)
+		z = memchr(k->mv_data, '\0', k->mv_size);
+	*has_nul = z != NULL;
+	return z != NULL ? (size_t)(z - (const uint8_t *)k->mv_data) :
+	    k->mv_size;
+}
+
+/* Byte order, a shorter key before its extensions (LMDB's default). */
+static int
+cmp_bytes(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int	 c;
+
+	if (alen > 0 && blen > 0 &&
+	    (c = memcmp(a, b, alen < blen ? alen : blen)) != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/*
+ * jobdev "<job>\0<device>" (job_first) and devopen "<device>\0<job>":
+ * the parts in turn, the job by id_cmp_n, the device by its bytes; a key
+ * without a NUL before the keys of its first part.  A prefix scan for
+ * "<part>\0" therefore still finds exactly that part's keys together.
+ */
+static int
+cmp_pair(const MDB_val *a, const MDB_val *b, int job_first)
+{
+	const uint8_t *pa = a->mv_data, *pb = b->mv_data;
+	size_t	 ha, hb;
+	int	 za, zb, c;
+
+	ha = key_head(a, &za);
+	hb = key_head(b, &zb);
+	c = job_first ? id_cmp_n(pa, ha, pb, hb) : cmp_bytes(pa, ha, pb, hb);
+	if (c != 0)
+		return c;
+	if (za != zb)
+		return za ? 1 : -1;
+	if (!za)
+		return 0;
+	pa += ha + 1;
+	pb += hb + 1;
+	ha = a->mv_size - ha - 1;
+	hb = b->mv_size - hb - 1;
+	return job_first ? cmp_bytes(pa, ha, pb, hb) : id_cmp_n(pa, ha, pb, hb);
+}
+
+static int
+cmp_job_dev(const MDB_val *a, const MDB_val *b)
+{
+	return cmp_pair(a, b, 1);
+}
+
+static int
+cmp_dev_job(const MDB_val *a, const MDB_val *b)
+{
+	return cmp_pair(a, b, 0);
+}
+
+/* The databases that do not keep LMDB's byte order, and theirs. */
+static MDB_cmp_func *const db_cmp[DB_COUNT] = {
+	[DB_FIRMWARE] = cmp_id,
+	[DB_JOBS] = cmp_id,
+	[DB_JOBDEV] = cmp_job_dev,
+	[DB_DEVOPEN] = cmp_dev_job,
+};
+
+/*
+ * Whether a process other than this one has the store open: its reader
+ * slot (the daemon keeps one) shows in mdb_reader_list's lines, "pid
+ * thread txnid" after a header line.
+ */
+struct readers {
+	long	 self;
+	long	 other;		/* the first other pid, or 0 */
+};
+
+static int
+reader_line(const char *msg, void *arg)
+{
+	struct readers *r = arg;
+	char	*end;
+	long	 pid;
+
+	pid = strtol(msg, &end, 10);
+	if (end != msg && pid > 0 && pid != r->self && r->other == 0)
+		r->other = pid;
+	return 0;
+}
+
+/*
+ * Copies the records of dbi aside into tmp (in the byte order they are
+ * in), empties dbi, gives it cmp, and copies them back in cmp's order.
+ */
+static int
+resort_db(MDB_txn *txn, MDB_dbi dbi, MDB_dbi tmp, MDB_cmp_func *cmp)
+{
+	MDB_cursor *c = NULL;
+	MDB_val	 k, v;
+	int	 rc;
+
+	if ((rc = mdb_drop(txn, tmp, 0)) != 0 ||
+	    (rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((rc = mdb_put(txn, tmp, &k, &v, MDB_APPEND)) != 0)
+			break;
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* an empty database takes a new order safely */
+	if ((rc = mdb_drop(txn, dbi, 0)) != 0 ||
+	    (rc = mdb_set_compare(txn, dbi, cmp)) != 0 ||
+	    (rc = mdb_cursor_open(txn, tmp, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE)) != 0)
+			break;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Schema 1 to 2: the databases of db_cmp, kept in byte order until now,
+ * are sorted again in their own order (resort_db), inside open_dbs's one
+ * write transaction, so it happens whole or not at all, and once: the
+ * caller writes schema 2 in the same transaction.  A process that still
+ * runs the old code would read and write them in the wrong order, so
+ * while another process has the store open (and there is something to
+ * sort) nothing is done: STORE_EBUSY with the pid.  On a full map
+ * MDB_MAP_FULL comes back: the sort needs room for a second copy.
+ */
+static int
+migrate_order(struct store *st, MDB_txn *txn)
+{
+	struct readers r;
+	MDB_stat ms;
+	MDB_dbi	 tmp;
+	size_t	 n = 0;
+	int	 rc, i;
+
+	for (i = 0; i < DB_COUNT; i++) {
+		if (db_cmp[i] == NULL)
+			continue;
+		if ((rc = mdb_stat(txn, st->dbi[i], &ms)) != 0)
+			return rc;
+		n += ms.ms_entries;
+	}
+	if (n > 0) {
+		r.self = (long)getpid();
+		r.other = 0;
+		mdb_reader_list(st->env, reader_line, &r);
+		if (r.other != 0) {
+			log_warnx("store: %s: sorting ids by number (schema 2) "
+			    "needs the store to itself, but process %ld has "
+			    "it open (an older otagw or otactl?): stop it and "
+			    "try again", st->dir, r.other);
+			return EBUSY;
+		}
+		log_info("store: %s: sorting %zu records by id number "
+		    "(schema 1 to 2)", st->dir, n);
+	}
+	if ((rc = mdb_dbi_open(txn, "migrate", MDB_CREATE, &tmp)) != 0)
+		return rc;
+	for (i = 0; i < DB_COUNT; i++) {
+		if (db_cmp[i] == NULL)
+			continue;
+		if ((rc = resort_db(txn, st->dbi[i], tmp, db_cmp[i])) != 0)
+			return rc;
+	}
+	return mdb_drop(txn, tmp, 1);
+}
+
+/*
+ * Opens the databases in one write transaction: creates them (and the
+ * schema record) in a new store, sets the key orders, and moves a store
+ * of schema 1 to schema 2 (migrate_order).  A later schema is refused.
+ */
 static int
 open_dbs(struct store *st)
 {
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
 	uint8_t buf[4];
-	uint32_t schema;
+	uint32_t schema = 0;
 	int rc, i, tries;
 
 	for (tries = 0;; tries++) {
@@ -332,15 +547,7 @@ open_dbs(struct store *st)
 	k.mv_data = (void *)meta_schema;
 	k.mv_size = sizeof(meta_schema) - 1;
 	rc = mdb_get(txn, st->dbi[DB_META], &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		buf[0] = 0;
-		buf[1] = 0;
-		buf[2] = 0;
-		buf[3] = STORE_SCHEMA;
-		v.mv_data = buf;
-		v.mv_size = sizeof(buf);
-		rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0);
-	} else if (rc == 0) {
+	if (rc == 0) {
 		if (v.mv_size != 4) {
 			log_warnx("store: %s: bad schema record", st->dir);
 			rc = EINVAL;
@@ -349,17 +556,43 @@ open_dbs(struct store *st)
 		memcpy(buf, v.mv_data, 4);
 		schema = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
 		    (uint32_t)buf[2] << 8 | buf[3];
-		if (schema != STORE_SCHEMA) {
+		if (schema == 0 || schema > STORE_SCHEMA) {
 			log_warnx("store: %s: schema %" PRIu32 ", this "
 			    "program knows %d",
 			    st->dir, schema, STORE_SCHEMA);
 			rc = EINVAL;
 			goto fail;
 		}
-	}
-	if (rc != 0) {
+	} else if (rc != MDB_NOTFOUND) {
 		log_warnx("store: %s: schema: %s", st->dir, mdb_strerror(rc));
 		goto fail;
+	}
+	/* nothing read from these databases yet: their order may be set */
+	if (schema == STORE_SCHEMA) {
+		for (i = 0; i < DB_COUNT; i++)
+			if (db_cmp[i] != NULL &&
+			    (rc = mdb_set_compare(txn, st->dbi[i],
+			    db_cmp[i])) != 0)
+				goto fail;
+	} else {
+		/* a new store (no schema yet) or schema 1 */
+		if ((rc = migrate_order(st, txn)) != 0) {
+			if (rc != EBUSY)
+				log_warnx("store: %s: sorting ids by number: "
+				    "%s", st->dir, mdb_strerror(rc));
+			goto fail;
+		}
+		buf[0] = 0;
+		buf[1] = 0;
+		buf[2] = 0;
+		buf[3] = STORE_SCHEMA;
+		v.mv_data = buf;
+		v.mv_size = sizeof(buf);
+		if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &v, 0)) != 0) {
+			log_warnx("store: %s: schema: %s", st->dir,
+			    mdb_strerror(rc));
+			goto fail;
+		}
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		log_warnx("store: %s: commit: %s", st->dir, mdb_strerror(rc));
@@ -430,7 +663,7 @@ store_open(const char *dir, size_t map_size, struct store **out)
 	if (!store_exists(dir) && (rc = mdb_env_set_mapsize(st->env,
 	    map_size != 0 ? map_size : STORE_MAP_DEFAULT)) != 0)
 		goto fail_mdb;
-	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 1)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env, STORE_MAXREADERS)) != 0 ||
 	    (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0)
 		goto fail_mdb;
@@ -1222,16 +1455,28 @@ firmware_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 }
 
 int
-store_firmware_iter(struct store_txn *t,
+store_firmware_iter_after(struct store_txn *t, const char *after,
     int (*cb)(const struct firmware_rec *, void *), void *arg)
 {
 	struct iter_ctx ic;
+	size_t	 alen = 0;
 
 	if (cb == NULL)
 		return STORE_EINVAL;
+	if (after != NULL && *after != '\0' &&
+	    (alen = pack_key_len(after)) == 0)
+		return STORE_EINVAL;
 	ic.cb.fw = cb;
 	ic.arg = arg;
-	return db_scan(t, DB_FIRMWARE, NULL, 0, 0, 0, firmware_scan_cb, &ic);
+	return db_scan(t, DB_FIRMWARE, after, alen, 0, 1, firmware_scan_cb,
+	    &ic);
+}
+
+int
+store_firmware_iter(struct store_txn *t,
+    int (*cb)(const struct firmware_rec *, void *), void *arg)
+{
+	return store_firmware_iter_after(t, NULL, cb, arg);
 }
 
 /*
@@ -1278,16 +1523,27 @@ job_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
 }
 
 int
-store_job_iter(struct store_txn *t, int (*cb)(const struct job_rec *, void *),
-    void *arg)
+store_job_iter_after(struct store_txn *t, const char *after,
+    int (*cb)(const struct job_rec *, void *), void *arg)
 {
 	struct iter_ctx ic;
+	size_t	 alen = 0;
 
 	if (cb == NULL)
 		return STORE_EINVAL;
+	if (after != NULL && *after != '\0' &&
+	    (alen = pack_key_len(after)) == 0)
+		return STORE_EINVAL;
 	ic.cb.job = cb;
 	ic.arg = arg;
-	return db_scan(t, DB_JOBS, NULL, 0, 0, 0, job_scan_cb, &ic);
+	return db_scan(t, DB_JOBS, after, alen, 0, 1, job_scan_cb, &ic);
+}
+
+int
+store_job_iter(struct store_txn *t, int (*cb)(const struct job_rec *, void *),
+    void *arg)
+{
+	return store_job_iter_after(t, NULL, cb, arg);
 }
 
 /*

@@ -46,7 +46,9 @@ struct store_txn;
 /*
  * Opens (creating if needed) the state directory DIR.  map_size is the LMDB
  * map size in bytes (0: 1 GiB).  Returns 0 and *out, or a STORE_E* code with
- * a message already logged.
+ * a message already logged.  A store made before ids sorted by number is
+ * sorted again first, once, in one transaction; while another process has
+ * it open that waits (STORE_EBUSY).
  */
 int	 store_open(const char *dir, size_t map_size, struct store **out);
 void	 store_close(struct store *);	/* accepts NULL */
@@ -76,7 +78,10 @@ int	 store_device_get(struct store_txn *, const char *id,
 	    struct device_rec *);
 int	 store_device_put(struct store_txn *, const struct device_rec *);
 int	 store_device_del(struct store_txn *, const char *id);
-/* In id order, starting after `after' (NULL or "": from the start). */
+/*
+ * In id order (device ids are chosen by operators: their bytes), starting
+ * after `after' (NULL or "": from the start).
+ */
 int	 store_device_iter(struct store_txn *, const char *after,
 	    int (*cb)(const struct device_rec *, void *), void *arg);
 int	 store_device_count(struct store_txn *, size_t *out);
@@ -89,13 +94,19 @@ int	 store_firmware_put(struct store_txn *, const struct firmware_rec *);
 int	 store_firmware_del(struct store_txn *, const char *id);
 int	 store_firmware_find(struct store_txn *, const char *product,
 	    const char *module, const char *version, char id[OTA_ID_MAX + 1]);
+/* In id order (fw-2 before fw-10), after `after' (NULL or "": all). */
 int	 store_firmware_iter(struct store_txn *,
+	    int (*cb)(const struct firmware_rec *, void *), void *arg);
+int	 store_firmware_iter_after(struct store_txn *, const char *after,
 	    int (*cb)(const struct firmware_rec *, void *), void *arg);
 
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);
+/* In id order (j-2 before j-10), after `after' (NULL or "": all). */
 int	 store_job_iter(struct store_txn *,
+	    int (*cb)(const struct job_rec *, void *), void *arg);
+int	 store_job_iter_after(struct store_txn *, const char *after,
 	    int (*cb)(const struct job_rec *, void *), void *arg);
 
 /*
@@ -106,10 +117,10 @@ int	 store_job_iter(struct store_txn *,
 int	 store_jobdev_get(struct store_txn *, const char *job,
 	    const char *device, struct jobdev_rec *);
 int	 store_jobdev_put(struct store_txn *, const struct jobdev_rec *);
-/* Rows of one job in device order. */
+/* Rows of one job in device order (bytes, as devices). */
 int	 store_jobdev_iter(struct store_txn *, const char *job,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
-/* Open rows of one device (its pending notices), in job-id order. */
+/* Open rows of one device (its pending notices), in job id order. */
 int	 store_device_open_jobs(struct store_txn *, const char *device,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
 

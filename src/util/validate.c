@@ -492,6 +492,68 @@ time_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Splits an id into its prefix (*plen bytes) and the digits of its number
+ * (*nlen bytes, 0 when it has none): "j-10" is "j" and "10".  A number is
+ * the digits after the last '-', at least one, the first not a '0'.
+ */
+static void
+id_split(const unsigned char *p, size_t len, size_t *plen, size_t *nlen)
+{
+	size_t	 i = len;
+
+	while (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9')
+		i--;
+	if (i > 0 && i < len && p[i - 1] == '-' && p[i] != '0') {
+		*plen = i - 1;
+		*nlen = len - i;
+	} else {
+		*plen = len;
+		*nlen = 0;
+	}
+}
+
+/* Bytes in order, a shorter string before its extensions. */
+static int
+bytes_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
+    size_t blen)
+{
+	int	 c;
+
+	if ((c = memcmp(a, b, alen < blen ? alen : blen)) != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/*
+ * Compares (prefix, has a number, number of digits, digits): without
+ * leading zeros, more digits is a larger number.  The mapping from an id
+ * to that tuple is one to one, so this is a total order.
+ */
+int
+id_cmp_n(const void *va, size_t alen, const void *vb, size_t blen)
+{
+	const unsigned char *a = va, *b = vb;
+	size_t	 ap, an, bp, bn;
+	int	 c;
+
+	id_split(a, alen, &ap, &an);
+	id_split(b, blen, &bp, &bn);
+	if ((c = bytes_cmp(a, ap, b, bp)) != 0)
+		return c;
+	if ((an > 0) != (bn > 0))
+		return an > 0 ? 1 : -1;
+	if (an != bn)
+		return an < bn ? -1 : 1;
+	return memcmp(a + alen - an, b + blen - bn, an);
+}
+
+int
+id_cmp(const char *a, const char *b)
+{
+	return id_cmp_n(a, strlen(a), b, strlen(b));
+}
+
 int
 str_copy(char *dst, size_t size, const char *src)
 {

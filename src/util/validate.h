@@ -46,6 +46,17 @@ void	 time_format_rfc3339(int64_t ms, char out[32]);
 /* Wall clock, ms since the epoch. */
 int64_t	 time_now_ms(void);
 
+/*
+ * The order of ids: ids the store hands out, "<prefix>-<n>" (fw-2, j-10),
+ * sort by prefix and then by the number n (j-2 before j-10); any other id
+ * (n missing or with a leading zero) sorts by its bytes among the
+ * prefixes, before the numbered ids of the same prefix.  A total order:
+ * 0 only for equal ids.  id_cmp_n takes lengths and allows any bytes;
+ * both return <0, 0 or >0 as strcmp.
+ */
+int	 id_cmp(const char *a, const char *b);
+int	 id_cmp_n(const void *a, size_t alen, const void *b, size_t blen);
+
 /* Copies a string if it fits (including NUL); 0, or -1 without writing. */
 int	 str_copy(char *dst, size_t size, const char *src);
 

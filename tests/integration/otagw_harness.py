@@ -213,6 +213,10 @@ class Gateway:
     # otactl ------------------------------------------------------------
     def otactl(self, *args, via="state", check=False, input=None):
         """Runs otactl on this gateway; returns CompletedProcess (text)."""
+        # otactl never makes a state directory (otagw does when it first
+        # starts): tests that use otactl before the daemon make it here
+        if not os.path.isdir(self.state):
+            os.makedirs(self.state, 0o700)
         if via == "state":
             base = [OTACTL, "--state", self.state]
         else:
@@ -353,11 +357,24 @@ def coap_etag_text(sha256_hex):
 
 
 def otactl_json(gw, *args, check=True):
-    """Runs `otactl --json ARGS` on gw's state directory; parsed stdout."""
+    """Runs `otactl --json ARGS` on gw's state directory; parsed stdout
+    (one JSON document)."""
     p = gw.otactl("--json", *args, check=check)
     if p.returncode != 0:
         return None
     return json.loads(p.stdout)
+
+
+def otactl_items(gw, *args, check=True):
+    """A list command (`device list`, `job devices`...) with --json: the
+    items of its {"items":[...],"next":...} document, or None."""
+    d = otactl_json(gw, *args, check=check)
+    if d is None:
+        return None
+    if not isinstance(d, dict) or "items" not in d or "next" not in d:
+        raise RuntimeError("otactl --json %s: not a list document: %r" %
+                           (" ".join(map(str, args)), str(d)[:200]))
+    return d["items"]
 
 
 # A minimal CoAP-over-UDP client: one socket, so one session on the server,

@@ -265,6 +265,31 @@ def test_import(api, gw):
         is_error(api, r, 400, "bad_request", "h%s import with a bad line" % v)
         checks.check("line 2" in ((api.js(r) or {}).get("message") or ""),
                      "h%s the error names the line" % v)
+        # every bad line, in the 400's "lines"; nothing stored
+        bad3 = ("pi,b3%s-1,s,zz\npi,b3%s-2\npi,bad %s\n\npi,b3%s-2\n" %
+                (tag, tag, tag, tag))
+        r = api.req("POST", "/api/v1/devices/import", v, bad3.encode(),
+                    "text/csv")
+        is_error(api, r, 400, "bad_request", "h%s import, 3 bad lines" % v)
+        body = api.js(r) or {}
+        checks.eq(([x.get("line") for x in body.get("lines", [])],
+                   body.get("more")), ([1, 3, 5], 0),
+                  "h%s import: the bad lines in \"lines\"" % v)
+        checks.check(all(isinstance(x.get("message"), str) and x["message"]
+                         for x in body.get("lines", [])),
+                     "h%s import: each with its message" % v)
+        r = api.req("GET", "/api/v1/devices/b3%s-2" % tag, v)
+        checks.eq(r.status, 404, "h%s import with bad lines: nothing "
+                  "stored" % v)
+        # a header line naming the columns; the product from the query
+        r = api.req("POST", "/api/v1/devices/import?product=pt", v,
+                    ("DeviceName\nhd%s-1\n" % tag).encode(), "text/csv")
+        checks.eq((r.status, api.js(r)), (200, {"lines": 1, "created": 1,
+                                                "updated": 0}),
+                  "h%s import: a DeviceName header, ?product=" % v)
+        r = api.req("GET", "/api/v1/devices/hd%s-1" % tag, v)
+        checks.eq((api.js(r) or {}).get("product"), "pt",
+                  "h%s import: the default product" % v)
         r = api.req("GET", "/api/v1/devices/bad%s-1" % tag, v)
         checks.eq(r.status, 404, "h%s bad import stored nothing" % v)
         r = api.req("POST", "/api/v1/devices/import", v, csv.encode(),
@@ -371,6 +396,23 @@ def test_firmware(api, gw):
                      sorted(i["id"] for i in items) and
                      all("counts" in i for i in items),
                      "h%s firmware list with counts" % v)
+        # paged in id order, by number; next is where the next page starts
+        ids = [i["id"] for i in items]
+        checks.eq(ids, sorted(ids, key=lambda i: int(i.split("-")[1])),
+                  "h%s firmware list in id order, by number" % v)
+        r = api.req("GET", "/api/v1/firmware?limit=1", v)
+        page = api.js(r) or {}
+        checks.eq(([i["id"] for i in page.get("items", [])],
+                   page.get("next")), (ids[:1], ids[0]),
+                  "h%s firmware list?limit=1: one, and next" % v)
+        r = api.req("GET", "/api/v1/firmware?after=%s" % ids[0], v)
+        page = api.js(r) or {}
+        checks.eq(([i["id"] for i in page.get("items", [])],
+                   page.get("next")), (ids[1:], None),
+                  "h%s firmware list?after=: the rest, next null" % v)
+        r = api.req("GET", "/api/v1/firmware?after=a%20b", v)
+        is_error(api, r, 400, "bad_request", "h%s firmware list bad after"
+                 % v)
         fid = fws[v]
         r = api.req("GET", "/api/v1/firmware/" + fid, v)
         c = (api.js(r) or {}).get("counts", {})
@@ -431,6 +473,15 @@ def test_jobs(api, gw, fws):
         checks.check(jid in [j["id"] for j in
                              (api.js(r) or {}).get("items", [])],
                      "h%s job list" % v)
+        r = api.req("GET", "/api/v1/jobs?limit=1", v)
+        page = api.js(r) or {}
+        checks.eq(([j["id"] for j in page.get("items", [])],
+                   page.get("next")), (["j-1"], None),
+                  "h%s job list?limit=1: j-1, the only job" % v)
+        r = api.req("GET", "/api/v1/jobs?after=j-1&limit=1000", v)
+        checks.eq(((api.js(r) or {}).get("items"),
+                   (api.js(r) or {}).get("next", "?")), ([], None),
+                  "h%s job list?after=j-1: an empty last page" % v)
         r = api.req("GET", "/api/v1/jobs/" + jid, v)
         checks.eq(((api.js(r) or {}).get("counts") or {}).get("total"), 3,
                   "h%s job show with counts" % v)
@@ -519,7 +570,7 @@ def test_metrics(api):
     checks.eq(bad, [], "every sample line is Prometheus text")
     p = subprocess.run([OTACTL, "--state", api.gw.state, "--json", "device",
                         "list"], capture_output=True, timeout=60)
-    ndev = len(json.loads(p.stdout))
+    ndev = len(json.loads(p.stdout)["items"])
     checks.eq(samples.get("otagw_devices"), float(ndev),
               "otagw_devices counts the devices")
     checks.eq(samples.get('otagw_jobs{state="TERMINATED"}'), 1.0,
@@ -590,10 +641,13 @@ def test_coap_batches(api, gw):
 
 def test_otactl(api, gw, jid):
     cmds = [("device", "list"), ("device", "list", "--limit", "3"),
+            ("device", "list", "--limit", "2", "--after", "imp2-1"),
             ("device", "list", "--product", "pg", "--version", "1.0.1"),
             ("device", "show", "pg-01"), ("device", "show", "imp2-2"),
-            ("firmware", "list"), ("job", "list"), ("job", "show", jid),
-            ("job", "devices", jid),
+            ("firmware", "list"), ("firmware", "list", "--limit", "1"),
+            ("job", "list"), ("job", "list", "--limit", "1"),
+            ("job", "list", "--after", "j-1"), ("job", "show", jid),
+            ("job", "devices", jid), ("job", "devices", jid, "--limit", "2"),
             ("job", "devices", jid, "--state", "CANCELED"),
             ("relay", "status"), ("device", "show", "nope")]
     for c in cmds:
@@ -606,6 +660,36 @@ def test_otactl(api, gw, jid):
                          what + ("" if s.stdout == u.stdout else
                                  " (%r vs %r)" % (s.stdout[:200],
                                                   u.stdout[:200])))
+            if j and s.returncode == 0:
+                try:
+                    doc = json.loads(s.stdout)
+                except ValueError:
+                    doc = None
+                checks.check(doc is not None, "otactl %s: one JSON "
+                             "document" % " ".join(j + c))
+                if c[1] in ("list", "devices"):
+                    checks.check(isinstance(doc, dict) and
+                                 set(doc) == {"items", "next"},
+                                 "otactl %s: {items, next}" %
+                                 " ".join(j + c))
+    bad = os.path.join(gw.tmp, "both.csv")
+    with open(bad, "w") as f:
+        f.write("".join("pz,zz %d\n" % i for i in range(120)) +
+                "pz,ok-1,s,0x\n")
+    for j in ((), ("--json",)):
+        s, u = otactl_both(gw, *(j + ("device", "import", bad)))
+        checks.check(s.returncode == u.returncode == 1 and
+                     s.stdout == u.stdout == b"" and s.stderr == u.stderr,
+                     "otactl %s device import of 121 bad lines: --url == "
+                     "--state (%r vs %r)" % (" ".join(j), s.stderr[-120:],
+                                             u.stderr[-120:]))
+        checks.eq(s.stderr.decode().splitlines()[-1],
+                  "otactl: and 21 more bad lines", "otactl device import: "
+                  "100 bad lines, then the count")
+    s, _ = otactl_both(gw, "--json", "job", "devices", jid, "--limit", "2")
+    d = json.loads(s.stdout)
+    checks.eq(d["next"], d["items"][-1]["device"],
+              "job devices --json --limit 2: the cursor is the last device")
     # the download URL key over the API
     p = otactl_url("url-key", "rotate")
     checks.check(p.returncode == 0 and "until they expire" in p.stdout,
@@ -636,8 +720,9 @@ def test_otactl(api, gw, jid):
                         "--product", "pc", "--version", "5.1"],
                        input=data, capture_output=True, timeout=60)
     checks.check(p.returncode == 0 and json.loads(
-        p.stdout.decode().splitlines()[0]).get("sha256") == sha(data),
-        "otactl --url firmware add - (standard input)")
+        p.stdout.decode()).get("sha256") == sha(data),
+        "otactl --url --json firmware add - (standard input): one "
+        "document")
     p = otactl_url("job", "create", "--firmware", fid, "--verify",
                    "--devices", "ctl-1,nosuch")
     checks.check(p.returncode == 1 and "nosuch" in p.stderr,

@@ -60,7 +60,8 @@ import tempfile
 import time
 
 from otagw_harness import (Checks, Gateway, Pki, free_port,
-                           gateway_restart, otactl_json, wait_for)
+                           gateway_restart, otactl_items, otactl_json,
+                           wait_for)
 from device_sim import (Behaviour, CoapTransport, CoapsTransport, Device,
                         HttpsTransport, fleet_wake)
 
@@ -130,7 +131,7 @@ class Campaign:
 
     def rows(self, jid, state=None):
         args = ["job", "devices", jid] + (["--state", state] if state else [])
-        return {r["device"]: r for r in otactl_json(self.gw, *args)}
+        return {r["device"]: r for r in otactl_items(self.gw, *args)}
 
     def seq(self):
         r = otactl_json(self.gw, "relay", "status")
@@ -285,8 +286,8 @@ def campaign(gw, pki, image):
     alld = [c.devs[dev_name(i)] for i in range(NDEV)]
     fleet_wake(alld[3:])
     fleet_wake(alld[:3])
-    lst = otactl_json(gw, "device", "list", "--product", PRODUCT,
-                      "--version", SRC)
+    lst = otactl_items(gw, "device", "list", "--product", PRODUCT,
+                       "--version", SRC)
     checks.eq(len(lst), NDEV, "every device reported " + SRC)
 
     # 1. firmware and verification ----------------------------------
@@ -537,7 +538,7 @@ def campaign(gw, pki, image):
         f2: ("COMPLETED", {"SUCCEEDED": nwait - 1, "FAILED": 1,
                            "total": nwait}),
     }
-    jl = {j["id"]: j for j in otactl_json(gw, "job", "list")}
+    jl = {j["id"]: j for j in otactl_items(gw, "job", "list")}
     checks.eq(sorted(jl), sorted(final), "job list")
     for jid, (state, cnt) in final.items():
         j = c.job(jid)
@@ -558,7 +559,7 @@ def campaign(gw, pki, image):
               "firmware counts across its jobs")
     upgraded = sorted(d.id for d in c.devs.values()
                       if d.version == TARGET)
-    lst = otactl_json(gw, "device", "list", "--version", TARGET)
+    lst = otactl_items(gw, "device", "list", "--version", TARGET)
     checks.eq(sorted(x["id"] for x in lst), upgraded,
               "devices on %s per the gateway" % TARGET)
     checks.eq(len(upgraded), 3 + (n_gray - 3) + 19 + (nwait - 1) + 3,

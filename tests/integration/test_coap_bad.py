@@ -17,7 +17,7 @@ import os
 import sys
 
 from otagw_harness import (COAP_GET, COAP_POST, Checks, CoapUdp, Gateway,
-                           coap_pdus, otactl_json)
+                           coap_pdus, otactl_items, otactl_json)
 
 checks = Checks()
 
@@ -42,7 +42,7 @@ class Env:
         """Everything a refused request must leave alone."""
         snap = {}
         for j in self.jobs:
-            snap["job " + j] = otactl_json(self.gw, "job", "devices", j)
+            snap["job " + j] = otactl_items(self.gw, "job", "devices", j)
         for d in self.devices:
             snap["device " + d] = otactl_json(self.gw, "device", "show", d)
         st = otactl_json(self.gw, "relay", "status")

@@ -31,7 +31,7 @@ import sys
 from otagw_harness import (COAP_GET, COAP_POST, OPT_CONTENT_FORMAT,
                            OPT_ETAG, OPT_MAX_AGE, OPT_SIZE2, Checks,
                            CoapUdp, Gateway, coap_etag_text, coap_pdus,
-                           otactl_json, wait_for)
+                           otactl_items, otactl_json, wait_for)
 
 checks = Checks()
 
@@ -72,7 +72,7 @@ class Dev:
 
 
 def job_row(gw, job, dev):
-    rows = otactl_json(gw, "job", "devices", job) or []
+    rows = otactl_items(gw, "job", "devices", job) or []
     for r in rows:
         if r.get("device") == dev:
             return r

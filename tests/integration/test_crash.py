@@ -30,8 +30,8 @@ import sys
 import threading
 import time
 
-from otagw_harness import (Checks, Gateway, gateway_restart, otactl_json,
-                           wait_for)
+from otagw_harness import (Checks, Gateway, gateway_restart, otactl_items,
+                           otactl_json, wait_for)
 
 checks = Checks()
 
@@ -234,7 +234,7 @@ def main():
 
         # the daemon stopped: the store must open cleanly
         gw.kill9()
-        rows = otactl_json(gw, "job", "devices", job, check=False)
+        rows = otactl_items(gw, "job", "devices", job, check=False)
         checks.check(isinstance(rows, list) and len(rows) == N_DEV + 1,
                      "otactl opens the store after kill -9")
         rows = {r["device"]: r for r in (rows or [])}

@@ -41,8 +41,8 @@ import tempfile
 import threading
 
 from otagw_harness import (COAP_GET, COAP_POST, OPT_ETAG, OTAGW, Checks,
-                           CoapUdp, Gateway, free_port, otactl_json,
-                           wait_for)
+                           CoapUdp, Gateway, free_port, otactl_items,
+                           otactl_json, wait_for)
 from upstream import (NGHTTPX, OPENSSL, TOKEN, Backend, Proxy, make_cert,
                       upstream_conf)
 
@@ -361,7 +361,7 @@ def run(tmp, be, a, b):
         progress(ledger, b, "B", WORKER, job, step)
     r = progress(ledger, b, "B", WORKER, job, 100, version="2.0.0")
     checks.eq(r and r.code, "2.04", "B: the worker reports success")
-    rows = otactl_json(b, "job", "devices", job) or []
+    rows = otactl_items(b, "job", "devices", job) or []
     states = {row.get("device"): row.get("state") for row in rows}
     checks.eq(states.get(WORKER), "SUCCEEDED", "the worker's row")
     last = relay_status(b)["lastSeq"]

@@ -35,7 +35,7 @@ import tempfile
 import time
 
 from otagw_harness import (CURL, Checks, Pki, curl_request, https_gateway,
-                           otactl_json, sha256_file, wait_for)
+                           otactl_items, sha256_file, wait_for)
 
 checks = Checks()
 
@@ -409,7 +409,7 @@ def upgrade(gw, d, job, fwid, img, http):
     checks.eq(r.status, 204, tag + ": final progress -> 204")
 
     def state():
-        rows = otactl_json(gw, "job", "devices", job) or []
+        rows = otactl_items(gw, "job", "devices", job) or []
         for row in rows:
             if row.get("device") == d.name:
                 return row.get("state")

@@ -2,7 +2,10 @@
 """test_otactl: the real otactl binary on a temporary state directory.
 
 Every command and its output (text and --json shapes), the id alone on the
-last line of creating commands, exit status 2 for usage errors and 1 for
+last line of creating commands (text; with --json the created object is
+the one JSON document), lists as {"items","next"} with the next page's
+cursor, ids in numeric order (j-2 before j-10), the CSV import's header
+line and its report of every bad line, exit status 2 for usage errors and 1 for
 refused operations with an "otactl: " message, and nothing stored by a
 refused call (devices, firmware, jobs, outbox depth and image files are
 compared before and after).  Finally otactl writes while a running daemon
@@ -53,25 +56,35 @@ def last_line(p):
 
 
 def js(gw, *args, via="state"):
-    """Runs otactl --json ... and parses its first line as JSON."""
+    """Runs otactl --json ...: its stdout must be one JSON document."""
     p = gw.otactl("--json", *args, via=via)
     if p.returncode != 0:
         checks.check(False, "otactl --json %s: %s" % (" ".join(args),
                                                       p.stderr.strip()))
         return None
-    text = p.stdout
     try:
-        return json.loads(text)
-    except ValueError:
-        # creating commands: the object, then the id on its own line
-        return json.loads(text.strip().splitlines()[0])
+        return json.loads(p.stdout)
+    except ValueError as e:
+        checks.check(False, "otactl --json %s: not one JSON document "
+                     "(%s): %r" % (" ".join(args), e, p.stdout[:300]))
+        return None
+
+
+def items(gw, *args, via="state"):
+    """A list command's items; its document is {"items":[...],"next"}."""
+    d = js(gw, *args, via=via)
+    if not isinstance(d, dict) or set(d) != {"items", "next"}:
+        checks.check(False, "otactl --json %s: a list document (%r)" %
+                     (" ".join(args), str(d)[:200]))
+        return []
+    return d["items"]
 
 
 def snapshot(gw):
     """What a refused call must not change."""
-    devs = js(gw, "device", "list") or []
-    fws = js(gw, "firmware", "list") or []
-    jobs = js(gw, "job", "list") or []
+    devs = items(gw, "device", "list")
+    fws = items(gw, "firmware", "list")
+    jobs = items(gw, "job", "list")
     relay = js(gw, "relay", "status") or {}
     imgdir = os.path.join(gw.state, "images")
     imgs = sorted(os.listdir(imgdir)) if os.path.isdir(imgdir) else []
@@ -161,10 +174,11 @@ def test_devices(gw):
     checks.eq(last_line(p), "d1", "device put: id on the last line")
     p = gw.otactl("--json", "device", "put", "d2", "--product", "p1",
                   "--version", "1.0.0", "--psk", "0102")
-    lines = p.stdout.strip().splitlines()
-    checks.eq(lines[-1], "d2", "device put --json: id on the last line")
-    d = json.loads(lines[0])
+    checks.eq(p.stdout.count("\n"), 1, "device put --json: one line, no "
+              "id after the object (%r)" % p.stdout)
+    d = json.loads(p.stdout)
     checks.eq(set(d), DEVICE_KEYS, "device put --json: device shape")
+    checks.eq(d["id"], "d2", "device put --json: the id inside it")
     checks.eq(d["versions"], {"default": "1.0.0"}, "device put: versions")
     checks.eq((d["psk"], d["secret"]), (True, False), "device put: keys")
     gw.otactl("device", "put", "d3", "--product", "p1", "--version", "0.9",
@@ -198,14 +212,25 @@ def test_devices(gw):
     gw.otactl("device", "put", "d1", "--product", "p1", "--version", "1.0.0",
               check=True)
 
-    lst = js(gw, "device", "list")
+    d = js(gw, "device", "list")
+    checks.eq(d and d.get("next"), None, "device list --json: next null "
+              "on the last page")
+    lst = items(gw, "device", "list")
     checks.eq([x["id"] for x in lst], ["d1", "d2", "d3", "e1"],
               "device list --json: all, in id order")
-    lst = js(gw, "device", "list", "--product", "p1", "--version", "1.0.0")
+    lst = items(gw, "device", "list", "--product", "p1", "--version",
+                "1.0.0")
     checks.eq([x["id"] for x in lst], ["d1", "d2"],
               "device list --product --version")
-    lst = js(gw, "device", "list", "--version", "wifi=2.0")
+    lst = items(gw, "device", "list", "--version", "wifi=2.0")
     checks.eq([x["id"] for x in lst], ["d1"], "device list MODULE=VER")
+    # the cursor: pages of two, each document saying where the next starts
+    d = js(gw, "device", "list", "--limit", "2")
+    checks.eq(([x["id"] for x in d["items"]], d["next"]), (["d1", "d2"],
+              "d2"), "device list --json --limit 2: items and next")
+    d = js(gw, "device", "list", "--limit", "2", "--after", d["next"])
+    checks.eq(([x["id"] for x in d["items"]], d["next"]), (["d3", "e1"],
+              None), "device list --json --after next: the last page")
     p = gw.otactl("device", "list")
     rows = p.stdout.strip().splitlines()
     checks.check(rows[0].split()[:2] == ["ID", "PRODUCT"] and len(rows) == 5,
@@ -244,6 +269,7 @@ def test_devices(gw):
                 b"p1,i4,s,00\np1,i5,s,00\np1,bad id,s,00\n")
     refused(gw, "device import bad line", ["device", "import", bad], 1,
             "line 3")
+    test_import_lines(gw)
     big = write(os.path.join(gw.tmp, "big.csv"), "".join(
         "p9,big-%d,,\n" % i for i in range(10001)).encode())
     refused(gw, "device import 10,001 lines", ["device", "import", big], 1,
@@ -253,6 +279,61 @@ def test_devices(gw):
     p = gw.otactl("device", "rm", "i3")
     checks.eq(p.returncode, 0, "device rm: exit 0")
     refused(gw, "device show removed", ["device", "show", "i3"], 1, "i3")
+
+
+def test_import_lines(gw):
+    """The CSV import: a header line naming the columns (Tencent's and
+    Aliyun's templates), and every bad line reported, nothing imported."""
+    bad = write(os.path.join(gw.tmp, "three.csv"),
+                b"p1,t-1,s,00\n"
+                b"p1,t-2,s,zz\n"          # 2: the PSK is not hex
+                b"p/1,t-3\n"              # 3: the product
+                b"p1,t-4\n"
+                b"\n"
+                b"p1,t-1\n")              # 6: t-1 again
+    p = refused(gw, "device import three bad lines", ["device", "import",
+                bad], 1, "line 2")
+    errs = p.stderr.splitlines()
+    checks.eq([e.split(":")[1].strip() for e in errs],
+              ["line 2", "line 3", "line 6"],
+              "device import: each bad line on stderr (%r)" % errs)
+    checks.check(all(e.startswith("otactl: line ") for e in errs),
+                 "device import: 'otactl: line N: message'")
+    checks.check("PSK" in errs[0] and "product" in errs[1] and
+                 "already on line 1" in errs[2], "device import: what is "
+                 "wrong with each (%r)" % errs)
+    checks.eq(p.stdout, "", "device import refused: nothing on stdout")
+    checks.eq(gw.otactl("device", "show", "t-1").returncode, 1,
+              "device import refused: not even the good lines")
+    many = write(os.path.join(gw.tmp, "many.csv"), "".join(
+        "p1,many %d\n" % i for i in range(130)).encode())
+    p = refused(gw, "device import 130 bad lines", ["device", "import",
+                many], 1, "line 1:")
+    errs = p.stderr.splitlines()
+    checks.eq((len(errs), errs[-1]), (101, "otactl: and 30 more bad lines"),
+              "device import: the first 100 bad lines, then a count")
+
+    # Tencent: one column, DeviceName; the product from the command line
+    tencent = write(os.path.join(gw.tmp, "tencent.csv"),
+                    b"DeviceName\r\ntc-1\r\ntc-2\r\n")
+    refused(gw, "device import DeviceName without --product",
+            ["device", "import", tencent], 1, "product")
+    p = gw.otactl("--json", "device", "import", tencent, "--product", "p1")
+    checks.eq((p.returncode, json.loads(p.stdout or "null")),
+              (0, {"lines": 2, "created": 2, "updated": 0}),
+              "device import: Tencent's DeviceName template with --product")
+    # Aliyun: ProductKey, DeviceName and a Nickname that is ignored
+    aliyun = write(os.path.join(gw.tmp, "aliyun.csv"),
+                   "\ufeffProductKey,DeviceName,Nickname,DeviceSecret\n"
+                   "p2,al-1,台灯,s3cret\n".encode())
+    p = gw.otactl("device", "import", aliyun)
+    checks.eq(p.stdout, "imported 1 devices: 1 new, 0 updated\n",
+              "device import: Aliyun's template")
+    d = js(gw, "device", "show", "al-1")
+    checks.eq((d["product"], d["secret"]), ("p2", True),
+              "device import: its columns mapped by name")
+    for dev in ("tc-1", "tc-2", "al-1"):
+        gw.otactl("device", "rm", dev, check=True)
 
 
 def test_firmware(gw):
@@ -283,9 +364,8 @@ def test_firmware(gw):
     p = gw.otactl("--json", "firmware", "add", path2, "--product", "p1",
                   "--version", "1.2.0", "--name", "新固件(v2)", "--module",
                   "default", "--sign-method", "MD5", via="conf")
-    lines = p.stdout.strip().splitlines()
-    fw2 = lines[-1]
-    f2 = json.loads(lines[0])
+    f2 = json.loads(p.stdout)   # one document: the firmware, its id inside
+    fw2 = f2["id"]
     checks.eq(set(f2) - {"counts"}, FIRMWARE_KEYS,
               "firmware add --json: shape")
     checks.eq((f2["id"], f2["name"], f2["signMethod"]),
@@ -296,7 +376,7 @@ def test_firmware(gw):
                            stdin=fh, capture_output=True, text=True)
     checks.eq(p.returncode, 0, "firmware add from stdin")
 
-    lst = js(gw, "firmware", "list")
+    lst = items(gw, "firmware", "list")
     checks.eq(len(lst), 3, "firmware list --json: three")
     checks.check(all(set(x) - {"counts"} == FIRMWARE_KEYS for x in lst),
                  "firmware list --json: shapes")
@@ -364,11 +444,16 @@ def test_jobs(gw, fw1, fw2):
     p = gw.otactl("job", "show", j1)
     checks.check("state:" in p.stdout and "RUNNING" in p.stdout and
                  "QUEUED" in p.stdout, "job show: text")
-    rows = js(gw, "job", "devices", j1)
+    rows = items(gw, "job", "devices", j1)
     checks.eq([r["device"] for r in rows], ["d1", "d2"], "job devices")
     checks.check(all(set(r) == JOBDEV_KEYS for r in rows),
                  "job devices --json: jobdev shape")
-    rows = js(gw, "job", "devices", j1, "--state", "FAILED")
+    d = js(gw, "job", "devices", j1, "--limit", "1")
+    checks.eq(([r["device"] for r in d["items"]], d["next"]), (["d1"], "d1"),
+              "job devices --json --limit 1: the cursor")
+    rows = items(gw, "job", "devices", j1, "--after", "d1")
+    checks.eq([r["device"] for r in rows], ["d2"], "job devices --after")
+    rows = items(gw, "job", "devices", j1, "--state", "FAILED")
     checks.eq(rows, [], "job devices --state FAILED: none")
     p = gw.otactl("job", "devices", j1, "--state", "queued")
     checks.check(p.stdout.startswith("DEVICE") and "d2" in p.stdout,
@@ -412,11 +497,12 @@ def test_jobs(gw, fw1, fw2):
     p = gw.otactl("--json", "job", "create", "--firmware", fw2, "--force",
                   "--src-version", "0.9", "--override", "--confirm")
     checks.eq(p.returncode, 0, "job create --override: exit 0")
-    j3 = last_line(p)
-    j = json.loads(p.stdout.strip().splitlines()[0])
-    checks.eq((j["id"], j["confirm"], j["counts"]["WAIT_CONFIRM"]),
-              (j3, "user", 1), "job create --json: confirm job")
-    rows = js(gw, "job", "devices", j2)
+    j = json.loads(p.stdout)    # one document: the job, its id inside
+    j3 = j["id"]
+    checks.check(j3.startswith("j-"), "job create --json: the id inside")
+    checks.eq((j["confirm"], j["counts"]["WAIT_CONFIRM"]),
+              ("user", 1), "job create --json: confirm job")
+    rows = items(gw, "job", "devices", j2)
     checks.eq([(r["device"], r["state"], r["reason"]) for r in rows],
               [("d3", "FAILED", "superseded")], "override supersedes")
 
@@ -448,13 +534,14 @@ def test_jobs(gw, fw1, fw2):
                        "--product", "p2", "--version", "0.6")
     jg = gw.otactl_id("job", "create", "--firmware", fwg, "--force",
                       "--gray", "5")
-    rows = js(gw, "job", "devices", jg)
+    rows = items(gw, "job", "devices", jg)
     checks.eq(len(rows), 1, "gray 5% of 10: one device")
-    checks.eq(js(gw, "job", "devices", jg), rows, "gray pick is stable")
+    checks.eq(items(gw, "job", "devices", jg), rows, "gray pick is stable")
 
-    lst = js(gw, "job", "list")
+    lst = items(gw, "job", "list")
     checks.eq([x["id"] for x in lst if x["id"] in (j1, j2, j3, jg)],
-              sorted([j1, j2, j3, jg]), "job list --json")
+              sorted([j1, j2, j3, jg], key=lambda i: int(i[2:])),
+              "job list --json")
     p = gw.otactl("job", "list")
     checks.check(p.stdout.startswith("ID") and j3 in p.stdout,
                  "job list: table")
@@ -486,7 +573,7 @@ def test_jobs(gw, fw1, fw2):
                  "TERMINATED")
     refused(gw, "job terminate again", ["job", "terminate", j1], 1,
             "TERMINATED")
-    rows = js(gw, "job", "devices", j1)
+    rows = items(gw, "job", "devices", j1)
     checks.eq({(r["state"], r["reason"]) for r in rows},
               {("FAILED", "terminated")}, "terminate fails open rows")
     f = js(gw, "firmware", "show", fw1)
@@ -509,6 +596,57 @@ def test_jobs(gw, fw1, fw2):
     p = gw.otactl("relay", "status")
     checks.check("outbox depth:" in p.stdout and "last seq:" in p.stdout,
                  "relay status: text")
+
+
+def test_id_order():
+    """Ids sort by number: fw-2 before fw-10, j-2 before j-10, in lists,
+    their pages and the text tables."""
+    gw = Gateway()
+    try:
+        gw.otactl("device", "put", "o1", "--product", "po", "--version",
+                  "0.1", check=True)
+        img, _ = image(gw, "o.bin", 100, 4)
+        fws, jobs = [], []
+        for k in range(1, 12):
+            fws.append(gw.otactl_id("firmware", "add", img, "--product",
+                                    "po", "--version", "1.%d" % k))
+            jobs.append(gw.otactl_id("job", "create", "--firmware",
+                                     fws[-1], "--verify", "--devices",
+                                     "o1"))
+            gw.otactl("job", "terminate", jobs[-1], check=True)
+        checks.eq((fws[1], fws[9], jobs[1], jobs[9]),
+                  ("fw-2", "fw-10", "j-2", "j-10"), "ids count from 1")
+        checks.eq([x["id"] for x in items(gw, "firmware", "list")], fws,
+                  "firmware list --json: fw-2 before fw-10")
+        checks.eq([x["id"] for x in items(gw, "job", "list")], jobs,
+                  "job list --json: j-2 before j-10")
+        d = js(gw, "job", "list", "--after", "j-2", "--limit", "8")
+        checks.eq(([x["id"] for x in d["items"]], d["next"]),
+                  (jobs[2:10], "j-10"), "job list --after j-2 --limit 8: "
+                  "j-3 to j-10, next j-10")
+        d = js(gw, "job", "list", "--after", d["next"])
+        checks.eq(([x["id"] for x in d["items"]], d["next"]),
+                  (["j-11"], None), "job list --after j-10: j-11, the end")
+        d = js(gw, "firmware", "list", "--limit", "3", "--after", "fw-8")
+        checks.eq(([x["id"] for x in d["items"]], d["next"]),
+                  (["fw-9", "fw-10", "fw-11"], None),
+                  "firmware list --after fw-8 --limit 3")
+        p = gw.otactl("job", "list", "--limit", "10")
+        rows = [r.split()[0] for r in p.stdout.strip().splitlines()[1:]]
+        checks.eq(rows, jobs[:10] + ["(more:"],
+                  "job list: the table in number order, then the next page")
+        checks.check(p.stdout.rstrip().endswith("(more: --after j-10)"),
+                     "job list --limit: says --after j-10")
+        p = gw.otactl("firmware", "list")
+        rows = [r.split()[0] for r in p.stdout.strip().splitlines()[1:]]
+        checks.eq(rows, fws, "firmware list: the table in number order")
+        refused(gw, "job list bad --after", ["job", "list", "--after",
+                "j 1"], 1, "after")
+        refused(gw, "firmware list bad --limit", ["firmware", "list",
+                "--limit", "0"], 2, "--limit")
+    finally:
+        if checks.failed == 0:
+            shutil.rmtree(gw.tmp, ignore_errors=True)
 
 
 def test_limits():
@@ -672,6 +810,7 @@ def main():
             shutil.rmtree(gw.tmp, ignore_errors=True)
         else:
             print("state kept in " + gw.tmp, file=sys.stderr)
+    test_id_order()
     test_limits()
     test_with_daemon()
     test_broken_connection()

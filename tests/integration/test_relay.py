@@ -40,7 +40,8 @@ import tempfile
 import time
 
 from otagw_harness import (COAP_POST, Checks, CoapUdp, Gateway,
-                           gateway_restart, otactl_json, wait_for)
+                           gateway_restart, otactl_items, otactl_json,
+                           wait_for)
 from upstream import (NGHTTPX, OPENSSL, TOKEN, Backend, Proxy, make_cert,
                       upstream_conf)
 
@@ -350,13 +351,13 @@ def run_main(tmp, be, proxy, crt, token_file, image):
                       "Range ignored: size and SHA-256")
 
         before = sorted(os.listdir(os.path.join(gw.state, "images")))
-        nfw = len(otactl_json(gw, "firmware", "list"))
+        nfw = len(otactl_items(gw, "firmware", "list"))
         p = gw.otactl("firmware", "add", "--url", url, "--sha256", "00" * 32,
                       "--ca", crt, "--product", "p", "--version", "9.0.1")
         checks.check(p.returncode != 0, "wrong --sha256 fails")
         checks.check("SHA-256" in p.stderr, "the error names SHA-256 (%s)" %
                      p.stderr.strip()[-200:])
-        checks.eq(len(otactl_json(gw, "firmware", "list")), nfw,
+        checks.eq(len(otactl_items(gw, "firmware", "list")), nfw,
                   "wrong --sha256: no firmware added")
         checks.eq(sorted(os.listdir(os.path.join(gw.state, "images"))),
                   before, "wrong --sha256: no file left behind")

@@ -15,8 +15,8 @@ import json
 import os
 import time
 
-from otagw_harness import (COAP_POST, CoapUdp, Checks, Gateway, otactl_json,
-                           wait_for)
+from otagw_harness import (COAP_POST, CoapUdp, Checks, Gateway,
+                           otactl_items, otactl_json, wait_for)
 
 TIMEOUT_MIN = 5
 
@@ -56,7 +56,7 @@ def main():
                  "2.04", "fast-1 reports success")
 
         def row(dev):
-            rows = otactl_json(gw, "job", "devices", job)
+            rows = otactl_items(gw, "job", "devices", job)
             return next(r for r in rows if r["device"] == dev)
 
         c.eq(row("slow-1")["state"], "UPGRADING", "slow-1 upgrading")

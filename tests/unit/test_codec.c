@@ -1417,6 +1417,83 @@ test_lists(void)
 	    sizeof(msg)), -1);
 }
 
+/* A refused import's bad lines, out and back in. */
+struct got_lines {
+	char	 text[256];
+	size_t	 n;
+	size_t	 stop;	/* stop after this many, 0: never */
+};
+
+static int
+got_line_cb(unsigned line, const char *message, void *arg)
+{
+	struct got_lines *g = arg;
+	size_t	 o = strlen(g->text);
+
+	snprintf(g->text + o, sizeof(g->text) - o, "%s%u:%s", o ? "|" : "",
+	    line, message);
+	return g->stop > 0 && ++g->n == g->stop;
+}
+
+static void
+test_import_error(void)
+{
+	const struct codec_bad_line lines[] = {
+	    { 2, "the PSK must be 1 to 64 bytes in hex" },
+	    { 7, "device \"x\" \\ again" },
+	};
+	struct got_lines g;
+	char	 err[160], code[32], msg[128], *s;
+	size_t	 len, more;
+
+	s = codec_import_error_encode("line 2: bad (and 4 more)", lines, 2, 3,
+	    &len);
+	T_CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	T_EQ_STR(s, "{\"error\":\"bad_request\",\"message\":\"line 2: bad (and "
+	    "4 more)\",\"lines\":[{\"line\":2,\"message\":\"the PSK must be 1 "
+	    "to 64 bytes in hex\"},{\"line\":7,\"message\":\"device \\\"x\\\" "
+	    "\\\\ again\"}],\"more\":3}");
+	/* an ordinary error reader still reads it */
+	T_EQ_INT(codec_error_decode(s, len, code, sizeof(code), msg,
+	    sizeof(msg)), 0);
+	T_EQ_STR(code, "bad_request");
+	memset(&g, 0, sizeof(g));
+	T_EQ_INT(codec_import_error_decode(s, len, got_line_cb, &g, &more, err,
+	    sizeof(err)), 0);
+	T_EQ_STR(g.text, "2:the PSK must be 1 to 64 bytes in hex|7:device "
+	    "\"x\" \\ again");
+	T_EQ_INT(more, 3);
+	memset(&g, 0, sizeof(g));
+	g.stop = 1;
+	T_EQ_INT(codec_import_error_decode(s, len, got_line_cb, &g, &more, err,
+	    sizeof(err)), 0);
+	T_EQ_STR(g.text, "2:the PSK must be 1 to 64 bytes in hex");
+	free(s);
+	/* none listed */
+	s = codec_import_error_encode("x", NULL, 0, 0, &len);
+	T_EQ_STR(s, "{\"error\":\"bad_request\",\"message\":\"x\",\"lines\":[],"
+	    "\"more\":0}");
+	free(s);
+	/* not an import error, or a broken one */
+	memset(&g, 0, sizeof(g));
+	s = "{\"error\":\"conflict\",\"message\":\"in use\"}";
+	T_EQ_INT(codec_import_error_decode(s, strlen(s), got_line_cb, &g, &more,
+	    err, sizeof(err)), -1);
+	s = "{\"error\":\"bad_request\",\"lines\":[{\"line\":-1,"
+	    "\"message\":\"x\"}]}";
+	T_EQ_INT(codec_import_error_decode(s, strlen(s), got_line_cb, &g, &more,
+	    err, sizeof(err)), -1);
+	s = "{\"error\":\"bad_request\",\"lines\":[{\"line\":1}]}";
+	T_EQ_INT(codec_import_error_decode(s, strlen(s), got_line_cb, &g, &more,
+	    err, sizeof(err)), -1);
+	s = "{\"error\":\"bad_request\",\"lines\":[3]}";
+	T_EQ_INT(codec_import_error_decode(s, strlen(s), got_line_cb, &g, &more,
+	    err, sizeof(err)), -1);
+	T_EQ_STR(g.text, "");
+}
+
 int
 main(void)
 {
@@ -1444,5 +1521,6 @@ main(void)
 	T_RUN(test_view_readback);
 	T_RUN(test_view_selection);
 	T_RUN(test_lists);
+	T_RUN(test_import_error);
 	return t_done();
 }

@@ -551,7 +551,7 @@ count_firmware(void)
 	struct ops_err err;
 	size_t	 n = 0;
 
-	if (ops_firmware_list(&ops, &items, &n, &err) != OPS_OK)
+	if (ops_firmware_list(&ops, NULL, &items, &n, NULL, &err) != OPS_OK)
 		return (size_t)-1;
 	free(items);
 	return n;

@@ -548,6 +548,13 @@ test_device_list(void)
 	    OPS_EINVAL);
 }
 
+static int
+import(const char *csv, const char *product, struct ops_import_result *res,
+    struct ops_err *err)
+{
+	return ops_device_import(&ops, csv, strlen(csv), product, res, err);
+}
+
 static void
 test_device_import(void)
 {
@@ -572,10 +579,10 @@ test_device_import(void)
 	char	*big;
 	size_t	 i, o;
 
-	T_EQ_INT(ops_device_import(&ops, good, sizeof(good) - 1, &res, &err),
-	    OPS_OK);
+	T_EQ_INT(import(good, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.lines, 4);
 	T_EQ_INT(res.created, 4);
+	T_EQ_INT(res.nbad, 0);
 	T_EQ_INT(ops_device_show(&ops, "imp-2", &d, &err), OPS_OK);
 	T_EQ_INT(d.has_secret, 1);
 	crypto_secret_hash(d.secret_salt, "a,\"quoted\" secret", 17, hash);
@@ -587,26 +594,29 @@ test_device_import(void)
 	T_EQ_INT(d.has_secret, 0);
 
 	/* again: all updates */
-	T_EQ_INT(ops_device_import(&ops, good, sizeof(good) - 1, &res, &err),
-	    OPS_OK);
+	T_EQ_INT(import(good, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.updated, 4);
 	T_EQ_INT(res.created, 0);
 
-	REFUSED(ops_device_import(&ops, badline, sizeof(badline) - 1, &res,
-	    &err), OPS_EINVAL);
+	REFUSED(import(badline, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 3") != NULL);
+	T_EQ_INT(res.nbad, 1);
+	T_EQ_INT(res.nlisted, 1);
+	T_EQ_INT(res.bad[0].line, 3);
+	T_CHECK(strstr(res.bad[0].msg, "device id") != NULL);
+	T_EQ_INT(res.lines, 0);
 	T_EQ_INT(ops_device_show(&ops, "imp-5", &d, &err), OPS_ENOTFOUND);
-	REFUSED(ops_device_import(&ops, badpsk, sizeof(badpsk) - 1, &res,
-	    &err), OPS_EINVAL);
+	REFUSED(import(badpsk, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 1") != NULL);
-	REFUSED(ops_device_import(&ops, dup, sizeof(dup) - 1, &res, &err),
-	    OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "PSK") != NULL);
+	REFUSED(import(dup, NULL, &res, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "line 3") != NULL);
-	REFUSED(ops_device_import(&ops, quote, sizeof(quote) - 1, &res, &err),
-	    OPS_EINVAL);
-	REFUSED(ops_device_import(&ops, "", 0, &res, &err), OPS_EINVAL);
-	REFUSED(ops_device_import(&ops, "a,b,c,d,e\n", 10, &res, &err),
-	    OPS_EINVAL);
+	T_EQ_STR(res.bad[0].msg, "device imp-8 is already on line 1");
+	REFUSED(import(quote, NULL, &res, &err), OPS_EINVAL);
+	REFUSED(import("", NULL, &res, &err), OPS_EINVAL);
+	T_EQ_INT(res.nbad, 0);
+	REFUSED(import("a,b,c,d,e\n", NULL, &res, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "too many fields") != NULL);
 
 	/* 10,001 lines: too many, nothing stored */
 	big = malloc(10001 * 32);
@@ -615,15 +625,141 @@ test_device_import(void)
 		return;
 	for (i = 0, o = 0; i < 10001; i++)
 		o += (size_t)sprintf(big + o, "prodBig,big-%zu,,\n", i);
-	REFUSED(ops_device_import(&ops, big, o, &res, &err), OPS_ETOOLARGE);
+	REFUSED(ops_device_import(&ops, big, o, NULL, &res, &err),
+	    OPS_ETOOLARGE);
 	T_CHECK(strstr(err.msg, "line 10001") != NULL);
 	/* exactly 10,000 is fine */
 	o = 0;
 	for (i = 0; i < 10000; i++)
 		o += (size_t)sprintf(big + o, "prodBig,big-%zu,,\n", i);
-	T_EQ_INT(ops_device_import(&ops, big, o, &res, &err), OPS_OK);
+	T_EQ_INT(ops_device_import(&ops, big, o, NULL, &res, &err), OPS_OK);
 	T_EQ_INT(res.created, 10000);
 	free(big);
+}
+
+/*
+ * Every bad line of a file, in line order, and nothing stored: three of
+ * them, of three kinds; then more than can be listed.
+ */
+static void
+test_import_bad_lines(void)
+{
+	const char three[] =
+	    "prodB,bl-1,s,00\n"
+	    "prodB,bl-2,s,zz\n"			/* 2: PSK not hex */
+	    "prodB,bl-3\n"
+	    "prod/B,bl-4\n"			/* 4: product */
+	    "\n"
+	    "prodB,bl-1,s\n";			/* 6: bl-1 again */
+	struct ops_import_result res;
+	struct device_rec d;
+	struct ops_err err;
+	char	*csv;
+	size_t	 i, o;
+
+	REFUSED(import(three, NULL, &res, &err), OPS_EINVAL);
+	T_EQ_INT(res.nbad, 3);
+	T_EQ_INT(res.nlisted, 3);
+	T_EQ_INT(res.bad[0].line, 2);
+	T_CHECK(strstr(res.bad[0].msg, "PSK") != NULL);
+	T_EQ_INT(res.bad[1].line, 4);
+	T_CHECK(strstr(res.bad[1].msg, "product") != NULL);
+	T_EQ_INT(res.bad[2].line, 6);
+	T_EQ_STR(res.bad[2].msg, "device bl-1 is already on line 1");
+	T_CHECK(strncmp(err.msg, "line 2: ", 8) == 0);
+	T_CHECK(strstr(err.msg, "and 2 more bad lines") != NULL);
+	T_EQ_INT(ops_device_show(&ops, "bl-1", &d, &err), OPS_ENOTFOUND);
+	T_EQ_INT(ops_device_show(&ops, "bl-3", &d, &err), OPS_ENOTFOUND);
+
+	/* 250 bad lines among good ones: the first 100 listed, 250 counted */
+	csv = malloc(500 * 40);
+	T_CHECK(csv != NULL);
+	if (csv == NULL)
+		return;
+	for (i = 0, o = 0; i < 500; i++)
+		o += (size_t)sprintf(csv + o, i % 2 ? "prodB,many %zu\n" :
+		    "prodB,many-%zu\n", i);
+	REFUSED(ops_device_import(&ops, csv, o, NULL, &res, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(res.nbad, 250);
+	T_EQ_INT(res.nlisted, OPS_IMPORT_BAD_MAX);
+	T_EQ_INT(res.bad[0].line, 2);
+	T_EQ_INT(res.bad[99].line, 200);
+	for (i = 1; i < res.nlisted; i++)
+		T_CHECK(res.bad[i - 1].line < res.bad[i].line);
+	T_CHECK(strstr(err.msg, "and 249 more bad lines") != NULL);
+	T_EQ_INT(ops_device_show(&ops, "many-0", &d, &err), OPS_ENOTFOUND);
+	free(csv);
+}
+
+/* Header lines: the vendors' templates, any case, a default product. */
+static void
+test_import_header(void)
+{
+	static const struct {
+		const char *csv;
+		const char *product;	/* the default */
+		int	 rc;
+		const char *dev;	/* then stored, with this product */
+		const char *want_product;
+		int	 secret;
+		int	 bad_line;	/* refused: the first bad line */
+	} cases[] = {
+	    /* Tencent's template: one column, the product from outside */
+	    { "DeviceName\nth-1\nth-2\n", "prodT", OPS_OK, "th-2", "prodT",
+		0, 0 },
+	    { "DeviceName\nth-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* Aliyun's: other columns (Nickname) ignored, any order */
+	    { "\xef\xbb\xbf" "DeviceName,Nickname,ProductKey,DeviceSecret\r\n"
+		"ah-1,\"lamp one\",prodA,s3cret\r\n", NULL, OPS_OK, "ah-1",
+		"prodA", 1, 0 },
+	    /* case, '_' and '-' do not matter */
+	    { "PRODUCT_ID,device-id,PSK\nprodC,ch-1,0011\n", NULL, OPS_OK,
+		"ch-1", "prodC", 0, 0 },
+	    /* the old header */
+	    { "product,device,secret,psk\nprodO,oh-1,s,\n", "prodX", OPS_OK,
+		"oh-1", "prodO", 1, 0 },
+	    /* a line's empty product takes the default */
+	    { "prodE,eh-1\n,eh-2\n", "prodHd", OPS_OK, "eh-2", "prodHd", 0,
+		0 },
+	    { ",eh-3\n", NULL, OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* two columns for one thing */
+	    { "device,DeviceName\nx,y\n", "p", OPS_EINVAL, NULL, NULL, 0, 1 },
+	    /* more fields than the header names */
+	    { "DeviceName,ProductKey\nfh-1,p,extra\nfh-2,p\n", NULL,
+		OPS_EINVAL, NULL, NULL, 0, 2 },
+	    /* no device column: not a header but a line, a bad one */
+	    { "ProductKey,Nickname,a,b,c\n", NULL, OPS_EINVAL, NULL, NULL, 0,
+		1 },
+	    /* a header alone */
+	    { "DeviceName\n", "p", OPS_EINVAL, NULL, NULL, 0, 0 },
+	};
+	struct ops_import_result res;
+	struct device_rec d;
+	struct ops_err err;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = import(cases[i].csv, cases[i].product, &res, &err);
+		T_EQ_INT(rc, cases[i].rc);
+		if (rc != cases[i].rc)
+			fprintf(stderr, "  case %zu: %s\n", i, err.msg);
+		if (cases[i].bad_line > 0) {
+			T_EQ_INT(res.nlisted > 0 ? res.bad[0].line : 0,
+			    cases[i].bad_line);
+		}
+		if (cases[i].dev == NULL)
+			continue;
+		T_EQ_INT(ops_device_show(&ops, cases[i].dev, &d, &err),
+		    OPS_OK);
+		T_EQ_STR(d.product, cases[i].want_product);
+		T_EQ_INT(d.has_secret, cases[i].secret);
+	}
+	T_EQ_INT(ops_device_show(&ops, "th-3", &d, &err), OPS_ENOTFOUND);
+	REFUSED(import("DeviceName\nz-1\n", "bad/product", &res, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(res.nbad, 0);
 }
 
 /*
@@ -781,7 +917,8 @@ test_firmware_manage(void)
 	int	 found = 0;
 
 	T_EQ_INT(add_fw("prodM2", "5.0", &fw), OPS_OK);
-	T_EQ_INT(ops_firmware_list(&ops, &items, &n, &err), OPS_OK);
+	T_EQ_INT(ops_firmware_list(&ops, NULL, &items, &n, NULL, &err),
+	    OPS_OK);
 	for (i = 0; i < n; i++)
 		if (strcmp(items[i].fw.id, fw.id) == 0)
 			found = 1;
@@ -1030,7 +1167,7 @@ test_job_create(void)
 	job_retry_superseded(ji2.job.id, ji.job.id, "jc-3");
 
 	/* jobs list */
-	T_EQ_INT(ops_job_list(&ops, &items, &n, &err), OPS_OK);
+	T_EQ_INT(ops_job_list(&ops, NULL, &items, &n, NULL, &err), OPS_OK);
 	T_CHECK(n >= 4);
 	free(items);
 }
@@ -1279,7 +1416,8 @@ test_full(void)
 		o += (size_t)sprintf(csv + o, "prodFull,full-%zu,secret%zu,"
 		    "00112233445566778899aabbccddeeff\n", i, i);
 	if (csv != NULL)
-		REFUSED(ops_device_import(&ops, csv, o, &res, &err), OPS_EFULL);
+		REFUSED(ops_device_import(&ops, csv, o, NULL, &res, &err),
+		    OPS_EFULL);
 	free(csv);
 	/* then one device at a time until it is full */
 	for (i = 0; i < 100000; i++) {
@@ -1301,6 +1439,119 @@ test_full(void)
 	store_close(st);
 	st = big_st;
 	ops = big_ops;
+}
+
+/* The ids of a firmware or job list, joined by commas. */
+static void
+ids_join(char *out, size_t size, const void *items, size_t n, size_t esize)
+{
+	size_t	 i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < n && o < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%s", o ? "," : "",
+		    (const char *)items + i * esize);
+}
+
+/*
+ * Firmware and jobs list in id order, by number (fw-2 before fw-10), and
+ * pages of any size walk the same list.
+ */
+static void
+test_list_order(void)
+{
+	struct ops_fw_item *fws = NULL;
+	struct ops_job_item *jobs = NULL, ji;
+	struct ops_job_result res;
+	struct ops_page pg;
+	struct firmware_rec fw;
+	struct job_rec j;
+	struct ops_err err;
+	const char *devs[] = { "ord-1" };
+	char	 all[8192], paged[8192], page[8192], next[OTA_ID_MAX + 1];
+	char	 ver[16];
+	size_t	 n, i, o;
+	int	 k;
+
+	T_EQ_INT(put_dev("ord-1", "prodOrd", "0.1", NULL, NULL), OPS_OK);
+	for (k = 1; k <= 12; k++) {
+		snprintf(ver, sizeof(ver), "1.%d", k);
+		T_EQ_INT(add_fw("prodOrd", ver, &fw), OPS_OK);
+		/* a verify job, ended so that the device is free again */
+		job_params(&j, fw.id);
+		j.kind = JOB_KIND_VERIFY;
+		j.scope = JOB_SCOPE_DEVICES;
+		T_EQ_INT(ops_job_create(&ops, &j, devs, 1, &ji, &res, &err),
+		    OPS_OK);
+		T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err),
+		    OPS_OK);
+	}
+
+	/* firmware: strictly increasing by id_cmp, fw-2 before fw-10 */
+	T_EQ_INT(ops_firmware_list(&ops, NULL, &fws, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 12);
+	T_EQ_STR(next, "");
+	for (i = 1; i < n; i++)
+		T_CHECK(id_cmp(fws[i - 1].fw.id, fws[i].fw.id) < 0);
+	ids_join(all, sizeof(all), fws, n, sizeof(*fws));
+	T_CHECK(strstr(all, "fw-2,fw-3") != NULL);
+	T_CHECK(strstr(all, "fw-9,fw-10,fw-11") != NULL);
+	free(fws);
+	/* pages of 5 */
+	memset(&pg, 0, sizeof(pg));
+	pg.limit = 5;
+	paged[0] = '\0';
+	o = 0;
+	for (k = 0; k < 100; k++) {
+		T_EQ_INT(ops_firmware_list(&ops, &pg, &fws, &n, next, &err),
+		    OPS_OK);
+		T_CHECK(n <= 5);
+		ids_join(page, sizeof(page), fws, n, sizeof(*fws));
+		o += (size_t)snprintf(paged + o, sizeof(paged) - o, "%s%s",
+		    o && n ? "," : "", page);
+		if (n > 0 && next[0] != '\0')
+			T_EQ_STR(next, fws[n - 1].fw.id);
+		free(fws);
+		if (next[0] == '\0')
+			break;
+		pg.after = next;	/* next is read before it is written */
+	}
+	T_EQ_STR(paged, all);
+	pg.after = "fw-9";
+	pg.limit = 2;
+	T_EQ_INT(ops_firmware_list(&ops, &pg, &fws, &n, next, &err), OPS_OK);
+	ids_join(page, sizeof(page), fws, n, sizeof(*fws));
+	T_EQ_STR(page, "fw-10,fw-11");
+	T_EQ_STR(next, "fw-11");
+	free(fws);
+	pg.after = "bad id";
+	REFUSED(ops_firmware_list(&ops, &pg, &fws, &n, next, &err),
+	    OPS_EINVAL);
+
+	/* jobs the same */
+	T_EQ_INT(ops_job_list(&ops, NULL, &jobs, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 12);
+	for (i = 1; i < n; i++)
+		T_CHECK(id_cmp(jobs[i - 1].job.id, jobs[i].job.id) < 0);
+	ids_join(all, sizeof(all), jobs, n, sizeof(*jobs));
+	T_CHECK(strstr(all, "j-2,j-3") != NULL);
+	T_CHECK(strstr(all, "j-9,j-10,j-11") != NULL);
+	free(jobs);
+	pg.after = "j-2";
+	pg.limit = 8;
+	T_EQ_INT(ops_job_list(&ops, &pg, &jobs, &n, next, &err), OPS_OK);
+	ids_join(page, sizeof(page), jobs, n, sizeof(*jobs));
+	T_EQ_STR(page, "j-3,j-4,j-5,j-6,j-7,j-8,j-9,j-10");
+	T_EQ_STR(next, "j-10");
+	T_EQ_INT(jobs[0].counts.total, jobs[0].counts.total);
+	free(jobs);
+	pg.after = "j-10";
+	pg.limit = 0;
+	T_EQ_INT(ops_job_list(&ops, &pg, &jobs, &n, next, &err), OPS_OK);
+	T_CHECK(n >= 2);
+	T_EQ_STR(jobs[0].job.id, "j-11");
+	T_EQ_STR(next, "");
+	free(jobs);
 }
 
 int
@@ -1329,6 +1580,8 @@ main(void)
 	T_RUN(test_device_put);
 	T_RUN(test_device_list);
 	T_RUN(test_device_import);
+	T_RUN(test_import_bad_lines);
+	T_RUN(test_import_header);
 	T_RUN(test_firmware_add);
 	T_RUN(test_firmware_manage);
 	T_RUN(test_job_create);
@@ -1336,6 +1589,7 @@ main(void)
 	T_RUN(test_job_gray);
 	T_RUN(test_job_rows);
 	T_RUN(test_relay_status);
+	T_RUN(test_list_order);
 	T_RUN(test_full);
 
 	store_close(st);

@@ -18,6 +18,12 @@
  * stale temporary files swept), and two processes on one directory: a
  * forked writer while the parent reads consistent snapshots, and a map
  * grown by another process (MDB_MAP_RESIZED).
+ *
+ * Ids the store hands out sort by number (fw-2 before fw-10) in every
+ * database that holds them, with `after' and prefix scans consistent; a
+ * store written in the old byte order (made here by writing the databases
+ * back with raw LMDB, as the old code did) is sorted again once when it
+ * is opened, and not while another process has it open.
  */
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -35,6 +41,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 #include "log.h"
 #include "model.h"
@@ -852,7 +860,7 @@ collect_job_cb(const struct job_rec *j, void *arg)
 	if (c->n < 64)
 		snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", j->id);
 	c->n++;
-	return 0;
+	return c->stop_at > 0 && c->n >= c->stop_at;
 }
 
 /* "a,b,c" from a collection */
@@ -1130,6 +1138,369 @@ test_jobdev(void)
 	T_EQ_INT(c.n, 2);
 	store_txn_abort(t);
 	store_close(st);
+	tmpdir_free(dir);
+}
+
+/*
+ * Ids by number.
+ */
+
+static void
+put_order_fixture(struct store *st)
+{
+	/* made out of order on purpose */
+	static const int n[] = { 10, 2, 1, 12, 9, 11, 3 };
+	struct store_txn *t;
+	struct firmware_rec f;
+	struct job_rec j;
+	struct jobdev_rec jd;
+	struct device_rec d;
+	char	 id[OTA_ID_MAX + 1], ver[16];
+	size_t	 i;
+
+	if (store_txn_begin(st, 0, &t) != 0)
+		abort();
+	for (i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		snprintf(id, sizeof(id), "fw-%d", n[i]);
+		snprintf(ver, sizeof(ver), "1.%d", n[i]);
+		firmware_small(&f, id, "p", "default", ver);
+		T_EQ_INT(store_firmware_put(t, &f), 0);
+		snprintf(id, sizeof(id), "j-%d", n[i]);
+		job_small(&j, id);
+		T_EQ_INT(store_job_put(t, &j), 0);
+		/* device "a" in every job, open; "d10" and "d2" in j-2 */
+		jobdev_small(&jd, id, "a", JD_QUEUED);
+		T_EQ_INT(store_jobdev_put(t, &jd), 0);
+	}
+	jobdev_small(&jd, "j-2", "d10", JD_NOTIFIED);
+	T_EQ_INT(store_jobdev_put(t, &jd), 0);
+	jobdev_small(&jd, "j-2", "d2", JD_SUCCEEDED);
+	T_EQ_INT(store_jobdev_put(t, &jd), 0);
+	device_small(&d, "d2");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	device_small(&d, "d10");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+}
+
+/* What put_order_fixture made, read back in the store's order. */
+static void
+check_order_fixture(struct store *st)
+{
+	struct store_txn *t;
+	struct collect c;
+	struct firmware_rec f;
+	struct jobdev_rec jd;
+
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_firmware_iter(t, collect_fw_cb, &c), 0);
+	T_EQ_STR(joined(&c), "fw-1,fw-2,fw-3,fw-9,fw-10,fw-11,fw-12");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_firmware_iter_after(t, "fw-9", collect_fw_cb, &c), 0);
+	T_EQ_STR(joined(&c), "fw-10,fw-11,fw-12");
+	memset(&c, 0, sizeof(c));
+	/* after an id that is not stored: where it would be */
+	T_EQ_INT(store_firmware_iter_after(t, "fw-4", collect_fw_cb, &c), 0);
+	T_EQ_STR(joined(&c), "fw-9,fw-10,fw-11,fw-12");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_job_iter(t, collect_job_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-1,j-2,j-3,j-9,j-10,j-11,j-12");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_job_iter_after(t, "j-2", collect_job_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-3,j-9,j-10,j-11,j-12");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_job_iter_after(t, "j-12", collect_job_cb, &c), 0);
+	T_EQ_STR(joined(&c), "");
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 2;
+	T_EQ_INT(store_job_iter_after(t, "", collect_job_cb, &c),
+	    STORE_ESTOP);
+	T_EQ_STR(joined(&c), "j-1,j-2");
+	T_EQ_INT(store_job_iter_after(t, "", NULL, NULL), STORE_EINVAL);
+	/* a device's open rows, oldest job first */
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_device_open_jobs(t, "a", collect_jd_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-1/a,j-2/a,j-3/a,j-9/a,j-10/a,j-11/a,j-12/a");
+	/* one job's rows, devices in byte order; j-1 is not j-10 or j-12 */
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_jobdev_iter(t, "j-2", collect_jd_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-2/a,j-2/d10,j-2/d2");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_jobdev_iter(t, "j-1", collect_jd_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-1/a");
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_device_iter(t, NULL, collect_dev_cb, &c), 0);
+	T_EQ_STR(joined(&c), "d10,d2");
+	/* lookups find every key */
+	T_EQ_INT(store_firmware_get(t, "fw-10", &f), 0);
+	T_EQ_STR(f.version, "1.10");
+	T_EQ_INT(store_jobdev_get(t, "j-2", "d10", &jd), 0);
+	T_EQ_INT(jd.state, JD_NOTIFIED);
+	T_EQ_INT(store_jobdev_get(t, "j-12", "a", &jd), 0);
+	T_EQ_INT(store_jobdev_get(t, "j-12", "d2", &jd), STORE_ENOTFOUND);
+	store_txn_abort(t);
+}
+
+static void
+test_id_order(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct job_rec j;
+
+	put_order_fixture(st);
+	check_order_fixture(st);
+	/* the order is the store's, not this process's: reopened */
+	st = reopen(st, dir, 0);
+	check_order_fixture(st);
+	/* removing and adding keeps it */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_firmware_del(t, "fw-10"), 0);
+	job_small(&j, "j-100");
+	T_EQ_INT(store_job_put(t, &j), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	{
+		struct collect c;
+
+		memset(&c, 0, sizeof(c));
+		T_EQ_INT(store_firmware_iter(t, collect_fw_cb, &c), 0);
+		T_EQ_STR(joined(&c), "fw-1,fw-2,fw-3,fw-9,fw-11,fw-12");
+		memset(&c, 0, sizeof(c));
+		T_EQ_INT(store_job_iter_after(t, "j-11", collect_job_cb, &c),
+		    0);
+		T_EQ_STR(joined(&c), "j-12,j-100");
+	}
+	store_txn_abort(t);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
+/* The store's schema record, read with plain LMDB. */
+static int
+raw_schema(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi	 meta;
+	MDB_val	 k, v;
+	int	 schema = -1;
+
+	if (mdb_env_create(&env) != 0)
+		abort();
+	mdb_env_set_maxdbs(env, 16);
+	if (mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		k.mv_data = "schema";
+		k.mv_size = 6;
+		if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 &&
+		    mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4)
+			schema = ((uint8_t *)v.mv_data)[3];
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return schema;
+}
+
+/*
+ * Turns a store back into what the code before schema 2 wrote: every
+ * database in LMDB's byte order, schema 1.  Returns the firmware ids as
+ * that order has them.
+ */
+static const char *
+downgrade(const char *dir)
+{
+	static const char *const names[] = { "firmware", "jobs", "jobdev",
+	    "devopen" };
+	static char order[1024];
+	struct kv {
+		MDB_val	 k, v;
+	} *all = NULL;
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_cursor *c;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	uint8_t	 one[4] = { 0, 0, 0, 1 };
+	size_t	 n, i, o = 0;
+	unsigned d;
+
+	if (mdb_env_create(&env) != 0)
+		abort();
+	mdb_env_set_maxdbs(env, 16);
+	if (mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, 0, &txn) != 0)
+		abort();
+	for (d = 0; d < sizeof(names) / sizeof(names[0]); d++) {
+		if (mdb_dbi_open(txn, names[d], 0, &dbi) != 0 ||
+		    mdb_cursor_open(txn, dbi, &c) != 0)
+			abort();
+		/* walking the pages needs no comparator */
+		n = 0;
+		while (mdb_cursor_get(c, &k, &v, n == 0 ? MDB_FIRST :
+		    MDB_NEXT) == 0) {
+			if ((all = realloc(all, (n + 1) * sizeof(*all))) ==
+			    NULL)
+				abort();
+			all[n].k.mv_size = k.mv_size;
+			all[n].v.mv_size = v.mv_size;
+			if ((all[n].k.mv_data = malloc(k.mv_size)) == NULL ||
+			    (all[n].v.mv_data = malloc(v.mv_size + 1)) == NULL)
+				abort();
+			memcpy(all[n].k.mv_data, k.mv_data, k.mv_size);
+			memcpy(all[n].v.mv_data, v.mv_data, v.mv_size);
+			n++;
+		}
+		mdb_cursor_close(c);
+		if (mdb_drop(txn, dbi, 0) != 0)
+			abort();
+		for (i = 0; i < n; i++) {
+			if (mdb_put(txn, dbi, &all[i].k, &all[i].v, 0) != 0)
+				abort();
+			free(all[i].k.mv_data);
+			free(all[i].v.mv_data);
+		}
+		if (d == 0) {
+			if (mdb_cursor_open(txn, dbi, &c) != 0)
+				abort();
+			while (mdb_cursor_get(c, &k, &v, o == 0 ?
+			    MDB_FIRST : MDB_NEXT) == 0)
+				o += (size_t)snprintf(order + o,
+				    sizeof(order) - o, "%s%.*s", o ? "," : "",
+				    (int)k.mv_size, (char *)k.mv_data);
+			mdb_cursor_close(c);
+		}
+	}
+	free(all);
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	v.mv_data = one;
+	v.mv_size = sizeof(one);
+	if (mdb_dbi_open(txn, "meta", 0, &dbi) != 0 ||
+	    mdb_put(txn, dbi, &k, &v, 0) != 0 || mdb_txn_commit(txn) != 0)
+		abort();
+	mdb_env_close(env);
+	return order;
+}
+
+/* A child that keeps the store open (as an old daemon would) until told. */
+static pid_t
+hold_open(const char *dir, int *release)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	int	 up[2], down[2];
+	char	 b = 0;
+	pid_t	 pid;
+
+	if (pipe(up) == -1 || pipe(down) == -1)
+		abort();
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		abort();
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		if (mdb_env_create(&env) != 0 ||
+		    mdb_env_set_maxdbs(env, 16) != 0 ||
+		    mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		mdb_txn_reset(txn);	/* a kept, idle reader slot */
+		if (write(up[1], &b, 1) != 1 || read(down[0], &b, 1) < 0)
+			_exit(1);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &b, 1) != 1)
+		abort();
+	close(up[0]);
+	*release = down[1];
+	return pid;
+}
+
+static void
+test_migrate_order(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct collect c;
+	int	 release, status;
+	pid_t	 pid;
+
+	put_order_fixture(st);
+	store_close(st);
+	T_EQ_INT(raw_schema(dir), 2);
+	/* the old order: ids as strings */
+	T_EQ_STR(downgrade(dir), "fw-1,fw-10,fw-11,fw-12,fw-2,fw-3,fw-9");
+	T_EQ_INT(raw_schema(dir), 1);
+
+	/* not while another process has the store open: nothing changes */
+	pid = hold_open(dir, &release);
+	st = NULL;
+	T_EQ_INT(store_open(dir, 0, &st), STORE_EBUSY);
+	T_CHECK(st == NULL);
+	T_EQ_INT(raw_schema(dir), 1);
+	close(release);
+	T_EQ_INT(waitpid(pid, &status, 0), pid);
+	T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* alone: sorted again, schema 2, everything where it belongs */
+	st = reopen(NULL, dir, 0);
+	T_EQ_INT(raw_schema(dir), 2);
+	check_order_fixture(st);
+	/* the store goes on working: a new job lands after j-12 */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	{
+		struct job_rec j;
+
+		job_small(&j, "j-13");
+		T_EQ_INT(store_job_put(t, &j), 0);
+	}
+	T_EQ_INT(store_txn_commit(t), 0);
+	/* and again: the migration is done once */
+	st = reopen(st, dir, 0);
+	T_EQ_INT(raw_schema(dir), 2);
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	memset(&c, 0, sizeof(c));
+	T_EQ_INT(store_job_iter_after(t, "j-11", collect_job_cb, &c), 0);
+	T_EQ_STR(joined(&c), "j-12,j-13");
+	store_txn_abort(t);
+	store_close(st);
+
+	/* a later schema is refused, also with nothing to sort */
+	downgrade(dir);
+	{
+		MDB_env	*env;
+		MDB_txn	*txn;
+		MDB_dbi	 meta;
+		MDB_val	 k, v;
+		uint8_t	 nine[4] = { 0, 0, 0, 9 };
+
+		k.mv_data = "schema";
+		k.mv_size = 6;
+		v.mv_data = nine;
+		v.mv_size = 4;
+		if (mdb_env_create(&env) != 0 ||
+		    mdb_env_set_maxdbs(env, 16) != 0 ||
+		    mdb_env_open(env, dir, MDB_NOTLS, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+		    mdb_dbi_open(txn, "meta", 0, &meta) != 0 ||
+		    mdb_put(txn, meta, &k, &v, 0) != 0 ||
+		    mdb_txn_commit(txn) != 0)
+			abort();
+		mdb_env_close(env);
+	}
+	st = NULL;
+	T_EQ_INT(store_open(dir, 0, &st), STORE_EINVAL);
+	T_CHECK(st == NULL);
+	T_EQ_INT(raw_schema(dir), 9);
 	tmpdir_free(dir);
 }
 
@@ -2213,6 +2584,8 @@ main(void)
 	T_RUN(test_firmware);
 	T_RUN(test_jobs);
 	T_RUN(test_jobdev);
+	T_RUN(test_id_order);
+	T_RUN(test_migrate_order);
 	T_RUN(test_next_id);
 	T_RUN(test_outbox);
 	T_RUN(test_outbox_drain);

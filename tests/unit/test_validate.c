@@ -423,6 +423,45 @@ test_authority(void)
 	T_EQ_INT(valid_authority(rep("a", 64)), 0);
 }
 
+static int
+sign(int c)
+{
+	return c < 0 ? -1 : c > 0;
+}
+
+/*
+ * id_cmp: numbered ids by number, others by bytes; a strict total order
+ * (every pair of a sorted table compares as its positions, both ways).
+ */
+static void
+test_id_cmp(void)
+{
+	static const char *const sorted[] = {
+	    "", "-1", "a", "a-", "a-0", "a-01", "a-1x", "a-x", "fw",
+	    "fw-1", "fw-2", "fw-9", "fw-10", "fw-11", "fw-99", "fw-100",
+	    "fw-18446744073709551615", "fw-18446744073709551616",
+	    "fw-1000000000000000000000", "fw-1-1", "fw-1-2", "fw-1-10",
+	    "fw-2-1", "fw-9a", "fwx", "j", "j-1", "j-2", "j-10", "j_1",
+	};
+	size_t	 n = sizeof(sorted) / sizeof(sorted[0]), i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < n; k++)
+			if (sign(id_cmp(sorted[i], sorted[k])) !=
+			    (i < k ? -1 : i > k)) {
+				T_CHECK(!"id_cmp out of order");
+				fprintf(stderr, "  %s vs %s: %d\n", sorted[i],
+				    sorted[k], id_cmp(sorted[i], sorted[k]));
+			}
+	T_EQ_INT(id_cmp("j-2", "j-10") < 0, 1);
+	T_EQ_INT(id_cmp("j-10", "j-2") > 0, 1);
+	T_EQ_INT(id_cmp("fw-7", "fw-7"), 0);
+	/* lengths, not NULs, end the ids of id_cmp_n */
+	T_EQ_INT(sign(id_cmp_n("j-10xyz", 4, "j-2", 3)), 1);
+	T_EQ_INT(id_cmp_n("j-1\0a", 5, "j-1\0a", 5), 0);
+	T_EQ_INT(id_cmp_n("", 0, "", 0), 0);
+}
+
 int
 main(void)
 {
@@ -434,5 +473,6 @@ main(void)
 	T_RUN(test_time);
 	T_RUN(test_str_copy);
 	T_RUN(test_authority);
+	T_RUN(test_id_cmp);
 	return t_done();
 }
