@@ -159,6 +159,13 @@ struct jobdev_rec {
 	int64_t	started;		/* first progress report */
 	int64_t	updated;		/* last change */
 	int64_t	next_at;		/* RETRY_WAIT: when to queue again */
+	/*
+	 * Not stored with the row: what the gateway has delivered of the
+	 * job's firmware to the device (struct xfer_rec), filled in by the
+	 * operator views.  size 0: nothing yet.
+	 */
+	uint64_t delivered;
+	uint64_t size;
 };
 
 /*
@@ -176,6 +183,7 @@ enum event_type {
 	EV_INFORM = 0,
 	EV_STATE = 1,
 	EV_PROGRESS = 2,
+	EV_TRANSFER = 3,	/* like progress, dropped first at the limit */
 };
 
 struct event {
@@ -194,6 +202,10 @@ struct event {
 	/* inform: every module's version */
 	unsigned nversions;
 	const struct module_version *versions;
+	/* transfer: bytes delivered of size */
+	int	has_bytes;
+	uint64_t bytes;
+	uint64_t size;
 };
 
 #endif

@@ -618,12 +618,13 @@ coaphandler_etag_matches(const struct coapmsg *req, uint64_t etag)
 
 /*
  * One block of img, or 2.03 when the request's ETag is the image's.
- * ETag: the first 8 bytes of the SHA-256, never 0.
+ * ETag: the first 8 bytes of the SHA-256, never 0.  Returns the bytes of
+ * the image put in the answer, from *off.
  */
-static void
+static uint64_t
 coaphandler_block2(struct coapbuf *r, const struct coapmsg *req,
     const struct store_image *img, const struct firmware_rec *fw,
-    const struct coapmsg_block *asked)
+    const struct coapmsg_block *asked, uint64_t *offp)
 {
 	struct coapmsg_block b2;
 	uint64_t etag, off, chunk;
@@ -639,7 +640,7 @@ coaphandler_block2(struct coapbuf *r, const struct coapmsg *req,
 		    "transfer", fw->id);
 		coaphandler_fail(r, COAPMSG_CODE(5, 0),
 		    "image too large for CoAP");
-		return;
+		return 0;
 	}
 	if (asked != NULL)
 		b2 = *asked;
@@ -651,12 +652,12 @@ coaphandler_block2(struct coapbuf *r, const struct coapmsg *req,
 	off = (uint64_t)b2.num * bs;
 	if (b2.num != 0 && off >= img->size) {
 		coaphandler_fail(r, COAPMSG_CODE(4, 2), "block past the end");
-		return;
+		return 0;
 	}
 	if (coaphandler_etag_matches(req, etag)) {
 		coapbuf_code(r, COAPMSG_CODE(2, 3));
 		coaphandler_opt_etag(r, etag);
-		return;
+		return 0;
 	}
 	chunk = img->size - off < bs ? img->size - off : bs;
 	b2.m = off + chunk < img->size;
@@ -667,6 +668,8 @@ coaphandler_block2(struct coapbuf *r, const struct coapmsg *req,
 		coapbuf_opt_block(r, COAPOPT_BLOCK2, &b2);
 	coapbuf_opt_uint(r, COAPOPT_SIZE2, (uint32_t)img->size);
 	coapbuf_payload(r, img->data + off, (size_t)chunk);
+	*offp = off;
+	return chunk;
 }
 
 static void
@@ -679,6 +682,7 @@ coaphandler_download(struct coaphandler *h, struct coapsess *s,
 	struct firmware_rec fw;
 	struct coapmsg_block b2;
 	const struct store_image *img;
+	uint64_t off = 0, n;
 	uint32_t accept;
 	int has_b2, status;
 
@@ -705,7 +709,11 @@ coaphandler_download(struct coaphandler *h, struct coapsess *s,
 		coaphandler_fail_core(r, status, NULL, 0, 1);
 		return;
 	}
-	coaphandler_block2(r, req, img, &fw, has_b2 ? &b2 : NULL);
+	n = coaphandler_block2(r, req, img, &fw, has_b2 ? &b2 : NULL, &off);
+	/* over DTLS the device is known: the gateway sees its download */
+	if (n > 0 && creq.peer != NULL)
+		core_transferred(h->core, creq.peer, fw.id, off, n,
+		    img->size);
 	store_image_unref(img);
 }
 

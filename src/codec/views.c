@@ -214,6 +214,10 @@ codec_jobdev_encode(const struct jobdev_rec *jd, size_t *len)
 	put_time(root, "notified", jd->notified, &oom);
 	put_time(root, "started", jd->started, &oom);
 	put_time(root, "updated", jd->updated, &oom);
+	if (jd->size > 0) {
+		json_put_num(root, "delivered", (double)jd->delivered, &oom);
+		json_put_num(root, "size", (double)jd->size, &oom);
+	}
 	return json_finish(root, oom, len);
 }
 
@@ -1183,6 +1187,15 @@ jobdev_view(const cJSON *o, struct jobdev_rec *jd, char *err, size_t errlen)
 	    view_time(o, "started", &jd->started, err, errlen) != 0 ||
 	    view_time(o, "updated", &jd->updated, err, errlen) != 0)
 		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(o, "size") != NULL) {
+		if (view_num(o, "size", 1, 9e15, &d, err, errlen) != 0)
+			return -1;
+		jd->size = (uint64_t)d;
+		if (view_num(o, "delivered", 0, (double)jd->size, &d, err,
+		    errlen) != 0)
+			return -1;
+		jd->delivered = (uint64_t)d;
+	}
 	return 0;
 }
 

@@ -228,7 +228,8 @@ codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
 char *
 codec_event_encode(const struct event *ev, size_t *len)
 {
-	static const char *const types[] = { "inform", "state", "progress" };
+	static const char *const types[] = { "inform", "state", "progress",
+	    "transfer" };
 	cJSON	*root = cJSON_CreateObject();
 	char	 ts[32];
 	int	 oom = root == NULL;
@@ -239,7 +240,7 @@ codec_event_encode(const struct event *ev, size_t *len)
 	json_put_str(root, "ts", ts, &oom);
 	json_put_str(root, "device", ev->device != NULL ? ev->device : "",
 	    &oom);
-	json_put_str(root, "type", json_name_of(types, 3, ev->type), &oom);
+	json_put_str(root, "type", json_name_of(types, 4, ev->type), &oom);
 	if (ev->job != NULL)
 		json_put_str(root, "job", ev->job, &oom);
 	if (ev->firmware != NULL)
@@ -259,6 +260,10 @@ codec_event_encode(const struct event *ev, size_t *len)
 	if (ev->versions != NULL && ev->nversions > 0)
 		json_put_versions(root, "versions", ev->versions, ev->nversions,
 		    &oom);
+	if (ev->has_bytes) {
+		json_put_num(root, "bytes", (double)ev->bytes, &oom);
+		json_put_num(root, "size", (double)ev->size, &oom);
+	}
 	return json_finish(root, oom, len);
 }
 

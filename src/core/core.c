@@ -43,6 +43,7 @@
 #include "core/capability.h"
 #include "core/core.h"
 #include "core/grant.h"
+#include "core/transfer.h"
 #include "events/events.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
@@ -98,6 +99,7 @@ struct core {
 	uint64_t dyn_jobs;		/* job ids allocated as dyn was built */
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
+	struct xfer_table *xfer;	/* bytes delivered per device */
 	uint64_t rng;			/* xorshift state, for the jitter */
 };
 
@@ -205,7 +207,8 @@ core_new(struct store *st, const struct config *cfg)
 	}
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->grants = grant_table_new();
-	if (c->rows == NULL || c->grants == NULL) {
+	c->xfer = xfer_new(st);
+	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -233,6 +236,7 @@ core_free(struct core *c)
 	free(c->dyn);
 	free(c->due);
 	grant_table_free(c->grants);
+	xfer_free(c->xfer);
 	free(c);
 }
 
@@ -1259,6 +1263,13 @@ out:
 	return status;
 }
 
+void
+core_transferred(struct core *c, const char *device, const char *fwid,
+    uint64_t off, uint64_t len, uint64_t size)
+{
+	xfer_sent(c->xfer, device, fwid, off, len, size, core_now(c));
+}
+
 /*
  * Credentials.
  */
@@ -1571,6 +1582,7 @@ core_tick(struct core *c, int64_t now)
 	int	 rc;
 
 	grant_sweep(c->grants, core_now(c));
+	xfer_tick(c->xfer, core_now(c));
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return;
 	p->c = c;

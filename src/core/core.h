@@ -126,6 +126,13 @@ int	 core_download(struct core *, const struct core_req *, const char *fwid,
 	    const struct store_image **img, struct firmware_rec *fw);
 
 /*
+ * Bytes off..off+len of firmware fwid (of size bytes) left for device: a
+ * CoAP block sent, an HTTPS body slice written (core/transfer.h).
+ */
+void	 core_transferred(struct core *, const char *device, const char *fwid,
+	    uint64_t off, uint64_t len, uint64_t size);
+
+/*
  * The DTLS key of a device, for the PSK callback.  Returns 0 and fills
  * key/len, or -1 (unknown device or no PSK).
  */

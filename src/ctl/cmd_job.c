@@ -599,8 +599,9 @@ const struct ctl_cmd ctl_cmd_job_show = {
 };
 
 static const char help_job_devices[] =
-"Lists the devices of a job, in device id order, with their state, reason,\n"
-"step and retries.\n"
+"Lists the devices of a job, in device id order, with their state, the\n"
+"share of the image the gateway has sent them (SENT), reason, step and\n"
+"retries.\n"
 "  --state S                only devices in state S (QUEUED, FAILED, ...)\n"
 "  --after DEVICE           start after this device id\n"
 "  --limit N                at most N devices\n";
@@ -616,8 +617,8 @@ static int
 jdprint_cb(const struct jobdev_rec *jd, void *arg)
 {
 	struct jdprint *p = arg;
-	char	 step[16], retries[16], updated[32];
-	const char *row[8];
+	char	 step[16], retries[16], updated[32], sent[8];
+	const char *row[9];
 
 	if (p->ctl->json) {
 		ctl_jlist_item(&p->jl, codec_jobdev_encode(jd, NULL));
@@ -626,14 +627,20 @@ jdprint_cb(const struct jobdev_rec *jd, void *arg)
 	snprintf(step, sizeof(step), "%d", jd->step);
 	snprintf(retries, sizeof(retries), "%u", jd->retries);
 	ctl_fmt_time(jd->updated, updated);
+	if (jd->size > 0)
+		snprintf(sent, sizeof(sent), "%u%%", (unsigned)(jd->delivered *
+		    100 / jd->size));
+	else
+		snprintf(sent, sizeof(sent), "-");
 	row[0] = jd->device;
 	row[1] = jobs_jd_state_name(jd->state);
-	row[2] = jd->reason[0] ? jd->reason : "-";
-	row[3] = step;
-	row[4] = retries;
-	row[5] = jd->last_version[0] ? jd->last_version : "-";
-	row[6] = updated;
-	row[7] = jd->desc[0] ? jd->desc : "";
+	row[2] = sent;
+	row[3] = jd->reason[0] ? jd->reason : "-";
+	row[4] = step;
+	row[5] = retries;
+	row[6] = jd->last_version[0] ? jd->last_version : "-";
+	row[7] = updated;
+	row[8] = jd->desc[0] ? jd->desc : "";
 	if (ctl_table_add(&p->t, row) == -1)
 		p->failed = 1;
 	return p->failed;
@@ -649,8 +656,8 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const head[] = { "DEVICE", "STATE", "REASON",
-	    "STEP", "RETRIES", "VERSION", "UPDATED", "DESC" };
+	static const char *const head[] = { "DEVICE", "STATE", "SENT",
+	    "REASON", "STEP", "RETRIES", "VERSION", "UPDATED", "DESC" };
 	struct ops_jobdev_filter f = { -1, NULL, 0 };
 	struct jdprint p;
 	struct ops_err err;
@@ -694,7 +701,7 @@ cmd_job_devices(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	memset(&p, 0, sizeof(p));
 	p.ctl = ctl;
-	ctl_table_init(&p.t, 8);
+	ctl_table_init(&p.t, 9);
 	ctl_table_add(&p.t, head);
 	rc = ctl->be->job_devices(ctl, argv[optind], &f, jdprint_cb, &p,
 	    next, &err);

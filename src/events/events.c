@@ -99,3 +99,25 @@ events_progress(struct store_txn *txn, const struct job_rec *job,
 	ev.version = version;
 	return events_put(txn, &ev);
 }
+
+int
+events_transfer(struct store_txn *txn, const char *device,
+    const struct job_rec *job, const char *fwid, uint64_t bytes,
+    uint64_t size, int64_t now)
+{
+	struct event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TRANSFER;
+	ev.ts = now;
+	ev.device = device;
+	ev.firmware = fwid;
+	if (job != NULL) {
+		ev.job = job->id;
+		ev.module = job->module;
+	}
+	ev.has_bytes = 1;
+	ev.bytes = bytes;
+	ev.size = size;
+	return events_put(txn, &ev);
+}

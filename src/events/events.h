@@ -28,5 +28,12 @@ int	 events_state_change(struct store_txn *, const struct job_rec *,
 int	 events_progress(struct store_txn *, const struct job_rec *,
 	    const struct jobdev_rec *, int step, const char *desc,
 	    const char *version, int64_t now);
+/*
+ * Bytes of firmware fwid the gateway delivered to device (job: the open
+ * job it is for, or NULL).
+ */
+int	 events_transfer(struct store_txn *, const char *device,
+	    const struct job_rec *, const char *fwid, uint64_t bytes,
+	    uint64_t size, int64_t now);
 
 #endif

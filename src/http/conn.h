@@ -42,6 +42,7 @@ struct http_seg {
 	uint8_t	*own;
 	const struct store_image *img;
 	uint64_t len;
+	struct http_note *note;		/* image slices: told when sent */
 };
 
 struct http_resp {
@@ -95,6 +96,7 @@ struct http_out {
 	uint8_t	*own;
 	size_t	 cap;
 	const struct store_image *img;
+	struct http_note *note;		/* told as img bytes are written */
 };
 
 enum http_conn_state {
@@ -147,7 +149,7 @@ void	 http_conn_count_request(struct http_conn *);
 int	 http_conn_push(struct http_conn *, const void *, size_t);
 int	 http_conn_push_own(struct http_conn *, uint8_t *, size_t);
 int	 http_conn_push_image(struct http_conn *, const struct store_image *,
-	    uint64_t off, uint64_t len);
+	    uint64_t off, uint64_t len, struct http_note *);
 const char *http_conn_date(void);		/* IMF-fixdate, cached */
 const char *http_conn_peer_cn(const struct http_conn *);
 

@@ -499,7 +499,8 @@ dev_boundary(struct httpdev *hd, char *buf, size_t size)
 /* multipart/byteranges of n ranges; 0, or -1 (out of memory). */
 static int
 dev_multipart(struct httpdev *hd, struct http_resp *resp,
-    const struct store_image *img, const struct range *r, size_t n)
+    const struct store_image *img, const struct range *r, size_t n,
+    struct http_note *note)
 {
 	char	 boundary[40], head[RANGE_PART_HEAD_MAX], ctype[80];
 	size_t	 i;
@@ -513,8 +514,8 @@ dev_multipart(struct httpdev *hd, struct http_resp *resp,
 		len = range_part_head(head, sizeof(head), i, boundary,
 		    DEV_CTYPE_IMAGE, &r[i], img->size);
 		if (len < 0 || http_resp_body_copy(resp, head, (size_t)len) ==
-		    -1 || http_resp_body_image(resp, img, r[i].first,
-		    r[i].last - r[i].first + 1) == -1)
+		    -1 || http_resp_body_image_noted(resp, img, r[i].first,
+		    r[i].last - r[i].first + 1, note) == -1)
 			return -1;
 	}
 	len = range_part_tail(head, sizeof(head), boundary);
@@ -543,7 +544,7 @@ static int
 dev_download_resp(struct httpdev *hd, struct http_req *req,
     struct http_resp *resp, const struct store_image *img,
     const struct firmware_rec *fw, const struct dev_tags *tags, char *extra,
-    size_t esize)
+    size_t esize, struct http_note *note)
 {
 	struct range r[RANGE_MAX];
 	const char *etag = tags->etag, *digest = tags->digest;
@@ -591,8 +592,8 @@ dev_download_resp(struct httpdev *hd, struct http_req *req,
 		http_resp_header(resp, "Content-Type", DEV_CTYPE_IMAGE);
 		http_resp_header(resp, "Content-Range", buf);
 		snprintf(extra, esize, "%s", buf);
-		if (http_resp_body_image(resp, img, r[0].first,
-		    r[0].last - r[0].first + 1) == -1)
+		if (http_resp_body_image_noted(resp, img, r[0].first,
+		    r[0].last - r[0].first + 1, note) == -1)
 			goto nomem;
 		hd->downloads++;
 		return 206;
@@ -600,7 +601,7 @@ dev_download_resp(struct httpdev *hd, struct http_req *req,
 	if (rr == RANGE_PARTIAL) {
 		http_resp_status(resp, 206);
 		snprintf(extra, esize, "%zu ranges, multipart", n);
-		if (dev_multipart(hd, resp, img, r, n) == -1)
+		if (dev_multipart(hd, resp, img, r, n, note) == -1)
 			goto nomem;
 		hd->downloads++;
 		return 206;
@@ -611,7 +612,7 @@ dev_download_resp(struct httpdev *hd, struct http_req *req,
 		http_resp_head_length(resp, img->size);
 		return 200;
 	}
-	if (http_resp_body_image(resp, img, 0, img->size) == -1)
+	if (http_resp_body_image_noted(resp, img, 0, img->size, note) == -1)
 		goto nomem;
 	hd->downloads++;
 	return 200;
@@ -640,6 +641,52 @@ dev_tags_of(struct httpdev *hd, const struct firmware_rec *fw)
 }
 
 /*
+ * What a download's note tells core as its bytes are written: the
+ * gateway sees the transfer (core/transfer.h) whatever the client.
+ */
+struct dev_note {
+	struct http_note base;		/* first: the server sees this */
+	struct core	*core;
+	char		 device[OTA_ID_MAX + 1];
+	char		 fwid[OTA_ID_MAX + 1];
+	uint64_t	 size;
+};
+
+static void
+dev_note_sent(struct http_note *n, uint64_t off, uint64_t len)
+{
+	struct dev_note *d = (struct dev_note *)n;
+
+	core_transferred(d->core, d->device, d->fwid, off, len, d->size);
+}
+
+static void
+dev_note_free(struct http_note *n)
+{
+	free(n);
+}
+
+/* A note for the download of fwid by device; NULL when no device. */
+static struct http_note *
+dev_note_new(struct httpdev *hd, const char *device, const char *fwid,
+    uint64_t size)
+{
+	struct dev_note *d;
+
+	if (device == NULL || device[0] == '\0' ||
+	    (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->base.sent = dev_note_sent;
+	d->base.free = dev_note_free;
+	d->base.refs = 1;
+	d->core = hd->core;
+	snprintf(d->device, sizeof(d->device), "%s", device);
+	snprintf(d->fwid, sizeof(d->fwid), "%s", fwid);
+	d->size = size;
+	return &d->base;
+}
+
+/*
  * GET or HEAD /fw/{firmware}: core decides, and checks the bearer token
  * (a range request that repeats one allowed a moment ago on the same
  * connection, with the same token, is answered from core's grant).
@@ -651,6 +698,7 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	const struct store_image *img = NULL;
 	struct firmware_rec fw;
 	struct core_req creq;
+	struct http_note *note;
 	int	 cs, status;
 
 	memset(&creq, 0, sizeof(creq));
@@ -678,8 +726,10 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 		dev_core_error(resp, cs);
 		return dev_status_http(cs);
 	}
+	note = dev_note_new(hd, ctx->peer, fw.id, img->size);
 	status = dev_download_resp(hd, req, resp, img, &fw,
-	    dev_tags_of(hd, &fw), extra, esize);
+	    dev_tags_of(hd, &fw), extra, esize, note);
+	http_note_unref(note);		/* the response holds its own */
 	store_image_unref(img);
 	return status;
 }

@@ -286,7 +286,7 @@ h1_respond(struct http_conn *c, struct http_req *r, int close)
 			if (s->img != NULL) {
 				if (http_conn_push_image(c, s->img,
 				    (uint64_t)(s->data - s->img->data),
-				    s->len) == -1)
+				    s->len, s->note) == -1)
 					goto out;
 			} else {
 				if (http_conn_push_own(c, s->own,

@@ -205,7 +205,7 @@ h2_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
 		if (sg->img != NULL) {
 			if (http_conn_push_image(c, sg->img,
 			    (uint64_t)(sg->data - sg->img->data) + r->pend_off,
-			    length) == -1)
+			    length, sg->note) == -1)
 				return NGHTTP2_ERR_CALLBACK_FAILURE;
 		} else if (http_conn_push(c, sg->data + r->pend_off,
 		    length) == -1)

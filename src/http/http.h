@@ -169,6 +169,23 @@ int	 http_resp_body_take(struct http_resp *, void *, size_t);
 int	 http_resp_body_image(struct http_resp *, const struct store_image *,
 	    uint64_t offset, uint64_t len);
 /*
+ * Told as the bytes of a noted image slice are written to the connection
+ * (handed to TLS): the image offset and the bytes.  Reference counted:
+ * the response and every queued piece of it hold one, and free is called
+ * when the last goes (also when the connection drops first).
+ */
+struct http_note {
+	void	(*sent)(struct http_note *, uint64_t off, uint64_t len);
+	void	(*free)(struct http_note *);
+	unsigned refs;
+};
+void	 http_note_ref(struct http_note *);
+void	 http_note_unref(struct http_note *);	/* NULL ok */
+/* http_resp_body_image, with note told of its bytes (note may be NULL). */
+int	 http_resp_body_image_noted(struct http_resp *,
+	    const struct store_image *, uint64_t offset, uint64_t len,
+	    struct http_note *note);
+/*
  * HEAD: send the headers with this Content-Length and no body.  For other
  * methods Content-Length is the sum of the segments.
  */

@@ -256,9 +256,30 @@ http_conn_push_own(struct http_conn *c, uint8_t *buf, size_t len)
 	return 0;
 }
 
+void
+http_note_ref(struct http_note *n)
+{
+	n->refs++;
+}
+
+void
+http_note_unref(struct http_note *n)
+{
+	if (n != NULL && --n->refs == 0 && n->free != NULL)
+		n->free(n);
+}
+
+/* Bytes of out entry o, before its p moves on by n, were written. */
+static void
+server_out_told(const struct http_out *o, size_t n)
+{
+	if (o->note != NULL && o->img != NULL && n > 0)
+		o->note->sent(o->note, (uint64_t)(o->p - o->img->data), n);
+}
+
 int
 http_conn_push_image(struct http_conn *c, const struct store_image *img,
-    uint64_t off, uint64_t len)
+    uint64_t off, uint64_t len, struct http_note *note)
 {
 	struct http_out *o;
 
@@ -271,6 +292,8 @@ http_conn_push_image(struct http_conn *c, const struct store_image *img,
 	store_image_ref(img);
 	o->img = img;
 	o->p = img->data + off;
+	if ((o->note = note) != NULL)
+		http_note_ref(note);
 	if (c->srv->keep_img != img) {
 		store_image_unref(c->srv->keep_img);
 		store_image_ref(img);
@@ -293,6 +316,7 @@ server_out_drop_head(struct http_conn *c)
 	else
 		free(o->own);
 	store_image_unref(o->img);
+	http_note_unref(o->note);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -348,6 +372,7 @@ server_flush(struct http_conn *c)
 						take = o->len;
 					memcpy(c->stage + c->stage_len, o->p,
 					    take);
+					server_out_told(o, take);
 					c->stage_len += take;
 					o->p += take;
 					o->len -= take;
@@ -375,6 +400,7 @@ server_flush(struct http_conn *c)
 		c->out_bytes -= (uint64_t)w;
 		if (direct) {
 			o = &c->out[c->out_head];
+			server_out_told(o, (size_t)w);
 			o->p += w;
 			o->len -= (size_t)w;
 			if (o->len == 0)
@@ -1009,6 +1035,7 @@ http_resp_clear(struct http_resp *rs)
 	for (i = 0; i < rs->nsegs; i++) {
 		free(rs->segs[i].own);
 		store_image_unref(rs->segs[i].img);
+		http_note_unref(rs->segs[i].note);
 	}
 	free(rs->segs);
 	memset(rs, 0, sizeof(*rs));
@@ -1420,6 +1447,14 @@ int
 http_resp_body_image(struct http_resp *rs, const struct store_image *img,
     uint64_t off, uint64_t len)
 {
+	return http_resp_body_image_noted(rs, img, off, len, NULL);
+}
+
+int
+http_resp_body_image_noted(struct http_resp *rs,
+    const struct store_image *img, uint64_t off, uint64_t len,
+    struct http_note *note)
+{
 	struct http_seg *s;
 
 	if (img == NULL || off > img->size || len > img->size - off)
@@ -1432,6 +1467,8 @@ http_resp_body_image(struct http_resp *rs, const struct store_image *img,
 	s->img = img;
 	s->data = img->data + off;
 	s->len = len;
+	if ((s->note = note) != NULL)
+		http_note_ref(note);
 	rs->body_len += len;
 	return 0;
 }

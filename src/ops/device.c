@@ -333,7 +333,8 @@ ops_device_rm(struct ops *ops, const char *id, struct ops_err *err)
 			goto out;
 		}
 	}
-	if ((rc = store_device_del(txn, id)) != 0) {
+	if ((rc = store_device_del(txn, id)) != 0 ||
+	    (rc = store_xfer_del_device(txn, id)) != 0) {
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}

@@ -748,6 +748,9 @@ struct jdlist {
 	const struct ops_jobdev_filter *f;
 	int	(*cb)(const struct jobdev_rec *, void *);
 	void	*arg;
+	struct store_txn *txn;
+	const char *fwid;		/* the job's firmware */
+	int	 rc;			/* a store error on the way */
 	size_t	 delivered;
 	int	 more;
 	char	 last[OTA_ID_MAX + 1];
@@ -757,6 +760,9 @@ static int
 jdlist_cb(const struct jobdev_rec *jd, void *arg)
 {
 	struct jdlist *l = arg;
+	struct jobdev_rec row;
+	struct xfer_rec x;
+	int	 rc;
 
 	if (l->f->after != NULL && *l->f->after != '\0' &&
 	    strcmp(jd->device, l->f->after) <= 0)
@@ -769,7 +775,16 @@ jdlist_cb(const struct jobdev_rec *jd, void *arg)
 	}
 	l->delivered++;
 	snprintf(l->last, sizeof(l->last), "%s", jd->device);
-	return l->cb(jd, l->arg) != 0;
+	row = *jd;
+	rc = store_xfer_get(l->txn, jd->device, l->fwid, &x);
+	if (rc == 0) {
+		row.delivered = x.delivered;
+		row.size = x.size;
+	} else if (rc != STORE_ENOTFOUND) {
+		l->rc = rc;
+		return 1;
+	}
+	return l->cb(&row, l->arg) != 0;
 }
 
 int
@@ -799,8 +814,12 @@ ops_job_devices(struct ops *ops, const char *id,
 	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
 		return ops_fail_store(err, rc, "job devices");
 	rc = store_job_get(txn, id, &job);
+	l.txn = txn;
+	l.fwid = job.firmware;
 	if (rc == 0)
 		rc = store_jobdev_iter(txn, id, jdlist_cb, &l);
+	if (rc == STORE_ESTOP && l.rc != 0)
+		rc = l.rc;
 	store_txn_abort(txn);
 	if (rc == STORE_ENOTFOUND)
 		return ops_fail(err, OPS_ENOTFOUND, "no job %s", id);

@@ -559,7 +559,7 @@ unpack_outbox(const void *buf, size_t len, int *type, int64_t *ts,
 {
 	const uint8_t *p = buf;
 
-	if (p == NULL || len < PACK_OUTBOX_HDR || p[0] > EV_PROGRESS)
+	if (p == NULL || len < PACK_OUTBOX_HDR || p[0] > EV_TRANSFER)
 		return STORE_EINVAL;
 	*type = p[0];
 	*ts = (int64_t)unpack_be64(p + 1);

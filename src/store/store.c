@@ -95,6 +95,7 @@ enum {
 	DB_DEVOPEN,
 	DB_OUTBOX,
 	DB_PARKED,
+	DB_XFER,
 	DB_COUNT
 };
 
@@ -102,7 +103,7 @@ enum {
 
 static const char *const db_names[DB_COUNT] = {
     "meta", "devices", "firmware", "fwkey",
-    "jobs", "jobdev",  "devopen",  "outbox", "parked",
+    "jobs", "jobdev",  "devopen",  "outbox", "parked", "xfer",
 };
 
 static const char meta_schema[] = "schema";
@@ -1759,7 +1760,7 @@ oldest_prog_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 	if (k->mv_size != 8 ||
 	    unpack_outbox(v->mv_data, v->mv_size, &type, &ts, &data, &len) != 0)
 		return 0; /* a corrupt entry is not ours to drop */
-	if (type != EV_PROGRESS)
+	if (type != EV_PROGRESS && type != EV_TRANSFER)
 		return 0;
 	op->seq = unpack_be64(k->mv_data);
 	return STORE_ESTOP;
@@ -1813,7 +1814,7 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 		return 0;
 	if ((rc = outbox_oldest_progress(t, last, &victim)) != 0)
 		return rc;
-	if (victim == 0 && type != EV_PROGRESS)
+	if (victim == 0 && type != EV_PROGRESS && type != EV_TRANSFER)
 		return 0; /* inform and state events are always kept */
 	if (victim != 0) {
 		pack_be64(key, victim);
@@ -1840,7 +1841,7 @@ store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
 		*seq = 0;
 	if ((rc = txn_writable(t)) != 0)
 		return rc;
-	if (type < EV_INFORM || type > EV_PROGRESS ||
+	if (type < EV_INFORM || type > EV_TRANSFER ||
 	    (data == NULL && len > 0) || len > OUTBOX_DATA_MAX)
 		return STORE_EINVAL;
 	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &last);
@@ -2123,4 +2124,70 @@ store_url_keys_put(struct store_txn *t, const struct url_keys *k)
 	    sizeof(buf), "url keys put");
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
+}
+
+/*
+ * Transfers: DB_XFER, key device \0 firmware, value delivered, size and
+ * updated, each a big-endian 64-bit number.
+ */
+
+int
+store_xfer_get(struct store_txn *t, const char *device, const char *fwid,
+    struct xfer_rec *x)
+{
+	uint8_t	 key[2 * OTA_ID_MAX + 2];
+	const uint8_t *p;
+	size_t	 klen;
+	MDB_val	 v;
+	int	 rc;
+
+	memset(x, 0, sizeof(*x));
+	if ((klen = pack_key2(key, device, fwid)) == 0 || fwid == NULL)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_XFER, key, klen, &v, "xfer get")) != 0)
+		return rc;
+	if (v.mv_size != 24)
+		return corrupt("transfer", key, klen);
+	p = v.mv_data;
+	snprintf(x->device, sizeof(x->device), "%s", device);
+	snprintf(x->firmware, sizeof(x->firmware), "%s", fwid);
+	x->delivered = unpack_be64(p);
+	x->size = unpack_be64(p + 8);
+	x->updated = (int64_t)unpack_be64(p + 16);
+	return 0;
+}
+
+int
+store_xfer_put(struct store_txn *t, const struct xfer_rec *x)
+{
+	uint8_t	 key[2 * OTA_ID_MAX + 2], val[24];
+	size_t	 klen;
+
+	if ((klen = pack_key2(key, x->device, x->firmware)) == 0 ||
+	    x->firmware[0] == '\0')
+		return STORE_EINVAL;
+	pack_be64(val, x->delivered);
+	pack_be64(val + 8, x->size);
+	pack_be64(val + 16, (uint64_t)x->updated);
+	return db_put(t, DB_XFER, key, klen, val, sizeof(val), "xfer put");
+}
+
+static int
+xfer_del_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+    void *ctx)
+{
+	(void)v;
+	(void)ctx;
+	return db_del(t, DB_XFER, k->mv_data, k->mv_size, "xfer del");
+}
+
+int
+store_xfer_del_device(struct store_txn *t, const char *device)
+{
+	uint8_t	 prefix[OTA_ID_MAX + 1];
+	size_t	 plen;
+
+	if ((plen = pack_key2(prefix, device, NULL)) == 0)
+		return STORE_EINVAL;
+	return db_scan(t, DB_XFER, prefix, plen, plen, 0, xfer_del_cb, NULL);
 }

@@ -180,6 +180,23 @@ int	 store_parked_iter(struct store_txn *,
 	    int (*cb)(const struct outbox_entry *, void *), void *arg);
 
 /*
+ * What the gateway delivered of a firmware to a device, over any protocol
+ * (core/transfer.h): the bytes from 0 served without a gap.
+ */
+struct xfer_rec {
+	char	 device[OTA_ID_MAX + 1];
+	char	 firmware[OTA_ID_MAX + 1];
+	uint64_t delivered;
+	uint64_t size;		/* the image's */
+	int64_t	 updated;	/* ms since the epoch */
+};
+int	 store_xfer_get(struct store_txn *, const char *device,
+	    const char *fwid, struct xfer_rec *);
+int	 store_xfer_put(struct store_txn *, const struct xfer_rec *);
+/* Every transfer of a device (device rm). */
+int	 store_xfer_del_device(struct store_txn *, const char *device);
+
+/*
  * The keys that sign download URLs (core/capability.h): the current one,
  * and the one before it, still accepted after a rotation until the URLs
  * it signed expire (has_prev 0 once it is dropped).

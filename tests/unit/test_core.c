@@ -364,15 +364,17 @@ json_member(const char *data, size_t len, const char *name, char *out,
 static int
 ev_list_cb(const struct outbox_entry *e, void *arg)
 {
-	static const char *const types[] = { "inform", "state", "progress" };
+	static const char *const types[] = { "inform", "state", "progress",
+	    "transfer" };
 	struct ev_list *l = arg;
-	char	 item[128], state[32], step[8], dev[OTA_ID_MAX + 1];
+	char	 item[128], state[32], step[24], dev[OTA_ID_MAX + 1];
 	size_t	 n;
 
 	json_member(e->data, e->len, "state", state, sizeof(state));
-	json_member(e->data, e->len, "step", step, sizeof(step));
+	json_member(e->data, e->len, e->type == EV_TRANSFER ? "bytes" :
+	    "step", step, sizeof(step));
 	json_member(e->data, e->len, "device", dev, sizeof(dev));
-	if (e->type < 0 || e->type > 2 || e->len == 0 || e->data[0] != '{')
+	if (e->type < 0 || e->type > 3 || e->len == 0 || e->data[0] != '{')
 		l->bad = 1;
 	if (l->device != NULL && strcmp(dev, l->device) != 0)
 		l->bad = 1;
@@ -999,6 +1001,74 @@ test_cap_query(void)
 	T_EQ_INT(cap_parse_query(q, dev, sizeof(dev), &exp, sig), -1);
 }
 
+static uint64_t
+xfer_stored(const char *dev, const char *fwid)
+{
+	struct store_txn *txn;
+	struct xfer_rec x;
+	int	 rc;
+
+	T_EQ_INT(store_txn_begin(st, 1, &txn), 0);
+	rc = store_xfer_get(txn, dev, fwid, &x);
+	store_txn_abort(txn);
+	return rc == 0 ? x.delivered : (uint64_t)-1;
+}
+
+/*
+ * The bytes delivered to a device: contiguous from 0, kept in memory at
+ * once, stored with a transfer event every tenth of the image, after a
+ * minute, and at the end; the same record whatever the protocol.
+ */
+static void
+test_transfer(void)
+{
+	uint64_t mark;
+
+	fixture_up();
+	provision_basic();
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	mark = ev_mark();
+	core_transferred(core, "d1", "fw-1", 0, 100, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), (uint64_t)-1);	/* 2 % */
+	core_transferred(core, "d1", "fw-1", 100, 500, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), 600);		/* 12 % */
+	T_EQ_STR(ev_since(mark, "d1", NULL), "transfer:600");
+	/* past a gap: nothing until the gap is filled */
+	core_transferred(core, "d1", "fw-1", 2000, 1000, IMG_SIZE);
+	core_transferred(core, "d1", "fw-1", 600, 1400, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), 2000);
+	/* a little more: the record after a pause, the event a minute on */
+	core_transferred(core, "d1", "fw-1", 1000, 1100, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), 2000);
+	mark = ev_mark();
+	now_ms += 3 * SEC;
+	core_tick(core, now_ms);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), 2100);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	now_ms += 61 * SEC;
+	core_tick(core, now_ms);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "transfer:2100");
+	/* the end; a copy from the start again changes nothing */
+	core_transferred(core, "d1", "fw-1", 2100, IMG_SIZE - 2100, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d1", "fw-1"), IMG_SIZE);
+	mark = ev_mark();
+	core_transferred(core, "d1", "fw-1", 0, 1000, IMG_SIZE);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	/* another device, another firmware: records of their own */
+	core_transferred(core, "d2", "fw-1", 0, 4000, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d2", "fw-1"), 4000);
+	T_EQ_INT(xfer_stored("d1", "fw-2"), (uint64_t)-1);
+	/* a restart resumes from the store */
+	core_free(core);
+	core = core_new(st, &cfg);
+	core_set_clock(core, fake_clock, &now_ms);
+	core_transferred(core, "d2", "fw-1", 3000, 500, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d2", "fw-1"), 4000);
+	core_transferred(core, "d2", "fw-1", 4000, 1000, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d2", "fw-1"), IMG_SIZE);
+	fixture_down();
+}
+
 static void
 test_progress_success(void)
 {
@@ -1567,6 +1637,7 @@ main(void)
 	T_RUN(test_download_auth);
 	T_RUN(test_download_url);
 	T_RUN(test_cap_query);
+	T_RUN(test_transfer);
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);

@@ -1602,7 +1602,7 @@ test_outbox(void)
 		T_EQ_INT(seq, i);
 	}
 	T_EQ_INT(store_outbox_append(t, EV_INFORM, 0, NULL, 0, NULL), 0);
-	T_EQ_INT(store_outbox_append(t, 3, 0, "x", 1, &seq), STORE_EINVAL);
+	T_EQ_INT(store_outbox_append(t, 4, 0, "x", 1, &seq), STORE_EINVAL);
 	T_EQ_INT(store_outbox_append(t, EV_STATE, 0, NULL, 1, &seq),
 	    STORE_EINVAL);
 	T_EQ_INT(store_txn_commit(t), 0);
@@ -1717,6 +1717,67 @@ test_outbox_drain(void)
 }
 
 /* The outbox limit and the relay's batch calls (issue 5). */
+/*
+ * Transfers: get, put, one record per device and firmware, a device's
+ * records go with it; at the outbox limit a transfer event is dropped
+ * like a progress event, never a state event.
+ */
+static void
+test_xfer(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct xfer_rec x, y;
+	struct obx o;
+	uint64_t seq;
+
+	memset(&x, 0, sizeof(x));
+	snprintf(x.device, sizeof(x.device), "d:1@site");
+	snprintf(x.firmware, sizeof(x.firmware), "fw-7");
+	x.delivered = 1234;
+	x.size = 99999;
+	x.updated = 1800000000123;
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_xfer_get(t, "d:1@site", "fw-7", &y), STORE_ENOTFOUND);
+	T_EQ_INT(store_xfer_put(t, &x), 0);
+	snprintf(x.firmware, sizeof(x.firmware), "fw-8");
+	T_EQ_INT(store_xfer_put(t, &x), 0);
+	snprintf(x.device, sizeof(x.device), "d:10");
+	T_EQ_INT(store_xfer_put(t, &x), 0);
+	x.firmware[0] = '\0';
+	T_EQ_INT(store_xfer_put(t, &x), STORE_EINVAL);
+	T_EQ_INT(store_txn_commit(t), 0);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_xfer_get(t, "d:1@site", "fw-7", &y), 0);
+	T_EQ_STR(y.device, "d:1@site");
+	T_EQ_STR(y.firmware, "fw-7");
+	T_EQ_INT(y.delivered, 1234);
+	T_EQ_INT(y.size, 99999);
+	T_EQ_INT(y.updated, 1800000000123);
+	T_EQ_INT(store_xfer_del_device(t, "d:1@site"), 0);
+	T_EQ_INT(store_xfer_get(t, "d:1@site", "fw-7", &y), STORE_ENOTFOUND);
+	T_EQ_INT(store_xfer_get(t, "d:1@site", "fw-8", &y), STORE_ENOTFOUND);
+	T_EQ_INT(store_xfer_get(t, "d:10", "fw-8", &y), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+
+	store_set_outbox_limit(st, 2);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_outbox_append(t, EV_TRANSFER, 1, "t1", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 2, "s2", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 3, "s3", 2, &seq), 0);
+	T_EQ_INT(store_outbox_append(t, EV_TRANSFER, 4, "t4", 2, &seq), 0);
+	T_EQ_INT(seq, 0);	/* full of state events: dropped itself */
+	memset(&o, 0, sizeof(o));
+	T_EQ_INT(store_outbox_iter(t, 0, obx_cb, &o), 0);
+	T_EQ_INT(o.n, 2);
+	T_EQ_INT(o.seqs[0], 2);
+	T_EQ_INT(o.seqs[1], 3);
+	T_EQ_INT(store_txn_commit(t), 0);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
 static void
 test_outbox_limit(void)
 {
@@ -2590,6 +2651,7 @@ main(void)
 	T_RUN(test_outbox);
 	T_RUN(test_outbox_drain);
 	T_RUN(test_outbox_limit);
+	T_RUN(test_xfer);
 	T_RUN(test_abort);
 	T_RUN(test_full);
 	T_RUN(test_map_growth);
