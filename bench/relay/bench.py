@@ -143,6 +143,8 @@ class Bench:
         self.a = a
         self.tmp = tempfile.mkdtemp(prefix="otagw-relay-")
         self.state = os.path.join(self.tmp, "var")
+        # otactl never makes a state directory: otagw would at its start
+        os.makedirs(self.state, 0o700)
         self.conf = os.path.join(self.tmp, "otagw.conf")
         self.port = free_port()
         self.up_port = free_port(socket.SOCK_STREAM)

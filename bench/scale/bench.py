@@ -68,6 +68,8 @@ class Bench:
         self.a = a
         self.tmp = tempfile.mkdtemp(prefix="otagw-scale-")
         self.state = os.path.join(self.tmp, "var")
+        # otactl never makes a state directory: otagw would at its start
+        os.makedirs(self.state, 0o700)
         self.conf = os.path.join(self.tmp, "otagw.conf")
         self.port = free_port()
         self.proc = None
