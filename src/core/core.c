@@ -638,6 +638,18 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 static int	dyn_refresh(struct core *, struct store_txn *);
 
 /*
+ * Whether a row of job may give this check its notice: any row, unless
+ * the device pulls one version ("requestVersion"); the others are left
+ * as they are, neither notified nor given a wait reason.
+ */
+static int
+check_wants(const struct check_body *body, const struct job_rec *job)
+{
+	return body->request_version[0] == '\0' ||
+	    strcmp(body->request_version, job->version) == 0;
+}
+
+/*
  * Runs the check rules in r->txn.  In a read pass (write == 0) it only
  * finds out whether anything would change (r->need_write); in the write
  * pass it stores the changes and their events.  Long because it is one
@@ -717,7 +729,7 @@ check_run(struct check_run *r)
 	qsort(c->rows, r->nrows, sizeof(c->rows[0]), crow_cmp);
 	for (i = 0; i < r->nrows; i++) {
 		row = &c->rows[i];
-		if (r->notice < 0) {
+		if (r->notice < 0 && check_wants(r->body, &row->job)) {
 			if (jobs_on_check(&row->job, &row->jd, r->now,
 			    &ch) == 1)
 				r->notice = (int)i;

@@ -1628,6 +1628,92 @@ test_dynamic(void)
 	fixture_down();
 }
 
+/*
+ * Pull by version: with "requestVersion" only a row whose job targets
+ * that version may give the notice; the others are left as they are.
+ */
+static void
+test_request_version(void)
+{
+	struct core_resp resp;
+	struct job_rec job;
+	struct jobdev_rec before;
+	uint64_t mark;
+	size_t	 depth;
+	static const char *const D1[] = { "d1", NULL };
+
+	fixture_up();
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	fw_put("fw-2", "wifi", "7.0", SIGN_SHA256);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", 2 * MIN);
+	job_store(&job, D1);
+	job_init(&job, "j-2", "fw-2", "wifi", "7.0", MIN);
+	job_store(&job, D1);
+
+	/* a version nothing targets: no notice, and no row touched */
+	mark = ev_mark();
+	before = row_get("j-1", "d1");
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"9.9\"}", &resp), CORE_NO_CONTENT);
+	T_CHECK(resp.body == NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "QUEUED");
+	T_EQ_STR(row_state("j-2", "d1"), "QUEUED");
+	{
+		struct jobdev_rec after = row_get("j-1", "d1");
+
+		T_CHECK(memcmp(&after, &before, sizeof(before)) == 0);
+	}
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+
+	/* the newer job's version: its notice, although j-1 is older */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"versions\":{\"default\":\"1.0.0\"},"
+	    "\"requestVersion\":\"7.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-2\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-2", "d1"), "NOTIFIED");
+	T_EQ_STR(row_state("j-1", "d1"), "QUEUED");
+
+	/* a notice handed out is not repeated to a pull of another one */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"2.0.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	/* without requestVersion: the oldest job's notice, as ever */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp),
+	    CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS,
+	    "{\"requestVersion\":\"7.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-2\"") != NULL);
+	core_resp_cleanup(&resp);
+
+	/* a bad one is 4.00 and changes nothing */
+	mark = ev_mark();
+	depth = ev_depth();
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"2.0 beta\"}", &resp), CORE_BAD_REQUEST);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "requestVersion") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"version\":\"1.0.1\",\"requestVersion\":7}", &resp),
+	    CORE_BAD_REQUEST);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(dev_version("d1", "default"), "1.0.0");
+	T_EQ_INT(ev_depth(), depth);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	fixture_down();
+}
+
 int
 main(void)
 {
@@ -1647,5 +1733,6 @@ main(void)
 	T_RUN(test_credentials);
 	T_RUN(test_store_full);
 	T_RUN(test_dynamic);
+	T_RUN(test_request_version);
 	return t_done();
 }
