@@ -42,6 +42,7 @@
 #include "metrics/metrics.h"
 #include "config.h"
 #include "core/core.h"
+#include "core/watch.h"
 #include "ev.h"
 #include "http/device.h"
 #include "log.h"
@@ -475,6 +476,8 @@ otagw_tick_cb(void *arg)
 
 	gw->tick = NULL;	/* this timer is spent */
 	core_tick(gw->core, time_now_ms());
+	/* devices awake and waiting: a notice that now exists goes out */
+	core_watch_poll(gw->core, time_now_ms());
 	relay_kick(gw->relay);
 	if ((gw->tick = ev_timer_add(gw->ev, TICK_MS, otagw_tick_cb, gw)) ==
 	    NULL)
@@ -578,6 +581,8 @@ otagw_start(struct otagw *gw)
 	}
 	if ((gw->metrics = metrics_new()) == NULL)
 		return -1;
+	if (core_watch_metrics(gw->core, gw->metrics) == -1)
+		log_warnx("push: cannot register metrics");
 	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev,
 	    gw->metrics)) == NULL) {
 		log_warnx("cannot start the CoAP listeners");
