@@ -154,7 +154,7 @@ watch_validate(struct core *c, const struct core_req *req,
 }
 
 struct core_watch *
-core_watch_add(struct core *c, const struct core_req *req, int64_t expires,
+core_watch_add(struct core *c, const struct core_req *req, int64_t wait_ms,
     core_watch_cb cb, void *arg, int *status)
 {
 	struct watch_table *t = core_watch_table(c);
@@ -189,7 +189,7 @@ core_watch_add(struct core *c, const struct core_req *req, int64_t expires,
 		snprintf(w->origin, sizeof(w->origin), "%s", req->origin);
 	w->cb = cb;
 	w->arg = arg;
-	w->expires = expires;
+	w->expires = wait_ms > 0 ? core_clock(c) + wait_ms : 0;
 	w->next = t->head;
 	if (t->head != NULL)
 		t->head->prev = w;

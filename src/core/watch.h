@@ -43,8 +43,9 @@ typedef void (*core_watch_cb)(void *arg, struct core_watch *, int event);
 
 /*
  * Watches a device for the request req (as for core_check: proto, peer,
- * device, body, origin; everything is copied).  expires: the time (ms,
- * core's clock) of the CORE_WATCH_EXPIRED call, 0 for none.  Returns the
+ * device, body, origin; everything is copied).  wait_ms: the watch is
+ * called back with CORE_WATCH_EXPIRED this long from now (core's clock),
+ * by the first poll after; 0 for never.  Returns the
  * watch, or NULL with *status set: CORE_UNAVAILABLE when
  * push_max_watchers are held already (or it is 0), CORE_BAD_REQUEST (or
  * CORE_FORBIDDEN, CORE_TOO_LARGE) for a request that core_check would
@@ -52,7 +53,7 @@ typedef void (*core_watch_cb)(void *arg, struct core_watch *, int event);
  * no notice yet: run core_watch_check for the first answer.
  */
 struct core_watch *core_watch_add(struct core *, const struct core_req *,
-	    int64_t expires, core_watch_cb, void *arg, int *status);
+	    int64_t wait_ms, core_watch_cb, void *arg, int *status);
 /*
  * Ends a watch (NULL ok).  Allowed anywhere, also from a callback, for
  * any watch; no callback comes for it after this.

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -261,6 +262,126 @@ def coap_part(gw, ca, token):
         obs.close()
 
 
+class Poll:
+    """A curl request in a thread of its own; .result once it ended, and
+    .ended, the time.monotonic() it did."""
+
+    def __init__(self, gw, ca, dev, secret, query, http="2", body=b"{}",
+                 extra=()):
+        self.result = None
+        self.ended = None
+        self.started = time.monotonic()
+        url = "%s/ota/%s/check%s" % (gw.https_url, dev, query)
+        hdrs = ["Authorization: Bearer " + secret,
+                "Content-Type: application/json"]
+
+        def run():
+            self.result = curl_request(url, "POST", http, hdrs, body, ca,
+                                       extra=extra, tmpdir=gw.tmp)
+            self.ended = time.monotonic()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def wait(self, timeout):
+        self.thread.join(timeout)
+        return self.result
+
+
+def waiting(gw, ca, token, n):
+    """Waits until n long polls wait (/metrics)."""
+    return wait_for(lambda: scrape(gw, ca, token).get(
+        "otagw_https_device_long_polls", -1) == n, 10,
+        "%d long polls waiting" % n)
+
+
+def https_part(gw, ca, token):
+    secrets = {}
+    fws = {}
+    for dev in ("h2dev", "h1dev", "idle", "gone", "stop"):
+        secrets[dev] = "s-" + os.urandom(6).hex()
+        fws[dev] = device(gw, dev, secret=secrets[dev])
+
+    # bad waits: 400 at once
+    for q in ("?wait=0", "?wait=301", "?wait=abc", "?wait=5&wait=6"):
+        r = curl_request("%s/ota/idle/check%s" % (gw.https_url, q), "POST",
+                         "2", ["Authorization: Bearer " + secrets["idle"]],
+                         b"{}", ca, tmpdir=gw.tmp)
+        checks.eq(r.status, 400, "wait %s: 400" % q)
+
+    # a poll answered as soon as a job exists, HTTP/2 then HTTP/1.1
+    for dev, http in (("h2dev", "2"), ("h1dev", "1.1")):
+        p = Poll(gw, ca, dev, secrets[dev], "?wait=30", http,
+                 json.dumps({"version": "1.0.0"}).encode())
+        waiting(gw, ca, token, 1)
+        t0 = time.monotonic()
+        job = job_for(gw, fws[dev], dev)
+        r = p.wait(40)
+        took = p.ended - t0 if r is not None else None
+        checks.check(r is not None and r.status == 200 and
+                     b'"job":"%s"' % job.encode() in r.body,
+                     "HTTP/%s: wait=30 answered 200 with the notice "
+                     "(%r)" % (http, r))
+        checks.check(took is not None and took < 3.0,
+                     "HTTP/%s: answered %s s after job create" %
+                     (http, round(took, 2) if took is not None else None))
+        checks.check(r is not None and r.h("retry-after") == "60",
+                     "HTTP/%s: Retry-After 60 (busy_interval)" % http)
+        checks.eq(row_state(gw, job, dev), "NOTIFIED",
+                  "HTTP/%s: the row is NOTIFIED" % http)
+
+    # nothing comes: 204 when the wait ends
+    p = Poll(gw, ca, "idle", secrets["idle"], "?wait=2")
+    r = p.wait(20)
+    took = p.ended - p.started if r is not None else None
+    checks.check(r is not None and r.status == 204 and
+                 r.h("retry-after") == "3600",
+                 "wait=2, nothing pending: 204 with Retry-After 3600 (%r)"
+                 % r)
+    checks.check(took is not None and 1.8 <= took < 4.5,
+                 "wait=2: answered after %s s" %
+                 (round(took, 2) if took is not None else None))
+
+    # a client that gives up leaves no watcher behind
+    p = Poll(gw, ca, "gone", secrets["gone"], "?wait=30", "1.1",
+             extra=["--max-time", "2"])
+    waiting(gw, ca, token, 1)
+    p.wait(20)
+    checks.check(p.result is not None and p.result.rc == 28,
+                 "curl --max-time 2 gave up (rc %r)" %
+                 (p.result.rc if p.result else None))
+    try:
+        m = wait_for(lambda: (lambda d: d if d.get(
+            "otagw_push_watchers", -1) == 0 else None)(
+                scrape(gw, ca, token)), 10, "the watcher to go")
+    except TimeoutError:
+        m = scrape(gw, ca, token)
+    checks.eq(m.get("otagw_push_watchers"), 0.0,
+              "/metrics: no watcher left after the client went away")
+    checks.eq(m.get("otagw_https_device_long_polls"), 0.0,
+              "/metrics: no long poll waiting")
+    checks.check(m.get('otagw_https_device_long_polls_total'
+                       '{outcome="gone"}', 0) >= 1,
+                 "/metrics: the poll ended as gone")
+    checks.check(m.get('otagw_push_notices_total{proto="https"}', 0) >= 2,
+                 "/metrics: notices pushed over https")
+
+    # SIGTERM: a waiting poll is answered at once, 503 and Retry-After
+    p = Poll(gw, ca, "stop", secrets["stop"], "?wait=60")
+    waiting(gw, ca, token, 1)
+    t0 = time.monotonic()
+    gw.proc.send_signal(signal.SIGTERM)
+    r = p.wait(20)
+    took = p.ended - t0 if r is not None else None
+    checks.check(r is not None and r.status == 503 and
+                 r.h("retry-after") == "5",
+                 "SIGTERM: the waiting poll gets 503, Retry-After 5 (%r)" % r)
+    checks.check(took is not None and took < 2.0,
+                 "SIGTERM: answered %s s later" %
+                 (round(took, 2) if took is not None else None))
+    checks.eq(gw.proc.wait(20), 0, "otagw stopped cleanly")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="otagw-push-")
     pki = Pki(os.path.join(tmp, "pki"))
@@ -279,6 +400,7 @@ def main():
     try:
         with gwp as gw:
             coap_part(gw, pki.ca[0], token)
+            https_part(gw, pki.ca[0], token)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     checks.done()

@@ -1768,7 +1768,7 @@ watcher_cb(void *arg, struct core_watch *w, int event)
 
 static struct core_watch *
 watch_add(struct watcher *x, const char *dev, const char *body,
-    int64_t expires, int *status)
+    int64_t wait_ms, int *status)
 {
 	struct core_req req;
 	int	 rc;
@@ -1779,7 +1779,7 @@ watch_add(struct watcher *x, const char *dev, const char *body,
 	req.device = dev;
 	req.body = (const uint8_t *)body;
 	req.body_len = body != NULL ? strlen(body) : 0;
-	x->w = core_watch_add(core, &req, expires, watcher_cb, x, &rc);
+	x->w = core_watch_add(core, &req, wait_ms, watcher_cb, x, &rc);
 	if (status != NULL)
 		*status = rc;
 	return x->w;
@@ -1813,9 +1813,9 @@ test_watch_push(void)
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	a.check = b.check = 1;
-	T_CHECK(watch_add(&a, "d1", "{\"version\":\"1.0.0\"}",
-	    now_ms + 30 * SEC, NULL) != NULL);
-	T_CHECK(watch_add(&b, "d2", NULL, now_ms + 2 * SEC, NULL) != NULL);
+	T_CHECK(watch_add(&a, "d1", "{\"version\":\"1.0.0\"}", 30 * SEC,
+	    NULL) != NULL);
+	T_CHECK(watch_add(&b, "d2", NULL, 2 * SEC, NULL) != NULL);
 	/* the first answer: nothing pending */
 	core_watch_check(core, a.w, &resp);
 	T_EQ_INT(resp.status, CORE_NO_CONTENT);
