@@ -9,6 +9,7 @@
  *   dtls.c      DTLS 1.2 with pre-shared keys (in src/tls, with OpenSSL)
  *   msg.c       CoAP messages, parsed and encoded by libcoap
  *   handler.c   what each request means: routes, block-wise, core calls
+ *   observe.c   observations of notices (RFC 7641): notifications
  *
  * This file is the message layer between them (RFC 7252 section 4): a
  * confirmable request is answered in a piggy-backed ACK with its message
@@ -16,8 +17,10 @@
  * is kept on the session and sent again, unchanged, when the same message
  * id comes again (a retransmission: the device did not hear the first
  * answer); an empty confirmable message (a ping) and a confirmable
- * message otagw cannot parse get a reset; ACKs, resets and responses sent
- * to otagw are ignored, since otagw never sends a confirmable message.
+ * message otagw cannot parse get a reset; responses sent to otagw are
+ * ignored.  otagw's only confirmable messages are the notifications of
+ * observations (observe.c): an empty ACK or reset from a session's peer
+ * goes there, any other is ignored.
  *
  * On a coaps listener a datagram from a peer without a session goes to
  * dtls_accept(), but only if the peer may open one more half-open
@@ -30,7 +33,8 @@
  * One timer (every COAPFRONT_TICK_MS while handshakes are open, else
  * every second) drives DTLS retransmissions and expires sessions; nothing
  * is done per session on a pass over the loop, so the cost of a datagram
- * does not depend on how many sessions are held.
+ * does not depend on how many sessions are held.  A second timer, armed
+ * only while a notification waits for its ACK, retransmits them.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>

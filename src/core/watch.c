@@ -268,11 +268,14 @@ watch_decide(struct core *c, struct watch_table *t, int changed, int64_t now)
 		rc = core_check_peek(c, txn, &req, watch_body(w), now, job,
 		    sizeof(job), &wake);
 		w->recheck_at = 0;
+		if (rc == STORE_ENOTFOUND) {
+			/* removed meanwhile: its check says so (4.04) */
+			w->fire = CORE_WATCH_NOTICE;
+			continue;
+		}
 		if (rc != 0) {
-			/* a device removed meanwhile: nothing to push */
-			if (rc != STORE_ENOTFOUND)
-				log_warnx("push: %s: %s", w->device,
-				    store_strerror(rc));
+			log_warnx("push: %s: %s", w->device,
+			    store_strerror(rc));
 			continue;
 		}
 		if (job[0] == '\0') {

@@ -34,7 +34,8 @@
 struct metrics;
 
 enum core_watch_event {
-	CORE_WATCH_NOTICE = 1,	/* a check would hand out a new notice */
+	CORE_WATCH_NOTICE = 1,	/* a check would hand out a new notice (or
+				   fail: the device was removed) */
 	CORE_WATCH_EXPIRED,	/* the watch's time is up */
 };
 

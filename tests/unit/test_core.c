@@ -2016,6 +2016,19 @@ test_watch_limits(void)
 	T_EQ_INT(ws.watchers, 1);
 	/* room again */
 	T_CHECK(watch_add(&x[3], "d2", NULL, 0, &status) != NULL);
+	/* d2 is removed: its watcher is called, and its check says 4.04 */
+	x[3].check = 1;
+	{
+		struct store_txn *txn;
+
+		T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+		T_EQ_INT(store_device_del(txn, "d2"), 0);
+		T_EQ_INT(store_txn_commit(txn), 0);
+	}
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(x[3].notices, 1);
+	T_EQ_INT(x[3].status, CORE_NOT_FOUND);
 	/* push_max_watchers 0: push is off */
 	cfg.push_max_watchers = 0;
 	T_CHECK(watch_add(&x[1], "d3", NULL, 0, &status) == NULL);
