@@ -9,7 +9,7 @@ them: fuzz/corpus/coap/*.  Run it from anywhere; it writes next to itself.
 The seeds cover what a device does (checks, progress, block downloads at
 several sizes, Block1 bodies with and without Size1) and what hostile
 testing found (libcoap 4.3.1's Block1 crash, a block past the end, odd
-options).
+options), and observations of the notice (Observe 0 and 1, resets).
 
 Standard library only, like every Python file of the project.
 """
@@ -19,9 +19,9 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus", "coap")
 
-CON, NON = 0, 1
+CON, NON, ACK, RST = 0, 1, 2, 3
 GET, POST = 1, 2
-ETAG, URI_PATH, CFMT, ACCEPT = 4, 11, 12, 17
+ETAG, OBSERVE, URI_PATH, CFMT, ACCEPT = 4, 6, 11, 12, 17
 BLOCK2, BLOCK1, SIZE1, REQUEST_TAG = 23, 27, 60, 292
 
 
@@ -121,6 +121,17 @@ def seeds():
     s["wrong-method"] = seed(0, msg(CON, GET, 72, b"w", path(
         "/ota/d1/check")), msg(CON, POST, 73, b"w", path("/fw/fw-1")),
         msg(CON, 3, 74, b"w", path("/.well-known/core")))
+    # observations of the notice: register, a reset, Observe 1, again
+    s["observe"] = seed(1, msg(CON, GET, 80, b"ob", path(
+        "/ota/d1/notice") + [(OBSERVE, b"")]), msg(RST, 0, 81, b"", []),
+        msg(CON, GET, 82, b"ob", path("/ota/d1/notice") +
+            [(OBSERVE, b"\x01")]),
+        msg(NON, GET, 83, b"oc", path("/ota/d1/notice") +
+            [(OBSERVE, b""), (BLOCK2, block(0, False, 16))]),
+        msg(ACK, 0, 84, b"", []))
+    s["observe-plain"] = seed(0, *[msg(CON, GET, 90 + i, bytes([i]), path(
+        "/ota/%s/notice" % d) + [(OBSERVE, b"")])
+        for i, d in enumerate(("d1", "d2", "d9", "d1"))])
     return s
 
 

@@ -20,10 +20,16 @@
  * succeeds), which changes which branch a later input takes but nothing
  * the target checks.
  *
+ * Observations (GET /ota/{device}/notice with Observe) are held on the
+ * session with a table whose message layer only checks what it would
+ * send; empty ACKs and resets go to it, and after each datagram the core
+ * watches are polled and the retransmission timer runs.
+ *
  * Beyond "no crash" every answer must be a well-formed CoAP message that
  * the same parser reads back, with the request's token, a response code,
  * and an answer type the message layer chose; and the handler's count of
- * buffered body bytes must return to zero once the session is released.
+ * buffered body bytes must return to zero, and every observation end,
+ * once the session is released.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,9 +37,11 @@
 
 #include "coap/handler.h"
 #include "coap/msg.h"
+#include "coap/observe.h"
 #include "coap/session.h"
 #include "config.h"
 #include "core/core.h"
+#include "core/watch.h"
 #include "fuzz.h"
 #include "ops/ops.h"
 #include "store/store.h"
@@ -146,8 +154,48 @@ check_answer(const struct coapmsg *req, const struct coapbuf *r)
 	    COAPMSG_NON));
 }
 
+/* Observations send nothing here; what they would send is checked. */
+static int64_t obs_now;
+static uint16_t obs_mid;
+
+static void
+obs_send(void *arg, struct coapsess *s, const uint8_t *d, size_t len)
+{
+	struct coapmsg back;
+	uint8_t	 buf[FUZZ_COAP_OUT];
+
+	(void)arg;
+	(void)s;
+	FUZZ_ASSERT(len <= sizeof(buf));
+	memcpy(buf, d, len);
+	FUZZ_ASSERT(coapmsg_parse(parser, buf, len, &back) == 0);
+	FUZZ_ASSERT(back.code >> 5 >= 2 && back.code >> 5 <= 5);
+}
+
+static uint16_t
+obs_next_mid(void *arg, struct coapsess *s)
+{
+	(void)arg;
+	(void)s;
+	return obs_mid++;
+}
+
+static int64_t
+obs_clock(void *arg)
+{
+	(void)arg;
+	return obs_now;
+}
+
+static const struct coapobs_ops obs_ops = {
+	.send = obs_send,
+	.next_mid = obs_next_mid,
+	.clock = obs_clock,
+};
+
 FUZZ_TARGET(coap)
 {
+	struct coapobs_table obs;
 	struct coaphandler h;
 	struct coapsess s;
 	struct coapmsg m;
@@ -161,6 +209,9 @@ FUZZ_TARGET(coap)
 	if (size == 0)
 		return 0;
 	coaphandler_init(&h, core, cfg.max_body);
+	coapobs_init(&obs, core, &obs_ops, NULL);
+	obs.ack_timeout_ms = 20;
+	h.obs = &obs;
 	memset(&s, 0, sizeof(s));
 	s.state = COAPSESS_OPEN;
 	/* A session of its own: no grant carries over. */
@@ -183,6 +234,7 @@ FUZZ_TARGET(coap)
 			abort();
 		memcpy(dg, data + off, len);
 		off += len;
+		obs_now = now;
 		if (coapmsg_parse(parser, dg, len, &m) == 0 &&
 		    m.code != COAPMSG_EMPTY && m.code >> 5 == 0) {
 			coapbuf_init(&r, out, sizeof(out), m.type ==
@@ -190,13 +242,26 @@ FUZZ_TARGET(coap)
 			    COAPMSG_CODE(5, 0), m.mid, m.token, m.tkl);
 			coaphandler_request(&h, &s, &m, 0, now, &r);
 			check_answer(&m, &r);
-		}
+		} else if (coapmsg_parse(parser, dg, len, &m) == 0 &&
+		    m.code == COAPMSG_EMPTY && (m.type == COAPMSG_ACK ||
+		    m.type == COAPMSG_RST))
+			(void)coapobs_reply(&obs, &s, m.mid,
+			    m.type == COAPMSG_RST, now);
 		free(dg);
 		now += 10;
+		/*
+		 * Observers hear of what changed (a poll a datagram: core's
+		 * clock is in ms, these a second apart at least), and
+		 * notifications are sent again.
+		 */
+		core_watch_poll(core, now * 1000);
+		coapobs_timer(&obs, now);
 	}
 	coaphandler_release(&h, &s);
 	coapsess_last_drop(&s);
 	FUZZ_ASSERT(h.body_bytes == 0);
 	FUZZ_ASSERT(s.body == NULL);
+	FUZZ_ASSERT(s.obs == NULL && obs.st.observations == 0);
+	coapobs_cleanup(&obs);
 	return 0;
 }

@@ -111,6 +111,10 @@ static const struct config_key config_keys[] = {
 	{ "max_body", CT_SIZE, F(max_body), 64, 64 * KIB, 0, 1 },
 	{ "shutdown_timeout", CT_DURATION, F(shutdown_timeout), 0, 3600, 0,
 	    1 },
+	{ "push_max_watchers", CT_NUMBER, F(push_max_watchers), 0, 1000000,
+	    0, 1 },
+	{ "long_poll_max_wait", CT_DURATION, F(long_poll_max_wait), 1, 3600,
+	    0, 1 },
 
 	{ "firmware_max_size", CT_SIZE, F(firmware_max_size), 1 * KIB,
 	    16 * GIB, 0, 1 },
@@ -254,6 +258,8 @@ config_defaults(struct config *cfg)
 	cfg->wakeup_jitter = 10;
 	cfg->max_body = 1024;
 	cfg->shutdown_timeout = 10;
+	cfg->push_max_watchers = 10000;
+	cfg->long_poll_max_wait = 300;
 
 	cfg->firmware_max_size = 1 * GIB;
 	cfg->firmware_max_per_product = 100;

@@ -69,6 +69,9 @@ struct config {
 	unsigned wakeup_jitter;		/* wakeup_jitter: +- percent */
 	size_t	max_body;		/* max_body: request body cap */
 	unsigned shutdown_timeout;	/* shutdown_timeout: drain on SIGTERM */
+	/* Push while awake (issue 13): CoAP Observe, HTTPS long polls */
+	unsigned push_max_watchers;	/* push_max_watchers: both, 0 off */
+	unsigned long_poll_max_wait;	/* long_poll_max_wait: s, ?wait= */
 
 	/* Firmware */
 	uint64_t firmware_max_size;	/* firmware_max_size (1G) */

@@ -5,10 +5,10 @@
  *
  *   options -> configuration (-n stops here) -> logging -> detach (fork,
  *   the parent waits) -> state directory and its lock -> store -> core
- *   -> event loop -> signals -> 1 s tick -> CoAP front end -> HTTPS
- *   devices -> relay -> admin API -> drop root (`user') -> "otagw ready"
- *   (the parent exits 0,
- *   the service manager hears READY=1) -> ev_run
+ *   -> event loop -> signals -> 1 s tick and the push poll -> CoAP front
+ *   end -> HTTPS devices -> relay -> admin API -> drop root (`user') ->
+ *   "otagw ready" (the parent exits 0, the service manager hears
+ *   READY=1) -> ev_run
  *
  * One struct otagw holds everything the daemon owns; the shutdown path
  * frees it in the reverse order.  Signals arrive through a signalfd in the
@@ -42,6 +42,7 @@
 #include "metrics/metrics.h"
 #include "config.h"
 #include "core/core.h"
+#include "core/watch.h"
 #include "ev.h"
 #include "http/device.h"
 #include "log.h"
@@ -58,6 +59,7 @@
 
 #define OTAGW_CONF	CONFIG_DEFAULT_PATH
 #define TICK_MS		1000
+#define PUSH_MS		250
 
 struct otagw {
 	const char	*conf_path;
@@ -76,6 +78,7 @@ struct otagw {
 	struct tls_server *admin_tls;	/* admin listener's TLS context */
 	struct admin	*admin;		/* admin API, or NULL when off */
 	struct ev_timer	*tick;
+	struct ev_timer	*push;		/* core_watch_poll */
 	struct ev_timer	*drain;		/* stopping: transfers finish */
 	int64_t		 drain_until;
 	int		 sigfd;
@@ -481,6 +484,25 @@ otagw_tick_cb(void *arg)
 		fatal("ev_timer_add(tick)");
 }
 
+/*
+ * Devices awake and waiting (CoAP observations, HTTPS long polls): a
+ * notice that now exists goes out, a wait that is over is answered.  Core
+ * runs the check rules at most once a second, and only when the store
+ * changed; between, a poll only looks at the waits' ends, so running it
+ * four times a second keeps a long poll's end within a quarter second.
+ */
+static void
+otagw_push_cb(void *arg)
+{
+	struct otagw *gw = arg;
+
+	gw->push = NULL;
+	core_watch_poll(gw->core, time_now_ms());
+	if ((gw->push = ev_timer_add(gw->ev, PUSH_MS, otagw_push_cb, gw)) ==
+	    NULL)
+		fatal("ev_timer_add(push)");
+}
+
 /* Start-up and shutdown ------------------------------------------------ */
 
 static int
@@ -572,12 +594,15 @@ otagw_start(struct otagw *gw)
 	if (otagw_signals(gw) == -1)
 		return -1;
 	if ((gw->tick = ev_timer_add(gw->ev, TICK_MS, otagw_tick_cb, gw)) ==
-	    NULL) {
+	    NULL || (gw->push = ev_timer_add(gw->ev, PUSH_MS, otagw_push_cb,
+	    gw)) == NULL) {
 		log_warn("ev_timer_add");
 		return -1;
 	}
 	if ((gw->metrics = metrics_new()) == NULL)
 		return -1;
+	if (core_watch_metrics(gw->core, gw->metrics) == -1)
+		log_warnx("push: cannot register metrics");
 	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev,
 	    gw->metrics)) == NULL) {
 		log_warnx("cannot start the CoAP listeners");
@@ -627,6 +652,8 @@ otagw_cleanup(struct otagw *gw)
 	if (gw->ev != NULL) {
 		ev_timer_cancel(gw->ev, gw->tick);
 		gw->tick = NULL;
+		ev_timer_cancel(gw->ev, gw->push);
+		gw->push = NULL;
 		ev_timer_cancel(gw->ev, gw->drain);
 		gw->drain = NULL;
 		if (gw->sigfd != -1)

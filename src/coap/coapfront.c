@@ -9,6 +9,7 @@
  *   dtls.c      DTLS 1.2 with pre-shared keys (in src/tls, with OpenSSL)
  *   msg.c       CoAP messages, parsed and encoded by libcoap
  *   handler.c   what each request means: routes, block-wise, core calls
+ *   observe.c   observations of notices (RFC 7641): notifications
  *
  * This file is the message layer between them (RFC 7252 section 4): a
  * confirmable request is answered in a piggy-backed ACK with its message
@@ -16,8 +17,10 @@
  * is kept on the session and sent again, unchanged, when the same message
  * id comes again (a retransmission: the device did not hear the first
  * answer); an empty confirmable message (a ping) and a confirmable
- * message otagw cannot parse get a reset; ACKs, resets and responses sent
- * to otagw are ignored, since otagw never sends a confirmable message.
+ * message otagw cannot parse get a reset; responses sent to otagw are
+ * ignored.  otagw's only confirmable messages are the notifications of
+ * observations (observe.c): an empty ACK or reset from a session's peer
+ * goes there, any other is ignored.
  *
  * On a coaps listener a datagram from a peer without a session goes to
  * dtls_accept(), but only if the peer may open one more half-open
@@ -30,7 +33,8 @@
  * One timer (every COAPFRONT_TICK_MS while handshakes are open, else
  * every second) drives DTLS retransmissions and expires sessions; nothing
  * is done per session on a pass over the loop, so the cost of a datagram
- * does not depend on how many sessions are held.
+ * does not depend on how many sessions are held.  A second timer, armed
+ * only while a notification waits for its ACK, retransmits them.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -48,10 +52,12 @@
 #include "coap/coapfront.h"
 #include "coap/handler.h"
 #include "coap/msg.h"
+#include "coap/observe.h"
 #include "coap/session.h"
 #include "coap/udp.h"
 #include "config.h"
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "ev.h"
 #include "log.h"
 #include "tls/dtls.h"
@@ -69,6 +75,8 @@
 #define COAPFRONT_OUT		1280
 /* Log lines about refused handshakes per second. */
 #define COAPFRONT_LOG_BURST	5
+/* Max-Age of the 5.03 that tells observers the gateway stops, s. */
+#define COAPFRONT_DRAIN_MAX_AGE	5
 
 struct coapfront;
 
@@ -101,6 +109,9 @@ struct coapfront {
 	struct dtls_server *dtls;
 	struct coapmsg_parser *parser;
 	struct coaphandler handler;
+	struct coapobs_table obs;	/* observations of notices */
+	struct ev_timer	*obs_timer;	/* their retransmissions */
+	int64_t		 obs_due;	/* when obs_timer fires, 0: off */
 	struct ev_timer	*timer;
 	struct coapfront_stats st;
 	int64_t		 now;
@@ -198,6 +209,81 @@ coapfront_reset(struct coapfront *cf, struct coapfront_ep *ep,
 		    b.len);
 }
 
+/* Observations ------------------------------------------------------------- */
+
+static void
+coapfront_obs_send(void *arg, struct coapsess *s, const uint8_t *data,
+    size_t len)
+{
+	struct coapfront *cf = arg;
+
+	coapfront_send(cf, s, data, len);
+	if (s->sock != NULL)
+		udp_flush(s->sock);
+}
+
+/* Message ids of messages otagw starts: its endpoint's counter. */
+static uint16_t
+coapfront_obs_mid(void *arg, struct coapsess *s)
+{
+	struct coapfront *cf = arg;
+
+	if (s->ep < cf->neps)
+		return cf->eps[s->ep].next_mid++;
+	return 0;
+}
+
+static int64_t
+coapfront_obs_clock(void *arg)
+{
+	(void)arg;
+	return ev_now_ms();
+}
+
+static void	coapfront_obs_arm(void *);
+
+static void
+coapfront_obs_timer_cb(void *arg)
+{
+	struct coapfront *cf = arg;
+
+	cf->obs_timer = NULL;
+	cf->obs_due = 0;
+	cf->now = ev_now_ms();
+	coapobs_timer(&cf->obs, cf->now);
+	coapfront_obs_arm(cf);
+}
+
+/* (Re)arms the retransmission timer for the earliest notification due. */
+static void
+coapfront_obs_arm(void *arg)
+{
+	struct coapfront *cf = arg;
+	int64_t due = coapobs_next_due(&cf->obs), now = ev_now_ms();
+
+	if (cf->obs_timer != NULL && due != 0 && cf->obs_due <= due)
+		return;
+	if (cf->obs_timer != NULL)
+		ev_timer_cancel(cf->ev, cf->obs_timer);
+	cf->obs_timer = NULL;
+	cf->obs_due = 0;
+	if (due == 0)
+		return;
+	cf->obs_timer = ev_timer_add(cf->ev, due > now ? due - now : 0,
+	    coapfront_obs_timer_cb, cf);
+	if (cf->obs_timer != NULL)
+		cf->obs_due = due;
+	else
+		log_warnx("coap: cannot arm the notification timer");
+}
+
+static const struct coapobs_ops coapfront_obs_ops = {
+	.send = coapfront_obs_send,
+	.next_mid = coapfront_obs_mid,
+	.arm = coapfront_obs_arm,
+	.clock = coapfront_obs_clock,
+};
+
 /* The message layer -------------------------------------------------------- */
 
 /*
@@ -222,8 +308,13 @@ coapfront_message(struct coapfront *cf, struct coapfront_ep *ep,
 			coapfront_reset(cf, ep, s, d, m.mid);
 		return;
 	}
-	if (m.type == COAPMSG_ACK || m.type == COAPMSG_RST)
+	if (m.type == COAPMSG_ACK || m.type == COAPMSG_RST) {
+		/* otagw's only confirmable messages: notifications */
+		if (s != NULL && s->obs != NULL && m.code == COAPMSG_EMPTY)
+			coapobs_reply(&cf->obs, s, m.mid,
+			    m.type == COAPMSG_RST, cf->now);
 		return;
+	}
 	if (m.code == COAPMSG_EMPTY || m.code >> 5 != 0) {
 		/* A ping, or a response sent to a server: reset. */
 		if (m.type == COAPMSG_CON)
@@ -509,6 +600,41 @@ coapfront_arm(struct coapfront *cf)
 /* Metrics ------------------------------------------------------------------ */
 
 static void
+coapfront_obs_metrics(struct coapfront *cf, struct metrics_out *out)
+{
+	static const char *const why[COAPOBS_END_N] = {
+		"reason=\"deregistered\"", "reason=\"reset\"",
+		"reason=\"timeout\"", "reason=\"session\"",
+		"reason=\"error\"",
+	};
+	const struct coapobs_stats *o = &cf->obs.st;
+	int i;
+
+	metrics_gauge(out, "otagw_coap_observations",
+	    "Observations of /ota/{device}/notice held (RFC 7641).", "",
+	    (double)o->observations);
+	metrics_counter(out, "otagw_coap_observe_registrations_total",
+	    "Observe registrations accepted (replacements included).", "",
+	    (double)o->registrations);
+	metrics_counter(out, "otagw_coap_observe_refused_total",
+	    "Observe registrations answered without Observe: "
+	    "push_max_watchers or the per-session limit reached.", "",
+	    (double)o->refused);
+	metrics_counter(out, "otagw_coap_notifications_total",
+	    "Confirmable notifications sent with a new notice (first "
+	    "transmissions).", "", (double)o->notifications);
+	metrics_counter(out, "otagw_coap_notification_retransmissions_total",
+	    "Notifications sent again for want of an ACK.", "",
+	    (double)o->retransmissions);
+	metrics_counter(out, "otagw_coap_notifications_acked_total",
+	    "Notifications the device acknowledged.", "", (double)o->acked);
+	for (i = 0; i < COAPOBS_END_N; i++)
+		metrics_counter(out, "otagw_coap_observations_ended_total",
+		    "Observations ended, by why.", why[i],
+		    (double)o->ended[i]);
+}
+
+static void
 coapfront_metrics_cb(void *arg, struct metrics_out *out)
 {
 	struct coapfront *cf = arg;
@@ -581,6 +707,7 @@ coapfront_metrics_cb(void *arg, struct metrics_out *out)
 	metrics_counter(out, "otagw_coap_dtls_failures_total",
 	    "DTLS handshakes or sessions that failed.", "",
 	    (double)cf->st.dtls_failures);
+	coapfront_obs_metrics(cf, out);
 }
 
 /* Set-up ------------------------------------------------------------------- */
@@ -625,6 +752,9 @@ coapfront_bind(struct coapfront *cf, const struct sockaddr *sa,
 	ep->cf = cf;
 	ep->idx = (unsigned)cf->neps;
 	ep->dtls = dtls;
+	/* message ids otagw starts from: not guessable (RFC 7252 4.4) */
+	if (crypto_random(&ep->next_mid, sizeof(ep->next_mid)) == -1)
+		ep->next_mid = (uint16_t)ev_now_ms();
 	if (ev_fd_add(cf->ev, udp_fd(ep->sock), EPOLLIN, coapfront_io_cb,
 	    ep) == -1) {
 		udp_close(ep->sock);
@@ -714,6 +844,8 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
 	cf->now = ev_now_ms();
 	coapmsg_log_setup();
 	coaphandler_init(&cf->handler, core, cfg->max_body);
+	coapobs_init(&cf->obs, core, &coapfront_obs_ops, cf);
+	cf->handler.obs = &cf->obs;
 	if (!cfg->coap.enabled && !cfg->coaps.enabled)
 		return cf;	/* idle */
 
@@ -760,6 +892,11 @@ coapfront_drain(struct coapfront *cf)
 	if (cf->timer != NULL)
 		ev_timer_cancel(cf->ev, cf->timer);
 	cf->timer = NULL;
+	/* observers hear that this gateway stops (a 5.03 notification) */
+	coapobs_drain(&cf->obs, COAPFRONT_DRAIN_MAX_AGE);
+	if (cf->obs_timer != NULL)
+		ev_timer_cancel(cf->ev, cf->obs_timer);
+	cf->obs_timer = NULL;
 	/* sessions send through the sockets: they go first */
 	coapsess_table_free(cf->sessions);
 	cf->sessions = NULL;
@@ -812,8 +949,11 @@ coapfront_free(struct coapfront *cf)
 		return;
 	if (cf->timer != NULL)
 		ev_timer_cancel(cf->ev, cf->timer);
+	if (cf->obs_timer != NULL)
+		ev_timer_cancel(cf->ev, cf->obs_timer);
 	/* Frees every session: image references and DTLS state go. */
 	coapsess_table_free(cf->sessions);
+	coapobs_cleanup(&cf->obs);
 	for (i = 0; i < cf->neps; i++) {
 		ev_fd_del(cf->ev, udp_fd(cf->eps[i].sock));
 		udp_close(cf->eps[i].sock);

@@ -5,8 +5,9 @@
  * The only module that includes libcoap.  It binds the configured `coap'
  * and `coaps' listeners, registers libcoap's descriptor and timers with the
  * event loop, translates requests for /ota/{device}/check,
- * /ota/{device}/progress and /fw/{firmware} into core calls, and serves
- * images block-wise straight from the store's shared memory maps.
+ * /ota/{device}/progress, /ota/{device}/notice (with Observe, RFC 7641)
+ * and /fw/{firmware} into core calls, and serves images block-wise
+ * straight from the store's shared memory maps.
  */
 #ifndef OTAGW_COAPFRONT_H
 #define OTAGW_COAPFRONT_H
@@ -33,7 +34,8 @@ struct coapfront *coapfront_new(const struct config *, struct core *,
  */
 void	 coapfront_free(struct coapfront *);
 /*
- * The daemon stops: the listening sockets close (a CoAP exchange is one
+ * The daemon stops: observers get a 5.03 notification (which ends their
+ * observation), and the listening sockets close (a CoAP exchange is one
  * datagram each way; devices carry on with the next otagw).
  */
 void	 coapfront_drain(struct coapfront *);

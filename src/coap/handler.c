@@ -9,8 +9,10 @@
  * Uri-Query are accepted and ignored.
  *
  * Answers write their options in ascending number order, as the encoding
- * requires: ETag (4), Content-Format (12), Max-Age (14), Block2 (23),
- * Block1 (27), Size2 (28), Size1 (60).
+ * requires: ETag (4), Observe (6), Content-Format (12), Max-Age (14),
+ * Block2 (23), Block1 (27), Size2 (28), Size1 (60).  Observe, elective,
+ * means something on GET /ota/{device}/notice only and is ignored
+ * elsewhere; repeated, the first one counts (RFC 7252 5.4.5).
  *
  * Downloads pass the session's serial number to core_download as the
  * connection, so core's download grant (core/grant.h) spares a device
@@ -22,6 +24,7 @@
 
 #include "coap/handler.h"
 #include "coap/msg.h"
+#include "coap/observe.h"
 #include "coap/session.h"
 #include "coap/udp.h"
 #include "core/core.h"
@@ -46,6 +49,7 @@ enum coaphandler_route {
 	ROUTE_CHECK,
 	ROUTE_PROGRESS,
 	ROUTE_FW,
+	ROUTE_NOTICE,
 };
 
 struct coaphandler_seg {
@@ -258,6 +262,8 @@ coaphandler_route(const struct coaphandler_seg *segs, int n)
 			return ROUTE_CHECK;
 		if (coaphandler_seg_is(&segs[2], "progress"))
 			return ROUTE_PROGRESS;
+		if (coaphandler_seg_is(&segs[2], "notice"))
+			return ROUTE_NOTICE;
 		return ROUTE_NONE;
 	}
 	if (n == 2 && coaphandler_seg_is(&segs[0], "fw"))
@@ -446,22 +452,24 @@ coaphandler_block1(struct coaphandler *h, struct coapsess *s,
 
 /* Check and progress ------------------------------------------------------- */
 
-/*
- * The notice, or the block of it the device asked for.  Options in
- * order: ETag, Content-Format, Max-Age, Block2, Block1, Size2.
- */
-static void
-coaphandler_notice(struct coapbuf *r, const struct coapmsg *req,
-    const char *body, size_t len, unsigned max_age,
-    const struct coapmsg_block *b1)
+void
+coaphandler_notice_answer(struct coapbuf *r, const char *body, size_t len,
+    unsigned max_age, const struct coapmsg_block *asked,
+    const struct coapmsg_block *b1, int64_t observe)
 {
 	struct coapmsg_block b2;
 	uint8_t md[32];
 	size_t bs, off, chunk;
-	int has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2);
 
-	if (has_b2 == 0 && len <= ((size_t)16 << COAPHANDLER_SZX)) {
-		coapbuf_code(r, COAPMSG_CODE(2, 5));
+	if (body == NULL) {
+		body = COAPHANDLER_NO_NOTICE;
+		len = sizeof(COAPHANDLER_NO_NOTICE) - 1;
+	}
+	coapbuf_code(r, COAPMSG_CODE(2, 5));
+	if (asked == NULL && len <= ((size_t)16 << COAPHANDLER_SZX)) {
+		if (observe >= 0)
+			coapbuf_opt_uint(r, COAPOPT_OBSERVE,
+			    (uint32_t)observe & 0xffffff);
 		coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_JSON);
 		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, max_age);
 		if (b1 != NULL)
@@ -469,21 +477,25 @@ coaphandler_notice(struct coapbuf *r, const struct coapmsg *req,
 		coapbuf_payload(r, body, len);
 		return;
 	}
-	if (has_b2 == 0) {
+	if (asked != NULL)
+		b2 = *asked;
+	else {
 		b2.num = 0;
 		b2.szx = COAPHANDLER_SZX;
 	}
 	bs = (size_t)16 << b2.szx;
 	off = (size_t)b2.num * bs;
-	if (has_b2 < 0 || (off >= len && b2.num != 0)) {
+	if (off >= len && b2.num != 0) {
 		coaphandler_fail(r, COAPMSG_CODE(4, 2), "block past the end");
 		return;
 	}
 	chunk = len - off < bs ? len - off : bs;
 	b2.m = off + chunk < len;
 	crypto_sha256(body, len, md);
-	coapbuf_code(r, COAPMSG_CODE(2, 5));
 	coapbuf_opt(r, COAPOPT_ETAG, md, 4);
+	if (observe >= 0)
+		coapbuf_opt_uint(r, COAPOPT_OBSERVE,
+		    (uint32_t)observe & 0xffffff);
 	coapbuf_opt_uint(r, COAPOPT_CONTENT_FORMAT, COAPFMT_JSON);
 	coapbuf_opt_uint(r, COAPOPT_MAX_AGE, max_age);
 	coapbuf_opt_block(r, COAPOPT_BLOCK2, &b2);
@@ -491,6 +503,26 @@ coaphandler_notice(struct coapbuf *r, const struct coapmsg *req,
 		coapbuf_opt_block(r, COAPOPT_BLOCK1, b1);
 	coapbuf_opt_uint(r, COAPOPT_SIZE2, (uint32_t)len);
 	coapbuf_payload(r, body + off, chunk);
+}
+
+/*
+ * The notice, or the block of it the device asked for.  Options in
+ * order: ETag, Observe, Content-Format, Max-Age, Block2, Block1, Size2.
+ */
+static void
+coaphandler_notice(struct coapbuf *r, const struct coapmsg *req,
+    const char *body, size_t len, unsigned max_age,
+    const struct coapmsg_block *b1, int64_t observe)
+{
+	struct coapmsg_block b2;
+	int has_b2 = coapmsg_block(req, COAPOPT_BLOCK2, &b2);
+
+	if (has_b2 < 0) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad Block2 option");
+		return;
+	}
+	coaphandler_notice_answer(r, body, len, max_age, has_b2 ? &b2 : NULL,
+	    b1, observe);
 }
 
 static void
@@ -577,7 +609,7 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 	if (cresp.status == CORE_OK && route == ROUTE_CHECK &&
 	    cresp.body != NULL)
 		coaphandler_notice(r, req, cresp.body, cresp.body_len,
-		    cresp.retry_after, has_b1 ? &b1 : NULL);
+		    cresp.retry_after, has_b1 ? &b1 : NULL, -1);
 	else if (cresp.status == CORE_OK || cresp.status == CORE_NO_CONTENT) {
 		coapbuf_code(r, COAPMSG_CODE(2, 4));
 		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, cresp.retry_after);
@@ -589,6 +621,70 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 		log_debug("coap: %s %s from %s: %s", route == ROUTE_PROGRESS ?
 		    "progress" : "check", device, creq.peer ? creq.peer :
 		    "coap", coaphandler_phrase(cresp.status));
+	}
+	core_resp_cleanup(&cresp);
+}
+
+/* The notice resource ------------------------------------------------------ */
+
+/*
+ * GET /ota/{device}/notice: a check with an empty body, answered 2.05
+ * with the notice, or with "{}" when nothing is pending.  With Observe 0
+ * the session observes it (observe.h) and the answer carries Observe;
+ * when the observation cannot be held the answer is the same without
+ * Observe (RFC 7641 4.1).  Observe 1 ends the session's observation of
+ * the device, then answers as a plain GET.
+ */
+static void
+coaphandler_get_notice(struct coaphandler *h, struct coapsess *s,
+    const struct coapmsg *req, const struct coaphandler_seg *devseg,
+    int64_t now, struct coapbuf *r)
+{
+	const struct coapmsg_opt *o = coapmsg_opt(req, COAPOPT_OBSERVE);
+	char	 device[OTA_ID_MAX + 1], origin[COAPHANDLER_ORIGIN_MAX];
+	struct core_req creq;
+	struct core_resp cresp;
+	uint32_t accept, obs = 2, seq;
+	int64_t	 observe = -1;
+
+	if (coaphandler_uint(req, COAPOPT_ACCEPT, COAPFMT_JSON,
+	    &accept) == -1 || (o != NULL && coapmsg_opt_uint(o, &obs) == -1)) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 2), "bad option value");
+		return;
+	}
+	if (accept != COAPFMT_JSON) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 6), "only JSON answers");
+		return;
+	}
+	if (coaphandler_copy_id(device, sizeof(device), devseg) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 4), "unknown device");
+		return;
+	}
+	if (coaphandler_peer(s, &creq) == -1) {
+		coaphandler_fail(r, COAPMSG_CODE(4, 1), "no identity");
+		return;
+	}
+	creq.device = device;
+	creq.origin = coaphandler_origin(s, origin, sizeof(origin));
+	if (o != NULL && obs == 0 && h->obs != NULL) {
+		if (coapobs_register(h->obs, s, &creq, req->token, req->tkl,
+		    now, &cresp, &seq) == 0)
+			observe = seq;
+	} else {
+		if (o != NULL && obs == 1 && h->obs != NULL)
+			coapobs_deregister(h->obs, s, device);
+		core_check(h->core, &creq, &cresp);
+	}
+	if (cresp.status == CORE_OK || cresp.status == CORE_NO_CONTENT)
+		coaphandler_notice(r, req, cresp.status == CORE_OK ?
+		    cresp.body : NULL, cresp.body_len, cresp.retry_after, NULL,
+		    observe);
+	else {
+		coaphandler_fail_core(r, cresp.status, cresp.body,
+		    cresp.body_len, cresp.retry_after);
+		log_debug("coap: notice %s from %s: %s", device,
+		    creq.peer ? creq.peer : "coap",
+		    coaphandler_phrase(cresp.status));
 	}
 	core_resp_cleanup(&cresp);
 }
@@ -743,6 +839,11 @@ coaphandler_request(struct coaphandler *h, struct coapsess *s,
 			break;
 		coaphandler_download(h, s, req, &segs[1], r);
 		return;
+	case ROUTE_NOTICE:
+		if (req->code != COAPMSG_GET)
+			break;
+		coaphandler_get_notice(h, s, req, &segs[1], now, r);
+		return;
 	default:
 		coaphandler_fail(r, COAPMSG_CODE(4, 4), "not found");
 		return;
@@ -754,4 +855,6 @@ void
 coaphandler_release(struct coaphandler *h, struct coapsess *s)
 {
 	coaphandler_body_drop(h, s);
+	if (h->obs != NULL)
+		coapobs_session_gone(h->obs, s);
 }

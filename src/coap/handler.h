@@ -10,6 +10,8 @@
  *
  *   POST /ota/{device}/check      -> core_check
  *   POST /ota/{device}/progress   -> core_progress
+ *   GET  /ota/{device}/notice     -> core_check with an empty body; with
+ *                                    Observe 0 an observation (observe.h)
  *   GET  /fw/{firmware}           -> core_download, one block per request
  *
  * Block-wise transfer (RFC 7959) is done here, not by libcoap:
@@ -31,6 +33,8 @@
 
 struct coapbuf;
 struct coapmsg;
+struct coapmsg_block;
+struct coapobs_table;
 struct coapsess;
 struct core;
 
@@ -39,14 +43,29 @@ struct core;
 /* A Block1 body not completed in this time is dropped. */
 #define COAPHANDLER_BODY_MS	60000
 
+/* The representation of /ota/{device}/notice when nothing is pending. */
+#define COAPHANDLER_NO_NOTICE	"{}"
+
 struct coaphandler {
 	struct core	*core;
 	size_t		 max_body;
 	size_t		 body_bytes;	/* held in Block1 bodies */
+	struct coapobs_table *obs;	/* NULL: no Observe (a plain GET) */
 };
 
 void	 coaphandler_init(struct coaphandler *, struct core *,
 	    size_t max_body);
+/*
+ * A 2.05 answer with a notice (len bytes of JSON, or "{}" when body is
+ * NULL) into r, whose header is written: all of it, or when it is over
+ * 1 KiB or a block is asked (b2), that block (the first when b2 is NULL)
+ * with ETag, Block2 and Size2.  Observe when observe >= 0 (its low 24
+ * bits), Content-Format 50, Max-Age max_age, and Block1 b1 (the last
+ * block of a request body) when not NULL.  A block past the end is 4.02.
+ */
+void	 coaphandler_notice_answer(struct coapbuf *, const char *body,
+	    size_t len, unsigned max_age, const struct coapmsg_block *b2,
+	    const struct coapmsg_block *b1, int64_t observe);
 /*
  * Answers req, which arrived on session s at now (ms, monotonic), into
  * resp (initialized with type, message id and token).  truncated: bytes

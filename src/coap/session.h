@@ -5,7 +5,8 @@
  * A session is what otagw keeps about one peer (address and port) on one
  * listener: its DTLS connection (coaps), the last answer to a confirmable
  * POST (to answer a retransmission the same way), a request body being
- * received block by block, and a download allowed a moment ago.  Sessions
+ * received block by block, a download allowed a moment ago, and its
+ * observations of notices (observe.h).  Sessions
  * are found by a keyed hash of endpoint and address (so a peer cannot
  * choose colliding addresses), kept in two lists, and never walked whole:
  *
@@ -28,6 +29,7 @@
 #include "coap/udp.h"
 #include "model.h"
 
+struct coapobs;
 struct dtls_conn;
 
 enum coapsess_state {
@@ -71,6 +73,8 @@ struct coapsess {
 	struct coapsess_body *body;
 	/* Unique to this session in the process: core's download grants. */
 	uint64_t	 serial;
+	/* Observations of /ota/{device}/notice (observe.h). */
+	struct coapobs	*obs;
 };
 
 struct coapsess_limits {

@@ -108,6 +108,10 @@ codec_check_decode(const void *vbuf, size_t len, struct check_body *out,
 		json_fail(err, errlen, "\"module\" without \"version\"");
 		goto out;
 	}
+	if (json_string_member(root, "requestVersion", 0, valid_version,
+	    out->request_version, sizeof(out->request_version), NULL, err,
+	    errlen) != 0)
+		goto out;
 	rc = 0;
 out:
 	cJSON_Delete(root);

@@ -42,6 +42,7 @@
 #include "config.h"
 #include "core/capability.h"
 #include "core/core.h"
+#include "core/core_int.h"
 #include "core/grant.h"
 #include "core/transfer.h"
 #include "events/events.h"
@@ -61,6 +62,8 @@
 /* "device=" id "&expires=" seconds "&sig=" signature */
 #define CORE_QUERY_MAX		(OTA_ID_MAX + CAP_SIG_LEN + 48)
 #define CORE_DEFAULT_BODY	16384
+/* core_check_peek: "nothing time-driven", as a wake-up hint */
+#define CORE_PEEK_IDLE_S	(7 * 86400)
 
 /* What the tick remembers about one job. */
 struct tick_job {
@@ -101,6 +104,8 @@ struct core {
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	struct xfer_table *xfer;	/* bytes delivered per device */
 	uint64_t rng;			/* xorshift state, for the jitter */
+	struct watch_table *watches;	/* devices waiting for a notice */
+	char	 notice_job[OTA_ID_MAX + 1];	/* the last check's notice */
 };
 
 static int64_t
@@ -208,7 +213,9 @@ core_new(struct store *st, const struct config *cfg)
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->grants = grant_table_new();
 	c->xfer = xfer_new(st);
-	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL) {
+	c->watches = watch_table_new();
+	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL ||
+	    c->watches == NULL) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -237,6 +244,7 @@ core_free(struct core *c)
 	free(c->due);
 	grant_table_free(c->grants);
 	xfer_free(c->xfer);
+	watch_table_free(c->watches);
 	free(c);
 }
 
@@ -638,6 +646,18 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 static int	dyn_refresh(struct core *, struct store_txn *);
 
 /*
+ * Whether a row of job may give this check its notice: any row, unless
+ * the device pulls one version ("requestVersion"); the others are left
+ * as they are, neither notified nor given a wait reason.
+ */
+static int
+check_wants(const struct check_body *body, const struct job_rec *job)
+{
+	return body->request_version[0] == '\0' ||
+	    strcmp(body->request_version, job->version) == 0;
+}
+
+/*
  * Runs the check rules in r->txn.  In a read pass (write == 0) it only
  * finds out whether anything would change (r->need_write); in the write
  * pass it stores the changes and their events.  Long because it is one
@@ -717,7 +737,7 @@ check_run(struct check_run *r)
 	qsort(c->rows, r->nrows, sizeof(c->rows[0]), crow_cmp);
 	for (i = 0; i < r->nrows; i++) {
 		row = &c->rows[i];
-		if (r->notice < 0) {
+		if (r->notice < 0 && check_wants(r->body, &row->job)) {
 			if (jobs_on_check(&row->job, &row->jd, r->now,
 			    &ch) == 1)
 				r->notice = (int)i;
@@ -872,6 +892,7 @@ check_pass(struct core *c, const struct core_req *req,
 	}
 
 	core_resp_cleanup(resp);
+	c->notice_job[0] = '\0';
 	if (r.notice >= 0) {
 		row = &c->rows[r.notice];
 		rc = store_firmware_get(r.txn, row->job.firmware, &fw);
@@ -886,6 +907,8 @@ check_pass(struct core *c, const struct core_req *req,
 				rc = STORE_EIO;
 				goto fail;
 			}
+			snprintf(c->notice_job, sizeof(c->notice_job), "%s",
+			    row->job.id);
 		} else if (rc == STORE_ENOTFOUND) {
 			log_warnx("job %s: firmware %s is gone", row->job.id,
 			    row->job.firmware);
@@ -921,8 +944,6 @@ core_check(struct core *c, const struct core_req *req, struct core_resp *resp)
 {
 	struct check_body body;
 	char	 err[128];
-	int64_t	 now;
-	int	 rc, retry_write = 0;
 
 	memset(resp, 0, sizeof(*resp));
 	if (req_validate(c, req, resp) != 0)
@@ -934,13 +955,95 @@ core_check(struct core *c, const struct core_req *req, struct core_resp *resp)
 	}
 	if (peer_mismatch(req, resp))
 		return;
-	now = core_now(c);
-	rc = check_pass(c, req, &body, now, 0, resp, &retry_write);
+	core_check_decoded(c, req, &body, resp, NULL, 0);
+}
+
+void
+core_check_decoded(struct core *c, const struct core_req *req,
+    const struct check_body *body, struct core_resp *resp, char *job,
+    size_t jobsize)
+{
+	int64_t	 now = core_now(c);
+	int	 rc, retry_write = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	c->notice_job[0] = '\0';
+	rc = check_pass(c, req, body, now, 0, resp, &retry_write);
 	if (rc == 0 && retry_write)
-		rc = check_pass(c, req, &body, now, 1, resp, NULL);
-	if (rc != 0)
+		rc = check_pass(c, req, body, now, 1, resp, NULL);
+	if (rc != 0) {
+		c->notice_job[0] = '\0';
 		resp_store_error(resp, rc, rc == STORE_ENOTFOUND ?
 		    "unknown device" : "check");
+	}
+	if (job != NULL && jobsize > 0)
+		snprintf(job, jobsize, "%s", c->notice_job);
+}
+
+/*
+ * The check rules on copies, in the caller's read transaction: the job
+ * whose notice a check would hand out now, and when a time-driven rule
+ * may change that (seconds, 0: nothing time-driven is waiting).
+ */
+int
+core_check_peek(struct core *c, struct store_txn *txn,
+    const struct core_req *req, const struct check_body *body, int64_t now,
+    char *job, size_t jobsize, unsigned *wake_s)
+{
+	struct check_run r;
+	struct jobs_wake w;
+	unsigned one;
+	size_t	 i;
+	int	 rc;
+
+	job[0] = '\0';
+	*wake_s = 0;
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.txn = txn;
+	r.req = req;
+	r.body = body;
+	r.now = now;
+	if ((rc = check_run(&r)) != 0)
+		return rc;
+	if (r.notice >= 0) {
+		snprintf(job, jobsize, "%s", c->rows[r.notice].job.id);
+		return 0;
+	}
+	/* rows that wait on time alone: a window, a rate slot, a retry */
+	w.idle_s = w.busy_s = w.confirm_s = CORE_PEEK_IDLE_S;
+	for (i = 0; i < r.nrows; i++) {
+		if (!check_wants(body, &c->rows[i].job))
+			continue;
+		one = jobs_wake_after(&c->rows[i].job, &c->rows[i].jd, now, &w);
+		if (one < CORE_PEEK_IDLE_S && (*wake_s == 0 || one < *wake_s))
+			*wake_s = one;
+	}
+	return 0;
+}
+
+struct store *
+core_store(struct core *c)
+{
+	return c->st;
+}
+
+const struct config *
+core_config(const struct core *c)
+{
+	return c->cfg;
+}
+
+int64_t
+core_clock(struct core *c)
+{
+	return core_now(c);
+}
+
+struct watch_table *
+core_watch_table(struct core *c)
+{
+	return c->watches;
 }
 
 /*

@@ -85,6 +85,8 @@ struct http_req {
 	int	 ended;			/* request fully received */
 	int	 aborted;		/* refused: drop the rest of the body */
 	int	 rst_after;		/* answered early: reset once sent */
+	int	 deferred;		/* http_req_defer: answered later */
+	int	 completed;		/* http_req_complete came */
 	uint64_t rx;			/* body bytes received */
 	uint64_t drained;		/* body bytes dropped after a refusal */
 	struct http_req *h2_prev, *h2_next;
@@ -129,6 +131,8 @@ struct http_conn {
 	struct http_source *src;	/* its source's connection count */
 	struct ev_timer *kick;		/* run again soon (engine has data) */
 	unsigned busy;			/* responses not fully queued */
+	unsigned deferred;		/* requests waiting for their answer */
+	unsigned completions;		/* deferred answers ready to queue */
 	void	*h1;
 	void	*h2;
 	uint64_t id;			/* http_req_conn_id */
@@ -136,6 +140,19 @@ struct http_conn {
 
 /* server.c */
 const struct http_limits *http_conn_limits(const struct http_conn *);
+/*
+ * What the one-second sweep does with a connection at now: keep it,
+ * close it (a handshake, idle or stall timeout, a lingering close done),
+ * or answer its late request head.  A connection with a deferred request
+ * (http_req_defer) is never idle: a long poll outlives idle_timeout_s.
+ */
+enum http_sweep {
+	HTTP_SWEEP_KEEP = 0,
+	HTTP_SWEEP_CLOSE,
+	HTTP_SWEEP_HANDSHAKE,	/* closed: the handshake took too long */
+	HTTP_SWEEP_HEAD,	/* the request head deadline passed */
+};
+int	 http_conn_sweep_verdict(const struct http_conn *, int64_t now);
 /*
  * The request head deadline (header_timeout_s): head_begin starts it
  * unless it runs already (the earliest start counts), head_end stops it.

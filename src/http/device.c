@@ -7,6 +7,10 @@
  * CoAP front end uses:
  *
  *   POST /ota/{device}/check      -> core_check     200 notice | 204
+ *   POST .../check?wait=SECONDS   -> core_watch_*   a long poll: 200 as
+ *                                                   soon as a notice
+ *                                                   exists, 204 when the
+ *                                                   wait ends
  *   POST /ota/{device}/progress   -> core_progress  204
  *   GET|HEAD /fw/{firmware}       -> core_download  200 | 206 | 304 | 416
  *
@@ -24,6 +28,13 @@
  * never copied, whatever its size.  Check and progress bodies are buffered
  * by the server up to max_body (more: 413) and handled in on_request.
  *
+ * A long poll runs the check at once; with nothing pending it holds a
+ * core watch (core/watch.h) and defers its answer (http_req_defer): the
+ * watch's callback answers it when a check would give a notice, or when
+ * the wait is over, through a real check either way.  A client that goes
+ * away ends the watch (on_close); on SIGTERM every waiting poll is
+ * answered 503 with Retry-After (httpdev_drain).
+ *
  * One debug line is logged per request; secrets never are.
  */
 #include <inttypes.h>
@@ -38,6 +49,7 @@
 #include "config.h"
 #include "core/capability.h"
 #include "core/core.h"
+#include "core/watch.h"
 #include "crypto/crypto.h"
 #include "ev.h"
 #include "http/device.h"
@@ -52,6 +64,8 @@
 #define DEV_CTYPE_JSON	"application/json"
 #define DEV_REALM	"Bearer realm=\"otagw\""
 #define DEV_SECRET_MAX	512	/* longest bearer token looked at */
+#define DEV_ORIGIN_MAX	(sizeof("https://") + 260)	/* a notice's url */
+#define DEV_DRAIN_RETRY	5	/* Retry-After of a poll cut by a stop */
 
 /* Server limits of the device listener (docs/https.md). */
 #define DEV_MAX_HEADER_BYTES	16384
@@ -84,6 +98,34 @@ struct dev_tags {
 	char	 date[40];		/* Last-Modified, or "" */
 };
 
+/* How a long poll ended (counted for /metrics). */
+enum dev_poll_outcome {
+	POLL_AT_ONCE = 0,	/* a notice (or an error) at once */
+	POLL_NOTICE,		/* a notice pushed while it waited */
+	POLL_TIMEOUT,		/* the wait ended: 204 (or the notice) */
+	POLL_GONE,		/* the client went away */
+	POLL_DRAIN,		/* the daemon stopped: 503 */
+	POLL_ERROR,		/* the check failed while it waited */
+	POLL_REFUSED,		/* not held (push_max_watchers): a check */
+	POLL_N,
+};
+
+static const char *const dev_poll_outcome[POLL_N] = {
+	"at_once", "notice", "timeout", "gone", "drain", "error", "refused",
+};
+
+struct httpdev;
+
+/* A long poll that waits: the request's user until on_close. */
+struct dev_poll {
+	struct httpdev	*hd;
+	struct http_req	*req;
+	struct core_watch *w;		/* NULL once answered */
+	struct dev_poll	*prev, *next;	/* waiting polls */
+	char		 device[OTA_ID_MAX + 1];
+	int64_t		 started;
+};
+
 struct httpdev {
 	const struct config *cfg;
 	struct core	*core;
@@ -94,6 +136,10 @@ struct httpdev {
 	uint64_t	 responses[CLASS_N];
 	uint64_t	 downloads;	/* 200 and 206 on /fw/, GET only */
 	uint64_t	 auth_failures;	/* 401 and 403 */
+	struct dev_poll	*polls;		/* long polls waiting */
+	size_t		 npolls;
+	uint64_t	 polls_done[POLL_N];
+	int		 draining;
 	/* The validators of the image downloaded last (dev_tags_of). */
 	char		 tags_fw[OTA_ID_MAX + 1];
 	uint8_t		 tags_sha[32];
@@ -738,56 +784,223 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
  * Check and progress.
  */
 
+/* The core request of a check or progress; origin (size bytes) its url. */
+static void
+dev_core_req(struct http_req *req, const struct dev_ctx *ctx,
+    struct core_req *creq, char *origin, size_t size)
+{
+	const char *host;
+	size_t	 len = 0;
+
+	memset(creq, 0, sizeof(*creq));
+	creq->proto = CORE_PROTO_HTTPS;
+	creq->peer = ctx->peer;
+	creq->device = ctx->target;
+	/* the Host the device asked for, else the address it reached */
+	host = http_req_header(req, "Host");
+	if (host != NULL && valid_authority(host) &&
+	    (size_t)snprintf(origin, size, "https://%s", host) < size)
+		creq->origin = origin;
+	else if (size > 8) {
+		memcpy(origin, "https://", 8);
+		if (http_req_local_authority(req, origin + 8, size - 8) == 0)
+			creq->origin = origin;
+	}
+	creq->body = http_req_body(req, &len);
+	creq->body_len = len;
+}
+
+/* The answer to a check or progress from core's; returns its status. */
+static int
+dev_core_answer(struct http_resp *resp, int route, struct core_resp *cresp)
+{
+	int	 status;
+
+	status = dev_status_http(cresp->status);
+	if (route == ROUTE_PROGRESS && status == 200)
+		status = 204;
+	if (status == 200 && cresp->body == NULL)
+		status = 204;
+	http_resp_status(resp, status);
+	if (cresp->retry_after > 0)
+		dev_retry_after(resp, cresp->retry_after);
+	else if (status == 503)
+		dev_retry_after(resp, 5);
+	if (status != 204 && cresp->body != NULL) {
+		http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
+		if (http_resp_body_take(resp, cresp->body, cresp->body_len) ==
+		    0)
+			cresp->body = NULL;
+	}
+	http_resp_header(resp, "Cache-Control", "no-store");
+	core_resp_cleanup(cresp);
+	return status;
+}
+
 static int
 dev_core_call(struct httpdev *hd, struct http_req *req,
     struct http_resp *resp, const struct dev_ctx *ctx)
 {
 	struct core_req creq;
 	struct core_resp cresp;
-	const char *host;
-	char	 origin[sizeof("https://") + 260];
-	size_t	 len = 0;
-	int	 status;
+	char	 origin[DEV_ORIGIN_MAX];
 
-	memset(&creq, 0, sizeof(creq));
-	creq.proto = CORE_PROTO_HTTPS;
-	creq.peer = ctx->peer;
-	creq.device = ctx->target;
-	/* the Host the device asked for, else the address it reached */
-	host = http_req_header(req, "Host");
-	memcpy(origin, "https://", 8);
-	if (host != NULL && valid_authority(host) &&
-	    (size_t)snprintf(origin, sizeof(origin), "https://%s", host) <
-	    sizeof(origin))
-		creq.origin = origin;
-	else if (http_req_local_authority(req, origin + 8,
-	    sizeof(origin) - 8) == 0)
-		creq.origin = origin;
-	creq.body = http_req_body(req, &len);
-	creq.body_len = len;
+	dev_core_req(req, ctx, &creq, origin, sizeof(origin));
 	if (ctx->route == ROUTE_CHECK)
 		core_check(hd->core, &creq, &cresp);
 	else
 		core_progress(hd->core, &creq, &cresp);
+	return dev_core_answer(resp, ctx->route, &cresp);
+}
 
-	status = dev_status_http(cresp.status);
-	if (ctx->route == ROUTE_PROGRESS && status == 200)
-		status = 204;
-	if (status == 200 && cresp.body == NULL)
-		status = 204;
-	http_resp_status(resp, status);
-	if (cresp.retry_after > 0)
-		dev_retry_after(resp, cresp.retry_after);
-	else if (status == 503)
-		dev_retry_after(resp, 5);
-	if (status != 204 && cresp.body != NULL) {
-		http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
-		if (http_resp_body_take(resp, cresp.body, cresp.body_len) == 0)
-			cresp.body = NULL;
+/*
+ * Long polls: POST /ota/{device}/check?wait=SECONDS.
+ */
+
+/*
+ * The wait of a check's query: 0 and *wait set (0 without one), or 400
+ * with resp set.  wait=N, N a whole number of seconds from 1 to
+ * long_poll_max_wait; other parameters are ignored.
+ */
+static int
+dev_wait_param(const struct httpdev *hd, const struct http_req *req,
+    struct http_resp *resp, unsigned *wait)
+{
+	const char *p = http_req_query(req), *amp, *v;
+	char	 msg[96];
+	size_t	 len, i;
+	unsigned long n;
+	int	 seen = 0;
+
+	*wait = 0;
+	for (; p != NULL && *p != '\0'; p = amp != NULL ? amp + 1 : NULL) {
+		amp = strchr(p, '&');
+		len = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (len < 4 || strncmp(p, "wait", 4) != 0 ||
+		    (len > 4 && p[4] != '='))
+			continue;
+		v = p + 5;
+		len = len > 5 ? len - 5 : 0;
+		for (i = 0, n = 0; i < len && i < 8 && v[i] >= '0' &&
+		    v[i] <= '9'; i++)
+			n = n * 10 + (unsigned long)(v[i] - '0');
+		if (seen++ || len == 0 || i != len || n < 1 ||
+		    n > hd->cfg->long_poll_max_wait) {
+			snprintf(msg, sizeof(msg), "wait must be given once, "
+			    "as whole seconds from 1 to %u",
+			    hd->cfg->long_poll_max_wait);
+			return dev_error(resp, 400, "bad_request", msg);
+		}
+		*wait = (unsigned)n;
 	}
-	http_resp_header(resp, "Cache-Control", "no-store");
+	return 0;
+}
+
+static void
+dev_poll_unlink(struct httpdev *hd, struct dev_poll *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		hd->polls = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	hd->npolls--;
+}
+
+/*
+ * A poll is answered (its response filled with status): its watch ends,
+ * and the server sends the answer.  The request stays the poll's user
+ * until on_close.
+ */
+static void
+dev_poll_end(struct dev_poll *p, int outcome, int status)
+{
+	struct httpdev *hd = p->hd;
+
+	core_watch_del(hd->core, p->w);
+	p->w = NULL;
+	dev_poll_unlink(hd, p);
+	hd->polls_done[outcome]++;
+	dev_count(hd, status);
+	log_debug("https: long poll of %s -> %d after %lld ms (%s)",
+	    p->device, status, (long long)(ev_now_ms() - p->started),
+	    dev_poll_outcome[outcome]);
+	http_req_complete(p->req);
+}
+
+/* Core says a check would now give a notice, or the wait is over. */
+static void
+dev_poll_cb(void *arg, struct core_watch *w, int event)
+{
+	struct dev_poll *p = arg;
+	struct httpdev *hd = p->hd;
+	struct core_resp cresp;
+	int	 status;
+
+	core_watch_check(hd->core, w, &cresp);
+	if (event == CORE_WATCH_NOTICE && cresp.status == CORE_NO_CONTENT) {
+		/* gone again (another device took the rate slot): wait on */
+		core_resp_cleanup(&cresp);
+		return;
+	}
+	status = dev_core_answer(http_req_resp(p->req), ROUTE_CHECK, &cresp);
+	dev_poll_end(p, event == CORE_WATCH_EXPIRED ? POLL_TIMEOUT :
+	    status == 200 ? POLL_NOTICE : POLL_ERROR, status);
+}
+
+/*
+ * A check with a wait: answered at once when a notice is there (or when
+ * the poll cannot be held: push_max_watchers, stopping), else deferred
+ * until core says a notice exists or the wait is over.  Returns the
+ * status answered, or 0 when the answer is deferred.
+ */
+static int
+dev_long_poll(struct httpdev *hd, struct http_req *req,
+    struct http_resp *resp, const struct dev_ctx *ctx, unsigned wait)
+{
+	struct core_req creq;
+	struct core_resp cresp;
+	struct dev_poll *p;
+	char	 origin[DEV_ORIGIN_MAX];
+	int	 rc;
+
+	dev_core_req(req, ctx, &creq, origin, sizeof(origin));
+	if (hd->draining || (p = calloc(1, sizeof(*p))) == NULL) {
+		hd->polls_done[POLL_REFUSED]++;
+		return dev_core_call(hd, req, resp, ctx);
+	}
+	p->w = core_watch_add(hd->core, &creq, (int64_t)wait * 1000,
+	    dev_poll_cb, p, &rc);
+	if (p->w == NULL) {
+		free(p);
+		if (rc == CORE_UNAVAILABLE || rc == CORE_INTERNAL)
+			hd->polls_done[POLL_REFUSED]++;
+		/* a plain check: its answer, or the error core finds */
+		return dev_core_call(hd, req, resp, ctx);
+	}
+	core_watch_check(hd->core, p->w, &cresp);
+	if (cresp.status != CORE_NO_CONTENT) {
+		core_watch_del(hd->core, p->w);
+		free(p);
+		hd->polls_done[POLL_AT_ONCE]++;
+		return dev_core_answer(resp, ROUTE_CHECK, &cresp);
+	}
 	core_resp_cleanup(&cresp);
-	return status;
+	p->hd = hd;
+	p->req = req;
+	p->started = ev_now_ms();
+	snprintf(p->device, sizeof(p->device), "%s", ctx->target);
+	p->next = hd->polls;
+	if (hd->polls != NULL)
+		hd->polls->prev = p;
+	hd->polls = p;
+	hd->npolls++;
+	http_req_set_user(req, p);
+	http_req_defer(req);
+	log_debug("https: long poll of %s waits up to %us", p->device, wait);
+	return 0;
 }
 
 /*
@@ -859,19 +1072,46 @@ dev_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 	struct httpdev *hd = arg;
 	struct dev_ctx ctx;
 	char	 extra[96] = "";
+	unsigned wait = 0;
 	int	 status;
 
 	if ((status = dev_route_request(req, resp, &ctx)) != 0 ||
 	    (status = dev_authenticate(hd, req, resp, &ctx)) != 0)
 		goto out;
+	if (ctx.route == ROUTE_CHECK &&
+	    (status = dev_wait_param(hd, req, resp, &wait)) != 0)
+		goto out;
 	if (ctx.route == ROUTE_FW)	/* not reached: on_headers has it */
 		status = dev_download(hd, req, resp, &ctx, extra,
 		    sizeof(extra));
-	else
+	else if (wait > 0) {
+		if ((status = dev_long_poll(hd, req, resp, &ctx, wait)) == 0)
+			return;		/* deferred: counted when answered */
+	} else
 		status = dev_core_call(hd, req, resp, &ctx);
 out:
 	dev_log(req, &ctx, status, extra);
 	dev_count(hd, status);
+}
+
+/* A request ends; a long poll still waiting lost its client. */
+static void
+dev_on_close(void *arg, struct http_req *req)
+{
+	struct httpdev *hd = arg;
+	struct dev_poll *p = http_req_user(req);
+
+	if (p == NULL)
+		return;
+	http_req_set_user(req, NULL);
+	if (p->w != NULL) {
+		core_watch_del(hd->core, p->w);
+		dev_poll_unlink(hd, p);
+		hd->polls_done[POLL_GONE]++;
+		log_debug("https: long poll of %s: the client went away",
+		    p->device);
+	}
+	free(p);
 }
 
 static void
@@ -885,6 +1125,7 @@ dev_metrics_cb(void *arg, struct metrics_out *out)
 	};
 	struct httpdev *hd = arg;
 	struct http_server_stats st;
+	char	 label[40];
 	size_t	 i;
 
 	for (i = 0; i < CLASS_N; i++)
@@ -897,6 +1138,16 @@ dev_metrics_cb(void *arg, struct metrics_out *out)
 	metrics_counter(out, "otagw_https_device_auth_failures_total",
 	    "Device HTTPS requests refused with 401 or 403.", "",
 	    (double)hd->auth_failures);
+	metrics_gauge(out, "otagw_https_device_long_polls",
+	    "Long polls (check?wait=N) waiting for a notice.", "",
+	    (double)hd->npolls);
+	for (i = 0; i < POLL_N; i++) {
+		snprintf(label, sizeof(label), "outcome=\"%s\"",
+		    dev_poll_outcome[i]);
+		metrics_counter(out, "otagw_https_device_long_polls_total",
+		    "Long polls by how they ended.", label,
+		    (double)hd->polls_done[i]);
+	}
 	if (hd->srv == NULL)
 		return;
 	memset(&st, 0, sizeof(st));
@@ -963,6 +1214,7 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 	}
 	hd->handler.on_headers = dev_on_headers;
 	hd->handler.on_request = dev_on_request;
+	hd->handler.on_close = dev_on_close;
 	hd->handler.arg = hd;
 	hd->cfg = cfg;
 	hd->core = core;
@@ -989,10 +1241,28 @@ httpdev_free(struct httpdev *hd)
 	free(hd);
 }
 
+/*
+ * The daemon stops: polls that wait are answered at once, 503 with
+ * Retry-After, so that their devices come back to the next gateway soon
+ * rather than sleep a check_interval on a 204 that meant nothing.
+ */
 size_t
 httpdev_drain(struct httpdev *hd)
 {
-	return hd != NULL && hd->srv != NULL ? http_server_drain(hd->srv) : 0;
+	struct http_resp *resp;
+
+	if (hd == NULL || hd->srv == NULL)
+		return 0;
+	hd->draining = 1;
+	while (hd->polls != NULL) {
+		resp = http_req_resp(hd->polls->req);
+		dev_error(resp, 503, "unavailable", "the gateway is stopping; "
+		    "poll again");
+		dev_retry_after(resp, DEV_DRAIN_RETRY);
+		http_resp_header(resp, "Cache-Control", "no-store");
+		dev_poll_end(hd->polls, POLL_DRAIN, 503);
+	}
+	return http_server_drain(hd->srv);
 }
 
 void

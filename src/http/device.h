@@ -2,11 +2,12 @@
 /*
  * device.h: the HTTPS device front end (CONTRACT §2).
  *
- * Routes POST /ota/{device}/check, POST /ota/{device}/progress and
- * GET/HEAD /fw/{firmware} on the `https_listen' listener to the request
- * core, after authenticating the device (bearer secret or client
- * certificate).  Downloads follow RFC 9110 ranges and conditionals
- * (src/http/range.h) and are written straight from the image map.
+ * Routes POST /ota/{device}/check (with ?wait=SECONDS a long poll),
+ * POST /ota/{device}/progress and GET/HEAD /fw/{firmware} on the
+ * `https_listen' listener to the request core, after authenticating the
+ * device (bearer secret or client certificate).  Downloads follow RFC
+ * 9110 ranges and conditionals (src/http/range.h) and are written
+ * straight from the image map.
  */
 #ifndef OTAGW_HTTP_DEVICE_H
 #define OTAGW_HTTP_DEVICE_H
@@ -33,7 +34,8 @@ void	 httpdev_free(struct httpdev *);	/* NULL ok */
 void	 httpdev_set_config(struct httpdev *, const struct config *);
 /*
  * The daemon stops (see http_server_drain): no new connection, downloads
- * under way finish.  Returns the connections still open.
+ * under way finish, long polls that wait are answered 503 at once.
+ * Returns the connections still open.
  */
 size_t	 httpdev_drain(struct httpdev *);
 size_t	 httpdev_connections(const struct httpdev *);	/* NULL: 0 */

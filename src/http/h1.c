@@ -24,6 +24,11 @@
  * Transfer-Encoding and a repeated Content-Length.  Errors found here carry
  * a JSON {"error","message"} body like the listeners' own, and close.
  *
+ * A request whose answer the handler defers (a long poll) holds the
+ * parser: nothing after it is parsed until h1_produce finds its answer
+ * completed, and input is still read (up to the buffer) so that a client
+ * that closes is noticed and the request ended.
+ *
  * A request the handler refuses before its body (on_headers answers) is
  * answered after the body, which is read and dropped, so that the
  * connection stays usable; a body announced or grown past HTTP_DRAIN_MAX,
@@ -56,6 +61,7 @@ struct h1 {
 	const char *err_msg;	/* its diagnostic */
 	int	 keep_alive;
 	int	 draining;	/* the daemon stops: no request after this */
+	int	 held;		/* req's answer was deferred: wait for it */
 	/* header field/value being assembled */
 	char	*f, *v;
 	size_t	 fl, vl, fcap, vcap;
@@ -560,6 +566,13 @@ h1_on_message_complete_cb(http_parser *p)
 	if (h->req != NULL) {
 		if (!h->req->aborted)
 			http_req_finish(h->req);
+		if (h->req->deferred && !h->req->completed) {
+			/* answered later (h1_produce): parse nothing more */
+			h->held = 1;
+			h->waiting = 1;
+			http_parser_pause(p, 1);
+			return 0;
+		}
 		if (h1_finish_req(c, h, !h->keep_alive || h->draining) == -1)
 			return -1;
 	} else if (!h->keep_alive || h->draining) {
@@ -631,7 +644,7 @@ h1_parse(struct http_conn *c)
 		memmove(h->in, h->in + n, h->in_len - n);
 		h->in_len -= n;
 		if (e == HPE_PAUSED) {
-			if (h->stop)
+			if (h->stop || h->held)
 				break;
 			http_parser_pause(&h->p, 0);
 			/*
@@ -695,6 +708,14 @@ h1_produce(struct http_conn *c)
 {
 	struct h1 *h = c->h1;
 
+	if (h->held) {
+		if (h->req == NULL || !h->req->completed)
+			return 0;
+		c->completions = 0;
+		h->held = 0;
+		if (h1_finish_req(c, h, !h->keep_alive || h->draining) == -1)
+			return -1;
+	}
 	if (h->waiting && !h->stop && c->out_bytes < HTTP_OUT_HIGH) {
 		h->waiting = 0;
 		return h1_parse(c);

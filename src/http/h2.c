@@ -18,6 +18,10 @@
  * split over CONTINUATION frames, from its HEADERS frame; past it the
  * connection gets GOAWAY and is closed.
  *
+ * A stream whose answer the handler defers (a long poll) stays open; its
+ * response is submitted by h2_produce once http_req_complete has been
+ * called, and a RST_STREAM from the client ends it (on_close) meanwhile.
+ *
  * A stream is answered after its END_STREAM, also when the handler refused
  * it before the body (on_headers answered: 401, 404, 405, 413...): the
  * rest of the body is dropped and the answer waits for the end, so a
@@ -342,7 +346,7 @@ h2_invalid_frame_cb(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
-/* The request ended (END_STREAM): answer it. */
+/* The request ended (END_STREAM): answer it, unless that is deferred. */
 static void
 h2_request_ended(struct http_conn *c, struct http_req *r)
 {
@@ -350,6 +354,8 @@ h2_request_ended(struct http_conn *c, struct http_req *r)
 		return;
 	if (!r->aborted)
 		http_req_finish(r);
+	if (r->deferred && !r->completed)
+		return;		/* h2_produce submits it once completed */
 	if (h2_submit(c, r) == -1)
 		nghttp2_submit_rst_stream(((struct h2 *)c->h2)->s,
 		    NGHTTP2_FLAG_NONE, r->stream_id, NGHTTP2_INTERNAL_ERROR);
@@ -579,7 +585,18 @@ h2_produce(struct http_conn *c)
 	ssize_t n;
 
 	uint64_t before;
+	struct http_req *r;
 
+	/* deferred answers that are ready */
+	if (c->completions > 0) {
+		c->completions = 0;
+		for (r = h->reqs; r != NULL; r = r->h2_next)
+			if (r->deferred && r->completed && !r->responded &&
+			    h2_submit(c, r) == -1)
+				nghttp2_submit_rst_stream(h->s,
+				    NGHTTP2_FLAG_NONE, r->stream_id,
+				    NGHTTP2_INTERNAL_ERROR);
+	}
 	/* with NO_COPY, DATA goes through h2_send_data_cb and 0 comes back */
 	while (c->out_bytes < HTTP_OUT_HIGH) {
 		before = c->out_bytes;

@@ -156,6 +156,22 @@ int64_t	 http_req_content_length(const struct http_req *);
 void	 http_req_set_user(struct http_req *, void *);
 void	*http_req_user(const struct http_req *);
 
+/*
+ * Deferred responses (long polls).  on_request may call http_req_defer
+ * and return without filling the response: the request then waits, on
+ * HTTP/1.1 and HTTP/2 alike, until the handler fills http_req_resp(req)
+ * and calls http_req_complete, which queues the answer from the
+ * connection's next turn on the event loop (on_close comes after it, as
+ * for any request, never inside it).  A client that goes away first
+ * gets on_close, after which req is gone: the handler must drop it
+ * there.  A connection with a waiting request is not idle (idle_timeout_s
+ * does not apply; the handler bounds the wait); HTTP/1.1 reads no
+ * further request on it meanwhile, HTTP/2 serves its other streams.
+ */
+void	 http_req_defer(struct http_req *);
+struct http_resp *http_req_resp(struct http_req *);
+void	 http_req_complete(struct http_req *);
+
 /* Response building.  Status defaults to 500 until set. */
 void	 http_resp_status(struct http_resp *, int status);
 /* Copies name and value; names are sent lowercase over HTTP/2.  0 or -1. */

@@ -414,7 +414,8 @@ server_flush(struct http_conn *c)
 static uint64_t
 server_unsent(const struct http_conn *c)
 {
-	return c->out_bytes + tls_conn_unflushed(c->tls);
+	return c->out_bytes + (c->tls != NULL ? tls_conn_unflushed(c->tls) :
+	    0);
 }
 
 static int
@@ -750,16 +751,42 @@ server_head_timeout(struct http_conn *c)
 	return 0;
 }
 
+int
+http_conn_sweep_verdict(const struct http_conn *c, int64_t now)
+{
+	const struct http_limits *lim = &c->srv->lim;
+	int64_t hs = (int64_t)lim->handshake_timeout_s * 1000;
+	int64_t head = (int64_t)lim->header_timeout_s * 1000;
+	int64_t idle = (int64_t)lim->idle_timeout_s * 1000;
+	int64_t stall = (int64_t)lim->stall_timeout_s * 1000;
+
+	if (c->state == HTTP_CONN_HANDSHAKE)
+		return now - c->t_start > hs ? HTTP_SWEEP_HANDSHAKE :
+		    HTTP_SWEEP_KEEP;
+	if (c->lingering)
+		return now - c->t_progress > HTTP_LINGER_MS ?
+		    HTTP_SWEEP_CLOSE : HTTP_SWEEP_KEEP;
+	if (c->head_pending && now - c->t_head > head)
+		return HTTP_SWEEP_HEAD;
+	if (server_unsent(c) > 0 || c->busy > 0) {
+		if (now - c->t_progress > stall && now - c->t_activity > stall)
+			return HTTP_SWEEP_CLOSE;
+		return HTTP_SWEEP_KEEP;
+	}
+	/* a request waits for its answer (a long poll): not idle */
+	if (c->deferred > 0)
+		return HTTP_SWEEP_KEEP;
+	if (now - c->t_activity > idle && now - c->t_progress > idle)
+		return HTTP_SWEEP_CLOSE;
+	return HTTP_SWEEP_KEEP;
+}
+
 static void
 server_sweep_cb(void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_conn *c, *next;
 	int64_t now = ev_now_ms();
-	int64_t hs = (int64_t)srv->lim.handshake_timeout_s * 1000;
-	int64_t head = (int64_t)srv->lim.header_timeout_s * 1000;
-	int64_t idle = (int64_t)srv->lim.idle_timeout_s * 1000;
-	int64_t stall = (int64_t)srv->lim.stall_timeout_s * 1000;
 
 	srv->sweep = NULL;
 	if (srv->keep_img != NULL && now > srv->keep_until) {
@@ -768,34 +795,25 @@ server_sweep_cb(void *arg)
 	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == HTTP_CONN_HANDSHAKE) {
-			if (now - c->t_start > hs) {
-				srv->st.handshake_timeouts++;
-				server_conn_close(c);
-			}
-			continue;
-		}
-		if (c->lingering) {
-			if (now - c->t_progress > HTTP_LINGER_MS)
-				server_conn_close(c);
-			continue;
-		}
-		if (c->head_pending && now - c->t_head > head) {
+		switch (http_conn_sweep_verdict(c, now)) {
+		case HTTP_SWEEP_HANDSHAKE:
+			srv->st.handshake_timeouts++;
+			server_conn_close(c);
+			break;
+		case HTTP_SWEEP_HEAD:
 			if (server_head_timeout(c) == -1)
 				server_conn_close(c);
-			continue;
-		}
-		if (server_unsent(c) > 0 || c->busy > 0) {
-			if (now - c->t_progress > stall &&
-			    now - c->t_activity > stall) {
+			break;
+		case HTTP_SWEEP_CLOSE:
+			if (!c->lingering && (server_unsent(c) > 0 ||
+			    c->busy > 0))
 				log_debug("%s: dropping a stalled connection",
 				    srv->name);
-				server_conn_close(c);
-			}
-			continue;
-		}
-		if (now - c->t_activity > idle && now - c->t_progress > idle)
 			server_conn_close(c);
+			break;
+		default:
+			break;
+		}
 	}
 	srv->sweep = ev_timer_add(srv->ev, 1000, server_sweep_cb, srv);
 }
@@ -1105,6 +1123,8 @@ http_req_free(struct http_req *r)
 
 	if (r == NULL)
 		return;
+	if (r->deferred && !r->completed)
+		r->conn->deferred--;
 	h = http_conn_handler(r->conn);
 	if (r->started && h->on_close != NULL)
 		h->on_close(h->arg, r);
@@ -1276,6 +1296,44 @@ http_req_finish(struct http_req *r)
 		return;
 	}
 	h->on_request(h->arg, r, &r->resp);
+}
+
+/* Deferred responses. */
+
+void
+http_req_defer(struct http_req *r)
+{
+	if (r->deferred)
+		return;
+	r->deferred = 1;
+	r->conn->deferred++;
+}
+
+struct http_resp *
+http_req_resp(struct http_req *r)
+{
+	return &r->resp;
+}
+
+/*
+ * The answer is queued by the protocol's produce step (h1_produce,
+ * h2_produce), from the connection's own callback, which a timer of no
+ * delay starts: so on_close never runs inside http_req_complete, and the
+ * output goes through the connection's usual path.
+ */
+void
+http_req_complete(struct http_req *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (!r->deferred || r->completed)
+		return;
+	r->completed = 1;
+	c->deferred--;
+	c->completions++;
+	c->t_activity = ev_now_ms();
+	if (c->fd != -1 && c->kick == NULL)
+		c->kick = ev_timer_add(c->srv->ev, 0, server_conn_kick_cb, c);
 }
 
 /* Public accessors. */

@@ -795,6 +795,16 @@ store_health(struct store *st, struct store_health *h)
 	pthread_mutex_unlock(&st->lock);
 }
 
+uint64_t
+store_last_txn(struct store *st)
+{
+	MDB_envinfo info;
+
+	if (st == NULL || mdb_env_info(st->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
 static void
 txn_free(struct store_txn *t)
 {

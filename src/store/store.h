@@ -244,6 +244,14 @@ struct store_health {
 void	 store_health(struct store *, struct store_health *);
 
 /*
+ * The id of the last write transaction committed to the store, by any
+ * process (LMDB's me_last_txnid): it changes whenever anything was
+ * written, so a caller that compares it with what it saw last knows
+ * whether it must look again.  0 when it cannot be told.
+ */
+uint64_t store_last_txn(struct store *);
+
+/*
  * A read-only, reference-counted memory map of an image (store/image.h).
  * Opening the same id again while it is mapped returns the same object
  * with one more reference, so concurrent downloads share one mapping and

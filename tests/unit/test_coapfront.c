@@ -25,7 +25,10 @@
  * an idle peer (coapfront_set_config), DTLS-PSK on coaps (an OpenSSL
  * client here: the handshake, a check with the notice's coaps URL, a
  * wrong key refused and counted, plain CoAP on the coaps port ignored),
- * and coapfront_drain closing the sockets.
+ * observations of /ota/{device}/notice (the notification a new job
+ * brings, its ACK, a reset ending one, a retransmission, over DTLS, the
+ * session's timeout ending them), and coapfront_drain closing the
+ * sockets.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -51,6 +54,7 @@
 #include "log.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
+#include "core/watch.h"
 #include "corefix.h"
 #include "t.h"
 
@@ -225,9 +229,12 @@ struct cans {
 	struct coapmsg m;	/* options: valid until the next parse */
 };
 
-/* The request's token: two bytes of its message id, one of its code. */
+/*
+ * The request's token: two bytes of its message id, one of its code.
+ * observe: the Observe option's value, -1 for none.
+ */
 static size_t
-build(const struct creq *q, uint8_t *buf, size_t cap)
+build_obs(const struct creq *q, int64_t observe, uint8_t *buf, size_t cap)
 {
 	uint8_t	 token[3] = { q->mid >> 8, q->mid & 0xff, q->code };
 	struct coapmsg_block b;
@@ -236,6 +243,8 @@ build(const struct creq *q, uint8_t *buf, size_t cap)
 
 	coapbuf_init(&r, buf, cap, q->type, q->code, q->mid, token,
 	    sizeof(token));
+	if (observe >= 0)
+		coapbuf_opt_uint(&r, COAPOPT_OBSERVE, (uint32_t)observe);
 	while (p != NULL && *p != '\0') {
 		e = strchr(p, '/');
 		coapbuf_opt(&r, COAPOPT_URI_PATH, p, e ? (size_t)(e - p) :
@@ -254,6 +263,12 @@ build(const struct creq *q, uint8_t *buf, size_t cap)
 		coapbuf_payload(&r, q->body, strlen(q->body));
 	T_CHECK(!r.overflow);
 	return r.len;
+}
+
+static size_t
+build(const struct creq *q, uint8_t *buf, size_t cap)
+{
+	return build_obs(q, -1, buf, cap);
 }
 
 /* Parses a datagram into a: 1, or 0 when it is no CoAP message. */
@@ -862,12 +877,16 @@ dclient_close(struct dclient *c)
 	c->ssl = NULL;
 }
 
-/* q over the DTLS session, its answer into a: the code, 0 for none. */
+/*
+ * q (with Observe observe, -1 for none) over the DTLS session, its
+ * answer into a: the code, 0 for none.
+ */
 static uint8_t
-dclient_ask(struct dclient *c, const struct creq *q, struct cans *a)
+dclient_ask_obs(struct dclient *c, const struct creq *q, int64_t observe,
+    struct cans *a)
 {
 	uint8_t	 buf[2048];
-	size_t	 len = build(q, buf, sizeof(buf));
+	size_t	 len = build_obs(q, observe, buf, sizeof(buf));
 	int	 n, i;
 
 	memset(a, 0, sizeof(*a));
@@ -881,6 +900,12 @@ dclient_ask(struct dclient *c, const struct creq *q, struct cans *a)
 		ERR_clear_error();
 	}
 	return 0;
+}
+
+static uint8_t
+dclient_ask(struct dclient *c, const struct creq *q, struct cans *a)
+{
+	return dclient_ask_obs(c, q, -1, a);
 }
 
 static void
@@ -959,6 +984,177 @@ test_dtls(void)
 	coapfront_set_config(cf, &f.cfg);
 }
 
+/* Observe ------------------------------------------------------------------ */
+
+/* q with Observe 0 from fd: the answer's code, 0 for none. */
+static uint8_t
+ask_obs(int fd, const struct creq *q, struct cans *a)
+{
+	uint8_t	 buf[2048];
+
+	peer_send(fd, buf, build_obs(q, 0, buf, sizeof(buf)));
+	if (!recv_ans(fd, a))
+		return 0;
+	return a->code;
+}
+
+/* A job for one device, and the poll that tells its observers. */
+static void
+job_for(const char *job, const char *dev)
+{
+	const char *devs[] = { dev, NULL };
+
+	corefix_job(&f, job, "fw-1", devs);
+	f.now += 1000;
+	core_watch_poll(f.core, f.now);
+}
+
+static void
+send_empty(int fd, uint8_t type, uint16_t mid)
+{
+	uint8_t	 buf[4];
+	struct coapbuf b;
+
+	coapbuf_init(&b, buf, sizeof(buf), type, COAPMSG_EMPTY, mid, NULL, 0);
+	peer_send(fd, b.buf, b.len);
+}
+
+/*
+ * Over the wire: a registration, the notification a new job brings
+ * (confirmable, the registration's token, Observe above the answer's),
+ * its ACK; a reset that ends an observation; a notification sent again
+ * when no ACK comes; over DTLS; and the session's end ending them all.
+ * Long because each step builds on the observations the ones before it
+ * left open: the session timeout at the end must end all of them.
+ */
+static void
+test_observe(void)
+{
+	struct creq reg5 = { CON, GET, 0x900, "ota/d5/notice", NULL, 0, 0, 0
+	    };
+	struct creq reg6 = { CON, GET, 0x901, "ota/d6/notice", NULL, 0, 0, 0
+	    };
+	struct creq reg7 = { NON, GET, 0x902, "ota/d7/notice", NULL, 0, 0, 0
+	    };
+	struct creq reg8 = { CON, GET, 0x903, "ota/d8/notice", NULL, 0, 0, 0
+	    };
+	struct cans a, n, again;
+	struct dclient c;
+	uint8_t	 buf[2048];
+	char	 text[2048];
+	int	 fd = peer_open(coap_port), fd6 = peer_open(coap_port);
+	int	 fd7 = peer_open(coap_port), dfd, got;
+	int64_t	 end, seq;
+	double	 sent0 = metric("otagw_coap_notifications_total");
+
+	corefix_device(&f, "d5", NULL, NULL);
+	corefix_device(&f, "d6", NULL, NULL);
+	corefix_device(&f, "d7", NULL, NULL);
+	corefix_device(&f, "d8", "key-8", NULL);
+
+	/* registered: 2.05 "{}" with Observe */
+	T_EQ_INT(ask_obs(fd, &reg5, &a), C(2, 5));
+	T_EQ_INT(a.type, COAPMSG_ACK);
+	T_CHECK(same_token(&reg5, &a));
+	T_CHECK(a.len == 2 && memcmp(a.payload, "{}", 2) == 0);
+	seq = ans_uint(&a, COAPOPT_OBSERVE);
+	T_CHECK(seq >= 0);
+	T_EQ_INT(metric("otagw_coap_observations"), 1);
+
+	/* a job: the notification, then the ACK */
+	job_for("j-5", "d5");
+	T_CHECK(recv_ans(fd, &n));
+	T_EQ_INT(n.type, CON);
+	T_EQ_INT(n.code, C(2, 5));
+	T_CHECK(same_token(&reg5, &n));
+	T_EQ_INT(ans_uint(&n, COAPOPT_OBSERVE), (seq + 1) & 0xffffff);
+	snprintf(text, sizeof(text), "%.*s", (int)n.len, n.payload);
+	T_CHECK(strstr(text, "\"job\":\"j-5\"") != NULL);
+	T_CHECK(strstr(text, "\"url\":\"coap://127.0.0.1:") != NULL);
+	send_empty(fd, COAPMSG_ACK, n.mid);
+	T_CHECK(ping_is_next(fd, 0x990));
+	T_EQ_INT(metric("otagw_coap_notifications_total") - sent0, 1);
+	T_EQ_INT(metric("otagw_coap_notifications_acked_total"), 1);
+
+	/* a reset to a notification ends its observation */
+	T_EQ_INT(ask_obs(fd6, &reg6, &a), C(2, 5));
+	T_EQ_INT(metric("otagw_coap_observations"), 2);
+	job_for("j-6", "d6");
+	T_CHECK(recv_ans(fd6, &n));
+	T_EQ_INT(n.type, CON);
+	send_empty(fd6, COAPMSG_RST, n.mid);
+	T_CHECK(ping_is_next(fd6, 0x991));
+	T_EQ_INT(metric("otagw_coap_observations"), 1);
+	T_EQ_INT(metric("otagw_coap_observations_ended_total"
+	    "{reason=\"reset\"}"), 1);
+
+	/* a NON registration; no ACK: the same notification again */
+	T_EQ_INT(ask_obs(fd7, &reg7, &a), C(2, 5));
+	T_EQ_INT(a.type, NON);
+	T_CHECK(ans_uint(&a, COAPOPT_OBSERVE) >= 0);
+	job_for("j-7", "d7");
+	T_CHECK(recv_ans(fd7, &n));
+	T_EQ_INT(n.type, CON);
+	T_CHECK(recv_ans(fd7, &again));	/* within 3 s */
+	T_CHECK(again.rawlen == n.rawlen &&
+	    memcmp(again.raw, n.raw, n.rawlen) == 0);
+	T_EQ_INT(metric("otagw_coap_notification_retransmissions_total"), 1);
+	send_empty(fd7, COAPMSG_ACK, n.mid);
+	T_CHECK(ping_is_next(fd7, 0x992));
+	T_EQ_INT(metric("otagw_coap_notifications_acked_total"), 2);
+
+	/* over DTLS */
+	dfd = peer_open(coaps_port);
+	T_EQ_INT(dclient_open(&c, dfd, "d8", "key-8", WAIT_MS), 1);
+	T_EQ_INT(dclient_ask_obs(&c, &reg8, 0, &a), C(2, 5));
+	T_CHECK(ans_uint(&a, COAPOPT_OBSERVE) >= 0);
+	job_for("j-8", "d8");
+	got = 0;
+	end = ev_now_ms() + WAIT_MS;
+	while (!got && ev_now_ms() < end && dclient_wait(&c, WAIT_MS)) {
+		int	 r = SSL_read(c.ssl, buf, sizeof(buf));
+
+		if (r > 0)
+			got = parse_ans(buf, (size_t)r, &n);
+		ERR_clear_error();
+	}
+	T_CHECK(got);
+	T_EQ_INT(n.type, CON);
+	T_CHECK(same_token(&reg8, &n));
+	snprintf(text, sizeof(text), "%.*s", (int)n.len, n.payload);
+	T_CHECK(strstr(text, "\"url\":\"coaps://gw.test:5684/fw/fw-1\"") !=
+	    NULL);
+	{
+		uint8_t	 ackd[4] = { 0x60, 0x00, (uint8_t)(n.mid >> 8),
+		    (uint8_t)n.mid };
+
+		T_EQ_INT(SSL_write(c.ssl, ackd, sizeof(ackd)), 4);
+	}
+	end = ev_now_ms() + WAIT_MS;
+	while (metric("otagw_coap_notifications_acked_total") < 3 &&
+	    ev_now_ms() < end)
+		run_for(50);
+	T_EQ_INT(metric("otagw_coap_notifications_acked_total"), 3);
+	T_EQ_INT(metric("otagw_coap_observations"), 3);
+	dclient_close(&c);
+	peer_close(dfd);
+
+	/* the sessions time out: their observations end with them */
+	f.cfg.coap_session_timeout = 1;
+	coapfront_set_config(cf, &f.cfg);
+	end = ev_now_ms() + 5000;
+	while (metric("otagw_coap_observations") > 0 && ev_now_ms() < end)
+		run_for(100);
+	T_EQ_INT(metric("otagw_coap_observations"), 0);
+	T_EQ_INT(metric("otagw_coap_observations_ended_total"
+	    "{reason=\"session\"}"), 3);
+	f.cfg.coap_session_timeout = 60;
+	coapfront_set_config(cf, &f.cfg);
+	peer_close(fd);
+	peer_close(fd6);
+	peer_close(fd7);
+}
+
 /* Drain -------------------------------------------------------------------- */
 
 static void
@@ -1015,6 +1211,7 @@ main(void)
 	T_RUN(test_download);
 	T_RUN(test_dtls);
 	T_RUN(test_session_timer);
+	T_RUN(test_observe);
 	T_RUN(test_drain);
 	teardown();
 

@@ -18,8 +18,12 @@
  * body given back on release, the bound on bodies held at once (5.03),
  * downloads at every SZX put back together and compared with the image
  * (ETag, Size2, Block2 on every block), a block past the end (4.02), 2.03
- * for a matching ETag, and every prefix of a request datagram answered
- * with a well-formed message or refused by the parser.
+ * for a matching ETag, every prefix of a request datagram answered with
+ * a well-formed message or refused by the parser, and observations of
+ * /ota/{device}/notice (src/coap/observe.c) with the message layer
+ * replaced by a list of what was sent: registration, the notification a
+ * new job brings, ACK, deregistration, replacement, the limits, resets,
+ * retransmissions until the observation ends, sessions ending, drain.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +32,9 @@
 
 #include "coap/handler.h"
 #include "coap/msg.h"
+#include "coap/observe.h"
 #include "coap/session.h"
+#include "core/watch.h"
 #include "log.h"
 #include "corefix.h"
 #include "t.h"
@@ -1068,6 +1074,328 @@ test_truncated(void)
 	T_EQ_INT(h.body_bytes, 0);
 }
 
+/* Observe ------------------------------------------------------------------ */
+
+/* What the observations sent, as the message layer would have. */
+struct sent {
+	struct coapsess *s;
+	uint8_t	 d[1280];
+	size_t	 len;
+};
+
+static struct coapobs_table obs;
+static struct sent sent[32];
+static size_t nsent;
+static uint16_t obs_mid = 0x7000;
+
+static void
+obs_send(void *arg, struct coapsess *s, const uint8_t *d, size_t len)
+{
+	(void)arg;
+	T_CHECK(len <= sizeof(sent[0].d));
+	if (nsent == sizeof(sent) / sizeof(sent[0]) || len > sizeof(sent[0].d))
+		return;
+	sent[nsent].s = s;
+	memcpy(sent[nsent].d, d, len);
+	sent[nsent].len = len;
+	nsent++;
+}
+
+static uint16_t
+obs_next_mid(void *arg, struct coapsess *s)
+{
+	(void)arg;
+	(void)s;
+	return obs_mid++;
+}
+
+static int64_t
+obs_clock(void *arg)
+{
+	(void)arg;
+	return now_ms;
+}
+
+static const struct coapobs_ops obs_ops = {
+	.send = obs_send,
+	.next_mid = obs_next_mid,
+	.clock = obs_clock,
+};
+
+/* The i-th datagram sent, parsed into a: 1, or 0. */
+static int
+sent_ans(size_t i, struct ans *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (i >= nsent || coapmsg_parse(parser, sent[i].d, sent[i].len,
+	    &a->m) != 0)
+		return 0;
+	a->ok = 1;
+	a->code = a->m.code;
+	a->type = a->m.type;
+	a->tkl = a->m.tkl;
+	memcpy(a->token, a->m.token, sizeof(a->token));
+	a->len = a->m.payload_len;
+	memcpy(a->payload, a->m.payload, a->len);
+	return 1;
+}
+
+static int
+ans_has(const struct ans *a, const char *text)
+{
+	char	 buf[2100];
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)a->len, a->payload);
+	return strstr(buf, text) != NULL;
+}
+
+static size_t
+watchers(void)
+{
+	struct core_watch_stats ws;
+
+	core_watch_stats(f.core, &ws);
+	return ws.watchers;
+}
+
+/* Lets core see the store's news, and the watches call back. */
+static void
+push_poll(void)
+{
+	f.now += 1000;
+	core_watch_poll(f.core, f.now);
+}
+
+static const struct opt OBS0[] = { O_UINT(COAPOPT_OBSERVE, 0) };
+static const struct opt OBS1[] = { O_UINT(COAPOPT_OBSERVE, 1) };
+
+/*
+ * Registration, the notification a new job brings, its ACK, a plain GET
+ * beside it, deregistration, a registration that replaces one, and what
+ * is refused.  Long because it is one story: each step depends on the
+ * rows and observations the steps before it left.
+ */
+static void
+test_observe(void)
+{
+	static const char *const D3[] = { "d3", NULL };
+	struct coapsess s3, s1, plain;
+	struct ans a, n;
+	uint32_t seq0;
+	char	 dev[16];
+	int	 i;
+
+	coapobs_init(&obs, f.core, &obs_ops, NULL);
+	h.obs = &obs;
+	f.cfg.push_max_watchers = 100;
+	nsent = 0;
+
+	/* nothing pending: 2.05 "{}", with Observe */
+	sess_init(&s3, "d3");
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_CHECK(ans_says(&a, "{}"));
+	T_CHECK(ans_uint(&a, COAPOPT_OBSERVE) >= 0);
+	seq0 = (uint32_t)ans_uint(&a, COAPOPT_OBSERVE);
+	T_EQ_INT(ans_uint(&a, COAPOPT_CONTENT_FORMAT), COAPFMT_JSON);
+	T_EQ_INT(ans_uint(&a, COAPOPT_MAX_AGE), f.cfg.check_interval);
+	T_EQ_INT(coapobs_count(&s3), 1);
+	T_EQ_INT(obs.st.observations, 1);
+	T_EQ_INT(watchers(), 1);
+	/* a plain GET beside it: no Observe, the observation stays */
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", NULL, 0, NULL, &a), C(2, 5));
+	T_CHECK(ans_says(&a, "{}"));
+	T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE), -1);
+	T_EQ_INT(coapobs_count(&s3), 1);
+	push_poll();
+	T_EQ_INT(nsent, 0);
+
+	/* a job for d3: one confirmable notification at the next poll */
+	corefix_job(&f, "j-3", "fw-2", D3);
+	push_poll();
+	T_EQ_INT(nsent, 1);
+	T_CHECK(sent_ans(0, &n));
+	T_CHECK(sent[0].s == &s3);
+	T_EQ_INT(n.type, COAPMSG_CON);
+	T_EQ_INT(n.code, C(2, 5));
+	T_EQ_INT(n.m.mid, 0x7000);
+	T_CHECK(n.tkl == 3 && n.token[0] == 0xca && n.token[1] == 0xfe);
+	T_CHECK((uint32_t)ans_uint(&n, COAPOPT_OBSERVE) ==
+	    ((seq0 + 1) & 0xffffff));
+	T_EQ_INT(ans_uint(&n, COAPOPT_CONTENT_FORMAT), COAPFMT_JSON);
+	T_EQ_INT(ans_uint(&n, COAPOPT_MAX_AGE), f.cfg.busy_interval);
+	T_CHECK(ans_has(&n, "\"job\":\"j-3\""));
+	T_CHECK(ans_has(&n, "\"url\":\"coaps://gw.test:5684/fw/fw-2\""));
+	T_EQ_INT(obs.st.notifications, 1);
+	T_EQ_INT(obs.inflight, 1);
+	T_EQ_INT(coapobs_next_due(&obs) >= now_ms + COAPOBS_ACK_TIMEOUT_MS,
+	    1);
+	T_EQ_INT(coapobs_next_due(&obs) <= now_ms +
+	    COAPOBS_ACK_TIMEOUT_MS * 3 / 2, 1);
+	/* the ACK: nothing more in flight, nothing sent again */
+	T_EQ_INT(coapobs_reply(&obs, &s3, 0x6fff, 0, now_ms), 0);
+	T_EQ_INT(coapobs_reply(&obs, &s3, 0x7000, 0, now_ms), 1);
+	T_EQ_INT(obs.inflight, 0);
+	T_EQ_INT(coapobs_next_due(&obs), 0);
+	push_poll();
+	push_poll();
+	T_EQ_INT(nsent, 1);
+	/* a plain GET now gives the same notice, and nothing is sent */
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", NULL, 0, NULL, &a), C(2, 5));
+	T_CHECK(ans_has(&a, "\"job\":\"j-3\""));
+	push_poll();
+	T_EQ_INT(nsent, 1);
+
+	/* registered again: replaced, the notice at once, Observe grows */
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_CHECK(ans_has(&a, "\"job\":\"j-3\""));
+	T_CHECK((uint32_t)ans_uint(&a, COAPOPT_OBSERVE) ==
+	    ((seq0 + 2) & 0xffffff));
+	T_EQ_INT(coapobs_count(&s3), 1);
+	T_EQ_INT(watchers(), 1);
+	/* Observe 1: it ends, the answer is a plain one */
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", OBS1, 1, NULL, &a), C(2, 5));
+	T_CHECK(ans_has(&a, "\"job\":\"j-3\""));
+	T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE), -1);
+	T_EQ_INT(coapobs_count(&s3), 0);
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(obs.st.ended[COAPOBS_END_DEREGISTER], 1);
+
+	/* refused: another device's notice over DTLS, an unknown device */
+	sess_init(&s1, "d1");
+	T_EQ_INT(ask(&s1, GET, "ota/d2/notice", OBS0, 1, NULL, &a), C(4, 3));
+	T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE), -1);
+	sess_init(&plain, NULL);
+	T_EQ_INT(ask(&plain, GET, "ota/d9/notice", OBS0, 1, NULL, &a),
+	    C(4, 4));
+	T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE), -1);
+	T_EQ_INT(ask(&s1, POST, "ota/d1/notice", NULL, 0, NULL, &a), C(4, 5));
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(obs.st.observations, 0);
+
+	/* a notice pending: the registration hands it out */
+	T_EQ_INT(ask(&s1, GET, "ota/d1/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_CHECK(ans_has(&a, "\"job\":\"j-1\""));
+	T_CHECK(ans_uint(&a, COAPOPT_OBSERVE) >= 0);
+	push_poll();
+	T_EQ_INT(nsent, 1);	/* told already: nothing pushed */
+
+	/* plain CoAP: eight devices on one session, not nine */
+	for (i = 0; i < 9; i++) {
+		char	 path[40];
+
+		snprintf(dev, sizeof(dev), "n%d", i);
+		corefix_device(&f, dev, NULL, NULL);
+		snprintf(path, sizeof(path), "ota/%s/notice", dev);
+		T_EQ_INT(ask(&plain, GET, path, OBS0, 1, NULL, &a), C(2, 5));
+		T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE) >= 0,
+		    i < COAPOBS_PER_SESSION);
+	}
+	T_EQ_INT(coapobs_count(&plain), COAPOBS_PER_SESSION);
+	T_EQ_INT(obs.st.refused, 1);
+	/* push_max_watchers: answered without Observe */
+	f.cfg.push_max_watchers = (unsigned)watchers();
+	T_EQ_INT(ask(&s3, GET, "ota/d3/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_EQ_INT(ans_uint(&a, COAPOPT_OBSERVE), -1);
+	T_EQ_INT(obs.st.refused, 2);
+	f.cfg.push_max_watchers = 100;
+
+	/* sessions that end take their observations along */
+	coaphandler_release(&h, &plain);
+	coaphandler_release(&h, &s1);
+	coaphandler_release(&h, &s3);
+	T_EQ_INT(obs.st.observations, 0);
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(obs.st.ended[COAPOBS_END_SESSION], COAPOBS_PER_SESSION + 1);
+	coapobs_cleanup(&obs);
+	h.obs = NULL;
+}
+
+/*
+ * A notification nobody acknowledges: sent again after 2-3 s, then 4-6,
+ * 8-12, 16-24 s (the same bytes), and the observation ends when the last
+ * try goes unanswered; a reset ends one at once; the drain says 5.03.
+ */
+static void
+test_observe_retransmit(void)
+{
+	static const char *const D45[] = { "d4", "d5", NULL };
+	struct coapsess s4, s5, s6;
+	struct ans a, n;
+	int64_t	 due, prev;
+	size_t	 i;
+	uint16_t mid5 = 0;
+
+	coapobs_init(&obs, f.core, &obs_ops, NULL);
+	h.obs = &obs;
+	f.cfg.push_max_watchers = 100;
+	nsent = 0;
+	corefix_device(&f, "d4", "key-4", NULL);
+	corefix_device(&f, "d5", "key-5", NULL);
+	corefix_device(&f, "d6", "key-6", NULL);
+	sess_init(&s4, "d4");
+	sess_init(&s5, "d5");
+	sess_init(&s6, "d6");
+	T_EQ_INT(ask(&s4, GET, "ota/d4/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_EQ_INT(ask(&s5, GET, "ota/d5/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_EQ_INT(ask(&s6, GET, "ota/d6/notice", OBS0, 1, NULL, &a), C(2, 5));
+	T_EQ_INT(watchers(), 3);
+	corefix_job(&f, "j-45", "fw-2", D45);
+	push_poll();
+	T_EQ_INT(nsent, 2);
+	T_EQ_INT(obs.inflight, 2);
+	for (i = 0; i < nsent; i++)
+		if (sent[i].s == &s5 && sent_ans(i, &n))
+			mid5 = n.m.mid;
+	/* d5 says reset: its observation ends */
+	T_EQ_INT(coapobs_reply(&obs, &s5, mid5, 1, now_ms), 1);
+	T_EQ_INT(coapobs_count(&s5), 0);
+	T_EQ_INT(obs.st.ended[COAPOBS_END_RESET], 1);
+	T_EQ_INT(obs.inflight, 1);
+
+	/* d4 never answers */
+	nsent = 0;
+	prev = now_ms;
+	for (i = 0; i < COAPOBS_MAX_RETRANSMIT; i++) {
+		due = coapobs_next_due(&obs);
+		T_CHECK(due - prev >= (COAPOBS_ACK_TIMEOUT_MS << i));
+		T_CHECK(due - prev <= (COAPOBS_ACK_TIMEOUT_MS << i) * 3 / 2);
+		now_ms = due - 1;
+		coapobs_timer(&obs, now_ms);
+		T_EQ_INT(nsent, i);	/* not yet */
+		now_ms = due;
+		prev = due;
+		coapobs_timer(&obs, now_ms);
+		T_EQ_INT(nsent, i + 1);
+	}
+	T_EQ_INT(obs.st.retransmissions, COAPOBS_MAX_RETRANSMIT);
+	for (i = 1; i < nsent; i++)
+		T_CHECK(sent[i].len == sent[0].len &&
+		    memcmp(sent[i].d, sent[0].d, sent[0].len) == 0);
+	now_ms = coapobs_next_due(&obs);
+	coapobs_timer(&obs, now_ms);
+	T_EQ_INT(nsent, COAPOBS_MAX_RETRANSMIT);
+	T_EQ_INT(coapobs_count(&s4), 0);
+	T_EQ_INT(obs.st.ended[COAPOBS_END_TIMEOUT], 1);
+	T_EQ_INT(obs.inflight, 0);
+	T_EQ_INT(coapobs_next_due(&obs), 0);
+	T_EQ_INT(watchers(), 1);
+
+	/* stopping: d6 hears 5.03, Max-Age 5, with its token */
+	nsent = 0;
+	coapobs_drain(&obs, 5);
+	T_EQ_INT(nsent, 1);
+	T_CHECK(sent_ans(0, &n));
+	T_EQ_INT(n.type, COAPMSG_NON);
+	T_EQ_INT(n.code, C(5, 3));
+	T_EQ_INT(ans_uint(&n, COAPOPT_MAX_AGE), 5);
+	T_CHECK(n.tkl == 3 && n.token[0] == 0xca);
+	T_EQ_INT(coapobs_count(&s6), 0);
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(obs.st.observations, 0);
+	coapobs_cleanup(&obs);
+	h.obs = NULL;
+}
+
 int
 main(void)
 {
@@ -1091,6 +1419,10 @@ main(void)
 	T_RUN(test_download);
 	T_RUN(test_download_small);
 	T_RUN(test_truncated);
+	teardown();
+	setup();
+	T_RUN(test_observe);
+	T_RUN(test_observe_retransmit);
 	teardown();
 
 	coapmsg_parser_free(parser);

@@ -208,6 +208,56 @@ test_check_tables(void)
 	T_EQ_INT(codec_check_decode("[", 1, &b, NULL, 0), -1);
 }
 
+/* Pull by version: "requestVersion" beside either form, or alone. */
+static void
+test_check_request_version(void)
+{
+	static const struct {
+		const char *body;
+		int	 rc;
+		const char *want;	/* request_version */
+		unsigned n;
+	} cases[] = {
+		{ "{\"requestVersion\":\"2.0.0\"}", 0, "2.0.0", 0 },
+		{ "{\"version\":\"1.0\",\"requestVersion\":\"2.0_rc-1\"}", 0,
+		  "2.0_rc-1", 1 },
+		{ "{\"versions\":{\"a\":\"1\"},\"requestVersion\":\"9\"}", 0,
+		  "9", 1 },
+		{ "{\"requestVersion\":null}", 0, "", 0 },
+		{ "{\"version\":\"1.0\"}", 0, "", 1 },
+		{ "", 0, "", 0 },
+		{ "{\"requestVersion\":\"\"}", -1, "", 0 },
+		{ "{\"requestVersion\":\"2.0 beta\"}", -1, "", 0 },
+		{ "{\"requestVersion\":\"a/b\"}", -1, "", 0 },
+		{ "{\"requestVersion\":2}", -1, "", 0 },
+		{ "{\"requestVersion\":[\"2\"]}", -1, "", 0 },
+		{ "{\"requestVersion\":\"1\",\"requestVersion\":\"2\"}", -1,
+		  "", 0 },
+		{ "{\"version\":\"1\",\"requestVersion\":\"1234567890123456789"
+		  "01234567890123456789012345678901234567890123456\"}", -1, "",
+		  0 },
+	};
+	struct check_body b;
+	char	 err[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int	 fail0 = t_fail;
+
+		err[0] = '\0';
+		memset(&b, 0x5a, sizeof(b));
+		T_EQ_INT(run_check(cases[i].body, strlen(cases[i].body), &b,
+		    err, sizeof(err)), cases[i].rc);
+		T_EQ_STR(b.request_version, cases[i].want);
+		T_EQ_INT(b.nversions, cases[i].n);
+		if (cases[i].rc != 0)
+			T_CHECK(strstr(err, "requestVersion") != NULL);
+		if (t_fail != fail0)
+			fprintf(stderr, "  ^ check body %zu: %s (%s)\n", i,
+			    cases[i].body, err);
+	}
+}
+
 struct progress_good {
 	const char *body;
 	const char *job;
@@ -1499,6 +1549,7 @@ main(void)
 {
 	/* the device wire format */
 	T_RUN(test_check_tables);
+	T_RUN(test_check_request_version);
 	T_RUN(test_progress_tables);
 	T_RUN(test_nesting);
 	T_RUN(test_prefixes);

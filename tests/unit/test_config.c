@@ -528,6 +528,8 @@ static const char full_conf[] =
     "wakeup_jitter 25\n"
     "max_body 2K\n"
     "shutdown_timeout 30s\n"
+    "push_max_watchers 500\n"
+    "long_poll_max_wait 2m\n"
     "firmware_max_size 100M\n"
     "firmware_max_per_product 20\n"
     "https_listen :8443\n"

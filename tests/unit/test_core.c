@@ -20,6 +20,7 @@
 #include "config.h"
 #include "core/capability.h"
 #include "core/core.h"
+#include "core/watch.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
 #include "store/store.h"
@@ -1628,6 +1629,416 @@ test_dynamic(void)
 	fixture_down();
 }
 
+/*
+ * Pull by version: with "requestVersion" only a row whose job targets
+ * that version may give the notice; the others are left as they are.
+ */
+static void
+test_request_version(void)
+{
+	struct core_resp resp;
+	struct job_rec job;
+	struct jobdev_rec before;
+	uint64_t mark;
+	size_t	 depth;
+	static const char *const D1[] = { "d1", NULL };
+
+	fixture_up();
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	fw_put("fw-2", "wifi", "7.0", SIGN_SHA256);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", 2 * MIN);
+	job_store(&job, D1);
+	job_init(&job, "j-2", "fw-2", "wifi", "7.0", MIN);
+	job_store(&job, D1);
+
+	/* a version nothing targets: no notice, and no row touched */
+	mark = ev_mark();
+	before = row_get("j-1", "d1");
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"9.9\"}", &resp), CORE_NO_CONTENT);
+	T_CHECK(resp.body == NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "QUEUED");
+	T_EQ_STR(row_state("j-2", "d1"), "QUEUED");
+	{
+		struct jobdev_rec after = row_get("j-1", "d1");
+
+		T_CHECK(memcmp(&after, &before, sizeof(before)) == 0);
+	}
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+
+	/* the newer job's version: its notice, although j-1 is older */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"versions\":{\"default\":\"1.0.0\"},"
+	    "\"requestVersion\":\"7.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-2\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-2", "d1"), "NOTIFIED");
+	T_EQ_STR(row_state("j-1", "d1"), "QUEUED");
+
+	/* a notice handed out is not repeated to a pull of another one */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"2.0.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	/* without requestVersion: the oldest job's notice, as ever */
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS, NULL, &resp),
+	    CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-1\"") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_HTTPS,
+	    "{\"requestVersion\":\"7.0\"}", &resp), CORE_OK);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "\"job\":\"j-2\"") != NULL);
+	core_resp_cleanup(&resp);
+
+	/* a bad one is 4.00 and changes nothing */
+	mark = ev_mark();
+	depth = ev_depth();
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"requestVersion\":\"2.0 beta\"}", &resp), CORE_BAD_REQUEST);
+	T_CHECK(resp.body != NULL &&
+	    strstr(resp.body, "requestVersion") != NULL);
+	core_resp_cleanup(&resp);
+	T_EQ_INT(do_check("d1", "d1", CORE_PROTO_COAPS,
+	    "{\"version\":\"1.0.1\",\"requestVersion\":7}", &resp),
+	    CORE_BAD_REQUEST);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(dev_version("d1", "default"), "1.0.0");
+	T_EQ_INT(ev_depth(), depth);
+	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	fixture_down();
+}
+
+/*
+ * Watches: what a front end holding a long poll or an observation sees.
+ */
+
+struct watcher {
+	struct core_watch *w;
+	int	 notices, expired;	/* callbacks */
+	int	 pushed;		/* of which a check gave a notice */
+	int	 check;			/* run core_watch_check when called */
+	int	 status;		/* its answer */
+	char	 job[OTA_ID_MAX + 1];	/* the notice's job */
+	struct core_watch *kill;	/* ended from the callback */
+	int	 del_self;
+};
+
+static void
+watcher_cb(void *arg, struct core_watch *w, int event)
+{
+	struct watcher *x = arg;
+	struct core_resp resp;
+	const char *p;
+
+	T_CHECK(w == x->w);
+	if (event == CORE_WATCH_NOTICE)
+		x->notices++;
+	else if (event == CORE_WATCH_EXPIRED)
+		x->expired++;
+	else
+		T_CHECK(!"unknown watch event");
+	x->job[0] = '\0';
+	if (x->check) {
+		core_watch_check(core, w, &resp);
+		x->status = resp.status;
+		if (resp.status == CORE_OK)
+			x->pushed++;
+		if (resp.body != NULL && resp.status == CORE_OK &&
+		    (p = strstr(resp.body, "\"job\":\"")) != NULL)
+			snprintf(x->job, sizeof(x->job), "%.*s",
+			    (int)strcspn(p + 7, "\""), p + 7);
+		core_resp_cleanup(&resp);
+	}
+	if (x->kill != NULL) {
+		core_watch_del(core, x->kill);
+		x->kill = NULL;
+	}
+	if (x->del_self) {
+		core_watch_del(core, w);
+		x->w = NULL;
+	}
+}
+
+static struct core_watch *
+watch_add(struct watcher *x, const char *dev, const char *body,
+    int64_t wait_ms, int *status)
+{
+	struct core_req req;
+	int	 rc;
+
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_COAPS;
+	req.peer = dev;
+	req.device = dev;
+	req.body = (const uint8_t *)body;
+	req.body_len = body != NULL ? strlen(body) : 0;
+	x->w = core_watch_add(core, &req, wait_ms, watcher_cb, x, &rc);
+	if (status != NULL)
+		*status = rc;
+	return x->w;
+}
+
+static uint64_t
+watch_evals(void)
+{
+	struct core_watch_stats ws;
+
+	core_watch_stats(core, &ws);
+	return ws.evaluations;
+}
+
+/* A long poll's life: nothing, then a job, then the push; or expiry. */
+static void
+test_watch_push(void)
+{
+	static const char *const D1[] = { "d1", NULL };
+	struct watcher a, b;
+	struct core_resp resp;
+	struct core_watch_stats ws;
+	struct job_rec job;
+	uint64_t evals, mark;
+
+	fixture_up();
+	cfg.push_max_watchers = 100;
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d2", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.check = b.check = 1;
+	T_CHECK(watch_add(&a, "d1", "{\"version\":\"1.0.0\"}", 30 * SEC,
+	    NULL) != NULL);
+	T_CHECK(watch_add(&b, "d2", NULL, 2 * SEC, NULL) != NULL);
+	/* the first answer: nothing pending */
+	core_watch_check(core, a.w, &resp);
+	T_EQ_INT(resp.status, CORE_NO_CONTENT);
+	core_resp_cleanup(&resp);
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.notices + a.expired + b.notices + b.expired, 0);
+
+	/* nothing written: nothing run again, however often it polls */
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	evals = watch_evals();
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(watch_evals(), evals);
+	T_EQ_INT(b.expired, 1);		/* d2's wait is over */
+	T_EQ_INT(b.status, CORE_NO_CONTENT);
+	core_watch_del(core, b.w);
+
+	/* a job for d1: pushed at the next poll, through a real check */
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job_store(&job, D1);
+	mark = ev_mark();
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.notices, 1);
+	T_EQ_INT(a.status, CORE_OK);
+	T_EQ_STR(a.job, "j-1");
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	/* the long poll's report of versions goes up again, as any check's */
+	T_EQ_STR(ev_since(mark, "d1", NULL), "inform state:NOTIFIED");
+	/* once: the check's own write makes it look again, and it knows */
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_CHECK(watch_evals() > evals);
+	T_EQ_INT(a.notices, 1);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 1);
+	T_EQ_INT(ws.pushed[CORE_PROTO_COAPS], 1);
+	T_EQ_INT(ws.expired, 1);
+
+	/* paused: no notice; resumed: the same job's notice again */
+	job.state = JOB_PAUSED;
+	job_store(&job, NULL);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.notices, 1);
+	job.state = JOB_RUNNING;
+	job_store(&job, NULL);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.notices, 2);
+	T_EQ_STR(a.job, "j-1");
+	core_watch_del(core, a.w);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 0);
+	fixture_down();
+}
+
+/* At most one run a second, rows waiting on time, requestVersion. */
+static void
+test_watch_rules(void)
+{
+	static const char *const D3[] = { "d3", NULL };
+	struct watcher a, b, c;
+	struct job_rec job;
+	uint64_t evals;
+
+	fixture_up();
+	cfg.push_max_watchers = 100;
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d2", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d3", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	fw_put("fw-3", "default", "3.0.0", SIGN_SHA256);
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	a.check = b.check = c.check = 1;
+	T_CHECK(watch_add(&a, "d1", NULL, 0, NULL) != NULL);
+	T_CHECK(watch_add(&b, "d2", NULL, 0, NULL) != NULL);
+	T_CHECK(watch_add(&c, "d3", "{\"requestVersion\":\"3.0.0\"}", 0,
+	    NULL) != NULL);
+	core_watch_poll(core, now_ms);
+
+	/*
+	 * One notice a minute: both are called (one read pass saw the slot
+	 * free), the first check takes the slot, the other is rate-limited
+	 * and pushed a minute later.
+	 */
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job.rate_per_minute = 1;
+	job_store(&job, D12);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.pushed + b.pushed, 1);
+	/* its check wrote: a poll half a second later runs nothing */
+	evals = watch_evals();
+	core_watch_poll(core, now_ms + 500);
+	T_EQ_INT(watch_evals(), evals);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_CHECK(watch_evals() > evals);
+	T_EQ_INT(a.pushed + b.pushed, 1);
+	/* no write for a minute: the rate slot alone brings the other */
+	now_ms += 30 * SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.pushed + b.pushed, 1);
+	now_ms += 30 * SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(a.pushed, 1);
+	T_EQ_INT(b.pushed, 1);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	T_EQ_STR(row_state("j-1", "d2"), "NOTIFIED");
+
+	/* pull by version: another version's job stays QUEUED, unpushed */
+	job_init(&job, "j-2", "fw-1", "default", "2.0.0", MIN);
+	job_store(&job, D3);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(c.notices, 0);
+	T_EQ_STR(row_state("j-2", "d3"), "QUEUED");
+	job_init(&job, "j-3", "fw-3", "wifi", "3.0.0", MIN);
+	job_store(&job, D3);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(c.notices, 1);
+	T_EQ_INT(c.pushed, 1);
+	T_EQ_STR(c.job, "j-3");
+	T_EQ_STR(row_state("j-2", "d3"), "QUEUED");
+	T_EQ_STR(row_state("j-3", "d3"), "NOTIFIED");
+	core_watch_del(core, a.w);
+	core_watch_del(core, b.w);
+	/* the core frees what is left */
+	fixture_down();
+}
+
+/* What is refused, the limit, and watches ended from callbacks. */
+static void
+test_watch_limits(void)
+{
+	static const char *const D123[] = { "d1", "d2", "d3", NULL };
+	struct watcher x[4];
+	struct core_watch_stats ws;
+	struct core_req req;
+	struct job_rec job;
+	int	 status, i;
+
+	fixture_up();
+	cfg.push_max_watchers = 3;
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d2", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d3", "lamp", "1.0.0", NULL, NULL);
+	fw_put("fw-1", "default", "2.0.0", SIGN_SHA256);
+	memset(x, 0, sizeof(x));
+
+	/* what core_check would refuse is not watched */
+	T_CHECK(watch_add(&x[0], "bad/id", NULL, 0, &status) == NULL);
+	T_EQ_INT(status, CORE_BAD_REQUEST);
+	T_CHECK(watch_add(&x[0], "d1", "{\"version\":", 0, &status) == NULL);
+	T_EQ_INT(status, CORE_BAD_REQUEST);
+	T_CHECK(watch_add(&x[0], "d1", "{\"requestVersion\":\"a b\"}", 0,
+	    &status) == NULL);
+	T_EQ_INT(status, CORE_BAD_REQUEST);
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_COAPS;
+	req.peer = "d2";
+	req.device = "d1";
+	T_CHECK(core_watch_add(core, &req, 0, watcher_cb, &x[0], &status) ==
+	    NULL);
+	T_EQ_INT(status, CORE_FORBIDDEN);
+
+	/* three at most */
+	for (i = 0; i < 3; i++)
+		T_CHECK(watch_add(&x[i], D123[i], NULL, 0, &status) != NULL);
+	T_CHECK(watch_add(&x[3], "d1", NULL, 0, &status) == NULL);
+	T_EQ_INT(status, CORE_UNAVAILABLE);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 3);
+	T_EQ_INT(ws.max, 3);
+	T_EQ_INT(ws.refused, 1);
+
+	/*
+	 * All three get a notice in one poll; the first called ends itself
+	 * and the next one in line: that one is not called.
+	 */
+	core_watch_poll(core, now_ms);
+	job_init(&job, "j-1", "fw-1", "default", "2.0.0", MIN);
+	job_store(&job, D123);
+	/* the list is newest first: x[2] is called first */
+	x[2].del_self = 1;
+	x[2].kill = x[1].w;
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(x[2].notices, 1);
+	T_EQ_INT(x[1].notices, 0);
+	T_EQ_INT(x[0].notices, 1);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 1);
+	/* room again */
+	T_CHECK(watch_add(&x[3], "d2", NULL, 0, &status) != NULL);
+	/* d2 is removed: its watcher is called, and its check says 4.04 */
+	x[3].check = 1;
+	{
+		struct store_txn *txn;
+
+		T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+		T_EQ_INT(store_device_del(txn, "d2"), 0);
+		T_EQ_INT(store_txn_commit(txn), 0);
+	}
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(x[3].notices, 1);
+	T_EQ_INT(x[3].status, CORE_NOT_FOUND);
+	/* push_max_watchers 0: push is off */
+	cfg.push_max_watchers = 0;
+	T_CHECK(watch_add(&x[1], "d3", NULL, 0, &status) == NULL);
+	T_EQ_INT(status, CORE_UNAVAILABLE);
+	core_watch_del(core, x[0].w);
+	core_watch_del(core, x[3].w);
+	core_watch_del(core, NULL);
+	fixture_down();
+}
+
 int
 main(void)
 {
@@ -1647,5 +2058,9 @@ main(void)
 	T_RUN(test_credentials);
 	T_RUN(test_store_full);
 	T_RUN(test_dynamic);
+	T_RUN(test_request_version);
+	T_RUN(test_watch_push);
+	T_RUN(test_watch_rules);
+	T_RUN(test_watch_limits);
 	return t_done();
 }

@@ -19,7 +19,10 @@
  * session in the test speaks to h2_recv/h2_produce: a GET, a POST with a
  * body, a refusal answered after the body and an early one (with
  * RST_STREAM(NO_ERROR)) for a body too large to drain, 413 and 431, a
- * request without :path, GOAWAY, and hostile openings.
+ * request without :path, GOAWAY, and hostile openings.  Deferred answers
+ * (long polls) on both: held while other requests go on (HTTP/2) or wait
+ * (HTTP/1.1 pipelining), never idle, answered once completed, ended by
+ * a client that resets or goes away.
  *
  * The device front end (src/http/device.c) on the same kind of
  * connection, with a real core and store, is test_httpdev.c.
@@ -117,6 +120,9 @@ on_body(void *arg, struct http_req *r, const uint8_t *p, size_t len)
 	return memmem(streamed, streamed_len, "ABORT", 5) != NULL ? -1 : 0;
 }
 
+/* The request whose answer waits (/defer), until completed or closed. */
+static struct http_req *deferred_req;
+
 static void
 on_request(void *arg, struct http_req *r, struct http_resp *rs)
 {
@@ -126,6 +132,18 @@ on_request(void *arg, struct http_req *r, struct http_resp *rs)
 	(void)arg;
 	nreq++;
 	log_req("req", r);
+	if (strcmp(http_req_path(r), "/defer") == 0) {
+		http_req_defer(r);
+		deferred_req = r;
+		return;
+	}
+	if (strcmp(http_req_path(r), "/defer-now") == 0) {
+		/* deferred, and completed before on_request returns */
+		http_req_defer(r);
+		http_resp_status(http_req_resp(r), 202);
+		http_req_complete(r);
+		return;
+	}
 	/* no TLS, so no client certificate */
 	if (http_req_peer_cn(r) != NULL)
 		peer_cns++;
@@ -149,8 +167,26 @@ static void
 on_close(void *arg, struct http_req *r)
 {
 	(void)arg;
-	(void)r;
 	nclosed++;
+	if (r == deferred_req)
+		deferred_req = NULL;
+}
+
+/* Answers the deferred request, as a handler does when its wait ends. */
+static void
+complete_deferred(const char *text)
+{
+	struct http_resp *rs;
+
+	T_CHECK(deferred_req != NULL);
+	if (deferred_req == NULL)
+		return;
+	rs = http_req_resp(deferred_req);
+	http_resp_status(rs, 200);
+	http_resp_header(rs, "Content-Type", "text/plain");
+	http_resp_body_copy(rs, text, strlen(text));
+	http_req_complete(deferred_req);
+	http_req_complete(deferred_req);	/* twice: nothing more */
 }
 
 static void
@@ -855,6 +891,160 @@ test_h2_hostile(void)
 	}
 }
 
+/* Deferred answers --------------------------------------------------------- */
+
+/*
+ * HTTP/1.1: a deferred request holds the connection's later requests
+ * back, is never idle, and is answered, then the others in order, once
+ * completed; a client that goes away ends it (on_close); one completed
+ * inside on_request is answered as any other.
+ */
+static void
+test_h1_deferred(void)
+{
+	static const char two[] = "GET /defer HTTP/1.1\r\nHost: h\r\n\r\n"
+	    "GET /after HTTP/1.1\r\nHost: h\r\n\r\n";
+	static char out[8192];
+	struct http_conn *c;
+	const char *a, *b;
+	int64_t	 now = 1000000000;
+
+	handler_reset();
+	c = http_conn_new_detached(srv, 0);
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	T_EQ_INT(h1_recv(c, (const uint8_t *)two, sizeof(two) - 1), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(nreq, 1);		/* /after waits behind it */
+	T_CHECK(deferred_req != NULL);
+	T_EQ_INT(c->deferred, 1);
+	conn_text(c, out, sizeof(out));
+	T_EQ_STR(out, "");
+	/* quiet for longer than idle_timeout_s: kept */
+	c->t_activity = c->t_progress = now - 3600 * 1000;
+	T_EQ_INT(http_conn_sweep_verdict(c, now), HTTP_SWEEP_KEEP);
+	/* more input meanwhile is kept for later */
+	T_EQ_INT(h1_recv(c, (const uint8_t *)"GET /third HTTP/1.1\r\n\r\n",
+	    23), 0);
+	T_EQ_INT(nreq, 1);
+
+	complete_deferred("late answer\n");
+	T_EQ_INT(c->deferred, 0);
+	T_EQ_INT(nclosed, 0);		/* not inside http_req_complete */
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(nreq, 3);
+	conn_text(c, out, sizeof(out));
+	a = strstr(out, "late answer\n");
+	b = strstr(out, "GET /after 0\n");
+	T_CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	T_CHECK(a != NULL && b != NULL && a < b);
+	T_CHECK(strstr(out, "content-length: 12\r\n") != NULL);
+	T_CHECK(strstr(out, "GET /third 0\n") != NULL);
+	T_EQ_INT(nclosed, 3);
+	T_CHECK(deferred_req == NULL);
+	/* idle again: the usual timeout */
+	c->t_activity = c->t_progress = now - 3600 * 1000;
+	T_EQ_INT(http_conn_sweep_verdict(c, now), HTTP_SWEEP_CLOSE);
+	http_conn_free_detached(c);
+
+	/* the client goes away while it waits */
+	handler_reset();
+	c = http_conn_new_detached(srv, 0);
+	T_EQ_INT(h1_recv(c, (const uint8_t *)two, 32), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_CHECK(deferred_req != NULL);
+	http_conn_free_detached(c);
+	T_EQ_INT(nclosed, 1);
+	T_CHECK(deferred_req == NULL);
+
+	/* deferred and completed at once: answered in its turn */
+	handler_reset();
+	c = http_conn_new_detached(srv, 0);
+	T_EQ_INT(h1_recv(c, (const uint8_t *)"GET /defer-now HTTP/1.1\r\n\r\n"
+	    "GET /next HTTP/1.1\r\n\r\n", 50), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	conn_text(c, out, sizeof(out));
+	T_CHECK(strncmp(out, "HTTP/1.1 202 Accepted\r\n", 23) == 0);
+	T_CHECK(strstr(out, "GET /next 0\n") != NULL);
+	T_EQ_INT(c->deferred, 0);
+	http_conn_free_detached(c);
+	T_EQ_INT(nclosed, 2);
+}
+
+/*
+ * HTTP/2: a deferred stream stays open while the others are answered,
+ * and gets its answer once completed; a RST_STREAM from the client ends
+ * it (on_close).
+ */
+static void
+test_h2_deferred(void)
+{
+	struct h2peer p;
+	struct h2stream *d, *x;
+	int64_t	 now = 1000000000;
+
+	handler_reset();
+	h2peer_open(&p, srv);
+	d = h2peer_req(&p, "POST", "/defer", NULL, 0, "{}", 2, 1);
+	x = h2peer_req(&p, "GET", "/x", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(p.srv_rc, 0);
+	T_EQ_INT(x->status, 200);
+	T_EQ_INT(d->status, 0);
+	T_EQ_INT(d->closed, 0);
+	T_EQ_INT(p.c->deferred, 1);
+	/*
+	 * Quiet for longer than idle_timeout_s, with its output written (a
+	 * detached connection keeps it queued for the test to read): kept.
+	 */
+	{
+		uint64_t queued = p.c->out_bytes;
+
+		p.c->out_bytes = 0;
+		p.c->t_activity = p.c->t_progress = now - 3600 * 1000;
+		T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_KEEP);
+		p.c->deferred = 0;
+		T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_CLOSE);
+		p.c->deferred = 1;
+		p.c->out_bytes = queued;
+	}
+	complete_deferred("pushed\n");
+	T_EQ_INT(p.c->deferred, 0);
+	h2peer_pump(&p);
+	T_EQ_INT(d->status, 200);
+	T_CHECK(d->closed && d->close_code == NGHTTP2_NO_ERROR);
+	T_CHECK(d->body_len == 7 && memcmp(d->body, "pushed\n", 7) == 0);
+	T_EQ_INT(nclosed, 2);
+
+	/* the client cancels a deferred stream */
+	d = h2peer_req(&p, "GET", "/defer", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_CHECK(deferred_req != NULL);
+	T_EQ_INT(p.c->deferred, 1);
+	nghttp2_submit_rst_stream(p.s, NGHTTP2_FLAG_NONE, d->id,
+	    NGHTTP2_CANCEL);
+	h2peer_pump(&p);
+	T_EQ_INT(p.srv_rc, 0);
+	T_CHECK(deferred_req == NULL);
+	T_EQ_INT(p.c->deferred, 0);
+	T_EQ_INT(nclosed, 3);
+	/* and the connection goes on */
+	x = h2peer_req(&p, "GET", "/y", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(x->status, 200);
+	/* the connection closes with a deferred stream open: on_close */
+	d = h2peer_req(&p, "GET", "/defer", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_CHECK(deferred_req != NULL);
+	h2peer_close(&p);
+	T_CHECK(deferred_req == NULL);
+	T_EQ_INT(nclosed, 5);
+}
+
 int
 main(void)
 {
@@ -887,6 +1077,8 @@ main(void)
 	T_RUN(test_h2_get_post);
 	T_RUN(test_h2_refusals);
 	T_RUN(test_h2_hostile);
+	T_RUN(test_h1_deferred);
+	T_RUN(test_h2_deferred);
 	T_EQ_INT(peer_cns, 0);
 
 	http_server_free(srv);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/watch.h"
 #include "http/conn.h"
 #include "http/device.h"
 #include "http/http.h"
@@ -80,7 +81,8 @@ dconn_do(struct dconn *d, const char *req, struct dresp *r)
 	int	 i;
 
 	memset(r, 0, sizeof(*r));
-	if (h1_recv(d->c, (const uint8_t *)req, strlen(req)) != 0)
+	if (req[0] != '\0' &&
+	    h1_recv(d->c, (const uint8_t *)req, strlen(req)) != 0)
 		return;
 	for (i = 0; i < 8; i++)
 		(void)h1_produce(d->c);
@@ -102,6 +104,17 @@ dconn_do(struct dconn *d, const char *req, struct dresp *r)
 		r->body_len = sizeof(r->body);
 	memcpy(r->body, end + 4, r->body_len);
 	d->seen = len;
+}
+
+/*
+ * The next answer queued on d, without sending anything (a deferred one
+ * that came later): its status, 0 when there is none yet.
+ */
+static int
+dconn_next(struct dconn *d, struct dresp *r)
+{
+	dconn_do(d, "", r);
+	return r->status;
 }
 
 /* One request on a connection of its own. */
@@ -533,6 +546,170 @@ test_h2(void)
 	h2peer_close(&p);
 }
 
+/* Long polls --------------------------------------------------------------- */
+
+static size_t
+watchers(void)
+{
+	struct core_watch_stats ws;
+
+	core_watch_stats(f.core, &ws);
+	return ws.watchers;
+}
+
+/* A second of core's time, and the poll that answers waiting devices. */
+static void
+tick(void)
+{
+	f.now += 1000;
+	core_watch_poll(f.core, f.now);
+}
+
+#define AUTH(n)	"Authorization: Bearer s3cret-" n "\r\n"
+
+/*
+ * POST /ota/{device}/check?wait=N: bad waits, a notice at once, a poll
+ * answered when a job comes, one answered 204 when its wait ends, one
+ * whose client goes away, one over HTTP/2, one not held at the limit.
+ * Long because each poll is a short story of its own.
+ */
+static void
+test_long_poll(void)
+{
+	static const char *const bad[] = {
+		"wait=0", "wait=301", "wait=abc", "wait=", "wait", "wait=-1",
+		"wait=1.5", "wait=5&wait=6", "wait=%35", "wait=99999999999",
+	};
+	static const char *const D3[] = { "d3", NULL };
+	static const char *const D6[] = { "d6", NULL };
+	struct dconn d;
+	struct dresp r;
+	struct h2peer p;
+	struct h2stream *st;
+	nghttp2_nv nv;
+	char	 target[64];
+	size_t	 i;
+
+	for (i = 4; i <= 7; i++) {
+		char	 id[8], secret[16];
+
+		snprintf(id, sizeof(id), "d%zu", i);
+		snprintf(secret, sizeof(secret), "s3cret-%zu", i);
+		corefix_device(&f, id, NULL, secret);
+	}
+	/* bad waits: 400 at once, after authentication */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(target, sizeof(target), "/ota/d3/check?%s", bad[i]);
+		if (do1(req("POST", target, AUTH("3"), "{}"), &r) != 400)
+			fprintf(stderr, "long poll %s: %d\n", bad[i],
+			    r.status);
+		T_EQ_INT(r.status, 400);
+		T_CHECK(r.body_len > 0 && strstr((char *)r.body,
+		    "from 1 to 300") != NULL);
+	}
+	T_EQ_INT(do1(req("POST", "/ota/d3/check?wait=abc", "", "{}"), &r),
+	    401);
+	T_EQ_INT(watchers(), 0);
+
+	/* a notice pending: answered at once */
+	T_EQ_INT(do1(req("POST", "/ota/d1/check?x=1&wait=30", AUTH("1"),
+	    "{}"), &r), 200);
+	T_CHECK(strstr((char *)r.body, "\"job\":\"j-1\"") != NULL);
+	T_EQ_INT(watchers(), 0);
+
+	/* nothing pending: it waits; a job comes: 200 with the notice */
+	dconn_open(&d);
+	dconn_do(&d, req("POST", "/ota/d3/check?wait=30", AUTH("3"),
+	    "{\"version\":\"1.0.0\"}"), &r);
+	T_EQ_INT(r.status, 0);
+	T_EQ_INT(watchers(), 1);
+	tick();
+	T_EQ_INT(dconn_next(&d, &r), 0);
+	corefix_job(&f, "j-3", "fw-2", D3);
+	tick();
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(dconn_next(&d, &r), 200);
+	T_CHECK(strstr((char *)r.body, "\"job\":\"j-3\"") != NULL);
+	T_CHECK(field_is(&r, "Retry-After", "60"));
+	T_CHECK(field_is(&r, "Cache-Control", "no-store"));
+	T_CHECK(field_is(&r, "Content-Type", "application/json"));
+	/* the connection goes on */
+	dconn_do(&d, req("POST", "/ota/d3/check", AUTH("3"), "{}"), &r);
+	T_EQ_INT(r.status, 200);
+	dconn_close(&d);
+
+	/* the wait ends: 204 with Retry-After */
+	dconn_open(&d);
+	dconn_do(&d, req("POST", "/ota/d4/check?wait=2", AUTH("4"), ""), &r);
+	T_EQ_INT(r.status, 0);
+	tick();
+	T_EQ_INT(dconn_next(&d, &r), 0);
+	tick();
+	T_EQ_INT(dconn_next(&d, &r), 204);
+	T_CHECK(field_is(&r, "Retry-After", "3600"));
+	T_EQ_INT(watchers(), 0);
+	dconn_close(&d);
+
+	/* the client goes away: no watch is left */
+	dconn_open(&d);
+	dconn_do(&d, req("POST", "/ota/d5/check?wait=30", AUTH("5"), "{}"),
+	    &r);
+	T_EQ_INT(watchers(), 1);
+	dconn_close(&d);
+	T_EQ_INT(watchers(), 0);
+	tick();
+
+	/* HTTP/2: the stream waits, the others go on */
+	h2peer_open(&p, srv);
+	nv = h2peer_nv("authorization", "Bearer s3cret-6");
+	st = h2peer_req(&p, "POST", "/ota/d6/check?wait=30", &nv, 1, "{}", 2,
+	    1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 0);
+	T_EQ_INT(watchers(), 1);
+	corefix_job(&f, "j-6", "fw-2", D6);
+	tick();
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 200);
+	T_CHECK(st->body_len > 0 && memmem(st->body, st->body_len,
+	    "\"job\":\"j-6\"", 11) != NULL);
+	T_CHECK(strstr(st->hdrs, "retry-after: 60\n") != NULL);
+	T_EQ_INT(watchers(), 0);
+	h2peer_close(&p);
+
+	/* push_max_watchers reached: a plain check, at once */
+	f.cfg.push_max_watchers = 0;
+	T_EQ_INT(do1(req("POST", "/ota/d7/check?wait=30", AUTH("7"), "{}"),
+	    &r), 204);
+	T_CHECK(field_is(&r, "Retry-After", "3600"));
+	f.cfg.push_max_watchers = 10000;
+}
+
+/* The daemon stops: a waiting poll is answered 503 with Retry-After. */
+static void
+test_long_poll_drain(void)
+{
+	struct dconn d;
+	struct dresp r;
+
+	dconn_open(&d);
+	dconn_do(&d, req("POST", "/ota/d5/check?wait=60", AUTH("5"), "{}"),
+	    &r);
+	T_EQ_INT(r.status, 0);
+	T_EQ_INT(watchers(), 1);
+	httpdev_drain(hd);
+	T_EQ_INT(watchers(), 0);
+	T_EQ_INT(dconn_next(&d, &r), 503);
+	T_CHECK(field_is(&r, "Retry-After", "5"));
+	T_CHECK(field_is(&r, "Connection", "close"));
+	T_CHECK(strstr((char *)r.body, "\"error\":\"unavailable\"") != NULL);
+	dconn_close(&d);
+	/* a poll that comes while it stops is answered at once */
+	T_EQ_INT(do1(req("POST", "/ota/d5/check?wait=60", AUTH("5"), "{}"),
+	    &r), 204);
+	T_EQ_INT(watchers(), 0);
+}
+
 int
 main(void)
 {
@@ -551,6 +728,10 @@ main(void)
 	teardown();
 	setup();
 	T_RUN(test_h2);
+	teardown();
+	setup();
+	T_RUN(test_long_poll);
+	T_RUN(test_long_poll_drain);
 	teardown();
 	return t_done();
 }

@@ -2368,6 +2368,37 @@ snapshot(struct store *st, struct snap *s)
 	return rc;
 }
 
+/* The last committed write transaction: what a watcher compares. */
+static void
+test_last_txn(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct device_rec d;
+	uint64_t a, b;
+
+	a = store_last_txn(st);
+	T_CHECK(a > 0);		/* opening wrote the schema */
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	T_EQ_INT(store_device_get(t, "nobody", &d), STORE_ENOTFOUND);
+	store_txn_abort(t);
+	T_EQ_INT(store_last_txn(st), a);	/* reads change nothing */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	device_small(&d, "x");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	store_txn_abort(t);
+	T_EQ_INT(store_last_txn(st), a);	/* nor an aborted write */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_device_put(t, &d), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+	b = store_last_txn(st);
+	T_EQ_INT(b, a + 1);
+	T_EQ_INT(store_last_txn(NULL), 0);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
 static void
 test_two_processes(void)
 {
@@ -2379,9 +2410,10 @@ test_two_processes(void)
 	int64_t deadline;
 	size_t last = 0;
 	int status, bad = 0, reads = 0, parent_writes = 0;
-	uint64_t seq, prev_seq = 0;
+	uint64_t seq, prev_seq = 0, txn0;
 	pid_t pid;
 
+	txn0 = store_last_txn(st);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		perror("fork");
@@ -2443,6 +2475,8 @@ test_two_processes(void)
 	T_EQ_INT(s.devices, CHILD_TXNS + parent_writes);
 	T_EQ_INT(s.os.depth, CHILD_TXNS + parent_writes);
 	T_EQ_INT(s.os.last_seq, CHILD_TXNS + parent_writes);
+	/* the other process's commits count too */
+	T_CHECK(store_last_txn(st) >= txn0 + CHILD_TXNS + parent_writes);
 	fprintf(stderr,
 	    "  two processes: %d snapshots read, %d parent "
 	    "writes beside %d child writes\n",
@@ -2657,6 +2691,7 @@ main(void)
 	T_RUN(test_map_growth);
 	T_RUN(test_images);
 	T_RUN(test_disk_full);
+	T_RUN(test_last_txn);
 	T_RUN(test_two_processes);
 	T_RUN(test_map_resized);
 	T_RUN(test_dead_reader);
