@@ -714,7 +714,8 @@ check_run(struct check_run *r)
 	for (i = 0; i < r->nrows; i++) {
 		row = &c->rows[i];
 		if (r->notice < 0) {
-			if (jobs_on_check(&row->job, &row->jd, r->now,
+			if (jobs_on_check(&row->job, &row->jd,
+			    jobs_device_version(&dev, row->job.module), r->now,
 			    &ch) == 1)
 				r->notice = (int)i;
 			row->changed |= ch.changed;
