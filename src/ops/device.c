@@ -9,7 +9,8 @@
  * creates it, so it does not miss a rollout that is already running.
  * Removing a device is refused while one of its rows is UPGRADING;
  * otherwise its open rows are canceled (with their events, and their
- * jobs settled again) and its closed rows stay as job history.
+ * jobs settled again), its closed rows stay in their jobs, and its
+ * upgrade history goes with it (store_device_del).
  *
  * ops_devparams_check and ops_device_apply are shared with csv.c, whose
  * import is the same provisioning, once per line, in one transaction.

@@ -19,7 +19,8 @@
  * Decisions (also in docs/otactl.md):
  *   - device rm is refused (409) while the device has an UPGRADING row;
  *     its other open rows are canceled (with their events) in the same
- *     transaction, its closed rows stay as job history.
+ *     transaction, its closed rows stay in their jobs, and its upgrade
+ *     history goes with it.
  *   - device put needs a product for a new device; a product, secret or
  *     PSK that is not given is kept, an empty secret or PSK ("") removes
  *     it.  (otactl always asks for --product, as CONTRACT §4 has it.)
