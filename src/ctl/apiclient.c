@@ -1186,7 +1186,7 @@ api_firmware_show(struct api *a, const char *id, struct ops_fw_item *it,
 	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
 	    err)) != OPS_OK)
 		return rc;
-	if (codec_firmware_view_decode(r.body, r.len, &it->fw, &it->counts,
+	if (codec_firmware_view_decode(r.body, r.len, &it->fw, &it->devices,
 	    msg, sizeof(msg)) != 0)
 		return bad_answer(&r, err, "a firmware");
 	free(r.body);
@@ -1224,7 +1224,7 @@ collect_cb(const void *rec, const struct jobs_counts *c, void *arg)
 	if (co->view == CODEC_VIEW_FIRMWARE) {
 		fi = (struct ops_fw_item *)co->v + co->n;
 		fi->fw = *(const struct firmware_rec *)rec;
-		fi->counts = *c;
+		fi->devices = *c;
 	} else {
 		ji = (struct ops_job_item *)co->v + co->n;
 		ji->job = *(const struct job_rec *)rec;
