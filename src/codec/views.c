@@ -136,7 +136,7 @@ codec_firmware_encode(const struct firmware_rec *fw,
 	put_time(root, "created", fw->created, &oom);
 	if (counts != NULL) {
 		put_counts(root, "devices", counts, &oom);
-		/* its name until 13.6: kept for the scripts that read it */
+		/* their name before: kept for the scripts that read it */
 		put_counts(root, "counts", counts, &oom);
 	}
 	return json_finish(root, oom, len);
@@ -222,27 +222,60 @@ codec_jobdev_encode(const struct jobdev_rec *jd, size_t *len)
 	return json_finish(root, oom, len);
 }
 
+static void
+history_members(cJSON *root, const struct history_rec *h, int *oom)
+{
+	json_put_num(root, "seq", (double)h->seq, oom);
+	json_put_str(root, "device", h->device, oom);
+	json_put_str(root, "job", h->job, oom);
+	json_put_str(root, "firmware", h->firmware, oom);
+	json_put_str(root, "module", h->module, oom);
+	put_str_or_null(root, "from", h->from_version, oom);
+	json_put_str(root, "to", h->to_version, oom);
+	json_put_str(root, "state", jd_state_name(h->state), oom);
+	put_str_or_null(root, "reason", h->reason, oom);
+	put_str_or_null(root, "desc", h->desc, oom);
+	json_put_num(root, "retries", h->retries, oom);
+	put_time(root, "notified", h->notified, oom);
+	put_time(root, "started", h->started, oom);
+	put_time(root, "finished", h->finished, oom);
+}
+
 char *
 codec_history_encode(const struct history_rec *h, size_t *len)
 {
 	cJSON	*root = cJSON_CreateObject();
 	int	 oom = root == NULL;
 
-	json_put_num(root, "seq", (double)h->seq, &oom);
-	json_put_str(root, "device", h->device, &oom);
-	json_put_str(root, "job", h->job, &oom);
-	json_put_str(root, "firmware", h->firmware, &oom);
-	json_put_str(root, "module", h->module, &oom);
-	put_str_or_null(root, "from", h->from_version, &oom);
-	json_put_str(root, "to", h->to_version, &oom);
-	json_put_str(root, "state", jd_state_name(h->state), &oom);
-	put_str_or_null(root, "reason", h->reason, &oom);
-	put_str_or_null(root, "desc", h->desc, &oom);
-	json_put_num(root, "retries", h->retries, &oom);
-	put_time(root, "notified", h->notified, &oom);
-	put_time(root, "started", h->started, &oom);
-	put_time(root, "finished", h->finished, &oom);
+	history_members(root, h, &oom);
 	return json_finish(root, oom, len);
+}
+
+static char	*splice_member(char *, size_t *, cJSON *, const char *);
+
+char *
+codec_device_show_encode(const struct device_rec *d,
+    const struct history_rec *h, size_t n, size_t *len)
+{
+	cJSON	*arr = cJSON_CreateArray(), *o;
+	int	 oom = arr == NULL;
+	size_t	 i;
+
+	for (i = 0; !oom && i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			oom = 1;
+			break;
+		}
+		history_members(o, &h[i], &oom);
+	}
+	if (oom) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
+	return splice_member(codec_device_encode(d, NULL), len, arr,
+	    "history");
 }
 
 char *

@@ -31,6 +31,9 @@ char	*codec_jobdev_encode(const struct jobdev_rec *, size_t *len);
  * times null when unset).
  */
 char	*codec_history_encode(const struct history_rec *, size_t *len);
+/* otactl device show: the device and "history":[its entries given]. */
+char	*codec_device_show_encode(const struct device_rec *,
+	    const struct history_rec *, size_t n, size_t *len);
 /*
  * A product's version distribution: {"product","module","versions":
  * [{"version","devices"},...],"unreported","total"}, versions in the
