@@ -994,6 +994,14 @@ view_time(const cJSON *obj, const char *name, int64_t *out, char *err,
 	return time_member(obj, name, out, err, errlen);
 }
 
+/*
+ * The largest count or size a view carries.  cJSON writes a number with
+ * 15 significant digits, so a larger whole number would not read back as
+ * it was sent (found by fuzz/fuzz_admin_json.c); no count or size of a
+ * gateway comes near it.
+ */
+#define VIEW_NUM_MAX	999999999999999.0
+
 static int
 view_num(const cJSON *obj, const char *name, double min, double max,
     double *out, char *err, size_t errlen)
@@ -1038,12 +1046,12 @@ view_counts(const cJSON *obj, const char *key, struct jobs_counts *c,
 	if (!cJSON_IsObject(m))
 		return json_fail(err, errlen, "bad \"%s\"", key);
 	for (s = 0; s < JD_NSTATES; s++) {
-		if (view_num(m, jd_state_names[s], 0, 9e15, &d, err,
+		if (view_num(m, jd_state_names[s], 0, VIEW_NUM_MAX, &d, err,
 		    errlen) != 0)
 			return -1;
 		c->n[s] = (size_t)d;
 	}
-	if (view_num(m, "total", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(m, "total", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	c->total = (size_t)d;
 	return 0;
@@ -1059,16 +1067,16 @@ view_sel(const cJSON *obj, struct codec_job_sel *sel, char *err,
 
 	if (v == NULL || !cJSON_IsObject(v))
 		return 0;
-	if (view_num(v, "added", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "added", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->added = (size_t)d;
-	if (view_num(v, "skipped", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "skipped", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->skipped = (size_t)d;
-	if (view_num(v, "leftOut", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "leftOut", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->left_out = (size_t)d;
-	if (view_num(v, "superseded", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "superseded", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->superseded = (size_t)d;
 	return 0;
@@ -1145,7 +1153,7 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 	    errlen) != 0 ||
 	    view_enum(o, "state", fw_states, 3, &fw->state, err,
 	    errlen) != 0 ||
-	    view_num(o, "size", 0, 9e15, &d, err, errlen) != 0)
+	    view_num(o, "size", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	fw->size = (uint64_t)d;
 	if (view_hex(o, "md5", fw->md5, sizeof(fw->md5), err, errlen) != 0 ||
@@ -1286,7 +1294,7 @@ history_view(const cJSON *o, struct history_rec *h, char *err, size_t errlen)
 	if (!cJSON_IsObject(o))
 		return json_fail(err, errlen, "a history entry must be an "
 		    "object");
-	if (view_num(o, "seq", 1, 9e15, &d, err, errlen) != 0)
+	if (view_num(o, "seq", 1, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	h->seq = (uint64_t)d;
 	if (h->seq == 0 || (double)h->seq != d)
@@ -1349,10 +1357,10 @@ codec_versions_decode(const void *buf, size_t len, struct codec_versions *vs,
 	    err, errlen) != 0 ||
 	    view_str(root, "module", vs->module, sizeof(vs->module), 1, err,
 	    errlen) != 0 ||
-	    view_num(root, "unreported", 0, 9e15, &d, err, errlen) != 0)
+	    view_num(root, "unreported", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		goto fail;
 	vs->unreported = (size_t)d;
-	if (view_num(root, "total", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(root, "total", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		goto fail;
 	vs->total = (size_t)d;
 	arr = cJSON_GetObjectItemCaseSensitive(root, "versions");
@@ -1372,7 +1380,8 @@ codec_versions_decode(const void *buf, size_t len, struct codec_versions *vs,
 		if (!cJSON_IsObject(it) ||
 		    view_str(it, "version", vc->version, sizeof(vc->version),
 		    1, err, errlen) != 0 ||
-		    view_num(it, "devices", 0, 9e15, &d, err, errlen) != 0) {
+		    view_num(it, "devices", 0, VIEW_NUM_MAX, &d, err,
+		    errlen) != 0) {
 			json_fail(err, errlen, "bad member of \"versions\"");
 			goto fail;
 		}

@@ -1481,6 +1481,14 @@ test_view_selection(void)
 	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
 	    sizeof(err)), -1);
 	T_EQ_STR(err, "bad \"leftOut\"");
+	/* numbers a view can carry exactly: below 10^15 (cJSON's digits) */
+	s = JOB_VIEW_HEAD "\"selection\":{\"leftOut\":1000000000000000}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	s = JOB_VIEW_HEAD "\"selection\":{\"leftOut\":999999999999999}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_CHECK(sel.left_out == 999999999999999ULL);
 }
 
 static struct jobs_counts stop_counts;
