@@ -3,8 +3,8 @@
  * fuzz_admin_json.c: the admin API's JSON in both directions: request
  * bodies the daemon decodes (codec_device_put_decode, codec_job_body_decode,
  * codec_fw_edit_decode) and the answers otactl --url decodes (the
- * *_view_decode calls, codec_list_decode, codec_numbers_decode,
- * codec_error_decode).
+ * *_view_decode calls, codec_list_decode, codec_versions_decode,
+ * codec_numbers_decode, codec_error_decode).
  *
  * The first byte picks the decoder (modulo the number of them), the rest
  * is the body.  Beyond "no crash", a body that decodes is encoded again
@@ -39,6 +39,9 @@ enum {
 	D_LIST_JOBDEV,
 	D_NUMBERS,
 	D_ERROR,
+	D_HISTORY_VIEW,
+	D_LIST_HISTORY,
+	D_VERSIONS,
 	D_COUNT
 };
 
@@ -222,6 +225,47 @@ jobdev_again(const struct jobdev_rec *a)
 }
 
 static void
+history_again(const struct history_rec *a)
+{
+	struct history_rec b;
+	char	 err[160], *s;
+	size_t	 len;
+
+	FUZZ_ASSERT(a->seq > 0);
+	s = enc_check(codec_history_encode(a, &len));
+	FUZZ_ASSERT(codec_history_view_decode(s, len, &b, err,
+	    sizeof(err)) == 0);
+	FUZZ_ASSERT(memcmp(a, &b, sizeof(b)) == 0);
+	free(s);
+}
+
+/* A version distribution: decoded, encoded, decoded again alike. */
+static void
+versions(const uint8_t *data, size_t size)
+{
+	struct codec_versions a, b;
+	char	 err[160], *s;
+	size_t	 len;
+
+	if (codec_versions_decode(data, size, &a, err, sizeof(err)) != 0) {
+		FUZZ_ASSERT(a.items == NULL && a.n == 0);
+		return;
+	}
+	FUZZ_ASSERT(a.n == 0 || a.items != NULL);
+	s = enc_check(codec_versions_encode(&a, &len));
+	FUZZ_ASSERT(codec_versions_decode(s, len, &b, err, sizeof(err)) == 0);
+	FUZZ_ASSERT(strcmp(a.product, b.product) == 0);
+	FUZZ_ASSERT(strcmp(a.module, b.module) == 0);
+	FUZZ_ASSERT(a.n == b.n && a.unreported == b.unreported &&
+	    a.total == b.total);
+	FUZZ_ASSERT(a.n == 0 || memcmp(a.items, b.items,
+	    a.n * sizeof(*a.items)) == 0);
+	free(a.items);
+	free(b.items);
+	free(s);
+}
+
+static void
 single_view(int which, const uint8_t *data, size_t size)
 {
 	union {
@@ -229,6 +273,7 @@ single_view(int which, const uint8_t *data, size_t size)
 		struct firmware_rec fw;
 		struct job_rec job;
 		struct jobdev_rec jd;
+		struct history_rec h;
 	} *rec;
 	struct jobs_counts counts;
 	struct codec_job_sel sel;
@@ -256,6 +301,11 @@ single_view(int which, const uint8_t *data, size_t size)
 		if (codec_jobdev_view_decode(data, size, &rec->jd, err,
 		    sizeof(err)) == 0)
 			jobdev_again(&rec->jd);
+		break;
+	case D_HISTORY_VIEW:
+		if (codec_history_view_decode(data, size, &rec->h, err,
+		    sizeof(err)) == 0)
+			history_again(&rec->h);
 		break;
 	}
 	free(rec);
@@ -288,6 +338,10 @@ list_cb(const void *rec, const struct jobs_counts *counts, void *arg)
 	case CODEC_VIEW_JOBDEV:
 		FUZZ_ASSERT(counts == NULL);
 		jobdev_again(rec);
+		break;
+	case CODEC_VIEW_HISTORY:
+		FUZZ_ASSERT(counts == NULL);
+		history_again(rec);
 		break;
 	}
 	/* a callback that stops the listing: the third item stops it */
@@ -369,7 +423,14 @@ FUZZ_TARGET(admin_json)
 	case D_FIRMWARE_VIEW:
 	case D_JOB_VIEW:
 	case D_JOBDEV_VIEW:
+	case D_HISTORY_VIEW:
 		single_view(which, data, size);
+		break;
+	case D_LIST_HISTORY:
+		list(CODEC_VIEW_HISTORY, data, size);
+		break;
+	case D_VERSIONS:
+		versions(data, size);
 		break;
 	case D_LIST_DEVICE:
 		list(CODEC_VIEW_DEVICE, data, size);

@@ -120,6 +120,8 @@ static const struct config_key config_keys[] = {
 	    16 * GIB, 0, 1 },
 	{ "firmware_max_per_product", CT_NUMBER, F(firmware_max_per_product),
 	    1, 100000, 0, 1 },
+	{ "history_max_per_device", CT_NUMBER, F(history_max_per_device), 1,
+	    10000, 0, 1 },
 
 	{ "https_listen", CT_LISTEN, F(https), 0, 0, 0, 0 },
 	{ "https_public_url", CT_STRING, F(https_public), 0, 0, CK_URL_HTTPS,
@@ -263,6 +265,7 @@ config_defaults(struct config *cfg)
 
 	cfg->firmware_max_size = 1 * GIB;
 	cfg->firmware_max_per_product = 100;
+	cfg->history_max_per_device = 100;
 
 	listen_set(&cfg->https, 1, "0.0.0.0", 8443);
 	snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "%s/server.pem",

@@ -154,6 +154,8 @@ struct jobdev_rec {
 	int	step100;		/* step 100 seen, waiting for version */
 	unsigned retries;
 	char	last_version[OTA_ID_MAX + 1];	/* last reported version */
+	/* the device's version when the notice went out ("": not known) */
+	char	from_version[OTA_ID_MAX + 1];
 	int64_t	created;
 	int64_t	notified;		/* first notice handed out */
 	int64_t	started;		/* first progress report */
@@ -166,6 +168,37 @@ struct jobdev_rec {
 	 */
 	uint64_t delivered;
 	uint64_t size;
+};
+
+/*
+ * One attempt of a device in a job that ended, kept in the device's
+ * upgrade history: written when a row enters SUCCEEDED, FAILED (also on
+ * its way to RETRY_WAIT, so that a retry does not erase the attempt) or
+ * CANCELED, in the transaction of that change (src/events).  The store
+ * numbers a device's entries (seq, from 1, in the order they were
+ * written) and keeps the last history_max_per_device of them.
+ */
+struct history_rec {
+	char	device[OTA_ID_MAX + 1];
+	uint64_t seq;
+	char	job[OTA_ID_MAX + 1];
+	char	firmware[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];
+	char	from_version[OTA_ID_MAX + 1];	/* "": not known */
+	char	to_version[OTA_ID_MAX + 1];	/* the job's target */
+	int	state;			/* enum jd_state: the final one */
+	char	reason[OTA_REASON_MAX + 1];
+	char	desc[OTA_UTF8_SIZE(OTA_PDESC_MAX)];	/* last progress desc */
+	unsigned retries;		/* retries before this attempt */
+	int64_t	notified;		/* the attempt's notice, or 0 */
+	int64_t	started;		/* its first progress report, or 0 */
+	int64_t	finished;		/* when it ended */
+};
+
+/* Devices on one version of a module (otactl product versions). */
+struct version_count {
+	char	version[OTA_ID_MAX + 1];
+	size_t	devices;
 };
 
 /*

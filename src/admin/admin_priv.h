@@ -151,7 +151,8 @@ int	 admin_query_get(const char *query, const char *name, char *out,
 int	 admin_query_limit(const char *query, size_t *limit);
 /*
  * after= (into after, which pg->after then points to, or NULL) and limit=
- * of a firmware or job list: 0, or the status of the 400 answer made.
+ * of a list (firmware, jobs, a device's history): 0, or the status of
+ * the 400 answer made.
  */
 int	 admin_query_page(const char *query, struct ops_page *pg,
 	    char after[OTA_ID_MAX + 1], struct http_resp *);
@@ -161,7 +162,8 @@ int	 admin_query_page(const char *query, struct ops_page *pg,
  */
 
 admin_handler_fn admin_device_list, admin_device_import, admin_device_show,
-    admin_device_put, admin_device_rm;
+    admin_device_put, admin_device_rm, admin_device_history,
+    admin_product_versions;
 
 admin_handler_fn admin_firmware_list, admin_firmware_show,
     admin_firmware_edit, admin_firmware_rm;
@@ -171,9 +173,9 @@ admin_handler_fn admin_firmware_list, admin_firmware_show,
  * and its status in ar->status.  upload_end stores the image.
  */
 admin_handler_fn admin_firmware_upload_begin, admin_firmware_upload_end;
-/* The firmware view with status (counts may be NULL). */
+/* The firmware view with status (its devices by state may be NULL). */
 int	 admin_fw_send(struct http_resp *, int status,
-	    const struct firmware_rec *, const struct jobs_counts *counts);
+	    const struct firmware_rec *, const struct jobs_counts *devices);
 
 /* POST /api/v1/firmware's query: the parameters as given. */
 struct admin_fw_query {

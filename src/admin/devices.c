@@ -9,6 +9,8 @@
  *   PUT    /api/v1/devices/{id}            (JSON: product, secret, psk,
  *                                            versions)
  *   DELETE /api/v1/devices/{id}
+ *   GET    /api/v1/devices/{id}/history?after=&limit=
+ *   GET    /api/v1/products/{id}/versions?module=
  *
  * Secrets and PSKs go in and never come back: the device view says only
  * whether there is one, and the decoded body is wiped.
@@ -192,3 +194,65 @@ admin_device_show(struct admin *a, struct admin_req *ar, struct http_req *req,
 	return status;
 }
 
+
+static int
+histlist_cb(const struct history_rec *h, void *arg)
+{
+	struct admin_list *l = arg;
+
+	admin_list_item(l, codec_history_encode(h, NULL));
+	return l->failed;
+}
+
+/* A device's upgrade history, newest first; after= an entry's number. */
+int
+admin_device_history(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	char	 after[OTA_ID_MAX + 1], next[OTA_ID_MAX + 1];
+	struct admin_list l;
+	struct ops_page pg;
+	struct ops_err err;
+	int	 status;
+
+	if ((status = admin_query_page(http_req_query(req), &pg, after,
+	    resp)) != 0)
+		return status;
+	admin_list_init(&l);
+	if (ops_device_history(&a->ops, ar->id, &pg, histlist_cb, &l, next,
+	    &err) != OPS_OK) {
+		admin_list_free(&l);
+		return admin_ops_error(resp, &err);
+	}
+	return admin_list_send(resp, &l, next);
+}
+
+/* The version distribution of a product's devices (module= or default). */
+int
+admin_product_versions(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	char	 module[OTA_ID_MAX + 1];
+	struct codec_versions cv;
+	struct ops_versions vs;
+	struct ops_err err;
+	int	 rm, status;
+
+	if ((rm = admin_query_get(http_req_query(req), "module", module,
+	    sizeof(module))) == -1)
+		return admin_bad(resp, "bad query: module (at most once, "
+		    "percent-encoded)");
+	if (ops_product_versions(&a->ops, ar->id, rm ? module : NULL, &vs,
+	    &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	memset(&cv, 0, sizeof(cv));
+	snprintf(cv.product, sizeof(cv.product), "%s", vs.product);
+	snprintf(cv.module, sizeof(cv.module), "%s", vs.module);
+	cv.items = vs.items;
+	cv.n = vs.n;
+	cv.unreported = vs.unreported;
+	cv.total = vs.total;
+	status = admin_json(resp, 200, codec_versions_encode(&cv, NULL));
+	ops_versions_free(&vs);
+	return status;
+}

@@ -104,7 +104,7 @@ admin_firmware_list(struct admin *a, struct admin_req *ar,
 	admin_list_init(&l);
 	for (i = 0; i < n; i++)
 		admin_list_item(&l, codec_firmware_encode(&items[i].fw,
-		    &items[i].counts, NULL));
+		    &items[i].devices, NULL));
 	free(items);
 	return admin_list_send(resp, &l, next);
 }
@@ -118,7 +118,7 @@ admin_firmware_show(struct admin *a, struct admin_req *ar,
 
 	if (ops_firmware_show(&a->ops, ar->id, &it, &err) != OPS_OK)
 		return admin_ops_error(resp, &err);
-	return admin_fw_send(resp, 200, &it.fw, &it.counts);
+	return admin_fw_send(resp, 200, &it.fw, &it.devices);
 }
 
 /* PATCH: the name or the description; answers the firmware as GET. */

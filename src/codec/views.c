@@ -2,8 +2,10 @@
 /*
  * views.c: the operator's JSON, in three parts:
  *
- * 1. the views of a device, a firmware, a job and a job's row for one
- *    device, which otactl --json prints and the admin API sends;
+ * 1. the views of a device, a firmware, a job, a job's row for one
+ *    device, an entry of a device's upgrade history and a product's
+ *    version distribution, which otactl --json prints and the admin API
+ *    sends;
  * 2. the admin API's request bodies, which the API decodes and
  *    otactl --url encodes, and the API's views (the shared ones with a few
  *    more members);
@@ -84,9 +86,9 @@ put_time(cJSON *obj, const char *key, int64_t ms, int *oom)
 }
 
 static void
-put_counts(cJSON *obj, const struct jobs_counts *c, int *oom)
+put_counts(cJSON *obj, const char *key, const struct jobs_counts *c, int *oom)
 {
-	cJSON	*o = json_put_obj(obj, "counts", oom);
+	cJSON	*o = json_put_obj(obj, key, oom);
 	int	 s;
 
 	if (o == NULL)
@@ -132,8 +134,11 @@ codec_firmware_encode(const struct firmware_rec *fw,
 	json_put_hex(root, "sha256", fw->sha256, sizeof(fw->sha256), &oom);
 	json_put_str(root, "state", fw_state_name(fw->state), &oom);
 	put_time(root, "created", fw->created, &oom);
-	if (counts != NULL)
-		put_counts(root, counts, &oom);
+	if (counts != NULL) {
+		put_counts(root, "devices", counts, &oom);
+		/* their name before: kept for the scripts that read it */
+		put_counts(root, "counts", counts, &oom);
+	}
 	return json_finish(root, oom, len);
 }
 
@@ -192,7 +197,7 @@ codec_job_encode(const struct job_rec *job, const struct jobs_counts *counts,
 		json_put_num(o, "minDevices", job->abort_min_devices, &oom);
 	}
 	if (counts != NULL)
-		put_counts(root, counts, &oom);
+		put_counts(root, "counts", counts, &oom);
 	return json_finish(root, oom, len);
 }
 
@@ -218,6 +223,89 @@ codec_jobdev_encode(const struct jobdev_rec *jd, size_t *len)
 		json_put_num(root, "delivered", (double)jd->delivered, &oom);
 		json_put_num(root, "size", (double)jd->size, &oom);
 	}
+	return json_finish(root, oom, len);
+}
+
+static void
+history_members(cJSON *root, const struct history_rec *h, int *oom)
+{
+	json_put_num(root, "seq", (double)h->seq, oom);
+	json_put_str(root, "device", h->device, oom);
+	json_put_str(root, "job", h->job, oom);
+	json_put_str(root, "firmware", h->firmware, oom);
+	json_put_str(root, "module", h->module, oom);
+	put_str_or_null(root, "from", h->from_version, oom);
+	json_put_str(root, "to", h->to_version, oom);
+	json_put_str(root, "state", jd_state_name(h->state), oom);
+	put_str_or_null(root, "reason", h->reason, oom);
+	put_str_or_null(root, "desc", h->desc, oom);
+	json_put_num(root, "retries", h->retries, oom);
+	put_time(root, "notified", h->notified, oom);
+	put_time(root, "started", h->started, oom);
+	put_time(root, "finished", h->finished, oom);
+}
+
+char *
+codec_history_encode(const struct history_rec *h, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject();
+	int	 oom = root == NULL;
+
+	history_members(root, h, &oom);
+	return json_finish(root, oom, len);
+}
+
+static char	*splice_member(char *, size_t *, cJSON *, const char *);
+
+char *
+codec_device_show_encode(const struct device_rec *d,
+    const struct history_rec *h, size_t n, size_t *len)
+{
+	cJSON	*arr = cJSON_CreateArray(), *o;
+	int	 oom = arr == NULL;
+	size_t	 i;
+
+	for (i = 0; !oom && i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			oom = 1;
+			break;
+		}
+		history_members(o, &h[i], &oom);
+	}
+	if (oom) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
+	return splice_member(codec_device_encode(d, NULL), len, arr,
+	    "history");
+}
+
+char *
+codec_versions_encode(const struct codec_versions *vs, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject(), *arr, *o;
+	int	 oom = root == NULL;
+	size_t	 i;
+
+	json_put_str(root, "product", vs->product, &oom);
+	json_put_str(root, "module", vs->module, &oom);
+	if ((arr = cJSON_CreateArray()) == NULL)
+		oom = 1;
+	json_put_item(root, "versions", arr, &oom);
+	for (i = 0; !oom && i < vs->n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			oom = 1;
+			break;
+		}
+		json_put_str(o, "version", vs->items[i].version, &oom);
+		json_put_num(o, "devices", (double)vs->items[i].devices, &oom);
+	}
+	json_put_num(root, "unreported", (double)vs->unreported, &oom);
+	json_put_num(root, "total", (double)vs->total, &oom);
 	return json_finish(root, oom, len);
 }
 
@@ -910,6 +998,14 @@ view_time(const cJSON *obj, const char *name, int64_t *out, char *err,
 	return time_member(obj, name, out, err, errlen);
 }
 
+/*
+ * The largest count or size a view carries.  cJSON writes a number with
+ * 15 significant digits, so a larger whole number would not read back as
+ * it was sent (found by fuzz/fuzz_admin_json.c); no count or size of a
+ * gateway comes near it.
+ */
+#define VIEW_NUM_MAX	999999999999999.0
+
 static int
 view_num(const cJSON *obj, const char *name, double min, double max,
     double *out, char *err, size_t errlen)
@@ -941,10 +1037,10 @@ view_enum(const cJSON *obj, const char *name, const char *const *names,
 }
 
 static int
-view_counts(const cJSON *obj, struct jobs_counts *c, char *err,
-    size_t errlen)
+view_counts(const cJSON *obj, const char *key, struct jobs_counts *c,
+    char *err, size_t errlen)
 {
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "counts");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
 	double	 d;
 	int	 s;
 
@@ -952,14 +1048,14 @@ view_counts(const cJSON *obj, struct jobs_counts *c, char *err,
 	if (m == NULL || cJSON_IsNull(m))
 		return 0;
 	if (!cJSON_IsObject(m))
-		return json_fail(err, errlen, "bad \"counts\"");
+		return json_fail(err, errlen, "bad \"%s\"", key);
 	for (s = 0; s < JD_NSTATES; s++) {
-		if (view_num(m, jd_state_names[s], 0, 9e15, &d, err,
+		if (view_num(m, jd_state_names[s], 0, VIEW_NUM_MAX, &d, err,
 		    errlen) != 0)
 			return -1;
 		c->n[s] = (size_t)d;
 	}
-	if (view_num(m, "total", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(m, "total", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	c->total = (size_t)d;
 	return 0;
@@ -975,16 +1071,16 @@ view_sel(const cJSON *obj, struct codec_job_sel *sel, char *err,
 
 	if (v == NULL || !cJSON_IsObject(v))
 		return 0;
-	if (view_num(v, "added", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "added", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->added = (size_t)d;
-	if (view_num(v, "skipped", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "skipped", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->skipped = (size_t)d;
-	if (view_num(v, "leftOut", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "leftOut", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->left_out = (size_t)d;
-	if (view_num(v, "superseded", 0, 9e15, &d, err, errlen) != 0)
+	if (view_num(v, "superseded", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	sel->superseded = (size_t)d;
 	return 0;
@@ -1061,7 +1157,7 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 	    errlen) != 0 ||
 	    view_enum(o, "state", fw_states, 3, &fw->state, err,
 	    errlen) != 0 ||
-	    view_num(o, "size", 0, 9e15, &d, err, errlen) != 0)
+	    view_num(o, "size", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
 		return -1;
 	fw->size = (uint64_t)d;
 	if (view_hex(o, "md5", fw->md5, sizeof(fw->md5), err, errlen) != 0 ||
@@ -1069,7 +1165,10 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 	    errlen) != 0 ||
 	    view_time(o, "created", &fw->created, err, errlen) != 0)
 		return -1;
-	return view_counts(o, c != NULL ? c : &dummy, err, errlen);
+	/* "devices"; from a daemon before it, "counts" */
+	return view_counts(o, cJSON_GetObjectItemCaseSensitive(o,
+	    "devices") != NULL ? "devices" : "counts", c != NULL ? c : &dummy,
+	    err, errlen);
 }
 
 static int
@@ -1150,7 +1249,7 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
 	if (bool_member(o, "onlyNewReports", &job->only_new_reports, err,
 	    errlen) != 0)
 		return -1;
-	if (view_counts(o, c != NULL ? c : &dummy, err, errlen) != 0)
+	if (view_counts(o, "counts", c != NULL ? c : &dummy, err, errlen) != 0)
 		return -1;
 	if (sel != NULL && view_sel(o, sel, err, errlen) != 0)
 		return -1;
@@ -1197,6 +1296,119 @@ jobdev_view(const cJSON *o, struct jobdev_rec *jd, char *err, size_t errlen)
 		jd->delivered = (uint64_t)d;
 	}
 	return 0;
+}
+
+static int
+history_view(const cJSON *o, struct history_rec *h, char *err, size_t errlen)
+{
+	double	 d;
+
+	memset(h, 0, sizeof(*h));
+	if (!cJSON_IsObject(o))
+		return json_fail(err, errlen, "a history entry must be an "
+		    "object");
+	if (view_num(o, "seq", 1, VIEW_NUM_MAX, &d, err, errlen) != 0)
+		return -1;
+	h->seq = (uint64_t)d;
+	if (h->seq == 0 || (double)h->seq != d)
+		return json_fail(err, errlen, "bad \"seq\"");
+	if (view_str(o, "device", h->device, sizeof(h->device), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "job", h->job, sizeof(h->job), 1, err, errlen) != 0 ||
+	    view_str(o, "firmware", h->firmware, sizeof(h->firmware), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "module", h->module, sizeof(h->module), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "from", h->from_version, sizeof(h->from_version), 0,
+	    err, errlen) != 0 ||
+	    view_str(o, "to", h->to_version, sizeof(h->to_version), 1, err,
+	    errlen) != 0 ||
+	    view_enum(o, "state", jd_state_names, JD_NSTATES, &h->state, err,
+	    errlen) != 0 ||
+	    view_str(o, "reason", h->reason, sizeof(h->reason), 0, err,
+	    errlen) != 0 ||
+	    view_str(o, "desc", h->desc, sizeof(h->desc), 0, err,
+	    errlen) != 0 ||
+	    view_num(o, "retries", 0, 4294967295.0, &d, err, errlen) != 0)
+		return -1;
+	h->retries = (unsigned)d;
+	if (view_time(o, "notified", &h->notified, err, errlen) != 0 ||
+	    view_time(o, "started", &h->started, err, errlen) != 0 ||
+	    view_time(o, "finished", &h->finished, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int
+codec_history_view_decode(const void *buf, size_t len, struct history_rec *h,
+    char *err, size_t errlen)
+{
+	cJSON	*root;
+	int	 rc;
+
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	rc = history_view(root, h, err, errlen);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+codec_versions_decode(const void *buf, size_t len, struct codec_versions *vs,
+    char *err, size_t errlen)
+{
+	const cJSON *arr, *it;
+	cJSON	*root;
+	struct version_count *vc;
+	double	 d;
+	int	 n;
+
+	memset(vs, 0, sizeof(*vs));
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if (view_str(root, "product", vs->product, sizeof(vs->product), 1,
+	    err, errlen) != 0 ||
+	    view_str(root, "module", vs->module, sizeof(vs->module), 1, err,
+	    errlen) != 0 ||
+	    view_num(root, "unreported", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
+		goto fail;
+	vs->unreported = (size_t)d;
+	if (view_num(root, "total", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
+		goto fail;
+	vs->total = (size_t)d;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "versions");
+	if (!cJSON_IsArray(arr)) {
+		json_fail(err, errlen, "missing \"versions\"");
+		goto fail;
+	}
+	if ((n = cJSON_GetArraySize(arr)) > 0 &&
+	    (vs->items = calloc((size_t)n, sizeof(*vs->items))) == NULL) {
+		json_fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		if (vs->n == (size_t)n)
+			break;
+		vc = &vs->items[vs->n];
+		if (!cJSON_IsObject(it) ||
+		    view_str(it, "version", vc->version, sizeof(vc->version),
+		    1, err, errlen) != 0 ||
+		    view_num(it, "devices", 0, VIEW_NUM_MAX, &d, err,
+		    errlen) != 0) {
+			json_fail(err, errlen, "bad member of \"versions\"");
+			goto fail;
+		}
+		vc->devices = (size_t)d;
+		vs->n++;
+	}
+	cJSON_Delete(root);
+	return 0;
+fail:
+	free(vs->items);
+	vs->items = NULL;
+	vs->n = 0;
+	cJSON_Delete(root);
+	return -1;
 }
 
 int
@@ -1266,6 +1478,7 @@ codec_list_decode(const void *buf, size_t len, int view,
 		struct firmware_rec fw;
 		struct job_rec job;
 		struct jobdev_rec jd;
+		struct history_rec h;
 	} *rec = NULL;
 	struct jobs_counts counts;
 	const cJSON *items, *it;
@@ -1302,6 +1515,9 @@ codec_list_decode(const void *buf, size_t len, int view,
 			break;
 		case CODEC_VIEW_JOBDEV:
 			r = jobdev_view(it, &rec->jd, err, errlen);
+			break;
+		case CODEC_VIEW_HISTORY:
+			r = history_view(it, &rec->h, err, errlen);
 			break;
 		default:
 			r = json_fail(err, errlen, "unknown view");

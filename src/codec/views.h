@@ -13,13 +13,43 @@
 
 #include "model.h"
 
-/* Operator views, for otactl --json and the admin API. */
+/*
+ * Operator views, for otactl --json and the admin API.  A firmware's
+ * counts are its devices by state: "devices", and the same again as
+ * "counts", the member's name before it counted devices once.
+ */
 char	*codec_device_encode(const struct device_rec *, size_t *len);
 char	*codec_firmware_encode(const struct firmware_rec *,
-	    const struct jobs_counts *counts /* or NULL */, size_t *len);
+	    const struct jobs_counts *devices /* or NULL */, size_t *len);
 char	*codec_job_encode(const struct job_rec *,
 	    const struct jobs_counts *counts /* or NULL */, size_t *len);
 char	*codec_jobdev_encode(const struct jobdev_rec *, size_t *len);
+/*
+ * One entry of a device's upgrade history: {"seq","device","job",
+ * "firmware","module","from","to","state","reason","desc","retries",
+ * "notified","started","finished"} ("from", "reason", "desc" and the
+ * times null when unset).
+ */
+char	*codec_history_encode(const struct history_rec *, size_t *len);
+/* otactl device show: the device and "history":[its entries given]. */
+char	*codec_device_show_encode(const struct device_rec *,
+	    const struct history_rec *, size_t n, size_t *len);
+/*
+ * A product's version distribution: {"product","module","versions":
+ * [{"version","devices"},...],"unreported","total"}, versions in the
+ * order given.
+ */
+struct codec_versions {
+	char	 product[OTA_ID_MAX + 1];
+	char	 module[OTA_ID_MAX + 1];
+	struct version_count *items;	/* decode: malloc'd (free()) */
+	size_t	 n;
+	size_t	 unreported;
+	size_t	 total;
+};
+char	*codec_versions_encode(const struct codec_versions *, size_t *len);
+int	 codec_versions_decode(const void *buf, size_t len,
+	    struct codec_versions *, char *err, size_t errlen);
 
 /*
  * The admin API (src/admin) and its client (otactl --url).  The API sends
@@ -99,18 +129,22 @@ int	 codec_job_view_decode(const void *buf, size_t len, struct job_rec *,
 	    size_t errlen);
 int	 codec_jobdev_view_decode(const void *buf, size_t len,
 	    struct jobdev_rec *, char *err, size_t errlen);
+int	 codec_history_view_decode(const void *buf, size_t len,
+	    struct history_rec *, char *err, size_t errlen);
 
 /*
  * A list answer {"items":[view,...],"next":"<id>"|null}: cb gets each
- * item decoded (a struct device_rec, firmware_rec, job_rec or jobdev_rec
- * as the view says, with its counts or NULL); a non-zero return stops.
- * next (may be NULL) receives "next", or "".  0, 1 when cb stopped, -1.
+ * item decoded (a struct device_rec, firmware_rec, job_rec, jobdev_rec
+ * or history_rec as the view says, with its counts, a firmware's devices
+ * by state, or NULL); a non-zero return stops.  next (may be NULL)
+ * receives "next", or "".  0, 1 when cb stopped, -1.
  */
 enum codec_view {
 	CODEC_VIEW_DEVICE = 0,
 	CODEC_VIEW_FIRMWARE,
 	CODEC_VIEW_JOB,
 	CODEC_VIEW_JOBDEV,
+	CODEC_VIEW_HISTORY,
 };
 int	 codec_list_decode(const void *buf, size_t len, int view,
 	    int (*cb)(const void *rec, const struct jobs_counts *, void *),

@@ -201,6 +201,44 @@ fail:
 	return -1;
 }
 
+/*
+ * Records history_max_per_device in the store when it differs from what
+ * is there, so that otactl, which reads no configuration, trims devices'
+ * histories to the same bound.  A failure is logged: the bound already
+ * recorded (or the default) stays.
+ */
+static void
+core_history_max_record(struct core *c)
+{
+	struct store_txn *txn;
+	unsigned cur;
+	int	 rc;
+
+	if (c->cfg->history_max_per_device == 0)
+		return;	/* not set (a struct config made by hand) */
+	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+		goto fail;
+	rc = store_history_max_get(txn, &cur);
+	if (rc == 0 && cur == c->cfg->history_max_per_device) {
+		store_txn_abort(txn);
+		return;
+	}
+	if (rc == 0)
+		rc = store_history_max_set(txn, c->cfg->history_max_per_device);
+	if (rc != 0) {
+		store_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = store_txn_commit(txn)) != 0)
+		goto fail;
+	log_info("devices keep their last %u upgrade history entries",
+	    c->cfg->history_max_per_device);
+	return;
+fail:
+	log_warnx("history_max_per_device %u: %s",
+	    c->cfg->history_max_per_device, store_strerror(rc));
+}
+
 struct core *
 core_new(struct store *st, const struct config *cfg)
 {
@@ -230,6 +268,7 @@ core_new(struct store *st, const struct config *cfg)
 		core_free(c);
 		return NULL;
 	}
+	core_history_max_record(c);
 	return c;
 }
 
@@ -253,6 +292,7 @@ core_set_config(struct core *c, const struct config *cfg)
 {
 	c->cfg = cfg;
 	core_apply_config(c);
+	core_history_max_record(c);
 }
 
 void
@@ -738,7 +778,8 @@ check_run(struct check_run *r)
 	for (i = 0; i < r->nrows; i++) {
 		row = &c->rows[i];
 		if (r->notice < 0 && check_wants(r->body, &row->job)) {
-			if (jobs_on_check(&row->job, &row->jd, r->now,
+			if (jobs_on_check(&row->job, &row->jd,
+			    jobs_device_version(&dev, row->job.module), r->now,
 			    &ch) == 1)
 				r->notice = (int)i;
 			row->changed |= ch.changed;

@@ -98,7 +98,11 @@ struct core_resp {
 
 struct core;
 
-/* cfg and st must outlive the core. */
+/*
+ * cfg and st must outlive the core.  core_new, and core_set_config when
+ * it changed, record history_max_per_device in the store
+ * (store_history_max_set), where every process writing to it finds it.
+ */
 struct core *core_new(struct store *st, const struct config *cfg);
 void	 core_free(struct core *);	/* accepts NULL */
 /* The configuration changed (SIGHUP): reread what is reloadable. */

@@ -870,6 +870,7 @@ api_device_rm(struct api *a, const char *id, struct ops_err *err)
 struct page {
 	int	(*dev_cb)(const struct device_rec *, void *);
 	int	(*jd_cb)(const struct jobdev_rec *, void *);
+	int	(*hist_cb)(const struct history_rec *, void *);
 	int	(*any_cb)(const void *, const struct jobs_counts *, void *);
 	void	*arg;
 	size_t	 n;
@@ -885,6 +886,8 @@ page_cb(const void *rec, const struct jobs_counts *c, void *arg)
 		return pg->any_cb(rec, c, pg->arg);
 	if (pg->dev_cb != NULL)
 		return pg->dev_cb(rec, pg->arg);
+	if (pg->hist_cb != NULL)
+		return pg->hist_cb(rec, pg->arg);
 	return pg->jd_cb(rec, pg->arg);
 }
 
@@ -964,6 +967,52 @@ api_device_list(struct api *a, const struct ops_device_filter *f,
 	pg.arg = arg;
 	return api_pages(a, &pb, f != NULL ? f->after : NULL, f != NULL ?
 	    f->limit : 0, CODEC_VIEW_DEVICE, &pg, next, err);
+}
+
+int
+api_device_history(struct api *a, const char *id, const struct ops_page *opg,
+    int (*cb)(const struct history_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	struct page pg;
+	struct pbuf pb;
+
+	pb_init(&pb, "devices", id, "history");
+	memset(&pg, 0, sizeof(pg));
+	pg.hist_cb = cb;
+	pg.arg = arg;
+	return api_pages(a, &pb, opg != NULL ? opg->after : NULL, opg != NULL ?
+	    opg->limit : 0, CODEC_VIEW_HISTORY, &pg, next, err);
+}
+
+int
+api_product_versions(struct api *a, const char *product, const char *module,
+    struct ops_versions *vs, struct ops_err *err)
+{
+	struct codec_versions cv;
+	struct aresp r;
+	struct pbuf pb;
+	char	 msg[160];
+	int	 rc;
+
+	memset(vs, 0, sizeof(*vs));
+	pb_init(&pb, "products", product, "versions");
+	if (module != NULL && *module != '\0')
+		pb_param(&pb, "module", module);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
+	    err)) != OPS_OK)
+		return rc;
+	if (codec_versions_decode(r.body, r.len, &cv, msg, sizeof(msg)) != 0)
+		return bad_answer(&r, err, "a version distribution");
+	free(r.body);
+	snprintf(vs->product, sizeof(vs->product), "%s", cv.product);
+	snprintf(vs->module, sizeof(vs->module), "%s", cv.module);
+	vs->items = cv.items;
+	vs->n = cv.n;
+	vs->unreported = cv.unreported;
+	vs->total = cv.total;
+	return OPS_OK;
 }
 
 /* One bad line of a refused import's answer into the result. */
@@ -1186,7 +1235,7 @@ api_firmware_show(struct api *a, const char *id, struct ops_fw_item *it,
 	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
 	    err)) != OPS_OK)
 		return rc;
-	if (codec_firmware_view_decode(r.body, r.len, &it->fw, &it->counts,
+	if (codec_firmware_view_decode(r.body, r.len, &it->fw, &it->devices,
 	    msg, sizeof(msg)) != 0)
 		return bad_answer(&r, err, "a firmware");
 	free(r.body);
@@ -1224,7 +1273,7 @@ collect_cb(const void *rec, const struct jobs_counts *c, void *arg)
 	if (co->view == CODEC_VIEW_FIRMWARE) {
 		fi = (struct ops_fw_item *)co->v + co->n;
 		fi->fw = *(const struct firmware_rec *)rec;
-		fi->counts = *c;
+		fi->devices = *c;
 	} else {
 		ji = (struct ops_job_item *)co->v + co->n;
 		ji->job = *(const struct job_rec *)rec;

@@ -39,6 +39,12 @@ int	 api_device_rm(struct api *, const char *id, struct ops_err *);
 int	 api_device_list(struct api *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
+int	 api_device_history(struct api *, const char *id,
+	    const struct ops_page *,
+	    int (*cb)(const struct history_rec *, void *), void *arg,
+	    char next[OTA_ID_MAX + 1], struct ops_err *);
+int	 api_product_versions(struct api *, const char *product,
+	    const char *module, struct ops_versions *, struct ops_err *);
 /* ?product=; a 400 with "lines" fills the result's bad lines. */
 int	 api_device_import(struct api *, const char *csv, size_t len,
 	    const char *product, struct ops_import_result *,

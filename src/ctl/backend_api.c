@@ -68,6 +68,21 @@ api_be_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 }
 
 static int
+api_be_device_history(struct ctl *ctl, const char *id,
+    const struct ops_page *pg, int (*cb)(const struct history_rec *, void *),
+    void *arg, char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return api_device_history(ctl->api, id, pg, cb, arg, next, err);
+}
+
+static int
+api_be_product_versions(struct ctl *ctl, const char *product,
+    const char *module, struct ops_versions *vs, struct ops_err *err)
+{
+	return api_product_versions(ctl->api, product, module, vs, err);
+}
+
+static int
 api_be_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
     struct firmware_rec *out, struct ops_err *err)
 {
@@ -196,6 +211,8 @@ const struct ctl_backend ctl_backend_api = {
 	.device_list = api_be_device_list,
 	.device_show = api_be_device_show,
 	.device_rm = api_be_device_rm,
+	.device_history = api_be_device_history,
+	.product_versions = api_be_product_versions,
 	.firmware_add_fd = api_be_firmware_add_fd,
 	.firmware_fetch = api_be_firmware_fetch,
 	.firmware_list = api_be_firmware_list,

@@ -101,6 +101,21 @@ state_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 }
 
 static int
+state_device_history(struct ctl *ctl, const char *id,
+    const struct ops_page *pg, int (*cb)(const struct history_rec *, void *),
+    void *arg, char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	return ops_device_history(&ctl->ops, id, pg, cb, arg, next, err);
+}
+
+static int
+state_product_versions(struct ctl *ctl, const char *product,
+    const char *module, struct ops_versions *vs, struct ops_err *err)
+{
+	return ops_product_versions(&ctl->ops, product, module, vs, err);
+}
+
+static int
 state_firmware_add_fd(struct ctl *ctl, const struct ops_fw_params *p, int fd,
     struct firmware_rec *out, struct ops_err *err)
 {
@@ -243,6 +258,8 @@ const struct ctl_backend ctl_backend_state = {
 	.device_list = state_device_list,
 	.device_show = state_device_show,
 	.device_rm = state_device_rm,
+	.device_history = state_device_history,
+	.product_versions = state_product_versions,
 	.firmware_add_fd = state_firmware_add_fd,
 	.firmware_fetch = state_firmware_fetch,
 	.firmware_list = state_firmware_list,

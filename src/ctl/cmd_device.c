@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_device.c: the device commands of otactl: device put, import, list,
- * show and rm.  Each reads its options, makes one backend call (the same
- * on a state directory and over the admin API) and prints the answer, as
+ * show (with the latest of its upgrade history), history and rm.  Each
+ * reads its options, makes its backend calls (the same on a state
+ * directory and over the admin API) and prints the answer, as
  * docs/otactl.md shows it.
  */
 #include <limits.h>
@@ -316,15 +317,79 @@ const struct ctl_cmd ctl_cmd_device_list = {
 	help_device_list,
 };
 
-static const char help_device_show[] = "Shows one device.\n";
+/*
+ * Upgrade history: the table `device show' ends with and `device history'
+ * prints, one row per entry, newest first.
+ */
+#define HIST_COLS	11
+#define SHOW_HISTORY	5	/* entries `device show' lists */
+
+static const char *const hist_head[HIST_COLS] = { "SEQ", "FINISHED", "JOB",
+    "FIRMWARE", "MODULE", "FROM", "TO", "STATE", "REASON", "RETRIES",
+    "DESC" };
+
+struct histprint {
+	struct ctl *ctl;
+	struct ctl_table t;
+	struct ctl_jlist jl;
+	struct history_rec h[SHOW_HISTORY];	/* device show --json */
+	size_t	 n;
+	int	 keep;			/* into h[], not printed */
+	int	 failed;
+};
+
+static int
+histprint_cb(const struct history_rec *h, void *arg)
+{
+	struct histprint *hp = arg;
+	char	 seq[24], fin[32], retries[16];
+	const char *row[HIST_COLS];
+
+	if (hp->keep) {
+		if (hp->n < SHOW_HISTORY)
+			hp->h[hp->n] = *h;
+	} else if (hp->ctl->json) {
+		ctl_jlist_item(&hp->jl, codec_history_encode(h, NULL));
+		if (hp->jl.failed)
+			return 1;
+	}
+	hp->n++;
+	if (hp->ctl->json)
+		return 0;
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)h->seq);
+	ctl_fmt_time(h->finished, fin);
+	snprintf(retries, sizeof(retries), "%u", h->retries);
+	row[0] = seq;
+	row[1] = fin;
+	row[2] = h->job;
+	row[3] = h->firmware;
+	row[4] = h->module;
+	row[5] = h->from_version[0] != '\0' ? h->from_version : "-";
+	row[6] = h->to_version;
+	row[7] = jobs_jd_state_name(h->state);
+	row[8] = h->reason[0] != '\0' ? h->reason : "-";
+	row[9] = retries;
+	row[10] = h->desc;
+	if (ctl_table_add(&hp->t, row) == -1) {
+		hp->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static const char help_device_show[] =
+"Shows one device, with the latest entries of its upgrade history (all\n"
+"of them: otactl device history ID).\n";
 
 static int
 cmd_device_show(struct ctl *ctl, int argc, char **argv)
 {
+	struct ops_page pg = { NULL, SHOW_HISTORY };
+	struct histprint hp;
 	struct device_rec d;
 	struct ops_err err;
 	char	 vers[OTA_MODULES_MAX * (2 * OTA_ID_MAX + 2) + 2];
-	char	 t1[32], t2[32], t3[32];
+	char	 t1[32], t2[32], t3[32], next[OTA_ID_MAX + 1];
 	int	 rc;
 
 	if ((rc = ctl_one_id_args(argc, argv, "one device ID")) != 0)
@@ -333,10 +398,29 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	if (ctl->be->device_show(ctl, argv[optind], &d, &err) != OPS_OK)
 		return ctl_op_fail(&err);
+	memset(&hp, 0, sizeof(hp));
+	hp.ctl = ctl;
+	hp.keep = 1;
+	ctl_table_init(&hp.t, HIST_COLS);
+	ctl_table_add(&hp.t, hist_head);
+	rc = ctl->be->device_history(ctl, argv[optind], &pg, histprint_cb,
+	    &hp, next, &err);
+	if (rc != OPS_OK || hp.failed) {
+		ctl_table_free(&hp.t);
+		crypto_wipe(&d, sizeof(d));
+		if (rc != OPS_OK)
+			return ctl_op_fail(&err);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
 	if (ctl->json) {
-		ctl_json_put(codec_device_encode(&d, NULL));
-		putchar('\n');
-		return 0;
+		rc = ctl_json_put(codec_device_show_encode(&d, hp.h,
+		    hp.n < SHOW_HISTORY ? hp.n : SHOW_HISTORY, NULL));
+		if (rc == 0)
+			putchar('\n');
+		ctl_table_free(&hp.t);
+		crypto_wipe(&d, sizeof(d));
+		return rc == 0 ? 0 : EXIT_OP;
 	}
 	ctl_versions_str(&d, vers, sizeof(vers));
 	ctl_fmt_time(d.created, t1);
@@ -350,6 +434,18 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 	ctl_kv("created", "%s", t1);
 	ctl_kv("updated", "%s", t2);
 	ctl_kv("last seen", "%s", t3);
+	if (hp.n == 0)
+		ctl_kv("history", "none");
+	else if (next[0] != '\0')
+		ctl_kv("history", "the last %zu upgrade attempts, newest first "
+		    "(all: otactl device history %s)", hp.n, d.id);
+	else
+		ctl_kv("history", "%zu upgrade attempt%s, newest first", hp.n,
+		    hp.n == 1 ? "" : "s");
+	if (hp.n > 0)
+		ctl_table_print(&hp.t);
+	ctl_table_free(&hp.t);
+	crypto_wipe(&d, sizeof(d));
 	return 0;
 }
 
@@ -359,9 +455,89 @@ const struct ctl_cmd ctl_cmd_device_show = {
 	help_device_show,
 };
 
+static const char help_device_history[] =
+"Lists a device's upgrade history, newest first: one entry per attempt\n"
+"that ended (SUCCEEDED, FAILED, also before a retry, CANCELED), with its\n"
+"job, firmware, the version it started from and its target.\n"
+"  --after SEQ              start after this entry (older ones follow)\n"
+"  --limit N                at most N entries\n";
+
+static int
+cmd_device_history(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "after", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct histprint hp;
+	struct ops_page pg;
+	struct ops_err err;
+	char	 next[OTA_ID_MAX + 1];
+	long long n;
+	int	 ch, rc;
+
+	memset(&pg, 0, sizeof(pg));
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 'a':
+			pg.after = optarg;
+			break;
+		case 'l':
+			if (ctl_parse_num(optarg, 1, LLONG_MAX, &n) == -1)
+				return ctl_usage_err("--limit wants a number");
+			pg.limit = (size_t)n;
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_err("want one device ID");
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	memset(&hp, 0, sizeof(hp));
+	hp.ctl = ctl;
+	ctl_table_init(&hp.t, HIST_COLS);
+	if (!ctl->json)
+		ctl_table_add(&hp.t, hist_head);
+	rc = ctl->be->device_history(ctl, argv[optind], &pg, histprint_cb,
+	    &hp, next, &err);
+	if (rc != OPS_OK || hp.failed) {
+		ctl_table_free(&hp.t);
+		ctl_jlist_free(&hp.jl);
+		if (rc != OPS_OK)
+			return ctl_op_fail(&err);
+		ctl_err("out of memory");
+		return EXIT_OP;
+	}
+	rc = 0;
+	if (ctl->json)
+		rc = ctl_jlist_put(&hp.jl, next);
+	else if (hp.n == 0)
+		printf("no upgrade history for device %s\n", argv[optind]);
+	else {
+		ctl_table_print(&hp.t);
+		if (next[0] != '\0')
+			printf("(more: --after %s)\n", next);
+	}
+	ctl_table_free(&hp.t);
+	return rc == 0 ? 0 : EXIT_OP;
+}
+
+const struct ctl_cmd ctl_cmd_device_history = {
+	"device", "history", cmd_device_history,
+	"ID [--after SEQ] [--limit N]",
+	help_device_history,
+};
+
 static const char help_device_rm[] =
-"Removes a device.  Refused while it is UPGRADING in a job; its other\n"
-"open job rows are canceled.\n";
+"Removes a device and its upgrade history.  Refused while it is\n"
+"UPGRADING in a job; its other open job rows are canceled.\n";
 
 /* `device rm', and `firmware rm' too (see otactl.h). */
 int

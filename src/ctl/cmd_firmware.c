@@ -274,12 +274,12 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		if (ctl->json) {
 			ctl_jlist_item(&jl, codec_firmware_encode(&items[i].fw,
-			    &items[i].counts, NULL));
+			    &items[i].devices, NULL));
 			continue;
 		}
 		snprintf(size, sizeof(size), "%llu",
 		    (unsigned long long)items[i].fw.size);
-		snprintf(devs, sizeof(devs), "%zu", items[i].counts.total);
+		snprintf(devs, sizeof(devs), "%zu", items[i].devices.total);
 		ctl_fmt_time(items[i].fw.created, created);
 		row[0] = items[i].fw.id;
 		row[1] = items[i].fw.product;
@@ -320,7 +320,7 @@ fw_print(const struct ops_fw_item *it)
 	hex_encode(it->fw.md5, sizeof(it->fw.md5), md5);
 	hex_encode(it->fw.sha256, sizeof(it->fw.sha256), sha);
 	ctl_fmt_time(it->fw.created, created);
-	ctl_counts_line(&it->counts, counts, sizeof(counts));
+	ctl_counts_line(&it->devices, counts, sizeof(counts));
 	ctl_kv("id", "%s", it->fw.id);
 	ctl_kv("product", "%s", it->fw.product);
 	ctl_kv("module", "%s", it->fw.module);
@@ -333,12 +333,12 @@ fw_print(const struct ops_fw_item *it)
 	ctl_kv("md5", "%s", md5);
 	ctl_kv("sha256", "%s", sha);
 	ctl_kv("created", "%s", created);
-	ctl_kv("devices", "%zu (%s)", it->counts.total, counts);
+	ctl_kv("devices", "%zu (%s)", it->devices.total, counts);
 }
 
 static const char help_firmware_show[] =
-"Shows one firmware with the number of devices in each state across its\n"
-"jobs.\n";
+"Shows one firmware with its devices by state: the devices in its jobs,\n"
+"each counted once, by its row in the newest of those jobs.\n";
 
 static int
 cmd_firmware_show(struct ctl *ctl, int argc, char **argv)
@@ -354,7 +354,7 @@ cmd_firmware_show(struct ctl *ctl, int argc, char **argv)
 	if (ctl->be->firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	if (ctl->json) {
-		ctl_json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
+		ctl_json_put(codec_firmware_encode(&it.fw, &it.devices, NULL));
 		putchar('\n');
 	} else
 		fw_print(&it);
@@ -412,7 +412,7 @@ cmd_firmware_edit(struct ctl *ctl, int argc, char **argv)
 	    ctl->be->firmware_show(ctl, argv[optind], &it, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	if (ctl->json) {
-		ctl_json_put(codec_firmware_encode(&it.fw, &it.counts, NULL));
+		ctl_json_put(codec_firmware_encode(&it.fw, &it.devices, NULL));
 		putchar('\n');
 	} else
 		fw_print(&it);

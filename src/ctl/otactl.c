@@ -41,6 +41,8 @@ static const char usage_text[] =
 "[--version [MODULE=]VER]...\n"
 "  device import FILE.csv [--product P] | device show ID | device rm ID\n"
 "  device list [--product P] [--version V] [--after ID] [--limit N]\n"
+"  device history ID [--after SEQ] [--limit N]\n"
+"  product versions P [--module M]\n"
 "  firmware add FILE|--url URL --sha256 HEX [--ca FILE] --product P "
 "--version V\n"
 "             [--module M] [--name N] [--sign-method SHA256|MD5] "
@@ -79,7 +81,8 @@ CONFIG_DEFAULT_PATH "):\n"
 /* The commands, in the order the help lists them. */
 static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_device_put, &ctl_cmd_device_import, &ctl_cmd_device_list,
-	&ctl_cmd_device_show, &ctl_cmd_device_rm,
+	&ctl_cmd_device_show, &ctl_cmd_device_history, &ctl_cmd_device_rm,
+	&ctl_cmd_product_versions,
 	&ctl_cmd_firmware_add, &ctl_cmd_firmware_list, &ctl_cmd_firmware_show,
 	&ctl_cmd_firmware_edit, &ctl_cmd_firmware_rm,
 	&ctl_cmd_job_create, &ctl_cmd_job_list, &ctl_cmd_job_show,

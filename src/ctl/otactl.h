@@ -7,7 +7,8 @@
  *   print.c           text tables, "key: value" lines, JSON output
  *   backend_state.c   struct ctl_backend over src/ops (--state DIR)
  *   backend_api.c     struct ctl_backend over the admin API (--url)
- *   cmd_device.c, cmd_firmware.c, cmd_job.c, job_watch.c, cmd_relay.c
+ *   cmd_device.c, cmd_product.c, cmd_firmware.c, cmd_job.c,
+ *   job_watch.c, cmd_relay.c
  *                     the commands, each with its options, its backend
  *                     call and its output
  *
@@ -65,7 +66,9 @@ struct ctl_cmd {
 };
 
 extern const struct ctl_cmd ctl_cmd_device_put, ctl_cmd_device_import,
-	    ctl_cmd_device_list, ctl_cmd_device_show, ctl_cmd_device_rm;
+	    ctl_cmd_device_list, ctl_cmd_device_show, ctl_cmd_device_history,
+	    ctl_cmd_device_rm;
+extern const struct ctl_cmd ctl_cmd_product_versions;
 extern const struct ctl_cmd ctl_cmd_firmware_add, ctl_cmd_firmware_list,
 	    ctl_cmd_firmware_show, ctl_cmd_firmware_edit, ctl_cmd_firmware_rm;
 extern const struct ctl_cmd ctl_cmd_job_create, ctl_cmd_job_list,
@@ -99,6 +102,15 @@ struct ctl_backend {
 	int	(*device_show)(struct ctl *, const char *id,
 		    struct device_rec *, struct ops_err *);
 	int	(*device_rm)(struct ctl *, const char *id, struct ops_err *);
+	/* Newest first; pg->after is an entry's seq, next the next one. */
+	int	(*device_history)(struct ctl *, const char *id,
+		    const struct ops_page *pg,
+		    int (*cb)(const struct history_rec *, void *), void *arg,
+		    char next[OTA_ID_MAX + 1], struct ops_err *);
+	/* Free with ops_versions_free. */
+	int	(*product_versions)(struct ctl *, const char *product,
+		    const char *module, struct ops_versions *,
+		    struct ops_err *);
 
 	int	(*firmware_add_fd)(struct ctl *, const struct ops_fw_params *,
 		    int fd, struct firmware_rec *, struct ops_err *);

@@ -7,7 +7,16 @@
  * (src/ops) caused it.  An event is encoded to JSON by the codec and
  * appended with store_outbox_append in the caller's transaction; the
  * relay (src/relay) sends the outbox upstream later, in order.
+ *
+ * The history entry of an attempt that ended is made here too, from the
+ * row as the change left it (a row failing on its way to RETRY_WAIT still
+ * holds the failed attempt's reason and times: the retry clears them
+ * later).  Its source version is the one the row noted at its notice; a
+ * row that never got one (canceled, superseded or terminated while it
+ * waited, or written before rows noted it) takes the device's version of
+ * the module now, unless that is the target already.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +67,44 @@ events_inform(struct store_txn *txn, const struct device_rec *dev,
 	return events_put(txn, &ev);
 }
 
+/* The entry of the attempt that ended in `state' in the row's history. */
+static int
+events_history(struct store_txn *txn, const struct job_rec *job,
+    const struct jobdev_rec *jd, int state, int64_t now)
+{
+	struct history_rec h;
+	struct device_rec dev;
+	const char *v;
+	int	 rc;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.device, sizeof(h.device), "%s", jd->device);
+	snprintf(h.job, sizeof(h.job), "%s", job->id);
+	snprintf(h.firmware, sizeof(h.firmware), "%s", job->firmware);
+	snprintf(h.module, sizeof(h.module), "%s", job->module);
+	snprintf(h.to_version, sizeof(h.to_version), "%s", job->version);
+	snprintf(h.from_version, sizeof(h.from_version), "%s",
+	    jd->from_version);
+	if (h.from_version[0] == '\0') {
+		rc = store_device_get(txn, jd->device, &dev);
+		if (rc != 0 && rc != STORE_ENOTFOUND)
+			return rc;
+		if (rc == 0 && (v = jobs_device_version(&dev,
+		    job->module)) != NULL && strcmp(v, job->version) != 0)
+			snprintf(h.from_version, sizeof(h.from_version), "%s",
+			    v);
+		explicit_bzero(&dev, sizeof(dev));
+	}
+	h.state = state;
+	snprintf(h.reason, sizeof(h.reason), "%s", jd->reason);
+	snprintf(h.desc, sizeof(h.desc), "%s", jd->desc);
+	h.retries = jd->retries;
+	h.notified = jd->notified;
+	h.started = jd->started;
+	h.finished = now;
+	return store_history_append(txn, &h);
+}
+
 int
 events_state_change(struct store_txn *txn, const struct job_rec *job,
     const struct jobdev_rec *jd, const struct jobs_change *ch, int64_t now)
@@ -79,9 +126,16 @@ events_state_change(struct store_txn *txn, const struct job_rec *job,
 		ev.state = jobs_jd_state_name(ch->via[i]);
 		if ((rc = events_put(txn, &ev)) != 0)
 			return rc;
+		if (jobs_jd_is_final(ch->via[i]) && (rc = events_history(txn,
+		    job, jd, ch->via[i], now)) != 0)
+			return rc;
 	}
 	ev.state = jobs_jd_state_name(ch->to);
-	return events_put(txn, &ev);
+	if ((rc = events_put(txn, &ev)) != 0)
+		return rc;
+	if (jobs_jd_is_final(ch->to))
+		return events_history(txn, job, jd, ch->to, now);
+	return 0;
 }
 
 int

@@ -175,6 +175,7 @@ jd_requeue(struct jobdev_rec *jd, int64_t now, struct jobs_change *ch)
 	jd->step100 = 0;
 	jd->started = 0;
 	jd->next_at = 0;
+	jd->from_version[0] = '\0';
 }
 
 /*
@@ -373,8 +374,8 @@ jobs_jd_init(const struct job_rec *job, struct jobdev_rec *jd,
 }
 
 int
-jobs_on_check(struct job_rec *job, struct jobdev_rec *jd, int64_t now,
-    struct jobs_change *ch)
+jobs_on_check(struct job_rec *job, struct jobdev_rec *jd, const char *version,
+    int64_t now, struct jobs_change *ch)
 {
 	const char *why;
 
@@ -416,6 +417,11 @@ jobs_on_check(struct job_rec *job, struct jobdev_rec *jd, int64_t now,
 	jd_move(jd, JD_NOTIFIED, now, ch);
 	jd->reason[0] = '\0';
 	jd->notified = now;
+	if (version != NULL && strlen(version) <= OTA_ID_MAX)
+		snprintf(jd->from_version, sizeof(jd->from_version), "%s",
+		    version);
+	else
+		jd->from_version[0] = '\0';
 	return 1;
 }
 

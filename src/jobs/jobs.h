@@ -75,9 +75,12 @@ void	 jobs_jd_init(const struct job_rec *, struct jobdev_rec *,
  * job's rate-limiter fields (change->job_changed).  A NOTIFIED row gets the
  * same notice again (1, nothing changed) while its job is RUNNING and in
  * its window; a RETRY_WAIT row whose wait is over is queued first.
+ * version is the device's version of the job's module (NULL: it never
+ * said): a row that gets its notice keeps it as the attempt's source
+ * (jd->from_version), for the device's upgrade history.
  */
-int	 jobs_on_check(struct job_rec *, struct jobdev_rec *, int64_t now,
-	    struct jobs_change *);
+int	 jobs_on_check(struct job_rec *, struct jobdev_rec *,
+	    const char *version, int64_t now, struct jobs_change *);
 
 /*
  * The device reported a version for the job's module (in a check or in a

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * device.c: the operator's device operations: provision or update (put),
- * show, list in pages, remove.
+ * show, list in pages, remove; a device's upgrade history, and the
+ * version distribution of a product's devices.
  *
  * A device's secret is stored only as a salted hash, and the copies of a
  * secret or PSK made here are wiped once done with.  A newly provisioned
@@ -9,11 +10,13 @@
  * creates it, so it does not miss a rollout that is already running.
  * Removing a device is refused while one of its rows is UPGRADING;
  * otherwise its open rows are canceled (with their events, and their
- * jobs settled again) and its closed rows stay as job history.
+ * jobs settled again), its closed rows stay in their jobs, and its
+ * upgrade history goes with it (store_device_del).
  *
  * ops_devparams_check and ops_device_apply are shared with csv.c, whose
  * import is the same provisioning, once per line, in one transaction.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,4 +440,208 @@ ops_device_list(struct ops *ops, const struct ops_device_filter *f,
 	if (dl.more && next != NULL)
 		snprintf(next, OTA_ID_MAX + 1, "%s", dl.last);
 	return ops_ok(err);
+}
+
+/*
+ * Upgrade history.
+ */
+
+struct histlist {
+	int	(*cb)(const struct history_rec *, void *);
+	void	*arg;
+	size_t	 limit;
+	size_t	 delivered;
+	int	 more;
+	uint64_t last;
+};
+
+static int
+histlist_cb(const struct history_rec *h, void *arg)
+{
+	struct histlist *hl = arg;
+
+	if (hl->limit > 0 && hl->delivered == hl->limit) {
+		hl->more = 1;
+		return 1;
+	}
+	hl->delivered++;
+	hl->last = h->seq;
+	return hl->cb(h, hl->arg) != 0;
+}
+
+/* A page's after: the seq of an entry, in decimal; 0 and 0 for none. */
+static int
+history_after(const char *after, uint64_t *seq)
+{
+	char	*end;
+	unsigned long long v;
+
+	*seq = 0;
+	if (after == NULL || *after == '\0')
+		return 0;
+	if (*after < '1' || *after > '9' || strlen(after) > 19)
+		return -1;
+	errno = 0;
+	v = strtoull(after, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+int
+ops_device_history(struct ops *ops, const char *id, const struct ops_page *pg,
+    int (*cb)(const struct history_rec *, void *), void *arg,
+    char next[OTA_ID_MAX + 1], struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct device_rec dev;
+	struct histlist hl;
+	uint64_t before;
+	int	 rc;
+
+	if (next != NULL)
+		next[0] = '\0';
+	if (id == NULL || !valid_device_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid device id");
+	if (history_after(pg != NULL ? pg->after : NULL, &before) == -1)
+		return ops_fail(err, OPS_EINVAL, "invalid history entry in "
+		    "after (the number of an entry)");
+	memset(&hl, 0, sizeof(hl));
+	hl.cb = cb;
+	hl.arg = arg;
+	hl.limit = pg != NULL ? pg->limit : 0;
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "device history");
+	rc = store_device_get(txn, id, &dev);
+	crypto_wipe(&dev, sizeof(dev));
+	if (rc == 0)
+		rc = store_history_iter(txn, id, before, histlist_cb, &hl);
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no device %s", id);
+	if (rc != 0 && rc != STORE_ESTOP)
+		return ops_fail_store(err, rc, id);
+	if (hl.more && next != NULL)
+		snprintf(next, OTA_ID_MAX + 1, "%llu",
+		    (unsigned long long)hl.last);
+	return ops_ok(err);
+}
+
+/*
+ * The version distribution of a product.  The versions seen are kept in
+ * an array sorted by version (a fleet has few), found by binary search.
+ */
+
+struct vdist {
+	const char *product;
+	const char *module;
+	struct ops_vec v;	/* struct version_count, by version */
+	size_t	 unreported;
+	size_t	 total;
+	int	 nomem;
+};
+
+static int
+vdist_cb(const struct device_rec *dev, void *arg)
+{
+	struct vdist *vd = arg;
+	struct version_count *vc;
+	const char *v;
+	size_t	 lo = 0, hi, mid;
+	int	 c;
+
+	if (strcmp(dev->product, vd->product) != 0)
+		return 0;
+	vd->total++;
+	if ((v = jobs_device_version(dev, vd->module)) == NULL) {
+		vd->unreported++;
+		return 0;
+	}
+	for (hi = vd->v.n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		vc = ops_vec_at(&vd->v, mid);
+		if ((c = strcmp(v, vc->version)) == 0) {
+			vc->devices++;
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (ops_vec_push(&vd->v) == NULL) {
+		vd->nomem = 1;
+		return 1;
+	}
+	vc = ops_vec_at(&vd->v, lo);
+	memmove((char *)vc + sizeof(*vc), vc, (vd->v.n - 1 - lo) *
+	    sizeof(*vc));
+	memset(vc, 0, sizeof(*vc));
+	snprintf(vc->version, sizeof(vc->version), "%s", v);
+	vc->devices = 1;
+	return 0;
+}
+
+/* The most devices first; versions in byte order break ties. */
+static int
+vcount_cmp(const void *a, const void *b)
+{
+	const struct version_count *x = a, *y = b;
+
+	if (x->devices != y->devices)
+		return x->devices > y->devices ? -1 : 1;
+	return strcmp(x->version, y->version);
+}
+
+int
+ops_product_versions(struct ops *ops, const char *product, const char *module,
+    struct ops_versions *out, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct vdist vd;
+	int	 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (module == NULL || *module == '\0')
+		module = "default";
+	if (product == NULL || !valid_product(product))
+		return ops_fail(err, OPS_EINVAL, "invalid product (1-64 of "
+		    "A-Z a-z 0-9 _ -)");
+	if (!valid_module(module))
+		return ops_fail(err, OPS_EINVAL, "invalid module (1-64 of "
+		    "A-Z a-z 0-9 . _ -)");
+	memset(&vd, 0, sizeof(vd));
+	vd.product = product;
+	vd.module = module;
+	ops_vec_init(&vd.v, sizeof(struct version_count));
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "product versions");
+	rc = store_device_iter(txn, NULL, vdist_cb, &vd);
+	store_txn_abort(txn);
+	if (rc == STORE_ESTOP)
+		rc = STORE_EIO;	/* out of memory */
+	if (rc != 0) {
+		ops_vec_free(&vd.v);
+		return ops_fail_store(err, rc, "product versions");
+	}
+	if (vd.v.n > 1)
+		qsort(vd.v.data, vd.v.n, vd.v.esize, vcount_cmp);
+	snprintf(out->product, sizeof(out->product), "%s", product);
+	snprintf(out->module, sizeof(out->module), "%s", module);
+	out->items = (struct version_count *)vd.v.data;
+	out->n = vd.v.n;
+	out->unreported = vd.unreported;
+	out->total = vd.total;
+	return ops_ok(err);
+}
+
+void
+ops_versions_free(struct ops_versions *vs)
+{
+	if (vs == NULL)
+		return;
+	free(vs->items);
+	vs->items = NULL;
+	vs->n = 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * firmware.c: the operator's firmware operations: add (a streamed upload,
- * or the whole image from a descriptor or a file), show and list with the
- * device counts of their jobs, edit the name and description, remove.
+ * or the whole image from a descriptor or a file), show and list with
+ * their devices by state (each device once, across the firmware's jobs),
+ * edit the name and description, remove.
  *
  * An image is a file, not a store record, so adding one takes three
  * steps: the bytes stream into a temporary image while MD5 and SHA-256
@@ -355,28 +356,94 @@ ops_firmware_add_file(struct ops *ops, const struct ops_fw_params *p,
 	return rc;
 }
 
-/* Adds the row counts of every job of firmware id to c. */
+/*
+ * The devices of a firmware by state.  A device may have rows in several
+ * of the firmware's jobs (failed in one, retried in the next): it counts
+ * once, in the state of its row in the newest job.  With one job that is
+ * the job's counts; with more, the rows are collected with the rank of
+ * their job (0: the newest), sorted by device and rank, and the first
+ * row of each device is counted.
+ */
+struct fw_row {
+	char	 device[OTA_ID_MAX + 1];
+	uint32_t rank;
+	int	 state;
+};
+
+struct fw_rows {
+	struct ops_vec v;
+	uint32_t rank;
+};
+
+static int
+fw_row_cb(const struct jobdev_rec *jd, void *arg)
+{
+	struct fw_rows *fr = arg;
+	struct fw_row *r;
+
+	if ((r = ops_vec_push(&fr->v)) == NULL)
+		return 1;
+	memcpy(r->device, jd->device, sizeof(r->device));
+	r->rank = fr->rank;
+	r->state = jd->state;
+	return 0;
+}
+
+static int
+fw_row_cmp(const void *a, const void *b)
+{
+	const struct fw_row *x = a, *y = b;
+	int	 c;
+
+	if ((c = strcmp(x->device, y->device)) != 0)
+		return c;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
 static int
 fw_counts(struct store_txn *txn, const struct ops_vec *jobs, const char *id,
     struct jobs_counts *c)
 {
-	struct jobs_counts jc;
-	struct job_rec *job;
-	size_t	 i;
-	int	 rc, s;
+	struct fw_rows fr;
+	struct fw_row *r, *prev = NULL;
+	struct job_rec *job, *only = NULL;
+	size_t	 i, njobs = 0;
+	int	 rc = 0;
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < jobs->n; i++) {
 		job = ops_vec_at(jobs, i);
+		if (strcmp(job->firmware, id) == 0) {
+			only = job;
+			njobs++;
+		}
+	}
+	if (njobs == 0)
+		return 0;
+	if (njobs == 1)
+		return ops_job_counts(txn, only->id, c);
+	memset(&fr, 0, sizeof(fr));
+	ops_vec_init(&fr.v, sizeof(struct fw_row));
+	/* jobs come in id order, the order they were made: newest last */
+	for (i = jobs->n; i-- > 0 && rc == 0;) {
+		job = ops_vec_at(jobs, i);
 		if (strcmp(job->firmware, id) != 0)
 			continue;
-		if ((rc = ops_job_counts(txn, job->id, &jc)) != 0)
-			return rc;
-		for (s = 0; s < JD_NSTATES; s++)
-			c->n[s] += jc.n[s];
-		c->total += jc.total;
+		rc = store_jobdev_iter(txn, job->id, fw_row_cb, &fr);
+		if (rc == STORE_ESTOP)
+			rc = STORE_EIO;	/* out of memory */
+		fr.rank++;
 	}
-	return 0;
+	if (rc == 0 && fr.v.n > 1)
+		qsort(fr.v.data, fr.v.n, fr.v.esize, fw_row_cmp);
+	for (i = 0; rc == 0 && i < fr.v.n; i++) {
+		r = ops_vec_at(&fr.v, i);
+		if (prev == NULL || strcmp(prev->device, r->device) != 0)
+			jobs_counts_add(c, r->state);
+		prev = r;
+	}
+	ops_vec_free(&fr.v);
+	return rc;
 }
 
 int
@@ -398,7 +465,7 @@ ops_firmware_show(struct ops *ops, const char *id, struct ops_fw_item *item,
 		goto out;
 	}
 	if (rc != 0 || (rc = ops_all_jobs(txn, &jobs)) != 0 ||
-	    (rc = fw_counts(txn, &jobs, id, &item->counts)) != 0) {
+	    (rc = fw_counts(txn, &jobs, id, &item->devices)) != 0) {
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}
@@ -444,7 +511,7 @@ ops_firmware_list(struct ops *ops, const struct ops_page *pg,
 		rc = ops_all_jobs(txn, &jobs);
 	for (i = 0; rc == 0 && i < p.v.n; i++) {
 		it = ops_vec_at(&p.v, i);
-		rc = fw_counts(txn, &jobs, it->fw.id, &it->counts);
+		rc = fw_counts(txn, &jobs, it->fw.id, &it->devices);
 	}
 	store_txn_abort(txn);
 	ops_vec_free(&jobs);

@@ -19,7 +19,8 @@
  * Decisions (also in docs/otactl.md):
  *   - device rm is refused (409) while the device has an UPGRADING row;
  *     its other open rows are canceled (with their events) in the same
- *     transaction, its closed rows stay as job history.
+ *     transaction, its closed rows stay in their jobs, and its upgrade
+ *     history goes with it.
  *   - device put needs a product for a new device; a product, secret or
  *     PSK that is not given is kept, an empty secret or PSK ("") removes
  *     it.  (otactl always asks for --product, as CONTRACT §4 has it.)
@@ -93,6 +94,18 @@ void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 int	 ops_parse_module_version(const char *arg, struct module_version *out);
 
 /*
+ * A page of a list in id order (fw-2 before fw-10): the items after
+ * `after' (NULL or "": from the first), at most `limit' of them (0: no
+ * limit).  When the limit cut the list short, next receives the id to
+ * pass as `after' for the next page, else "" (written last: it may be the
+ * buffer `after' points to).  A NULL page is the whole list.
+ */
+struct ops_page {
+	const char *after;
+	size_t	 limit;
+};
+
+/*
  * Devices (device.c; the CSV import is csv.c).
  */
 
@@ -135,6 +148,37 @@ struct ops_device_filter {
 int	 ops_device_list(struct ops *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
+
+/*
+ * A device's upgrade history (struct history_rec, model.h), newest first.
+ * pg->after is the seq of the last entry of the page before, in decimal
+ * (NULL or "": from the newest); pg->limit the most entries (0: all).
+ * When the limit cut the list short, next receives the after of the next
+ * page, else "".  An unknown device is 404 (its history goes with it).
+ * cb as in ops_device_list.
+ */
+int	 ops_device_history(struct ops *, const char *id,
+	    const struct ops_page *pg,
+	    int (*cb)(const struct history_rec *, void *), void *arg,
+	    char next[OTA_ID_MAX + 1], struct ops_err *);
+
+/*
+ * The version distribution of a product: how many of its devices report
+ * each version of a module (NULL or "": "default"), the most common
+ * first (ties by version), and how many never reported one.  A product
+ * without devices has total 0.  Free with ops_versions_free.
+ */
+struct ops_versions {
+	char	 product[OTA_ID_MAX + 1];
+	char	 module[OTA_ID_MAX + 1];
+	struct version_count *items;	/* malloc'd */
+	size_t	 n;
+	size_t	 unreported;		/* devices that never reported it */
+	size_t	 total;			/* devices of the product */
+};
+int	 ops_product_versions(struct ops *, const char *product,
+	    const char *module, struct ops_versions *, struct ops_err *);
+void	 ops_versions_free(struct ops_versions *);
 
 /* A bad line of a refused import. */
 #define OPS_IMPORT_BAD_MAX	100	/* bad lines listed; the rest counted */
@@ -206,21 +250,14 @@ int	 ops_firmware_add_file(struct ops *, const struct ops_fw_params *,
 	    const char *path, struct firmware_rec *out, struct ops_err *);
 
 /*
- * A page of a list in id order (fw-2 before fw-10): the items after
- * `after' (NULL or "": from the first), at most `limit' of them (0: no
- * limit).  When the limit cut the list short, next receives the id to
- * pass as `after' for the next page, else "" (written last: it may be the
- * buffer `after' points to).  A NULL page is the whole list.
+ * A firmware with its devices by state: the devices that have a row in
+ * one of its jobs, each counted once, in the state of its row in the
+ * newest of those jobs (a device retried in a second job of the same
+ * firmware is one device, not two).
  */
-struct ops_page {
-	const char *after;
-	size_t	 limit;
-};
-
-/* A firmware with the per-state counts of its devices across its jobs. */
 struct ops_fw_item {
 	struct firmware_rec fw;
-	struct jobs_counts counts;
+	struct jobs_counts devices;
 };
 int	 ops_firmware_show(struct ops *, const char *id, struct ops_fw_item *,
 	    struct ops_err *);

@@ -3,12 +3,15 @@
  * pack.c: the on-disk encoding of otagw's records (see pack.h).
  *
  * A record is: schema byte (PACK_SCHEMA), kind byte ('D' device, 'F'
- * firmware, 'J' job, 'R' job row), then its fields in a fixed order.
+ * firmware, 'J' job, 'R' job row, 'H' history entry), then its fields in
+ * a fixed order.
  * Integers are LEB128 varints, signed ones zigzag-encoded first, so a time
  * stamp takes 6 bytes and a small count one.  Strings are a varint length
  * and the bytes without NUL.  Variable arrays (PSK, module versions, source
  * versions) store their count and only the used entries; the secret's salt
- * and hash are present only when the device has a secret.
+ * and hash are present only when the device has a secret, and a row's
+ * from_version only when it has one (flag JDF_FROM), so that rows written
+ * before it existed read as rows without one.
  *
  * The writer and the reader are small cursors that latch the first error,
  * so field code stays linear; the record functions check the latch once.
@@ -26,6 +29,7 @@
 #define KIND_FIRMWARE 'F'
 #define KIND_JOB      'J'
 #define KIND_JOBDEV   'R'
+#define KIND_HISTORY  'H'
 
 struct pw {
 	uint8_t *p;
@@ -465,23 +469,34 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
  * Job rows.
  */
 
+#define JDF_STEP100 0x01
+#define JDF_FROM    0x02 /* from_version follows last_version */
+#define JDF_ALL     0x03
+
 size_t
 pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
 {
 	struct pw w;
+	unsigned flags = 0;
 
 	w_head(&w, buf, cap, KIND_JOBDEV);
 	if (jd->state < JD_WAIT_CONFIRM || jd->state >= JD_NSTATES)
 		return 0;
+	if (jd->step100)
+		flags |= JDF_STEP100;
+	if (jd->from_version[0] != '\0')
+		flags |= JDF_FROM;
 	w_str(&w, jd->job, sizeof(jd->job));
 	w_str(&w, jd->device, sizeof(jd->device));
 	w_byte(&w, (unsigned)jd->state);
 	w_str(&w, jd->reason, sizeof(jd->reason));
 	w_str(&w, jd->desc, sizeof(jd->desc));
 	w_svar(&w, jd->step);
-	w_byte(&w, jd->step100 ? 1 : 0);
+	w_byte(&w, flags);
 	w_uvar(&w, jd->retries);
 	w_str(&w, jd->last_version, sizeof(jd->last_version));
+	if (flags & JDF_FROM)
+		w_str(&w, jd->from_version, sizeof(jd->from_version));
 	w_svar(&w, jd->created);
 	w_svar(&w, jd->notified);
 	w_svar(&w, jd->started);
@@ -507,16 +522,72 @@ unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *jd)
 	r_str(&r, jd->desc, sizeof(jd->desc));
 	jd->step = r_int(&r);
 	flags = r_byte(&r);
-	if (flags > 1)
+	if ((flags & ~JDF_ALL) != 0)
 		r.err = 1;
-	jd->step100 = (int)flags;
+	jd->step100 = (flags & JDF_STEP100) != 0;
 	jd->retries = r_uint(&r, UINT_MAX);
 	r_str(&r, jd->last_version, sizeof(jd->last_version));
+	if (flags & JDF_FROM) {
+		r_str(&r, jd->from_version, sizeof(jd->from_version));
+		if (jd->from_version[0] == '\0')
+			r.err = 1;	/* the flag means one is there */
+	}
 	jd->created = r_svar(&r);
 	jd->notified = r_svar(&r);
 	jd->started = r_svar(&r);
 	jd->updated = r_svar(&r);
 	jd->next_at = r_svar(&r);
+	return r_done(&r);
+}
+
+/*
+ * History entries.
+ */
+
+size_t
+pack_history(const struct history_rec *h, uint8_t *buf, size_t cap)
+{
+	struct pw w;
+
+	w_head(&w, buf, cap, KIND_HISTORY);
+	if (h->state < JD_WAIT_CONFIRM || h->state >= JD_NSTATES)
+		return 0;
+	w_str(&w, h->job, sizeof(h->job));
+	w_str(&w, h->firmware, sizeof(h->firmware));
+	w_str(&w, h->module, sizeof(h->module));
+	w_str(&w, h->from_version, sizeof(h->from_version));
+	w_str(&w, h->to_version, sizeof(h->to_version));
+	w_byte(&w, (unsigned)h->state);
+	w_str(&w, h->reason, sizeof(h->reason));
+	w_str(&w, h->desc, sizeof(h->desc));
+	w_uvar(&w, h->retries);
+	w_svar(&w, h->notified);
+	w_svar(&w, h->started);
+	w_svar(&w, h->finished);
+	return w_done(&w);
+}
+
+int
+unpack_history(const void *buf, size_t len, struct history_rec *h)
+{
+	struct pr r;
+
+	memset(h, 0, sizeof(*h));
+	r_head(&r, buf, len, KIND_HISTORY);
+	r_str(&r, h->job, sizeof(h->job));
+	r_str(&r, h->firmware, sizeof(h->firmware));
+	r_str(&r, h->module, sizeof(h->module));
+	r_str(&r, h->from_version, sizeof(h->from_version));
+	r_str(&r, h->to_version, sizeof(h->to_version));
+	h->state = (int)r_byte(&r);
+	if (h->state >= JD_NSTATES)
+		r.err = 1;
+	r_str(&r, h->reason, sizeof(h->reason));
+	r_str(&r, h->desc, sizeof(h->desc));
+	h->retries = r_uint(&r, UINT_MAX);
+	h->notified = r_svar(&r);
+	h->started = r_svar(&r);
+	h->finished = r_svar(&r);
 	return r_done(&r);
 }
 

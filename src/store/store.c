@@ -17,9 +17,13 @@
  *   outbox   <u64 big-endian seq>           -> type, time stamp, event
  *   parked   <u64 big-endian seq>           -> as outbox: events of batches
  *            the upstream refused with a 4xx, kept for the operator
+ *   history  <device>\0<u64 big-endian seq> -> history entry: a device's
+ *            upgrade attempts that ended, its own seq from 1, so that a
+ *            device's entries lie together in the order they were made
  *
  * meta also counts "outbox\0drops" (progress events dropped at the outbox
- * limit), "outbox\0parked" (batches parked) and keeps "outbox\0noprog",
+ * limit), "outbox\0parked" (batches parked), keeps "history\0max" (the
+ * bound of each device's history) and "outbox\0noprog",
  * a lower bound of the oldest progress event's sequence number (there is
  * none below it), so finding the event to drop does not rescan the
  * outbox from its start every time.
@@ -96,6 +100,7 @@ enum {
 	DB_OUTBOX,
 	DB_PARKED,
 	DB_XFER,
+	DB_HISTORY,
 	DB_COUNT
 };
 
@@ -104,6 +109,7 @@ enum {
 static const char *const db_names[DB_COUNT] = {
     "meta", "devices", "firmware", "fwkey",
     "jobs", "jobdev",  "devopen",  "outbox", "parked", "xfer",
+    "history",
 };
 
 static const char meta_schema[] = "schema";
@@ -114,6 +120,7 @@ static const char meta_noprog[] = "outbox\0noprog";
 static const char meta_sent[] = "relay\0sent";
 static const char meta_retries[] = "relay\0retries";
 static const char meta_urlkeys[] = "url\0keys";
+static const char meta_histmax[] = "history\0max";
 #define URLKEYS_LEN	(1 + 1 + 8 + 32 + 32)	/* version, flags, time */
 
 #define DROP_LOG_MS 10000 /* at most one drop message per 10 s */
@@ -1273,14 +1280,19 @@ store_device_put(struct store_txn *t, const struct device_rec *rec)
 	return db_put(t, DB_DEVICES, rec->id, klen, buf, n, "device put");
 }
 
+static int	history_del_device(struct store_txn *, const char *, size_t);
+
 int
 store_device_del(struct store_txn *t, const char *id)
 {
 	size_t klen;
+	int rc;
 
 	if ((klen = pack_key_len(id)) == 0)
 		return STORE_EINVAL;
-	return db_del(t, DB_DEVICES, id, klen, "device del");
+	if ((rc = db_del(t, DB_DEVICES, id, klen, "device del")) != 0)
+		return rc;
+	return history_del_device(t, id, klen);
 }
 
 static int
@@ -1696,6 +1708,273 @@ store_device_open_jobs(struct store_txn *t, const char *device,
 	ic.device = device;
 	return db_scan(t, DB_DEVOPEN, prefix, plen, plen, 0, devopen_scan_cb,
 	    &ic);
+}
+
+/*
+ * Upgrade histories: "<device>\0<u64 big-endian seq>" in byte order, so
+ * that a device's entries lie together, oldest first.  A device's entries
+ * are numbered without gaps (appended after the last, removed from the
+ * first), so their count is last - first + 1 and two seeks find it.
+ */
+
+#define HIST_KEY_MAX	(OTA_ID_MAX + 1 + 8)
+
+/* The key of device's entry seq (dlen: the device id's length). */
+static size_t
+hist_key(uint8_t key[HIST_KEY_MAX], const char *device, size_t dlen,
+    uint64_t seq)
+{
+	memcpy(key, device, dlen);
+	key[dlen] = '\0';
+	pack_be64(key + dlen + 1, seq);
+	return dlen + 9;
+}
+
+/* The seq of k when it is a key of device, else 0. */
+static uint64_t
+hist_key_seq(const MDB_val *k, const char *device, size_t dlen)
+{
+	const uint8_t *p = k->mv_data;
+
+	if (k->mv_size != dlen + 9 || memcmp(p, device, dlen) != 0 ||
+	    p[dlen] != '\0')
+		return 0;
+	return unpack_be64(p + dlen + 1);
+}
+
+/*
+ * Puts c on the device's newest entry with seq below `below' (0: none):
+ * *seq is its seq, or 0 when there is none.
+ */
+static int
+hist_seek_below(struct store_txn *t, MDB_cursor *c, const char *device,
+    size_t dlen, uint64_t below, MDB_val *k, MDB_val *v, uint64_t *seq)
+{
+	uint8_t	 key[HIST_KEY_MAX];
+	uint64_t got;
+	int	 rc;
+
+	*seq = 0;
+	if (below == 0)
+		return 0;
+	k->mv_data = key;
+	k->mv_size = hist_key(key, device, dlen, below);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, k, v, MDB_LAST);
+	else if (rc == 0 && ((got = hist_key_seq(k, device, dlen)) == 0 ||
+	    got >= below))
+		rc = mdb_cursor_get(c, k, v, MDB_PREV);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return txn_fail(t, "history seek", rc);
+	if ((got = hist_key_seq(k, device, dlen)) != 0 && got < below)
+		*seq = got;
+	return 0;
+}
+
+/* Puts c on the device's oldest entry; *seq is its seq, or 0: none. */
+static int
+hist_seek_first(struct store_txn *t, MDB_cursor *c, const char *device,
+    size_t dlen, uint64_t from, MDB_val *k, MDB_val *v, uint64_t *seq)
+{
+	uint8_t	 key[HIST_KEY_MAX];
+	int	 rc;
+
+	*seq = 0;
+	k->mv_data = key;
+	k->mv_size = hist_key(key, device, dlen, from);
+	rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return txn_fail(t, "history seek", rc);
+	*seq = hist_key_seq(k, device, dlen);
+	return 0;
+}
+
+static int
+history_max(struct store_txn *t, uint64_t *max)
+{
+	int	 rc;
+
+	rc = meta_get_u64(t, meta_histmax, sizeof(meta_histmax) - 1, max);
+	if (rc == STORE_ENOTFOUND || (rc == 0 && (*max == 0 ||
+	    *max > STORE_HISTORY_MAX_LIMIT))) {
+		*max = STORE_HISTORY_MAX_DEFAULT;
+		rc = 0;
+	}
+	return rc;
+}
+
+int
+store_history_max_get(struct store_txn *t, unsigned *max)
+{
+	uint64_t m;
+	int	 rc;
+
+	if (max == NULL)
+		return STORE_EINVAL;
+	if ((rc = history_max(t, &m)) != 0)
+		return rc;
+	*max = (unsigned)m;
+	return 0;
+}
+
+int
+store_history_max_set(struct store_txn *t, unsigned max)
+{
+	if (max == 0 || max > STORE_HISTORY_MAX_LIMIT)
+		return STORE_EINVAL;
+	return meta_put_u64(t, meta_histmax, sizeof(meta_histmax) - 1, max);
+}
+
+int
+store_history_append(struct store_txn *t, struct history_rec *rec)
+{
+	uint8_t	 buf[PACK_MAX], key[HIST_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val	 k, v;
+	uint64_t max, first, last;
+	size_t	 dlen, n;
+	int	 rc, kept;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if (rec == NULL || (dlen = pack_key_len(rec->device)) == 0 ||
+	    (n = pack_history(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	if ((rc = history_max(t, &max)) != 0)
+		return rc;
+	if ((rc = cur_get(t, DB_HISTORY, &c, &kept)) != 0)
+		return rc;
+	if ((rc = hist_seek_below(t, c, rec->device, dlen, UINT64_MAX, &k, &v,
+	    &last)) != 0)
+		goto out;
+	if (last >= UINT64_MAX - 1) {
+		rc = corrupt("history", rec->device, dlen);
+		goto out;
+	}
+	rec->seq = last + 1;
+	k.mv_data = key;
+	k.mv_size = hist_key(key, rec->device, dlen, rec->seq);
+	v.mv_data = buf;
+	v.mv_size = n;
+	if ((rc = mdb_cursor_put(c, &k, &v, 0)) != 0) {
+		rc = txn_fail(t, "history put", rc);
+		goto out;
+	}
+	/* the oldest go while there are more than max */
+	for (first = 1;;) {
+		if ((rc = hist_seek_first(t, c, rec->device, dlen, first, &k,
+		    &v, &first)) != 0)
+			goto out;
+		if (first == 0 || rec->seq - first < max)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+			rc = txn_fail(t, "history trim", rc);
+			goto out;
+		}
+		first++;
+	}
+out:
+	cur_put(t, DB_HISTORY, c, kept);
+	return rc;
+}
+
+/* Removes every entry of a device (its own keys only). */
+static int
+history_del_device(struct store_txn *t, const char *device, size_t dlen)
+{
+	MDB_cursor *c;
+	MDB_val	 k, v;
+	uint64_t seq;
+	int	 rc, kept;
+
+	if ((rc = cur_get(t, DB_HISTORY, &c, &kept)) != 0)
+		return rc;
+	for (;;) {
+		if ((rc = hist_seek_first(t, c, device, dlen, 0, &k, &v,
+		    &seq)) != 0 || seq == 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+			rc = txn_fail(t, "history del", rc);
+			break;
+		}
+	}
+	cur_put(t, DB_HISTORY, c, kept);
+	return rc;
+}
+
+int
+store_history_iter(struct store_txn *t, const char *device, uint64_t before,
+    int (*cb)(const struct history_rec *, void *), void *arg)
+{
+	struct history_rec rec;
+	MDB_cursor *c;
+	MDB_val	 k, v;
+	uint64_t seq;
+	size_t	 dlen;
+	int	 rc, kept;
+
+	if (cb == NULL || (dlen = pack_key_len(device)) == 0)
+		return STORE_EINVAL;
+	if ((rc = txn_usable(t)) != 0)
+		return rc;
+	if ((rc = cur_get(t, DB_HISTORY, &c, &kept)) != 0)
+		return rc;
+	rc = hist_seek_below(t, c, device, dlen, before != 0 ? before :
+	    UINT64_MAX, &k, &v, &seq);
+	while (rc == 0 && seq != 0) {
+		if (unpack_history(v.mv_data, v.mv_size, &rec) != 0) {
+			rc = corrupt("history", device, dlen);
+			break;
+		}
+		memcpy(rec.device, device, dlen + 1);
+		rec.seq = seq;
+		if (cb(&rec, arg) != 0) {
+			rc = STORE_ESTOP;
+			break;
+		}
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc != 0) {
+			rc = txn_fail(t, "history", rc);
+			break;
+		}
+		seq = hist_key_seq(&k, device, dlen);
+	}
+	cur_put(t, DB_HISTORY, c, kept);
+	return rc;
+}
+
+int
+store_history_count(struct store_txn *t, const char *device, size_t *out)
+{
+	MDB_cursor *c;
+	MDB_val	 k, v;
+	uint64_t first, last;
+	size_t	 dlen;
+	int	 rc, kept;
+
+	if (out == NULL || (dlen = pack_key_len(device)) == 0)
+		return STORE_EINVAL;
+	*out = 0;
+	if ((rc = txn_usable(t)) != 0)
+		return rc;
+	if ((rc = cur_get(t, DB_HISTORY, &c, &kept)) != 0)
+		return rc;
+	rc = hist_seek_below(t, c, device, dlen, UINT64_MAX, &k, &v, &last);
+	if (rc == 0 && last != 0)
+		rc = hist_seek_first(t, c, device, dlen, 0, &k, &v, &first);
+	if (rc == 0 && last != 0 && first != 0 && first <= last)
+		*out = (size_t)(last - first + 1);
+	cur_put(t, DB_HISTORY, c, kept);
+	return rc;
 }
 
 /*

@@ -77,6 +77,7 @@ int	 store_id_count(struct store_txn *, const char *prefix, uint64_t *);
 int	 store_device_get(struct store_txn *, const char *id,
 	    struct device_rec *);
 int	 store_device_put(struct store_txn *, const struct device_rec *);
+/* Removes the device and its upgrade history. */
 int	 store_device_del(struct store_txn *, const char *id);
 /*
  * In id order (device ids are chosen by operators: their bytes), starting
@@ -123,6 +124,40 @@ int	 store_jobdev_iter(struct store_txn *, const char *job,
 /* Open rows of one device (its pending notices), in job id order. */
 int	 store_device_open_jobs(struct store_txn *, const char *device,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
+
+/*
+ * Devices' upgrade histories (struct history_rec), keyed by (device, seq).
+ *
+ * store_history_append gives rec the device's next seq (its last one plus
+ * 1, from 1) and stores it in the caller's transaction; then, while the
+ * device has more entries than the history bound, its oldest go.  It
+ * seeks the device's first and last entries and touches nothing else,
+ * so its cost does not grow with the store.  store_device_del removes a
+ * device's history with the device.
+ */
+#define STORE_HISTORY_MAX_DEFAULT	100
+#define STORE_HISTORY_MAX_LIMIT		10000
+int	 store_history_append(struct store_txn *, struct history_rec *rec);
+/*
+ * A device's entries, newest first: those with seq below `before' (0:
+ * from the newest).
+ */
+int	 store_history_iter(struct store_txn *, const char *device,
+	    uint64_t before, int (*cb)(const struct history_rec *, void *),
+	    void *arg);
+/* How many entries the device has. */
+int	 store_history_count(struct store_txn *, const char *device,
+	    size_t *out);
+/*
+ * The bound of every device's history (history_max_per_device), kept in
+ * the store so that every process that writes to it (the daemon, and
+ * otactl on the state directory, which reads no configuration) trims
+ * alike: the daemon records its setting at start and on SIGHUP.  Until
+ * then it is STORE_HISTORY_MAX_DEFAULT.  1..STORE_HISTORY_MAX_LIMIT; a
+ * lower bound trims each device's history at its next entry.
+ */
+int	 store_history_max_get(struct store_txn *, unsigned *max);
+int	 store_history_max_set(struct store_txn *, unsigned max);
 
 /*
  * The upstream outbox.  store_outbox_append stores an encoded event under

@@ -39,7 +39,10 @@ The final statistics of every job are asserted exactly from `otactl
 --json job show` and `job devices`, and the upstream outbox is checked:
 operator actions add exactly one state event per state a row entered,
 and (read with mdb_dump) the state events of every row form a path of
-CONTRACT §3 that ends in the row's final state.
+CONTRACT §3 that ends in the row's final state.  Every device's upgrade
+history holds exactly the attempts its state events ended (SUCCEEDED,
+FAILED, CANCELED), in the same order, and the firmware counts each
+device once, by its row in the newest job, not the rows of all jobs.
 
 The timeout rule needs at least 5 minutes of real time (the daemon has no
 clock to inject); it is covered by tests/unit/test_core.c (test_timeout,
@@ -550,13 +553,26 @@ def campaign(gw, pki, image):
     r = c.rows(f1)[f_silent.id]
     checks.eq((r["state"], r["reason"]), ("FAILED", "terminated"),
               "UPGRADING row of a terminated job")
+    # the firmware counts devices, each once, in the state of its row in
+    # the newest of the firmware's jobs that has it
     fwj = otactl_json(gw, "firmware", "show", fw)
-    want = {"SUCCEEDED": 0, "FAILED": 0, "CANCELED": 0, "total": 0}
-    for state, cnt in final.values():
-        for k in want:
-            want[k] += cnt.get(k, 0)
-    checks.eq({k: fwj["counts"].get(k) for k in want}, want,
-              "firmware counts across its jobs")
+    latest = {}
+    for jid in sorted(final, key=lambda i: int(i.split("-")[1])):
+        for dev, row in c.rows(jid).items():
+            latest[dev] = row["state"]
+    want = {"SUCCEEDED": 0, "FAILED": 0, "CANCELED": 0}
+    for st in latest.values():
+        if st in want:
+            want[st] += 1
+    want["total"] = len(latest)
+    checks.eq({k: fwj["devices"].get(k) for k in want}, want,
+              "firmware devices across its jobs, each once")
+    checks.eq(fwj["counts"], fwj["devices"],
+              "firmware counts: the same numbers as devices")
+    nrows = sum(cnt["total"] for _, cnt in final.values())
+    checks.check(want["total"] < nrows,
+                 "devices in several jobs of the firmware count once "
+                 "(%d devices, %d rows)" % (want["total"], nrows))
     upgraded = sorted(d.id for d in c.devs.values()
                       if d.version == TARGET)
     lst = otactl_items(gw, "device", "list", "--version", TARGET)
@@ -608,6 +624,29 @@ def campaign(gw, pki, image):
                   ["QUEUED", "NOTIFIED", "UPGRADING", "FAILED",
                    "RETRY_WAIT", "QUEUED", "NOTIFIED", "UPGRADING",
                    "SUCCEEDED"], "events of the retried device")
+        # every attempt that ended, as its state event says, is in its
+        # device's history, in the same order (oldest last there)
+        ended = {}
+        for e in evs:
+            if e["type"] == "state" and e["state"] in ("SUCCEEDED",
+                                                       "FAILED",
+                                                       "CANCELED"):
+                ended.setdefault(e["device"], []).append((e["job"],
+                                                          e["state"]))
+        badh = []
+        for dev in sorted(set(ended) | set(c.devs)):
+            h = otactl_items(gw, "device", "history", dev,
+                             check=False) or []
+            got = [(x["job"], x["state"]) for x in reversed(h)]
+            if got != ended.get(dev, []):
+                badh.append((dev, got, ended.get(dev, [])))
+        checks.eq(badh[:3], [], "every device's history holds the attempts "
+                  "its state events ended, in order (%d devices)" %
+                  len(set(ended) | set(c.devs)))
+        h = otactl_items(gw, "device", "history", g_retry.id) or []
+        checks.eq([(x["state"], x["reason"], x["retries"]) for x in h],
+                  [("SUCCEEDED", None, 1), ("FAILED", "device:-2", 0)],
+                  "history of the retried device: both attempts")
     for d in c.devs.values():
         d.t.close()
 

@@ -187,7 +187,9 @@ def test_devices(gw):
               "1.0.0", via="conf", check=True)
 
     d = js(gw, "device", "show", "d1")
-    checks.eq(set(d), DEVICE_KEYS, "device show --json: shape")
+    checks.eq(set(d), DEVICE_KEYS | {"history"},
+              "device show --json: shape (the device, its history)")
+    checks.eq(d["history"], [], "device show --json: no history yet")
     checks.eq(d["versions"], {"default": "1.0.0", "wifi": "2.0"},
               "device show: versions")
     checks.eq((d["psk"], d["secret"]), (True, True), "device show: keys")
@@ -346,7 +348,7 @@ def test_firmware(gw):
     checks.check(hashlib.sha256(data).hexdigest() in p.stdout,
                  "firmware add: prints the SHA-256")
     f = js(gw, "firmware", "show", fw1)
-    checks.eq(set(f) - {"counts"}, FIRMWARE_KEYS,
+    checks.eq(set(f) - {"counts", "devices"}, FIRMWARE_KEYS,
               "firmware show --json: shape")
     checks.eq(f["sha256"], hashlib.sha256(data).hexdigest(),
               "firmware: sha256")
@@ -366,7 +368,7 @@ def test_firmware(gw):
                   "default", "--sign-method", "MD5", via="conf")
     f2 = json.loads(p.stdout)   # one document: the firmware, its id inside
     fw2 = f2["id"]
-    checks.eq(set(f2) - {"counts"}, FIRMWARE_KEYS,
+    checks.eq(set(f2) - {"counts", "devices"}, FIRMWARE_KEYS,
               "firmware add --json: shape")
     checks.eq((f2["id"], f2["name"], f2["signMethod"]),
               (fw2, "新固件(v2)", "MD5"), "firmware add --json: values")
@@ -378,7 +380,8 @@ def test_firmware(gw):
 
     lst = items(gw, "firmware", "list")
     checks.eq(len(lst), 3, "firmware list --json: three")
-    checks.check(all(set(x) - {"counts"} == FIRMWARE_KEYS for x in lst),
+    checks.check(all(set(x) - {"counts", "devices"} == FIRMWARE_KEYS
+                     for x in lst),
                  "firmware list --json: shapes")
     p = gw.otactl("firmware", "list")
     checks.check(p.stdout.startswith("ID") and fw2 in p.stdout and

@@ -27,6 +27,8 @@
  *     left), PATCH, fetch by URL refused before any thread starts;
  *   - jobs: create (201 with the selection), list, show, rows, bad
  *     bodies, a batch on an unverified firmware (409), terminate;
+ *   - a device's history after the terminate, in pages, and a product's
+ *     version distribution, with their bad queries;
  *   - /metrics with the admin's and the store's figures.
  */
 #include <sys/stat.h>
@@ -674,6 +676,53 @@ test_jobs(void)
 	T_EQ_INT(do1("POST", path, AUTH, "", &r), 409);
 }
 
+/* After test_jobs: d1 and d2 failed as terminated; the versions. */
+static void
+test_history_versions(void)
+{
+	struct dresp r;
+	char	 want[512];
+
+	T_EQ_INT(do1("GET", "/api/v1/devices/d1/history", AUTH, "", &r), 200);
+	snprintf(want, sizeof(want), "{\"items\":[{\"seq\":1,"
+	    "\"device\":\"d1\",\"job\":\"%s\",\"firmware\":\"%s\","
+	    "\"module\":\"default\",\"from\":\"1.0.0\",\"to\":\"3.0.0\","
+	    "\"state\":\"FAILED\",\"reason\":\"terminated\"", jobid, fwid);
+	T_CHECK(strncmp(r.body, want, strlen(want)) == 0);
+	T_CHECK(has(&r, "\"next\":null}"));
+	T_EQ_INT(do1("GET", "/api/v1/devices/d3/history", AUTH, "", &r), 200);
+	T_EQ_STR(r.body, "{\"items\":[],\"next\":null}");
+	T_EQ_INT(do1("GET", "/api/v1/devices/d1/history?after=1", AUTH, "",
+	    &r), 200);
+	T_EQ_STR(r.body, "{\"items\":[],\"next\":null}");
+	T_EQ_INT(do1("GET", "/api/v1/devices/d1/history?after=x", AUTH, "",
+	    &r), 400);
+	T_EQ_INT(do1("GET", "/api/v1/devices/d1/history?limit=0", AUTH, "",
+	    &r), 400);
+	T_EQ_INT(do1("GET", "/api/v1/devices/none/history", AUTH, "", &r),
+	    404);
+	T_EQ_INT(do1("DELETE", "/api/v1/devices/d1/history", AUTH, "", &r),
+	    405);
+	T_CHECK(field_is(&r, "Allow", "GET"));
+
+	T_EQ_INT(do1("GET", "/api/v1/products/lamp/versions", AUTH, "", &r),
+	    200);
+	T_CHECK(has(&r, "{\"product\":\"lamp\",\"module\":\"default\","
+	    "\"versions\":[{\"version\":\"1.0.0\",\"devices\":3}]"));
+	T_EQ_INT(do1("GET", "/api/v1/products/lamp/versions?module=boot",
+	    AUTH, "", &r), 200);
+	T_CHECK(has(&r, "\"module\":\"boot\",\"versions\":[]"));
+	T_EQ_INT(do1("GET", "/api/v1/products/none/versions", AUTH, "", &r),
+	    200);
+	T_EQ_STR(r.body, "{\"product\":\"none\",\"module\":\"default\","
+	    "\"versions\":[],\"unreported\":0,\"total\":0}");
+	T_EQ_INT(do1("GET", "/api/v1/products/lamp/versions?module=a%2Fb",
+	    AUTH, "", &r), 400);
+	T_EQ_INT(do1("GET", "/api/v1/products/bad%20p/versions", AUTH, "",
+	    &r), 400);
+	T_EQ_INT(do1("GET", "/api/v1/products/lamp", AUTH, "", &r), 404);
+}
+
 /* The value of a sample line "name value" in r's body, or -1. */
 static double
 sample(const struct dresp *r, const char *name)
@@ -754,6 +803,7 @@ main(void)
 	T_RUN(test_import);
 	T_RUN(test_firmware);
 	T_RUN(test_jobs);
+	T_RUN(test_history_versions);
 	T_RUN(test_metrics);
 	T_RUN(test_h2);
 	teardown();

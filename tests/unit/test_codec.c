@@ -855,10 +855,109 @@ test_firmware_view(void)
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
-	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"counts\":{"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"devices\":{"
+	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
+	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
+	    "\"total\":6},\"counts\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
 	    "\"total\":6}}");
+}
+
+static void
+history_sample(struct history_rec *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->seq = 3;
+	snprintf(h->device, sizeof(h->device), "d-7");
+	snprintf(h->job, sizeof(h->job), "j-3");
+	snprintf(h->firmware, sizeof(h->firmware), "fw-9");
+	snprintf(h->module, sizeof(h->module), "default");
+	snprintf(h->to_version, sizeof(h->to_version), "1.2.0");
+	h->state = JD_CANCELED;
+	snprintf(h->reason, sizeof(h->reason), "canceled");
+	h->finished = TS2;
+}
+
+static void
+test_history_view(void)
+{
+	struct history_rec h;
+	size_t	 len = 0;
+
+	history_sample(&h);
+	expect_text(codec_history_encode(&h, &len), &len,
+	    "{\"seq\":3,\"device\":\"d-7\",\"job\":\"j-3\","
+	    "\"firmware\":\"fw-9\",\"module\":\"default\",\"from\":null,"
+	    "\"to\":\"1.2.0\",\"state\":\"CANCELED\",\"reason\":\"canceled\","
+	    "\"desc\":null,\"retries\":0,\"notified\":null,\"started\":null,"
+	    "\"finished\":\"2027-01-15T08:30:05.007Z\"}");
+	h.state = JD_FAILED;
+	snprintf(h.from_version, sizeof(h.from_version), "1.0.0");
+	snprintf(h.reason, sizeof(h.reason), "device:-2");
+	snprintf(h.desc, sizeof(h.desc), "http 404");
+	h.retries = 2;
+	h.notified = TS1;
+	h.started = TS1;
+	expect_text(codec_history_encode(&h, &len), &len,
+	    "{\"seq\":3,\"device\":\"d-7\",\"job\":\"j-3\","
+	    "\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"from\":\"1.0.0\",\"to\":\"1.2.0\",\"state\":\"FAILED\","
+	    "\"reason\":\"device:-2\",\"desc\":\"http 404\",\"retries\":2,"
+	    "\"notified\":\"2026-11-23T10:00:00.123Z\","
+	    "\"started\":\"2026-11-23T10:00:00.123Z\","
+	    "\"finished\":\"2027-01-15T08:30:05.007Z\"}");
+}
+
+static void
+test_versions_view(void)
+{
+	struct version_count vc[2];
+	struct codec_versions vs, vs2;
+	char	 err[160], *s;
+	size_t	 len = 0;
+	const char *bad;
+
+	memset(&vs, 0, sizeof(vs));
+	memset(vc, 0, sizeof(vc));
+	snprintf(vs.product, sizeof(vs.product), "lamp");
+	snprintf(vs.module, sizeof(vs.module), "default");
+	snprintf(vc[0].version, sizeof(vc[0].version), "1.2.0");
+	vc[0].devices = 7000;
+	snprintf(vc[1].version, sizeof(vc[1].version), "1.0.0");
+	vc[1].devices = 2999;
+	vs.items = vc;
+	vs.n = 2;
+	vs.unreported = 1;
+	vs.total = 10000;
+	s = codec_versions_encode(&vs, &len);
+	T_EQ_STR(s, "{\"product\":\"lamp\",\"module\":\"default\","
+	    "\"versions\":[{\"version\":\"1.2.0\",\"devices\":7000},"
+	    "{\"version\":\"1.0.0\",\"devices\":2999}],\"unreported\":1,"
+	    "\"total\":10000}");
+	T_EQ_INT(codec_versions_decode(s, len, &vs2, err, sizeof(err)), 0);
+	T_EQ_STR(vs2.product, "lamp");
+	T_EQ_INT(vs2.n, 2);
+	T_CHECK(vs2.items != NULL && memcmp(vs2.items, vc, sizeof(vc)) == 0);
+	T_EQ_INT(vs2.unreported, 1);
+	T_EQ_INT(vs2.total, 10000);
+	free(vs2.items);
+	free(s);
+	/* none at all */
+	vs.n = 0;
+	s = codec_versions_encode(&vs, &len);
+	T_EQ_INT(codec_versions_decode(s, len, &vs2, err, sizeof(err)), 0);
+	T_EQ_INT(vs2.n, 0);
+	T_CHECK(vs2.items == NULL);
+	free(s);
+	bad = "{\"product\":\"p\",\"module\":\"m\",\"versions\":[1]}";
+	T_EQ_INT(codec_versions_decode(bad, strlen(bad), &vs2, err,
+	    sizeof(err)), -1);
+	T_CHECK(vs2.items == NULL);
+	bad = "{\"product\":\"p\",\"module\":\"m\"}";
+	T_EQ_INT(codec_versions_decode(bad, strlen(bad), &vs2, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "missing \"versions\"");
 }
 
 static void
@@ -1341,6 +1440,59 @@ test_view_readback(void)
 	free(s);
 }
 
+/*
+ * The firmware view of a daemon before "devices", and history entries,
+ * read back by otactl --url.
+ */
+static void
+test_view_readback_history(void)
+{
+	struct firmware_rec fw2;
+	struct jobs_counts c2;
+	struct history_rec h, h2;
+	char	 err[160], next[OTA_ID_MAX + 1], *s;
+	size_t	 len, n;
+
+	/* a firmware from a daemon before "devices": its "counts" */
+	s = "{\"id\":\"fw-9\",\"product\":\"p\",\"module\":\"m\","
+	    "\"version\":\"1\",\"name\":\"n\",\"signMethod\":\"MD5\","
+	    "\"state\":\"VERIFIED\",\"size\":1,"
+	    "\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\",\"counts\":{\"FAILED\":2,"
+	    "\"total\":2}}";
+	T_EQ_INT(codec_firmware_view_decode(s, strlen(s), &fw2, &c2, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(c2.n[JD_FAILED], 2);
+	T_EQ_INT(c2.total, 2);
+
+	history_sample(&h);
+	h.state = JD_SUCCEEDED;
+	memset(h.reason, 0, sizeof(h.reason));
+	snprintf(h.from_version, sizeof(h.from_version), "1.0.0");
+	snprintf(h.desc, sizeof(h.desc), "\xe5\xae\x8c\xe6\x88\x90");
+	h.retries = 4;
+	h.notified = TS1;
+	s = codec_history_encode(&h, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_history_view_decode(s, len, &h2, err, sizeof(err)), 0);
+	T_CHECK(memcmp(&h, &h2, sizeof(h)) == 0);
+	free(s);
+	s = "{\"seq\":0,\"device\":\"d\",\"job\":\"j\",\"firmware\":\"f\","
+	    "\"module\":\"m\",\"to\":\"2\",\"state\":\"FAILED\"}";
+	T_EQ_INT(codec_history_view_decode(s, strlen(s), &h2, err,
+	    sizeof(err)), -1);
+	T_EQ_STR(err, "bad \"seq\"");
+	s = "{\"items\":[{\"seq\":2,\"device\":\"d\",\"job\":\"j\","
+	    "\"firmware\":\"f\",\"module\":\"m\",\"to\":\"2\","
+	    "\"state\":\"FAILED\"}],\"next\":\"2\"}";
+	n = 0;
+	T_EQ_INT(codec_list_decode(s, strlen(s), CODEC_VIEW_HISTORY, count_cb,
+	    &n, next, err, sizeof(err)), 0);
+	T_EQ_INT(n, 1);
+	T_EQ_STR(next, "2");
+}
+
 /* The members a job view must have, before its optional ones. */
 #define JOB_VIEW_HEAD							\
 	"{\"id\":\"j\",\"firmware\":\"f\",\"product\":\"p\","		\
@@ -1379,6 +1531,14 @@ test_view_selection(void)
 	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
 	    sizeof(err)), -1);
 	T_EQ_STR(err, "bad \"leftOut\"");
+	/* numbers a view can carry exactly: below 10^15 (cJSON's digits) */
+	s = JOB_VIEW_HEAD "\"selection\":{\"leftOut\":1000000000000000}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), -1);
+	s = JOB_VIEW_HEAD "\"selection\":{\"leftOut\":999999999999999}}";
+	T_EQ_INT(codec_job_view_decode(s, strlen(s), &job, &c, &sel, err,
+	    sizeof(err)), 0);
+	T_CHECK(sel.left_out == 999999999999999ULL);
 }
 
 static struct jobs_counts stop_counts;
@@ -1564,12 +1724,15 @@ main(void)
 	T_RUN(test_job_view);
 	T_RUN(test_job_view_api);
 	T_RUN(test_jobdev_view);
+	T_RUN(test_history_view);
+	T_RUN(test_versions_view);
 	T_RUN(test_job_body);
 	T_RUN(test_job_body_text);
 	T_RUN(test_job_body_bad);
 	T_RUN(test_device_put);
 	T_RUN(test_fw_edit);
 	T_RUN(test_view_readback);
+	T_RUN(test_view_readback_history);
 	T_RUN(test_view_selection);
 	T_RUN(test_lists);
 	T_RUN(test_import_error);

@@ -119,6 +119,7 @@ test_defaults(void)
 	T_EQ_INT(c.max_body, 1024);
 	T_EQ_INT(c.firmware_max_size, 1024ULL * 1024 * 1024);
 	T_EQ_INT(c.firmware_max_per_product, 100);
+	T_EQ_INT(c.history_max_per_device, 100);
 	T_EQ_INT(c.https.enabled, 1);
 	T_EQ_STR(c.https.host, "0.0.0.0");
 	T_EQ_INT(c.https.port, 8443);
@@ -224,14 +225,27 @@ test_good(void)
 	/* Numbers at their bounds. */
 	T_EQ_INT(load_text("max_body 64\ncoap_max_sessions 1\n"
 	    "coap_max_handshakes 100000\nfirmware_max_per_product 1\n"
-	    "outbox_limit 100\n", &c, &errs), 0);
+	    "outbox_limit 100\nhistory_max_per_device 1\n", &c, &errs), 0);
 	T_EQ_STR(errs, "");
 	free(errs);
+	T_EQ_INT(c.history_max_per_device, 1);
 	T_EQ_INT(c.max_body, 64);
 	T_EQ_INT(c.coap_max_sessions, 1);
 	T_EQ_INT(c.coap_max_handshakes, 100000);
 	T_EQ_INT(c.firmware_max_per_product, 1);
 	T_EQ_INT(c.outbox_limit, 100);
+}
+
+static void
+test_bounds_high(void)
+{
+	struct config c;
+	char *errs;
+
+	T_EQ_INT(load_text("history_max_per_device 10000\n", &c, &errs), 0);
+	T_EQ_STR(errs, "");
+	free(errs);
+	T_EQ_INT(c.history_max_per_device, 10000);
 }
 
 static void
@@ -327,6 +341,12 @@ test_bad(void)
 		  "~:1: state_dir: unterminated quoted string\n" },
 		{ "max_body 63\n",
 		  "~:1: max_body: 63 is out of range (64 to 64K)\n" },
+		{ "history_max_per_device 0\n",
+		  "~:1: history_max_per_device: 0 is out of range (1 to "
+		  "10000)\n" },
+		{ "history_max_per_device 10001\n",
+		  "~:1: history_max_per_device: 10001 is out of range (1 to "
+		  "10000)\n" },
 		{ "max_body 65537\n",
 		  "~:1: max_body: 65537 is out of range (64 to 64K)\n" },
 		{ "max_body 65K\n",
@@ -532,6 +552,7 @@ static const char full_conf[] =
     "long_poll_max_wait 2m\n"
     "firmware_max_size 100M\n"
     "firmware_max_per_product 20\n"
+    "history_max_per_device 50\n"
     "https_listen :8443\n"
     "https_public_url https://gw.example:8443\n"
     "download_url_ttl 2h\n"
@@ -652,9 +673,11 @@ test_reload(void)
 	    "coap_session_timeout 5\ncoap_max_handshakes 5\n"
 	    "firmware_max_size 1M\nfirmware_max_per_product 3\n"
 	    "state_dir /elsewhere\ngateway_id other\nmap_size 2G\n"
-	    "coap_listen :5683\n", &next, &errs), 0);
+	    "coap_listen :5683\nhistory_max_per_device 7\n", &next,
+	    &errs), 0);
 	free(errs);
 	T_EQ_INT(config_reload(&cur, &next), 5);
+	T_EQ_INT(cur.history_max_per_device, 7);
 	T_EQ_INT(cur.check_interval, 7200);
 	T_EQ_INT(cur.max_body, 2048);
 	T_EQ_INT(cur.log_level, LOG_LEVEL_DEBUG);
@@ -694,6 +717,7 @@ main(void)
 
 	T_RUN(test_defaults);
 	T_RUN(test_good);
+	T_RUN(test_bounds_high);
 	T_RUN(test_units);
 	T_RUN(test_bad);
 	T_RUN(test_dump);

@@ -93,6 +93,7 @@ fixture_up(void)
 	cfg.busy_interval = 10;
 	cfg.max_body = 1024;
 	cfg.download_url_ttl = 86400;
+	cfg.history_max_per_device = 100;
 	now_ms = T0;
 	if ((core = core_new(st, &cfg)) == NULL) {
 		fprintf(stderr, "core_new failed\n");
@@ -299,6 +300,67 @@ row_apply(const char *job, const char *dev,
 	T_EQ_INT(op(&jd, now_ms, &ch), 0);
 	T_EQ_INT(store_jobdev_put(txn, &jd), 0);
 	T_EQ_INT(store_txn_commit(txn), 0);
+}
+
+/*
+ * Upgrade histories.
+ */
+
+static int
+hist_cb(const struct history_rec *h, void *arg)
+{
+	char	*out = arg;
+	size_t	 n = strlen(out);
+
+	snprintf(out + n, 1024 - n, "%s%llu:%s:%s:%s:%s>%s:%u", n ? " " : "",
+	    (unsigned long long)h->seq, h->job, jobs_jd_state_name(h->state),
+	    h->reason[0] ? h->reason : "-",
+	    h->from_version[0] ? h->from_version : "?", h->to_version,
+	    h->retries);
+	T_CHECK(h->device[0] != '\0');
+	T_CHECK(h->finished > 0);
+	return 0;
+}
+
+/*
+ * A device's history, newest first: "seq:job:STATE:reason:from>to:retries
+ * ...".
+ */
+static const char *
+hist_s(const char *dev)
+{
+	static char out[1024];
+	struct store_txn *txn;
+
+	out[0] = '\0';
+	if (store_txn_begin(st, 1, &txn) != 0)
+		return "(begin)";
+	if (store_history_iter(txn, dev, 0, hist_cb, out) != 0)
+		snprintf(out, sizeof(out), "(iter failed)");
+	store_txn_abort(txn);
+	return out;
+}
+
+/* The newest entry of a device's history. */
+static int
+hist_first_cb(const struct history_rec *h, void *arg)
+{
+	*(struct history_rec *)arg = *h;
+	return 1;
+}
+
+static struct history_rec
+hist_last(const char *dev)
+{
+	struct store_txn *txn;
+	struct history_rec h;
+
+	memset(&h, 0, sizeof(h));
+	if (store_txn_begin(st, 1, &txn) == 0) {
+		store_history_iter(txn, dev, 0, hist_first_cb, &h);
+		store_txn_abort(txn);
+	}
+	return h;
 }
 
 /*
@@ -1123,11 +1185,24 @@ test_progress_success(void)
 	T_EQ_STR(row_state("j-1", "d1"), "SUCCEEDED");
 	T_EQ_STR(dev_version("d1", "default"), "2.0.0");
 	T_EQ_STR(ev_since(mark, "d1", NULL), "inform state:SUCCEEDED");
+	/* the history has the attempt, from the version at its notice */
+	T_EQ_STR(hist_s("d1"), "1:j-1:SUCCEEDED:-:1.0.0>2.0.0:0");
+	{
+		struct history_rec h = hist_last("d1");
+
+		T_EQ_STR(h.device, "d1");
+		T_EQ_STR(h.firmware, "fw-1");
+		T_EQ_STR(h.module, "default");
+		T_EQ_INT(h.notified, T0);
+		T_EQ_INT(h.started, T0 + SEC);
+		T_EQ_INT(h.finished, now_ms);
+	}
 	/* a repeated final report changes nothing */
 	mark = ev_mark();
 	T_EQ_INT(progress_s("d1", "j-1", 100, "\"version\":\"2.0.0\""),
 	    CORE_NO_CONTENT);
 	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	T_EQ_STR(hist_s("d1"), "1:j-1:SUCCEEDED:-:1.0.0>2.0.0:0");
 
 	/* d2: step 100 and the version in one report */
 	T_EQ_INT(check_s("d2", NULL), CORE_OK);
@@ -1138,6 +1213,8 @@ test_progress_success(void)
 	T_EQ_STR(dev_version("d2", "default"), "2.0.0");
 	T_EQ_STR(ev_since(mark, "d2", NULL), "inform progress:SUCCEEDED:100 "
 	    "state:UPGRADING state:SUCCEEDED");
+	T_EQ_STR(hist_s("d2"), "1:j-1:SUCCEEDED:-:1.0.0>2.0.0:0");
+	T_EQ_STR(hist_s("d3"), "");
 
 	/* every row final: the tick completes the job */
 	core_tick(core, now_ms);
@@ -1177,6 +1254,9 @@ test_failures_and_retries(void)
 	T_EQ_STR(ev_since(mark, "d1", last), "progress:RETRY_WAIT:-3 "
 	    "state:FAILED state:RETRY_WAIT");
 	T_CHECK(strstr(last, "\"reason\":\"device:-3\"") != NULL);
+	/* the failed attempt is in the history before any retry */
+	T_EQ_STR(hist_s("d1"), "1:j-1:FAILED:device:-3:1.0.0>2.0.0:0");
+	T_EQ_STR(hist_last("d1").desc, "md5 mismatch");
 	T_EQ_INT(check_s("d1", NULL), CORE_NO_CONTENT);	/* still waiting */
 	T_EQ_INT(download("d1", "fw-1"), CORE_FORBIDDEN);
 
@@ -1198,6 +1278,9 @@ test_failures_and_retries(void)
 	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
 	T_EQ_STR(ev_since(mark, "d1", NULL), "progress:FAILED:-1 "
 	    "state:FAILED");
+	/* the retry overwrote the row; the history kept both attempts */
+	T_EQ_STR(hist_s("d1"), "2:j-1:FAILED:device:-1:1.0.0>2.0.0:1 "
+	    "1:j-1:FAILED:device:-3:1.0.0>2.0.0:0");
 
 	/* d2: a wrong version while upgrading (retried later) */
 	T_EQ_INT(check_s("d2", NULL), CORE_OK);
@@ -1210,11 +1293,14 @@ test_failures_and_retries(void)
 	T_EQ_STR(ev_since(mark, "d2", NULL), "inform state:FAILED "
 	    "state:RETRY_WAIT");
 	T_EQ_STR(dev_version("d2", "default"), "0.9.0");
+	T_EQ_STR(hist_s("d2"), "1:j-1:FAILED:wrong-version:1.0.0>2.0.0:0");
 	/* the wait ends at a check too, which hands the notice out again */
 	now_ms += 6 * MIN;
 	mark = ev_mark();
 	T_EQ_INT(check_s("d2", NULL), CORE_OK);
 	T_EQ_STR(ev_since(mark, "d2", NULL), "state:QUEUED state:NOTIFIED");
+	/* the new attempt's source is the version it was notified on */
+	T_EQ_STR(row_get("j-1", "d2").from_version, "0.9.0");
 	fixture_down();
 }
 
@@ -1248,6 +1334,8 @@ test_timeout(void)
 	T_EQ_STR(row_get("j-1", "d1").reason, "timeout");
 	T_EQ_STR(row_state("j-1", "d2"), "NOTIFIED");
 	T_EQ_STR(ev_since(mark, "d1", NULL), "state:FAILED");
+	T_EQ_STR(hist_s("d1"), "1:j-1:FAILED:timeout:1.0.0>2.0.0:0");
+	T_EQ_STR(hist_s("d2"), "");
 	/* late reports of the timed-out attempt are accepted and ignored */
 	mark = ev_mark();
 	T_EQ_INT(progress_s("d1", "j-1", 100, "\"version\":\"2.0.0\""),
@@ -1260,6 +1348,49 @@ test_timeout(void)
 	core_tick(core, now_ms);
 	core_tick(core, now_ms + SEC);
 	T_EQ_STR(ev_since(mark, NULL, NULL), "");
+	fixture_down();
+}
+
+/*
+ * The bound of a history follows the configuration (also when SIGHUP
+ * changes it), and rows that end with their job's window are recorded,
+ * a row never notified with the version its device runs.
+ */
+static void
+test_history_bound(void)
+{
+	struct job_rec job;
+	int	 i;
+
+	fixture_up();
+	provision_basic();
+	job = job_get("j-1");
+	job.retry_count = 5;
+	job.retry_interval_min = 0;
+	job.end = now_ms + 10 * MIN;
+	job_store(&job, NULL);
+	cfg.history_max_per_device = 2;
+	core_set_config(core, &cfg);
+	core_tick(core, now_ms);
+	for (i = 0; i < 3; i++) {
+		now_ms += SEC;
+		T_EQ_INT(check_s("d1", NULL), CORE_OK);
+		T_EQ_INT(progress_s("d1", "j-1", -(i + 1), NULL),
+		    CORE_NO_CONTENT);
+		T_EQ_STR(row_state("j-1", "d1"), "RETRY_WAIT");
+	}
+	T_EQ_STR(hist_s("d1"), "3:j-1:FAILED:device:-3:1.0.0>2.0.0:2 "
+	    "2:j-1:FAILED:device:-2:1.0.0>2.0.0:1");
+	/* the window ends: the waiting rows fail as terminated */
+	now_ms = job.end;
+	core_tick(core, now_ms);
+	core_tick(core, now_ms + SEC);
+	T_EQ_STR(row_state("j-1", "d1"), "FAILED");
+	T_EQ_STR(row_state("j-1", "d2"), "FAILED");
+	T_EQ_STR(hist_s("d1"), "4:j-1:FAILED:terminated:1.0.0>2.0.0:3 "
+	    "3:j-1:FAILED:device:-3:1.0.0>2.0.0:2");
+	T_EQ_STR(hist_s("d2"), "1:j-1:FAILED:terminated:1.0.0>2.0.0:0");
+	T_EQ_INT(hist_last("d2").notified, 0);
 	fixture_down();
 }
 
@@ -2052,6 +2183,7 @@ main(void)
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);
+	T_RUN(test_history_bound);
 	T_RUN(test_window_and_rate);
 	T_RUN(test_confirm_and_order);
 	T_RUN(test_verify_and_abort);

@@ -398,7 +398,7 @@ test_row_table(void)
 
 		switch (c->op) {
 		case OP_CHECK:
-			ret = jobs_on_check(&job, &jd, T0, &ch);
+			ret = jobs_on_check(&job, &jd, "1.0.0", T0, &ch);
 			break;
 		case OP_VERSION:
 			jobs_on_version(&job, &jd, c->version, T0, &ch);
@@ -526,8 +526,10 @@ test_row_details(void)
 	/* a notice dates the row and consumes the rate */
 	job.rate_per_minute = 10;
 	jobs_jd_init(&job, &jd, "d", T0 - MIN);
-	T_EQ_INT(jobs_on_check(&job, &jd, T0, &ch), 1);
+	T_EQ_INT(jobs_on_check(&job, &jd, "1.0.0", T0, &ch), 1);
 	T_EQ_INT(jd.notified, T0);
+	/* the version the device was on is the attempt's source */
+	T_EQ_STR(jd.from_version, "1.0.0");
 	T_EQ_INT(job.rate_window, T0);
 	T_EQ_INT(job.rate_used, 1);
 
@@ -566,9 +568,15 @@ test_row_details(void)
 	T_EQ_INT(jd.step, 0);
 	T_EQ_STR(jd.desc, "");
 	T_EQ_INT(jobs_jd_due(&job, &jd), 0);
+	/* a new attempt learns its source again at its notice */
+	T_EQ_STR(jd.from_version, "");
 
 	/* timeout counts from the new attempt's first report */
-	T_EQ_INT(jobs_on_check(&job, &jd, T0 + 20 * MIN, &ch), 1);
+	T_EQ_INT(jobs_on_check(&job, &jd, "1.0.1", T0 + 20 * MIN, &ch), 1);
+	T_EQ_STR(jd.from_version, "1.0.1");
+	/* the same notice again does not change it */
+	T_EQ_INT(jobs_on_check(&job, &jd, "0.9", T0 + 20 * MIN + 1, &ch), 1);
+	T_EQ_STR(jd.from_version, "1.0.1");
 	T_EQ_INT(jobs_on_progress(&job, &jd, 1, NULL, NULL, T0 + 21 * MIN,
 	    &ch), 0);
 	T_EQ_INT(jobs_jd_due(&job, &jd), T0 + 51 * MIN);
@@ -1136,8 +1144,8 @@ test_campaign(void)
 		jobs_job_tick(&job, &c, now);
 		notices = 0;
 		for (i = 0; i < 40; i++) {
-			if (jobs_on_check(&job, &jd[i], now + i, &ch) == 1 &&
-			    ch.from != JD_NOTIFIED)
+			if (jobs_on_check(&job, &jd[i], NULL, now + i,
+			    &ch) == 1 && ch.from != JD_NOTIFIED)
 				notices++;
 		}
 		if (minute == 0) {
@@ -1208,7 +1216,7 @@ test_abort_campaign(void)
 		jobs_jd_init(&job, &jd[i], name, T0);
 	}
 	for (i = 0; i < 5; i++) {
-		T_EQ_INT(jobs_on_check(&job, &jd[i], T0, &ch), 1);
+		T_EQ_INT(jobs_on_check(&job, &jd[i], NULL, T0, &ch), 1);
 		jobs_on_progress(&job, &jd[i], i < 2 ? -1 : 100, NULL,
 		    i < 2 ? NULL : "2.0.0", T0, &ch);
 	}
@@ -1218,7 +1226,7 @@ test_abort_campaign(void)
 	T_EQ_INT(jobs_job_tick(&job, &c, T0), 1);
 	T_EQ_STR(jobs_state_name(job.state), "PAUSED");
 	/* no new notices while paused; started rows keep going */
-	T_EQ_INT(jobs_on_check(&job, &jd[10], T0 + 1, &ch), 0);
+	T_EQ_INT(jobs_on_check(&job, &jd[10], NULL, T0 + 1, &ch), 0);
 	T_EQ_STR(jd[10].reason, "paused");
 }
 

@@ -858,7 +858,7 @@ test_firmware_add(void)
 	T_CHECK(memcmp(fw.sha256, sha, 32) == 0);
 	T_EQ_INT(ops_firmware_show(&ops, fw.id, &it, &err), OPS_OK);
 	T_CHECK(memcmp(it.fw.sha256, sha, 32) == 0);
-	T_EQ_INT(it.counts.total, 0);
+	T_EQ_INT(it.devices.total, 0);
 	T_EQ_INT(count_images(), 1);
 
 	/* from a descriptor, MD5, a CJK name, another module */
@@ -947,8 +947,8 @@ test_firmware_manage(void)
 	j.scope = JOB_SCOPE_DEVICES;
 	T_EQ_INT(ops_job_create(&ops, &j, devs, 1, &ji, NULL, &err), OPS_OK);
 	T_EQ_INT(ops_firmware_show(&ops, fw.id, &it, &err), OPS_OK);
-	T_EQ_INT(it.counts.total, 1);
-	T_EQ_INT(it.counts.n[JD_QUEUED], 1);
+	T_EQ_INT(it.devices.total, 1);
+	T_EQ_INT(it.devices.n[JD_QUEUED], 1);
 	REFUSED(ops_firmware_rm(&ops, fw.id, &err), OPS_ECONFLICT);
 	T_CHECK(strstr(err.msg, ji.job.id) != NULL);
 	T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err), OPS_OK);
@@ -1376,6 +1376,291 @@ test_job_rows(void)
 	    OPS_ECONFLICT);
 }
 
+/*
+ * Upgrade histories through the operator's operations.
+ */
+
+struct hist {
+	char	 s[1024];
+	size_t	 n;
+};
+
+static int
+hist_cb(const struct history_rec *h, void *arg)
+{
+	struct hist *hs = arg;
+	size_t	 len = strlen(hs->s);
+
+	snprintf(hs->s + len, sizeof(hs->s) - len, "%s%llu:%s:%s:%s:%s>%s",
+	    len > 0 ? " " : "", (unsigned long long)h->seq, h->job,
+	    jobs_jd_state_name(h->state), h->reason,
+	    h->from_version[0] != '\0' ? h->from_version : "?",
+	    h->to_version);
+	hs->n++;
+	return 0;
+}
+
+/* The history ops gives, newest first: "seq:job:STATE:reason:from>to". */
+static const char *
+hist_of(const char *dev, const char *after, size_t limit, char *next)
+{
+	static struct hist hs;
+	struct ops_page pg = { after, limit };
+	struct ops_err err;
+
+	memset(&hs, 0, sizeof(hs));
+	if (ops_device_history(&ops, dev, &pg, hist_cb, &hs, next,
+	    &err) != OPS_OK)
+		snprintf(hs.s, sizeof(hs.s), "(%s)", err.msg);
+	return hs.s;
+}
+
+/*
+ * Every operator action that ends a row leaves its entry: cancel,
+ * terminate, an override's supersede, device rm's cancels (which go with
+ * the device); a retry keeps the failed attempt.  Pages, errors and the
+ * bound.  Long because each step uses the jobs the steps before made.
+ */
+static void
+test_history(void)
+{
+	const char *devs[] = { "hi-1", "hi-2", "hi-3" };
+	struct ops_job_item ji, ji2;
+	struct ops_job_result res;
+	struct firmware_rec fw, fw2;
+	struct store_txn *txn;
+	struct ops_page pg;
+	struct ops_err err;
+	struct job_rec j;
+	struct hist hs;
+	char	 next[OTA_ID_MAX + 1], want[128];
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		T_EQ_INT(put_dev(devs[i], "prodH", "1.0", NULL, NULL), OPS_OK);
+	T_EQ_INT(add_fw("prodH", "2.0", &fw), OPS_OK);
+	T_EQ_INT(add_fw("prodH", "2.1", &fw2), OPS_OK);
+	T_EQ_STR(hist_of("hi-1", NULL, 0, next), "");
+	T_EQ_STR(next, "");
+
+	job_params(&j, fw.id);
+	j.force = 1;
+	T_EQ_INT(ops_job_create(&ops, &j, NULL, 0, &ji, NULL, &err), OPS_OK);
+	/* cancel: CANCELED, from the version the device runs */
+	t_now += 1000;
+	T_EQ_INT(ops_job_cancel(&ops, ji.job.id, "hi-1", NULL, &err), OPS_OK);
+	snprintf(want, sizeof(want), "1:%s:CANCELED:canceled:1.0>2.0",
+	    ji.job.id);
+	T_EQ_STR(hist_of("hi-1", NULL, 0, next), want);
+	T_EQ_STR(next, "");
+
+	/* a failed row retried by hand: its failure was recorded already */
+	T_EQ_INT(set_row_state(ji.job.id, "hi-2", JD_FAILED), 0);
+	T_EQ_INT(ops_job_retry(&ops, ji.job.id, "hi-2", NULL, &err), OPS_OK);
+	T_EQ_STR(hist_of("hi-2", NULL, 0, next), "");
+
+	/* an override supersedes the rows that have not started */
+	job_params(&j, fw2.id);
+	j.force = 1;
+	j.override = 1;
+	T_EQ_INT(ops_job_create(&ops, &j, NULL, 0, &ji2, &res, &err), OPS_OK);
+	T_EQ_INT(res.superseded, 2);
+	memset(&hs, 0, sizeof(hs));
+	T_EQ_INT(ops_device_history(&ops, "hi-2", NULL, hist_cb, &hs, NULL,
+	    &err), OPS_OK);
+	T_CHECK(strstr(hs.s, ":FAILED:superseded:1.0>2.0") != NULL);
+	T_CHECK(strstr(hs.s, ji.job.id) != NULL);
+
+	/* terminate: the open rows fail as terminated, newest first */
+	T_EQ_INT(ops_job_terminate(&ops, ji2.job.id, NULL, &err), OPS_OK);
+	memset(&hs, 0, sizeof(hs));
+	T_EQ_INT(ops_device_history(&ops, "hi-3", NULL, hist_cb, &hs, NULL,
+	    &err), OPS_OK);
+	T_EQ_INT(hs.n, 2);
+	T_CHECK(strncmp(hs.s, "2:", 2) == 0);
+	T_CHECK(strstr(hs.s, ":FAILED:terminated:1.0>2.1 1:") != NULL);
+
+	/* pages: limit, next, after */
+	T_CHECK(strncmp(hist_of("hi-3", NULL, 1, next), "2:", 2) == 0);
+	T_EQ_STR(next, "2");
+	T_CHECK(strncmp(hist_of("hi-3", "2", 1, next), "1:", 2) == 0);
+	T_EQ_STR(next, "");
+	T_EQ_STR(hist_of("hi-3", "1", 0, next), "");
+	T_CHECK(strncmp(hist_of("hi-3", "99", 0, next), "2:", 2) == 0);
+
+	/* errors change nothing */
+	pg.after = "x";
+	pg.limit = 0;
+	REFUSED(ops_device_history(&ops, "hi-3", &pg, hist_cb, &hs, next,
+	    &err), OPS_EINVAL);
+	pg.after = "0";
+	REFUSED(ops_device_history(&ops, "hi-3", &pg, hist_cb, &hs, next,
+	    &err), OPS_EINVAL);
+	pg.after = "-1";
+	REFUSED(ops_device_history(&ops, "hi-3", &pg, hist_cb, &hs, next,
+	    &err), OPS_EINVAL);
+	pg.after = "99999999999999999999";
+	REFUSED(ops_device_history(&ops, "hi-3", &pg, hist_cb, &hs, next,
+	    &err), OPS_EINVAL);
+	REFUSED(ops_device_history(&ops, "nobody", NULL, hist_cb, &hs, next,
+	    &err), OPS_ENOTFOUND);
+	REFUSED(ops_device_history(&ops, "bad id", NULL, hist_cb, &hs, next,
+	    &err), OPS_EINVAL);
+
+	/* the bound, as otagw records it: the oldest go */
+	T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err), OPS_OK);
+	/* hi-1, canceled in the first job, was taken by the override */
+	T_CHECK(strstr(hist_of("hi-1", NULL, 0, next), " 1:") != NULL);
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_history_max_set(txn, 2), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+	job_params(&j, fw2.id);
+	j.force = 1;
+	j.scope = JOB_SCOPE_DEVICES;
+	T_EQ_INT(ops_job_create(&ops, &j, devs + 2, 1, &ji, NULL, &err),
+	    OPS_OK);
+	T_EQ_INT(ops_job_cancel(&ops, ji.job.id, "hi-3", NULL, &err), OPS_OK);
+	memset(&hs, 0, sizeof(hs));
+	T_EQ_INT(ops_device_history(&ops, "hi-3", NULL, hist_cb, &hs, NULL,
+	    &err), OPS_OK);
+	T_EQ_INT(hs.n, 2);
+	T_CHECK(strncmp(hs.s, "3:", 2) == 0);
+	T_CHECK(strstr(hs.s, " 2:") != NULL);
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_history_max_set(txn, STORE_HISTORY_MAX_DEFAULT), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+
+	/* device rm: its open rows canceled, its history gone with it */
+	job_params(&j, fw2.id);
+	j.force = 1;
+	j.scope = JOB_SCOPE_DEVICES;
+	T_EQ_INT(ops_job_create(&ops, &j, devs, 1, &ji, NULL, &err), OPS_OK);
+	T_EQ_INT(ops_device_rm(&ops, "hi-1", &err), OPS_OK);
+	T_EQ_INT(row_state(ji.job.id, "hi-1"), JD_CANCELED);
+	REFUSED(ops_device_history(&ops, "hi-1", NULL, hist_cb, &hs, next,
+	    &err), OPS_ENOTFOUND);
+	T_EQ_INT(put_dev("hi-1", "prodH", "1.0", NULL, NULL), OPS_OK);
+	T_EQ_STR(hist_of("hi-1", NULL, 0, next), "");
+	/* the others keep theirs */
+	T_CHECK(hist_of("hi-2", NULL, 0, next)[0] != '\0');
+}
+
+/* "version=devices ..." in the order ops gives them. */
+static void
+versions_line(const struct ops_versions *vs, char *out, size_t size)
+{
+	size_t	 i, len;
+
+	out[0] = '\0';
+	for (i = 0; i < vs->n; i++) {
+		len = strlen(out);
+		snprintf(out + len, size - len, "%s%s=%zu", i ? " " : "",
+		    vs->items[i].version, vs->items[i].devices);
+	}
+}
+
+static void
+test_product_versions(void)
+{
+	struct ops_versions vs;
+	struct ops_err err;
+	char	 line[256], id[16];
+	int	 i;
+
+	/* 5 on 1.0, 3 on 2.0, 3 on 1.5 (ties by version), 2 unreported */
+	for (i = 0; i < 13; i++) {
+		snprintf(id, sizeof(id), "pv-%02d", i);
+		T_EQ_INT(put_dev(id, "prodV", i < 5 ? "1.0" : i < 8 ? "2.0" :
+		    i < 11 ? "1.5" : NULL, NULL, NULL), OPS_OK);
+	}
+	T_EQ_INT(put_dev("pv-wifi", "prodV", "wifi=7", NULL, NULL), OPS_OK);
+	T_EQ_INT(put_dev("pv-other", "prodV2", "1.0", NULL, NULL), OPS_OK);
+
+	T_EQ_INT(ops_product_versions(&ops, "prodV", NULL, &vs, &err), OPS_OK);
+	T_EQ_STR(vs.product, "prodV");
+	T_EQ_STR(vs.module, "default");
+	versions_line(&vs, line, sizeof(line));
+	T_EQ_STR(line, "1.0=5 1.5=3 2.0=3");
+	T_EQ_INT(vs.unreported, 3);
+	T_EQ_INT(vs.total, 14);
+	ops_versions_free(&vs);
+
+	T_EQ_INT(ops_product_versions(&ops, "prodV", "wifi", &vs, &err),
+	    OPS_OK);
+	versions_line(&vs, line, sizeof(line));
+	T_EQ_STR(line, "7=1");
+	T_EQ_INT(vs.unreported, 13);
+	T_EQ_INT(vs.total, 14);
+	ops_versions_free(&vs);
+
+	/* a product without devices: nothing, not an error */
+	T_EQ_INT(ops_product_versions(&ops, "prodNone", "", &vs, &err),
+	    OPS_OK);
+	T_EQ_INT(vs.n, 0);
+	T_EQ_INT(vs.total, 0);
+	T_EQ_INT(vs.unreported, 0);
+	ops_versions_free(&vs);
+
+	T_EQ_INT(ops_product_versions(&ops, "bad product", NULL, &vs, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(ops_product_versions(&ops, NULL, NULL, &vs, &err),
+	    OPS_EINVAL);
+	T_EQ_INT(ops_product_versions(&ops, "prodV", "bad/module", &vs, &err),
+	    OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "module") != NULL);
+}
+
+/*
+ * A firmware counts devices: one retried in a second job of the same
+ * firmware counts once, by its row in the newest job.
+ */
+static void
+test_firmware_devices(void)
+{
+	const char *devs[] = { "fd-1", "fd-2", "fd-3" };
+	struct ops_job_item ji, ji2;
+	struct firmware_rec fw;
+	struct ops_fw_item it, *items = NULL;
+	struct ops_page pg;
+	struct ops_err err;
+	struct job_rec j;
+	size_t	 n, i;
+
+	for (i = 0; i < 3; i++)
+		T_EQ_INT(put_dev(devs[i], "prodFD", "1.0", NULL, NULL),
+		    OPS_OK);
+	T_EQ_INT(add_fw("prodFD", "2.0", &fw), OPS_OK);
+	job_params(&j, fw.id);
+	j.force = 1;
+	T_EQ_INT(ops_job_create(&ops, &j, NULL, 0, &ji, NULL, &err), OPS_OK);
+	T_EQ_INT(set_row_state(ji.job.id, "fd-3", JD_SUCCEEDED), 0);
+	T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err), OPS_OK);
+	T_EQ_INT(ops_firmware_show(&ops, fw.id, &it, &err), OPS_OK);
+	T_EQ_INT(it.devices.total, 3);
+	T_EQ_INT(it.devices.n[JD_FAILED], 2);
+	T_EQ_INT(it.devices.n[JD_SUCCEEDED], 1);
+
+	/* the failed ones again, in a second job of the same firmware */
+	j.scope = JOB_SCOPE_DEVICES;
+	T_EQ_INT(ops_job_create(&ops, &j, devs, 2, &ji2, NULL, &err), OPS_OK);
+	T_EQ_INT(ops_firmware_show(&ops, fw.id, &it, &err), OPS_OK);
+	T_EQ_INT(it.devices.total, 3);
+	T_EQ_INT(it.devices.n[JD_QUEUED], 2);
+	T_EQ_INT(it.devices.n[JD_FAILED], 0);
+	T_EQ_INT(it.devices.n[JD_SUCCEEDED], 1);
+
+	/* the list says the same */
+	pg.after = NULL;
+	pg.limit = 0;
+	T_EQ_INT(ops_firmware_list(&ops, &pg, &items, &n, NULL, &err), OPS_OK);
+	for (i = 0; i < n; i++)
+		if (strcmp(items[i].fw.id, fw.id) == 0) {
+			T_EQ_INT(items[i].devices.total, 3);
+			T_EQ_INT(items[i].devices.n[JD_QUEUED], 2);
+		}
+	free(items);
+}
+
 static void
 test_relay_status(void)
 {
@@ -1588,6 +1873,9 @@ main(void)
 	T_RUN(test_job_schedule_dynamic);
 	T_RUN(test_job_gray);
 	T_RUN(test_job_rows);
+	T_RUN(test_history);
+	T_RUN(test_product_versions);
+	T_RUN(test_firmware_devices);
 	T_RUN(test_relay_status);
 	T_RUN(test_list_order);
 	T_RUN(test_full);

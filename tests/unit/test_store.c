@@ -255,6 +255,7 @@ jobdev_full(struct jobdev_rec *jd)
 	jd->step100 = 1;
 	jd->retries = UINT32_MAX;
 	fill(jd->last_version, sizeof(jd->last_version), '9');
+	fill(jd->from_version, sizeof(jd->from_version), '8');
 	jd->created = 10;
 	jd->notified = 20;
 	jd->started = 30;
@@ -273,6 +274,37 @@ jobdev_small(struct jobdev_rec *jd, const char *job, const char *device,
 	jd->step = 40;
 	put_str(jd->desc, sizeof(jd->desc), "downloading");
 	jd->created = 5;
+}
+
+/* A history entry as unpack_history gives it: no device, no seq. */
+static void
+history_full(struct history_rec *h)
+{
+	memset(h, 0, sizeof(*h));
+	fill(h->job, sizeof(h->job), 'j');
+	fill(h->firmware, sizeof(h->firmware), 'f');
+	fill(h->module, sizeof(h->module), 'm');
+	fill(h->from_version, sizeof(h->from_version), '1');
+	fill(h->to_version, sizeof(h->to_version), '2');
+	h->state = JD_CANCELED;
+	fill(h->reason, sizeof(h->reason), 'r');
+	fill(h->desc, sizeof(h->desc), 'z');
+	h->retries = UINT32_MAX;
+	h->notified = INT64_MIN;
+	h->started = -1;
+	h->finished = INT64_MAX;
+}
+
+static void
+history_small(struct history_rec *h, const char *job, int state)
+{
+	memset(h, 0, sizeof(*h));
+	put_str(h->job, sizeof(h->job), job);
+	put_str(h->firmware, sizeof(h->firmware), "fw-1");
+	put_str(h->module, sizeof(h->module), "default");
+	put_str(h->to_version, sizeof(h->to_version), "2.0.0");
+	h->state = state;
+	h->finished = 1795428000000;
 }
 
 /*
@@ -326,6 +358,18 @@ static int
 u_jd(const void *b, size_t n, void *r)
 {
 	return unpack_jobdev(b, n, r);
+}
+
+static size_t
+p_hist(const void *r, uint8_t *b, size_t c)
+{
+	return pack_history(r, b, c);
+}
+
+static int
+u_hist(const void *b, size_t n, void *r)
+{
+	return unpack_history(b, n, r);
 }
 
 /* Every string NUL-terminated inside its field, every count in range. */
@@ -384,7 +428,21 @@ sane_jd(const void *p)
 
 	return jd->state >= 0 && jd->state < JD_NSTATES &&
 	    strnlen(jd->reason, sizeof(jd->reason)) < sizeof(jd->reason) &&
-	    strnlen(jd->desc, sizeof(jd->desc)) < sizeof(jd->desc);
+	    strnlen(jd->desc, sizeof(jd->desc)) < sizeof(jd->desc) &&
+	    strnlen(jd->from_version, sizeof(jd->from_version)) <
+	    sizeof(jd->from_version);
+}
+
+static int
+sane_hist(const void *p)
+{
+	const struct history_rec *h = p;
+
+	return h->state >= 0 && h->state < JD_NSTATES &&
+	    h->device[0] == '\0' && h->seq == 0 &&
+	    strnlen(h->job, sizeof(h->job)) < sizeof(h->job) &&
+	    strnlen(h->reason, sizeof(h->reason)) < sizeof(h->reason) &&
+	    strnlen(h->desc, sizeof(h->desc)) < sizeof(h->desc);
 }
 
 struct codec {
@@ -400,6 +458,7 @@ static const struct codec codecs[] = {
     {"firmware", sizeof(struct firmware_rec), p_fw, u_fw, sane_fw},
     {"job", sizeof(struct job_rec), p_job, u_job, sane_job},
     {"jobdev", sizeof(struct jobdev_rec), p_jd, u_jd, sane_jd},
+    {"history", sizeof(struct history_rec), p_hist, u_hist, sane_hist},
 };
 
 /* Sample records, full and small, in the order of codecs[]. */
@@ -408,6 +467,7 @@ struct samples {
 	struct firmware_rec fw[2];
 	struct job_rec job[2];
 	struct jobdev_rec jd[2];
+	struct history_rec hist[2];
 };
 
 static void
@@ -421,6 +481,8 @@ samples_init(struct samples *s)
 	job_small(&s->job[1], "j-1");
 	jobdev_full(&s->jd[0]);
 	jobdev_small(&s->jd[1], "j-1", "d1", JD_QUEUED);
+	history_full(&s->hist[0]);
+	history_small(&s->hist[1], "j-1", JD_SUCCEEDED);
 }
 
 static const void *
@@ -433,8 +495,10 @@ sample(const struct samples *s, int codec, int which)
 		return &s->fw[which];
 	case 2:
 		return &s->job[which];
-	default:
+	case 3:
 		return &s->jd[which];
+	default:
+		return &s->hist[which];
 	}
 }
 
@@ -613,6 +677,41 @@ test_pack_hostile(void)
 	device_small(&d, "d");
 	d.nversions = OTA_MODULES_MAX + 1;
 	T_EQ_INT(pack_device(&d, buf, sizeof(buf)), 0);
+}
+
+/*
+ * A row without a source version is encoded as rows were before there
+ * was one (flags 0 or 1), so that those rows still read; a flag that says
+ * one follows must not come with an empty one.
+ */
+static void
+test_pack_row_source(void)
+{
+	struct jobdev_rec jd;
+	uint8_t buf[PACK_MAX];
+	size_t n;
+
+	jobdev_small(&jd, "j", "d", JD_QUEUED);
+	n = pack_jobdev(&jd, buf, sizeof(buf));
+	/* from the end: next_at, updated, started, notified, created */
+	T_EQ_INT(buf[n - 6], 0);		/* last_version "" */
+	T_EQ_INT(buf[n - 8], 0);		/* flags */
+	buf[n - 8] = 1;
+	T_EQ_INT(unpack_jobdev(buf, n, &jd), 0);
+	T_EQ_INT(jd.step100, 1);
+	T_EQ_STR(jd.from_version, "");
+	buf[n - 8] = 4;
+	T_EQ_INT(unpack_jobdev(buf, n, &jd), STORE_EINVAL);
+	jobdev_small(&jd, "j", "d", JD_NOTIFIED);
+	put_str(jd.from_version, sizeof(jd.from_version), "1.0");
+	n = pack_jobdev(&jd, buf, sizeof(buf));
+	T_EQ_INT(unpack_jobdev(buf, n, &jd), 0);
+	T_EQ_STR(jd.from_version, "1.0");
+	/* the string "1.0" (length 3) before the five times: empty it */
+	T_EQ_INT(buf[n - 9], 3);
+	memmove(buf + n - 9 + 1, buf + n - 9 + 4, 5);
+	buf[n - 9] = 0;
+	T_EQ_INT(unpack_jobdev(buf, n - 3, &jd), STORE_EINVAL);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -1136,6 +1235,221 @@ test_jobdev(void)
 	memset(&c, 0, sizeof(c));
 	T_EQ_INT(store_device_open_jobs(t, "a", collect_jd_cb, &c), 0);
 	T_EQ_INT(c.n, 2);
+	store_txn_abort(t);
+	store_close(st);
+	tmpdir_free(dir);
+}
+
+/*
+ * Upgrade histories.
+ */
+
+static int
+hist_copy_cb(const struct history_rec *h, void *arg)
+{
+	*(struct history_rec *)arg = *h;
+	return 0;
+}
+
+struct hcollect {
+	char	 s[512];
+	size_t	 n;
+	size_t	 stop_at;
+};
+
+static int
+hist_cb(const struct history_rec *h, void *arg)
+{
+	struct hcollect *c = arg;
+	size_t	 len = strlen(c->s);
+
+	snprintf(c->s + len, sizeof(c->s) - len, "%s%s:%llu:%s",
+	    len > 0 ? "," : "", h->device, (unsigned long long)h->seq, h->job);
+	c->n++;
+	return c->stop_at != 0 && c->n == c->stop_at;
+}
+
+/* A device's entries, newest first, as "device:seq:job,...". */
+static const char *
+hist_list(struct store *st, const char *dev, uint64_t before)
+{
+	static struct hcollect c;
+	struct store_txn *t;
+
+	memset(&c, 0, sizeof(c));
+	if (store_txn_begin(st, 1, &t) != 0)
+		return "(begin failed)";
+	if (store_history_iter(t, dev, before, hist_cb, &c) != 0)
+		snprintf(c.s, sizeof(c.s), "(iter failed)");
+	store_txn_abort(t);
+	return c.s;
+}
+
+static size_t
+hist_count(struct store *st, const char *dev)
+{
+	struct store_txn *t;
+	size_t	 n = 999;
+
+	if (store_txn_begin(st, 1, &t) != 0)
+		return n;
+	T_EQ_INT(store_history_count(t, dev, &n), 0);
+	store_txn_abort(t);
+	return n;
+}
+
+static void
+hist_add(struct store *st, const char *dev, const char *job, uint64_t seq)
+{
+	struct store_txn *t;
+	struct history_rec h;
+
+	history_small(&h, job, JD_FAILED);
+	put_str(h.device, sizeof(h.device), dev);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_history_append(t, &h), 0);
+	T_EQ_INT(h.seq, seq);
+	T_EQ_INT(store_txn_commit(t), 0);
+}
+
+static void
+hist_max_set(struct store *st, unsigned max)
+{
+	struct store_txn *t;
+
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_history_max_set(t, max), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+}
+
+/*
+ * One device's history through its life: numbering, pages, the bound
+ * (also lowered), an aborted entry, removal with the device, a reopen.
+ * Long because each step builds on the entries the steps before left.
+ */
+static void
+test_history(void)
+{
+	char *dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct history_rec h, got;
+	struct device_rec d;
+	struct hcollect c;
+	unsigned max;
+
+	/* the default bound until one is recorded; bad bounds refused */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_history_max_get(t, &max), 0);
+	T_EQ_INT(max, STORE_HISTORY_MAX_DEFAULT);
+	T_EQ_INT(store_history_max_set(t, 0), STORE_EINVAL);
+	T_EQ_INT(store_history_max_set(t, STORE_HISTORY_MAX_LIMIT + 1),
+	    STORE_EINVAL);
+	T_EQ_INT(store_history_max_set(t, 3), 0);
+	T_EQ_INT(store_history_max_get(t, &max), 0);
+	T_EQ_INT(max, 3);
+	T_EQ_INT(store_txn_commit(t), 0);
+
+	T_EQ_STR(hist_list(st, "a", 0), "");
+	T_EQ_INT(hist_count(st, "a"), 0);
+
+	/* each device numbers its own entries; "a" and "ab" stay apart */
+	hist_add(st, "a", "j-1", 1);
+	hist_add(st, "ab", "j-1", 1);
+	hist_add(st, "a", "j-2", 2);
+	hist_add(st, "b", "j-1", 1);
+	hist_add(st, "a", "j-3", 3);
+	T_EQ_STR(hist_list(st, "a", 0), "a:3:j-3,a:2:j-2,a:1:j-1");
+	T_EQ_STR(hist_list(st, "ab", 0), "ab:1:j-1");
+	T_EQ_STR(hist_list(st, "b", 0), "b:1:j-1");
+	T_EQ_STR(hist_list(st, "nobody", 0), "");
+	T_EQ_INT(hist_count(st, "a"), 3);
+	/* pages: the entries below a seq */
+	T_EQ_STR(hist_list(st, "a", 3), "a:2:j-2,a:1:j-1");
+	T_EQ_STR(hist_list(st, "a", 2), "a:1:j-1");
+	T_EQ_STR(hist_list(st, "a", 1), "");
+	T_EQ_STR(hist_list(st, "a", 99), "a:3:j-3,a:2:j-2,a:1:j-1");
+	T_EQ_STR(hist_list(st, "b", 99), "b:1:j-1");
+
+	/* a callback stops the listing */
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 2;
+	T_EQ_INT(store_history_iter(t, "a", 0, hist_cb, &c), STORE_ESTOP);
+	T_EQ_STR(c.s, "a:3:j-3,a:2:j-2");
+	T_EQ_INT(store_history_iter(t, "", 0, hist_cb, &c), STORE_EINVAL);
+	T_EQ_INT(store_history_iter(t, "a", 0, NULL, &c), STORE_EINVAL);
+	/* a read-only transaction refuses an entry */
+	history_small(&h, "j-9", JD_FAILED);
+	put_str(h.device, sizeof(h.device), "a");
+	T_EQ_INT(store_history_append(t, &h), STORE_EINVAL);
+	store_txn_abort(t);
+
+	/* every field comes back */
+	history_full(&h);
+	put_str(h.device, sizeof(h.device), "c");
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_history_append(t, &h), 0);
+	T_EQ_INT(h.seq, 1);
+	/* bad entries: no device, a state out of range */
+	got = h;
+	got.device[0] = '\0';
+	T_EQ_INT(store_history_append(t, &got), STORE_EINVAL);
+	got = h;
+	got.state = JD_NSTATES;
+	T_EQ_INT(store_history_append(t, &got), STORE_EINVAL);
+	T_EQ_INT(store_txn_commit(t), 0);
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	memset(&got, 0, sizeof(got));
+	T_EQ_INT(store_history_iter(t, "c", 0, hist_copy_cb, &got), 0);
+	store_txn_abort(t);
+	T_CHECK(memcmp(&got, &h, sizeof(h)) == 0);
+
+	/* the bound: a fourth entry pushes out the oldest */
+	hist_add(st, "a", "j-4", 4);
+	T_EQ_STR(hist_list(st, "a", 0), "a:4:j-4,a:3:j-3,a:2:j-2");
+	T_EQ_INT(hist_count(st, "a"), 3);
+	T_EQ_STR(hist_list(st, "ab", 0), "ab:1:j-1");
+	T_EQ_STR(hist_list(st, "b", 0), "b:1:j-1");
+	/* a lower bound trims at the device's next entry */
+	hist_max_set(st, 1);
+	T_EQ_INT(hist_count(st, "a"), 3);
+	hist_add(st, "a", "j-5", 5);
+	T_EQ_STR(hist_list(st, "a", 0), "a:5:j-5");
+	T_EQ_INT(hist_count(st, "a"), 1);
+	hist_max_set(st, 3);
+
+	/* an aborted entry leaves nothing, and its seq is used again */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	history_small(&h, "j-6", JD_SUCCEEDED);
+	put_str(h.device, sizeof(h.device), "a");
+	T_EQ_INT(store_history_append(t, &h), 0);
+	T_EQ_INT(h.seq, 6);
+	store_txn_abort(t);
+	T_EQ_STR(hist_list(st, "a", 0), "a:5:j-5");
+	hist_add(st, "a", "j-6", 6);
+
+	/* removing a device removes its history, and only its */
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	device_small(&d, "a");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	device_small(&d, "ab");
+	T_EQ_INT(store_device_put(t, &d), 0);
+	T_EQ_INT(store_device_del(t, "a"), 0);
+	T_EQ_INT(store_device_del(t, "b"), STORE_ENOTFOUND);
+	T_EQ_INT(store_txn_commit(t), 0);
+	T_EQ_STR(hist_list(st, "a", 0), "");
+	T_EQ_INT(hist_count(st, "a"), 0);
+	T_EQ_STR(hist_list(st, "ab", 0), "ab:1:j-1");
+	T_EQ_STR(hist_list(st, "b", 0), "b:1:j-1");
+
+	/* across a reopen: the bound and the numbering go on */
+	st = reopen(st, dir, 0);
+	hist_add(st, "ab", "j-7", 2);
+	hist_add(st, "a", "j-8", 1);
+	T_EQ_INT(store_txn_begin(st, 1, &t), 0);
+	T_EQ_INT(store_history_max_get(t, &max), 0);
+	T_EQ_INT(max, 3);
 	store_txn_abort(t);
 	store_close(st);
 	tmpdir_free(dir);
@@ -2671,6 +2985,7 @@ main(void)
 	T_RUN(test_pack_roundtrip);
 	T_RUN(test_pack_truncated);
 	T_RUN(test_pack_hostile);
+	T_RUN(test_pack_row_source);
 	T_RUN(test_pack_garbage);
 	T_RUN(test_pack_keys);
 	T_RUN(test_open_errors);
@@ -2679,6 +2994,7 @@ main(void)
 	T_RUN(test_firmware);
 	T_RUN(test_jobs);
 	T_RUN(test_jobdev);
+	T_RUN(test_history);
 	T_RUN(test_id_order);
 	T_RUN(test_migrate_order);
 	T_RUN(test_next_id);
