@@ -473,9 +473,9 @@ settle_count_cb(const struct jobdev_rec *jd, void *arg)
  * say the job's state moves (it completes, or passes its abort
  * threshold), the rows are counted again in txn and the job, and the
  * firmware of a verify job, move in the report's own transaction: job
- * show and firmware show say so at once.  Otherwise, or when the tick has
- * not counted the job yet, the tick settles it.  *settled: 1 when the job
- * was written, with the exact counts in *counts.  0 or a store error.
+ * show and firmware show say so at once.  A job the tick has not counted
+ * yet is counted here.  *settled: 1 when the job was written, with the
+ * exact counts in *counts.  0 or a store error.
  */
 static int
 settle_now(struct core *c, struct store_txn *txn, struct job_rec *job,
@@ -488,17 +488,20 @@ settle_now(struct core *c, struct store_txn *txn, struct job_rec *job,
 	int	 was = job->state, rc;
 
 	*settled = 0;
-	if (tj == NULL || !tj->known || orig == state ||
-	    !jobs_jd_is_open(orig) || jobs_jd_is_open(state))
+	if (orig == state || !jobs_jd_is_open(orig) ||
+	    jobs_jd_is_open(state))
 		return 0;
-	memset(&ch, 0, sizeof(ch));
-	ch.changed = 1;
-	ch.from = orig;
-	ch.to = state;
-	*counts = tj->counts;
-	jobs_counts_apply(counts, &ch);
-	if (!jobs_job_tick(&copy, counts, now) || copy.state == was)
-		return 0;
+	/* a job the tick has not counted yet (it is new) is counted here */
+	if (tj != NULL && tj->known) {
+		memset(&ch, 0, sizeof(ch));
+		ch.changed = 1;
+		ch.from = orig;
+		ch.to = state;
+		*counts = tj->counts;
+		jobs_counts_apply(counts, &ch);
+		if (!jobs_job_tick(&copy, counts, now) || copy.state == was)
+			return 0;
+	}
 	memset(counts, 0, sizeof(*counts));
 	if ((rc = store_jobdev_iter(txn, job->id, settle_count_cb, counts)) !=
 	    0)
