@@ -131,6 +131,12 @@ static const struct config_key config_keys[] = {
 	{ "tls_cert", CT_STRING, F(tls_cert), 0, 0, CK_NONE, 1 },
 	{ "tls_key", CT_STRING, F(tls_key), 0, 0, CK_NONE, 1 },
 	{ "device_ca", CT_STRING, F(device_ca), 0, 0, CK_NONE, 1 },
+	{ "tls_session_cache", CT_NUMBER, F(tls_session_cache), 0, 10000000,
+	    0, 1 },
+	{ "tls_session_timeout", CT_DURATION, F(tls_session_timeout), 60,
+	    7 * 86400, 0, 1 },
+	{ "tls_ticket_key_rotate", CT_DURATION, F(tls_ticket_key_rotate), 1,
+	    7 * 86400, 0, 1 },
 
 	{ "admin_listen", CT_LISTEN, F(admin), 0, 0, 0, 0 },
 	{ "admin_token_file", CT_STRING, F(admin_token_file), 0, 0, CK_NONE,
@@ -257,6 +263,9 @@ config_defaults(struct config *cfg)
 	cfg->busy_interval = 60;
 	cfg->confirm_interval = 300;
 	cfg->download_url_ttl = 86400;
+	cfg->tls_session_cache = 50000;
+	cfg->tls_session_timeout = 7200;
+	cfg->tls_ticket_key_rotate = 7200;
 	cfg->wakeup_jitter = 10;
 	cfg->max_body = 1024;
 	cfg->shutdown_timeout = 10;

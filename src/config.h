@@ -85,6 +85,10 @@ struct config {
 	char	tls_cert[CONFIG_PATH];	/* tls_cert */
 	char	tls_key[CONFIG_PATH];	/* tls_key */
 	char	device_ca[CONFIG_PATH];	/* device_ca ("" = no client certs) */
+	/* TLS resumption, both HTTPS listeners (issue 14) */
+	unsigned tls_session_cache;	/* tls_session_cache: sessions, 0 off */
+	unsigned tls_session_timeout;	/* tls_session_timeout: s */
+	unsigned tls_ticket_key_rotate;	/* tls_ticket_key_rotate: s */
 
 	/* Admin API (issue 3) */
 	struct config_listen admin;	/* admin_listen (127.0.0.1:8444) */

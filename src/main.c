@@ -215,6 +215,28 @@ otagw_check_files(const struct config *cfg)
 	return bad;
 }
 
+/*
+ * A server TLS context from the configuration: certificate, key, device
+ * CA (or NULL) and the resumption settings.  NULL when the files do not
+ * load (logged).
+ */
+static struct tls_server *
+otagw_tls_new(const struct config *cfg, const char *device_ca)
+{
+	struct tls_server *ts;
+
+	if ((ts = tls_server_new(cfg->tls_cert, cfg->tls_key,
+	    device_ca)) == NULL)
+		return NULL;
+	if (tls_server_set_resumption(ts, cfg->tls_session_cache,
+	    cfg->tls_session_timeout, cfg->tls_ticket_key_rotate) == -1) {
+		log_warnx("tls: bad session resumption settings");
+		tls_server_free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
 /* HTTPS devices: the TLS context, then the listener.  0 or -1. */
 static int
 otagw_start_https(struct otagw *gw)
@@ -223,8 +245,7 @@ otagw_start_https(struct otagw *gw)
 
 	if (!cfg->https.enabled)
 		return 0;
-	if ((gw->tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
-	    cfg->device_ca)) == NULL) {
+	if ((gw->tls = otagw_tls_new(cfg, cfg->device_ca)) == NULL) {
 		log_warnx("https_listen: cannot load tls_cert %s, tls_key"
 		    " %s%s%s (./quickstart.sh run makes development"
 		    " certificates)",
@@ -252,8 +273,7 @@ otagw_start_admin(struct otagw *gw)
 
 	if (!cfg->admin.enabled)
 		return 0;
-	if ((gw->admin_tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
-	    NULL)) == NULL) {
+	if ((gw->admin_tls = otagw_tls_new(cfg, NULL)) == NULL) {
 		log_warnx("admin_listen: cannot load tls_cert %s, tls_key %s"
 		    " (./quickstart.sh run makes development certificates)",
 		    cfg->tls_cert, cfg->tls_key);
@@ -282,26 +302,26 @@ otagw_reload_tls(struct otagw *gw)
 	struct tls_server *tls;
 
 	if (gw->tls != NULL) {
-		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
-		    cfg->device_ca)) == NULL)
+		if ((tls = otagw_tls_new(cfg, cfg->device_ca)) == NULL)
 			log_warnx("SIGHUP: tls_cert %s, tls_key %s or "
 			    "device_ca %s do not load: the device listener "
 			    "keeps the running ones",
 			    cfg->tls_cert, cfg->tls_key,
 			    cfg->device_ca[0] ? cfg->device_ca : "(none)");
 		else {
+			tls_server_take_ticket_keys(tls, gw->tls);
 			httpdev_set_tls(gw->httpdev, tls);
 			tls_server_free(gw->tls);
 			gw->tls = tls;
 		}
 	}
 	if (gw->admin_tls != NULL) {
-		if ((tls = tls_server_new(cfg->tls_cert, cfg->tls_key,
-		    NULL)) == NULL)
+		if ((tls = otagw_tls_new(cfg, NULL)) == NULL)
 			log_warnx("SIGHUP: tls_cert %s or tls_key %s do not "
 			    "load: the admin listener keeps the running ones",
 			    cfg->tls_cert, cfg->tls_key);
 		else {
+			tls_server_take_ticket_keys(tls, gw->admin_tls);
 			admin_set_tls(gw->admin, tls);
 			tls_server_free(gw->admin_tls);
 			gw->admin_tls = tls;

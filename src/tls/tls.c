@@ -13,23 +13,50 @@
  * Sockets belong to the caller; this module only wraps SSL objects around
  * them and translates SSL_ERROR_WANT_* into TLS_WANT_* so the caller's
  * event loop knows what to wait for.
+ *
+ * Resumption on the server side: a session-id cache and tickets whose
+ * keys live here (tls_ticket_cb), current and previous, replaced when the
+ * current one is older than the rotation interval; the check is made on
+ * each ticket operation, so no timer is needed.  A TCP close without
+ * close_notify is an ordinary end (SSL_OP_IGNORE_UNEXPECTED_EOF): OpenSSL
+ * would otherwise drop the session, and keep-alive clients such as
+ * esp_http_client never resume.  The session id context is a digest of
+ * the device CA file, so a session verified under one CA never resumes
+ * under another after a reload.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "log.h"
 #include "tls/tls.h"
 
+/* One session ticket key: its name in the ticket, AES and HMAC keys. */
+struct tls_ticket_key {
+	unsigned char	 name[16];
+	unsigned char	 aes[32];
+	unsigned char	 hmac[32];
+	int64_t		 born;		/* CLOCK_MONOTONIC seconds */
+	int		 valid;
+};
+
 struct tls_server {
 	SSL_CTX	*ctx;
 	int	 verify_clients;
+	EVP_CIPHER *aes;		/* AES-256-CBC, fetched once */
+	unsigned rotate_s;		/* ticket key rotation interval */
+	struct tls_ticket_key keys[2];	/* current, previous */
 };
 
 struct tls_client {
@@ -115,6 +142,190 @@ tls_ctx_common(const SSL_METHOD *method)
 	return ctx;
 }
 
+/* Ticket keys ----------------------------------------------------------- */
+
+static int64_t
+tls_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* A fresh random key, or -1 (then the old ones stay). */
+static int
+tls_ticket_key_make(struct tls_ticket_key *k, int64_t now)
+{
+	struct tls_ticket_key n;
+
+	if (RAND_bytes(n.name, sizeof(n.name)) != 1 ||
+	    RAND_bytes(n.aes, sizeof(n.aes)) != 1 ||
+	    RAND_bytes(n.hmac, sizeof(n.hmac)) != 1) {
+		OPENSSL_cleanse(&n, sizeof(n));
+		return -1;
+	}
+	n.born = now;
+	n.valid = 1;
+	*k = n;
+	OPENSSL_cleanse(&n, sizeof(n));
+	return 0;
+}
+
+/*
+ * Once the current key is rotate_s old it becomes the previous one and a
+ * new current one is made; a previous key older than two intervals (no
+ * ticket work for a long time) is dropped.  -1 when no current key can
+ * be had.
+ */
+static int
+tls_ticket_rotate(struct tls_server *ts)
+{
+	struct tls_ticket_key *cur = &ts->keys[0], *prev = &ts->keys[1];
+	int64_t now = tls_mono_s(), r = ts->rotate_s;
+
+	if (prev->valid && now - prev->born >= 2 * r)
+		OPENSSL_cleanse(prev, sizeof(*prev));
+	if (cur->valid && now - cur->born < r)
+		return 0;
+	if (cur->valid && now - cur->born < 2 * r)
+		*prev = *cur;
+	if (tls_ticket_key_make(cur, now) == -1) {
+		log_warnx("tls: no randomness for a session ticket key");
+		return cur->valid && now - cur->born < 2 * r ? 0 : -1;
+	}
+	return 0;
+}
+
+/* Points the ticket's cipher and MAC at key k.  0 or -1. */
+static int
+tls_ticket_key_use(struct tls_server *ts, struct tls_ticket_key *k,
+    unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	OSSL_PARAM params[3];
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    k->hmac, sizeof(k->hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+		return -1;
+	if (enc)
+		return EVP_EncryptInit_ex(cctx, ts->aes, NULL, k->aes,
+		    iv) == 1 ? 0 : -1;
+	return EVP_DecryptInit_ex(cctx, ts->aes, NULL, k->aes, iv) == 1 ?
+	    0 : -1;
+}
+
+/*
+ * OpenSSL's ticket callback.  Issuing: the current key, a random IV; 1,
+ * or 0 for no ticket.  Opening: 1 with the current key, 2 with the
+ * previous one (OpenSSL then issues a fresh ticket), 0 for a key we no
+ * longer have (a full handshake follows), -1 on an error.
+ */
+static int
+tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_server *ts = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	int i;
+
+	if (ts == NULL || tls_ticket_rotate(ts) == -1)
+		return enc ? 0 : -1;
+	if (enc) {
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ts->aes)) != 1)
+			return 0;
+		memcpy(name, ts->keys[0].name, 16);
+		return tls_ticket_key_use(ts, &ts->keys[0], iv, cctx, hctx,
+		    1) == 0 ? 1 : 0;
+	}
+	for (i = 0; i < 2; i++) {
+		if (!ts->keys[i].valid ||
+		    memcmp(name, ts->keys[i].name, 16) != 0)
+			continue;
+		if (tls_ticket_key_use(ts, &ts->keys[i], iv, cctx, hctx,
+		    0) == -1)
+			return -1;
+		return i == 0 ? 1 : 2;
+	}
+	return 0;
+}
+
+/*
+ * The session id context: a digest of which listener kind this is and
+ * of the device CA file's bytes, so that a session whose client
+ * certificate was verified under one CA does not resume under another
+ * (a reload that changed device_ca).  0 or -1.
+ */
+static int
+tls_sid_context(SSL_CTX *ctx, const char *client_ca)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], buf[4096];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *m;
+	FILE *fp = NULL;
+	size_t n;
+	int ok = 0, verify = client_ca != NULL && client_ca[0] != '\0';
+
+	if ((m = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(m, verify ? "otagw-ca" : "otagw", verify ? 8 :
+	    5) != 1)
+		goto out;
+	if (verify) {
+		if ((fp = fopen(client_ca, "rb")) == NULL)
+			goto out;
+		while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+			if (EVP_DigestUpdate(m, buf, n) != 1)
+				goto out;
+		if (ferror(fp))
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(m, md, &mdlen) != 1 ||
+	    mdlen > SSL_MAX_SID_CTX_LENGTH)
+		goto out;
+	ok = SSL_CTX_set_session_id_context(ctx, md, mdlen) == 1;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	EVP_MD_CTX_free(m);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Resumption of a new server context: the defaults of tls.h, our ticket
+ * callback with a first key, the session id context, and one TLS 1.3
+ * ticket per handshake (a device that wakes, checks and leaves uses one;
+ * OpenSSL's default of two costs an encryption and a record each).
+ * 0 or -1.
+ */
+static int
+tls_server_resumption_init(struct tls_server *ts, const char *client_ca)
+{
+	if ((ts->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
+		tls_log_errors("tls: AES-256-CBC for session tickets");
+		return -1;
+	}
+	if (tls_sid_context(ts->ctx, client_ca) == -1) {
+		tls_log_errors("tls: session id context");
+		return -1;
+	}
+	(void)tls_server_set_resumption(ts, TLS_SESSION_CACHE_DEFAULT,
+	    TLS_SESSION_TIMEOUT_DEFAULT, TLS_TICKET_ROTATE_DEFAULT);
+	if (tls_ticket_rotate(ts) == -1)
+		return -1;
+	SSL_CTX_set_app_data(ts->ctx, ts);
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ts->ctx,
+	    tls_ticket_cb) != 1 || SSL_CTX_set_num_tickets(ts->ctx, 1) != 1) {
+		tls_log_errors("tls: session tickets");
+		return -1;
+	}
+	/* a TCP close without close_notify keeps the session resumable */
+	SSL_CTX_set_options(ts->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	return 0;
+}
+
 struct tls_server *
 tls_server_new(const char *cert, const char *key, const char *client_ca)
 {
@@ -144,9 +355,8 @@ tls_server_new(const char *cert, const char *key, const char *client_ca)
 		goto fail;
 	}
 	SSL_CTX_set_alpn_select_cb(ts->ctx, tls_alpn_select_cb, NULL);
-	SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_set_session_id_context(ts->ctx, (const unsigned char *)"otagw",
-	    5);
+	if (tls_server_resumption_init(ts, client_ca) == -1)
+		goto fail;
 	if (client_ca != NULL && client_ca[0] != '\0') {
 		STACK_OF(X509_NAME) *names;
 
@@ -174,7 +384,35 @@ tls_server_free(struct tls_server *ts)
 	if (ts == NULL)
 		return;
 	SSL_CTX_free(ts->ctx);
+	EVP_CIPHER_free(ts->aes);
+	OPENSSL_cleanse(ts->keys, sizeof(ts->keys));
 	free(ts);
+}
+
+int
+tls_server_set_resumption(struct tls_server *ts, size_t cache,
+    unsigned timeout_s, unsigned rotate_s)
+{
+	if (timeout_s == 0 || rotate_s == 0 || cache > LONG_MAX)
+		return -1;
+	if (cache == 0)
+		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_OFF);
+	else {
+		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ts->ctx, (long)cache);
+	}
+	SSL_CTX_set_timeout(ts->ctx, (long)timeout_s);
+	ts->rotate_s = rotate_s;
+	return 0;
+}
+
+void
+tls_server_take_ticket_keys(struct tls_server *to,
+    const struct tls_server *from)
+{
+	if (to == NULL || from == NULL || to == from)
+		return;
+	memcpy(to->keys, from->keys, sizeof(to->keys));
 }
 
 struct tls_client *

@@ -9,6 +9,13 @@
  * the peer against a CA file and host name, offering ALPN "h2".
  * Connections are non-blocking; the caller owns the socket and the event
  * loop, and asks this module what the TLS engine wants (read or write).
+ *
+ * Resumption (server side): a session-id cache and session tickets.  A
+ * client that closes TCP without close_notify keeps its session.  Ticket
+ * keys are random, in memory only, and rotate: a current key issues
+ * tickets, the previous one still opens them (and gets the client a new
+ * ticket), so a ticket opens for at least one rotation interval and at
+ * most two.
  */
 #ifndef OTAGW_TLS_H
 #define OTAGW_TLS_H
@@ -37,6 +44,26 @@ enum tls_alpn {
 struct tls_server *tls_server_new(const char *cert, const char *key,
 	    const char *client_ca);
 void	 tls_server_free(struct tls_server *);
+
+/* Defaults of tls_server_set_resumption (what otagw.conf says too). */
+#define TLS_SESSION_CACHE_DEFAULT	50000	/* sessions */
+#define TLS_SESSION_TIMEOUT_DEFAULT	7200	/* seconds */
+#define TLS_TICKET_ROTATE_DEFAULT	7200	/* seconds */
+
+/*
+ * cache: most sessions in the session-id cache (0: no cache);
+ * timeout_s: how long a session resumes (cache and tickets);
+ * rotate_s: age of the ticket key that issues tickets when a new one
+ * takes over (at least 1).  0 or -1.
+ */
+int	 tls_server_set_resumption(struct tls_server *, size_t cache,
+	    unsigned timeout_s, unsigned rotate_s);
+/*
+ * A new context for the same listener (SIGHUP) takes over the ticket
+ * keys of the old one, so tickets issued before a reload still resume.
+ */
+void	 tls_server_take_ticket_keys(struct tls_server *to,
+	    const struct tls_server *from);
 
 /* ca: PEM bundle ("" or NULL: the system's); alpn_h2: offer "h2" only. */
 struct tls_client *tls_client_new(const char *ca, int alpn_h2);
