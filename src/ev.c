@@ -206,6 +206,19 @@ ev_fd_del(struct ev *ev, int fd)
 	return 0;
 }
 
+int
+ev_fd_forget(struct ev *ev, int fd)
+{
+	if (fd < 0 || (size_t)fd >= ev->nfds || !ev->fds[fd].active) {
+		errno = ENOENT;
+		return -1;
+	}
+	ev->fds[fd].active = 0;
+	ev->fds[fd].cb = NULL;
+	ev->fds[fd].arg = NULL;
+	return 0;
+}
+
 /* Timers ---------------------------------------------------------------- */
 
 static int

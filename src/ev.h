@@ -27,6 +27,11 @@ void	 ev_free(struct ev *);	/* accepts NULL */
 int	 ev_fd_add(struct ev *, int fd, uint32_t events, ev_fd_cb, void *arg);
 int	 ev_fd_mod(struct ev *, int fd, uint32_t events);
 int	 ev_fd_del(struct ev *, int fd);
+/*
+ * For a descriptor about to be closed that has no duplicate: forgets it
+ * without a system call (its close takes it out of epoll).  0 or -1.
+ */
+int	 ev_fd_forget(struct ev *, int fd);
 
 /* One-shot timer after ms milliseconds. */
 struct ev_timer *ev_timer_add(struct ev *, int64_t ms, ev_timer_cb, void *arg);

@@ -559,10 +559,16 @@ tls_conn_handshake(struct tls_conn *c)
 
 	ERR_clear_error();
 	errno = 0;
+	/* done: what it wrote leaves with the first answer */
 	if ((rc = SSL_do_handshake(c->ssl)) == 1)
 		return 1;
 	rc = tls_result(c, rc);
-	return rc == TLS_CLOSED ? TLS_ERROR : rc;
+	if (rc == TLS_CLOSED)
+		return TLS_ERROR;
+	/* the flight must be out before waiting for the peer's answer */
+	if (rc == TLS_WANT_READ && (rc = tls_conn_flush(c)) == 0)
+		return TLS_WANT_READ;
+	return rc;
 }
 
 ssize_t
@@ -594,12 +600,26 @@ tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 	return rc == TLS_CLOSED ? TLS_ERROR : rc;
 }
 
+/*
+ * A peer whose TCP side has closed (it read its answer and left, with or
+ * without close_notify) gets no close_notify: it cannot read one, and the
+ * write would cost a system call per connection.  Marking the shutdown
+ * as sent still keeps the session resumable.
+ */
 void
 tls_conn_shutdown(struct tls_conn *c)
 {
+	BIO	*rb;
+
 	if (c == NULL)
 		return;
 	ERR_clear_error();
+	if ((rb = SSL_get_rbio(c->ssl)) != NULL && BIO_eof(rb) == 1 &&
+	    SSL_is_init_finished(c->ssl)) {
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN |
+		    SSL_RECEIVED_SHUTDOWN);
+		return;
+	}
 	(void)SSL_shutdown(c->ssl);
 	(void)tls_conn_flush(c);
 	ERR_clear_error();
@@ -658,22 +678,86 @@ tls_conn_has_pending(const struct tls_conn *c)
 	return SSL_has_pending(c->ssl);
 }
 
+/*
+ * The hold filter sits above the write buffer and passes everything
+ * down except OpenSSL's own flushes, which it swallows: the records of a
+ * handshake flight, a TLS 1.3 session ticket and the first answer then
+ * leave in one write(2) when the caller flushes (tls_conn_flush, and
+ * tls_conn_handshake before it waits to read).  The buffer itself still
+ * writes through when it fills.
+ */
+static int
+tls_hold_write(BIO *b, const char *p, int n)
+{
+	BIO	*next = BIO_next(b);
+	int	 rc;
+
+	BIO_clear_retry_flags(b);
+	rc = BIO_write(next, p, n);
+	BIO_copy_next_retry(b);
+	return rc;
+}
+
+static long
+tls_hold_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	BIO	*next = BIO_next(b);
+	long	 rc;
+
+	if (cmd == BIO_CTRL_FLUSH)
+		return 1;
+	if (next == NULL)
+		return 0;
+	BIO_clear_retry_flags(b);
+	rc = BIO_ctrl(next, cmd, num, ptr);
+	BIO_copy_next_retry(b);
+	return rc;
+}
+
+static BIO_METHOD *
+tls_hold_method(void)
+{
+	static BIO_METHOD *m;
+	int	 type;
+
+	if (m != NULL)
+		return m;
+	if ((type = BIO_get_new_index()) == -1 ||
+	    (m = BIO_meth_new(type | BIO_TYPE_FILTER, "otagw hold")) == NULL)
+		return NULL;
+	if (BIO_meth_set_write(m, tls_hold_write) != 1 ||
+	    BIO_meth_set_ctrl(m, tls_hold_ctrl) != 1) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
 int
 tls_conn_buffer_writes(struct tls_conn *c, size_t size)
 {
-	BIO	*sock, *buf;
+	BIO_METHOD *hm;
+	BIO	*sock, *buf, *hold;
 
-	if ((sock = SSL_get_wbio(c->ssl)) == NULL ||
+	if ((hm = tls_hold_method()) == NULL ||
+	    (sock = SSL_get_wbio(c->ssl)) == NULL ||
 	    (buf = BIO_new(BIO_f_buffer())) == NULL)
 		return -1;
-	if (BIO_set_write_buffer_size(buf, (long)size) != 1 ||
-	    BIO_up_ref(sock) != 1) {
+	if ((hold = BIO_new(hm)) == NULL) {
 		BIO_free(buf);
 		return -1;
 	}
-	/* rbio keeps the socket BIO; the write side goes through buf */
+	BIO_set_init(hold, 1);
+	if (BIO_set_write_buffer_size(buf, (long)size) != 1 ||
+	    BIO_up_ref(sock) != 1) {
+		BIO_free(hold);
+		BIO_free(buf);
+		return -1;
+	}
+	/* rbio keeps the socket BIO; writes go through hold and buf */
 	BIO_push(buf, sock);
-	SSL_set0_wbio(c->ssl, buf);
+	BIO_push(hold, buf);
+	SSL_set0_wbio(c->ssl, hold);
 	c->buffered = 1;
 	return 0;
 }
@@ -683,7 +767,8 @@ tls_conn_flush(struct tls_conn *c)
 {
 	BIO	*b = SSL_get_wbio(c->ssl);
 
-	if (!c->buffered || b == NULL || BIO_wpending(b) == 0)
+	if (!c->buffered || b == NULL || (b = BIO_next(b)) == NULL ||
+	    BIO_wpending(b) == 0)
 		return 0;
 	errno = 0;
 	if (BIO_flush(b) == 1)
