@@ -34,10 +34,10 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -71,6 +71,10 @@ struct dtls_server {
 	/* Cookie secrets: [cur] signs, both verify. */
 	uint8_t		 secret[2][32];
 	int		 cur;
+	/* HMAC-SHA256 keyed with each secret, made once per secret. */
+	EVP_MAC		*hmac;
+	EVP_MAC_CTX	*mac[2];
+	int		 keyed[2];
 	time_t		 rotated;
 	/* The peer DTLSv1_listen is looking at (for the cookie callbacks). */
 	const struct sockaddr *peer;
@@ -197,6 +201,7 @@ dtls_rotate(struct dtls_server *srv)
 		srv->cur ^= 1;
 	if (RAND_bytes(srv->secret[srv->cur], sizeof(srv->secret[0])) != 1)
 		log_warnx("dtls: cannot draw a cookie secret");
+	srv->keyed[srv->cur] = 0;
 	srv->rotated = now;
 }
 
@@ -230,17 +235,41 @@ dtls_peer_bytes(const struct dtls_server *srv, uint8_t *buf)
 	return 0;
 }
 
+/*
+ * A cookie is computed three times per handshake (HelloVerifyRequest, the
+ * second ClientHello, SSL_accept again): the MAC is fetched once and each
+ * secret's context keyed once, then only re-initialised.
+ */
 static int
-dtls_cookie_make(const struct dtls_server *srv, int which, uint8_t *out)
+dtls_cookie_make(struct dtls_server *srv, int which, uint8_t *out)
 {
 	uint8_t peer[32], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	size_t n;
+	OSSL_PARAM params[2];
+	size_t n, mdlen = 0;
+	int ok;
 
 	if ((n = dtls_peer_bytes(srv, peer)) == 0)
 		return -1;
-	if (HMAC(EVP_sha256(), srv->secret[which], sizeof(srv->secret[0]),
-	    peer, n, md, &mdlen) == NULL || mdlen < DTLS_COOKIE_LEN)
+	if (srv->hmac == NULL &&
+	    (srv->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return -1;
+	if (srv->mac[which] == NULL &&
+	    (srv->mac[which] = EVP_MAC_CTX_new(srv->hmac)) == NULL)
+		return -1;
+	if (!srv->keyed[which]) {
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+		params[1] = OSSL_PARAM_construct_end();
+		ok = EVP_MAC_init(srv->mac[which], srv->secret[which],
+		    sizeof(srv->secret[0]), params);
+	} else
+		ok = EVP_MAC_init(srv->mac[which], NULL, 0, NULL);
+	if (ok != 1)
+		return -1;
+	srv->keyed[which] = 1;
+	if (EVP_MAC_update(srv->mac[which], peer, n) != 1 ||
+	    EVP_MAC_final(srv->mac[which], md, &mdlen, sizeof(md)) != 1 ||
+	    mdlen < DTLS_COOKIE_LEN)
 		return -1;
 	memcpy(out, md, DTLS_COOKIE_LEN);
 	return 0;
@@ -391,6 +420,9 @@ dtls_server_free(struct dtls_server *srv)
 	SSL_CTX_free(srv->ctx);
 	BIO_meth_free(srv->meth);
 	BIO_ADDR_free(srv->client);
+	EVP_MAC_CTX_free(srv->mac[0]);
+	EVP_MAC_CTX_free(srv->mac[1]);
+	EVP_MAC_free(srv->hmac);
 	OPENSSL_cleanse(srv->secret, sizeof(srv->secret));
 	free(srv);
 }

@@ -57,7 +57,16 @@ struct tls_server {
 	EVP_CIPHER *aes;		/* AES-256-CBC, fetched once */
 	unsigned rotate_s;		/* ticket key rotation interval */
 	struct tls_ticket_key keys[2];	/* current, previous */
+	int64_t	 flushed;		/* last sweep of expired sessions */
 };
+
+/*
+ * OpenSSL 3.0 sweeps its whole session cache for expired sessions every
+ * 255 handshakes, which with tens of thousands of sessions costs more
+ * than a resumed handshake; we sweep every TLS_FLUSH_S seconds instead
+ * (a full cache still drops its oldest session for a new one).
+ */
+#define TLS_FLUSH_S	30
 
 struct tls_client {
 	SSL_CTX	*ctx;
@@ -398,7 +407,8 @@ tls_server_set_resumption(struct tls_server *ts, size_t cache,
 	if (cache == 0)
 		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_OFF);
 	else {
-		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_SERVER |
+		    SSL_SESS_CACHE_NO_AUTO_CLEAR);
 		SSL_CTX_sess_set_cache_size(ts->ctx, (long)cache);
 	}
 	SSL_CTX_set_timeout(ts->ctx, (long)timeout_s);
@@ -477,7 +487,12 @@ struct tls_conn *
 tls_conn_accept(struct tls_server *ts, int fd)
 {
 	struct tls_conn *c;
+	int64_t	 now = tls_mono_s();
 
+	if (now - ts->flushed >= TLS_FLUSH_S) {
+		ts->flushed = now;
+		SSL_CTX_flush_sessions(ts->ctx, (long)time(NULL));
+	}
 	if ((c = tls_conn_new(ts->ctx, fd)) == NULL)
 		return NULL;
 	c->verify_clients = ts->verify_clients;
