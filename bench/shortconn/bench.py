@@ -21,7 +21,9 @@ the stock server (which has no check; that PUT stores the same body and
 answers 2.04, as otagw's check of a device with nothing to do does).
 
 What is measured: the server's CPU time (utime + stime of every process
-of the server, from /proc/PID/stat) over N connections, divided by N; and
+of the server, from /proc/PID/stat) over N connections, divided by N
+(with the nanosecond run time of /proc/PID/schedstat as a cross-check of
+the 10 ms ticks); and
 how many handshakes the client saw resumed.  Each comparison runs in R
 rounds that alternate which server goes first; the report gives the
 median and the range over the rounds and the ratio of the medians, with
@@ -117,6 +119,20 @@ def cpu_seconds(pid):
     return total / CLK_TCK
 
 
+def run_ns(pid):
+    """Time on CPU of pid and its children in seconds, from
+    /proc/PID/schedstat (nanoseconds: a finer cross-check of the tick
+    counts of /proc/PID/stat)."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/schedstat" % p) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def settle(pid):
     """Waits until the server has used no CPU for 50 ms (it finished the
     last connection's close), at most a second."""
@@ -210,7 +226,8 @@ def https_one(ctx, port, request, session):
 
 
 def https_run(srv, mode, n, ca):
-    """CPU per connection (s) and resumed handshakes over n connections."""
+    """CPU per connection (s), resumed handshakes over n connections, and
+    CPU per connection from schedstat."""
     _, tls13, resume, tickets = mode
     ctx = client_ctx(ca, tls13, tickets)
     req = check_request()
@@ -218,7 +235,7 @@ def https_run(srv, mode, n, ca):
     if resume:
         sess, _ = https_one(ctx, srv.port, req, None)
     settle(srv.pid)
-    c0 = cpu_seconds(srv.pid)
+    c0, s0 = cpu_seconds(srv.pid), run_ns(srv.pid)
     reused = 0
     for _ in range(n):
         got, r = https_one(ctx, srv.port, req, sess if resume else None)
@@ -226,15 +243,17 @@ def https_run(srv, mode, n, ca):
         if resume and got is not None:
             sess = got
     settle(srv.pid)
-    return (cpu_seconds(srv.pid) - c0) / n, reused
+    return ((cpu_seconds(srv.pid) - c0) / n, reused,
+            (run_ns(srv.pid) - s0) / n)
 
 
 # DTLS ----------------------------------------------------------------------
 
 def dtls_run(srv, n, client):
-    """CPU per DTLS handshake plus check (s), and the checks answered."""
+    """CPU per DTLS handshake plus check (s), the checks answered, and the
+    CPU per check from schedstat."""
     settle(srv.pid)
-    c0 = cpu_seconds(srv.pid)
+    c0, s0 = cpu_seconds(srv.pid), run_ns(srv.pid)
     ok = 0
     for _ in range(n):
         p = subprocess.run([client, "-m", srv.coap_method, "-u", DEVICE,
@@ -249,7 +268,7 @@ def dtls_run(srv, n, client):
         if p.returncode == 0 and err.strip() == "":
             ok += 1
     settle(srv.pid)
-    return (cpu_seconds(srv.pid) - c0) / n, ok
+    return (cpu_seconds(srv.pid) - c0) / n, ok, (run_ns(srv.pid) - s0) / n
 
 
 # Servers -------------------------------------------------------------------
@@ -423,16 +442,17 @@ def measure(a, gw, ng, st, ca):
                 v = https_run(srv, mode, a.n, ca)
                 rows.setdefault(mode[0], {}).setdefault(
                     srv.name, []).append(v)
-                say("  %-20s %-6s %6.1f us/conn, %d/%d resumed" %
-                    (mode[0], srv.name, v[0] * 1e6, v[1], a.n))
+                say("  %-20s %-6s %6.1f us/conn (schedstat %6.1f), %d/%d "
+                    "resumed" % (mode[0], srv.name, v[0] * 1e6, v[2] * 1e6,
+                                 v[1], a.n))
         if a.dtls > 0:
             for srv in dtls:
                 v = dtls_run(srv, a.dtls, a.client)
                 rows.setdefault("DTLS-PSK handshake + check", {}).setdefault(
                     srv.name, []).append(v)
-                say("  %-20s %-6s %6.1f us/check, %d/%d answered" %
-                    ("DTLS-PSK + check", srv.name, v[0] * 1e6, v[1],
-                     a.dtls))
+                say("  %-20s %-6s %6.1f us/check (schedstat %6.1f), %d/%d "
+                    "answered" % ("DTLS-PSK + check", srv.name, v[0] * 1e6,
+                                  v[2] * 1e6, v[1], a.dtls))
     return rows
 
 
@@ -442,8 +462,8 @@ def report(a, rows):
                                                  os.cpu_count(), loadavg()))
     print("server CPU per check-in on a new connection, microseconds: "
           "median [min-max] of %d rounds" % a.rounds)
-    print("%-26s %-24s %-30s %-6s %s" % ("", "otagw", "peer", "ratio",
-                                          "target"))
+    print("%-26s %-24s %-30s %-6s %-7s %s" % ("", "otagw", "peer", "ratio",
+                                                "target", "schedstat"))
     met = True
     out = []
     for name, per in rows.items():
@@ -459,24 +479,31 @@ def report(a, rows):
             return "%6.0f [%4.0f-%4.0f] %s%d" % (
                 median(us), min(us), max(us), unit, cnt)
         unit = "ok " if name.startswith("DTLS") else "res "
-        ratio = "-"
+        ratio = sratio = "-"
         verdict = ""
         if gv and pv:
             rr = median([x[0] for x in gv]) / max(
                 1e-9, median([x[0] for x in pv]))
-            ratio = "%.2f" % rr
+            rs = median([x[2] for x in gv]) / max(
+                1e-9, median([x[2] for x in pv]))
+            ratio, sratio = "%.2f" % rr, "%.2f" % rs
             verdict = "met" if rr <= TARGET else "MISSED"
             met = met and rr <= TARGET
             out.append({"row": name, "otagw_us": [x[0] * 1e6 for x in gv],
                         "peer": peer[0], "peer_us": [x[0] * 1e6 for x in pv],
+                        "otagw_sched_us": [x[2] * 1e6 for x in gv],
+                        "peer_sched_us": [x[2] * 1e6 for x in pv],
                         "otagw_count": [x[1] for x in gv],
-                        "peer_count": [x[1] for x in pv], "ratio": rr})
-        print("%-26s %-24s %-30s %-6s %s" % (
+                        "peer_count": [x[1] for x in pv], "ratio": rr,
+                        "ratio_schedstat": rs})
+        print("%-26s %-24s %-30s %-6s %-7s %s" % (
             name, cell(gv, unit), (peer[0] + " " + cell(pv, unit))
-            if pv else "-", ratio, verdict))
+            if pv else "-", ratio, verdict, sratio))
     n_http, n_dtls = a.n * a.rounds, a.dtls * a.rounds
     print("res N: resumed handshakes of %d connections (all rounds); "
           "ok N: of %d DTLS checks answered" % (n_http, n_dtls))
+    print("ratio: of the medians from /proc/PID/stat (10 ms ticks); "
+          "schedstat: the same from /proc/PID/schedstat (ns)")
     print("target: otagw <= %.1fx the peer's CPU in every row: %s" %
           (TARGET, "met" if met else "MISSED"))
     if a.json:
