@@ -70,6 +70,7 @@ struct http_server {
 	struct http_server_stats st;
 	int	 draining;	/* http_server_drain: new ones come no more */
 	int	 deferred;	/* TCP_DEFER_ACCEPT: data waits at accept */
+	int	 nodelay;	/* TCP_NODELAY on the listener, inherited */
 };
 
 static void	server_conn_io_cb(int, uint32_t, void *);
@@ -699,7 +700,10 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 			close(cfd);
 			continue;
 		}
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Linux copies TCP_NODELAY from the listener to cfd */
+		if (!srv->nodelay)
+			setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			http_sources_release(srv->sources, src);
 			close(cfd);
@@ -897,6 +901,8 @@ http_server_new(struct ev *ev, const char *host, unsigned port,
 	 */
 	srv->deferred = setsockopt(srv->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT,
 	    &one, sizeof(one)) == 0;
+	srv->nodelay = setsockopt(srv->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == 0;
 	if (ev_fd_add(ev, srv->fd, EPOLLIN, server_accept_cb, srv) == -1) {
 		log_warn("%s: ev_fd_add", srv->name);
 		goto fail;
