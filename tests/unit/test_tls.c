@@ -13,12 +13,15 @@
  * host name verification (a wrong CA and a wrong name are refused, and
  * say why), client certificates (CN reported only when verified), reads,
  * writes and what is pending in the engine, buffered writes and flush
- * against a full socket, close_notify, and hostile openings: every
+ * against a full socket (and the handshake's last records held for the
+ * first answer), close_notify (none written to a peer whose TCP side has
+ * closed), and hostile openings: every
  * truncated prefix of a real ClientHello, and bytes that are no TLS.
  * DTLS is test_dtls.c.
  */
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,6 +653,53 @@ test_close(void)
 		T_CHECK(n == TLS_CLOSED || n == TLS_ERROR);
 	}
 	pair_close(&p);
+
+	/*
+	 * A server-side peer that closed its TCP side without close_notify
+	 * (esp_http_client) is an orderly end, and the server writes no
+	 * close_notify it could not read.
+	 */
+	T_EQ_INT(pair_tls(&p, certs_path(dir, "ca.pem"), 1, "localhost",
+	    srv_plain), 1);
+	/* what the handshake left (a TLS 1.3 ticket) is not the point */
+	while (recv(p.fd[0], buf, sizeof(buf), 0) > 0)
+		continue;
+	T_EQ_INT(shutdown(p.fd[0], SHUT_WR), 0);
+	T_EQ_INT(read_full(p.srv.tc, buf, sizeof(buf)), TLS_CLOSED);
+	tls_conn_shutdown(p.srv.tc);
+	errno = 0;
+	T_EQ_INT(recv(p.fd[0], buf, sizeof(buf), 0), -1);
+	T_EQ_INT(errno, EAGAIN);
+	pair_close(&p);
+}
+
+/*
+ * Buffered writes set before the handshake: each flight leaves when the
+ * server waits for its peer, and the TLS 1.3 session ticket that ends the
+ * handshake waits for the first answer, to leave with it.
+ */
+static void
+test_held_flush(void)
+{
+	struct tls_client *tc;
+	uint8_t	 buf[16];
+	struct pair p;
+
+	pair_open(&p);
+	T_CHECK((tc = tls_client_new(certs_path(dir, "ca.pem"), 1)) != NULL);
+	p.cli.tc = tls_conn_connect(tc, p.fd[0], "localhost");
+	tls_client_free(tc);
+	p.srv.tc = tls_conn_accept(srv_plain, p.fd[1]);
+	T_CHECK(p.cli.tc != NULL && p.srv.tc != NULL);
+	T_EQ_INT(tls_conn_buffer_writes(p.srv.tc, 3 * (16384 + 64)), 0);
+	T_EQ_INT(pair_handshake(&p), 1);
+	T_CHECK(tls_conn_unflushed(p.srv.tc) > 0);
+	T_EQ_INT(tls_conn_write(p.srv.tc, "hello", 5), 5);
+	T_EQ_INT(tls_conn_flush(p.srv.tc), 0);
+	T_EQ_INT(tls_conn_unflushed(p.srv.tc), 0);
+	T_EQ_INT(read_full(p.cli.tc, buf, 5), 5);
+	T_CHECK(memcmp(buf, "hello", 5) == 0);
+	pair_close(&p);
 }
 
 /* Tests: hostile openings -------------------------------------------------- */
@@ -803,6 +853,7 @@ main(void)
 	T_RUN(test_bulk);
 	T_RUN(test_buffered);
 	T_RUN(test_close);
+	T_RUN(test_held_flush);
 	T_RUN(test_truncated_hello);
 	T_RUN(test_not_tls);
 
