@@ -1541,6 +1541,16 @@ store_job_put(struct store_txn *t, const struct job_rec *rec)
 	return db_put(t, DB_JOBS, rec->id, klen, buf, n, "job put");
 }
 
+int
+store_job_del(struct store_txn *t, const char *id)
+{
+	size_t klen;
+
+	if ((klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	return db_del(t, DB_JOBS, id, klen, "job del");
+}
+
 static int
 job_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
 {
@@ -1649,6 +1659,26 @@ jobdev_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 		return corrupt("job row", k->mv_data,
 		    strnlen(k->mv_data, k->mv_size));
 	return ic->cb.jd(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_jobdev_iter_after(struct store_txn *t, const char *job,
+    const char *after, int (*cb)(const struct jobdev_rec *, void *),
+    void *arg)
+{
+	uint8_t start[PACK_KEY_MAX], prefix[PACK_KEY_MAX];
+	struct iter_ctx ic;
+	size_t plen, slen;
+
+	if (after == NULL || *after == '\0')
+		return store_jobdev_iter(t, job, cb, arg);
+	if (cb == NULL || (plen = pack_key2(prefix, job, NULL)) == 0 ||
+	    (slen = pack_key2(start, job, after)) == 0)
+		return STORE_EINVAL;
+	ic.cb.jd = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_JOBDEV, start, slen, plen, 1, jobdev_scan_cb,
+	    &ic);
 }
 
 int

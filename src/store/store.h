@@ -104,6 +104,8 @@ int	 store_firmware_iter_after(struct store_txn *, const char *after,
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);
+/* Removes the job record alone (a creation that took no device). */
+int	 store_job_del(struct store_txn *, const char *id);
 /* In id order (j-2 before j-10), after `after' (NULL or "": all). */
 int	 store_job_iter(struct store_txn *,
 	    int (*cb)(const struct job_rec *, void *), void *arg);
@@ -121,6 +123,13 @@ int	 store_jobdev_put(struct store_txn *, const struct jobdev_rec *);
 /* Rows of one job in device order (bytes, as devices). */
 int	 store_jobdev_iter(struct store_txn *, const char *job,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
+/*
+ * The same from the device after `after' (NULL or "": from the first), so
+ * that a long walk can go on in a later transaction.
+ */
+int	 store_jobdev_iter_after(struct store_txn *, const char *job,
+	    const char *after, int (*cb)(const struct jobdev_rec *, void *),
+	    void *arg);
 /* Open rows of one device (its pending notices), in job id order. */
 int	 store_device_open_jobs(struct store_txn *, const char *device,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);

@@ -412,7 +412,7 @@ sane_job(const void *p)
 	unsigned i;
 
 	if (j->nsrc > OTA_SRCVER_MAX || j->kind > JOB_KIND_VERIFY ||
-	    j->state > JOB_TERMINATED || j->scope > JOB_SCOPE_GRAY ||
+	    j->state > JOB_CREATING || j->scope > JOB_SCOPE_GRAY ||
 	    strnlen(j->id, sizeof(j->id)) == sizeof(j->id))
 		return 0;
 	for (i = 0; i < j->nsrc; i++)
