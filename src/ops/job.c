@@ -752,7 +752,7 @@ job_add_chunk(struct ops *ops, struct job_rec *job, const struct ops_vec *jobs,
 		return ops_fail_store(err, rc, job->id);
 	}
 	for (n = 0; *next < k && n < OPS_CHUNK_ROWS; (*next)++, n++) {
-		if (n > 0 && n % 32 == 0 && mono_ms() - t0 >= OPS_CHUNK_MS)
+		if (n > 0 && n % 16 == 0 && mono_ms() - t0 >= OPS_CHUNK_MS)
 			break;
 		c = ops_vec_at(cands, *next);
 		if ((rc = cand_write(txn, job, jobs, c->id, now, res, err)) !=
@@ -1173,7 +1173,7 @@ term_chunk_cb(const struct jobdev_rec *row, void *arg)
 	struct jobdev_rec jd = *row;
 	struct jobs_change ch;
 
-	if (tc->n == OPS_CHUNK_ROWS || (tc->n > 0 && tc->n % 32 == 0 &&
+	if (tc->n == OPS_CHUNK_ROWS || (tc->n > 0 && tc->n % 16 == 0 &&
 	    mono_ms() - tc->t0 >= OPS_CHUNK_MS))
 		return 1;
 	tc->n++;

@@ -99,8 +99,8 @@ void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 #define OPS_JOB_DEVICES_MAX		10000
 #define OPS_SECRET_MAX			256
 #define OPS_CHUNK_ROWS			1000	/* rows per transaction */
-#define OPS_CHUNK_MS			4	/* ... or this long */
-#define OPS_CHUNK_PAUSE_MS		2	/* then a pause for others */
+#define OPS_CHUNK_MS			1	/* ... or this long */
+#define OPS_CHUNK_PAUSE_MS		1	/* then a pause for others */
 
 /*
  * Parses "[MODULE=]VER" (module "default" when absent) and validates both.
