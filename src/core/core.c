@@ -75,6 +75,7 @@ struct tick_job {
 	struct jobs_counts counts;
 	int64_t	 next_due;		/* earliest row due, 0: none */
 	int64_t	 scanned;		/* last full pass */
+	int	 self_ended;		/* the tick terminated it */
 	/* a pass over the rows in slices, one per tick, under way */
 	int	 passing;
 	char	 cursor[OTA_ID_MAX + 1];	/* the last row looked at */
@@ -1584,7 +1585,15 @@ tick_pick_cb(const struct job_rec *job, void *arg)
 	if (tj->passing)
 		need = 1;	/* a pass over its rows goes on */
 	else if (job->state == JOB_TERMINATED)
-		need = !tj->final_done;
+		/*
+		 * An operator's terminate writes the rows itself, in chunks:
+		 * the tick leaves them to it for a minute, and finishes what
+		 * a crash left after that.  A job the tick itself ended has
+		 * its rows failed at once.
+		 */
+		need = !tj->final_done && (tj->self_ended ||
+		    p->now - job->finished >= JOBS_CREATING_STALE_MS ||
+		    p->now < job->finished);
 	else {
 		need = !tj->known || p->now - tj->scanned >= CORE_RESCAN_MS ||
 		    p->now < tj->scanned ||
@@ -1726,6 +1735,8 @@ tick_remember(struct tick_job *tj, const struct tick_scan *s,
     const struct job_rec *job, int ended)
 {
 	int64_t	 now = s->now;
+	size_t	 open;
+	int	 st;
 
 	if (s->stopped) {
 		/* the pass goes on from the last row looked at */
@@ -1743,10 +1754,14 @@ tick_remember(struct tick_job *tj, const struct tick_scan *s,
 	tj->next_due = s->next_due;
 	tj->final_done = 0;
 	if (job->state == JOB_TERMINATED) {
-		if (ended)
+		for (st = 0, open = 0; st < JD_NSTATES; st++)
+			if (jobs_jd_is_open(st))
+				open += s->counts.n[st];
+		if (ended) {
 			tj->next_due = now;	/* its open rows fail next */
-		else
-			tj->final_done = 1;
+			tj->self_ended = 1;
+		} else if (open == 0)
+			tj->final_done = 1;	/* else: another pass */
 	} else if (job->state == JOB_COMPLETED)
 		tj->final_done = 1;
 }
