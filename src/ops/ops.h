@@ -99,7 +99,7 @@ void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 #define OPS_JOB_DEVICES_MAX		10000
 #define OPS_SECRET_MAX			256
 #define OPS_CHUNK_ROWS			1000	/* rows per transaction */
-#define OPS_CHUNK_MS			1	/* ... or this long */
+#define OPS_CHUNK_MS			2	/* ... or this long */
 #define OPS_CHUNK_PAUSE_MS		1	/* then a pause for others */
 
 /*
