@@ -1100,7 +1100,10 @@ ops_job_devices(struct ops *ops, const char *id,
 	l.terminated = rc == 0 && job.state == JOB_TERMINATED;
 	l.finished = job.finished;
 	if (rc == 0)
-		rc = store_jobdev_iter(txn, id, jdlist_cb, &l);
+		/* a page starts at its `after' (a valid id), not the first */
+		rc = store_jobdev_iter_after(txn, id, f->after != NULL &&
+		    valid_device_id(f->after) ? f->after : NULL, jdlist_cb,
+		    &l);
 	if (rc == STORE_ESTOP && l.rc != 0)
 		rc = l.rc;
 	store_txn_abort(txn);
