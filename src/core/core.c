@@ -1842,6 +1842,7 @@ static void
 tick_stale(struct core *c, const char *id, int64_t now)
 {
 	struct store_txn *txn = NULL;
+	struct tick_job *tj;
 	struct job_rec job;
 	int64_t	 idle;
 	int	 rc;
@@ -1865,6 +1866,8 @@ tick_stale(struct core *c, const char *id, int64_t now)
 		goto fail;
 	log_warnx("job %s: its creation stopped %" PRId64 " s ago before it "
 	    "was done: terminated (no device saw it)", id, idle / 1000);
+	if ((tj = tj_find(c, id, 1)) != NULL)
+		tj->self_ended = 1;	/* nobody else fails its rows */
 	return;
 fail:
 	store_txn_abort(txn);

@@ -18,11 +18,12 @@
 
 The machine may be shared (other builds, benchmarks): before each
 operation the same checks run for three seconds with nothing else going
-on, and when even those take more than 25 ms (the machine's own noise),
-the bound on the longest answer becomes 50 ms plus twice the longest of
-them, at most 250 ms, said in the output; the 99th percentile must stay
-under 50 ms whatever the noise.  The whole-job transaction this replaced
-kept devices waiting 300 to 700 ms at 100,000 devices.
+on, and two seconds after it.  When even those take more than 25 ms (the
+machine's own noise), the bound on the longest answer becomes 50 ms plus
+three times the longest of them, at most 250 ms, said in the output; the
+99th percentile must stay under 50 ms whatever the noise.  The whole-job
+transaction this replaced kept devices waiting 300 to 700 ms at 100,000
+devices.
 """
 
 import json
@@ -78,8 +79,14 @@ class Checker:
 
     def __exit__(self, *exc):
         time.sleep(0.1)
+        # the noise again, after the operation: the larger one counts
+        ops = self.rtts
+        self.rtts = []
+        time.sleep(2.0)
         self.stop = True
         self.thread.join()
+        self.noise = max([self.noise] + self.rtts)
+        self.rtts = ops
         return False
 
     def report(self, what):
@@ -89,7 +96,7 @@ class Checker:
         checks.eq(self.bad, 0, "%s: every check answered" % what)
         bound = MAX_MS
         if self.noise > MAX_MS / 2:
-            bound = min(MAX_MS + 2 * self.noise, 250.0)
+            bound = min(MAX_MS + 3 * self.noise, 250.0)
             print("# %s: a busy machine: checks took up to %.1f ms with "
                   "nothing going on, the bound is %.1f ms" %
                   (what, self.noise, bound))
@@ -127,8 +134,8 @@ def invisible_while_creating(gw, state):
     CREATING; returns the job id."""
     fw = gw.otactl_id("firmware", "add", gw.image, "--product", "p",
                       "--version", "5.0", "--module", "other")
-    p = subprocess.Popen(state + ["job", "create", "--firmware", fw,
-                                  "--force", "--all"],
+    p = subprocess.Popen(state + ["--progress", "--json", "job", "create",
+                                  "--firmware", fw, "--force", "--all"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     seen = 0
@@ -149,10 +156,19 @@ def invisible_while_creating(gw, state):
             checks.eq(code, "2.04", "a check while the job is CREATING "
                       "gets no notice")
     out, err = p.communicate()
-    checks.eq(p.returncode, 0, "the job was created (%s)" % err.strip())
+    checks.eq(p.returncode, 0, "the job was created")
     checks.check(seen > 0, "checks ran while the job was CREATING (%d)" %
                  seen)
-    return out.strip().splitlines()[-1]
+    # --progress: the rows written, on stderr; stdout stays one document
+    checks.check("rows: %d of %d (100%%)" % (N, N) in err,
+                 "otactl --progress says how many rows are written (%r)" %
+                 err[-120:])
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = {}
+    checks.eq(doc.get("state"), "RUNNING", "--json prints one document")
+    return doc.get("id", "")
 
 
 def terminate_as_one(gw, job, state):
@@ -164,6 +180,7 @@ def terminate_as_one(gw, job, state):
         j = show(gw, job, state)
         if j:
             views.append((j.get("state"), counts_of(j)))
+        time.sleep(0.1)		# each view reads every row: leave CPU
     out, err = p.communicate()
     checks.eq(p.returncode, 0, "terminate done (%s)" % err.strip())
     mixed = [v for v in views if not (
