@@ -3,12 +3,17 @@
  * job.c: the operator's job operations: create, show, list, list a job's
  * rows, terminate, and cancel, retry or confirm one device's row.
  *
- * Creating a job picks its rows in one write transaction: the candidates
- * (the listed devices, or every matching device of the product), less
- * those that cannot join (UPGRADING anywhere, or busy in another open job
- * of the module unless override supersedes a row that has not started),
- * cut to the gray percentage by a stable hash rank; each new row is
- * written with its state event.  The rules a row and a job follow (which
+ * Creating a job picks its candidates in a read transaction (the listed
+ * devices, or every matching device of the product), less those that
+ * cannot join (UPGRADING anywhere, or busy in another open job of the
+ * module unless override supersedes a row that has not started), stores
+ * the job CREATING, cuts the candidates to the gray percentage by a
+ * stable hash rank and writes their rows, each with its state event, in
+ * bounded transactions that check every device again; the last one opens
+ * the job.  Terminating marks the job first and fails its open rows in
+ * bounded transactions after.  LMDB has one writer at a time, shared with
+ * the daemon: no transaction here may keep devices waiting long (see
+ * docs/jobs.md, "Big jobs").  The rules a row and a job follow (which
  * devices match, how a row moves, when a job ends) are src/jobs's pure
  * functions; this file decides which records to read and write.
  *
