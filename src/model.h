@@ -88,6 +88,13 @@ enum job_state {
 	JOB_PAUSED = 2,
 	JOB_COMPLETED = 3,
 	JOB_TERMINATED = 4,
+	/*
+	 * Its rows are being written, in transactions of their own: devices
+	 * see nothing of it (no notice, no rule runs on its rows) until the
+	 * creator's last transaction makes it SCHEDULED or RUNNING.  Open,
+	 * for the operator's conflict rules.
+	 */
+	JOB_CREATING = 5,
 };
 
 enum job_scope {
@@ -126,7 +133,12 @@ struct job_rec {
 	int64_t	created;
 	int64_t	started;		/* first RUNNING */
 	int64_t	finished;		/* COMPLETED or TERMINATED */
-	/* rate limiter state: notices handed out in the current minute */
+	/*
+	 * rate limiter state: notices handed out in the current minute.
+	 * While the job is CREATING, rate_window is instead the time of the
+	 * creator's last transaction (its heartbeat): a creation that has not
+	 * moved for a minute was interrupted (ops/job.c, core_tick).
+	 */
 	int64_t	rate_window;
 	unsigned rate_used;
 };

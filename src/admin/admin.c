@@ -272,6 +272,9 @@ admin_free(struct admin *a)
 		log_info("admin: waiting for %u firmware fetch%s to end",
 		    running, running == 1 ? "" : "es");
 	admin_fetch_reap(a, 1);
+	if (a->works != NULL)
+		log_info("admin: waiting for the long operations to end");
+	admin_work_reap(a, 1);
 	if (a->wake_fd != -1) {
 		ev_fd_del(a->ev, a->wake_fd);
 		close(a->wake_fd);

@@ -45,4 +45,10 @@ void	 admin_set_tls(struct admin *, struct tls_server *);
 /* The listener's server (for detached connections in unit tests). */
 struct http_server *admin_server(const struct admin *);
 
+/*
+ * Waits for the long operations running off the loop (work.c) and
+ * answers them, without the event loop: for the unit tests.
+ */
+void	 admin_works_wait(struct admin *);
+
 #endif

@@ -46,6 +46,7 @@ struct relay;
 struct store;
 struct admin_fetch;
 struct admin_route;
+struct admin_work;
 
 struct admin {
 	const struct config *cfg;
@@ -65,7 +66,8 @@ struct admin {
 	pthread_mutex_t	 lock;
 	struct admin_fetch *fetches;
 	unsigned	 fetch_seq;
-	int		 wake_fd;
+	int		 wake_fd;	/* fetches and works that ended */
+	struct admin_work *works;	/* long operations (work.c) */
 };
 
 /* What on_headers found out about a request, kept until on_close. */
@@ -76,6 +78,7 @@ struct admin_req {
 	struct ops_upload *up;			/* streaming upload */
 	struct http_resp *resp;			/* this request's answer */
 	int		 status;		/* for the log line */
+	struct admin_work *work;		/* running off the loop */
 };
 
 typedef int admin_handler_fn(struct admin *, struct admin_req *,
@@ -94,6 +97,26 @@ int	 admin_authorized(struct admin *, struct http_req *);
 
 /* Points h's callbacks at the router, with a as their argument. */
 void	 admin_route_handler(struct admin *a, struct http_handler *h);
+/* A handler's answer was made (late, for a work): counts and logs it. */
+void	 admin_answered(struct admin *, struct admin_req *, struct http_req *,
+	    int status);
+
+/*
+ * work.c: long operations on a thread of their own, answered later.  A
+ * handler returns admin_work_start(...): ADMIN_DEFERRED, or the status of
+ * the error it answered (ctx is then freed).  run (on the thread) does
+ * the operation with its own struct ops and keeps the outcome in ctx;
+ * answer (on the loop) fills the response from ctx and returns its
+ * status; ctx_free frees ctx in any case.
+ */
+#define ADMIN_DEFERRED	0
+typedef void admin_work_run(struct ops *, void *ctx);
+typedef int admin_work_answer(void *ctx, struct http_resp *);
+int	 admin_work_start(struct admin *, struct admin_req *,
+	    struct http_req *, struct http_resp *, admin_work_run *,
+	    admin_work_answer *, void *ctx, void (*ctx_free)(void *));
+void	 admin_work_orphan(struct admin_work *);
+void	 admin_work_reap(struct admin *, int all);
 
 /*
  * reply.c: each sets the status, Content-Type: application/json and

@@ -85,41 +85,85 @@ import_refused(struct http_resp *resp, const struct ops_import_result *res,
 	    NULL));
 }
 
+/* An import, on a thread (work.c): the body is copied, it may outlive req. */
+struct import_work {
+	char	*csv;
+	size_t	 len;
+	int	 has_product;
+	char	 product[OTA_ID_MAX + 1];
+	int	 rc;
+	struct ops_err err;
+	struct ops_import_result res;
+};
+
+static void
+import_free(void *arg)
+{
+	struct import_work *w = arg;
+
+	if (w->csv != NULL)
+		crypto_wipe(w->csv, w->len);	/* secrets and keys */
+	free(w->csv);
+	free(w);
+}
+
+static void
+import_run(struct ops *ops, void *arg)
+{
+	struct import_work *w = arg;
+
+	w->rc = ops_device_import(ops, w->csv, w->len,
+	    w->has_product ? w->product : NULL, &w->res, &w->err);
+}
+
+static int
+import_answer(void *arg, struct http_resp *resp)
+{
+	struct import_work *w = arg;
+	char	 out[128];
+
+	if (w->rc != OPS_OK)
+		return w->res.nbad > 0 ? import_refused(resp, &w->res,
+		    &w->err) : admin_ops_error(resp, &w->err);
+	snprintf(out, sizeof(out), "{\"lines\":%zu,\"created\":%zu,"
+	    "\"updated\":%zu}", w->res.lines, w->res.created,
+	    w->res.updated);
+	return admin_json(resp, 200, strdup(out));
+}
+
 int
 admin_device_import(struct admin *a, struct admin_req *ar,
     struct http_req *req, struct http_resp *resp)
 {
-	struct ops_import_result *res;
-	struct ops_err err;
+	struct import_work *w;
 	const char *ct = http_req_header(req, "content-type");
 	const uint8_t *b;
-	char	 out[128], product[OTA_ID_MAX + 1];
-	size_t	 len;
-	int	 rp, status;
+	int	 rp;
 
 	if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0 ||
 	    (ct[8] != '\0' && ct[8] != ';' && ct[8] != ' '))
 		return admin_bad(resp, "the import wants Content-Type: "
 		    "text/csv (product,device,secret,psk per line)");
-	if ((rp = admin_query_get(http_req_query(req), "product", product,
-	    sizeof(product))) == -1)
+	/* with its bad lines some 16 KiB: on the heap */
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return admin_error(resp, 500, "internal", "out of memory");
+	if ((rp = admin_query_get(http_req_query(req), "product", w->product,
+	    sizeof(w->product))) == -1) {
+		import_free(w);
 		return admin_bad(resp, "bad query: product (at most once, "
 		    "percent-encoded)");
-	/* with its bad lines some 16 KiB: on the heap */
-	if ((res = calloc(1, sizeof(*res))) == NULL)
-		return admin_error(resp, 500, "internal", "out of memory");
-	b = http_req_body(req, &len);
-	if (ops_device_import(&a->ops, (const char *)b, len,
-	    rp ? product : NULL, res, &err) != OPS_OK) {
-		status = res->nbad > 0 ? import_refused(resp, res, &err) :
-		    admin_ops_error(resp, &err);
-		free(res);
-		return status;
 	}
-	snprintf(out, sizeof(out), "{\"lines\":%zu,\"created\":%zu,"
-	    "\"updated\":%zu}", res->lines, res->created, res->updated);
-	free(res);
-	return admin_json(resp, 200, strdup(out));
+	w->has_product = rp;
+	b = http_req_body(req, &w->len);
+	if ((w->csv = malloc(w->len + 1)) == NULL) {
+		import_free(w);
+		return admin_error(resp, 500, "internal", "out of memory");
+	}
+	if (w->len > 0)
+		memcpy(w->csv, b, w->len);
+	w->csv[w->len] = '\0';
+	return admin_work_start(a, ar, req, resp, import_run, import_answer,
+	    w, import_free);
 }
 
 static int

@@ -152,6 +152,7 @@ admin_fetch_wake_cb(int fd, uint32_t events, void *arg)
 	while (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
 		;
 	admin_fetch_reap(a, 0);
+	admin_work_reap(a, 0);
 }
 
 void

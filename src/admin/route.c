@@ -346,6 +346,15 @@ admin_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 		status = ar->route->handler(a, ar, req, resp);
 	else
 		status = admin_error(resp, 404, "not_found", "no such call");
+	if (status == ADMIN_DEFERRED)
+		return;		/* answered when its work ends (work.c) */
+	admin_answered(a, ar, req, status);
+}
+
+void
+admin_answered(struct admin *a, struct admin_req *ar, struct http_req *req,
+    int status)
+{
 	ar->status = status;
 	admin_count(a, status);
 	admin_log(req, status);
@@ -363,6 +372,11 @@ admin_on_close(void *arg, struct http_req *req)
 		/* the client went away mid-upload */
 		log_info("admin: firmware upload abandoned");
 		ops_firmware_upload_abort(ar->up);
+	}
+	if (ar->work != NULL) {
+		log_info("admin: the client of %s went away; the operation "
+		    "goes on", http_req_path(req));
+		admin_work_orphan(ar->work);
 	}
 	http_req_set_user(req, NULL);
 	free(ar);

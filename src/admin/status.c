@@ -144,7 +144,7 @@ struct scrape {
 	struct store_txn *txn;
 	size_t	 ndev;
 	size_t	 fw[3];
-	size_t	 jobs[5];
+	size_t	 jobs[JOB_CREATING + 1];
 	size_t	 rows[JD_NSTATES];
 	struct outbox_stats os;
 	size_t	 nopen;
@@ -168,7 +168,7 @@ scrape_job_cb(const struct job_rec *j, void *arg)
 	struct scrape *s = arg;
 	char	 (*p)[OTA_ID_MAX + 1];
 
-	if (j->state >= 0 && j->state < 5)
+	if (j->state >= 0 && j->state <= JOB_CREATING)
 		s->jobs[j->state]++;
 	if (j->state == JOB_COMPLETED || j->state == JOB_TERMINATED)
 		return 0;
@@ -249,7 +249,7 @@ metrics_store(struct admin *a, struct metrics_out *out,
 		metrics_gauge(out, "otagw_firmware", "Firmware images by "
 		    "state.", label, (double)s->fw[i]);
 	}
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i <= JOB_CREATING; i++) {
 		snprintf(label, sizeof(label), "state=\"%s\"",
 		    jobs_state_name((int)i));
 		metrics_gauge(out, "otagw_jobs", "Upgrade jobs by state.",

@@ -46,6 +46,7 @@ job_state_name(int s)
 {
 	static const char *const names[] = {
 		"SCHEDULED", "RUNNING", "PAUSED", "COMPLETED", "TERMINATED",
+		"CREATING",
 	};
 
 	return json_name_of(names, sizeof(names) / sizeof(names[0]), s);
@@ -1176,7 +1177,7 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
     struct codec_job_sel *sel, char *err, size_t errlen)
 {
 	static const char *const job_states[] = { "SCHEDULED", "RUNNING",
-	    "PAUSED", "COMPLETED", "TERMINATED" };
+	    "PAUSED", "COMPLETED", "TERMINATED", "CREATING" };
 	struct jobs_counts dummy;
 	const cJSON *m;
 	double	 d;

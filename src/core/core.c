@@ -57,7 +57,9 @@
 #define CORE_RESCAN_MS		(30 * (int64_t)1000)
 #define CORE_MAX_ROWS		64	/* open rows of one device looked at */
 #define CORE_TICK_SCANS		4	/* job scans per tick */
-#define CORE_TICK_ROWS		2000	/* due rows handled per job scan */
+#define CORE_TICK_ROWS		500	/* due rows handled per slice */
+#define CORE_TICK_SCAN_ROWS	5000	/* rows looked at per tick */
+#define CORE_SETTLE_COUNT_MAX	20000	/* rows a report counts at most */
 #define CORE_URL_MAX		(CONFIG_STR + 16)
 /* "device=" id "&expires=" seconds "&sig=" signature */
 #define CORE_QUERY_MAX		(OTA_ID_MAX + CAP_SIG_LEN + 48)
@@ -72,7 +74,13 @@ struct tick_job {
 	int	 final_done;		/* final job with no open row left */
 	struct jobs_counts counts;
 	int64_t	 next_due;		/* earliest row due, 0: none */
-	int64_t	 scanned;		/* last full scan */
+	int64_t	 scanned;		/* last full pass */
+	int	 self_ended;		/* the tick terminated it */
+	/* a pass over the rows in slices, one per tick, under way */
+	int	 passing;
+	char	 cursor[OTA_ID_MAX + 1];	/* the last row looked at */
+	struct jobs_counts pcounts;	/* of the rows up to the cursor */
+	int64_t	 pnext_due;
 };
 
 /* One open row of a checking device, with its job. */
@@ -441,11 +449,20 @@ tj_note(struct core *c, const struct job_rec *job,
 	struct jobs_change ch;
 	int64_t	 due;
 
-	if (tj == NULL || !tj->known)
+	if (tj == NULL)
 		return;
 	memset(&ch, 0, sizeof(ch));
 	ch.from = orig;
 	ch.to = jd->state;
+	/* a row the pass under way has counted already */
+	if (tj->passing && strcmp(jd->device, tj->cursor) <= 0) {
+		if (orig < 0)
+			jobs_counts_add(&tj->pcounts, jd->state);
+		else
+			jobs_counts_apply(&tj->pcounts, &ch);
+	}
+	if (!tj->known)
+		return;
 	if (orig < 0)
 		jobs_counts_add(&tj->counts, jd->state);	/* a new row */
 	else
@@ -463,7 +480,11 @@ static int	tick_verify_result(struct store_txn *,
 static int
 settle_count_cb(const struct jobdev_rec *jd, void *arg)
 {
-	jobs_counts_add(arg, jd->state);
+	struct jobs_counts *c = arg;
+
+	if (c->total == CORE_SETTLE_COUNT_MAX)
+		return 1;	/* too many to count in a report */
+	jobs_counts_add(c, jd->state);
 	return 0;
 }
 
@@ -502,9 +523,16 @@ settle_now(struct core *c, struct store_txn *txn, struct job_rec *job,
 		if (!jobs_job_tick(&copy, counts, now) || copy.state == was)
 			return 0;
 	}
+	/*
+	 * Counted in the report's write transaction, so only up to
+	 * CORE_SETTLE_COUNT_MAX rows: a bigger job moves at the end of the
+	 * tick's pass over its rows instead.
+	 */
 	memset(counts, 0, sizeof(*counts));
-	if ((rc = store_jobdev_iter(txn, job->id, settle_count_cb, counts)) !=
-	    0)
+	rc = store_jobdev_iter(txn, job->id, settle_count_cb, counts);
+	if (rc == STORE_ESTOP)
+		return 0;
+	if (rc != 0)
 		return rc;
 	if (!jobs_job_tick(job, counts, now))
 		return 0;
@@ -1477,6 +1505,8 @@ struct tick_pick {
 	int64_t	 now;
 	char	 ids[CORE_TICK_SCANS][OTA_ID_MAX + 1];
 	size_t	 n;
+	char	 stale[CORE_TICK_SCANS][OTA_ID_MAX + 1];	/* CREATING */
+	size_t	 nstale;
 };
 
 static void	dyn_add(struct core *, const struct job_rec *);
@@ -1537,15 +1567,33 @@ tick_pick_cb(const struct job_rec *job, void *arg)
 	struct job_rec copy;
 	int	 need;
 
+	if (job->state == JOB_CREATING) {
+		/* its creator writes its rows; one that stopped long ago */
+		if (p->now - job->rate_window >= JOBS_CREATING_STALE_MS &&
+		    p->nstale < CORE_TICK_SCANS)
+			snprintf(p->stale[p->nstale++], OTA_ID_MAX + 1, "%s",
+			    job->id);
+		return 0;
+	}
 	if (job->dynamic && job->state != JOB_COMPLETED &&
 	    job->state != JOB_TERMINATED)
 		dyn_add(p->c, job);
 	if ((tj = tj_find(p->c, job->id, 1)) == NULL)
 		return 0;
-	if (job->state == JOB_COMPLETED)
+	if (job->state == JOB_COMPLETED && !tj->passing)
 		return 0;
-	if (job->state == JOB_TERMINATED)
-		need = !tj->final_done;
+	if (tj->passing)
+		need = 1;	/* a pass over its rows goes on */
+	else if (job->state == JOB_TERMINATED)
+		/*
+		 * An operator's terminate writes the rows itself, in chunks:
+		 * the tick leaves them to it for a minute, and finishes what
+		 * a crash left after that.  A job the tick itself ended has
+		 * its rows failed at once.
+		 */
+		need = !tj->final_done && (tj->self_ended ||
+		    p->now - job->finished >= JOBS_CREATING_STALE_MS ||
+		    p->now < job->finished);
 	else {
 		need = !tj->known || p->now - tj->scanned >= CORE_RESCAN_MS ||
 		    p->now < tj->scanned ||
@@ -1567,7 +1615,10 @@ struct tick_scan {
 	int64_t	 next_due;
 	char	(*due)[OTA_ID_MAX + 1];
 	size_t	 ndue;
-	int	 more;
+	size_t	 nrows;		/* rows looked at */
+	size_t	 max_rows;	/* this slice's share of the tick */
+	int	 stopped;	/* the slice ended before the last row */
+	char	 last[OTA_ID_MAX + 1];
 };
 
 static void
@@ -1583,16 +1634,18 @@ tick_scan_cb(const struct jobdev_rec *jd, void *arg)
 	struct tick_scan *s = arg;
 	int64_t	 due;
 
+	if (s->nrows == s->max_rows || s->ndue == CORE_TICK_ROWS) {
+		s->stopped = 1;
+		return 1;
+	}
+	s->nrows++;
+	snprintf(s->last, sizeof(s->last), "%s", jd->device);
 	jobs_counts_add(&s->counts, jd->state);
 	due = jobs_jd_due(s->job, jd);
 	if (due == 0)
 		return 0;
 	if (due > s->now) {
 		due_min(&s->next_due, due);
-		return 0;
-	}
-	if (s->ndue == CORE_TICK_ROWS) {
-		s->more = 1;
 		return 0;
 	}
 	snprintf(s->due[s->ndue++], OTA_ID_MAX + 1, "%s", jd->device);
@@ -1618,106 +1671,208 @@ tick_verify_result(struct store_txn *txn, const struct job_rec *job,
 	return store_firmware_put(txn, &fw);
 }
 
-/* Scans one job's rows and applies what is due, in one transaction. */
+/*
+ * The write part of a slice: the due rows it found, and at the end of a
+ * pass the job's own rules on the pass's counts.  *ended: the job ended.
+ */
+static int
+tick_apply(struct core *c, const char *id, struct tick_scan *s, int pass_end,
+    struct job_rec *job, int *ended)
+{
+	struct store_txn *txn = NULL;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+	int64_t	 due, now = s->now;
+	size_t	 i;
+	int	 rc, was;
+
+	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+		return rc;
+	if ((rc = store_job_get(txn, id, job)) != 0)
+		goto fail;
+	for (i = 0; i < s->ndue; i++) {
+		rc = store_jobdev_get(txn, id, s->due[i], &jd);
+		if (rc == STORE_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			goto fail;
+		jobs_on_tick(job, &jd, now, &ch);
+		if (ch.changed) {
+			if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
+			    (rc = events_state_change(txn, job, &jd, &ch,
+			    now)) != 0)
+				goto fail;
+			jobs_counts_apply(&s->counts, &ch);
+		}
+		/* a row still due now would spin: look again soon */
+		due = jobs_jd_due(job, &jd);
+		due_min(&s->next_due, due != 0 && due <= now ? now + 1000 :
+		    due);
+	}
+	was = job->state;
+	if (pass_end && jobs_job_tick(job, &s->counts, now)) {
+		if ((rc = store_job_put(txn, job)) != 0)
+			goto fail;
+		if (job->state != was && (job->state == JOB_COMPLETED ||
+		    job->state == JOB_TERMINATED)) {
+			*ended = 1;
+			if ((rc = tick_verify_result(txn, job, &s->counts)) !=
+			    0)
+				goto fail;
+		}
+		log_info("job %s: %s -> %s", job->id, jobs_state_name(was),
+		    jobs_state_name(job->state));
+	}
+	return store_txn_commit(txn);
+fail:
+	store_txn_abort(txn);
+	return rc;
+}
+
+/* What a slice leaves in the tick's memory of its job. */
 static void
-tick_scan_job(struct core *c, const char *id, int64_t now)
+tick_remember(struct tick_job *tj, const struct tick_scan *s,
+    const struct job_rec *job, int ended)
+{
+	int64_t	 now = s->now;
+	size_t	 open;
+	int	 st;
+
+	if (s->stopped) {
+		/* the pass goes on from the last row looked at */
+		tj->passing = 1;
+		snprintf(tj->cursor, sizeof(tj->cursor), "%s", s->last);
+		tj->pcounts = s->counts;
+		tj->pnext_due = s->next_due;
+		return;
+	}
+	tj->passing = 0;
+	tj->cursor[0] = '\0';
+	tj->known = 1;
+	tj->counts = s->counts;
+	tj->scanned = now;
+	tj->next_due = s->next_due;
+	tj->final_done = 0;
+	if (job->state == JOB_TERMINATED) {
+		for (st = 0, open = 0; st < JD_NSTATES; st++)
+			if (jobs_jd_is_open(st))
+				open += s->counts.n[st];
+		if (ended) {
+			tj->next_due = now;	/* its open rows fail next */
+			tj->self_ended = 1;
+		} else if (open == 0)
+			tj->final_done = 1;	/* else: another pass */
+	} else if (job->state == JOB_COMPLETED)
+		tj->final_done = 1;
+}
+
+/*
+ * Looks at the next slice of one job's rows (at most max_rows of them,
+ * from where its pass stopped) and applies what is due in it, in one
+ * transaction; at the end of a pass, the job's own rules on the rows'
+ * counts.  A job of a million rows thus costs each tick a few
+ * milliseconds, never a stall.  Returns the rows looked at.
+ */
+static size_t
+tick_scan_job(struct core *c, const char *id, int64_t now, size_t max_rows)
 {
 	struct store_txn *txn = NULL;
 	struct tick_scan s;
 	struct tick_job *tj;
 	struct job_rec job, copy;
-	struct jobdev_rec jd;
-	struct jobs_change ch;
-	int64_t	 due;
-	size_t	 i;
-	int	 rc, was, ended = 0;
+	int	 rc, ended = 0;
 
 	if (c->due == NULL &&
 	    (c->due = calloc(CORE_TICK_ROWS, sizeof(*c->due))) == NULL)
-		return;
+		return 0;
 	if ((tj = tj_find(c, id, 1)) == NULL)
-		return;
+		return 0;
 	memset(&s, 0, sizeof(s));
 	s.job = &job;
 	s.now = now;
 	s.due = c->due;
+	s.max_rows = max_rows;
+	if (tj->passing) {
+		s.counts = tj->pcounts;
+		s.next_due = tj->pnext_due;
+	}
 
 	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0)
 		goto fail;
 	if ((rc = store_job_get(txn, id, &job)) != 0)
 		goto fail;
-	if ((rc = store_jobdev_iter(txn, id, tick_scan_cb, &s)) != 0)
+	rc = store_jobdev_iter_after(txn, id, tj->passing ? tj->cursor : NULL,
+	    tick_scan_cb, &s);
+	if (rc == STORE_ESTOP)
+		rc = 0;
+	if (rc != 0)
 		goto fail;
 	store_txn_abort(txn);
 	txn = NULL;
 
 	copy = job;
-	if (s.ndue > 0 || jobs_job_tick(&copy, &s.counts, now)) {
-		if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
-			goto fail;
-		if ((rc = store_job_get(txn, id, &job)) != 0)
-			goto fail;
-		for (i = 0; i < s.ndue; i++) {
-			rc = store_jobdev_get(txn, id, s.due[i], &jd);
-			if (rc == STORE_ENOTFOUND)
-				continue;
-			if (rc != 0)
-				goto fail;
-			jobs_on_tick(&job, &jd, now, &ch);
-			if (ch.changed) {
-				if ((rc = store_jobdev_put(txn, &jd)) != 0 ||
-				    (rc = events_state_change(txn, &job, &jd,
-				    &ch, now)) != 0)
-					goto fail;
-				jobs_counts_apply(&s.counts, &ch);
-			}
-			/* a row still due now would spin: look again soon */
-			due = jobs_jd_due(&job, &jd);
-			due_min(&s.next_due, due != 0 && due <= now ?
-			    now + 1000 : due);
-		}
-		was = job.state;
-		if (jobs_job_tick(&job, &s.counts, now)) {
-			if ((rc = store_job_put(txn, &job)) != 0)
-				goto fail;
-			if (job.state != was && (job.state == JOB_COMPLETED ||
-			    job.state == JOB_TERMINATED)) {
-				ended = 1;
-				if ((rc = tick_verify_result(txn, &job,
-				    &s.counts)) != 0)
-					goto fail;
-			}
-			log_info("job %s: %s -> %s", job.id,
-			    jobs_state_name(was), jobs_state_name(job.state));
-		}
-		rc = store_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
+	if (s.ndue > 0 || (!s.stopped && jobs_job_tick(&copy, &s.counts,
+	    now))) {
+		if ((rc = tick_apply(c, id, &s, !s.stopped, &job, &ended)) !=
+		    0)
 			goto fail;
 	}
-
-	tj->known = 1;
-	tj->counts = s.counts;
-	tj->scanned = now;
-	tj->next_due = s.more ? now : s.next_due;
-	tj->final_done = 0;
-	if (job.state == JOB_TERMINATED) {
-		if (ended)
-			tj->next_due = now;	/* its open rows fail next */
-		else if (!s.more)
-			tj->final_done = 1;
-	} else if (job.state == JOB_COMPLETED)
-		tj->final_done = 1;
-	return;
+	tick_remember(tj, &s, &job, ended);
+	return s.nrows > 0 ? s.nrows : 1;
 fail:
 	store_txn_abort(txn);
+	tj->passing = 0;
+	tj->cursor[0] = '\0';
 	if (rc == STORE_ENOTFOUND) {
 		tj->known = 0;
 		tj->final_done = 1;	/* the job is gone */
-		return;
+		return 1;
 	}
 	log_warnx("job %s: tick: %s", id, store_strerror(rc));
 	tj->next_due = now + 1000;
+	return 1;
+}
+
+/*
+ * A creation that stopped moving (its creator crashed or was killed) is
+ * terminated: no device ever saw the job, its rows are failed
+ * "terminated" by the tick's next slices, and job show tells the operator.
+ */
+static void
+tick_stale(struct core *c, const char *id, int64_t now)
+{
+	struct store_txn *txn = NULL;
+	struct tick_job *tj;
+	struct job_rec job;
+	int64_t	 idle;
+	int	 rc;
+
+	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = store_job_get(txn, id, &job)) != 0)
+		goto fail;
+	if (job.state != JOB_CREATING ||
+	    now - job.rate_window < JOBS_CREATING_STALE_MS) {
+		store_txn_abort(txn);
+		return;
+	}
+	idle = now - job.rate_window;
+	job.state = JOB_TERMINATED;
+	job.finished = now;
+	job.rate_window = 0;
+	if ((rc = store_job_put(txn, &job)) != 0)
+		goto fail;
+	if ((rc = store_txn_commit(txn)) != 0)
+		goto fail;
+	log_warnx("job %s: its creation stopped %" PRId64 " s ago before it "
+	    "was done: terminated (no device saw it)", id, idle / 1000);
+	if ((tj = tj_find(c, id, 1)) != NULL)
+		tj->self_ended = 1;	/* nobody else fails its rows */
+	return;
+fail:
+	store_txn_abort(txn);
+	if (rc != STORE_ENOTFOUND)
+		log_warnx("job %s: tick: %s", id, store_strerror(rc));
 }
 
 void
@@ -1725,7 +1880,7 @@ core_tick(struct core *c, int64_t now)
 {
 	struct store_txn *txn;
 	struct tick_pick *p;
-	size_t	 i;
+	size_t	 i, budget = CORE_TICK_SCAN_ROWS, n;
 	int	 rc;
 
 	grant_sweep(c->grants, core_now(c));
@@ -1746,8 +1901,13 @@ core_tick(struct core *c, int64_t now)
 		log_warnx("tick: %s", store_strerror(rc));
 		goto out;
 	}
-	for (i = 0; i < p->n; i++)
-		tick_scan_job(c, p->ids[i], now);
+	for (i = 0; i < p->nstale; i++)
+		tick_stale(c, p->stale[i], now);
+	/* the tick's row budget, shared by the jobs it looks at */
+	for (i = 0; i < p->n && budget > 0; i++) {
+		n = tick_scan_job(c, p->ids[i], now, budget);
+		budget = n < budget ? budget - n : 0;
+	}
 out:
 	free(p);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/otactl.h"
 #include "ops/ops.h"
@@ -55,6 +56,10 @@ state_open(struct ctl *ctl)
 		return -1;
 	}
 	ops_init(&ctl->ops, ctl->st, ctl->cfg_loaded ? &ctl->cfg : NULL);
+	if (ctl->progress || isatty(STDERR_FILENO)) {
+		ctl->ops.progress = ctl_progress;
+		ctl->ops.progress_arg = ctl;
+	}
 	return 0;
 }
 

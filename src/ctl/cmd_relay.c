@@ -12,7 +12,7 @@
 
 static const char help_relay_status[] =
 "Shows the upstream outbox: events waiting, the age of the oldest, the\n"
-"last sequence number handed out, progress events dropped at the outbox\n"
+"last sequence number handed out, events dropped at the outbox\n"
 "limit, and batches the upstream refused (parked).\n";
 
 static int
@@ -60,7 +60,7 @@ cmd_relay_status(struct ctl *ctl, int argc, char **argv)
 	} else
 		ctl_kv("oldest", "-");
 	ctl_kv("last seq", "%llu", (unsigned long long)s.last_seq);
-	ctl_kv("dropped", "%llu progress events (outbox limit)",
+	ctl_kv("dropped", "%llu events (outbox limit)",
 	    (unsigned long long)s.dropped);
 	ctl_kv("parked", "%llu batches, %zu events",
 	    (unsigned long long)s.parked_batches, s.parked_events);

@@ -73,6 +73,9 @@ CONFIG_DEFAULT_PATH "):\n"
 "                     default in otagw.conf); the same commands and output\n"
 "  --ca FILE          CA to verify the admin API's certificate (default:\n"
 "                     the system's; development: certs/ca.pem)\n"
+"  --progress         show the progress of long operations (job create\n"
+"                     and terminate with --state) on stderr, also when\n"
+"                     it is not a terminal (on a terminal: always)\n"
 "  --json             print one JSON document instead of text (a list:\n"
 "                     {\"items\":[...],\"next\":ID|null})\n"
 "  -h, --help         this help; `otactl COMMAND --help' for one command\n"
@@ -124,13 +127,14 @@ ctl_open(struct ctl *ctl)
 static int
 main_options(struct ctl *ctl, int argc, char **argv)
 {
-	enum { O_STATE = 256, O_URL, O_TOKEN, O_JSON, O_CA };
+	enum { O_STATE = 256, O_URL, O_TOKEN, O_JSON, O_CA, O_PROGRESS };
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, O_STATE },
 		{ "url", required_argument, NULL, O_URL },
 		{ "token-file", required_argument, NULL, O_TOKEN },
 		{ "ca", required_argument, NULL, O_CA },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -158,6 +162,9 @@ main_options(struct ctl *ctl, int argc, char **argv)
 			break;
 		case O_JSON:
 			ctl->json = 1;
+			break;
+		case O_PROGRESS:
+			ctl->progress = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

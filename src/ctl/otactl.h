@@ -47,6 +47,7 @@ struct ctl {
 	const char *token_file;
 	const char *ca;		/* --ca: the admin API's CA */
 	int	 json;
+	int	 progress;	/* --progress: also when stderr is no tty */
 	struct config cfg;
 	int	 cfg_loaded;
 	/* the backends' own: only backend_state.c and backend_api.c */
@@ -244,6 +245,13 @@ int	 ctl_jlist_put(struct ctl_jlist *, const char *next);
 void	 ctl_jlist_free(struct ctl_jlist *);	/* instead of put */
 
 /* "key:   value" with the values aligned. */
+/*
+ * The progress of a long operation (struct ops's progress hook) on
+ * stderr: one line redrawn on a terminal, else (--progress) a line every
+ * second and at the end.  Never on stdout: --json stays one document.
+ */
+void	 ctl_progress(void *ctl, const char *what, size_t done,
+	    size_t total);
 void	 ctl_kv(const char *key, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* "module=version ..." of a device, or "-". */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/otactl.h"
 #include "util/validate.h"
@@ -252,6 +253,24 @@ ctl_jlist_free(struct ctl_jlist *jl)
 {
 	free(jl->p);
 	memset(jl, 0, sizeof(*jl));
+}
+
+void
+ctl_progress(void *arg, const char *what, size_t done, size_t total)
+{
+	static int64_t last;
+	struct ctl *ctl = arg;
+	int64_t	 now = time_now_ms();
+	int	 tty = isatty(STDERR_FILENO);
+	unsigned pct = total > 0 ? (unsigned)(done * 100 / total) : 100;
+
+	(void)ctl;
+	if (!tty && done != 0 && done < total && now - last < 1000)
+		return;
+	last = now;
+	fprintf(stderr, "%s%s: %zu of %zu (%u%%)%s", tty ? "\r" : "", what,
+	    done, total, pct, tty && done < total ? "" : "\n");
+	fflush(stderr);
 }
 
 /* "key:   value" with the values aligned. */

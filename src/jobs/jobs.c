@@ -51,6 +51,7 @@ static const char *const job_names[] = {
 	[JOB_PAUSED] = "PAUSED",
 	[JOB_COMPLETED] = "COMPLETED",
 	[JOB_TERMINATED] = "TERMINATED",
+	[JOB_CREATING] = "CREATING",
 };
 
 const char *
@@ -80,7 +81,7 @@ jobs_jd_state_parse(const char *name, int *out)
 const char *
 jobs_state_name(int s)
 {
-	if (s < 0 || s > JOB_TERMINATED)
+	if (s < 0 || s > JOB_CREATING)
 		return "UNKNOWN";
 	return job_names[s];
 }
@@ -328,7 +329,7 @@ int
 jobs_job_is_open(const struct job_rec *job)
 {
 	return job->state == JOB_SCHEDULED || job->state == JOB_RUNNING ||
-	    job->state == JOB_PAUSED;
+	    job->state == JOB_PAUSED || job->state == JOB_CREATING;
 }
 
 const char *
@@ -568,7 +569,7 @@ jobs_job_tick(struct job_rec *job, const struct jobs_counts *c, int64_t now)
 	size_t	 open = 0, finished;
 	int	 changed = 0, s;
 
-	if (job->state == JOB_TERMINATED)
+	if (job->state == JOB_TERMINATED || job->state == JOB_CREATING)
 		return 0;
 	for (s = 0; s < JD_NSTATES; s++)
 		if (jobs_jd_is_open(s))

@@ -35,6 +35,11 @@ const char *jobs_device_version(const struct device_rec *, const char *module);
 
 /* What a rule did to one jobdev row, for the caller to store and report. */
 #define JOBS_VIA_MAX	3
+/*
+ * A CREATING job whose creator wrote nothing for this long was
+ * interrupted: the daemon's tick terminates it (no device saw it).
+ */
+#define JOBS_CREATING_STALE_MS	(60 * 1000)
 struct jobs_change {
 	int	changed;	/* the row must be written back */
 	int	from;		/* state before */

@@ -3,12 +3,17 @@
  * job.c: the operator's job operations: create, show, list, list a job's
  * rows, terminate, and cancel, retry or confirm one device's row.
  *
- * Creating a job picks its rows in one write transaction: the candidates
- * (the listed devices, or every matching device of the product), less
- * those that cannot join (UPGRADING anywhere, or busy in another open job
- * of the module unless override supersedes a row that has not started),
- * cut to the gray percentage by a stable hash rank; each new row is
- * written with its state event.  The rules a row and a job follow (which
+ * Creating a job picks its candidates in a read transaction (the listed
+ * devices, or every matching device of the product), less those that
+ * cannot join (UPGRADING anywhere, or busy in another open job of the
+ * module unless override supersedes a row that has not started), stores
+ * the job CREATING, cuts the candidates to the gray percentage by a
+ * stable hash rank and writes their rows, each with its state event, in
+ * bounded transactions that check every device again; the last one opens
+ * the job.  Terminating marks the job first and fails its open rows in
+ * bounded transactions after.  LMDB has one writer at a time, shared with
+ * the daemon: no transaction here may keep devices waiting long (see
+ * docs/jobs.md, "Big jobs").  The rules a row and a job follow (which
  * devices match, how a row moves, when a job ends) are src/jobs's pure
  * functions; this file decides which records to read and write.
  *
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events/events.h"
 #include "crypto/crypto.h"
@@ -62,18 +68,60 @@ ops_row_add(struct store_txn *txn, const struct job_rec *job,
 	return ops_row_store(txn, job, &jd, &ch, now);
 }
 
+struct counting {
+	struct jobs_counts *c;
+	int	 terminated;
+};
+
 static int
 counts_cb(const struct jobdev_rec *jd, void *arg)
 {
-	jobs_counts_add(arg, jd->state);
+	struct counting *k = arg;
+
+	jobs_counts_add(k->c, k->terminated && jobs_jd_is_open(jd->state) ?
+	    JD_FAILED : jd->state);
 	return 0;
 }
 
+/*
+ * A job's rows by state, as the operator sees them: the open rows of a
+ * TERMINATED job count as FAILED, which they are about to be (a
+ * terminate writes them in chunks after the job's own transaction).
+ */
 int
 ops_job_counts(struct store_txn *txn, const char *id, struct jobs_counts *c)
 {
+	struct counting k;
+	struct job_rec job;
+
 	memset(c, 0, sizeof(*c));
-	return store_jobdev_iter(txn, id, counts_cb, c);
+	k.c = c;
+	k.terminated = store_job_get(txn, id, &job) == 0 &&
+	    job.state == JOB_TERMINATED;
+	return store_jobdev_iter(txn, id, counts_cb, &k);
+}
+
+static int
+total_cb(const struct jobdev_rec *jd, void *arg)
+{
+	(void)jd;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* How many rows a job has, in a read transaction of its own. */
+static int
+job_total(struct ops *ops, const char *id, size_t *n)
+{
+	struct store_txn *txn;
+	int	 rc;
+
+	*n = 0;
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return rc;
+	rc = store_jobdev_iter(txn, id, total_cb, n);
+	store_txn_abort(txn);
+	return rc;
 }
 
 int
@@ -87,18 +135,8 @@ ops_rows_collect_cb(const struct jobdev_rec *jd, void *arg)
 	return 0;
 }
 
-/* All rows of a job, copied out (so that the caller may write them). */
-static int
-job_rows(struct store_txn *txn, const char *id, struct ops_vec *rows)
-{
-	int	 rc;
-
-	ops_vec_init(rows, sizeof(struct jobdev_rec));
-	rc = store_jobdev_iter(txn, id, ops_rows_collect_cb, rows);
-	if (rc == STORE_ESTOP)
-		rc = STORE_EIO;	/* out of memory */
-	return rc;
-}
+static int	job_settle_counts(struct store_txn *, struct job_rec *,
+		    const struct jobs_counts *, int64_t);
 
 /*
  * After an operator changed rows of a job: applies the job's own rules
@@ -109,11 +147,22 @@ int
 ops_job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
 {
 	struct jobs_counts c;
-	struct firmware_rec fw;
-	int	 rc, was_open = jobs_job_is_open(job);
+	int	 rc;
 
 	if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
 		return rc;
+	return job_settle_counts(txn, job, &c, now);
+}
+
+/* ops_job_settle on counts the caller has. */
+static int
+job_settle_counts(struct store_txn *txn, struct job_rec *job,
+    const struct jobs_counts *cp, int64_t now)
+{
+	struct jobs_counts c = *cp;
+	struct firmware_rec fw;
+	int	 rc, was_open = jobs_job_is_open(job);
+
 	if (!jobs_job_tick(job, &c, now))
 		return 0;
 	if ((rc = store_job_put(txn, job)) != 0)
@@ -173,6 +222,22 @@ job_find(const struct ops_vec *jobs, const char *id)
 	if (jobs->n == 0)
 		return NULL;
 	return bsearch(&key, jobs->data, jobs->n, jobs->esize, job_cmp);
+}
+
+/*
+ * A job from the list read at the start, or from the store when it was
+ * created since (a creation runs over several transactions); NULL when
+ * it is gone.
+ */
+static const struct job_rec *
+job_other(struct store_txn *txn, const struct ops_vec *jobs, const char *id,
+    struct job_rec *buf)
+{
+	const struct job_rec *j;
+
+	if ((j = job_find(jobs, id)) != NULL)
+		return j;
+	return store_job_get(txn, id, buf) == 0 ? buf : NULL;
 }
 
 static int
@@ -262,6 +327,7 @@ cand_admit(struct store_txn *txn, const struct job_rec *job,
     size_t *superseded)
 {
 	const struct job_rec *other;
+	struct job_rec buf;
 	struct jobdev_rec *jd;
 	struct jobs_change ch;
 	struct ops_vec rows;
@@ -280,7 +346,9 @@ cand_admit(struct store_txn *txn, const struct job_rec *job,
 			rc = 0;
 			goto out;
 		}
-		other = job_find(jobs, jd->job);
+		if (strcmp(jd->job, job->id) == 0)
+			continue;
+		other = job_other(txn, jobs, jd->job, &buf);
 		if (other == NULL || !jobs_job_is_open(other) ||
 		    strcmp(other->module, job->module) != 0)
 			continue;
@@ -294,7 +362,9 @@ cand_admit(struct store_txn *txn, const struct job_rec *job,
 	}
 	for (i = 0; i < rows.n; i++) {
 		jd = ops_vec_at(&rows, i);
-		other = job_find(jobs, jd->job);
+		if (strcmp(jd->job, job->id) == 0)
+			continue;
+		other = job_other(txn, jobs, jd->job, &buf);
 		if (other == NULL || !jobs_job_is_open(other) ||
 		    strcmp(other->module, job->module) != 0)
 			continue;
@@ -546,7 +616,7 @@ job_from_firmware(struct store_txn *txn, struct job_rec *job, int64_t now,
 	return ops_ok(err);
 }
 
-/* The new job's id, times and first state. */
+/* The new job's id and times, stored CREATING (heartbeat: now). */
 static int
 job_assign(struct store_txn *txn, struct job_rec *job, int64_t now,
     struct ops_err *err)
@@ -557,6 +627,18 @@ job_assign(struct store_txn *txn, struct job_rec *job, int64_t now,
 		return ops_fail_store(err, rc, "job id");
 	job->created = now;
 	job->started = job->finished = 0;
+	job->rate_window = now;
+	job->rate_used = 0;
+	job->state = JOB_CREATING;
+	if ((rc = store_job_put(txn, job)) != 0)
+		return ops_fail_store(err, rc, job->id);
+	return ops_ok(err);
+}
+
+/* The state a job takes when its creation ends. */
+static void
+job_open_state(struct job_rec *job, int64_t now)
+{
 	job->rate_window = 0;
 	job->rate_used = 0;
 	if (job->start == 0 || job->start <= now) {
@@ -564,38 +646,259 @@ job_assign(struct store_txn *txn, struct job_rec *job, int64_t now,
 		job->started = now;
 	} else
 		job->state = JOB_SCHEDULED;
-	return ops_ok(err);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
- * Writes a row for each of the first k candidates, with its event; with
- * override, first supersedes the rows that candidate has in other jobs.
+ * Between two chunks of a long operation: the progress line, and a pause
+ * of OPS_CHUNK_PAUSE_MS.  LMDB's writer lock is not fair: a process that
+ * commits and begins again at once would keep it from a daemon that waits
+ * to write a device's report; the pause hands it over.
+ */
+static void
+progress(struct ops *ops, const char *what, size_t done, size_t total,
+    int more)
+{
+	struct timespec ts = { 0, OPS_CHUNK_PAUSE_MS * 1000000L };
+
+	if (ops->progress != NULL)
+		ops->progress(ops->progress_arg, what, done, total);
+	if (more)
+		nanosleep(&ts, NULL);
+}
+
+static int
+creation_gone(const struct job_rec *job, struct ops_err *err)
+{
+	return ops_fail(err, OPS_EIO, "job %s: its creation was given up "
+	    "(no progress for %d s)", job->id, JOBS_CREATING_STALE_MS / 1000);
+}
+
+/*
+ * One candidate in a chunk of a creation: checked again against the
+ * store as it is now (the device may be gone, changed, busy elsewhere, or
+ * already in this dynamic job), then its row is written, after the rows
+ * it supersedes.  OPS_OK or an error.
  */
 static int
-job_add_rows(struct store_txn *txn, const struct job_rec *job,
-    const struct ops_vec *jobs, const struct ops_vec *cands, size_t k,
-    int64_t now, struct ops_job_result *res, struct ops_err *err)
+cand_write(struct store_txn *txn, const struct job_rec *job,
+    const struct ops_vec *jobs, const char *id, int64_t now,
+    struct ops_job_result *res, struct ops_err *err)
 {
-	const struct cand *c;
-	size_t	 i;
+	struct device_rec dev;
+	struct jobdev_rec jd;
 	int	 rc;
 
-	for (i = 0; i < k; i++) {
-		c = ops_vec_at(cands, i);
-		if (job->override && (rc = cand_admit(txn, job, jobs, c->id,
-		    1, now, &res->superseded)) < 0)
-			return ops_fail_store(err, rc, c->id);
-		if ((rc = ops_row_add(txn, job, c->id, now)) != 0)
-			return ops_fail_store(err, rc, c->id);
-		res->added++;
+	rc = store_jobdev_get(txn, job->id, id, &jd);
+	if (rc == 0)
+		return ops_ok(err);	/* joined the dynamic job meanwhile */
+	if (rc != STORE_ENOTFOUND)
+		return ops_fail_store(err, rc, id);
+	rc = store_device_get(txn, id, &dev);
+	if (rc == STORE_ENOTFOUND) {
+		res->left_out++;
+		return ops_ok(err);
 	}
+	if (rc != 0)
+		return ops_fail_store(err, rc, id);
+	rc = jobs_device_matches(job, &dev);
+	crypto_wipe(&dev, sizeof(dev));
+	if (!rc) {
+		res->skipped++;
+		return ops_ok(err);
+	}
+	rc = cand_admit(txn, job, jobs, id, 1, now, &res->superseded);
+	if (rc < 0)
+		return ops_fail_store(err, rc, id);
+	if (rc == 0) {
+		res->left_out++;
+		return ops_ok(err);
+	}
+	if ((rc = ops_row_add(txn, job, id, now)) != 0)
+		return ops_fail_store(err, rc, id);
+	res->added++;
 	return ops_ok(err);
 }
 
 /*
- * Creating a job is one write transaction: the job from its firmware,
- * the refusals that depend on other jobs, then its candidates, those that
- * can join, the share a gray job takes, and their rows.
+ * Writes the rows of the candidates from *next on, up to k, in one
+ * transaction of at most OPS_CHUNK_ROWS rows or OPS_CHUNK_MS, with the
+ * job's heartbeat.  A job that is no longer CREATING (the daemon gave up
+ * on it) ends the creation with an error.
+ */
+static int
+job_add_chunk(struct ops *ops, struct job_rec *job, const struct ops_vec *jobs,
+    const struct ops_vec *cands, size_t k, size_t *next,
+    struct ops_job_result *res, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	const struct cand *c;
+	int64_t	 now = ops_now(ops), t0 = mono_ms();
+	size_t	 n;
+	int	 rc;
+
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "job create");
+	rc = store_job_get(txn, job->id, job);
+	if (rc == 0 && job->state != JOB_CREATING)
+		rc = STORE_ENOTFOUND;
+	if (rc != 0) {
+		store_txn_abort(txn);
+		if (rc == STORE_ENOTFOUND)
+			return creation_gone(job, err);
+		return ops_fail_store(err, rc, job->id);
+	}
+	for (n = 0; *next < k && n < OPS_CHUNK_ROWS; (*next)++, n++) {
+		if (n > 0 && n % 16 == 0 && mono_ms() - t0 >= OPS_CHUNK_MS)
+			break;
+		c = ops_vec_at(cands, *next);
+		if ((rc = cand_write(txn, job, jobs, c->id, now, res, err)) !=
+		    OPS_OK) {
+			store_txn_abort(txn);
+			return rc;
+		}
+	}
+	job->rate_window = now;
+	if ((rc = store_job_put(txn, job)) == 0)
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc != 0)
+		return ops_fail_store(err, rc, "job create");
+	return ops_ok(err);
+}
+
+/*
+ * The last transaction of a creation: the job opens (SCHEDULED or
+ * RUNNING), or, when every device slipped away meanwhile and the job is
+ * static, its record is removed (422, as if nothing had matched).
+ */
+static int
+job_open(struct ops *ops, struct job_rec *job, struct ops_job_result *res,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int64_t	 now = ops_now(ops);
+	int	 rc, gone = 0;
+
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "job create");
+	rc = store_job_get(txn, job->id, job);
+	if (rc == 0 && job->state != JOB_CREATING)
+		rc = STORE_ENOTFOUND;
+	if (rc == 0 && res->added == 0 && !job->dynamic) {
+		rc = store_job_del(txn, job->id);
+		gone = 1;
+	} else if (rc == 0) {
+		job_open_state(job, now);
+		rc = store_job_put(txn, job);
+	}
+	if (rc == 0)
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return creation_gone(job, err);
+	if (rc != 0)
+		return ops_fail_store(err, rc, "job create");
+	if (gone)
+		return ops_fail(err, OPS_EUNPROC, "no device matches the job "
+		    "(%zu already on %s or not on a source version, %zu busy "
+		    "in other jobs)", res->skipped, job->version,
+		    res->left_out);
+	return ops_ok(err);
+}
+
+/*
+ * The choice of a job's devices, in one read transaction: the job from
+ * its firmware, the refusals that depend on other jobs, its candidates
+ * and those that can join.  Nothing is written, nothing locked.
+ */
+static int
+job_select(struct ops *ops, struct job_rec *job, const char *const *devices,
+    size_t ndevices, struct ops_vec *cands, struct ops_job_result *res,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct ops_vec jobs;
+	int64_t	 now = ops_now(ops);
+	int	 rc;
+
+	ops_vec_init(&jobs, sizeof(struct job_rec));
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "job create");
+	if ((rc = job_from_firmware(txn, job, now, err)) != OPS_OK)
+		goto out;
+	if ((rc = ops_all_jobs(txn, &jobs)) != 0) {
+		rc = ops_fail_store(err, rc, "job create");
+		goto out;
+	}
+	if (jobs.n > 1)
+		qsort(jobs.data, jobs.n, jobs.esize, job_cmp);
+	if ((rc = job_check_others(job, &jobs, err)) != OPS_OK)
+		goto out;
+	rc = job_candidates(txn, job, devices, ndevices, cands, res, err);
+	if (rc == OPS_OK)
+		rc = cands_filter(txn, job, &jobs, cands, now, res, err);
+	if (rc == OPS_OK && cands->n == 0 && !job->dynamic)
+		rc = ops_fail(err, OPS_EUNPROC, "no device matches the job "
+		    "(%zu already on %s or not on a source version, %zu busy "
+		    "in other jobs)", res->skipped, job->version,
+		    res->left_out);
+out:
+	store_txn_abort(txn);
+	ops_vec_free(&jobs);
+	return rc;
+}
+
+/*
+ * The job's record, CREATING, in a short write transaction that checks
+ * the firmware and the other jobs again; *jobs receives the jobs as they
+ * are then, for the rows' checks.
+ */
+static int
+job_begin(struct ops *ops, struct job_rec *job, struct ops_vec *jobs,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int64_t	 now = ops_now(ops);
+	int	 rc;
+
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "job create");
+	if ((rc = job_from_firmware(txn, job, now, err)) != OPS_OK)
+		goto out;
+	if ((rc = ops_all_jobs(txn, jobs)) != 0) {
+		rc = ops_fail_store(err, rc, "job create");
+		goto out;
+	}
+	if (jobs->n > 1)
+		qsort(jobs->data, jobs->n, jobs->esize, job_cmp);
+	if ((rc = job_check_others(job, jobs, err)) != OPS_OK ||
+	    (rc = job_assign(txn, job, now, err)) != OPS_OK)
+		goto out;
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	rc = rc != 0 ? ops_fail_store(err, rc, "job create") : ops_ok(err);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+/*
+ * Creating a job: its devices chosen in a read transaction, its record
+ * stored CREATING, the gray share picked (the rank needs the job's id),
+ * the rows written in bounded transactions, and the job opened in the
+ * last one.  A failure after the record was stored leaves a CREATING job
+ * that no device sees, which the daemon's tick terminates later.
  */
 int
 ops_job_create(struct ops *ops, const struct job_rec *params,
@@ -603,11 +906,9 @@ ops_job_create(struct ops *ops, const struct job_rec *params,
     struct ops_job_result *resp, struct ops_err *err)
 {
 	struct ops_job_result res;
-	struct store_txn *txn = NULL;
 	struct job_rec job;
 	struct ops_vec jobs, cands;
-	int64_t	 now = ops_now(ops);
-	size_t	 k;
+	size_t	 k, next = 0;
 	int	 rc;
 
 	memset(&res, 0, sizeof(res));
@@ -616,45 +917,23 @@ ops_job_create(struct ops *ops, const struct job_rec *params,
 	job = *params;
 	if ((rc = job_check_request(&job, ndevices, err)) != OPS_OK)
 		return rc;
-	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
-		return ops_fail_store(err, rc, "job create");
-	if ((rc = job_from_firmware(txn, &job, now, err)) != OPS_OK)
-		goto out;
-	if ((rc = ops_all_jobs(txn, &jobs)) != 0) {
-		rc = ops_fail_store(err, rc, "job create");
-		goto out;
-	}
-	if (jobs.n > 1)
-		qsort(jobs.data, jobs.n, jobs.esize, job_cmp);
-	if ((rc = job_check_others(&job, &jobs, err)) != OPS_OK ||
-	    (rc = job_assign(txn, &job, now, err)) != OPS_OK)
-		goto out;
-
-	rc = job_candidates(txn, &job, devices, ndevices, &cands, &res, err);
-	if (rc == OPS_OK)
-		rc = cands_filter(txn, &job, &jobs, &cands, now, &res, err);
-	if (rc != OPS_OK)
+	if ((rc = job_select(ops, &job, devices, ndevices, &cands, &res,
+	    err)) != OPS_OK || (rc = job_begin(ops, &job, &jobs, err)) !=
+	    OPS_OK)
 		goto out;
 	k = cands_pick(&job, &cands);
-	if (k == 0 && !job.dynamic) {
-		rc = ops_fail(err, OPS_EUNPROC, "no device matches the job "
-		    "(%zu already on %s or not on a source version, %zu busy "
-		    "in other jobs)", res.skipped, job.version, res.left_out);
-		goto out;
+	progress(ops, "rows", 0, k, 0);
+	while (next < k) {
+		if ((rc = job_add_chunk(ops, &job, &jobs, &cands, k, &next,
+		    &res, err)) != OPS_OK) {
+			log_warnx("job %s: creation stopped after %zu of %zu "
+			    "devices: %s", job.id, next, k, err->msg);
+			goto out;
+		}
+		progress(ops, "rows", next, k, next < k);
 	}
-	rc = job_add_rows(txn, &job, &jobs, &cands, k, now, &res, err);
-	if (rc != OPS_OK)
+	if ((rc = job_open(ops, &job, &res, err)) != OPS_OK)
 		goto out;
-	if ((rc = store_job_put(txn, &job)) != 0) {
-		rc = ops_fail_store(err, rc, job.id);
-		goto out;
-	}
-	rc = store_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0) {
-		rc = ops_fail_store(err, rc, "job create");
-		goto out;
-	}
 	if (out != NULL) {
 		out->job = job;
 		memset(&out->counts, 0, sizeof(out->counts));
@@ -668,7 +947,6 @@ ops_job_create(struct ops *ops, const struct job_rec *params,
 	    res.added);
 	rc = ops_ok(err);
 out:
-	store_txn_abort(txn);
 	ops_vec_free(&jobs);
 	ops_vec_free(&cands);
 	return rc;
@@ -750,6 +1028,8 @@ struct jdlist {
 	void	*arg;
 	struct store_txn *txn;
 	const char *fwid;		/* the job's firmware */
+	int	 terminated;		/* the job is TERMINATED */
+	int64_t	 finished;		/* when */
 	int	 rc;			/* a store error on the way */
 	size_t	 delivered;
 	int	 more;
@@ -761,13 +1041,16 @@ jdlist_cb(const struct jobdev_rec *jd, void *arg)
 {
 	struct jdlist *l = arg;
 	struct jobdev_rec row;
+	struct jobs_change ch;
 	struct xfer_rec x;
 	int	 rc;
 
 	if (l->f->after != NULL && *l->f->after != '\0' &&
 	    strcmp(jd->device, l->f->after) <= 0)
 		return 0;
-	if (l->f->state >= 0 && jd->state != l->f->state)
+	if (l->f->state >= 0 && (l->terminated &&
+	    jobs_jd_is_open(jd->state) ? JD_FAILED : jd->state) !=
+	    l->f->state)
 		return 0;
 	if (l->f->limit > 0 && l->delivered == l->f->limit) {
 		l->more = 1;
@@ -776,6 +1059,9 @@ jdlist_cb(const struct jobdev_rec *jd, void *arg)
 	l->delivered++;
 	snprintf(l->last, sizeof(l->last), "%s", jd->device);
 	row = *jd;
+	/* a terminated job's open rows, as they are about to be written */
+	if (l->terminated)
+		(void)jobs_jd_terminate(&row, l->finished, &ch);
 	rc = store_xfer_get(l->txn, jd->device, l->fwid, &x);
 	if (rc == 0) {
 		row.delivered = x.delivered;
@@ -816,8 +1102,13 @@ ops_job_devices(struct ops *ops, const char *id,
 	rc = store_job_get(txn, id, &job);
 	l.txn = txn;
 	l.fwid = job.firmware;
+	l.terminated = rc == 0 && job.state == JOB_TERMINATED;
+	l.finished = job.finished;
 	if (rc == 0)
-		rc = store_jobdev_iter(txn, id, jdlist_cb, &l);
+		/* a page starts at its `after' (a valid id), not the first */
+		rc = store_jobdev_iter_after(txn, id, f->after != NULL &&
+		    valid_device_id(f->after) ? f->after : NULL, jdlist_cb,
+		    &l);
 	if (rc == STORE_ESTOP && l.rc != 0)
 		rc = l.rc;
 	store_txn_abort(txn);
@@ -830,28 +1121,20 @@ ops_job_devices(struct ops *ops, const char *id,
 	return ops_ok(err);
 }
 
-int
-ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
+/*
+ * The first transaction of a terminate: the job becomes TERMINATED (a
+ * CREATING job is refused: its creator still writes its rows).
+ */
+static int
+term_begin(struct ops *ops, const char *id, struct job_rec *job,
     struct ops_err *err)
 {
 	struct store_txn *txn = NULL;
-	struct firmware_rec fw;
-	struct job_rec job;
-	struct jobdev_rec *jd;
-	struct jobs_change ch;
-	struct jobs_counts c;
-	struct ops_vec rows;
-	int64_t	 now = ops_now(ops);
-	size_t	 i;
 	int	 rc;
 
-	ops_vec_init(&rows, sizeof(struct jobdev_rec));
-	memset(&c, 0, sizeof(c));
-	if (id == NULL || !valid_id(id))
-		return ops_fail(err, OPS_EINVAL, "invalid job id");
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
 		return ops_fail_store(err, rc, "job terminate");
-	rc = store_job_get(txn, id, &job);
+	rc = store_job_get(txn, id, job);
 	if (rc == STORE_ENOTFOUND) {
 		rc = ops_fail(err, OPS_ENOTFOUND, "no job %s", id);
 		goto out;
@@ -860,53 +1143,155 @@ ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}
-	if (!jobs_job_is_open(&job)) {
+	if (job->state == JOB_CREATING) {
+		rc = ops_fail(err, OPS_ECONFLICT, "job %s is still being "
+		    "created", id);
+		goto out;
+	}
+	if (!jobs_job_is_open(job)) {
 		rc = ops_fail(err, OPS_ECONFLICT, "job %s is already %s", id,
-		    jobs_state_name(job.state));
+		    jobs_state_name(job->state));
 		goto out;
 	}
-	if ((rc = job_rows(txn, id, &rows)) != 0) {
-		rc = ops_fail_store(err, rc, id);
-		goto out;
-	}
-	for (i = 0; i < rows.n; i++) {
-		jd = ops_vec_at(&rows, i);
-		if (jobs_jd_terminate(jd, now, &ch) == 0 &&
-		    (rc = ops_row_store(txn, &job, jd, &ch, now)) != 0) {
-			rc = ops_fail_store(err, rc, id);
-			goto out;
-		}
-		jobs_counts_add(&c, jd->state);
-	}
-	job.state = JOB_TERMINATED;
-	job.finished = now;
-	if ((rc = store_job_put(txn, &job)) != 0) {
-		rc = ops_fail_store(err, rc, id);
-		goto out;
-	}
-	if (job.kind == JOB_KIND_VERIFY &&
-	    store_firmware_get(txn, job.firmware, &fw) == 0) {
-		fw.state = jobs_verify_result(&c);
-		if ((rc = store_firmware_put(txn, &fw)) != 0) {
-			rc = ops_fail_store(err, rc, id);
-			goto out;
-		}
-	}
-	rc = store_txn_commit(txn);
+	job->state = JOB_TERMINATED;
+	job->finished = ops_now(ops);
+	if ((rc = store_job_put(txn, job)) == 0)
+		rc = store_txn_commit(txn);
 	txn = NULL;
-	if (rc != 0) {
-		rc = ops_fail_store(err, rc, id);
-		goto out;
+	rc = rc != 0 ? ops_fail_store(err, rc, id) : ops_ok(err);
+out:
+	store_txn_abort(txn);
+	return rc;
+}
+
+struct term_chunk {
+	struct store_txn *txn;
+	const struct job_rec *job;
+	int64_t	 now, t0;
+	struct jobs_counts *c;
+	size_t	 n;
+	int	 rc;
+	char	 last[OTA_ID_MAX + 1];
+};
+
+static int
+term_chunk_cb(const struct jobdev_rec *row, void *arg)
+{
+	struct term_chunk *tc = arg;
+	struct jobdev_rec jd = *row;
+	struct jobs_change ch;
+
+	if (tc->n == OPS_CHUNK_ROWS || (tc->n > 0 && tc->n % 16 == 0 &&
+	    mono_ms() - tc->t0 >= OPS_CHUNK_MS))
+		return 1;
+	tc->n++;
+	snprintf(tc->last, sizeof(tc->last), "%s", jd.device);
+	if (jobs_jd_terminate(&jd, tc->now, &ch) == 0 &&
+	    (tc->rc = ops_row_store(tc->txn, tc->job, &jd, &ch, tc->now)) !=
+	    0)
+		return 1;
+	jobs_counts_add(tc->c, jd.state);
+	return 0;
+}
+
+/*
+ * Fails the open rows of a terminated job after the device `after' (""
+ * from the first), in one bounded transaction; `after' moves on, and is
+ * "" when the last row was done.
+ */
+static int
+term_chunk(struct ops *ops, const struct job_rec *job,
+    char after[OTA_ID_MAX + 1], struct jobs_counts *c, struct ops_err *err)
+{
+	struct term_chunk tc;
+	int	 rc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.job = job;
+	tc.now = ops_now(ops);
+	tc.t0 = mono_ms();
+	tc.c = c;
+	if ((rc = store_txn_begin(ops->st, 0, &tc.txn)) != 0)
+		return ops_fail_store(err, rc, job->id);
+	rc = store_jobdev_iter_after(tc.txn, job->id, after, term_chunk_cb,
+	    &tc);
+	if (rc == STORE_ESTOP)
+		rc = tc.rc;
+	else if (rc == 0)
+		tc.last[0] = '\0';	/* the end of the rows */
+	if (rc == 0)
+		rc = store_txn_commit(tc.txn);
+	else
+		store_txn_abort(tc.txn);
+	if (rc != 0)
+		return ops_fail_store(err, rc, job->id);
+	snprintf(after, OTA_ID_MAX + 1, "%s", tc.last);
+	return ops_ok(err);
+}
+
+/* A verify job that ended decides its firmware's state. */
+static int
+term_verify(struct ops *ops, const struct job_rec *job,
+    const struct jobs_counts *c, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct firmware_rec fw;
+	int	 rc;
+
+	if (job->kind != JOB_KIND_VERIFY)
+		return ops_ok(err);
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, job->id);
+	rc = store_firmware_get(txn, job->firmware, &fw);
+	if (rc == 0) {
+		fw.state = jobs_verify_result(c);
+		rc = store_firmware_put(txn, &fw);
 	}
+	if (rc == 0)
+		rc = store_txn_commit(txn);
+	else
+		store_txn_abort(txn);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return ops_fail_store(err, rc, job->id);
+	return ops_ok(err);
+}
+
+int
+ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
+    struct ops_err *err)
+{
+	struct jobs_counts c;
+	struct job_rec job;
+	char	 after[OTA_ID_MAX + 1] = "";
+	size_t	 total = 0;
+	int	 rc;
+
+	memset(&c, 0, sizeof(c));
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid job id");
+	if ((rc = term_begin(ops, id, &job, err)) != OPS_OK)
+		return rc;
+	/* the total, for the progress line only */
+	if (ops->progress != NULL && (rc = job_total(ops, id, &total)) != 0)
+		total = 0;
+	do {
+		if ((rc = term_chunk(ops, &job, after, &c, err)) != OPS_OK) {
+			log_warnx("job %s: terminated; its rows stopped after "
+			    "%zu: %s (the daemon's tick fails the rest)", id,
+			    c.total, err->msg);
+			return rc;
+		}
+		progress(ops, "rows", c.total, total > c.total ? total :
+		    c.total, after[0] != '\0');
+	} while (after[0] != '\0');
+	if ((rc = term_verify(ops, &job, &c, err)) != OPS_OK)
+		return rc;
 	if (out != NULL) {
 		out->job = job;
 		out->counts = c;
 	}
-	rc = ops_ok(err);
-out:
-	store_txn_abort(txn);
-	ops_vec_free(&rows);
-	return rc;
+	log_info("job %s terminated: %zu devices", id, c.total);
+	return ops_ok(err);
 }
 
 enum rowop {
@@ -972,6 +1357,7 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 	struct job_rec job;
 	struct jobdev_rec jd;
 	struct jobs_change ch;
+	struct jobs_counts c;
 	int64_t	 now = ops_now(ops);
 	int	 rc, r;
 
@@ -979,11 +1365,29 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 		return ops_fail(err, OPS_EINVAL, "invalid job id");
 	if (dev == NULL || !valid_device_id(dev))
 		return ops_fail(err, OPS_EINVAL, "invalid device id");
+	/*
+	 * The job's rows are counted first, in a read transaction, so that
+	 * the write transaction stays short however many rows the job has;
+	 * the change is applied to these counts.  What other writers change
+	 * in between the daemon's tick counts again.
+	 */
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, names[op]);
+	rc = ops_job_counts(txn, jid, &c);
+	store_txn_abort(txn);
+	txn = NULL;
+	if (rc != 0)
+		return ops_fail_store(err, rc, names[op]);
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
 		return ops_fail_store(err, rc, names[op]);
 	rc = store_job_get(txn, jid, &job);
 	if (rc == STORE_ENOTFOUND) {
 		rc = ops_fail(err, OPS_ENOTFOUND, "no job %s", jid);
+		goto out;
+	}
+	if (rc == 0 && job.state == JOB_CREATING) {
+		rc = ops_fail(err, OPS_ECONFLICT, "job %s is still being "
+		    "created", jid);
 		goto out;
 	}
 	if (rc == 0)
@@ -1019,8 +1423,9 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 	if (op == ROWOP_RETRY &&
 	    (rc = retry_blocked(txn, &job, dev, err)) != OPS_OK)
 		goto out;
+	jobs_counts_apply(&c, &ch);
 	if ((rc = ops_row_store(txn, &job, &jd, &ch, now)) != 0 ||
-	    (rc = ops_job_settle(txn, &job, now)) != 0) {
+	    (rc = job_settle_counts(txn, &job, &c, now)) != 0) {
 		rc = ops_fail_store(err, rc, jid);
 		goto out;
 	}

@@ -14,9 +14,11 @@
  * Every operation validates its input first, then does all its reads and
  * writes in one store transaction, together with one upstream event per
  * state a job row enters (CONTRACT §5), and commits once: a refused or
- * failed call changes nothing.  Results go back in structs and failures
- * as enum ops_status with a message, so that otactl prints them and the
- * admin API turns them into JSON errors.
+ * failed call changes nothing.  Job create and terminate, which may touch
+ * a million rows, are the exceptions: bounded transactions (job.c).
+ * Results go back in structs and failures as enum ops_status with a
+ * message, so that otactl prints them and the admin API turns them into
+ * JSON errors.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,6 +12,10 @@
  *
  * Every change is one store transaction together with the outbox events
  * that describe it (CONTRACT §5): a call that fails changes nothing.
+ * Job creation and termination are the exceptions: over many devices
+ * they write rows in bounded transactions of their own (OPS_CHUNK_ROWS
+ * rows or OPS_CHUNK_MS each), so that neither the daemon's event loop nor
+ * its write transactions wait long behind them (see job.c).
  *
  * The calls are implemented in src/ops, one file per concern (named in
  * each section below); ops.c holds ops_init and the status helpers.
@@ -78,6 +82,14 @@ struct ops {
 	uint64_t fw_max_size;
 	unsigned fw_max_per_product;
 	int64_t	(*now)(void);
+	/*
+	 * Long operations (job create and terminate) call progress, when
+	 * set, after each of their transactions: what ("rows"), how many
+	 * of how many are done.
+	 */
+	void	(*progress)(void *arg, const char *what, size_t done,
+		    size_t total);
+	void	*progress_arg;
 };
 void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 
@@ -86,6 +98,9 @@ void	 ops_init(struct ops *, struct store *, const struct config *cfg);
 #define OPS_IMPORT_MAX_LINES		10000
 #define OPS_JOB_DEVICES_MAX		10000
 #define OPS_SECRET_MAX			256
+#define OPS_CHUNK_ROWS			1000	/* rows per transaction */
+#define OPS_CHUNK_MS			2	/* ... or this long */
+#define OPS_CHUNK_PAUSE_MS		1	/* then a pause for others */
 
 /*
  * Parses "[MODULE=]VER" (module "default" when absent) and validates both.
@@ -297,6 +312,13 @@ struct ops_job_result {
  * With scope JOB_SCOPE_DEVICES, devices/ndevices is the list (repeats are
  * ignored; unknown devices are 404; devices of another product 422).
  * On success out (may be NULL) holds the stored job with its counts.
+ *
+ * The devices are chosen in a read transaction; the job is then stored
+ * CREATING, its rows written in bounded transactions (each checks its
+ * devices again), and the last one makes it SCHEDULED or RUNNING: no
+ * device sees the job before all its rows exist.  A creation interrupted
+ * midway (a crash, a kill) leaves a CREATING job that no device sees; the
+ * daemon terminates it a minute after its last transaction (core_tick).
  */
 int	 ops_job_create(struct ops *, const struct job_rec *params,
 	    const char *const *devices, size_t ndevices,
@@ -320,7 +342,13 @@ int	 ops_job_devices(struct ops *, const char *id,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
 
-/* Ends an open job: its open rows fail with "terminated". */
+/*
+ * Ends an open job: its open rows fail with "terminated".  The job is
+ * TERMINATED in a first transaction, from which moment no device gets a
+ * notice of it and every view (job show, job devices) shows its open rows
+ * as failed "terminated"; the rows themselves are then written in bounded
+ * transactions (what is left after a crash, the daemon's tick finishes).
+ */
 int	 ops_job_terminate(struct ops *, const char *id,
 	    struct ops_job_item *out, struct ops_err *);
 /* One row: 409 when the row's state does not allow it. */

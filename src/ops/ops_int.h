@@ -85,7 +85,8 @@ void	 ops_pager_next(const struct ops_pager *, char next[OTA_ID_MAX + 1]);
  * ops_row_store writes a row that ch says changed, with one outbox event
  * per state it entered; ops_row_add writes a new row of job for device,
  * with the event of its first state.  ops_job_counts counts a job's rows
- * by state.
+ * by state as the operator sees them (the open rows of a TERMINATED job
+ * as FAILED: a terminate writes them after the job's own transaction).
  * ops_rows_collect_cb is a store_*_iter callback that copies each row into
  * a struct ops_vec of struct jobdev_rec (1, stop, when out of memory).
  * ops_job_settle applies a job's own rules after an operator changed its

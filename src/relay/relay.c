@@ -720,8 +720,12 @@ relay_collect(void *arg, struct metrics_out *m)
 	metrics_gauge(m, "otagw_outbox_oldest_age_seconds",
 	    "Age of the oldest event in the outbox.", "", age);
 	metrics_counter(m, "otagw_outbox_dropped_total",
-	    "Progress events dropped at the outbox limit.", "",
+	    "Events dropped at the outbox limit.", "",
 	    (double)os.dropped);
+	metrics_counter(m, "otagw_outbox_dropped_reports_total",
+	    "Version reports and state changes dropped at the outbox limit "
+	    "(no progress event was left to drop).", "",
+	    (double)os.dropped_kept);
 	metrics_gauge(m, "otagw_outbox_parked_events",
 	    "Events kept aside after the upstream refused them.", "",
 	    (double)os.parked_events);
@@ -758,6 +762,7 @@ relay_new(const struct config *cfg, struct store *st, struct ev *ev,
     struct metrics *metrics)
 {
 	struct relay *r;
+	size_t	 dropped;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
@@ -767,7 +772,12 @@ relay_new(const struct config *cfg, struct store *st, struct ev *ev,
 	snprintf(r->gateway, sizeof(r->gateway), "%s", cfg->gateway_id);
 	relay_batch_init(&r->batch, 500, RELAY_BATCH_BYTES);
 	relay_apply(r, cfg);
-	store_set_outbox_limit(st, cfg->outbox_limit);
+	if (store_outbox_limit_save(st, cfg->outbox_limit, &dropped) != 0)
+		log_warnx("relay: cannot save outbox_limit in the store");
+	else if (dropped > 0)
+		log_warnx("relay: the outbox was over outbox_limit %zu: "
+		    "dropped its %zu oldest events", cfg->outbox_limit,
+		    dropped);
 	if (metrics != NULL && metrics_register(metrics, relay_collect, r) ==
 	    -1)
 		log_warnx("relay: cannot register metrics");

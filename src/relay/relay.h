@@ -35,7 +35,7 @@ struct relay_stats {
 	uint64_t batches;
 	uint64_t retries;
 	uint64_t parked;	/* batches moved aside after a 4xx */
-	uint64_t dropped;	/* progress events dropped at the limit */
+	uint64_t dropped;	/* events dropped at the outbox limit */
 	int	 connected;
 };
 void	 relay_stats(const struct relay *, struct relay_stats *);

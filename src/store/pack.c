@@ -377,7 +377,7 @@ pack_job(const struct job_rec *j, uint8_t *buf, size_t cap)
 
 	w_head(&w, buf, cap, KIND_JOB);
 	if (j->kind < JOB_KIND_BATCH || j->kind > JOB_KIND_VERIFY ||
-	    j->state < JOB_SCHEDULED || j->state > JOB_TERMINATED ||
+	    j->state < JOB_SCHEDULED || j->state > JOB_CREATING ||
 	    j->scope < JOB_SCOPE_ALL || j->scope > JOB_SCOPE_GRAY ||
 	    j->nsrc > OTA_SRCVER_MAX)
 		return 0;
@@ -437,7 +437,7 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
 	j->state = (int)r_byte(&r);
 	j->scope = (int)r_byte(&r);
 	flags = r_byte(&r);
-	if (j->kind > JOB_KIND_VERIFY || j->state > JOB_TERMINATED ||
+	if (j->kind > JOB_KIND_VERIFY || j->state > JOB_CREATING ||
 	    j->scope > JOB_SCOPE_GRAY || (flags & ~JF_ALL) != 0)
 		r.err = 1;
 	j->dynamic = (flags & JF_DYNAMIC) != 0;

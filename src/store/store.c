@@ -21,8 +21,10 @@
  *            upgrade attempts that ended, its own seq from 1, so that a
  *            device's entries lie together in the order they were made
  *
- * meta also counts "outbox\0drops" (progress events dropped at the outbox
- * limit), "outbox\0parked" (batches parked), keeps "history\0max" (the
+ * meta also counts "outbox\0drops" (events dropped at the outbox limit;
+ * "outbox\0dropsk" the version reports and state changes among them),
+ * "outbox\0parked" (batches parked), keeps "outbox\0limit" (the daemon's
+ * outbox_limit, which otactl --state applies too), "history\0max" (the
  * bound of each device's history) and "outbox\0noprog",
  * a lower bound of the oldest progress event's sequence number (there is
  * none below it), so finding the event to drop does not rescan the
@@ -117,6 +119,8 @@ static const char meta_seq[] = "outbox\0seq"; /* sizeof - 1 bytes */
 static const char meta_drops[] = "outbox\0drops";
 static const char meta_parked[] = "outbox\0parked";
 static const char meta_noprog[] = "outbox\0noprog";
+static const char meta_dropsk[] = "outbox\0dropsk";
+static const char meta_limit[] = "outbox\0limit";
 static const char meta_sent[] = "relay\0sent";
 static const char meta_retries[] = "relay\0retries";
 static const char meta_urlkeys[] = "url\0keys";
@@ -628,6 +632,8 @@ store_exists(const char *dir)
 	return stat(path, &sb) == 0;
 }
 
+static void	outbox_limit_load(struct store *);
+
 int
 store_open(const char *dir, size_t map_size, struct store **out)
 {
@@ -684,6 +690,7 @@ store_open(const char *dir, size_t map_size, struct store **out)
 	reader_sweep(st);
 	if ((rc = open_dbs(st)) != 0)
 		goto fail;
+	outbox_limit_load(st);
 	*out = st;
 	return 0;
 fail_mdb:
@@ -1534,6 +1541,16 @@ store_job_put(struct store_txn *t, const struct job_rec *rec)
 	return db_put(t, DB_JOBS, rec->id, klen, buf, n, "job put");
 }
 
+int
+store_job_del(struct store_txn *t, const char *id)
+{
+	size_t klen;
+
+	if ((klen = pack_key_len(id)) == 0)
+		return STORE_EINVAL;
+	return db_del(t, DB_JOBS, id, klen, "job del");
+}
+
 static int
 job_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v, void *ctx)
 {
@@ -1642,6 +1659,26 @@ jobdev_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
 		return corrupt("job row", k->mv_data,
 		    strnlen(k->mv_data, k->mv_size));
 	return ic->cb.jd(&rec, ic->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_jobdev_iter_after(struct store_txn *t, const char *job,
+    const char *after, int (*cb)(const struct jobdev_rec *, void *),
+    void *arg)
+{
+	uint8_t start[PACK_KEY_MAX], prefix[PACK_KEY_MAX];
+	struct iter_ctx ic;
+	size_t plen, slen;
+
+	if (after == NULL || *after == '\0')
+		return store_jobdev_iter(t, job, cb, arg);
+	if (cb == NULL || (plen = pack_key2(prefix, job, NULL)) == 0 ||
+	    (slen = pack_key2(start, job, after)) == 0)
+		return STORE_EINVAL;
+	ic.cb.jd = cb;
+	ic.arg = arg;
+	return db_scan(t, DB_JOBDEV, start, slen, plen, 1, jobdev_scan_cb,
+	    &ic);
 }
 
 int
@@ -2023,7 +2060,7 @@ drop_log(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	if (n > 0)
 		log_warnx("store: outbox full (limit %zu): dropped %" PRIu64
-		    " progress event%s", st->outbox_limit, n,
+		    " event%s", st->outbox_limit, n,
 		    n == 1 ? "" : "s");
 }
 
@@ -2079,10 +2116,36 @@ outbox_oldest_progress(struct store_txn *t, uint64_t last, uint64_t *found)
 	    op.seq > 0 ? op.seq : last + 1);
 }
 
+/* The oldest entry of the outbox, or 0 when it is empty. */
+static int
+outbox_first_seq_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+    void *ctx)
+{
+	(void)t;
+	(void)v;
+	if (k->mv_size == 8)
+		*(uint64_t *)ctx = unpack_be64(k->mv_data);
+	return STORE_ESTOP;
+}
+
+static int
+outbox_oldest(struct store_txn *t, uint64_t *found)
+{
+	int rc;
+
+	*found = 0;
+	rc = db_scan(t, DB_OUTBOX, NULL, 0, 0, 0, outbox_first_seq_cb, found);
+	return rc == STORE_ESTOP ? 0 : rc;
+}
+
 /*
  * The outbox limit, before appending an event of `type': 1 when the new
- * event is to be dropped, 0 to append it (after dropping the oldest
- * progress event when the outbox is full), or a STORE_E* code.
+ * event is to be dropped, 0 to append it (after dropping one event when
+ * the outbox is full), or a STORE_E* code.  The one dropped is the oldest
+ * progress or transfer event; a new progress or transfer event with no
+ * older one is dropped itself; a new version report or state change with
+ * no progress event to drop makes the oldest event of the outbox go,
+ * whatever it is: the limit holds with or without an upstream.
  */
 static int
 outbox_make_room(struct store_txn *t, int type, uint64_t last)
@@ -2090,7 +2153,7 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 	uint64_t victim;
 	size_t depth, limit;
 	uint8_t key[8];
-	int rc;
+	int rc, kept = 0;
 
 	pthread_mutex_lock(&t->st->lock);
 	limit = t->st->outbox_limit;
@@ -2103,8 +2166,11 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 		return 0;
 	if ((rc = outbox_oldest_progress(t, last, &victim)) != 0)
 		return rc;
-	if (victim == 0 && type != EV_PROGRESS && type != EV_TRANSFER)
-		return 0; /* inform and state events are always kept */
+	if (victim == 0 && type != EV_PROGRESS && type != EV_TRANSFER) {
+		if ((rc = outbox_oldest(t, &victim)) != 0)
+			return rc;
+		kept = 1;
+	}
 	if (victim != 0) {
 		pack_be64(key, victim);
 		if ((rc = db_del(t, DB_OUTBOX, key, sizeof(key),
@@ -2112,6 +2178,9 @@ outbox_make_room(struct store_txn *t, int type, uint64_t last)
 			return rc;
 	}
 	if ((rc = meta_add_u64(t, meta_drops, sizeof(meta_drops) - 1, 1)) != 0)
+		return rc;
+	if (kept && (rc = meta_add_u64(t, meta_dropsk, sizeof(meta_dropsk) - 1,
+	    1)) != 0)
 		return rc;
 	drop_log(t->st);
 	return victim == 0 ? 1 : 0;
@@ -2165,6 +2234,92 @@ store_outbox_append(struct store_txn *t, int type, int64_t ts, const char *data,
 		return rc;
 	if (seq != NULL)
 		*seq = last + 1;
+	return 0;
+}
+
+/* The limit the daemon saved, for otactl (none saved: no limit). */
+static void
+outbox_limit_load(struct store *st)
+{
+	struct store_txn *t;
+	uint64_t n;
+
+	if (store_txn_begin(st, 1, &t) != 0)
+		return;
+	if (meta_get_u64(t, meta_limit, sizeof(meta_limit) - 1, &n) == 0)
+		store_set_outbox_limit(st, (size_t)n);
+	store_txn_abort(t);
+}
+
+/*
+ * Drops up to max events of an outbox over limit, progress and transfer
+ * events first, then the oldest; *left: 1 when it is still over.
+ */
+static int
+outbox_trim_some(struct store_txn *t, size_t limit, size_t max, int *left)
+{
+	uint64_t last, victim;
+	size_t depth, n;
+	uint8_t key[8];
+	int rc, kept;
+
+	*left = 0;
+	rc = meta_get_u64(t, meta_seq, sizeof(meta_seq) - 1, &last);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	if ((rc = db_count(t, DB_OUTBOX, &depth)) != 0)
+		return rc;
+	for (n = 0; depth > limit && n < max; n++, depth--) {
+		if ((rc = outbox_oldest_progress(t, last, &victim)) != 0)
+			return rc;
+		kept = victim == 0;
+		if (kept && (rc = outbox_oldest(t, &victim)) != 0)
+			return rc;
+		if (victim == 0)
+			break;
+		pack_be64(key, victim);
+		if ((rc = db_del(t, DB_OUTBOX, key, sizeof(key),
+		    "outbox drop")) != 0 ||
+		    (rc = meta_add_u64(t, meta_drops, sizeof(meta_drops) - 1,
+		    1)) != 0 ||
+		    (kept && (rc = meta_add_u64(t, meta_dropsk,
+		    sizeof(meta_dropsk) - 1, 1)) != 0))
+			return rc;
+	}
+	*left = depth > limit;
+	return 0;
+}
+
+int
+store_outbox_limit_save(struct store *st, size_t limit, size_t *dropped)
+{
+	struct store_txn *t;
+	int rc, left = 1;
+	size_t before, after;
+
+	*dropped = 0;
+	store_set_outbox_limit(st, limit);
+	while (left) {
+		if ((rc = store_txn_begin(st, 0, &t)) != 0)
+			return rc;
+		rc = db_count(t, DB_OUTBOX, &before);
+		if (rc == 0)
+			rc = meta_put_u64(t, meta_limit, sizeof(meta_limit) - 1,
+			    limit);
+		if (rc == 0 && limit > 0)
+			rc = outbox_trim_some(t, limit, 5000, &left);
+		else
+			left = 0;
+		if (rc == 0)
+			rc = db_count(t, DB_OUTBOX, &after);
+		if (rc != 0) {
+			store_txn_abort(t);
+			return rc;
+		}
+		if ((rc = store_txn_commit(t)) != 0)
+			return rc;
+		*dropped += before - after;
+	}
 	return 0;
 }
 
@@ -2260,6 +2415,10 @@ store_outbox_stats(struct store_txn *t, struct outbox_stats *os)
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	rc = meta_get_u64(t, meta_drops, sizeof(meta_drops) - 1, &os->dropped);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	rc = meta_get_u64(t, meta_dropsk, sizeof(meta_dropsk) - 1,
+	    &os->dropped_kept);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		return rc;
 	rc = meta_get_u64(t, meta_parked, sizeof(meta_parked) - 1,

@@ -104,6 +104,8 @@ int	 store_firmware_iter_after(struct store_txn *, const char *after,
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);
+/* Removes the job record alone (a creation that took no device). */
+int	 store_job_del(struct store_txn *, const char *id);
 /* In id order (j-2 before j-10), after `after' (NULL or "": all). */
 int	 store_job_iter(struct store_txn *,
 	    int (*cb)(const struct job_rec *, void *), void *arg);
@@ -121,6 +123,13 @@ int	 store_jobdev_put(struct store_txn *, const struct jobdev_rec *);
 /* Rows of one job in device order (bytes, as devices). */
 int	 store_jobdev_iter(struct store_txn *, const char *job,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
+/*
+ * The same from the device after `after' (NULL or "": from the first), so
+ * that a long walk can go on in a later transaction.
+ */
+int	 store_jobdev_iter_after(struct store_txn *, const char *job,
+	    const char *after, int (*cb)(const struct jobdev_rec *, void *),
+	    void *arg);
 /* Open rows of one device (its pending notices), in job id order. */
 int	 store_device_open_jobs(struct store_txn *, const char *device,
 	    int (*cb)(const struct jobdev_rec *, void *), void *arg);
@@ -182,7 +191,9 @@ struct outbox_stats {
 	uint64_t oldest_seq;	/* 0 when empty */
 	int64_t	 oldest_ts;
 	uint64_t last_seq;	/* last number handed out */
-	uint64_t dropped;	/* progress events dropped at the limit */
+	uint64_t dropped;	/* events dropped at the limit */
+	uint64_t dropped_kept;	/* of them, version reports and state
+				 * changes (no progress event was left) */
 	uint64_t parked_batches;	/* batches moved aside (4xx) */
 	size_t	 parked_events;	/* events kept aside */
 	uint64_t sent;		/* events the upstream acknowledged */
@@ -195,12 +206,23 @@ int	 store_relay_count(struct store_txn *, uint64_t sent, uint64_t retries);
 /*
  * The outbox limit (0: none), applied by store_outbox_append from then on
  * in this process: when the outbox holds `limit' events, the oldest
- * progress event is dropped to make room; a new progress event with no
- * older one to drop is dropped itself (the append succeeds with *seq 0);
- * inform and state events are always kept, also beyond the limit.  Drops
- * are counted (outbox_stats.dropped) and logged, at most every 10 s.
+ * progress or transfer event is dropped to make room; a new progress or
+ * transfer event with no older one to drop is dropped itself (the append
+ * succeeds with *seq 0); a new version report or state change with no
+ * progress event to drop makes the oldest event go, whatever its type, so
+ * the outbox never holds more than `limit' events, with or without an
+ * upstream.  Drops are counted (outbox_stats.dropped, .dropped_kept for
+ * the reports and state changes among them) and logged, at most every
+ * 10 s.  store_open applies the limit saved by store_outbox_limit_save.
  */
 void	 store_set_outbox_limit(struct store *, size_t limit);
+/*
+ * The daemon's limit: applied, saved in the store (so that otactl --state
+ * applies it too), and the outbox trimmed down to it at once, in
+ * transactions of at most 5,000 drops.  *dropped: how many went.
+ */
+int	 store_outbox_limit_save(struct store *, size_t limit,
+	    size_t *dropped);
 /*
  * The relay's batches, entries first <= seq <= last: removed after the
  * upstream took them, or moved aside to the parked events (and counted as

@@ -97,6 +97,10 @@ send_raw(const void *req, size_t len, struct dresp *r)
 		for (i = 0; i < 8; i++)
 			(void)h1_produce(c);
 	}
+	/* a call that runs off the loop is answered when it ends */
+	admin_works_wait(adm);
+	for (i = 0; i < 8; i++)
+		(void)h1_produce(c);
 	n = h2peer_conn_bytes(c, out, sizeof(out) - 1);
 	out[n] = '\0';
 	end = strstr((char *)out, "\r\n\r\n");

@@ -1304,6 +1304,58 @@ test_failures_and_retries(void)
 	fixture_down();
 }
 
+/*
+ * A CREATING job (its rows being written by ops in chunks): no device
+ * sees it, the tick leaves it alone while its creator writes, and
+ * terminates it once the creator stopped for JOBS_CREATING_STALE_MS; its
+ * rows then fail "terminated" at the next tick.
+ */
+static void
+test_creating(void)
+{
+	const char *devs[] = { "d9", NULL };
+	struct job_rec job;
+
+	fixture_up();
+	fw_put("fw-9", "default", "2.0.0", SIGN_SHA256);
+	dev_put("d9", "lamp", "1.0.0", "key-d9", NULL);
+	job_init(&job, "j-1", "fw-9", "default", "2.0.0", 0);
+	job.state = JOB_CREATING;
+	job.rate_window = now_ms;	/* the creator's heartbeat */
+	job_store(&job, devs);
+	core_tick(core, now_ms);
+	T_EQ_INT(check_s("d9", NULL), CORE_NO_CONTENT);
+	T_EQ_STR(row_state("j-1", "d9"), "QUEUED");
+	now_ms += JOBS_CREATING_STALE_MS - 1;
+	core_tick(core, now_ms);
+	T_EQ_INT(job_get("j-1").state, JOB_CREATING);
+	T_EQ_INT(check_s("d9", NULL), CORE_NO_CONTENT);
+	now_ms += 1;
+	core_tick(core, now_ms);
+	T_EQ_INT(job_get("j-1").state, JOB_TERMINATED);
+	T_EQ_INT(job_get("j-1").finished, now_ms);
+	T_EQ_INT(check_s("d9", NULL), CORE_NO_CONTENT);
+	now_ms += 1000;
+	core_tick(core, now_ms);
+	T_EQ_STR(row_state("j-1", "d9"), "FAILED");
+	T_EQ_STR(row_get("j-1", "d9").reason, "terminated");
+
+	/* a creation that ends in time: the job runs, the notice goes out */
+	dev_put("d8", "lamp", "1.0.0", "key-d8", NULL);
+	job_init(&job, "j-2", "fw-9", "default", "2.0.0", 0);
+	job.state = JOB_CREATING;
+	job.rate_window = now_ms;
+	devs[0] = "d8";
+	job_store(&job, devs);
+	T_EQ_INT(check_s("d8", NULL), CORE_NO_CONTENT);
+	job.state = JOB_RUNNING;
+	job.rate_window = 0;
+	job_store(&job, NULL);
+	T_EQ_INT(check_s("d8", NULL), CORE_OK);
+	T_EQ_STR(row_state("j-2", "d8"), "NOTIFIED");
+	fixture_down();
+}
+
 static void
 test_timeout(void)
 {
@@ -2183,6 +2235,7 @@ main(void)
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);
+	T_RUN(test_creating);
 	T_RUN(test_history_bound);
 	T_RUN(test_window_and_rate);
 	T_RUN(test_confirm_and_order);

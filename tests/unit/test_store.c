@@ -412,7 +412,7 @@ sane_job(const void *p)
 	unsigned i;
 
 	if (j->nsrc > OTA_SRCVER_MAX || j->kind > JOB_KIND_VERIFY ||
-	    j->state > JOB_TERMINATED || j->scope > JOB_SCOPE_GRAY ||
+	    j->state > JOB_CREATING || j->scope > JOB_SCOPE_GRAY ||
 	    strnlen(j->id, sizeof(j->id)) == sizeof(j->id))
 		return 0;
 	for (i = 0; i < j->nsrc; i++)
@@ -2092,6 +2092,7 @@ test_xfer(void)
 	tmpdir_free(dir);
 }
 
+/* Long: one run of appends, drops, parks and a trim, checked as it goes. */
 static void
 test_outbox_limit(void)
 {
@@ -2129,7 +2130,7 @@ test_outbox_limit(void)
 	T_EQ_INT(o.seqs[1], 3);
 	T_EQ_INT(o.seqs[2], 5);
 	T_EQ_INT(o.seqs[3], 7);
-	/* no progress left behind 7: state events go beyond the limit */
+	/* no progress left: a state event makes the oldest event go */
 	T_EQ_INT(store_outbox_del_range(t, 7, 7, &n), 0);
 	T_EQ_INT(n, 1);
 	T_EQ_INT(store_outbox_append(t, EV_STATE, 8, "s8", 2, &seq), 0);
@@ -2139,8 +2140,10 @@ test_outbox_limit(void)
 	T_EQ_INT(store_outbox_append(t, EV_PROGRESS, 10, "p", 1, &seq), 0);
 	T_EQ_INT(seq, 0);
 	T_EQ_INT(store_outbox_stats(t, &os), 0);
-	T_EQ_INT(os.depth, 5);
-	T_EQ_INT(os.dropped, 4);
+	T_EQ_INT(os.depth, 4);
+	T_EQ_INT(os.oldest_seq, 3);
+	T_EQ_INT(os.dropped, 5);
+	T_EQ_INT(os.dropped_kept, 1);
 	T_EQ_INT(os.last_seq, 9);
 	T_EQ_INT(store_txn_commit(t), 0);
 
@@ -2152,8 +2155,8 @@ test_outbox_limit(void)
 		    0);
 	T_EQ_INT(seq, 19);
 	T_EQ_INT(store_outbox_stats(t, &os), 0);
-	T_EQ_INT(os.depth, 15);
-	T_EQ_INT(os.dropped, 4);
+	T_EQ_INT(os.depth, 14);
+	T_EQ_INT(os.dropped, 5);
 
 	/* park 8..12 (gaps are fine), delete 13..15 */
 	T_EQ_INT(store_outbox_park(t, 8, 12, &n), 0);
@@ -2164,8 +2167,8 @@ test_outbox_limit(void)
 	T_EQ_INT(n, 0);
 	T_EQ_INT(store_outbox_del_range(t, 0, 15, &n), STORE_EINVAL);
 	T_EQ_INT(store_outbox_stats(t, &os), 0);
-	T_EQ_INT(os.depth, 7);
-	T_EQ_INT(os.oldest_seq, 1);
+	T_EQ_INT(os.depth, 6);
+	T_EQ_INT(os.oldest_seq, 3);
 	T_EQ_INT(os.parked_batches, 1);
 	T_EQ_INT(os.parked_events, 5);
 	T_EQ_INT(store_txn_commit(t), 0);
@@ -2179,10 +2182,27 @@ test_outbox_limit(void)
 	T_EQ_INT(o.seqs[4], 12);
 	memset(&o, 0, sizeof(o));
 	T_EQ_INT(store_outbox_iter(t, 0, obx_cb, &o), 0);
-	T_EQ_INT(o.n, 7);
-	T_EQ_INT(o.seqs[2], 5);
-	T_EQ_INT(o.seqs[3], 16);
+	T_EQ_INT(o.n, 6);
+	T_EQ_INT(o.seqs[1], 5);
+	T_EQ_INT(o.seqs[2], 16);
 	store_txn_abort(t);
+
+	/* the saved limit trims at once (progress first), and reopens */
+	T_EQ_INT(store_outbox_limit_save(st, 3, &n), 0);
+	T_EQ_INT(n, 3);
+	st = reopen(st, dir, 0);
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	T_EQ_INT(store_outbox_append(t, EV_STATE, 20, "s20", 3, &seq), 0);
+	T_EQ_INT(seq, 20);
+	memset(&o, 0, sizeof(o));
+	T_EQ_INT(store_outbox_iter(t, 0, obx_cb, &o), 0);
+	T_EQ_INT(o.n, 3);
+	T_EQ_INT(o.seqs[0], 3);
+	T_EQ_INT(o.seqs[1], 5);
+	T_EQ_INT(o.seqs[2], 20);
+	T_EQ_INT(store_outbox_stats(t, &os), 0);
+	T_EQ_INT(os.dropped, 9);
+	T_EQ_INT(store_txn_commit(t), 0);
 	store_close(st);
 	tmpdir_free(dir);
 }
