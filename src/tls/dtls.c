@@ -90,7 +90,6 @@ struct dtls_conn {
 	struct dtls_rec	*rec;		/* established, AEAD: dtlsrec.h */
 	struct dtls_io	 io;
 	int		 established;
-	int		 inside;	/* in dtls_conn_input */
 	char		 identity[DTLS_IDENTITY_MAX + 1];
 };
 
@@ -576,20 +575,6 @@ dtls_datagram_plausible(const struct dtls_conn *c, const uint8_t *p,
 }
 
 /*
- * An established connection between datagrams keeps no record buffers:
- * OpenSSL allocates a read and a write buffer of some 17 KB each, and
- * SSL_MODE_RELEASE_BUFFERS frees only the read one for DTLS.  Both are
- * freed here once nothing is pending in them (SSL_free_buffers refuses
- * otherwise) and allocated again by the next record.
- */
-static void
-dtls_conn_release(struct dtls_conn *c)
-{
-	if (c->ssl != NULL && c->established && !c->inside)
-		(void)SSL_free_buffers(c->ssl);
-}
-
-/*
  * The handshake just completed: for an AEAD suite, the record layer of
  * dtlsrec.c takes over and the SSL object goes (see dtlsrec.h).  The
  * flight captured is the one the completing step wrote (CCS, Finished).
@@ -640,7 +625,6 @@ dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
 		return 0;
 	c->io.in = data;
 	c->io.inlen = len;
-	c->inside = 1;
 	if (!c->established) {
 		c->srv->caplen = 0;
 		c->srv->capover = 0;
@@ -673,10 +657,7 @@ dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
 out:
 	c->io.in = NULL;
 	c->io.inlen = 0;
-	c->inside = 0;
 	ERR_clear_error();
-	if (rc == 0)
-		dtls_conn_release(c);
 	return rc;
 }
 
@@ -695,7 +676,6 @@ dtls_conn_write(struct dtls_conn *c, const uint8_t *data, size_t len)
 		ERR_clear_error();
 		return -1;
 	}
-	dtls_conn_release(c);
 	return 0;
 }
 

@@ -225,12 +225,6 @@ dtls_rec_free(struct dtls_rec *r)
 	free(r);
 }
 
-size_t
-dtls_rec_overhead(const struct dtls_rec *r)
-{
-	return (size_t)r->xlen + r->taglen;
-}
-
 /*
  * The nonce of a record under fixed IV iv: for ChaCha20-Poly1305 the IV
  * XOR the record's epoch and sequence number (seq8); for AES-GCM and
@@ -423,7 +417,7 @@ dtls_rec_input(struct dtls_rec *r, const uint8_t *p, size_t len,
     dtls_rec_in in, void *inarg, dtls_rec_out out, void *outarg)
 {
 	size_t off = 0, rl;
-	int resent = 0, rc;
+	int resent = 0;
 
 	while (len - off >= REC_HDR) {
 		const uint8_t *h = p + off;
@@ -432,21 +426,19 @@ dtls_rec_input(struct dtls_rec *r, const uint8_t *p, size_t len,
 		rl = (size_t)h[11] << 8 | h[12];
 		if (rl > len - off - REC_HDR || h[1] != 0xfe)
 			break;		/* cut short, or not DTLS */
-		if (epoch == 1 && (h[0] == 23 || h[0] == 21 || h[0] == 22)) {
-			if (h[0] == 22) {
-				/* the peer's Finished again */
-				if (!resent && r->flight != NULL)
-					rec_resend(r, out, outarg);
-				resent = 1;
-			} else if ((rc = rec_protected(r, h, h + REC_HDR, rl,
-			    in, inarg)) == -1)
-				return -1;
-		} else if (epoch == 0 && h[0] == 22 && !resent &&
-		    r->flight != NULL) {
-			/* the peer repeats its last flight */
-			rec_resend(r, out, outarg);
+		if (epoch == 1 && h[0] == 22) {
+			/*
+			 * The peer's Finished again: it repeats its last
+			 * flight, not having heard ours.  Sent once a
+			 * datagram, and only until the peer's first
+			 * protected record (which proves it heard).
+			 */
+			if (!resent && r->flight != NULL)
+				rec_resend(r, out, outarg);
 			resent = 1;
-		}
+		} else if (epoch == 1 && (h[0] == 23 || h[0] == 21) &&
+		    rec_protected(r, h, h + REC_HDR, rl, in, inarg) == -1)
+			return -1;
 		off += REC_HDR + rl;
 	}
 	return 0;

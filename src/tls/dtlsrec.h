@@ -64,7 +64,5 @@ int	 dtls_rec_input(struct dtls_rec *, const uint8_t *, size_t,
  */
 int	 dtls_rec_write(struct dtls_rec *, int type, const uint8_t *, size_t,
 	    dtls_rec_out out, void *outarg);
-/* Bytes a protected record adds to its data (explicit nonce, tag). */
-size_t	 dtls_rec_overhead(const struct dtls_rec *);
 
 #endif
