@@ -367,7 +367,12 @@ rec_protected(struct dtls_rec *r, const uint8_t *hdr, const uint8_t *body,
 	uint64_t seq = rec_get48(hdr + 5);
 	size_t len;
 
-	if (blen < (size_t)r->xlen + r->taglen || !rec_fresh(r, seq))
+	/*
+	 * An empty record carries nothing, and CCM would not check its tag
+	 * (no data to decrypt): dropped before it could mark a sequence
+	 * number as seen.
+	 */
+	if (blen <= (size_t)r->xlen + r->taglen || !rec_fresh(r, seq))
 		return 0;
 	len = blen - r->xlen - r->taglen;
 	if (len > sizeof(plain))
