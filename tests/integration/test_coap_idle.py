@@ -8,7 +8,8 @@
 - otagw's resident memory grew by at most 12 KB a session (once a
   handshake is done, otagw drops OpenSSL's connection and keeps only the
   record keys, src/tls/dtlsrec.c; before, a session cost some 43 KB).
-  Not checked in a sanitizer build, whose allocator pads every block.
+  Not checked in a sanitizer build, whose allocator pads every block
+  and holds freed ones in quarantine (nor is the memory's return).
 - A new session answers two checks in turn while the 1,000 are held:
   the record layer that took over from OpenSSL decrypts, answers and
   keeps its sequence numbers.
@@ -129,9 +130,12 @@ def run(gw, ca, token):
     wait_for(lambda: scrape(gw, ca, token).get("otagw_coap_sessions") == 0,
              TIMEOUT_S + 10, "the idle sessions to expire")
     rss2 = rss_kib(pid)
-    checks.check(rss2 - rss0 <= max((rss1 - rss0) / 4, 1024),
-                 "memory back after expiry: RSS %d, %d with the sessions, "
-                 "%d after (KiB)" % (rss0, rss1, rss2))
+    what = ("memory back after expiry: RSS %d, %d with the sessions, "
+            "%d after (KiB)" % (rss0, rss1, rss2))
+    if sanitized(pid):
+        print("sanitizer build (it keeps freed memory): " + what)
+    else:
+        checks.check(rss2 - rss0 <= max((rss1 - rss0) / 4, 1024), what)
     rc, out = dtls_send(gw, "d2", "key-d2", [check_dgram("d2", 4)])
     checks.eq(out and out[0] and out[0][1], "2.04",
               "a device is served after the expiry")
