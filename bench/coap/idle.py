@@ -267,11 +267,20 @@ def report(a, rows):
                     "(target <= %.1fx, %s)" % (
                         lim, "met" if ok else "MISSED")
                     if point >= 10000 else ""))
-    bad = sum(r["bad"] + r["hs_failed"] for r in rows)
-    fails = sum(r["open_failed"] for r in rows)
     p("")
-    p("downloads that failed their check or sessions lost: %d; idle "
-      "sessions that failed to open: %d" % (bad, fails))
+    for name in ("otagw", "stock"):
+        rs = [r for r in rows if r["server"] == name]
+        if not rs:
+            continue
+        p("%s: downloads that failed their check or handshakes lost: %d; "
+          "idle sessions that failed to open: %d" % (
+              name, sum(r["bad"] + r["hs_failed"] for r in rs),
+              sum(r["open_failed"] for r in rs)))
+        short = [r for r in rs if r["held"] < r["point"]]
+        for r in short:
+            p("  round %d: only %d of %d idle sessions opened in %.0f s "
+              "(--open-deadline)" % (r["round"], r["held"], r["point"],
+                                     r["open_s"]))
     return bool(verdict) and all(verdict)
 
 
