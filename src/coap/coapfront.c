@@ -42,6 +42,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +80,8 @@
 #define COAPFRONT_LOG_BURST	5
 /* Max-Age of the 5.03 that tells observers the gateway stops, s. */
 #define COAPFRONT_DRAIN_MAX_AGE	5
+/* Sessions expired before their memory is handed back to the system. */
+#define COAPFRONT_TRIM_SESSIONS	256
 
 struct coapfront;
 
@@ -113,6 +118,7 @@ struct coapfront {
 	struct ev_timer	*obs_timer;	/* their retransmissions */
 	int64_t		 obs_due;	/* when obs_timer fires, 0: off */
 	struct ev_timer	*timer;
+	size_t		 expired;	/* since the last trim */
 	struct coapfront_stats st;
 	int64_t		 now;
 	/* The peer a DTLS accept is talking to (hello send callback). */
@@ -563,16 +569,40 @@ coapfront_hs_timer(void *arg, struct coapsess *s)
 	}
 }
 
+/*
+ * Many sessions expired: hands the memory they held back to the system.
+ * glibc returns only the top of its heap by itself, and sessions freed
+ * amid live ones would otherwise stay resident until sessions come
+ * again (a fleet that sleeps after an update wave leaves the gateway
+ * with the wave's peak).  At most once a tick, after
+ * COAPFRONT_TRIM_SESSIONS expiries.
+ */
+static void
+coapfront_trim(struct coapfront *cf, size_t expired)
+{
+	cf->expired += expired;
+	if (cf->expired < COAPFRONT_TRIM_SESSIONS)
+		return;
+	cf->expired = 0;
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
 static void
 coapfront_timer_cb(void *arg)
 {
 	struct coapfront *cf = arg;
+	struct coapsess_counts a, b;
 	size_t i;
 
 	cf->timer = NULL;
 	cf->now = ev_now_ms();
 	coapsess_each_handshake(cf->sessions, coapfront_hs_timer, cf);
+	coapsess_counts(cf->sessions, &b);
 	cf->st.handshake_timeouts += coapsess_expire(cf->sessions, cf->now);
+	coapsess_counts(cf->sessions, &a);
+	coapfront_trim(cf, b.open + b.handshakes - a.open - a.handshakes);
 	for (i = 0; i < cf->neps; i++)
 		udp_flush(cf->eps[i].sock);
 	coapfront_arm(cf);

@@ -43,6 +43,7 @@
 
 #include "log.h"
 #include "tls/dtls.h"
+#include "tls/dtlsrec.h"
 
 #define DTLS_COOKIE_LEN		16
 #define DTLS_COOKIE_ROTATE_S	300
@@ -58,6 +59,8 @@ struct dtls_io {
 	dtls_send_cb	 send;
 	void		*arg;
 	unsigned	 sent;		/* datagrams written so far */
+	/* While a handshake step runs: where its flight is kept. */
+	struct dtls_server *capture;
 };
 
 struct dtls_server {
@@ -79,17 +82,36 @@ struct dtls_server {
 	/* The peer DTLSv1_listen is looking at (for the cookie callbacks). */
 	const struct sockaddr *peer;
 	socklen_t	 peerlen;
+	/* The flight a handshake step wrote (2-byte length, datagram). */
+	uint8_t		 cap[DTLS_REC_FLIGHT_MAX];
+	size_t		 caplen;
+	int		 capover;	/* did not fit */
 };
 
 struct dtls_conn {
 	struct dtls_server *srv;
-	SSL		*ssl;
+	SSL		*ssl;		/* NULL once rec took over */
+	struct dtls_rec	*rec;		/* established, AEAD: dtlsrec.h */
 	struct dtls_io	 io;
 	int		 established;
 	char		 identity[DTLS_IDENTITY_MAX + 1];
 };
 
 /* The BIO --------------------------------------------------------------- */
+
+/* Keeps a datagram of the flight being written (see struct dtls_server). */
+static void
+dtls_capture(struct dtls_server *srv, const uint8_t *data, size_t len)
+{
+	if (len > sizeof(srv->cap) - srv->caplen - 2) {
+		srv->capover = 1;
+		return;
+	}
+	srv->cap[srv->caplen] = (uint8_t)(len >> 8);
+	srv->cap[srv->caplen + 1] = (uint8_t)len;
+	memcpy(srv->cap + srv->caplen + 2, data, len);
+	srv->caplen += 2 + len;
+}
 
 static int
 dtls_bio_write(BIO *b, const char *data, int len)
@@ -101,6 +123,8 @@ dtls_bio_write(BIO *b, const char *data, int len)
 		return -1;
 	if (io->send != NULL && len > 0)
 		io->send(io->arg, (const uint8_t *)data, (size_t)len);
+	if (io->capture != NULL && len > 0)
+		dtls_capture(io->capture, (const uint8_t *)data, (size_t)len);
 	io->sent++;
 	return len;
 }
@@ -535,8 +559,11 @@ dtls_accept(struct dtls_server *srv, const struct sockaddr *peer,
 static size_t
 dtls_record_min(const struct dtls_conn *c)
 {
-	const SSL_CIPHER *ci = SSL_get_current_cipher(c->ssl);
+	const SSL_CIPHER *ci;
 
+	if (c->ssl == NULL)
+		return 0;
+	ci = SSL_get_current_cipher(c->ssl);
 	if (ci == NULL || !SSL_CIPHER_is_aead(ci))
 		return 0;
 	if (SSL_CIPHER_get_cipher_nid(ci) == NID_chacha20_poly1305)
@@ -579,6 +606,23 @@ dtls_datagram_plausible(const struct dtls_conn *c, const uint8_t *p,
 	return 1;
 }
 
+/*
+ * The handshake just completed: for an AEAD suite, the record layer of
+ * dtlsrec.c takes over and the SSL object goes (see dtlsrec.h).  The
+ * flight captured is the one the completing step wrote (CCS, Finished).
+ */
+static void
+dtls_conn_take_over(struct dtls_conn *c)
+{
+	struct dtls_server *srv = c->srv;
+
+	if (srv->capover || srv->caplen == 0 ||
+	    (c->rec = dtls_rec_new(c->ssl, srv->cap, srv->caplen)) == NULL)
+		return;		/* stays with OpenSSL's record layer */
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+}
+
 static void
 dtls_conn_learn_identity(struct dtls_conn *c)
 {
@@ -589,6 +633,16 @@ dtls_conn_learn_identity(struct dtls_conn *c)
 		snprintf(c->identity, sizeof(c->identity), "%s", id);
 }
 
+/* Where dtlsrec.c's datagrams go: the connection's send callback. */
+static void
+dtls_conn_send(void *arg, const uint8_t *data, size_t len)
+{
+	struct dtls_conn *c = arg;
+
+	if (c->io.send != NULL)
+		c->io.send(c->io.arg, data, len);
+}
+
 int
 dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
     dtls_recv_cb recv, void *arg)
@@ -596,12 +650,19 @@ dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
 	uint8_t buf[DTLS_RECORD_MAX];
 	int r, err, rc = 0;
 
+	if (c->rec != NULL)
+		return dtls_rec_input(c->rec, data, len, recv, arg,
+		    dtls_conn_send, c);
 	if (!dtls_datagram_plausible(c, data, len))
 		return 0;
 	c->io.in = data;
 	c->io.inlen = len;
 	if (!c->established) {
+		c->srv->caplen = 0;
+		c->srv->capover = 0;
+		c->io.capture = c->srv;
 		r = SSL_do_handshake(c->ssl);
+		c->io.capture = NULL;
 		if (r != 1) {
 			err = SSL_get_error(c->ssl, r);
 			rc = err == SSL_ERROR_WANT_READ ||
@@ -609,6 +670,9 @@ dtls_conn_input(struct dtls_conn *c, const uint8_t *data, size_t len,
 			goto out;
 		}
 		dtls_conn_learn_identity(c);
+		dtls_conn_take_over(c);
+		if (c->rec != NULL)
+			goto out;
 	}
 	for (;;) {
 		r = SSL_read(c->ssl, buf, sizeof(buf));
@@ -636,6 +700,9 @@ dtls_conn_write(struct dtls_conn *c, const uint8_t *data, size_t len)
 
 	if (!c->established || len == 0 || len > DTLS_RECORD_MAX)
 		return -1;
+	if (c->rec != NULL)
+		return dtls_rec_write(c->rec, 23, data, len, dtls_conn_send,
+		    c);
 	r = SSL_write(c->ssl, data, (int)len);
 	if (r != (int)len) {
 		ERR_clear_error();
@@ -678,6 +745,8 @@ dtls_conn_timer(struct dtls_conn *c)
 {
 	int r;
 
+	if (c->ssl == NULL)
+		return 0;
 	c->io.in = NULL;
 	r = DTLSv1_handle_timeout(c->ssl);
 	ERR_clear_error();
@@ -687,8 +756,15 @@ dtls_conn_timer(struct dtls_conn *c)
 void
 dtls_conn_close(struct dtls_conn *c)
 {
+	static const uint8_t close_notify[2] = { 1, 0 };
+
 	if (c == NULL || !c->established)
 		return;
+	if (c->rec != NULL) {
+		(void)dtls_rec_write(c->rec, 21, close_notify,
+		    sizeof(close_notify), dtls_conn_send, c);
+		return;
+	}
 	c->io.in = NULL;
 	(void)SSL_shutdown(c->ssl);
 	ERR_clear_error();
@@ -699,6 +775,7 @@ dtls_conn_free(struct dtls_conn *c)
 {
 	if (c == NULL)
 		return;
+	dtls_rec_free(c->rec);
 	SSL_free(c->ssl);
 	OPENSSL_cleanse(c->identity, sizeof(c->identity));
 	free(c);

@@ -14,6 +14,12 @@
  *       its ClientHello with a cookie (the server is left waiting), keep
  *       them silent for SECONDS, and print how many got the server's
  *       first flight ("flights N")
+ *   dtls_client [-b ADDR] HOST PORT IDENTITY KEYHEX idle N SECONDS HEX
+ *       open N sessions from N source ports one after another, each a
+ *       whole handshake and the HEX datagram sent once; print how many
+ *       got an answer within a second ("answered N"); then forget the
+ *       DTLS state (no close_notify) and keep the sockets open and silent
+ *       for SECONDS: N idle sessions on the server
  *
  * -b binds the source address (another loopback address is another host).
  * Exit status 2 on usage errors, 1 when the handshake failed.
@@ -260,6 +266,42 @@ cmd_halfopen(SSL_CTX *ctx, const char *host, const char *port,
 	return 0;
 }
 
+/*
+ * N established sessions, each with one request answered, then silent.
+ * The client's SSL objects are freed (the sockets stay), so that holding
+ * thousands costs this process little.
+ */
+static int
+cmd_idle(SSL_CTX *ctx, const char *host, const char *port,
+    const char *bind_addr, int n, int seconds, const char *hex)
+{
+	unsigned char req[2048], buf[4096];
+	struct timeval tv = { 1, 0 };
+	int i, fd, len, answered = 0;
+	SSL *ssl;
+
+	if ((len = unhex(hex, req, sizeof(req))) <= 0)
+		return 2;
+	for (i = 0; i < n; i++) {
+		if ((fd = udp_connect(host, port, bind_addr)) == -1) {
+			perror("socket");
+			return 1;
+		}
+		ssl = dtls_new(ctx, fd);
+		BIO_ctrl(SSL_get_rbio(ssl), BIO_CTRL_DGRAM_SET_RECV_TIMEOUT, 0,
+		    &tv);
+		if (SSL_connect(ssl) == 1 && SSL_write(ssl, req, len) == len &&
+		    SSL_read(ssl, buf, sizeof(buf)) > 0)
+			answered++;
+		ERR_clear_error();
+		SSL_free(ssl);		/* the socket stays open */
+	}
+	printf("answered %d\n", answered);
+	fflush(stdout);
+	sleep((unsigned)seconds);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,7 +316,8 @@ main(int argc, char **argv)
 	}
 	if (argc < 6) {
 		fprintf(stderr, "usage: dtls_client [-b ADDR] HOST PORT ID "
-		    "KEYHEX send HEX... | halfopen N SECONDS\n");
+		    "KEYHEX send HEX... | halfopen N SECONDS | "
+		    "idle N SECONDS HEX\n");
 		return 2;
 	}
 	identity = argv[3];
@@ -288,6 +331,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[5], "halfopen") == 0 && argc == 8)
 		return cmd_halfopen(ctx, argv[1], argv[2], bind_addr,
 		    atoi(argv[6]), atoi(argv[7]));
+	if (strcmp(argv[5], "idle") == 0 && argc == 9)
+		return cmd_idle(ctx, argv[1], argv[2], bind_addr,
+		    atoi(argv[6]), atoi(argv[7]), argv[8]);
 	if (strcmp(argv[5], "send") != 0)
 		return 2;
 	if ((fd = udp_connect(argv[1], argv[2], bind_addr)) == -1) {

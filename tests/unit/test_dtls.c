@@ -12,6 +12,12 @@
  * into an established connection (dropped, never its end), every prefix
  * of a ClientHello, and the retransmission timer (which needs a second of
  * real time: the server's first timeout is OpenSSL's one second).
+ *
+ * Established AEAD connections run on dtlsrec.c's record layer (the SSL
+ * object is gone), so every exchange after a handshake here tests it;
+ * also: the server's final flight sent again when the client repeats its
+ * own, the memory an established connection keeps, and a CBC suite,
+ * which stays with OpenSSL and frees its buffers between datagrams.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -19,6 +25,9 @@
 #include <netinet/in.h>
 
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -931,6 +940,196 @@ test_dtls_timer(void)
 	dtls_server_free(srv);
 }
 
+/*
+ * The server's final flight (ChangeCipherSpec, Finished) is lost: the
+ * client repeats its last flight, and the server, which already dropped
+ * its SSL object, sends its own again, whole; the client completes from
+ * it.  Once the client's first record has arrived, a repeated flight gets
+ * nothing.
+ */
+static void
+test_dtls_final_flight(void)
+{
+	struct dtls_server *srv;
+	struct dtls_conn *c;
+	struct sockaddr_in sin;
+	SSL	*ssl;
+	uint8_t	*cf[8], buf[64];
+	size_t	 cflen[8], ncf = 0, i, lost, len;
+	uint8_t	*d;
+
+	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
+	peer_addr(&sin, "198.51.100.9", 5555);
+	ssl = dtls_client_new();
+	c = dtls_open(srv, ssl, &sin);
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	/* the client's last flight, kept to be sent twice */
+	T_EQ_INT(dtls_client_step(ssl), 0);
+	while (ncf < 8 && (cf[ncf] = dq_pop(&c2s, &cflen[ncf])) != NULL)
+		ncf++;
+	T_CHECK(ncf > 0);
+	for (i = 0; i < ncf; i++)
+		T_EQ_INT(dtls_conn_input(c, cf[i], cflen[i], srv_recv_cb,
+		    NULL), 0);
+	T_EQ_INT(dtls_conn_established(c), 1);
+	lost = s2c.n;
+	T_CHECK(lost > 0);
+	dq_clear(&s2c);
+	/* the client repeats its flight: ours comes again */
+	for (i = 0; i < ncf; i++)
+		T_EQ_INT(dtls_conn_input(c, cf[i], cflen[i], srv_recv_cb,
+		    NULL), 0);
+	T_EQ_INT(s2c.n, lost);
+	T_EQ_INT(dtls_client_step(ssl), 1);
+	/* data both ways */
+	got_app_len = 0;
+	T_EQ_INT(SSL_write(ssl, "ping", 4), 4);
+	while ((d = dq_pop(&c2s, &len)) != NULL) {
+		T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb, NULL), 0);
+		free(d);
+	}
+	T_CHECK(got_app_len == 4 && memcmp(got_app, "ping", 4) == 0);
+	/* the client has our Finished: a repeat gets nothing now */
+	dq_clear(&s2c);
+	for (i = 0; i < ncf; i++)
+		T_EQ_INT(dtls_conn_input(c, cf[i], cflen[i], srv_recv_cb,
+		    NULL), 0);
+	T_EQ_INT(s2c.n, 0);
+	T_EQ_INT(dtls_conn_write(c, (const uint8_t *)"pong", 4), 0);
+	T_EQ_INT(SSL_read(ssl, buf, sizeof(buf)), 4);
+	T_CHECK(memcmp(buf, "pong", 4) == 0);
+	for (i = 0; i < ncf; i++)
+		free(cf[i]);
+	dtls_conn_free(c);
+	SSL_free(ssl);
+	dq_clear(&s2c);
+	dq_clear(&c2s);
+	dtls_server_free(srv);
+}
+
+/*
+ * A CBC suite (a coaps_ciphers that allows one) stays with OpenSSL's
+ * record layer, which frees its buffers between datagrams: data goes
+ * both ways, again and again, and close_notify still ends it.
+ */
+static void
+test_dtls_cbc(void)
+{
+	struct dtls_server *srv;
+	struct dtls_conn *c;
+	struct sockaddr_in sin;
+	SSL	*ssl;
+	uint8_t	*d, buf[64];
+	size_t	 len;
+	int	 i;
+
+	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
+	T_EQ_INT(dtls_server_set_ciphers(srv, "PSK-AES128-CBC-SHA256"), 0);
+	SSL_CTX_set_cipher_list(dtls_cctx, "PSK-AES128-CBC-SHA256");
+	peer_addr(&sin, "198.51.100.10", 5556);
+	c = dtls_established(srv, &sin, &ssl);
+	T_CHECK(c != NULL);
+	for (i = 0; c != NULL && i < 3; i++) {
+		got_app_len = 0;
+		T_EQ_INT(SSL_write(ssl, "tick", 4), 4);
+		while ((d = dq_pop(&c2s, &len)) != NULL) {
+			T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb,
+			    NULL), 0);
+			free(d);
+		}
+		T_CHECK(got_app_len == 4 && memcmp(got_app, "tick", 4) == 0);
+		T_EQ_INT(dtls_conn_write(c, (const uint8_t *)"tock", 4), 0);
+		T_EQ_INT(SSL_read(ssl, buf, sizeof(buf)), 4);
+		T_CHECK(memcmp(buf, "tock", 4) == 0);
+	}
+	if (c != NULL) {
+		SSL_shutdown(ssl);
+		d = dq_pop(&c2s, &len);
+		T_CHECK(d != NULL);
+		if (d != NULL)
+			T_EQ_INT(dtls_conn_input(c, d, len, srv_recv_cb,
+			    NULL), -1);
+		free(d);
+	}
+	dtls_conn_free(c);
+	SSL_free(ssl);
+	dq_clear(&s2c);
+	dq_clear(&c2s);
+	SSL_CTX_set_cipher_list(dtls_cctx, "PSK");
+	dtls_server_free(srv);
+}
+
+/* Bytes malloc has handed out, or 0 where it cannot tell. */
+static size_t
+heap_used(void)
+{
+#ifdef __GLIBC__
+	return mallinfo2().uordblks;
+#else
+	return 0;
+#endif
+}
+
+#define SMALL_CONNS	200
+/* What an established AEAD connection may keep (it was 40 KB). */
+#define SMALL_MAX	4096
+
+/*
+ * The memory SMALL_CONNS established connections keep on the server side,
+ * with each suite: at most SMALL_MAX bytes each.  (A sanitizer's malloc
+ * does not count in mallinfo2: then the figure is printed, not checked.)
+ */
+static void
+test_dtls_small(void)
+{
+	static const char *const suites[] = {
+		"PSK-AES128-GCM-SHA256", "PSK-AES128-CCM8",
+		"PSK-CHACHA20-POLY1305",
+	};
+	static struct dtls_conn *cs[SMALL_CONNS];
+	struct dtls_server *srv;
+	struct sockaddr_in sin;
+	SSL	*ssl;
+	size_t	 before, after, k, i, n;
+	char	 addr[32];
+
+	T_CHECK((srv = dtls_server_new(srv_psk_cb, NULL)) != NULL);
+	for (k = 0; k < sizeof(suites) / sizeof(suites[0]); k++) {
+		SSL_CTX_set_cipher_list(dtls_cctx, suites[k]);
+		/* one first, for what OpenSSL sets up once */
+		peer_addr(&sin, "10.9.0.1", 1);
+		dtls_conn_free(dtls_established(srv, &sin, &ssl));
+		SSL_free(ssl);
+		dq_clear(&c2s);
+		before = heap_used();
+		for (i = n = 0; i < SMALL_CONNS; i++) {
+			snprintf(addr, sizeof(addr), "10.9.%zu.%zu", k + 1,
+			    i + 1);
+			peer_addr(&sin, addr, 4000);
+			cs[i] = dtls_established(srv, &sin, &ssl);
+			SSL_free(ssl);
+			dq_clear(&c2s);
+			n += cs[i] != NULL;
+		}
+		after = heap_used();
+		T_EQ_INT(n, SMALL_CONNS);
+		if (after > before) {
+			n = (after - before) / SMALL_CONNS;
+			fprintf(stderr, "%s: %zu bytes a connection\n",
+			    suites[k], n);
+			T_CHECK(n <= SMALL_MAX);
+		} else
+			fprintf(stderr, "%s: mallinfo2 counts nothing here\n",
+			    suites[k]);
+		for (i = 0; i < SMALL_CONNS; i++)
+			dtls_conn_free(cs[i]);
+	}
+	SSL_CTX_set_cipher_list(dtls_cctx, "PSK");
+	dtls_server_free(srv);
+}
+
 int
 main(void)
 {
@@ -942,6 +1141,9 @@ main(void)
 	T_RUN(test_dtls_keys);
 	T_RUN(test_dtls_hostile);
 	T_RUN(test_dtls_timer);
+	T_RUN(test_dtls_final_flight);
+	T_RUN(test_dtls_cbc);
+	T_RUN(test_dtls_small);
 
 	SSL_CTX_free(dtls_cctx);
 	BIO_meth_free(cbio_meth);
