@@ -461,24 +461,34 @@ server_conn_produce(struct http_conn *c)
 	return 0;
 }
 
-/* Reads, produces and writes until nothing moves.  -1: close. */
+/*
+ * Reads, produces and writes until nothing moves.  -1: close.
+ *
+ * After a read that brought data, the socket is read again only when the
+ * TLS engine holds more: a device that sends one request at a time has
+ * nothing more in the socket once its request is in, and the read that
+ * would find that out is a failed read(2) (EAGAIN) per request.  epoll is
+ * level-triggered, so whatever arrives later wakes the loop again.
+ */
 static int
 server_conn_run(struct http_conn *c)
 {
 	uint8_t buf[HTTP_RECORD];
 	uint64_t queued, written;
 	ssize_t n;
-	int rounds, moved, rc;
+	int rounds, moved, rc, got = 0;
 
 	for (rounds = 0; rounds < 64; rounds++) {
 		moved = 0;
 		written = c->srv->st.bytes_out;
 		if (server_flush(c) == -1)
 			return -1;
-		if (server_conn_wants_read(c) && c->write_blocked != 2) {
+		if (server_conn_wants_read(c) && c->write_blocked != 2 &&
+		    (!got || tls_conn_has_pending(c->tls))) {
 			n = tls_conn_read(c->tls, buf, sizeof(buf));
 			if (n > 0) {
 				moved = 1;
+				got = 1;
 				c->t_activity = ev_now_ms();
 				rc = c->state == HTTP_CONN_H1 ?
 				    h1_recv(c, buf, (size_t)n) :
