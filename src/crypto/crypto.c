@@ -10,6 +10,7 @@
  * object; failures there mean a broken OpenSSL installation, which is
  * fatal rather than silently producing wrong digests.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,12 +76,29 @@ digest_free(struct digest *d)
 	free(d);
 }
 
+static EVP_MD	*sha256_md;
+
+static void
+crypto_sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+/*
+ * EVP_sha256() makes every EVP_Digest fetch the implementation from the
+ * provider again (a lock and a hash table look-up, as costly as hashing a
+ * short string); a download over HTTPS hashes its bearer token once per
+ * request (the grant key), so the fetch is done once, thread-safely.
+ */
 void
 crypto_sha256(const void *buf, size_t len, uint8_t out[32])
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	unsigned int n = 0;
 
-	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+	(void)pthread_once(&once, crypto_sha256_fetch);
+	if (sha256_md == NULL ||
+	    EVP_Digest(buf, len, out, &n, sha256_md, NULL) != 1 || n != 32)
 		fatalx("crypto_sha256: EVP_Digest failed");
 }
 
