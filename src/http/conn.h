@@ -168,6 +168,8 @@ int	 http_conn_push_own(struct http_conn *, uint8_t *, size_t);
 int	 http_conn_push_image(struct http_conn *, const struct store_image *,
 	    uint64_t off, uint64_t len, struct http_note *);
 const char *http_conn_date(void);		/* IMF-fixdate, cached */
+/* the decimal digits of v and a NUL into buf; their count (no printf) */
+size_t	 http_fmt_u64(char buf[21], uint64_t v);
 const char *http_conn_peer_cn(const struct http_conn *);
 
 struct http_req *http_req_new(struct http_conn *, int version);

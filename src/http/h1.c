@@ -239,14 +239,10 @@ h1_check_head(struct h1 *h, const http_parser *p, const struct http_req *r)
 static int
 h1_append_u64(char **buf, size_t *len, size_t *cap, uint64_t v)
 {
-	char	 d[20];
-	size_t	 i = sizeof(d);
+	char	 d[21];
+	size_t	 n = http_fmt_u64(d, v);
 
-	do {
-		d[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return h1_append(buf, len, cap, d + i, sizeof(d) - i);
+	return h1_append(buf, len, cap, d, n);
 }
 
 /* Whether response field n is one h1_respond writes itself. */

@@ -167,6 +167,22 @@ http_conn_date(void)
 	return buf;
 }
 
+size_t
+http_fmt_u64(char buf[21], uint64_t v)
+{
+	char	 d[20];
+	size_t	 i = sizeof(d), n;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	n = sizeof(d) - i;
+	memcpy(buf, d + i, n);
+	buf[n] = '\0';
+	return n;
+}
+
 /* Output queue. */
 
 static struct http_out *
