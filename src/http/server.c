@@ -75,6 +75,7 @@ static void	server_conn_io_cb(int, uint32_t, void *);
 static uint64_t	server_conn_id(void);
 static void	server_conn_close(struct http_conn *);
 static void	server_conn_kick_cb(void *);
+static void	server_blk_free(struct http_blk *);
 
 static void
 server_limits_fill(struct http_limits *dst, const struct http_limits *src)
@@ -1073,8 +1074,7 @@ http_resp_clear(struct http_resp *rs)
 {
 	size_t i;
 
-	for (i = 0; i < rs->nhdrs; i++)
-		free(rs->hdrs[i].name);
+	server_blk_free(rs->blk);
 	free(rs->hdrs);
 	for (i = 0; i < rs->nsegs; i++) {
 		free(rs->segs[i].own);
@@ -1145,7 +1145,6 @@ void
 http_req_free(struct http_req *r)
 {
 	const struct http_handler *h;
-	size_t i;
 
 	if (r == NULL)
 		return;
@@ -1157,21 +1156,55 @@ http_req_free(struct http_req *r)
 	free(r->method);
 	free(r->path);
 	free(r->query);
-	for (i = 0; i < r->nhdrs; i++)
-		free(r->hdrs[i].name);
+	server_blk_free(r->blk);
 	free(r->hdrs);
 	free(r->body);
 	http_resp_clear(&r->resp);
 	free(r);
 }
 
+#define HTTP_BLK	1024
+
+static void
+server_blk_free(struct http_blk *b)
+{
+	struct http_blk *next;
+
+	for (; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+}
+
+/* n bytes from the blocks at *head, a new block when the first is full. */
+static char *
+server_blk_alloc(struct http_blk **head, size_t n)
+{
+	struct http_blk *b = *head;
+	size_t cap;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < n) {
+		cap = n > HTTP_BLK ? n : HTTP_BLK;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->next = *head;
+		b->used = 0;
+		b->cap = cap;
+		*head = b;
+	}
+	p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
 /*
- * A header is one allocation, "name\0value\0"; the arrays grow by
- * doubling.  Requests and responses free only the name pointer.
+ * A header is "name\0value\0" in the blocks at *blk, freed with them;
+ * the arrays grow by doubling.
  */
 static int
-server_hdr_add(struct http_hdr **arr, size_t *n, const char *name,
-    size_t nl, const char *value, size_t vl)
+server_hdr_add(struct http_hdr **arr, size_t *n, struct http_blk **blk,
+    const char *name, size_t nl, const char *value, size_t vl)
 {
 	struct http_hdr *h;
 	size_t ncap;
@@ -1184,7 +1217,8 @@ server_hdr_add(struct http_hdr **arr, size_t *n, const char *name,
 			return -1;
 		*arr = h;
 	}
-	if ((b = malloc(nl + vl + 2)) == NULL)
+	if (nl > SIZE_MAX / 2 - 2 || vl > SIZE_MAX / 2 ||
+	    (b = server_blk_alloc(blk, nl + vl + 2)) == NULL)
 		return -1;
 	memcpy(b, name, nl);
 	b[nl] = '\0';
@@ -1203,7 +1237,7 @@ http_req_add_header(struct http_req *r, const char *n, size_t nl,
 	struct http_hdr *h;
 	size_t i;
 
-	if (server_hdr_add(&r->hdrs, &r->nhdrs, n, nl, v, vl) == -1)
+	if (server_hdr_add(&r->hdrs, &r->nhdrs, &r->blk, n, nl, v, vl) == -1)
 		return -1;
 	h = &r->hdrs[r->nhdrs - 1];
 	for (i = 0; h->name[i] != '\0'; i++)
@@ -1477,8 +1511,8 @@ http_resp_status(struct http_resp *rs, int status)
 int
 http_resp_header(struct http_resp *rs, const char *name, const char *value)
 {
-	return server_hdr_add(&rs->hdrs, &rs->nhdrs, name, strlen(name), value,
-	    strlen(value));
+	return server_hdr_add(&rs->hdrs, &rs->nhdrs, &rs->blk, name,
+	    strlen(name), value, strlen(value));
 }
 
 static struct http_seg *
