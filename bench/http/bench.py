@@ -158,14 +158,16 @@ http {
     types { application/octet-stream bin; }
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers on;
-    server {
+%(ofc)s    server {
         listen 127.0.0.1:%(port)d ssl http2;
         ssl_certificate %(cert)s;
         ssl_certificate_key %(key)s;
         root %(t)s/www;
     }
 }
-""" % {"t": t, "port": self.port, "cert": self.cert, "key": self.key})
+""" % {"t": t, "port": self.port, "cert": self.cert, "key": self.key,
+       "ofc": "    open_file_cache max=100 inactive=60s;\n" if
+       self.a.nginx_open_file_cache else ""})
         self.log = open(os.path.join(self.tmp, "stderr.log"), "ab")
         self.proc = subprocess.Popen([self.a.nginx, "-p", t, "-c", conf],
                                      stdout=self.log, stderr=self.log)
@@ -386,6 +388,8 @@ def report(a, env, rows):
                      "rounds, median (min-max)" % a.rounds))
     print("# image %d bytes; CPU per request in us, of every server "
           "thread (schedstat), per 2xx answer" % a.size)
+    if a.nginx_open_file_cache:
+        print("# nginx with open_file_cache (not Debian's default)")
     tls = set()
     for r in rows:
         for sname in ("otagw", "nginx"):
@@ -434,6 +438,10 @@ def main():
     ap.add_argument("--only", action="append", metavar="ROW",
                     help="run only this row (repeatable), e.g. "
                     "'range4k h1'")
+    ap.add_argument("--nginx-open-file-cache", action="store_true",
+                    help="let nginx keep the image open between requests "
+                    "(not in Debian's configuration; saves its open, fstat "
+                    "and close per request)")
     ap.add_argument("--json", metavar="FILE",
                     help="also write every figure as JSON ('-': stdout)")
     ap.add_argument("-k", "--keep", action="store_true",
@@ -488,6 +496,7 @@ def main():
         if a.json:
             benchlib.write_json(a.json, env.as_dict(
                 rounds=a.rounds, image_size=a.size, range_n=a.range_n,
+                nginx_open_file_cache=a.nginx_open_file_cache,
                 whole_n=a.whole_n, rows=rows))
     finally:
         for s in servers.values():
