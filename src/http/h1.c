@@ -117,8 +117,7 @@ h1_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 	char *b;
 
 	if (*len + n + 1 > *cap) {
-		/* a response head is some 300 bytes: one allocation */
-		ncap = *cap ? *cap : 512;
+		ncap = *cap ? *cap : 64;
 		while (ncap < *len + n + 1)
 			ncap *= 2;
 		if ((b = realloc(*buf, ncap)) == NULL)
@@ -266,6 +265,7 @@ h1_own_field(const char *n)
 }
 
 #define H1_LIT(s)	(s), sizeof(s) - 1
+#define H1_HEAD_CAP	512
 
 /* Queues the response of r; close: add "connection: close". */
 static int
@@ -281,6 +281,10 @@ h1_respond(struct http_conn *c, struct http_req *r, int close)
 	nobody = rs->status == 204 || rs->status == 304 ||
 	    (rs->status >= 100 && rs->status < 200);
 	clen = r->is_head && rs->has_head_len ? rs->head_len : rs->body_len;
+	/* a download's head is some 300 bytes: one allocation */
+	if ((head = malloc(H1_HEAD_CAP)) == NULL)
+		return -1;
+	hcap = H1_HEAD_CAP;
 	if (h1_append(&head, &hl, &hcap, H1_LIT("HTTP/1.1 ")) == -1 ||
 	    h1_append_u64(&head, &hl, &hcap, (uint64_t)rs->status) == -1 ||
 	    h1_append(&head, &hl, &hcap, H1_LIT(" ")) == -1 ||
