@@ -529,7 +529,7 @@ server_conn_run(struct http_conn *c)
 		}
 		if (server_flush(c) == -1)
 			return -1;
-		if (server_unsent(c) == 0 && c->close_after && !c->lingering) {
+		if (c->close_after && !c->lingering && server_unsent(c) == 0) {
 			/*
 			 * Lingering close: the client may still be sending a
 			 * body we refused; closing now would reset the
@@ -541,8 +541,9 @@ server_conn_run(struct http_conn *c)
 			c->lingering = 1;
 			c->t_progress = ev_now_ms();
 		}
-		if (c->state == HTTP_CONN_H2 && server_unsent(c) == 0 &&
-		    h2_finished(c))
+		/* h2_finished first: it is cheaper than asking the BIO */
+		if (c->state == HTTP_CONN_H2 && h2_finished(c) &&
+		    server_unsent(c) == 0)
 			return -1;
 		if (c->srv->st.bytes_out != written && c->write_blocked == 0)
 			moved = 1;
