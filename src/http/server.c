@@ -1426,10 +1426,12 @@ http_req_query(const struct http_req *r)
 const char *
 http_req_header(const struct http_req *r, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
+	/* a field is "name\0value\0": the name's length is free */
 	for (i = 0; i < r->nhdrs; i++)
-		if (strcasecmp(r->hdrs[i].name, name) == 0)
+		if ((size_t)(r->hdrs[i].value - r->hdrs[i].name) == len + 1 &&
+		    strcasecmp(r->hdrs[i].name, name) == 0)
 			return r->hdrs[i].value;
 	return NULL;
 }
