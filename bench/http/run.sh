@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # bench/http/run.sh: otagw's HTTPS front end against nginx, measured with h2load.
 #
-#   bench/http/run.sh [-B BUILDDIR] [--otagw PATH] [--otactl PATH] [-k] [...]
+#   bench/http/run.sh [-B BUILDDIR] [-r ROUNDS] [--json FILE] [--only ROW]
+#                     [--otagw PATH] [--otactl PATH] [-k] [...]
 #
 # Run it from a built tree (it builds and installs nothing): it takes
 # src/otagw and src/otactl from the current directory or from -B BUILDDIR.

@@ -29,6 +29,14 @@ temporary directory:
   6. UP: the same checks again with the receiver up and the outbox empty
      (each version report is then relayed at once).
 
+Steps 3 to 6 make one round; there are R of them (-r, default 3), the
+down and up checks swapping places every other round (round 2 times the
+up checks first, then stops the receiver, makes a new backlog, times the
+down checks and the drain), so that a machine that gets busier or
+quieter during the run tilts neither side.  Every figure is shown as the
+median and range over the rounds, with the machine's CPU model and load
+average before and after; --json FILE writes them all.
+
 Targets (issue 5): at least 20,000 events/s, and no change in check
 latency while the upstream is down (the p50 and p99 of step 4 at most
 10 % or 0.05 ms above those of step 6).  Exit status 0 when both are met,
@@ -36,10 +44,8 @@ latency while the upstream is down (the p50 and p99 of step 4 at most
 """
 
 import argparse
-import datetime
 import http.server
 import os
-import platform
 import re
 import shutil
 import socket
@@ -54,7 +60,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.dont_write_bytecode = True
 
-from benchlib import cpu_seconds, find_bin, pct, run_bench  # noqa: E402
+from benchlib import (RunEnv, cpu_seconds, find_bin, paired_ratios,  # noqa
+                      pct, run_bench, spread, summary, write_json)
 from otagw_harness import (COAP_POST, CoapUdp, free_port,  # noqa: E402
                            wait_for)
 
@@ -73,12 +80,12 @@ def find_nghttpx():
 class Receiver:
     """The counting backend behind nghttpx."""
 
-    def __init__(self):
+    def __init__(self, last=0):
         self.lock = threading.Lock()
         self.events = 0
         self.posts = 0
         self.bytes = 0
-        self.last = 0           # highest seq seen
+        self.last = last        # highest seq seen (or held before it)
         self.disorder = 0       # batches that did not follow the last one
         self.first_t = None     # perf_counter of the first POST
         self.last_t = None      # and of the last one answered
@@ -207,8 +214,8 @@ class Bench:
         if self.proc.poll() is not None:
             raise RuntimeError("otagw exited")
 
-    def start_receiver(self):
-        self.rcv = Receiver()
+    def start_receiver(self, last=0):
+        self.rcv = Receiver(last)
         self.proxy = subprocess.Popen(
             [self.a.nghttpx, "--conf=/dev/null", "--single-process",
              "-f127.0.0.1,%d" % self.up_port,
@@ -230,6 +237,18 @@ class Bench:
         wait_for(up, 10, "nghttpx listening", interval=0.01)
         if self.proxy.poll() is not None:
             raise RuntimeError("nghttpx exited")
+
+    def stop_receiver(self):
+        """Stops nghttpx and the backend; returns the last seq held."""
+        last = self.rcv.snapshot()[1] if self.rcv else 0
+        if self.proxy and self.proxy.poll() is None:
+            self.proxy.kill()
+            self.proxy.wait()
+        self.proxy = None
+        if self.rcv:
+            self.rcv.close()
+            self.rcv = None
+        return last
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -293,110 +312,178 @@ class Bench:
                                (bad, self.a.checks))
         return rtts, cpu * 1000.0 / self.a.checks
 
+    def backlog(self, fw):
+        """2 x D events while the upstream is down: a job over every
+        device and its termination."""
+        before = self.relay_status()["depth"]
+        p = self.ctl("job", "create", "--firmware", fw, "--force", "--all")
+        job = p.stdout.strip().splitlines()[-1]
+        self.ctl("job", "terminate", job)
+        depth = self.relay_status()["depth"]
+        if depth - before < 2 * self.a.devices:
+            raise RuntimeError("expected %d more events in the outbox, "
+                               "found %d" % (2 * self.a.devices,
+                                             depth - before))
+        return depth
+
+    def drain(self, last):
+        """Starts the receiver (it holds every seq up to last) and times
+        the drain of the outbox."""
+        st = self.relay_status()
+        want = st["lastSeq"]
+        cpu0 = cpu_seconds(self.proc.pid)
+        t_start = time.perf_counter()
+        self.start_receiver(last)
+
+        def drained():
+            return self.rcv.snapshot()[1] >= want
+        wait_for(drained, self.a.timeout, "the receiver holding seq %d" %
+                 want, interval=0.01)
+        cpu = cpu_seconds(self.proc.pid) - cpu0
+        (events, _, posts, nbytes, t_first, t_last, disorder,
+         bad_auth) = self.rcv.snapshot()
+        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
+                 "an empty outbox", interval=0.1)
+        return {"events": events, "posts": posts, "bytes": nbytes,
+                "drain_s": t_last - t_first, "wall_s": t_last - t_start,
+                "cpu_s": cpu, "disorder": disorder, "bad_auth": bad_auth,
+                "want": want - last}
+
+    def down_then_drain(self, fw, rnd, last, out):
+        """Upstream down: a backlog, the down checks, then the drain."""
+        out["backlog"] = self.backlog(fw)
+        time.sleep(2)       # the relay is retrying every second or so
+        out["down"] = self.checks(rnd)
+        out["down_depth"] = self.relay_status()["depth"]
+        out.update(self.drain(last))
+
+    def up(self, rnd, out):
+        time.sleep(1)
+        out["up"] = self.checks(rnd)
+        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
+                 "an empty outbox", interval=0.1)
+
     def run(self):
+        """a.rounds rounds, each with a drain, checks with the upstream
+        down and checks with it up; the down and up checks swap places
+        every other round (down, up; up, down; ...)."""
         a = self.a
         self.make_cert()
         self.write_conf()
         fw = self.provision()
         self.start()
-        out = {}
-        # the backlog, while nothing listens on the upstream's port
-        p = self.ctl("job", "create", "--firmware", fw, "--force", "--all")
-        job = p.stdout.strip().splitlines()[-1]
-        self.ctl("job", "terminate", job)
-        base = self.relay_status()
-        out["backlog"] = base["depth"]
-        if base["depth"] < 2 * a.devices:
-            raise RuntimeError("expected %d events in the outbox, found %d"
-                               % (2 * a.devices, base["depth"]))
-        # checks with the upstream down (the relay retrying every ~1 s)
-        time.sleep(2)
-        out["down"] = self.checks(1)
-        st = self.relay_status()
-        out["down_depth"] = st["depth"]
-        out["retries_down"] = st["retries"]
-        # the drain
-        want = st["lastSeq"]
-        cpu0 = cpu_seconds(self.proc.pid)
-        t_start = time.perf_counter()
-        self.start_receiver()
-
-        def drained():
-            return self.rcv.snapshot()[1] >= want
-        wait_for(drained, a.timeout, "the receiver holding seq %d" % want,
-                 interval=0.01)
-        cpu = cpu_seconds(self.proc.pid) - cpu0
-        (events, last, posts, nbytes, t_first, t_last, disorder,
-         bad_auth) = self.rcv.snapshot()
-        out.update({"events": events, "last": last, "posts": posts,
-                    "bytes": nbytes, "drain_s": t_last - t_first,
-                    "wall_s": t_last - t_start, "cpu_s": cpu,
-                    "disorder": disorder, "bad_auth": bad_auth,
-                    "want": want})
-        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
-                 "an empty outbox", interval=0.1)
-        # checks with the upstream up
-        time.sleep(1)
-        out["up"] = self.checks(2)
-        wait_for(lambda: self.relay_status()["depth"] == 0, 30,
-                 "an empty outbox", interval=0.1)
-        return out
+        rounds = []
+        last = 0
+        for r in range(a.rounds):
+            out = {}
+            if r % 2 == 0:
+                say("round %d/%d: down, drain, up" % (r + 1, a.rounds))
+                if self.rcv is not None:
+                    last = self.stop_receiver()
+                self.down_then_drain(fw, 2 * r + 1, last, out)
+                self.up(2 * r + 2, out)
+            else:
+                say("round %d/%d: up, down, drain" % (r + 1, a.rounds))
+                self.up(2 * r + 1, out)
+                last = self.stop_receiver()
+                self.down_then_drain(fw, 2 * r + 2, last, out)
+            last = self.rcv.snapshot()[1]
+            rounds.append(out)
+        self.env.finish()
+        return rounds
 
 
-def report(a, r):
-    print("otagw relay benchmark, %s" % datetime.datetime.now(
-        datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    print("machine: %s, %d CPUs, Python %s" % (platform.platform(),
-                                               os.cpu_count(),
-                                               platform.python_version()))
-    print("receiver: nghttpx (TLS, HTTP/2) in front of a counting backend;"
-          " batches of up to %d events" % a.batch)
+def say(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def report(a, rounds):
+    sp = spread
+    env = a.env
+    print(env.header("otagw relay benchmark, %d rounds (down and up checks "
+                     "alternating), median (min-max)" % a.rounds))
+    print("# receiver: nghttpx (TLS, HTTP/2) in front of a counting "
+          "backend; batches of up to %d events" % a.batch)
     print("")
     ok = True
-    rate = r["events"] / r["drain_s"] if r["drain_s"] > 0 else 0.0
-    print("drain of a backlog of %d events (the upstream was down):"
-          % r["want"])
-    print("  events received %d in %d POSTs (%.1f events a POST, %.0f bytes"
-          " an event)" % (r["events"], r["posts"],
-                          r["events"] / max(1, r["posts"]),
-                          r["bytes"] / max(1, r["events"])))
-    print("  first POST to last: %.2f s; from starting the receiver: %.2f s"
-          % (r["drain_s"], r["wall_s"]))
-    print("  otagw CPU over the drain: %.2f s (%.1f us an event)"
-          % (r["cpu_s"], r["cpu_s"] * 1e6 / max(1, r["events"])))
-    if r["disorder"] or r["bad_auth"] or r["events"] != r["want"]:
-        print("  WRONG: %d batches out of order, %d refused tokens, %d of %d"
-              " events" % (r["disorder"], r["bad_auth"], r["events"],
-                           r["want"]))
-        ok = False
+    rates, d50, u50, d99, u99, dcpu, ucpu, evcpu = ([] for _ in range(8))
+    for r in rounds:
+        rates.append(r["events"] / r["drain_s"] if r["drain_s"] > 0
+                     else 0.0)
+        evcpu.append(r["cpu_s"] * 1e6 / max(1, r["events"]))
+        d_rtt, dc = r["down"]
+        u_rtt, uc = r["up"]
+        d50.append(pct(d_rtt, 50))
+        u50.append(pct(u_rtt, 50))
+        d99.append(pct(d_rtt, 99))
+        u99.append(pct(u_rtt, 99))
+        dcpu.append(dc)
+        ucpu.append(uc)
+        if r["disorder"] or r["bad_auth"] or r["events"] != r["want"]:
+            print("  WRONG: %d batches out of order, %d refused tokens, %d "
+                  "of %d events" % (r["disorder"], r["bad_auth"],
+                                    r["events"], r["want"]))
+            ok = False
+    r0 = rounds[0]
+    print("drain of a backlog of about %d events (the upstream was down), "
+          "each round:" % r0["want"])
+    print("  events received %d in %d POSTs in round 1 (%.0f bytes an "
+          "event)" % (r0["events"], r0["posts"],
+                      r0["bytes"] / max(1, r0["events"])))
+    print("  first POST to last: %s s" % sp(summary(
+        [r["drain_s"] for r in rounds]), "%.2f"))
+    print("  otagw CPU over the drain: %s us an event" % sp(summary(evcpu)))
     print("")
     rows = []
-    met = rate >= 20000
-    rows.append(("events relayed per second", "%.0f /s" % rate,
-                 ">= 20,000", met))
+    rate = summary(rates)
+    met = rate["median"] >= 20000
     ok = ok and met
-    d_rtt, d_cpu = r["down"]
-    u_rtt, u_cpu = r["up"]
-    for name, p in (("p50", 50), ("p99", 99)):
-        d, u = pct(d_rtt, p), pct(u_rtt, p)
-        met = d <= u * 1.10 or d - u <= 0.05
+    rows.append(("events relayed per second", sp(rate, "%.0f"),
+                 ">= 20,000", met))
+    for name, d, u in (("p50", d50, u50), ("p99", d99, u99)):
+        ds, us = summary(d), summary(u)
+        rat = summary(paired_ratios(d, u))
+        diff = summary([x - y for x, y in zip(d, u)])
+        met = rat["median"] <= 1.10 or diff["median"] <= 0.05
         ok = ok and met
-        rows.append(("check %s, upstream down / up" % name,
-                     "%.3f / %.3f ms" % (d, u), "no change", met))
-    rows.append(("check daemon CPU (mean), down / up",
-                 "%.3f / %.3f ms" % (d_cpu, u_cpu), "", None))
+        rows.append(("check %s, upstream down, ms" % name, sp(ds, "%.3f"),
+                     "", None))
+        rows.append(("check %s, upstream up, ms" % name, sp(us, "%.3f"),
+                     "", None))
+        rows.append(("check %s, ratio down/up" % name, sp(rat, "%.2f"),
+                     "no change", met))
+    rows.append(("check daemon CPU (mean) down, ms", sp(summary(dcpu),
+                                                        "%.3f"), "", None))
+    rows.append(("check daemon CPU (mean) up, ms", sp(summary(ucpu),
+                                                      "%.3f"), "", None))
     rows.append(("outbox depth during the down checks",
-                 "%d events" % r["down_depth"], "", None))
+                 sp(summary([r["down_depth"] for r in rounds]), "%.0f"),
+                 "", None))
     w = max(len(x[0]) for x in rows)
-    print("%-*s  %-20s  %-10s  %s" % (w, "measure", "result", "target", ""))
-    print("%s  %s  %s  %s" % ("-" * w, "-" * 20, "-" * 10, "----"))
+    print("%-*s  %-26s  %-10s  %s" % (w, "measure", "result", "target", ""))
+    print("%s  %s  %s  %s" % ("-" * w, "-" * 26, "-" * 10, "----"))
     for name, val, target, m in rows:
         flag = "" if m is None else ("met" if m else "MISSED")
-        print("%-*s  %-20s  %-10s  %s" % (w, name, val, target, flag))
+        print("%-*s  %-26s  %-10s  %s" % (w, name, val, target, flag))
     print("")
     print("(check = one CoAP POST /ota/{device}/check reporting a new version:"
           " one write transaction\n with a version report appended to the"
-          " outbox; %d checks each way, one at a time)" % a.checks)
+          " outbox; %d checks each way and round, one at a time;\n"
+          " 'no change': the ratio down/up at most 1.10, or down at most "
+          "0.05 ms above up)" % a.checks)
+    if a.json:
+        write_json(a.json, env.as_dict(
+            rounds=a.rounds, devices=a.devices, checks=a.checks,
+            batch=a.batch, ok=ok,
+            figures={"rate": rate, "check_p50_down": summary(d50),
+                     "check_p50_up": summary(u50),
+                     "check_p99_down": summary(d99),
+                     "check_p99_up": summary(u99),
+                     "check_p50_ratio": summary(paired_ratios(d50, u50)),
+                     "check_p99_ratio": summary(paired_ratios(d99, u99)),
+                     "cpu_us_per_event": summary(evcpu),
+                     "check_cpu_ms_down": summary(dcpu),
+                     "check_cpu_ms_up": summary(ucpu)}))
     return ok
 
 
@@ -417,13 +504,22 @@ def main():
                     help="upstream_batch_max (default 500)")
     ap.add_argument("-t", "--timeout", type=float, default=300,
                     help="longest wait for the drain, seconds")
+    ap.add_argument("-r", "--rounds", type=int, default=3,
+                    help="rounds, down and up alternating (default 3)")
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write every figure as JSON ('-': stdout)")
     ap.add_argument("-k", "--keep", action="store_true",
                     help="keep the temporary directory")
     a = ap.parse_args()
+    if a.rounds < 1:
+        sys.exit("bench: --rounds must be at least 1")
+    a.env = RunEnv("relay")
     a.otagw = find_bin(a.otagw, "otagw", a.build)
     a.otactl = find_bin(a.otactl, "otactl", a.build)
     a.nghttpx = find_nghttpx()
-    return run_bench(Bench(a), report, a, keep_on_error=True)
+    b = Bench(a)
+    b.env = a.env
+    return run_bench(b, report, a, keep_on_error=True)
 
 if __name__ == "__main__":
     sys.exit(main())

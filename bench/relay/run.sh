@@ -3,7 +3,8 @@
 # bench/relay/run.sh: the upstream relay's throughput, and check latency
 # while the upstream is down.
 #
-#   bench/relay/run.sh [-B BUILDDIR] [-D DEVICES] [-n CHECKS] [-b BATCH] [-k]
+#   bench/relay/run.sh [-B BUILDDIR] [-D DEVICES] [-n CHECKS] [-b BATCH]
+#                      [-r ROUNDS] [--json FILE] [-k]
 #
 # Builds nothing: it takes src/otagw and src/otactl from the current
 # directory or from -B BUILDDIR, and needs nghttpx (nghttp2-proxy) and

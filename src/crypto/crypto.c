@@ -10,6 +10,7 @@
  * object; failures there mean a broken OpenSSL installation, which is
  * fatal rather than silently producing wrong digests.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,12 +76,59 @@ digest_free(struct digest *d)
 	free(d);
 }
 
+static EVP_MD	*sha256_md;
+static pthread_key_t sha256_key;
+static int	 sha256_key_ok;
+
+static void
+crypto_sha256_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+crypto_sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	sha256_key_ok = pthread_key_create(&sha256_key,
+	    crypto_sha256_ctx_free) == 0;
+}
+
+/*
+ * EVP_sha256() makes every EVP_Digest fetch the implementation from the
+ * provider again (a lock and a hash table look-up) and set up a new
+ * context, which together cost more than hashing a short string; a
+ * download over HTTPS hashes its bearer token once per request (the
+ * grant key).  So the digest is fetched once, and each thread keeps one
+ * context that every call starts afresh.
+ */
 void
 crypto_sha256(const void *buf, size_t len, uint8_t out[32])
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	EVP_MD_CTX *ctx = NULL;
 	unsigned int n = 0;
 
-	if (EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+	(void)pthread_once(&once, crypto_sha256_fetch);
+	if (sha256_md == NULL)
+		fatalx("crypto_sha256: OpenSSL has no SHA-256");
+	if (sha256_key_ok &&
+	    (ctx = pthread_getspecific(sha256_key)) == NULL &&
+	    (ctx = EVP_MD_CTX_new()) != NULL &&
+	    pthread_setspecific(sha256_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	if (ctx == NULL) {
+		/* no context of its own: a one-off one */
+		if (EVP_Digest(buf, len, out, &n, sha256_md, NULL) != 1 ||
+		    n != 32)
+			fatalx("crypto_sha256: EVP_Digest failed");
+		return;
+	}
+	if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, buf, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != 32)
 		fatalx("crypto_sha256: EVP_Digest failed");
 }
 

@@ -37,6 +37,17 @@ struct http_hdr {
 	char	*value;
 };
 
+/*
+ * Where a request's or a response's header fields live: blocks of about
+ * 1 KiB, freed together with the request (one allocation for a dozen
+ * fields instead of one each).
+ */
+struct http_blk {
+	struct http_blk *next;
+	size_t	 used, cap;
+	char	 data[];
+};
+
 struct http_seg {
 	const uint8_t *data;		/* owned (own) or in the image map */
 	uint8_t	*own;
@@ -49,6 +60,7 @@ struct http_resp {
 	int	 status;
 	struct http_hdr *hdrs;
 	size_t	 nhdrs;
+	struct http_blk *blk;		/* the fields' storage */
 	struct http_seg *segs;
 	size_t	 nsegs;
 	uint64_t body_len;
@@ -64,6 +76,7 @@ struct http_req {
 	char	*query;
 	struct http_hdr *hdrs;
 	size_t	 nhdrs;
+	struct http_blk *blk;		/* the fields' storage */
 	size_t	 head_bytes;
 	uint8_t	*body;
 	size_t	 body_len;
@@ -168,6 +181,8 @@ int	 http_conn_push_own(struct http_conn *, uint8_t *, size_t);
 int	 http_conn_push_image(struct http_conn *, const struct store_image *,
 	    uint64_t off, uint64_t len, struct http_note *);
 const char *http_conn_date(void);		/* IMF-fixdate, cached */
+/* the decimal digits of v and a NUL into buf; their count (no printf) */
+size_t	 http_fmt_u64(char buf[21], uint64_t v);
 const char *http_conn_peer_cn(const struct http_conn *);
 
 struct http_req *http_req_new(struct http_conn *, int version);

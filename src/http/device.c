@@ -161,6 +161,19 @@ struct dev_ctx {
 };
 
 /*
+ * Copies s into buf (size bytes), cut to fit: snprintf(buf, size, "%s", s)
+ * without printf, on the path of every download request.
+ */
+static void
+dev_copy(char *buf, size_t size, const char *s)
+{
+	size_t	 n = strnlen(s, size - 1);
+
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
+/*
  * Responses.
  */
 
@@ -466,7 +479,7 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 			return dev_error(resp, 403, "forbidden", "the device "
 			    "named is not the client certificate's");
 		/* check/progress: the core compares the path with the CN */
-		snprintf(ctx->peer, sizeof(ctx->peer), "%s", cn);
+		dev_copy(ctx->peer, sizeof(ctx->peer), cn);
 		ctx->how = "cert";
 		return 0;
 	}
@@ -493,7 +506,7 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 			return dev_unauthorized(resp, 1,
 			    "wrong device or secret");
 	}
-	snprintf(ctx->peer, sizeof(ctx->peer), "%s", claimed);
+	dev_copy(ctx->peer, sizeof(ctx->peer), claimed);
 	ctx->how = "bearer";
 	return 0;
 }
@@ -637,7 +650,7 @@ dev_download_resp(struct httpdev *hd, struct http_req *req,
 		http_resp_status(resp, 206);
 		http_resp_header(resp, "Content-Type", DEV_CTYPE_IMAGE);
 		http_resp_header(resp, "Content-Range", buf);
-		snprintf(extra, esize, "%s", buf);
+		dev_copy(extra, esize, buf);
 		if (http_resp_body_image_noted(resp, img, r[0].first,
 		    r[0].last - r[0].first + 1, note) == -1)
 			goto nomem;
@@ -726,8 +739,8 @@ dev_note_new(struct httpdev *hd, const char *device, const char *fwid,
 	d->base.free = dev_note_free;
 	d->base.refs = 1;
 	d->core = hd->core;
-	snprintf(d->device, sizeof(d->device), "%s", device);
-	snprintf(d->fwid, sizeof(d->fwid), "%s", fwid);
+	dev_copy(d->device, sizeof(d->device), device);
+	dev_copy(d->fwid, sizeof(d->fwid), fwid);
 	d->size = size;
 	return &d->base;
 }

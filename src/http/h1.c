@@ -234,33 +234,70 @@ h1_check_head(struct h1 *h, const http_parser *p, const struct http_req *r)
 	return 0;
 }
 
+/* Appends the decimal digits of v (no printf: one per response). */
+static int
+h1_append_u64(char **buf, size_t *len, size_t *cap, uint64_t v)
+{
+	char	 d[21];
+	size_t	 n = http_fmt_u64(d, v);
+
+	return h1_append(buf, len, cap, d, n);
+}
+
+/* Whether response field n is one h1_respond writes itself. */
+static int
+h1_own_field(const char *n)
+{
+	/* the first letter, either case, picks the names to compare */
+	switch (n[0] | 0x20) {
+	case 'c':
+		return strcasecmp(n, "content-length") == 0 ||
+		    strcasecmp(n, "connection") == 0;
+	case 's':
+		return strcasecmp(n, "server") == 0;
+	case 'd':
+		return strcasecmp(n, "date") == 0;
+	case 't':
+		return strcasecmp(n, "transfer-encoding") == 0;
+	default:
+		return 0;
+	}
+}
+
+#define H1_LIT(s)	(s), sizeof(s) - 1
+#define H1_HEAD_CAP	512
+
 /* Queues the response of r; close: add "connection: close". */
 static int
 h1_respond(struct http_conn *c, struct http_req *r, int close)
 {
 	struct http_resp *rs = &r->resp;
-	char line[512];
+	const char *date = http_conn_date(), *reason = h1_reason(rs->status);
 	char *head = NULL;
 	size_t hl = 0, hcap = 0, i;
 	uint64_t clen;
-	int n, rc = -1, nobody;
+	int rc = -1, nobody;
 
 	nobody = rs->status == 204 || rs->status == 304 ||
 	    (rs->status >= 100 && rs->status < 200);
 	clen = r->is_head && rs->has_head_len ? rs->head_len : rs->body_len;
-	n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nserver: otagw\r\n"
-	    "date: %s\r\n", rs->status, h1_reason(rs->status),
-	    http_conn_date());
-	if (h1_append(&head, &hl, &hcap, line, (size_t)n) == -1)
+	/* a download's head is some 300 bytes: one allocation */
+	if ((head = malloc(H1_HEAD_CAP)) == NULL)
+		return -1;
+	hcap = H1_HEAD_CAP;
+	if (h1_append(&head, &hl, &hcap, H1_LIT("HTTP/1.1 ")) == -1 ||
+	    h1_append_u64(&head, &hl, &hcap, (uint64_t)rs->status) == -1 ||
+	    h1_append(&head, &hl, &hcap, H1_LIT(" ")) == -1 ||
+	    h1_append(&head, &hl, &hcap, reason, strlen(reason)) == -1 ||
+	    h1_append(&head, &hl, &hcap,
+	    H1_LIT("\r\nserver: otagw\r\ndate: ")) == -1 ||
+	    h1_append(&head, &hl, &hcap, date, strlen(date)) == -1 ||
+	    h1_append(&head, &hl, &hcap, H1_LIT("\r\n")) == -1)
 		goto out;
 	for (i = 0; i < rs->nhdrs; i++) {
 		const char *hn = rs->hdrs[i].name;
 
-		if (strcasecmp(hn, "content-length") == 0 ||
-		    strcasecmp(hn, "connection") == 0 ||
-		    strcasecmp(hn, "server") == 0 ||
-		    strcasecmp(hn, "date") == 0 ||
-		    strcasecmp(hn, "transfer-encoding") == 0)
+		if (h1_own_field(hn))
 			continue;
 		if (strpbrk(rs->hdrs[i].value, "\r\n") != NULL ||
 		    strpbrk(hn, "\r\n: ") != NULL)
@@ -272,13 +309,15 @@ h1_respond(struct http_conn *c, struct http_req *r, int close)
 		    h1_append(&head, &hl, &hcap, "\r\n", 2) == -1)
 			goto out;
 	}
-	n = 0;
-	if (!nobody)
-		n = snprintf(line, sizeof(line), "content-length: %llu\r\n",
-		    (unsigned long long)clen);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, "%s\r\n",
-	    close ? "connection: close\r\n" : "");
-	if (h1_append(&head, &hl, &hcap, line, (size_t)n) == -1)
+	if (!nobody &&
+	    (h1_append(&head, &hl, &hcap, H1_LIT("content-length: ")) == -1 ||
+	    h1_append_u64(&head, &hl, &hcap, clen) == -1 ||
+	    h1_append(&head, &hl, &hcap, H1_LIT("\r\n")) == -1))
+		goto out;
+	if (close && h1_append(&head, &hl, &hcap,
+	    H1_LIT("connection: close\r\n")) == -1)
+		goto out;
+	if (h1_append(&head, &hl, &hcap, H1_LIT("\r\n")) == -1)
 		goto out;
 	if (http_conn_push_own(c, (uint8_t *)head, hl) == -1) {
 		head = NULL;

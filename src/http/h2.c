@@ -66,6 +66,33 @@ h2_req_unlink(struct h2 *h, struct http_req *r)
 	r->h2_prev = r->h2_next = NULL;
 }
 
+/*
+ * Whether response field n is one HTTP/2 forbids (RFC 9113 §8.2.2) or
+ * h2_submit writes itself; the first letter, either case, picks the
+ * names to compare.
+ */
+static int
+h2_dropped_field(const char *n)
+{
+	switch (n[0] | 0x20) {
+	case 'c':
+		return strcasecmp(n, "content-length") == 0 ||
+		    strcasecmp(n, "connection") == 0;
+	case 'k':
+		return strcasecmp(n, "keep-alive") == 0;
+	case 't':
+		return strcasecmp(n, "transfer-encoding") == 0;
+	case 's':
+		return strcasecmp(n, "server") == 0;
+	case 'd':
+		return strcasecmp(n, "date") == 0;
+	case 'u':
+		return strcasecmp(n, "upgrade") == 0;
+	default:
+		return 0;
+	}
+}
+
 static void
 h2_busy_end(struct http_req *r)
 {
@@ -82,7 +109,7 @@ h2_submit(struct http_conn *c, struct http_req *r)
 	struct http_resp *rs = &r->resp;
 	nghttp2_nv *nva = NULL;
 	nghttp2_data_provider prd;
-	char status[8], clen[32];
+	char status[21], clen[21];
 	size_t n = 0, i;
 	int rc = -1, nobody;
 	uint64_t len;
@@ -104,25 +131,19 @@ h2_submit(struct http_conn *c, struct http_req *r)
 	nva[n].flags = NGHTTP2_NV_FLAG_NONE;				\
 	n++;								\
 } while (0)
-	snprintf(status, sizeof(status), "%d", rs->status);
+	(void)http_fmt_u64(status, (uint64_t)rs->status);	/* 200..999 */
 	H2_NV(":status", status);
 	H2_NV("server", "otagw");
 	H2_NV("date", http_conn_date());
 	for (i = 0; i < rs->nhdrs; i++) {
 		const char *hn = rs->hdrs[i].name;
 
-		if (strcasecmp(hn, "content-length") == 0 ||
-		    strcasecmp(hn, "connection") == 0 ||
-		    strcasecmp(hn, "keep-alive") == 0 ||
-		    strcasecmp(hn, "transfer-encoding") == 0 ||
-		    strcasecmp(hn, "server") == 0 ||
-		    strcasecmp(hn, "date") == 0 ||
-		    strcasecmp(hn, "upgrade") == 0)
+		if (h2_dropped_field(hn))
 			continue;
 		H2_NV(hn, rs->hdrs[i].value);
 	}
 	if (!nobody) {
-		snprintf(clen, sizeof(clen), "%llu", (unsigned long long)len);
+		(void)http_fmt_u64(clen, len);
 		H2_NV("content-length", clen);
 	}
 #undef H2_NV

@@ -285,12 +285,44 @@ fit(int len, size_t size)
 	return len < 0 || (size_t)len >= size ? -1 : len;
 }
 
+/* Appends the decimal digits of v at p; returns the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char	 d[20];
+	size_t	 i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	memcpy(p, d + i, sizeof(d) - i);
+	return p + (sizeof(d) - i);
+}
+
+/*
+ * "bytes FIRST-LAST/TOTAL", as snprintf would write it (cut to fit, -1
+ * when cut) but without printf: a range answer makes one.
+ */
 int
 range_content_range(char *buf, size_t size, const struct range *r,
     uint64_t total)
 {
-	return fit(snprintf(buf, size, "bytes %" PRIu64 "-%" PRIu64 "/%"
-	    PRIu64, r->first, r->last, total), size);
+	char	 t[6 + 3 * 20 + 2 + 1], *p = t;
+	size_t	 len;
+
+	memcpy(p, "bytes ", 6);
+	p = put_u64(p + 6, r->first);
+	*p++ = '-';
+	p = put_u64(p, r->last);
+	*p++ = '/';
+	p = put_u64(p, total);
+	len = (size_t)(p - t);
+	if (size > 0) {
+		memcpy(buf, t, len < size ? len : size - 1);
+		buf[len < size ? len : size - 1] = '\0';
+	}
+	return len < size ? (int)len : -1;
 }
 
 int

@@ -77,6 +77,7 @@ static void	server_conn_io_cb(int, uint32_t, void *);
 static uint64_t	server_conn_id(void);
 static void	server_conn_close(struct http_conn *);
 static void	server_conn_kick_cb(void *);
+static void	server_blk_free(struct http_blk *);
 
 static void
 server_limits_fill(struct http_limits *dst, const struct http_limits *src)
@@ -167,6 +168,22 @@ http_conn_date(void)
 		last = now;
 	}
 	return buf;
+}
+
+size_t
+http_fmt_u64(char buf[21], uint64_t v)
+{
+	char	 d[20];
+	size_t	 i = sizeof(d), n;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	n = sizeof(d) - i;
+	memcpy(buf, d + i, n);
+	buf[n] = '\0';
+	return n;
 }
 
 /* Output queue. */
@@ -463,14 +480,22 @@ server_conn_produce(struct http_conn *c)
 	return 0;
 }
 
-/* Reads, produces and writes until nothing moves.  -1: close. */
+/*
+ * Reads, produces and writes until nothing moves.  -1: close.
+ *
+ * After a read that brought data, the socket is read again only when the
+ * TLS engine holds more: a device that sends one request at a time has
+ * nothing more in the socket once its request is in, and the read that
+ * would find that out is a failed read(2) (EAGAIN) per request.  epoll is
+ * level-triggered, so whatever arrives later wakes the loop again.
+ */
 static int
 server_conn_run(struct http_conn *c)
 {
 	uint8_t buf[HTTP_RECORD];
 	uint64_t queued, written;
 	ssize_t n;
-	int rounds, moved, rc;
+	int rounds, moved, rc, got = 0;
 
 	for (rounds = 0; rounds < 64; rounds++) {
 		moved = 0;
@@ -481,10 +506,12 @@ server_conn_run(struct http_conn *c)
 		 */
 		if (c->out_bytes > 0 && server_flush(c) == -1)
 			return -1;
-		if (server_conn_wants_read(c) && c->write_blocked != 2) {
+		if (server_conn_wants_read(c) && c->write_blocked != 2 &&
+		    (!got || tls_conn_has_pending(c->tls))) {
 			n = tls_conn_read(c->tls, buf, sizeof(buf));
 			if (n > 0) {
 				moved = 1;
+				got = 1;
 				c->t_activity = ev_now_ms();
 				rc = c->state == HTTP_CONN_H1 ?
 				    h1_recv(c, buf, (size_t)n) :
@@ -508,7 +535,7 @@ server_conn_run(struct http_conn *c)
 		}
 		if (server_flush(c) == -1)
 			return -1;
-		if (server_unsent(c) == 0 && c->close_after && !c->lingering) {
+		if (c->close_after && !c->lingering && server_unsent(c) == 0) {
 			/*
 			 * Lingering close: the client may still be sending a
 			 * body we refused; closing now would reset the
@@ -520,8 +547,9 @@ server_conn_run(struct http_conn *c)
 			c->lingering = 1;
 			c->t_progress = ev_now_ms();
 		}
-		if (c->state == HTTP_CONN_H2 && server_unsent(c) == 0 &&
-		    h2_finished(c))
+		/* h2_finished first: it is cheaper than asking the BIO */
+		if (c->state == HTTP_CONN_H2 && h2_finished(c) &&
+		    server_unsent(c) == 0)
 			return -1;
 		if (c->srv->st.bytes_out != written && c->write_blocked == 0)
 			moved = 1;
@@ -1071,8 +1099,7 @@ http_resp_clear(struct http_resp *rs)
 {
 	size_t i;
 
-	for (i = 0; i < rs->nhdrs; i++)
-		free(rs->hdrs[i].name);
+	server_blk_free(rs->blk);
 	free(rs->hdrs);
 	for (i = 0; i < rs->nsegs; i++) {
 		free(rs->segs[i].own);
@@ -1143,7 +1170,6 @@ void
 http_req_free(struct http_req *r)
 {
 	const struct http_handler *h;
-	size_t i;
 
 	if (r == NULL)
 		return;
@@ -1155,21 +1181,55 @@ http_req_free(struct http_req *r)
 	free(r->method);
 	free(r->path);
 	free(r->query);
-	for (i = 0; i < r->nhdrs; i++)
-		free(r->hdrs[i].name);
+	server_blk_free(r->blk);
 	free(r->hdrs);
 	free(r->body);
 	http_resp_clear(&r->resp);
 	free(r);
 }
 
+#define HTTP_BLK	1024
+
+static void
+server_blk_free(struct http_blk *b)
+{
+	struct http_blk *next;
+
+	for (; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+}
+
+/* n bytes from the blocks at *head, a new block when the first is full. */
+static char *
+server_blk_alloc(struct http_blk **head, size_t n)
+{
+	struct http_blk *b = *head;
+	size_t cap;
+	char *p;
+
+	if (b == NULL || b->cap - b->used < n) {
+		cap = n > HTTP_BLK ? n : HTTP_BLK;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->next = *head;
+		b->used = 0;
+		b->cap = cap;
+		*head = b;
+	}
+	p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
 /*
- * A header is one allocation, "name\0value\0"; the arrays grow by
- * doubling.  Requests and responses free only the name pointer.
+ * A header is "name\0value\0" in the blocks at *blk, freed with them;
+ * the arrays grow by doubling.
  */
 static int
-server_hdr_add(struct http_hdr **arr, size_t *n, const char *name,
-    size_t nl, const char *value, size_t vl)
+server_hdr_add(struct http_hdr **arr, size_t *n, struct http_blk **blk,
+    const char *name, size_t nl, const char *value, size_t vl)
 {
 	struct http_hdr *h;
 	size_t ncap;
@@ -1182,7 +1242,8 @@ server_hdr_add(struct http_hdr **arr, size_t *n, const char *name,
 			return -1;
 		*arr = h;
 	}
-	if ((b = malloc(nl + vl + 2)) == NULL)
+	if (nl > SIZE_MAX / 2 - 2 || vl > SIZE_MAX / 2 ||
+	    (b = server_blk_alloc(blk, nl + vl + 2)) == NULL)
 		return -1;
 	memcpy(b, name, nl);
 	b[nl] = '\0';
@@ -1201,7 +1262,7 @@ http_req_add_header(struct http_req *r, const char *n, size_t nl,
 	struct http_hdr *h;
 	size_t i;
 
-	if (server_hdr_add(&r->hdrs, &r->nhdrs, n, nl, v, vl) == -1)
+	if (server_hdr_add(&r->hdrs, &r->nhdrs, &r->blk, n, nl, v, vl) == -1)
 		return -1;
 	h = &r->hdrs[r->nhdrs - 1];
 	for (i = 0; h->name[i] != '\0'; i++)
@@ -1389,10 +1450,12 @@ http_req_query(const struct http_req *r)
 const char *
 http_req_header(const struct http_req *r, const char *name)
 {
-	size_t i;
+	size_t i, len = strlen(name);
 
+	/* a field is "name\0value\0": the name's length is free */
 	for (i = 0; i < r->nhdrs; i++)
-		if (strcasecmp(r->hdrs[i].name, name) == 0)
+		if ((size_t)(r->hdrs[i].value - r->hdrs[i].name) == len + 1 &&
+		    strcasecmp(r->hdrs[i].name, name) == 0)
 			return r->hdrs[i].value;
 	return NULL;
 }
@@ -1475,8 +1538,8 @@ http_resp_status(struct http_resp *rs, int status)
 int
 http_resp_header(struct http_resp *rs, const char *name, const char *value)
 {
-	return server_hdr_add(&rs->hdrs, &rs->nhdrs, name, strlen(name), value,
-	    strlen(value));
+	return server_hdr_add(&rs->hdrs, &rs->nhdrs, &rs->blk, name,
+	    strlen(name), value, strlen(value));
 }
 
 static struct http_seg *
