@@ -3,13 +3,18 @@
  * metrics.c: the Prometheus registry behind GET /metrics.
  *
  * Owners register a collector once; a scrape runs every collector in
- * registration order and each writes its samples here.  HELP and TYPE
- * are written the first time a name appears in a scrape, so a collector
- * may emit several labelled samples of one metric (one per listener, one
- * per state) without repeating them.  The text goes into one growing
- * buffer, capped so a runaway collector cannot eat the daemon's memory.
+ * registration order and each writes its samples here.  Samples are kept
+ * until every collector has run, then written grouped by name in the
+ * order the names first appeared, with HELP and TYPE once per name, so a
+ * collector may emit several labelled samples of one metric (one per
+ * listener, one per state).  Two samples of one name and the same labels
+ * are one sample with their sum: every worker thread has its own CoAP and
+ * HTTPS front ends, each registering the same collectors, and /metrics
+ * shows the gateway's totals.  The text goes into one growing buffer,
+ * capped so a runaway collector cannot eat the daemon's memory.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +22,7 @@
 #include "metrics/metrics.h"
 #include "log.h"
 
-#define METRICS_MAX_COLLECTORS	32
-#define METRICS_MAX_NAMES	256
+#define METRICS_MAX_SAMPLES	4096	/* distinct ones in a scrape */
 #define METRICS_MAX_TEXT	(4u << 20)
 
 struct collector {
@@ -27,8 +31,17 @@ struct collector {
 };
 
 struct metrics {
-	struct collector c[METRICS_MAX_COLLECTORS];
-	size_t	 n;
+	struct collector *c;
+	size_t	 n, cap;
+};
+
+struct sample {
+	const char *name;		/* the collector's constants */
+	const char *help;
+	const char *type;
+	char	*labels;		/* a copy; "" for none */
+	double	 value;
+	size_t	 group;			/* first sample of this name */
 };
 
 struct metrics_out {
@@ -36,8 +49,8 @@ struct metrics_out {
 	size_t	 len;
 	size_t	 cap;
 	int	 failed;
-	const char *names[METRICS_MAX_NAMES];	/* seen in this scrape */
-	size_t	 nnames;
+	struct sample *s;		/* in the order they came */
+	size_t	 ns, caps;
 };
 
 struct metrics *
@@ -53,6 +66,8 @@ metrics_new(void)
 void
 metrics_free(struct metrics *m)
 {
+	if (m != NULL)
+		free(m->c);
 	free(m);
 }
 
@@ -61,9 +76,16 @@ metrics_register(struct metrics *m, metrics_collect_cb cb, void *arg)
 {
 	if (m == NULL || cb == NULL)
 		return -1;
-	if (m->n == METRICS_MAX_COLLECTORS) {
-		log_warnx("metrics: too many collectors");
-		return -1;
+	if (m->n == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 32;
+		struct collector *nc;
+
+		if ((nc = reallocarray(m->c, ncap, sizeof(*nc))) == NULL) {
+			log_warn("metrics_register");
+			return -1;
+		}
+		m->c = nc;
+		m->cap = ncap;
 	}
 	m->c[m->n].cb = cb;
 	m->c[m->n].arg = arg;
@@ -108,30 +130,78 @@ out_printf(struct metrics_out *o, const char *fmt, ...)
 	}
 }
 
-/* Writes HELP and TYPE the first time a name is used in this scrape. */
-static void
-out_describe(struct metrics_out *o, const char *name, const char *help,
-    const char *type)
-{
-	size_t	 i;
-
-	for (i = 0; i < o->nnames; i++)
-		if (strcmp(o->names[i], name) == 0)
-			return;
-	if (o->nnames < METRICS_MAX_NAMES)
-		o->names[o->nnames++] = name;
-	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
+/*
+ * Adds value to the sample of this name and labels, or keeps a new one.
+ * The name of an earlier sample is found by a linear walk: a scrape has
+ * a few hundred samples at most.
+ */
 static void
 out_sample(struct metrics_out *o, const char *name, const char *help,
     const char *type, const char *labels, double value)
 {
-	out_describe(o, name, help, type);
-	if (labels != NULL && labels[0] != '\0')
-		out_printf(o, "%s{%s} %.17g\n", name, labels, value);
-	else
-		out_printf(o, "%s %.17g\n", name, value);
+	struct sample *n;
+	size_t	 i, group = SIZE_MAX, ncap;
+
+	if (labels == NULL)
+		labels = "";
+	for (i = 0; i < o->ns && !o->failed; i++) {
+		if (strcmp(o->s[i].name, name) != 0)
+			continue;
+		group = o->s[i].group;
+		if (strcmp(o->s[i].labels, labels) == 0) {
+			o->s[i].value += value;
+			return;
+		}
+	}
+	if (o->failed)
+		return;
+	if (o->ns == o->caps) {
+		ncap = o->caps ? o->caps * 2 : 64;
+		if (ncap > METRICS_MAX_SAMPLES || (n = reallocarray(o->s,
+		    ncap, sizeof(*n))) == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->s = n;
+		o->caps = ncap;
+	}
+	n = &o->s[o->ns];
+	if ((n->labels = strdup(labels)) == NULL) {
+		o->failed = 1;
+		return;
+	}
+	n->name = name;
+	n->help = help;
+	n->type = type;
+	n->value = value;
+	n->group = group == SIZE_MAX ? o->ns : group;
+	o->ns++;
+}
+
+/* The samples, grouped by name, HELP and TYPE first. */
+static void
+out_write(struct metrics_out *o)
+{
+	const struct sample *s;
+	size_t	 g, i;
+
+	for (g = 0; g < o->ns; g++) {
+		if (o->s[g].group != g)
+			continue;	/* written with its group */
+		s = &o->s[g];
+		out_printf(o, "# HELP %s %s\n# TYPE %s %s\n", s->name,
+		    s->help, s->name, s->type);
+		for (i = g; i < o->ns; i++) {
+			s = &o->s[i];
+			if (s->group != g)
+				continue;
+			if (s->labels[0] != '\0')
+				out_printf(o, "%s{%s} %.17g\n", s->name,
+				    s->labels, s->value);
+			else
+				out_printf(o, "%s %.17g\n", s->name, s->value);
+		}
+	}
 }
 
 void
@@ -161,6 +231,10 @@ metrics_render(struct metrics *m, size_t *len)
 	o.buf[0] = '\0';
 	for (i = 0; m != NULL && i < m->n; i++)
 		m->c[i].cb(m->c[i].arg, &o);
+	out_write(&o);
+	for (i = 0; i < o.ns; i++)
+		free(o.s[i].labels);
+	free(o.s);
 	if (o.failed) {
 		log_warnx("metrics: exposition too large or out of memory");
 		free(o.buf);
