@@ -111,6 +111,7 @@ struct core {
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	struct xfer_table *xfer;	/* bytes delivered per device */
+	int	 worker;		/* a worker's: xfer is the main one's */
 	uint64_t rng;			/* xorshift state, for the jitter */
 	struct watch_table *watches;	/* devices waiting for a notice */
 	char	 notice_job[OTA_ID_MAX + 1];	/* the last check's notice */
@@ -290,9 +291,46 @@ core_free(struct core *c)
 	free(c->dyn);
 	free(c->due);
 	grant_table_free(c->grants);
-	xfer_free(c->xfer);
+	if (!c->worker)
+		xfer_free(c->xfer);
 	watch_table_free(c->watches);
 	free(c);
+}
+
+/*
+ * A worker thread's core: the same store, the main core's transfer table
+ * (a device may go on downloading on another worker's connection), its
+ * own rows, grants (keyed by its own connections) and watches (the
+ * devices waiting on its own sessions and connections).
+ */
+struct core *
+core_new_worker(struct core *main, const struct config *cfg)
+{
+	struct core *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("core_new_worker");
+		return NULL;
+	}
+	c->worker = 1;
+	c->xfer = main->xfer;
+	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
+	c->grants = grant_table_new();
+	c->watches = watch_table_new();
+	if (c->rows == NULL || c->grants == NULL || c->watches == NULL) {
+		log_warn("core_new_worker");
+		core_free(c);
+		return NULL;
+	}
+	c->st = main->st;
+	c->cfg = cfg;
+	c->clock = main->clock;
+	c->clock_arg = main->clock_arg;
+	if (crypto_random(&c->rng, sizeof(c->rng)) == -1 || c->rng == 0)
+		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms() ^
+		    (uintptr_t)c;
+	core_apply_config(c);
+	return c;
 }
 
 void
@@ -300,7 +338,8 @@ core_set_config(struct core *c, const struct config *cfg)
 {
 	c->cfg = cfg;
 	core_apply_config(c);
-	core_history_max_record(c);
+	if (!c->worker)
+		core_history_max_record(c);
 }
 
 void
@@ -1873,6 +1912,13 @@ fail:
 	store_txn_abort(txn);
 	if (rc != STORE_ENOTFOUND)
 		log_warnx("job %s: tick: %s", id, store_strerror(rc));
+}
+
+void
+core_tick_worker(struct core *c)
+{
+	grant_sweep(c->grants, core_now(c));
+	c->dyn_jobs = 0;	/* the next check reads the open ones again */
 }
 
 void

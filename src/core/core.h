@@ -105,6 +105,12 @@ struct core;
  */
 struct core *core_new(struct store *st, const struct config *cfg);
 void	 core_free(struct core *);	/* accepts NULL */
+/*
+ * The core of a worker thread (main.c, worker.c), used by that thread
+ * only: it shares main's store and transfer table, and main must outlive
+ * it.  Its tick is core_tick_worker; core_tick runs on main's alone.
+ */
+struct core *core_new_worker(struct core *main, const struct config *cfg);
 /* The configuration changed (SIGHUP): reread what is reloadable. */
 void	 core_set_config(struct core *, const struct config *);
 
@@ -149,6 +155,8 @@ int	 core_device_auth(struct core *, const char *device,
 
 /* Time-driven rules (timeouts, retries, windows); call about once a second. */
 void	 core_tick(struct core *, int64_t now);
+/* A worker core's second: old grants dropped, dynamic jobs read again. */
+void	 core_tick_worker(struct core *);
 
 /* Clock, injectable for tests (NULL restores the real clock). */
 void	 core_set_clock(struct core *, int64_t (*now)(void *), void *arg);

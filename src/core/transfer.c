@@ -4,6 +4,7 @@
  * in a hash table of the transfers seen lately, written to the store at
  * the steps transfer.h names.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct xfer {
 };
 
 struct xfer_table {
+	pthread_mutex_t	 lock;		/* every call: workers share it */
 	struct store	*st;
 	struct xfer	*b[XFER_BUCKETS];
 	size_t		 n;
@@ -60,6 +62,10 @@ xfer_new(struct store *st)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
 	t->st = st;
 	return t;
 }
@@ -214,15 +220,13 @@ xfer_find(struct xfer_table *t, const char *device, const char *fwid,
 	return e;
 }
 
-void
-xfer_sent(struct xfer_table *t, const char *device, const char *fwid,
+static void
+xfer_sent_locked(struct xfer_table *t, const char *device, const char *fwid,
     uint64_t off, uint64_t len, uint64_t size, int64_t now)
 {
 	struct xfer *e;
 
-	if (t == NULL || device == NULL || fwid == NULL || size == 0 ||
-	    strlen(device) > OTA_ID_MAX || strlen(fwid) > OTA_ID_MAX ||
-	    (e = xfer_find(t, device, fwid, size, now)) == NULL)
+	if ((e = xfer_find(t, device, fwid, size, now)) == NULL)
 		return;
 	e->seen = now;
 	if (e->size != size) {		/* another image of that id */
@@ -237,6 +241,18 @@ xfer_sent(struct xfer_table *t, const char *device, const char *fwid,
 }
 
 void
+xfer_sent(struct xfer_table *t, const char *device, const char *fwid,
+    uint64_t off, uint64_t len, uint64_t size, int64_t now)
+{
+	if (t == NULL || device == NULL || fwid == NULL || size == 0 ||
+	    strlen(device) > OTA_ID_MAX || strlen(fwid) > OTA_ID_MAX)
+		return;
+	pthread_mutex_lock(&t->lock);
+	xfer_sent_locked(t, device, fwid, off, len, size, now);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
 xfer_tick(struct xfer_table *t, int64_t now)
 {
 	struct xfer **pp;
@@ -244,6 +260,7 @@ xfer_tick(struct xfer_table *t, int64_t now)
 
 	if (t == NULL)
 		return;
+	pthread_mutex_lock(&t->lock);
 	for (i = 0; i < XFER_BUCKETS; i++) {
 		pp = &t->b[i];
 		while (*pp != NULL) {
@@ -259,12 +276,20 @@ xfer_tick(struct xfer_table *t, int64_t now)
 				pp = &(*pp)->next;
 		}
 	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 size_t
-xfer_count(const struct xfer_table *t)
+xfer_count(struct xfer_table *t)
 {
-	return t != NULL ? t->n : 0;
+	size_t	 n;
+
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	n = t->n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 void
@@ -283,5 +308,6 @@ xfer_free(struct xfer_table *t)
 				    e->seen), e->seen);
 			free(e);
 		}
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

@@ -18,6 +18,10 @@
  * Between events the record alone is written when the transfer pauses
  * for 2 s, so the operator views are exact soon after a device stops.
  * Entries idle for 10 minutes are forgotten once written.
+ *
+ * One table serves every worker thread (a device may resume its download
+ * on a connection another worker accepted): each call takes the table's
+ * lock.
  */
 #ifndef OTAGW_TRANSFER_H
 #define OTAGW_TRANSFER_H
@@ -34,6 +38,6 @@ void	 xfer_sent(struct xfer_table *, const char *device,
 	    int64_t now);
 void	 xfer_tick(struct xfer_table *, int64_t now);
 /* Entries held (tests, metrics). */
-size_t	 xfer_count(const struct xfer_table *);
+size_t	 xfer_count(struct xfer_table *);
 
 #endif
