@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,12 @@ struct tls_server {
 	int	 verify_clients;
 	EVP_CIPHER *aes;		/* AES-256-CBC, fetched once */
 	unsigned rotate_s;		/* ticket key rotation interval */
+	/*
+	 * Worker threads share a server (OpenSSL's context and session
+	 * cache lock themselves): the keys and the sweep's time are
+	 * under lock.
+	 */
+	pthread_mutex_t lock;
 	struct tls_ticket_key keys[2];	/* current, previous */
 	int64_t	 flushed;		/* last sweep of expired sessions */
 };
@@ -238,27 +245,39 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
 	struct tls_server *ts = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	int i;
+	struct tls_ticket_key k;
+	int i, found = -1, rc;
 
-	if (ts == NULL || tls_ticket_rotate(ts) == -1)
+	if (ts == NULL)
 		return enc ? 0 : -1;
+	pthread_mutex_lock(&ts->lock);
+	if (tls_ticket_rotate(ts) == -1) {
+		pthread_mutex_unlock(&ts->lock);
+		return enc ? 0 : -1;
+	}
+	for (i = 0; i < 2 && found == -1; i++)
+		if (ts->keys[i].valid && (enc ||
+		    memcmp(name, ts->keys[i].name, 16) == 0))
+			found = i;
+	if (found != -1)
+		k = ts->keys[found];
+	pthread_mutex_unlock(&ts->lock);
+	if (found == -1)
+		return 0;	/* a key we no longer have */
 	if (enc) {
 		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ts->aes)) != 1)
-			return 0;
-		memcpy(name, ts->keys[0].name, 16);
-		return tls_ticket_key_use(ts, &ts->keys[0], iv, cctx, hctx,
-		    1) == 0 ? 1 : 0;
-	}
-	for (i = 0; i < 2; i++) {
-		if (!ts->keys[i].valid ||
-		    memcmp(name, ts->keys[i].name, 16) != 0)
-			continue;
-		if (tls_ticket_key_use(ts, &ts->keys[i], iv, cctx, hctx,
-		    0) == -1)
-			return -1;
-		return i == 0 ? 1 : 2;
-	}
-	return 0;
+			rc = 0;
+		else {
+			memcpy(name, k.name, 16);
+			rc = tls_ticket_key_use(ts, &k, iv, cctx, hctx, 1) ==
+			    0 ? 1 : 0;
+		}
+	} else if (tls_ticket_key_use(ts, &k, iv, cctx, hctx, 0) == -1)
+		rc = -1;
+	else
+		rc = found == 0 ? 1 : 2;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return rc;
 }
 
 /*
@@ -344,6 +363,10 @@ tls_server_new(const char *cert, const char *key, const char *client_ca)
 		log_warn("tls: server");
 		return NULL;
 	}
+	if (pthread_mutex_init(&ts->lock, NULL) != 0) {
+		free(ts);
+		return NULL;
+	}
 	if ((ts->ctx = tls_ctx_common(TLS_server_method())) == NULL) {
 		tls_log_errors("tls: server context");
 		goto fail;
@@ -395,6 +418,7 @@ tls_server_free(struct tls_server *ts)
 	SSL_CTX_free(ts->ctx);
 	EVP_CIPHER_free(ts->aes);
 	OPENSSL_cleanse(ts->keys, sizeof(ts->keys));
+	pthread_mutex_destroy(&ts->lock);
 	free(ts);
 }
 
@@ -420,9 +444,15 @@ void
 tls_server_take_ticket_keys(struct tls_server *to,
     const struct tls_server *from)
 {
+	struct tls_server *f = (struct tls_server *)from;
+
 	if (to == NULL || from == NULL || to == from)
 		return;
+	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&to->lock);
 	memcpy(to->keys, from->keys, sizeof(to->keys));
+	pthread_mutex_unlock(&to->lock);
+	pthread_mutex_unlock(&f->lock);
 }
 
 struct tls_client *
@@ -488,11 +518,14 @@ tls_conn_accept(struct tls_server *ts, int fd)
 {
 	struct tls_conn *c;
 	int64_t	 now = tls_mono_s();
+	int	 sweep;
 
-	if (now - ts->flushed >= TLS_FLUSH_S) {
+	pthread_mutex_lock(&ts->lock);
+	if ((sweep = now - ts->flushed >= TLS_FLUSH_S))
 		ts->flushed = now;
+	pthread_mutex_unlock(&ts->lock);
+	if (sweep)
 		SSL_CTX_flush_sessions(ts->ctx, (long)time(NULL));
-	}
 	if ((c = tls_conn_new(ts->ctx, fd)) == NULL)
 		return NULL;
 	c->verify_clients = ts->verify_clients;
