@@ -108,6 +108,7 @@ struct coapfront_stats {
 struct coapfront {
 	struct core	*core;
 	struct ev	*ev;
+	int		 share;		/* enum listen_share */
 	struct coapfront_ep eps[COAPFRONT_EPS];
 	size_t		 neps;
 	struct coapsess_table *sessions;
@@ -777,7 +778,7 @@ coapfront_bind(struct coapfront *cf, const struct sockaddr *sa,
 		return -1;
 	}
 	ep = &cf->eps[cf->neps];
-	if ((ep->sock = udp_open(sa, len)) == NULL)
+	if ((ep->sock = udp_open(sa, len, cf->share)) == NULL)
 		return -1;
 	ep->cf = cf;
 	ep->idx = (unsigned)cf->neps;
@@ -860,7 +861,7 @@ coapfront_listen(struct coapfront *cf, const struct config_listen *l,
 
 struct coapfront *
 coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
-    struct metrics *metrics)
+    struct metrics *metrics, int share)
 {
 	struct coapfront *cf;
 	struct coapsess_limits lim;
@@ -871,6 +872,7 @@ coapfront_new(const struct config *cfg, struct core *core, struct ev *ev,
 	}
 	cf->core = core;
 	cf->ev = ev;
+	cf->share = share;
 	cf->now = ev_now_ms();
 	coapmsg_log_setup();
 	coaphandler_init(&cf->handler, core, cfg->max_body);

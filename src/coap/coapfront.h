@@ -23,10 +23,12 @@ struct coapfront;
  * Binds every enabled CoAP listener and hooks into ev; registers the
  * datagram counters with metrics (NULL: none).  Returns NULL (with the
  * reason logged) when a listener cannot be set up.  A configuration with
- * no CoAP listener gives a valid, idle front end.
+ * no CoAP listener gives a valid, idle front end.  share (enum
+ * listen_share, util/share.h) says whether other workers bind the same
+ * addresses; each worker has a front end of its own.
  */
 struct coapfront *coapfront_new(const struct config *, struct core *,
-	    struct ev *, struct metrics *);
+	    struct ev *, struct metrics *, int share);
 /*
  * Accepts NULL.  Call it after ev_run has returned (the event loop has no
  * way to drop the prepare hook) and before core_free and store_close:

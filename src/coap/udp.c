@@ -25,6 +25,7 @@
 
 #include "coap/udp.h"
 #include "log.h"
+#include "util/share.h"
 
 /* Control bytes per slot: IPv4 and IPv6 packet info together. */
 #define UDP_CTL		128
@@ -63,7 +64,7 @@ udp_is_wildcard(const struct sockaddr *sa)
 }
 
 struct udp_sock *
-udp_open(const struct sockaddr *sa, socklen_t len)
+udp_open(const struct sockaddr *sa, socklen_t len, int share)
 {
 	struct udp_sock *s;
 	int on = 1, off = 0, saved;
@@ -94,7 +95,8 @@ udp_open(const struct sockaddr *sa, socklen_t len)
 		    IPV6_RECVPKTINFO, &on, sizeof(on)) == -1)
 			goto fail;
 	}
-	if (bind(s->fd, sa, len) == -1)
+	if (listen_share_prepare(s->fd, SOCK_DGRAM, sa, len, share) == -1 ||
+	    bind(s->fd, sa, len) == -1)
 		goto fail;
 	len = sizeof(s->bound);
 	if (getsockname(s->fd, &s->bound.sa, &len) == -1)

@@ -63,10 +63,11 @@ struct udp_stats {
 struct udp_sock;
 
 /*
- * Binds a non-blocking socket to addr (a v6 wildcard accepts IPv4 too).
- * NULL with errno set when it fails.
+ * Binds a non-blocking socket to addr (a v6 wildcard accepts IPv4 too),
+ * shared with other workers' as share says (enum listen_share).  NULL
+ * with errno set when it fails.
  */
-struct udp_sock *udp_open(const struct sockaddr *, socklen_t);
+struct udp_sock *udp_open(const struct sockaddr *, socklen_t, int share);
 void	 udp_close(struct udp_sock *);		/* accepts NULL */
 int	 udp_fd(const struct udp_sock *);
 /* The bound address (for logs and URLs). */

@@ -1212,7 +1212,7 @@ dev_limits(const struct config *cfg, struct http_limits *lim)
 
 struct httpdev *
 httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
-    struct tls_server *tls, struct metrics *metrics)
+    struct tls_server *tls, struct metrics *metrics, int share)
 {
 	struct httpdev *hd;
 	struct http_limits lim;
@@ -1233,6 +1233,7 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 	hd->core = core;
 	hd->metrics = metrics;
 	dev_limits(cfg, &lim);
+	lim.share = share;
 	hd->srv = http_server_new(ev, ev != NULL ? cfg->https.host : NULL,
 	    cfg->https.port, tls, &lim, &hd->handler, "https");
 	if (hd->srv == NULL) {

@@ -26,10 +26,11 @@ struct httpdev;
 /*
  * Binds cfg->https; NULL with the reason logged.  With ev NULL nothing is
  * bound: unit tests make detached connections (src/http/conn.h) on
- * httpdev_server() and feed them requests.
+ * httpdev_server() and feed them requests.  share (enum listen_share,
+ * util/share.h) says whether other workers bind the same address.
  */
 struct httpdev *httpdev_new(const struct config *, struct core *,
-	    struct ev *, struct tls_server *, struct metrics *);
+	    struct ev *, struct tls_server *, struct metrics *, int share);
 void	 httpdev_free(struct httpdev *);	/* NULL ok */
 void	 httpdev_set_config(struct httpdev *, const struct config *);
 /*

@@ -84,6 +84,11 @@ struct http_limits {
 	 * block from its HEADERS frame to its last CONTINUATION.
 	 */
 	unsigned header_timeout_s;
+	/*
+	 * Not a limit: whether other workers' listeners bind the same
+	 * address (enum listen_share, util/share.h).  0: alone.
+	 */
+	int	 share;
 };
 
 /*
@@ -96,6 +101,8 @@ struct http_server *http_server_new(struct ev *, const char *host,
 	    unsigned port, struct tls_server *, const struct http_limits *,
 	    const struct http_handler *, const char *name /* for logs */);
 void	 http_server_free(struct http_server *);	/* NULL ok */
+/* The port it listens on (what port 0 was given); 0 when it does not. */
+unsigned http_server_port(const struct http_server *);
 /*
  * The daemon stops: closes the listening socket, says GOAWAY on HTTP/2
  * (streams under way finish), lets HTTP/1.1 answer the request in

@@ -46,6 +46,7 @@
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
+#include "util/share.h"
 #include "store/image.h"
 #include "tls/tls.h"
 
@@ -860,7 +861,7 @@ server_sweep_cb(void *arg)
 }
 
 static int
-server_listen(const char *host, unsigned port, const char *name)
+server_listen(const char *host, unsigned port, const char *name, int share)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char sport[16];
@@ -884,7 +885,9 @@ server_listen(const char *host, unsigned port, const char *name)
 		if (fd == -1)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		if (listen_share_prepare(fd, SOCK_STREAM, ai->ai_addr,
+		    ai->ai_addrlen, share) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, 511) == 0)
 			break;
 		log_warn("%s: bind %s port %u", name, host ? host : "*",
@@ -919,7 +922,8 @@ http_server_new(struct ev *ev, const char *host, unsigned port,
 		goto fail;
 	if (host == NULL)
 		return srv;	/* detached: for tests and fuzzers */
-	if ((srv->fd = server_listen(host, port, srv->name)) == -1)
+	if ((srv->fd = server_listen(host, port, srv->name, lim != NULL ?
+	    lim->share : 0)) == -1)
 		goto fail;
 	/*
 	 * Accept a connection only once its first bytes (the ClientHello)
@@ -944,6 +948,22 @@ fail:
 	free(srv->name);
 	free(srv);
 	return NULL;
+}
+
+unsigned
+http_server_port(const struct http_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (srv == NULL || srv->fd == -1 ||
+	    getsockname(srv->fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
 }
 
 void

@@ -405,7 +405,7 @@ setup(void)
 	f.cfg.coaps.port = 0;
 	if ((ev = ev_new()) == NULL || (mx = metrics_new()) == NULL ||
 	    (parser = coapmsg_parser_new()) == NULL ||
-	    (cf = coapfront_new(&f.cfg, f.core, ev, mx)) == NULL) {
+	    (cf = coapfront_new(&f.cfg, f.core, ev, mx, 0)) == NULL) {
 		fprintf(stderr, "set-up failed\n");
 		exit(1);
 	}

@@ -206,7 +206,7 @@ setup(void)
 	for (i = 0; i < 32; i++)
 		snprintf(etag + 1 + 2 * i, 3, "%02x", fw.sha256[i]);
 	strcat(etag, "\"");
-	hd = httpdev_new(&f.cfg, f.core, NULL, NULL, NULL);
+	hd = httpdev_new(&f.cfg, f.core, NULL, NULL, NULL, 0);
 	if (hd == NULL || (srv = httpdev_server(hd)) == NULL) {
 		fprintf(stderr, "httpdev_new failed\n");
 		exit(1);
