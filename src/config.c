@@ -82,6 +82,7 @@ static const struct config_key config_keys[] = {
 	{ "map_size", CT_SIZE, F(map_size), 16 * MIB, 16 * TIB, 0, 0 },
 	{ "map_size_max", CT_SIZE, F(map_size_max), 16 * MIB, 16 * TIB, 0, 1 },
 	{ "log_level", CT_LEVEL, F(log_level), 0, 2, 0, 1 },
+	{ "workers", CT_NUMBER, F(workers), 0, CONFIG_WORKERS_MAX, 0, 0 },
 
 	{ "coap_listen", CT_LISTEN, F(coap), 0, 0, 0, 0 },
 	{ "coaps_listen", CT_LISTEN, F(coaps), 0, 0, 0, 0 },

@@ -21,6 +21,7 @@
 
 #define CONFIG_STR	256
 #define CONFIG_PATH	1024
+#define CONFIG_WORKERS_MAX 64	/* workers: threads at most */
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/usr/local/etc"
@@ -48,6 +49,7 @@ struct config {
 	uint64_t map_size;		/* map_size: LMDB map size */
 	uint64_t map_size_max;		/* map_size_max: it grows up to */
 	int	log_level;		/* log_level: warn | info | debug */
+	unsigned workers;		/* workers: threads, 0 = one per CPU */
 
 	/* CoAP devices */
 	struct config_listen coap;	/* coap_listen (default off) */

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coap/coapfront.h"
@@ -45,13 +46,16 @@
 #include "core/watch.h"
 #include "ev.h"
 #include "http/device.h"
+#include "http/http.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
 #include "relay/relay.h"
 #include "store/store.h"
 #include "tls/tls.h"
+#include "util/share.h"
 #include "util/validate.h"
+#include "worker.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -66,6 +70,9 @@ struct otagw {
 	int		 foreground;
 	int		 verbose;	/* number of -v */
 	struct config	 cfg;		/* running configuration */
+	struct config	 wcfg;		/* cfg as each worker applies it */
+	unsigned	 nworkers;	/* main's thread is worker 0 */
+	struct worker	*workers[CONFIG_WORKERS_MAX];	/* 1..nworkers-1 */
 
 	struct store	*st;
 	struct core	*core;
@@ -237,6 +244,13 @@ otagw_tls_new(const struct config *cfg, const char *device_ca)
 	return ts;
 }
 
+/* How main's listeners share their addresses with the other workers'. */
+static int
+otagw_share(const struct otagw *gw)
+{
+	return gw->nworkers > 1 ? LISTEN_SHARE_FIRST : LISTEN_ALONE;
+}
+
 /* HTTPS devices: the TLS context, then the listener.  0 or -1. */
 static int
 otagw_start_https(struct otagw *gw)
@@ -253,8 +267,8 @@ otagw_start_https(struct otagw *gw)
 		    " or device_ca " : "", cfg->device_ca);
 		return -1;
 	}
-	if ((gw->httpdev = httpdev_new(cfg, gw->core, gw->ev, gw->tls,
-	    gw->metrics)) == NULL) {
+	if ((gw->httpdev = httpdev_new(&gw->wcfg, gw->core, gw->ev, gw->tls,
+	    gw->metrics, otagw_share(gw))) == NULL) {
 		log_warnx("cannot start the HTTPS device listener");
 		return -1;
 	}
@@ -295,11 +309,11 @@ otagw_start_admin(struct otagw *gw)
  * them, connections already open keep theirs.  Files that do not load
  * leave the running ones in place.
  */
-static void
+static struct tls_server *
 otagw_reload_tls(struct otagw *gw)
 {
 	const struct config *cfg = &gw->cfg;
-	struct tls_server *tls;
+	struct tls_server *tls, *old = NULL;
 
 	if (gw->tls != NULL) {
 		if ((tls = otagw_tls_new(cfg, cfg->device_ca)) == NULL)
@@ -311,7 +325,7 @@ otagw_reload_tls(struct otagw *gw)
 		else {
 			tls_server_take_ticket_keys(tls, gw->tls);
 			httpdev_set_tls(gw->httpdev, tls);
-			tls_server_free(gw->tls);
+			old = gw->tls;	/* the workers may still use it */
 			gw->tls = tls;
 		}
 	}
@@ -327,12 +341,45 @@ otagw_reload_tls(struct otagw *gw)
 			gw->admin_tls = tls;
 		}
 	}
+	return old;
+}
+
+/*
+ * The workers apply the new configuration and TLS context (when not
+ * NULL) in their threads; the context they used before is freed once all
+ * of them have switched (they answer their mailbox within milliseconds;
+ * one that does not within two seconds keeps the old one, which is then
+ * never freed rather than freed under it).
+ */
+static void
+otagw_reload_workers(struct otagw *gw, struct tls_server *old)
+{
+	struct timespec ms = { 0, 1000000 };
+	unsigned i, waited, left;
+
+	for (i = 1; i < gw->nworkers; i++)
+		worker_reload(gw->workers[i], &gw->wcfg, old != NULL ?
+		    gw->tls : NULL);
+	for (waited = 0; waited < 2000; waited++) {
+		for (i = 1, left = 0; i < gw->nworkers; i++)
+			left += !worker_applied(gw->workers[i]);
+		if (left == 0)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	if (left > 0)
+		log_warnx("SIGHUP: %u worker%s still busy after 2 s; the old "
+		    "TLS context stays in memory", left, left == 1 ? "" :
+		    "s");
+	else if (old != NULL)
+		tls_server_free(old);
 }
 
 static void
 otagw_reload(struct otagw *gw)
 {
 	struct config next;
+	struct tls_server *old;
 	char *errs = NULL, *line, *save = NULL;
 	size_t errlen = 0;
 	FILE *fp;
@@ -357,12 +404,14 @@ otagw_reload(struct otagw *gw)
 		return;
 	}
 	ignored = config_reload(&gw->cfg, &next);
-	otagw_reload_tls(gw);
+	worker_config(&gw->cfg, gw->nworkers, &gw->wcfg);
+	old = otagw_reload_tls(gw);
 	log_set_level(level_for(gw));
 	store_set_map_max(gw->st, (size_t)gw->cfg.map_size_max);
-	core_set_config(gw->core, &gw->cfg);
-	coapfront_set_config(gw->cf, &gw->cfg);
-	httpdev_set_config(gw->httpdev, &gw->cfg);
+	core_set_config(gw->core, &gw->wcfg);
+	coapfront_set_config(gw->cf, &gw->wcfg);
+	httpdev_set_config(gw->httpdev, &gw->wcfg);
+	otagw_reload_workers(gw, old);
 	relay_set_config(gw->relay, &gw->cfg);
 	admin_set_config(gw->admin, &gw->cfg);
 	if (ignored > 0)
@@ -405,7 +454,13 @@ otagw_signal_cb(int fd, uint32_t events, void *arg)
 static size_t
 otagw_busy(const struct otagw *gw)
 {
-	return httpdev_connections(gw->httpdev) + admin_connections(gw->admin);
+	size_t n = httpdev_connections(gw->httpdev) +
+	    admin_connections(gw->admin);
+	unsigned i;
+
+	for (i = 1; i < gw->nworkers; i++)
+		n += worker_busy(gw->workers[i]);
+	return n;
 }
 
 static void
@@ -441,6 +496,7 @@ static void
 otagw_stop(struct otagw *gw, const char *sig)
 {
 	size_t busy;
+	unsigned i;
 
 	if (gw->drain_until != 0) {
 		log_info("%s again: stopping at once", sig);
@@ -451,7 +507,11 @@ otagw_stop(struct otagw *gw, const char *sig)
 	gw->drain_until = ev_now_ms() + (int64_t)gw->cfg.shutdown_timeout *
 	    1000;
 	coapfront_drain(gw->cf);
+	for (i = 1; i < gw->nworkers; i++)
+		worker_drain(gw->workers[i]);
 	busy = httpdev_drain(gw->httpdev) + admin_drain(gw->admin);
+	for (i = 1; i < gw->nworkers; i++)
+		busy += worker_busy(gw->workers[i]);
 	if (busy == 0 || gw->cfg.shutdown_timeout == 0) {
 		log_info("%s: stopping", sig);
 		ev_stop(gw->ev);
@@ -525,6 +585,34 @@ otagw_push_cb(void *arg)
 
 /* Start-up and shutdown ------------------------------------------------ */
 
+/*
+ * Workers 1..nworkers-1 (worker.h), bound to the addresses main's
+ * listeners have (a port 0 in the configuration means the one main was
+ * given), their threads not started yet.  0 or -1.
+ */
+static int
+otagw_start_workers(struct otagw *gw)
+{
+	struct config wcfg = gw->wcfg;
+	unsigned i;
+
+	if (worker_metrics_main(gw->metrics, gw->nworkers) == -1)
+		log_warnx("workers: cannot register metrics");
+	if (gw->nworkers <= 1)
+		return 0;
+	if (wcfg.coap.enabled && wcfg.coap.port == 0)
+		wcfg.coap.port = coapfront_port(gw->cf, 0);
+	if (wcfg.coaps.enabled && wcfg.coaps.port == 0)
+		wcfg.coaps.port = coapfront_port(gw->cf, 1);
+	if (wcfg.https.enabled && wcfg.https.port == 0)
+		wcfg.https.port = http_server_port(httpdev_server(gw->httpdev));
+	for (i = 1; i < gw->nworkers; i++)
+		if ((gw->workers[i] = worker_new(i, &wcfg, gw->core, gw->tls,
+		    gw->metrics)) == NULL)
+			return -1;
+	return 0;
+}
+
 static int
 otagw_state_dir(const char *dir)
 {
@@ -596,6 +684,7 @@ otagw_start(struct otagw *gw)
 {
 	char coap[CONFIG_STR + 16], coaps[CONFIG_STR + 16];
 	char https[CONFIG_STR + 16], admin[CONFIG_STR + 16];
+	unsigned i;
 	int rc;
 
 	if ((rc = store_open(gw->cfg.state_dir, (size_t)gw->cfg.map_size,
@@ -605,7 +694,9 @@ otagw_start(struct otagw *gw)
 		return -1;
 	}
 	store_set_map_max(gw->st, (size_t)gw->cfg.map_size_max);
-	if ((gw->core = core_new(gw->st, &gw->cfg)) == NULL) {
+	gw->nworkers = worker_count(&gw->cfg);
+	worker_config(&gw->cfg, gw->nworkers, &gw->wcfg);
+	if ((gw->core = core_new(gw->st, &gw->wcfg)) == NULL) {
 		log_warnx("cannot set up the request core");
 		return -1;
 	}
@@ -623,8 +714,8 @@ otagw_start(struct otagw *gw)
 		return -1;
 	if (core_watch_metrics(gw->core, gw->metrics) == -1)
 		log_warnx("push: cannot register metrics");
-	if ((gw->cf = coapfront_new(&gw->cfg, gw->core, gw->ev,
-	    gw->metrics)) == NULL) {
+	if ((gw->cf = coapfront_new(&gw->wcfg, gw->core, gw->ev,
+	    gw->metrics, otagw_share(gw))) == NULL) {
 		log_warnx("cannot start the CoAP listeners");
 		return -1;
 	}
@@ -637,24 +728,37 @@ otagw_start(struct otagw *gw)
 	}
 	if (otagw_start_admin(gw) == -1)
 		return -1;
+	if (otagw_start_workers(gw) == -1)
+		return -1;
 	/* Everything that may need root is done: give it up. */
 	if (privs_drop(gw->cfg.user, gw->cfg.state_dir) == -1)
 		return -1;
+	for (i = 1; i < gw->nworkers; i++)
+		if (worker_start(gw->workers[i]) == -1)
+			return -1;
 	listen_text(&gw->cfg.coap, coap, sizeof(coap));
 	listen_text(&gw->cfg.coaps, coaps, sizeof(coaps));
 	listen_text(&gw->cfg.https, https, sizeof(https));
 	listen_text(&gw->cfg.admin, admin, sizeof(admin));
 	log_info("otagw ready: coap %s, coaps %s, https %s, admin %s, state %s,"
-	    " gateway %s", coap, coaps, https, admin, gw->cfg.state_dir,
-	    gw->cfg.gateway_id);
+	    " gateway %s, %u worker%s", coap, coaps, https, admin,
+	    gw->cfg.state_dir, gw->cfg.gateway_id, gw->nworkers,
+	    gw->nworkers == 1 ? "" : "s");
 	return 0;
 }
 
 static void
 otagw_cleanup(struct otagw *gw)
 {
+	unsigned i;
+
 	admin_free(gw->admin);
 	gw->admin = NULL;
+	/* the workers' threads end before anything they share goes */
+	for (i = 1; i < gw->nworkers; i++) {
+		worker_free(gw->workers[i]);
+		gw->workers[i] = NULL;
+	}
 	if (gw->admin_tls != NULL)
 		tls_server_free(gw->admin_tls);
 	gw->admin_tls = NULL;

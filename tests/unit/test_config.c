@@ -531,6 +531,7 @@ static const char full_conf[] =
     "map_size 4G\n"
     "map_size_max 64G\n"
     "log_level warn\n"
+    "workers 3\n"
     "coap_listen 0.0.0.0:5683\n"
     "coaps_listen [::]:5684\n"
     "coap_public_url coap://gw.example\n"
