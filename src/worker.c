@@ -89,6 +89,15 @@ worker_config(const struct config *cfg, unsigned n, struct config *out)
 	out->coap_max_sessions = share_of(cfg->coap_max_sessions, n);
 	out->coap_max_handshakes = share_of(cfg->coap_max_handshakes, n);
 	out->push_max_watchers = share_of(cfg->push_max_watchers, n);
+	/*
+	 * The kernel spreads one source's connections and sessions over
+	 * the workers by port: each takes its share of the source's limit.
+	 */
+	out->coap_handshakes_per_source = share_of(
+	    cfg->coap_handshakes_per_source, n);
+	out->coap_handshakes_per_net = share_of(cfg->coap_handshakes_per_net,
+	    n);
+	out->max_conns_per_source = share_of(cfg->max_conns_per_source, n);
 }
 
 /* The worker's thread --------------------------------------------------- */

@@ -35,6 +35,7 @@
  * its write transaction.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,8 @@ struct crow {
 	struct jobs_counts counts;	/* then its rows, counted */
 };
 
+#define CORE_DIRTY_MAX	1024	/* dirty jobs listed, then all are */
+
 struct core {
 	struct store *st;
 	const struct config *cfg;
@@ -112,6 +115,17 @@ struct core {
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	struct xfer_table *xfer;	/* bytes delivered per device */
 	int	 worker;		/* a worker's: xfer is the main one's */
+	struct core *main;		/* a worker's: main's core */
+	/*
+	 * Main's only: jobs whose rows a worker changed since the tick last
+	 * looked at them.  The tick's memory of their counts and due times
+	 * is stale: it passes over their rows again, and a report on main's
+	 * thread counts them in its transaction instead of trusting it.
+	 */
+	pthread_mutex_t dirty_lock;
+	char	(*dirty)[OTA_ID_MAX + 1];
+	size_t	 ndirty;
+	int	 dirty_all;		/* more than CORE_DIRTY_MAX */
 	uint64_t rng;			/* xorshift state, for the jitter */
 	struct watch_table *watches;	/* devices waiting for a notice */
 	char	 notice_job[OTA_ID_MAX + 1];	/* the last check's notice */
@@ -261,8 +275,14 @@ core_new(struct store *st, const struct config *cfg)
 	c->grants = grant_table_new();
 	c->xfer = xfer_new(st);
 	c->watches = watch_table_new();
+	c->dirty = calloc(CORE_DIRTY_MAX, sizeof(*c->dirty));
+	if (c->dirty != NULL && pthread_mutex_init(&c->dirty_lock,
+	    NULL) != 0) {
+		free(c->dirty);
+		c->dirty = NULL;
+	}
 	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL ||
-	    c->watches == NULL) {
+	    c->watches == NULL || c->dirty == NULL) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -293,6 +313,10 @@ core_free(struct core *c)
 	grant_table_free(c->grants);
 	if (!c->worker)
 		xfer_free(c->xfer);
+	if (c->dirty != NULL) {
+		pthread_mutex_destroy(&c->dirty_lock);
+		free(c->dirty);
+	}
 	watch_table_free(c->watches);
 	free(c);
 }
@@ -313,6 +337,7 @@ core_new_worker(struct core *main, const struct config *cfg)
 		return NULL;
 	}
 	c->worker = 1;
+	c->main = main;
 	c->xfer = main->xfer;
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->grants = grant_table_new();
@@ -455,6 +480,66 @@ peer_mismatch(const struct core_req *req, struct core_resp *resp)
  * The tick's memory of jobs.
  */
 
+
+/* A worker changed a row of job id: main's tick memory of it is stale. */
+static void
+dirty_mark(struct core *m, const char *id)
+{
+	size_t	 i;
+
+	pthread_mutex_lock(&m->dirty_lock);
+	for (i = 0; i < m->ndirty; i++)
+		if (strcmp(m->dirty[i], id) == 0)
+			break;
+	if (i == m->ndirty && !m->dirty_all) {
+		if (m->ndirty == CORE_DIRTY_MAX)
+			m->dirty_all = 1;
+		else
+			snprintf(m->dirty[m->ndirty++], OTA_ID_MAX + 1, "%s",
+			    id);
+	}
+	pthread_mutex_unlock(&m->dirty_lock);
+}
+
+/* Whether job id is dirty; take: and forget it. */
+static int
+dirty_test(struct core *m, const char *id, int take)
+{
+	size_t	 i;
+	int	 dirty;
+
+	if (m->dirty == NULL)
+		return 0;
+	pthread_mutex_lock(&m->dirty_lock);
+	dirty = m->dirty_all;
+	for (i = 0; i < m->ndirty && !dirty; i++)
+		if (strcmp(m->dirty[i], id) == 0) {
+			dirty = 1;
+			if (take)
+				memcpy(m->dirty[i], m->dirty[--m->ndirty],
+				    OTA_ID_MAX + 1);
+		}
+	pthread_mutex_unlock(&m->dirty_lock);
+	return dirty;
+}
+
+/* The tick's start: every job dirty when too many were (then none). */
+static int
+dirty_take_all(struct core *m)
+{
+	int	 all;
+
+	if (m->dirty == NULL)
+		return 0;
+	pthread_mutex_lock(&m->dirty_lock);
+	if ((all = m->dirty_all)) {
+		m->dirty_all = 0;
+		m->ndirty = 0;
+	}
+	pthread_mutex_unlock(&m->dirty_lock);
+	return all;
+}
+
 static struct tick_job *
 tj_find(struct core *c, const char *id, int create)
 {
@@ -484,11 +569,15 @@ static void
 tj_note(struct core *c, const struct job_rec *job,
     const struct jobdev_rec *jd, int orig)
 {
-	struct tick_job *tj = tj_find(c, job->id, 0);
+	struct tick_job *tj;
 	struct jobs_change ch;
 	int64_t	 due;
 
-	if (tj == NULL)
+	if (c->worker) {
+		dirty_mark(c->main, job->id);
+		return;
+	}
+	if ((tj = tj_find(c, job->id, 0)) == NULL)
 		return;
 	memset(&ch, 0, sizeof(ch));
 	ch.from = orig;
@@ -551,8 +640,11 @@ settle_now(struct core *c, struct store_txn *txn, struct job_rec *job,
 	if (orig == state || !jobs_jd_is_open(orig) ||
 	    jobs_jd_is_open(state))
 		return 0;
-	/* a job the tick has not counted yet (it is new) is counted here */
-	if (tj != NULL && tj->known) {
+	/*
+	 * A job the tick has not counted yet (it is new), or whose rows a
+	 * worker changed since, is counted here.
+	 */
+	if (tj != NULL && tj->known && !dirty_test(c, job->id, 0)) {
 		memset(&ch, 0, sizeof(ch));
 		ch.changed = 1;
 		ch.from = orig;
@@ -593,9 +685,13 @@ static void
 settle_note(struct core *c, const struct job_rec *job,
     const struct jobs_counts *counts)
 {
-	struct tick_job *tj = tj_find(c, job->id, 0);
+	struct tick_job *tj;
 
-	if (tj == NULL)
+	if (c->worker) {
+		dirty_mark(c->main, job->id);
+		return;
+	}
+	if ((tj = tj_find(c, job->id, 0)) == NULL)
 		return;
 	tj->counts = *counts;
 	if (job->state == JOB_COMPLETED)
@@ -1546,6 +1642,7 @@ struct tick_pick {
 	size_t	 n;
 	char	 stale[CORE_TICK_SCANS][OTA_ID_MAX + 1];	/* CREATING */
 	size_t	 nstale;
+	int	 all_dirty;	/* workers changed too many jobs to list */
 };
 
 static void	dyn_add(struct core *, const struct job_rec *);
@@ -1634,7 +1731,9 @@ tick_pick_cb(const struct job_rec *job, void *arg)
 		    p->now - job->finished >= JOBS_CREATING_STALE_MS ||
 		    p->now < job->finished);
 	else {
-		need = !tj->known || p->now - tj->scanned >= CORE_RESCAN_MS ||
+		need = !tj->known || p->all_dirty ||
+		    dirty_test(p->c, job->id, 0) ||
+		    p->now - tj->scanned >= CORE_RESCAN_MS ||
 		    p->now < tj->scanned ||
 		    (tj->next_due != 0 && p->now >= tj->next_due);
 		if (!need) {
@@ -1642,8 +1741,11 @@ tick_pick_cb(const struct job_rec *job, void *arg)
 			need = jobs_job_tick(&copy, &tj->counts, p->now);
 		}
 	}
-	if (need && p->n < CORE_TICK_SCANS)
+	if (need && p->n < CORE_TICK_SCANS) {
 		snprintf(p->ids[p->n++], OTA_ID_MAX + 1, "%s", job->id);
+		if (!tj->passing)	/* the pass starting now sees it */
+			(void)dirty_test(p->c, job->id, 1);
+	}
 	return 0;
 }
 
@@ -1935,6 +2037,7 @@ core_tick(struct core *c, int64_t now)
 		return;
 	p->c = c;
 	p->now = now;
+	p->all_dirty = dirty_take_all(c);
 	if ((rc = store_txn_begin(c->st, 1, &txn)) != 0) {
 		log_warnx("tick: %s", store_strerror(rc));
 		goto out;
