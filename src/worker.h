@@ -18,8 +18,9 @@
  * Main talks to a worker through its mailbox: a new configuration and
  * TLS context after SIGHUP, drain on SIGTERM, stop; each is applied by
  * the worker's own thread.  Limits meant for the whole gateway
- * (coap_max_sessions, coap_max_handshakes, push_max_watchers) are
- * divided among the workers (worker_config).
+ * (coap_max_sessions, coap_max_handshakes, push_max_watchers, and the
+ * per-source ones, since the kernel spreads one address's connections
+ * over the workers by port) are divided among them (worker_config).
  */
 #ifndef OTAGW_WORKER_H
 #define OTAGW_WORKER_H
