@@ -8,6 +8,10 @@
 #                           conf/otagw.conf
 #   ./quickstart.sh check   the same set-up, then the whole test suite;
 #                           the last line reads "N passed, N failed"
+#   ./quickstart.sh bench [NAME [ARGS]]
+#                           the same set-up plus what the benchmarks
+#                           compare against (nginx), then bench/NAME/run.sh
+#                           ARGS; without NAME, lists the benchmarks
 #
 # Environment: JOBS (parallel make jobs, default: number of CPUs),
 # CONFIGURE_FLAGS (extra ./configure arguments).
@@ -26,11 +30,16 @@ liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
 curl wget python3 clang libclang-rt-14-dev mandoc
 debhelper dpkg-dev lintian fakeroot systemd"
 
+# What only the benchmarks need (bench/README.md): nginx, the server
+# bench/http and bench/shortconn compare with (Debian starts its service
+# on port 80 when it installs it), and taskset for bench/workers.
+BENCH_PACKAGES="nginx util-linux"
+
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 
 install_deps() {
 	missing=""
-	for p in $PACKAGES; do
+	for p in $PACKAGES ${EXTRA_PACKAGES:-}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing="$missing $p"
 	done
@@ -120,8 +129,28 @@ check)
 	summarize || status=1
 	exit "$status"
 	;;
+bench)
+	EXTRA_PACKAGES=$BENCH_PACKAGES
+	setup
+	shift
+	if [ $# -eq 0 ]; then
+		say "benchmarks (bench/README.md explains each):"
+		for d in bench/*/run.sh; do
+			n=${d#bench/}
+			echo "  ./quickstart.sh bench ${n%/run.sh}" >&2
+		done
+		exit 0
+	fi
+	name=$1
+	shift
+	[ -x "bench/$name/run.sh" ] || {
+		say "no benchmark bench/$name (./quickstart.sh bench lists them)"
+		exit 2
+	}
+	exec "bench/$name/run.sh" "$@"
+	;;
 *)
-	echo "usage: $0 run | check" >&2
+	echo "usage: $0 run | check | bench [NAME [ARGS]]" >&2
 	exit 2
 	;;
 esac

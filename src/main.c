@@ -351,22 +351,33 @@ otagw_reload_tls(struct otagw *gw)
  * one that does not within two seconds keeps the old one, which is then
  * never freed rather than freed under it).
  */
+/* Waits up to ms for done() of every worker; the workers not done. */
+static unsigned
+otagw_wait_workers(struct otagw *gw, int (*done)(struct worker *),
+    unsigned ms)
+{
+	struct timespec one = { 0, 1000000 };
+	unsigned i, waited, left = 0;
+
+	for (waited = 0; waited <= ms; waited++) {
+		for (i = 1, left = 0; i < gw->nworkers; i++)
+			left += !done(gw->workers[i]);
+		if (left == 0)
+			break;
+		nanosleep(&one, NULL);
+	}
+	return left;
+}
+
 static void
 otagw_reload_workers(struct otagw *gw, struct tls_server *old)
 {
-	struct timespec ms = { 0, 1000000 };
-	unsigned i, waited, left;
+	unsigned i, left;
 
 	for (i = 1; i < gw->nworkers; i++)
 		worker_reload(gw->workers[i], &gw->wcfg, old != NULL ?
 		    gw->tls : NULL);
-	for (waited = 0; waited < 2000; waited++) {
-		for (i = 1, left = 0; i < gw->nworkers; i++)
-			left += !worker_applied(gw->workers[i]);
-		if (left == 0)
-			break;
-		nanosleep(&ms, NULL);
-	}
+	left = otagw_wait_workers(gw, worker_applied, 2000);
 	if (left > 0)
 		log_warnx("SIGHUP: %u worker%s still busy after 2 s; the old "
 		    "TLS context stays in memory", left, left == 1 ? "" :
@@ -506,9 +517,18 @@ otagw_stop(struct otagw *gw, const char *sig)
 	notify_send("STOPPING=1");
 	gw->drain_until = ev_now_ms() + (int64_t)gw->cfg.shutdown_timeout *
 	    1000;
+	/*
+	 * Every listener closes before any GOAWAY goes out: a client that
+	 * hears one finds no listener left (the workers close theirs before
+	 * they tell their own connections).
+	 */
+	httpdev_stop_accepting(gw->httpdev);
 	coapfront_drain(gw->cf);
 	for (i = 1; i < gw->nworkers; i++)
 		worker_drain(gw->workers[i]);
+	if (otagw_wait_workers(gw, worker_drained, 1000) > 0)
+		log_warnx("%s: a worker has not closed its listeners after 1 s",
+		    sig);
 	busy = httpdev_drain(gw->httpdev) + admin_drain(gw->admin);
 	for (i = 1; i < gw->nworkers; i++)
 		busy += worker_busy(gw->workers[i]);

@@ -56,6 +56,7 @@ struct worker {
 	int		 m_stop;
 
 	int		 applied;	/* atomic: the last reload is in */
+	int		 drained;	/* atomic: listeners closed */
 	size_t		 busy;		/* atomic: connections, draining */
 	int		 draining;	/* the worker's own */
 };
@@ -173,6 +174,7 @@ worker_mail_cb(int fd, uint32_t events, void *arg)
 		coapfront_drain(w->cf);
 		__atomic_store_n(&w->busy, httpdev_drain(w->httpdev),
 		    __ATOMIC_RELEASE);
+		__atomic_store_n(&w->drained, 1, __ATOMIC_RELEASE);
 		w->busy_timer = ev_timer_add(w->ev, WORKER_BUSY_MS,
 		    worker_busy_cb, w);
 	}
@@ -300,6 +302,12 @@ worker_drain(struct worker *w)
 	/* until the worker has counted them: maybe some */
 	__atomic_store_n(&w->busy, 1, __ATOMIC_RELEASE);
 	worker_post(w);
+}
+
+int
+worker_drained(struct worker *w)
+{
+	return !w->started || __atomic_load_n(&w->drained, __ATOMIC_ACQUIRE);
 }
 
 size_t

@@ -63,6 +63,8 @@ int	 worker_applied(struct worker *);
 
 /* SIGTERM: the worker stops taking new work, as main's listeners do. */
 void	 worker_drain(struct worker *);
+/* Whether it has: its listeners are closed. */
+int	 worker_drained(struct worker *);
 /* Its connections still carrying something (published every 100 ms). */
 size_t	 worker_busy(struct worker *);
 

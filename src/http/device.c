@@ -1280,6 +1280,13 @@ httpdev_drain(struct httpdev *hd)
 }
 
 void
+httpdev_stop_accepting(struct httpdev *hd)
+{
+	if (hd != NULL && hd->srv != NULL)
+		http_server_close_listener(hd->srv);
+}
+
+void
 httpdev_set_tls(struct httpdev *hd, struct tls_server *tls)
 {
 	if (hd != NULL && hd->srv != NULL)

@@ -39,6 +39,12 @@ void	 httpdev_set_config(struct httpdev *, const struct config *);
  * Returns the connections still open.
  */
 size_t	 httpdev_drain(struct httpdev *);
+/*
+ * The listener closes, nothing else yet: main closes its own before the
+ * other workers drain, so that no GOAWAY goes out while one of the
+ * workers' listeners still takes connections.  NULL ok.
+ */
+void	 httpdev_stop_accepting(struct httpdev *);
 size_t	 httpdev_connections(const struct httpdev *);	/* NULL: 0 */
 /* New handshakes use tls (see http_server_set_tls). */
 void	 httpdev_set_tls(struct httpdev *, struct tls_server *);

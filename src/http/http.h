@@ -111,6 +111,8 @@ unsigned http_server_port(const struct http_server *);
  * its usual timeouts), http_server_connections tells how many are left.
  */
 size_t	 http_server_drain(struct http_server *);
+/* Only the first step of a drain: no new connection (SIGTERM). */
+void	 http_server_close_listener(struct http_server *);
 /*
  * New handshakes use tls from now on (SIGHUP, a renewed certificate);
  * connections already open keep theirs.  The caller frees the old one:

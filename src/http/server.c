@@ -1038,16 +1038,22 @@ http_conn_output(const struct http_conn *c, const uint8_t **p, size_t i)
 	return o->len;
 }
 
+void
+http_server_close_listener(struct http_server *srv)
+{
+	if (srv != NULL && srv->fd != -1) {
+		ev_fd_del(srv->ev, srv->fd);
+		close(srv->fd);
+		srv->fd = -1;
+	}
+}
+
 size_t
 http_server_drain(struct http_server *srv)
 {
 	struct http_conn *c, *next;
 
-	if (srv->fd != -1) {
-		ev_fd_del(srv->ev, srv->fd);
-		close(srv->fd);
-		srv->fd = -1;
-	}
+	http_server_close_listener(srv);
 	srv->draining = 1;
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
