@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #define WORKER_TICK_MS	1000
 #define WORKER_PUSH_MS	250	/* as main's: long polls end on time */
 #define WORKER_BUSY_MS	100	/* draining: connections counted */
+#define WORKER_SNAP_MS	500	/* a scrape waits this long for a worker */
 
 struct worker {
 	unsigned	 id;
@@ -45,6 +47,7 @@ struct worker {
 	struct core	*core;
 	struct coapfront *cf;
 	struct httpdev	*httpdev;
+	struct metrics	*metrics;	/* its own front ends' collectors */
 	struct ev_timer	*tick, *push, *busy_timer;
 	int		 wake_fd;	/* eventfd: the mailbox has mail */
 
@@ -54,6 +57,9 @@ struct worker {
 	struct tls_server *m_tls;
 	int		 m_drain;
 	int		 m_stop;
+	uint64_t	 m_snap_asked;	/* scrapes that asked for a snapshot */
+	uint64_t	 m_snap_done;	/* the one snap answers */
+	struct metrics_snap *snap;	/* the latest, under lock */
 
 	int		 applied;	/* atomic: the last reload is in */
 	int		 drained;	/* atomic: listeners closed */
@@ -145,7 +151,8 @@ worker_mail_cb(int fd, uint32_t events, void *arg)
 {
 	struct worker *w = arg;
 	struct tls_server *tls = NULL;
-	uint64_t n;
+	struct metrics_snap *snap = NULL, *old = NULL;
+	uint64_t n, asked;
 	int reload, drain, stop;
 
 	(void)events;
@@ -160,7 +167,20 @@ worker_mail_cb(int fd, uint32_t events, void *arg)
 	}
 	drain = w->m_drain;
 	stop = w->m_stop;
+	asked = w->m_snap_asked;
 	pthread_mutex_unlock(&w->lock);
+	if (asked > __atomic_load_n(&w->m_snap_done, __ATOMIC_ACQUIRE)) {
+		/* the collectors run here, in the thread that owns them */
+		snap = metrics_snapshot(w->metrics);
+		pthread_mutex_lock(&w->lock);
+		if (snap != NULL) {
+			old = w->snap;
+			w->snap = snap;
+		}
+		__atomic_store_n(&w->m_snap_done, asked, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&w->lock);
+		metrics_snap_free(old);
+	}
 	if (reload) {
 		core_set_config(w->core, &w->cfg);
 		coapfront_set_config(w->cf, &w->cfg);
@@ -221,6 +241,35 @@ worker_post(struct worker *w)
 		log_warn("worker %u: eventfd", w->id);
 }
 
+/*
+ * A scrape on main's thread: the worker takes a snapshot of its own
+ * collectors in its thread, main adds it.  A worker that does not answer
+ * within WORKER_SNAP_MS gives its previous snapshot.
+ */
+static void
+worker_metrics_cb(void *arg, struct metrics_out *o)
+{
+	struct worker *w = arg;
+	struct timespec tenth = { 0, 100000 };
+	uint64_t asked;
+	unsigned waited;
+
+	worker_cpu_cb(w, o);
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	asked = ++w->m_snap_asked;
+	pthread_mutex_unlock(&w->lock);
+	worker_post(w);
+	for (waited = 0; waited < WORKER_SNAP_MS * 10 &&
+	    __atomic_load_n(&w->m_snap_done, __ATOMIC_ACQUIRE) < asked;
+	    waited++)
+		nanosleep(&tenth, NULL);
+	pthread_mutex_lock(&w->lock);
+	metrics_add_snap(o, w->snap);
+	pthread_mutex_unlock(&w->lock);
+}
+
 struct worker *
 worker_new(unsigned id, const struct config *wcfg, struct core *main,
     struct tls_server *tls, struct metrics *metrics)
@@ -239,14 +288,15 @@ worker_new(unsigned id, const struct config *wcfg, struct core *main,
 		return NULL;
 	}
 	if ((w->ev = ev_new()) == NULL ||
+	    (w->metrics = metrics_new()) == NULL ||
 	    (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    ev_fd_add(w->ev, w->wake_fd, EPOLLIN, worker_mail_cb, w) == -1 ||
 	    (w->core = core_new_worker(main, &w->cfg)) == NULL ||
-	    core_watch_metrics(w->core, metrics) == -1 ||
-	    (w->cf = coapfront_new(&w->cfg, w->core, w->ev, metrics,
+	    core_watch_metrics(w->core, w->metrics) == -1 ||
+	    (w->cf = coapfront_new(&w->cfg, w->core, w->ev, w->metrics,
 	    LISTEN_SHARE_JOIN)) == NULL ||
 	    (tls != NULL && (w->httpdev = httpdev_new(&w->cfg, w->core,
-	    w->ev, tls, metrics, LISTEN_SHARE_JOIN)) == NULL) ||
+	    w->ev, tls, w->metrics, LISTEN_SHARE_JOIN)) == NULL) ||
 	    (w->tick = ev_timer_add(w->ev, WORKER_TICK_MS, worker_tick_cb,
 	    w)) == NULL ||
 	    (w->push = ev_timer_add(w->ev, WORKER_PUSH_MS, worker_push_cb,
@@ -255,7 +305,7 @@ worker_new(unsigned id, const struct config *wcfg, struct core *main,
 		worker_free(w);
 		return NULL;
 	}
-	if (metrics_register(metrics, worker_cpu_cb, w) == -1)
+	if (metrics_register(metrics, worker_metrics_cb, w) == -1)
 		log_warnx("worker %u: cannot register metrics", id);
 	return w;
 }
@@ -333,6 +383,8 @@ worker_free(struct worker *w)
 	coapfront_free(w->cf);
 	httpdev_free(w->httpdev);
 	core_free(w->core);
+	metrics_snap_free(w->snap);
+	metrics_free(w->metrics);
 	if (w->wake_fd != -1)
 		close(w->wake_fd);
 	ev_free(w->ev);

@@ -218,6 +218,57 @@ metrics_gauge(struct metrics_out *o, const char *name, const char *help,
 	out_sample(o, name, help, "gauge", labels, value);
 }
 
+struct metrics_snap {
+	struct sample *s;
+	size_t	 n;
+};
+
+struct metrics_snap *
+metrics_snapshot(struct metrics *m)
+{
+	struct metrics_out o;
+	struct metrics_snap *snap;
+	size_t	 i;
+
+	memset(&o, 0, sizeof(o));
+	for (i = 0; m != NULL && i < m->n; i++)
+		m->c[i].cb(m->c[i].arg, &o);
+	if (o.failed || (snap = calloc(1, sizeof(*snap))) == NULL) {
+		for (i = 0; i < o.ns; i++)
+			free(o.s[i].labels);
+		free(o.s);
+		return NULL;
+	}
+	snap->s = o.s;
+	snap->n = o.ns;
+	return snap;
+}
+
+void
+metrics_snap_free(struct metrics_snap *snap)
+{
+	size_t	 i;
+
+	if (snap == NULL)
+		return;
+	for (i = 0; i < snap->n; i++)
+		free(snap->s[i].labels);
+	free(snap->s);
+	free(snap);
+}
+
+void
+metrics_add_snap(struct metrics_out *o, const struct metrics_snap *snap)
+{
+	const struct sample *s;
+	size_t	 i;
+
+	for (i = 0; snap != NULL && i < snap->n; i++) {
+		s = &snap->s[i];
+		out_sample(o, s->name, s->help, s->type, s->labels, s->value);
+	}
+}
+
 char *
 metrics_render(struct metrics *m, size_t *len)
 {

@@ -33,4 +33,15 @@ void	 metrics_gauge(struct metrics_out *, const char *name,
 /* The whole exposition; malloc'd, free with free(). */
 char	*metrics_render(struct metrics *, size_t *len);
 
+/*
+ * A registry's samples as they are now, to be added to another scrape:
+ * a worker thread (worker.c) takes a snapshot of its own front ends'
+ * collectors in its own thread, and main's scrape adds it, so that no
+ * thread reads counters another one writes.  NULL when out of memory.
+ */
+struct metrics_snap;
+struct metrics_snap *metrics_snapshot(struct metrics *);
+void	 metrics_snap_free(struct metrics_snap *);	/* NULL ok */
+void	 metrics_add_snap(struct metrics_out *, const struct metrics_snap *);
+
 #endif
