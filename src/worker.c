@@ -206,7 +206,11 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
 
+	/* what ps -L and top -H show */
+	snprintf(name, sizeof(name), "otagw/w%u", w->id);
+	(void)pthread_setname_np(pthread_self(), name);
 	if (ev_run(w->ev) == -1)
 		log_warnx("worker %u: event loop failed", w->id);
 	return NULL;

@@ -8,9 +8,9 @@ over HTTPS (bearer secrets) check, download the image (block-wise with
 coap-client-openssl; two ranges on two connections with curl) and report
 success.  Every notice, every downloaded image, every row's final state
 and the job's counts must be the same.  With two workers the daemon runs
-two threads (/proc), both of which take devices: a burst of new DTLS
-sessions and new HTTPS connections costs each thread CPU time (from
-/proc/PID/task/TID/schedstat).  A SIGHUP reload (new TLS context for both
+two threads (/proc: main's and one named otagw/w1), both of which take
+devices: a burst of new DTLS sessions and new HTTPS connections costs
+each thread CPU time (from /proc/PID/task/TID/schedstat).  A SIGHUP reload (new TLS context for both
 workers) keeps every protocol answering, and SIGTERM ends it cleanly.
 """
 
@@ -111,11 +111,16 @@ def device_flow(gw, pki, secrets, dev, img):
 
 
 def threads(pid):
-    """{tid: nanoseconds on CPU} of the daemon's threads."""
+    """{tid: nanoseconds on CPU} of the daemon's worker threads: its main
+    thread and the ones named otagw/wN (a sanitizer may add its own)."""
     out = {}
     base = "/proc/%d/task" % pid
     for tid in os.listdir(base):
         try:
+            with open(os.path.join(base, tid, "comm")) as f:
+                comm = f.read().strip()
+            if int(tid) != pid and not comm.startswith("otagw/w"):
+                continue
             with open(os.path.join(base, tid, "schedstat")) as f:
                 out[int(tid)] = int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
