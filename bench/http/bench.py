@@ -444,6 +444,10 @@ def main():
                     help="let nginx keep the image open between requests "
                     "(not in Debian's configuration; saves its open, fstat "
                     "and close per request)")
+    ap.add_argument("-w", "--workers", type=int, default=0,
+                    help="otagw's workers setting (default 0: one per CPU, "
+                    "its default; Debian's nginx also runs one worker "
+                    "process per CPU)")
     ap.add_argument("--json", metavar="FILE",
                     help="also write every figure as JSON ('-': stdout)")
     ap.add_argument("-k", "--keep", action="store_true",
@@ -485,7 +489,8 @@ def main():
         with open(image, "wb") as f:
             f.write(os.urandom(a.size))
         servers["nginx"] = Nginx(a, tmp, cert, key, image)
-        servers["otagw"] = Otagw(a, tmp, cert, key, image)
+        servers["otagw"] = Otagw(a, tmp, cert, key, image, extra=[
+            ("workers", str(a.workers))])
         servers["nginx"].start()
         servers["otagw"].start()
         ng, gw = servers["nginx"], servers["otagw"]
