@@ -83,6 +83,8 @@ struct otagw {
 	struct relay	*relay;	/* upstream relay (idle without a URL) */
 	struct metrics	*metrics;	/* collectors behind GET /metrics */
 	struct tls_server *admin_tls;	/* admin listener's TLS context */
+	struct tls_server **retired;	/* replaced by SIGHUP: freed at exit */
+	size_t		 nretired;
 	struct admin	*admin;		/* admin API, or NULL when off */
 	struct ev_timer	*tick;
 	struct ev_timer	*push;		/* core_watch_poll */
@@ -96,6 +98,7 @@ struct otagw {
 static void	otagw_detach(struct otagw *);
 static void	otagw_ready(struct otagw *);
 static void	otagw_stop(struct otagw *, const char *);
+static void	otagw_retire_tls(struct otagw *, struct tls_server *);
 
 static void
 usage(FILE *fp)
@@ -337,11 +340,32 @@ otagw_reload_tls(struct otagw *gw)
 		else {
 			tls_server_take_ticket_keys(tls, gw->admin_tls);
 			admin_set_tls(gw->admin, tls);
-			tls_server_free(gw->admin_tls);
+			otagw_retire_tls(gw, gw->admin_tls);
 			gw->admin_tls = tls;
 		}
 	}
 	return old;
+}
+
+/*
+ * A TLS context SIGHUP replaced: its OpenSSL context goes with the last
+ * connection opened on it, and the rest at exit, when no connection can
+ * call back into it any more (tls.h, tls_server_retire).
+ */
+static void
+otagw_retire_tls(struct otagw *gw, struct tls_server *ts)
+{
+	struct tls_server **n;
+
+	tls_server_retire(ts);
+	if ((n = reallocarray(gw->retired, gw->nretired + 1,
+	    sizeof(*n))) == NULL) {
+		/* never freed, rather than freed under a connection */
+		log_warn("SIGHUP: the old TLS context");
+		return;
+	}
+	gw->retired = n;
+	gw->retired[gw->nretired++] = ts;
 }
 
 /*
@@ -383,7 +407,7 @@ otagw_reload_workers(struct otagw *gw, struct tls_server *old)
 		    "TLS context stays in memory", left, left == 1 ? "" :
 		    "s");
 	else if (old != NULL)
-		tls_server_free(old);
+		otagw_retire_tls(gw, old);
 }
 
 static void
@@ -787,6 +811,11 @@ otagw_cleanup(struct otagw *gw)
 	if (gw->tls != NULL)
 		tls_server_free(gw->tls);
 	gw->tls = NULL;
+	/* no connection is left to call back into them */
+	while (gw->nretired > 0)
+		tls_server_free(gw->retired[--gw->nretired]);
+	free(gw->retired);
+	gw->retired = NULL;
 	relay_free(gw->relay);
 	gw->relay = NULL;
 	coapfront_free(gw->cf);

@@ -411,6 +411,18 @@ fail:
 }
 
 void
+tls_server_retire(struct tls_server *ts)
+{
+	SSL_CTX *ctx;
+
+	if (ts == NULL)
+		return;
+	ctx = ts->ctx;
+	ts->ctx = NULL;
+	SSL_CTX_free(ctx);
+}
+
+void
 tls_server_free(struct tls_server *ts)
 {
 	if (ts == NULL)
@@ -520,6 +532,8 @@ tls_conn_accept(struct tls_server *ts, int fd)
 	int64_t	 now = tls_mono_s();
 	int	 sweep;
 
+	if (ts->ctx == NULL)
+		return NULL;	/* retired */
 	pthread_mutex_lock(&ts->lock);
 	if ((sweep = now - ts->flushed >= TLS_FLUSH_S))
 		ts->flushed = now;

@@ -44,6 +44,14 @@ enum tls_alpn {
 struct tls_server *tls_server_new(const char *cert, const char *key,
 	    const char *client_ca);
 void	 tls_server_free(struct tls_server *);
+/*
+ * SIGHUP replaced it: drops its OpenSSL context, which lives on (with its
+ * session cache) only as long as connections opened on it.  Those may
+ * still call back into the server (session tickets), so the struct itself
+ * stays until tls_server_free, once no connection is left.  A retired
+ * server accepts nothing.
+ */
+void	 tls_server_retire(struct tls_server *);
 
 /* Defaults of tls_server_set_resumption (what otagw.conf says too). */
 #define TLS_SESSION_CACHE_DEFAULT	50000	/* sessions */
