@@ -114,8 +114,7 @@ struct core {
 	char	(*due)[OTA_ID_MAX + 1];	/* CORE_TICK_ROWS, reused per scan */
 	struct grant_table *grants;	/* downloads allowed a moment ago */
 	struct xfer_table *xfer;	/* bytes delivered per device */
-	int	 worker;		/* a worker's: xfer is the main one's */
-	struct core *main;		/* a worker's: main's core */
+	struct core *main;		/* a worker's: main's core, else NULL */
 	/*
 	 * Main's only: jobs whose rows a worker changed since the tick last
 	 * looked at them.  The tick's memory of their counts and due times
@@ -262,8 +261,15 @@ fail:
 	    c->cfg->history_max_per_device, store_strerror(rc));
 }
 
-struct core *
-core_new(struct store *st, const struct config *cfg)
+/*
+ * What every core has: its rows, grants and watches, the store, the
+ * configuration and a clock.  main NULL: main's own core, which also
+ * owns the transfer table and the list of dirty jobs; else a worker's,
+ * which shares main's transfer table (a device may go on downloading on
+ * another worker's connection).
+ */
+static struct core *
+core_alloc(struct store *st, const struct config *cfg, struct core *main)
 {
 	struct core *c;
 
@@ -271,28 +277,45 @@ core_new(struct store *st, const struct config *cfg)
 		log_warn("core_new");
 		return NULL;
 	}
+	c->main = main;
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->grants = grant_table_new();
-	c->xfer = xfer_new(st);
 	c->watches = watch_table_new();
-	c->dirty = calloc(CORE_DIRTY_MAX, sizeof(*c->dirty));
-	if (c->dirty != NULL && pthread_mutex_init(&c->dirty_lock,
-	    NULL) != 0) {
-		free(c->dirty);
-		c->dirty = NULL;
+	if (main != NULL)
+		c->xfer = main->xfer;
+	else {
+		c->xfer = xfer_new(st);
+		c->dirty = calloc(CORE_DIRTY_MAX, sizeof(*c->dirty));
+		if (c->dirty != NULL && pthread_mutex_init(&c->dirty_lock,
+		    NULL) != 0) {
+			free(c->dirty);
+			c->dirty = NULL;
+		}
 	}
 	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL ||
-	    c->watches == NULL || c->dirty == NULL) {
+	    c->watches == NULL || (main == NULL && c->dirty == NULL)) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
 	}
 	c->st = st;
 	c->cfg = cfg;
-	c->clock = clock_real;
+	c->clock = main != NULL ? main->clock : clock_real;
+	c->clock_arg = main != NULL ? main->clock_arg : NULL;
 	if (crypto_random(&c->rng, sizeof(c->rng)) == -1 || c->rng == 0)
-		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms();
+		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms() ^
+		    (uintptr_t)c;
 	core_apply_config(c);
+	return c;
+}
+
+struct core *
+core_new(struct store *st, const struct config *cfg)
+{
+	struct core *c;
+
+	if ((c = core_alloc(st, cfg, NULL)) == NULL)
+		return NULL;
 	if (core_url_keys_init(c) == -1) {
 		core_free(c);
 		return NULL;
@@ -311,7 +334,7 @@ core_free(struct core *c)
 	free(c->dyn);
 	free(c->due);
 	grant_table_free(c->grants);
-	if (!c->worker)
+	if (c->main == NULL)
 		xfer_free(c->xfer);
 	if (c->dirty != NULL) {
 		pthread_mutex_destroy(&c->dirty_lock);
@@ -321,41 +344,11 @@ core_free(struct core *c)
 	free(c);
 }
 
-/*
- * A worker thread's core: the same store, the main core's transfer table
- * (a device may go on downloading on another worker's connection), its
- * own rows, grants (keyed by its own connections) and watches (the
- * devices waiting on its own sessions and connections).
- */
+/* A worker thread's core (core.h): see core_alloc. */
 struct core *
 core_new_worker(struct core *main, const struct config *cfg)
 {
-	struct core *c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("core_new_worker");
-		return NULL;
-	}
-	c->worker = 1;
-	c->main = main;
-	c->xfer = main->xfer;
-	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
-	c->grants = grant_table_new();
-	c->watches = watch_table_new();
-	if (c->rows == NULL || c->grants == NULL || c->watches == NULL) {
-		log_warn("core_new_worker");
-		core_free(c);
-		return NULL;
-	}
-	c->st = main->st;
-	c->cfg = cfg;
-	c->clock = main->clock;
-	c->clock_arg = main->clock_arg;
-	if (crypto_random(&c->rng, sizeof(c->rng)) == -1 || c->rng == 0)
-		c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time_now_ms() ^
-		    (uintptr_t)c;
-	core_apply_config(c);
-	return c;
+	return core_alloc(main->st, cfg, main);
 }
 
 void
@@ -363,7 +356,7 @@ core_set_config(struct core *c, const struct config *cfg)
 {
 	c->cfg = cfg;
 	core_apply_config(c);
-	if (!c->worker)
+	if (c->main == NULL)
 		core_history_max_record(c);
 }
 
@@ -573,7 +566,7 @@ tj_note(struct core *c, const struct job_rec *job,
 	struct jobs_change ch;
 	int64_t	 due;
 
-	if (c->worker) {
+	if (c->main != NULL) {
 		dirty_mark(c->main, job->id);
 		return;
 	}
@@ -687,7 +680,7 @@ settle_note(struct core *c, const struct job_rec *job,
 {
 	struct tick_job *tj;
 
-	if (c->worker) {
+	if (c->main != NULL) {
 		dirty_mark(c->main, job->id);
 		return;
 	}
