@@ -24,6 +24,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 
 
@@ -35,6 +36,18 @@ def find_bin(explicit, name, build):
     if not os.access(p, os.X_OK):
         sys.exit("bench: no %s (build the tree, or give -B BUILDDIR)" % p)
     return os.path.abspath(p)
+
+
+def server_cert(d):
+    """A self-signed P-256 certificate for localhost in directory d, as
+    the benchmarks' servers use it: (cert path, key path)."""
+    cert = os.path.join(d, "cert.pem")
+    key = os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj",
+                    "/CN=localhost"], check=True, capture_output=True)
+    return cert, key
 
 
 def cpu_seconds(pid):

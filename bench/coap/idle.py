@@ -48,15 +48,7 @@ TARGET_KB = 12.0
 
 def cpu_seconds(pid):
     """CPU time of all of pid's threads, in seconds (schedstat, ns)."""
-    total = 0
-    d = "/proc/%d/task" % pid
-    for tid in os.listdir(d):
-        try:
-            with open("%s/%s/schedstat" % (d, tid)) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total / 1e9
+    return bench.benchlib.cpu_ns([pid]) / 1e9
 
 
 def psk_args(srv):

@@ -303,8 +303,9 @@ ROWS = [
 
 
 def h2load(a, srv, case, proto, inflight):
-    """One h2load run against srv; its figures and the server's CPU."""
-    args = [a.h2load]
+    """One h2load run against srv; its figures and the server's CPU.
+    a.client_pin, when set, prefixes the command (bench/workers: taskset)."""
+    args = list(getattr(a, "client_pin", [])) + [a.h2load]
     if proto == "h1":
         args.append("--h1")
     for h in srv.headers:
@@ -478,13 +479,7 @@ def main():
     servers = {}
     rc = 0
     try:
-        cert = os.path.join(tmp, "cert.pem")
-        key = os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days",
-                        "2", "-subj", "/CN=localhost"], check=True,
-                       capture_output=True)
+        cert, key = benchlib.server_cert(tmp)
         image = os.path.join(tmp, "image.bin")
         with open(image, "wb") as f:
             f.write(os.urandom(a.size))

@@ -48,13 +48,7 @@ def instructions(a, build, proto, n):
         os.chmod(wrap, stat.S_IRWXU)
         ns = argparse.Namespace(otagw=wrap, otactl=os.path.join(
             build, "src", "otactl"))
-        cert = os.path.join(tmp, "cert.pem")
-        key = os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days",
-                        "2", "-subj", "/CN=localhost"], check=True,
-                       capture_output=True)
+        cert, key = bench.benchlib.server_cert(tmp)
         image = os.path.join(tmp, "image.bin")
         with open(image, "wb") as f:
             f.write(os.urandom(a.size))

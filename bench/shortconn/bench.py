@@ -44,6 +44,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.dont_write_bytecode = True
+import benchlib  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET = 0.8
 DEVICE = "bench-dev-1"
@@ -121,23 +126,9 @@ def cpu_seconds(pid):
 
 def run_ns(pid):
     """Time on CPU of pid and its children, every thread of each, in
-    seconds, from /proc/PID/task/TID/schedstat (nanoseconds: a finer
-    cross-check of the tick counts of /proc/PID/stat).  /proc/PID/schedstat
-    alone would count the main thread only: otagw runs a thread per
-    worker."""
-    total = 0
-    for p in tree_pids(pid):
-        try:
-            tids = os.listdir("/proc/%d/task" % p)
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-    return total / 1e9
+    seconds (benchlib.cpu_ns: nanoseconds from schedstat, a finer
+    cross-check of the tick counts of /proc/PID/stat)."""
+    return benchlib.cpu_ns(tree_pids(pid)) / 1e9
 
 
 def settle(pid):

@@ -24,6 +24,7 @@ says which set-up it measured.
 """
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -68,26 +69,11 @@ def pin(cpus):
 
 
 def run_https(a, srv):
-    args = a.client_pin + [a.h2load, "--h1", "-H", "range: bytes=0-4095",
-                           "-n", str(a.range_n), "-c", "50", "-m", "1"]
-    for h in srv.headers:
-        args += ["-H", h]
-    args.append(srv.url)
-    c0 = benchlib.cpu_ns(srv.pids())
-    t0 = time.monotonic()
-    p = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    t1 = time.monotonic()
-    c1 = benchlib.cpu_ns(srv.pids())
-    import re
-    m = re.search(r"finished in ([\d.]+)(ms|s), ([\d.]+) req/s", p.stdout)
-    st = re.search(r"status codes: (\d+) 2xx", p.stdout)
-    if m is None or st is None:
-        die("h2load failed: %s %s" % (p.stdout[-600:], p.stderr[-600:]))
-    good = int(st.group(1))
-    cpu = (c1 - c0) / 1e9
-    return {"rate": float(m.group(3)), "good": good,
-            "cpu_us": cpu / max(good, 1) * 1e6,
-            "cores": cpu / max(t1 - t0, 1e-9)}
+    """bench/http's range4k h1 row, one request at a time per connection;
+    with the cores it used (CPU seconds per second of the run)."""
+    r = httpbench.h2load(a, srv, "range4k", "h1", 1)
+    return {"rate": r["rps"], "good": r["good"], "cpu_us": r["cpu_req_us"],
+            "cores": r["cpu"] * r["rps"] / max(r["good"], 1)}
 
 
 def run_coap(a, srv):
@@ -185,20 +171,12 @@ def main():
     env = benchlib.RunEnv("workers")
     tmp = tempfile.mkdtemp(prefix="otagw-bench-workers-")
     try:
-        cert = os.path.join(tmp, "cert.pem")
-        key = os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                        "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days",
-                        "2", "-subj", "/CN=localhost"], check=True,
-                       capture_output=True)
+        cert, key = benchlib.server_cert(tmp)
         image = os.path.join(tmp, "image.bin")
         data = os.urandom(a.size)
         with open(image, "wb") as f:
             f.write(data)
-        import hashlib
         a.sha256 = hashlib.sha256(data).hexdigest()
-        a.range_n = a.range_n
         names = ["1", str(a.workers)]
 
         def measure(name, r):
