@@ -717,6 +717,20 @@ def curl_request(url, method="GET", http="2", headers=(), data=None,
                       p.stderr.decode("utf-8", "replace"), version)
 
 
+def metrics_scrape(url, ca, token, tmpdir=None):
+    """GET url/metrics with the admin token; {sample: value} of the lines
+    without labels (labelled samples are left out)."""
+    r = curl_request(url + "/metrics", "GET", "1.1",
+                     ["Authorization: Bearer " + token], None, ca,
+                     tmpdir=tmpdir)
+    out = {}
+    for line in r.body.decode("utf-8", "replace").splitlines():
+        m = re.match(r"^(\S+) (\S+)$", line)
+        if m and not line.startswith("#"):
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 # ---------------------------------------------------------------------------
 # HTTP/2 by hand (test_http_strict, test_slowloris): frames that curl and
 # nghttp never send, over TLS with ALPN h2, standard library only.

@@ -21,7 +21,6 @@
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -30,8 +29,8 @@ import tempfile
 import time
 
 from otagw_harness import (COAP_CON, COAP_POST, OPT_URI_PATH, Checks, Pki,
-                           coap_decode, coap_encode, curl_request, free_port,
-                           https_gateway, wait_for)
+                           coap_decode, coap_encode, free_port,
+                           https_gateway, metrics_scrape, wait_for)
 
 checks = Checks()
 DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
@@ -51,15 +50,7 @@ def check_dgram(dev, mid):
 
 
 def scrape(gw, ca, token):
-    r = curl_request(gw.admin_url + "/metrics", "GET", "1.1",
-                     ["Authorization: Bearer " + token], None, ca,
-                     tmpdir=gw.tmp)
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        m = re.match(r"^(\S+) (\S+)$", line)
-        if m and not line.startswith("#"):
-            out[m.group(1)] = float(m.group(2))
-    return out
+    return metrics_scrape(gw.admin_url, ca, token, gw.tmp)
 
 
 def rss_kib(pid):

@@ -40,7 +40,7 @@ import time
 from otagw_harness import (COAP_CLIENT, COAP_ACK, COAP_CON, COAP_GET,
                            COAP_RST, OPT_URI_PATH, CURL, Checks, Pki,
                            coap_decode, coap_encode, curl_request, free_port,
-                           https_gateway, wait_for)
+                           https_gateway, metrics_scrape, wait_for)
 
 checks = Checks()
 OPT_OBSERVE = 6
@@ -89,15 +89,7 @@ class Lines:
 
 
 def scrape(gw, ca, token):
-    r = curl_request(gw.admin_url + "/metrics", "GET", "1.1",
-                     ["Authorization: Bearer " + token], None, ca,
-                     tmpdir=gw.tmp)
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        m = re.match(r"^(\S+) (\S+)$", line)
-        if m and not line.startswith("#"):
-            out[m.group(1)] = float(m.group(2))
-    return out
+    return metrics_scrape(gw.admin_url, ca, token, gw.tmp)
 
 
 def device(gw, dev, psk=None, secret=None):

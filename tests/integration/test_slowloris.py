@@ -28,7 +28,6 @@ handshake deadline, and /metrics counts the refusals and the timeouts.
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -41,7 +40,7 @@ import time
 from otagw_harness import (H2_CONTINUATION, H2_HEADERS, H2_PREFACE,
                            H2_SETTINGS, OTACTL, Checks, H2Raw, Pki,
                            curl_request, free_port, hpack_literal,
-                           https_gateway)
+                           https_gateway, metrics_scrape)
 
 checks = Checks()
 
@@ -211,14 +210,7 @@ def timed(fn):
 
 
 def scrape(url, ca, tmp, token):
-    r = curl_request(url + "/metrics", "GET", "1.1",
-                     ["Authorization: Bearer " + token], None, ca, tmpdir=tmp)
-    out = {}
-    for line in r.body.decode("utf-8", "replace").splitlines():
-        m = re.match(r"^(\S+) (\S+)$", line)
-        if m and not line.startswith("#"):
-            out[m.group(1)] = float(m.group(2))
-    return out
+    return metrics_scrape(url, ca, token, tmp)
 
 
 def main():
