@@ -184,9 +184,11 @@ out:
  */
 
 char *
-codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
-    const char *url_base, const char *url_query, size_t *len)
+codec_notice_encode(const struct notice_in *in, size_t *len)
 {
+	const struct job_rec *job = in->job;
+	const struct firmware_rec *fw = in->fw;
+	const char *url_base = in->url_base, *url_query = in->url_query;
 	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url = NULL, *s;
 	cJSON	*root = cJSON_CreateObject();
 	size_t	 n, qlen = url_query != NULL ? strlen(url_query) : 0;
@@ -224,6 +226,8 @@ codec_notice_encode(const struct job_rec *job, const struct firmware_rec *fw,
 	}
 	json_put_bool(root, "confirm", job->confirm, &oom);
 	json_put_num(root, "timeout", (double)job->timeout_min * 60, &oom);
+	if (in->nonce != NULL && in->nonce[0] != '\0')
+		json_put_str(root, "nonce", in->nonce, &oom);
 	s = json_finish(root, oom, len);
 	free(url);
 	return s;

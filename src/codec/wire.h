@@ -42,14 +42,21 @@ int	 codec_progress_decode(const void *buf, size_t len,
 	    struct progress_body *, char *err, size_t errlen);
 
 /*
- * The notice of CONTRACT §1.  url_base is the address the device reached,
- * of the protocol it checked in with, e.g. "coaps://gw:5684" (NULL: no
- * "url" member); url_query (NULL: none) follows the path after a '?' (the
- * credential of an HTTPS url, core/capability.h).
+ * The notice of CONTRACT §1, from what the core knows when it hands one
+ * out.  url_base is the address the device reached, of the protocol it
+ * checked in with, e.g. "coaps://gw:5684" (NULL: no "url" member);
+ * url_query (NULL: none) follows the path after a '?' (the credential of
+ * an HTTPS url, core/capability.h); nonce (NULL or "": none) is the one
+ * the device sent in its check, echoed back.
  */
-char	*codec_notice_encode(const struct job_rec *,
-	    const struct firmware_rec *, const char *url_base,
-	    const char *url_query, size_t *len);
+struct notice_in {
+	const struct job_rec *job;
+	const struct firmware_rec *fw;
+	const char *url_base;
+	const char *url_query;
+	const char *nonce;
+};
+char	*codec_notice_encode(const struct notice_in *, size_t *len);
 
 /*
  * An upstream event (CONTRACT §5) without "seq" and "gateway": the relay

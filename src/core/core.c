@@ -1070,6 +1070,7 @@ check_pass(struct core *c, const struct core_req *req,
 {
 	struct check_run r;
 	struct firmware_rec fw;
+	struct notice_in ni;
 	struct crow *row;
 	char	 query[CORE_QUERY_MAX];
 	size_t	 i;
@@ -1100,9 +1101,12 @@ check_pass(struct core *c, const struct core_req *req,
 			rc = notice_url_query(c, r.txn, req, fw.id, now, query,
 			    sizeof(query));
 		if (rc == 0) {
-			resp->body = codec_notice_encode(&row->job, &fw,
-			    notice_url_base(c, req), query[0] != '\0' ?
-			    query : NULL, &resp->body_len);
+			ni.job = &row->job;
+			ni.fw = &fw;
+			ni.url_base = notice_url_base(c, req);
+			ni.url_query = query[0] != '\0' ? query : NULL;
+			ni.nonce = NULL;
+			resp->body = codec_notice_encode(&ni, &resp->body_len);
 			if (resp->body == NULL) {
 				rc = STORE_EIO;
 				goto fail;

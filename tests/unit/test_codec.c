@@ -595,6 +595,15 @@ expect_text(char *got, const size_t *len, const char *want)
 	free(got);
 }
 
+static char *
+notice(const struct job_rec *job, const struct firmware_rec *fw,
+    const char *base, const char *query, const char *nonce, size_t *len)
+{
+	struct notice_in in = { job, fw, base, query, nonce };
+
+	return codec_notice_encode(&in, len);
+}
+
 static void
 test_notice(void)
 {
@@ -604,8 +613,8 @@ test_notice(void)
 
 	fw_sample(&fw);
 	job_sample(&job);
-	expect_text(codec_notice_encode(&job, &fw, "coaps://gw.example:5684",
-	    NULL, &len), &len,
+	expect_text(notice(&job, &fw, "coaps://gw.example:5684", NULL, NULL,
+	    &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":123456,"
 	    "\"sign\":\"000102030405060708090a0b0c0d0e0f"
@@ -618,15 +627,15 @@ test_notice(void)
 	fw.size = 3000000000ULL;
 	job.confirm = 1;
 	job.timeout_min = 1440;
-	expect_text(codec_notice_encode(&job, &fw, NULL, NULL, &len), &len,
+	expect_text(notice(&job, &fw, NULL, NULL, "", &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
 	/* a trailing slash on the base is not doubled; the query follows */
-	expect_text(codec_notice_encode(&job, &fw, "https://gw:8443//",
-	    "device=d&x=1", &len), &len,
+	expect_text(notice(&job, &fw, "https://gw:8443//", "device=d&x=1",
+	    NULL, &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
@@ -634,8 +643,16 @@ test_notice(void)
 	    "\"path\":\"/fw/fw-9\","
 	    "\"url\":\"https://gw:8443/fw/fw-9?device=d&x=1\","
 	    "\"confirm\":true,\"timeout\":86400}");
+	/* the device's nonce comes back last */
+	expect_text(notice(&job, &fw, NULL, NULL, "n-42", &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\","
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
+	    "\"nonce\":\"n-42\"}");
 	/* len may be NULL */
-	free(codec_notice_encode(&job, &fw, NULL, NULL, NULL));
+	free(notice(&job, &fw, NULL, NULL, NULL, NULL));
 }
 
 static void
