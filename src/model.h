@@ -223,6 +223,23 @@ struct jobs_counts {
 	size_t	total;
 };
 
+/*
+ * The public half of a notice-signing key, as operators see it
+ * (otactl key, the admin API; docs/signing.md).
+ */
+#define OTA_KID_LEN	12
+#define OTA_KEY_PEM_MAX	200
+#define OTA_KEY_RAW_MAX	65
+struct sign_key_info {
+	char	 kid[OTA_KID_LEN + 1];
+	int	 alg;			/* enum sig_alg (crypto/sigkey.h) */
+	int	 current;		/* signs the notices */
+	int64_t	 created;
+	char	 pem[OTA_KEY_PEM_MAX];	/* SubjectPublicKeyInfo, PEM */
+	uint8_t	 raw[OTA_KEY_RAW_MAX];	/* the raw public key */
+	size_t	 rawlen;
+};
+
 /* Upstream events (CONTRACT §5). */
 enum event_type {
 	EV_INFORM = 0,

@@ -232,6 +232,11 @@ admin_handler_fn admin_job_list, admin_job_create, admin_job_show,
 /* status.c */
 admin_handler_fn admin_relay_show, admin_healthz, admin_metrics_show;
 admin_handler_fn admin_url_key_rotate;
+admin_handler_fn admin_sign_key_list;
+admin_handler_fn admin_sign_key_create;
+admin_handler_fn admin_sign_key_show;
+admin_handler_fn admin_sign_key_activate;
+admin_handler_fn admin_sign_key_delete;
 /* The admin figures for /metrics (registered by admin_new). */
 struct metrics_out;
 void	 admin_metrics_cb(void *arg, struct metrics_out *);

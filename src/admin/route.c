@@ -193,6 +193,12 @@ static const struct admin_route admin_routes[] = {
 	    admin_job_confirm },
 	{ "GET", "/api/v1/relay", 0, NULL, admin_relay_show },
 	{ "POST", "/api/v1/url-key/rotate", 0, NULL, admin_url_key_rotate },
+	{ "GET", "/api/v1/keys", 0, NULL, admin_sign_key_list },
+	{ "POST", "/api/v1/keys", 0, NULL, admin_sign_key_create },
+	{ "GET", "/api/v1/keys/{id}", 0, NULL, admin_sign_key_show },
+	{ "POST", "/api/v1/keys/{id}/activate", 0, NULL,
+	    admin_sign_key_activate },
+	{ "DELETE", "/api/v1/keys/{id}", 0, NULL, admin_sign_key_delete },
 };
 
 #define ADMIN_NROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))

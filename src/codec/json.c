@@ -241,9 +241,9 @@ json_put_bool(cJSON *obj, const char *key, int val, int *oom)
 void
 json_put_hex(cJSON *obj, const char *key, const uint8_t *p, size_t n, int *oom)
 {
-	char	 buf[2 * 32 + 1];
+	char	 buf[2 * 80 + 1];
 
-	if (n > 32) {
+	if (n > 80) {
 		*oom = 1;
 		return;
 	}

@@ -63,7 +63,7 @@ void	 json_put_item(cJSON *obj, const char *key, cJSON *item, int *oom);
 void	 json_put_str(cJSON *obj, const char *key, const char *val, int *oom);
 void	 json_put_num(cJSON *obj, const char *key, double val, int *oom);
 void	 json_put_bool(cJSON *obj, const char *key, int val, int *oom);
-/* n bytes (at most 32) as lower-case hex digits. */
+/* n bytes (at most 80) as lower-case hex digits. */
 void	 json_put_hex(cJSON *obj, const char *key, const uint8_t *p, size_t n,
 	    int *oom);
 /* A new empty object under key, or NULL once *oom is set. */

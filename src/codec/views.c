@@ -24,6 +24,7 @@
 
 #include "codec/views.h"
 #include "codec/json.h"
+#include "crypto/sigkey.h"
 #include "util/validate.h"
 
 /*
@@ -307,6 +308,51 @@ codec_versions_encode(const struct codec_versions *vs, size_t *len)
 	}
 	json_put_num(root, "unreported", (double)vs->unreported, &oom);
 	json_put_num(root, "total", (double)vs->total, &oom);
+	return json_finish(root, oom, len);
+}
+
+static void
+sign_key_put(cJSON *o, const struct sign_key_info *k, int *oom)
+{
+	const char *alg = sigkey_alg_name(k->alg);
+
+	json_put_str(o, "kid", k->kid, oom);
+	json_put_str(o, "alg", alg != NULL ? alg : "?", oom);
+	json_put_bool(o, "current", k->current, oom);
+	put_time(o, "created", k->created, oom);
+	json_put_str(o, "publicKeyPem", k->pem, oom);
+	json_put_hex(o, "publicKeyRaw", k->raw, k->rawlen, oom);
+}
+
+char *
+codec_sign_key_encode(const struct sign_key_info *k, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject();
+	int	 oom = root == NULL;
+
+	sign_key_put(root, k, &oom);
+	return json_finish(root, oom, len);
+}
+
+char *
+codec_sign_keys_encode(const struct sign_key_info *k, size_t n, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject(), *arr, *o;
+	int	 oom = root == NULL;
+	size_t	 i;
+
+	if ((arr = cJSON_CreateArray()) == NULL)
+		oom = 1;
+	json_put_item(root, "keys", arr, &oom);
+	for (i = 0; !oom && i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			oom = 1;
+			break;
+		}
+		sign_key_put(o, &k[i], &oom);
+	}
 	return json_finish(root, oom, len);
 }
 
@@ -1350,6 +1396,61 @@ codec_history_view_decode(const void *buf, size_t len, struct history_rec *h,
 	if ((root = object_parse(buf, len, err, errlen)) == NULL)
 		return -1;
 	rc = history_view(root, h, err, errlen);
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int
+sign_key_view(const cJSON *o, struct sign_key_info *k, char *err,
+    size_t errlen)
+{
+	const cJSON *m;
+	char	 alg[8], raw[2 * OTA_KEY_RAW_MAX + 1];
+	size_t	 n;
+
+	memset(k, 0, sizeof(*k));
+	if (view_str(o, "kid", k->kid, sizeof(k->kid), 1, err, errlen) != 0 ||
+	    view_str(o, "alg", alg, sizeof(alg), 1, err, errlen) != 0 ||
+	    view_time(o, "created", &k->created, err, errlen) != 0 ||
+	    view_str(o, "publicKeyPem", k->pem, sizeof(k->pem), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "publicKeyRaw", raw, sizeof(raw), 1, err, errlen) != 0)
+		return -1;
+	m = cJSON_GetObjectItemCaseSensitive(o, "current");
+	if (sigkey_alg_parse(alg, &k->alg) != 0 || !cJSON_IsBool(m) ||
+	    hex_decode(raw, k->raw, sizeof(k->raw), &n) != 0)
+		return json_fail(err, errlen, "bad signing key");
+	k->current = cJSON_IsTrue(m);
+	k->rawlen = n;
+	return 0;
+}
+
+int
+codec_sign_keys_decode(const void *buf, size_t len, struct sign_key_info *k,
+    size_t max, size_t *n, char *err, size_t errlen)
+{
+	const cJSON *arr, *it;
+	cJSON	*root;
+	int	 rc = 0;
+
+	*n = 0;
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if ((arr = cJSON_GetObjectItemCaseSensitive(root, "keys")) == NULL) {
+		if (max == 0 || (rc = sign_key_view(root, k, err, errlen)) == 0)
+			*n = max > 0;
+	} else if (!cJSON_IsArray(arr))
+		rc = json_fail(err, errlen, "\"keys\" is not a list");
+	else
+		cJSON_ArrayForEach(it, arr) {
+			if (*n >= max) {
+				rc = json_fail(err, errlen, "too many keys");
+				break;
+			}
+			if ((rc = sign_key_view(it, &k[*n], err, errlen)) != 0)
+				break;
+			(*n)++;
+		}
 	cJSON_Delete(root);
 	return rc;
 }

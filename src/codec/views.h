@@ -35,6 +35,18 @@ char	*codec_history_encode(const struct history_rec *, size_t *len);
 char	*codec_device_show_encode(const struct device_rec *,
 	    const struct history_rec *, size_t n, size_t *len);
 /*
+ * A notice-signing key: {"kid","alg","current","created","publicKeyPem",
+ * "publicKeyRaw" (hex)}; a list of them: {"keys":[...]}.  The decoder
+ * reads either: an object is one key (*n 1), a list up to max.
+ */
+char	*codec_sign_key_encode(const struct sign_key_info *, size_t *len);
+char	*codec_sign_keys_encode(const struct sign_key_info *, size_t n,
+	    size_t *len);
+int	 codec_sign_keys_decode(const void *buf, size_t len,
+	    struct sign_key_info *, size_t max, size_t *n, char *err,
+	    size_t errlen);
+
+/*
  * A product's version distribution: {"product","module","versions":
  * [{"version","devices"},...],"unreported","total"}, versions in the
  * order given.

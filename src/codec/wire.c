@@ -112,6 +112,9 @@ codec_check_decode(const void *vbuf, size_t len, struct check_body *out,
 	    out->request_version, sizeof(out->request_version), NULL, err,
 	    errlen) != 0)
 		goto out;
+	if (json_string_member(root, "nonce", 0, valid_id, out->nonce,
+	    sizeof(out->nonce), NULL, err, errlen) != 0)
+		goto out;
 	rc = 0;
 out:
 	cJSON_Delete(root);

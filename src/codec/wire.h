@@ -18,12 +18,15 @@
  * (len 0, or only white space): nversions = 0.  Module and version names
  * are validated.  Either form may add "requestVersion":"<version>" (pull
  * by version: only a notice for a job whose target is that version may
- * be handed out); null or absent: request_version "".  0, or -1 with err.
+ * be handed out); null or absent: request_version "".  Either may add
+ * "nonce":"<[A-Za-z0-9_-]{1,64}>", which the notice echoes (signed, when
+ * notices are: docs/signing.md); absent: nonce "".  0, or -1 with err.
  */
 struct check_body {
 	unsigned nversions;
 	struct module_version versions[OTA_MODULES_MAX];
 	char	request_version[OTA_ID_MAX + 1];	/* "": any */
+	char	nonce[OTA_ID_MAX + 1];			/* "": none */
 };
 int	 codec_check_decode(const void *buf, size_t len, struct check_body *,
 	    char *err, size_t errlen);

@@ -45,6 +45,7 @@
 #include "core/core.h"
 #include "core/core_int.h"
 #include "core/grant.h"
+#include "core/signer.h"
 #include "core/transfer.h"
 #include "events/events.h"
 #include "codec/codec.h"
@@ -127,6 +128,7 @@ struct core {
 	int	 dirty_all;		/* more than CORE_DIRTY_MAX */
 	uint64_t rng;			/* xorshift state, for the jitter */
 	struct watch_table *watches;	/* devices waiting for a notice */
+	struct signer *signer;		/* signs notices when a key is set */
 	char	 notice_job[OTA_ID_MAX + 1];	/* the last check's notice */
 };
 
@@ -281,6 +283,7 @@ core_alloc(struct store *st, const struct config *cfg, struct core *main)
 	c->rows = calloc(CORE_MAX_ROWS, sizeof(*c->rows));
 	c->grants = grant_table_new();
 	c->watches = watch_table_new();
+	c->signer = signer_new();
 	if (main != NULL)
 		c->xfer = main->xfer;
 	else {
@@ -293,7 +296,8 @@ core_alloc(struct store *st, const struct config *cfg, struct core *main)
 		}
 	}
 	if (c->rows == NULL || c->grants == NULL || c->xfer == NULL ||
-	    c->watches == NULL || (main == NULL && c->dirty == NULL)) {
+	    c->watches == NULL || c->signer == NULL ||
+	    (main == NULL && c->dirty == NULL)) {
 		log_warn("core_new");
 		core_free(c);
 		return NULL;
@@ -341,6 +345,7 @@ core_free(struct core *c)
 		free(c->dirty);
 	}
 	watch_table_free(c->watches);
+	signer_free(c->signer);
 	free(c);
 }
 
@@ -380,6 +385,7 @@ core_resp_cleanup(struct core_resp *resp)
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
+	resp->is_signed = 0;
 }
 
 /* The "error" member of the JSON body of an error answer. */
@@ -1105,12 +1111,15 @@ check_pass(struct core *c, const struct core_req *req,
 			ni.fw = &fw;
 			ni.url_base = notice_url_base(c, req);
 			ni.url_query = query[0] != '\0' ? query : NULL;
-			ni.nonce = NULL;
+			ni.nonce = body->nonce;
 			resp->body = codec_notice_encode(&ni, &resp->body_len);
 			if (resp->body == NULL) {
 				rc = STORE_EIO;
 				goto fail;
 			}
+			if ((rc = signer_wrap(c->signer, r.txn, &resp->body,
+			    &resp->body_len, &resp->is_signed)) != 0)
+				goto fail;
 			snprintf(c->notice_job, sizeof(c->notice_job), "%s",
 			    row->job.id);
 		} else if (rc == STORE_ENOTFOUND) {

@@ -93,6 +93,7 @@ struct core_resp {
 	int	status;		/* enum core_status */
 	char	*body;	/* malloc'd JSON (notice or diagnostic) or NULL */
 	size_t	body_len;
+	int	is_signed;	/* body is a notice as a JWS (core/signer.h) */
 	unsigned retry_after;	/* seconds: Max-Age / Retry-After */
 };
 

@@ -173,7 +173,8 @@ core_watch_add(struct core *c, const struct core_req *req, int64_t wait_ms,
 		log_warn("core_watch_add");
 		return NULL;
 	}
-	if ((body.nversions > 0 || body.request_version[0] != '\0') &&
+	if ((body.nversions > 0 || body.request_version[0] != '\0' ||
+	    body.nonce[0] != '\0') &&
 	    (w->body = malloc(sizeof(*w->body))) == NULL) {
 		log_warn("core_watch_add");
 		free(w);

@@ -41,6 +41,7 @@
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "ctl/apiclient.h"
+#include "crypto/sigkey.h"
 #include "jobs/jobs.h"
 #include "tls/tls.h"
 #include "util/validate.h"
@@ -1580,5 +1581,90 @@ api_url_key_rotate(struct api *a, int drop, int64_t *rotated, int *previous,
 	free(r.body);
 	*rotated = v[0];
 	*previous = (int)v[1];
+	return OPS_OK;
+}
+
+/*
+ * Notice-signing keys: /api/v1/keys.
+ */
+
+static int
+keys_answer(struct aresp *r, struct sign_key_info *k, size_t max, size_t *n,
+    struct ops_err *err)
+{
+	char	 msg[160];
+	size_t	 got;
+
+	if (codec_sign_keys_decode(r->body, r->len, k, max, &got, msg,
+	    sizeof(msg)) != 0)
+		return bad_answer(r, err, "a signing key");
+	free(r->body);
+	if (n != NULL)
+		*n = got;
+	return OPS_OK;
+}
+
+int
+api_sign_key_create(struct api *a, int alg, int activate,
+    struct sign_key_info *out, struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	int	 rc;
+
+	pb_init(&pb, "keys", NULL, NULL);
+	pb_param(&pb, "alg", sigkey_alg_name(alg));
+	pb_param(&pb, "activate", activate ? "true" : NULL);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "POST", pb.s, NULL, NULL, 0, 201, 200, &r,
+	    err)) != OPS_OK)
+		return rc;
+	return keys_answer(&r, out, 1, NULL, err);
+}
+
+int
+api_sign_key_list(struct api *a, struct sign_key_info *out, size_t *n,
+    struct ops_err *err)
+{
+	struct aresp r;
+	int	 rc;
+
+	if ((rc = api_call(a, "GET", "/api/v1/keys", NULL, NULL, 0, 200, 0,
+	    &r, err)) != OPS_OK)
+		return rc;
+	return keys_answer(&r, out, STORE_SIGN_KEYS, n, err);
+}
+
+int
+api_sign_key_activate(struct api *a, const char *kid, struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	int	 rc;
+
+	pb_init(&pb, "keys", kid, "activate");
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "POST", pb.s, NULL, NULL, 0, 200, 204, &r,
+	    err)) != OPS_OK)
+		return rc;
+	free(r.body);
+	return OPS_OK;
+}
+
+int
+api_sign_key_delete(struct api *a, const char *kid, int force,
+    struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	int	 rc;
+
+	pb_init(&pb, "keys", kid, NULL);
+	pb_param(&pb, "force", force ? "true" : NULL);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
+	    err)) != OPS_OK)
+		return rc;
+	free(r.body);
 	return OPS_OK;
 }

@@ -90,5 +90,13 @@ int	 api_url_key_rotate(struct api *, int drop_previous, int64_t *rotated,
 	    int *previous, struct ops_err *);
 int	 api_relay_status(struct api *, struct outbox_stats *,
 	    struct ops_err *);
+int	 api_sign_key_create(struct api *, int alg, int activate,
+	    struct sign_key_info *, struct ops_err *);
+int	 api_sign_key_list(struct api *, struct sign_key_info *, size_t *n,
+	    struct ops_err *);
+int	 api_sign_key_activate(struct api *, const char *kid,
+	    struct ops_err *);
+int	 api_sign_key_delete(struct api *, const char *kid, int force,
+	    struct ops_err *);
 
 #endif

@@ -203,6 +203,34 @@ api_be_relay_status(struct ctl *ctl, struct outbox_stats *s,
 	return api_relay_status(ctl->api, s, err);
 }
 
+static int
+api_be_sign_key_create(struct ctl *ctl, int alg, int activate,
+    struct sign_key_info *out, struct ops_err *err)
+{
+	return api_sign_key_create(ctl->api, alg, activate, out, err);
+}
+
+static int
+api_be_sign_key_list(struct ctl *ctl, struct sign_key_info *out, size_t *n,
+    struct ops_err *err)
+{
+	return api_sign_key_list(ctl->api, out, n, err);
+}
+
+static int
+api_be_sign_key_activate(struct ctl *ctl, const char *kid,
+    struct ops_err *err)
+{
+	return api_sign_key_activate(ctl->api, kid, err);
+}
+
+static int
+api_be_sign_key_delete(struct ctl *ctl, const char *kid, int force,
+    struct ops_err *err)
+{
+	return api_sign_key_delete(ctl->api, kid, force, err);
+}
+
 const struct ctl_backend ctl_backend_api = {
 	.open = api_open,
 	.close = api_close,
@@ -229,4 +257,8 @@ const struct ctl_backend ctl_backend_api = {
 	.job_confirm = api_be_job_confirm,
 	.relay_status = api_be_relay_status,
 	.url_key_rotate = api_be_url_key_rotate,
+	.sign_key_create = api_be_sign_key_create,
+	.sign_key_list = api_be_sign_key_list,
+	.sign_key_activate = api_be_sign_key_activate,
+	.sign_key_delete = api_be_sign_key_delete,
 };

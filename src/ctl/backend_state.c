@@ -255,6 +255,34 @@ state_relay_status(struct ctl *ctl, struct outbox_stats *s,
 	return ops_relay_status(&ctl->ops, s, err);
 }
 
+static int
+state_sign_key_create(struct ctl *ctl, int alg, int activate,
+    struct sign_key_info *out, struct ops_err *err)
+{
+	return ops_sign_key_create(&ctl->ops, alg, activate, out, err);
+}
+
+static int
+state_sign_key_list(struct ctl *ctl, struct sign_key_info *out, size_t *n,
+    struct ops_err *err)
+{
+	return ops_sign_key_list(&ctl->ops, out, n, err);
+}
+
+static int
+state_sign_key_activate(struct ctl *ctl, const char *kid,
+    struct ops_err *err)
+{
+	return ops_sign_key_activate(&ctl->ops, kid, err);
+}
+
+static int
+state_sign_key_delete(struct ctl *ctl, const char *kid, int force,
+    struct ops_err *err)
+{
+	return ops_sign_key_delete(&ctl->ops, kid, force, err);
+}
+
 const struct ctl_backend ctl_backend_state = {
 	.open = state_open,
 	.close = state_close,
@@ -281,5 +309,9 @@ const struct ctl_backend ctl_backend_state = {
 	.job_confirm = state_job_confirm,
 	.relay_status = state_relay_status,
 	.url_key_rotate = state_url_key_rotate,
+	.sign_key_create = state_sign_key_create,
+	.sign_key_list = state_sign_key_list,
+	.sign_key_activate = state_sign_key_activate,
+	.sign_key_delete = state_sign_key_delete,
 };
 

@@ -61,6 +61,8 @@ static const char usage_text[] =
 "  job terminate ID | job cancel ID DEVICE | job retry ID DEVICE | "
 "job confirm ID DEVICE\n"
 "  relay status | url-key rotate [--drop-previous]\n"
+"  key create [--alg ES256|EdDSA] [--activate] | key list | key show [KID]\n"
+"  key activate KID | key delete KID [--force]\n"
 "\n"
 "global options:\n"
 "  -c FILE            the daemon's configuration (default "
@@ -93,6 +95,11 @@ static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_job_retry, &ctl_cmd_job_confirm,
 	&ctl_cmd_relay_status,
 	&ctl_cmd_url_key_rotate,
+	&ctl_cmd_key_create,
+	&ctl_cmd_key_list,
+	&ctl_cmd_key_show,
+	&ctl_cmd_key_activate,
+	&ctl_cmd_key_delete,
 };
 
 /* The usage lines of a group's commands, on stderr. */

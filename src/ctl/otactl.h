@@ -77,6 +77,11 @@ extern const struct ctl_cmd ctl_cmd_job_create, ctl_cmd_job_list,
 	    ctl_cmd_job_cancel, ctl_cmd_job_retry, ctl_cmd_job_confirm;
 extern const struct ctl_cmd ctl_cmd_relay_status;
 extern const struct ctl_cmd ctl_cmd_url_key_rotate;
+extern const struct ctl_cmd ctl_cmd_key_create;
+extern const struct ctl_cmd ctl_cmd_key_list;
+extern const struct ctl_cmd ctl_cmd_key_show;
+extern const struct ctl_cmd ctl_cmd_key_activate;
+extern const struct ctl_cmd ctl_cmd_key_delete;
 
 /*
  * Backends.  Each command gets its records through ctl->be, one table of
@@ -160,6 +165,15 @@ struct ctl_backend {
 		    struct ops_err *);
 	int	(*url_key_rotate)(struct ctl *, int drop_previous,
 		    int64_t *rotated, int *previous, struct ops_err *);
+	/* the keys that sign notices (ops_sign_key_*) */
+	int	(*sign_key_create)(struct ctl *, int alg, int activate,
+		    struct sign_key_info *, struct ops_err *);
+	int	(*sign_key_list)(struct ctl *, struct sign_key_info *,
+		    size_t *n, struct ops_err *);
+	int	(*sign_key_activate)(struct ctl *, const char *kid,
+		    struct ops_err *);
+	int	(*sign_key_delete)(struct ctl *, const char *kid, int force,
+		    struct ops_err *);
 };
 
 extern const struct ctl_backend ctl_backend_state;	/* backend_state.c */

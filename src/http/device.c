@@ -62,6 +62,7 @@
 
 #define DEV_CTYPE_IMAGE	"application/octet-stream"
 #define DEV_CTYPE_JSON	"application/json"
+#define DEV_CTYPE_JWS	"application/jose+json"	/* RFC 7515 section 9.2 */
 #define DEV_REALM	"Bearer realm=\"otagw\""
 #define DEV_SECRET_MAX	512	/* longest bearer token looked at */
 #define DEV_ORIGIN_MAX	(sizeof("https://") + 260)	/* a notice's url */
@@ -840,7 +841,8 @@ dev_core_answer(struct http_resp *resp, int route, struct core_resp *cresp)
 	else if (status == 503)
 		dev_retry_after(resp, 5);
 	if (status != 204 && cresp->body != NULL) {
-		http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
+		http_resp_header(resp, "Content-Type", cresp->is_signed ?
+		    DEV_CTYPE_JWS : DEV_CTYPE_JSON);
 		if (http_resp_body_take(resp, cresp->body, cresp->body_len) ==
 		    0)
 			cresp->body = NULL;

@@ -375,4 +375,29 @@ int	 ops_relay_status(struct ops *, struct outbox_stats *,
 int	 ops_url_key_rotate(struct ops *, int drop_previous, int64_t *rotated,
 	    int *previous, struct ops_err *);
 
+/*
+ * The keys that sign notices (keys.c, docs/signing.md): at most
+ * STORE_SIGN_KEYS; the current one signs every notice, none current
+ * means notices go out unsigned.  A key's private half never leaves the
+ * store; what the operator sees is struct sign_key_info.
+ */
+/*
+ * A new key of alg; it becomes the current one when activate is set or
+ * no key is current.  409 when STORE_SIGN_KEYS keys exist already.
+ */
+int	 ops_sign_key_create(struct ops *, int alg, int activate,
+	    struct sign_key_info *out, struct ops_err *);
+/* Every key, oldest first; *n set.  out holds STORE_SIGN_KEYS. */
+int	 ops_sign_key_list(struct ops *, struct sign_key_info *out, size_t *n,
+	    struct ops_err *);
+/* kid becomes the current key (404 when there is no such key). */
+int	 ops_sign_key_activate(struct ops *, const char *kid,
+	    struct ops_err *);
+/*
+ * Removes kid.  The current key only with force (else 409): notices go
+ * out unsigned from then on.
+ */
+int	 ops_sign_key_delete(struct ops *, const char *kid, int force,
+	    struct ops_err *);
+
 #endif

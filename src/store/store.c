@@ -124,6 +124,7 @@ static const char meta_limit[] = "outbox\0limit";
 static const char meta_sent[] = "relay\0sent";
 static const char meta_retries[] = "relay\0retries";
 static const char meta_urlkeys[] = "url\0keys";
+static const char meta_signkeys[] = "sign\0keys";
 static const char meta_histmax[] = "history\0max";
 #define URLKEYS_LEN	(1 + 1 + 8 + 32 + 32)	/* version, flags, time */
 
@@ -2570,6 +2571,96 @@ store_url_keys_put(struct store_txn *t, const struct url_keys *k)
 		memset(buf + 42, 0, 32);
 	rc = db_put(t, DB_META, meta_urlkeys, sizeof(meta_urlkeys) - 1, buf,
 	    sizeof(buf), "url keys put");
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+/*
+ * Signing keys: DB_META "sign\0keys", version 1, count, current index
+ * (0xff: none), then per key alg, the kid's 12 characters, created
+ * (big-endian 64 bits), the DER's length and the DER.
+ */
+
+#define SIGNKEY_FIXED	(1 + STORE_SIGN_KID_LEN + 8 + 1)
+
+int
+store_sign_keys_get(struct store_txn *t, struct sign_keys *k)
+{
+	const uint8_t *p, *end;
+	struct sign_key_rec *r;
+	MDB_val	 v;
+	unsigned i;
+	int	 rc;
+
+	memset(k, 0, sizeof(*k));
+	k->cur = -1;
+	rc = db_get(t, DB_META, meta_signkeys, sizeof(meta_signkeys) - 1, &v,
+	    "sign keys get");
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	p = v.mv_data;
+	end = p + v.mv_size;
+	if (v.mv_size < 3 || p[0] != 1 || p[1] > STORE_SIGN_KEYS ||
+	    (p[2] != 0xff && p[2] >= p[1]))
+		goto bad;
+	k->n = p[1];
+	k->cur = p[2] == 0xff ? -1 : p[2];
+	p += 3;
+	for (i = 0; i < k->n; i++) {
+		r = &k->k[i];
+		if (end - p < SIGNKEY_FIXED)
+			goto bad;
+		r->alg = p[0];
+		memcpy(r->kid, p + 1, STORE_SIGN_KID_LEN);
+		r->kid[STORE_SIGN_KID_LEN] = '\0';
+		r->created = (int64_t)unpack_be64(p + 1 + STORE_SIGN_KID_LEN);
+		r->der_len = p[SIGNKEY_FIXED - 1];
+		p += SIGNKEY_FIXED;
+		if (r->der_len > STORE_SIGN_DER_MAX ||
+		    (size_t)(end - p) < r->der_len)
+			goto bad;
+		memcpy(r->der, p, r->der_len);
+		p += r->der_len;
+	}
+	if (p == end)
+		return 0;
+bad:
+	explicit_bzero(k, sizeof(*k));
+	k->cur = -1;
+	return corrupt("sign keys", meta_signkeys, 4);
+}
+
+int
+store_sign_keys_put(struct store_txn *t, const struct sign_keys *k)
+{
+	uint8_t	 buf[3 + STORE_SIGN_KEYS * (SIGNKEY_FIXED +
+	    STORE_SIGN_DER_MAX)], *p = buf + 3;
+	const struct sign_key_rec *r;
+	unsigned i;
+	int	 rc;
+
+	if (k->n > STORE_SIGN_KEYS || k->cur >= (int)k->n)
+		return STORE_EINVAL;
+	buf[0] = 1;
+	buf[1] = (uint8_t)k->n;
+	buf[2] = k->cur < 0 ? 0xff : (uint8_t)k->cur;
+	for (i = 0; i < k->n; i++) {
+		r = &k->k[i];
+		if (r->der_len > STORE_SIGN_DER_MAX ||
+		    strlen(r->kid) != STORE_SIGN_KID_LEN)
+			return STORE_EINVAL;
+		p[0] = (uint8_t)r->alg;
+		memcpy(p + 1, r->kid, STORE_SIGN_KID_LEN);
+		pack_be64(p + 1 + STORE_SIGN_KID_LEN, (uint64_t)r->created);
+		p[SIGNKEY_FIXED - 1] = (uint8_t)r->der_len;
+		p += SIGNKEY_FIXED;
+		memcpy(p, r->der, r->der_len);
+		p += r->der_len;
+	}
+	rc = db_put(t, DB_META, meta_signkeys, sizeof(meta_signkeys) - 1, buf,
+	    (size_t)(p - buf), "sign keys put");
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
 }

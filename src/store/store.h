@@ -268,6 +268,31 @@ int	 store_url_keys_get(struct store_txn *, struct url_keys *);
 int	 store_url_keys_put(struct store_txn *, const struct url_keys *);
 
 /*
+ * The keys that sign notices (crypto/sigkey.h, core/signer.h): at most
+ * STORE_SIGN_KEYS of them, each its private key in DER; cur is the one
+ * that signs (-1: notices go out unsigned).  The others are kept so that
+ * a key can be made and handed to device makers before it is used.
+ */
+#define STORE_SIGN_KEYS		8
+#define STORE_SIGN_KID_LEN	12
+#define STORE_SIGN_DER_MAX	160
+struct sign_key_rec {
+	char	 kid[STORE_SIGN_KID_LEN + 1];
+	int	 alg;		/* enum sig_alg */
+	int64_t	 created;	/* ms since the epoch */
+	size_t	 der_len;
+	uint8_t	 der[STORE_SIGN_DER_MAX];
+};
+struct sign_keys {
+	unsigned n;
+	int	 cur;
+	struct sign_key_rec k[STORE_SIGN_KEYS];
+};
+/* None stored reads as n 0, cur -1. */
+int	 store_sign_keys_get(struct store_txn *, struct sign_keys *);
+int	 store_sign_keys_put(struct store_txn *, const struct sign_keys *);
+
+/*
  * Firmware images.  A writer streams an image into a temporary file in
  * DIR/images; store_image_commit fsyncs it and renames it to its final
  * name, so a half-written image is never visible.  The caller commits the

@@ -208,6 +208,98 @@ test_check_tables(void)
 	T_EQ_INT(codec_check_decode("[", 1, &b, NULL, 0), -1);
 }
 
+/* The device's nonce: [A-Za-z0-9_-]{1,64}, beside either form. */
+static void
+test_check_nonce(void)
+{
+	static const struct {
+		const char *body;
+		int	 rc;
+		const char *want;
+	} cases[] = {
+		{ "{\"nonce\":\"c0ffee\"}", 0, "c0ffee" },
+		{ "{\"version\":\"1\",\"nonce\":\"q-_Z9\"}", 0, "q-_Z9" },
+		{ "{\"versions\":{\"a\":\"1\"},\"nonce\":null}", 0, "" },
+		{ "{\"version\":\"1\"}", 0, "" },
+		{ "{\"nonce\":\"\"}", -1, "" },
+		{ "{\"nonce\":\"a b\"}", -1, "" },
+		{ "{\"nonce\":\"a.b\"}", -1, "" },
+		{ "{\"nonce\":7}", -1, "" },
+		{ "{\"nonce\":\"a\",\"nonce\":\"b\"}", -1, "" },
+		{ "{\"nonce\":\"12345678901234567890123456789012345678901234"
+		  "567890123456789012345\"}", -1, "" },	/* 65 */
+		{ "{\"nonce\":\"12345678901234567890123456789012345678901234"
+		  "56789012345678901234\"}", 0,		/* 64 */
+		  "1234567890123456789012345678901234567890123456789012345678"
+		  "901234" },
+	};
+	struct check_body b;
+	char	 err[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		memset(&b, 0x5a, sizeof(b));
+		T_EQ_INT(run_check(cases[i].body, strlen(cases[i].body), &b,
+		    err, sizeof(err)), cases[i].rc);
+		T_EQ_STR(b.nonce, cases[i].want);
+		if (cases[i].rc != 0)
+			T_CHECK(strstr(err, "nonce") != NULL);
+	}
+}
+
+/* A signing key's view, one and a list, and back. */
+static void
+test_sign_keys(void)
+{
+	struct sign_key_info k[2], got[3];
+	char	 err[128], *s;
+	size_t	 len, n;
+
+	memset(k, 0, sizeof(k));
+	snprintf(k[0].kid, sizeof(k[0].kid), "0123456789ab");
+	k[0].alg = 0;
+	k[0].current = 1;
+	k[0].created = 1700000000123LL;
+	snprintf(k[0].pem, sizeof(k[0].pem), "-----BEGIN PUBLIC KEY-----\n"
+	    "AAAA\n-----END PUBLIC KEY-----\n");
+	memset(k[0].raw, 0xab, 65);
+	k[0].raw[0] = 4;
+	k[0].rawlen = 65;
+	k[1] = k[0];
+	snprintf(k[1].kid, sizeof(k[1].kid), "ba9876543210");
+	k[1].alg = 1;
+	k[1].current = 0;
+	k[1].rawlen = 32;
+	s = codec_sign_key_encode(&k[1], &len);
+	T_CHECK(s != NULL && strstr(s, "\"alg\":\"EdDSA\"") != NULL &&
+	    strstr(s, "\"current\":false") != NULL);
+	T_EQ_INT(codec_sign_keys_decode(s, len, got, 3, &n, err,
+	    sizeof(err)), 0);
+	T_EQ_INT((int)n, 1);
+	T_EQ_STR(got[0].kid, "ba9876543210");
+	T_CHECK(got[0].rawlen == 32 && got[0].alg == 1 && !got[0].current &&
+	    got[0].created == k[1].created && strcmp(got[0].pem, k[1].pem) ==
+	    0 && memcmp(got[0].raw, k[1].raw, 32) == 0);
+	free(s);
+	s = codec_sign_keys_encode(k, 2, &len);
+	T_CHECK(s != NULL);
+	T_EQ_INT(codec_sign_keys_decode(s, len, got, 3, &n, err,
+	    sizeof(err)), 0);
+	T_CHECK(n == 2 && got[0].current && got[0].rawlen == 65 &&
+	    got[0].raw[0] == 4 && got[1].alg == 1);
+	T_EQ_INT(codec_sign_keys_decode(s, len, got, 1, &n, err,
+	    sizeof(err)), -1);
+	free(s);
+	s = codec_sign_keys_encode(k, 0, &len);
+	T_EQ_STR(s, "{\"keys\":[]}");
+	free(s);
+	T_EQ_INT(codec_sign_keys_decode("{\"kid\":\"x\",\"alg\":\"RS256\","
+	    "\"current\":true,\"created\":null,\"publicKeyPem\":\"\","
+	    "\"publicKeyRaw\":\"00\"}", 91, got, 1, &n, err, sizeof(err)),
+	    -1);
+}
+
 /* Pull by version: "requestVersion" beside either form, or alone. */
 static void
 test_check_request_version(void)
@@ -1753,5 +1845,7 @@ main(void)
 	T_RUN(test_view_selection);
 	T_RUN(test_lists);
 	T_RUN(test_import_error);
+	T_RUN(test_check_nonce);
+	T_RUN(test_sign_keys);
 	return t_done();
 }
