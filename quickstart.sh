@@ -23,12 +23,13 @@ cd "$(dirname "$0")"
 # libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run);
 # mandoc lints the manual pages (tests/unit/check_man.py); debhelper to
 # systemd build and check the Debian package (make package-check, .ci/run;
-# systemd for systemd-analyze and systemd.pc).
+# systemd for systemd-analyze and systemd.pc); bsdiff: the tests make and
+# apply patches with Debian's bsdiff and bspatch (docs/delta.md).
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
 curl wget python3 clang libclang-rt-14-dev mandoc
-debhelper dpkg-dev lintian fakeroot systemd"
+debhelper dpkg-dev lintian fakeroot systemd bsdiff"
 
 # What only the benchmarks need (bench/README.md): nginx, the server
 # bench/http and bench/shortconn compare with (Debian starts its service

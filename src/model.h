@@ -77,6 +77,31 @@ struct firmware_rec {
 	int64_t	created;
 };
 
+/*
+ * A patch (delta package) that turns one firmware's image into another's,
+ * of the same product and module (docs/delta.md).  The patch is a file
+ * owned by the store, like an image, under its own id ("dp-N"); devices
+ * download it by that id as they download a firmware.  to_sha256 and
+ * to_size are what applying it must give: the target firmware's.
+ */
+#define OTA_FORMAT_MAX	32	/* [A-Za-z0-9._-]{1,32}: "bsdiff4", ... */
+struct delta_rec {
+	char	id[OTA_ID_MAX + 1];
+	char	product[OTA_ID_MAX + 1];
+	char	module[OTA_ID_MAX + 1];
+	char	from[OTA_ID_MAX + 1];		/* source firmware id */
+	char	from_version[OTA_ID_MAX + 1];
+	char	to[OTA_ID_MAX + 1];		/* target firmware id */
+	char	to_version[OTA_ID_MAX + 1];
+	char	format[OTA_FORMAT_MAX + 1];
+	uint8_t	md5[16];			/* of the patch */
+	uint8_t	sha256[32];
+	uint64_t size;
+	uint8_t	to_sha256[32];			/* of the image it makes */
+	uint64_t to_size;
+	int64_t	created;
+};
+
 enum job_kind {
 	JOB_KIND_BATCH = 0,
 	JOB_KIND_VERIFY = 1,
@@ -168,6 +193,16 @@ struct jobdev_rec {
 	char	last_version[OTA_ID_MAX + 1];	/* last reported version */
 	/* the device's version when the notice went out ("": not known) */
 	char	from_version[OTA_ID_MAX + 1];
+	/*
+	 * The patch the notice of this attempt offers beside the full image
+	 * ("": none), and the bytes it saves (target size - patch size).
+	 * delta_fail: 1 after the device reported a failure on a patch (its
+	 * next attempt comes at once, with the full image only, and is not
+	 * counted as a retry), 2 once that attempt has begun.
+	 */
+	char	delta[OTA_ID_MAX + 1];
+	uint64_t delta_saved;
+	int	delta_fail;
 	int64_t	created;
 	int64_t	notified;		/* first notice handed out */
 	int64_t	started;		/* first progress report */
@@ -221,6 +256,12 @@ struct version_count {
 struct jobs_counts {
 	size_t	n[JD_NSTATES];
 	size_t	total;
+	/*
+	 * Operator views only: the SUCCEEDED rows that took a patch, and
+	 * the bytes the patches saved them (docs/delta.md).
+	 */
+	size_t	patch_devices;
+	uint64_t patch_saved;
 };
 
 /*

@@ -76,6 +76,8 @@ struct admin_req {
 	char		 id[OTA_ID_MAX + 1];	/* {id} of the path */
 	char		 dev[OTA_ID_MAX + 1];	/* {dev} of a job row */
 	struct ops_upload *up;			/* streaming upload */
+	struct ops_delta_upload *dup;		/* or a patch's */
+	struct admin_patch_q *pq;		/* the patch's query */
 	struct http_resp *resp;			/* this request's answer */
 	int		 status;		/* for the log line */
 	struct admin_work *work;		/* running off the loop */
@@ -232,6 +234,11 @@ admin_handler_fn admin_job_list, admin_job_create, admin_job_show,
 /* status.c */
 admin_handler_fn admin_relay_show, admin_healthz, admin_metrics_show;
 admin_handler_fn admin_url_key_rotate;
+admin_handler_fn admin_patch_upload_begin;
+admin_handler_fn admin_patch_upload_end;
+admin_handler_fn admin_patch_list;
+admin_handler_fn admin_patch_show;
+admin_handler_fn admin_patch_rm;
 admin_handler_fn admin_sign_key_list;
 admin_handler_fn admin_sign_key_create;
 admin_handler_fn admin_sign_key_show;

@@ -179,6 +179,11 @@ static const struct admin_route admin_routes[] = {
 	{ "GET", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_show },
 	{ "PATCH", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_edit },
 	{ "DELETE", "/api/v1/firmware/{id}", 0, NULL, admin_firmware_rm },
+	{ "POST", "/api/v1/patches", 0, admin_patch_upload_begin,
+	    admin_patch_upload_end },
+	{ "GET", "/api/v1/patches", 0, NULL, admin_patch_list },
+	{ "GET", "/api/v1/patches/{id}", 0, NULL, admin_patch_show },
+	{ "DELETE", "/api/v1/patches/{id}", 0, NULL, admin_patch_rm },
 	{ "GET", "/api/v1/jobs", 0, NULL, admin_job_list },
 	{ "POST", "/api/v1/jobs", 0, NULL, admin_job_create },
 	{ "GET", "/api/v1/jobs/{id}", 0, NULL, admin_job_show },
@@ -323,16 +328,22 @@ admin_on_body(void *arg, struct http_req *req, const uint8_t *p, size_t n)
 	struct admin_req *ar = http_req_user(req);
 	struct ops_err err;
 
-	if (ar == NULL || ar->up == NULL)
+	if (ar == NULL || (ar->up == NULL && ar->dup == NULL))
 		return -1;
-	if (ops_firmware_upload_write(ar->up, p, n, &err) == OPS_OK)
+	if (ar->dup != NULL) {
+		if (ops_delta_upload_write(ar->dup, p, n, &err) == OPS_OK)
+			return 0;
+	} else if (ops_firmware_upload_write(ar->up, p, n, &err) == OPS_OK)
 		return 0;
-	ops_firmware_upload_abort(ar->up);	/* nothing left behind */
+	/* nothing left behind */
+	ops_firmware_upload_abort(ar->up);
+	ops_delta_upload_abort(ar->dup);
 	ar->up = NULL;
+	ar->dup = NULL;
 	ar->status = admin_ops_error(ar->resp, &err);
 	admin_count(a, ar->status);
 	admin_log(req, ar->status);
-	log_warnx("admin: firmware upload refused: %s", err.msg);
+	log_warnx("admin: upload refused: %s", err.msg);
 	return -1;
 }
 
@@ -374,11 +385,13 @@ admin_on_close(void *arg, struct http_req *req)
 	(void)arg;
 	if (ar == NULL)
 		return;
-	if (ar->up != NULL) {
+	if (ar->up != NULL || ar->dup != NULL) {
 		/* the client went away mid-upload */
-		log_info("admin: firmware upload abandoned");
+		log_info("admin: upload abandoned");
 		ops_firmware_upload_abort(ar->up);
+		ops_delta_upload_abort(ar->dup);
 	}
+	free(ar->pq);
 	if (ar->work != NULL) {
 		log_info("admin: the client of %s went away; the operation "
 		    "goes on", http_req_path(req));

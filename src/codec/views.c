@@ -145,6 +145,30 @@ codec_firmware_encode(const struct firmware_rec *fw,
 }
 
 char *
+codec_delta_encode(const struct delta_rec *d, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject();
+	int	 oom = root == NULL;
+
+	json_put_str(root, "id", d->id, &oom);
+	json_put_str(root, "product", d->product, &oom);
+	json_put_str(root, "module", d->module, &oom);
+	json_put_str(root, "from", d->from, &oom);
+	json_put_str(root, "fromVersion", d->from_version, &oom);
+	json_put_str(root, "to", d->to, &oom);
+	json_put_str(root, "toVersion", d->to_version, &oom);
+	json_put_str(root, "format", d->format, &oom);
+	json_put_num(root, "size", (double)d->size, &oom);
+	json_put_hex(root, "md5", d->md5, sizeof(d->md5), &oom);
+	json_put_hex(root, "sha256", d->sha256, sizeof(d->sha256), &oom);
+	json_put_num(root, "toSize", (double)d->to_size, &oom);
+	json_put_hex(root, "toSha256", d->to_sha256, sizeof(d->to_sha256),
+	    &oom);
+	put_time(root, "created", d->created, &oom);
+	return json_finish(root, oom, len);
+}
+
+char *
 codec_job_encode(const struct job_rec *job, const struct jobs_counts *counts,
     size_t *len)
 {
@@ -198,8 +222,15 @@ codec_job_encode(const struct job_rec *job, const struct jobs_counts *counts,
 		json_put_num(o, "failurePercent", job->abort_percent, &oom);
 		json_put_num(o, "minDevices", job->abort_min_devices, &oom);
 	}
-	if (counts != NULL)
+	if (counts != NULL) {
 		put_counts(root, "counts", counts, &oom);
+		if ((o = json_put_obj(root, "patches", &oom)) != NULL) {
+			json_put_num(o, "devices",
+			    (double)counts->patch_devices, &oom);
+			json_put_num(o, "bytesSaved",
+			    (double)counts->patch_saved, &oom);
+		}
+	}
 	return json_finish(root, oom, len);
 }
 
@@ -221,6 +252,7 @@ codec_jobdev_encode(const struct jobdev_rec *jd, size_t *len)
 	put_time(root, "notified", jd->notified, &oom);
 	put_time(root, "started", jd->started, &oom);
 	put_time(root, "updated", jd->updated, &oom);
+	put_str_or_null(root, "patch", jd->delta, &oom);
 	if (jd->size > 0) {
 		json_put_num(root, "delivered", (double)jd->delivered, &oom);
 		json_put_num(root, "size", (double)jd->size, &oom);
@@ -1219,6 +1251,105 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 }
 
 static int
+delta_view(const cJSON *o, struct delta_rec *d, char *err, size_t errlen)
+{
+	double	 n, tn;
+
+	memset(d, 0, sizeof(*d));
+	if (!cJSON_IsObject(o))
+		return json_fail(err, errlen, "a patch must be an object");
+	if (view_str(o, "id", d->id, sizeof(d->id), 1, err, errlen) != 0 ||
+	    view_str(o, "product", d->product, sizeof(d->product), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "module", d->module, sizeof(d->module), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "from", d->from, sizeof(d->from), 1, err,
+	    errlen) != 0 ||
+	    view_str(o, "fromVersion", d->from_version,
+	    sizeof(d->from_version), 1, err, errlen) != 0 ||
+	    view_str(o, "to", d->to, sizeof(d->to), 1, err, errlen) != 0 ||
+	    view_str(o, "toVersion", d->to_version, sizeof(d->to_version), 1,
+	    err, errlen) != 0 ||
+	    view_str(o, "format", d->format, sizeof(d->format), 1, err,
+	    errlen) != 0 ||
+	    view_num(o, "size", 0, VIEW_NUM_MAX, &n, err, errlen) != 0 ||
+	    view_num(o, "toSize", 0, VIEW_NUM_MAX, &tn, err, errlen) != 0 ||
+	    view_hex(o, "md5", d->md5, sizeof(d->md5), err, errlen) != 0 ||
+	    view_hex(o, "sha256", d->sha256, sizeof(d->sha256), err,
+	    errlen) != 0 ||
+	    view_hex(o, "toSha256", d->to_sha256, sizeof(d->to_sha256), err,
+	    errlen) != 0 ||
+	    view_time(o, "created", &d->created, err, errlen) != 0)
+		return -1;
+	d->size = (uint64_t)n;
+	d->to_size = (uint64_t)tn;
+	return 0;
+}
+
+int
+codec_delta_view_decode(const void *buf, size_t len, struct delta_rec *d,
+    char *err, size_t errlen)
+{
+	cJSON	*root;
+	int	 rc;
+
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	rc = delta_view(root, d, err, errlen);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+codec_delta_list_decode(const void *buf, size_t len,
+    int (*cb)(const struct delta_rec *, void *), void *arg, char *err,
+    size_t errlen)
+{
+	const cJSON *arr, *it;
+	struct delta_rec d;
+	cJSON	*root;
+	int	 rc = 0;
+
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "items");
+	if (!cJSON_IsArray(arr))
+		rc = json_fail(err, errlen, "missing \"items\"");
+	else
+		cJSON_ArrayForEach(it, arr) {
+			if ((rc = delta_view(it, &d, err, errlen)) != 0)
+				break;
+			if (cb(&d, arg) != 0) {
+				rc = json_fail(err, errlen, "out of memory");
+				break;
+			}
+		}
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* "patches":{"devices","bytesSaved"} into c (absent: none). */
+static int
+view_patches(const cJSON *obj, struct jobs_counts *c, char *err,
+    size_t errlen)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "patches");
+	double	 d;
+
+	if (m == NULL || cJSON_IsNull(m))
+		return 0;
+	if (!cJSON_IsObject(m))
+		return json_fail(err, errlen, "bad \"patches\"");
+	if (view_num(m, "devices", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
+		return -1;
+	c->patch_devices = (size_t)d;
+	if (view_num(m, "bytesSaved", 0, VIEW_NUM_MAX, &d, err, errlen) != 0)
+		return -1;
+	c->patch_saved = (uint64_t)d;
+	return 0;
+}
+
+static int
 job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
     struct codec_job_sel *sel, char *err, size_t errlen)
 {
@@ -1298,6 +1429,8 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
 		return -1;
 	if (view_counts(o, "counts", c != NULL ? c : &dummy, err, errlen) != 0)
 		return -1;
+	if (c != NULL && view_patches(o, c, err, errlen) != 0)
+		return -1;
 	if (sel != NULL && view_sel(o, sel, err, errlen) != 0)
 		return -1;
 	return 0;
@@ -1322,6 +1455,8 @@ jobdev_view(const cJSON *o, struct jobdev_rec *jd, char *err, size_t errlen)
 	    errlen) != 0 ||
 	    view_str(o, "version", jd->last_version, sizeof(jd->last_version),
 	    0, err, errlen) != 0 ||
+	    view_str(o, "patch", jd->delta, sizeof(jd->delta), 0, err,
+	    errlen) != 0 ||
 	    view_num(o, "step", -4, 100, &d, err, errlen) != 0)
 		return -1;
 	jd->step = (int)d;

@@ -35,6 +35,18 @@ char	*codec_history_encode(const struct history_rec *, size_t *len);
 char	*codec_device_show_encode(const struct device_rec *,
 	    const struct history_rec *, size_t n, size_t *len);
 /*
+ * A patch: {"id","product","module","from","fromVersion","to","toVersion",
+ * "format","size","md5","sha256","toSize","toSha256","created"}; read
+ * back one, or each of a list {"items":[...]} (cb: 0 to go on).
+ */
+char	*codec_delta_encode(const struct delta_rec *, size_t *len);
+int	 codec_delta_view_decode(const void *buf, size_t len,
+	    struct delta_rec *, char *err, size_t errlen);
+int	 codec_delta_list_decode(const void *buf, size_t len,
+	    int (*cb)(const struct delta_rec *, void *), void *arg, char *err,
+	    size_t errlen);
+
+/*
  * A notice-signing key: {"kid","alg","current","created","publicKeyPem",
  * "publicKeyRaw" (hex)}; a list of them: {"keys":[...]}.  The decoder
  * reads either: an object is one key (*n 1), a list up to max.

@@ -186,15 +186,59 @@ out:
  * What devices and the upstream receive: notices, events, error bodies.
  */
 
+/* "<base>/fw/<id>[?<query>]" (base without its trailing slashes). */
+static char *
+notice_url(const char *base, const char *path, const char *query)
+{
+	size_t	 n = strlen(base), qlen = query != NULL ? strlen(query) : 0;
+	char	*url;
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if ((url = malloc(n + strlen(path) + 1 + qlen + 1)) == NULL)
+		return NULL;
+	memcpy(url, base, n);
+	memcpy(url + n, path, strlen(path) + 1);
+	if (qlen > 0) {
+		strcat(url, "?");
+		strcat(url, query);
+	}
+	return url;
+}
+
+/* The "delta" member of a notice. */
+static void
+notice_delta(cJSON *root, const struct notice_in *in, int *oom)
+{
+	const struct delta_rec *d = in->delta;
+	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url;
+	cJSON	*o;
+
+	if ((o = json_put_obj(root, "delta", oom)) == NULL)
+		return;
+	snprintf(path, sizeof(path), "/fw/%s", d->id);
+	json_put_str(o, "firmware", d->id, oom);
+	json_put_str(o, "format", d->format, oom);
+	json_put_str(o, "from", d->from_version, oom);
+	json_put_num(o, "size", (double)d->size, oom);
+	json_put_hex(o, "sha256", d->sha256, sizeof(d->sha256), oom);
+	json_put_str(o, "path", path, oom);
+	if (in->url_base == NULL)
+		return;
+	if ((url = notice_url(in->url_base, path, in->delta_query)) == NULL)
+		*oom = 1;
+	else
+		json_put_str(o, "url", url, oom);
+	free(url);
+}
+
 char *
 codec_notice_encode(const struct notice_in *in, size_t *len)
 {
 	const struct job_rec *job = in->job;
 	const struct firmware_rec *fw = in->fw;
-	const char *url_base = in->url_base, *url_query = in->url_query;
 	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url = NULL, *s;
 	cJSON	*root = cJSON_CreateObject();
-	size_t	 n, qlen = url_query != NULL ? strlen(url_query) : 0;
 	int	 oom = root == NULL;
 
 	snprintf(path, sizeof(path), "/fw/%s", fw->id);
@@ -211,22 +255,15 @@ codec_notice_encode(const struct notice_in *in, size_t *len)
 	json_put_str(root, "signMethod",
 	    json_sign_method_name(fw->sign_method), &oom);
 	json_put_str(root, "path", path, &oom);
-	if (url_base != NULL) {
-		n = strlen(url_base);
-		while (n > 0 && url_base[n - 1] == '/')
-			n--;
-		if ((url = malloc(n + strlen(path) + 1 + qlen + 1)) == NULL)
+	if (in->url_base != NULL) {
+		if ((url = notice_url(in->url_base, path, in->url_query)) ==
+		    NULL)
 			oom = 1;
-		else {
-			memcpy(url, url_base, n);
-			memcpy(url + n, path, strlen(path) + 1);
-			if (qlen > 0) {
-				strcat(url, "?");
-				strcat(url, url_query);
-			}
+		else
 			json_put_str(root, "url", url, &oom);
-		}
 	}
+	if (in->delta != NULL)
+		notice_delta(root, in, &oom);
 	json_put_bool(root, "confirm", job->confirm, &oom);
 	json_put_num(root, "timeout", (double)job->timeout_min * 60, &oom);
 	if (in->nonce != NULL && in->nonce[0] != '\0')

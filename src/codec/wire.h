@@ -50,7 +50,10 @@ int	 codec_progress_decode(const void *buf, size_t len,
  * checked in with, e.g. "coaps://gw:5684" (NULL: no "url" member);
  * url_query (NULL: none) follows the path after a '?' (the credential of
  * an HTTPS url, core/capability.h); nonce (NULL or "": none) is the one
- * the device sent in its check, echoed back.
+ * the device sent in its check, echoed back.  delta (NULL: none) is a
+ * patch from the device's version offered beside the full image, as the
+ * member "delta":{"firmware","format","from","size","sha256","path",
+ * "url"}, its url credential in delta_query.
  */
 struct notice_in {
 	const struct job_rec *job;
@@ -58,6 +61,8 @@ struct notice_in {
 	const char *url_base;
 	const char *url_query;
 	const char *nonce;
+	const struct delta_rec *delta;
+	const char *delta_query;
 };
 char	*codec_notice_encode(const struct notice_in *, size_t *len);
 

@@ -863,6 +863,37 @@ check_wants(const struct check_body *body, const struct job_rec *job)
 }
 
 /*
+ * A new notice for row: the patch from the version the device runs to the
+ * job's firmware, when the store has one that saves bytes and no patch
+ * failed on this row before (docs/delta.md).  Kept in the row, so that
+ * every check of this attempt offers the same.
+ */
+static int
+check_patch(struct check_run *r, struct crow *row)
+{
+	struct jobdev_rec *jd = &row->jd;
+	struct delta_rec d;
+	int	 rc;
+
+	jd->delta[0] = '\0';
+	jd->delta_saved = 0;
+	if (jd->delta_fail != 0 || jd->from_version[0] == '\0')
+		return 0;
+	rc = store_delta_find(r->txn, row->job.firmware, jd->from_version,
+	    &d);
+	if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (d.size >= d.to_size)
+		return 0;
+	memcpy(jd->delta, d.id, sizeof(jd->delta));
+	jd->delta_saved = d.to_size - d.size;
+	row->changed = 1;
+	return 0;
+}
+
+/*
  * Runs the check rules in r->txn.  In a read pass (write == 0) it only
  * finds out whether anything would change (r->need_write); in the write
  * pass it stores the changes and their events.  Long because it is one
@@ -947,6 +978,9 @@ check_run(struct check_run *r)
 			    jobs_device_version(&dev, row->job.module), r->now,
 			    &ch) == 1)
 				r->notice = (int)i;
+			if (r->notice == (int)i && ch.to != ch.from &&
+			    (rc = check_patch(r, row)) != 0)
+				goto out;
 			row->changed |= ch.changed;
 			row->job_changed |= ch.job_changed;
 			if (r->write && (rc = events_state_change(r->txn,
@@ -1069,6 +1103,27 @@ notice_url_query(struct core *c, struct store_txn *txn,
 	return 0;
 }
 
+/*
+ * The patch a notice offers (row->delta), with its url credential, into
+ * ni; a patch removed since the row took it is left out.
+ */
+static int
+notice_delta(struct core *c, struct store_txn *txn,
+    const struct core_req *req, const struct jobdev_rec *jd, int64_t now,
+    struct delta_rec *d, char *query, size_t qsize, struct notice_in *ni)
+{
+	int	 rc;
+
+	if ((rc = store_delta_get(txn, jd->delta, d)) != 0)
+		return rc == STORE_ENOTFOUND ? 0 : rc;
+	if ((rc = notice_url_query(c, txn, req, d->id, now, query, qsize)) !=
+	    0)
+		return rc;
+	ni->delta = d;
+	ni->delta_query = query[0] != '\0' ? query : NULL;
+	return 0;
+}
+
 static int
 check_pass(struct core *c, const struct core_req *req,
     const struct check_body *body, int64_t now, int write,
@@ -1076,9 +1131,10 @@ check_pass(struct core *c, const struct core_req *req,
 {
 	struct check_run r;
 	struct firmware_rec fw;
+	struct delta_rec delta;
 	struct notice_in ni;
 	struct crow *row;
-	char	 query[CORE_QUERY_MAX];
+	char	 query[CORE_QUERY_MAX], dquery[CORE_QUERY_MAX];
 	size_t	 i;
 	int	 rc;
 
@@ -1106,6 +1162,10 @@ check_pass(struct core *c, const struct core_req *req,
 		if (rc == 0)
 			rc = notice_url_query(c, r.txn, req, fw.id, now, query,
 			    sizeof(query));
+		memset(&ni, 0, sizeof(ni));
+		if (rc == 0 && row->jd.delta[0] != '\0')
+			rc = notice_delta(c, r.txn, req, &row->jd, now, &delta,
+			    dquery, sizeof(dquery), &ni);
 		if (rc == 0) {
 			ni.job = &row->job;
 			ni.fw = &fw;
@@ -1368,8 +1428,11 @@ fail:
 struct dl_ctx {
 	char	 ids[CORE_MAX_ROWS][OTA_ID_MAX + 1];
 	size_t	 n;
-	const char *fwid;
+	const char *fwid;		/* the firmware (a patch's target) */
+	const char *patch;		/* the patch asked for, or NULL */
+	char	 target[OTA_ID_MAX + 1];	/* a patch's target */
 	int	 found;
+	int	 patch_offered;		/* an open row's notice offers it */
 };
 
 /* Jobs in which the device has been offered something. */
@@ -1380,6 +1443,8 @@ dl_rows_cb(const struct jobdev_rec *jd, void *arg)
 
 	if (jd->state != JD_NOTIFIED && jd->state != JD_UPGRADING)
 		return 0;
+	if (d->patch != NULL && strcmp(jd->delta, d->patch) == 0)
+		d->patch_offered = 1;
 	if (d->n == CORE_MAX_ROWS)
 		return 1;
 	snprintf(d->ids[d->n++], OTA_ID_MAX + 1, "%s", jd->job);
@@ -1457,7 +1522,9 @@ dl_check_cap(struct store_txn *txn, const struct core_req *req,
 /*
  * Whether the firmware d->fwid is on offer to req->peer (an open row of a
  * job for it), or, when the transport proves no device (plain CoAP), to
- * any device.  0 or a store error.
+ * any device.  A patch (d->patch) is on offer to a device whose open row
+ * offers it; over plain CoAP, when its target is on offer.  0 or a store
+ * error.
  */
 static int
 dl_allowed(struct store_txn *txn, const struct core_req *req,
@@ -1490,6 +1557,10 @@ dl_allowed(struct store_txn *txn, const struct core_req *req,
 	rc = store_device_open_jobs(txn, req->peer, dl_rows_cb, d);
 	if (rc != 0 && rc != STORE_ESTOP)
 		return rc;
+	if (d->patch != NULL) {
+		*allowed = d->patch_offered;
+		return 0;
+	}
 	for (i = 0; i < d->n && !*allowed; i++) {
 		rc = store_job_get(txn, d->ids[i], &job);
 		if (rc == STORE_ENOTFOUND)
@@ -1498,6 +1569,41 @@ dl_allowed(struct store_txn *txn, const struct core_req *req,
 			return rc;
 		*allowed = strcmp(job.firmware, d->fwid) == 0;
 	}
+	return 0;
+}
+
+/*
+ * What fwid names: a firmware, or a patch, described to the front ends as
+ * a firmware (its own id, size and digests; the target's product, module
+ * and version).  0 or a store error (STORE_ENOTFOUND: neither).
+ */
+static int
+dl_lookup(struct store_txn *txn, const char *fwid, struct firmware_rec *fw,
+    struct dl_ctx *d)
+{
+	struct delta_rec p;
+	int	 rc;
+
+	d->patch = NULL;
+	d->patch_offered = 0;
+	if ((rc = store_firmware_get(txn, fwid, fw)) != STORE_ENOTFOUND)
+		return rc;
+	if ((rc = store_delta_get(txn, fwid, &p)) != 0)
+		return rc;
+	memset(fw, 0, sizeof(*fw));
+	memcpy(fw->id, p.id, sizeof(fw->id));
+	memcpy(fw->product, p.product, sizeof(fw->product));
+	memcpy(fw->module, p.module, sizeof(fw->module));
+	memcpy(fw->version, p.to_version, sizeof(fw->version));
+	fw->sign_method = SIGN_SHA256;
+	fw->state = FW_VERIFIED;
+	memcpy(fw->md5, p.md5, sizeof(fw->md5));
+	memcpy(fw->sha256, p.sha256, sizeof(fw->sha256));
+	fw->size = p.size;
+	fw->created = p.created;
+	d->patch = fwid;
+	memcpy(d->target, p.to, sizeof(d->target));
+	d->fwid = d->target;
 	return 0;
 }
 
@@ -1542,7 +1648,7 @@ core_download(struct core *c, const struct core_req *req, const char *fwid,
 			goto out;
 		}
 	}
-	if ((rc = store_firmware_get(txn, fwid, fw)) != 0) {
+	if ((rc = dl_lookup(txn, fwid, fw, d)) != 0) {
 		if (rc != STORE_ENOTFOUND)
 			goto store_fail;
 		status = CORE_NOT_FOUND;

@@ -70,10 +70,15 @@ xfer_new(struct store *st)
 	return t;
 }
 
-/* Collects the jobs of a device's open rows. */
+/*
+ * Collects the jobs of a device's open rows; the one whose notice offers
+ * the patch fwid, when it is one, is the job of its transfer.
+ */
 struct xfer_jobs {
 	char	 ids[XFER_JOBS][OTA_ID_MAX + 1];
 	size_t	 n;
+	const char *fwid;
+	char	 patch_job[OTA_ID_MAX + 1];
 };
 
 static int
@@ -81,6 +86,8 @@ xfer_jobs_cb(const struct jobdev_rec *jd, void *arg)
 {
 	struct xfer_jobs *j = arg;
 
+	if (strcmp(jd->delta, j->fwid) == 0)
+		snprintf(j->patch_job, sizeof(j->patch_job), "%s", jd->job);
 	if (j->n == XFER_JOBS)
 		return 1;
 	snprintf(j->ids[j->n++], OTA_ID_MAX + 1, "%s", jd->job);
@@ -115,6 +122,8 @@ xfer_store(struct xfer_table *t, struct xfer *e, int event, int64_t now)
 	if (!event)
 		goto commit;
 	jobs.n = 0;
+	jobs.fwid = e->fwid;
+	jobs.patch_job[0] = '\0';
 	rc = store_device_open_jobs(txn, e->device, xfer_jobs_cb, &jobs);
 	if (rc != 0 && rc != STORE_ESTOP)
 		goto fail;
@@ -124,7 +133,8 @@ xfer_store(struct xfer_table *t, struct xfer *e, int event, int64_t now)
 			continue;
 		if (rc != 0)
 			goto fail;
-		if (strcmp(job.firmware, e->fwid) == 0)
+		if (strcmp(job.firmware, e->fwid) == 0 ||
+		    strcmp(job.id, jobs.patch_job) == 0)
 			jp = &job;
 	}
 	if ((rc = events_transfer(txn, e->device, jp, e->fwid, e->delivered,

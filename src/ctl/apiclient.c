@@ -1668,3 +1668,137 @@ api_sign_key_delete(struct api *a, const char *kid, int force,
 	free(r.body);
 	return OPS_OK;
 }
+
+/*
+ * Patches: /api/v1/patches.
+ */
+
+int
+api_patch_add_fd(struct api *a, const struct ops_delta_params *p, int fd,
+    struct delta_rec *out, struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	struct stat sb;
+	char	 n[24], msg[160];
+	off_t	 off;
+	int	 rc;
+
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (off = lseek(fd, 0, SEEK_CUR)) == -1)
+		return efail(err, OPS_EINVAL, "a patch is sent from a file");
+	pb_init(&pb, "patches", NULL, NULL);
+	pb_param(&pb, "from", p->from);
+	pb_param(&pb, "to", p->to);
+	pb_param(&pb, "toVersion", p->to_version);
+	pb_param(&pb, "format", p->format);
+	if (p->to_sha256 != NULL && *p->to_sha256 != '\0')
+		pb_param(&pb, "toSha256", p->to_sha256);
+	if (p->to_size >= 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)p->to_size);
+		pb_param(&pb, "toSize", n);
+	}
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_exchange(a, "POST", pb.s, "application/octet-stream",
+	    NULL, (size_t)(sb.st_size - off), fd, &r, err)) != OPS_OK)
+		return rc;
+	if (r.status != 201) {
+		rc = resp_error(&r, err);
+		free(r.body);
+		return rc;
+	}
+	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
+	    0)
+		return bad_answer(&r, err, "a patch");
+	free(r.body);
+	return OPS_OK;
+}
+
+struct patch_acc {
+	struct delta_rec *items;
+	size_t	 n, cap;
+};
+
+static int
+patch_acc_cb(const struct delta_rec *d, void *arg)
+{
+	struct patch_acc *acc = arg;
+	struct delta_rec *p;
+
+	if (acc->n == acc->cap) {
+		acc->cap = acc->cap ? acc->cap * 2 : 16;
+		if ((p = reallocarray(acc->items, acc->cap, sizeof(*p))) ==
+		    NULL)
+			return -1;
+		acc->items = p;
+	}
+	acc->items[acc->n++] = *d;
+	return 0;
+}
+
+int
+api_patch_list(struct api *a, const char *firmware, struct delta_rec **items,
+    size_t *n, struct ops_err *err)
+{
+	struct patch_acc acc;
+	struct aresp r;
+	struct pbuf pb;
+	char	 msg[160];
+	int	 rc;
+
+	memset(&acc, 0, sizeof(acc));
+	*items = NULL;
+	*n = 0;
+	pb_init(&pb, "patches", NULL, NULL);
+	pb_param(&pb, "firmware", firmware);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
+	    err)) != OPS_OK)
+		return rc;
+	if (codec_delta_list_decode(r.body, r.len, patch_acc_cb, &acc, msg,
+	    sizeof(msg)) != 0) {
+		free(acc.items);
+		return bad_answer(&r, err, "a list of patches");
+	}
+	free(r.body);
+	*items = acc.items;
+	*n = acc.n;
+	return OPS_OK;
+}
+
+int
+api_patch_show(struct api *a, const char *id, struct delta_rec *out,
+    struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	char	 msg[160];
+	int	 rc;
+
+	pb_init(&pb, "patches", id, NULL);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
+	    err)) != OPS_OK)
+		return rc;
+	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
+	    0)
+		return bad_answer(&r, err, "a patch");
+	free(r.body);
+	return OPS_OK;
+}
+
+int
+api_patch_rm(struct api *a, const char *id, struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	int	 rc;
+
+	pb_init(&pb, "patches", id, NULL);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
+	    err)) != OPS_OK)
+		return rc;
+	free(r.body);
+	return OPS_OK;
+}

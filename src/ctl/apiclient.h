@@ -90,6 +90,13 @@ int	 api_url_key_rotate(struct api *, int drop_previous, int64_t *rotated,
 	    int *previous, struct ops_err *);
 int	 api_relay_status(struct api *, struct outbox_stats *,
 	    struct ops_err *);
+int	 api_patch_add_fd(struct api *, const struct ops_delta_params *,
+	    int fd, struct delta_rec *, struct ops_err *);
+int	 api_patch_list(struct api *, const char *firmware,
+	    struct delta_rec **items, size_t *n, struct ops_err *);
+int	 api_patch_show(struct api *, const char *id, struct delta_rec *,
+	    struct ops_err *);
+int	 api_patch_rm(struct api *, const char *id, struct ops_err *);
 int	 api_sign_key_create(struct api *, int alg, int activate,
 	    struct sign_key_info *, struct ops_err *);
 int	 api_sign_key_list(struct api *, struct sign_key_info *, size_t *n,

@@ -204,6 +204,33 @@ api_be_relay_status(struct ctl *ctl, struct outbox_stats *s,
 }
 
 static int
+api_be_patch_add_fd(struct ctl *ctl, const struct ops_delta_params *p,
+    int fd, struct delta_rec *out, struct ops_err *err)
+{
+	return api_patch_add_fd(ctl->api, p, fd, out, err);
+}
+
+static int
+api_be_patch_list(struct ctl *ctl, const char *fw, struct delta_rec **items,
+    size_t *n, struct ops_err *err)
+{
+	return api_patch_list(ctl->api, fw, items, n, err);
+}
+
+static int
+api_be_patch_show(struct ctl *ctl, const char *id, struct delta_rec *out,
+    struct ops_err *err)
+{
+	return api_patch_show(ctl->api, id, out, err);
+}
+
+static int
+api_be_patch_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return api_patch_rm(ctl->api, id, err);
+}
+
+static int
 api_be_sign_key_create(struct ctl *ctl, int alg, int activate,
     struct sign_key_info *out, struct ops_err *err)
 {
@@ -257,6 +284,10 @@ const struct ctl_backend ctl_backend_api = {
 	.job_confirm = api_be_job_confirm,
 	.relay_status = api_be_relay_status,
 	.url_key_rotate = api_be_url_key_rotate,
+	.patch_add_fd = api_be_patch_add_fd,
+	.patch_list = api_be_patch_list,
+	.patch_show = api_be_patch_show,
+	.patch_rm = api_be_patch_rm,
 	.sign_key_create = api_be_sign_key_create,
 	.sign_key_list = api_be_sign_key_list,
 	.sign_key_activate = api_be_sign_key_activate,

@@ -256,6 +256,33 @@ state_relay_status(struct ctl *ctl, struct outbox_stats *s,
 }
 
 static int
+state_patch_add_fd(struct ctl *ctl, const struct ops_delta_params *p, int fd,
+    struct delta_rec *out, struct ops_err *err)
+{
+	return ops_delta_add_fd(&ctl->ops, p, fd, out, err);
+}
+
+static int
+state_patch_list(struct ctl *ctl, const char *fw, struct delta_rec **items,
+    size_t *n, struct ops_err *err)
+{
+	return ops_delta_list(&ctl->ops, fw, items, n, err);
+}
+
+static int
+state_patch_show(struct ctl *ctl, const char *id, struct delta_rec *out,
+    struct ops_err *err)
+{
+	return ops_delta_show(&ctl->ops, id, out, err);
+}
+
+static int
+state_patch_rm(struct ctl *ctl, const char *id, struct ops_err *err)
+{
+	return ops_delta_rm(&ctl->ops, id, err);
+}
+
+static int
 state_sign_key_create(struct ctl *ctl, int alg, int activate,
     struct sign_key_info *out, struct ops_err *err)
 {
@@ -309,6 +336,10 @@ const struct ctl_backend ctl_backend_state = {
 	.job_confirm = state_job_confirm,
 	.relay_status = state_relay_status,
 	.url_key_rotate = state_url_key_rotate,
+	.patch_add_fd = state_patch_add_fd,
+	.patch_list = state_patch_list,
+	.patch_show = state_patch_show,
+	.patch_rm = state_patch_rm,
 	.sign_key_create = state_sign_key_create,
 	.sign_key_list = state_sign_key_list,
 	.sign_key_activate = state_sign_key_activate,

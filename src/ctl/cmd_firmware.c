@@ -38,7 +38,11 @@ static const char help_firmware_add[] =
 "                           (resuming after interruptions) and add it only\n"
 "                           if its SHA-256 is HEX\n"
 "  --ca FILE                CA for --url (default: upstream_ca, or the\n"
-"                           system's)\n";
+"                           system's)\n"
+"  --delta-from FW --format NAME\n"
+"                           FILE is a patch from firmware FW to --version\n"
+"                           of FW's product and module, applied by the\n"
+"                           devices as NAME (e.g. bsdiff4): patch add\n";
 
 /* firmware add --url: a progress line on a terminal. */
 static void
@@ -106,6 +110,8 @@ struct fw_add_args {
 	const char *url;	/* --url instead of a file */
 	const char *sha256;	/* --sha256, with --url */
 	const char *ca;		/* --ca, with --url */
+	const char *delta_from;	/* --delta-from: FILE is a patch */
+	const char *format;	/* its --format */
 };
 
 /*
@@ -125,6 +131,8 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		{ "url", required_argument, NULL, 'U' },
 		{ "sha256", required_argument, NULL, 'S' },
 		{ "ca", required_argument, NULL, 'C' },
+		{ "delta-from", required_argument, NULL, 'D' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -160,6 +168,12 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		case 'C':
 			fa->ca = optarg;
 			break;
+		case 'D':
+			fa->delta_from = optarg;
+			break;
+		case 'F':
+			fa->format = optarg;
+			break;
 		case 'h':
 			ctl_help();
 			return -1;
@@ -176,6 +190,17 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		    "the daemon fetches the image with its upstream_ca");
 	if (fa->url == NULL && argc - optind != 1)
 		return ctl_usage_err("want one image FILE");
+	if ((fa->delta_from != NULL) != (fa->format != NULL) ||
+	    (fa->delta_from != NULL && fa->url != NULL))
+		return ctl_usage_err("a patch FILE needs --delta-from and "
+		    "--format, and no --url");
+	if (fa->delta_from != NULL && p->version == NULL)
+		return ctl_usage_err("--version (the patch's target) is "
+		    "required");
+	if (fa->delta_from != NULL) {
+		fa->file = argv[optind];
+		return 0;
+	}
 	if (p->product == NULL)
 		return ctl_usage_err("--product is required");
 	if (p->version == NULL)
@@ -220,6 +245,16 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 	memset(&fa, 0, sizeof(fa));
 	if ((rc = fw_add_parse(ctl, argc, argv, &fa)) != 0)
 		return rc == -1 ? 0 : rc;
+	if (fa.delta_from != NULL) {
+		struct ops_delta_params dp;
+
+		memset(&dp, 0, sizeof(dp));
+		dp.from = fa.delta_from;
+		dp.to_version = fa.p.version;
+		dp.format = fa.format;
+		dp.to_size = -1;
+		return ctl_patch_add(ctl, &dp, fa.file);
+	}
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
 	if (fa.url != NULL)

@@ -544,6 +544,10 @@ job_print(const struct ops_job_item *it)
 	ctl_kv("devices", "%zu", it->counts.total);
 	for (s = 0; s < JD_NSTATES; s++)
 		printf("  %-14s%zu\n", jobs_jd_state_name(s), it->counts.n[s]);
+	if (it->counts.patch_devices > 0)
+		ctl_kv("patches", "%zu devices upgraded by a patch, %llu "
+		    "bytes saved", it->counts.patch_devices,
+		    (unsigned long long)it->counts.patch_saved);
 }
 
 static const char help_job_show[] =

@@ -77,6 +77,13 @@ extern const struct ctl_cmd ctl_cmd_job_create, ctl_cmd_job_list,
 	    ctl_cmd_job_cancel, ctl_cmd_job_retry, ctl_cmd_job_confirm;
 extern const struct ctl_cmd ctl_cmd_relay_status;
 extern const struct ctl_cmd ctl_cmd_url_key_rotate;
+extern const struct ctl_cmd ctl_cmd_patch_add;
+/* patch add's work, for firmware add --delta-from too (cmd_patch.c) */
+int	 ctl_patch_add(struct ctl *, const struct ops_delta_params *,
+	    const char *path);
+extern const struct ctl_cmd ctl_cmd_patch_list;
+extern const struct ctl_cmd ctl_cmd_patch_show;
+extern const struct ctl_cmd ctl_cmd_patch_rm;
 extern const struct ctl_cmd ctl_cmd_key_create;
 extern const struct ctl_cmd ctl_cmd_key_list;
 extern const struct ctl_cmd ctl_cmd_key_show;
@@ -165,6 +172,14 @@ struct ctl_backend {
 		    struct ops_err *);
 	int	(*url_key_rotate)(struct ctl *, int drop_previous,
 		    int64_t *rotated, int *previous, struct ops_err *);
+	/* patches (ops_delta_*) */
+	int	(*patch_add_fd)(struct ctl *, const struct ops_delta_params *,
+		    int fd, struct delta_rec *, struct ops_err *);
+	int	(*patch_list)(struct ctl *, const char *firmware,
+		    struct delta_rec **items, size_t *n, struct ops_err *);
+	int	(*patch_show)(struct ctl *, const char *id, struct delta_rec *,
+		    struct ops_err *);
+	int	(*patch_rm)(struct ctl *, const char *id, struct ops_err *);
 	/* the keys that sign notices (ops_sign_key_*) */
 	int	(*sign_key_create)(struct ctl *, int alg, int activate,
 		    struct sign_key_info *, struct ops_err *);

@@ -169,7 +169,13 @@ static void
 jd_requeue(struct jobdev_rec *jd, int64_t now, struct jobs_change *ch)
 {
 	jd_move(jd, JD_QUEUED, now, ch);
-	jd->retries++;
+	/* the attempt after a failed patch is not a retry of the job's */
+	if (jd->delta_fail == 1)
+		jd->delta_fail = 2;
+	else
+		jd->retries++;
+	jd->delta[0] = '\0';
+	jd->delta_saved = 0;
 	snprintf(jd->reason, sizeof(jd->reason), "offline");
 	jd->desc[0] = '\0';
 	jd->step = 0;
@@ -472,6 +478,7 @@ jobs_on_progress(const struct job_rec *job, struct jobdev_rec *jd, int step,
     struct jobs_change *ch)
 {
 	char	 reason[OTA_REASON_MAX + 1];
+	int	 patch;
 
 	change_init(ch, jd);
 	if (step < -4 || step > 100)
@@ -510,7 +517,19 @@ jobs_on_progress(const struct job_rec *job, struct jobdev_rec *jd, int step,
 
 	if (step < 0) {
 		snprintf(reason, sizeof(reason), "device:%d", step);
-		jd_fail(job, jd, reason, 1, now, ch);
+		/*
+		 * Failed on a patch: the attempt ends as any failure does
+		 * (its events, its history entry), and the next one, with
+		 * the full image, is due at once and is not one of the
+		 * job's retries.
+		 */
+		patch = jd->delta[0] != '\0' && jd->delta_fail == 0;
+		jd_fail(job, jd, reason, !patch, now, ch);
+		if (patch) {
+			jd->delta_fail = 1;
+			jd_move(jd, JD_RETRY_WAIT, now, ch);
+			jd->next_at = now;
+		}
 		return 0;
 	}
 	if (jd->state == JD_NOTIFIED)

@@ -98,11 +98,15 @@ void	 jobs_on_version(const struct job_rec *, struct jobdev_rec *,
 
 /*
  * A progress report for this job.  step 0..100, or -1..-4 for failures;
- * desc and version may be NULL.  Returns 0, or -1 when the report does not
- * fit the row's state (WAIT_CONFIRM, or QUEUED before any notice: the
- * caller answers 4.00/400 and changes nothing).  A late or repeated report
- * for an attempt that is over (SUCCEEDED, FAILED, CANCELED, RETRY_WAIT, or
- * QUEUED again for a retry) returns 0 with change->changed 0.
+ * desc and version may be NULL.  A failure while the row's notice offers
+ * a patch (jd->delta) and no patch failed before passes through FAILED to
+ * RETRY_WAIT due at once, without counting a retry: the next check hands
+ * out the full image alone (docs/delta.md).  Returns 0, or -1 when the
+ * report does not fit the row's state (WAIT_CONFIRM, or QUEUED before any
+ * notice: the caller answers 4.00/400 and changes nothing).  A late or
+ * repeated report for an attempt that is over (SUCCEEDED, FAILED,
+ * CANCELED, RETRY_WAIT, or QUEUED again for a retry) returns 0 with
+ * change->changed 0.
  */
 int	 jobs_on_progress(const struct job_rec *, struct jobdev_rec *, int step,
 	    const char *desc, const char *version, int64_t now,

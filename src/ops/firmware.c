@@ -614,6 +614,15 @@ ops_firmware_rm(struct ops *ops, const char *id, struct ops_err *err)
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}
+	if ((rc = ops_delta_uses(txn, id, use.job)) != 0) {
+		rc = ops_fail_store(err, rc, id);
+		goto out;
+	}
+	if (use.job[0] != '\0') {
+		rc = ops_fail(err, OPS_ECONFLICT, "firmware %s has patch %s; "
+		    "remove it first", id, use.job);
+		goto out;
+	}
 	memset(&use, 0, sizeof(use));
 	use.id = id;
 	rc = store_job_iter(txn, fwuse_cb, &use);

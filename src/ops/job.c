@@ -80,6 +80,11 @@ counts_cb(const struct jobdev_rec *jd, void *arg)
 
 	jobs_counts_add(k->c, k->terminated && jobs_jd_is_open(jd->state) ?
 	    JD_FAILED : jd->state);
+	if (jd->state == JD_SUCCEEDED && jd->delta[0] != '\0' &&
+	    jd->delta_fail == 0) {
+		k->c->patch_devices++;
+		k->c->patch_saved += jd->delta_saved;
+	}
 	return 0;
 }
 
@@ -1062,7 +1067,9 @@ jdlist_cb(const struct jobdev_rec *jd, void *arg)
 	/* a terminated job's open rows, as they are about to be written */
 	if (l->terminated)
 		(void)jobs_jd_terminate(&row, l->finished, &ch);
-	rc = store_xfer_get(l->txn, jd->device, l->fwid, &x);
+	/* what was delivered of the patch its notice offers, or the image */
+	rc = store_xfer_get(l->txn, jd->device, jd->delta[0] != '\0' ?
+	    jd->delta : l->fwid, &x);
 	if (rc == 0) {
 		row.delivered = x.delivered;
 		row.size = x.size;

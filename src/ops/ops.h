@@ -288,6 +288,46 @@ int	 ops_firmware_edit(struct ops *, const char *id, const char *name,
 int	 ops_firmware_rm(struct ops *, const char *id, struct ops_err *);
 
 /*
+ * Patches, uploaded (delta.c, docs/delta.md): from firmware `from' to
+ * firmware `to' (same product and module, other versions), in a format
+ * named by the operator.  What applying it makes may be declared
+ * (to_sha256, to_size) and must then be `to''s image; the patch must be
+ * smaller than that image (422).  One patch per (to, from's version): 409.
+ * The upload streams as a firmware's does.
+ */
+struct ops_delta_params {
+	const char *from;
+	const char *to;			/* or NULL, and to_version: */
+	const char *to_version;		/* the version of from's module */
+	const char *format;		/* [A-Za-z0-9._-]{1,32} */
+	const char *to_sha256;		/* hex, or NULL / "": not declared */
+	int64_t	 to_size;		/* -1: not declared */
+};
+struct ops_delta_upload;
+int	 ops_delta_upload_begin(struct ops *, const struct ops_delta_params *,
+	    int64_t expected_size, struct ops_delta_upload **out,
+	    struct ops_err *);
+int	 ops_delta_upload_write(struct ops_delta_upload *, const void *,
+	    size_t, struct ops_err *);
+/* Frees the upload; p again, for the checks made once more. */
+int	 ops_delta_upload_finish(struct ops_delta_upload *,
+	    const struct ops_delta_params *p, struct delta_rec *out,
+	    struct ops_err *);
+void	 ops_delta_upload_abort(struct ops_delta_upload *);	/* NULL ok */
+int	 ops_delta_add_fd(struct ops *, const struct ops_delta_params *,
+	    int fd, struct delta_rec *out, struct ops_err *);
+/* Every patch, or those from or to firmware; *items malloc'd. */
+int	 ops_delta_list(struct ops *, const char *firmware,
+	    struct delta_rec **items, size_t *n, struct ops_err *);
+int	 ops_delta_show(struct ops *, const char *id, struct delta_rec *,
+	    struct ops_err *);
+/*
+ * Removes a patch and its file.  A notice that offered it no longer
+ * does; a device that fails on it gets the full image.
+ */
+int	 ops_delta_rm(struct ops *, const char *id, struct ops_err *);
+
+/*
  * Jobs (job.c).
  */
 

@@ -138,4 +138,8 @@ int	 ops_device_apply(struct store_txn *, const struct ops_devparams *,
 	    struct ops_dynjobs *dj, int64_t now, struct device_rec *out,
 	    int *created, struct ops_err *);
 
+/* The first patch from or to fwid into id ("": none); 0 or STORE_E*. */
+int	 ops_delta_uses(struct store_txn *, const char *fwid,
+	    char id[OTA_ID_MAX + 1]);
+
 #endif

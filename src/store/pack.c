@@ -3,8 +3,8 @@
  * pack.c: the on-disk encoding of otagw's records (see pack.h).
  *
  * A record is: schema byte (PACK_SCHEMA), kind byte ('D' device, 'F'
- * firmware, 'J' job, 'R' job row, 'H' history entry), then its fields in
- * a fixed order.
+ * firmware, 'J' job, 'R' job row, 'H' history entry, 'P' patch), then its
+ * fields in a fixed order.
  * Integers are LEB128 varints, signed ones zigzag-encoded first, so a time
  * stamp takes 6 bytes and a small count one.  Strings are a varint length
  * and the bytes without NUL.  Variable arrays (PSK, module versions, source
@@ -30,6 +30,7 @@
 #define KIND_JOB      'J'
 #define KIND_JOBDEV   'R'
 #define KIND_HISTORY  'H'
+#define KIND_DELTA    'P'
 
 struct pw {
 	uint8_t *p;
@@ -471,7 +472,10 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
 
 #define JDF_STEP100 0x01
 #define JDF_FROM    0x02 /* from_version follows last_version */
-#define JDF_ALL     0x03
+#define JDF_DELTA   0x04 /* delta and delta_saved follow next_at */
+#define JDF_DFAIL1  0x08 /* delta_fail 1 */
+#define JDF_DFAIL2  0x10 /* delta_fail 2 */
+#define JDF_ALL     0x1f
 
 size_t
 pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
@@ -486,6 +490,14 @@ pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
 		flags |= JDF_STEP100;
 	if (jd->from_version[0] != '\0')
 		flags |= JDF_FROM;
+	if (jd->delta[0] != '\0')
+		flags |= JDF_DELTA;
+	if (jd->delta_fail == 1)
+		flags |= JDF_DFAIL1;
+	else if (jd->delta_fail == 2)
+		flags |= JDF_DFAIL2;
+	else if (jd->delta_fail != 0)
+		return 0;
 	w_str(&w, jd->job, sizeof(jd->job));
 	w_str(&w, jd->device, sizeof(jd->device));
 	w_byte(&w, (unsigned)jd->state);
@@ -502,6 +514,10 @@ pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
 	w_svar(&w, jd->started);
 	w_svar(&w, jd->updated);
 	w_svar(&w, jd->next_at);
+	if (flags & JDF_DELTA) {
+		w_str(&w, jd->delta, sizeof(jd->delta));
+		w_uvar(&w, jd->delta_saved);
+	}
 	return w_done(&w);
 }
 
@@ -537,6 +553,67 @@ unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *jd)
 	jd->started = r_svar(&r);
 	jd->updated = r_svar(&r);
 	jd->next_at = r_svar(&r);
+	if ((flags & (JDF_DFAIL1 | JDF_DFAIL2)) == (JDF_DFAIL1 | JDF_DFAIL2))
+		r.err = 1;
+	jd->delta_fail = (flags & JDF_DFAIL1) ? 1 : (flags & JDF_DFAIL2) ?
+	    2 : 0;
+	if (flags & JDF_DELTA) {
+		r_str(&r, jd->delta, sizeof(jd->delta));
+		if (jd->delta[0] == '\0')
+			r.err = 1;
+		jd->delta_saved = r_uvar(&r);
+	}
+	return r_done(&r);
+}
+
+/*
+ * Patches (delta packages).
+ */
+
+size_t
+pack_delta(const struct delta_rec *d, uint8_t *buf, size_t cap)
+{
+	struct pw w;
+
+	w_head(&w, buf, cap, KIND_DELTA);
+	w_str(&w, d->id, sizeof(d->id));
+	w_str(&w, d->product, sizeof(d->product));
+	w_str(&w, d->module, sizeof(d->module));
+	w_str(&w, d->from, sizeof(d->from));
+	w_str(&w, d->from_version, sizeof(d->from_version));
+	w_str(&w, d->to, sizeof(d->to));
+	w_str(&w, d->to_version, sizeof(d->to_version));
+	w_str(&w, d->format, sizeof(d->format));
+	w_bytes(&w, d->md5, sizeof(d->md5));
+	w_bytes(&w, d->sha256, sizeof(d->sha256));
+	w_uvar(&w, d->size);
+	w_bytes(&w, d->to_sha256, sizeof(d->to_sha256));
+	w_uvar(&w, d->to_size);
+	w_svar(&w, d->created);
+	return w_done(&w);
+}
+
+int
+unpack_delta(const void *buf, size_t len, struct delta_rec *d)
+{
+	struct pr r;
+
+	memset(d, 0, sizeof(*d));
+	r_head(&r, buf, len, KIND_DELTA);
+	r_str(&r, d->id, sizeof(d->id));
+	r_str(&r, d->product, sizeof(d->product));
+	r_str(&r, d->module, sizeof(d->module));
+	r_str(&r, d->from, sizeof(d->from));
+	r_str(&r, d->from_version, sizeof(d->from_version));
+	r_str(&r, d->to, sizeof(d->to));
+	r_str(&r, d->to_version, sizeof(d->to_version));
+	r_str(&r, d->format, sizeof(d->format));
+	r_bytes(&r, d->md5, sizeof(d->md5));
+	r_bytes(&r, d->sha256, sizeof(d->sha256));
+	d->size = r_uvar(&r);
+	r_bytes(&r, d->to_sha256, sizeof(d->to_sha256));
+	d->to_size = r_uvar(&r);
+	d->created = r_svar(&r);
 	return r_done(&r);
 }
 

@@ -39,6 +39,7 @@ size_t pack_job(const struct job_rec *, uint8_t *buf, size_t cap);
 size_t pack_jobdev(const struct jobdev_rec *, uint8_t *buf, size_t cap);
 /* A history entry without its device and seq, which its key holds. */
 size_t pack_history(const struct history_rec *, uint8_t *buf, size_t cap);
+size_t pack_delta(const struct delta_rec *, uint8_t *buf, size_t cap);
 
 /* Decoders: 0, or STORE_EINVAL.  *out is zeroed first, then filled. */
 int unpack_device(const void *buf, size_t len, struct device_rec *out);
@@ -47,6 +48,7 @@ int unpack_job(const void *buf, size_t len, struct job_rec *out);
 int unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *out);
 /* Leaves out->device and out->seq zero: the caller takes them from the key. */
 int unpack_history(const void *buf, size_t len, struct history_rec *out);
+int unpack_delta(const void *buf, size_t len, struct delta_rec *out);
 
 /* Outbox values: type byte, 8-byte big-endian time stamp, event bytes. */
 #define PACK_OUTBOX_HDR 9

@@ -103,6 +103,7 @@ enum {
 	DB_PARKED,
 	DB_XFER,
 	DB_HISTORY,
+	DB_DELTA,
 	DB_COUNT
 };
 
@@ -111,7 +112,7 @@ enum {
 static const char *const db_names[DB_COUNT] = {
     "meta", "devices", "firmware", "fwkey",
     "jobs", "jobdev",  "devopen",  "outbox", "parked", "xfer",
-    "history",
+    "history", "delta",
 };
 
 static const char meta_schema[] = "schema";
@@ -1471,6 +1472,133 @@ store_firmware_find(struct store_txn *t, const char *product,
 	memcpy(id, v.mv_data, v.mv_size);
 	id[v.mv_size] = '\0';
 	return 0;
+}
+
+/*
+ * Patches: DB_DELTA holds "i\0<id>" -> the record and "t\0<to>\0<from
+ * version>" -> the id.
+ */
+
+static size_t
+delta_ikey(uint8_t key[PACK_KEY_MAX], const char *id)
+{
+	return pack_key2(key, "i", id);
+}
+
+int
+store_delta_get(struct store_txn *t, const char *id, struct delta_rec *out)
+{
+	uint8_t	 key[PACK_KEY_MAX];
+	MDB_val	 v;
+	size_t	 klen;
+	int	 rc;
+
+	if (out == NULL || (klen = delta_ikey(key, id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_DELTA, key, klen, &v, "delta get")) != 0)
+		return rc;
+	if (unpack_delta(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("delta", id, strlen(id));
+	return 0;
+}
+
+int
+store_delta_put(struct store_txn *t, const struct delta_rec *rec)
+{
+	uint8_t	 buf[PACK_MAX], key[PACK_KEY_MAX], tkey[PACK_KEY_MAX];
+	MDB_val	 v;
+	size_t	 klen, tlen, idlen, n;
+	int	 rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if (rec == NULL || (idlen = pack_key_len(rec->id)) == 0 ||
+	    (klen = delta_ikey(key, rec->id)) == 0 ||
+	    (tlen = pack_key3(tkey, "t", rec->to, rec->from_version)) == 0 ||
+	    (n = pack_delta(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	rc = db_get(t, DB_DELTA, tkey, tlen, &v, "delta find");
+	if (rc == 0 && (v.mv_size != idlen || memcmp(v.mv_data, rec->id,
+	    idlen) != 0))
+		return STORE_EEXIST;
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return rc;
+	if ((rc = db_put(t, DB_DELTA, key, klen, buf, n, "delta put")) != 0)
+		return rc;
+	return db_put(t, DB_DELTA, tkey, tlen, rec->id, idlen, "delta put");
+}
+
+int
+store_delta_del(struct store_txn *t, const char *id)
+{
+	uint8_t	 key[PACK_KEY_MAX], tkey[PACK_KEY_MAX];
+	struct delta_rec d;
+	size_t	 klen, tlen;
+	int	 rc;
+
+	if ((rc = txn_writable(t)) != 0)
+		return rc;
+	if ((rc = store_delta_get(t, id, &d)) != 0)
+		return rc;
+	klen = delta_ikey(key, id);
+	if ((tlen = pack_key3(tkey, "t", d.to, d.from_version)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_del(t, DB_DELTA, tkey, tlen, "delta del")) != 0 &&
+	    rc != STORE_ENOTFOUND)
+		return rc;
+	return db_del(t, DB_DELTA, key, klen, "delta del");
+}
+
+int
+store_delta_find(struct store_txn *t, const char *to,
+    const char *from_version, struct delta_rec *out)
+{
+	uint8_t	 tkey[PACK_KEY_MAX];
+	char	 id[OTA_ID_MAX + 1];
+	MDB_val	 v;
+	size_t	 tlen;
+	int	 rc;
+
+	if ((tlen = pack_key3(tkey, "t", to, from_version)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_DELTA, tkey, tlen, &v, "delta find")) != 0)
+		return rc;
+	if (v.mv_size == 0 || v.mv_size > OTA_ID_MAX)
+		return corrupt("delta index", tkey, tlen);
+	memcpy(id, v.mv_data, v.mv_size);
+	id[v.mv_size] = '\0';
+	return store_delta_get(t, id, out);
+}
+
+struct delta_iter {
+	int	(*cb)(const struct delta_rec *, void *);
+	void	*arg;
+};
+
+static int
+delta_scan_cb(struct store_txn *t, const MDB_val *k, const MDB_val *v,
+    void *ctx)
+{
+	struct delta_iter *di = ctx;
+	struct delta_rec rec;
+
+	(void)t;
+	if (unpack_delta(v->mv_data, v->mv_size, &rec) != 0)
+		return corrupt("delta", k->mv_data, k->mv_size);
+	return di->cb(&rec, di->arg) != 0 ? STORE_ESTOP : 0;
+}
+
+int
+store_delta_iter(struct store_txn *t,
+    int (*cb)(const struct delta_rec *, void *), void *arg)
+{
+	struct delta_iter di = { cb, arg };
+	int	 rc;
+
+	if (cb == NULL)
+		return STORE_EINVAL;
+	rc = db_scan(t, DB_DELTA, "i", 2, 2, 0, delta_scan_cb, &di);
+	return rc == STORE_ESTOP ? 0 : rc;
 }
 
 static int

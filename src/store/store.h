@@ -101,6 +101,22 @@ int	 store_firmware_iter(struct store_txn *,
 int	 store_firmware_iter_after(struct store_txn *, const char *after,
 	    int (*cb)(const struct firmware_rec *, void *), void *arg);
 
+/*
+ * Patches (delta packages), keyed by id and found by (target firmware,
+ * source version): at most one patch per pair (STORE_EEXIST).  Their
+ * files are images (store_image_*) under the patch's id.
+ */
+int	 store_delta_get(struct store_txn *, const char *id,
+	    struct delta_rec *);
+int	 store_delta_put(struct store_txn *, const struct delta_rec *);
+int	 store_delta_del(struct store_txn *, const char *id);
+/* The patch to firmware `to' from version `from_version'. */
+int	 store_delta_find(struct store_txn *, const char *to,
+	    const char *from_version, struct delta_rec *);
+/* Every patch (ids in byte order: dp-10 before dp-2). */
+int	 store_delta_iter(struct store_txn *,
+	    int (*cb)(const struct delta_rec *, void *), void *arg);
+
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);

@@ -45,7 +45,8 @@ JOB_KEYS = {"id", "firmware", "product", "module", "version", "kind",
             "ratePerMinute", "retry", "timeoutMinutes", "start", "end",
             "created", "started", "finished", "counts"}
 JOBDEV_KEYS = {"job", "device", "state", "reason", "step", "desc", "retries",
-               "version", "created", "notified", "started", "updated"}
+               "version", "created", "notified", "started", "updated",
+               "patch"}
 STATES = ["WAIT_CONFIRM", "QUEUED", "NOTIFIED", "UPGRADING", "SUCCEEDED",
           "FAILED", "RETRY_WAIT", "CANCELED"]
 

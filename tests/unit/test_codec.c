@@ -691,9 +691,63 @@ static char *
 notice(const struct job_rec *job, const struct firmware_rec *fw,
     const char *base, const char *query, const char *nonce, size_t *len)
 {
-	struct notice_in in = { job, fw, base, query, nonce };
+	struct notice_in in;
 
+	memset(&in, 0, sizeof(in));
+	in.job = job;
+	in.fw = fw;
+	in.url_base = base;
+	in.url_query = query;
+	in.nonce = nonce;
 	return codec_notice_encode(&in, len);
+}
+
+/* A patch beside the full image: its own path, url and credential. */
+static void
+test_notice_delta(const struct job_rec *job, const struct firmware_rec *fw)
+{
+	struct notice_in in;
+	struct delta_rec d;
+	size_t	 len = 0;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dp-4");
+	snprintf(d.format, sizeof(d.format), "bsdiff4");
+	snprintf(d.from_version, sizeof(d.from_version), "1.0.0");
+	d.size = 2048;
+	memset(d.sha256, 0xee, sizeof(d.sha256));
+	memset(&in, 0, sizeof(in));
+	in.job = job;
+	in.fw = fw;
+	in.url_base = "https://gw:8443/";
+	in.url_query = "q=1";
+	in.delta = &d;
+	in.delta_query = "q=2";
+	expect_text(codec_notice_encode(&in, &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\",\"path\":\"/fw/fw-9\","
+	    "\"url\":\"https://gw:8443/fw/fw-9?q=1\","
+	    "\"delta\":{\"firmware\":\"dp-4\",\"format\":\"bsdiff4\","
+	    "\"from\":\"1.0.0\",\"size\":2048,\"sha256\":\""
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\","
+	    "\"path\":\"/fw/dp-4\",\"url\":\"https://gw:8443/fw/dp-4?q=2\"},"
+	    "\"confirm\":true,\"timeout\":86400}");
+	/* no base: the path alone */
+	in.url_base = NULL;
+	expect_text(codec_notice_encode(&in, &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\",\"path\":\"/fw/fw-9\","
+	    "\"delta\":{\"firmware\":\"dp-4\",\"format\":\"bsdiff4\","
+	    "\"from\":\"1.0.0\",\"size\":2048,\"sha256\":\""
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\","
+	    "\"path\":\"/fw/dp-4\"},"
+	    "\"confirm\":true,\"timeout\":86400}");
 }
 
 static void
@@ -745,6 +799,7 @@ test_notice(void)
 	    "\"nonce\":\"n-42\"}");
 	/* len may be NULL */
 	free(notice(&job, &fw, NULL, NULL, NULL, NULL));
+	test_notice_delta(&job, &fw);
 }
 
 static void
@@ -1099,7 +1154,7 @@ test_job_view(void)
 	    "\"grayPercent\":null,\"abort\":null,\"counts\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
-	    "\"total\":6}}");
+	    "\"total\":6},\"patches\":{\"devices\":0,\"bytesSaved\":0}}");
 	job.kind = JOB_KIND_VERIFY;
 	job.state = JOB_TERMINATED;
 	job.scope = JOB_SCOPE_GRAY;
@@ -1157,7 +1212,9 @@ test_job_view_api(void)
 	    "\"finished\":null,\"grayPercent\":null,\"abort\":null,"
 	    "\"counts\":{\"WAIT_CONFIRM\":0,\"QUEUED\":4,\"NOTIFIED\":0,"
 	    "\"UPGRADING\":0,\"SUCCEEDED\":0,\"FAILED\":0,\"RETRY_WAIT\":0,"
-	    "\"CANCELED\":0,\"total\":4},\"onlyNewReports\":true,"
+	    "\"CANCELED\":0,\"total\":4},"
+	    "\"patches\":{\"devices\":0,\"bytesSaved\":0},"
+	    "\"onlyNewReports\":true,"
 	    "\"selection\":{\"added\":4,\"skipped\":1,\"leftOut\":2,"
 	    "\"superseded\":3}}");
 	job.only_new_reports = 0;
@@ -1185,7 +1242,7 @@ test_jobdev_view(void)
 	    "\"reason\":\"offline\",\"step\":0,\"desc\":null,\"retries\":0,"
 	    "\"version\":null,\"created\":\"2026-11-23T10:00:00.123Z\","
 	    "\"notified\":null,\"started\":null,"
-	    "\"updated\":\"2026-11-23T10:00:00.123Z\"}");
+	    "\"updated\":\"2026-11-23T10:00:00.123Z\",\"patch\":null}");
 	jd.state = JD_FAILED;
 	snprintf(jd.reason, sizeof(jd.reason), "device:-3");
 	snprintf(jd.desc, sizeof(jd.desc), "md5 \xe4\xb8\x8d\xe5\xaf\xb9");
@@ -1202,7 +1259,7 @@ test_jobdev_view(void)
 	    "\"version\":\"1.0.0\",\"created\":\"2026-11-23T10:00:00.123Z\","
 	    "\"notified\":\"2026-11-23T10:00:00.123Z\","
 	    "\"started\":\"2027-01-15T08:30:05.007Z\","
-	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
+	    "\"updated\":\"2027-01-15T08:30:05.007Z\",\"patch\":null}");
 }
 
 static int

@@ -672,6 +672,53 @@ static const struct tick_case tick_cases[] = {
 	  .to = "PAUSED" },
 };
 
+/*
+ * A failure on a patch: FAILED then RETRY_WAIT due at once, no retry
+ * counted, even with no retries at all; the attempt after it offers no
+ * patch, and a second failure is an ordinary one.
+ */
+static void
+test_patch_fallback(void)
+{
+	struct job_rec job;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+
+	job_base(&job);
+	job.retry_count = 0;
+	jobs_jd_init(&job, &jd, "d", T0 - MIN);
+	T_EQ_INT(jobs_on_check(&job, &jd, "1.0.0", T0, &ch), 1);
+	snprintf(jd.delta, sizeof(jd.delta), "dp-1");	/* as core does */
+	jd.delta_saved = 1000;
+	T_EQ_INT(jobs_on_progress(&job, &jd, 10, NULL, NULL, T0 + 1, &ch), 0);
+	T_EQ_INT(jobs_on_progress(&job, &jd, -3, "bad", NULL, T0 + 2, &ch),
+	    0);
+	T_EQ_STR(jobs_jd_state_name(jd.state), "RETRY_WAIT");
+	T_EQ_INT(ch.nvia, 1);
+	T_EQ_STR(jobs_jd_state_name(ch.via[0]), "FAILED");
+	T_EQ_STR(jd.reason, "device:-3");
+	T_EQ_INT(jd.next_at, T0 + 2);
+	T_EQ_INT(jd.delta_fail, 1);
+	T_EQ_INT(jd.retries, 0);
+	/* the next check: a new attempt, not a retry, without the patch */
+	T_EQ_INT(jobs_on_check(&job, &jd, "1.0.0", T0 + 3, &ch), 1);
+	T_EQ_STR(jobs_jd_state_name(jd.state), "NOTIFIED");
+	T_EQ_INT(jd.retries, 0);
+	T_EQ_INT(jd.delta_fail, 2);
+	T_EQ_STR(jd.delta, "");
+	T_EQ_INT((int)jd.delta_saved, 0);
+	/* failing on the full image: the job's rule, no retries left */
+	T_EQ_INT(jobs_on_progress(&job, &jd, -1, NULL, NULL, T0 + 4, &ch), 0);
+	T_EQ_STR(jobs_jd_state_name(jd.state), "FAILED");
+
+	/* without a patch, a failure is an ordinary one */
+	jobs_jd_init(&job, &jd, "e", T0 - MIN);
+	T_EQ_INT(jobs_on_check(&job, &jd, "1.0.0", T0, &ch), 1);
+	T_EQ_INT(jobs_on_progress(&job, &jd, -2, NULL, NULL, T0 + 1, &ch), 0);
+	T_EQ_STR(jobs_jd_state_name(jd.state), "FAILED");
+	T_EQ_INT(jd.delta_fail, 0);
+}
+
 static void
 test_job_tick(void)
 {
@@ -1245,5 +1292,6 @@ main(void)
 	T_RUN(test_wake_after);
 	T_RUN(test_campaign);
 	T_RUN(test_abort_campaign);
+	T_RUN(test_patch_fallback);
 	return t_done();
 }

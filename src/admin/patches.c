@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * patches.c: the admin API's patch (delta package) calls, each one ops
+ * operation (docs/delta.md, docs/admin-api.md):
+ *
+ *   POST   /api/v1/patches?from=&(to=|toVersion=)&format=&toSha256=
+ *          &toSize=
+ *          (body: the patch, streamed as a firmware upload is)
+ *   GET    /api/v1/patches?firmware=
+ *   GET    /api/v1/patches/{id}
+ *   DELETE /api/v1/patches/{id}
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin_priv.h"
+#include "codec/codec.h"
+
+/* The query of a patch upload, kept for the checks made at its end. */
+struct admin_patch_q {
+	char	 from[OTA_ID_MAX + 1];
+	char	 to[OTA_ID_MAX + 1];
+	char	 to_version[OTA_ID_MAX + 1];
+	char	 format[OTA_FORMAT_MAX + 1];
+	char	 to_sha256[65];
+	char	 to_size[24];
+	struct ops_delta_params p;
+};
+
+static int
+patch_query(const char *q, struct admin_patch_q *pq, char *msg, size_t len)
+{
+	static const char *const names[6] = { "from", "to", "format",
+	    "toSha256", "toSize", "toVersion" };
+	char	*dst[6] = { pq->from, pq->to, pq->format, pq->to_sha256,
+	    pq->to_size, pq->to_version };
+	size_t	 size[6] = { sizeof(pq->from), sizeof(pq->to),
+	    sizeof(pq->format), sizeof(pq->to_sha256), sizeof(pq->to_size),
+	    sizeof(pq->to_version) };
+	char	*end;
+	int	 has[6], i;
+
+	for (i = 0; i < 6; i++)
+		if ((has[i] = admin_query_get(q, names[i], dst[i], size[i])) ==
+		    -1) {
+			snprintf(msg, len, "bad query parameter %s (repeated, "
+			    "badly percent-encoded or too long)", names[i]);
+			return -1;
+		}
+	if (!has[0] || has[1] == has[5] || !has[2]) {
+		snprintf(msg, len, "from=, format= and one of to= and "
+		    "toVersion= are required");
+		return -1;
+	}
+	pq->p.from = pq->from;
+	pq->p.to = has[1] ? pq->to : NULL;
+	pq->p.to_version = has[5] ? pq->to_version : NULL;
+	pq->p.format = pq->format;
+	pq->p.to_sha256 = has[3] ? pq->to_sha256 : NULL;
+	pq->p.to_size = -1;
+	if (has[4]) {
+		pq->p.to_size = (int64_t)strtoll(pq->to_size, &end, 10);
+		if (pq->to_size[0] < '0' || pq->to_size[0] > '9' ||
+		    *end != '\0' || pq->p.to_size < 0) {
+			snprintf(msg, len, "toSize: a number of bytes");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* POST /api/v1/patches, head: HTTP_STREAM, or HTTP_RESPOND answered. */
+int
+admin_patch_upload_begin(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_err err;
+	char	 msg[160];
+
+	if ((ar->pq = calloc(1, sizeof(*ar->pq))) == NULL) {
+		ar->status = admin_error(resp, 500, "internal",
+		    "out of memory");
+		return HTTP_RESPOND;
+	}
+	if (patch_query(http_req_query(req), ar->pq, msg, sizeof(msg)) != 0) {
+		ar->status = admin_bad(resp, msg);
+		return HTTP_RESPOND;
+	}
+	if (ops_delta_upload_begin(&a->ops, &ar->pq->p,
+	    http_req_content_length(req), &ar->dup, &err) != OPS_OK) {
+		ar->status = admin_ops_error(resp, &err);
+		return HTTP_RESPOND;
+	}
+	return HTTP_STREAM;
+}
+
+/* POST /api/v1/patches, the whole patch in: stores it. */
+int
+admin_patch_upload_end(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct delta_rec d;
+	struct ops_err err;
+	int	 rc;
+
+	(void)req;
+	if (ar->dup == NULL || ar->pq == NULL)
+		return admin_error(resp, 500, "internal", "upload lost");
+	rc = ops_delta_upload_finish(ar->dup, &ar->pq->p, &d, &err);
+	ar->dup = NULL;
+	if (rc != OPS_OK)
+		return admin_ops_error(resp, &err);
+	a->uploads++;
+	return admin_json(resp, 201, codec_delta_encode(&d, NULL));
+}
+
+int
+admin_patch_list(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct delta_rec *items = NULL;
+	struct admin_list l;
+	struct ops_err err;
+	char	 fw[OTA_ID_MAX + 1];
+	size_t	 i, n;
+	int	 q;
+
+	(void)ar;
+	q = admin_query_get(http_req_query(req), "firmware", fw, sizeof(fw));
+	if (q == -1)
+		return admin_bad(resp, "bad query parameter firmware");
+	if (ops_delta_list(&a->ops, q == 1 ? fw : NULL, &items, &n, &err) !=
+	    OPS_OK)
+		return admin_ops_error(resp, &err);
+	admin_list_init(&l);
+	for (i = 0; i < n; i++)
+		admin_list_item(&l, codec_delta_encode(&items[i], NULL));
+	free(items);
+	return admin_list_send(resp, &l, NULL);
+}
+
+int
+admin_patch_show(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct delta_rec d;
+	struct ops_err err;
+
+	(void)req;
+	if (ops_delta_show(&a->ops, ar->id, &d, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return admin_json(resp, 200, codec_delta_encode(&d, NULL));
+}
+
+int
+admin_patch_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
+    struct http_resp *resp)
+{
+	struct ops_err err;
+
+	(void)req;
+	if (ops_delta_rm(&a->ops, ar->id, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	http_resp_status(resp, 204);
+	return 204;
+}

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * delta.c: patches (delta packages) uploaded by the operator (ops.h,
+ * docs/delta.md).  A patch goes from one firmware to another of the same
+ * product and module; its upload streams like an image's (a temporary
+ * file, MD5 and SHA-256 on the way), and its record is stored with the
+ * checks made again in the transaction that stores it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "log.h"
+#include "ops/ops.h"
+#include "ops/ops_int.h"
+#include "util/validate.h"
+
+struct ops_delta_upload {
+	struct ops *ops;
+	struct delta_rec rec;
+	struct store_image_writer *w;
+	struct digest *dg;
+};
+
+static int
+valid_format(const char *s)
+{
+	return s != NULL && strlen(s) <= OTA_FORMAT_MAX && valid_module(s);
+}
+
+/*
+ * The source and target firmware of p into rec, checked against each
+ * other, against what p declares of the result and against the patches
+ * stored, in txn.
+ */
+static int
+delta_check(struct store_txn *txn, const struct ops_delta_params *p,
+    struct delta_rec *rec, struct ops_err *err)
+{
+	struct firmware_rec from, to;
+	struct delta_rec old;
+	char	 toid[OTA_ID_MAX + 1];
+	uint8_t	 sha[32];
+	size_t	 n;
+	int	 rc;
+
+	if (p->from == NULL || !valid_id(p->from) ||
+	    (p->to != NULL && !valid_id(p->to)) ||
+	    (p->to == NULL && (p->to_version == NULL ||
+	    !valid_version(p->to_version))))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id or "
+		    "version");
+	if (!valid_format(p->format))
+		return ops_fail(err, OPS_EINVAL, "invalid patch format (1-32 "
+		    "of A-Z a-z 0-9 . _ -, such as bsdiff4)");
+	if ((rc = store_firmware_get(txn, p->from, &from)) == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no firmware %s", p->from);
+	if (rc == 0 && p->to == NULL) {
+		rc = store_firmware_find(txn, from.product, from.module,
+		    p->to_version, toid);
+		if (rc == STORE_ENOTFOUND)
+			return ops_fail(err, OPS_ENOTFOUND, "product %s has no "
+			    "version %s of module %s", from.product,
+			    p->to_version, from.module);
+	} else if (rc == 0)
+		snprintf(toid, sizeof(toid), "%s", p->to);
+	if (rc == 0 && (rc = store_firmware_get(txn, toid, &to)) ==
+	    STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no firmware %s", toid);
+	if (rc != 0)
+		return ops_fail_store(err, rc, "patch add");
+	if (strcmp(from.id, to.id) == 0 ||
+	    strcmp(from.version, to.version) == 0)
+		return ops_fail(err, OPS_EUNPROC, "a patch needs two "
+		    "versions");
+	if (strcmp(from.product, to.product) != 0 ||
+	    strcmp(from.module, to.module) != 0)
+		return ops_fail(err, OPS_EUNPROC, "%s and %s are not of the "
+		    "same product and module", from.id, to.id);
+	if (p->to_sha256 != NULL && *p->to_sha256 != '\0' &&
+	    (hex_decode(p->to_sha256, sha, sizeof(sha), &n) != 0 ||
+	    n != sizeof(sha)))
+		return ops_fail(err, OPS_EINVAL, "the result's SHA-256: 64 "
+		    "hex digits");
+	if (p->to_sha256 != NULL && *p->to_sha256 != '\0' &&
+	    memcmp(sha, to.sha256, sizeof(sha)) != 0)
+		return ops_fail(err, OPS_EUNPROC, "the patch's result is "
+		    "declared with another SHA-256 than %s's image", to.id);
+	if (p->to_size >= 0 && (uint64_t)p->to_size != to.size)
+		return ops_fail(err, OPS_EUNPROC, "the patch's result is "
+		    "declared %lld bytes, %s's image has %llu",
+		    (long long)p->to_size, to.id,
+		    (unsigned long long)to.size);
+	rc = store_delta_find(txn, to.id, from.version, &old);
+	if (rc == 0)
+		return ops_fail(err, OPS_ECONFLICT, "patch %s already goes "
+		    "from %s to %s", old.id, from.version, to.version);
+	if (rc != STORE_ENOTFOUND)
+		return ops_fail_store(err, rc, "patch add");
+	snprintf(rec->product, sizeof(rec->product), "%s", to.product);
+	snprintf(rec->module, sizeof(rec->module), "%s", to.module);
+	memcpy(rec->from, from.id, sizeof(rec->from));
+	memcpy(rec->from_version, from.version, sizeof(rec->from_version));
+	memcpy(rec->to, to.id, sizeof(rec->to));
+	memcpy(rec->to_version, to.version, sizeof(rec->to_version));
+	snprintf(rec->format, sizeof(rec->format), "%s", p->format);
+	memcpy(rec->to_sha256, to.sha256, sizeof(rec->to_sha256));
+	rec->to_size = to.size;
+	return ops_ok(err);
+}
+
+void
+ops_delta_upload_abort(struct ops_delta_upload *up)
+{
+	if (up == NULL)
+		return;
+	store_image_discard(up->w);
+	digest_free(up->dg);
+	free(up);
+}
+
+int
+ops_delta_upload_begin(struct ops *ops, const struct ops_delta_params *p,
+    int64_t expected_size, struct ops_delta_upload **out,
+    struct ops_err *err)
+{
+	struct ops_delta_upload *up;
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	*out = NULL;
+	if ((up = calloc(1, sizeof(*up))) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	up->ops = ops;
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "patch add");
+		goto fail;
+	}
+	rc = delta_check(txn, p, &up->rec, err);
+	store_txn_abort(txn);
+	if (rc != OPS_OK)
+		goto fail;
+	if (expected_size == 0) {
+		rc = ops_fail(err, OPS_EINVAL, "the patch is empty");
+		goto fail;
+	}
+	if (expected_size > 0 && (uint64_t)expected_size >= up->rec.to_size) {
+		rc = ops_fail(err, OPS_EUNPROC, "the patch (%lld bytes) is "
+		    "not smaller than the image it makes (%llu)",
+		    (long long)expected_size,
+		    (unsigned long long)up->rec.to_size);
+		goto fail;
+	}
+	if ((up->dg = digest_new()) == NULL) {
+		rc = ops_fail(err, OPS_EIO, "out of memory");
+		goto fail;
+	}
+	if ((rc = store_image_create(ops->st, &up->w)) != 0) {
+		rc = ops_fail_store(err, rc, "patch");
+		goto fail;
+	}
+	*out = up;
+	return ops_ok(err);
+fail:
+	ops_delta_upload_abort(up);
+	return rc;
+}
+
+int
+ops_delta_upload_write(struct ops_delta_upload *up, const void *buf,
+    size_t len, struct ops_err *err)
+{
+	int	 rc;
+
+	if (len >= up->rec.to_size || up->rec.size >= up->rec.to_size - len)
+		return ops_fail(err, OPS_EUNPROC, "the patch is not smaller "
+		    "than the image it makes (%llu bytes)",
+		    (unsigned long long)up->rec.to_size);
+	if (len == 0)
+		return ops_ok(err);
+	if ((rc = store_image_write(up->w, buf, len)) != 0)
+		return ops_fail_store(err, rc, "patch");
+	digest_update(up->dg, buf, len);
+	up->rec.size += len;
+	return ops_ok(err);
+}
+
+/* Stores rec once its file is in place; the file goes on failure. */
+static int
+delta_store(struct ops *ops, const struct ops_delta_params *p,
+    struct delta_rec *rec, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct delta_rec again;
+	int	 rc;
+
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0) {
+		rc = ops_fail_store(err, rc, "patch add");
+		goto out;
+	}
+	/* the firmware may have changed while the bytes came */
+	memset(&again, 0, sizeof(again));
+	if ((rc = delta_check(txn, p, &again, err)) != OPS_OK)
+		goto out;
+	if ((rc = store_delta_put(txn, rec)) != 0) {
+		rc = ops_fail_store(err, rc, "patch add");
+		goto out;
+	}
+	rc = store_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		rc = ops_fail_store(err, rc, "patch add");
+out:
+	store_txn_abort(txn);
+	if (rc != OPS_OK)
+		store_image_remove(ops->st, rec->id);
+	return rc;
+}
+
+int
+ops_delta_upload_finish(struct ops_delta_upload *up,
+    const struct ops_delta_params *p, struct delta_rec *out,
+    struct ops_err *err)
+{
+	struct ops *ops = up->ops;
+	struct delta_rec *rec = &up->rec;
+	struct store_txn *txn = NULL;
+	uint8_t	 md5[16];
+	int	 rc;
+
+	if (rec->size == 0) {
+		rc = ops_fail(err, OPS_EINVAL, "the patch is empty");
+		goto out;
+	}
+	digest_final(up->dg, md5, rec->sha256);
+	memcpy(rec->md5, md5, sizeof(rec->md5));
+	rec->created = ops_now(ops);
+	/* the id, in a short transaction of its own */
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) == 0 &&
+	    (rc = store_next_id(txn, "dp", rec->id)) == 0) {
+		rc = store_txn_commit(txn);
+		txn = NULL;
+	}
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "patch id");
+		goto out;
+	}
+	rc = store_image_commit(up->w, rec->id);
+	up->w = NULL;
+	if (rc != 0) {
+		rc = ops_fail_store(err, rc, "patch");
+		goto out;
+	}
+	if ((rc = delta_store(ops, p, rec, err)) != OPS_OK)
+		goto out;
+	if (out != NULL)
+		*out = *rec;
+	log_info("patch %s added: %s %s/%s -> %s (%s), %llu bytes", rec->id,
+	    rec->product, rec->module, rec->from_version, rec->to_version,
+	    rec->format, (unsigned long long)rec->size);
+	rc = ops_ok(err);
+out:
+	store_txn_abort(txn);
+	ops_delta_upload_abort(up);
+	return rc;
+}
+
+int
+ops_delta_add_fd(struct ops *ops, const struct ops_delta_params *p, int fd,
+    struct delta_rec *out, struct ops_err *err)
+{
+	struct ops_delta_upload *up = NULL;
+	char	*buf = NULL;
+	ssize_t	 n;
+	int	 rc;
+
+	if ((rc = ops_delta_upload_begin(ops, p, -1, &up, err)) != OPS_OK)
+		return rc;
+	if ((buf = malloc(1 << 16)) == NULL) {
+		rc = ops_fail(err, OPS_EIO, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf, 1 << 16);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = ops_fail(err, OPS_EIO, "reading the patch: %s",
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((rc = ops_delta_upload_write(up, buf, (size_t)n, err)) !=
+		    OPS_OK)
+			goto out;
+	}
+	rc = ops_delta_upload_finish(up, p, out, err);
+	up = NULL;
+out:
+	ops_delta_upload_abort(up);
+	free(buf);
+	return rc;
+}
+
+struct delta_list {
+	struct delta_rec *items;
+	size_t	 n, cap;
+	const char *firmware;	/* only patches from or to it; or NULL */
+	int	 oom;
+};
+
+static int
+delta_list_cb(const struct delta_rec *d, void *arg)
+{
+	struct delta_list *l = arg;
+	struct delta_rec *p;
+
+	if (l->firmware != NULL && strcmp(d->from, l->firmware) != 0 &&
+	    strcmp(d->to, l->firmware) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		if ((p = reallocarray(l->items, l->cap, sizeof(*p))) == NULL) {
+			l->oom = 1;
+			return 1;
+		}
+		l->items = p;
+	}
+	l->items[l->n++] = *d;
+	return 0;
+}
+
+int
+ops_delta_list(struct ops *ops, const char *firmware,
+    struct delta_rec **items, size_t *n, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct delta_list l;
+	int	 rc;
+
+	*items = NULL;
+	*n = 0;
+	if (firmware != NULL && !valid_id(firmware))
+		return ops_fail(err, OPS_EINVAL, "invalid firmware id");
+	memset(&l, 0, sizeof(l));
+	l.firmware = firmware;
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "patch list");
+	rc = store_delta_iter(txn, delta_list_cb, &l);
+	store_txn_abort(txn);
+	if (rc == 0 && l.oom)
+		rc = STORE_EIO;
+	if (rc != 0) {
+		free(l.items);
+		return ops_fail_store(err, rc, "patch list");
+	}
+	*items = l.items;
+	*n = l.n;
+	return ops_ok(err);
+}
+
+int
+ops_delta_show(struct ops *ops, const char *id, struct delta_rec *out,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid patch id");
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "patch show");
+	rc = store_delta_get(txn, id, out);
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no patch %s", id);
+	if (rc != 0)
+		return ops_fail_store(err, rc, id);
+	return ops_ok(err);
+}
+
+int
+ops_delta_rm(struct ops *ops, const char *id, struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	if (id == NULL || !valid_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid patch id");
+	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
+		return ops_fail_store(err, rc, "patch rm");
+	rc = store_delta_del(txn, id);
+	if (rc == 0) {
+		rc = store_txn_commit(txn);
+		txn = NULL;
+	}
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_fail(err, OPS_ENOTFOUND, "no patch %s", id);
+	if (rc != 0)
+		return ops_fail_store(err, rc, id);
+	store_image_remove(ops->st, id);
+	log_info("patch %s removed", id);
+	return ops_ok(err);
+}
+
+struct delta_use {
+	const char *fw;
+	char	 id[OTA_ID_MAX + 1];
+};
+
+static int
+delta_use_cb(const struct delta_rec *d, void *arg)
+{
+	struct delta_use *u = arg;
+
+	if (strcmp(d->from, u->fw) != 0 && strcmp(d->to, u->fw) != 0)
+		return 0;
+	memcpy(u->id, d->id, sizeof(u->id));
+	return 1;
+}
+
+int
+ops_delta_uses(struct store_txn *txn, const char *fwid,
+    char id[OTA_ID_MAX + 1])
+{
+	struct delta_use u;
+	int	 rc;
+
+	u.fw = fwid;
+	u.id[0] = '\0';
+	if ((rc = store_delta_iter(txn, delta_use_cb, &u)) != 0)
+		return rc;
+	memcpy(id, u.id, sizeof(u.id));
+	return 0;
+}
