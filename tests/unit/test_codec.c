@@ -621,7 +621,7 @@ test_notice(void)
 	    "101112131415161718191a1b1c1d1e1f\","
 	    "\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-9\","
 	    "\"url\":\"coaps://gw.example:5684/fw/fw-9\",\"confirm\":false,"
-	    "\"timeout\":1800}");
+	    "\"timeout\":1800,\"seq\":0}");
 	/* no url without a base; MD5; confirmation; a big image */
 	fw.sign_method = SIGN_MD5;
 	fw.size = 3000000000ULL;
@@ -632,7 +632,7 @@ test_notice(void)
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
-	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,\"seq\":0}");
 	/* a trailing slash on the base is not doubled; the query follows */
 	expect_text(notice(&job, &fw, "https://gw:8443//", "device=d&x=1",
 	    NULL, &len), &len,
@@ -642,7 +642,7 @@ test_notice(void)
 	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\","
 	    "\"url\":\"https://gw:8443/fw/fw-9?device=d&x=1\","
-	    "\"confirm\":true,\"timeout\":86400}");
+	    "\"confirm\":true,\"timeout\":86400,\"seq\":0}");
 	/* the device's nonce comes back last */
 	expect_text(notice(&job, &fw, NULL, NULL, "n-42", &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
@@ -650,7 +650,20 @@ test_notice(void)
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
-	    "\"nonce\":\"n-42\"}");
+	    "\"seq\":0,\"nonce\":\"n-42\"}");
+	/* seq, a downgrade and the author signature, before the nonce */
+	fw.seq = 4294967295U;
+	fw.author_sig_len = 5;
+	memcpy(fw.author_sig, "\x30\x03\x02\x01\xff", 5);
+	job.allow_downgrade = 1;
+	expect_text(notice(&job, &fw, NULL, NULL, "n", &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\","
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
+	    "\"seq\":4294967295,\"downgrade\":true,"
+	    "\"authorSig\":\"MAMCAf8=\",\"nonce\":\"n\"}");
 	/* len may be NULL */
 	free(notice(&job, &fw, NULL, NULL, NULL, NULL));
 }
@@ -716,6 +729,15 @@ test_events(void)
 	    "\"type\":\"state\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
 	    "\"module\":\"default\",\"state\":\"FAILED\","
 	    "\"reason\":\"device:-2\",\"desc\":\"http \xe9\x94\x99\"}");
+	/* the row of a job that allows a downgrade says so */
+	ev.downgrade = 1;
+	ev.reason = NULL;
+	ev.desc = NULL;
+	expect_text(codec_event_encode(&ev, &len), &len,
+	    "{\"ts\":\"2027-01-15T08:30:05.007Z\",\"device\":\"d-7\","
+	    "\"type\":\"state\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
+	    "\"module\":\"default\",\"state\":\"FAILED\","
+	    "\"downgrade\":true}");
 
 	/* a version report */
 	memset(&ev, 0, sizeof(ev));
