@@ -305,3 +305,48 @@ out:
 	EVP_PKEY_free(pk);
 	return rc;
 }
+
+static int
+b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int
+crypto_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	size_t	 i, o = 0, bits = 0;
+	int	 v;
+
+	while (n > 0 && in[n - 1] == '=' && n % 4 != 1)
+		n--;
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = b64_value((unsigned char)in[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* the bits left over must be zero (canonical encoding) */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return o > INT_MAX ? -1 : (int)o;
+}

@@ -58,5 +58,12 @@ int	 crypto_es256_key_check(const char *pem, size_t len);
  */
 int	 crypto_es256_verify_digest(const char *pem, size_t pemlen,
 	    const uint8_t digest[32], const uint8_t *sig, size_t len);
+/*
+ * base64 of either alphabet (standard or URL), padding optional: the
+ * bytes into out (cap bytes), or -1 for a bad character, bad padding or
+ * no room.
+ */
+int	 crypto_base64_decode(const char *in, size_t n, uint8_t *out,
+	    size_t cap);
 
 #endif

@@ -841,7 +841,8 @@ test_device_view(void)
 	expect_text(codec_device_encode(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{\"default\":"
 	    "\"1.0.0\",\"wifi\":\"7\"},\"psk\":true,\"secret\":false,"
-	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"lastSeen\":null}");
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"lastSeen\":null,"
+	    "\"seqs\":{}}");
 	d.nversions = 0;
 	d.psk_len = 0;
 	d.has_secret = 1;
@@ -850,19 +851,20 @@ test_device_view(void)
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\"}");
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{}}");
 	/* the API's view adds "updated", null until provisioning changes */
 	expect_text(codec_device_encode_api(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"updated\":null}");
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{},"
+	    "\"updated\":null}");
 	d.updated = TS2;
 	expect_text(codec_device_encode_api(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\","
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{},"
 	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
 }
 
@@ -883,7 +885,8 @@ test_firmware_view(void)
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFIED\","
-	    "\"created\":\"2026-11-23T10:00:00.123Z\"}");
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
+	    "\"authorSig\":null}");
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
 	fw.description[0] = '\0';
@@ -894,7 +897,8 @@ test_firmware_view(void)
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
-	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"devices\":{"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
+	    "\"authorSig\":null,\"devices\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
 	    "\"total\":6},\"counts\":{"
@@ -1021,7 +1025,8 @@ test_job_view(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"RUNNING\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[\"1.0.0\",\"1.1.0\"],"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[\"1.0.0\",\"1.1.0\"],"
 	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
 	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,\"start\":null,"
 	    "\"end\":null,\"created\":\"2026-11-23T10:00:00.123Z\","
@@ -1046,7 +1051,8 @@ test_job_view(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"verify\","
 	    "\"state\":\"TERMINATED\",\"scope\":\"gray\","
-	    "\"strategy\":\"dynamic\",\"confirm\":\"user\",\"srcVersions\":[],"
+	    "\"strategy\":\"dynamic\",\"confirm\":\"user\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],"
 	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
 	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,"
 	    "\"start\":\"2026-11-23T10:00:00.123Z\","
@@ -1080,7 +1086,8 @@ test_job_view_api(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],\"ratePerMinute\":0,"
 	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
 	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"
@@ -1095,7 +1102,8 @@ test_job_view_api(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],\"ratePerMinute\":0,"
 	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
 	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"

@@ -258,6 +258,32 @@ test_es256(void)
 	T_EQ_INT(crypto_es256_verify_digest("junk", 4, d, es_sig, n), -1);
 }
 
+static void
+test_base64_decode(void)
+{
+	uint8_t	 out[8];
+
+	T_EQ_INT(crypto_base64_decode("Zm9vYmFy", 8, out, sizeof(out)), 6);
+	T_CHECK(memcmp(out, "foobar", 6) == 0);
+	T_EQ_INT(crypto_base64_decode("Zm9vYg==", 8, out, sizeof(out)), 4);
+	T_EQ_INT(crypto_base64_decode("Zm9vYg", 6, out, sizeof(out)), 4);
+	T_CHECK(memcmp(out, "foob", 4) == 0);
+	T_EQ_INT(crypto_base64_decode("", 0, out, sizeof(out)), 0);
+	/* both alphabets */
+	T_EQ_INT(crypto_base64_decode("-_8", 3, out, sizeof(out)), 2);
+	T_EQ_INT(out[0], 0xfb);
+	T_EQ_INT(out[1], 0xff);
+	T_EQ_INT(crypto_base64_decode("+/8=", 4, out, sizeof(out)), 2);
+	T_EQ_INT(out[0], 0xfb);
+	/* bad characters, lengths, non-zero spare bits, no room */
+	T_EQ_INT(crypto_base64_decode("Zm9v!", 5, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Z", 1, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm9vY", 5, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zh", 2, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm=9", 4, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm9vYmFy", 8, out, 5), -1);
+}
+
 int
 main(void)
 {
@@ -266,5 +292,6 @@ main(void)
 	T_RUN(test_secret);
 	T_RUN(test_memcmp_wipe_random);
 	T_RUN(test_es256);
+	T_RUN(test_base64_decode);
 	return t_done();
 }
