@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "ctl/otactl.h"
 #include "util/validate.h"
 
@@ -34,6 +35,12 @@ static const char help_firmware_add[] =
 "                           (default: the version, '.' as '_')\n"
 "  --sign-method SHA256|MD5 digest devices check (default SHA256)\n"
 "  --description D          at most 100 characters\n"
+"  --seq N                  security sequence number, 1-4294967295\n"
+"                           (default: one more than the module's highest)\n"
+"  --signature FILE         the author's DER signature of the image's\n"
+"                           SHA-256 (openssl dgst -sha256 -sign KEY -out\n"
+"                           FILE IMAGE); required when the product has an\n"
+"                           author key\n"
 "  --url URL --sha256 HEX   instead of FILE: fetch the image over HTTPS\n"
 "                           (resuming after interruptions) and add it only\n"
 "                           if its SHA-256 is HEX\n"
@@ -106,7 +113,31 @@ struct fw_add_args {
 	const char *url;	/* --url instead of a file */
 	const char *sha256;	/* --sha256, with --url */
 	const char *ca;		/* --ca, with --url */
+	uint8_t	 sig[OTA_SIG_MAX];	/* --signature's bytes */
 };
+
+/* --signature FILE into fa: 0, or EXIT_USAGE with the error said. */
+static int
+fw_sig_read(const char *path, struct fw_add_args *fa)
+{
+	uint8_t	 buf[OTA_SIG_MAX + 1];
+	size_t	 n;
+	FILE	*f;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "otactl: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n == 0 || n > OTA_SIG_MAX)
+		return ctl_usage_err("--signature: not a DER ECDSA P-256 "
+		    "signature (1-72 bytes)");
+	memcpy(fa->sig, buf, n);
+	fa->p.author_sig = fa->sig;
+	fa->p.author_sig_len = n;
+	return 0;
+}
 
 /*
  * firmware add's arguments into fa: 0 to go on, -1 when the help was
@@ -125,11 +156,14 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		{ "url", required_argument, NULL, 'U' },
 		{ "sha256", required_argument, NULL, 'S' },
 		{ "ca", required_argument, NULL, 'C' },
+		{ "seq", required_argument, NULL, 'Q' },
+		{ "signature", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ops_fw_params *p = &fa->p;
-	int	 ch;
+	long long n;
+	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		switch (ch) {
@@ -159,6 +193,15 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 			break;
 		case 'C':
 			fa->ca = optarg;
+			break;
+		case 'Q':
+			if (ctl_parse_num(optarg, 1, 4294967295LL, &n) == -1)
+				return ctl_usage_err("--seq wants 1-4294967295");
+			p->seq = (uint32_t)n;
+			break;
+		case 'G':
+			if ((rc = fw_sig_read(optarg, fa)) != 0)
+				return rc;
 			break;
 		case 'h':
 			ctl_help();
@@ -202,9 +245,10 @@ fw_add_print(const struct ctl *ctl, const struct firmware_rec *fw)
 	}
 	hex_encode(fw->md5, sizeof(fw->md5), md5);
 	hex_encode(fw->sha256, sizeof(fw->sha256), sha);
-	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
+	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes, seq %lu%s\n",
 	    fw->id, fw->product, fw->module, fw->version, fw->name,
-	    (unsigned long long)fw->size);
+	    (unsigned long long)fw->size, (unsigned long)fw->seq,
+	    fw->author_sig_len > 0 ? ", author signature verified" : "");
 	printf("md5 %s\nsha256 %s\n%s\n", md5, sha, fw->id);
 	return 0;
 }
@@ -238,7 +282,8 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 const struct ctl_cmd ctl_cmd_firmware_add = {
 	"firmware", "add", cmd_firmware_add,
 	"FILE|--url URL --sha256 HEX --product P --version V [--module M] "
-	"[--name N] [--sign-method SHA256|MD5] [--description D]",
+	"[--name N] [--sign-method SHA256|MD5] [--description D] [--seq N] "
+	"[--signature FILE]",
 	help_firmware_add,
 };
 
@@ -316,6 +361,7 @@ static void
 fw_print(const struct ops_fw_item *it)
 {
 	char	 md5[33], sha[65], created[32], counts[512];
+	char	 sig[4 * ((OTA_SIG_MAX + 2) / 3) + 1];
 
 	hex_encode(it->fw.md5, sizeof(it->fw.md5), md5);
 	hex_encode(it->fw.sha256, sizeof(it->fw.sha256), sha);
@@ -333,6 +379,13 @@ fw_print(const struct ops_fw_item *it)
 	ctl_kv("md5", "%s", md5);
 	ctl_kv("sha256", "%s", sha);
 	ctl_kv("created", "%s", created);
+	ctl_kv("seq", "%lu", (unsigned long)it->fw.seq);
+	if (it->fw.author_sig_len > 0 &&
+	    it->fw.author_sig_len <= OTA_SIG_MAX) {
+		crypto_base64(it->fw.author_sig, it->fw.author_sig_len, sig);
+		ctl_kv("author signature", "%s", sig);
+	} else
+		ctl_kv("author signature", "none");
 	ctl_kv("devices", "%zu (%s)", it->devices.total, counts);
 }
 
