@@ -196,7 +196,8 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 			break;
 		case 'Q':
 			if (ctl_parse_num(optarg, 1, 4294967295LL, &n) == -1)
-				return ctl_usage_err("--seq wants 1-4294967295");
+				return ctl_usage_err("--seq wants "
+				    "1-4294967295");
 			p->seq = (uint32_t)n;
 			break;
 		case 'G':

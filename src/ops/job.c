@@ -14,9 +14,10 @@
  * accepted is refused (409 naming the device) unless it allows a
  * downgrade: the read transaction that picks the candidates reads every
  * device record of the product anyway, so the check costs a comparison
- * per device there and nothing on the devices' path.  Terminating marks the job first and fails its open rows in
- * bounded transactions after.  LMDB has one writer at a time, shared with
- * the daemon: no transaction here may keep devices waiting long (see
+ * per device there and nothing on the devices' path.  Terminating marks
+ * the job first and fails its open rows in bounded transactions after.
+ * LMDB has one writer at a time, shared with the daemon: no transaction
+ * here may keep devices waiting long (see
  * docs/jobs.md, "Big jobs").  The rules a row and a job follow (which
  * devices match, how a row moves, when a job ends) are src/jobs's pure
  * functions; this file decides which records to read and write.

@@ -632,7 +632,8 @@ test_notice(void)
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
-	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,\"seq\":0}");
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
+	    "\"seq\":0}");
 	/* a trailing slash on the base is not doubled; the query follows */
 	expect_text(notice(&job, &fw, "https://gw:8443//", "device=d&x=1",
 	    NULL, &len), &len,
