@@ -1431,6 +1431,11 @@ test_view_readback(void)
 	d.psk_len = 1;	/* the view says only whether there is a key */
 	d.has_secret = 1;
 	d.updated = TS2;
+	d.nseqs = 2;
+	snprintf(d.seqs[0].module, sizeof(d.seqs[0].module), "default");
+	d.seqs[0].seq = 4294967295U;
+	snprintf(d.seqs[1].module, sizeof(d.seqs[1].module), "wifi");
+	d.seqs[1].seq = 1;
 	s = codec_device_encode_api(&d, &len);
 	T_CHECK(s != NULL);
 	T_EQ_INT(codec_device_view_decode(s, len, &d2, err, sizeof(err)), 0);
@@ -1443,6 +1448,8 @@ test_view_readback(void)
 	job.only_new_reports = 1;
 	job.dynamic = 1;
 	job.created = TS1;
+	job.seq = 7;
+	job.allow_downgrade = 1;
 	memset(&c, 0, sizeof(c));
 	c.n[JD_QUEUED] = 4;
 	c.total = 4;
@@ -1457,6 +1464,8 @@ test_view_readback(void)
 	T_EQ_STR(job2.id, job.id);
 	T_EQ_INT(job2.only_new_reports, 1);
 	T_EQ_INT(job2.dynamic, 1);
+	T_EQ_INT(job2.seq, 7);
+	T_EQ_INT(job2.allow_downgrade, 1);
 	T_EQ_INT(job2.timeout_min, job.timeout_min);
 	T_EQ_INT(job2.abort_percent, job.abort_percent);
 	T_EQ_INT(c2.n[JD_QUEUED], 4);
@@ -1466,6 +1475,9 @@ test_view_readback(void)
 	fw_sample(&fw);
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
+	fw.seq = 3;
+	fw.author_sig_len = OTA_SIG_MAX;
+	memset(fw.author_sig, 0xa5, OTA_SIG_MAX);
 	counts_sample(&c);
 	s = codec_firmware_encode(&fw, &c, &len);
 	T_CHECK(s != NULL);
@@ -1474,6 +1486,26 @@ test_view_readback(void)
 	T_CHECK(memcmp(&fw, &fw2, sizeof(fw)) == 0);
 	T_CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
 	free(s);
+
+	/* a signature that is not base64; seqs that are not numbers */
+	fw.author_sig_len = 5;
+	memcpy(fw.author_sig, "\x30\x03\x02\x01\xff", 5);
+	s = codec_firmware_encode(&fw, NULL, &len);
+	T_CHECK(s != NULL && strstr(s, "\"authorSig\":\"MAMCAf8=\"") != NULL);
+	T_EQ_INT(codec_firmware_view_decode(s, len, &fw2, NULL, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(fw2.author_sig_len, 5);
+	memcpy(strstr(s, "MAMCAf8="), "MAMC!f8=", 8);
+	T_EQ_INT(codec_firmware_view_decode(s, len, &fw2, NULL, err,
+	    sizeof(err)), -1);
+	free(s);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":{\"default\":1}}", 45, &d2, err, sizeof(err)), 0);
+	T_EQ_INT(d2.seqs[0].seq, 1);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":{\"default\":-1}}", 46, &d2, err, sizeof(err)), -1);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":[1]}", 35, &d2, err, sizeof(err)), -1);
 
 	jobdev_sample(&jd);
 	jd.state = JD_RETRY_WAIT;
