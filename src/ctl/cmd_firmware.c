@@ -297,14 +297,16 @@ static int
 cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const head[] = { "ID", "PRODUCT", "MODULE",
-	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED" };
+	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED",
+	    "SEQ" };
 	struct ops_fw_item *items = NULL;
 	struct ops_page pg;
 	struct ops_err err;
 	struct ctl_jlist jl;
 	struct ctl_table t;
-	const char *row[10];
+	const char *row[11];
 	char	 size[24], devs[24], created[32], next[OTA_ID_MAX + 1];
+	char	 seq[16];
 	size_t	 i, n;
 	int	 rc;
 
@@ -315,7 +317,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	if (ctl->be->firmware_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	memset(&jl, 0, sizeof(jl));
-	ctl_table_init(&t, 10);
+	ctl_table_init(&t, 11);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
 		if (ctl->json) {
@@ -337,6 +339,9 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		row[7] = size;
 		row[8] = devs;
 		row[9] = created;
+		snprintf(seq, sizeof(seq), "%lu",
+		    (unsigned long)items[i].fw.seq);
+		row[10] = seq;
 		ctl_table_add(&t, row);
 	}
 	rc = 0;
