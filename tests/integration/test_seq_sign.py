@@ -199,6 +199,21 @@ def test_author_key(gw):
         pub = f.read()
     checks.check(st == 200 and body["authorKey"] == pub,
                  "the admin API shows the author key (%r)" % st)
+    for args in (("product", "author-key", "lamp"),
+                 ("--json", "product", "author-key", "lamp")):
+        a, b = gw.otactl(*args), otactl_url(*args)
+        checks.check(a.returncode == 0 and a.stdout == b.stdout and
+                     pub in a.stdout.replace("\\n", "\n"),
+                     "otactl %s: --url prints what --state prints" %
+                     " ".join(args))
+    # over the admin API: a junk key refused, the same key set again
+    p = otactl_url("product", "author-key", "lamp", "--set",
+                   path("junk.pem"))
+    checks.check(p.returncode != 0 and "P-256" in p.stderr,
+                 "otactl --url: a junk key is refused (%r)" % p.stderr)
+    p = otactl_url("product", "author-key", "lamp", "--set",
+                   path("author.pub"))
+    checks.eq(p.returncode, 0, "otactl --url: the key set again")
 
     # refused: no signature, a signature of another image, another key
     before = (fw_ids(gw), images(gw))
