@@ -24,6 +24,8 @@
 #define OTA_PSK_MAX	64	/* DTLS pre-shared key, bytes */
 #define OTA_MODULES_MAX	8	/* modules remembered per device */
 #define OTA_SRCVER_MAX	16	/* source versions per job */
+#define OTA_SIG_MAX	72	/* DER ECDSA P-256 signature, bytes */
+#define OTA_PEM_MAX	1024	/* a public key in PEM, bytes */
 
 /* Room for a string of n UTF-8 characters (at most 4 bytes each) plus NUL. */
 #define OTA_UTF8_SIZE(n) ((n) * 4 + 1)
@@ -31,6 +33,15 @@
 struct module_version {
 	char	module[OTA_ID_MAX + 1];
 	char	version[OTA_ID_MAX + 1];
+};
+
+/*
+ * The highest security sequence number (struct firmware_rec's seq) a
+ * device was seen to accept for a module (docs/jobs.md, anti-rollback).
+ */
+struct module_seq {
+	char	 module[OTA_ID_MAX + 1];
+	uint32_t seq;
 };
 
 /* A provisioned device. */
@@ -48,6 +59,8 @@ struct device_rec {
 	int64_t	updated;		/* provisioning change */
 	int64_t	last_seen;		/* last check or progress */
 	int64_t	versions_at;		/* last version report */
+	unsigned nseqs;			/* accepted seqs, per module */
+	struct module_seq seqs[OTA_MODULES_MAX];
 };
 
 enum sign_method {
@@ -75,6 +88,23 @@ struct firmware_rec {
 	uint8_t	sha256[32];
 	uint64_t size;
 	int64_t	created;
+	/*
+	 * Security sequence number, increasing per product and module
+	 * (docs/jobs.md); 0 for firmware stored before it existed, which
+	 * the anti-rollback rules never hold back.
+	 */
+	uint32_t seq;
+	/* The author's DER ECDSA signature of sha256 (0: none). */
+	size_t	author_sig_len;
+	uint8_t	author_sig[OTA_SIG_MAX];
+};
+
+/* What the store keeps of a product: its author key (docs/images.md). */
+struct product_rec {
+	char	id[OTA_ID_MAX + 1];
+	size_t	author_key_len;			/* 0: none */
+	char	author_key[OTA_PEM_MAX + 1];	/* PEM, NUL-terminated */
+	int64_t	updated;
 };
 
 /*
@@ -145,6 +175,9 @@ struct job_rec {
 	int	confirm;		/* confirm "user" */
 	int	force;
 	int	override;
+	/* may offer firmware of a lower seq than a device accepted */
+	int	allow_downgrade;
+	uint32_t seq;			/* the firmware's, at creation */
 	unsigned nsrc;			/* 0: any version but the target */
 	char	src_versions[OTA_SRCVER_MAX][OTA_ID_MAX + 1];
 	int64_t	start;			/* window; 0 = none */
@@ -302,6 +335,7 @@ struct event {
 	int	step;
 	const char *desc;		/* or NULL */
 	const char *version;		/* or NULL */
+	int	downgrade;		/* the row's job allows a downgrade */
 	/* inform: every module's version */
 	unsigned nversions;
 	const struct module_version *versions;

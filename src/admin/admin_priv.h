@@ -188,7 +188,8 @@ int	 admin_query_page(const char *query, struct ops_page *pg,
 
 admin_handler_fn admin_device_list, admin_device_import, admin_device_show,
     admin_device_put, admin_device_rm, admin_device_history,
-    admin_product_versions;
+    admin_product_versions, admin_product_key_show, admin_product_key_set,
+    admin_product_key_clear;
 
 admin_handler_fn admin_firmware_list, admin_firmware_show,
     admin_firmware_edit, admin_firmware_rm;
@@ -213,6 +214,10 @@ struct admin_fw_query {
 	char	 url[ADMIN_URL_MAX + 1];
 	char	 sha256[72];
 	int	 has[8];	/* which were given, in that order */
+	/* seq= and signature= (base64url of the DER), decoded */
+	uint32_t seq;		/* 0: not given */
+	uint8_t	 sig[OTA_SIG_MAX];
+	size_t	 sig_len;	/* 0: not given */
 };
 
 /* fetch.c: firmware by URL, on worker threads. */

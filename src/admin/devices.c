@@ -11,6 +11,7 @@
  *   DELETE /api/v1/devices/{id}
  *   GET    /api/v1/devices/{id}/history?after=&limit=
  *   GET    /api/v1/products/{id}/versions?module=
+ *   GET, PUT, DELETE /api/v1/products/{id}/author-key  (PUT body: PEM)
  *
  * Secrets and PSKs go in and never come back: the device view says only
  * whether there is one, and the decoded body is wiped.
@@ -299,4 +300,63 @@ admin_product_versions(struct admin *a, struct admin_req *ar,
 	status = admin_json(resp, 200, codec_versions_encode(&cv, NULL));
 	ops_versions_free(&vs);
 	return status;
+}
+
+/*
+ * A product's author key (docs/images.md):
+ *   GET    /api/v1/products/{id}/author-key   the product's settings
+ *   PUT    /api/v1/products/{id}/author-key   body: the public key, PEM
+ *   DELETE /api/v1/products/{id}/author-key
+ * Each answers {"product","authorKey","updated"}.
+ */
+static int
+product_send(struct http_resp *resp, const struct product_rec *p)
+{
+	return admin_json(resp, 200, codec_product_encode(p, NULL));
+}
+
+int
+admin_product_key_show(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct product_rec p;
+	struct ops_err err;
+
+	(void)req;
+	if (ops_product_get(&a->ops, ar->id, &p, &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return product_send(resp, &p);
+}
+
+int
+admin_product_key_set(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct product_rec p;
+	struct ops_err err;
+	const uint8_t *b;
+	size_t	 len;
+
+	b = http_req_body(req, &len);
+	if (b == NULL || len == 0)
+		return admin_bad(resp, "the body must be the author's public "
+		    "key in PEM");
+	if (ops_product_author_key(&a->ops, ar->id, (const char *)b, len, &p,
+	    &err) != OPS_OK)
+		return admin_ops_error(resp, &err);
+	return product_send(resp, &p);
+}
+
+int
+admin_product_key_clear(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct product_rec p;
+	struct ops_err err;
+
+	(void)req;
+	if (ops_product_author_key(&a->ops, ar->id, NULL, 0, &p, &err) !=
+	    OPS_OK)
+		return admin_ops_error(resp, &err);
+	return product_send(resp, &p);
 }

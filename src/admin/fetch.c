@@ -47,6 +47,9 @@ struct admin_fetch {
 	char		 name[OTA_UTF8_SIZE(OTA_NAME_MAX)];
 	char		 description[OTA_UTF8_SIZE(OTA_DESC_MAX)];
 	char		 sign[16];
+	uint32_t	 seq;
+	uint8_t		 sig[OTA_SIG_MAX];
+	size_t		 sig_len;
 	int		 has_name, has_description;
 	char		 url[ADMIN_URL_MAX + 1];
 	uint8_t		 sha256[32];
@@ -90,6 +93,9 @@ fetch_thread(void *arg)
 	p.name = f->has_name ? f->name : NULL;
 	p.description = f->has_description ? f->description : NULL;
 	p.sign_method = f->sign[0] != '\0' ? f->sign : NULL;
+	p.seq = f->seq;
+	p.author_sig = f->sig_len > 0 ? f->sig : NULL;
+	p.author_sig_len = f->sig_len;
 	memset(&fo, 0, sizeof(fo));
 	fo.ca_file = f->ca;
 	fo.progress = fetch_progress_cb;
@@ -221,6 +227,9 @@ admin_fetch_start(struct admin *a, const struct admin_fw_query *fq,
 	snprintf(f->description, sizeof(f->description), "%s",
 	    fq->description);
 	snprintf(f->sign, sizeof(f->sign), "%s", fq->sign);
+	f->seq = fq->seq;
+	memcpy(f->sig, fq->sig, fq->sig_len);
+	f->sig_len = fq->sig_len;
 	f->has_name = fq->has[3];
 	f->has_description = fq->has[4];
 	snprintf(f->url, sizeof(f->url), "%s", fq->url);

@@ -4,8 +4,11 @@
  *
  *   GET    /api/v1/firmware?after=&limit=
  *   POST   /api/v1/firmware?product=&version=&module=&name=&signMethod=
- *          &description=          (body: the image; with url=&sha256=
- *                                  instead, a fetch: fetch.c)
+ *          &description=&seq=&signature=
+ *                                 (body: the image; with url=&sha256=
+ *                                  instead, a fetch: fetch.c; signature=
+ *                                  is the author's DER signature in
+ *                                  base64url, docs/images.md)
  *   GET    /api/v1/firmware/{id}
  *   PATCH  /api/v1/firmware/{id}  (JSON: name, description)
  *   DELETE /api/v1/firmware/{id}
@@ -24,6 +27,38 @@
 
 #include "admin/admin_priv.h"
 #include "codec/codec.h"
+#include "crypto/crypto.h"
+
+/* seq= and signature= of the query into fq: 0, or -1 with msg. */
+static int
+fw_query_extra(const char *q, struct admin_fw_query *fq, char *msg,
+    size_t msglen)
+{
+	char	 buf[4 * ((OTA_SIG_MAX + 2) / 3) + 8], *end;
+	unsigned long v;
+	int	 r, n;
+
+	if ((r = admin_query_get(q, "seq", buf, sizeof(buf))) == -1 ||
+	    (r == 1 && (buf[0] < '1' || buf[0] > '9' ||
+	    (v = strtoul(buf, &end, 10), *end != '\0') ||
+	    v > UINT32_MAX))) {
+		snprintf(msg, msglen, "seq= must be a whole number from 1 to "
+		    "4294967295");
+		return -1;
+	}
+	if (r == 1)
+		fq->seq = (uint32_t)v;
+	if ((r = admin_query_get(q, "signature", buf, sizeof(buf))) == -1 ||
+	    (r == 1 && (n = crypto_base64_decode(buf, strlen(buf), fq->sig,
+	    sizeof(fq->sig))) <= 0)) {
+		snprintf(msg, msglen, "signature= must be the author's DER "
+		    "signature in base64url (at most %d bytes)", OTA_SIG_MAX);
+		return -1;
+	}
+	if (r == 1)
+		fq->sig_len = (size_t)n;
+	return 0;
+}
 
 /*
  * The query of POST /api/v1/firmware into fq, and p pointing into it
@@ -72,6 +107,11 @@ fw_query_parse(const char *q, struct admin_fw_query *fq,
 		snprintf(msg, msglen, "name= must not be empty");
 		return -1;
 	}
+	if (fw_query_extra(q, fq, msg, msglen) != 0)
+		return -1;
+	p->seq = fq->seq;
+	p->author_sig = fq->sig_len > 0 ? fq->sig : NULL;
+	p->author_sig_len = fq->sig_len;
 	return 0;
 }
 

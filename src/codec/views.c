@@ -25,6 +25,7 @@
 #include "codec/views.h"
 #include "codec/json.h"
 #include "crypto/sigkey.h"
+#include "crypto/crypto.h"
 #include "util/validate.h"
 
 /*
@@ -100,6 +101,33 @@ put_counts(cJSON *obj, const char *key, const struct jobs_counts *c, int *oom)
 	json_put_num(o, "total", (double)c->total, oom);
 }
 
+/* "seqs": {"<module>": <accepted seq>, ...}, {} when none. */
+static void
+put_seqs(cJSON *root, const struct device_rec *d, int *oom)
+{
+	cJSON	*o;
+	unsigned i;
+
+	if ((o = json_put_obj(root, "seqs", oom)) == NULL)
+		return;
+	for (i = 0; i < d->nseqs && i < OTA_MODULES_MAX; i++)
+		json_put_num(o, d->seqs[i].module, d->seqs[i].seq, oom);
+}
+
+/* "authorSig": the DER signature in base64, or null. */
+static void
+put_sig(cJSON *root, const struct firmware_rec *fw, int *oom)
+{
+	char	 b64[4 * ((OTA_SIG_MAX + 2) / 3) + 1];
+
+	if (fw->author_sig_len == 0 || fw->author_sig_len > OTA_SIG_MAX) {
+		json_put_str(root, "authorSig", NULL, oom);
+		return;
+	}
+	crypto_base64(fw->author_sig, fw->author_sig_len, b64);
+	json_put_str(root, "authorSig", b64, oom);
+}
+
 char *
 codec_device_encode(const struct device_rec *d, size_t *len)
 {
@@ -113,6 +141,7 @@ codec_device_encode(const struct device_rec *d, size_t *len)
 	json_put_bool(root, "secret", d->has_secret, &oom);
 	put_time(root, "created", d->created, &oom);
 	put_time(root, "lastSeen", d->last_seen, &oom);
+	put_seqs(root, d, &oom);
 	return json_finish(root, oom, len);
 }
 
@@ -136,6 +165,8 @@ codec_firmware_encode(const struct firmware_rec *fw,
 	json_put_hex(root, "sha256", fw->sha256, sizeof(fw->sha256), &oom);
 	json_put_str(root, "state", fw_state_name(fw->state), &oom);
 	put_time(root, "created", fw->created, &oom);
+	json_put_num(root, "seq", fw->seq, &oom);
+	put_sig(root, fw, &oom);
 	if (counts != NULL) {
 		put_counts(root, "devices", counts, &oom);
 		/* their name before: kept for the scripts that read it */
@@ -189,6 +220,8 @@ codec_job_encode(const struct job_rec *job, const struct jobs_counts *counts,
 	json_put_str(root, "strategy", job->dynamic ? "dynamic" : "static",
 	    &oom);
 	json_put_str(root, "confirm", job->confirm ? "user" : "silent", &oom);
+	json_put_num(root, "seq", job->seq, &oom);
+	json_put_bool(root, "allowDowngrade", job->allow_downgrade, &oom);
 	arr = cJSON_CreateArray();
 	json_put_item(root, "srcVersions", arr, &oom);
 	for (i = 0; !oom && i < job->nsrc && i < OTA_SRCVER_MAX; i++) {
@@ -779,7 +812,8 @@ codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
 	static const char *const allowed[] = { "firmware", "kind", "force",
 	    "srcVersions", "scope", "devices", "grayPercent", "strategy",
 	    "onlyNewReports", "confirm", "start", "end", "ratePerMinute",
-	    "retry", "timeoutMinutes", "override", "abort", NULL };
+	    "retry", "timeoutMinutes", "override", "abort", "allowDowngrade",
+	    NULL };
 	const cJSON *m;
 	cJSON	*root;
 	double	 d;
@@ -811,7 +845,9 @@ codec_job_body_decode(const void *buf, size_t len, struct job_rec *job,
 	    errlen) != 0 ||
 	    uint_member(root, "timeoutMinutes", &job->timeout_min, err,
 	    errlen) != 0 ||
-	    bool_member(root, "override", &job->override, err, errlen) != 0)
+	    bool_member(root, "override", &job->override, err, errlen) != 0 ||
+	    bool_member(root, "allowDowngrade", &job->allow_downgrade, err,
+	    errlen) != 0)
 		goto out;
 	if (json_member(root, "srcVersions", &m, err, errlen) != 0)
 		goto out;
@@ -901,6 +937,9 @@ codec_job_body_encode(const struct job_rec *job, const char *const *devices,
 	}
 	json_put_num(root, "timeoutMinutes", job->timeout_min, &oom);
 	json_put_bool(root, "override", job->override, &oom);
+	/* only when set, so that a daemon before it takes the body */
+	if (job->allow_downgrade)
+		json_put_bool(root, "allowDowngrade", 1, &oom);
 	if (job->abort_percent < 0)
 		json_put_str(root, "abort", NULL, &oom);
 	else if ((o = json_put_obj(root, "abort", &oom)) != NULL) {
@@ -1179,6 +1218,30 @@ view_hex(const cJSON *obj, const char *name, uint8_t *out, size_t n,
 	return 0;
 }
 
+/* A device's "seqs" object (absent or null: none). */
+static int
+view_seqs(const cJSON *o, struct device_rec *d, char *err, size_t errlen)
+{
+	const cJSON *m, *e;
+	struct module_seq *ms;
+
+	m = cJSON_GetObjectItemCaseSensitive(o, "seqs");
+	if (m == NULL || cJSON_IsNull(m))
+		return 0;
+	if (!cJSON_IsObject(m))
+		return json_fail(err, errlen, "bad \"seqs\"");
+	cJSON_ArrayForEach(e, m) {
+		if (d->nseqs >= OTA_MODULES_MAX || e->string == NULL ||
+		    !valid_module(e->string) || !cJSON_IsNumber(e) ||
+		    !(e->valuedouble >= 0 && e->valuedouble <= 4294967295.0))
+			return json_fail(err, errlen, "bad \"seqs\"");
+		ms = &d->seqs[d->nseqs++];
+		snprintf(ms->module, sizeof(ms->module), "%s", e->string);
+		ms->seq = (uint32_t)e->valuedouble;
+	}
+	return 0;
+}
+
 static int
 device_view(const cJSON *o, struct device_rec *d, char *err, size_t errlen)
 {
@@ -1205,7 +1268,7 @@ device_view(const cJSON *o, struct device_rec *d, char *err, size_t errlen)
 	    view_time(o, "lastSeen", &d->last_seen, err, errlen) != 0 ||
 	    view_time(o, "updated", &d->updated, err, errlen) != 0)
 		return -1;
-	return 0;
+	return view_seqs(o, d, err, errlen);
 }
 
 static int
@@ -1216,7 +1279,9 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 	    "VERIFY_FAILED" };
 	static const char *const signs[] = { "SHA256", "MD5" };
 	struct jobs_counts dummy;
+	char	 b64[4 * ((OTA_SIG_MAX + 2) / 3) + 8];
 	double	 d;
+	int	 n;
 
 	memset(fw, 0, sizeof(*fw));
 	if (!cJSON_IsObject(o))
@@ -1242,8 +1307,19 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 	if (view_hex(o, "md5", fw->md5, sizeof(fw->md5), err, errlen) != 0 ||
 	    view_hex(o, "sha256", fw->sha256, sizeof(fw->sha256), err,
 	    errlen) != 0 ||
-	    view_time(o, "created", &fw->created, err, errlen) != 0)
+	    view_time(o, "created", &fw->created, err, errlen) != 0 ||
+	    view_num(o, "seq", 0, 4294967295.0, &d, err, errlen) != 0)
 		return -1;
+	fw->seq = (uint32_t)d;
+	if (view_str(o, "authorSig", b64, sizeof(b64), 0, err, errlen) != 0)
+		return -1;
+	if (b64[0] != '\0') {
+		n = crypto_base64_decode(b64, strlen(b64), fw->author_sig,
+		    sizeof(fw->author_sig));
+		if (n <= 0)
+			return json_fail(err, errlen, "bad \"authorSig\"");
+		fw->author_sig_len = (size_t)n;
+	}
 	/* "devices"; from a daemon before it, "counts" */
 	return view_counts(o, cJSON_GetObjectItemCaseSensitive(o,
 	    "devices") != NULL ? "devices" : "counts", c != NULL ? c : &dummy,
@@ -1425,8 +1501,12 @@ job_view(const cJSON *o, struct job_rec *job, struct jobs_counts *c,
 		job->abort_min_devices = (unsigned)d;
 	}
 	if (bool_member(o, "onlyNewReports", &job->only_new_reports, err,
-	    errlen) != 0)
+	    errlen) != 0 ||
+	    bool_member(o, "allowDowngrade", &job->allow_downgrade, err,
+	    errlen) != 0 ||
+	    view_num(o, "seq", 0, 4294967295.0, &d, err, errlen) != 0)
 		return -1;
+	job->seq = (uint32_t)d;
 	if (view_counts(o, "counts", c != NULL ? c : &dummy, err, errlen) != 0)
 		return -1;
 	if (c != NULL && view_patches(o, c, err, errlen) != 0)
@@ -1895,6 +1975,38 @@ codec_import_error_decode(const void *buf, size_t len,
 	}
 	rc = 0;
 out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+char *
+codec_product_encode(const struct product_rec *p, size_t *len)
+{
+	cJSON	*root = cJSON_CreateObject();
+	int	 oom = root == NULL;
+
+	json_put_str(root, "product", p->id, &oom);
+	json_put_str(root, "authorKey", p->author_key_len > 0 ?
+	    p->author_key : NULL, &oom);
+	put_time(root, "updated", p->updated, &oom);
+	return json_finish(root, oom, len);
+}
+
+int
+codec_product_view_decode(const void *buf, size_t len, struct product_rec *p,
+    char *err, size_t errlen)
+{
+	cJSON	*root;
+	int	 rc;
+
+	memset(p, 0, sizeof(*p));
+	if ((root = object_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	rc = view_str(root, "product", p->id, sizeof(p->id), 1, err,
+	    errlen) != 0 || view_str(root, "authorKey", p->author_key,
+	    sizeof(p->author_key), 0, err, errlen) != 0 ||
+	    view_time(root, "updated", &p->updated, err, errlen) != 0 ? -1 : 0;
+	p->author_key_len = strlen(p->author_key);
 	cJSON_Delete(root);
 	return rc;
 }

@@ -142,6 +142,14 @@ char	*codec_job_encode_api(const struct job_rec *,
 	    const struct jobs_counts *counts, const struct codec_job_sel *sel,
 	    size_t *len);
 
+/*
+ * A product's settings: {"product","authorKey" (PEM, or null),
+ * "updated"}, and back.
+ */
+char	*codec_product_encode(const struct product_rec *, size_t *len);
+int	 codec_product_view_decode(const void *buf, size_t len,
+	    struct product_rec *, char *err, size_t errlen);
+
 /* Views back into records; counts and sel may be NULL. 0, or -1 with err. */
 int	 codec_device_view_decode(const void *buf, size_t len,
 	    struct device_rec *, char *err, size_t errlen);

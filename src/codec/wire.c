@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "codec/wire.h"
+#include "crypto/crypto.h"
 #include "codec/json.h"
 #include "util/validate.h"
 
@@ -238,6 +239,7 @@ codec_notice_encode(const struct notice_in *in, size_t *len)
 	const struct job_rec *job = in->job;
 	const struct firmware_rec *fw = in->fw;
 	char	 path[sizeof("/fw/") + OTA_ID_MAX], *url = NULL, *s;
+	char	 sig[4 * ((OTA_SIG_MAX + 2) / 3) + 1];
 	cJSON	*root = cJSON_CreateObject();
 	int	 oom = root == NULL;
 
@@ -266,6 +268,13 @@ codec_notice_encode(const struct notice_in *in, size_t *len)
 		notice_delta(root, in, &oom);
 	json_put_bool(root, "confirm", job->confirm, &oom);
 	json_put_num(root, "timeout", (double)job->timeout_min * 60, &oom);
+	json_put_num(root, "seq", (double)fw->seq, &oom);
+	if (job->allow_downgrade)
+		json_put_bool(root, "downgrade", 1, &oom);
+	if (fw->author_sig_len > 0 && fw->author_sig_len <= OTA_SIG_MAX) {
+		crypto_base64(fw->author_sig, fw->author_sig_len, sig);
+		json_put_str(root, "authorSig", sig, &oom);
+	}
 	if (in->nonce != NULL && in->nonce[0] != '\0')
 		json_put_str(root, "nonce", in->nonce, &oom);
 	s = json_finish(root, oom, len);
@@ -305,6 +314,8 @@ codec_event_encode(const struct event *ev, size_t *len)
 		json_put_str(root, "desc", ev->desc, &oom);
 	if (ev->version != NULL)
 		json_put_str(root, "version", ev->version, &oom);
+	if (ev->downgrade)
+		json_put_bool(root, "downgrade", 1, &oom);
 	if (ev->versions != NULL && ev->nversions > 0)
 		json_put_versions(root, "versions", ev->versions, ev->nversions,
 		    &oom);

@@ -781,6 +781,48 @@ reported_version(const struct check_body *body, const char *module)
 }
 
 /*
+ * Anti-rollback (docs/jobs.md): a device that reports a version of a
+ * module has accepted that firmware's seq, if otagw has the firmware
+ * (product, module, version) and it has one.  Raises the device's
+ * accepted seq (never lowers it); *changed is set when it rose.  Two
+ * lookups in the check's own transaction.
+ */
+static int
+seq_note_report(struct store_txn *txn, struct device_rec *dev,
+    const char *module, const char *version, int *changed)
+{
+	struct firmware_rec fw;
+	char	 id[OTA_ID_MAX + 1];
+	int	 rc;
+
+	rc = store_firmware_find(txn, dev->product, module, version, id);
+	if (rc == 0)
+		rc = store_firmware_get(txn, id, &fw);
+	if (rc == STORE_ENOTFOUND || rc == STORE_EINVAL)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (jobs_device_accept_seq(dev, module, fw.seq, 0))
+		*changed = 1;
+	return 0;
+}
+
+/*
+ * A row that reached SUCCEEDED: the device accepted the job's seq, also
+ * a lower one when the job allows a downgrade (the operator chose it,
+ * and the device installed it).
+ */
+static int
+seq_note_success(struct device_rec *dev, const struct job_rec *job,
+    const struct jobs_change *ch)
+{
+	if (ch->to != JD_SUCCEEDED || ch->from == JD_SUCCEEDED)
+		return 0;
+	return jobs_device_accept_seq(dev, job->module, job->seq,
+	    job->allow_downgrade);
+}
+
+/*
  * Dynamic jobs take in devices that report a matching version (with
  * onlyNewReports, only a version that differs from the one stored).  A
  * device already in the job, upgrading anywhere, or waiting in another
@@ -807,7 +849,8 @@ check_join(struct check_run *r, const struct device_rec *dev, int *joined)
 		old = jobs_device_version(&r->dev, dj->module);
 		if (dj->only_new_reports && old != NULL && strcmp(old, v) == 0)
 			continue;
-		if (!jobs_device_matches(dj, dev))
+		if (!jobs_device_matches(dj, dev) ||
+		    !jobs_seq_allows(dj, jobs_device_seq(dev, dj->module)))
 			continue;
 		for (i = 0, skip = 0; i < r->nrows && !skip; i++) {
 			row = &c->rows[i];
@@ -940,15 +983,18 @@ check_run(struct check_run *r)
 	r->nrows = n;
 
 	dev = r->dev;
-	for (k = 0; k < r->body->nversions; k++)
+	for (k = 0; k < r->body->nversions; k++) {
 		versions_changed |= device_set_version(&dev,
 		    r->body->versions[k].module, r->body->versions[k].version);
+		if ((rc = seq_note_report(r->txn, &dev,
+		    r->body->versions[k].module, r->body->versions[k].version,
+		    &versions_changed)) != 0)
+			goto out;
+	}
 	if (r->write) {
 		dev.last_seen = r->now;
 		if (r->body->nversions > 0)
 			dev.versions_at = r->now;
-		if ((rc = store_device_put(r->txn, &dev)) != 0)
-			goto out;
 		if (r->body->nversions > 0 &&
 		    (rc = events_inform(r->txn, &dev, r->now)) != 0)
 			goto out;
@@ -966,14 +1012,25 @@ check_run(struct check_run *r)
 			continue;
 		jobs_on_version(&row->job, &row->jd, v, r->now, &ch);
 		row->changed |= ch.changed;
+		versions_changed |= seq_note_success(&dev, &row->job, &ch);
 		if (r->write && (rc = events_state_change(r->txn, &row->job,
 		    &row->jd, &ch, r->now)) != 0)
 			goto out;
 	}
+	/* the device record after its report and the rows' successes */
+	if (r->write && (rc = store_device_put(r->txn, &dev)) != 0)
+		goto out;
 	qsort(c->rows, r->nrows, sizeof(c->rows[0]), crow_cmp);
 	for (i = 0; i < r->nrows; i++) {
 		row = &c->rows[i];
-		if (r->notice < 0 && check_wants(r->body, &row->job)) {
+		/* never an image below what the device accepted */
+		if (jobs_on_seq(&row->job, &row->jd, jobs_device_seq(&dev,
+		    row->job.module), r->now, &ch) == 1) {
+			row->changed = 1;
+			if (r->write && (rc = events_state_change(r->txn,
+			    &row->job, &row->jd, &ch, r->now)) != 0)
+				goto out;
+		} else if (r->notice < 0 && check_wants(r->body, &row->job)) {
 			if (jobs_on_check(&row->job, &row->jd,
 			    jobs_device_version(&dev, row->job.module), r->now,
 			    &ch) == 1)
@@ -1337,7 +1394,7 @@ core_progress(struct core *c, const struct core_req *req,
 	char	 err[128];
 	const char *what = "progress";
 	int64_t	 now;
-	int	 rc, orig, vchanged = 0, settled;
+	int	 rc, orig, vchanged = 0, seqs_changed = 0, settled;
 
 	memset(resp, 0, sizeof(*resp));
 	/* an accepted report means the device is busy: poll at that pace */
@@ -1391,6 +1448,10 @@ core_progress(struct core *c, const struct core_req *req,
 	if (body.has_version &&
 	    (vchanged = device_set_version(&dev, job.module, body.version)))
 		dev.versions_at = now;
+	if (body.has_version && (rc = seq_note_report(txn, &dev, job.module,
+	    body.version, &seqs_changed)) != 0)
+		goto fail;
+	seq_note_success(&dev, &job, &ch);
 	if ((rc = store_device_put(txn, &dev)) != 0)
 		goto fail;
 	if (vchanged && (rc = events_inform(txn, &dev, now)) != 0)

@@ -10,13 +10,17 @@
  * object; failures there mean a broken OpenSSL installation, which is
  * fatal rather than silently producing wrong digests.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "crypto/crypto.h"
@@ -231,4 +235,118 @@ crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Author signatures (issue 15, item 3): an ECDSA P-256 public key in PEM
+ * and a DER signature over an image's SHA-256, checked with the digest
+ * given (the image was hashed while it streamed in), so nothing is read
+ * twice.  EVP_PKEY_verify takes the digest as it is and the DER
+ * signature as `openssl dgst -sha256 -sign' writes it.
+ */
+static EVP_PKEY *
+es256_key_read(const char *pem, size_t len)
+{
+	EVP_PKEY *pk = NULL;
+	BIO	*b;
+
+	if (pem == NULL || len == 0 || len > CRYPTO_PEM_MAX ||
+	    len > INT_MAX)
+		return NULL;
+	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return NULL;
+	pk = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (pk != NULL && !EVP_PKEY_is_a(pk, "EC")) {
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	if (pk != NULL && EVP_PKEY_get_bits(pk) != 256) {
+		EVP_PKEY_free(pk);
+		return NULL;
+	}
+	ERR_clear_error();
+	return pk;
+}
+
+int
+crypto_es256_key_check(const char *pem, size_t len)
+{
+	EVP_PKEY *pk = es256_key_read(pem, len);
+
+	if (pk == NULL)
+		return -1;
+	EVP_PKEY_free(pk);
+	return 0;
+}
+
+int
+crypto_es256_verify_digest(const char *pem, size_t pemlen,
+    const uint8_t digest[32], const uint8_t *sig, size_t len)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk;
+	int	 rc = 0;
+
+	if ((pk = es256_key_read(pem, pemlen)) == NULL)
+		return -1;
+	if (sig == NULL || len == 0 || len > CRYPTO_ES256_SIG_MAX)
+		goto out;
+	if ((ctx = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) != 1) {
+		rc = -1;
+		goto out;
+	}
+	rc = EVP_PKEY_verify(ctx, sig, len, digest, 32) == 1;
+out:
+	ERR_clear_error();
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+static int
+b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int
+crypto_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	size_t	 i, o = 0, bits = 0;
+	int	 v;
+
+	while (n > 0 && in[n - 1] == '=' && n % 4 != 1)
+		n--;
+	if (n % 4 == 1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((v = b64_value((unsigned char)in[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* the bits left over must be zero (canonical encoding) */
+	if ((acc & ((1u << bits) - 1)) != 0)
+		return -1;
+	return o > INT_MAX ? -1 : (int)o;
 }

@@ -40,4 +40,30 @@ void	 crypto_base64url(const uint8_t *in, size_t n, char *out);
 int	 crypto_hmac_sha256(const uint8_t *key, size_t keylen,
 	    const void *data, size_t n, uint8_t out[32]);
 
+/*
+ * Author signatures of firmware images (issue 15, item 3).  An author
+ * key is an ECDSA P-256 public key in PEM ("-----BEGIN PUBLIC KEY-----",
+ * as `openssl ec -pubout' writes it); a signature is the DER ECDSA
+ * signature over an image's SHA-256, as `openssl dgst -sha256 -sign'
+ * writes it (at most CRYPTO_ES256_SIG_MAX bytes).
+ */
+#define CRYPTO_ES256_SIG_MAX	72
+#define CRYPTO_PEM_MAX		1024
+/* 0 when pem (len bytes) is a P-256 public key, else -1. */
+int	 crypto_es256_key_check(const char *pem, size_t len);
+/*
+ * 1 when sig (DER, len bytes) is a valid signature of digest under the
+ * key in pem, 0 when it is not (also for a malformed or truncated
+ * signature), -1 when the key cannot be read.
+ */
+int	 crypto_es256_verify_digest(const char *pem, size_t pemlen,
+	    const uint8_t digest[32], const uint8_t *sig, size_t len);
+/*
+ * base64 of either alphabet (standard or URL), padding optional: the
+ * bytes into out (cap bytes), or -1 for a bad character, bad padding or
+ * no room.
+ */
+int	 crypto_base64_decode(const char *in, size_t n, uint8_t *out,
+	    size_t cap);
+
 #endif

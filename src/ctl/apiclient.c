@@ -1016,6 +1016,31 @@ api_product_versions(struct api *a, const char *product, const char *module,
 	return OPS_OK;
 }
 
+int
+api_product_author_key(struct api *a, const char *product, int op,
+    const char *pem, size_t len, struct product_rec *out, struct ops_err *err)
+{
+	static const char *const methods[] = { "GET", "PUT", "DELETE" };
+	struct aresp r;
+	struct pbuf pb;
+	char	 msg[160];
+	int	 rc;
+
+	if (op < 0 || op > 2)
+		return OPS_EINVAL;
+	pb_init(&pb, "products", product, "author-key");
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, methods[op], pb.s, op == 1 ?
+	    "application/x-pem-file" : NULL, op == 1 ? pem : NULL,
+	    op == 1 ? len : 0, 200, 0, &r, err)) != OPS_OK)
+		return rc;
+	if (codec_product_view_decode(r.body, r.len, out, msg,
+	    sizeof(msg)) != 0)
+		return bad_answer(&r, err, "a product");
+	free(r.body);
+	return eok(err);
+}
+
 /* One bad line of a refused import's answer into the result. */
 static int
 bad_line_cb(unsigned line, const char *message, void *arg)
@@ -1081,6 +1106,8 @@ api_device_import(struct api *a, const char *csv, size_t len,
 static void
 fw_query(struct pbuf *pb, const struct ops_fw_params *p)
 {
+	char	 num[16], sig[(4 * OTA_SIG_MAX + 2) / 3 + 1];
+
 	pb_init(pb, "firmware", NULL, NULL);
 	pb_param(pb, "product", p->product);
 	pb_param(pb, "version", p->version);
@@ -1092,6 +1119,14 @@ fw_query(struct pbuf *pb, const struct ops_fw_params *p)
 		pb_param(pb, "description", p->description);
 	if (p->sign_method != NULL && *p->sign_method != '\0')
 		pb_param(pb, "signMethod", p->sign_method);
+	if (p->seq != 0) {
+		snprintf(num, sizeof(num), "%lu", (unsigned long)p->seq);
+		pb_param(pb, "seq", num);
+	}
+	if (p->author_sig_len > 0 && p->author_sig_len <= OTA_SIG_MAX) {
+		crypto_base64url(p->author_sig, p->author_sig_len, sig);
+		pb_param(pb, "signature", sig);
+	}
 }
 
 static int

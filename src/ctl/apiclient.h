@@ -45,6 +45,10 @@ int	 api_device_history(struct api *, const char *id,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);
 int	 api_product_versions(struct api *, const char *product,
 	    const char *module, struct ops_versions *, struct ops_err *);
+/* op 0: GET, 1: PUT pem, 2: DELETE the product's author key. */
+int	 api_product_author_key(struct api *, const char *product, int op,
+	    const char *pem, size_t len, struct product_rec *,
+	    struct ops_err *);
 /* ?product=; a 400 with "lines" fills the result's bad lines. */
 int	 api_device_import(struct api *, const char *csv, size_t len,
 	    const char *product, struct ops_import_result *,

@@ -76,6 +76,15 @@ api_be_device_history(struct ctl *ctl, const char *id,
 }
 
 static int
+api_be_product_author_key(struct ctl *ctl, const char *product, int op,
+    const char *pem, size_t len, struct product_rec *out,
+    struct ops_err *err)
+{
+	return api_product_author_key(ctl->api, product, op, pem, len, out,
+	    err);
+}
+
+static int
 api_be_product_versions(struct ctl *ctl, const char *product,
     const char *module, struct ops_versions *vs, struct ops_err *err)
 {
@@ -268,6 +277,7 @@ const struct ctl_backend ctl_backend_api = {
 	.device_rm = api_be_device_rm,
 	.device_history = api_be_device_history,
 	.product_versions = api_be_product_versions,
+	.product_author_key = api_be_product_author_key,
 	.firmware_add_fd = api_be_firmware_add_fd,
 	.firmware_fetch = api_be_firmware_fetch,
 	.firmware_list = api_be_firmware_list,

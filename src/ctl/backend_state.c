@@ -114,6 +114,17 @@ state_device_history(struct ctl *ctl, const char *id,
 }
 
 static int
+state_product_author_key(struct ctl *ctl, const char *product, int op,
+    const char *pem, size_t len, struct product_rec *out,
+    struct ops_err *err)
+{
+	if (op == 0)
+		return ops_product_get(&ctl->ops, product, out, err);
+	return ops_product_author_key(&ctl->ops, product, op == 1 ? pem :
+	    NULL, len, out, err);
+}
+
+static int
 state_product_versions(struct ctl *ctl, const char *product,
     const char *module, struct ops_versions *vs, struct ops_err *err)
 {
@@ -320,6 +331,7 @@ const struct ctl_backend ctl_backend_state = {
 	.device_rm = state_device_rm,
 	.device_history = state_device_history,
 	.product_versions = state_product_versions,
+	.product_author_key = state_product_author_key,
 	.firmware_add_fd = state_firmware_add_fd,
 	.firmware_fetch = state_firmware_fetch,
 	.firmware_list = state_firmware_list,

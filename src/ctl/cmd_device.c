@@ -381,6 +381,24 @@ static const char help_device_show[] =
 "Shows one device, with the latest entries of its upgrade history (all\n"
 "of them: otactl device history ID).\n";
 
+/* "default=3 wifi=1": the accepted seq of each module, or "none". */
+static void
+seqs_str(const struct device_rec *d, char *out, size_t size)
+{
+	size_t	 o = 0;
+	unsigned i;
+	int	 n;
+
+	snprintf(out, size, "none");
+	for (i = 0; i < d->nseqs && i < OTA_MODULES_MAX; i++) {
+		n = snprintf(out + o, size - o, "%s%s=%lu", i ? " " : "",
+		    d->seqs[i].module, (unsigned long)d->seqs[i].seq);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
 static int
 cmd_device_show(struct ctl *ctl, int argc, char **argv)
 {
@@ -429,6 +447,8 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 	ctl_kv("id", "%s", d.id);
 	ctl_kv("product", "%s", d.product);
 	ctl_kv("versions", "%s", vers);
+	seqs_str(&d, vers, sizeof(vers));
+	ctl_kv("accepted seqs", "%s", vers);
 	ctl_kv("psk", "%s", d.psk_len ? "yes" : "no");
 	ctl_kv("secret", "%s", d.has_secret ? "yes" : "no");
 	ctl_kv("created", "%s", t1);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "ctl/otactl.h"
 #include "util/validate.h"
 
@@ -34,6 +35,12 @@ static const char help_firmware_add[] =
 "                           (default: the version, '.' as '_')\n"
 "  --sign-method SHA256|MD5 digest devices check (default SHA256)\n"
 "  --description D          at most 100 characters\n"
+"  --seq N                  security sequence number, 1-4294967295\n"
+"                           (default: one more than the module's highest)\n"
+"  --signature FILE         the author's DER signature of the image's\n"
+"                           SHA-256 (openssl dgst -sha256 -sign KEY -out\n"
+"                           FILE IMAGE); required when the product has an\n"
+"                           author key\n"
 "  --url URL --sha256 HEX   instead of FILE: fetch the image over HTTPS\n"
 "                           (resuming after interruptions) and add it only\n"
 "                           if its SHA-256 is HEX\n"
@@ -112,7 +119,68 @@ struct fw_add_args {
 	const char *ca;		/* --ca, with --url */
 	const char *delta_from;	/* --delta-from: FILE is a patch */
 	const char *format;	/* its --format */
+	uint8_t	 sig[OTA_SIG_MAX];	/* --signature's bytes */
 };
+
+/* --signature FILE into fa: 0, or EXIT_USAGE with the error said. */
+static int
+fw_sig_read(const char *path, struct fw_add_args *fa)
+{
+	uint8_t	 buf[OTA_SIG_MAX + 1];
+	size_t	 n;
+	FILE	*f;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "otactl: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n == 0 || n > OTA_SIG_MAX)
+		return ctl_usage_err("--signature: not a DER ECDSA P-256 "
+		    "signature (1-72 bytes)");
+	memcpy(fa->sig, buf, n);
+	fa->p.author_sig = fa->sig;
+	fa->p.author_sig_len = n;
+	return 0;
+}
+
+/* What fw_add_parse found, checked: 0, or EXIT_USAGE (said). */
+static int
+fw_add_check(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
+{
+	const struct ops_fw_params *p = &fa->p;
+
+	if (fa->url != NULL && argc - optind != 0)
+		return ctl_usage_err("want --url or an image FILE, not both");
+	if (fa->url != NULL && fa->sha256 == NULL)
+		return ctl_usage_err("--url needs --sha256");
+	if (fa->ca != NULL && ctl->url != NULL)
+		return ctl_usage_err("--ca is for --state: over the admin API "
+		    "the daemon fetches the image with its upstream_ca");
+	if (fa->url == NULL && argc - optind != 1)
+		return ctl_usage_err("want one image FILE");
+	if ((fa->delta_from != NULL) != (fa->format != NULL) ||
+	    (fa->delta_from != NULL && fa->url != NULL))
+		return ctl_usage_err("a patch FILE needs --delta-from and "
+		    "--format, and no --url");
+	if (fa->delta_from != NULL && p->version == NULL)
+		return ctl_usage_err("--version (the patch's target) is "
+		    "required");
+	if (fa->delta_from != NULL) {
+		fa->file = argv[optind];
+		return 0;
+	}
+	if (p->product == NULL)
+		return ctl_usage_err("--product is required");
+	if (p->version == NULL)
+		return ctl_usage_err("--version is required");
+	if (p->name != NULL && *p->name == '\0')
+		return ctl_usage_err("--name must not be empty");
+	if (fa->url == NULL)
+		fa->file = argv[optind];
+	return 0;
+}
 
 /*
  * firmware add's arguments into fa: 0 to go on, -1 when the help was
@@ -133,11 +201,14 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		{ "ca", required_argument, NULL, 'C' },
 		{ "delta-from", required_argument, NULL, 'D' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "seq", required_argument, NULL, 'Q' },
+		{ "signature", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ops_fw_params *p = &fa->p;
-	int	 ch;
+	long long n;
+	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		switch (ch) {
@@ -174,6 +245,16 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		case 'F':
 			fa->format = optarg;
 			break;
+		case 'Q':
+			if (ctl_parse_num(optarg, 1, 4294967295LL, &n) == -1)
+				return ctl_usage_err("--seq wants "
+				    "1-4294967295");
+			p->seq = (uint32_t)n;
+			break;
+		case 'G':
+			if ((rc = fw_sig_read(optarg, fa)) != 0)
+				return rc;
+			break;
 		case 'h':
 			ctl_help();
 			return -1;
@@ -181,36 +262,9 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 			return EXIT_USAGE;
 		}
 	}
-	if (fa->url != NULL && argc - optind != 0)
-		return ctl_usage_err("want --url or an image FILE, not both");
-	if (fa->url != NULL && fa->sha256 == NULL)
-		return ctl_usage_err("--url needs --sha256");
-	if (fa->ca != NULL && ctl->url != NULL)
-		return ctl_usage_err("--ca is for --state: over the admin API "
-		    "the daemon fetches the image with its upstream_ca");
-	if (fa->url == NULL && argc - optind != 1)
-		return ctl_usage_err("want one image FILE");
-	if ((fa->delta_from != NULL) != (fa->format != NULL) ||
-	    (fa->delta_from != NULL && fa->url != NULL))
-		return ctl_usage_err("a patch FILE needs --delta-from and "
-		    "--format, and no --url");
-	if (fa->delta_from != NULL && p->version == NULL)
-		return ctl_usage_err("--version (the patch's target) is "
-		    "required");
-	if (fa->delta_from != NULL) {
-		fa->file = argv[optind];
-		return 0;
-	}
-	if (p->product == NULL)
-		return ctl_usage_err("--product is required");
-	if (p->version == NULL)
-		return ctl_usage_err("--version is required");
-	if (p->name != NULL && *p->name == '\0')
-		return ctl_usage_err("--name must not be empty");
-	if (fa->url == NULL)
-		fa->file = argv[optind];
-	return 0;
+	return fw_add_check(ctl, argc, argv, fa);
 }
+
 
 /* 0, or -1 (out of memory, said). */
 static int
@@ -227,9 +281,10 @@ fw_add_print(const struct ctl *ctl, const struct firmware_rec *fw)
 	}
 	hex_encode(fw->md5, sizeof(fw->md5), md5);
 	hex_encode(fw->sha256, sizeof(fw->sha256), sha);
-	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes\n",
+	printf("firmware %s added: %s %s/%s \"%s\", %llu bytes, seq %lu%s\n",
 	    fw->id, fw->product, fw->module, fw->version, fw->name,
-	    (unsigned long long)fw->size);
+	    (unsigned long long)fw->size, (unsigned long)fw->seq,
+	    fw->author_sig_len > 0 ? ", author signature verified" : "");
 	printf("md5 %s\nsha256 %s\n%s\n", md5, sha, fw->id);
 	return 0;
 }
@@ -273,7 +328,8 @@ cmd_firmware_add(struct ctl *ctl, int argc, char **argv)
 const struct ctl_cmd ctl_cmd_firmware_add = {
 	"firmware", "add", cmd_firmware_add,
 	"FILE|--url URL --sha256 HEX --product P --version V [--module M] "
-	"[--name N] [--sign-method SHA256|MD5] [--description D]",
+	"[--name N] [--sign-method SHA256|MD5] [--description D] [--seq N] "
+	"[--signature FILE]",
 	help_firmware_add,
 };
 
@@ -286,14 +342,16 @@ static int
 cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const head[] = { "ID", "PRODUCT", "MODULE",
-	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED" };
+	    "VERSION", "NAME", "STATE", "SIGN", "SIZE", "DEVICES", "CREATED",
+	    "SEQ" };
 	struct ops_fw_item *items = NULL;
 	struct ops_page pg;
 	struct ops_err err;
 	struct ctl_jlist jl;
 	struct ctl_table t;
-	const char *row[10];
+	const char *row[11];
 	char	 size[24], devs[24], created[32], next[OTA_ID_MAX + 1];
+	char	 seq[16];
 	size_t	 i, n;
 	int	 rc;
 
@@ -304,7 +362,7 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 	if (ctl->be->firmware_list(ctl, &pg, &items, &n, next, &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	memset(&jl, 0, sizeof(jl));
-	ctl_table_init(&t, 10);
+	ctl_table_init(&t, 11);
 	ctl_table_add(&t, head);
 	for (i = 0; i < n; i++) {
 		if (ctl->json) {
@@ -326,6 +384,9 @@ cmd_firmware_list(struct ctl *ctl, int argc, char **argv)
 		row[7] = size;
 		row[8] = devs;
 		row[9] = created;
+		snprintf(seq, sizeof(seq), "%lu",
+		    (unsigned long)items[i].fw.seq);
+		row[10] = seq;
 		ctl_table_add(&t, row);
 	}
 	rc = 0;
@@ -351,6 +412,7 @@ static void
 fw_print(const struct ops_fw_item *it)
 {
 	char	 md5[33], sha[65], created[32], counts[512];
+	char	 sig[4 * ((OTA_SIG_MAX + 2) / 3) + 1];
 
 	hex_encode(it->fw.md5, sizeof(it->fw.md5), md5);
 	hex_encode(it->fw.sha256, sizeof(it->fw.sha256), sha);
@@ -368,6 +430,13 @@ fw_print(const struct ops_fw_item *it)
 	ctl_kv("md5", "%s", md5);
 	ctl_kv("sha256", "%s", sha);
 	ctl_kv("created", "%s", created);
+	ctl_kv("seq", "%lu", (unsigned long)it->fw.seq);
+	if (it->fw.author_sig_len > 0 &&
+	    it->fw.author_sig_len <= OTA_SIG_MAX) {
+		crypto_base64(it->fw.author_sig, it->fw.author_sig_len, sig);
+		ctl_kv("author signature", "%s", sig);
+	} else
+		ctl_kv("author signature", "none");
 	ctl_kv("devices", "%zu (%s)", it->devices.total, counts);
 }
 

@@ -117,6 +117,8 @@ static const char help_job_create[] =
 "  --timeout MIN            minutes from the first progress report "
 "(5-1440)\n"
 "  --override               replace the devices' not yet started jobs\n"
+"  --allow-downgrade        may offer a firmware seq below what a device\n"
+"                           accepted (recorded, and said in the notices)\n"
 "  --abort-failure-percent P --abort-min-devices N\n"
 "                           pause when failures pass P% after N finished "
 "devices\n";
@@ -131,7 +133,7 @@ static const char help_job_create[] =
 enum job_opt {
 	O_FW = 256, O_VERIFY, O_FORCE, O_SRC, O_ALL, O_DEVS, O_DEVF, O_GRAY,
 	O_DYN, O_NEW, O_CONFIRM, O_START, O_END, O_RATE, O_RETRY, O_RINT,
-	O_TIMEOUT, O_OVERRIDE, O_APCT, O_AMIN
+	O_TIMEOUT, O_OVERRIDE, O_APCT, O_AMIN, O_DOWNGRADE
 };
 
 static const struct option job_create_lo[] = {
@@ -153,6 +155,7 @@ static const struct option job_create_lo[] = {
 	{ "retry-interval", required_argument, NULL, O_RINT },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "override", no_argument, NULL, O_OVERRIDE },
+	{ "allow-downgrade", no_argument, NULL, O_DOWNGRADE },
 	{ "abort-failure-percent", required_argument, NULL, O_APCT },
 	{ "abort-min-devices", required_argument, NULL, O_AMIN },
 	{ "help", no_argument, NULL, 'h' },
@@ -301,6 +304,9 @@ job_opt(struct job_args *ja, int ch, const char *arg, const char *opt)
 	case O_OVERRIDE:
 		ja->job.override = 1;
 		return 0;
+	case O_DOWNGRADE:
+		ja->job.allow_downgrade = 1;
+		return 0;
 	default:	/* ctl_getopt said what is wrong */
 		return EXIT_USAGE;
 	}
@@ -416,7 +422,7 @@ const struct ctl_cmd ctl_cmd_job_create = {
 	"--devices D1,D2 | --devices-file F | --gray PCT] [--dynamic "
 	"[--only-new]] [--confirm] [--start T] [--end T] [--rate N] "
 	"[--retry N] [--retry-interval MIN] [--timeout MIN] [--override] "
-	"[--abort-failure-percent P --abort-min-devices N]",
+	"[--allow-downgrade] [--abort-failure-percent P --abort-min-devices N]",
 	help_job_create,
 };
 
@@ -516,6 +522,8 @@ job_print(const struct ops_job_item *it)
 	ctl_kv("strategy", "%s%s", j->dynamic ? "dynamic" : "static",
 	    j->only_new_reports ? " (only new reports)" : "");
 	ctl_kv("confirm", "%s", j->confirm ? "user" : "silent");
+	ctl_kv("seq", "%lu%s", (unsigned long)j->seq, j->allow_downgrade ?
+	    " (downgrade allowed)" : "");
 	buf[0] = '\0';
 	for (i = 0; i < j->nsrc && i < OTA_SRCVER_MAX; i++)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * cmd_product.c: the product commands of otactl.  A product is not a
- * record of its own, only what its devices share, so there is one:
- * product versions, the version distribution of a product's devices that
- * the cloud consoles show, from one backend call (the same on a state
- * directory and over the admin API).
+ * cmd_product.c: the product commands of otactl.  A product is mostly
+ * what its devices share: product versions, the version distribution of
+ * a product's devices that the cloud consoles show, from one backend call
+ * (the same on a state directory and over the admin API); and product
+ * author-key, the one setting a product has of its own (docs/images.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +116,91 @@ const struct ctl_cmd ctl_cmd_product_versions = {
 	"product", "versions", cmd_product_versions,
 	"P [--module M]",
 	help_product_versions,
+};
+
+static const char help_product_author_key[] =
+"Shows, sets or clears a product's author key: an ECDSA P-256 public key\n"
+"in PEM (openssl ec -in key.pem -pubout).  With a key set, firmware add\n"
+"needs --signature, the author's signature of the image, and refuses an\n"
+"image whose signature does not verify (docs/images.md).\n"
+"  --set KEY.pem            set the key (\"-\": standard input)\n"
+"  --clear                  remove it\n"
+"  --show                   print it (the default)\n";
+
+static int
+cmd_product_author_key(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "set", required_argument, NULL, 's' },
+		{ "clear", no_argument, NULL, 'c' },
+		{ "show", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct product_rec p;
+	struct ops_err err;
+	const char *path = NULL;
+	char	*pem = NULL, t[32];
+	size_t	 len = 0;
+	int	 ch, op = 0, nops = 0, rc;
+
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 's':
+			op = 1;
+			path = optarg;
+			nops++;
+			break;
+		case 'c':
+			op = 2;
+			nops++;
+			break;
+		case 'w':
+			op = 0;
+			nops++;
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage_err("want one product");
+	if (nops > 1)
+		return ctl_usage_err("want one of --set, --clear, --show");
+	if (op == 1 && (pem = ctl_read_file(strcmp(path, "-") == 0 ?
+	    "/dev/stdin" : path, OTA_PEM_MAX, &len)) == NULL)
+		return EXIT_USAGE;
+	if (ctl_open(ctl) == -1) {
+		free(pem);
+		return EXIT_OP;
+	}
+	rc = ctl->be->product_author_key(ctl, argv[optind], op, pem, len, &p,
+	    &err);
+	free(pem);
+	if (rc != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json) {
+		if (ctl_json_put(codec_product_encode(&p, NULL)) == -1)
+			return EXIT_OP;
+		putchar('\n');
+		return 0;
+	}
+	if (p.author_key_len == 0) {
+		printf("product %s has no author key\n", p.id);
+		return 0;
+	}
+	ctl_fmt_time(p.updated, t);
+	printf("product %s: author key (set %s)\n%s", p.id, t, p.author_key);
+	if (p.author_key[p.author_key_len - 1] != '\n')
+		putchar('\n');
+	return 0;
+}
+
+const struct ctl_cmd ctl_cmd_product_author_key = {
+	"product", "author-key", cmd_product_author_key,
+	"P [--set KEY.pem | --clear | --show]",
+	help_product_author_key,
 };

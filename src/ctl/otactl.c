@@ -91,6 +91,7 @@ static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_device_put, &ctl_cmd_device_import, &ctl_cmd_device_list,
 	&ctl_cmd_device_show, &ctl_cmd_device_history, &ctl_cmd_device_rm,
 	&ctl_cmd_product_versions,
+	&ctl_cmd_product_author_key,
 	&ctl_cmd_firmware_add, &ctl_cmd_firmware_list, &ctl_cmd_firmware_show,
 	&ctl_cmd_firmware_edit, &ctl_cmd_firmware_rm,
 	&ctl_cmd_job_create, &ctl_cmd_job_list, &ctl_cmd_job_show,

@@ -70,6 +70,7 @@ extern const struct ctl_cmd ctl_cmd_device_put, ctl_cmd_device_import,
 	    ctl_cmd_device_list, ctl_cmd_device_show, ctl_cmd_device_history,
 	    ctl_cmd_device_rm;
 extern const struct ctl_cmd ctl_cmd_product_versions;
+extern const struct ctl_cmd ctl_cmd_product_author_key;
 extern const struct ctl_cmd ctl_cmd_firmware_add, ctl_cmd_firmware_list,
 	    ctl_cmd_firmware_show, ctl_cmd_firmware_edit, ctl_cmd_firmware_rm;
 extern const struct ctl_cmd ctl_cmd_job_create, ctl_cmd_job_list,
@@ -123,6 +124,14 @@ struct ctl_backend {
 	/* Free with ops_versions_free. */
 	int	(*product_versions)(struct ctl *, const char *product,
 		    const char *module, struct ops_versions *,
+		    struct ops_err *);
+
+	/*
+	 * A product's author key: op 0 shows it, 1 sets it to pem (len
+	 * bytes), 2 clears it; out is the product as it is then.
+	 */
+	int	(*product_author_key)(struct ctl *, const char *product, int op,
+		    const char *pem, size_t len, struct product_rec *out,
 		    struct ops_err *);
 
 	int	(*firmware_add_fd)(struct ctl *, const struct ops_fw_params *,

@@ -50,6 +50,7 @@ events_row(struct event *ev, int type, const struct job_rec *job,
 	ev->job = job->id;
 	ev->firmware = job->firmware;
 	ev->module = job->module;
+	ev->downgrade = job->allow_downgrade;
 }
 
 int

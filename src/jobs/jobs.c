@@ -691,6 +691,73 @@ jobs_jd_supersede(struct jobdev_rec *jd, int64_t now, struct jobs_change *ch)
 }
 
 /*
+ * Anti-rollback.
+ */
+
+uint32_t
+jobs_device_seq(const struct device_rec *dev, const char *module)
+{
+	unsigned i;
+
+	for (i = 0; i < dev->nseqs && i < OTA_MODULES_MAX; i++)
+		if (strcmp(dev->seqs[i].module, module) == 0)
+			return dev->seqs[i].seq;
+	return 0;
+}
+
+int
+jobs_seq_allows(const struct job_rec *job, uint32_t accepted)
+{
+	return job->seq == 0 || job->allow_downgrade || job->seq >= accepted;
+}
+
+int
+jobs_on_seq(const struct job_rec *job, struct jobdev_rec *jd,
+    uint32_t accepted, int64_t now, struct jobs_change *ch)
+{
+	change_init(ch, jd);
+	if (jobs_seq_allows(job, accepted))
+		return 0;
+	switch (jd->state) {
+	case JD_WAIT_CONFIRM:
+	case JD_QUEUED:
+	case JD_NOTIFIED:
+	case JD_RETRY_WAIT:
+		jd_fail(NULL, jd, "rollback", 0, now, ch);
+		jd->next_at = 0;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+jobs_device_accept_seq(struct device_rec *dev, const char *module,
+    uint32_t seq, int lower)
+{
+	struct module_seq *ms;
+	unsigned i;
+
+	if (seq == 0 || strlen(module) > OTA_ID_MAX)
+		return 0;
+	for (i = 0; i < dev->nseqs && i < OTA_MODULES_MAX; i++) {
+		ms = &dev->seqs[i];
+		if (strcmp(ms->module, module) != 0)
+			continue;
+		if (ms->seq == seq || (ms->seq > seq && !lower))
+			return 0;
+		ms->seq = seq;
+		return 1;
+	}
+	if (dev->nseqs >= OTA_MODULES_MAX)
+		return 0;
+	ms = &dev->seqs[dev->nseqs++];
+	snprintf(ms->module, sizeof(ms->module), "%s", module);
+	ms->seq = seq;
+	return 1;
+}
+
+/*
  * Counts and helpers.
  */
 

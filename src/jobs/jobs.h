@@ -151,6 +151,34 @@ int	 jobs_jd_supersede(struct jobdev_rec *, int64_t now,
 	    struct jobs_change *);
 
 /*
+ * Anti-rollback (docs/jobs.md).  A device's accepted seq of a module is
+ * the highest firmware seq it was seen to accept (0: none known).
+ *
+ * jobs_seq_allows: whether the job's firmware may be offered to a device
+ * that accepted `accepted': yes when the job has no seq (firmware stored
+ * before seqs), allows a downgrade, or its seq is at least `accepted'.
+ */
+uint32_t jobs_device_seq(const struct device_rec *, const char *module);
+int	 jobs_seq_allows(const struct job_rec *, uint32_t accepted);
+/*
+ * The anti-rollback rule of a check: a row that has not started
+ * (WAIT_CONFIRM, QUEUED, NOTIFIED, RETRY_WAIT) of a job that
+ * jobs_seq_allows refuses fails with reason "rollback", never retried,
+ * and gets no notice.  Returns 1 when it failed the row, else 0 (the
+ * change is then empty); an UPGRADING row is left to its report.
+ */
+int	 jobs_on_seq(const struct job_rec *, struct jobdev_rec *,
+	    uint32_t accepted, int64_t now, struct jobs_change *);
+/*
+ * Records that the device accepted seq for module: raised when higher,
+ * or set even when lower with `lower' (the success of a job that allows
+ * a downgrade).  seq 0 changes nothing.  1 when the record changed, 0
+ * when not (also when all OTA_MODULES_MAX entries are other modules').
+ */
+int	 jobs_device_accept_seq(struct device_rec *, const char *module,
+	    uint32_t seq, int lower);
+
+/*
  * When jobs_on_tick next has work for this row (timeout, end of a retry
  * wait, end of its job), or 0 when nothing is due until something else
  * happens to it.

@@ -15,6 +15,14 @@
  * the record first, so no device is offered the image any more, then the
  * file.  src/ops/fetch.c drives the same upload calls for an image
  * fetched from a URL.
+ *
+ * Each firmware has a security seq (docs/jobs.md): given, it may not be
+ * below the highest of its product's module; not given, it is one more
+ * than that, taken in the transaction that stores the record.  When the
+ * product has an author key (docs/images.md), the image must come with
+ * the author's signature of its SHA-256, checked against the key once
+ * the image is in and before it gets an id; the record keeps the
+ * signature, the image is stored as it came.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +42,7 @@
 struct ops_upload {
 	struct ops *ops;
 	struct firmware_rec rec;
+	uint32_t seq_req;		/* the seq asked for; 0: the next */
 	struct store_image_writer *w;
 	struct digest *dg;
 };
@@ -56,8 +65,10 @@ fw_default_name(const char *version, char *out, size_t size)
 }
 
 struct fwcount {
-	const char *product;
+	const struct firmware_rec *rec;
 	size_t	 n;
+	uint32_t max_seq;		/* of the product's module */
+	char	 max_id[OTA_ID_MAX + 1];
 };
 
 static int
@@ -65,15 +76,23 @@ fwcount_cb(const struct firmware_rec *fw, void *arg)
 {
 	struct fwcount *c = arg;
 
-	if (strcmp(fw->product, c->product) == 0)
-		c->n++;
+	if (strcmp(fw->product, c->rec->product) != 0)
+		return 0;
+	c->n++;
+	if (strcmp(fw->module, c->rec->module) == 0 && fw->seq > c->max_seq) {
+		c->max_seq = fw->seq;
+		snprintf(c->max_id, sizeof(c->max_id), "%s", fw->id);
+	}
 	return 0;
 }
 
-/* The uniqueness and per-product limit checks, inside txn. */
+/*
+ * The uniqueness, per-product limit and seq checks, inside txn; sets
+ * rec->seq: seq_req, or one more than the module's highest when 0.
+ */
 static int
 fw_check_room(struct ops *ops, struct store_txn *txn,
-    const struct firmware_rec *rec, struct ops_err *err)
+    struct firmware_rec *rec, uint32_t seq_req, struct ops_err *err)
 {
 	char	 id[OTA_ID_MAX + 1];
 	struct fwcount c;
@@ -87,8 +106,8 @@ fw_check_room(struct ops *ops, struct store_txn *txn,
 		    rec->module, id);
 	if (rc != STORE_ENOTFOUND)
 		return ops_fail_store(err, rc, "firmware add");
-	c.product = rec->product;
-	c.n = 0;
+	memset(&c, 0, sizeof(c));
+	c.rec = rec;
 	if ((rc = store_firmware_iter(txn, fwcount_cb, &c)) != 0)
 		return ops_fail_store(err, rc, "firmware add");
 	if (c.n >= ops->fw_max_per_product)
@@ -96,7 +115,61 @@ fw_check_room(struct ops *ops, struct store_txn *txn,
 		    "%zu images (firmware_max_per_product %u); remove one "
 		    "first",
 		    rec->product, c.n, ops->fw_max_per_product);
+	if (seq_req != 0 && seq_req < c.max_seq)
+		return ops_fail(err, OPS_ECONFLICT, "seq %lu is below seq %lu "
+		    "of %s (product %s, module %s): a module's seq never "
+		    "goes back", (unsigned long)seq_req,
+		    (unsigned long)c.max_seq, c.max_id, rec->product,
+		    rec->module);
+	if (seq_req == 0 && c.max_seq == UINT32_MAX)
+		return ops_fail(err, OPS_ECONFLICT, "module %s of product %s "
+		    "is at the highest seq (%lu): give --seq", rec->module,
+		    rec->product, (unsigned long)c.max_seq);
+	rec->seq = seq_req != 0 ? seq_req : c.max_seq + 1;
 	return ops_ok(err);
+}
+
+/*
+ * The author signature against the product's author key, in txn: none
+ * needed without a key, none allowed either; with one, it must verify
+ * over the image's SHA-256.
+ */
+static int
+fw_check_author(struct store_txn *txn, const struct firmware_rec *rec,
+    int have_digest, struct ops_err *err)
+{
+	struct product_rec p;
+	int	 rc;
+
+	rc = store_product_get(txn, rec->product, &p);
+	if (rc != 0 && rc != STORE_ENOTFOUND)
+		return ops_fail_store(err, rc, rec->product);
+	if (rc == STORE_ENOTFOUND || p.author_key_len == 0) {
+		if (rec->author_sig_len > 0)
+			return ops_fail(err, OPS_EINVAL, "product %s has no "
+			    "author key to check the signature with (otactl "
+			    "product author-key %s --set KEY.pem)",
+			    rec->product, rec->product);
+		return ops_ok(err);
+	}
+	if (rec->author_sig_len == 0)
+		return ops_fail(err, OPS_EINVAL, "product %s has an author "
+		    "key: its images need the author's signature "
+		    "(--signature FILE, as openssl dgst -sha256 -sign KEY "
+		    "-out FILE IMAGE writes it)", rec->product);
+	/* before the image is in: only whether one is there */
+	if (!have_digest)
+		return ops_ok(err);
+	rc = crypto_es256_verify_digest(p.author_key, p.author_key_len,
+	    rec->sha256, rec->author_sig, rec->author_sig_len);
+	if (rc == 1)
+		return ops_ok(err);
+	if (rc == 0)
+		return ops_fail(err, OPS_EUNPROC, "the author signature does "
+		    "not verify with product %s's author key: image refused",
+		    rec->product);
+	return ops_fail(err, OPS_EIO, "product %s: the author key cannot "
+	    "be read", rec->product);
 }
 
 void
@@ -156,6 +229,14 @@ fw_rec_from_params(const struct ops_fw_params *p, struct firmware_rec *rec,
 		return ops_fail(err, OPS_EINVAL, "sign method must be SHA256 "
 		    "or MD5");
 	rec->state = FW_UNVERIFIED;
+	if (p->author_sig_len > OTA_SIG_MAX || (p->author_sig_len > 0 &&
+	    p->author_sig == NULL))
+		return ops_fail(err, OPS_EINVAL, "the author signature is "
+		    "not a DER ECDSA P-256 signature (at most %d bytes)",
+		    OTA_SIG_MAX);
+	rec->author_sig_len = p->author_sig_len;
+	if (p->author_sig_len > 0)
+		memcpy(rec->author_sig, p->author_sig, p->author_sig_len);
 	return ops_ok(err);
 }
 
@@ -171,6 +252,7 @@ ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return ops_fail(err, OPS_EIO, "out of memory");
 	up->ops = ops;
+	up->seq_req = p->seq;
 	if ((rc = fw_rec_from_params(p, &up->rec, err)) != OPS_OK)
 		goto out;
 	if (expected_size == 0) {
@@ -188,7 +270,9 @@ ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
 		rc = ops_fail_store(err, rc, "firmware add");
 		goto out;
 	}
-	rc = fw_check_room(ops, txn, &up->rec, err);
+	rc = fw_check_room(ops, txn, &up->rec, up->seq_req, err);
+	if (rc == OPS_OK)
+		rc = fw_check_author(txn, &up->rec, 0, err);
 	store_txn_abort(txn);
 	if (rc != OPS_OK)
 		goto out;
@@ -249,7 +333,8 @@ ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
 		rc = ops_fail_store(err, rc, "firmware add");
 		goto out;
 	}
-	if ((rc = fw_check_room(ops, txn, rec, err)) != OPS_OK)
+	if ((rc = fw_check_room(ops, txn, rec, up->seq_req, err)) != OPS_OK ||
+	    (rc = fw_check_author(txn, rec, 1, err)) != OPS_OK)
 		goto out;
 	if ((rc = store_next_id(txn, "fw", rec->id)) != 0) {
 		rc = ops_fail_store(err, rc, "firmware id");
@@ -275,7 +360,7 @@ ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
 		rc = ops_fail_store(err, rc, "firmware add");
 		goto out;
 	}
-	if ((rc = fw_check_room(ops, txn, rec, err)) != OPS_OK)
+	if ((rc = fw_check_room(ops, txn, rec, up->seq_req, err)) != OPS_OK)
 		goto out;
 	if ((rc = store_firmware_put(txn, rec)) != 0) {
 		rc = rc == STORE_EEXIST ? ops_fail(err, OPS_ECONFLICT,
@@ -292,9 +377,10 @@ ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
 	}
 	if (out != NULL)
 		*out = *rec;
-	log_info("firmware %s added: %s %s/%s, %llu bytes", rec->id,
-	    rec->product, rec->module, rec->version,
-	    (unsigned long long)rec->size);
+	log_info("firmware %s added: %s %s/%s, %llu bytes, seq %lu%s",
+	    rec->id, rec->product, rec->module, rec->version,
+	    (unsigned long long)rec->size, (unsigned long)rec->seq,
+	    rec->author_sig_len > 0 ? ", author-signed" : "");
 	rc = ops_ok(err);
 out:
 	store_txn_abort(txn);

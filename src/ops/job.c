@@ -10,9 +10,14 @@
  * the job CREATING, cuts the candidates to the gray percentage by a
  * stable hash rank and writes their rows, each with its state event, in
  * bounded transactions that check every device again; the last one opens
- * the job.  Terminating marks the job first and fails its open rows in
- * bounded transactions after.  LMDB has one writer at a time, shared with
- * the daemon: no transaction here may keep devices waiting long (see
+ * the job.  A job whose firmware's seq is below what a candidate device
+ * accepted is refused (409 naming the device) unless it allows a
+ * downgrade: the read transaction that picks the candidates reads every
+ * device record of the product anyway, so the check costs a comparison
+ * per device there and nothing on the devices' path.  Terminating marks
+ * the job first and fails its open rows in bounded transactions after.
+ * LMDB has one writer at a time, shared with the daemon: no transaction
+ * here may keep devices waiting long (see
  * docs/jobs.md, "Big jobs").  The rules a row and a job follow (which
  * devices match, how a row moves, when a job ends) are src/jobs's pure
  * functions; this file decides which records to read and write.
@@ -302,16 +307,41 @@ strp_cmp(const void *a, const void *b)
 struct allsel {
 	const struct job_rec *job;
 	struct ops_vec *cands;
+	uint32_t rollback;		/* a device's seq the job is below */
+	char	 device[OTA_ID_MAX + 1];	/* ... and that device */
 };
+
+/*
+ * Anti-rollback at creation (docs/jobs.md): a job may not take in a
+ * device that accepted a higher seq of the module than its firmware's,
+ * unless it allows a downgrade.  409 naming the device.
+ */
+static int
+job_rollback_fail(const struct job_rec *job, const char *device,
+    uint32_t accepted, struct ops_err *err)
+{
+	return ops_fail(err, OPS_ECONFLICT, "device %s accepted seq %lu of "
+	    "module %s; firmware %s has seq %lu: the job would roll it back "
+	    "(create it with --allow-downgrade / \"allowDowngrade\":true to "
+	    "mean it)", device, (unsigned long)accepted, job->module,
+	    job->firmware, (unsigned long)job->seq);
+}
 
 static int
 allsel_cb(const struct device_rec *dev, void *arg)
 {
 	struct allsel *as = arg;
 	struct cand *c;
+	uint32_t accepted;
 
 	if (!jobs_device_matches(as->job, dev))
 		return 0;
+	accepted = jobs_device_seq(dev, as->job->module);
+	if (!jobs_seq_allows(as->job, accepted)) {
+		as->rollback = accepted;
+		snprintf(as->device, sizeof(as->device), "%s", dev->id);
+		return 1;
+	}
 	if ((c = ops_vec_push(as->cands)) == NULL)
 		return 1;
 	snprintf(c->id, sizeof(c->id), "%s", dev->id);
@@ -398,9 +428,12 @@ cands_matching(struct store_txn *txn, const struct job_rec *job,
 
 	if (job->dynamic && job->only_new_reports)
 		return ops_ok(err);	/* only later reports count */
+	memset(&as, 0, sizeof(as));
 	as.job = job;
 	as.cands = cands;
 	rc = store_device_iter(txn, NULL, allsel_cb, &as);
+	if (rc == STORE_ESTOP && as.rollback != 0)
+		return job_rollback_fail(job, as.device, as.rollback, err);
 	if (rc != 0)
 		return ops_fail_store(err, rc == STORE_ESTOP ?
 		    STORE_EIO : rc, "job create");
@@ -456,6 +489,12 @@ cands_listed(struct store_txn *txn, const struct job_rec *job,
 		if (!jobs_device_matches(job, &dev)) {
 			res->skipped++;
 			continue;
+		}
+		if (!jobs_seq_allows(job, jobs_device_seq(&dev,
+		    job->module))) {
+			rc = job_rollback_fail(job, dev.id,
+			    jobs_device_seq(&dev, job->module), err);
+			goto out;
 		}
 		if ((c = ops_vec_push(cands)) == NULL) {
 			rc = ops_fail(err, OPS_EIO, "out of memory");
@@ -608,6 +647,7 @@ job_from_firmware(struct store_txn *txn, struct job_rec *job, int64_t now,
 	snprintf(job->product, sizeof(job->product), "%s", fw.product);
 	snprintf(job->module, sizeof(job->module), "%s", fw.module);
 	snprintf(job->version, sizeof(job->version), "%s", fw.version);
+	job->seq = fw.seq;
 	if (jobs_job_validate(job, msg, sizeof(msg)) == -1)
 		return ops_fail(err, OPS_EINVAL, "%s", msg);
 	if (job->kind == JOB_KIND_BATCH && !job->force &&

@@ -238,6 +238,18 @@ struct ops_fw_params {
 	const char *name;		/* NULL or "": from the version */
 	const char *description;	/* NULL: "" */
 	const char *sign_method;	/* NULL or "": "SHA256"; or "MD5" */
+	/*
+	 * Security sequence number (docs/jobs.md): 0 takes one more than
+	 * the highest of the product's module; a given one may equal it
+	 * but not be lower.
+	 */
+	uint32_t seq;
+	/*
+	 * The author's DER signature of the image's SHA-256: required, and
+	 * checked, when the product has an author key; refused when not.
+	 */
+	const uint8_t *author_sig;
+	size_t	 author_sig_len;		/* 0: none */
 };
 
 /*
@@ -326,6 +338,17 @@ int	 ops_delta_show(struct ops *, const char *id, struct delta_rec *,
  * does; a device that fails on it gets the full image.
  */
 int	 ops_delta_rm(struct ops *, const char *id, struct ops_err *);
+
+/*
+ * Products (product.c): the author key.  ops_product_get gives an empty
+ * record (no key) for a product nobody set anything for.  pem NULL
+ * clears the key; else it must be an ECDSA P-256 public key in PEM.
+ */
+int	 ops_product_get(struct ops *, const char *product,
+	    struct product_rec *out, struct ops_err *);
+int	 ops_product_author_key(struct ops *, const char *product,
+	    const char *pem, size_t len, struct product_rec *out,
+	    struct ops_err *);
 
 /*
  * Jobs (job.c).

@@ -3,15 +3,19 @@
  * pack.c: the on-disk encoding of otagw's records (see pack.h).
  *
  * A record is: schema byte (PACK_SCHEMA), kind byte ('D' device, 'F'
- * firmware, 'J' job, 'R' job row, 'H' history entry, 'P' patch), then its
- * fields in a fixed order.
+ * firmware, 'J' job, 'R' job row, 'H' history entry, 'T' patch, 'P'
+ * product), then its fields in a fixed order.
  * Integers are LEB128 varints, signed ones zigzag-encoded first, so a time
  * stamp takes 6 bytes and a small count one.  Strings are a varint length
  * and the bytes without NUL.  Variable arrays (PSK, module versions, source
  * versions) store their count and only the used entries; the secret's salt
  * and hash are present only when the device has a secret, and a row's
  * from_version only when it has one (flag JDF_FROM), so that rows written
- * before it existed read as rows without one.
+ * before it existed read as rows without one.  Fields added later go at
+ * the end, only when set and announced by a flag bit that older records
+ * never have: a device's accepted seqs, a firmware's seq and author
+ * signature (flags in its sign-method byte), a job's seq; records written
+ * before them read with them 0 (docs/jobs.md).
  *
  * The writer and the reader are small cursors that latch the first error,
  * so field code stays linear; the record functions check the latch once.
@@ -30,7 +34,8 @@
 #define KIND_JOB      'J'
 #define KIND_JOBDEV   'R'
 #define KIND_HISTORY  'H'
-#define KIND_DELTA    'P'
+#define KIND_DELTA    'T'
+#define KIND_PRODUCT  'P'
 
 struct pw {
 	uint8_t *p;
@@ -241,6 +246,10 @@ r_done(struct pr *r)
  * Devices.
  */
 
+#define DF_SECRET 0x01 /* salt and hash follow */
+#define DF_SEQS   0x02 /* accepted seqs follow versions_at */
+#define DF_ALL    0x03
+
 size_t
 pack_device(const struct device_rec *d, uint8_t *buf, size_t cap)
 {
@@ -252,7 +261,10 @@ pack_device(const struct device_rec *d, uint8_t *buf, size_t cap)
 		return 0;
 	w_str(&w, d->id, sizeof(d->id));
 	w_str(&w, d->product, sizeof(d->product));
-	w_byte(&w, d->has_secret ? 1 : 0);
+	if (d->nseqs > OTA_MODULES_MAX)
+		return 0;
+	w_byte(&w, (d->has_secret ? DF_SECRET : 0) |
+	    (d->nseqs > 0 ? DF_SEQS : 0));
 	if (d->has_secret) {
 		w_bytes(&w, d->secret_salt, sizeof(d->secret_salt));
 		w_bytes(&w, d->secret_hash, sizeof(d->secret_hash));
@@ -269,6 +281,14 @@ pack_device(const struct device_rec *d, uint8_t *buf, size_t cap)
 	w_svar(&w, d->updated);
 	w_svar(&w, d->last_seen);
 	w_svar(&w, d->versions_at);
+	if (d->nseqs > 0) {	/* absent in devices that never had one */
+		w_uvar(&w, d->nseqs);
+		for (i = 0; i < d->nseqs; i++) {
+			w_str(&w, d->seqs[i].module,
+			    sizeof(d->seqs[i].module));
+			w_uvar(&w, d->seqs[i].seq);
+		}
+	}
 	return w_done(&w);
 }
 
@@ -283,9 +303,9 @@ unpack_device(const void *buf, size_t len, struct device_rec *d)
 	r_str(&r, d->id, sizeof(d->id));
 	r_str(&r, d->product, sizeof(d->product));
 	flags = r_byte(&r);
-	if (flags > 1)
+	if ((flags & ~DF_ALL) != 0)
 		r.err = 1;
-	d->has_secret = flags & 1;
+	d->has_secret = (flags & DF_SECRET) != 0;
 	if (d->has_secret) {
 		r_bytes(&r, d->secret_salt, sizeof(d->secret_salt));
 		r_bytes(&r, d->secret_hash, sizeof(d->secret_hash));
@@ -302,17 +322,34 @@ unpack_device(const void *buf, size_t len, struct device_rec *d)
 	d->updated = r_svar(&r);
 	d->last_seen = r_svar(&r);
 	d->versions_at = r_svar(&r);
+	if (flags & DF_SEQS) {
+		d->nseqs = r_uint(&r, OTA_MODULES_MAX);
+		if (d->nseqs == 0)
+			r.err = 1;	/* written only when there is one */
+		for (i = 0; i < d->nseqs && !r.err; i++) {
+			r_str(&r, d->seqs[i].module,
+			    sizeof(d->seqs[i].module));
+			d->seqs[i].seq = r_uint(&r, UINT32_MAX);
+		}
+	}
 	return r_done(&r);
 }
 
 /*
- * Firmware.
+ * Firmware.  The sign-method byte holds the method in its low bits and,
+ * above them, flags for the fields added in issue 15, which follow
+ * `created' only when set; firmware stored before has no flag.
  */
+
+#define FWX_SEQ 0x10 /* seq follows */
+#define FWX_SIG 0x20 /* the author signature follows */
+#define FWX_ALL 0x30
 
 size_t
 pack_firmware(const struct firmware_rec *f, uint8_t *buf, size_t cap)
 {
 	struct pw w;
+	unsigned flags;
 
 	w_head(&w, buf, cap, KIND_FIRMWARE);
 	if (f->sign_method < SIGN_SHA256 || f->sign_method > SIGN_MD5 ||
@@ -324,12 +361,22 @@ pack_firmware(const struct firmware_rec *f, uint8_t *buf, size_t cap)
 	w_str(&w, f->version, sizeof(f->version));
 	w_str(&w, f->name, sizeof(f->name));
 	w_str(&w, f->description, sizeof(f->description));
-	w_byte(&w, (unsigned)f->sign_method);
+	if (f->author_sig_len > OTA_SIG_MAX)
+		return 0;
+	flags = (f->seq != 0 ? FWX_SEQ : 0) |
+	    (f->author_sig_len > 0 ? FWX_SIG : 0);
+	w_byte(&w, (unsigned)f->sign_method | flags);
 	w_byte(&w, (unsigned)f->state);
 	w_bytes(&w, f->md5, sizeof(f->md5));
 	w_bytes(&w, f->sha256, sizeof(f->sha256));
 	w_uvar(&w, f->size);
 	w_svar(&w, f->created);
+	if (flags & FWX_SEQ)
+		w_uvar(&w, f->seq);
+	if (flags & FWX_SIG) {
+		w_uvar(&w, f->author_sig_len);
+		w_bytes(&w, f->author_sig, f->author_sig_len);
+	}
 	return w_done(&w);
 }
 
@@ -337,6 +384,7 @@ int
 unpack_firmware(const void *buf, size_t len, struct firmware_rec *f)
 {
 	struct pr r;
+	unsigned flags;
 
 	memset(f, 0, sizeof(*f));
 	r_head(&r, buf, len, KIND_FIRMWARE);
@@ -346,7 +394,8 @@ unpack_firmware(const void *buf, size_t len, struct firmware_rec *f)
 	r_str(&r, f->version, sizeof(f->version));
 	r_str(&r, f->name, sizeof(f->name));
 	r_str(&r, f->description, sizeof(f->description));
-	f->sign_method = (int)r_byte(&r);
+	flags = r_byte(&r);
+	f->sign_method = (int)(flags & ~FWX_ALL);
 	if (f->sign_method > SIGN_MD5)
 		r.err = 1;
 	f->state = (int)r_byte(&r);
@@ -356,6 +405,17 @@ unpack_firmware(const void *buf, size_t len, struct firmware_rec *f)
 	r_bytes(&r, f->sha256, sizeof(f->sha256));
 	f->size = r_uvar(&r);
 	f->created = r_svar(&r);
+	if (flags & FWX_SEQ) {
+		f->seq = r_uint(&r, UINT32_MAX);
+		if (f->seq == 0)
+			r.err = 1;	/* the flag means one is there */
+	}
+	if (flags & FWX_SIG) {
+		f->author_sig_len = r_uint(&r, OTA_SIG_MAX);
+		if (f->author_sig_len == 0)
+			r.err = 1;
+		r_bytes(&r, f->author_sig, f->author_sig_len);
+	}
 	return r_done(&r);
 }
 
@@ -368,7 +428,9 @@ unpack_firmware(const void *buf, size_t len, struct firmware_rec *f)
 #define JF_CONFIRM  0x04
 #define JF_FORCE    0x08
 #define JF_OVERRIDE 0x10
-#define JF_ALL      0x1f
+#define JF_DOWNGRADE 0x20 /* allow_downgrade */
+#define JF_SEQ      0x40 /* seq follows rate_used */
+#define JF_ALL      0x7f
 
 size_t
 pack_job(const struct job_rec *j, uint8_t *buf, size_t cap)
@@ -392,6 +454,10 @@ pack_job(const struct job_rec *j, uint8_t *buf, size_t cap)
 		flags |= JF_FORCE;
 	if (j->override)
 		flags |= JF_OVERRIDE;
+	if (j->allow_downgrade)
+		flags |= JF_DOWNGRADE;
+	if (j->seq != 0)
+		flags |= JF_SEQ;
 	w_str(&w, j->id, sizeof(j->id));
 	w_str(&w, j->firmware, sizeof(j->firmware));
 	w_str(&w, j->product, sizeof(j->product));
@@ -418,6 +484,8 @@ pack_job(const struct job_rec *j, uint8_t *buf, size_t cap)
 	w_svar(&w, j->finished);
 	w_svar(&w, j->rate_window);
 	w_uvar(&w, j->rate_used);
+	if (flags & JF_SEQ)	/* absent in jobs made before seqs */
+		w_uvar(&w, j->seq);
 	return w_done(&w);
 }
 
@@ -446,6 +514,7 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
 	j->confirm = (flags & JF_CONFIRM) != 0;
 	j->force = (flags & JF_FORCE) != 0;
 	j->override = (flags & JF_OVERRIDE) != 0;
+	j->allow_downgrade = (flags & JF_DOWNGRADE) != 0;
 	j->gray_percent = r_int(&r);
 	j->nsrc = r_uint(&r, OTA_SRCVER_MAX);
 	for (i = 0; i < j->nsrc && !r.err; i++)
@@ -463,6 +532,11 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
 	j->finished = r_svar(&r);
 	j->rate_window = r_svar(&r);
 	j->rate_used = r_uint(&r, UINT_MAX);
+	if (flags & JF_SEQ) {
+		j->seq = r_uint(&r, UINT32_MAX);
+		if (j->seq == 0)
+			r.err = 1;
+	}
 	return r_done(&r);
 }
 
@@ -665,6 +739,40 @@ unpack_history(const void *buf, size_t len, struct history_rec *h)
 	h->notified = r_svar(&r);
 	h->started = r_svar(&r);
 	h->finished = r_svar(&r);
+	return r_done(&r);
+}
+
+/*
+ * Products (their author key).
+ */
+
+size_t
+pack_product(const struct product_rec *p, uint8_t *buf, size_t cap)
+{
+	struct pw w;
+
+	w_head(&w, buf, cap, KIND_PRODUCT);
+	if (p->author_key_len > OTA_PEM_MAX ||
+	    strnlen(p->author_key, sizeof(p->author_key)) !=
+	    p->author_key_len)
+		return 0;
+	w_str(&w, p->id, sizeof(p->id));
+	w_str(&w, p->author_key, sizeof(p->author_key));
+	w_svar(&w, p->updated);
+	return w_done(&w);
+}
+
+int
+unpack_product(const void *buf, size_t len, struct product_rec *p)
+{
+	struct pr r;
+
+	memset(p, 0, sizeof(*p));
+	r_head(&r, buf, len, KIND_PRODUCT);
+	r_str(&r, p->id, sizeof(p->id));
+	r_str(&r, p->author_key, sizeof(p->author_key));
+	p->author_key_len = strlen(p->author_key);
+	p->updated = r_svar(&r);
 	return r_done(&r);
 }
 

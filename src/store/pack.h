@@ -41,11 +41,14 @@ size_t pack_jobdev(const struct jobdev_rec *, uint8_t *buf, size_t cap);
 size_t pack_history(const struct history_rec *, uint8_t *buf, size_t cap);
 size_t pack_delta(const struct delta_rec *, uint8_t *buf, size_t cap);
 
+size_t pack_product(const struct product_rec *, uint8_t *buf, size_t cap);
+
 /* Decoders: 0, or STORE_EINVAL.  *out is zeroed first, then filled. */
 int unpack_device(const void *buf, size_t len, struct device_rec *out);
 int unpack_firmware(const void *buf, size_t len, struct firmware_rec *out);
 int unpack_job(const void *buf, size_t len, struct job_rec *out);
 int unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *out);
+int unpack_product(const void *buf, size_t len, struct product_rec *out);
 /* Leaves out->device and out->seq zero: the caller takes them from the key. */
 int unpack_history(const void *buf, size_t len, struct history_rec *out);
 int unpack_delta(const void *buf, size_t len, struct delta_rec *out);

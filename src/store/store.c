@@ -2858,3 +2858,61 @@ store_xfer_del_device(struct store_txn *t, const char *device)
 		return STORE_EINVAL;
 	return db_scan(t, DB_XFER, prefix, plen, plen, 0, xfer_del_cb, NULL);
 }
+
+/*
+ * Products: what the store keeps of a product beyond its devices and
+ * firmware (its author key), in DB_META under "product\0<id>", so that
+ * a store made before them needs no new database.
+ */
+static size_t
+product_key(uint8_t key[PACK_KEY_MAX], const char *id)
+{
+	static const char pfx[] = "product";
+	size_t	 n;
+
+	if ((n = pack_key_len(id)) == 0)
+		return 0;
+	memcpy(key, pfx, sizeof(pfx));	/* with its NUL */
+	memcpy(key + sizeof(pfx), id, n);
+	return sizeof(pfx) + n;
+}
+
+int
+store_product_get(struct store_txn *t, const char *id, struct product_rec *out)
+{
+	uint8_t	 key[PACK_KEY_MAX];
+	MDB_val	 v;
+	size_t	 klen;
+	int	 rc;
+
+	if (out == NULL || (klen = product_key(key, id)) == 0)
+		return STORE_EINVAL;
+	if ((rc = db_get(t, DB_META, key, klen, &v, "product get")) != 0)
+		return rc;
+	if (unpack_product(v.mv_data, v.mv_size, out) != 0)
+		return corrupt("product", id, strlen(id));
+	return 0;
+}
+
+int
+store_product_put(struct store_txn *t, const struct product_rec *rec)
+{
+	uint8_t	 buf[PACK_MAX], key[PACK_KEY_MAX];
+	size_t	 klen, n;
+
+	if (rec == NULL || (klen = product_key(key, rec->id)) == 0 ||
+	    (n = pack_product(rec, buf, sizeof(buf))) == 0)
+		return STORE_EINVAL;
+	return db_put(t, DB_META, key, klen, buf, n, "product put");
+}
+
+int
+store_product_del(struct store_txn *t, const char *id)
+{
+	uint8_t	 key[PACK_KEY_MAX];
+	size_t	 klen;
+
+	if ((klen = product_key(key, id)) == 0)
+		return STORE_EINVAL;
+	return db_del(t, DB_META, key, klen, "product del");
+}

@@ -117,6 +117,15 @@ int	 store_delta_find(struct store_txn *, const char *to,
 int	 store_delta_iter(struct store_txn *,
 	    int (*cb)(const struct delta_rec *, void *), void *arg);
 
+/*
+ * Products (struct product_rec: the author key), keyed by product; a
+ * product has a record only once something was set for it.
+ */
+int	 store_product_get(struct store_txn *, const char *id,
+	    struct product_rec *);
+int	 store_product_put(struct store_txn *, const struct product_rec *);
+int	 store_product_del(struct store_txn *, const char *id);
+
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);

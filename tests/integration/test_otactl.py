@@ -37,9 +37,10 @@ from otagw_harness import OTACTL, Checks, Gateway, Pki, wait_for
 checks = Checks()
 
 DEVICE_KEYS = {"id", "product", "versions", "psk", "secret", "created",
-               "lastSeen"}
+               "lastSeen", "seqs"}
 FIRMWARE_KEYS = {"id", "product", "module", "version", "name", "description",
-                 "signMethod", "size", "md5", "sha256", "state", "created"}
+                 "signMethod", "size", "md5", "sha256", "state", "created",
+                 "seq", "authorSig"}
 JOB_KEYS = {"id", "firmware", "product", "module", "version", "kind",
             "state", "scope", "strategy", "confirm", "srcVersions",
             "ratePerMinute", "retry", "timeoutMinutes", "start", "end",

@@ -734,7 +734,8 @@ test_notice_delta(const struct job_rec *job, const struct firmware_rec *fw)
 	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\","
 	    "\"path\":\"/fw/dp-4\",\"url\":\"https://gw:8443/fw/dp-4?q=2\"},"
-	    "\"confirm\":true,\"timeout\":86400}");
+	    "\"confirm\":true,\"timeout\":86400,\"seq\":4294967295,"
+	    "\"downgrade\":true,\"authorSig\":\"MAMCAf8=\"}");
 	/* no base: the path alone */
 	in.url_base = NULL;
 	expect_text(codec_notice_encode(&in, &len), &len,
@@ -747,7 +748,8 @@ test_notice_delta(const struct job_rec *job, const struct firmware_rec *fw)
 	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\","
 	    "\"path\":\"/fw/dp-4\"},"
-	    "\"confirm\":true,\"timeout\":86400}");
+	    "\"confirm\":true,\"timeout\":86400,\"seq\":4294967295,"
+	    "\"downgrade\":true,\"authorSig\":\"MAMCAf8=\"}");
 }
 
 static void
@@ -767,7 +769,7 @@ test_notice(void)
 	    "101112131415161718191a1b1c1d1e1f\","
 	    "\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-9\","
 	    "\"url\":\"coaps://gw.example:5684/fw/fw-9\",\"confirm\":false,"
-	    "\"timeout\":1800}");
+	    "\"timeout\":1800,\"seq\":0}");
 	/* no url without a base; MD5; confirmation; a big image */
 	fw.sign_method = SIGN_MD5;
 	fw.size = 3000000000ULL;
@@ -778,7 +780,8 @@ test_notice(void)
 	    "\"version\":\"1.2.0\",\"size\":3000000000,"
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
-	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400}");
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
+	    "\"seq\":0}");
 	/* a trailing slash on the base is not doubled; the query follows */
 	expect_text(notice(&job, &fw, "https://gw:8443//", "device=d&x=1",
 	    NULL, &len), &len,
@@ -788,7 +791,7 @@ test_notice(void)
 	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\","
 	    "\"url\":\"https://gw:8443/fw/fw-9?device=d&x=1\","
-	    "\"confirm\":true,\"timeout\":86400}");
+	    "\"confirm\":true,\"timeout\":86400,\"seq\":0}");
 	/* the device's nonce comes back last */
 	expect_text(notice(&job, &fw, NULL, NULL, "n-42", &len), &len,
 	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
@@ -796,7 +799,20 @@ test_notice(void)
 	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"signMethod\":\"MD5\","
 	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
-	    "\"nonce\":\"n-42\"}");
+	    "\"seq\":0,\"nonce\":\"n-42\"}");
+	/* seq, a downgrade and the author signature, before the nonce */
+	fw.seq = 4294967295U;
+	fw.author_sig_len = 5;
+	memcpy(fw.author_sig, "\x30\x03\x02\x01\xff", 5);
+	job.allow_downgrade = 1;
+	expect_text(notice(&job, &fw, NULL, NULL, "n", &len), &len,
+	    "{\"job\":\"j-3\",\"firmware\":\"fw-9\",\"module\":\"default\","
+	    "\"version\":\"1.2.0\",\"size\":3000000000,"
+	    "\"sign\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
+	    "\"signMethod\":\"MD5\","
+	    "\"path\":\"/fw/fw-9\",\"confirm\":true,\"timeout\":86400,"
+	    "\"seq\":4294967295,\"downgrade\":true,"
+	    "\"authorSig\":\"MAMCAf8=\",\"nonce\":\"n\"}");
 	/* len may be NULL */
 	free(notice(&job, &fw, NULL, NULL, NULL, NULL));
 	test_notice_delta(&job, &fw);
@@ -863,6 +879,15 @@ test_events(void)
 	    "\"type\":\"state\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
 	    "\"module\":\"default\",\"state\":\"FAILED\","
 	    "\"reason\":\"device:-2\",\"desc\":\"http \xe9\x94\x99\"}");
+	/* the row of a job that allows a downgrade says so */
+	ev.downgrade = 1;
+	ev.reason = NULL;
+	ev.desc = NULL;
+	expect_text(codec_event_encode(&ev, &len), &len,
+	    "{\"ts\":\"2027-01-15T08:30:05.007Z\",\"device\":\"d-7\","
+	    "\"type\":\"state\",\"job\":\"j-3\",\"firmware\":\"fw-9\","
+	    "\"module\":\"default\",\"state\":\"FAILED\","
+	    "\"downgrade\":true}");
 
 	/* a version report */
 	memset(&ev, 0, sizeof(ev));
@@ -966,7 +991,8 @@ test_device_view(void)
 	expect_text(codec_device_encode(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{\"default\":"
 	    "\"1.0.0\",\"wifi\":\"7\"},\"psk\":true,\"secret\":false,"
-	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"lastSeen\":null}");
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"lastSeen\":null,"
+	    "\"seqs\":{}}");
 	d.nversions = 0;
 	d.psk_len = 0;
 	d.has_secret = 1;
@@ -975,19 +1001,20 @@ test_device_view(void)
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\"}");
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{}}");
 	/* the API's view adds "updated", null until provisioning changes */
 	expect_text(codec_device_encode_api(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"updated\":null}");
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{},"
+	    "\"updated\":null}");
 	d.updated = TS2;
 	expect_text(codec_device_encode_api(&d, &len), &len,
 	    "{\"id\":\"d-7\",\"product\":\"lamp\",\"versions\":{},"
 	    "\"psk\":false,\"secret\":true,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\","
-	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\","
+	    "\"lastSeen\":\"2027-01-15T08:30:05.007Z\",\"seqs\":{},"
 	    "\"updated\":\"2027-01-15T08:30:05.007Z\"}");
 }
 
@@ -1008,7 +1035,8 @@ test_firmware_view(void)
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFIED\","
-	    "\"created\":\"2026-11-23T10:00:00.123Z\"}");
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
+	    "\"authorSig\":null}");
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
 	fw.description[0] = '\0';
@@ -1019,7 +1047,8 @@ test_firmware_view(void)
 	    "\"size\":123456,\"md5\":\"f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff\","
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
-	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"devices\":{"
+	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
+	    "\"authorSig\":null,\"devices\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
 	    "\"total\":6},\"counts\":{"
@@ -1146,7 +1175,8 @@ test_job_view(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"RUNNING\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[\"1.0.0\",\"1.1.0\"],"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[\"1.0.0\",\"1.1.0\"],"
 	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
 	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,\"start\":null,"
 	    "\"end\":null,\"created\":\"2026-11-23T10:00:00.123Z\","
@@ -1171,7 +1201,8 @@ test_job_view(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"verify\","
 	    "\"state\":\"TERMINATED\",\"scope\":\"gray\","
-	    "\"strategy\":\"dynamic\",\"confirm\":\"user\",\"srcVersions\":[],"
+	    "\"strategy\":\"dynamic\",\"confirm\":\"user\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],"
 	    "\"ratePerMinute\":100,\"retry\":{\"count\":2,"
 	    "\"intervalMinutes\":10},\"timeoutMinutes\":30,"
 	    "\"start\":\"2026-11-23T10:00:00.123Z\","
@@ -1205,7 +1236,8 @@ test_job_view_api(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],\"ratePerMinute\":0,"
 	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
 	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"
@@ -1222,7 +1254,8 @@ test_job_view_api(void)
 	    "{\"id\":\"j-3\",\"firmware\":\"fw-9\",\"product\":\"lamp\","
 	    "\"module\":\"default\",\"version\":\"1.2.0\",\"kind\":\"batch\","
 	    "\"state\":\"SCHEDULED\",\"scope\":\"all\",\"strategy\":\"static\","
-	    "\"confirm\":\"silent\",\"srcVersions\":[],\"ratePerMinute\":0,"
+	    "\"confirm\":\"silent\",\"seq\":0,"
+	    "\"allowDowngrade\":false,\"srcVersions\":[],\"ratePerMinute\":0,"
 	    "\"retry\":{\"count\":0,\"intervalMinutes\":0},"
 	    "\"timeoutMinutes\":30,\"start\":null,\"end\":null,"
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"started\":null,"
@@ -1549,6 +1582,11 @@ test_view_readback(void)
 	d.psk_len = 1;	/* the view says only whether there is a key */
 	d.has_secret = 1;
 	d.updated = TS2;
+	d.nseqs = 2;
+	snprintf(d.seqs[0].module, sizeof(d.seqs[0].module), "default");
+	d.seqs[0].seq = 4294967295U;
+	snprintf(d.seqs[1].module, sizeof(d.seqs[1].module), "wifi");
+	d.seqs[1].seq = 1;
 	s = codec_device_encode_api(&d, &len);
 	T_CHECK(s != NULL);
 	T_EQ_INT(codec_device_view_decode(s, len, &d2, err, sizeof(err)), 0);
@@ -1561,6 +1599,8 @@ test_view_readback(void)
 	job.only_new_reports = 1;
 	job.dynamic = 1;
 	job.created = TS1;
+	job.seq = 7;
+	job.allow_downgrade = 1;
 	memset(&c, 0, sizeof(c));
 	c.n[JD_QUEUED] = 4;
 	c.total = 4;
@@ -1575,6 +1615,8 @@ test_view_readback(void)
 	T_EQ_STR(job2.id, job.id);
 	T_EQ_INT(job2.only_new_reports, 1);
 	T_EQ_INT(job2.dynamic, 1);
+	T_EQ_INT(job2.seq, 7);
+	T_EQ_INT(job2.allow_downgrade, 1);
 	T_EQ_INT(job2.timeout_min, job.timeout_min);
 	T_EQ_INT(job2.abort_percent, job.abort_percent);
 	T_EQ_INT(c2.n[JD_QUEUED], 4);
@@ -1584,6 +1626,9 @@ test_view_readback(void)
 	fw_sample(&fw);
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
+	fw.seq = 3;
+	fw.author_sig_len = OTA_SIG_MAX;
+	memset(fw.author_sig, 0xa5, OTA_SIG_MAX);
 	counts_sample(&c);
 	s = codec_firmware_encode(&fw, &c, &len);
 	T_CHECK(s != NULL);
@@ -1592,6 +1637,26 @@ test_view_readback(void)
 	T_CHECK(memcmp(&fw, &fw2, sizeof(fw)) == 0);
 	T_CHECK(memcmp(&c, &c2, sizeof(c)) == 0);
 	free(s);
+
+	/* a signature that is not base64; seqs that are not numbers */
+	fw.author_sig_len = 5;
+	memcpy(fw.author_sig, "\x30\x03\x02\x01\xff", 5);
+	s = codec_firmware_encode(&fw, NULL, &len);
+	T_CHECK(s != NULL && strstr(s, "\"authorSig\":\"MAMCAf8=\"") != NULL);
+	T_EQ_INT(codec_firmware_view_decode(s, len, &fw2, NULL, err,
+	    sizeof(err)), 0);
+	T_EQ_INT(fw2.author_sig_len, 5);
+	memcpy(strstr(s, "MAMCAf8="), "MAMC!f8=", 8);
+	T_EQ_INT(codec_firmware_view_decode(s, len, &fw2, NULL, err,
+	    sizeof(err)), -1);
+	free(s);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":{\"default\":1}}", 45, &d2, err, sizeof(err)), 0);
+	T_EQ_INT(d2.seqs[0].seq, 1);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":{\"default\":-1}}", 46, &d2, err, sizeof(err)), -1);
+	T_EQ_INT(codec_device_view_decode("{\"id\":\"d\",\"product\":\"p\","
+	    "\"seqs\":[1]}", 35, &d2, err, sizeof(err)), -1);
 
 	jobdev_sample(&jd);
 	jd.state = JD_RETRY_WAIT;

@@ -185,6 +185,105 @@ test_memcmp_wipe_random(void)
 	T_EQ_INT(differ, 8);
 }
 
+/*
+ * Author signatures: a P-256 key and the signature `openssl dgst -sha256
+ * -sign' made of "otagw image"; good, altered, truncated, padded and
+ * empty signatures, a wrong digest, and keys that are not P-256.
+ */
+static const char es_pub[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEIB9zwQvim1TM9XzqeW9T+aB3FDFw\n"
+    "xFaaHz0STxkNQRzM4MFVXj43GDeRHGjwSIYgEC1VSidM9uR2QESE02/NWg==\n"
+    "-----END PUBLIC KEY-----\n";
+static const char es_p384[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEu+ftJabvyHGzV0Hu+WTv41uPlC2i8M6r\n"
+    "SOVrw1iYtKMtG+GUXFZmkiW2gIRRsjf2USZnNzxcBC1lDiCK1ow6KOwIPQVT7ubz\n"
+    "NMdk06UuzBYPE5IvQ2JjGIL51Jz/ZBxH\n"
+    "-----END PUBLIC KEY-----\n";
+static const char es_ed25519[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEADDj+eeed4YDiXtp3hgq2eEc2BM+anYuyDFIU8TznRUo=\n"
+    "-----END PUBLIC KEY-----\n";
+static const uint8_t es_sig[] = {
+	0x30, 0x44, 0x02, 0x20, 0x66, 0x37, 0xdf, 0x03, 0x06, 0x95, 0x41, 0xf6,
+	0xf6, 0x34, 0xea, 0xbe, 0x5d, 0x90, 0x73, 0x3d, 0x62, 0xdd, 0x97, 0x91,
+	0x72, 0xff, 0x31, 0x43, 0x51, 0x73, 0x97, 0x6c, 0x20, 0xa6, 0x3d, 0x72,
+	0x02, 0x20, 0x55, 0x79, 0x80, 0xe0, 0x70, 0xb0, 0xf9, 0x9a, 0x8b, 0x01,
+	0x22, 0x7f, 0xd6, 0x94, 0xef, 0x89, 0x81, 0x6e, 0x9c, 0x91, 0x35, 0xac,
+	0x33, 0xec, 0x7c, 0x5d, 0x5d, 0xaa, 0x53, 0x42, 0xe6, 0xe0,
+};
+
+static void
+test_es256(void)
+{
+	uint8_t	 d[32], bad[CRYPTO_ES256_SIG_MAX + 8];
+	size_t	 n = sizeof(es_sig), plen = strlen(es_pub), i;
+
+	crypto_sha256("otagw image", 11, d);
+	T_EQ_INT(crypto_es256_key_check(es_pub, plen), 0);
+	T_EQ_INT(crypto_es256_key_check(es_p384, strlen(es_p384)), -1);
+	T_EQ_INT(crypto_es256_key_check(es_ed25519, strlen(es_ed25519)), -1);
+	T_EQ_INT(crypto_es256_key_check("not a key", 9), -1);
+	T_EQ_INT(crypto_es256_key_check(es_pub, plen - 30), -1);
+	T_EQ_INT(crypto_es256_key_check(es_pub, 0), -1);
+
+	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, es_sig, n), 1);
+	/* every truncation, and nothing at all */
+	for (i = 0; i < n; i++)
+		T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, es_sig,
+		    i), 0);
+	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, NULL, 0), 0);
+	/* one bit changed anywhere */
+	for (i = 0; i < n; i++) {
+		memcpy(bad, es_sig, n);
+		bad[i] ^= 0x01;
+		T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, bad, n),
+		    0);
+	}
+	/* trailing bytes, and more than any DER signature holds */
+	memcpy(bad, es_sig, n);
+	bad[n] = 0;
+	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, bad, n + 1), 0);
+	memset(bad, 0x30, sizeof(bad));
+	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, bad,
+	    sizeof(bad)), 0);
+	/* another image */
+	d[0] ^= 1;
+	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, es_sig, n), 0);
+	d[0] ^= 1;
+	/* a key that is not P-256 */
+	T_EQ_INT(crypto_es256_verify_digest(es_p384, strlen(es_p384), d,
+	    es_sig, n), -1);
+	T_EQ_INT(crypto_es256_verify_digest("junk", 4, d, es_sig, n), -1);
+}
+
+static void
+test_base64_decode(void)
+{
+	uint8_t	 out[8];
+
+	T_EQ_INT(crypto_base64_decode("Zm9vYmFy", 8, out, sizeof(out)), 6);
+	T_CHECK(memcmp(out, "foobar", 6) == 0);
+	T_EQ_INT(crypto_base64_decode("Zm9vYg==", 8, out, sizeof(out)), 4);
+	T_EQ_INT(crypto_base64_decode("Zm9vYg", 6, out, sizeof(out)), 4);
+	T_CHECK(memcmp(out, "foob", 4) == 0);
+	T_EQ_INT(crypto_base64_decode("", 0, out, sizeof(out)), 0);
+	/* both alphabets */
+	T_EQ_INT(crypto_base64_decode("-_8", 3, out, sizeof(out)), 2);
+	T_EQ_INT(out[0], 0xfb);
+	T_EQ_INT(out[1], 0xff);
+	T_EQ_INT(crypto_base64_decode("+/8=", 4, out, sizeof(out)), 2);
+	T_EQ_INT(out[0], 0xfb);
+	/* bad characters, lengths, non-zero spare bits, no room */
+	T_EQ_INT(crypto_base64_decode("Zm9v!", 5, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Z", 1, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm9vY", 5, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zh", 2, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm=9", 4, out, sizeof(out)), -1);
+	T_EQ_INT(crypto_base64_decode("Zm9vYmFy", 8, out, 5), -1);
+}
+
 int
 main(void)
 {
@@ -192,5 +291,7 @@ main(void)
 	T_RUN(test_base64);
 	T_RUN(test_secret);
 	T_RUN(test_memcmp_wipe_random);
+	T_RUN(test_es256);
+	T_RUN(test_base64_decode);
 	return t_done();
 }

@@ -752,8 +752,8 @@ test_refused(void)
 	}
 	/* not an https URL: refused before any connection */
 	{
-		struct ops_fw_params p = { "lamp", "6.0.0", NULL, NULL, NULL,
-		    NULL };
+		struct ops_fw_params p = { .product = "lamp",
+		    .version = "6.0.0" };
 
 		sv_reset();
 		T_EQ_INT(fetch_firmware(&ops, &p, "http://127.0.0.1/fw.bin",

@@ -1277,6 +1277,98 @@ test_abort_campaign(void)
 	T_EQ_STR(jd[10].reason, "paused");
 }
 
+/*
+ * Anti-rollback: which rows jobs_on_seq fails, for each row state, job
+ * seq, accepted seq and downgrade flag; then jobs_device_accept_seq.
+ */
+static void
+test_seq_rule(void)
+{
+	static const struct {
+		const char *state;
+		uint32_t job_seq;
+		uint32_t accepted;
+		int	 downgrade;
+		int	 failed;	/* jobs_on_seq's answer */
+		const char *after;
+	} cases[] = {
+		{ "QUEUED", 2, 3, 0, 1, "FAILED" },
+		{ "NOTIFIED", 2, 3, 0, 1, "FAILED" },
+		{ "WAIT_CONFIRM", 2, 3, 0, 1, "FAILED" },
+		{ "RETRY_WAIT", 2, 3, 0, 1, "FAILED" },
+		{ "UPGRADING", 2, 3, 0, 0, "UPGRADING" },
+		{ "SUCCEEDED", 2, 3, 0, 0, "SUCCEEDED" },
+		{ "FAILED", 2, 3, 0, 0, "FAILED" },
+		{ "CANCELED", 2, 3, 0, 0, "CANCELED" },
+		/* equal, higher, nothing accepted, no seq, downgrade */
+		{ "QUEUED", 3, 3, 0, 0, "QUEUED" },
+		{ "QUEUED", 4, 3, 0, 0, "QUEUED" },
+		{ "QUEUED", 1, 0, 0, 0, "QUEUED" },
+		{ "QUEUED", 0, 9, 0, 0, "QUEUED" },
+		{ "NOTIFIED", 2, 3, 1, 0, "NOTIFIED" },
+		{ "QUEUED", 1, UINT32_MAX, 1, 0, "QUEUED" },
+		{ "QUEUED", UINT32_MAX - 1, UINT32_MAX, 0, 1, "FAILED" },
+	};
+	struct job_rec job;
+	struct jobdev_rec jd;
+	struct jobs_change ch;
+	struct device_rec dev;
+	size_t	 i;
+	int	 st, r;
+	char	 m[16];
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		job_base(&job);
+		job.seq = cases[i].job_seq;
+		job.allow_downgrade = cases[i].downgrade;
+		job.retry_count = 5;
+		jobs_jd_init(&job, &jd, "d1", T0);
+		T_EQ_INT(jobs_jd_state_parse(cases[i].state, &st), 0);
+		jd.state = st;
+		jd.retries = 0;
+		r = jobs_on_seq(&job, &jd, cases[i].accepted, T0, &ch);
+		T_EQ_INT(r, cases[i].failed);
+		T_EQ_STR(jobs_jd_state_name(jd.state), cases[i].after);
+		T_EQ_INT(ch.changed, cases[i].failed);
+		if (r == 1) {
+			T_EQ_STR(jd.reason, "rollback");
+			T_EQ_INT(ch.to, JD_FAILED);
+			T_EQ_INT(ch.from, st);
+			T_EQ_INT(jd.next_at, 0);
+			/* and no notice comes of it later */
+			T_EQ_INT(jobs_on_check(&job, &jd, NULL, T0 + 1, &ch),
+			    0);
+		}
+		if (r != cases[i].failed)
+			fprintf(stderr, "  seq case %zu\n", i);
+	}
+
+	memset(&dev, 0, sizeof(dev));
+	T_EQ_INT(jobs_device_seq(&dev, "default"), 0);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 0, 0), 0);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 3, 0), 1);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 3, 0), 0);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 2, 0), 0);
+	T_EQ_INT(jobs_device_seq(&dev, "default"), 3);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 5, 0), 1);
+	T_EQ_INT(jobs_device_seq(&dev, "default"), 5);
+	/* a downgrade's success sets it lower */
+	T_EQ_INT(jobs_device_accept_seq(&dev, "default", 2, 1), 1);
+	T_EQ_INT(jobs_device_seq(&dev, "default"), 2);
+	T_EQ_INT(jobs_device_seq(&dev, "wifi"), 0);
+	/* one entry per module, at most OTA_MODULES_MAX */
+	for (i = 1; i < OTA_MODULES_MAX; i++) {
+		snprintf(m, sizeof(m), "m%zu", i);
+		T_EQ_INT(jobs_device_accept_seq(&dev, m, (uint32_t)i, 0), 1);
+	}
+	T_EQ_INT(dev.nseqs, OTA_MODULES_MAX);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "full", 1, 0), 0);
+	T_EQ_INT(dev.nseqs, OTA_MODULES_MAX);
+	T_EQ_INT(jobs_device_seq(&dev, "m7"), 7);
+	T_EQ_INT(jobs_device_accept_seq(&dev, "m7", 8, 0), 1);
+	T_EQ_INT(jobs_device_seq(&dev, "m7"), 8);
+}
+
 int
 main(void)
 {
@@ -1293,5 +1385,6 @@ main(void)
 	T_RUN(test_campaign);
 	T_RUN(test_abort_campaign);
 	T_RUN(test_patch_fallback);
+	T_RUN(test_seq_rule);
 	return t_done();
 }

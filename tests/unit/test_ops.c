@@ -903,6 +903,167 @@ test_firmware_add(void)
 	firmware_add_refused();
 }
 
+/*
+ * Security seqs: the module's next by default, per product and module;
+ * an equal one taken, a lower one refused.  Author keys: a key that is
+ * not P-256 refused; with one set, an image without a signature or with
+ * one that does not verify is refused and nothing is stored; the good
+ * one is kept in the record; without a key a signature is refused.
+ * The key and signature are those of test_crypto ("otagw image").
+ */
+static const char seq_pub[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEIB9zwQvim1TM9XzqeW9T+aB3FDFw\n"
+    "xFaaHz0STxkNQRzM4MFVXj43GDeRHGjwSIYgEC1VSidM9uR2QESE02/NWg==\n"
+    "-----END PUBLIC KEY-----\n";
+static const uint8_t seq_sig[] = {
+	0x30, 0x44, 0x02, 0x20, 0x66, 0x37, 0xdf, 0x03, 0x06, 0x95, 0x41, 0xf6,
+	0xf6, 0x34, 0xea, 0xbe, 0x5d, 0x90, 0x73, 0x3d, 0x62, 0xdd, 0x97, 0x91,
+	0x72, 0xff, 0x31, 0x43, 0x51, 0x73, 0x97, 0x6c, 0x20, 0xa6, 0x3d, 0x72,
+	0x02, 0x20, 0x55, 0x79, 0x80, 0xe0, 0x70, 0xb0, 0xf9, 0x9a, 0x8b, 0x01,
+	0x22, 0x7f, 0xd6, 0x94, 0xef, 0x89, 0x81, 0x6e, 0x9c, 0x91, 0x35, 0xac,
+	0x33, 0xec, 0x7c, 0x5d, 0x5d, 0xaa, 0x53, 0x42, 0xe6, 0xe0,
+};
+
+static int
+add_seq(const char *module, const char *version, uint32_t seq,
+    const uint8_t *sig, size_t siglen, struct firmware_rec *out,
+    struct ops_err *err)
+{
+	struct ops_fw_params p;
+	static char path[512];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s.signed", dir);
+	if ((f = fopen(path, "wb")) == NULL)
+		return -100;
+	fputs("otagw image", f);
+	fclose(f);
+	memset(&p, 0, sizeof(p));
+	p.product = "prodS";
+	p.module = module;
+	p.version = version;
+	p.seq = seq;
+	p.author_sig = sig;
+	p.author_sig_len = siglen;
+	return ops_firmware_add_file(&ops, &p, path, out, err);
+}
+
+/*
+ * A job below a device's accepted seq: refused, naming the device, for a
+ * list and for --all; taken with allow_downgrade, which the job keeps
+ * with its firmware's seq.  prodS module default: "2" has seq 2.
+ */
+static void
+test_job_rollback(void)
+{
+	const char *devs[] = { "sq-1", "sq-2" };
+	struct ops_job_item ji;
+	struct firmware_rec fw;
+	struct store_txn *txn;
+	struct device_rec d;
+	struct job_rec j;
+	struct ops_err err;
+	char	 id[OTA_ID_MAX + 1];
+
+	T_EQ_INT(put_dev("sq-1", "prodS", "1", NULL, NULL), OPS_OK);
+	T_EQ_INT(put_dev("sq-2", "prodS", "1", NULL, NULL), OPS_OK);
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_device_get(txn, "sq-2", &d), 0);
+	T_EQ_INT(jobs_device_accept_seq(&d, "default", 3, 0), 1);
+	T_EQ_INT(store_device_put(txn, &d), 0);
+	T_EQ_INT(store_firmware_find(txn, "prodS", "default", "2", id), 0);
+	T_EQ_INT(store_firmware_get(txn, id, &fw), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+	T_EQ_INT(fw.seq, 2);
+
+	job_params(&j, fw.id);
+	j.force = 1;
+	j.scope = JOB_SCOPE_DEVICES;
+	REFUSED(ops_job_create(&ops, &j, devs, 2, NULL, NULL, &err),
+	    OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "device sq-2 accepted seq 3") != NULL);
+	/* only sq-1: fine (it accepted nothing) */
+	T_EQ_INT(ops_job_create(&ops, &j, devs, 1, &ji, NULL, &err), OPS_OK);
+	T_EQ_INT(ji.job.seq, 2);
+	T_EQ_INT(ji.job.allow_downgrade, 0);
+	T_EQ_INT(ops_job_terminate(&ops, ji.job.id, NULL, &err), OPS_OK);
+	j.scope = JOB_SCOPE_ALL;
+	REFUSED(ops_job_create(&ops, &j, NULL, 0, NULL, NULL, &err),
+	    OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "sq-2") != NULL);
+	j.allow_downgrade = 1;
+	T_EQ_INT(ops_job_create(&ops, &j, NULL, 0, &ji, NULL, &err), OPS_OK);
+	T_EQ_INT(ji.job.allow_downgrade, 1);
+	T_EQ_INT(ji.counts.total, 2);
+	T_EQ_INT(ops_job_show(&ops, ji.job.id, &ji, &err), OPS_OK);
+	T_EQ_INT(ji.job.allow_downgrade, 1);
+	T_EQ_INT(ji.job.seq, 2);
+}
+
+static void
+test_firmware_seq(void)
+{
+	struct firmware_rec fw;
+	struct product_rec pr;
+	struct ops_err err;
+	uint8_t	 bad[sizeof(seq_sig)];
+
+	T_EQ_INT(add_seq(NULL, "1", 0, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 1);
+	T_EQ_INT(add_seq(NULL, "2", 0, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 2);
+	T_EQ_INT(add_seq("wifi", "1", 0, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 1);			/* per module */
+	T_EQ_INT(add_seq(NULL, "2.1", 2, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 2);			/* equal: taken */
+	REFUSED(add_seq(NULL, "2.2", 1, NULL, 0, &fw, &err), OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "never goes back") != NULL);
+	T_EQ_INT(add_seq(NULL, "5", 10, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(add_seq(NULL, "6", 0, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 11);
+	T_EQ_INT(add_seq(NULL, "7", 4294967295U, NULL, 0, &fw, &err),
+	    OPS_OK);
+	REFUSED(add_seq(NULL, "8", 0, NULL, 0, &fw, &err), OPS_ECONFLICT);
+	T_CHECK(strstr(err.msg, "highest seq") != NULL);
+
+	/* author keys */
+	REFUSED(add_seq("m2", "1", 0, seq_sig, sizeof(seq_sig), &fw, &err),
+	    OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "no author key") != NULL);
+	T_EQ_INT(ops_product_author_key(&ops, "prodS", "junk", 4, NULL,
+	    &err), OPS_EINVAL);
+	T_EQ_INT(ops_product_get(&ops, "prodS", &pr, &err), OPS_OK);
+	T_EQ_INT(pr.author_key_len, 0);
+	T_EQ_INT(ops_product_author_key(&ops, "prodS", seq_pub,
+	    strlen(seq_pub), NULL, &err), OPS_OK);
+	T_EQ_INT(ops_product_get(&ops, "prodS", &pr, &err), OPS_OK);
+	T_EQ_STR(pr.author_key, seq_pub);
+	REFUSED(add_seq("m2", "1", 0, NULL, 0, &fw, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "author key") != NULL);
+	memcpy(bad, seq_sig, sizeof(bad));
+	bad[sizeof(bad) - 1] ^= 1;
+	REFUSED(add_seq("m2", "1", 0, bad, sizeof(bad), &fw, &err),
+	    OPS_EUNPROC);
+	T_CHECK(strstr(err.msg, "does not verify") != NULL);
+	REFUSED(add_seq("m2", "1", 0, seq_sig, sizeof(seq_sig) - 1, &fw,
+	    &err), OPS_EUNPROC);
+	T_EQ_INT(add_seq("m2", "1", 0, seq_sig, sizeof(seq_sig), &fw, &err),
+	    OPS_OK);
+	T_EQ_INT(fw.author_sig_len, sizeof(seq_sig));
+	T_CHECK(memcmp(fw.author_sig, seq_sig, sizeof(seq_sig)) == 0);
+	memset(&fw, 0, sizeof(fw));
+	T_EQ_INT(add_seq("m2", "2", 0, seq_sig, sizeof(seq_sig), &fw, &err),
+	    OPS_OK);
+	T_EQ_INT(ops_product_author_key(&ops, "prodS", NULL, 0, NULL, &err),
+	    OPS_OK);
+	T_EQ_INT(ops_product_get(&ops, "prodS", &pr, &err), OPS_OK);
+	T_EQ_INT(pr.author_key_len, 0);
+	T_EQ_INT(add_seq("m2", "3", 0, NULL, 0, &fw, &err), OPS_OK);
+	T_EQ_INT(fw.seq, 3);
+	test_job_rollback();
+}
+
 static void
 test_firmware_manage(void)
 {
@@ -1878,6 +2039,7 @@ main(void)
 	T_RUN(test_firmware_devices);
 	T_RUN(test_relay_status);
 	T_RUN(test_list_order);
+	T_RUN(test_firmware_seq);
 	T_RUN(test_full);
 
 	store_close(st);

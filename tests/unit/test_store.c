@@ -136,6 +136,12 @@ device_full(struct device_rec *d)
 	d->updated = INT64_MAX;
 	d->last_seen = -1;
 	d->versions_at = 1795428000123;
+	d->nseqs = OTA_MODULES_MAX;
+	for (i = 0; i < OTA_MODULES_MAX; i++) {
+		fill(d->seqs[i].module, sizeof(d->seqs[i].module),
+		    (char)('A' + i));
+		d->seqs[i].seq = UINT32_MAX - i;
+	}
 }
 
 static void
@@ -172,6 +178,10 @@ firmware_full(struct firmware_rec *f)
 		f->sha256[i] = (uint8_t)(i * 13);
 	f->size = UINT64_MAX;
 	f->created = 1795428000123;
+	f->seq = UINT32_MAX;
+	f->author_sig_len = OTA_SIG_MAX;
+	for (i = 0; i < OTA_SIG_MAX; i++)
+		f->author_sig[i] = (uint8_t)(0x30 + i);
 }
 
 static void
@@ -226,6 +236,8 @@ job_full(struct job_rec *j)
 	j->finished = 3;
 	j->rate_window = -4;
 	j->rate_used = 999;
+	j->allow_downgrade = 1;
+	j->seq = UINT32_MAX;
 }
 
 static void
@@ -712,6 +724,91 @@ test_pack_row_source(void)
 	memmove(buf + n - 9 + 1, buf + n - 9 + 4, 5);
 	buf[n - 9] = 0;
 	T_EQ_INT(unpack_jobdev(buf, n - 3, &jd), STORE_EINVAL);
+}
+
+/*
+ * Records written before seqs and author signatures existed (bytes made
+ * by the encoder of then) still read, with seq 0, no signature, no
+ * accepted seqs and no downgrade; and a flag that promises a field that
+ * is not there, or a zero one, is refused.
+ */
+static const uint8_t old_fw[] = {
+	0x01, 0x46, 0x04, 0x66, 0x77, 0x2d, 0x31, 0x01, 0x70, 0x07, 0x64, 0x65,
+	0x66, 0x61, 0x75, 0x6c, 0x74, 0x03, 0x31, 0x2e, 0x30, 0x04, 0x76, 0x31,
+	0x5f, 0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xab, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x80, 0x84, 0xc9, 0xfd, 0xc0, 0x68,
+};
+static const uint8_t old_job[] = {
+	0x01, 0x4a, 0x03, 0x6a, 0x2d, 0x31, 0x04, 0x66, 0x77, 0x2d, 0x31, 0x01,
+	0x70, 0x07, 0x64, 0x65, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x03, 0x31, 0x2e,
+	0x30, 0x00, 0x01, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xa0, 0x0b, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+static const uint8_t old_dev[] = {
+	0x01, 0x44, 0x03, 0x64, 0x2d, 0x31, 0x01, 0x70, 0x01, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x07,
+	0x64, 0x65, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x03, 0x31, 0x2e, 0x30, 0x00,
+	0x00, 0x00, 0x00,
+};
+
+static void
+test_pack_before_seq(void)
+{
+	struct firmware_rec f;
+	struct job_rec j;
+	struct device_rec d;
+	uint8_t	 buf[PACK_MAX];
+	size_t	 n;
+
+	T_EQ_INT(unpack_firmware(old_fw, sizeof(old_fw), &f), 0);
+	T_EQ_STR(f.id, "fw-1");
+	T_EQ_INT(f.seq, 0);
+	T_EQ_INT(f.author_sig_len, 0);
+	T_EQ_INT(f.sign_method, SIGN_SHA256);
+	T_EQ_INT(f.size, 5);
+	/* written again unchanged, it is the same bytes */
+	n = pack_firmware(&f, buf, sizeof(buf));
+	T_CHECK(n == sizeof(old_fw) && memcmp(buf, old_fw, n) == 0);
+	f.seq = 7;
+	n = pack_firmware(&f, buf, sizeof(buf));
+	T_CHECK(n == sizeof(old_fw) + 1);
+	memset(&f, 0, sizeof(f));
+	T_EQ_INT(unpack_firmware(buf, n, &f), 0);
+	T_EQ_INT(f.seq, 7);
+	/* the seq flag without its number: the old bytes, flag set */
+	memcpy(buf, old_fw, sizeof(old_fw));
+	buf[sizeof(old_fw) - 57] |= 0x10;	/* sign method */
+	T_EQ_INT(unpack_firmware(buf, sizeof(old_fw), &f), STORE_EINVAL);
+	buf[sizeof(old_fw)] = 0;	/* seq 0 */
+	T_EQ_INT(unpack_firmware(buf, sizeof(old_fw) + 1, &f), STORE_EINVAL);
+	buf[sizeof(old_fw) - 57] = 0x40;	/* unknown flag */
+	T_EQ_INT(unpack_firmware(buf, sizeof(old_fw), &f), STORE_EINVAL);
+
+	T_EQ_INT(unpack_job(old_job, sizeof(old_job), &j), 0);
+	T_EQ_STR(j.id, "j-1");
+	T_EQ_INT(j.seq, 0);
+	T_EQ_INT(j.allow_downgrade, 0);
+	T_EQ_INT(j.override, 1);
+	n = pack_job(&j, buf, sizeof(buf));
+	T_CHECK(n == sizeof(old_job) && memcmp(buf, old_job, n) == 0);
+
+	T_EQ_INT(unpack_device(old_dev, sizeof(old_dev), &d), 0);
+	T_EQ_STR(d.id, "d-1");
+	T_EQ_INT(d.has_secret, 1);
+	T_EQ_INT(d.nseqs, 0);
+	n = pack_device(&d, buf, sizeof(buf));
+	T_CHECK(n == sizeof(old_dev) && memcmp(buf, old_dev, n) == 0);
+	/* the seqs flag with no seqs after versions_at */
+	buf[8] |= 0x02;
+	T_EQ_INT(unpack_device(buf, n, &d), STORE_EINVAL);
+	buf[n] = 0;	/* a count of 0 */
+	T_EQ_INT(unpack_device(buf, n + 1, &d), STORE_EINVAL);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -3006,6 +3103,7 @@ main(void)
 	T_RUN(test_pack_truncated);
 	T_RUN(test_pack_hostile);
 	T_RUN(test_pack_row_source);
+	T_RUN(test_pack_before_seq);
 	T_RUN(test_pack_garbage);
 	T_RUN(test_pack_keys);
 	T_RUN(test_open_errors);
