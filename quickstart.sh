@@ -37,8 +37,9 @@ debhelper dpkg-dev lintian fakeroot systemd"
 
 # What only the benchmarks need (bench/README.md): nginx, the server
 # bench/http and bench/shortconn compare with (Debian starts its service
-# on port 80 when it installs it), and taskset for bench/workers.
-BENCH_PACKAGES="nginx util-linux"
+# on port 80 when it installs it), taskset for bench/workers, and GNU
+# time for bench/delta's peak memory (bsdiff is in PACKAGES).
+BENCH_PACKAGES="nginx util-linux time"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 
