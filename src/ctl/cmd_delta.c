@@ -143,6 +143,41 @@ delta_progress(void *arg, uint64_t done, uint64_t total)
 	ctl_progress(arg, "delta", (size_t)done, (size_t)total);
 }
 
+/* What the progress and release callbacks of make need. */
+struct make_cb {
+	struct ctl *ctl;
+	int	 show;		/* progress on stderr */
+	const struct map *new;
+};
+
+static void
+make_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct make_cb *cb = arg;
+
+	if (cb->show)
+		ctl_progress(cb->ctl, "delta", (size_t)done, (size_t)total);
+}
+
+/*
+ * The maker does not need NEW's bytes from..to-1 for now: their whole
+ * pages leave the resident set.  The map is a read-only map of the file,
+ * so a page read again faults back in from the page cache, unchanged.
+ */
+static void
+make_release(void *arg, uint64_t from, uint64_t to)
+{
+	struct make_cb *cb = arg;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	from = (from + page - 1) / page * page;
+	to = to / page * page;
+	if (cb->new->p == NULL || to <= from || to > cb->new->len)
+		return;
+	madvise((void *)(uintptr_t)(cb->new->p + from), (size_t)(to - from),
+	    MADV_DONTNEED);
+}
+
 static void
 delta_opts_init(struct ctl *ctl, struct delta_opts *o, int block)
 {
@@ -229,6 +264,7 @@ cmd_delta_make(struct ctl *ctl, int argc, char **argv)
 	struct delta_out out;
 	struct delta_stats st;
 	struct delta_err err;
+	struct make_cb cb;
 	long long block = 9;
 	int	 ch, rc, verify = 0;
 
@@ -256,6 +292,13 @@ cmd_delta_make(struct ctl *ctl, int argc, char **argv)
 	if (out_open(&of, argv[optind + 2]) == -1)
 		goto done;
 	delta_opts_init(ctl, &o, (int)block);
+	memset(&cb, 0, sizeof(cb));
+	cb.ctl = ctl;
+	cb.show = o.progress != NULL;
+	cb.new = &new;
+	o.progress = make_progress;
+	o.progress_arg = &cb;
+	o.release = make_release;
 	memset(&out, 0, sizeof(out));
 	out.fd = of.fd;
 	if (delta_make(old.p, old.len, new.p, new.len, &out, &o, &st,

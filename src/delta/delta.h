@@ -65,6 +65,16 @@ struct delta_opts {
 	void	*progress_arg;
 	/* stop with DELTA_ECANCELED soon after it becomes non-zero */
 	const atomic_int *cancel;
+	/*
+	 * delta_make's hint, may be NULL: NEW's bytes from..to-1 are not
+	 * needed for now (each pass over NEW reads it in order; a later
+	 * pass may read them again).  A caller whose NEW is a read-only
+	 * file map may drop those pages (madvise MADV_DONTNEED), which
+	 * keeps the resident memory of the search to the suffix array and
+	 * OLD; a page read again comes back from the page cache.  Called
+	 * with progress_arg.
+	 */
+	void	(*release)(void *arg, uint64_t from, uint64_t to);
 };
 
 /* What delta_make wrote. */

@@ -54,6 +54,7 @@ struct mk {
 	struct delta_err *err;
 	int64_t	 next_tick;
 	int64_t	 done;		/* bytes of NEW compressed so far */
+	int64_t	 scan_mark;	/* the search told o->release up to here */
 };
 
 /*
@@ -222,6 +223,20 @@ mk_tick(struct mk *m, int64_t done)
 	return 0;
 }
 
+/*
+ * NEW before pos is not needed for now: o->release may drop its pages.
+ * Each pass over NEW (the search, the forward extension of a region, the
+ * diff and the extra streams) reads it in order and keeps its own mark.
+ */
+static void
+mk_release(const struct mk *m, int64_t *mark, int64_t pos)
+{
+	if (m->o == NULL || m->o->release == NULL || pos < *mark + MK_TICK)
+		return;
+	m->o->release(m->o->progress_arg, (uint64_t)*mark, (uint64_t)pos);
+	*mark = pos;
+}
+
 /* Length of the common prefix of a and b. */
 static int64_t
 mk_prefix(const uint8_t *a, int64_t alen, const uint8_t *b, int64_t blen)
@@ -278,12 +293,14 @@ mk_same(const struct mk *m, int64_t i, int64_t off)
 static int64_t
 mk_forward(const struct mk *m, int64_t lscan, int64_t lpos, int64_t scan)
 {
-	int64_t	 i, s = 0, best = 0, len = 0;
+	int64_t	 i, s = 0, best = 0, len = 0, mark = lscan;
 
 	for (i = 0; lscan + i < scan && lpos + i < m->oldlen;) {
 		if (m->old[lpos + i] == m->new[lscan + i])
 			s++;
 		i++;
+		if ((i & (MK_TICK - 1)) == 0)
+			mk_release(m, &mark, lscan + i);
 		if (s * 2 - i > best * 2 - len) {
 			best = s;
 			len = i;
@@ -376,8 +393,11 @@ mk_scan(struct mk *m)
 		score = 0;
 		scan += len;
 		for (sc = scan; scan < m->newlen; scan++) {
-			if ((rc = mk_tick(m, scan)) != 0)
-				return rc;
+			if (scan >= m->next_tick) {
+				mk_release(m, &m->scan_mark, scan);
+				if ((rc = mk_tick(m, scan)) != 0)
+					return rc;
+			}
 			len = mk_search(m, scan, &pos);
 			for (; sc < scan + len; sc++)
 				if (mk_same(m, sc, off))
@@ -423,7 +443,7 @@ static int
 mk_put_diff(struct mk *m, struct bzw *z)
 {
 	uint8_t	*b;
-	int64_t	 np = 0, op = 0, i;
+	int64_t	 np = 0, op = 0, i, mark = 0;
 	size_t	 t, k = 0;
 	int	 rc = 0;
 
@@ -438,6 +458,7 @@ mk_put_diff(struct mk *m, struct bzw *z)
 				rc = bzw_put(z, b, k, m->err);
 				m->done += (int64_t)k;
 				k = 0;
+				mk_release(m, &mark, np + i);
 				if (rc == 0)
 					rc = mk_tick(m, m->newlen + m->done);
 			}
@@ -456,12 +477,13 @@ mk_put_diff(struct mk *m, struct bzw *z)
 static int
 mk_put_extra(struct mk *m, struct bzw *z)
 {
-	int64_t	 np = 0;
+	int64_t	 np = 0, mark = 0;
 	size_t	 t;
 	int	 rc;
 
 	for (t = 0; t < m->nt; t++) {
 		np += m->t[t].add;
+		mk_release(m, &mark, np);
 		if ((rc = bzw_put(z, m->new + np, (size_t)m->t[t].insert,
 		    m->err)) != 0)
 			return rc;

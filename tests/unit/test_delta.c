@@ -488,6 +488,16 @@ progress_cb(void *arg, uint64_t done, uint64_t total)
 	last[2]++;
 }
 
+/* The release hint: ranges inside NEW, counted in last[3]. */
+static void
+release_cb(void *arg, uint64_t from, uint64_t to)
+{
+	uint64_t *last = arg;
+
+	T_CHECK(from < to && to <= (3 << 20) - 10);
+	last[3]++;
+}
+
 static void
 cancel_cb(void *arg, uint64_t done, uint64_t total)
 {
@@ -507,7 +517,7 @@ test_api(void)
 	struct delta_stats st;
 	struct delta_err err;
 	struct buf b;
-	uint64_t last[3] = { 0, 0, 0 };
+	uint64_t last[4] = { 0, 0, 0, 0 };
 	uint8_t	*img, x = 0;
 
 	memset(&b, 0, sizeof(b));
@@ -532,9 +542,13 @@ test_api(void)
 	fill_random(img, 3 << 20, 9);
 	memset(&o, 0, sizeof(o));
 	o.progress = progress_cb;
+	o.release = release_cb;
 	o.progress_arg = last;
 	T_EQ_INT(delta_make(img, 3 << 20, img + 10, (3 << 20) - 10, &w, &o,
 	    &st, &err), 0);
+	/* the search, the forward extension, the diff stream: each releases */
+	T_CHECK(last[3] >= 3);
+	o.release = NULL;
 	T_EQ_INT(last[0], last[1]);
 	T_EQ_INT(last[1], ((3 << 20) - 10) * 2);
 	T_CHECK(last[2] >= 4);
