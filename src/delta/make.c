@@ -237,6 +237,15 @@ mk_release(const struct mk *m, int64_t *mark, int64_t pos)
 	*mark = pos;
 }
 
+/* As mk_release, for a range read out of order; ignores small ones. */
+static void
+mk_drop(const struct mk *m, int64_t from, int64_t to)
+{
+	if (m->o != NULL && m->o->release != NULL && to - from >= MK_TICK / 4)
+		m->o->release(m->o->progress_arg, (uint64_t)from,
+		    (uint64_t)to);
+}
+
 /* Length of the common prefix of a and b. */
 static int64_t
 mk_prefix(const uint8_t *a, int64_t alen, const uint8_t *b, int64_t blen)
@@ -293,14 +302,14 @@ mk_same(const struct mk *m, int64_t i, int64_t off)
 static int64_t
 mk_forward(const struct mk *m, int64_t lscan, int64_t lpos, int64_t scan)
 {
-	int64_t	 i, s = 0, best = 0, len = 0, mark = lscan;
+	int64_t	 i, s = 0, best = 0, len = 0;
 
 	for (i = 0; lscan + i < scan && lpos + i < m->oldlen;) {
 		if (m->old[lpos + i] == m->new[lscan + i])
 			s++;
 		i++;
 		if ((i & (MK_TICK - 1)) == 0)
-			mk_release(m, &mark, lscan + i);
+			mk_drop(m, lscan + i - MK_TICK, lscan + i);
 		if (s * 2 - i > best * 2 - len) {
 			best = s;
 			len = i;
@@ -318,6 +327,8 @@ mk_backward(const struct mk *m, int64_t lscan, int64_t scan, int64_t pos)
 	for (i = 1; scan >= lscan + i && pos >= i; i++) {
 		if (m->old[pos - i] == m->new[scan - i])
 			s++;
+		if ((i & (MK_TICK - 1)) == 0)
+			mk_drop(m, scan - i, scan - i + MK_TICK);
 		if (s * 2 - i > best * 2 - len) {
 			best = s;
 			len = i;
@@ -367,6 +378,8 @@ mk_emit(struct mk *m, int64_t scan, int64_t pos, int64_t *lscan,
 		m->t = t;
 		m->cap = cap;
 	}
+	/* both extensions read the region again */
+	mk_drop(m, *lscan, scan);
 	t = &m->t[m->nt++];
 	t->add = lenf;
 	t->insert = (scan - lenb) - (*lscan + lenf);
