@@ -46,11 +46,12 @@ struct delta_err {
 };
 
 /*
- * Output: a file descriptor, or a writer callback.  A seekable fd is
- * written in one pass and the header rewritten last with pwrite; a pipe
- * or a callback gets the patch in order (the diff stream then waits in
- * an unlinked temporary file under $TMPDIR).  write returns 0, or -1
- * with errno set.
+ * Output: a file descriptor, or a writer callback.  A seekable fd (not
+ * O_APPEND) is written from its current offset in one pass, the header
+ * last with pwrite, and left at the patch's end; a pipe or a callback
+ * gets the patch in order (the diff stream then waits in an unlinked
+ * temporary file under $TMPDIR).  write returns 0, or -1 with errno
+ * set.
  */
 struct delta_out {
 	int	 fd;		/* -1: use write */
