@@ -200,8 +200,6 @@ make_verify(struct ctl *ctl, const struct map *old, const struct map *new,
 	uint8_t	 sha[32];
 	int	 rc;
 
-	if (strcmp(path, "-") == 0)
-		return ctl_usage_err("--verify needs a PATCH file, not -");
 	if (map_open(path, &patch) == -1)
 		return EXIT_OP;
 	crypto_sha256(new->p, new->len, sha);
@@ -282,6 +280,8 @@ cmd_delta_make(struct ctl *ctl, int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		return ctl_usage_err("want OLD NEW PATCH");
+	if (verify && strcmp(argv[optind + 2], "-") == 0)
+		return ctl_usage_err("--verify needs a PATCH file, not -");
 	if (map_open(argv[optind], &old) == -1)
 		return EXIT_OP;
 	if (map_open(argv[optind + 1], &new) == -1) {
