@@ -23,18 +23,23 @@ cd "$(dirname "$0")"
 # libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run);
 # mandoc lints the manual pages (tests/unit/check_man.py); debhelper to
 # systemd build and check the Debian package (make package-check, .ci/run;
-# systemd for systemd-analyze and systemd.pc); bsdiff: the tests make and
-# apply patches with Debian's bsdiff and bspatch (docs/delta.md).
+# systemd for systemd-analyze and systemd.pc).  libdivsufsort-dev and
+# libbz2-dev build the delta patches (src/delta, docs/delta.md; their
+# runtime libraries libdivsufsort3 and libbz2-1.0 come with them), and
+# bsdiff gives Debian's bspatch, which tests/integration/test_delta.py
+# applies otagw's patches with (and bench/delta's bsdiff).
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
+libdivsufsort-dev libbz2-dev bsdiff
 curl wget python3 clang libclang-rt-14-dev mandoc
-debhelper dpkg-dev lintian fakeroot systemd bsdiff"
+debhelper dpkg-dev lintian fakeroot systemd"
 
 # What only the benchmarks need (bench/README.md): nginx, the server
 # bench/http and bench/shortconn compare with (Debian starts its service
-# on port 80 when it installs it), and taskset for bench/workers.
-BENCH_PACKAGES="nginx util-linux"
+# on port 80 when it installs it), taskset for bench/workers, and GNU
+# time for bench/delta's peak memory (bsdiff is in PACKAGES).
+BENCH_PACKAGES="nginx util-linux time"
 
 say() { printf 'quickstart: %s\n' "$*" >&2; }
 

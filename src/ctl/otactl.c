@@ -66,6 +66,8 @@ static const char usage_text[] =
 "  patch list [--firmware FW] | patch show ID | patch rm ID\n"
 "  key create [--alg ES256|EdDSA] [--activate] | key list | key show [KID]\n"
 "  key activate KID | key delete KID [--force]\n"
+"  delta make OLD NEW PATCH [--block N] [--verify]   (offline, local files)\n"
+"  delta apply OLD PATCH OUT [--sha256 HEX] [--size N]\n"
 "\n"
 "global options:\n"
 "  -c FILE            the daemon's configuration (default "
@@ -79,8 +81,8 @@ CONFIG_DEFAULT_PATH "):\n"
 "  --ca FILE          CA to verify the admin API's certificate (default:\n"
 "                     the system's; development: certs/ca.pem)\n"
 "  --progress         show the progress of long operations (job create\n"
-"                     and terminate with --state) on stderr, also when\n"
-"                     it is not a terminal (on a terminal: always)\n"
+"                     and terminate with --state, delta) on stderr, also\n"
+"                     when it is not a terminal (on a terminal: always)\n"
 "  --json             print one JSON document instead of text (a list:\n"
 "                     {\"items\":[...],\"next\":ID|null})\n"
 "  -h, --help         this help; `otactl COMMAND --help' for one command\n"
@@ -108,6 +110,7 @@ static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_key_show,
 	&ctl_cmd_key_activate,
 	&ctl_cmd_key_delete,
+	&ctl_cmd_delta_make, &ctl_cmd_delta_apply,
 };
 
 /* The usage lines of a group's commands, on stderr. */
@@ -316,7 +319,9 @@ main(int argc, char *argv[])
 	if ((c = cmd_find(argc, argv, &rc)) == NULL)
 		return rc;
 	ctl_set_cmd(c);
-	if ((rc = main_config(&ctl, wants_help(argc, argv))) != 0)
+	/* delta make and apply work on local files alone: no configuration */
+	if ((rc = main_config(&ctl, wants_help(argc, argv) ||
+	    strcmp(c->group, "delta") == 0)) != 0)
 		return rc;
 
 	optind = 0;

@@ -11,6 +11,8 @@
  *   job_watch.c, cmd_relay.c
  *                     the commands, each with its options, its backend
  *                     call and its output
+ *   cmd_delta.c       delta make and apply: offline, on local files,
+ *                     with src/delta and no backend
  *
  * A command is a struct ctl_cmd; it returns the exit status: 0 done,
  * EXIT_OP the operation failed (nothing was changed), EXIT_USAGE a usage
@@ -90,6 +92,7 @@ extern const struct ctl_cmd ctl_cmd_key_list;
 extern const struct ctl_cmd ctl_cmd_key_show;
 extern const struct ctl_cmd ctl_cmd_key_activate;
 extern const struct ctl_cmd ctl_cmd_key_delete;
+extern const struct ctl_cmd ctl_cmd_delta_make, ctl_cmd_delta_apply;
 
 /*
  * Backends.  Each command gets its records through ctl->be, one table of
