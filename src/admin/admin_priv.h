@@ -244,6 +244,7 @@ admin_handler_fn admin_patch_upload_end;
 admin_handler_fn admin_patch_list;
 admin_handler_fn admin_patch_show;
 admin_handler_fn admin_patch_rm;
+admin_handler_fn admin_patch_make;
 admin_handler_fn admin_sign_key_list;
 admin_handler_fn admin_sign_key_create;
 admin_handler_fn admin_sign_key_show;

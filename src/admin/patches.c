@@ -9,6 +9,7 @@
  *   GET    /api/v1/patches?firmware=
  *   GET    /api/v1/patches/{id}
  *   DELETE /api/v1/patches/{id}
+ *   POST   /api/v1/patches/make?from=&(to=|toVersion=)&block=
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,4 +165,78 @@ admin_patch_rm(struct admin *a, struct admin_req *ar, struct http_req *req,
 		return admin_ops_error(resp, &err);
 	http_resp_status(resp, 204);
 	return 204;
+}
+
+/*
+ * POST /api/v1/patches/make?from=&to=|toVersion=&block=: the daemon
+ * makes the patch (BSDIFF40) on the admin work thread, checks it by
+ * applying it and stores it; the answer, 201 with the patch, comes when
+ * that is done (seconds per MiB of image).
+ */
+struct patch_make {
+	char	 from[OTA_ID_MAX + 1];
+	char	 to[OTA_ID_MAX + 1];
+	char	 to_version[OTA_ID_MAX + 1];
+	char	 block[4];
+	struct ops_delta_make m;
+	struct delta_rec rec;
+	struct ops_err err;
+	int	 rc;
+};
+
+static void
+patch_make_run(struct ops *ops, void *arg)
+{
+	struct patch_make *w = arg;
+
+	w->rc = ops_delta_make(ops, &w->m, &w->rec, &w->err);
+}
+
+static int
+patch_make_answer(void *arg, struct http_resp *resp)
+{
+	struct patch_make *w = arg;
+
+	if (w->rc != OPS_OK)
+		return admin_ops_error(resp, &w->err);
+	return admin_json(resp, 201, codec_delta_encode(&w->rec, NULL));
+}
+
+int
+admin_patch_make(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	static const char *const names[4] = { "from", "to", "toVersion",
+	    "block" };
+	const char *q = http_req_query(req);
+	struct patch_make *w;
+	char	*dst[4];
+	size_t	 size[4];
+	int	 has[4], i;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return admin_error(resp, 500, "internal", "out of memory");
+	dst[0] = w->from, size[0] = sizeof(w->from);
+	dst[1] = w->to, size[1] = sizeof(w->to);
+	dst[2] = w->to_version, size[2] = sizeof(w->to_version);
+	dst[3] = w->block, size[3] = sizeof(w->block);
+	for (i = 0; i < 4; i++)
+		if ((has[i] = admin_query_get(q, names[i], dst[i], size[i])) ==
+		    -1) {
+			free(w);
+			return admin_error(resp, 400, "bad_request", "bad "
+			    "query parameter %s", names[i]);
+		}
+	if (!has[0] || has[1] == has[2] || (has[3] && (strlen(w->block) !=
+	    1 || w->block[0] < '1' || w->block[0] > '9'))) {
+		free(w);
+		return admin_bad(resp, "from= and one of to= and toVersion= "
+		    "are required; block= is 1 to 9");
+	}
+	w->m.from = w->from;
+	w->m.to = has[1] ? w->to : NULL;
+	w->m.to_version = has[2] ? w->to_version : NULL;
+	w->m.block = has[3] ? w->block[0] - '0' : 0;
+	return admin_work_start(a, ar, req, resp, patch_make_run,
+	    patch_make_answer, w, free);
 }

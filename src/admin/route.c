@@ -188,6 +188,7 @@ static const struct admin_route admin_routes[] = {
 	{ "POST", "/api/v1/patches", 0, admin_patch_upload_begin,
 	    admin_patch_upload_end },
 	{ "GET", "/api/v1/patches", 0, NULL, admin_patch_list },
+	{ "POST", "/api/v1/patches/make", 0, NULL, admin_patch_make },
 	{ "GET", "/api/v1/patches/{id}", 0, NULL, admin_patch_show },
 	{ "DELETE", "/api/v1/patches/{id}", 0, NULL, admin_patch_rm },
 	{ "GET", "/api/v1/jobs", 0, NULL, admin_job_list },

@@ -1837,3 +1837,31 @@ api_patch_rm(struct api *a, const char *id, struct ops_err *err)
 	free(r.body);
 	return OPS_OK;
 }
+
+int
+api_patch_make(struct api *a, const struct ops_delta_make *m,
+    struct delta_rec *out, struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	char	 b[16], msg[160];
+	int	 rc;
+
+	pb_init(&pb, "patches", "make", NULL);
+	pb_param(&pb, "from", m->from);
+	pb_param(&pb, "to", m->to);
+	pb_param(&pb, "toVersion", m->to_version);
+	if (m->block > 0) {
+		snprintf(b, sizeof(b), "%d", m->block);
+		pb_param(&pb, "block", b);
+	}
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "POST", pb.s, NULL, NULL, 0, 201, 0, &r,
+	    err)) != OPS_OK)
+		return rc;
+	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
+	    0)
+		return bad_answer(&r, err, "a patch");
+	free(r.body);
+	return OPS_OK;
+}

@@ -101,6 +101,8 @@ int	 api_patch_list(struct api *, const char *firmware,
 int	 api_patch_show(struct api *, const char *id, struct delta_rec *,
 	    struct ops_err *);
 int	 api_patch_rm(struct api *, const char *id, struct ops_err *);
+int	 api_patch_make(struct api *, const struct ops_delta_make *,
+	    struct delta_rec *, struct ops_err *);
 int	 api_sign_key_create(struct api *, int alg, int activate,
 	    struct sign_key_info *, struct ops_err *);
 int	 api_sign_key_list(struct api *, struct sign_key_info *, size_t *n,

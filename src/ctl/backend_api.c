@@ -240,6 +240,13 @@ api_be_patch_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 }
 
 static int
+api_be_patch_make(struct ctl *ctl, const struct ops_delta_make *m,
+    struct delta_rec *out, struct ops_err *err)
+{
+	return api_patch_make(ctl->api, m, out, err);
+}
+
+static int
 api_be_sign_key_create(struct ctl *ctl, int alg, int activate,
     struct sign_key_info *out, struct ops_err *err)
 {
@@ -298,6 +305,7 @@ const struct ctl_backend ctl_backend_api = {
 	.patch_list = api_be_patch_list,
 	.patch_show = api_be_patch_show,
 	.patch_rm = api_be_patch_rm,
+	.patch_make = api_be_patch_make,
 	.sign_key_create = api_be_sign_key_create,
 	.sign_key_list = api_be_sign_key_list,
 	.sign_key_activate = api_be_sign_key_activate,

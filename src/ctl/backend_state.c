@@ -294,6 +294,13 @@ state_patch_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 }
 
 static int
+state_patch_make(struct ctl *ctl, const struct ops_delta_make *m,
+    struct delta_rec *out, struct ops_err *err)
+{
+	return ops_delta_make(&ctl->ops, m, out, err);
+}
+
+static int
 state_sign_key_create(struct ctl *ctl, int alg, int activate,
     struct sign_key_info *out, struct ops_err *err)
 {
@@ -352,6 +359,7 @@ const struct ctl_backend ctl_backend_state = {
 	.patch_list = state_patch_list,
 	.patch_show = state_patch_show,
 	.patch_rm = state_patch_rm,
+	.patch_make = state_patch_make,
 	.sign_key_create = state_sign_key_create,
 	.sign_key_list = state_sign_key_list,
 	.sign_key_activate = state_sign_key_activate,

@@ -31,6 +31,17 @@ static const char help_patch_add[] =
 "                           must be --to's)\n"
 "  --to-size N              the size of that result (checked likewise)\n";
 
+static const char help_firmware_delta[] =
+"Makes the patch from firmware OLD to firmware NEW (same product and\n"
+"module) in the BSDIFF40 format (bsdiff4, what Debian's bspatch reads),\n"
+"checks that applying it to OLD's image gives NEW's, and stores it as\n"
+"patch add does.  With --state otactl makes it; over the admin API the\n"
+"daemon does, on a thread of its own, and answers when it is stored.\n"
+"  --from OLD               the firmware the devices run\n"
+"  --block N                bzip2 block size, 1 to 9 x 100 kB (default\n"
+"                           9); a device needs about 100 kB + 400 kB x N\n"
+"                           per stream, three streams, to apply it\n";
+
 static const char help_patch_list[] =
 "Lists the patches, or those from or to one firmware.\n"
 "  --firmware FW            only patches from or to FW\n";
@@ -119,6 +130,69 @@ cmd_patch_add(struct ctl *ctl, int argc, char **argv)
 	if (p.from == NULL || p.to == NULL || p.format == NULL)
 		return ctl_usage_err("--from, --to and --format are needed");
 	return ctl_patch_add(ctl, &p, argv[optind]);
+}
+
+/* The maker's progress, on a terminal or with --progress. */
+static void
+make_progress(void *arg, uint64_t done, uint64_t total)
+{
+	ctl_progress(arg, "making the patch", (size_t)done, (size_t)total);
+}
+
+static int
+cmd_firmware_delta(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "block", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ops_delta_make m;
+	struct delta_rec d;
+	struct ops_err err;
+	int	 ch;
+
+	memset(&m, 0, sizeof(m));
+	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
+		switch (ch) {
+		case 'f':
+			m.from = optarg;
+			break;
+		case 'b':
+			if (strlen(optarg) != 1 || optarg[0] < '1' ||
+			    optarg[0] > '9')
+				return ctl_usage_err("--block: 1 to 9");
+			m.block = optarg[0] - '0';
+			break;
+		case 'h':
+			ctl_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || m.from == NULL)
+		return ctl_usage_err("want NEW and --from OLD");
+	m.to = argv[optind];
+	if (ctl_open(ctl) == -1)
+		return EXIT_OP;
+	if (ctl->progress || isatty(STDERR_FILENO)) {
+		m.progress = make_progress;
+		m.progress_arg = ctl;
+		if (ctl->url != NULL)
+			fprintf(stderr, "making the patch on the gateway...\n");
+	}
+	if (ctl->be->patch_make(ctl, &m, &d, &err) != OPS_OK)
+		return ctl_op_fail(&err);
+	if (ctl->json)
+		return ctl_json_put(codec_delta_encode(&d, NULL)) == -1 ?
+		    EXIT_OP : 0;
+	printf("patch %s: %s %s -> %s, %llu bytes (%.1f%% of %llu), "
+	    "checked\n%s\n", d.id, d.product, d.from_version, d.to_version,
+	    (unsigned long long)d.size, 100.0 * (double)d.size /
+	    (double)d.to_size, (unsigned long long)d.to_size, d.id);
+	return 0;
 }
 
 static void
@@ -247,6 +321,10 @@ const struct ctl_cmd ctl_cmd_patch_add = {
 	"FILE --from FW --to FW --format NAME [--to-sha256 HEX] "
 	"[--to-size N]",
 	help_patch_add,
+};
+const struct ctl_cmd ctl_cmd_firmware_delta = {
+	"firmware", "delta", cmd_firmware_delta, "NEW --from OLD [--block N]",
+	help_firmware_delta,
 };
 const struct ctl_cmd ctl_cmd_patch_list = {
 	"patch", "list", cmd_patch_list, "[--firmware FW]", help_patch_list,

@@ -61,6 +61,7 @@ static const char usage_text[] =
 "  job terminate ID | job cancel ID DEVICE | job retry ID DEVICE | "
 "job confirm ID DEVICE\n"
 "  relay status | url-key rotate [--drop-previous]\n"
+"  firmware delta NEW --from OLD [--block N]   (made by otagw: bsdiff4)\n"
 "  patch add FILE --from FW --to FW --format NAME [--to-sha256 HEX] "
 "[--to-size N]\n"
 "  patch list [--firmware FW] | patch show ID | patch rm ID\n"
@@ -101,6 +102,7 @@ static const struct ctl_cmd *const cmds[] = {
 	&ctl_cmd_job_retry, &ctl_cmd_job_confirm,
 	&ctl_cmd_relay_status,
 	&ctl_cmd_url_key_rotate,
+	&ctl_cmd_firmware_delta,
 	&ctl_cmd_patch_add,
 	&ctl_cmd_patch_list,
 	&ctl_cmd_patch_show,

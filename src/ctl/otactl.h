@@ -85,6 +85,7 @@ extern const struct ctl_cmd ctl_cmd_patch_add;
 int	 ctl_patch_add(struct ctl *, const struct ops_delta_params *,
 	    const char *path);
 extern const struct ctl_cmd ctl_cmd_patch_list;
+extern const struct ctl_cmd ctl_cmd_firmware_delta;
 extern const struct ctl_cmd ctl_cmd_patch_show;
 extern const struct ctl_cmd ctl_cmd_patch_rm;
 extern const struct ctl_cmd ctl_cmd_key_create;
@@ -192,6 +193,8 @@ struct ctl_backend {
 	int	(*patch_show)(struct ctl *, const char *id, struct delta_rec *,
 		    struct ops_err *);
 	int	(*patch_rm)(struct ctl *, const char *id, struct ops_err *);
+	int	(*patch_make)(struct ctl *, const struct ops_delta_make *,
+		    struct delta_rec *, struct ops_err *);
 	/* the keys that sign notices (ops_sign_key_*) */
 	int	(*sign_key_create)(struct ctl *, int alg, int activate,
 		    struct sign_key_info *, struct ops_err *);

@@ -4,7 +4,10 @@
  * docs/delta.md).  A patch goes from one firmware to another of the same
  * product and module; its upload streams like an image's (a temporary
  * file, MD5 and SHA-256 on the way), and its record is stored with the
- * checks made again in the transaction that stores it.
+ * checks made again in the transaction that stores it.  A patch in the
+ * format otagw knows (bsdiff4: BSDIFF40, src/delta) is applied to its
+ * source image before it is stored, whoever made it, and stored only
+ * when it makes the target image exactly; ops_delta_make makes one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +16,9 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "delta/delta.h"
 #include "log.h"
+#include "store/image.h"
 #include "ops/ops.h"
 #include "ops/ops_int.h"
 #include "util/validate.h"
@@ -24,6 +29,8 @@ struct ops_delta_upload {
 	struct store_image_writer *w;
 	struct digest *dg;
 };
+
+#define DELTA_FORMAT	"bsdiff4"	/* what src/delta makes and checks */
 
 static int
 valid_format(const char *s)
@@ -188,6 +195,36 @@ ops_delta_upload_write(struct ops_delta_upload *up, const void *buf,
 	return ops_ok(err);
 }
 
+/*
+ * A stored patch file (rec->id) in the BSDIFF40 format, applied to its
+ * source image: OPS_OK when it makes the target's image.
+ */
+static int
+delta_check_file(struct ops *ops, const struct delta_rec *rec,
+    const struct delta_opts *o, struct ops_err *err)
+{
+	const struct store_image *old = NULL, *patch = NULL;
+	struct delta_err de;
+	int	 rc;
+
+	if ((rc = store_image_open(ops->st, rec->from, &old)) != 0 ||
+	    (rc = store_image_open(ops->st, rec->id, &patch)) != 0) {
+		rc = ops_fail_store(err, rc, "patch check");
+		goto out;
+	}
+	if (delta_verify(old->data, (size_t)old->size, patch->data,
+	    (size_t)patch->size, rec->to_size, rec->to_sha256, o, &de) != 0)
+		rc = ops_fail(err, de.code == DELTA_ECANCELED ? OPS_EIO :
+		    OPS_EUNPROC, "the patch does not make %s's image from "
+		    "%s's: %s", rec->to, rec->from, de.msg);
+	else
+		rc = ops_ok(err);
+out:
+	store_image_unref(old);
+	store_image_unref(patch);
+	return rc;
+}
+
 /* Stores rec once its file is in place; the file goes on failure. */
 static int
 delta_store(struct ops *ops, const struct ops_delta_params *p,
@@ -252,6 +289,11 @@ ops_delta_upload_finish(struct ops_delta_upload *up,
 	up->w = NULL;
 	if (rc != 0) {
 		rc = ops_fail_store(err, rc, "patch");
+		goto out;
+	}
+	if (strcmp(rec->format, DELTA_FORMAT) == 0 &&
+	    (rc = delta_check_file(ops, rec, NULL, err)) != OPS_OK) {
+		store_image_remove(ops->st, rec->id);
 		goto out;
 	}
 	if ((rc = delta_store(ops, p, rec, err)) != OPS_OK)
@@ -437,4 +479,101 @@ ops_delta_uses(struct store_txn *txn, const char *fwid,
 		return rc;
 	memcpy(id, u.id, sizeof(u.id));
 	return 0;
+}
+
+/*
+ * A patch made here: the upload path, fed by src/delta's maker.
+ */
+
+struct make_sink {
+	struct ops_delta_upload *up;
+	struct ops_err *err;
+	int	 failed;
+};
+
+static int
+make_write(void *arg, const void *buf, size_t n)
+{
+	struct make_sink *s = arg;
+
+	if (ops_delta_upload_write(s->up, buf, n, s->err) == OPS_OK)
+		return 0;
+	s->failed = 1;
+	errno = EFBIG;
+	return -1;
+}
+
+/* The images of both ends, mapped; 0 or an ops status (err set). */
+static int
+make_maps(struct ops *ops, const struct delta_rec *rec,
+    const struct store_image **old, const struct store_image **new,
+    struct ops_err *err)
+{
+	int	 rc;
+
+	*old = *new = NULL;
+	if ((rc = store_image_open(ops->st, rec->from, old)) != 0 ||
+	    (rc = store_image_open(ops->st, rec->to, new)) != 0) {
+		store_image_unref(*old);
+		*old = NULL;
+		return ops_fail_store(err, rc, "firmware image");
+	}
+	return OPS_OK;
+}
+
+int
+ops_delta_make(struct ops *ops, const struct ops_delta_make *m,
+    struct delta_rec *out, struct ops_err *err)
+{
+	const struct store_image *old = NULL, *new = NULL;
+	struct ops_delta_params p;
+	struct ops_delta_upload *up = NULL;
+	struct make_sink sink;
+	struct delta_out dout;
+	struct delta_opts o;
+	struct delta_err de;
+	int	 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.from = m->from;
+	p.to = m->to;
+	p.to_version = m->to_version;
+	p.format = DELTA_FORMAT;
+	p.to_size = -1;
+	if (m->block < 0 || m->block > 9)
+		return ops_fail(err, OPS_EINVAL, "block: 1 to 9 (x 100 kB)");
+	if ((rc = ops_delta_upload_begin(ops, &p, -1, &up, err)) != OPS_OK)
+		return rc;
+	if ((rc = make_maps(ops, &up->rec, &old, &new, err)) != OPS_OK)
+		goto out;
+	memset(&sink, 0, sizeof(sink));
+	sink.up = up;
+	sink.err = err;
+	memset(&dout, 0, sizeof(dout));
+	dout.fd = -1;
+	dout.write = make_write;
+	dout.arg = &sink;
+	memset(&o, 0, sizeof(o));
+	o.block = m->block;
+	o.progress = m->progress;
+	o.progress_arg = m->progress_arg;
+	o.cancel = m->cancel;
+	log_info("patch from %s to %s: making it", up->rec.from, up->rec.to);
+	if (delta_make(old->data, (size_t)old->size, new->data,
+	    (size_t)new->size, &dout, &o, NULL, &de) != 0) {
+		if (sink.failed)
+			rc = err->status;	/* said by the upload */
+		else
+			rc = ops_fail(err, de.code == DELTA_ETOOBIG ?
+			    OPS_ETOOLARGE : OPS_EIO, "making the patch: %s",
+			    de.msg);
+		goto out;
+	}
+	rc = ops_delta_upload_finish(up, &p, out, err);
+	up = NULL;
+out:
+	store_image_unref(old);
+	store_image_unref(new);
+	ops_delta_upload_abort(up);
+	return rc;
 }

@@ -41,6 +41,7 @@
 #ifndef OTAGW_OPS_H
 #define OTAGW_OPS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -338,6 +339,28 @@ int	 ops_delta_show(struct ops *, const char *id, struct delta_rec *,
  * does; a device that fails on it gets the full image.
  */
 int	 ops_delta_rm(struct ops *, const char *id, struct ops_err *);
+/*
+ * Makes the patch from firmware `from' to `to' (or to_version of from's
+ * product and module) in the BSDIFF40 format ("bsdiff4", src/delta),
+ * with bzip2 blocks of block x 100 kB (0: 9), applies it to check that
+ * it makes the target's image, and stores it as an uploaded patch is
+ * stored.  Long (seconds per MiB): callers run it off any event loop.
+ * progress (may be NULL) gets the bytes of the target image done of a
+ * total; cancel (may be NULL) stops it.  Every patch in format bsdiff4,
+ * uploaded or made, is checked the same way before it is stored (422
+ * when it does not make the target's image).
+ */
+struct ops_delta_make {
+	const char *from;
+	const char *to;			/* or NULL, and to_version */
+	const char *to_version;
+	int	 block;			/* 1..9, 0: 9 */
+	void	(*progress)(void *arg, uint64_t done, uint64_t total);
+	void	*progress_arg;
+	const atomic_int *cancel;
+};
+int	 ops_delta_make(struct ops *, const struct ops_delta_make *,
+	    struct delta_rec *out, struct ops_err *);
 
 /*
  * Products (product.c): the author key.  ops_product_get gives an empty
