@@ -272,6 +272,8 @@ admin_free(struct admin *a)
 		log_info("admin: waiting for %u firmware fetch%s to end",
 		    running, running == 1 ? "" : "es");
 	admin_fetch_reap(a, 1);
+	/* a patch being made stops at once; the other operations end */
+	atomic_store(&a->stopping, 1);
 	if (a->works != NULL)
 		log_info("admin: waiting for the long operations to end");
 	admin_work_reap(a, 1);

@@ -19,6 +19,7 @@
 #define OTAGW_ADMIN_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,7 @@ struct admin {
 	unsigned	 fetch_seq;
 	int		 wake_fd;	/* fetches and works that ended */
 	struct admin_work *works;	/* long operations (work.c) */
+	atomic_int	 stopping;	/* set at shutdown: patches stop */
 };
 
 /* What on_headers found out about a request, kept until on_close. */

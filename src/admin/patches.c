@@ -237,6 +237,7 @@ admin_patch_make(struct admin *a, struct admin_req *ar,
 	w->m.to = has[1] ? w->to : NULL;
 	w->m.to_version = has[2] ? w->to_version : NULL;
 	w->m.block = has[3] ? w->block[0] - '0' : 0;
+	w->m.cancel = &a->stopping;
 	return admin_work_start(a, ar, req, resp, patch_make_run,
 	    patch_make_answer, w, free);
 }
