@@ -310,42 +310,27 @@ out:
 	return rc;
 }
 
+/* ops_read_fd's writer for a patch. */
+static int
+delta_write(void *up, const void *buf, size_t len, struct ops_err *err)
+{
+	return ops_delta_upload_write(up, buf, len, err);
+}
+
 int
 ops_delta_add_fd(struct ops *ops, const struct ops_delta_params *p, int fd,
     struct delta_rec *out, struct ops_err *err)
 {
 	struct ops_delta_upload *up = NULL;
-	char	*buf = NULL;
-	ssize_t	 n;
 	int	 rc;
 
 	if ((rc = ops_delta_upload_begin(ops, p, -1, &up, err)) != OPS_OK)
 		return rc;
-	if ((buf = malloc(1 << 16)) == NULL) {
-		rc = ops_fail(err, OPS_EIO, "out of memory");
-		goto out;
+	if ((rc = ops_read_fd(fd, delta_write, up, "patch", err)) != OPS_OK) {
+		ops_delta_upload_abort(up);
+		return rc;
 	}
-	for (;;) {
-		n = read(fd, buf, 1 << 16);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = ops_fail(err, OPS_EIO, "reading the patch: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((rc = ops_delta_upload_write(up, buf, (size_t)n, err)) !=
-		    OPS_OK)
-			goto out;
-	}
-	rc = ops_delta_upload_finish(up, p, out, err);
-	up = NULL;
-out:
-	ops_delta_upload_abort(up);
-	free(buf);
-	return rc;
+	return ops_delta_upload_finish(up, p, out, err);
 }
 
 struct delta_list {

@@ -390,42 +390,27 @@ out:
 	return rc;
 }
 
+/* ops_read_fd's writer for an image. */
+static int
+fw_write(void *up, const void *buf, size_t len, struct ops_err *err)
+{
+	return ops_firmware_upload_write(up, buf, len, err);
+}
+
 int
 ops_firmware_add_fd(struct ops *ops, const struct ops_fw_params *p, int fd,
     struct firmware_rec *out, struct ops_err *err)
 {
 	struct ops_upload *up = NULL;
-	char	*buf = NULL;
-	ssize_t	 n;
 	int	 rc;
 
 	if ((rc = ops_firmware_upload_begin(ops, p, -1, &up, err)) != OPS_OK)
 		return rc;
-	if ((buf = malloc(1 << 16)) == NULL) {
-		rc = ops_fail(err, OPS_EIO, "out of memory");
-		goto out;
+	if ((rc = ops_read_fd(fd, fw_write, up, "image", err)) != OPS_OK) {
+		ops_firmware_upload_abort(up);
+		return rc;
 	}
-	for (;;) {
-		n = read(fd, buf, 1 << 16);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = ops_fail(err, OPS_EIO, "reading the image: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		rc = ops_firmware_upload_write(up, buf, (size_t)n, err);
-		if (rc != OPS_OK)
-			goto out;
-	}
-	rc = ops_firmware_upload_finish(up, out, err);
-	up = NULL;
-out:
-	ops_firmware_upload_abort(up);
-	free(buf);
-	return rc;
+	return ops_firmware_upload_finish(up, out, err);
 }
 
 int

@@ -20,10 +20,12 @@
  * message, so that otactl prints them and the admin API turns them into
  * JSON errors.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto/crypto.h"
@@ -345,4 +347,30 @@ ops_pager_next(const struct ops_pager *p, char next[OTA_ID_MAX + 1])
 	}
 	last = (const char *)ops_vec_at(&p->v, p->v.n - 1) + p->idoff;
 	snprintf(next, OTA_ID_MAX + 1, "%s", last);
+}
+
+int
+ops_read_fd(int fd, int (*sink)(void *, const void *, size_t,
+    struct ops_err *), void *arg, const char *what, struct ops_err *err)
+{
+	char	*buf;
+	ssize_t	 n;
+	int	 rc = OPS_OK;
+
+	if ((buf = malloc(OPS_READ_CHUNK)) == NULL)
+		return ops_fail(err, OPS_EIO, "out of memory");
+	for (;;) {
+		n = read(fd, buf, OPS_READ_CHUNK);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = ops_fail(err, OPS_EIO, "reading the %s: %s", what,
+			    strerror(errno));
+			break;
+		}
+		if (n == 0 || (rc = sink(arg, buf, (size_t)n, err)) != OPS_OK)
+			break;
+	}
+	free(buf);
+	return rc;
 }

@@ -142,4 +142,14 @@ int	 ops_device_apply(struct store_txn *, const struct ops_devparams *,
 int	 ops_delta_uses(struct store_txn *, const char *fwid,
 	    char id[OTA_ID_MAX + 1]);
 
+/*
+ * Reads fd to its end in OPS_READ_CHUNK pieces, each given to sink
+ * (arg, bytes, len, err), which returns OPS_OK or a status (err set):
+ * the first one not OPS_OK ends it.  "reading the <what>: ..." on a read
+ * error.  OPS_OK at the end of the file.
+ */
+#define OPS_READ_CHUNK	(1 << 16)
+int	 ops_read_fd(int fd, int (*sink)(void *, const void *, size_t,
+	    struct ops_err *), void *arg, const char *what, struct ops_err *);
+
 #endif
