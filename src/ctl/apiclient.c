@@ -1708,6 +1708,19 @@ api_sign_key_delete(struct api *a, const char *kid, int force,
  * Patches: /api/v1/patches.
  */
 
+/* A patch in an answer into out; frees the body. */
+static int
+patch_answer(struct aresp *r, struct delta_rec *out, struct ops_err *err)
+{
+	char	 msg[160];
+
+	if (codec_delta_view_decode(r->body, r->len, out, msg,
+	    sizeof(msg)) != 0)
+		return bad_answer(r, err, "a patch");
+	free(r->body);
+	return OPS_OK;
+}
+
 int
 api_patch_add_fd(struct api *a, const struct ops_delta_params *p, int fd,
     struct delta_rec *out, struct ops_err *err)
@@ -1715,7 +1728,7 @@ api_patch_add_fd(struct api *a, const struct ops_delta_params *p, int fd,
 	struct aresp r;
 	struct pbuf pb;
 	struct stat sb;
-	char	 n[24], msg[160];
+	char	 n[24];
 	off_t	 off;
 	int	 rc;
 
@@ -1742,11 +1755,7 @@ api_patch_add_fd(struct api *a, const struct ops_delta_params *p, int fd,
 		free(r.body);
 		return rc;
 	}
-	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
-	    0)
-		return bad_answer(&r, err, "a patch");
-	free(r.body);
-	return OPS_OK;
+	return patch_answer(&r, out, err);
 }
 
 struct patch_acc {
@@ -1807,7 +1816,6 @@ api_patch_show(struct api *a, const char *id, struct delta_rec *out,
 {
 	struct aresp r;
 	struct pbuf pb;
-	char	 msg[160];
 	int	 rc;
 
 	pb_init(&pb, "patches", id, NULL);
@@ -1815,11 +1823,7 @@ api_patch_show(struct api *a, const char *id, struct delta_rec *out,
 	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
 	    err)) != OPS_OK)
 		return rc;
-	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
-	    0)
-		return bad_answer(&r, err, "a patch");
-	free(r.body);
-	return OPS_OK;
+	return patch_answer(&r, out, err);
 }
 
 int
@@ -1844,7 +1848,7 @@ api_patch_make(struct api *a, const struct ops_delta_make *m,
 {
 	struct aresp r;
 	struct pbuf pb;
-	char	 b[16], msg[160];
+	char	 b[16];
 	int	 rc;
 
 	pb_init(&pb, "patches", "make", NULL);
@@ -1859,9 +1863,5 @@ api_patch_make(struct api *a, const struct ops_delta_make *m,
 	    (rc = api_call(a, "POST", pb.s, NULL, NULL, 0, 201, 0, &r,
 	    err)) != OPS_OK)
 		return rc;
-	if (codec_delta_view_decode(r.body, r.len, out, msg, sizeof(msg)) !=
-	    0)
-		return bad_answer(&r, err, "a patch");
-	free(r.body);
-	return OPS_OK;
+	return patch_answer(&r, out, err);
 }
