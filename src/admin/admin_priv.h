@@ -174,6 +174,19 @@ int	 admin_pct_decode(const char *s, size_t n, char *out, size_t size,
  */
 int	 admin_query_get(const char *query, const char *name, char *out,
 	    size_t size);
+/* One query parameter to read: its name, where it goes, its room. */
+struct admin_qfield {
+	const char *name;
+	char	*out;
+	size_t	 size;
+	int	 has;		/* set: 1 found, 0 absent */
+};
+/*
+ * Each of the n fields by admin_query_get: 0, or -1 with "bad query
+ * parameter NAME (...)" in msg for the first one malformed.
+ */
+int	 admin_query_fields(const char *query, struct admin_qfield *,
+	    size_t n, char *msg, size_t msglen);
 /* limit= (default 1,000, at most 10,000); 0 or -1. */
 int	 admin_query_limit(const char *query, size_t *limit);
 /*

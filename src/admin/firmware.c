@@ -68,30 +68,23 @@ static int
 fw_query_parse(const char *q, struct admin_fw_query *fq,
     struct ops_fw_params *p, char *msg, size_t msglen)
 {
-	static const char *const names[8] = { "product", "version", "module",
-	    "name", "description", "signMethod", "url", "sha256" };
-	char	*dst[8];
-	size_t	 size[8];
-	int	 i, r;
+	struct admin_qfield f[8] = {
+		{ "product", fq->product, sizeof(fq->product), 0 },
+		{ "version", fq->version, sizeof(fq->version), 0 },
+		{ "module", fq->module, sizeof(fq->module), 0 },
+		{ "name", fq->name, sizeof(fq->name), 0 },
+		{ "description", fq->description, sizeof(fq->description), 0 },
+		{ "signMethod", fq->sign, sizeof(fq->sign), 0 },
+		{ "url", fq->url, sizeof(fq->url), 0 },
+		{ "sha256", fq->sha256, sizeof(fq->sha256), 0 },
+	};
+	int	 i;
 
 	memset(fq, 0, sizeof(*fq));
-	dst[0] = fq->product, size[0] = sizeof(fq->product);
-	dst[1] = fq->version, size[1] = sizeof(fq->version);
-	dst[2] = fq->module, size[2] = sizeof(fq->module);
-	dst[3] = fq->name, size[3] = sizeof(fq->name);
-	dst[4] = fq->description, size[4] = sizeof(fq->description);
-	dst[5] = fq->sign, size[5] = sizeof(fq->sign);
-	dst[6] = fq->url, size[6] = sizeof(fq->url);
-	dst[7] = fq->sha256, size[7] = sizeof(fq->sha256);
-	for (i = 0; i < 8; i++) {
-		if ((r = admin_query_get(q, names[i], dst[i], size[i])) == -1) {
-			snprintf(msg, msglen, "bad query parameter %s "
-			    "(repeated, badly percent-encoded or too long)",
-			    names[i]);
-			return -1;
-		}
-		fq->has[i] = r;
-	}
+	if (admin_query_fields(q, f, 8, msg, msglen) != 0)
+		return -1;
+	for (i = 0; i < 8; i++)
+		fq->has[i] = f[i].has;
 	if (!fq->has[0] || !fq->has[1]) {
 		snprintf(msg, msglen, "product= and version= are required");
 		return -1;

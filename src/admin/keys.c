@@ -14,37 +14,6 @@
 #include "crypto/sigkey.h"
 #include "log.h"
 
-int
-admin_url_key_rotate(struct admin *a, struct admin_req *ar,
-    struct http_req *req, struct http_resp *resp)
-{
-	struct ops_err err;
-	char	 v[8], body[96];
-	int64_t	 rotated;
-	int	 drop = 0, previous, q;
-
-	(void)ar;
-	q = admin_query_get(http_req_query(req), "dropPrevious", v, sizeof(v));
-	if (q < 0 || (q == 1 && strcmp(v, "true") != 0 &&
-	    strcmp(v, "false") != 0))
-		return admin_error(resp, 400, "bad_request", "dropPrevious: "
-		    "true or false");
-	drop = q == 1 && strcmp(v, "true") == 0;
-	if (ops_url_key_rotate(&a->ops, drop, &rotated, &previous, &err) !=
-	    OPS_OK)
-		return admin_ops_error(resp, &err);
-	snprintf(body, sizeof(body), "{\"rotatedTs\":%" PRId64 ","
-	    "\"previousKeys\":%d}", rotated, previous);
-	return admin_json(resp, 200, strdup(body));
-}
-
-/*
- * The keys that sign notices (docs/signing.md, docs/admin-api.md):
- * GET /api/v1/keys, POST /api/v1/keys?alg=ES256|EdDSA&activate=true,
- * GET /api/v1/keys/{kid}, POST /api/v1/keys/{kid}/activate and
- * DELETE /api/v1/keys/{kid}?force=true.  Answers show public keys only.
- */
-
 /* A true/false query parameter; 0 or 1, or -1 (answered 400). */
 static int
 query_bool(struct http_req *req, struct http_resp *resp, const char *name)
@@ -62,6 +31,34 @@ query_bool(struct http_req *req, struct http_resp *resp, const char *name)
 	admin_error(resp, 400, "bad_request", "%s: true or false", name);
 	return -1;
 }
+
+int
+admin_url_key_rotate(struct admin *a, struct admin_req *ar,
+    struct http_req *req, struct http_resp *resp)
+{
+	struct ops_err err;
+	char	 body[96];
+	int64_t	 rotated;
+	int	 drop, previous;
+
+	(void)ar;
+	if ((drop = query_bool(req, resp, "dropPrevious")) < 0)
+		return 400;
+	if (ops_url_key_rotate(&a->ops, drop, &rotated, &previous, &err) !=
+	    OPS_OK)
+		return admin_ops_error(resp, &err);
+	snprintf(body, sizeof(body), "{\"rotatedTs\":%" PRId64 ","
+	    "\"previousKeys\":%d}", rotated, previous);
+	return admin_json(resp, 200, strdup(body));
+}
+
+/*
+ * The keys that sign notices (docs/signing.md, docs/admin-api.md):
+ * GET /api/v1/keys, POST /api/v1/keys?alg=ES256|EdDSA&activate=true,
+ * GET /api/v1/keys/{kid}, POST /api/v1/keys/{kid}/activate and
+ * DELETE /api/v1/keys/{kid}?force=true.  Answers show public keys only.
+ */
+
 
 int
 admin_sign_key_list(struct admin *a, struct admin_req *ar,

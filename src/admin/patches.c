@@ -32,23 +32,21 @@ struct admin_patch_q {
 static int
 patch_query(const char *q, struct admin_patch_q *pq, char *msg, size_t len)
 {
-	static const char *const names[6] = { "from", "to", "format",
-	    "toSha256", "toSize", "toVersion" };
-	char	*dst[6] = { pq->from, pq->to, pq->format, pq->to_sha256,
-	    pq->to_size, pq->to_version };
-	size_t	 size[6] = { sizeof(pq->from), sizeof(pq->to),
-	    sizeof(pq->format), sizeof(pq->to_sha256), sizeof(pq->to_size),
-	    sizeof(pq->to_version) };
+	struct admin_qfield f[6] = {
+		{ "from", pq->from, sizeof(pq->from), 0 },
+		{ "to", pq->to, sizeof(pq->to), 0 },
+		{ "format", pq->format, sizeof(pq->format), 0 },
+		{ "toSha256", pq->to_sha256, sizeof(pq->to_sha256), 0 },
+		{ "toSize", pq->to_size, sizeof(pq->to_size), 0 },
+		{ "toVersion", pq->to_version, sizeof(pq->to_version), 0 },
+	};
 	char	*end;
 	int	 has[6], i;
 
+	if (admin_query_fields(q, f, 6, msg, len) != 0)
+		return -1;
 	for (i = 0; i < 6; i++)
-		if ((has[i] = admin_query_get(q, names[i], dst[i], size[i])) ==
-		    -1) {
-			snprintf(msg, len, "bad query parameter %s (repeated, "
-			    "badly percent-encoded or too long)", names[i]);
-			return -1;
-		}
+		has[i] = f[i].has;
 	if (!has[0] || has[1] == has[5] || !has[2]) {
 		snprintf(msg, len, "from=, format= and one of to= and "
 		    "toVersion= are required");
@@ -206,27 +204,25 @@ int
 admin_patch_make(struct admin *a, struct admin_req *ar,
     struct http_req *req, struct http_resp *resp)
 {
-	static const char *const names[4] = { "from", "to", "toVersion",
-	    "block" };
-	const char *q = http_req_query(req);
+	struct admin_qfield f[4];
 	struct patch_make *w;
-	char	*dst[4];
-	size_t	 size[4];
+	char	 msg[160];
 	int	 has[4], i;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return admin_error(resp, 500, "internal", "out of memory");
-	dst[0] = w->from, size[0] = sizeof(w->from);
-	dst[1] = w->to, size[1] = sizeof(w->to);
-	dst[2] = w->to_version, size[2] = sizeof(w->to_version);
-	dst[3] = w->block, size[3] = sizeof(w->block);
+	f[0] = (struct admin_qfield){ "from", w->from, sizeof(w->from), 0 };
+	f[1] = (struct admin_qfield){ "to", w->to, sizeof(w->to), 0 };
+	f[2] = (struct admin_qfield){ "toVersion", w->to_version,
+	    sizeof(w->to_version), 0 };
+	f[3] = (struct admin_qfield){ "block", w->block, sizeof(w->block), 0 };
+	if (admin_query_fields(http_req_query(req), f, 4, msg,
+	    sizeof(msg)) != 0) {
+		free(w);
+		return admin_bad(resp, msg);
+	}
 	for (i = 0; i < 4; i++)
-		if ((has[i] = admin_query_get(q, names[i], dst[i], size[i])) ==
-		    -1) {
-			free(w);
-			return admin_error(resp, 400, "bad_request", "bad "
-			    "query parameter %s", names[i]);
-		}
+		has[i] = f[i].has;
 	if (!has[0] || has[1] == has[2] || (has[3] && (strlen(w->block) !=
 	    1 || w->block[0] < '1' || w->block[0] > '9'))) {
 		free(w);

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "admin/admin_priv.h"
@@ -117,5 +118,22 @@ admin_query_page(const char *q, struct ops_page *pg,
 	if (admin_query_limit(q, &pg->limit) == -1)
 		return admin_bad(resp, "limit must be a number from 1");
 	pg->after = ra ? after : NULL;
+	return 0;
+}
+
+int
+admin_query_fields(const char *query, struct admin_qfield *f, size_t n,
+    char *msg, size_t msglen)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((f[i].has = admin_query_get(query, f[i].name, f[i].out,
+		    f[i].size)) == -1) {
+			snprintf(msg, msglen, "bad query parameter %s "
+			    "(repeated, badly percent-encoded or too long)",
+			    f[i].name);
+			return -1;
+		}
 	return 0;
 }
