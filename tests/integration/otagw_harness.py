@@ -622,6 +622,36 @@ class Pki:
             self.client[dev] = make_cert(d, "dev-" + dev, dev, self.ca)
 
 
+class AdminApi:
+    """An admin API for a test gateway: a token file in tmp and a free
+    loopback port.  settings() goes into the gateway's configuration;
+    otactl(*args) runs `otactl --url` against it (popen=True: a Popen
+    with text pipes, for a call that runs while the test goes on)."""
+
+    def __init__(self, tmp, ca):
+        self.ca = ca
+        self.token = os.urandom(16).hex()
+        self.token_path = os.path.join(tmp, "admin.token")
+        with open(self.token_path, "w") as f:
+            f.write(self.token + "\n")
+        os.chmod(self.token_path, 0o600)
+        self.port = free_port(socket.SOCK_STREAM)
+        self.url = "https://127.0.0.1:%d" % self.port
+
+    def settings(self):
+        return {"admin_listen": "127.0.0.1:%d" % self.port,
+                "admin_token_file": self.token_path}
+
+    def otactl(self, *args, popen=False, timeout=300):
+        argv = [OTACTL, "--url", self.url, "--token-file", self.token_path,
+                "--ca", self.ca] + [str(a) for a in args]
+        if popen:
+            return subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        return subprocess.run(argv, capture_output=True, text=True,
+                              timeout=timeout)
+
+
 def https_gateway(pki, extra=None, coaps=False, tmp=None, client_ca=True):
     """A Gateway with its HTTPS device listener on a free TCP port, using
     pki's server certificate (and its CA for client certificates).  The

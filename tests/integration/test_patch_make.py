@@ -17,13 +17,11 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
-from otagw_harness import (OTACTL, Checks, Pki, free_port, https_gateway,
-                           otactl_json)
+from otagw_harness import AdminApi, Checks, Pki, https_gateway, otactl_json
 
 checks = Checks()
 
@@ -71,21 +69,9 @@ def bspatch_ok(tmp, old_path, patch_path, want):
 def main():
     tmp = tempfile.mkdtemp(prefix="otagw-patchmake-")
     pki = Pki(os.path.join(tmp, "pki"))
-    token_path = write(tmp, "admin.token", os.urandom(16).hex().encode())
-    os.chmod(token_path, 0o600)
-    admin_port = free_port(socket.SOCK_STREAM)
-    gw = https_gateway(pki, coaps=True, tmp=tmp, extra={
-        "admin_listen": "127.0.0.1:%d" % admin_port,
-        "admin_token_file": token_path})
-
-    def ctl_url(*args, popen=False):
-        argv = [OTACTL, "--url", "https://127.0.0.1:%d" % admin_port,
-                "--token-file", token_path, "--ca", pki.ca[0]] + list(args)
-        if popen:
-            return subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        return subprocess.run(argv, capture_output=True, text=True,
-                              timeout=300)
+    api = AdminApi(tmp, pki.ca[0])
+    gw = https_gateway(pki, coaps=True, tmp=tmp, extra=api.settings())
+    ctl_url = api.otactl
 
     def coaps(dev, method, path, body=None, **kw):
         return gw.coap(method, path, payload=body, dtls=(dev,

@@ -27,12 +27,11 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
-from otagw_harness import (OTACTL, Checks, Pki, curl_request, free_port,
+from otagw_harness import (AdminApi, Checks, Pki, curl_request,
                            https_gateway, otactl_json)
 
 checks = Checks()
@@ -85,24 +84,13 @@ def bspatch(tmp, old_path, patch_bytes, name):
 def main():
     tmp = tempfile.mkdtemp(prefix="otagw-patches-")
     pki = Pki(os.path.join(tmp, "pki"))
-    token = os.urandom(16).hex()
-    token_path = os.path.join(tmp, "admin.token")
-    with open(token_path, "w") as f:
-        f.write(token + "\n")
-    os.chmod(token_path, 0o600)
-    admin_port = free_port(socket.SOCK_STREAM)
-    gw = https_gateway(pki, coaps=True, tmp=tmp, extra={
-        "admin_listen": "127.0.0.1:%d" % admin_port,
-        "admin_token_file": token_path})
+    api = AdminApi(tmp, pki.ca[0])
+    gw = https_gateway(pki, coaps=True, tmp=tmp, extra=api.settings())
     old, new, old_path, new_path, patch_path = make_images(tmp)
     with open(patch_path, "rb") as f:
         patch = f.read()
 
-    def ctl_url(*args):
-        return subprocess.run(
-            [OTACTL, "--url", "https://127.0.0.1:%d" % admin_port,
-             "--token-file", token_path, "--ca", pki.ca[0]] + list(args),
-            capture_output=True, text=True, timeout=60)
+    ctl_url = api.otactl
 
     def https_check(dev, body=None):
         r = curl_request(

@@ -26,12 +26,11 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
-from otagw_harness import Checks, Pki, curl_request, free_port, https_gateway
+from otagw_harness import AdminApi, Checks, Pki, curl_request, https_gateway
 
 checks = Checks()
 
@@ -101,14 +100,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="otagw-signing-")
     pki = Pki(os.path.join(tmp, "pki"))
     ver = Verifier(tmp)
-    token = os.urandom(16).hex()
-    token_path = os.path.join(tmp, "admin.token")
-    with open(token_path, "w") as f:
-        f.write(token + "\n")
-    admin_port = free_port(socket.SOCK_STREAM)
-    gw = https_gateway(pki, coaps=True, tmp=tmp, extra={
-        "admin_listen": "127.0.0.1:%d" % admin_port,
-        "admin_token_file": token_path})
+    api = AdminApi(tmp, pki.ca[0])
+    gw = https_gateway(pki, coaps=True, tmp=tmp, extra=api.settings())
     psk = b"signing-psk-0001"
     img = os.urandom(30000)
     img_path = os.path.join(tmp, "fw.bin")
@@ -125,12 +118,7 @@ def main():
              "Content-Type: application/json"],
             json.dumps(body).encode(), pki.ca[0], tmpdir=tmp)
 
-    def ctl_url(*args):
-        return subprocess.run(
-            [os.environ.get("OTACTL_BIN", "src/otactl"), "--url",
-             "https://127.0.0.1:%d" % admin_port, "--token-file",
-             token_path, "--ca", pki.ca[0]] + list(args),
-            capture_output=True, text=True, timeout=60)
+    ctl_url = api.otactl
 
     with gw:
         for dev in ("d1", "d2"):
