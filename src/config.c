@@ -60,6 +60,7 @@ enum config_check {
 	CK_URL_COAP,
 	CK_URL_COAPS,
 	CK_URL_HTTPS,
+	CK_TENANT,
 };
 
 struct config_key {
@@ -132,6 +133,7 @@ static const struct config_key config_keys[] = {
 	{ "tls_cert", CT_STRING, F(tls_cert), 0, 0, CK_NONE, 1 },
 	{ "tls_key", CT_STRING, F(tls_key), 0, 0, CK_NONE, 1 },
 	{ "device_ca", CT_STRING, F(device_ca), 0, 0, CK_NONE, 1 },
+	{ "ddi_tenant", CT_STRING, F(ddi_tenant), 0, 0, CK_TENANT, 1 },
 	{ "tls_session_cache", CT_NUMBER, F(tls_session_cache), 0, 10000000,
 	    0, 1 },
 	{ "tls_session_timeout", CT_DURATION, F(tls_session_timeout), 60,
@@ -264,6 +266,7 @@ config_defaults(struct config *cfg)
 	cfg->busy_interval = 60;
 	cfg->confirm_interval = 300;
 	cfg->download_url_ttl = 86400;
+	snprintf(cfg->ddi_tenant, sizeof(cfg->ddi_tenant), "DEFAULT");
 	cfg->tls_session_cache = 50000;
 	cfg->tls_session_timeout = 7200;
 	cfg->tls_ticket_key_rotate = 7200;
@@ -548,6 +551,13 @@ check_string(const struct config_key *k, const char *v, const char **why)
 		return check_url(v, "coaps", why);
 	case CK_URL_HTTPS:
 		return check_url(v, "https", why);
+	case CK_TENANT:
+		if (v[0] != '\0' && !valid_product(v)) {
+			*why = "empty (off) or 1 to 64 characters of A-Z a-z "
+			    "0-9 _ -";
+			return -1;
+		}
+		return 0;
 	}
 	return 0;
 }

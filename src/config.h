@@ -87,6 +87,8 @@ struct config {
 	char	tls_cert[CONFIG_PATH];	/* tls_cert */
 	char	tls_key[CONFIG_PATH];	/* tls_key */
 	char	device_ca[CONFIG_PATH];	/* device_ca ("" = no client certs) */
+	/* hawkBit DDI on the HTTPS listener (issue 16) */
+	char	ddi_tenant[65];		/* ddi_tenant ("" = DDI off) */
 	/* TLS resumption, both HTTPS listeners (issue 14) */
 	unsigned tls_session_cache;	/* tls_session_cache: sessions, 0 off */
 	unsigned tls_session_timeout;	/* tls_session_timeout: s */

@@ -26,6 +26,7 @@
 #define OTA_SRCVER_MAX	16	/* source versions per job */
 #define OTA_SIG_MAX	72	/* DER ECDSA P-256 signature, bytes */
 #define OTA_PEM_MAX	1024	/* a public key in PEM, bytes */
+#define OTA_FILENAME_MAX 128	/* an image's file name, bytes */
 
 /* Room for a string of n UTF-8 characters (at most 4 bytes each) plus NUL. */
 #define OTA_UTF8_SIZE(n) ((n) * 4 + 1)
@@ -97,6 +98,14 @@ struct firmware_rec {
 	/* The author's DER ECDSA signature of sha256 (0: none). */
 	size_t	author_sig_len;
 	uint8_t	author_sig[OTA_SIG_MAX];
+	/*
+	 * The image's SHA-1, for hawkBit clients (docs/hawkbit.md), and the
+	 * name of the file it was added from ([A-Za-z0-9._-]{1,128}; "":
+	 * none): firmware stored before issue 16 has neither.
+	 */
+	int	has_sha1;
+	uint8_t	sha1[20];
+	char	filename[OTA_FILENAME_MAX + 1];
 };
 
 /* What the store keeps of a product: its author key (docs/images.md). */
@@ -236,6 +245,11 @@ struct jobdev_rec {
 	char	delta[OTA_ID_MAX + 1];
 	uint64_t delta_saved;
 	int	delta_fail;
+	/*
+	 * CANCELED rows: the device acknowledged the cancel of the action
+	 * it had been offered (hawkBit's cancelAction feedback).
+	 */
+	int	cancel_acked;
 	int64_t	created;
 	int64_t	notified;		/* first notice handed out */
 	int64_t	started;		/* first progress report */

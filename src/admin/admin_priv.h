@@ -233,6 +233,7 @@ struct admin_fw_query {
 	uint32_t seq;		/* 0: not given */
 	uint8_t	 sig[OTA_SIG_MAX];
 	size_t	 sig_len;	/* 0: not given */
+	char	 filename[OTA_FILENAME_MAX + 1];	/* "": not given */
 };
 
 /* fetch.c: firmware by URL, on worker threads. */

@@ -24,6 +24,7 @@
 #include "admin/admin_priv.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "store/store.h"
 
 int
 admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
@@ -230,12 +231,21 @@ admin_device_show(struct admin *a, struct admin_req *ar, struct http_req *req,
 {
 	struct device_rec d;
 	struct ops_err err;
+	char	*attrs;
 	int	 status;
 
-	if (ops_device_show(&a->ops, ar->id, &d, &err) != OPS_OK)
+	if ((attrs = malloc(STORE_ATTRS_MAX + 1)) == NULL)
+		return admin_error(resp, 500, "internal", "out of memory");
+	if (ops_device_show(&a->ops, ar->id, &d, &err) != OPS_OK ||
+	    ops_device_attrs(&a->ops, ar->id, attrs, STORE_ATTRS_MAX + 1,
+	    &err) != OPS_OK) {
+		free(attrs);
 		return admin_ops_error(resp, &err);
-	status = admin_json(resp, 200, codec_device_encode_api(&d, NULL));
+	}
+	status = admin_json(resp, 200, codec_device_attrs_add(
+	    codec_device_encode_api(&d, NULL), NULL, attrs));
 	crypto_wipe(&d, sizeof(d));
+	free(attrs);
 	return status;
 }
 

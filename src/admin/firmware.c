@@ -28,6 +28,7 @@
 #include "admin/admin_priv.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "util/validate.h"
 
 /* seq= and signature= of the query into fq: 0, or -1 with msg. */
 static int
@@ -57,6 +58,13 @@ fw_query_extra(const char *q, struct admin_fw_query *fq, char *msg,
 	}
 	if (r == 1)
 		fq->sig_len = (size_t)n;
+	if (admin_query_get(q, "filename", fq->filename,
+	    sizeof(fq->filename)) == -1 || (fq->filename[0] != '\0' &&
+	    !valid_filename(fq->filename))) {
+		snprintf(msg, msglen, "filename= must be 1-128 of A-Z a-z 0-9 "
+		    ". _ -, not starting with '.'");
+		return -1;
+	}
 	return 0;
 }
 
@@ -105,6 +113,7 @@ fw_query_parse(const char *q, struct admin_fw_query *fq,
 	p->seq = fq->seq;
 	p->author_sig = fq->sig_len > 0 ? fq->sig : NULL;
 	p->author_sig_len = fq->sig_len;
+	p->filename = fq->filename;
 	return 0;
 }
 

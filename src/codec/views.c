@@ -167,6 +167,10 @@ codec_firmware_encode(const struct firmware_rec *fw,
 	put_time(root, "created", fw->created, &oom);
 	json_put_num(root, "seq", fw->seq, &oom);
 	put_sig(root, fw, &oom);
+	json_put_str(root, "filename", fw->filename[0] != '\0' ?
+	    fw->filename : NULL, &oom);
+	if (fw->has_sha1)
+		json_put_hex(root, "sha1", fw->sha1, sizeof(fw->sha1), &oom);
 	if (counts != NULL) {
 		put_counts(root, "devices", counts, &oom);
 		/* their name before: kept for the scripts that read it */
@@ -347,6 +351,68 @@ codec_device_show_encode(const struct device_rec *d,
 	}
 	return splice_member(codec_device_encode(d, NULL), len, arr,
 	    "history");
+}
+
+char *
+codec_device_attrs_add(char *json, size_t *len, const char *attrs)
+{
+	cJSON	*o;
+
+	o = attrs != NULL && attrs[0] != '\0' ? cJSON_Parse(attrs) :
+	    cJSON_CreateObject();
+	if (o != NULL && !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		o = cJSON_CreateObject();
+	}
+	return splice_member(json, len, o, "attributes");
+}
+
+int
+codec_device_attrs_get(const char *json, size_t len, char *buf, size_t size)
+{
+	const cJSON *a;
+	cJSON	*root;
+	char	*s = NULL;
+	int	 rc = -1;
+
+	buf[0] = '\0';
+	if ((root = cJSON_ParseWithLength(json, len)) == NULL)
+		return -1;
+	a = cJSON_GetObjectItemCaseSensitive(root, "attributes");
+	if (a == NULL || (cJSON_IsObject(a) && a->child == NULL))
+		rc = 0;
+	else if (cJSON_IsObject(a) && (s = cJSON_PrintUnformatted(a)) !=
+	    NULL && str_copy(buf, size, s) == 0)
+		rc = 0;
+	free(s);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+codec_device_attrs_text(const char *attrs, char *buf, size_t size)
+{
+	const cJSON *it;
+	cJSON	*root;
+	size_t	 o = 0;
+	int	 n;
+
+	buf[0] = '\0';
+	if (attrs == NULL || attrs[0] == '\0')
+		return 0;
+	if ((root = cJSON_Parse(attrs)) == NULL)
+		return -1;
+	cJSON_ArrayForEach(it, root) {
+		if (!cJSON_IsString(it))
+			continue;
+		n = snprintf(buf + o, size - o, "%s%s=%s", o > 0 ? ", " : "",
+		    it->string, it->valuestring);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+	}
+	cJSON_Delete(root);
+	return 0;
 }
 
 char *
@@ -1319,6 +1385,15 @@ firmware_view(const cJSON *o, struct firmware_rec *fw, struct jobs_counts *c,
 		if (n <= 0)
 			return json_fail(err, errlen, "bad \"authorSig\"");
 		fw->author_sig_len = (size_t)n;
+	}
+	if (view_str(o, "filename", fw->filename, sizeof(fw->filename), 0,
+	    err, errlen) != 0)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(o, "sha1") != NULL) {
+		if (view_hex(o, "sha1", fw->sha1, sizeof(fw->sha1), err,
+		    errlen) != 0)
+			return -1;
+		fw->has_sha1 = 1;
 	}
 	/* "devices"; from a daemon before it, "counts" */
 	return view_counts(o, cJSON_GetObjectItemCaseSensitive(o,

@@ -35,6 +35,17 @@ char	*codec_history_encode(const struct history_rec *, size_t *len);
 char	*codec_device_show_encode(const struct device_rec *,
 	    const struct history_rec *, size_t n, size_t *len);
 /*
+ * A device's attributes (hawkBit configData, docs/hawkbit.md) added to
+ * its view as "attributes": attrs is the JSON object the store keeps, or
+ * "" for none ({}).  Takes json; NULL when out of memory.
+ */
+char	*codec_device_attrs_add(char *json, size_t *len, const char *attrs);
+/* The "attributes" of a device view into buf (size bytes); 0 or -1. */
+int	 codec_device_attrs_get(const char *json, size_t len, char *buf,
+	    size_t size);
+/* attrs as "k=v, k2=v2" for a terminal ("" for none); 0 or -1. */
+int	 codec_device_attrs_text(const char *attrs, char *buf, size_t size);
+/*
  * A patch: {"id","product","module","from","fromVersion","to","toVersion",
  * "format","size","md5","sha256","toSize","toSha256","created"}; read
  * back one, or each of a list {"items":[...]} (cb: 0 to go on).

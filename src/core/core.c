@@ -1385,16 +1385,7 @@ core_progress(struct core *c, const struct core_req *req,
     struct core_resp *resp)
 {
 	struct progress_body body;
-	struct device_rec dev;
-	struct jobdev_rec jd;
-	struct job_rec job;
-	struct jobs_change ch;
-	struct jobs_counts counts;
-	struct store_txn *txn = NULL;
 	char	 err[128];
-	const char *what = "progress";
-	int64_t	 now;
-	int	 rc, orig, vchanged = 0, seqs_changed = 0, settled;
 
 	memset(resp, 0, sizeof(*resp));
 	/* an accepted report means the device is busy: poll at that pace */
@@ -1408,6 +1399,27 @@ core_progress(struct core *c, const struct core_req *req,
 	}
 	if (peer_mismatch(req, resp))
 		return;
+	core_progress_decoded(c, req, &body, resp);
+}
+
+void
+core_progress_decoded(struct core *c, const struct core_req *req,
+    const struct progress_body *bodyp, struct core_resp *resp)
+{
+	struct progress_body body = *bodyp;
+	struct device_rec dev;
+	struct jobdev_rec jd;
+	struct job_rec job;
+	struct jobs_change ch;
+	struct jobs_counts counts;
+	struct store_txn *txn = NULL;
+	char	 err[128];
+	const char *what = "progress";
+	int64_t	 now;
+	int	 rc, orig, vchanged = 0, seqs_changed = 0, settled;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = c->cfg->busy_interval;
 	now = core_now(c);
 
 	if ((rc = store_txn_begin(c->st, 0, &txn)) != 0)

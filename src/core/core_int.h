@@ -31,6 +31,12 @@ void	 core_check_decoded(struct core *, const struct core_req *,
 	    const struct check_body *, struct core_resp *, char *job,
 	    size_t jobsize);
 /*
+ * core_progress on a body already decoded and a request already
+ * validated (the hawkBit front end's feedback, core/ddi.h).
+ */
+void	 core_progress_decoded(struct core *, const struct core_req *,
+	    const struct progress_body *, struct core_resp *);
+/*
  * The check rules run on copies in txn (a read transaction of the
  * caller's), storing nothing: job gets the id of the job whose notice a
  * check would hand out now ("" when none), and, when there is none,

@@ -29,6 +29,7 @@
 struct digest {
 	EVP_MD_CTX	*md5;
 	EVP_MD_CTX	*sha256;
+	EVP_MD_CTX	*sha1;		/* for hawkBit clients only */
 };
 
 struct digest *
@@ -40,12 +41,14 @@ digest_new(void)
 		return NULL;
 	if ((d->md5 = EVP_MD_CTX_new()) == NULL ||
 	    (d->sha256 = EVP_MD_CTX_new()) == NULL ||
+	    (d->sha1 = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1 ||
-	    EVP_DigestInit_ex(d->sha256, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex(d->sha256, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(d->sha1, EVP_sha1(), NULL) != 1)
 		goto fail;
 	return d;
 fail:
-	log_warnx("digest_new: OpenSSL could not set up MD5/SHA-256");
+	log_warnx("digest_new: OpenSSL could not set up MD5/SHA-256/SHA-1");
 	digest_free(d);
 	return NULL;
 }
@@ -56,7 +59,8 @@ digest_update(struct digest *d, const void *buf, size_t len)
 	if (len == 0)
 		return;
 	if (EVP_DigestUpdate(d->md5, buf, len) != 1 ||
-	    EVP_DigestUpdate(d->sha256, buf, len) != 1)
+	    EVP_DigestUpdate(d->sha256, buf, len) != 1 ||
+	    EVP_DigestUpdate(d->sha1, buf, len) != 1)
 		fatalx("digest_update: EVP_DigestUpdate failed");
 }
 
@@ -71,12 +75,35 @@ digest_final(struct digest *d, uint8_t md5[16], uint8_t sha256[32])
 }
 
 void
+digest_sha1(struct digest *d, uint8_t sha1[20])
+{
+	unsigned int n = 0;
+
+	if (EVP_DigestFinal_ex(d->sha1, sha1, &n) != 1 || n != 20)
+		fatalx("digest_sha1: EVP_DigestFinal_ex failed");
+}
+
+void
+crypto_sha1(const void *buf, size_t len, uint8_t out[20])
+{
+	struct digest *d;
+
+	if ((d = digest_new()) == NULL)
+		fatalx("crypto_sha1: out of memory");
+	if (len > 0 && EVP_DigestUpdate(d->sha1, buf, len) != 1)
+		fatalx("crypto_sha1: EVP_DigestUpdate failed");
+	digest_sha1(d, out);
+	digest_free(d);
+}
+
+void
 digest_free(struct digest *d)
 {
 	if (d == NULL)
 		return;
 	EVP_MD_CTX_free(d->md5);
 	EVP_MD_CTX_free(d->sha256);
+	EVP_MD_CTX_free(d->sha1);
 	free(d);
 }
 

@@ -9,11 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* MD5 and SHA-256 of one stream, computed together. */
+/*
+ * MD5, SHA-256 and SHA-1 of one stream, computed together (SHA-1 only
+ * because hawkBit clients check it, docs/hawkbit.md); digest_sha1 may be
+ * called before or after digest_final, once.
+ */
 struct digest;
 struct digest *digest_new(void);
 void	 digest_update(struct digest *, const void *, size_t);
 void	 digest_final(struct digest *, uint8_t md5[16], uint8_t sha256[32]);
+void	 digest_sha1(struct digest *, uint8_t sha1[20]);
+/* The SHA-1 of a buffer (firmware stored before it was recorded). */
+void	 crypto_sha1(const void *, size_t, uint8_t out[20]);
 void	 digest_free(struct digest *);	/* accepts NULL */
 
 void	 crypto_sha256(const void *, size_t, uint8_t out[32]);

@@ -849,6 +849,25 @@ api_device_show(struct api *a, const char *id, struct device_rec *out,
 }
 
 int
+api_device_attrs(struct api *a, const char *id, char *buf, size_t size,
+    struct ops_err *err)
+{
+	struct aresp r;
+	struct pbuf pb;
+	int	 rc;
+
+	pb_init(&pb, "devices", id, NULL);
+	if ((rc = pb_check(&pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
+	    err)) != OPS_OK)
+		return rc;
+	if (codec_device_attrs_get(r.body, r.len, buf, size) != 0)
+		return bad_answer(&r, err, "a device's attributes");
+	free(r.body);
+	return OPS_OK;
+}
+
+int
 api_device_rm(struct api *a, const char *id, struct ops_err *err)
 {
 	struct aresp r;
@@ -1127,6 +1146,8 @@ fw_query(struct pbuf *pb, const struct ops_fw_params *p)
 		crypto_base64url(p->author_sig, p->author_sig_len, sig);
 		pb_param(pb, "signature", sig);
 	}
+	if (p->filename != NULL && *p->filename != '\0')
+		pb_param(pb, "filename", p->filename);
 }
 
 static int

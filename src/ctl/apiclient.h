@@ -36,6 +36,9 @@ int	 api_device_put(struct api *, const struct ops_device_params *,
 int	 api_device_show(struct api *, const char *id, struct device_rec *,
 	    struct ops_err *);
 int	 api_device_rm(struct api *, const char *id, struct ops_err *);
+/* The "attributes" of its view (JSON object, "" for none). */
+int	 api_device_attrs(struct api *, const char *id, char *buf,
+	    size_t size, struct ops_err *);
 int	 api_device_list(struct api *, const struct ops_device_filter *,
 	    int (*cb)(const struct device_rec *, void *), void *arg,
 	    char next[OTA_ID_MAX + 1], struct ops_err *);

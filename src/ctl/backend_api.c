@@ -62,6 +62,13 @@ api_be_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
 }
 
 static int
+api_be_device_attrs(struct ctl *ctl, const char *id, char *buf, size_t size,
+    struct ops_err *err)
+{
+	return api_device_attrs(ctl->api, id, buf, size, err);
+}
+
+static int
 api_be_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 {
 	return api_device_rm(ctl->api, id, err);
@@ -281,6 +288,7 @@ const struct ctl_backend ctl_backend_api = {
 	.device_import = api_be_device_import,
 	.device_list = api_be_device_list,
 	.device_show = api_be_device_show,
+	.device_attrs = api_be_device_attrs,
 	.device_rm = api_be_device_rm,
 	.device_history = api_be_device_history,
 	.product_versions = api_be_product_versions,

@@ -100,6 +100,13 @@ state_device_show(struct ctl *ctl, const char *id, struct device_rec *d,
 }
 
 static int
+state_device_attrs(struct ctl *ctl, const char *id, char *buf, size_t size,
+    struct ops_err *err)
+{
+	return ops_device_attrs(&ctl->ops, id, buf, size, err);
+}
+
+static int
 state_device_rm(struct ctl *ctl, const char *id, struct ops_err *err)
 {
 	return ops_device_rm(&ctl->ops, id, err);
@@ -335,6 +342,7 @@ const struct ctl_backend ctl_backend_state = {
 	.device_import = state_device_import,
 	.device_list = state_device_list,
 	.device_show = state_device_show,
+	.device_attrs = state_device_attrs,
 	.device_rm = state_device_rm,
 	.device_history = state_device_history,
 	.product_versions = state_product_versions,

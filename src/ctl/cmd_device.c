@@ -14,6 +14,7 @@
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "ctl/otactl.h"
+#include "store/store.h"
 
 #define CSV_FILE_MAX	(16 << 20)	/* device import, bytes */
 
@@ -408,13 +409,16 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 	struct ops_err err;
 	char	 vers[OTA_MODULES_MAX * (2 * OTA_ID_MAX + 2) + 2];
 	char	 t1[32], t2[32], t3[32], next[OTA_ID_MAX + 1];
+	static char attrs[STORE_ATTRS_MAX + 1], text[STORE_ATTRS_MAX + 1];
 	int	 rc;
 
 	if ((rc = ctl_one_id_args(argc, argv, "one device ID")) != 0)
 		return rc == -1 ? 0 : rc;
 	if (ctl_open(ctl) == -1)
 		return EXIT_OP;
-	if (ctl->be->device_show(ctl, argv[optind], &d, &err) != OPS_OK)
+	if (ctl->be->device_show(ctl, argv[optind], &d, &err) != OPS_OK ||
+	    ctl->be->device_attrs(ctl, argv[optind], attrs, sizeof(attrs),
+	    &err) != OPS_OK)
 		return ctl_op_fail(&err);
 	memset(&hp, 0, sizeof(hp));
 	hp.ctl = ctl;
@@ -432,8 +436,9 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	}
 	if (ctl->json) {
-		rc = ctl_json_put(codec_device_show_encode(&d, hp.h,
-		    hp.n < SHOW_HISTORY ? hp.n : SHOW_HISTORY, NULL));
+		rc = ctl_json_put(codec_device_attrs_add(
+		    codec_device_show_encode(&d, hp.h, hp.n < SHOW_HISTORY ?
+		    hp.n : SHOW_HISTORY, NULL), NULL, attrs));
 		if (rc == 0)
 			putchar('\n');
 		ctl_table_free(&hp.t);
@@ -454,6 +459,9 @@ cmd_device_show(struct ctl *ctl, int argc, char **argv)
 	ctl_kv("created", "%s", t1);
 	ctl_kv("updated", "%s", t2);
 	ctl_kv("last seen", "%s", t3);
+	if (codec_device_attrs_text(attrs, text, sizeof(text)) == 0 &&
+	    text[0] != '\0')
+		ctl_kv("attributes", "%s", text);
 	if (hp.n == 0)
 		ctl_kv("history", "none");
 	else if (next[0] != '\0')

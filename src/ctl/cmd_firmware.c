@@ -46,6 +46,9 @@ static const char help_firmware_add[] =
 "                           if its SHA-256 is HEX\n"
 "  --ca FILE                CA for --url (default: upstream_ca, or the\n"
 "                           system's)\n"
+"  --filename NAME          the file name hawkBit clients see (SWUpdate\n"
+"                           installs only NAME.swu; default: FILE's own\n"
+"                           name when it is 1-128 of A-Za-z0-9._-)\n"
 "  --delta-from FW --format NAME\n"
 "                           FILE is a patch from firmware FW to --version\n"
 "                           of FW's product and module, applied by the\n"
@@ -150,6 +153,7 @@ static int
 fw_add_check(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 {
 	const struct ops_fw_params *p = &fa->p;
+	const char *base;
 
 	if (fa->url != NULL && argc - optind != 0)
 		return ctl_usage_err("want --url or an image FILE, not both");
@@ -179,6 +183,12 @@ fw_add_check(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		return ctl_usage_err("--name must not be empty");
 	if (fa->url == NULL)
 		fa->file = argv[optind];
+	if (p->filename == NULL && fa->file != NULL) {
+		base = strrchr(fa->file, '/');
+		base = base != NULL ? base + 1 : fa->file;
+		if (valid_filename(base))
+			fa->p.filename = base;
+	}
 	return 0;
 }
 
@@ -203,6 +213,7 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		{ "format", required_argument, NULL, 'F' },
 		{ "seq", required_argument, NULL, 'Q' },
 		{ "signature", required_argument, NULL, 'G' },
+		{ "filename", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -254,6 +265,13 @@ fw_add_parse(struct ctl *ctl, int argc, char **argv, struct fw_add_args *fa)
 		case 'G':
 			if ((rc = fw_sig_read(optarg, fa)) != 0)
 				return rc;
+			break;
+		case 'f':
+			if (!valid_filename(optarg))
+				return ctl_usage_err("--filename wants 1-128 "
+				    "of A-Z a-z 0-9 . _ -, not starting with "
+				    "'.'");
+			p->filename = optarg;
 			break;
 		case 'h':
 			ctl_help();
@@ -329,7 +347,7 @@ const struct ctl_cmd ctl_cmd_firmware_add = {
 	"firmware", "add", cmd_firmware_add,
 	"FILE|--url URL --sha256 HEX --product P --version V [--module M] "
 	"[--name N] [--sign-method SHA256|MD5] [--description D] [--seq N] "
-	"[--signature FILE]",
+	"[--signature FILE] [--filename NAME]",
 	help_firmware_add,
 };
 

@@ -119,6 +119,9 @@ struct ctl_backend {
 		    char next[OTA_ID_MAX + 1], struct ops_err *);
 	int	(*device_show)(struct ctl *, const char *id,
 		    struct device_rec *, struct ops_err *);
+	/* Its attributes (JSON object, "" for none): ops_device_attrs. */
+	int	(*device_attrs)(struct ctl *, const char *id, char *buf,
+		    size_t size, struct ops_err *);
 	int	(*device_rm)(struct ctl *, const char *id, struct ops_err *);
 	/* Newest first; pg->after is an entry's seq, next the next one. */
 	int	(*device_history)(struct ctl *, const char *id,

@@ -53,6 +53,7 @@
 #include "crypto/crypto.h"
 #include "ev.h"
 #include "http/device.h"
+#include "http/device_int.h"
 #include "http/http.h"
 #include "http/range.h"
 #include "log.h"
@@ -161,6 +162,18 @@ struct dev_ctx {
 	int64_t	 cap_expires;
 };
 
+struct core *
+httpdev_core(struct httpdev *hd)
+{
+	return hd->core;
+}
+
+const struct config *
+httpdev_cfg(struct httpdev *hd)
+{
+	return hd->cfg;
+}
+
 /*
  * Copies s into buf (size bytes), cut to fit: snprintf(buf, size, "%s", s)
  * without printf, on the path of every download request.
@@ -178,8 +191,8 @@ dev_copy(char *buf, size_t size, const char *s)
  * Responses.
  */
 
-static void
-dev_count(struct httpdev *hd, int status)
+void
+httpdev_count(struct httpdev *hd, int status)
 {
 	if (status >= 200 && status < 300)
 		hd->responses[CLASS_2XX]++;
@@ -758,8 +771,7 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 	const struct store_image *img = NULL;
 	struct firmware_rec fw;
 	struct core_req creq;
-	struct http_note *note;
-	int	 cs, status;
+	int	 cs;
 
 	memset(&creq, 0, sizeof(creq));
 	creq.proto = CORE_PROTO_HTTPS;
@@ -786,9 +798,22 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 		dev_core_error(resp, cs);
 		return dev_status_http(cs);
 	}
-	note = dev_note_new(hd, ctx->peer, fw.id, img->size);
-	status = dev_download_resp(hd, req, resp, img, &fw,
-	    dev_tags_of(hd, &fw), extra, esize, note);
+	return httpdev_send_image(hd, req, resp, ctx->peer, img, &fw, extra,
+	    esize);
+}
+
+int
+httpdev_send_image(struct httpdev *hd, struct http_req *req,
+    struct http_resp *resp, const char *device,
+    const struct store_image *img, const struct firmware_rec *fw,
+    char *extra, size_t esize)
+{
+	struct http_note *note;
+	int	 status;
+
+	note = dev_note_new(hd, device, fw->id, img->size);
+	status = dev_download_resp(hd, req, resp, img, fw,
+	    dev_tags_of(hd, fw), extra, esize, note);
 	http_note_unref(note);		/* the response holds its own */
 	store_image_unref(img);
 	return status;
@@ -798,28 +823,37 @@ dev_download(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
  * Check and progress.
  */
 
+int
+httpdev_origin(struct http_req *req, char *origin, size_t size)
+{
+	const char *host;
+
+	/* the Host the device asked for, else the address it reached */
+	host = http_req_header(req, "Host");
+	if (host != NULL && valid_authority(host) &&
+	    (size_t)snprintf(origin, size, "https://%s", host) < size)
+		return 0;
+	if (size > 8) {
+		memcpy(origin, "https://", 8);
+		if (http_req_local_authority(req, origin + 8, size - 8) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 /* The core request of a check or progress; origin (size bytes) its url. */
 static void
 dev_core_req(struct http_req *req, const struct dev_ctx *ctx,
     struct core_req *creq, char *origin, size_t size)
 {
-	const char *host;
 	size_t	 len = 0;
 
 	memset(creq, 0, sizeof(*creq));
 	creq->proto = CORE_PROTO_HTTPS;
 	creq->peer = ctx->peer;
 	creq->device = ctx->target;
-	/* the Host the device asked for, else the address it reached */
-	host = http_req_header(req, "Host");
-	if (host != NULL && valid_authority(host) &&
-	    (size_t)snprintf(origin, size, "https://%s", host) < size)
+	if (httpdev_origin(req, origin, size) == 0)
 		creq->origin = origin;
-	else if (size > 8) {
-		memcpy(origin, "https://", 8);
-		if (http_req_local_authority(req, origin + 8, size - 8) == 0)
-			creq->origin = origin;
-	}
 	creq->body = http_req_body(req, &len);
 	creq->body_len = len;
 }
@@ -938,7 +972,7 @@ dev_poll_end(struct dev_poll *p, int outcome, int status)
 	p->w = NULL;
 	dev_poll_unlink(hd, p);
 	hd->polls_done[outcome]++;
-	dev_count(hd, status);
+	httpdev_count(hd, status);
 	log_debug("https: long poll of %s -> %d after %lld ms (%s)",
 	    p->device, status, (long long)(ev_now_ms() - p->started),
 	    dev_poll_outcome[outcome]);
@@ -1066,6 +1100,8 @@ dev_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 	char	 extra[96] = "";
 	int	 status;
 
+	if (ddi_match(hd->cfg, http_req_path(req)))
+		return ddi_on_headers(hd, req, resp);
 	if (strncmp(http_req_path(req), "/fw/", 4) != 0 ||
 	    (strcmp(http_req_method(req), "GET") != 0 &&
 	    strcmp(http_req_method(req), "HEAD") != 0))
@@ -1076,7 +1112,7 @@ dev_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 	status = dev_download(hd, req, resp, &ctx, extra, sizeof(extra));
 out:
 	dev_log(req, &ctx, status, extra);
-	dev_count(hd, status);
+	httpdev_count(hd, status);
 	return HTTP_RESPOND;
 }
 
@@ -1090,6 +1126,10 @@ dev_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 	unsigned wait = 0;
 	int	 status;
 
+	if (ddi_match(hd->cfg, http_req_path(req))) {
+		ddi_on_request(hd, req, resp);
+		return;
+	}
 	if ((status = dev_route_request(req, resp, &ctx)) != 0 ||
 	    (status = dev_authenticate(hd, req, resp, &ctx)) != 0)
 		goto out;
@@ -1106,7 +1146,14 @@ dev_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 		status = dev_core_call(hd, req, resp, &ctx);
 out:
 	dev_log(req, &ctx, status, extra);
-	dev_count(hd, status);
+	httpdev_count(hd, status);
+}
+
+/* Only hawkBit's feedback and configData stream their bodies. */
+static int
+dev_on_body(void *arg, struct http_req *req, const uint8_t *buf, size_t len)
+{
+	return ddi_on_body(arg, req, buf, len);
 }
 
 /* A request ends; a long poll still waiting lost its client. */
@@ -1114,9 +1161,13 @@ static void
 dev_on_close(void *arg, struct http_req *req)
 {
 	struct httpdev *hd = arg;
-	struct dev_poll *p = http_req_user(req);
+	struct dev_poll *p;
 
-	if (p == NULL)
+	if (ddi_match(hd->cfg, http_req_path(req))) {
+		ddi_on_close(hd, req);
+		return;
+	}
+	if ((p = http_req_user(req)) == NULL)
 		return;
 	http_req_set_user(req, NULL);
 	if (p->w != NULL) {
@@ -1228,6 +1279,7 @@ httpdev_new(const struct config *cfg, struct core *core, struct ev *ev,
 		return NULL;
 	}
 	hd->handler.on_headers = dev_on_headers;
+	hd->handler.on_body = dev_on_body;
 	hd->handler.on_request = dev_on_request;
 	hd->handler.on_close = dev_on_close;
 	hd->handler.arg = hd;

@@ -275,6 +275,27 @@ ops_device_show(struct ops *ops, const char *id, struct device_rec *out,
 }
 
 int
+ops_device_attrs(struct ops *ops, const char *id, char *buf, size_t size,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	buf[0] = '\0';
+	if (id == NULL || !valid_device_id(id))
+		return ops_fail(err, OPS_EINVAL, "invalid device id");
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "device attributes");
+	rc = store_attrs_get(txn, id, buf, size);
+	store_txn_abort(txn);
+	if (rc == STORE_ENOTFOUND)
+		return ops_ok(err);
+	if (rc != 0)
+		return ops_fail_store(err, rc, id);
+	return ops_ok(err);
+}
+
+int
 ops_device_rm(struct ops *ops, const char *id, struct ops_err *err)
 {
 	struct store_txn *txn = NULL;

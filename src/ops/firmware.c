@@ -234,6 +234,14 @@ fw_rec_from_params(const struct ops_fw_params *p, struct firmware_rec *rec,
 		return ops_fail(err, OPS_EINVAL, "the author signature is "
 		    "not a DER ECDSA P-256 signature (at most %d bytes)",
 		    OTA_SIG_MAX);
+	if (p->filename != NULL && *p->filename != '\0') {
+		if (!valid_filename(p->filename))
+			return ops_fail(err, OPS_EINVAL, "invalid file name "
+			    "(1-128 of A-Z a-z 0-9 . _ -, not starting with "
+			    "'.')");
+		snprintf(rec->filename, sizeof(rec->filename), "%s",
+		    p->filename);
+	}
 	rec->author_sig_len = p->author_sig_len;
 	if (p->author_sig_len > 0)
 		memcpy(rec->author_sig, p->author_sig, p->author_sig_len);
@@ -326,6 +334,8 @@ ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
 		goto out;
 	}
 	digest_final(up->dg, rec->md5, rec->sha256);
+	digest_sha1(up->dg, rec->sha1);
+	rec->has_sha1 = 1;
 	rec->created = ops_now(ops);
 
 	/* The id, in a short transaction of its own. */

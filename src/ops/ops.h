@@ -142,6 +142,13 @@ struct ops_device_params {
  */
 int	 ops_device_put(struct ops *, const struct ops_device_params *,
 	    struct device_rec *out, int *created, struct ops_err *);
+/*
+ * The device's attributes (hawkBit configData) as the JSON object the
+ * store keeps, into buf (size bytes, STORE_ATTRS_MAX + 1 is enough); ""
+ * when it has none.
+ */
+int	 ops_device_attrs(struct ops *, const char *id, char *buf, size_t size,
+	    struct ops_err *);
 int	 ops_device_show(struct ops *, const char *id, struct device_rec *out,
 	    struct ops_err *);
 /* Removes a device; 409 while it is UPGRADING in a job (see above). */
@@ -251,6 +258,11 @@ struct ops_fw_params {
 	 */
 	const uint8_t *author_sig;
 	size_t	 author_sig_len;		/* 0: none */
+	/*
+	 * The file name hawkBit clients see (docs/hawkbit.md): NULL or "":
+	 * none; else 1-128 of A-Z a-z 0-9 . _ -.
+	 */
+	const char *filename;
 };
 
 /*

@@ -14,7 +14,8 @@
  * before it existed read as rows without one.  Fields added later go at
  * the end, only when set and announced by a flag bit that older records
  * never have: a device's accepted seqs, a firmware's seq and author
- * signature (flags in its sign-method byte), a job's seq; records written
+ * signature, SHA-1 and file name (flags in its sign-method byte), a job's
+ * seq, a row's cancel acknowledgement; records written
  * before them read with them 0 (docs/jobs.md).
  *
  * The writer and the reader are small cursors that latch the first error,
@@ -343,7 +344,9 @@ unpack_device(const void *buf, size_t len, struct device_rec *d)
 
 #define FWX_SEQ 0x10 /* seq follows */
 #define FWX_SIG 0x20 /* the author signature follows */
-#define FWX_ALL 0x30
+#define FWX_SHA1 0x40 /* the SHA-1 follows (issue 16) */
+#define FWX_FILE 0x80 /* the file name follows (issue 16) */
+#define FWX_ALL 0xf0
 
 size_t
 pack_firmware(const struct firmware_rec *f, uint8_t *buf, size_t cap)
@@ -364,7 +367,9 @@ pack_firmware(const struct firmware_rec *f, uint8_t *buf, size_t cap)
 	if (f->author_sig_len > OTA_SIG_MAX)
 		return 0;
 	flags = (f->seq != 0 ? FWX_SEQ : 0) |
-	    (f->author_sig_len > 0 ? FWX_SIG : 0);
+	    (f->author_sig_len > 0 ? FWX_SIG : 0) |
+	    (f->has_sha1 ? FWX_SHA1 : 0) |
+	    (f->filename[0] != '\0' ? FWX_FILE : 0);
 	w_byte(&w, (unsigned)f->sign_method | flags);
 	w_byte(&w, (unsigned)f->state);
 	w_bytes(&w, f->md5, sizeof(f->md5));
@@ -377,6 +382,10 @@ pack_firmware(const struct firmware_rec *f, uint8_t *buf, size_t cap)
 		w_uvar(&w, f->author_sig_len);
 		w_bytes(&w, f->author_sig, f->author_sig_len);
 	}
+	if (flags & FWX_SHA1)
+		w_bytes(&w, f->sha1, sizeof(f->sha1));
+	if (flags & FWX_FILE)
+		w_str(&w, f->filename, sizeof(f->filename));
 	return w_done(&w);
 }
 
@@ -415,6 +424,15 @@ unpack_firmware(const void *buf, size_t len, struct firmware_rec *f)
 		if (f->author_sig_len == 0)
 			r.err = 1;
 		r_bytes(&r, f->author_sig, f->author_sig_len);
+	}
+	if (flags & FWX_SHA1) {
+		f->has_sha1 = 1;
+		r_bytes(&r, f->sha1, sizeof(f->sha1));
+	}
+	if (flags & FWX_FILE) {
+		r_str(&r, f->filename, sizeof(f->filename));
+		if (f->filename[0] == '\0')
+			r.err = 1;
 	}
 	return r_done(&r);
 }
@@ -549,7 +567,8 @@ unpack_job(const void *buf, size_t len, struct job_rec *j)
 #define JDF_DELTA   0x04 /* delta and delta_saved follow next_at */
 #define JDF_DFAIL1  0x08 /* delta_fail 1 */
 #define JDF_DFAIL2  0x10 /* delta_fail 2 */
-#define JDF_ALL     0x1f
+#define JDF_CACK    0x20 /* cancel_acked */
+#define JDF_ALL     0x3f
 
 size_t
 pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
@@ -572,6 +591,8 @@ pack_jobdev(const struct jobdev_rec *jd, uint8_t *buf, size_t cap)
 		flags |= JDF_DFAIL2;
 	else if (jd->delta_fail != 0)
 		return 0;
+	if (jd->cancel_acked)
+		flags |= JDF_CACK;
 	w_str(&w, jd->job, sizeof(jd->job));
 	w_str(&w, jd->device, sizeof(jd->device));
 	w_byte(&w, (unsigned)jd->state);
@@ -615,6 +636,7 @@ unpack_jobdev(const void *buf, size_t len, struct jobdev_rec *jd)
 	if ((flags & ~JDF_ALL) != 0)
 		r.err = 1;
 	jd->step100 = (flags & JDF_STEP100) != 0;
+	jd->cancel_acked = (flags & JDF_CACK) != 0;
 	jd->retries = r_uint(&r, UINT_MAX);
 	r_str(&r, jd->last_version, sizeof(jd->last_version));
 	if (flags & JDF_FROM) {

@@ -1301,6 +1301,8 @@ store_device_del(struct store_txn *t, const char *id)
 		return STORE_EINVAL;
 	if ((rc = db_del(t, DB_DEVICES, id, klen, "device del")) != 0)
 		return rc;
+	if ((rc = store_attrs_put(t, id, NULL, 0)) != 0)
+		return rc;
 	return history_del_device(t, id, klen);
 }
 
@@ -2875,6 +2877,64 @@ product_key(uint8_t key[PACK_KEY_MAX], const char *id)
 	memcpy(key, pfx, sizeof(pfx));	/* with its NUL */
 	memcpy(key + sizeof(pfx), id, n);
 	return sizeof(pfx) + n;
+}
+
+/*
+ * Device attributes, in DB_META under "attrs\0<device>", the same way as
+ * products: a store made before them needs no new database.
+ */
+static size_t
+attrs_key(uint8_t key[PACK_KEY_MAX], const char *device)
+{
+	static const char pfx[] = "attrs";
+	size_t	 n;
+
+	if ((n = pack_key_len(device)) == 0)
+		return 0;
+	memcpy(key, pfx, sizeof(pfx));	/* with its NUL */
+	memcpy(key + sizeof(pfx), device, n);
+	return sizeof(pfx) + n;
+}
+
+int
+store_attrs_get(struct store_txn *t, const char *device, char *buf,
+    size_t size)
+{
+	uint8_t	 key[PACK_KEY_MAX];
+	MDB_val	 v;
+	size_t	 klen;
+	int	 rc;
+
+	if (buf == NULL || size == 0 || (klen = attrs_key(key, device)) == 0)
+		return STORE_EINVAL;
+	buf[0] = '\0';
+	if ((rc = db_get(t, DB_META, key, klen, &v, "attrs get")) != 0)
+		return rc;
+	if (v.mv_size == 0 || v.mv_size > STORE_ATTRS_MAX ||
+	    memchr(v.mv_data, '\0', v.mv_size) != NULL)
+		return corrupt("attributes", device, strlen(device));
+	if (v.mv_size >= size)
+		return STORE_EINVAL;
+	memcpy(buf, v.mv_data, v.mv_size);
+	buf[v.mv_size] = '\0';
+	return 0;
+}
+
+int
+store_attrs_put(struct store_txn *t, const char *device, const char *json,
+    size_t len)
+{
+	uint8_t	 key[PACK_KEY_MAX];
+	size_t	 klen;
+	int	 rc;
+
+	if ((klen = attrs_key(key, device)) == 0 || len > STORE_ATTRS_MAX ||
+	    (len > 0 && (json == NULL || memchr(json, '\0', len) != NULL)))
+		return STORE_EINVAL;
+	if (len > 0)
+		return db_put(t, DB_META, key, klen, json, len, "attrs put");
+	rc = db_del(t, DB_META, key, klen, "attrs del");
+	return rc == STORE_ENOTFOUND ? 0 : rc;
 }
 
 int

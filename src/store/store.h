@@ -126,6 +126,19 @@ int	 store_product_get(struct store_txn *, const char *id,
 int	 store_product_put(struct store_txn *, const struct product_rec *);
 int	 store_product_del(struct store_txn *, const char *id);
 
+/*
+ * A device's attributes (hawkBit configData, docs/hawkbit.md): one JSON
+ * object of strings, at most STORE_ATTRS_MAX bytes, kept as the caller
+ * gives it.  get copies it into buf (size bytes, NUL-terminated) or
+ * returns STORE_ENOTFOUND; put with len 0 removes it.  store_device_del
+ * removes it with the device.
+ */
+#define STORE_ATTRS_MAX	16384
+int	 store_attrs_get(struct store_txn *, const char *device, char *buf,
+	    size_t size);
+int	 store_attrs_put(struct store_txn *, const char *device,
+	    const char *json, size_t len);
+
 /* Jobs, keyed by id. */
 int	 store_job_get(struct store_txn *, const char *id, struct job_rec *);
 int	 store_job_put(struct store_txn *, const struct job_rec *);

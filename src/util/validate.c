@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "model.h"
 #include "util/validate.h"
 
 #define NAME_MAX_CHARS	32
@@ -247,6 +248,20 @@ fw_name_char(uint32_t c, long n)
 	if (is_cjk(c) || (c < 0x80 && is_alnum((int)c)))
 		return 1;
 	return n > 1 && (c == '_' || c == '-' || c == '(' || c == ')');
+}
+
+int
+valid_filename(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= OTA_FILENAME_MAX || (!is_alnum((unsigned char)s[i]) &&
+		    strchr("._-", s[i]) == NULL))
+			return 0;
+	return 1;
 }
 
 int

@@ -26,6 +26,8 @@ int	 valid_id(const char *);
 int	 valid_authority(const char *);
 /* 1-32 chars of CJK, letters, digits, _-(); first is CJK/letter/digit. */
 int	 valid_fw_name(const char *);
+/* An image's file name: 1-128 of A-Z a-z 0-9 . _ -, not starting with '.'. */
+int	 valid_filename(const char *);
 int	 valid_fw_description(const char *);	/* UTF-8, at most 100 chars */
 int	 valid_progress_desc(const char *);	/* UTF-8, at most 128 chars */
 

@@ -40,7 +40,7 @@ DEVICE_KEYS = {"id", "product", "versions", "psk", "secret", "created",
                "lastSeen", "seqs"}
 FIRMWARE_KEYS = {"id", "product", "module", "version", "name", "description",
                  "signMethod", "size", "md5", "sha256", "state", "created",
-                 "seq", "authorSig"}
+                 "seq", "authorSig", "filename", "sha1"}
 JOB_KEYS = {"id", "firmware", "product", "module", "version", "kind",
             "state", "scope", "strategy", "confirm", "srcVersions",
             "ratePerMinute", "retry", "timeoutMinutes", "start", "end",
@@ -189,7 +189,7 @@ def test_devices(gw):
               "1.0.0", via="conf", check=True)
 
     d = js(gw, "device", "show", "d1")
-    checks.eq(set(d), DEVICE_KEYS | {"history"},
+    checks.eq(set(d), DEVICE_KEYS | {"history", "attributes"},
               "device show --json: shape (the device, its history)")
     checks.eq(d["history"], [], "device show --json: no history yet")
     checks.eq(d["versions"], {"default": "1.0.0", "wifi": "2.0"},

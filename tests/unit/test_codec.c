@@ -1036,7 +1036,7 @@ test_firmware_view(void)
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFIED\","
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
-	    "\"authorSig\":null}");
+	    "\"authorSig\":null,\"filename\":null}");
 	fw.state = FW_VERIFY_FAILED;
 	fw.sign_method = SIGN_MD5;
 	fw.description[0] = '\0';
@@ -1048,7 +1048,7 @@ test_firmware_view(void)
 	    "\"sha256\":\"000102030405060708090a0b0c0d0e0f"
 	    "101112131415161718191a1b1c1d1e1f\",\"state\":\"VERIFY_FAILED\","
 	    "\"created\":\"2026-11-23T10:00:00.123Z\",\"seq\":0,"
-	    "\"authorSig\":null,\"devices\":{"
+	    "\"authorSig\":null,\"filename\":null,\"devices\":{"
 	    "\"WAIT_CONFIRM\":0,\"QUEUED\":3,\"NOTIFIED\":0,\"UPGRADING\":0,"
 	    "\"SUCCEEDED\":2,\"FAILED\":1,\"RETRY_WAIT\":0,\"CANCELED\":0,"
 	    "\"total\":6},\"counts\":{"

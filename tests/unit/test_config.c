@@ -560,6 +560,7 @@ static const char full_conf[] =
     "tls_cert \"/etc/otagw/server cert.pem\"\n"
     "tls_key /etc/otagw/server.key\n"
     "device_ca /etc/otagw/devices.pem\n"
+    "ddi_tenant fleet-7\n"
     "tls_session_cache 20000\n"
     "tls_session_timeout 6h\n"
     "tls_ticket_key_rotate 1d\n"
