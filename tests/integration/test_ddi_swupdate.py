@@ -487,9 +487,17 @@ def case_failure(c):
     c.wait_state(("FAILED",), 40, "FAILED")
     row = c.row()
     checks.eq(row.get("reason"), "device:-1", c.dev + ": reason")
-    checks.check("HASH mismatch" in (row.get("desc") or ""),
-                 "%s: SWUpdate's details in the desc (%r)" % (
-                     c.dev, row.get("desc")))
+    # SWUpdate 2022.12 closes the action with the error lines its status
+    # callback collected by then: "ERROR : HASH mismatch : ..." first, or,
+    # when that line came too late (it varies from run to run), only its
+    # closing "No suitable .swu image found"
+    desc = row.get("desc") or ""
+    checks.check("HASH mismatch" in c.sw.text(),
+                 c.dev + ": swupdate refused the image for its hash")
+    checks.check(desc.startswith("ERROR : HASH mismatch : ") or
+                 desc == "No suitable .swu image found",
+                 "%s: SWUpdate's failure details in the desc (%r)" % (
+                     c.dev, desc))
     links = c.links()
     checks.check(links is not None and "deploymentBase" not in links,
                  "%s: no deploymentBase once FAILED (%r)" % (c.dev, links))
@@ -535,14 +543,16 @@ def main():
         for px in (proxy, slow):
             if px:
                 px.close()
-        if not ok:
+        if ok:
+            shutil.rmtree(w, ignore_errors=True)
+        else:
             for x in cases:
                 sys.stderr.write("--- %s swupdate log (last run) ---\n%s\n"
                                  % (x.dev, x.sw.text()[-3000:]))
             sys.stderr.write("--- otagw DDI lines ---\n%s\n" % "\n".join(
                 ln for ln in gwp.log().splitlines()
                 if "/controller/v1/" in ln)[-6000:])
-        shutil.rmtree(w, ignore_errors=True)
+            sys.stderr.write("kept for a look: %s\n" % w)
     checks.done()
 
 
