@@ -119,7 +119,8 @@ test_feedback_bad(void)
 		    "{\"finished\":\"none\"},\"details\":\"x\"}}",
 		"{\"status\":{\"execution\":\"closed\",\"result\":"
 		    "{\"finished\":\"none\"},\"details\":[1]}}",
-		"{\"status\":{\"execution\":\"closed\",\"execution\":\"closed\","
+		"{\"status\":{\"execution\":\"closed\","
+		    "\"execution\":\"closed\","
 		    "\"result\":{\"finished\":\"none\"}}}",
 		"{\"status\":{\"execution\":\"closed\",\"result\":"
 		    "{\"finished\":\"none\"}}} x",
