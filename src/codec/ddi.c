@@ -98,7 +98,7 @@ ddi_append(char *dst, size_t size, long *chars, const char *s)
 		    strnlen(s, n) < n)
 			return -1;
 		/* control characters would only garble a log line */
-		dst[len] = c < 0x20 ? ' ' : (char)c;
+		dst[len] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
 		memcpy(dst + len + 1, s + 1, n - 1);
 		len += n;
 		s += n;
