@@ -38,6 +38,9 @@ feedback(const uint8_t *data, size_t size)
 	    fb.finished <= DDI_FIN_NONE);
 	FUZZ_ASSERT(!fb.has_progress || (fb.cnt >= 0 && fb.of >= 0));
 	FUZZ_ASSERT(valid_progress_desc(fb.details));
+	/* the upstream's copy: an array, or nothing */
+	FUZZ_ASSERT(fb.all[0] == '\0' || (fb.all[0] == '[' &&
+	    fb.all[strlen(fb.all) - 1] == ']'));
 }
 
 static void

@@ -47,12 +47,15 @@ test_feedback_clients(void)
 	T_EQ_INT(f.has_progress, 0);
 	T_EQ_STR(f.details, "ERROR : HASH mismatch | No suitable .swu image "
 	    "found");
+	T_EQ_STR(f.all, "[\"ERROR : HASH mismatch\",\"\",\"No suitable .swu "
+	    "image found\"]");
 
 	/* every execution hawkBit knows; no details at all */
 	T_EQ_INT(fb("{\"status\":{\"result\":{\"finished\":\"success\"},"
 	    "\"execution\":\"downloaded\"}}", &f), 0);
 	T_EQ_INT(f.execution, DDI_EXEC_DOWNLOADED);
 	T_EQ_STR(f.details, "");
+	T_EQ_STR(f.all, "");
 	T_EQ_INT(fb("{\"status\":{\"result\":{\"finished\":\"none\"},"
 	    "\"execution\":\"rejected\",\"details\":null}}", &f), 0);
 	T_EQ_INT(f.execution, DDI_EXEC_REJECTED);
@@ -63,7 +66,7 @@ static void
 test_feedback_details(void)
 {
 	struct ddi_feedback f;
-	char	 body[2048], *p;
+	char	 body[16384], *p;
 	int	 i;
 
 	p = body + sprintf(body, "{\"status\":{\"result\":{\"finished\":"
@@ -77,6 +80,20 @@ test_feedback_details(void)
 	T_EQ_INT(fb(body, &f), 0);
 	T_EQ_INT((int)strlen(f.details), 300 + 3 + 8 + 3 + 14);
 	T_CHECK(strncmp(f.details + 300, " | tab here | ", 14) == 0);
+	/* upstream, every detail as it came: the tab escaped, not replaced */
+	T_EQ_INT((int)strlen(f.all), 2 + 302 + 1 + 11 + 1 + 302);
+	T_CHECK(strstr(f.all, "\"tab\\there\"") != NULL);
+
+	/* more than fits upstream: the first ones, still an array */
+	p = body + sprintf(body, "{\"status\":{\"result\":{\"finished\":"
+	    "\"none\"},\"execution\":\"proceeding\",\"details\":[");
+	for (i = 0; i < 40; i++)
+		p += sprintf(p, "%s\"%0300d\"", i ? "," : "", i);
+	sprintf(p, "]}}");
+	T_EQ_INT(codec_ddi_feedback_decode(body, strlen(body), &f,
+	    (char[80]){0}, 80), 0);
+	T_EQ_INT((int)strlen(f.all), 2 + 27 * 302 + 26);	/* 27 fit */
+	T_EQ_INT(f.all[strlen(f.all) - 1], ']');
 
 	p = body + sprintf(body, "{\"status\":{\"result\":{\"finished\":"
 	    "\"none\"},\"execution\":\"proceeding\",\"details\":[\"ab");
