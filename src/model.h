@@ -348,6 +348,8 @@ struct event {
 	int	has_step;
 	int	step;
 	const char *desc;		/* or NULL */
+	/* progress of a hawkBit device: all its details, a JSON array */
+	const char *details;		/* or NULL */
 	const char *version;		/* or NULL */
 	int	downgrade;		/* the row's job allows a downgrade */
 	/* inform: every module's version */

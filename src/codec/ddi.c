@@ -98,7 +98,7 @@ ddi_append(char *dst, size_t size, long *chars, const char *s)
 		    strnlen(s, n) < n)
 			return -1;
 		/* control characters would only garble a log line */
-		dst[len] = c < 0x20 ? ' ' : (char)c;
+		dst[len] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
 		memcpy(dst + len + 1, s + 1, n - 1);
 		len += n;
 		s += n;
@@ -106,6 +106,44 @@ ddi_append(char *dst, size_t size, long *chars, const char *s)
 	}
 	dst[len] = '\0';
 	return 0;
+}
+
+/*
+ * The details d (an array of strings) as a JSON array in all (size
+ * bytes): as many as fit, each escaped once, so the cost stays linear.
+ */
+static void
+ddi_details_all(const cJSON *d, char *all, size_t size)
+{
+	const cJSON *it;
+	cJSON	*s;
+	char	*text;
+	size_t	 len = 1, n;
+
+	all[0] = '\0';
+	if (size < 3 || d->child == NULL)
+		return;
+	all[0] = '[';
+	cJSON_ArrayForEach(it, d) {
+		if ((s = cJSON_CreateString(it->valuestring)) == NULL)
+			break;
+		text = cJSON_PrintUnformatted(s);
+		cJSON_Delete(s);
+		if (text == NULL)
+			break;
+		n = strlen(text);
+		if (len + n + 3 > size) {
+			free(text);
+			break;
+		}
+		if (len > 1)
+			all[len++] = ',';
+		memcpy(all + len, text, n);
+		len += n;
+		free(text);
+	}
+	all[len++] = ']';
+	all[len] = '\0';
 }
 
 /* "details": strings, joined into fb->details. */
@@ -135,6 +173,7 @@ ddi_details(const cJSON *status, struct ddi_feedback *fb, char *err,
 			full = 1;
 		first = 0;
 	}
+	ddi_details_all(d, fb->all, sizeof(fb->all));
 	return 0;
 }
 

@@ -35,6 +35,8 @@ enum ddi_finished {
 	DDI_FIN_NONE,
 };
 
+#define DDI_DETAILS_MAX	8192
+
 /*
  * A feedback body: {"time":..,"status":{"execution":..,"result":
  * {"finished":..,"progress":{"cnt":N,"of":N}},"code":N,"details":[..]}}.
@@ -48,6 +50,12 @@ struct ddi_feedback {
 	int	 has_progress;
 	long long cnt, of;
 	char	 details[OTA_UTF8_SIZE(OTA_PDESC_MAX)];
+	/*
+	 * All the details as a JSON array of strings, for the upstream
+	 * (control characters as they came, escaped): the lines that fit in
+	 * DDI_DETAILS_MAX bytes, "" when there are none.
+	 */
+	char	 all[DDI_DETAILS_MAX];
 };
 int	 codec_ddi_feedback_decode(const void *buf, size_t len,
 	    struct ddi_feedback *, char *err, size_t errlen);

@@ -312,6 +312,8 @@ codec_event_encode(const struct event *ev, size_t *len)
 		json_put_num(root, "step", ev->step, &oom);
 	if (ev->desc != NULL)
 		json_put_str(root, "desc", ev->desc, &oom);
+	if (ev->details != NULL)
+		json_put_item(root, "details", cJSON_Parse(ev->details), &oom);
 	if (ev->version != NULL)
 		json_put_str(root, "version", ev->version, &oom);
 	if (ev->downgrade)

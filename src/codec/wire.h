@@ -40,6 +40,11 @@ struct progress_body {
 	int	has_version;
 	char	version[OTA_ID_MAX + 1];
 	char	module[OTA_ID_MAX + 1];	/* optional; "" if absent */
+	/*
+	 * Not from the body: a hawkBit device's feedback details, a JSON
+	 * array of strings relayed upstream as they are (core/ddi.c); NULL.
+	 */
+	const char *details;
 };
 int	 codec_progress_decode(const void *buf, size_t len,
 	    struct progress_body *, char *err, size_t errlen);

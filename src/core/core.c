@@ -1469,7 +1469,7 @@ core_progress_decoded(struct core *c, const struct core_req *req,
 	if (vchanged && (rc = events_inform(txn, &dev, now)) != 0)
 		goto fail;
 	if ((rc = events_progress(txn, &job, &jd, body.step,
-	    body.has_desc ? body.desc : NULL,
+	    body.has_desc ? body.desc : NULL, body.details,
 	    body.has_version ? body.version : NULL, now)) != 0)
 		goto fail;
 	if ((rc = events_state_change(txn, &job, &jd, &ch, now)) != 0)

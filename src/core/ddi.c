@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
 #include "log.h"
+#include "store/image.h"
 #include "store/store.h"
 
 /* History entries looked at for an action, newest first. */
@@ -229,6 +230,41 @@ core_ddi_base(struct core *c, const struct core_req *req,
 	return CORE_OK;
 }
 
+/*
+ * Firmware stored before otagw kept a SHA-1 gets it the first time a
+ * hawkBit client is offered it: computed from the image, stored once.
+ */
+static void
+ddi_sha1_backfill(struct core *c, struct firmware_rec *fw)
+{
+	const struct store_image *img;
+	struct store_txn *txn;
+	struct firmware_rec cur;
+	int	 rc;
+
+	if (fw->has_sha1 || store_image_open(core_store(c), fw->id, &img) != 0)
+		return;
+	crypto_sha1(img->data, (size_t)img->size, fw->sha1);
+	store_image_unref(img);
+	fw->has_sha1 = 1;
+	if (store_txn_begin(core_store(c), 0, &txn) != 0)
+		return;
+	rc = store_firmware_get(txn, fw->id, &cur);
+	if (rc == 0 && !cur.has_sha1 && memcmp(cur.sha256, fw->sha256,
+	    sizeof(cur.sha256)) == 0) {
+		memcpy(cur.sha1, fw->sha1, sizeof(cur.sha1));
+		cur.has_sha1 = 1;
+		if (store_firmware_put(txn, &cur) == 0) {
+			/* the commit ends txn, whatever it returns */
+			if (store_txn_commit(txn) == 0)
+				log_info("firmware %s: SHA-1 recorded for "
+				    "hawkBit clients", fw->id);
+			return;
+		}
+	}
+	store_txn_abort(txn);
+}
+
 int
 core_ddi_deployment(struct core *c, const struct core_req *req,
     uint32_t action, struct core_ddi_deploy *out)
@@ -254,6 +290,8 @@ core_ddi_deployment(struct core *c, const struct core_req *req,
 			    CORE_DDI_ERROR;
 	}
 	store_txn_abort(txn);
+	if (f.what == CORE_DDI_ACTIVE || f.what == CORE_DDI_CLOSED)
+		ddi_sha1_backfill(c, &out->fw);
 	return f.what;
 }
 
@@ -268,6 +306,7 @@ ddi_progress_of(const struct ddi_found *f, const struct job_rec *job,
 	snprintf(p->job, sizeof(p->job), "%s", f->job);
 	p->has_desc = fb->details[0] != '\0';
 	snprintf(p->desc, sizeof(p->desc), "%s", fb->details);
+	p->details = fb->all[0] != '\0' ? fb->all : NULL;
 	if (fb->execution == DDI_EXEC_CLOSED &&
 	    fb->finished != DDI_FIN_FAILURE) {
 		p->step = 100;
@@ -337,14 +376,16 @@ ddi_cancel_ack(struct core *c, const struct ddi_found *f,
 	rc = store_jobdev_get(txn, f->job, f->device, &jd);
 	if (rc == 0 && jd.state == JD_CANCELED && !jd.cancel_acked) {
 		jd.cancel_acked = 1;
-		if ((rc = store_jobdev_put(txn, &jd)) == 0 &&
-		    (rc = store_txn_commit(txn)) == 0)
+		if ((rc = store_jobdev_put(txn, &jd)) == 0) {
+			rc = store_txn_commit(txn);	/* ends txn */
+			txn = NULL;
+		}
+		if (rc == 0)
 			log_info("ddi: %s acknowledged the cancel of job %s "
 			    "(%s%s%s)", f->device, f->job,
 			    fb->finished == DDI_FIN_FAILURE ? "failure" :
 			    "success", fb->details[0] ? ": " : "",
 			    fb->details);
-		txn = rc == 0 ? NULL : txn;
 	}
 	store_txn_abort(txn);
 	return rc;

@@ -739,6 +739,18 @@ pb_check(const struct pbuf *b, struct ops_err *err)
 	return OPS_OK;
 }
 
+/* GET of the path in pb, answered 200: r holds the body. */
+static int
+api_get(struct api *a, const struct pbuf *pb, struct aresp *r,
+    struct ops_err *err)
+{
+	int	 rc;
+
+	if ((rc = pb_check(pb, err)) != OPS_OK)
+		return rc;
+	return api_call(a, "GET", pb->s, NULL, NULL, 0, 200, 0, r, err);
+}
+
 /*
  * Devices.
  */
@@ -837,9 +849,7 @@ api_device_show(struct api *a, const char *id, struct device_rec *out,
 	int	 rc;
 
 	pb_init(&pb, "devices", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	if (codec_device_view_decode(r.body, r.len, out, msg,
 	    sizeof(msg)) != 0)
@@ -857,9 +867,7 @@ api_device_attrs(struct api *a, const char *id, char *buf, size_t size,
 	int	 rc;
 
 	pb_init(&pb, "devices", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	if (codec_device_attrs_get(r.body, r.len, buf, size) != 0)
 		return bad_answer(&r, err, "a device's attributes");
@@ -1019,9 +1027,7 @@ api_product_versions(struct api *a, const char *product, const char *module,
 	pb_init(&pb, "products", product, "versions");
 	if (module != NULL && *module != '\0')
 		pb_param(&pb, "module", module);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	if (codec_versions_decode(r.body, r.len, &cv, msg, sizeof(msg)) != 0)
 		return bad_answer(&r, err, "a version distribution");
@@ -1288,9 +1294,7 @@ api_firmware_show(struct api *a, const char *id, struct ops_fw_item *it,
 	int	 rc;
 
 	pb_init(&pb, "firmware", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	if (codec_firmware_view_decode(r.body, r.len, &it->fw, &it->devices,
 	    msg, sizeof(msg)) != 0)
@@ -1504,9 +1508,7 @@ api_job_show(struct api *a, const char *id, struct ops_job_item *it,
 	int	 rc;
 
 	pb_init(&pb, "jobs", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	return job_answer(&r, it, NULL, err);
 }
@@ -1816,9 +1818,7 @@ api_patch_list(struct api *a, const char *firmware, struct delta_rec **items,
 	*n = 0;
 	pb_init(&pb, "patches", NULL, NULL);
 	pb_param(&pb, "firmware", firmware);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	if (codec_delta_list_decode(r.body, r.len, patch_acc_cb, &acc, msg,
 	    sizeof(msg)) != 0) {
@@ -1840,9 +1840,7 @@ api_patch_show(struct api *a, const char *id, struct delta_rec *out,
 	int	 rc;
 
 	pb_init(&pb, "patches", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "GET", pb.s, NULL, NULL, 0, 200, 0, &r,
-	    err)) != OPS_OK)
+	if ((rc = api_get(a, &pb, &r, err)) != OPS_OK)
 		return rc;
 	return patch_answer(&r, out, err);
 }

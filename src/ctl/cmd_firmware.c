@@ -447,6 +447,12 @@ fw_print(const struct ops_fw_item *it)
 	ctl_kv("size", "%llu", (unsigned long long)it->fw.size);
 	ctl_kv("md5", "%s", md5);
 	ctl_kv("sha256", "%s", sha);
+	if (it->fw.has_sha1) {
+		hex_encode(it->fw.sha1, sizeof(it->fw.sha1), sha);
+		ctl_kv("sha1", "%s", sha);
+	}
+	ctl_kv("file name", "%s", it->fw.filename[0] != '\0' ?
+	    it->fw.filename : "none");
 	ctl_kv("created", "%s", created);
 	ctl_kv("seq", "%lu", (unsigned long)it->fw.seq);
 	if (it->fw.author_sig_len > 0 &&

@@ -142,7 +142,7 @@ events_state_change(struct store_txn *txn, const struct job_rec *job,
 int
 events_progress(struct store_txn *txn, const struct job_rec *job,
     const struct jobdev_rec *jd, int step, const char *desc,
-    const char *version, int64_t now)
+    const char *details, const char *version, int64_t now)
 {
 	struct event ev;
 
@@ -151,6 +151,7 @@ events_progress(struct store_txn *txn, const struct job_rec *job,
 	ev.has_step = 1;
 	ev.step = step;
 	ev.desc = desc;
+	ev.details = details;
 	ev.version = version;
 	return events_put(txn, &ev);
 }

@@ -35,10 +35,13 @@ int	 events_inform(struct store_txn *, const struct device_rec *,
  */
 int	 events_state_change(struct store_txn *, const struct job_rec *,
 	    const struct jobdev_rec *, const struct jobs_change *, int64_t now);
-/* A progress report; desc and version may be NULL. */
+/*
+ * A progress report; desc, details (a JSON array of strings: a hawkBit
+ * device's details) and version may be NULL.
+ */
 int	 events_progress(struct store_txn *, const struct job_rec *,
 	    const struct jobdev_rec *, int step, const char *desc,
-	    const char *version, int64_t now);
+	    const char *details, const char *version, int64_t now);
 /*
  * Bytes of firmware fwid the gateway delivered to device (job: the open
  * job it is for, or NULL).

@@ -21,6 +21,8 @@ request by request with curl, over HTTP/2 and HTTP/1.1.
   details as its desc; its retry is a new action id;
 - a canceled row is linked as cancelAction until the device's feedback
   on it, which stops the link; feedback on the canceled deployment 410;
+- every detail a device sends reaches the upstream, in the progress
+  event's "details" (the desc keeps 128 characters of them);
 - configData: merge, remove and bad attributes (400), shown by otactl
   device show; wrong methods 405 with Allow, unknown resources 404;
   Accept: application/json answers application/json, else hal+json.
@@ -34,19 +36,44 @@ import sys
 import tempfile
 
 from otagw_harness import (Checks, Pki, curl_request, https_gateway,
-                           otactl_json)
+                           otactl_json, wait_for)
+from upstream import NGHTTPX, TOKEN, Backend, Proxy, make_cert, upstream_conf
 
 checks = Checks()
 DEV = "swu-1"
 SECRET = "s3cret-swu-1"
 
 
+def upstream_events(be):
+    with be.lock:
+        return [e for _, batch in be.posts for e in batch]
+
+
 def main():
+    if NGHTTPX is None:
+        print("SKIP: nghttpx (nghttp2-proxy) not installed")
+        return 77
     tmp = tempfile.mkdtemp(prefix="otagw-ddi-api-")
     pki = Pki(os.path.join(tmp, "pki"), devices=(DEV,))
-    gw = https_gateway(pki, tmp=tmp, extra={
-        "check_interval": "90s", "busy_interval": "2s",
-        "wakeup_jitter": "0", "log_level": "debug"})
+    be = Backend(b"")
+    key, crt = make_cert(tmp, "up", "localhost")
+    token_file = os.path.join(tmp, "upstream.token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    proxy = Proxy(tmp, be.port, key, crt).start()
+    try:
+        run(tmp, pki, be, proxy, crt, token_file)
+    finally:
+        proxy.stop()
+        be.close()
+    return checks.done()
+
+
+def run(tmp, pki, be, proxy, crt, token_file):
+    conf = {"check_interval": "90s", "busy_interval": "2s",
+            "wakeup_jitter": "0", "log_level": "debug"}
+    conf.update(upstream_conf(proxy, crt, token_file))
+    gw = https_gateway(pki, tmp=tmp, extra=conf)
     image = os.urandom(200000)
     img_path = os.path.join(tmp, "lamp-1.1.0.swu")
     with open(img_path, "wb") as f:
@@ -233,6 +260,16 @@ def main():
                   "proceeding 1 of 4: UPGRADING 25")
         checks.check(rw["desc"].startswith("line 0 of") and
                      len(rw["desc"]) <= 128, "desc from the details")
+
+        def relayed():
+            for e in upstream_events(be):
+                if e.get("type") == "progress" and e.get("details") == log:
+                    return e
+            return None
+        wait_for(relayed, 15, "the progress event upstream")
+        e = relayed() or {}
+        checks.eq((e.get("device"), e.get("job"), e.get("step")),
+                  (DEV, job, 25), "upstream: all 48 details, the step")
         checks.check("deploymentBase" in body(ddi())["_links"],
                      "still linked while UPGRADING")
         r = feedback(action, "closed", "success", details=["Update "
@@ -263,6 +300,15 @@ def main():
                   "closed/failure: FAILED device:-1")
         checks.eq(rw["desc"], "ERROR : HASH mismatch : aa <--> bb | No "
                   "suitable .swu image found", "the details kept")
+        wait_for(lambda: any(e.get("type") == "state" and
+                             e.get("state") == "FAILED" and
+                             e.get("job") == job2
+                             for e in upstream_events(be)), 15,
+                 "the FAILED state upstream")
+        checks.check(any(e.get("details") == [
+            "ERROR : HASH mismatch : aa <--> bb",
+            "No suitable .swu image found"] and e.get("step") == -1
+            for e in upstream_events(be)), "upstream: the failure's details")
         checks.check("deploymentBase" not in body(ddi())["_links"],
                      "no link once the row failed")
         checks.eq(feedback(a2, "proceeding", "none").status, 410,
@@ -311,7 +357,6 @@ def main():
         checks.check("https: ddi h1 POST" in gw.log(),
                      "DDI requests are logged at debug level")
         checks.check(SECRET not in gw.log(), "the token is never logged")
-    checks.done()
 
 
 if __name__ == "__main__":
