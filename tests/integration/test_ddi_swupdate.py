@@ -21,11 +21,14 @@ with its own image and target file, run at the same time:
   the row while it is UPGRADING: SWUpdate stops, posts cancelAction feedback
   once, the row is CANCELED and the base no longer offers cancelAction.
 - d: an image whose sw-description names the wrong SHA-256: the row is
-  FAILED with reason device:-1 and SWUpdate's "HASH mismatch" in its
-  desc, and the base offers no deployment any more.
+  FAILED with reason device:-1 and SWUpdate's failure details in its
+  desc (its "HASH mismatch" line, or only "No suitable .swu image
+  found": that varies from run to run), the "HASH mismatch" line
+  reaches a recording upstream in a progress event's details, and the
+  base offers no deployment any more.
 
-Skipped (77) when swupdate, cpio, openssl or curl is missing.  Every
-swupdate process is stopped in a finally block.
+Skipped (77) when swupdate, cpio, openssl, curl or nghttpx is missing.
+Every swupdate process is stopped in a finally block.
 """
 
 import hashlib
@@ -45,6 +48,7 @@ import time
 
 from otagw_harness import (Checks, Pki, curl_request, https_gateway,
                            otactl_items, otactl_json, wait_for)
+from upstream import NGHTTPX, TOKEN, Backend, Proxy, make_cert, upstream_conf
 
 SWUPDATE = "/usr/bin/swupdate"
 TENANT = "DEFAULT"
@@ -58,6 +62,9 @@ checks = Checks()
 
 if not os.access(SWUPDATE, os.X_OK):
     print("%s not installed: skipping" % SWUPDATE)
+    sys.exit(77)
+if NGHTTPX is None:
+    print("nghttpx (nghttp2-proxy) not installed: skipping")
     sys.exit(77)
 for tool in ("cpio", "openssl", "curl"):
     if shutil.which(tool) is None:
@@ -536,7 +543,7 @@ def case_cancel(c, slow):
                  "installed")
 
 
-def case_failure(c):
+def case_failure(c, be):
     """d: a wrong sha256 in sw-description."""
     checks.check(watched(c, lambda: c.state() == "FAILED", "FAILED"),
                  "%s: FAILED (row %r)" % (c.dev, c.row()))
@@ -557,15 +564,41 @@ def case_failure(c):
     checks.check(links is not None and "deploymentBase" not in links,
                  "%s: no deploymentBase once FAILED (%r)" % (c.dev, links))
 
+    # upstream: SWUpdate's error line in some progress event's details,
+    # from its log feedback or from the failure, whichever carried it
+    def hash_line():
+        with be.lock:
+            evs = [e for _, batch in be.posts for e in (batch or [])]
+        return [e for e in evs if e.get("device") == c.dev and
+                any("HASH mismatch" in str(x) for x in
+                    e.get("details") or [])]
+    try:
+        wait_for(hash_line, 15, "HASH mismatch upstream", interval=0.2)
+        checks.check(True, c.dev + ": SWUpdate's HASH mismatch line "
+                     "reached the upstream in an event's details")
+    except TimeoutError:
+        with be.lock:
+            evs = [e for _, batch in be.posts for e in (batch or [])
+                   if e.get("device") == c.dev]
+        checks.check(False, ("%s: SWUpdate's HASH mismatch line upstream "
+                             "(events %r)" % (c.dev, evs))[:3000])
+
 
 def main():
     w = tempfile.mkdtemp(prefix="otagw-ddi-")
     pki = Pki(os.path.join(w, "pki"))
     signer = make_signer(w)
     os.makedirs(os.path.join(w, "gw"))
-    gwp = https_gateway(pki, extra={
-        "ddi_tenant": TENANT, "check_interval": "1s",
-        "busy_interval": "1s"}, tmp=os.path.join(w, "gw"))
+    be = Backend(b"")
+    key, crt = make_cert(w, "up", "localhost")
+    token_file = os.path.join(w, "upstream.token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    up = Proxy(w, be.port, key, crt).start()
+    conf = {"ddi_tenant": TENANT, "check_interval": "1s",
+            "busy_interval": "1s"}
+    conf.update(upstream_conf(up, crt, token_file))
+    gwp = https_gateway(pki, extra=conf, tmp=os.path.join(w, "gw"))
     cases = []
     proxies = []
     ok = False
@@ -597,7 +630,7 @@ def main():
             resume = threading.Thread(target=resume_thread)
             resume.start()
             case_cancel(c, slow)
-            case_failure(d)
+            case_failure(d, be)
             case_success(a)
             resume.join()
             sys.stderr.write("swupdate cases took %.1f s, %d stalled "
@@ -613,6 +646,8 @@ def main():
             x.sw.stop()
         for px in proxies:
             px.close()
+        up.stop()
+        be.close()
         if ok:
             shutil.rmtree(w, ignore_errors=True)
         else:
