@@ -247,7 +247,8 @@ struct jobdev_rec {
 	int	delta_fail;
 	/*
 	 * CANCELED rows: the device acknowledged the cancel of the action
-	 * it had been offered (hawkBit's cancelAction feedback).
+	 * it had been offered (hawkBit's cancelAction feedback), or there
+	 * was none to acknowledge (the row was not NOTIFIED or UPGRADING).
 	 */
 	int	cancel_acked;
 	int64_t	created;

@@ -295,10 +295,12 @@ ddi_config_read(const cJSON *root, const char **mode, const cJSON **data,
 	if ((*data = ddi_object(root, "data", 1, err, errlen)) == NULL)
 		return -1;
 	cJSON_ArrayForEach(it, *data) {
-		if (!ddi_attr_ok(it))
-			return json_fail(err, errlen, "attributes are strings: "
-			    "keys of 1-%d, values of at most %d characters",
+		if (!ddi_attr_ok(it)) {
+			json_fail(err, errlen, "attributes are strings: keys "
+			    "of 1-%d, values of at most %d characters",
 			    DDI_ATTR_KEY_MAX, DDI_ATTR_VALUE_MAX);
+			return -2;
+		}
 		n++;
 	}
 	if (n == 0)
@@ -319,8 +321,9 @@ codec_ddi_config_apply(const void *buf, size_t len, const char *old,
 	*outlen = 0;
 	if ((root = json_parse(buf, len, err, errlen)) == NULL)
 		return -1;
-	if (ddi_config_read(root, &mode, &data, err, errlen) != 0)
+	if ((rc = ddi_config_read(root, &mode, &data, err, errlen)) != 0)
 		goto done;
+	rc = -1;
 	attrs = old != NULL && old[0] != '\0' ? cJSON_Parse(old) :
 	    cJSON_CreateObject();
 	if (attrs == NULL || !cJSON_IsObject(attrs) ||
@@ -331,6 +334,7 @@ codec_ddi_config_apply(const void *buf, size_t len, const char *old,
 	if (cJSON_GetArraySize(attrs) > DDI_ATTRS_MAX) {
 		json_fail(err, errlen, "more than %d attributes",
 		    DDI_ATTRS_MAX);
+		rc = -2;
 		goto done;
 	}
 	rc = 0;
@@ -467,7 +471,9 @@ codec_ddi_deployment_encode(const struct ddi_deploy_out *d, size_t *len)
 	json_put_str(c, "part", d->fw->module, &oom);
 	json_put_str(c, "version", d->fw->version, &oom);
 	json_put_str(c, "name", d->fw->name, &oom);
-	json_put_item(c, "artifacts", arts, &oom);
+	json_put_item(c, "artifacts", arts, &oom);	/* frees on failure */
+	if (oom)
+		return json_finish(root, 1, len);
 	ddi_artifact(arts, d, &oom);
 	return json_finish(root, oom, len);
 }

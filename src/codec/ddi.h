@@ -65,7 +65,8 @@ int	 codec_ddi_feedback_decode(const void *buf, size_t len,
  * applied to the attributes held (old: a JSON object as this function
  * writes it, or NULL): *out gets the new attributes (malloc'd JSON, or
  * NULL when none are left).  Keys and values are strings of 1-128 and
- * 0-128 characters, at most DDI_ATTRS_MAX of them.  0, or -1 with err.
+ * 0-128 characters, at most DDI_ATTRS_MAX of them.  0; -1 with err for a
+ * body that is not such JSON; -2 with err for attributes out of bounds.
  */
 #define DDI_ATTRS_MAX	100
 int	 codec_ddi_config_apply(const void *buf, size_t len, const char *old,

@@ -1036,6 +1036,7 @@ check_run(struct check_run *r)
 			    &ch) == 1)
 				r->notice = (int)i;
 			if (r->notice == (int)i && ch.to != ch.from &&
+			    !r->req->no_delta &&
 			    (rc = check_patch(r, row)) != 0)
 				goto out;
 			row->changed |= ch.changed;

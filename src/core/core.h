@@ -87,6 +87,11 @@ struct core_req {
 	 * configured.  NULL: made from the listen address.
 	 */
 	const char *origin;
+	/*
+	 * Checks: the device takes the full image only (hawkBit clients:
+	 * a deployment has one artifact), so no patch is offered.
+	 */
+	int	 no_delta;
 };
 
 struct core_resp {

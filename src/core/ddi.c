@@ -81,6 +81,19 @@ ddi_history_cb(const struct history_rec *h, void *arg)
 
 	if (++f->scanned > DDI_HISTORY_SCAN)
 		return 1;
+	if (f->what == CORE_DDI_CANCELED) {
+		/*
+		 * A cancel of this attempt: an earlier end of the same
+		 * attempt (it failed, and the row was canceled while it
+		 * waited for a retry) means it was over before the cancel.
+		 */
+		if (h->notified == f->jd.notified && strcmp(h->job,
+		    f->job) == 0) {
+			f->what = CORE_DDI_CLOSED;
+			return 1;
+		}
+		return 0;
+	}
 	if (h->notified == 0 ||
 	    ddi_action_id(h->job, f->device, h->notified) != f->action)
 		return 0;
@@ -88,10 +101,12 @@ ddi_history_cb(const struct history_rec *h, void *arg)
 	snprintf(f->firmware, sizeof(f->firmware), "%s", h->firmware);
 	f->what = CORE_DDI_CLOSED;
 	rc = store_jobdev_get(f->txn, h->job, f->device, &f->jd);
-	if (rc == 0 && f->jd.state == JD_CANCELED &&
-	    f->jd.notified == h->notified)
+	if (rc == 0 && h->state == JD_CANCELED && f->jd.state == JD_CANCELED &&
+	    f->jd.notified == h->notified) {
 		f->what = CORE_DDI_CANCELED;
-	else if (rc != 0 && rc != STORE_ENOTFOUND)
+		return 0;	/* unless the attempt had ended before */
+	}
+	if (rc != 0 && rc != STORE_ENOTFOUND)
 		f->rc = rc;
 	return 1;
 }
@@ -169,18 +184,27 @@ ddi_cancel_cb(const struct history_rec *h, void *arg)
 	return 1;
 }
 
-/* What the base links to, in a read transaction. */
+/*
+ * What the base links to, in a read transaction: the row the check
+ * notified (job, "" for none) when it is one, else the device's first
+ * action under way.
+ */
 static int
-ddi_base_links(struct core *c, const char *device, struct core_ddi_base *b)
+ddi_base_links(struct core *c, const char *device, const char *job,
+    struct core_ddi_base *b)
 {
 	struct ddi_cancel_scan s;
 	struct store_txn *txn;
+	struct jobdev_rec jd;
 	char	 attrs[2];
-	int	 rc;
+	int	 rc = 0;
 
 	if ((rc = store_txn_begin(core_store(c), 1, &txn)) != 0)
 		return rc;
-	rc = store_device_open_jobs(txn, device, ddi_active_cb, b);
+	if (job[0] != '\0' && store_jobdev_get(txn, job, device, &jd) == 0)
+		ddi_active_cb(&jd, b);
+	if (b->link == DDI_LINK_NONE)
+		rc = store_device_open_jobs(txn, device, ddi_active_cb, b);
 	if ((rc == 0 || rc == STORE_ESTOP) && b->link == DDI_LINK_NONE) {
 		memset(&s, 0, sizeof(s));
 		s.txn = txn;
@@ -193,10 +217,12 @@ ddi_base_links(struct core *c, const char *device, struct core_ddi_base *b)
 	if (rc == STORE_ESTOP)
 		rc = 0;
 	if (rc == 0) {
-		rc = store_attrs_get(txn, device, attrs, sizeof(attrs));
-		/* too long for attrs: there are some */
-		b->config = rc == STORE_ENOTFOUND;
-		rc = rc == STORE_EINVAL || rc == STORE_ENOTFOUND ? 0 : rc;
+		/*
+		 * Too long for attrs (STORE_EINVAL): there are some.  Any
+		 * other failure leaves the link out and the poll answered.
+		 */
+		b->config = store_attrs_get(txn, device, attrs,
+		    sizeof(attrs)) == STORE_ENOTFOUND;
 	}
 	store_txn_abort(txn);
 	return rc;
@@ -208,6 +234,7 @@ core_ddi_base(struct core *c, const struct core_req *req,
 {
 	struct check_body body;
 	struct core_resp resp;
+	char	 job[OTA_ID_MAX + 1];
 	int	 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -216,13 +243,13 @@ core_ddi_base(struct core *c, const struct core_req *req,
 	    strcmp(req->peer, req->device) != 0)
 		return CORE_FORBIDDEN;
 	/* a poll is a check without a version report */
-	core_check_decoded(c, req, &body, &resp, NULL, 0);
+	core_check_decoded(c, req, &body, &resp, job, sizeof(job));
 	rc = resp.status;
 	out->sleep_s = resp.retry_after;
 	core_resp_cleanup(&resp);
 	if (rc < 0)
 		return rc;
-	if ((rc = ddi_base_links(c, req->device, out)) != 0) {
+	if ((rc = ddi_base_links(c, req->device, job, out)) != 0) {
 		log_warnx("ddi: %s: %s", req->device, store_strerror(rc));
 		return rc == STORE_EFULL || rc == STORE_EBUSY ?
 		    CORE_UNAVAILABLE : CORE_INTERNAL;
@@ -380,9 +407,16 @@ ddi_cancel_ack(struct core *c, const struct ddi_found *f,
 			rc = store_txn_commit(txn);	/* ends txn */
 			txn = NULL;
 		}
+		/*
+		 * A cancel is final in otagw (CONTRACT §3): a device that
+		 * rejects it (rauc-hawkbit-updater, once it is installing)
+		 * is told no more, and its later feedback is refused as for
+		 * a closed action.
+		 */
 		if (rc == 0)
-			log_info("ddi: %s acknowledged the cancel of job %s "
-			    "(%s%s%s)", f->device, f->job,
+			log_info("ddi: %s %s the cancel of job %s (%s%s%s)",
+			    f->device, fb->execution == DDI_EXEC_REJECTED ?
+			    "rejected" : "acknowledged", f->job,
 			    fb->finished == DDI_FIN_FAILURE ? "failure" :
 			    "success", fb->details[0] ? ": " : "",
 			    fb->details);
@@ -410,7 +444,7 @@ core_ddi_cancel(struct core *c, const struct core_req *req,
 
 int
 core_ddi_config(struct core *c, const struct core_req *req,
-    const void *body, size_t len, char *err, size_t errlen)
+    const void *body, size_t len, int *bad_attrs, char *err, size_t errlen)
 {
 	struct store_txn *txn;
 	struct device_rec dev;
@@ -428,13 +462,16 @@ core_ddi_config(struct core *c, const struct core_req *req,
 	rc = store_attrs_get(txn, req->peer, old, STORE_ATTRS_MAX + 1);
 	if (rc != 0 && rc != STORE_ENOTFOUND)
 		goto out;
-	if (codec_ddi_config_apply(body, len, rc == 0 ? old : NULL, &attrs,
-	    &alen, err, errlen) != 0) {
+	*bad_attrs = 0;
+	if ((rc = codec_ddi_config_apply(body, len, rc == 0 ? old : NULL,
+	    &attrs, &alen, err, errlen)) != 0) {
+		*bad_attrs = rc == -2;
 		store_txn_abort(txn);
 		free(old);
 		return CORE_BAD_REQUEST;
 	}
 	if (alen > STORE_ATTRS_MAX) {
+		*bad_attrs = 1;
 		snprintf(err, errlen, "the attributes take more than %d "
 		    "bytes", STORE_ATTRS_MAX);
 		store_txn_abort(txn);

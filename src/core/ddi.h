@@ -73,9 +73,11 @@ int	 core_ddi_cancel(struct core *, const struct core_req *,
 	    uint32_t action, const struct ddi_feedback *fb);
 /*
  * PUT configData: the body applied to the device's attributes.  Returns
- * a core_status; CORE_BAD_REQUEST with err set for a bad body.
+ * a core_status; CORE_BAD_REQUEST with err set for a bad body, and
+ * *bad_attrs set when it is the attributes that are out of bounds.
  */
 int	 core_ddi_config(struct core *, const struct core_req *,
-	    const void *body, size_t len, char *err, size_t errlen);
+	    const void *body, size_t len, int *bad_attrs, char *err,
+	    size_t errlen);
 
 #endif

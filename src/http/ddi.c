@@ -81,6 +81,7 @@ struct ddi_path {
 
 /* A body being read: the request's user until on_close. */
 struct ddi_body {
+	int	 kind;		/* HTTPDEV_USER_DDI */
 	uint8_t	*buf;
 	size_t	 len;
 };
@@ -310,10 +311,8 @@ ddi_json(struct http_req *req, struct http_resp *resp, int status,
 	    strstr(accept, "hal+json") == NULL ? DDI_CTYPE_JSON :
 	    DDI_CTYPE_HAL);
 	http_resp_header(resp, "Cache-Control", "no-store");
-	if (http_resp_body_take(resp, body, len) == -1) {
-		free(body);
+	if (http_resp_body_take(resp, body, len) == -1)	/* frees body */
 		return ddi_empty(resp, 500);
-	}
 	return status;
 }
 
@@ -341,15 +340,27 @@ ddi_unknown_action(struct http_req *req, struct http_resp *resp,
 	    msg);
 }
 
-/* The controller's absolute URL, for links; 0 or -1. */
+/*
+ * The controller's absolute URL, for links: https_public_url when set,
+ * else the address the device reached (as a notice's url); 0 or -1.
+ */
 static int
 ddi_href(struct httpdev *hd, struct http_req *req, const char *device,
     char *buf, size_t size)
 {
+	const char *pub = httpdev_cfg(hd)->https_public;
 	char	 origin[DDI_HREF_MAX];
 	size_t	 n;
 
-	if (httpdev_origin(req, origin, sizeof(origin)) != 0)
+	if (pub[0] != '\0') {
+		n = strlen(pub);
+		while (n > 0 && pub[n - 1] == '/')
+			n--;
+		if (n >= sizeof(origin))
+			return -1;
+		memcpy(origin, pub, n);
+		origin[n] = '\0';
+	} else if (httpdev_origin(req, origin, sizeof(origin)) != 0)
 		return -1;
 	n = (size_t)snprintf(buf, size, "%s/%s/controller/v1/%s", origin,
 	    httpdev_cfg(hd)->ddi_tenant, device);
@@ -365,6 +376,7 @@ ddi_core_req(struct http_req *req, const struct ddi_path *p,
 	creq->peer = p->device;
 	creq->device = p->device;
 	creq->conn = http_req_conn_id(req);
+	creq->no_delta = 1;	/* one artifact: the full image */
 	if (httpdev_origin(req, origin, size) == 0)
 		creq->origin = origin;
 }
@@ -527,19 +539,19 @@ ddi_config(struct httpdev *hd, struct http_req *req, struct http_resp *resp,
 {
 	struct core_req creq;
 	char	 origin[DDI_HREF_MAX], err[160];
-	int	 cs;
+	int	 cs, bad_attrs = 0;
 
 	ddi_core_req(req, p, &creq, origin, sizeof(origin));
 	err[0] = '\0';
 	cs = core_ddi_config(httpdev_core(hd), &creq, b != NULL ? b->buf :
-	    NULL, b != NULL ? b->len : 0, err, sizeof(err));
+	    NULL, b != NULL ? b->len : 0, &bad_attrs, err, sizeof(err));
 	if (cs == CORE_OK)
 		return ddi_empty(resp, 200);
+	if (cs == CORE_BAD_REQUEST && bad_attrs)
+		return ddi_error(req, resp, 400, DDI_EXC_ATTRS, DDI_ERR_ATTRS,
+		    err);
 	if (cs == CORE_BAD_REQUEST)
-		return strncmp(err, "attributes", 10) == 0 ||
-		    strncmp(err, "more than", 9) == 0 ?
-		    ddi_error(req, resp, 400, DDI_EXC_ATTRS, DDI_ERR_ATTRS,
-		    err) : ddi_error(req, resp, 400, DDI_EXC_UNREADABLE,
+		return ddi_error(req, resp, 400, DDI_EXC_UNREADABLE,
 		    DDI_ERR_UNREADABLE, err);
 	return ddi_core_status(resp, cs);
 }
@@ -663,6 +675,7 @@ ddi_on_headers(struct httpdev *hd, struct http_req *req,
 			status = ddi_empty(resp, 500);
 			goto out;
 		}
+		b->kind = HTTPDEV_USER_DDI;
 		http_req_set_user(req, b);
 		return HTTP_STREAM;
 	}
@@ -680,15 +693,19 @@ ddi_on_body(struct httpdev *hd, struct http_req *req, const uint8_t *buf,
 	struct ddi_body *b = http_req_user(req);
 	uint8_t	*nb;
 
-	(void)hd;
+	int	 status;
+
 	if (b == NULL)
 		return -1;
-	if (len > DDI_BODY_MAX - b->len) {
-		ddi_empty(http_req_resp(req), 413);
-		return -1;
-	}
-	if ((nb = realloc(b->buf, b->len + len)) == NULL) {
-		ddi_empty(http_req_resp(req), 500);
+	if (len > DDI_BODY_MAX - b->len || (nb = realloc(b->buf, b->len +
+	    len)) == NULL) {
+		/* on_request is not called: this is the answer */
+		status = ddi_empty(http_req_resp(req), len > DDI_BODY_MAX -
+		    b->len ? 413 : 500);
+		log_debug("https: ddi %s %s -> %d (a body over %d bytes)",
+		    http_req_method(req), http_req_path(req), status,
+		    DDI_BODY_MAX);
+		httpdev_count(hd, status);
 		return -1;
 	}
 	b->buf = nb;

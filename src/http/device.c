@@ -120,6 +120,7 @@ struct httpdev;
 
 /* A long poll that waits: the request's user until on_close. */
 struct dev_poll {
+	int		 kind;		/* HTTPDEV_USER_POLL */
 	struct httpdev	*hd;
 	struct http_req	*req;
 	struct core_watch *w;		/* NULL once answered */
@@ -218,8 +219,7 @@ dev_error(struct http_resp *resp, int status, const char *code,
 	if ((body = codec_error_encode(code, message, &len)) == NULL)
 		return status;
 	http_resp_header(resp, "Content-Type", DEV_CTYPE_JSON);
-	if (http_resp_body_take(resp, body, len) == -1)
-		free(body);
+	(void)http_resp_body_take(resp, body, len);	/* frees it on error */
 	return status;
 }
 
@@ -1037,6 +1037,7 @@ dev_long_poll(struct httpdev *hd, struct http_req *req,
 		return dev_core_answer(resp, ROUTE_CHECK, &cresp);
 	}
 	core_resp_cleanup(&cresp);
+	p->kind = HTTPDEV_USER_POLL;
 	p->hd = hd;
 	p->req = req;
 	p->started = ev_now_ms();
@@ -1123,10 +1124,11 @@ dev_on_request(void *arg, struct http_req *req, struct http_resp *resp)
 	struct httpdev *hd = arg;
 	struct dev_ctx ctx;
 	char	 extra[96] = "";
+	const int *user = http_req_user(req);
 	unsigned wait = 0;
 	int	 status;
 
-	if (ddi_match(hd->cfg, http_req_path(req))) {
+	if (user != NULL && *user == HTTPDEV_USER_DDI) {
 		ddi_on_request(hd, req, resp);
 		return;
 	}
@@ -1161,14 +1163,14 @@ static void
 dev_on_close(void *arg, struct http_req *req)
 {
 	struct httpdev *hd = arg;
-	struct dev_poll *p;
+	struct dev_poll *p = http_req_user(req);
 
-	if (ddi_match(hd->cfg, http_req_path(req))) {
+	if (p == NULL)
+		return;
+	if (p->kind == HTTPDEV_USER_DDI) {
 		ddi_on_close(hd, req);
 		return;
 	}
-	if ((p = http_req_user(req)) == NULL)
-		return;
 	http_req_set_user(req, NULL);
 	if (p->w != NULL) {
 		core_watch_del(hd->core, p->w);

@@ -20,6 +20,16 @@ struct http_resp;
 struct httpdev;
 struct store_image;
 
+/*
+ * What hangs on a request (http_req_set_user) begins with one of these,
+ * so that on_request and on_close know whose it is whatever the path
+ * means by then (SIGHUP may change ddi_tenant while a body arrives).
+ */
+enum httpdev_user {
+	HTTPDEV_USER_POLL = 1,		/* device.c: a long poll */
+	HTTPDEV_USER_DDI,		/* ddi.c: a body being read */
+};
+
 /* device.c */
 struct core *httpdev_core(struct httpdev *);
 const struct config *httpdev_cfg(struct httpdev *);

@@ -641,6 +641,9 @@ jobs_jd_cancel(struct jobdev_rec *jd, int64_t now, struct jobs_change *ch)
 	change_init(ch, jd);
 	if (!jobs_jd_is_open(jd->state))
 		return -1;
+	/* a hawkBit device acknowledges only an action it had */
+	jd->cancel_acked = jd->state != JD_NOTIFIED &&
+	    jd->state != JD_UPGRADING;
 	jd_move(jd, JD_CANCELED, now, ch);
 	snprintf(jd->reason, sizeof(jd->reason), "canceled");
 	jd->step100 = 0;

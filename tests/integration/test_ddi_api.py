@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 
@@ -118,8 +119,21 @@ def run(tmp, pki, be, proxy, crt, token_file):
                   SECRET, "--version", "1.0.0", check=True)
         gw.otactl("device", "put", "other", "--product", "lamp",
                   "--secret", "other-secret", check=True)
+        # 1.0.0, the devices' version, and a patch from it to 1.1.0: a
+        # hawkBit device takes the full image only, so it is never
+        # offered the patch (nor its fallback rules)
+        old_path = os.path.join(tmp, "lamp-1.0.0.swu")
+        with open(old_path, "wb") as f:
+            f.write(image[:150000] + os.urandom(50000))
+        fw0 = gw.otactl_id("firmware", "add", old_path, "--product",
+                           "lamp", "--version", "1.0.0")
         fw = gw.otactl_id("firmware", "add", img_path, "--product", "lamp",
                           "--version", "1.1.0")
+        patch_path = os.path.join(tmp, "p.bsdiff")
+        gw.otactl("delta", "make", old_path, img_path, patch_path,
+                  check=True)
+        gw.otactl("firmware", "add", patch_path, "--delta-from", fw0,
+                  "--format", "bsdiff4", "--version", "1.1.0", check=True)
 
         # authentication
         for what, kw in (("no token", {"token": None}),
@@ -181,6 +195,8 @@ def run(tmp, pki, be, proxy, crt, token_file):
         checks.check(m is not None, "deploymentBase href %s" % href)
         action = m.group(1) if m else "1"
         checks.eq(row(job)["state"], "NOTIFIED", "the poll notified the row")
+        checks.eq(row(job).get("patch"), None,
+                  "no patch for a hawkBit device, though one exists")
         checks.eq(b["config"]["polling"]["sleep"], "00:00:02",
                   "busy: sleep is busy_interval")
 
@@ -342,6 +358,22 @@ def run(tmp, pki, be, proxy, crt, token_file):
                   "the cancel is not linked once acknowledged")
         checks.eq(row(job2)["state"], "CANCELED", "the row stays CANCELED")
 
+        # a row canceled while it waited for its retry: the device has
+        # no action to stop, so no cancelAction
+        gw.otactl("device", "put", DEV, "--product", "lamp", "--version",
+                  "1.0.0", check=True)
+        job3 = gw.otactl_id("job", "create", "--firmware", fw, "--verify",
+                            "--devices", DEV)
+        a4 = body(ddi())["_links"]["deploymentBase"]["href"].rsplit("/")[-1]
+        checks.eq(feedback(a4, "closed", "failure").status, 200,
+                  "job 3 fails")
+        gw.otactl("job", "retry", job3, DEV, check=True)
+        gw.otactl("job", "cancel", job3, DEV, check=True)
+        checks.eq(sorted(body(ddi())["_links"]), [],
+                  "no cancelAction for a row canceled between attempts")
+        checks.eq(ddi("/cancelAction/" + a4).status, 404,
+                  "its ended action is no cancel to fetch")
+
         # methods and resources
         r = ddi("/configData", "GET")
         checks.eq((r.status, r.h("allow")), (405, "PUT"), "GET configData")
@@ -354,6 +386,27 @@ def run(tmp, pki, be, proxy, crt, token_file):
                          "GET", "2", ["Authorization: TargetToken " + SECRET],
                          None, pki.ca[0], tmpdir=tmp)
         checks.eq(r.status, 404, "another tenant: 404")
+        # https_public_url, once set (SIGHUP), makes the links
+        gw.extra["https_public_url"] = "https://localhost:%d" % gw.https_port
+        gw.write_conf()
+        gw.proc.send_signal(signal.SIGHUP)
+        pub = ("https://localhost:%d/DEFAULT/controller/v1/fresh/configData"
+               % gw.https_port)
+        gw.otactl("device", "put", "fresh", "--product", "lamp",
+                  "--secret", "fresh-secret", check=True)
+        def fresh_link():
+            r = curl_request(base.replace(DEV, "fresh"), "GET", "2",
+                             ["Authorization: TargetToken fresh-secret"],
+                             None, pki.ca[0], tmpdir=tmp)
+            links = body(r)["_links"] if r.status == 200 else {}
+            return links.get("configData", {}).get("href") == pub
+        try:
+            wait_for(fresh_link, 10, "links from https_public_url")
+        except TimeoutError:
+            pass
+        checks.check(fresh_link(), "links follow https_public_url "
+                     "(set by SIGHUP), not the Host")
+
         checks.check("https: ddi h1 POST" in gw.log(),
                      "DDI requests are logged at debug level")
         checks.check(SECRET not in gw.log(), "the token is never logged")

@@ -202,21 +202,22 @@ test_config(void)
 	T_EQ_INT(cfg("{\"data\":{}}", NULL, &a), -1);
 	T_EQ_INT(cfg("{}", NULL, &a), -1);
 	T_EQ_INT(cfg("{\"data\":[\"a\"]}", NULL, &a), -1);
-	T_EQ_INT(cfg("{\"data\":{\"k\":1}}", NULL, &a), -1);
-	T_EQ_INT(cfg("{\"data\":{\"k\":null}}", NULL, &a), -1);
-	T_EQ_INT(cfg("{\"data\":{\"\":\"v\"}}", NULL, &a), -1);
+	/* -2: the attributes, not the JSON, are wrong */
+	T_EQ_INT(cfg("{\"data\":{\"k\":1}}", NULL, &a), -2);
+	T_EQ_INT(cfg("{\"data\":{\"k\":null}}", NULL, &a), -2);
+	T_EQ_INT(cfg("{\"data\":{\"\":\"v\"}}", NULL, &a), -2);
 	T_EQ_INT(cfg("{\"mode\":\"append\",\"data\":{\"k\":\"v\"}}", NULL,
 	    &a), -1);
 	p = big + sprintf(big, "{\"data\":{\"");
 	for (i = 0; i < 129; i++)
 		*p++ = 'k';
 	sprintf(p, "\":\"v\"}}");
-	T_EQ_INT(cfg(big, NULL, &a), -1);
+	T_EQ_INT(cfg(big, NULL, &a), -2);
 	p = big + sprintf(big, "{\"data\":{");
 	for (i = 0; i <= DDI_ATTRS_MAX; i++)
 		p += sprintf(p, "%s\"k%d\":\"v\"", i ? "," : "", i);
 	sprintf(p, "}}");
-	T_EQ_INT(cfg(big, NULL, &a), -1);
+	T_EQ_INT(cfg(big, NULL, &a), -2);
 	T_CHECK(a == NULL);
 }
 
