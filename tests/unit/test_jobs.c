@@ -355,6 +355,22 @@ job_state_of(const char *name)
 	return -1;
 }
 
+/*
+ * jobs_jd_cancel, and what it says a hawkBit device must acknowledge:
+ * only the cancel of an action it had (NOTIFIED or UPGRADING).
+ */
+static int
+cancel_checked(struct jobdev_rec *jd, struct jobs_change *ch)
+{
+	int	 was = jd->state, ret;
+
+	ret = jobs_jd_cancel(jd, T0, ch);
+	if (ret == 0)
+		T_EQ_INT(jd->cancel_acked, was != JD_NOTIFIED &&
+		    was != JD_UPGRADING);
+	return ret;
+}
+
 static void
 test_row_table(void)
 {
@@ -411,7 +427,7 @@ test_row_table(void)
 			jobs_on_tick(&job, &jd, T0, &ch);
 			break;
 		case OP_CANCEL:
-			ret = jobs_jd_cancel(&jd, T0, &ch);
+			ret = cancel_checked(&jd, &ch);
 			break;
 		case OP_CONFIRM:
 			ret = jobs_jd_confirm(&jd, T0, &ch);
