@@ -27,17 +27,21 @@ cd "$(dirname "$0")"
 # libbz2-dev build the delta patches (src/delta, docs/delta.md; their
 # runtime libraries libdivsufsort3 and libbz2-1.0 come with them), and
 # bsdiff gives Debian's bspatch, which tests/integration/test_delta.py
-# applies otagw's patches with (and bench/delta's bsdiff).  swupdate is
-# the real hawkBit DDI client that tests/integration/test_ddi_swupdate.py
-# runs against otagw, and cpio packs the .swu images it installs
-# (docs/hawkbit.md); installing swupdate also enables its own socket
-# units, which the test stays clear of with a TMPDIR of its own.
+# applies otagw's patches with (and bench/delta's bsdiff).
 PACKAGES="build-essential autoconf automake pkg-config
 libcoap3-dev libcoap3-bin libnghttp2-dev nghttp2-client libssl-dev openssl
 liblmdb-dev lmdb-utils libcjson-dev libhttp-parser-dev nghttp2-proxy
-libdivsufsort-dev libbz2-dev bsdiff swupdate cpio
+libdivsufsort-dev libbz2-dev bsdiff
 curl wget python3 clang libclang-rt-14-dev mandoc
 debhelper dpkg-dev lintian fakeroot systemd"
+
+# What only the test suite needs beyond PACKAGES: swupdate is the real
+# hawkBit DDI client tests/integration/test_ddi_swupdate.py runs against
+# otagw, and cpio packs the .swu images it installs (docs/hawkbit.md).
+# Installing swupdate also enables its own socket units (an update
+# service for the machine itself): that is why `run' does not install
+# it, and the test stays clear of them with a TMPDIR of its own.
+CHECK_PACKAGES="swupdate cpio"
 
 # What only the benchmarks need (bench/README.md): nginx, the server
 # bench/http and bench/shortconn compare with (Debian starts its service
@@ -127,6 +131,7 @@ run)
 	exec ./src/otagw -d -c conf/otagw.conf
 	;;
 check)
+	EXTRA_PACKAGES=$CHECK_PACKAGES
 	setup
 	jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 	status=0
