@@ -38,16 +38,11 @@ import tempfile
 
 from otagw_harness import (Checks, Pki, curl_request, https_gateway,
                            otactl_json, wait_for)
-from upstream import NGHTTPX, TOKEN, Backend, Proxy, make_cert, upstream_conf
+from upstream import NGHTTPX, Recorder
 
 checks = Checks()
 DEV = "swu-1"
 SECRET = "s3cret-swu-1"
-
-
-def upstream_events(be):
-    with be.lock:
-        return [e for _, batch in be.posts for e in batch]
 
 
 def main():
@@ -56,24 +51,18 @@ def main():
         return 77
     tmp = tempfile.mkdtemp(prefix="otagw-ddi-api-")
     pki = Pki(os.path.join(tmp, "pki"), devices=(DEV,))
-    be = Backend(b"")
-    key, crt = make_cert(tmp, "up", "localhost")
-    token_file = os.path.join(tmp, "upstream.token")
-    with open(token_file, "w") as f:
-        f.write(TOKEN + "\n")
-    proxy = Proxy(tmp, be.port, key, crt).start()
+    rec = Recorder(tmp)
     try:
-        run(tmp, pki, be, proxy, crt, token_file)
+        run(tmp, pki, rec)
     finally:
-        proxy.stop()
-        be.close()
+        rec.close()
     return checks.done()
 
 
-def run(tmp, pki, be, proxy, crt, token_file):
+def run(tmp, pki, rec):
     conf = {"check_interval": "90s", "busy_interval": "2s",
             "wakeup_jitter": "0", "log_level": "debug"}
-    conf.update(upstream_conf(proxy, crt, token_file))
+    conf.update(rec.conf())
     gw = https_gateway(pki, tmp=tmp, extra=conf)
     image = os.urandom(200000)
     img_path = os.path.join(tmp, "lamp-1.1.0.swu")
@@ -278,7 +267,7 @@ def run(tmp, pki, be, proxy, crt, token_file):
                      len(rw["desc"]) <= 128, "desc from the details")
 
         def relayed():
-            for e in upstream_events(be):
+            for e in rec.events():
                 if e.get("type") == "progress" and e.get("details") == log:
                     return e
             return None
@@ -319,12 +308,12 @@ def run(tmp, pki, be, proxy, crt, token_file):
         wait_for(lambda: any(e.get("type") == "state" and
                              e.get("state") == "FAILED" and
                              e.get("job") == job2
-                             for e in upstream_events(be)), 15,
+                             for e in rec.events()), 15,
                  "the FAILED state upstream")
         checks.check(any(e.get("details") == [
             "ERROR : HASH mismatch : aa <--> bb",
             "No suitable .swu image found"] and e.get("step") == -1
-            for e in upstream_events(be)), "upstream: the failure's details")
+            for e in rec.events()), "upstream: the failure's details")
         checks.check("deploymentBase" not in body(ddi())["_links"],
                      "no link once the row failed")
         checks.eq(feedback(a2, "proceeding", "none").status, 410,

@@ -48,7 +48,7 @@ import time
 
 from otagw_harness import (Checks, Pki, curl_request, https_gateway,
                            otactl_items, otactl_json, wait_for)
-from upstream import NGHTTPX, TOKEN, Backend, Proxy, make_cert, upstream_conf
+from upstream import NGHTTPX, Recorder
 
 SWUPDATE = "/usr/bin/swupdate"
 TENANT = "DEFAULT"
@@ -590,15 +590,11 @@ def main():
     pki = Pki(os.path.join(w, "pki"))
     signer = make_signer(w)
     os.makedirs(os.path.join(w, "gw"))
-    be = Backend(b"")
-    key, crt = make_cert(w, "up", "localhost")
-    token_file = os.path.join(w, "upstream.token")
-    with open(token_file, "w") as f:
-        f.write(TOKEN + "\n")
-    up = Proxy(w, be.port, key, crt).start()
+    rec = Recorder(w)
+    be = rec.be
     conf = {"ddi_tenant": TENANT, "check_interval": "1s",
             "busy_interval": "1s"}
-    conf.update(upstream_conf(up, crt, token_file))
+    conf.update(rec.conf())
     gwp = https_gateway(pki, extra=conf, tmp=os.path.join(w, "gw"))
     cases = []
     proxies = []
@@ -647,8 +643,7 @@ def main():
             x.sw.stop()
         for px in proxies:
             px.close()
-        up.stop()
-        be.close()
+        rec.close()
         if ok:
             shutil.rmtree(w, ignore_errors=True)
         else:

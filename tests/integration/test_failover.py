@@ -43,8 +43,7 @@ import threading
 from otagw_harness import (COAP_GET, COAP_POST, OPT_ETAG, OTAGW, Checks,
                            CoapUdp, Gateway, free_port, otactl_items,
                            otactl_json, wait_for)
-from upstream import (NGHTTPX, OPENSSL, TOKEN, Backend, Proxy, make_cert,
-                      upstream_conf)
+from upstream import NGHTTPX, OPENSSL, Recorder, upstream_conf
 
 checks = Checks()
 GATEWAY_ID = "gw-ha"
@@ -214,21 +213,15 @@ def main():
         print("SKIP: nghttpx (nghttp2-proxy) or openssl not installed")
         return 77
     tmp = tempfile.mkdtemp(prefix="otagw-failover-")
-    be = Backend(b"")
-    key, crt = make_cert(tmp, "up", "localhost")
-    token_file = os.path.join(tmp, "upstream.token")
-    with open(token_file, "w") as f:
-        f.write(TOKEN + "\n")
-    proxy = Proxy(tmp, be.port, key, crt).start()
-    a, b = gateways(tmp, proxy, crt, token_file)
+    rec = Recorder(tmp)
+    a, b = gateways(tmp, rec.proxy, rec.crt, rec.token_file)
     try:
-        run(tmp, be, a, b)
+        run(tmp, rec.be, a, b)
     finally:
         for gw in (a, b):
             if gw.alive():
                 gw.stop()
-        proxy.stop()
-        be.close()
+        rec.close()
     for gw in (a, b):
         log = gw.log()
         checks.check("Sanitizer" not in log and "runtime error" not in log,

@@ -14,7 +14,8 @@ first download is cut off half way.
     proxy = Proxy(tmp, be.port, key, crt).start()
     gw = Gateway(extra=upstream_conf(proxy, crt, token_file))
 
-Used by test_relay and test_failover.  Standard library only.
+or all of that in one, Recorder(tmp) (rec.conf(), rec.events()).
+Used by test_relay, test_failover and the hawkBit tests.  Standard library only.
 """
 
 import http.server
@@ -219,3 +220,28 @@ def upstream_conf(proxy, crt, token_file, **kw):
     d.update(kw)
     return d
 
+
+class Recorder:
+    """A recording upstream, ready: the Backend (be) behind nghttpx (proxy)
+    with a throwaway certificate (crt) and the token file otagw reads
+    (token_file).  conf() gives otagw's settings for it, events() every
+    event it received so far, close() stops both."""
+
+    def __init__(self, tmp, image=b""):
+        self.be = Backend(image)
+        key, self.crt = make_cert(tmp, "up", "localhost")
+        self.token_file = os.path.join(tmp, "upstream.token")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        self.proxy = Proxy(tmp, self.be.port, key, self.crt).start()
+
+    def conf(self, **kw):
+        return upstream_conf(self.proxy, self.crt, self.token_file, **kw)
+
+    def events(self):
+        with self.be.lock:
+            return [e for _, batch in self.be.posts for e in (batch or [])]
+
+    def close(self):
+        self.proxy.stop()
+        self.be.close()
