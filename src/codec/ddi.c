@@ -28,18 +28,6 @@ static const char *const ddi_finisheds[] = {
 	"success", "failure", "none",
 };
 
-/* The index of s in names, or -1. */
-static int
-ddi_enum(const char *const *names, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* obj's member name as an object; NULL with err when it is not one. */
 static const cJSON *
 ddi_object(const cJSON *obj, const char *name, int required, char *err,
@@ -76,7 +64,7 @@ ddi_enum_member(const cJSON *obj, const char *name,
 	if (m == NULL)
 		return json_fail(err, errlen, "missing \"%s\"", name);
 	if (!cJSON_IsString(m) || m->valuestring == NULL ||
-	    (i = ddi_enum(names, n, m->valuestring)) < 0)
+	    (i = json_index_of(names, n, m->valuestring)) < 0)
 		return json_fail(err, errlen, "bad \"%s\"", name);
 	return i;
 }
@@ -287,7 +275,7 @@ ddi_config_read(const cJSON *root, const char **mode, const cJSON **data,
 	*mode = "merge";
 	if (m != NULL && !cJSON_IsNull(m)) {
 		if (!cJSON_IsString(m) || m->valuestring == NULL ||
-		    ddi_enum(modes, 3, m->valuestring) < 0)
+		    json_index_of(modes, 3, m->valuestring) < 0)
 			return json_fail(err, errlen, "\"mode\" must be merge, "
 			    "replace or remove");
 		*mode = m->valuestring;

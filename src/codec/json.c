@@ -37,6 +37,17 @@ json_name_of(const char *const *names, size_t n, int i)
 	return names[i];
 }
 
+int
+json_index_of(const char *const *names, size_t n, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
 const char *
 json_sign_method_name(int m)
 {

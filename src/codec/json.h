@@ -21,6 +21,8 @@
 
 /* names[i], or "UNKNOWN" when i is out of range. */
 const char *json_name_of(const char *const *names, size_t n, int i);
+/* The other way: the index of s in names, or -1 (s NULL: -1). */
+int	 json_index_of(const char *const *names, size_t n, const char *s);
 /* "SHA256" or "MD5" (enum sign_method), as notices and views spell it. */
 const char *json_sign_method_name(int sign_method);
 

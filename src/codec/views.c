@@ -494,17 +494,6 @@ codec_sign_keys_encode(const struct sign_key_info *k, size_t n, size_t *len)
  * ("srcVersion") must not silently select every device.
  */
 
-static int
-name_index(const char *const *names, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* Every member of obj must be in allowed (NULL-terminated). */
 static int
 only_members(const cJSON *obj, const char *const *allowed, char *err,
@@ -612,7 +601,7 @@ enum_member(const cJSON *obj, const char *name, const char *const *names,
 	if (m == NULL || cJSON_IsNull(m))
 		return 0;
 	if (!cJSON_IsString(m) ||
-	    (i = name_index(names, n, m->valuestring)) < 0)
+	    (i = json_index_of(names, n, m->valuestring)) < 0)
 		return json_fail(err, errlen, "\"%s\" must be \"%s\" or \"%s\"",
 		    name, names[0], names[n - 1]);
 	*out = i;
@@ -1214,7 +1203,7 @@ view_enum(const cJSON *obj, const char *name, const char *const *names,
 	int	 i;
 
 	if (m == NULL || !cJSON_IsString(m) ||
-	    (i = name_index(names, n, m->valuestring)) < 0)
+	    (i = json_index_of(names, n, m->valuestring)) < 0)
 		return json_fail(err, errlen, "bad \"%s\"", name);
 	*out = i;
 	return 0;
