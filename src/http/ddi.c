@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "codec/ddi.h"
 #include "config.h"
@@ -44,7 +43,7 @@
 #include "util/validate.h"
 
 #define DDI_BODY_MAX	65536
-#define DDI_TOKEN_MAX	512
+#define DDI_TOKEN_MAX	512	/* as httpdev_auth_param's bound */
 #define DDI_HREF_MAX	(8 + 260 + 3 * 64 + 32)
 #define DDI_CTYPE_HAL	"application/hal+json"
 #define DDI_CTYPE_JSON	"application/json"
@@ -249,19 +248,8 @@ ddi_token(struct http_req *req, char *token, size_t tsize)
 	size_t	 n;
 
 	token[0] = '\0';
-	if ((v = http_req_header(req, "Authorization")) == NULL)
-		return -1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	if (strncasecmp(v, "TargetToken", 11) != 0 ||
-	    (v[11] != ' ' && v[11] != '\t'))
-		return -1;
-	for (v += 11; *v == ' ' || *v == '\t'; v++)
-		;
-	n = strlen(v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	if (n == 0 || n >= tsize || n > DDI_TOKEN_MAX)
+	v = httpdev_auth_param(req, "TargetToken", &n);
+	if (v == NULL || n == 0 || n >= tsize)
 		return -1;
 	memcpy(token, v, n);
 	token[n] = '\0';

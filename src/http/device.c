@@ -390,24 +390,21 @@ dev_query_device(const char *query, char *out, size_t size)
 	return 0;
 }
 
-/*
- * The token of "Authorization: Bearer <token>": returns a pointer into
- * the header value and its length, NULL when there is no such header, or
- * "" (length 0) for another scheme or a malformed value.
- */
-static const char *
-dev_bearer(const struct http_req *req, size_t *len)
+const char *
+httpdev_auth_param(const struct http_req *req, const char *scheme,
+    size_t *len)
 {
 	const char *v, *t, *e;
+	size_t	 n = strlen(scheme);
 
 	*len = 0;
 	if ((v = http_req_header(req, "Authorization")) == NULL)
 		return NULL;
 	while (*v == ' ' || *v == '\t')
 		v++;
-	if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+	if (strncasecmp(v, scheme, n) != 0 || (v[n] != ' ' && v[n] != '\t'))
 		return "";
-	t = v + 6;
+	t = v + n;
 	while (*t == ' ' || *t == '\t')
 		t++;
 	e = t + strlen(t);
@@ -482,7 +479,7 @@ dev_authenticate(struct httpdev *hd, struct http_req *req,
 	} else
 		claimed = ctx->target;
 
-	if ((token = dev_bearer(req, &tlen)) == NULL) {
+	if ((token = httpdev_auth_param(req, "Bearer", &tlen)) == NULL) {
 		if (cn == NULL && ctx->route == ROUTE_FW)
 			return dev_authenticate_url(req, resp, ctx);
 		if (cn == NULL)

@@ -33,6 +33,14 @@ enum httpdev_user {
 /* device.c */
 struct core *httpdev_core(struct httpdev *);
 const struct config *httpdev_cfg(struct httpdev *);
+/*
+ * The credentials of "Authorization: <scheme> <token>" (Bearer,
+ * hawkBit's TargetToken): a pointer into the header and its length; NULL
+ * when there is no such header; "" (length 0) for another scheme, an
+ * empty or a malformed value, or one over 512 bytes.
+ */
+const char *httpdev_auth_param(const struct http_req *, const char *scheme,
+	    size_t *len);
 /* A response status, counted for /metrics. */
 void	 httpdev_count(struct httpdev *, int status);
 /*
