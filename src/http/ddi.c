@@ -103,26 +103,27 @@ ddi_allow(int route)
 	}
 }
 
-/* "/{tenant}/controller/v1/" and its length, into buf. */
+/*
+ * The length of path's "/{tenant}/controller/v1/", or 0 when it does not
+ * begin with it.  Every device request asks: no formatting, no copy.
+ */
 static size_t
-ddi_prefix(const struct config *cfg, char *buf, size_t size)
+ddi_prefix_len(const struct config *cfg, const char *path)
 {
-	int	 n;
+	static const char rest[] = "/controller/v1/";
+	size_t	 n = strlen(cfg->ddi_tenant);
 
-	n = snprintf(buf, size, "/%s/controller/v1/", cfg->ddi_tenant);
-	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+	if (n == 0 || path[0] != '/' ||
+	    strncmp(path + 1, cfg->ddi_tenant, n) != 0 ||
+	    strncmp(path + 1 + n, rest, sizeof(rest) - 1) != 0)
+		return 0;
+	return 1 + n + sizeof(rest) - 1;
 }
 
 int
 ddi_match(const struct config *cfg, const char *path)
 {
-	char	 pfx[96];
-	size_t	 n;
-
-	if (cfg->ddi_tenant[0] == '\0' ||
-	    (n = ddi_prefix(cfg, pfx, sizeof(pfx))) == 0)
-		return 0;
-	return strncmp(path, pfx, n) == 0;
+	return ddi_prefix_len(cfg, path) != 0;
 }
 
 /* A decimal action id, 1..2^31-1; 0 when s is not one. */
@@ -220,10 +221,9 @@ ddi_parse(const struct config *cfg, const char *path, struct ddi_path *p)
 {
 	const char *seg[5], *dev, *slash;
 	size_t	 len[5], n, dlen;
-	char	 pfx[96];
 
 	memset(p, 0, sizeof(*p));
-	if ((n = ddi_prefix(cfg, pfx, sizeof(pfx))) == 0)
+	if ((n = ddi_prefix_len(cfg, path)) == 0)
 		return;
 	dev = path + n;
 	slash = strchr(dev, '/');
@@ -591,15 +591,13 @@ ddi_artifact(struct httpdev *hd, struct http_req *req,
 }
 
 static void
-ddi_log(struct http_req *req, const struct ddi_path *p, int status,
-    const char *extra)
+ddi_log(struct http_req *req, int status, const char *extra)
 {
 	if (log_get_level() < LOG_LEVEL_DEBUG)
 		return;
 	log_debug("https: ddi %s %s %s -> %d%s%s", http_req_version(req) ==
 	    2 ? "h2" : "h1", http_req_method(req), http_req_path(req), status,
 	    extra[0] != '\0' ? " " : "", extra);
-	(void)p;
 }
 
 /* The route and method check; 0 to go on, else the status answered. */
@@ -669,7 +667,7 @@ ddi_on_headers(struct httpdev *hd, struct http_req *req,
 	}
 out:
 	crypto_wipe(token, sizeof(token));
-	ddi_log(req, &p, status, extra);
+	ddi_log(req, status, extra);
 	httpdev_count(hd, status);
 	return HTTP_RESPOND;
 }
@@ -717,7 +715,7 @@ ddi_on_request(struct httpdev *hd, struct http_req *req,
 	else
 		status = ddi_feedback(hd, req, resp, &p, b);
 out:
-	ddi_log(req, &p, status, "");
+	ddi_log(req, status, "");
 	httpdev_count(hd, status);
 }
 
