@@ -2862,38 +2862,21 @@ store_xfer_del_device(struct store_txn *t, const char *device)
 }
 
 /*
- * Products: what the store keeps of a product beyond its devices and
- * firmware (its author key), in DB_META under "product\0<id>", so that
- * a store made before them needs no new database.
+ * Records kept in DB_META under "<kind>\0<id>": products' author keys
+ * ("product") and devices' attributes ("attrs"), so that a store made
+ * before them needs no new database.  The key's length, or 0 for an
+ * invalid id.
  */
 static size_t
-product_key(uint8_t key[PACK_KEY_MAX], const char *id)
+meta_key(uint8_t key[PACK_KEY_MAX], const char *kind, const char *id)
 {
-	static const char pfx[] = "product";
-	size_t	 n;
+	size_t	 k = strlen(kind) + 1, n;	/* with its NUL */
 
-	if ((n = pack_key_len(id)) == 0)
+	if ((n = pack_key_len(id)) == 0 || k + n > PACK_KEY_MAX)
 		return 0;
-	memcpy(key, pfx, sizeof(pfx));	/* with its NUL */
-	memcpy(key + sizeof(pfx), id, n);
-	return sizeof(pfx) + n;
-}
-
-/*
- * Device attributes, in DB_META under "attrs\0<device>", the same way as
- * products: a store made before them needs no new database.
- */
-static size_t
-attrs_key(uint8_t key[PACK_KEY_MAX], const char *device)
-{
-	static const char pfx[] = "attrs";
-	size_t	 n;
-
-	if ((n = pack_key_len(device)) == 0)
-		return 0;
-	memcpy(key, pfx, sizeof(pfx));	/* with its NUL */
-	memcpy(key + sizeof(pfx), device, n);
-	return sizeof(pfx) + n;
+	memcpy(key, kind, k);
+	memcpy(key + k, id, n);
+	return k + n;
 }
 
 int
@@ -2905,7 +2888,8 @@ store_attrs_get(struct store_txn *t, const char *device, char *buf,
 	size_t	 klen;
 	int	 rc;
 
-	if (buf == NULL || size == 0 || (klen = attrs_key(key, device)) == 0)
+	if (buf == NULL || size == 0 ||
+	    (klen = meta_key(key, "attrs", device)) == 0)
 		return STORE_EINVAL;
 	buf[0] = '\0';
 	if ((rc = db_get(t, DB_META, key, klen, &v, "attrs get")) != 0)
@@ -2928,8 +2912,9 @@ store_attrs_put(struct store_txn *t, const char *device, const char *json,
 	size_t	 klen;
 	int	 rc;
 
-	if ((klen = attrs_key(key, device)) == 0 || len > STORE_ATTRS_MAX ||
-	    (len > 0 && (json == NULL || memchr(json, '\0', len) != NULL)))
+	if ((klen = meta_key(key, "attrs", device)) == 0 ||
+	    len > STORE_ATTRS_MAX || (len > 0 && (json == NULL ||
+	    memchr(json, '\0', len) != NULL)))
 		return STORE_EINVAL;
 	if (len > 0)
 		return db_put(t, DB_META, key, klen, json, len, "attrs put");
@@ -2945,7 +2930,7 @@ store_product_get(struct store_txn *t, const char *id, struct product_rec *out)
 	size_t	 klen;
 	int	 rc;
 
-	if (out == NULL || (klen = product_key(key, id)) == 0)
+	if (out == NULL || (klen = meta_key(key, "product", id)) == 0)
 		return STORE_EINVAL;
 	if ((rc = db_get(t, DB_META, key, klen, &v, "product get")) != 0)
 		return rc;
@@ -2960,7 +2945,7 @@ store_product_put(struct store_txn *t, const struct product_rec *rec)
 	uint8_t	 buf[PACK_MAX], key[PACK_KEY_MAX];
 	size_t	 klen, n;
 
-	if (rec == NULL || (klen = product_key(key, rec->id)) == 0 ||
+	if (rec == NULL || (klen = meta_key(key, "product", rec->id)) == 0 ||
 	    (n = pack_product(rec, buf, sizeof(buf))) == 0)
 		return STORE_EINVAL;
 	return db_put(t, DB_META, key, klen, buf, n, "product put");
@@ -2972,7 +2957,7 @@ store_product_del(struct store_txn *t, const char *id)
 	uint8_t	 key[PACK_KEY_MAX];
 	size_t	 klen;
 
-	if ((klen = product_key(key, id)) == 0)
+	if ((klen = meta_key(key, "product", id)) == 0)
 		return STORE_EINVAL;
 	return db_del(t, DB_META, key, klen, "product del");
 }
