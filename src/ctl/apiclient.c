@@ -751,6 +751,21 @@ api_get(struct api *a, const struct pbuf *pb, struct aresp *r,
 	return api_call(a, "GET", pb->s, NULL, NULL, 0, 200, 0, r, err);
 }
 
+/* DELETE of the path in pb, answered 204 (or 200). */
+static int
+api_delete(struct api *a, const struct pbuf *pb, struct ops_err *err)
+{
+	struct aresp r;
+	int	 rc;
+
+	if ((rc = pb_check(pb, err)) != OPS_OK ||
+	    (rc = api_call(a, "DELETE", pb->s, NULL, NULL, 0, 204, 200, &r,
+	    err)) != OPS_OK)
+		return rc;
+	free(r.body);
+	return OPS_OK;
+}
+
 /*
  * Devices.
  */
@@ -878,17 +893,10 @@ api_device_attrs(struct api *a, const char *id, char *buf, size_t size,
 int
 api_device_rm(struct api *a, const char *id, struct ops_err *err)
 {
-	struct aresp r;
 	struct pbuf pb;
-	int	 rc;
 
 	pb_init(&pb, "devices", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
-	    err)) != OPS_OK)
-		return rc;
-	free(r.body);
-	return OPS_OK;
+	return api_delete(a, &pb, err);
 }
 
 /*
@@ -1437,17 +1445,10 @@ api_firmware_edit(struct api *a, const char *id, const char *name,
 int
 api_firmware_rm(struct api *a, const char *id, struct ops_err *err)
 {
-	struct aresp r;
 	struct pbuf pb;
-	int	 rc;
 
 	pb_init(&pb, "firmware", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
-	    err)) != OPS_OK)
-		return rc;
-	free(r.body);
-	return OPS_OK;
+	return api_delete(a, &pb, err);
 }
 
 /*
@@ -1713,18 +1714,11 @@ int
 api_sign_key_delete(struct api *a, const char *kid, int force,
     struct ops_err *err)
 {
-	struct aresp r;
 	struct pbuf pb;
-	int	 rc;
 
 	pb_init(&pb, "keys", kid, NULL);
 	pb_param(&pb, "force", force ? "true" : NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
-	    err)) != OPS_OK)
-		return rc;
-	free(r.body);
-	return OPS_OK;
+	return api_delete(a, &pb, err);
 }
 
 /*
@@ -1848,17 +1842,10 @@ api_patch_show(struct api *a, const char *id, struct delta_rec *out,
 int
 api_patch_rm(struct api *a, const char *id, struct ops_err *err)
 {
-	struct aresp r;
 	struct pbuf pb;
-	int	 rc;
 
 	pb_init(&pb, "patches", id, NULL);
-	if ((rc = pb_check(&pb, err)) != OPS_OK ||
-	    (rc = api_call(a, "DELETE", pb.s, NULL, NULL, 0, 204, 200, &r,
-	    err)) != OPS_OK)
-		return rc;
-	free(r.body);
-	return OPS_OK;
+	return api_delete(a, &pb, err);
 }
 
 int
