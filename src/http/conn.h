@@ -31,6 +31,8 @@ struct http_source;
 #define HTTP_LINGER_MS	2000		/* draining a refused body */
 #define HTTP_DRAIN_MAX	(1024 * 1024)	/* refused body read, then dropped */
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
+/* idle connections trimmed in one sweep that return memory to the system */
+#define HTTP_TRIM_RELEASE 32
 
 struct http_hdr {
 	char	*name;
@@ -135,7 +137,7 @@ struct http_conn {
 	size_t	 out_head, out_n, out_cap;
 	uint64_t out_bytes;		/* queued, not yet written */
 	uint8_t	*spare;			/* one free HTTP_CHUNK */
-	uint8_t	 stage[HTTP_RECORD];
+	uint8_t	*stage;			/* HTTP_RECORD bytes, when needed */
 	size_t	 stage_len, stage_off;
 	int	 close_after;		/* close when output drained */
 	int	 lingering;		/* closed for writing, draining input */
@@ -248,6 +250,9 @@ int	 h1_wants_read(const struct http_conn *);
 int	 h1_drain(struct http_conn *);
 /* The head deadline passed: queue 408 and close, or 0 to close at once. */
 int	 h1_head_timeout(struct http_conn *);
+/* Idle between requests: gives back the input and field buffers. */
+void	 h1_trim(struct http_conn *);
+int	 h1_trimmable(const struct http_conn *);	/* 0 or 1 */
 void	 h1_free(struct http_conn *);
 
 /* h2.c */

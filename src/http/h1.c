@@ -52,7 +52,7 @@
 struct h1 {
 	http_parser p;
 	struct http_req *req;
-	uint8_t	 in[H1_IN_CAP];
+	uint8_t	*in;		/* H1_IN_CAP bytes, while input waits */
 	size_t	 in_len;
 	int	 cut_lf;	/* input consumed so far ends in LF [SP/HT]* */
 	int	 waiting;	/* paused after a request */
@@ -735,7 +735,9 @@ h1_recv(struct http_conn *c, const uint8_t *p, size_t len)
 
 	if (h->stop)
 		return 0;	/* discarding */
-	if (len > sizeof(h->in) - h->in_len)
+	if (len > H1_IN_CAP - h->in_len)
+		return -1;
+	if (h->in == NULL && (h->in = malloc(H1_IN_CAP)) == NULL)
 		return -1;
 	memcpy(h->in + h->in_len, p, len);
 	h->in_len += len;
@@ -798,7 +800,7 @@ h1_wants_read(const struct http_conn *c)
 
 	if (h == NULL || h->stop)
 		return 0;
-	return h->in_len + HTTP_RECORD <= sizeof(h->in);
+	return h->in_len + HTTP_RECORD <= H1_IN_CAP;
 }
 
 void
@@ -809,9 +811,40 @@ h1_free(struct http_conn *c)
 	if (h == NULL)
 		return;
 	http_req_free(h->req);
+	free(h->in);
 	free(h->f);
 	free(h->v);
 	free(h->url);
 	free(h);
 	c->h1 = NULL;
+}
+
+int
+h1_trimmable(const struct http_conn *c)
+{
+	const struct h1 *h = c->h1;
+
+	return h != NULL && ((h->in != NULL && h->in_len == 0) ||
+	    (h->req == NULL && (h->f != NULL || h->v != NULL ||
+	    h->url != NULL)));
+}
+
+void
+h1_trim(struct http_conn *c)
+{
+	struct h1 *h = c->h1;
+
+	if (h == NULL)
+		return;
+	if (h->in_len == 0) {
+		free(h->in);
+		h->in = NULL;
+	}
+	if (h->req == NULL && h->fl == 0 && h->vl == 0 && h->urll == 0) {
+		free(h->f);
+		free(h->v);
+		free(h->url);
+		h->f = h->v = h->url = NULL;
+		h->fcap = h->vcap = h->urlcap = 0;
+	}
 }

@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,8 @@ server_out_clear(struct http_conn *c)
 	free(c->out);
 	free(c->spare);
 	c->spare = NULL;
+	free(c->stage);
+	c->stage = NULL;
 	c->out = NULL;
 	c->out_head = c->out_n = c->out_cap = 0;
 	c->out_bytes = 0;
@@ -384,6 +387,9 @@ server_flush(struct http_conn *c)
 			} else {
 				/* gather small pieces into one record */
 				c->stage_len = c->stage_off = 0;
+				if (c->stage == NULL && (c->stage =
+				    malloc(HTTP_RECORD)) == NULL)
+					return -1;
 				while (c->out_head < c->out_n &&
 				    c->stage_len < HTTP_RECORD) {
 					o = &c->out[c->out_head];
@@ -823,12 +829,40 @@ http_conn_sweep_verdict(const struct http_conn *c, int64_t now)
 	return HTTP_SWEEP_KEEP;
 }
 
+/*
+ * A keep-alive connection idle since the last sweep gives its buffers
+ * back: the output queue's array and spare chunk, the record stage, the
+ * TLS write buffer and HTTP/1.1's input buffer (some 130 KiB in all
+ * while busy).  A device that holds its connection open between
+ * check-ins then costs its TLS and HTTP state alone; its next request
+ * allocates them again.  Done here rather than after each answer, so a
+ * device fetching ranges one after another pays no malloc per request.
+ */
+static int
+server_conn_trim(struct http_conn *c, int64_t now)
+{
+	if (c->stage == NULL && c->out == NULL &&
+	    !tls_conn_trimmable(c->tls) &&
+	    (c->state != HTTP_CONN_H1 || !h1_trimmable(c)))
+		return 0;
+	if (c->state == HTTP_CONN_HANDSHAKE || c->lingering || c->busy > 0 ||
+	    now - c->t_activity < 1000 || now - c->t_progress < 1000 ||
+	    c->out_head < c->out_n || server_unsent(c) > 0)
+		return 0;
+	server_out_clear(c);
+	tls_conn_trim(c->tls);
+	if (c->state == HTTP_CONN_H1)
+		h1_trim(c);
+	return 1;
+}
+
 static void
 server_sweep_cb(void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_conn *c, *next;
 	int64_t now = ev_now_ms();
+	unsigned trimmed = 0;
 
 	srv->sweep = NULL;
 	if (srv->keep_img != NULL && now > srv->keep_until) {
@@ -854,9 +888,18 @@ server_sweep_cb(void *arg)
 			server_conn_close(c);
 			break;
 		default:
+			trimmed += server_conn_trim(c, now);
 			break;
 		}
 	}
+	/*
+	 * Many connections went idle at once (a burst of devices is over):
+	 * give the freed pages back to the system too.  A few at a time stay
+	 * in the allocator for the next requests, which would otherwise
+	 * fault their pages in again.
+	 */
+	if (trimmed >= HTTP_TRIM_RELEASE)
+		malloc_trim(0);
 	srv->sweep = ev_timer_add(srv->ev, 1000, server_sweep_cb, srv);
 }
 

@@ -741,33 +741,85 @@ tls_conn_has_pending(const struct tls_conn *c)
 }
 
 /*
- * The hold filter sits above the write buffer and passes everything
- * down except OpenSSL's own flushes, which it swallows: the records of a
- * handshake flight, a TLS 1.3 session ticket and the first answer then
- * leave in one write(2) when the caller flushes (tls_conn_flush, and
- * tls_conn_handshake before it waits to read).  The buffer itself still
- * writes through when it fills.
+ * The gather filter: the write side of a server connection.  It holds
+ * the records OpenSSL writes in a buffer of cap bytes and swallows
+ * OpenSSL's own flushes, so the records of a handshake flight, a TLS 1.3
+ * session ticket and the first answer leave in one write(2) when the
+ * caller flushes (tls_conn_flush, and tls_conn_handshake before it waits
+ * to read).  When a record does not fit, what is held is written first;
+ * a record as big as the buffer goes straight through.  The buffer is
+ * allocated at the first record held and given back by tls_conn_trim,
+ * so an idle keep-alive connection holds none.
  */
+struct tls_gather {
+	uint8_t	*buf;
+	size_t	 cap;
+	size_t	 off, len;	/* buf[off..len) is held, not yet written */
+};
+
+/* Writes what is held.  1: all of it; -1: the socket's retry or error. */
 static int
-tls_hold_write(BIO *b, const char *p, int n)
+tls_gather_drain(BIO *b, struct tls_gather *g)
 {
+	BIO	*next = BIO_next(b);
+	size_t	 n;
+	int	 rc;
+
+	while (g->off < g->len) {
+		n = g->len - g->off;
+		rc = BIO_write(next, g->buf + g->off,
+		    n > INT_MAX ? INT_MAX : (int)n);
+		if (rc <= 0) {
+			BIO_copy_next_retry(b);
+			return -1;
+		}
+		g->off += (size_t)rc;
+	}
+	g->off = g->len = 0;
+	return 1;
+}
+
+static int
+tls_gather_write(BIO *b, const char *p, int n)
+{
+	struct tls_gather *g = BIO_get_data(b);
 	BIO	*next = BIO_next(b);
 	int	 rc;
 
 	BIO_clear_retry_flags(b);
-	rc = BIO_write(next, p, n);
-	BIO_copy_next_retry(b);
-	return rc;
+	if (n <= 0 || next == NULL)
+		return 0;
+	if (g->len > 0 && g->len + (size_t)n > g->cap &&
+	    tls_gather_drain(b, g) == -1)
+		return -1;
+	if (g->len == 0 && (size_t)n >= g->cap) {
+		rc = BIO_write(next, p, n);
+		BIO_copy_next_retry(b);
+		return rc;
+	}
+	if (g->buf == NULL && (g->buf = malloc(g->cap)) == NULL)
+		return -1;
+	memcpy(g->buf + g->len, p, (size_t)n);
+	g->len += (size_t)n;
+	return n;
 }
 
 static long
-tls_hold_ctrl(BIO *b, int cmd, long num, void *ptr)
+tls_gather_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
+	struct tls_gather *g = BIO_get_data(b);
 	BIO	*next = BIO_next(b);
 	long	 rc;
 
-	if (cmd == BIO_CTRL_FLUSH)
-		return 1;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;	/* the caller flushes: tls_conn_flush */
+	case BIO_CTRL_WPENDING:
+		rc = next != NULL ? BIO_ctrl(next, cmd, num, ptr) : 0;
+		return (long)(g->len - g->off) + (rc > 0 ? rc : 0);
+	default:
+		break;
+	}
 	if (next == NULL)
 		return 0;
 	BIO_clear_retry_flags(b);
@@ -776,50 +828,87 @@ tls_hold_ctrl(BIO *b, int cmd, long num, void *ptr)
 	return rc;
 }
 
-static BIO_METHOD *
-tls_hold_method(void)
+static int
+tls_gather_destroy(BIO *b)
 {
-	static BIO_METHOD *m;
+	struct tls_gather *g = BIO_get_data(b);
+
+	if (g != NULL) {
+		free(g->buf);
+		free(g);
+		BIO_set_data(b, NULL);
+	}
+	return 1;
+}
+
+static BIO_METHOD *tls_gather_meth;
+
+static void
+tls_gather_method_init(void)
+{
+	BIO_METHOD *m;
 	int	 type;
 
-	if (m != NULL)
-		return m;
 	if ((type = BIO_get_new_index()) == -1 ||
-	    (m = BIO_meth_new(type | BIO_TYPE_FILTER, "otagw hold")) == NULL)
-		return NULL;
-	if (BIO_meth_set_write(m, tls_hold_write) != 1 ||
-	    BIO_meth_set_ctrl(m, tls_hold_ctrl) != 1) {
+	    (m = BIO_meth_new(type | BIO_TYPE_FILTER, "otagw gather")) == NULL)
+		return;
+	if (BIO_meth_set_write(m, tls_gather_write) != 1 ||
+	    BIO_meth_set_ctrl(m, tls_gather_ctrl) != 1 ||
+	    BIO_meth_set_destroy(m, tls_gather_destroy) != 1) {
 		BIO_meth_free(m);
-		m = NULL;
+		return;
 	}
-	return m;
+	tls_gather_meth = m;
+}
+
+/* The filter's method, made once whichever worker asks first. */
+static BIO_METHOD *
+tls_gather_method(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, tls_gather_method_init);
+	return tls_gather_meth;
+}
+
+/* The connection's filter state, or NULL when writes are not gathered. */
+static struct tls_gather *
+tls_conn_gather(const struct tls_conn *c)
+{
+	BIO	*b;
+
+	if (!c->buffered || (b = SSL_get_wbio(c->ssl)) == NULL)
+		return NULL;
+	return BIO_get_data(b);
 }
 
 int
 tls_conn_buffer_writes(struct tls_conn *c, size_t size)
 {
-	BIO_METHOD *hm;
-	BIO	*sock, *buf, *hold;
+	BIO_METHOD *gm;
+	BIO	*sock, *b;
+	struct tls_gather *g;
 
-	if ((hm = tls_hold_method()) == NULL ||
+	if (c->buffered)
+		return 0;
+	if ((gm = tls_gather_method()) == NULL ||
 	    (sock = SSL_get_wbio(c->ssl)) == NULL ||
-	    (buf = BIO_new(BIO_f_buffer())) == NULL)
+	    (g = calloc(1, sizeof(*g))) == NULL)
 		return -1;
-	if ((hold = BIO_new(hm)) == NULL) {
-		BIO_free(buf);
-		return -1;
-	}
-	BIO_set_init(hold, 1);
-	if (BIO_set_write_buffer_size(buf, (long)size) != 1 ||
-	    BIO_up_ref(sock) != 1) {
-		BIO_free(hold);
-		BIO_free(buf);
+	if ((b = BIO_new(gm)) == NULL) {
+		free(g);
 		return -1;
 	}
-	/* rbio keeps the socket BIO; writes go through hold and buf */
-	BIO_push(buf, sock);
-	BIO_push(hold, buf);
-	SSL_set0_wbio(c->ssl, hold);
+	g->cap = size;
+	BIO_set_data(b, g);
+	BIO_set_init(b, 1);
+	if (BIO_up_ref(sock) != 1) {
+		BIO_free(b);
+		return -1;
+	}
+	/* rbio keeps the socket BIO; writes go through the filter */
+	BIO_push(b, sock);
+	SSL_set0_wbio(c->ssl, b);
 	c->buffered = 1;
 	return 0;
 }
@@ -827,13 +916,14 @@ tls_conn_buffer_writes(struct tls_conn *c, size_t size)
 int
 tls_conn_flush(struct tls_conn *c)
 {
-	BIO	*b = SSL_get_wbio(c->ssl);
+	struct tls_gather *g = tls_conn_gather(c);
+	BIO	*b;
 
-	if (!c->buffered || b == NULL || (b = BIO_next(b)) == NULL ||
-	    BIO_wpending(b) == 0)
+	if (g == NULL || g->off == g->len)
 		return 0;
+	b = SSL_get_wbio(c->ssl);
 	errno = 0;
-	if (BIO_flush(b) == 1)
+	if (tls_gather_drain(b, g) == 1)
 		return 0;
 	if (BIO_should_retry(b))
 		return TLS_WANT_WRITE;
@@ -843,13 +933,29 @@ tls_conn_flush(struct tls_conn *c)
 size_t
 tls_conn_unflushed(const struct tls_conn *c)
 {
-	BIO	*b;
-	long	 n;
+	const struct tls_gather *g = tls_conn_gather(c);
 
-	if (!c->buffered || (b = SSL_get_wbio(c->ssl)) == NULL)
-		return 0;
-	n = BIO_wpending(b);
-	return n > 0 ? (size_t)n : 0;
+	return g != NULL ? g->len - g->off : 0;
+}
+
+int
+tls_conn_trimmable(const struct tls_conn *c)
+{
+	const struct tls_gather *g;
+
+	return c != NULL && (g = tls_conn_gather(c)) != NULL &&
+	    g->buf != NULL && g->len == 0;
+}
+
+void
+tls_conn_trim(struct tls_conn *c)
+{
+	struct tls_gather *g;
+
+	if (c == NULL || (g = tls_conn_gather(c)) == NULL || g->len > 0)
+		return;
+	free(g->buf);
+	g->buf = NULL;
 }
 
 size_t

@@ -104,8 +104,9 @@ int	 tls_conn_has_pending(const struct tls_conn *);
 
 /*
  * Write coalescing: after tls_conn_buffer_writes, records from
- * tls_conn_write gather in a buffer of size bytes and reach the socket
- * when it fills or on tls_conn_flush, so several records leave in one
+ * tls_conn_write gather in a buffer of size bytes (allocated when the
+ * first record comes) and reach the socket when it fills or on
+ * tls_conn_flush, so several records leave in one
  * system call.  The caller flushes at the end of each turn.  0 or -1.
  */
 int	 tls_conn_buffer_writes(struct tls_conn *, size_t size);
@@ -113,5 +114,13 @@ int	 tls_conn_buffer_writes(struct tls_conn *, size_t size);
 int	 tls_conn_flush(struct tls_conn *);
 /* Bytes written but not yet flushed to the socket. */
 size_t	 tls_conn_unflushed(const struct tls_conn *);
+/*
+ * Gives back the write buffer of an idle connection (nothing unflushed);
+ * the next write allocates it again.  OpenSSL's own buffers go back by
+ * themselves (SSL_MODE_RELEASE_BUFFERS).
+ */
+void	 tls_conn_trim(struct tls_conn *);
+/* Does tls_conn_trim have a buffer to give back?  0 or 1. */
+int	 tls_conn_trimmable(const struct tls_conn *);
 
 #endif

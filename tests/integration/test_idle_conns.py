@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""test_idle_conns: keep-alive HTTPS connections that go idle give their
+buffers back, and still serve their next request (issue 14: an operator
+with tens of thousands of devices on one box).
+
+A device that keeps its connection open between check-ins holds it idle
+for minutes.  The daemon gives back what such a connection does not need
+while idle (the output queue, the record stage, the TLS write buffer,
+HTTP/1.1's input buffer) at the first sweep after a second of silence.
+
+- 300 HTTP/1.1 connections each send one check (a notice, 200) and go
+  quiet: the daemon's resident memory grows by less than 48 KiB per
+  connection (before the buffers were given back: about 90 KiB).
+- after that, every one of them sends its next check on the same
+  connection and gets the same notice; 20 of them send two checks in one
+  write (pipelined) and get both answers in order.
+- HTTP/2: 20 connections each make a check on stream 1, go quiet for
+  2.5 s, then check on stream 3 and download a 40 KiB range on stream 5;
+  every answer is complete and the bytes are the image's.
+"""
+
+import json
+import os
+import socket
+import ssl
+import sys
+import tempfile
+import time
+
+from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
+                           H2_RST_STREAM, Checks, H2Raw, Pki, hpack_status,
+                           https_gateway)
+
+checks = Checks()
+
+N_H1 = 300
+N_PIPE = 20
+N_H2 = 20
+MAX_KIB = 48
+IDLE_S = 2.5        # past the one-second idle mark and a sweep
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def check_request(dev, secret):
+    body = b'{"versions":{"default":"1.0.0"}}'
+    return (b"POST /ota/%s/check HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" %
+            (dev.encode(), secret.encode(), len(body), body))
+
+
+class Reader:
+    """HTTP/1.1 answers read one after another from one connection."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def answer(self):
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed before the answer's head")
+            self.buf += d
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        while len(rest) < length:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed in the answer's body")
+            rest += d
+        self.buf = rest[length:]
+        return int(head.split(b" ", 2)[1]), rest[:length]
+
+
+def notice_of(body):
+    """What a notice names (its download URL is signed anew each time)."""
+    try:
+        n = json.loads(body)
+    except ValueError:
+        return None
+    return (n.get("firmware"), n.get("version"), n.get("size"),
+            n.get("sha256"))
+
+
+def h2_exchange(h, sid, method, path, fields, body=None):
+    """One request on stream sid: (status, body bytes, error frame)."""
+    h.request(sid, method, path, fields, end=body is None)
+    if body is not None:
+        h.data(sid, body, end=True)
+    status, data = None, b""
+    while True:
+        f = h.read(10)
+        if f is None:
+            return status, data, "no frame"
+        if f.type in (H2_GOAWAY, H2_RST_STREAM) and f.sid in (0, sid):
+            return status, data, repr(f)
+        if f.sid != sid:
+            continue
+        if f.type == H2_HEADERS:
+            status = hpack_status(f.payload)
+        elif f.type == H2_DATA:
+            data += f.payload
+        if f.flags & H2_END_STREAM:
+            return status, data, None
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="otagw-idle-")
+    pki = Pki(os.path.join(tmp, "pki"))
+    os.makedirs(os.path.join(tmp, "gw"))
+    gw = https_gateway(pki, client_ca=False, tmp=os.path.join(tmp, "gw"),
+                       extra={"max_connections_per_source": "0",
+                              "workers": "1"})
+    with gw:
+        secret = "s-" + os.urandom(8).hex()
+        gw.otactl("device", "put", "d1", "--product", "p", "--secret",
+                  secret, "--version", "1.0.0", check=True)
+        img = os.urandom(200 * 1024 + 33)
+        path = os.path.join(gw.tmp, "img.bin")
+        with open(path, "wb") as f:
+            f.write(img)
+        fw = gw.otactl_id("firmware", "add", path, "--product", "p",
+                          "--version", "2.0.0")
+        gw.otactl_id("job", "create", "--firmware", fw, "--devices", "d1",
+                     "--force")
+        req = check_request("d1", secret)
+        ctx = ssl.create_default_context(cafile=pki.ca[0])
+        ctx.set_alpn_protocols(["http/1.1"])
+
+        # one connection first: the daemon's first-use allocations
+        warm = ctx.wrap_socket(socket.create_connection(
+            ("127.0.0.1", gw.https_port), timeout=10),
+            server_hostname="localhost")
+        warm.sendall(req)
+        status, warm_body = Reader(warm).answer()
+        checks.eq(status, 200, "warm-up check answered with a notice")
+        first = json.loads(warm_body)
+        checks.check(first.get("firmware") == fw, "the notice names %s "
+                     "(%r)" % (fw, first.get("firmware")))
+        warm.close()
+        time.sleep(IDLE_S)
+        r0 = rss_kib(gw.proc.pid)
+
+        conns = []
+        for _ in range(N_H1):
+            s = ctx.wrap_socket(socket.create_connection(
+                ("127.0.0.1", gw.https_port), timeout=10),
+                server_hostname="localhost")
+            s.sendall(req)
+            rd = Reader(s)
+            conns.append(rd)
+            status, _ = rd.answer()
+            if status != 200:
+                checks.eq(status, 200, "first check on a new connection")
+        time.sleep(IDLE_S)
+        r1 = rss_kib(gw.proc.pid)
+        per = (r1 - r0) / N_H1
+        print("# resident memory: %d KiB before, %d KiB with %d idle "
+              "connections: %.1f KiB each" % (r0, r1, N_H1, per))
+        checks.check(per < MAX_KIB, "an idle HTTP/1.1 connection costs "
+                     "under %d KiB (%.1f)" % (MAX_KIB, per))
+
+        same = 0
+        for i, rd in enumerate(conns):
+            if i < N_PIPE:
+                rd.s.sendall(req + req)
+                a1, a2 = rd.answer(), rd.answer()
+                ok = (a1[0] == 200 and a2[0] == 200 and
+                      notice_of(a1[1]) == notice_of(a2[1]) ==
+                      notice_of(warm_body))
+            else:
+                rd.s.sendall(req)
+                a1 = rd.answer()
+                ok = (a1[0] == 200 and
+                      notice_of(a1[1]) == notice_of(warm_body))
+            same += 1 if ok else 0
+        checks.eq(same, N_H1, "idle connections that answered their next "
+                  "check (%d of them two pipelined checks) with the "
+                  "notice" % N_PIPE)
+        for rd in conns:
+            rd.s.close()
+
+        fields = [("authorization", "Bearer " + secret),
+                  ("content-type", "application/json")]
+        cbody = b'{"versions":{"default":"1.0.0"}}'
+        url = (first.get("url") or "").split("://", 1)[-1]
+        fwpath = url[url.find("/"):] if "/" in url else ""
+        checks.check(fwpath.startswith("/"), "the notice has a download "
+                     "path (%r)" % fwpath)
+        h2s = [H2Raw(gw.https_port, pki.ca[0]) for _ in range(N_H2)]
+        okc = 0
+        for h in h2s:
+            st, data, err = h2_exchange(h, 1, "POST", "/ota/d1/check",
+                                        fields + [("content-length",
+                                                   str(len(cbody)))],
+                                        cbody)
+            okc += 1 if st == 200 and err is None else 0
+        checks.eq(okc, N_H2, "HTTP/2 first checks answered")
+        time.sleep(IDLE_S)
+        okc = okr = 0
+        for h in h2s:
+            st, data, err = h2_exchange(h, 3, "POST", "/ota/d1/check",
+                                        fields + [("content-length",
+                                                   str(len(cbody)))],
+                                        cbody)
+            okc += 1 if (st == 200 and err is None and
+                         notice_of(data) == notice_of(warm_body)) else 0
+            st, data, err = h2_exchange(h, 5, "GET", fwpath,
+                                        fields + [("range",
+                                                   "bytes=1000-41959")])
+            okr += 1 if (st == 206 and err is None and
+                         data == img[1000:41960]) else 0
+            h.sock.close()
+        checks.eq(okc, N_H2, "idle HTTP/2 connections: the next check "
+                  "answered with the notice")
+        checks.eq(okr, N_H2, "idle HTTP/2 connections: a 40 KiB range "
+                  "after it, byte for byte")
+        checks.check(gw.alive(), "the daemon still runs")
+    return checks.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
