@@ -20,6 +20,15 @@ the answer): `POST /ota/{device}/check` on otagw, `PUT /example_data` on
 the stock server (which has no check; that PUT stores the same body and
 answers 2.04, as otagw's check of a device with nothing to do does).
 
+Idle keep-alive connections (--idle N): N devices that each open a
+connection, send one check (HTTP/1.1, or HTTP/2 with the same request in
+one stream) and keep the connection open, as a keep-alive client between
+two check-ins does; the server's resident memory (VmRSS of every process
+of the server, started afresh for the measurement) before and 3 s
+after, divided by N.  otagw gives back the
+buffers of a connection idle for a second; nginx frees its buffers when a
+request is done.
+
 What is measured: the server's CPU time (utime + stime of every process
 of the server, from /proc/PID/stat) over N connections, divided by N
 (with the nanosecond run time of /proc/PID/task/*/schedstat as a check of
@@ -245,6 +254,99 @@ def https_run(srv, mode, n, ca):
             (run_ns(srv.pid) - s0) / n)
 
 
+def rss_kib(pid):
+    """Resident memory of the server's processes, KiB."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def h2_frame(ftype, flags, stream, payload):
+    return (len(payload).to_bytes(3, "big") + bytes((ftype, flags)) +
+            stream.to_bytes(4, "big") + payload)
+
+
+def h2_check_request():
+    """The connection preface, SETTINGS and the check as stream 1:
+    HEADERS (HPACK, literal fields without indexing or Huffman) and one
+    DATA frame with the body."""
+    def lit(index, value):
+        # literal field without indexing, name from the static table
+        head = bytes((index,)) if index < 15 else bytes((15, index - 15))
+        return head + bytes((len(value),)) + value
+    fields = (b"\x83\x87" +          # :method POST, :scheme https
+              lit(4, b"/ota/%s/check" % DEVICE.encode()) +
+              lit(1, b"localhost") +
+              lit(23, b"Bearer " + SECRET.encode()) +
+              lit(28, str(len(BODY)).encode()))
+    return (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2_frame(4, 0, 0, b"") +
+            h2_frame(1, 4, 1, fields) + h2_frame(0, 1, 1, BODY))
+
+
+def h2_read_answer(s):
+    """Reads frames until stream 1 ends; its :status is not checked (an
+    HPACK decoder would be needed), its end is."""
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            raise ConnectionError("closed before the answer")
+        buf += d
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            ftype, flags = buf[3], buf[4]
+            stream = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+            buf = buf[9 + n:]
+            if ftype == 7:
+                raise ConnectionError("GOAWAY")
+            if stream == 1 and ftype in (0, 1) and flags & 1:
+                return
+
+
+def idle_run(srv, proto, n, ca):
+    """KiB of server memory per idle keep-alive connection after one
+    check on each."""
+    ctx = client_ctx(ca, False, True)
+    ctx.set_alpn_protocols([proto])
+    h1req, h2req = check_request(), h2_check_request()
+    settle(srv.pid)
+    time.sleep(1.5)
+    r0 = rss_kib(srv.pid)
+    socks = []
+    try:
+        for _ in range(n):
+            raw = socket.create_connection(("127.0.0.1", srv.port),
+                                           timeout=10)
+            s = ctx.wrap_socket(raw, server_hostname="localhost")
+            socks.append(s)
+            if s.selected_alpn_protocol() != proto:
+                raise RuntimeError("ALPN gave %s, not %s" %
+                                   (s.selected_alpn_protocol(), proto))
+            if proto == "h2":
+                s.sendall(h2req)
+                h2_read_answer(s)
+            else:
+                status = http_exchange(s, h1req)
+                if status not in (200, 204):
+                    raise RuntimeError("check answered %d" % status)
+        time.sleep(3)
+        r1 = rss_kib(srv.pid)
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(1)
+    return ((r1 - r0) / n, n)
+
+
 # DTLS ----------------------------------------------------------------------
 
 def dtls_run(srv, n, client):
@@ -289,12 +391,15 @@ class Otagw:
             f.write("gateway_id bench\nstate_dir %s\n"
                     "coap_listen off\ncoaps_listen 127.0.0.1:%d\n"
                     "https_listen 127.0.0.1:%d\nadmin_listen off\n"
-                    "tls_cert %s/server.pem\ntls_key %s/server.key\n" %
+                    "tls_cert %s/server.pem\ntls_key %s/server.key\n"
+                    "max_connections_per_source 0\n" %
                     (self.state, self.coaps_port, self.port, certs, certs))
+            if a.workers:
+                f.write("workers %d\n" % a.workers)
         self.proc = None
 
     def start(self):
-        os.makedirs(self.state)
+        os.makedirs(self.state, exist_ok=True)
         p = subprocess.run([self.a.otactl, "--state", self.state, "device",
                             "put", DEVICE, "--product", "bench", "--secret",
                             SECRET, "--psk", PSK.encode().hex(),
@@ -345,7 +450,8 @@ class Nginx:
 daemon off;
 error_log %(t)s/error.log warn;
 pid %(t)s/nginx.pid;
-events { worker_connections 1024; }
+worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
 http {
     access_log off;
     client_body_temp_path %(t)s/body;
@@ -443,6 +549,17 @@ def measure(a, gw, ng, st, ca):
                 say("  %-20s %-6s %6.1f us/conn (schedstat %6.1f), %d/%d "
                     "resumed" % (mode[0], srv.name, v[0] * 1e6, v[2] * 1e6,
                                  v[1], a.n))
+        for proto in ("http/1.1", "h2") if a.idle > 0 else ():
+            for srv in https:
+                # a fresh process: memory freed by earlier rows would be
+                # reused and hide what the idle connections take
+                srv.stop()
+                srv.start()
+                v = idle_run(srv, proto, a.idle, ca)
+                rows.setdefault("idle keep-alive " + proto, {}).setdefault(
+                    srv.name, []).append(v)
+                say("  %-20s %-6s %6.1f KiB per idle connection" % (
+                    "idle " + proto, srv.name, v[0]))
         if a.dtls > 0:
             for srv in dtls:
                 v = dtls_run(srv, a.dtls, a.client)
@@ -465,6 +582,8 @@ def report(a, rows):
     met = True
     out = []
     for name, per in rows.items():
+        if name.startswith("idle"):
+            continue
         peer = [k for k in per if k != "otagw"]
         gv = per.get("otagw")
         pv = per.get(peer[0]) if peer else None
@@ -504,6 +623,28 @@ def report(a, rows):
           "schedstat: the same from /proc/PID/task/*/schedstat (ns)")
     print("target: otagw <= %.1fx the peer's CPU in every row: %s" %
           (TARGET, "met" if met else "MISSED"))
+    idle = [(k, v) for k, v in rows.items() if k.startswith("idle")]
+    if idle:
+        print()
+        print("server memory per idle keep-alive connection (one check "
+              "each, %d connections), KiB: median [min-max]" % a.idle)
+        print("%-26s %-20s %-26s %s" % ("", "otagw", "peer", "ratio"))
+    for name, per in idle:
+        gv, pv = per.get("otagw"), per.get("nginx")
+
+        def kib(v):
+            if v is None:
+                return "-"
+            k = [x[0] for x in v]
+            return "%5.1f [%5.1f-%5.1f]" % (median(k), min(k), max(k))
+        ratio = "-"
+        if gv and pv:
+            ratio = "%.2f" % (median([x[0] for x in gv]) /
+                              max(1e-9, median([x[0] for x in pv])))
+            out.append({"row": name, "otagw_kib": [x[0] for x in gv],
+                        "peer": "nginx", "peer_kib": [x[0] for x in pv]})
+        print("%-26s %-20s %-26s %s" % (name, kib(gv), "nginx " + kib(pv)
+                                        if pv else "-", ratio))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"cpu": cpu_model(), "load": loadavg(), "rows": out,
@@ -522,10 +663,16 @@ def main():
                     help="HTTPS connections per measurement (1000)")
     ap.add_argument("-D", "--dtls", type=int, default=300,
                     help="DTLS checks per measurement, 0 skips (300)")
+    ap.add_argument("--idle", type=int, default=1000,
+                    help="idle keep-alive connections per measurement, "
+                    "0 skips (1000)")
     ap.add_argument("-r", "--rounds", type=int, default=3,
                     help="alternating rounds (3)")
     ap.add_argument("-B", "--build", default=".",
                     help="build tree with src/otagw and src/otactl")
+    ap.add_argument("-w", "--workers", type=int, default=0,
+                    help="otagw's workers setting (0: its default, one "
+                    "per CPU)")
     ap.add_argument("--otagw")
     ap.add_argument("--otactl")
     ap.add_argument("--nginx", default=shutil.which("nginx") or
