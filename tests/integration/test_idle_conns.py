@@ -48,6 +48,12 @@ def rss_kib(pid):
     return 0
 
 
+def sanitized(pid):
+    """Is the daemon an AddressSanitizer build?"""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def check_request(dev, secret):
     body = b'{"versions":{"default":"1.0.0"}}'
     return (b"POST /ota/%s/check HTTP/1.1\r\nHost: localhost\r\n"
@@ -170,8 +176,12 @@ def main():
         per = (r1 - r0) / N_H1
         print("# resident memory: %d KiB before, %d KiB with %d idle "
               "connections: %.1f KiB each" % (r0, r1, N_H1, per))
-        checks.check(per < MAX_KIB, "an idle HTTP/1.1 connection costs "
-                     "under %d KiB (%.1f)" % (MAX_KIB, per))
+        if sanitized(gw.proc.pid):
+            print("# AddressSanitizer build: its quarantine holds freed "
+                  "memory, the memory check is left out")
+        else:
+            checks.check(per < MAX_KIB, "an idle HTTP/1.1 connection "
+                         "costs under %d KiB (%.1f)" % (MAX_KIB, per))
 
         same = 0
         for i, rd in enumerate(conns):
