@@ -56,6 +56,33 @@ def free_port_both():
     raise RuntimeError("no free port")
 
 
+def rss_kib(pid):
+    """Resident memory of process pid, KiB (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def sanitized(pid):
+    """Is process pid an AddressSanitizer build?  Its quarantine keeps
+    freed memory resident, so memory figures mean nothing there."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
+def check_request(dev, secret):
+    """The bytes of one HTTP/1.1 check of device dev, version 1.0.0, with
+    a bearer secret."""
+    body = b'{"versions":{"default":"1.0.0"}}'
+    return (b"POST /ota/%s/check HTTP/1.1\r\nHost: localhost\r\n"
+            b"Authorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" %
+            (dev.encode(), secret.encode(), len(body), body))
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:

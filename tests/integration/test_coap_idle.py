@@ -30,7 +30,8 @@ import time
 
 from otagw_harness import (COAP_CON, COAP_POST, OPT_URI_PATH, Checks, Pki,
                            coap_decode, coap_encode, free_port,
-                           https_gateway, metrics_scrape, wait_for)
+                           https_gateway, metrics_scrape, rss_kib,
+                           sanitized, wait_for)
 
 checks = Checks()
 DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
@@ -51,19 +52,6 @@ def check_dgram(dev, mid):
 
 def scrape(gw, ca, token):
     return metrics_scrape(gw.admin_url, ca, token, gw.tmp)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def sanitized(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
 
 
 def dtls_send(gw, dev, key, datagrams, bind=None):

@@ -28,8 +28,8 @@ import tempfile
 import time
 
 from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
-                           H2_RST_STREAM, Checks, H2Raw, Pki, hpack_status,
-                           https_gateway)
+                           H2_RST_STREAM, Checks, H2Raw, Pki, check_request,
+                           hpack_status, https_gateway, rss_kib, sanitized)
 
 checks = Checks()
 
@@ -38,29 +38,6 @@ N_PIPE = 20
 N_H2 = 20
 MAX_KIB = 48
 IDLE_S = 2.5        # past the one-second idle mark and a sweep
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def sanitized(pid):
-    """Is the daemon an AddressSanitizer build?"""
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
-
-
-def check_request(dev, secret):
-    body = b'{"versions":{"default":"1.0.0"}}'
-    return (b"POST /ota/%s/check HTTP/1.1\r\nHost: localhost\r\n"
-            b"Authorization: Bearer %s\r\n"
-            b"Content-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" %
-            (dev.encode(), secret.encode(), len(body), body))
 
 
 class Reader:

@@ -25,8 +25,8 @@ import sys
 import tempfile
 import time
 
-from otagw_harness import (Checks, Pki, free_port, https_gateway,
-                           gateway_restart, wait_for)
+from otagw_harness import (Checks, Pki, check_request, free_port,
+                           https_gateway, gateway_restart, wait_for)
 
 checks = Checks()
 
@@ -79,15 +79,6 @@ def visit(ctx, port, request, session=None, close_notify=False):
     finally:
         s.close()
     return sess, reused, status
-
-
-def check_request(dev, secret):
-    body = b'{"versions":{"default":"1.0.0"}}'
-    return (b"POST /ota/%s/check HTTP/1.1\r\nHost: localhost\r\n"
-            b"Authorization: Bearer %s\r\n"
-            b"Content-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" %
-            (dev.encode(), secret.encode(), len(body), body))
 
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
