@@ -23,6 +23,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -64,6 +65,8 @@
 #define OTAGW_CONF	CONFIG_DEFAULT_PATH
 #define TICK_MS		1000
 #define PUSH_MS		250
+/* descriptors besides device connections: store, sockets, logs, admin */
+#define OTAGW_FILES_SPARE 256
 
 struct otagw {
 	const char	*conf_path;
@@ -725,6 +728,38 @@ otagw_lock(struct otagw *gw, const char *dir)
 	return 0;
 }
 
+/*
+ * Every HTTPS connection is a descriptor.  The soft limit goes up to the
+ * hard one (a shell gives 1024 and allows far more; systemd's unit sets
+ * LimitNOFILE=).  A limit still below what the device listeners may hold
+ * is told at the start: connections past it wait in the listen queue.
+ */
+static void
+otagw_files_limit(const struct otagw *gw)
+{
+	struct rlimit rl;
+	unsigned long long want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+	}
+	want = (unsigned long long)gw->nworkers * HTTPDEV_MAX_CONNECTIONS +
+	    OTAGW_FILES_SPARE;
+	if (gw->cfg.https.enabled && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < want)
+		log_info("descriptor limit %llu: fewer than the %llu HTTPS "
+		    "device connections %u worker%s may hold can be open "
+		    "(LimitNOFILE= in the service, ulimit -n in a shell)",
+		    (unsigned long long)rl.rlim_cur,
+		    want - OTAGW_FILES_SPARE, gw->nworkers,
+		    gw->nworkers == 1 ? "" : "s");
+}
+
 static int
 otagw_start(struct otagw *gw)
 {
@@ -742,6 +777,7 @@ otagw_start(struct otagw *gw)
 	store_set_map_max(gw->st, (size_t)gw->cfg.map_size_max);
 	gw->nworkers = worker_count(&gw->cfg);
 	worker_config(&gw->cfg, gw->nworkers, &gw->wcfg);
+	otagw_files_limit(gw);
 	if ((gw->core = core_new(gw->st, &gw->wcfg)) == NULL) {
 		log_warnx("cannot set up the request core");
 		return -1;

@@ -308,6 +308,9 @@ metrics_server(struct admin *a, struct metrics_out *out)
 	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
 	    "connections closed for a slow handshake or request head.",
 	    "phase=\"head\"", (double)hs.head_timeouts);
+	metrics_counter(out, "otagw_admin_accept_pauses_total", "Times the "
+	    "admin listener rested 100 ms: accept(2) was out of descriptors "
+	    "or memory.", "", (double)hs.accept_pauses);
 }
 
 void

@@ -33,6 +33,8 @@ struct http_source;
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
 /* idle connections trimmed in one sweep that return memory to the system */
 #define HTTP_TRIM_RELEASE 32
+/* the listener rests this long when accept(2) runs out of descriptors */
+#define HTTP_ACCEPT_PAUSE_MS 100
 
 struct http_hdr {
 	char	*name;

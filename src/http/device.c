@@ -71,7 +71,7 @@
 
 /* Server limits of the device listener (docs/https.md). */
 #define DEV_MAX_HEADER_BYTES	16384
-#define DEV_MAX_CONNECTIONS	10000
+#define DEV_MAX_CONNECTIONS	HTTPDEV_MAX_CONNECTIONS
 #define DEV_MAX_STREAMS		100
 #define DEV_IDLE_TIMEOUT	60
 #define DEV_STALL_TIMEOUT	30
@@ -1241,6 +1241,9 @@ dev_metrics_cb(void *arg, struct metrics_out *out)
 	metrics_counter(out, "otagw_https_device_timeouts_total",
 	    "Device HTTPS connections closed for a slow handshake or "
 	    "request head.", "phase=\"head\"", (double)st.head_timeouts);
+	metrics_counter(out, "otagw_https_device_accept_pauses_total",
+	    "Times the device listener rested 100 ms: accept(2) was out of "
+	    "descriptors or memory.", "", (double)st.accept_pauses);
 }
 
 /*

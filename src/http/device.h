@@ -23,6 +23,9 @@ struct http_server;
 
 struct httpdev;
 
+/* Open connections one worker's device listener holds at most. */
+#define HTTPDEV_MAX_CONNECTIONS	10000
+
 /*
  * Binds cfg->https; NULL with the reason logged.  With ev NULL nothing is
  * bound: unit tests make detached connections (src/http/conn.h) on

@@ -62,6 +62,8 @@ struct http_server {
 	struct http_conn *conns;
 	struct http_sources *sources;	/* connections per source */
 	int64_t	 last_refusal_log;
+	int64_t	 last_accept_log;
+	struct ev_timer *accept_resume;	/* the listener rests until then */
 	/*
 	 * The last image served keeps one reference for a couple of
 	 * seconds, so that back-to-back requests for the same image do not
@@ -691,6 +693,45 @@ server_log_refusal(struct http_server *srv, const struct sockaddr *sa,
 	    (unsigned long long)srv->st.refused_limit);
 }
 
+static void
+server_accept_resume_cb(void *arg)
+{
+	struct http_server *srv = arg;
+
+	srv->accept_resume = NULL;
+	if (srv->fd != -1)
+		(void)ev_fd_mod(srv->ev, srv->fd, EPOLLIN);
+}
+
+/*
+ * accept(2) failed for want of a resource: descriptors (EMFILE, ENFILE)
+ * or kernel memory.  The connection stays in the listen queue, so the
+ * level-triggered listener would wake the loop again at once, for as
+ * long as the shortage lasts: 100 % of a core and a log line each time.
+ * The listener rests for HTTP_ACCEPT_PAUSE_MS instead (the connections
+ * already open go on), and the shortage is logged once a second.
+ */
+static void
+server_accept_pause(struct http_server *srv, int err)
+{
+	int64_t now = ev_now_ms();
+
+	srv->st.accept_pauses++;
+	if (now - srv->last_accept_log >= 1000) {
+		srv->last_accept_log = now;
+		log_warnx("%s: cannot accept connections: %s (%u open here); "
+		    "new ones wait in the listen queue%s", srv->name,
+		    strerror(err), (unsigned)srv->st.connections,
+		    err == EMFILE || err == ENFILE ? ": raise the "
+		    "descriptor limit (LimitNOFILE= in the service)" : "");
+	}
+	if (srv->accept_resume != NULL)
+		return;
+	if (ev_fd_mod(srv->ev, srv->fd, 0) == 0)
+		srv->accept_resume = ev_timer_add(srv->ev,
+		    HTTP_ACCEPT_PAUSE_MS, server_accept_resume_cb, srv);
+}
+
 /*
  * Accepts what is pending.  A connection past max_connections, or from a
  * source that holds max_per_source already, is closed at once, before
@@ -712,10 +753,27 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);
 		if (cfd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("%s: accept", srv->name);
-			return;
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case ENETDOWN:
+			case ENETUNREACH:
+			case EHOSTDOWN:
+			case EHOSTUNREACH:
+			case ENOPROTOOPT:
+			case EOPNOTSUPP:
+				/* that connection's own error: the next one */
+				continue;
+			default:
+				server_accept_pause(srv, errno);
+				return;
+			}
 		}
 		if (srv->st.connections >= srv->lim.max_connections) {
 			srv->st.refused_limit++;
@@ -1027,6 +1085,7 @@ http_server_free(struct http_server *srv)
 		server_conn_close(srv->conns);
 	store_image_unref(srv->keep_img);
 	ev_timer_cancel(srv->ev, srv->sweep);
+	ev_timer_cancel(srv->ev, srv->accept_resume);
 	if (srv->fd != -1) {
 		ev_fd_del(srv->ev, srv->fd);
 		close(srv->fd);
@@ -1085,6 +1144,8 @@ void
 http_server_close_listener(struct http_server *srv)
 {
 	if (srv != NULL && srv->fd != -1) {
+		ev_timer_cancel(srv->ev, srv->accept_resume);
+		srv->accept_resume = NULL;
 		ev_fd_del(srv->ev, srv->fd);
 		close(srv->fd);
 		srv->fd = -1;

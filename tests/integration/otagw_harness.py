@@ -17,6 +17,7 @@ a fixed sleep.
 import hashlib
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -155,6 +156,7 @@ class Gateway:
         self.extra = dict(extra or {})
         self.proc = None
         self.logpath = os.path.join(self.tmp, "otagw.log")
+        self.nofile = None      # a descriptor limit for the daemon
         self._own_tmp = tmp is None
         self.write_conf()
 
@@ -185,8 +187,14 @@ class Gateway:
     # process -----------------------------------------------------------
     def start(self, timeout=10.0):
         self.logf = open(self.logpath, "ab")
+        limit = None
+        if self.nofile is not None:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (self.nofile, self.nofile))
         self.proc = subprocess.Popen([OTAGW, "-d", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=limit)
         wait_for(lambda: self.proc.poll() is not None or
                  b"otagw ready" in self.log_bytes(), timeout, "otagw ready")
         if self.proc.poll() is not None:

@@ -17,6 +17,12 @@ HTTP/1.1's input buffer) at the first sweep after a second of silence.
 - HTTP/2: 20 connections each make a check on stream 1, go quiet for
   2.5 s, then check on stream 3 and download a 40 KiB range on stream 5;
   every answer is complete and the bytes are the image's.
+- out of descriptors: a second daemon started with a limit of 64 open
+  files says so at the start; 150 TCP connections exhaust its
+  descriptors, and it neither spins nor floods its log (at most 6
+  "cannot accept" lines in 3 s, where it wrote one per wake-up, hundreds
+  of thousands, before); once they close, a device's check is answered
+  and /metrics counts the listener's pauses.
 """
 
 import json
@@ -28,8 +34,9 @@ import tempfile
 import time
 
 from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
-                           H2_RST_STREAM, Checks, H2Raw, Pki, check_request,
-                           hpack_status, https_gateway, rss_kib, sanitized)
+                           H2_RST_STREAM, AdminApi, Checks, H2Raw, Pki,
+                           check_request, hpack_status, https_gateway,
+                           metrics_scrape, rss_kib, sanitized, wait_for)
 
 checks = Checks()
 
@@ -216,7 +223,64 @@ def main():
         checks.eq(okr, N_H2, "idle HTTP/2 connections: a 40 KiB range "
                   "after it, byte for byte")
         checks.check(gw.alive(), "the daemon still runs")
+    out_of_descriptors(tmp, pki)
     return checks.done()
+
+
+def out_of_descriptors(tmp, pki):
+    os.makedirs(os.path.join(tmp, "gw2"))
+    admin = AdminApi(os.path.join(tmp, "gw2"), pki.ca[0])
+    extra = {"max_connections_per_source": "0", "workers": "1"}
+    extra.update(admin.settings())
+    gw = https_gateway(pki, client_ca=False, tmp=os.path.join(tmp, "gw2"),
+                       extra=extra)
+    gw.nofile = 64
+    with gw:
+        secret = "s-" + os.urandom(8).hex()
+        gw.otactl("device", "put", "d1", "--product", "p", "--secret",
+                  secret, "--version", "1.0.0", check=True)
+        checks.check("descriptor limit 64: fewer than the 10000 HTTPS "
+                     "device connections" in gw.log(),
+                     "the start says the descriptor limit is low")
+        flood = []
+        try:
+            for _ in range(150):
+                flood.append(socket.create_connection(
+                    ("127.0.0.1", gw.https_port), timeout=5))
+        except OSError:
+            pass
+        # TCP_DEFER_ACCEPT hands silent connections over after a second
+        wait_for(lambda: "cannot accept connections" in gw.log(), 10,
+                 "the daemon runs out of descriptors")
+        before = gw.log().count("cannot accept connections")
+        time.sleep(3)
+        lines = gw.log().count("cannot accept connections") - before
+        checks.check(lines <= 6, "out of descriptors: %d log lines in 3 s "
+                     "(at most 6)" % lines)
+        checks.check("Too many open files" in gw.log(),
+                     "the log names the shortage")
+        for s in flood:
+            s.close()
+        ctx = ssl.create_default_context(cafile=pki.ca[0])
+        ctx.set_alpn_protocols(["http/1.1"])
+        ok = False
+        deadline = time.monotonic() + 15
+        while not ok and time.monotonic() < deadline:
+            try:
+                s = ctx.wrap_socket(socket.create_connection(
+                    ("127.0.0.1", gw.https_port), timeout=5),
+                    server_hostname="localhost")
+                s.sendall(check_request("d1", secret))
+                ok = Reader(s).answer()[0] == 204
+                s.close()
+            except OSError:
+                time.sleep(0.2)
+        checks.check(ok, "after the flood a device's check is answered")
+        m = metrics_scrape(admin.url, pki.ca[0], admin.token, gw.tmp)
+        checks.check(m.get("otagw_https_device_accept_pauses_total", 0) > 0,
+                     "/metrics counts the listener's pauses (%r)" %
+                     m.get("otagw_https_device_accept_pauses_total"))
+        checks.check(gw.alive(), "the daemon still runs")
 
 
 if __name__ == "__main__":
