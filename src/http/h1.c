@@ -824,6 +824,7 @@ h1_trimmable(const struct http_conn *c)
 {
 	const struct h1 *h = c->h1;
 
+	/* what h1_trim frees, exactly: else the sweep counts it each time */
 	return h != NULL && ((h->in != NULL && h->in_len == 0) ||
 	    (h->req == NULL && (h->f != NULL || h->v != NULL ||
 	    h->url != NULL)));
@@ -840,11 +841,13 @@ h1_trim(struct http_conn *c)
 		free(h->in);
 		h->in = NULL;
 	}
-	if (h->req == NULL && h->fl == 0 && h->vl == 0 && h->urll == 0) {
+	/* between requests: what they hold is the last request's, unused */
+	if (h->req == NULL) {
 		free(h->f);
 		free(h->v);
 		free(h->url);
 		h->f = h->v = h->url = NULL;
+		h->fl = h->vl = h->urll = 0;
 		h->fcap = h->vcap = h->urlcap = 0;
 	}
 }

@@ -727,9 +727,12 @@ server_accept_pause(struct http_server *srv, int err)
 	}
 	if (srv->accept_resume != NULL)
 		return;
-	if (ev_fd_mod(srv->ev, srv->fd, 0) == 0)
-		srv->accept_resume = ev_timer_add(srv->ev,
-		    HTTP_ACCEPT_PAUSE_MS, server_accept_resume_cb, srv);
+	if (ev_fd_mod(srv->ev, srv->fd, 0) == -1)
+		return;
+	srv->accept_resume = ev_timer_add(srv->ev, HTTP_ACCEPT_PAUSE_MS,
+	    server_accept_resume_cb, srv);
+	if (srv->accept_resume == NULL)	/* no timer: never stay deaf */
+		(void)ev_fd_mod(srv->ev, srv->fd, EPOLLIN);
 }
 
 /*
@@ -768,6 +771,7 @@ server_accept_cb(int fd, uint32_t events, void *arg)
 			case EHOSTUNREACH:
 			case ENOPROTOOPT:
 			case EOPNOTSUPP:
+			case EPERM:	/* a firewall rule refused that one */
 				/* that connection's own error: the next one */
 				continue;
 			default:

@@ -765,6 +765,8 @@ tls_gather_drain(BIO *b, struct tls_gather *g)
 	size_t	 n;
 	int	 rc;
 
+	/* a retry from an earlier drain must not outlive it */
+	BIO_clear_retry_flags(b);
 	while (g->off < g->len) {
 		n = g->len - g->off;
 		rc = BIO_write(next, g->buf + g->off,
@@ -841,34 +843,41 @@ tls_gather_destroy(BIO *b)
 	return 1;
 }
 
-static BIO_METHOD *tls_gather_meth;
-
-static void
-tls_gather_method_init(void)
+static BIO_METHOD *
+tls_gather_method_new(void)
 {
 	BIO_METHOD *m;
 	int	 type;
 
 	if ((type = BIO_get_new_index()) == -1 ||
 	    (m = BIO_meth_new(type | BIO_TYPE_FILTER, "otagw gather")) == NULL)
-		return;
+		return NULL;
 	if (BIO_meth_set_write(m, tls_gather_write) != 1 ||
 	    BIO_meth_set_ctrl(m, tls_gather_ctrl) != 1 ||
 	    BIO_meth_set_destroy(m, tls_gather_destroy) != 1) {
 		BIO_meth_free(m);
-		return;
+		return NULL;
 	}
-	tls_gather_meth = m;
+	return m;
 }
 
-/* The filter's method, made once whichever worker asks first. */
+/*
+ * The filter's method, made once whichever worker asks first; a failure
+ * (memory) is logged and tried again at the next connection.
+ */
 static BIO_METHOD *
 tls_gather_method(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static BIO_METHOD *meth;
+	BIO_METHOD *m;
 
-	pthread_once(&once, tls_gather_method_init);
-	return tls_gather_meth;
+	pthread_mutex_lock(&lock);
+	if (meth == NULL && (meth = tls_gather_method_new()) == NULL)
+		tls_log_errors("tls: the write filter");
+	m = meth;
+	pthread_mutex_unlock(&lock);
+	return m;
 }
 
 /* The connection's filter state, or NULL when writes are not gathered. */

@@ -523,6 +523,47 @@ test_h1_keepalive(void)
 	}
 }
 
+/*
+ * An idle connection between requests gives back its input and field
+ * buffers (h1_trim), is then nothing more to trim (else the daemon's
+ * sweep would count it every second), and parses the next request, and
+ * one cut in the middle of its head, as before.
+ */
+static void
+test_h1_trim(void)
+{
+	static const char req[] = "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n"
+	    "X-Long: 0123456789abcdef0123456789abcdef\r\n\r\n";
+	struct http_conn *c;
+	const uint8_t *p;
+	size_t	 i;
+
+	handler_reset();
+	T_CHECK((c = http_conn_new_detached(srv, 0)) != NULL);
+	if (c == NULL)
+		return;
+	T_CHECK(!h1_trimmable(c));	/* nothing allocated yet */
+	T_EQ_INT(h1_recv(c, (const uint8_t *)req, sizeof(req) - 1), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(nreq, 1);
+	T_CHECK(h1_trimmable(c));
+	h1_trim(c);
+	T_CHECK(!h1_trimmable(c));
+	/* the next request, its head in two pieces around a trim */
+	T_EQ_INT(h1_recv(c, (const uint8_t *)req, 20), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	h1_trim(c);			/* a request is under way: kept */
+	T_EQ_INT(h1_recv(c, (const uint8_t *)req + 20, sizeof(req) - 21), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(nreq, 2);
+	for (i = 0; http_conn_output(c, &p, i) > 0; i++)
+		;
+	T_CHECK(i >= 2);		/* two answers queued */
+	h1_trim(c);
+	T_CHECK(!h1_trimmable(c));
+	http_conn_free_detached(c);
+}
+
 /* Refused before the body; streamed bodies. */
 static void
 test_h1_refuse_and_stream(void)
@@ -1071,6 +1112,7 @@ main(void)
 	T_RUN(test_h1_chunked);
 	T_RUN(test_h1_limits);
 	T_RUN(test_h1_keepalive);
+	T_RUN(test_h1_trim);
 	T_RUN(test_h1_refuse_and_stream);
 	T_RUN(test_h1_hostile);
 	T_RUN(test_h1_truncated);
