@@ -752,10 +752,11 @@ otagw_files_limit(const struct otagw *gw)
 	    OTAGW_FILES_SPARE;
 	if (gw->cfg.https.enabled && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < want)
-		log_info("descriptor limit %llu: fewer than the %llu HTTPS "
-		    "device connections %u worker%s may hold can be open "
-		    "(LimitNOFILE= in the service, ulimit -n in a shell)",
-		    (unsigned long long)rl.rlim_cur,
+		log_info("descriptor limit %llu is below the %llu that %llu "
+		    "HTTPS device connections (%u worker%s) and otagw's own "
+		    "files may take: raise it to hold them all (LimitNOFILE= "
+		    "in the service, ulimit -n in a shell)",
+		    (unsigned long long)rl.rlim_cur, want,
 		    want - OTAGW_FILES_SPARE, gw->nworkers,
 		    gw->nworkers == 1 ? "" : "s");
 }
