@@ -84,6 +84,35 @@ def check_request(dev, secret):
             (dev.encode(), secret.encode(), len(body), body))
 
 
+class Http1Reader:
+    """HTTP/1.1 answers read one after another from one connection (a
+    socket or an ssl socket): answer() gives (status, body)."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def answer(self):
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed before the answer's head")
+            self.buf += d
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        while len(rest) < length:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed in the answer's body")
+            rest += d
+        self.buf = rest[length:]
+        return int(head.split(b" ", 2)[1]), rest[:length]
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:

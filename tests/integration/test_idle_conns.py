@@ -34,8 +34,9 @@ import tempfile
 import time
 
 from otagw_harness import (H2_DATA, H2_END_STREAM, H2_GOAWAY, H2_HEADERS,
-                           H2_RST_STREAM, AdminApi, Checks, H2Raw, Pki,
-                           check_request, hpack_status, https_gateway,
+                           H2_RST_STREAM, AdminApi, Checks, H2Raw,
+                           Http1Reader, Pki, check_request, hpack_status,
+                           https_gateway,
                            metrics_scrape, rss_kib, sanitized, wait_for)
 
 checks = Checks()
@@ -45,34 +46,6 @@ N_PIPE = 20
 N_H2 = 20
 MAX_KIB = 48
 IDLE_S = 2.5        # past the one-second idle mark and a sweep
-
-
-class Reader:
-    """HTTP/1.1 answers read one after another from one connection."""
-
-    def __init__(self, s):
-        self.s = s
-        self.buf = b""
-
-    def answer(self):
-        while b"\r\n\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                raise ConnectionError("closed before the answer's head")
-            self.buf += d
-        head, _, rest = self.buf.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            k, _, v = line.partition(b":")
-            if k.strip().lower() == b"content-length":
-                length = int(v.strip())
-        while len(rest) < length:
-            d = self.s.recv(65536)
-            if not d:
-                raise ConnectionError("closed in the answer's body")
-            rest += d
-        self.buf = rest[length:]
-        return int(head.split(b" ", 2)[1]), rest[:length]
 
 
 def notice_of(body):
@@ -135,7 +108,7 @@ def main():
             ("127.0.0.1", gw.https_port), timeout=10),
             server_hostname="localhost")
         warm.sendall(req)
-        status, warm_body = Reader(warm).answer()
+        status, warm_body = Http1Reader(warm).answer()
         checks.eq(status, 200, "warm-up check answered with a notice")
         first = json.loads(warm_body)
         checks.check(first.get("firmware") == fw, "the notice names %s "
@@ -150,7 +123,7 @@ def main():
                 ("127.0.0.1", gw.https_port), timeout=10),
                 server_hostname="localhost")
             s.sendall(req)
-            rd = Reader(s)
+            rd = Http1Reader(s)
             conns.append(rd)
             status, _ = rd.answer()
             if status != 200:
@@ -271,7 +244,7 @@ def out_of_descriptors(tmp, pki):
                     ("127.0.0.1", gw.https_port), timeout=5),
                     server_hostname="localhost")
                 s.sendall(check_request("d1", secret))
-                ok = Reader(s).answer()[0] == 204
+                ok = Http1Reader(s).answer()[0] == 204
                 s.close()
             except OSError:
                 time.sleep(0.2)

@@ -25,8 +25,9 @@ import sys
 import tempfile
 import time
 
-from otagw_harness import (Checks, Pki, check_request, free_port,
-                           https_gateway, gateway_restart, wait_for)
+from otagw_harness import (Checks, Http1Reader, Pki, check_request,
+                           free_port, https_gateway, gateway_restart,
+                           wait_for)
 
 checks = Checks()
 
@@ -45,25 +46,7 @@ def client_ctx(pki, tls13, tickets):
 def http_exchange(s, request):
     """Sends one HTTP/1.1 request, reads its answer; the status code."""
     s.sendall(request)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(4096)
-        if not d:
-            raise ConnectionError("closed before the answer's head")
-        buf += d
-    head, _, body = buf.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v.strip())
-    while len(body) < length:
-        d = s.recv(4096)
-        if not d:
-            raise ConnectionError("closed in the answer's body")
-        body += d
-    return status
+    return Http1Reader(s).answer()[0]
 
 
 def visit(ctx, port, request, session=None, close_notify=False):
