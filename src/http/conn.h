@@ -31,10 +31,6 @@ struct http_source;
 #define HTTP_LINGER_MS	2000		/* draining a refused body */
 #define HTTP_DRAIN_MAX	(1024 * 1024)	/* refused body read, then dropped */
 #define HTTP_KEEP_IMAGE_MS 2000		/* last image's mapping kept */
-/* idle connections trimmed in one sweep that return memory to the system */
-#define HTTP_TRIM_RELEASE 32
-/* the listener rests this long when accept(2) runs out of descriptors */
-#define HTTP_ACCEPT_PAUSE_MS 100
 
 struct http_hdr {
 	char	*name;
@@ -252,9 +248,11 @@ int	 h1_wants_read(const struct http_conn *);
 int	 h1_drain(struct http_conn *);
 /* The head deadline passed: queue 408 and close, or 0 to close at once. */
 int	 h1_head_timeout(struct http_conn *);
-/* Idle between requests: gives back the input and field buffers. */
-void	 h1_trim(struct http_conn *);
-int	 h1_trimmable(const struct http_conn *);	/* 0 or 1 */
+/*
+ * Idle between requests: gives back the input and field buffers.  1 when
+ * it freed something, else 0.
+ */
+int	 h1_trim(struct http_conn *);
 void	 h1_free(struct http_conn *);
 
 /* h2.c */

@@ -820,29 +820,22 @@ h1_free(struct http_conn *c)
 }
 
 int
-h1_trimmable(const struct http_conn *c)
-{
-	const struct h1 *h = c->h1;
-
-	/* what h1_trim frees, exactly: else the sweep counts it each time */
-	return h != NULL && ((h->in != NULL && h->in_len == 0) ||
-	    (h->req == NULL && (h->f != NULL || h->v != NULL ||
-	    h->url != NULL)));
-}
-
-void
 h1_trim(struct http_conn *c)
 {
 	struct h1 *h = c->h1;
+	int	 freed = 0;
 
 	if (h == NULL)
-		return;
-	if (h->in_len == 0) {
+		return 0;
+	if (h->in != NULL && h->in_len == 0) {
 		free(h->in);
 		h->in = NULL;
+		freed = 1;
 	}
 	/* between requests: what they hold is the last request's, unused */
-	if (h->req == NULL) {
+	if (h->req == NULL && (h->f != NULL || h->v != NULL ||
+	    h->url != NULL)) {
+		freed = 1;
 		free(h->f);
 		free(h->v);
 		free(h->url);
@@ -850,4 +843,5 @@ h1_trim(struct http_conn *c)
 		h->fl = h->vl = h->urll = 0;
 		h->fcap = h->vcap = h->urlcap = 0;
 	}
+	return freed;
 }

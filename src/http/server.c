@@ -77,6 +77,11 @@ struct http_server {
 	int	 nodelay;	/* TCP_NODELAY on the listener, inherited */
 };
 
+/* idle connections trimmed in one sweep that return memory to the system */
+#define HTTP_TRIM_RELEASE	32
+/* the listener rests this long when accept(2) runs out of descriptors */
+#define HTTP_ACCEPT_PAUSE_MS	100
+
 static void	server_conn_io_cb(int, uint32_t, void *);
 static uint64_t	server_conn_id(void);
 static void	server_conn_close(struct http_conn *);
@@ -903,19 +908,18 @@ http_conn_sweep_verdict(const struct http_conn *c, int64_t now)
 static int
 server_conn_trim(struct http_conn *c, int64_t now)
 {
-	if (c->stage == NULL && c->out == NULL &&
-	    !tls_conn_trimmable(c->tls) &&
-	    (c->state != HTTP_CONN_H1 || !h1_trimmable(c)))
-		return 0;
+	int	 freed;
+
 	if (c->state == HTTP_CONN_HANDSHAKE || c->lingering || c->busy > 0 ||
 	    now - c->t_activity < 1000 || now - c->t_progress < 1000 ||
 	    c->out_head < c->out_n || server_unsent(c) > 0)
 		return 0;
+	freed = c->out != NULL || c->stage != NULL;
 	server_out_clear(c);
-	tls_conn_trim(c->tls);
+	freed |= tls_conn_trim(c->tls);
 	if (c->state == HTTP_CONN_H1)
-		h1_trim(c);
-	return 1;
+		freed |= h1_trim(c);
+	return freed;
 }
 
 static void

@@ -948,23 +948,16 @@ tls_conn_unflushed(const struct tls_conn *c)
 }
 
 int
-tls_conn_trimmable(const struct tls_conn *c)
-{
-	const struct tls_gather *g;
-
-	return c != NULL && (g = tls_conn_gather(c)) != NULL &&
-	    g->buf != NULL && g->len == 0;
-}
-
-void
 tls_conn_trim(struct tls_conn *c)
 {
 	struct tls_gather *g;
 
-	if (c == NULL || (g = tls_conn_gather(c)) == NULL || g->len > 0)
-		return;
+	if (c == NULL || (g = tls_conn_gather(c)) == NULL || g->buf == NULL ||
+	    g->len > 0)
+		return 0;
 	free(g->buf);
 	g->buf = NULL;
+	return 1;
 }
 
 size_t

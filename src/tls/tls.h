@@ -116,11 +116,9 @@ int	 tls_conn_flush(struct tls_conn *);
 size_t	 tls_conn_unflushed(const struct tls_conn *);
 /*
  * Gives back the write buffer of an idle connection (nothing unflushed);
- * the next write allocates it again.  OpenSSL's own buffers go back by
- * themselves (SSL_MODE_RELEASE_BUFFERS).
+ * the next write allocates it again.  1 when there was one, else 0.
+ * OpenSSL's own buffers go back by themselves (SSL_MODE_RELEASE_BUFFERS).
  */
-void	 tls_conn_trim(struct tls_conn *);
-/* Does tls_conn_trim have a buffer to give back?  0 or 1. */
-int	 tls_conn_trimmable(const struct tls_conn *);
+int	 tls_conn_trim(struct tls_conn *);
 
 #endif
