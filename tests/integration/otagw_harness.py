@@ -298,6 +298,16 @@ class Gateway:
         p = self.otactl(*args, check=True, **kw)
         return p.stdout.strip().splitlines()[-1].strip()
 
+    def add_firmware(self, data, product="p", version="2.0.0",
+                     name="img.bin"):
+        """Writes data to name in the gateway's directory and adds it with
+        `otactl firmware add`; returns the firmware id."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return self.otactl_id("firmware", "add", path, "--product", product,
+                              "--version", version)
+
     # CoAP --------------------------------------------------------------
     def coap(self, method, path, payload=None, dtls=None, block=None,
              start_block=None, content_format=None, timeout=10,

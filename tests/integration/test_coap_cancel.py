@@ -35,11 +35,7 @@ def main():
                   b"key-c1-0123456789".hex(), "--version", "1.0.0",
                   check=True)
         image = os.urandom(20 * 1024 + 5)
-        path = os.path.join(gw.tmp, "image.bin")
-        with open(path, "wb") as f:
-            f.write(image)
-        fw = gw.otactl_id("firmware", "add", path, "--product", "p",
-                          "--version", "2.0.0")
+        fw = gw.add_firmware(image, name="image.bin")
         job = gw.otactl_id("job", "create", "--firmware", fw, "--devices",
                            "c1", "--force")
         body = json.dumps({"versions": {"default": "1.0.0"}})

@@ -66,11 +66,7 @@ def run(gw, pki, rogue):
     gw.otactl("device", "put", "dx", "--product", "p", "--version", "1.0.0",
               check=True)
     img = os.urandom(5000)
-    path = os.path.join(gw.tmp, "img.bin")
-    with open(path, "wb") as f:
-        f.write(img)
-    fw = gw.otactl_id("firmware", "add", path, "--product", "p",
-                      "--version", "2.0.0")
+    fw = gw.add_firmware(img)
     gw.otactl_id("job", "create", "--firmware", fw, "--devices", "d1",
                  "--force")
     url = gw.https_url

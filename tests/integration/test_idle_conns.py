@@ -92,11 +92,7 @@ def main():
         gw.otactl("device", "put", "d1", "--product", "p", "--secret",
                   secret, "--version", "1.0.0", check=True)
         img = os.urandom(200 * 1024 + 33)
-        path = os.path.join(gw.tmp, "img.bin")
-        with open(path, "wb") as f:
-            f.write(img)
-        fw = gw.otactl_id("firmware", "add", path, "--product", "p",
-                          "--version", "2.0.0")
+        fw = gw.add_firmware(img)
         gw.otactl_id("job", "create", "--firmware", fw, "--devices", "d1",
                      "--force")
         req = check_request("d1", secret)

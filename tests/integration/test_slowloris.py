@@ -244,11 +244,7 @@ def run(gw, attack, ca, admin_port, admin_url, token, token_path):
     gw.otactl("device", "put", "d1", "--product", "p", "--secret", secret,
               "--version", "1.0.0", check=True)
     img = os.urandom(200000)
-    path = os.path.join(gw.tmp, "img.bin")
-    with open(path, "wb") as f:
-        f.write(img)
-    fw = gw.otactl_id("firmware", "add", path, "--product", "p",
-                      "--version", "2.0.0")
+    fw = gw.add_firmware(img)
     gw.otactl_id("job", "create", "--firmware", fw, "--devices", "d1",
                  "--force")
     dev = gw.https_port
