@@ -83,6 +83,21 @@ def cpu_ns(pids):
     return total
 
 
+def rss_kib(pids):
+    """Resident memory of the processes pids together (VmRSS), in KiB.
+    A process that is gone counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo (the first one)."""
     try:

@@ -89,11 +89,7 @@ def cpu_seconds(pid):
 
 
 def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return benchlib.rss_kib([pid])
 
 
 def free_udp_port():

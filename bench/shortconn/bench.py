@@ -256,16 +256,7 @@ def https_run(srv, mode, n, ca):
 
 def rss_kib(pid):
     """Resident memory of the server's processes, KiB."""
-    total = 0
-    for p in tree_pids(pid):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return benchlib.rss_kib(tree_pids(pid))
 
 
 def h2_frame(ftype, flags, stream, payload):
