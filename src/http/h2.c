@@ -414,6 +414,19 @@ h2_refuse(struct http_conn *c, struct http_req *r)
 		h2_answer_early(c, r);
 }
 
+/* The head itself is refused (431, 400): no handler sees the request. */
+static void
+h2_refuse_head(struct http_conn *c, struct http_req *r, int status,
+    const char *msg)
+{
+	r->started = 1;
+	http_conn_count_request(c);
+	r->next = HTTP_RESPOND;
+	if (msg == NULL || http_resp_error(&r->resp, status, msg) == -1)
+		http_resp_simple(&r->resp, status);
+	h2_refuse(c, r);
+}
+
 static int
 h2_frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
@@ -454,11 +467,13 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 			return 0;
 		}
 		if (r->head_bytes > http_conn_limits(c)->max_header_bytes) {
-			r->started = 1;
-			http_conn_count_request(c);
-			r->next = HTTP_RESPOND;
-			http_resp_simple(&r->resp, 431);
-			h2_refuse(c, r);
+			h2_refuse_head(c, r, 431, NULL);
+			return 0;
+		}
+		if (r->path[0] != '/') {
+			/* nghttp2 checks it for http(s) only; as h1_target */
+			h2_refuse_head(c, r, 400, "the request target is not "
+			    "a path");
 			return 0;
 		}
 		if (http_req_begin(r) == HTTP_RESPOND) {

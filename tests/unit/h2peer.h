@@ -63,6 +63,7 @@ struct h2peer {
 	uint32_t goaway_code;
 	struct h2stream st[8];
 	size_t	 nst;
+	const char *scheme;	/* of the next requests; NULL: https */
 };
 
 static inline struct h2stream *
@@ -249,7 +250,7 @@ h2peer_req(struct h2peer *p, const char *method, const char *path,
 	n++;								\
 } while (0)
 	NV(":method", method);
-	NV(":scheme", "https");
+	NV(":scheme", p->scheme != NULL ? p->scheme : "https");
 	NV(":authority", "gw.test");
 	if (path != NULL)
 		NV(":path", path);

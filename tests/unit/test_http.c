@@ -839,6 +839,20 @@ test_h2_refusals(void)
 	T_EQ_INT(st->status, 0);
 	T_CHECK(st->closed && st->close_code == NGHTTP2_PROTOCOL_ERROR);
 	T_EQ_INT(nreq, 0);
+	/*
+	 * a :path that is not a path: 400, as over HTTP/1.1 (nghttp2 lets
+	 * it through when the scheme is neither http nor https)
+	 */
+	p.scheme = "coap";
+	st = h2peer_req(&p, "GET", "ota/x", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 400);
+	T_CHECK(strstr((const char *)st->body, "not a path") != NULL);
+	st = h2peer_req(&p, "GET", "*", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 400);
+	T_EQ_INT(nreq, 0);
+	p.scheme = NULL;
 	/* and the connection still serves */
 	st = h2peer_req(&p, "GET", "/ok", NULL, 0, NULL, 0, 1);
 	h2peer_pump(&p);
