@@ -32,8 +32,10 @@ struct map {
 /* An output file: written as tmp, renamed to path when done. */
 struct outfile {
 	const char *path;
+	char	 dst[4096];	/* what the temporary file becomes */
 	char	 tmp[4096];
 	int	 fd;
+	int	 direct;	/* written in place: not a regular file */
 };
 
 static const char help_delta_make[] =
@@ -99,16 +101,52 @@ map_close(struct map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * OUT is written whole or not at all: into a temporary file beside it,
+ * renamed over it at the end (over the file a symbolic link names, so
+ * that the link stays a link).  "-" is standard output.  An OUT that
+ * exists and is not a regular file (/dev/null, a FIFO) is written in
+ * place: a rename would put a regular file where the device was.
+ */
+static int
+out_in_place(const char *path)
+{
+	struct stat sb;
+
+	return strcmp(path, "-") != 0 && stat(path, &sb) == 0 &&
+	    !S_ISREG(sb.st_mode);
+}
+
 static int
 out_open(struct outfile *o, const char *path)
 {
+	struct stat sb;
+	char	*real = NULL;
+	const char *dst = path;
+	int	 n;
+
+	memset(o, 0, sizeof(*o));
 	o->path = path;
 	if (strcmp(path, "-") == 0) {
 		o->fd = STDOUT_FILENO;
 		return 0;
 	}
-	if (snprintf(o->tmp, sizeof(o->tmp), "%s.XXXXXX", path) >=
-	    (int)sizeof(o->tmp)) {
+	if (out_in_place(path)) {
+		if ((o->fd = open(path, O_WRONLY | O_CLOEXEC)) == -1) {
+			ctl_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		o->direct = 1;
+		return 0;
+	}
+	if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) &&
+	    (real = realpath(path, NULL)) != NULL)
+		dst = real;
+	n = snprintf(o->dst, sizeof(o->dst), "%s", dst);
+	if (n >= 0 && (size_t)n < sizeof(o->dst))
+		n = snprintf(o->tmp, sizeof(o->tmp), "%s.XXXXXX", dst);
+	free(real);
+	if (n < 0 || (size_t)n >= sizeof(o->tmp)) {
 		ctl_err("%s: name too long", path);
 		return -1;
 	}
@@ -119,14 +157,24 @@ out_open(struct outfile *o, const char *path)
 	return 0;
 }
 
-/* ok: flush and rename; otherwise remove the temporary file.  0 or -1. */
+/*
+ * ok: flush and rename (or close, in place); otherwise remove the
+ * temporary file.  0 or -1.
+ */
 static int
 out_close(struct outfile *o, int ok)
 {
 	if (o->fd == STDOUT_FILENO)
 		return 0;
+	if (o->direct) {
+		if (close(o->fd) == -1 && ok) {
+			ctl_err("%s: %s", o->path, strerror(errno));
+			return -1;
+		}
+		return ok ? 0 : -1;
+	}
 	if (ok && (fchmod(o->fd, 0644) == -1 || fsync(o->fd) == -1 ||
-	    rename(o->tmp, o->path) == -1)) {
+	    rename(o->tmp, o->dst) == -1)) {
 		ctl_err("%s: %s", o->path, strerror(errno));
 		ok = 0;
 	}
@@ -289,6 +337,11 @@ cmd_delta_make(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	}
 	rc = EXIT_OP;
+	if (verify && out_in_place(argv[optind + 2])) {
+		rc = ctl_usage_err("--verify reads PATCH back: %s is not a "
+		    "regular file", argv[optind + 2]);
+		goto done;
+	}
 	if (out_open(&of, argv[optind + 2]) == -1)
 		goto done;
 	delta_opts_init(ctl, &o, (int)block);

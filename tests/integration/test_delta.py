@@ -11,7 +11,8 @@ change), `otactl delta make OLD NEW PATCH` makes the patch, Debian's
 NEW's SHA-256; `otactl delta apply` must give the same.  Then the
 command line's refusals: a missing input, a damaged patch, a result
 whose SHA-256 or size is not the one given, usage errors; each leaves
-no output file behind.  Runs without a daemon, configuration or state
+no output file behind.  Outputs that are not plain files: a FIFO (as
+/dev/null) is written in place, a symbolic link stays one.  Runs without a daemon, configuration or state
 directory.  Exit 77 (skipped) without bspatch.
 """
 
@@ -20,9 +21,11 @@ import json
 import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 
 from otagw_harness import OTACTL, Checks
 
@@ -240,6 +243,66 @@ def refusals(d):
     checks.check(b.returncode != 0, "bspatch refuses the 7-byte patch too")
 
 
+def read_fifo(path, got):
+    """Reads the FIFO at path to its end, into got["data"]."""
+    with open(path, "rb") as f:
+        got["data"] = f.read()
+
+
+def outputs(d):
+    """PATCH and OUT that are not plain paths: a FIFO (as /dev/null, a
+    device) is written in place, not renamed over; a symbolic link stays
+    a link and its file gets the output."""
+    rng = random.Random(5)
+    old = write(d, "o.old", rng.randbytes(3000))
+    new = write(d, "o.new", open(old, "rb").read()[:2000] +
+                rng.randbytes(50))
+    want = sha(new)
+    fifo = os.path.join(d, "o.fifo")
+    for cmd, args in (("make", [old, new]), ("apply", [old, None])):
+        if os.path.exists(fifo):
+            os.unlink(fifo)
+        os.mkfifo(fifo)
+        got = {}
+        t = threading.Thread(target=read_fifo, args=(fifo, got))
+        t.start()
+        if args[1] is None:
+            args[1] = os.path.join(d, "o.patch")
+        r = otactl("delta", cmd, args[0], args[1], fifo)
+        t.join(60)
+        checks.eq(r.returncode, 0, "%s into a FIFO (%s)" % (
+            cmd, r.stderr.strip()))
+        checks.check(stat.S_ISFIFO(os.lstat(fifo).st_mode),
+                     "%s: the FIFO is still a FIFO, not a file renamed "
+                     "over it" % cmd)
+        if cmd == "make":
+            write(d, "o.patch", got.get("data", b""))
+            b = subprocess.run([BSPATCH, old, os.path.join(d, "o.bsp"),
+                                os.path.join(d, "o.patch")],
+                               capture_output=True)
+            checks.check(b.returncode == 0 and
+                         sha(os.path.join(d, "o.bsp")) == want,
+                         "make: what went through the FIFO is the patch")
+        else:
+            checks.eq(hashlib.sha256(got.get("data", b"")).hexdigest(),
+                      want, "apply: what went through the FIFO is NEW")
+    r = otactl("delta", "make", old, new, fifo, "--verify")
+    checks.eq(r.returncode, 2, "make --verify into a FIFO: usage error")
+    checks.check("not a regular file" in r.stderr, "and says why: " +
+                 r.stderr.strip())
+
+    real = write(d, "o.real", b"before")
+    link = os.path.join(d, "o.link")
+    os.symlink("o.real", link)
+    r = otactl("delta", "apply", old, os.path.join(d, "o.patch"), link)
+    checks.eq(r.returncode, 0, "apply into a symbolic link")
+    checks.check(os.path.islink(link) and sha(real) == want,
+                 "the link stays a link, its file holds NEW")
+    checks.check(not [f for f in os.listdir(d) if f.startswith("o.real.")
+                      or f.startswith("o.link.")],
+                 "no temporary file left beside either")
+
+
 def main():
     if not os.access(BSPATCH, os.X_OK):
         print("skip: no %s (apt-get install bsdiff)" % BSPATCH)
@@ -249,6 +312,7 @@ def main():
         edge_cases(d)
         real_pair(d)
         refusals(d)
+        outputs(d)
         big_pair(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
