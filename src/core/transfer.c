@@ -17,7 +17,6 @@
 #include "store/store.h"
 
 #define XFER_BUCKETS	4096		/* a power of two */
-#define XFER_MAX	65536		/* entries held at most */
 #define XFER_WAIT_MS	(60 * (int64_t)1000)	/* between events */
 #define XFER_PAUSE_MS	(2 * (int64_t)1000)	/* then the record */
 #define XFER_IDLE_MS	(600 * (int64_t)1000)
@@ -40,6 +39,7 @@ struct xfer_table {
 	struct store	*st;
 	struct xfer	*b[XFER_BUCKETS];
 	size_t		 n;
+	int64_t		 evicted_at;	/* the last xfer_evict, when full */
 };
 
 static uint32_t
@@ -202,6 +202,40 @@ xfer_unlink(struct xfer_table *t, struct xfer **pp)
 	t->n--;
 }
 
+/*
+ * The table is full: forget the entries that have nothing unwritten and
+ * have paused (what xfer_tick would forget later), with the lock held
+ * and no store write.  At most once a second: while every entry is busy,
+ * new transfers go uncounted (their devices are served all the same).
+ */
+static void
+xfer_evict(struct xfer_table *t, int64_t now)
+{
+	struct xfer **pp;
+	size_t	 i, before = t->n;
+
+	if (now - t->evicted_at < 1000)
+		return;
+	t->evicted_at = now;
+	for (i = 0; i < XFER_BUCKETS; i++) {
+		pp = &t->b[i];
+		while (*pp != NULL) {
+			if ((*pp)->delivered == (*pp)->stored &&
+			    now - (*pp)->seen >= XFER_PAUSE_MS)
+				xfer_unlink(t, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+	if (t->n >= XFER_MAX)
+		log_warnx("transfers: %zu under way, the most counted at once; "
+		    "new ones are served but not counted until some pause",
+		    t->n);
+	else
+		log_debug("transfers: %zu paused ones forgotten to make room",
+		    before - t->n);
+}
+
 static struct xfer *
 xfer_find(struct xfer_table *t, const char *device, const char *fwid,
     uint64_t size, int64_t now)
@@ -213,7 +247,7 @@ xfer_find(struct xfer_table *t, const char *device, const char *fwid,
 		    strcmp(e->fwid, fwid) == 0)
 			return e;
 	if (t->n >= XFER_MAX) {
-		xfer_tick(t, now + XFER_IDLE_MS);	/* forget the idle */
+		xfer_evict(t, now);	/* the lock is held: not xfer_tick */
 		if (t->n >= XFER_MAX)
 			return NULL;
 	}

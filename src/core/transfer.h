@@ -17,7 +17,10 @@
  * when it grew less (xfer_tick): at most every 10 % or 60 s per device.
  * Between events the record alone is written when the transfer pauses
  * for 2 s, so the operator views are exact soon after a device stops.
- * Entries idle for 10 minutes are forgotten once written.
+ * Entries idle for 10 minutes are forgotten once written.  At most
+ * XFER_MAX are held: when full, those paused with nothing unwritten make
+ * room (at most once a second); while every one is busy, a new transfer
+ * is served but not counted.
  *
  * One table serves every worker thread (a device may resume its download
  * on a connection another worker accepted): each call takes the table's
@@ -27,6 +30,8 @@
 #define OTAGW_TRANSFER_H
 
 #include <stdint.h>
+
+#define XFER_MAX	65536		/* entries held at most */
 
 struct store;
 struct xfer_table;

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "core/capability.h"
 #include "core/core.h"
+#include "core/transfer.h"
 #include "core/watch.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
@@ -1132,6 +1133,39 @@ test_transfer(void)
 	fixture_down();
 }
 
+/*
+ * A full table (one download begun by each of XFER_MAX devices): a new
+ * transfer while every entry is busy is served uncounted, without
+ * waiting on the table's own lock (it once did, for ever); once the
+ * others have paused with nothing unwritten, they make room.
+ */
+static void
+test_transfer_full(void)
+{
+	struct xfer_table *t;
+	char	 dev[32];
+	size_t	 i;
+
+	fixture_up();
+	T_CHECK((t = xfer_new(st)) != NULL);
+	if (t == NULL)
+		return;
+	for (i = 0; i < XFER_MAX; i++) {
+		snprintf(dev, sizeof(dev), "full-%zu", i);
+		/* past a gap: an entry with nothing to write */
+		xfer_sent(t, dev, "fw-1", 100, 1, IMG_SIZE, now_ms);
+	}
+	T_EQ_INT(xfer_count(t), XFER_MAX);
+	xfer_sent(t, "late", "fw-1", 0, 100, IMG_SIZE, now_ms);
+	T_EQ_INT(xfer_count(t), XFER_MAX);
+	now_ms += 3 * SEC;
+	xfer_sent(t, "late", "fw-1", 0, 600, IMG_SIZE, now_ms);
+	T_EQ_INT(xfer_count(t), 1);
+	T_EQ_INT(xfer_stored("late", "fw-1"), 600);
+	xfer_free(t);
+	fixture_down();
+}
+
 static void
 test_progress_success(void)
 {
@@ -2232,6 +2266,7 @@ main(void)
 	T_RUN(test_download_url);
 	T_RUN(test_cap_query);
 	T_RUN(test_transfer);
+	T_RUN(test_transfer_full);
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);
