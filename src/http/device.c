@@ -874,9 +874,9 @@ dev_core_answer(struct http_resp *resp, int route, struct core_resp *cresp)
 	if (status != 204 && cresp->body != NULL) {
 		http_resp_header(resp, "Content-Type", cresp->is_signed ?
 		    DEV_CTYPE_JWS : DEV_CTYPE_JSON);
-		if (http_resp_body_take(resp, cresp->body, cresp->body_len) ==
-		    0)
-			cresp->body = NULL;
+		/* taken, or freed when it fails: never the caller's again */
+		(void)http_resp_body_take(resp, cresp->body, cresp->body_len);
+		cresp->body = NULL;
 	}
 	http_resp_header(resp, "Cache-Control", "no-store");
 	core_resp_cleanup(cresp);
