@@ -31,8 +31,12 @@ admin_json(struct http_resp *resp, int status, char *json)
 	len = strlen(json);
 	http_resp_status(resp, status);
 	if (http_resp_header(resp, "Content-Type", ADMIN_CTYPE_JSON) == -1 ||
-	    http_resp_header(resp, "Cache-Control", "no-store") == -1 ||
-	    http_resp_body_take(resp, json, len) == -1) {
+	    http_resp_header(resp, "Cache-Control", "no-store") == -1) {
+		free(json);
+		http_resp_status(resp, 500);
+		return 500;
+	}
+	if (http_resp_body_take(resp, json, len) == -1) {	/* freed */
 		http_resp_status(resp, 500);
 		return 500;
 	}

@@ -132,7 +132,12 @@ admin_metrics_show(struct admin *a, struct admin_req *ar,
 		    "unavailable");
 	http_resp_status(resp, 200);
 	if (http_resp_header(resp, "Content-Type", ADMIN_CTYPE_METRICS) ==
-	    -1 || http_resp_body_take(resp, text, len) == -1) {
+	    -1) {
+		free(text);
+		http_resp_status(resp, 500);
+		return 500;
+	}
+	if (http_resp_body_take(resp, text, len) == -1) {	/* freed */
 		http_resp_status(resp, 500);
 		return 500;
 	}
