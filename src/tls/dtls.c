@@ -103,7 +103,8 @@ struct dtls_conn {
 static void
 dtls_capture(struct dtls_server *srv, const uint8_t *data, size_t len)
 {
-	if (len > sizeof(srv->cap) - srv->caplen - 2) {
+	/* caplen <= sizeof(cap) always; caplen + 2 may not be */
+	if (len + 2 > sizeof(srv->cap) - srv->caplen) {
 		srv->capover = 1;
 		return;
 	}
