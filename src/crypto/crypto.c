@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -271,6 +272,17 @@ crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
  * twice.  EVP_PKEY_verify takes the digest as it is and the DER
  * signature as `openssl dgst -sha256 -sign' writes it.
  */
+/* The key's curve is P-256 (prime256v1), not another of 256 bits. */
+static int
+es256_is_p256(const EVP_PKEY *pk)
+{
+	char	 name[64];
+	size_t	 n = 0;
+
+	return EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+	    name, sizeof(name), &n) == 1 && strcmp(name, "prime256v1") == 0;
+}
+
 static EVP_PKEY *
 es256_key_read(const char *pem, size_t len)
 {
@@ -288,7 +300,7 @@ es256_key_read(const char *pem, size_t len)
 		EVP_PKEY_free(pk);
 		return NULL;
 	}
-	if (pk != NULL && EVP_PKEY_get_bits(pk) != 256) {
+	if (pk != NULL && !es256_is_p256(pk)) {
 		EVP_PKEY_free(pk);
 		return NULL;
 	}
@@ -297,14 +309,31 @@ es256_key_read(const char *pem, size_t len)
 }
 
 int
-crypto_es256_key_check(const char *pem, size_t len)
+crypto_es256_key_normalize(const char *pem, size_t len, char *out,
+    size_t cap, size_t *outlen)
 {
-	EVP_PKEY *pk = es256_key_read(pem, len);
+	EVP_PKEY *pk;
+	BIO	*b = NULL;
+	char	*p;
+	long	 n;
+	int	 rc = -1;
 
-	if (pk == NULL)
+	if (pem == NULL || memmem(pem, len, "PRIVATE KEY", 11) != NULL)
 		return -1;
+	if ((pk = es256_key_read(pem, len)) == NULL)
+		return -1;
+	if ((b = BIO_new(BIO_s_mem())) != NULL &&
+	    PEM_write_bio_PUBKEY(b, pk) == 1 &&
+	    (n = BIO_get_mem_data(b, &p)) > 0 && (size_t)n < cap) {
+		memcpy(out, p, (size_t)n);
+		out[n] = '\0';
+		*outlen = (size_t)n;
+		rc = 0;
+	}
+	BIO_free(b);
 	EVP_PKEY_free(pk);
-	return 0;
+	ERR_clear_error();
+	return rc;
 }
 
 int

@@ -56,8 +56,14 @@ int	 crypto_hmac_sha256(const uint8_t *key, size_t keylen,
  */
 #define CRYPTO_ES256_SIG_MAX	72
 #define CRYPTO_PEM_MAX		1024
-/* 0 when pem (len bytes) is a P-256 public key, else -1. */
-int	 crypto_es256_key_check(const char *pem, size_t len);
+/*
+ * When pem (len bytes) holds a P-256 public key and no private key:
+ * that key alone, as PEM_write_bio_PUBKEY writes it, into out (cap
+ * bytes, NUL-terminated), its length in *outlen, and 0.  Else -1: what
+ * is stored and shown again is never more than the public key.
+ */
+int	 crypto_es256_key_normalize(const char *pem, size_t len, char *out,
+	    size_t cap, size_t *outlen);
 /*
  * 1 when sig (DER, len bytes) is a valid signature of digest under the
  * key in pem, 0 when it is not (also for a malformed or truncated

@@ -51,21 +51,25 @@ ops_product_author_key(struct ops *ops, const char *product, const char *pem,
 	if (product == NULL || !valid_product(product))
 		return ops_fail(err, OPS_EINVAL, "invalid product (1-64 of "
 		    "A-Z a-z 0-9 _ -)");
+	memset(&p, 0, sizeof(p));
+	if (pem != NULL && len > 0 && memmem(pem, len, "PRIVATE KEY", 11) !=
+	    NULL)
+		return ops_fail(err, OPS_EINVAL, "the author key holds a "
+		    "private key: give the public key alone (openssl ec -in "
+		    "key.pem -pubout), and keep the private key off the "
+		    "gateway");
 	if (pem != NULL && (len == 0 || len > OTA_PEM_MAX ||
 	    memchr(pem, '\0', len) != NULL ||
-	    crypto_es256_key_check(pem, len) != 0))
+	    crypto_es256_key_normalize(pem, len, p.author_key,
+	    sizeof(p.author_key), &p.author_key_len) != 0))
 		return ops_fail(err, OPS_EINVAL, "the author key must be an "
 		    "ECDSA P-256 public key in PEM (openssl ec -in key.pem "
 		    "-pubout), at most %d bytes", OTA_PEM_MAX);
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
 		return ops_fail_store(err, rc, "product");
-	memset(&p, 0, sizeof(p));
 	snprintf(p.id, sizeof(p.id), "%s", product);
 	p.updated = ops_now(ops);
 	if (pem != NULL) {
-		memcpy(p.author_key, pem, len);
-		p.author_key[len] = '\0';
-		p.author_key_len = len;
 		rc = store_product_put(txn, &p);
 	} else {
 		rc = store_product_del(txn, product);

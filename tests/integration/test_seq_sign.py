@@ -185,6 +185,17 @@ def test_author_key(gw):
                   path("junk.pem"))
     checks.check(p.returncode != 0 and "P-256" in p.stderr,
                  "a junk author key is refused (%r)" % p.stderr)
+    # the private key beside the public one (cat key.pem key.pub): refused,
+    # never stored to be shown back
+    with open(path("author.pem")) as f, open(path("author.pub")) as g:
+        both = f.read() + g.read()
+    with open(path("both.pem"), "w") as f:
+        f.write(both)
+    for run in (gw.otactl, otactl_url):
+        p = run("product", "author-key", "lamp", "--set", path("both.pem"))
+        checks.check(p.returncode != 0 and "private key" in p.stderr,
+                     "a file holding the private key is refused (%r)" %
+                     p.stderr)
     p = gw.otactl("--json", "product", "author-key", "lamp")
     checks.eq(json.loads(p.stdout or "{}").get("authorKey", "x"), None,
               "no author key yet")

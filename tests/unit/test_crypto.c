@@ -205,6 +205,11 @@ static const char es_ed25519[] =
     "-----BEGIN PUBLIC KEY-----\n"
     "MCowBQYDK2VwAyEADDj+eeed4YDiXtp3hgq2eEc2BM+anYuyDFIU8TznRUo=\n"
     "-----END PUBLIC KEY-----\n";
+static const char es_k1[] =		/* 256 bits, but secp256k1 */
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAE6w93uokd4oPzEaioLC2z1K3iiYxjsNat\n"
+    "wGE/iWSlXKsTrwfwNTcnqFByxMS4MrhkChlRYRi6imInRgbHCgzzUA==\n"
+    "-----END PUBLIC KEY-----\n";
 static const uint8_t es_sig[] = {
 	0x30, 0x44, 0x02, 0x20, 0x66, 0x37, 0xdf, 0x03, 0x06, 0x95, 0x41, 0xf6,
 	0xf6, 0x34, 0xea, 0xbe, 0x5d, 0x90, 0x73, 0x3d, 0x62, 0xdd, 0x97, 0x91,
@@ -214,6 +219,47 @@ static const uint8_t es_sig[] = {
 	0x33, 0xec, 0x7c, 0x5d, 0x5d, 0xaa, 0x53, 0x42, 0xe6, 0xe0,
 };
 
+/* crypto_es256_key_normalize of pem; the result must be want if given. */
+static int
+key_normal(const char *pem, size_t len, const char *want)
+{
+	char	 out[CRYPTO_PEM_MAX + 1];
+	size_t	 n = 0;
+	int	 rc;
+
+	rc = crypto_es256_key_normalize(pem, len, out, sizeof(out), &n);
+	if (rc == 0 && want != NULL) {
+		T_EQ_INT(n, strlen(want));
+		T_EQ_STR(out, want);
+	}
+	return rc;
+}
+
+/*
+ * What is stored of an author key is the public key alone: other text
+ * around it goes, and a private key beside it is refused (it was once
+ * stored and shown back by GET .../author-key).
+ */
+static void
+test_es256_normalize(void)
+{
+	static const char priv[] = "-----BEGIN EC PRIVATE KEY-----\n"
+	    "AAAA\n-----END EC PRIVATE KEY-----\n";
+	char	 in[2048];
+	char	 out[16];
+	size_t	 n;
+
+	snprintf(in, sizeof(in), "comment line\n%s\ntrailing\n", es_pub);
+	T_EQ_INT(key_normal(in, strlen(in), es_pub), 0);
+	snprintf(in, sizeof(in), "%s%s", priv, es_pub);
+	T_EQ_INT(key_normal(in, strlen(in), NULL), -1);
+	snprintf(in, sizeof(in), "%s%s", es_pub, priv);
+	T_EQ_INT(key_normal(in, strlen(in), NULL), -1);
+	/* no room for the result */
+	T_EQ_INT(crypto_es256_key_normalize(es_pub, strlen(es_pub), out,
+	    sizeof(out), &n), -1);
+}
+
 static void
 test_es256(void)
 {
@@ -221,12 +267,15 @@ test_es256(void)
 	size_t	 n = sizeof(es_sig), plen = strlen(es_pub), i;
 
 	crypto_sha256("otagw image", 11, d);
-	T_EQ_INT(crypto_es256_key_check(es_pub, plen), 0);
-	T_EQ_INT(crypto_es256_key_check(es_p384, strlen(es_p384)), -1);
-	T_EQ_INT(crypto_es256_key_check(es_ed25519, strlen(es_ed25519)), -1);
-	T_EQ_INT(crypto_es256_key_check("not a key", 9), -1);
-	T_EQ_INT(crypto_es256_key_check(es_pub, plen - 30), -1);
-	T_EQ_INT(crypto_es256_key_check(es_pub, 0), -1);
+	T_EQ_INT(key_normal(es_pub, plen, NULL), 0);
+	T_EQ_INT(key_normal(es_p384, strlen(es_p384), NULL), -1);
+	T_EQ_INT(key_normal(es_ed25519, strlen(es_ed25519), NULL), -1);
+	T_EQ_INT(key_normal(es_k1, strlen(es_k1), NULL), -1);
+	T_EQ_INT(key_normal("not a key", 9, NULL), -1);
+	T_EQ_INT(key_normal(es_pub, plen - 30, NULL), -1);
+	T_EQ_INT(key_normal(es_pub, 0, NULL), -1);
+	T_EQ_INT(crypto_es256_verify_digest(es_k1, strlen(es_k1), d, es_sig,
+	    n), -1);
 
 	T_EQ_INT(crypto_es256_verify_digest(es_pub, plen, d, es_sig, n), 1);
 	/* every truncation, and nothing at all */
@@ -292,6 +341,7 @@ main(void)
 	T_RUN(test_secret);
 	T_RUN(test_memcmp_wipe_random);
 	T_RUN(test_es256);
+	T_RUN(test_es256_normalize);
 	T_RUN(test_base64_decode);
 	return t_done();
 }
