@@ -37,7 +37,7 @@ admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
 	char	 vstr[OTA_MODULES_MAX][2 * OTA_ID_MAX + 2];
 	const char *versions[OTA_MODULES_MAX];
 	const uint8_t *b;
-	char	 msg[160];
+	char	 msg[200];
 	size_t	 len;
 	unsigned i;
 	int	 created = 0, status;
@@ -45,6 +45,12 @@ admin_device_put(struct admin *a, struct admin_req *ar, struct http_req *req,
 	b = http_req_body(req, &len);
 	if (codec_device_put_decode(b, len, &body, msg, sizeof(msg)) != 0)
 		return admin_bad(resp, msg);
+	if (body.has_id && strcmp(body.id, ar->id) != 0) {
+		snprintf(msg, sizeof(msg), "\"id\" is %s but the path names "
+		    "%s: leave it out, or match them", body.id, ar->id);
+		crypto_wipe(&body, sizeof(body));
+		return admin_bad(resp, msg);
+	}
 	memset(&p, 0, sizeof(p));
 	p.id = ar->id;
 	p.product = body.has_product ? body.product : NULL;

@@ -682,6 +682,9 @@ codec_device_put_decode(const void *buf, size_t len,
 		return -1;
 	if (only_members(root, allowed, err, errlen) != 0)
 		goto out;
+	if (json_string_member(root, "id", 0, valid_device_id, out->id,
+	    sizeof(out->id), &out->has_id, err, errlen) != 0)
+		goto out;
 	if (json_string_member(root, "product", 0, valid_product, out->product,
 	    sizeof(out->product), &out->has_product, err, errlen) != 0)
 		goto out;

@@ -99,6 +99,8 @@ int	 codec_versions_decode(const void *buf, size_t len,
 
 /* PUT /api/v1/devices/{id}: {"product","secret","psk","versions":{...}}. */
 struct codec_device_put {
+	int	 has_id;		/* must then be the path's */
+	char	 id[OTA_ID_MAX + 1];
 	int	 has_product;
 	char	 product[OTA_ID_MAX + 1];
 	int	 has_secret;		/* "" removes the secret */

@@ -1144,6 +1144,9 @@ ops_job_devices(struct ops *ops, const char *id,
 	l.f = f;
 	l.cb = cb;
 	l.arg = arg;
+	if (f->after != NULL && *f->after != '\0' &&
+	    !valid_device_id(f->after))
+		return ops_fail(err, OPS_EINVAL, "invalid device id in after");
 	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
 		return ops_fail_store(err, rc, "job devices");
 	rc = store_job_get(txn, id, &job);
@@ -1154,8 +1157,7 @@ ops_job_devices(struct ops *ops, const char *id,
 	if (rc == 0)
 		/* a page starts at its `after' (a valid id), not the first */
 		rc = store_jobdev_iter_after(txn, id, f->after != NULL &&
-		    valid_device_id(f->after) ? f->after : NULL, jdlist_cb,
-		    &l);
+		    *f->after != '\0' ? f->after : NULL, jdlist_cb, &l);
 	if (rc == STORE_ESTOP && l.rc != 0)
 		rc = l.rc;
 	store_txn_abort(txn);

@@ -201,7 +201,9 @@ def test_devices(api):
                           (b'{"product":"pa","extra":1}', "unknown member"),
                           (b'{"product":7}', "wrong type"),
                           (b'[1]', "not an object"),
-                          (b'{"product":"pa","psk":"zz"}', "bad PSK")):
+                          (b'{"product":"pa","psk":"zz"}', "bad PSK"),
+                          (b'{"product":"pa","id":"other"}',
+                           "an id that is not the path's")):
             r = api.req("PUT", "/api/v1/devices/bad-" + dev, v, bad,
                         "application/json")
             is_error(api, r, 400, "bad_request", "h%s PUT %s" % (v, what))
@@ -499,6 +501,9 @@ def test_jobs(api, gw, fws):
                   ["jd-0", "jd-1", "jd-2"], "h%s devices?state=" % v)
         r = api.req("GET", "/api/v1/jobs/%s/devices?state=bogus" % jid, v)
         is_error(api, r, 400, "bad_request", "h%s unknown state" % v)
+        r = api.req("GET", "/api/v1/jobs/%s/devices?after=a%%20b" % jid, v)
+        is_error(api, r, 400, "bad_request", "h%s devices?after= not a "
+                 "device id" % v)
         r = api.req("GET", "/api/v1/jobs/j-404", v)
         is_error(api, r, 404, "not_found", "h%s unknown job" % v)
 
