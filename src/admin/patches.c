@@ -94,24 +94,71 @@ admin_patch_upload_begin(struct admin *a, struct admin_req *ar,
 	return HTTP_STREAM;
 }
 
-/* POST /api/v1/patches, the whole patch in: stores it. */
+/*
+ * POST /api/v1/patches, the whole patch in: checked by applying it (a
+ * bsdiff4 patch: seconds for a large image) and stored on the admin work
+ * thread, so devices are answered meanwhile; the answer, 201 with the
+ * patch, comes when that is done.  The upload and its query move to the
+ * work's context: the client may go away before the end.
+ */
+struct patch_upload {
+	struct admin	*admin;
+	struct ops_delta_upload *up;
+	struct admin_patch_q *pq;
+	struct delta_rec rec;
+	struct ops_err	 err;
+	int		 rc;
+};
+
+static void
+patch_upload_run(struct ops *ops, void *arg)
+{
+	struct patch_upload *w = arg;
+
+	ops_delta_upload_adopt(w->up, ops);
+	w->rc = ops_delta_upload_finish(w->up, &w->pq->p,
+	    &w->admin->stopping, &w->rec, &w->err);
+	w->up = NULL;
+}
+
+static int
+patch_upload_answer(void *arg, struct http_resp *resp)
+{
+	struct patch_upload *w = arg;
+
+	if (w->rc != OPS_OK)
+		return admin_ops_error(resp, &w->err);
+	w->admin->uploads++;
+	return admin_json(resp, 201, codec_delta_encode(&w->rec, NULL));
+}
+
+static void
+patch_upload_free(void *arg)
+{
+	struct patch_upload *w = arg;
+
+	ops_delta_upload_abort(w->up);
+	free(w->pq);
+	free(w);
+}
+
 int
 admin_patch_upload_end(struct admin *a, struct admin_req *ar,
     struct http_req *req, struct http_resp *resp)
 {
-	struct delta_rec d;
-	struct ops_err err;
-	int	 rc;
+	struct patch_upload *w;
 
-	(void)req;
 	if (ar->dup == NULL || ar->pq == NULL)
 		return admin_error(resp, 500, "internal", "upload lost");
-	rc = ops_delta_upload_finish(ar->dup, &ar->pq->p, &d, &err);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return admin_error(resp, 500, "internal", "out of memory");
+	w->admin = a;
+	w->up = ar->dup;
+	w->pq = ar->pq;
 	ar->dup = NULL;
-	if (rc != OPS_OK)
-		return admin_ops_error(resp, &err);
-	a->uploads++;
-	return admin_json(resp, 201, codec_delta_encode(&d, NULL));
+	ar->pq = NULL;
+	return admin_work_start(a, ar, req, resp, patch_upload_run,
+	    patch_upload_answer, w, patch_upload_free);
 }
 
 int

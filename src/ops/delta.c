@@ -196,32 +196,33 @@ ops_delta_upload_write(struct ops_delta_upload *up, const void *buf,
 }
 
 /*
- * A stored patch file (rec->id) in the BSDIFF40 format, applied to its
- * source image: OPS_OK when it makes the target's image.
+ * A patch (the bytes at patch, len) in the BSDIFF40 format, applied to
+ * its source image: OPS_OK when it makes the target's image.  cancel may
+ * be NULL.
  */
 static int
-delta_check_file(struct ops *ops, const struct delta_rec *rec,
-    const struct delta_opts *o, struct ops_err *err)
+delta_check_data(struct ops *ops, const struct delta_rec *rec,
+    const void *patch, size_t len, const atomic_int *cancel,
+    struct ops_err *err)
 {
-	const struct store_image *old = NULL, *patch = NULL;
+	const struct store_image *old = NULL;
+	struct delta_opts o;
 	struct delta_err de;
 	int	 rc;
 
-	if ((rc = store_image_open(ops->st, rec->from, &old)) != 0 ||
-	    (rc = store_image_open(ops->st, rec->id, &patch)) != 0) {
-		rc = ops_fail_store(err, rc, "patch check");
-		goto out;
-	}
-	if (delta_verify(old->data, (size_t)old->size, patch->data,
-	    (size_t)patch->size, rec->to_size, rec->to_sha256, o, &de) != 0)
-		rc = ops_fail(err, de.code == DELTA_ECANCELED ? OPS_EIO :
-		    OPS_EUNPROC, "the patch does not make %s's image from "
-		    "%s's: %s", rec->to, rec->from, de.msg);
+	if ((rc = store_image_open(ops->st, rec->from, &old)) != 0)
+		return ops_fail_store(err, rc, "patch check");
+	memset(&o, 0, sizeof(o));
+	o.cancel = cancel;
+	if (delta_verify(old->data, (size_t)old->size, patch, len,
+	    rec->to_size, rec->to_sha256, &o, &de) != 0)
+		rc = de.code == DELTA_ECANCELED ? ops_fail(err, OPS_EIO,
+		    "the patch check was stopped: otagw is stopping") :
+		    ops_fail(err, OPS_EUNPROC, "the patch does not make %s's "
+		    "image from %s's: %s", rec->to, rec->from, de.msg);
 	else
 		rc = ops_ok(err);
-out:
 	store_image_unref(old);
-	store_image_unref(patch);
 	return rc;
 }
 
@@ -257,10 +258,32 @@ out:
 	return rc;
 }
 
+void
+ops_delta_upload_adopt(struct ops_delta_upload *up, struct ops *ops)
+{
+	up->ops = ops;
+}
+
+/* The bytes received, checked by applying them, before they get an id. */
+static int
+delta_upload_check(struct ops_delta_upload *up, const atomic_int *cancel,
+    struct ops_err *err)
+{
+	const void *data;
+	size_t	 len;
+	int	 rc;
+
+	if (strcmp(up->rec.format, DELTA_FORMAT) != 0)
+		return ops_ok(err);	/* not a format otagw reads */
+	if ((rc = store_image_writer_map(up->w, &data, &len)) != 0)
+		return ops_fail_store(err, rc, "patch check");
+	return delta_check_data(up->ops, &up->rec, data, len, cancel, err);
+}
+
 int
 ops_delta_upload_finish(struct ops_delta_upload *up,
-    const struct ops_delta_params *p, struct delta_rec *out,
-    struct ops_err *err)
+    const struct ops_delta_params *p, const atomic_int *cancel,
+    struct delta_rec *out, struct ops_err *err)
 {
 	struct ops *ops = up->ops;
 	struct delta_rec *rec = &up->rec;
@@ -275,6 +298,9 @@ ops_delta_upload_finish(struct ops_delta_upload *up,
 	digest_final(up->dg, md5, rec->sha256);
 	memcpy(rec->md5, md5, sizeof(rec->md5));
 	rec->created = ops_now(ops);
+	/* a patch that does not apply is refused before it takes an id */
+	if ((rc = delta_upload_check(up, cancel, err)) != OPS_OK)
+		goto out;
 	/* the id, in a short transaction of its own */
 	if ((rc = store_txn_begin(ops->st, 0, &txn)) == 0 &&
 	    (rc = store_next_id(txn, "dp", rec->id)) == 0) {
@@ -289,11 +315,6 @@ ops_delta_upload_finish(struct ops_delta_upload *up,
 	up->w = NULL;
 	if (rc != 0) {
 		rc = ops_fail_store(err, rc, "patch");
-		goto out;
-	}
-	if (strcmp(rec->format, DELTA_FORMAT) == 0 &&
-	    (rc = delta_check_file(ops, rec, NULL, err)) != OPS_OK) {
-		store_image_remove(ops->st, rec->id);
 		goto out;
 	}
 	if ((rc = delta_store(ops, p, rec, err)) != OPS_OK)
@@ -330,7 +351,7 @@ ops_delta_add_fd(struct ops *ops, const struct ops_delta_params *p, int fd,
 		ops_delta_upload_abort(up);
 		return rc;
 	}
-	return ops_delta_upload_finish(up, p, out, err);
+	return ops_delta_upload_finish(up, p, NULL, out, err);
 }
 
 struct delta_list {
@@ -554,7 +575,7 @@ ops_delta_make(struct ops *ops, const struct ops_delta_make *m,
 			    de.msg);
 		goto out;
 	}
-	rc = ops_delta_upload_finish(up, &p, out, err);
+	rc = ops_delta_upload_finish(up, &p, m->cancel, out, err);
 	up = NULL;
 out:
 	store_image_unref(old);

@@ -334,10 +334,17 @@ int	 ops_delta_upload_begin(struct ops *, const struct ops_delta_params *,
 	    struct ops_err *);
 int	 ops_delta_upload_write(struct ops_delta_upload *, const void *,
 	    size_t, struct ops_err *);
-/* Frees the upload; p again, for the checks made once more. */
+/*
+ * Frees the upload; p again, for the checks made once more.  A bsdiff4
+ * patch is applied once first (seconds for a large image: off the event
+ * loop), and refused without taking an id when it does not make the
+ * target; cancel (may be NULL) stops that check.
+ */
 int	 ops_delta_upload_finish(struct ops_delta_upload *,
-	    const struct ops_delta_params *p, struct delta_rec *out,
-	    struct ops_err *);
+	    const struct ops_delta_params *p, const atomic_int *cancel,
+	    struct delta_rec *out, struct ops_err *);
+/* The upload goes on with ops (a work thread's own copy of its ops). */
+void	 ops_delta_upload_adopt(struct ops_delta_upload *, struct ops *);
 void	 ops_delta_upload_abort(struct ops_delta_upload *);	/* NULL ok */
 int	 ops_delta_add_fd(struct ops *, const struct ops_delta_params *,
 	    int fd, struct delta_rec *out, struct ops_err *);

@@ -68,6 +68,8 @@ struct store_image_writer {
 	int fd;
 	int err;                           /* first write error, STORE_E* */
 	char name[sizeof(TMP_PREFIX) + 8]; /* ".tmp-XXXXXX" */
+	void *map;                         /* store_image_writer_map */
+	size_t maplen;
 };
 
 static const uint8_t image_empty[1];
@@ -291,8 +293,52 @@ store_image_write(struct store_image_writer *w, const void *buf, size_t len)
 }
 
 static void
+writer_unmap(struct store_image_writer *w)
+{
+	if (w->map != NULL)
+		munmap(w->map, w->maplen);
+	w->map = NULL;
+	w->maplen = 0;
+}
+
+int
+store_image_writer_map(struct store_image_writer *w, const void **data,
+    size_t *len)
+{
+	struct stat sb;
+	void *p;
+
+	*data = NULL;
+	*len = 0;
+	if (w == NULL || w->fd == -1)
+		return STORE_EINVAL;
+	if (w->err)
+		return w->err;
+	writer_unmap(w);
+	if (fstat(w->fd, &sb) == -1) {
+		log_warn("store: fstat %s/%s", w->im->path, w->name);
+		return STORE_EIO;
+	}
+	if (sb.st_size == 0)
+		return 0;
+	if ((uint64_t)sb.st_size > SIZE_MAX)
+		return STORE_EINVAL;
+	p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, w->fd, 0);
+	if (p == MAP_FAILED) {
+		log_warn("store: mmap %s/%s", w->im->path, w->name);
+		return STORE_EIO;
+	}
+	w->map = p;
+	w->maplen = (size_t)sb.st_size;
+	*data = p;
+	*len = w->maplen;
+	return 0;
+}
+
+static void
 writer_free(struct store_image_writer *w, int unlink_tmp)
 {
+	writer_unmap(w);
 	if (w->fd != -1)
 		close(w->fd);
 	if (unlink_tmp && unlinkat(w->im->dirfd, w->name, 0) == -1 &&

@@ -339,6 +339,14 @@ int	 store_sign_keys_put(struct store_txn *, const struct sign_keys *);
 struct store_image_writer;
 int	 store_image_create(struct store *, struct store_image_writer **out);
 int	 store_image_write(struct store_image_writer *, const void *, size_t);
+/*
+ * What the writer holds so far, mapped read-only, so that it can be
+ * checked before it is committed (a patch is applied once, docs/delta.md):
+ * valid until the next call, store_image_commit or store_image_discard.
+ * An empty file gives data NULL and len 0.  0 or STORE_E*.
+ */
+int	 store_image_writer_map(struct store_image_writer *,
+	    const void **data, size_t *len);
 /* Renames the image to id; frees the writer, also on error. */
 int	 store_image_commit(struct store_image_writer *, const char *id);
 void	 store_image_discard(struct store_image_writer *);	/* NULL ok */

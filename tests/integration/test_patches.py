@@ -19,19 +19,26 @@ with `otactl firmware add PATCH --delta-from FW --format bsdiff4`; then
 - a device without a notice for the patch may not download it (4.03);
 - `job show` counts the devices upgraded by a patch and the bytes saved,
   the same over the admin API (otactl --url) as over --state;
-- a firmware a patch uses cannot be removed before the patch.
+- a firmware a patch uses cannot be removed before the patch;
+- a patch that does not apply is refused and takes no id;
+- the check of a patch with a 64 MiB result runs off the admin API's
+  loop: /healthz is answered meanwhile.
 """
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
-from otagw_harness import (AdminApi, Checks, Pki, curl_request,
+from otagw_harness import (OTACTL, AdminApi, Checks, Pki, curl_request,
                            https_gateway, otactl_json)
 
 checks = Checks()
@@ -152,6 +159,17 @@ def main():
         checks.check(o.returncode == 1 and "not smaller" in o.stderr,
                      "a patch as large as the image: refused (%s)" %
                      o.stderr.strip())
+        bad = bytearray(patch)
+        bad[len(bad) // 2] ^= 0xFF
+        bad_path = os.path.join(tmp, "bad.patch")
+        with open(bad_path, "wb") as f:
+            f.write(bytes(bad))
+        for run, how in ((gw.otactl, "--state"), (ctl_url, "--url")):
+            o = run("patch", "add", bad_path, "--from", fw1, "--to", fw2,
+                    "--format", "bsdiff4")
+            checks.check(o.returncode == 1 and "does not make" in o.stderr,
+                         "a patch that does not apply: refused, %s (%s)" %
+                         (how, o.stderr.strip()))
         checks.eq(otactl_json(gw, "patch", "list"), [],
                   "nothing stored by the refused uploads")
         checks.eq(sorted(os.listdir(os.path.join(gw.state, "images"))),
@@ -163,6 +181,8 @@ def main():
         checks.eq(o.returncode, 0, "firmware add --delta-from (%s)" %
                   o.stderr)
         pid = o.stdout.strip().splitlines()[-1]
+        checks.eq(pid, "dp-1", "the first patch stored is dp-1: the "
+                  "refused ones took no id")
         p = otactl_json(gw, "patch", "show", pid)
         checks.check(p.get("from") == fw1 and p.get("to") == fw2 and
                      p.get("size") == len(patch) and
@@ -317,7 +337,65 @@ def main():
         checks.check(not os.path.exists(os.path.join(gw.state, "images",
                                                      pid)),
                      "its file is gone")
+        slow_check(gw, api, tmp)
     checks.done()
+
+
+def slow_check(gw, api, tmp):
+    """A patch whose check takes a while (a 64 MiB result) does not hold
+    the admin API's loop: a /healthz asked once the upload's body is all
+    sent is answered before the upload is."""
+    zold = os.path.join(tmp, "z.old")
+    znew = os.path.join(tmp, "z.new")
+    zpatch = os.path.join(tmp, "z.patch")
+    with open(zold, "wb") as f:
+        f.write(b"\0" * 4096)
+    with open(znew, "wb") as f:
+        f.write(b"\1" * (64 << 20))
+    subprocess.run([OTACTL, "delta", "make", zold, znew, zpatch, "--block",
+                    "1"], check=True, capture_output=True)
+    f1 = gw.otactl_id("firmware", "add", zold, "--product", "z",
+                      "--version", "1.0")
+    f2 = gw.otactl_id("firmware", "add", znew, "--product", "z",
+                      "--version", "2.0")
+    with open(zpatch, "rb") as f:
+        body = f.read()
+    ctx = ssl.create_default_context(cafile=api.ca)
+    sent = threading.Event()
+    got = {}
+
+    def upload():
+        c = http.client.HTTPSConnection("127.0.0.1", api.port, context=ctx,
+                                        timeout=120)
+        c.putrequest("POST", "/api/v1/patches?from=%s&to=%s&format=bsdiff4"
+                     % (f1, f2))
+        c.putheader("Authorization", "Bearer " + api.token)
+        c.putheader("Content-Type", "application/octet-stream")
+        c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        c.send(body)
+        sent.set()
+        r = c.getresponse()
+        got["patch"] = (r.status, time.monotonic())
+        r.read()
+        c.close()
+
+    t = threading.Thread(target=upload)
+    t.start()
+    sent.wait(60)
+    c = http.client.HTTPSConnection("127.0.0.1", api.port, context=ctx,
+                                    timeout=60)
+    c.request("GET", "/healthz")
+    r = c.getresponse()
+    r.read()
+    got["healthz"] = (r.status, time.monotonic())
+    c.close()
+    t.join(120)
+    checks.eq(got.get("patch", (0,))[0], 201, "the 64 MiB patch is stored")
+    checks.check(got.get("healthz", (0, 1e9))[1] <
+                 got.get("patch", (0, 0))[1],
+                 "/healthz answered while the patch was being checked "
+                 "(%s)" % got)
 
 
 main()
