@@ -263,6 +263,13 @@ cmd_halfopen(SSL_CTX *ctx, const char *host, const char *port,
 	printf("flights %d\n", flights);
 	fflush(stdout);
 	sleep((unsigned)seconds);
+	for (i = 0; i < n; i++) {
+		SSL_free(ssls[i]);		/* and mems[i] with it */
+		close(fds[i]);
+	}
+	free(fds);
+	free(ssls);
+	free(mems);
 	return 0;
 }
 
@@ -307,7 +314,7 @@ main(int argc, char **argv)
 {
 	const char *bind_addr = NULL;
 	SSL_CTX *ctx;
-	int fd, n;
+	int fd, n, rc;
 
 	if (argc > 2 && strcmp(argv[1], "-b") == 0) {
 		bind_addr = argv[2];
@@ -328,17 +335,22 @@ main(int argc, char **argv)
 	SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
 	SSL_CTX_set_cipher_list(ctx, "PSK");
 	SSL_CTX_set_psk_client_callback(ctx, psk_cb);
+	/* each command's objects and the context are freed, for ASan runs */
 	if (strcmp(argv[5], "halfopen") == 0 && argc == 8)
-		return cmd_halfopen(ctx, argv[1], argv[2], bind_addr,
+		rc = cmd_halfopen(ctx, argv[1], argv[2], bind_addr,
 		    atoi(argv[6]), atoi(argv[7]));
-	if (strcmp(argv[5], "idle") == 0 && argc == 9)
-		return cmd_idle(ctx, argv[1], argv[2], bind_addr,
+	else if (strcmp(argv[5], "idle") == 0 && argc == 9)
+		rc = cmd_idle(ctx, argv[1], argv[2], bind_addr,
 		    atoi(argv[6]), atoi(argv[7]), argv[8]);
-	if (strcmp(argv[5], "send") != 0)
-		return 2;
-	if ((fd = udp_connect(argv[1], argv[2], bind_addr)) == -1) {
+	else if (strcmp(argv[5], "send") != 0)
+		rc = 2;
+	else if ((fd = udp_connect(argv[1], argv[2], bind_addr)) == -1) {
 		perror("socket");
-		return 1;
+		rc = 1;
+	} else {
+		rc = cmd_send(ctx, fd, argc - 6, argv + 6);
+		close(fd);
 	}
-	return cmd_send(ctx, fd, argc - 6, argv + 6);
+	SSL_CTX_free(ctx);
+	return rc;
 }
