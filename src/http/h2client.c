@@ -9,12 +9,16 @@
  * ALPN) and OPEN, where nghttp2 runs on memory buffers: bytes read from
  * TLS go to nghttp2_session_mem_recv, and what nghttp2_session_mem_send
  * produces is written to TLS, kept in `out' while TLS cannot take it.
- * Nothing here blocks except getaddrinfo(3) when the URL names a host
- * rather than an address.  Sizes coming from the peer are bounded by
- * nghttp2 (header list) and by the callers (bodies).
+ * Nothing here blocks: a URL that names a host rather than an address is
+ * resolved on a thread of its own first (RESOLVE, below), since
+ * getaddrinfo(3) may wait as long as resolv.conf's timeouts allow for a
+ * resolver that does not answer (the uplink down), and the relay runs on
+ * the loop that also answers devices.  Sizes coming from the peer are
+ * bounded by nghttp2 (header list) and by the callers (bodies).
  */
 #include <sys/socket.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -22,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +43,7 @@
 #define H2C_HDR_MAX	65536		/* response header list */
 
 enum h2c_state {
+	ST_RESOLVE,
 	ST_CONNECT,
 	ST_HANDSHAKE,
 	ST_OPEN,
@@ -55,9 +61,27 @@ struct h2c_stream {
 	int		 ended;		/* the server's END_STREAM came */
 };
 
+/*
+ * A name being resolved.  The thread signals efd when done; the
+ * connection waits on efd meanwhile (as its fd).  Shared by the two,
+ * reference counted: a connection freed first leaves the job to the
+ * thread, and the last one out frees it and closes efd.
+ */
+struct h2c_resolve {
+	pthread_mutex_t	 lock;
+	int		 refs;
+	int		 done;
+	int		 efd;
+	int		 rc;		/* getaddrinfo's */
+	struct addrinfo	*ai;
+	char		 host[H2C_HOST_MAX];
+	char		 port[8];
+};
+
 struct h2c {
 	int		 state;
-	int		 fd;
+	int		 fd;		/* the socket, or res->efd */
+	struct h2c_resolve *res;	/* RESOLVE */
 	struct tls_client *tc;
 	struct tls_conn	*tls;
 	nghttp2_session	*sess;
@@ -345,10 +369,124 @@ h2c_connect_next(struct h2c *c)
 	return -1;
 }
 
+/* Resolving ------------------------------------------------------------- */
+
+static int
+h2c_lookup(const char *host, const char *port, int flags,
+    struct addrinfo **out)
+{
+	struct addrinfo hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG | flags;
+	return getaddrinfo(host, port, &hints, out);
+}
+
+static void
+h2c_resolve_unref(struct h2c_resolve *j)
+{
+	int last;
+
+	pthread_mutex_lock(&j->lock);
+	last = --j->refs == 0;
+	pthread_mutex_unlock(&j->lock);
+	if (!last)
+		return;
+	if (j->ai != NULL)
+		freeaddrinfo(j->ai);
+	close(j->efd);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+static void *
+h2c_resolve_thread(void *arg)
+{
+	struct h2c_resolve *j = arg;
+	struct addrinfo *ai = NULL;
+	uint64_t one = 1;
+	int rc;
+
+	rc = h2c_lookup(j->host, j->port, 0, &ai);
+	pthread_mutex_lock(&j->lock);
+	j->rc = rc;
+	j->ai = ai;
+	j->done = 1;
+	pthread_mutex_unlock(&j->lock);
+	if (write(j->efd, &one, sizeof(one)) == -1)
+		log_debug("h2c: eventfd: %s", strerror(errno));
+	h2c_resolve_unref(j);
+	return NULL;
+}
+
+/* Starts resolving c->url.host on a thread: RESOLVE.  0 or -1. */
+static int
+h2c_resolve_start(struct h2c *c, const char *port)
+{
+	struct h2c_resolve *j;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	if ((j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		free(j);
+		return -1;
+	}
+	pthread_mutex_init(&j->lock, NULL);
+	snprintf(j->host, sizeof(j->host), "%s", c->url.host);
+	snprintf(j->port, sizeof(j->port), "%s", port);
+	j->refs = 2;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, h2c_resolve_thread, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		j->refs = 1;
+		h2c_resolve_unref(j);
+		return -1;
+	}
+	c->res = j;
+	c->fd = j->efd;
+	c->state = ST_RESOLVE;
+	return 0;
+}
+
+/* RESOLVE: 1 when resolved and connecting, 0 to wait, -1 on failure. */
+static int
+h2c_step_resolve(struct h2c *c)
+{
+	struct h2c_resolve *j = c->res;
+	int done, rc = 0;
+
+	pthread_mutex_lock(&j->lock);
+	if ((done = j->done)) {
+		rc = j->rc;
+		c->ai = j->ai;
+		j->ai = NULL;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		return 0;
+	/* the job keeps efd open until the new socket is made: a new fd */
+	c->fd = -1;
+	c->cur = c->ai;
+	if (rc == 0 && h2c_connect_next(c) == -1)
+		h2c_fail(c, "connect %s: %s", c->url.authority,
+		    strerror(errno));
+	else if (rc != 0)
+		h2c_fail(c, "%s: %s", c->url.host, gai_strerror(rc));
+	c->res = NULL;
+	h2c_resolve_unref(j);
+	return c->state == ST_DEAD ? -1 : 1;
+}
+
 struct h2c *
 h2c_new(struct tls_client *tc, const struct h2c_url *url)
 {
-	struct addrinfo hints;
 	struct h2c *c;
 	char port[8];
 	int rc;
@@ -358,22 +496,27 @@ h2c_new(struct tls_client *tc, const struct h2c_url *url)
 	c->fd = -1;
 	c->tc = tc;
 	c->url = *url;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
 	snprintf(port, sizeof(port), "%u", url->port);
-	if ((rc = getaddrinfo(url->host, port, &hints, &c->ai)) != 0) {
+	if (h2c_session_new(c) == -1) {
+		log_warnx("h2c: out of memory");
+		goto fail;
+	}
+	/* an address at once; a name on a thread of its own */
+	rc = h2c_lookup(url->host, port, AI_NUMERICHOST, &c->ai);
+	if (rc == EAI_NONAME) {
+		if (h2c_resolve_start(c, port) == -1) {
+			log_warn("h2c: cannot resolve %s", url->host);
+			goto fail;
+		}
+		return c;
+	}
+	if (rc != 0) {
 		log_warnx("h2c: %s: %s", url->host, gai_strerror(rc));
 		goto fail;
 	}
 	c->cur = c->ai;
 	if (h2c_connect_next(c) == -1) {
 		log_warn("h2c: connect %s", url->authority);
-		goto fail;
-	}
-	if (h2c_session_new(c) == -1) {
-		log_warnx("h2c: out of memory");
 		goto fail;
 	}
 	return c;
@@ -398,7 +541,9 @@ h2c_free(struct h2c *c)
 	}
 	if (c->tls != NULL)
 		tls_conn_free(c->tls);
-	if (c->fd != -1)
+	if (c->res != NULL)
+		h2c_resolve_unref(c->res);	/* its efd is c->fd */
+	else if (c->fd != -1)
 		close(c->fd);
 	if (c->ai != NULL)
 		freeaddrinfo(c->ai);
@@ -428,6 +573,8 @@ uint32_t
 h2c_events(const struct h2c *c)
 {
 	switch (c->state) {
+	case ST_RESOLVE:
+		return EPOLLIN;
 	case ST_CONNECT:
 		return EPOLLOUT;
 	case ST_HANDSHAKE:
@@ -584,6 +731,12 @@ h2c_io(struct h2c *c)
 {
 	int rc;
 
+	if (c->state == ST_RESOLVE) {
+		/* the socket is new: the owner watches it from now on */
+		if ((rc = h2c_step_resolve(c)) <= 0)
+			return rc;
+		return 0;
+	}
 	if (c->state == ST_CONNECT) {
 		if ((rc = h2c_step_connect(c)) <= 0)
 			return rc;

@@ -186,6 +186,8 @@ class Gateway:
         self.proc = None
         self.logpath = os.path.join(self.tmp, "otagw.log")
         self.nofile = None      # a descriptor limit for the daemon
+        # argv before the daemon's (it must exec it: the pid stays)
+        self.wrap = []
         self._own_tmp = tmp is None
         self.write_conf()
 
@@ -221,7 +223,8 @@ class Gateway:
             def limit():
                 resource.setrlimit(resource.RLIMIT_NOFILE,
                                    (self.nofile, self.nofile))
-        self.proc = subprocess.Popen([OTAGW, "-d", "-c", self.conf],
+        self.proc = subprocess.Popen(self.wrap + [OTAGW, "-d", "-c",
+                                                  self.conf],
                                      stdout=self.logf, stderr=self.logf,
                                      preexec_fn=limit)
         wait_for(lambda: self.proc.poll() is not None or
