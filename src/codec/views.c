@@ -727,6 +727,8 @@ codec_device_put_encode(const struct codec_device_put *p, size_t *len)
 	char	*s;
 	int	 oom = root == NULL;
 
+	if (p->has_id)
+		json_put_str(root, "id", p->id, &oom);
 	if (p->has_product)
 		json_put_str(root, "product", p->product, &oom);
 	if (p->has_secret)
