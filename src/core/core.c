@@ -1999,6 +1999,34 @@ tick_verify_result(struct store_txn *txn, const struct job_rec *job,
 }
 
 /*
+ * The end of a pass: its counts were taken over several transactions, and
+ * a row counted final may have been opened again since (an operator's
+ * retry, from otactl --state too).  When those counts would move the job
+ * (complete it, pause it), a job of up to CORE_SETTLE_COUNT_MAX rows is
+ * counted again here, in the transaction that moves it, as settle_now
+ * does.  0 or a store error.
+ */
+static int
+tick_recount(struct store_txn *txn, const struct job_rec *job,
+    struct tick_scan *s, int64_t now)
+{
+	struct job_rec would = *job;
+	struct jobs_counts k = s->counts;
+	int	 rc;
+
+	if (!jobs_job_tick(&would, &k, now) || would.state == job->state)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	rc = store_jobdev_iter(txn, job->id, settle_count_cb, &k);
+	if (rc == STORE_ESTOP)
+		return 0;	/* too many rows to count here */
+	if (rc != 0)
+		return rc;
+	s->counts = k;
+	return 0;
+}
+
+/*
  * The write part of a slice: the due rows it found, and at the end of a
  * pass the job's own rules on the pass's counts.  *ended: the job ended.
  */
@@ -2037,6 +2065,8 @@ tick_apply(struct core *c, const char *id, struct tick_scan *s, int pass_end,
 		    due);
 	}
 	was = job->state;
+	if (pass_end && (rc = tick_recount(txn, job, s, now)) != 0)
+		goto fail;
 	if (pass_end && jobs_job_tick(job, &s->counts, now)) {
 		if ((rc = store_job_put(txn, job)) != 0)
 			goto fail;

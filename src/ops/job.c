@@ -146,7 +146,7 @@ ops_rows_collect_cb(const struct jobdev_rec *jd, void *arg)
 }
 
 static int	job_settle_counts(struct store_txn *, struct job_rec *,
-		    const struct jobs_counts *, int64_t);
+		    const struct jobs_counts *, int exact, int64_t);
 
 /*
  * After an operator changed rows of a job: applies the job's own rules
@@ -161,18 +161,32 @@ ops_job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
 
 	if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
 		return rc;
-	return job_settle_counts(txn, job, &c, now);
+	return job_settle_counts(txn, job, &c, 1, now);
 }
 
-/* ops_job_settle on counts the caller has. */
+/*
+ * ops_job_settle on counts the caller has, which may be older than this
+ * transaction (counted in a read transaction before it, to keep it
+ * short).  Counts that would move the job (complete it, pause it, decide
+ * a verify job's firmware) are taken again here, where they are exact:
+ * another writer may have changed rows in between (a retry that made a
+ * row QUEUED must not see the job completed over it).
+ */
 static int
 job_settle_counts(struct store_txn *txn, struct job_rec *job,
-    const struct jobs_counts *cp, int64_t now)
+    const struct jobs_counts *cp, int exact, int64_t now)
 {
 	struct jobs_counts c = *cp;
 	struct firmware_rec fw;
+	struct job_rec would = *job;
 	int	 rc, was_open = jobs_job_is_open(job);
 
+	if (!exact) {
+		if (!jobs_job_tick(&would, &c, now))
+			return 0;
+		if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
+			return rc;
+	}
 	if (!jobs_job_tick(job, &c, now))
 		return 0;
 	if ((rc = store_job_put(txn, job)) != 0)
@@ -1174,6 +1188,33 @@ ops_job_devices(struct ops *ops, const char *id,
  * The first transaction of a terminate: the job becomes TERMINATED (a
  * CREATING job is refused: its creator still writes its rows).
  */
+/*
+ * A verify job decides its firmware's state as it ends, in the
+ * transaction that terminates it: its open rows count as FAILED, which
+ * the chunks after it make them (a verify job has at most
+ * OPS_JOB_DEVICES_MAX rows, few enough to count here).  Nothing is left
+ * for a later transaction that a crash could lose.
+ */
+static int
+term_verify(struct store_txn *txn, const struct job_rec *job)
+{
+	struct firmware_rec fw;
+	struct jobs_counts c;
+	int	 rc;
+
+	if (job->kind != JOB_KIND_VERIFY)
+		return 0;
+	if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
+		return rc;
+	rc = store_firmware_get(txn, job->firmware, &fw);
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	fw.state = jobs_verify_result(&c);
+	return store_firmware_put(txn, &fw);
+}
+
 static int
 term_begin(struct ops *ops, const char *id, struct job_rec *job,
     struct ops_err *err)
@@ -1205,6 +1246,8 @@ term_begin(struct ops *ops, const char *id, struct job_rec *job,
 	job->state = JOB_TERMINATED;
 	job->finished = ops_now(ops);
 	if ((rc = store_job_put(txn, job)) == 0)
+		rc = term_verify(txn, job);
+	if (rc == 0)
 		rc = store_txn_commit(txn);
 	txn = NULL;
 	rc = rc != 0 ? ops_fail_store(err, rc, id) : ops_ok(err);
@@ -1278,33 +1321,6 @@ term_chunk(struct ops *ops, const struct job_rec *job,
 	return ops_ok(err);
 }
 
-/* A verify job that ended decides its firmware's state. */
-static int
-term_verify(struct ops *ops, const struct job_rec *job,
-    const struct jobs_counts *c, struct ops_err *err)
-{
-	struct store_txn *txn = NULL;
-	struct firmware_rec fw;
-	int	 rc;
-
-	if (job->kind != JOB_KIND_VERIFY)
-		return ops_ok(err);
-	if ((rc = store_txn_begin(ops->st, 0, &txn)) != 0)
-		return ops_fail_store(err, rc, job->id);
-	rc = store_firmware_get(txn, job->firmware, &fw);
-	if (rc == 0) {
-		fw.state = jobs_verify_result(c);
-		rc = store_firmware_put(txn, &fw);
-	}
-	if (rc == 0)
-		rc = store_txn_commit(txn);
-	else
-		store_txn_abort(txn);
-	if (rc != 0 && rc != STORE_ENOTFOUND)
-		return ops_fail_store(err, rc, job->id);
-	return ops_ok(err);
-}
-
 int
 ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
     struct ops_err *err)
@@ -1333,8 +1349,6 @@ ops_job_terminate(struct ops *ops, const char *id, struct ops_job_item *out,
 		progress(ops, "rows", c.total, total > c.total ? total :
 		    c.total, after[0] != '\0');
 	} while (after[0] != '\0');
-	if ((rc = term_verify(ops, &job, &c, err)) != OPS_OK)
-		return rc;
 	if (out != NULL) {
 		out->job = job;
 		out->counts = c;
@@ -1417,8 +1431,9 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 	/*
 	 * The job's rows are counted first, in a read transaction, so that
 	 * the write transaction stays short however many rows the job has;
-	 * the change is applied to these counts.  What other writers change
-	 * in between the daemon's tick counts again.
+	 * the change is applied to these counts, and counted again in the
+	 * write transaction when they would move the job
+	 * (job_settle_counts).
 	 */
 	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
 		return ops_fail_store(err, rc, names[op]);
@@ -1474,7 +1489,7 @@ job_rowop(struct ops *ops, int op, const char *jid, const char *dev,
 		goto out;
 	jobs_counts_apply(&c, &ch);
 	if ((rc = ops_row_store(txn, &job, &jd, &ch, now)) != 0 ||
-	    (rc = job_settle_counts(txn, &job, &c, now)) != 0) {
+	    (rc = job_settle_counts(txn, &job, &c, 0, now)) != 0) {
 		rc = ops_fail_store(err, rc, jid);
 		goto out;
 	}
