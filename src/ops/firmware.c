@@ -370,7 +370,9 @@ ops_firmware_upload_finish(struct ops_upload *up, struct firmware_rec *out,
 		rc = ops_fail_store(err, rc, "firmware add");
 		goto out;
 	}
-	if ((rc = fw_check_room(ops, txn, rec, up->seq_req, err)) != OPS_OK)
+	/* both again: the product's author key may have changed meanwhile */
+	if ((rc = fw_check_room(ops, txn, rec, up->seq_req, err)) != OPS_OK ||
+	    (rc = fw_check_author(txn, rec, 1, err)) != OPS_OK)
 		goto out;
 	if ((rc = store_firmware_put(txn, rec)) != 0) {
 		rc = rc == STORE_EEXIST ? ops_fail(err, OPS_ECONFLICT,
