@@ -141,6 +141,40 @@ images_sweep(struct store_images *im)
 	closedir(d);
 }
 
+void
+images_sweep_orphans(struct store_images *im,
+    int (*known)(void *arg, const char *id), void *arg)
+{
+	struct dirent *de;
+	struct stat sb;
+	time_t now = time(NULL);
+	DIR *d;
+	int fd;
+
+	fd = openat(im->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("store: %s", im->path);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || !image_id_ok(de->d_name) ||
+		    fstatat(im->dirfd, de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(sb.st_mode) ||
+		    now - sb.st_mtime < IMAGES_ORPHAN_AGE ||
+		    known(arg, de->d_name))
+			continue;
+		if (unlinkat(im->dirfd, de->d_name, 0) == -1)
+			log_warn("store: unlink %s/%s", im->path, de->d_name);
+		else
+			log_info("store: removed %s/%s, an image with no "
+			    "firmware or patch record (left by a crash)",
+			    im->path, de->d_name);
+	}
+	closedir(d);
+}
+
 int
 images_open(const char *dir, struct store_images **out)
 {

@@ -88,5 +88,14 @@ int images_open(const char *dir, struct store_images **out);
 void images_close(struct store_images *);
 /* Accessor defined in store.c. */
 struct store_images *store_images_of(struct store *);
+/*
+ * Removes the image files older than IMAGES_ORPHAN_AGE seconds that have
+ * no record (known(arg, id) is 0): what a crash left between an image's
+ * rename and its record's commit, or between a record's removal and its
+ * file's.  Logged, one line per file.
+ */
+#define IMAGES_ORPHAN_AGE	600
+void	images_sweep_orphans(struct store_images *,
+	    int (*known)(void *arg, const char *id), void *arg);
 
 #endif

@@ -636,6 +636,33 @@ store_exists(const char *dir)
 
 static void	outbox_limit_load(struct store *);
 
+/* Whether id names a firmware or a patch (or cannot be told: kept). */
+static int
+orphan_known(void *arg, const char *id)
+{
+	struct store_txn *txn = arg;
+	struct firmware_rec fw;
+	struct delta_rec d;
+	int rc;
+
+	if ((rc = store_firmware_get(txn, id, &fw)) != STORE_ENOTFOUND)
+		return 1;
+	rc = store_delta_get(txn, id, &d);
+	return rc != STORE_ENOTFOUND;
+}
+
+/* Image files without a record, left by a crash (images_sweep_orphans). */
+static void
+store_orphans(struct store *st)
+{
+	struct store_txn *txn;
+
+	if (store_txn_begin(st, 1, &txn) != 0)
+		return;
+	images_sweep_orphans(st->images, orphan_known, txn);
+	store_txn_abort(txn);
+}
+
 int
 store_open(const char *dir, size_t map_size, struct store **out)
 {
@@ -693,6 +720,7 @@ store_open(const char *dir, size_t map_size, struct store **out)
 	if ((rc = open_dbs(st)) != 0)
 		goto fail;
 	outbox_limit_load(st);
+	store_orphans(st);
 	*out = st;
 	return 0;
 fail_mdb:

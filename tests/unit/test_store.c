@@ -2557,6 +2557,68 @@ images_swept(const char *dir)
 	store_close(st);
 }
 
+/* A file of images/, made with its mtime `age' seconds ago. */
+static void
+image_file(const char *dir, const char *name, time_t age)
+{
+	struct timespec t[2];
+	char	 path[4096];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/images/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	T_CHECK(fd != -1);
+	if (fd == -1)
+		return;
+	T_EQ_INT(write(fd, "x", 1), 1);
+	t[0].tv_sec = t[1].tv_sec = time(NULL) - age;
+	t[0].tv_nsec = t[1].tv_nsec = 0;
+	T_EQ_INT(futimens(fd, t), 0);
+	close(fd);
+}
+
+static int
+image_there(const char *dir, const char *name)
+{
+	char	 path[4096];
+
+	snprintf(path, sizeof(path), "%s/images/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * An image file with no firmware or patch record (a crash between its
+ * rename and its record's commit, or between a record's removal and its
+ * file's) is removed at open once it is IMAGES_ORPHAN_AGE old; one with
+ * a record, or a young one (an upload in another process finishing), is
+ * kept.
+ */
+static void
+test_image_orphans(void)
+{
+	char	*dir = tmpdir_new();
+	struct store *st = reopen(NULL, dir, 0);
+	struct store_txn *t;
+	struct firmware_rec f;
+
+	T_EQ_INT(store_txn_begin(st, 0, &t), 0);
+	firmware_small(&f, "fw-3", "p", "default", "3.0");
+	T_EQ_INT(store_firmware_put(t, &f), 0);
+	T_EQ_INT(store_txn_commit(t), 0);
+	store_close(st);
+	image_file(dir, "fw-3", 2 * IMAGES_ORPHAN_AGE);
+	image_file(dir, "fw-77", 2 * IMAGES_ORPHAN_AGE);
+	image_file(dir, "dp-5", 2 * IMAGES_ORPHAN_AGE);
+	image_file(dir, "fw-78", IMAGES_ORPHAN_AGE / 2);
+	st = reopen(NULL, dir, 0);
+	T_CHECK(image_there(dir, "fw-3"));
+	T_CHECK(!image_there(dir, "fw-77"));
+	T_CHECK(!image_there(dir, "dp-5"));
+	T_CHECK(image_there(dir, "fw-78"));
+	store_close(st);
+	tmpdir_free(dir);
+}
+
 static void
 test_images(void)
 {
@@ -3124,6 +3186,7 @@ main(void)
 	T_RUN(test_full);
 	T_RUN(test_map_growth);
 	T_RUN(test_images);
+	T_RUN(test_image_orphans);
 	T_RUN(test_disk_full);
 	T_RUN(test_last_txn);
 	T_RUN(test_two_processes);
