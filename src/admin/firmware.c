@@ -214,8 +214,12 @@ admin_firmware_upload_begin(struct admin *a, struct admin_req *ar,
 		return HTTP_RESPOND;
 	}
 	if (fq.has[6] || fq.has[7]) {
-		/* by URL: the body is ignored */
-		ar->status = admin_fetch_start(a, &fq, resp);
+		/* by URL: the body is ignored; bad parameters are 4xx now,
+		 * not a fetch that fails later */
+		if (ops_firmware_upload_check(&a->ops, &p, &err) != OPS_OK)
+			ar->status = admin_ops_error(resp, &err);
+		else
+			ar->status = admin_fetch_start(a, &fq, resp);
 		return HTTP_RESPOND;
 	}
 	if (ops_firmware_upload_begin(&a->ops, &p,

@@ -340,6 +340,9 @@ fetch_firmware(struct ops *ops, const struct ops_fw_params *params,
 		return fetch_fail(&f, OPS_EINVAL, "not an https URL: %s", url);
 	if (opts->token != NULL && strlen(opts->token) > sizeof(auth) - 8)
 		return fetch_fail(&f, OPS_EINVAL, "token too long");
+	/* refuse what the upload would refuse before any byte comes */
+	if ((rc = ops_firmware_upload_check(ops, params, err)) != OPS_OK)
+		return rc;
 	if (opts->token != NULL)
 		snprintf(auth, sizeof(auth), "Bearer %s", opts->token);
 	if ((tc = tls_client_new(opts->ca_file, 1)) == NULL)

@@ -248,12 +248,45 @@ fw_rec_from_params(const struct ops_fw_params *p, struct firmware_rec *rec,
 	return ops_ok(err);
 }
 
+/*
+ * What would be refused at the end, before reading a byte: the
+ * uniqueness, per-product limit and seq checks, and whether the product
+ * wants an author signature.
+ */
+static int
+fw_precheck(struct ops *ops, struct firmware_rec *rec, uint32_t seq_req,
+    struct ops_err *err)
+{
+	struct store_txn *txn = NULL;
+	int	 rc;
+
+	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0)
+		return ops_fail_store(err, rc, "firmware add");
+	rc = fw_check_room(ops, txn, rec, seq_req, err);
+	if (rc == OPS_OK)
+		rc = fw_check_author(txn, rec, 0, err);
+	store_txn_abort(txn);
+	return rc;
+}
+
+int
+ops_firmware_upload_check(struct ops *ops, const struct ops_fw_params *p,
+    struct ops_err *err)
+{
+	struct firmware_rec rec;
+	int	 rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = fw_rec_from_params(p, &rec, err)) != OPS_OK)
+		return rc;
+	return fw_precheck(ops, &rec, p->seq, err);
+}
+
 int
 ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
     int64_t expected_size, struct ops_upload **out, struct ops_err *err)
 {
 	struct ops_upload *up = NULL;
-	struct store_txn *txn = NULL;
 	int	 rc;
 
 	*out = NULL;
@@ -273,16 +306,7 @@ ops_firmware_upload_begin(struct ops *ops, const struct ops_fw_params *p,
 		    (unsigned long long)ops->fw_max_size);
 		goto out;
 	}
-	/* Refuse what would be refused at the end before reading a byte. */
-	if ((rc = store_txn_begin(ops->st, 1, &txn)) != 0) {
-		rc = ops_fail_store(err, rc, "firmware add");
-		goto out;
-	}
-	rc = fw_check_room(ops, txn, &up->rec, up->seq_req, err);
-	if (rc == OPS_OK)
-		rc = fw_check_author(txn, &up->rec, 0, err);
-	store_txn_abort(txn);
-	if (rc != OPS_OK)
+	if ((rc = fw_precheck(ops, &up->rec, up->seq_req, err)) != OPS_OK)
 		goto out;
 	if ((up->dg = digest_new()) == NULL) {
 		rc = ops_fail(err, OPS_EIO, "out of memory");

@@ -282,6 +282,14 @@ int	 ops_firmware_upload_write(struct ops_upload *, const void *, size_t,
 int	 ops_firmware_upload_finish(struct ops_upload *,
 	    struct firmware_rec *out, struct ops_err *);
 void	 ops_firmware_upload_abort(struct ops_upload *);	/* NULL ok */
+/*
+ * What begin checks before any byte arrives (the parameters, the
+ * uniqueness and per-product limits, whether an author signature is
+ * needed), without starting an upload: for a caller that fetches the
+ * image later and must refuse bad parameters at once (a fetch by URL).
+ */
+int	 ops_firmware_upload_check(struct ops *, const struct ops_fw_params *,
+	    struct ops_err *);
 
 /* The whole image from an open descriptor (read to EOF) or a file. */
 int	 ops_firmware_add_fd(struct ops *, const struct ops_fw_params *, int fd,

@@ -586,6 +586,9 @@ struct try {
 	const uint8_t *sha;	/* sha_img when NULL */
 };
 
+/* For the next fetch only: its product ("lamp" when NULL). */
+static const char *next_product;
+
 /*
  * Fetches t's path as firmware lamp/version: the ops status, the
  * firmware in *out, the message in err.
@@ -599,9 +602,10 @@ fetch(const struct try *t, const char *version, struct firmware_rec *out,
 	char	 url[128];
 
 	memset(&p, 0, sizeof(p));
-	p.product = "lamp";
+	p.product = next_product != NULL ? next_product : "lamp";
 	p.version = version;
 	memset(&o, 0, sizeof(o));
+	next_product = NULL;
 	o.ca_file = certs_path(dir, t->ca != NULL ? t->ca : "ca.pem");
 	o.token = t->token;
 	o.attempts = t->attempts;
@@ -862,6 +866,23 @@ test_server_gone(void)
 	sv_reset();	/* listening again */
 }
 
+/* Bad parameters are refused before any connection. */
+static void
+test_early_refusals(void)
+{
+	struct try t = { "/fw.bin", NULL, NULL, 0, 0, NULL };
+	struct firmware_rec fw;
+	struct ops_err err;
+
+	sv_reset();
+	next_product = "bad prod";
+	T_EQ_INT(fetch(&t, "13.0.0", &fw, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "invalid product") != NULL);
+	T_EQ_INT(fetch(&t, "../../etc", &fw, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "invalid version") != NULL);
+	T_EQ_INT(logged(), 0);
+}
+
 int
 main(void)
 {
@@ -899,6 +920,7 @@ main(void)
 	T_RUN(test_resume);
 	T_RUN(test_resume_refused);
 	T_RUN(test_server_gone);
+	T_RUN(test_early_refusals);
 
 	sv_stop();
 	tls_server_free(tls_srv);
