@@ -396,6 +396,7 @@ fetch_case(const uint8_t *in, size_t inlen, int h2)
 	f.params = &params;
 	f.opts = &opts;
 	f.err = &err;
+	f.where = "upstream.test";
 
 	/* fetch_firmware's loop, one answer per attempt */
 	for (attempt = 0; attempt < FETCH_ATTEMPTS &&
@@ -422,7 +423,7 @@ fetch_case(const uint8_t *in, size_t inlen, int h2)
 		FUZZ_ASSERT(since_status.content_range || f.crange[0] == '\0');
 		/* fetch_attempt: an answer that did not end is interrupted */
 		if (f.finished || f.fatal)
-			result = fetch_answer_result(&f, "upstream.test");
+			result = fetch_answer_result(&f);
 		else
 			result = 0;
 		h2c_free(c);

@@ -15,14 +15,26 @@
  * enforces firmware_max_size) and into a SHA-256 computed here, which must
  * equal the operator's digest before ops_firmware_upload_finish stores
  * anything; any failure aborts the upload, so nothing is left behind.
+ *
+ * Every way round the loop is bounded.  An attempt that ends without
+ * progress counts against opts->attempts; progress is only bytes that
+ * carry the image on (the first answer, or a 206 resuming it), never an
+ * answer that starts over from byte 0, so a server that answers 200 to
+ * every Range and breaks off each time runs out of attempts.  Attempts
+ * are at least a second apart, longer after each failure.  The whole
+ * fetch has a deadline (opts->deadline_s), which also ends a server that
+ * trickles a byte now and then, and opts->cancel ends it within
+ * FETCH_SLICE_MS: every wait, the pauses included, is cut into slices
+ * that look at both.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "crypto/crypto.h"
 #include "http/h2client.h"
@@ -33,6 +45,9 @@
 
 #define FETCH_ATTEMPTS	5
 #define FETCH_TIMEOUT_S	30
+#define FETCH_DEADLINE_S 3600
+#define FETCH_PAUSE_MAX_S 5	/* the longest pause between attempts */
+#define FETCH_SLICE_MS	200	/* how soon a cancel or the deadline acts */
 #define FETCH_AUTH_MAX	4200
 
 struct fetch {
@@ -52,8 +67,22 @@ struct fetch {
 	int		 status;
 	int		 stream_err;
 	int		 fatal;		/* give up: err is set */
-	int		 progressed;	/* this attempt stored bytes */
+	int		 progressed;	/* this attempt carried the image on */
+	int		 restarted;	/* this answer started over from 0 */
+	int64_t		 deadline_ms;	/* fetch_now_ms() */
+	unsigned	 deadline_s;
+	const char	*where;		/* host[:port], for messages */
+	char		 why[160];	/* how the last attempt ended */
 };
+
+static int64_t
+fetch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int
 fetch_fail(struct fetch *f, int status, const char *fmt, ...)
@@ -72,6 +101,68 @@ fetch_fail(struct fetch *f, int status, const char *fmt, ...)
 		f->fatal = 1;
 	}
 	return status;
+}
+
+/*
+ * Whether the fetch must end now: cancelled, or past its deadline.  1
+ * with err set (and f->fatal), or 0.
+ */
+static int
+fetch_stopped(struct fetch *f)
+{
+	if (f->fatal)
+		return 1;
+	if (f->opts->cancel != NULL && atomic_load(f->opts->cancel)) {
+		fetch_fail(f, OPS_EIO, "%s: fetch cancelled (the gateway is "
+		    "stopping)", f->where);
+		return 1;
+	}
+	if (fetch_now_ms() >= f->deadline_ms) {
+		fetch_fail(f, OPS_EIO, "%s: no complete image within the "
+		    "fetch's time limit (%us); %" PRIu64 " bytes fetched",
+		    f->where, f->deadline_s, f->done);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * h2c_wait(c, timeout_s) in slices, so that a cancel or the deadline ends
+ * it: 1 something happened, 0 timed out, -1 the connection died, -2 the
+ * fetch must end (fetch_stopped).
+ */
+static int
+fetch_wait(struct fetch *f, struct h2c *c, unsigned timeout_s)
+{
+	int64_t	 now, end;
+	int	 rc;
+
+	end = fetch_now_ms() + (int64_t)timeout_s * 1000;
+	for (;;) {
+		if (fetch_stopped(f))
+			return -2;
+		if ((now = fetch_now_ms()) >= end)
+			return 0;
+		rc = h2c_wait(c, end - now < FETCH_SLICE_MS ? (int)(end - now) :
+		    FETCH_SLICE_MS);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* Sleeps s seconds in slices: 0, or -1 when the fetch must end. */
+static int
+fetch_pause(struct fetch *f, unsigned s)
+{
+	struct timespec ts = { 0, FETCH_SLICE_MS * 1000000L };
+	int64_t	 end = fetch_now_ms() + (int64_t)s * 1000;
+
+	while (fetch_now_ms() < end) {
+		if (fetch_stopped(f))
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return fetch_stopped(f) ? -1 : 0;
 }
 
 /* Drops what was stored so far. */
@@ -134,9 +225,10 @@ fetch_check(struct fetch *f)
 	f->checked = 1;
 	if (f->status == 200) {
 		if (f->done > 0) {
-			log_info("fetch: the server ignored Range: starting "
-			    "over");
+			log_info("fetch: %s: the server ignored Range: "
+			    "starting over", f->where);
 			fetch_restart(f);
+			f->restarted = 1;
 		}
 		f->offset = 0;
 		f->total = f->clen >= 0 ? (uint64_t)f->clen : 0;
@@ -203,7 +295,8 @@ f_on_data(void *arg, const uint8_t *data, size_t len)
 	}
 	digest_update(f->dg, data, len);
 	f->done += len;
-	f->progressed = 1;
+	if (!f->restarted)
+		f->progressed = 1;
 	if (f->opts->progress != NULL)
 		f->opts->progress(f->opts->arg, f->done, f->total);
 	return 0;
@@ -221,6 +314,22 @@ f_on_done(void *arg, int status, int err)
 		(void)fetch_check(f);	/* an empty body */
 }
 
+static void
+fetch_why(struct fetch *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Notes (and logs) how an attempt ended, for the final message. */
+static void
+fetch_why(struct fetch *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
+	log_warnx("fetch: %s: %s", f->where, f->why);
+}
+
 /* Forgets the previous answer before a request goes out. */
 static void
 fetch_answer_reset(struct fetch *f)
@@ -228,7 +337,7 @@ fetch_answer_reset(struct fetch *f)
 	f->checked = f->finished = f->stream_err = f->status = 0;
 	f->clen = -1;
 	f->crange[0] = '\0';
-	f->progressed = 0;
+	f->progressed = f->restarted = 0;
 }
 
 /*
@@ -236,7 +345,7 @@ fetch_answer_reset(struct fetch *f)
  * when the whole image is in, 0 to try again, -1 fatal (err set).
  */
 static int
-fetch_answer_result(struct fetch *f, const char *authority)
+fetch_answer_result(struct fetch *f)
 {
 	if (f->fatal)
 		return -1;
@@ -244,8 +353,8 @@ fetch_answer_result(struct fetch *f, const char *authority)
 	    (f->total == 0 || f->done == f->total) &&
 	    (f->status == 200 || f->status == 206))
 		return 1;
-	log_warnx("fetch: %s: interrupted after %" PRIu64 " bytes "
-	    "(status %d)", authority, f->done, f->status);
+	fetch_why(f, "interrupted after %" PRIu64 " bytes (status %d%s)",
+	    f->done, f->status, f->restarted ? ", Range ignored" : "");
 	return 0;
 }
 
@@ -265,12 +374,17 @@ fetch_attempt(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
 	int rc, result = 0;
 
 	f->progressed = 0;	/* this attempt's, also if it cannot connect */
-	if ((c = h2c_new(tc, u)) == NULL)
+	if (fetch_stopped(f))
+		return -1;
+	if ((c = h2c_new(tc, u)) == NULL) {
+		snprintf(f->why, sizeof(f->why), "cannot connect");
 		return 0;
+	}
 	while (!h2c_ready(c)) {
-		if ((rc = h2c_wait(c, (int)timeout_s * 1000)) <= 0) {
-			log_warnx("fetch: %s: %s", u->authority, rc == 0 ?
-			    "connect timed out" : h2c_error(c));
+		if ((rc = fetch_wait(f, c, timeout_s)) <= 0) {
+			if (rc != -2)
+				fetch_why(f, "%s", rc == 0 ?
+				    "connect timed out" : h2c_error(c));
 			goto out;
 		}
 	}
@@ -292,21 +406,51 @@ fetch_attempt(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
 	cb.arg = f;
 	fetch_answer_reset(f);
 	if (h2c_request(c, "GET", u->path, h, nh, NULL, 0, &cb) < 0) {
-		log_warnx("fetch: %s: %s", u->authority, h2c_error(c));
+		fetch_why(f, "%s", h2c_error(c));
 		goto out;
 	}
 	while (!f->finished && !f->fatal) {
-		if ((rc = h2c_wait(c, (int)timeout_s * 1000)) <= 0) {
-			log_warnx("fetch: %s: %s after %" PRIu64 " bytes",
-			    u->authority, rc == 0 ? "no progress" :
-			    h2c_error(c), f->done);
+		if ((rc = fetch_wait(f, c, timeout_s)) <= 0) {
+			if (rc != -2)
+				fetch_why(f, "%s after %" PRIu64 " bytes",
+				    rc == 0 ? "no progress" : h2c_error(c),
+				    f->done);
 			goto out;
 		}
 	}
-	result = fetch_answer_result(f, u->authority);
+	result = fetch_answer_result(f);
 out:
 	h2c_free(c);
-	return result;
+	return f->fatal ? -1 : result;
+}
+
+/*
+ * The retry loop: an attempt, then give up or pause and go on.  0 with
+ * the whole image in, or -1 with err set.
+ */
+static int
+fetch_loop(struct fetch *f, struct tls_client *tc, const struct h2c_url *u,
+    const char *auth, unsigned attempts, unsigned timeout_s)
+{
+	unsigned n, fails = 0;
+	int	 rc;
+
+	for (n = 1;; n++) {
+		if ((rc = fetch_attempt(f, tc, u, auth, timeout_s)) != 0)
+			return rc == 1 ? 0 : -1;
+		if (!f->progressed)
+			fails++;
+		if (fails >= attempts) {
+			fetch_fail(f, OPS_EIO, "%s: giving up after %u "
+			    "attempts without progress (%u in all; last: %s)",
+			    u->authority, fails, n, f->why);
+			return -1;
+		}
+		/* at least a second, longer after each failure */
+		if (fetch_pause(f, fails < 1 ? 1 : fails < FETCH_PAUSE_MAX_S ?
+		    fails : FETCH_PAUSE_MAX_S) == -1)
+			return -1;
+	}
 }
 
 int
@@ -320,7 +464,7 @@ fetch_firmware(struct ops *ops, const struct ops_fw_params *params,
 	struct tls_client *tc = NULL;
 	char auth[FETCH_AUTH_MAX];
 	uint8_t md5[16], sha[32];
-	unsigned attempts, timeout_s, fails = 0;
+	unsigned attempts, timeout_s;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
@@ -336,8 +480,12 @@ fetch_firmware(struct ops *ops, const struct ops_fw_params *params,
 	f.err = err;
 	attempts = opts->attempts > 0 ? opts->attempts : FETCH_ATTEMPTS;
 	timeout_s = opts->timeout_s > 0 ? opts->timeout_s : FETCH_TIMEOUT_S;
+	f.deadline_s = opts->deadline_s > 0 ? opts->deadline_s :
+	    FETCH_DEADLINE_S;
+	f.deadline_ms = fetch_now_ms() + (int64_t)f.deadline_s * 1000;
 	if (h2c_url_parse(url, &u) == -1)
 		return fetch_fail(&f, OPS_EINVAL, "not an https URL: %s", url);
+	f.where = u.authority;
 	if (opts->token != NULL && strlen(opts->token) > sizeof(auth) - 8)
 		return fetch_fail(&f, OPS_EINVAL, "token too long");
 	/* refuse what the upload would refuse before any byte comes */
@@ -349,21 +497,8 @@ fetch_firmware(struct ops *ops, const struct ops_fw_params *params,
 		return fetch_fail(&f, OPS_EIO, "cannot set up TLS (CA %s)",
 		    opts->ca_file != NULL && opts->ca_file[0] != '\0' ?
 		    opts->ca_file : "system");
-	for (;;) {
-		rc = fetch_attempt(&f, tc, &u, opts->token != NULL ? auth :
-		    NULL, timeout_s);
-		if (rc != 0)
-			break;
-		if (!f.progressed)
-			fails++;
-		if (fails >= attempts) {
-			fetch_fail(&f, OPS_EIO, "%s: giving up after %u "
-			    "attempts", u.authority, fails);
-			rc = -1;
-			break;
-		}
-		sleep(fails < 5 ? fails : 5);
-	}
+	rc = fetch_loop(&f, tc, &u, opts->token != NULL ? auth : NULL,
+	    attempts, timeout_s);
 	tls_client_free(tc);
 	crypto_wipe(auth, sizeof(auth));
 	if (rc == -1)

@@ -11,6 +11,7 @@
 #ifndef OTAGW_OPS_FETCH_H
 #define OTAGW_OPS_FETCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -22,16 +23,20 @@ struct ops_err;
 struct fetch_opts {
 	const char *ca_file;	/* "" or NULL: the system's CA bundle */
 	const char *token;	/* bearer token for the upstream, or NULL */
-	unsigned attempts;	/* connection attempts, then give up (0: 5) */
+	unsigned attempts;	/* tries without progress, then fail (0: 5) */
 	unsigned timeout_s;	/* no progress for this long: retry (0: 30) */
+	unsigned deadline_s;	/* the whole fetch at most (0: 3600) */
+	const atomic_int *cancel; /* raised: end at once (NULL: never) */
 	void	(*progress)(void *arg, uint64_t done, uint64_t total);
 	void	*arg;
 };
 
 /*
  * Returns an ops status (OPS_OK, OPS_EINVAL for a bad URL or digest
- * mismatch, OPS_EIO for a network failure, and the upload's own errors)
- * with the message in err; on OPS_OK *out is the new firmware.
+ * mismatch, OPS_EIO for a network failure, opts->attempts attempts without
+ * progress, the deadline passed or a cancel, and the upload's own errors,
+ * the parameters' checked before connecting) with the message in err; on
+ * OPS_OK *out is the new firmware.  On failure nothing is stored.
  */
 int	 fetch_firmware(struct ops *, const struct ops_fw_params *,
 	    const char *url, const uint8_t sha256[32],

@@ -27,6 +27,12 @@
  * a partial transfer is given up after the attempts.  "Nothing stored"
  * means no firmware record and no file (temporary ones included) in
  * DIR/images.
+ *
+ * Every fetch ends: a server that answers 200 to each Range and breaks
+ * off after CUT bytes each time runs out of attempts (a start over is no
+ * progress), with pauses of a second or more between them; a stalled
+ * transfer ends at the deadline, or at once when the cancel flag is
+ * raised; bad parameters are refused before any connection.
  */
 #include <sys/socket.h>
 
@@ -37,10 +43,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
@@ -80,6 +88,7 @@ enum again {
 	AGAIN_RANGE = 0,	/* 206 from the offset asked for */
 	AGAIN_FULL,		/* 200, the whole image: Range ignored */
 	AGAIN_BAD_RANGE,	/* 206, but from 0 */
+	AGAIN_CUT,		/* 200 from 0 and the same cut, every time */
 };
 
 /* The paths: their status and body, how the first request ends. */
@@ -100,6 +109,7 @@ static const struct route {
 	{ "/auth.bin", 200, CUT_NONE, AGAIN_RANGE, 1 },
 	{ "/big.bin", 200, CUT_NONE, AGAIN_RANGE, 0 },
 	{ "/busy.bin", 503, CUT_NONE, AGAIN_RANGE, 0 },
+	{ "/restart.bin", 200, CUT_RESET, AGAIN_CUT, 0 },
 };
 
 #define NLOG	16
@@ -260,7 +270,8 @@ sv_request(struct srv_stream *st)
 		    (const uint8_t *)"no", 0, 2, 2);
 		return;
 	}
-	if (seen_before(st->path) == 0 && r->cut != CUT_NONE) {
+	if ((seen_before(st->path) == 0 || r->again == AGAIN_CUT) &&
+	    r->cut != CUT_NONE) {
 		st->cut = r->cut;
 		st->cut_at = CUT;
 		sv_respond(st, 200, body, 0, total, total);
@@ -586,8 +597,10 @@ struct try {
 	const uint8_t *sha;	/* sha_img when NULL */
 };
 
-/* For the next fetch only: its product ("lamp" when NULL). */
+/* For the next fetch only: its deadline (0: the default), its product. */
+static unsigned next_deadline_s;
 static const char *next_product;
+static atomic_int cancel_flag;
 
 /*
  * Fetches t's path as firmware lamp/version: the ops status, the
@@ -605,7 +618,10 @@ fetch(const struct try *t, const char *version, struct firmware_rec *out,
 	p.product = next_product != NULL ? next_product : "lamp";
 	p.version = version;
 	memset(&o, 0, sizeof(o));
+	o.deadline_s = next_deadline_s;
+	o.cancel = &cancel_flag;
 	next_product = NULL;
+	next_deadline_s = 0;
 	o.ca_file = certs_path(dir, t->ca != NULL ? t->ca : "ca.pem");
 	o.token = t->token;
 	o.attempts = t->attempts;
@@ -858,12 +874,109 @@ test_server_gone(void)
 	alarm(30);	/* a fetch that never gives up fails the test */
 	T_EQ_INT(fetch(&t, "9.0.0", &fw, &err), OPS_EIO);
 	alarm(0);
-	T_CHECK(strstr(err.msg, "giving up after 2 attempts") != NULL);
+	T_CHECK(strstr(err.msg, "giving up after 2 attempts without "
+	    "progress") != NULL);
 	T_EQ_INT(logged(), 1);
 	T_EQ_INT(prog_done, CUT);
 	T_EQ_INT(count_firmware(), nfw);
 	T_EQ_INT(count_images(), nimg);
 	sv_reset();	/* listening again */
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A server that ignores Range and resets the stream after CUT bytes,
+ * every time: each answer after the first starts over, which is no
+ * progress, so the fetch gives up after its attempts (it used to retry
+ * for ever), at least a second apart.
+ */
+static void
+test_restarts_bounded(void)
+{
+	struct try t = { "/restart.bin", NULL, NULL, 2, 5, NULL };
+	struct firmware_rec fw;
+	struct ops_err err;
+	size_t	 nfw = count_firmware(), nimg = count_images();
+	int64_t	 t0;
+
+	sv_reset();
+	alarm(30);	/* a fetch that never gives up fails the test */
+	t0 = mono_ms();
+	T_EQ_INT(fetch(&t, "10.0.0", &fw, &err), OPS_EIO);
+	alarm(0);
+	T_CHECK(strstr(err.msg, "giving up after 2 attempts without "
+	    "progress (3 in all") != NULL);
+	T_CHECK(strstr(err.msg, "Range ignored") != NULL);
+	T_EQ_INT(logged(), 3);
+	T_CHECK(mono_ms() - t0 >= 2000);	/* two pauses of 1 s */
+	T_EQ_INT(count_firmware(), nfw);
+	T_EQ_INT(count_images(), nimg);
+}
+
+/* A stalled transfer (timeout 30 s) ends at a deadline of 1 s. */
+static void
+test_deadline(void)
+{
+	struct try t = { "/stall.bin", NULL, NULL, 0, 30, NULL };
+	struct firmware_rec fw;
+	struct ops_err err;
+	size_t	 nfw = count_firmware(), nimg = count_images();
+	int64_t	 t0, ms;
+
+	sv_reset();
+	t0 = mono_ms();
+	next_deadline_s = 1;
+	T_EQ_INT(fetch(&t, "11.0.0", &fw, &err), OPS_EIO);
+	ms = mono_ms() - t0;
+	T_CHECK(strstr(err.msg, "time limit (1s)") != NULL);
+	T_CHECK(ms >= 1000 && ms < 3000);
+	T_EQ_INT(logged(), 1);
+	T_EQ_INT(count_firmware(), nfw);
+	T_EQ_INT(count_images(), nimg);
+}
+
+static void *
+cancel_later(void *arg)
+{
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	atomic_store(&cancel_flag, 1);
+	return NULL;
+}
+
+/* The cancel flag ends a stalled transfer at once, nothing stored. */
+static void
+test_cancel(void)
+{
+	struct try t = { "/stall.bin", NULL, NULL, 0, 30, NULL };
+	struct firmware_rec fw;
+	struct ops_err err;
+	size_t	 nfw = count_firmware(), nimg = count_images();
+	pthread_t th;
+	int64_t	 t0, ms;
+
+	sv_reset();
+	atomic_store(&cancel_flag, 0);
+	t0 = mono_ms();
+	T_EQ_INT(pthread_create(&th, NULL, cancel_later, NULL), 0);
+	T_EQ_INT(fetch(&t, "12.0.0", &fw, &err), OPS_EIO);
+	ms = mono_ms() - t0;
+	pthread_join(th, NULL);
+	atomic_store(&cancel_flag, 0);
+	T_CHECK(strstr(err.msg, "cancelled") != NULL);
+	T_CHECK(ms < 1500);
+	T_EQ_INT(count_firmware(), nfw);
+	T_EQ_INT(count_images(), nimg);
 }
 
 /* Bad parameters are refused before any connection. */
@@ -920,6 +1033,9 @@ main(void)
 	T_RUN(test_resume);
 	T_RUN(test_resume_refused);
 	T_RUN(test_server_gone);
+	T_RUN(test_restarts_bounded);
+	T_RUN(test_deadline);
+	T_RUN(test_cancel);
 	T_RUN(test_early_refusals);
 
 	sv_stop();
