@@ -124,6 +124,8 @@ static const struct config_key config_keys[] = {
 	    1, 100000, 0, 1 },
 	{ "history_max_per_device", CT_NUMBER, F(history_max_per_device), 1,
 	    10000, 0, 1 },
+	{ "firmware_fetch_timeout", CT_DURATION, F(firmware_fetch_timeout),
+	    1, 7 * 86400, 0, 1 },
 
 	{ "https_listen", CT_LISTEN, F(https), 0, 0, 0, 0 },
 	{ "https_public_url", CT_STRING, F(https_public), 0, 0, CK_URL_HTTPS,
@@ -278,6 +280,7 @@ config_defaults(struct config *cfg)
 
 	cfg->firmware_max_size = 1 * GIB;
 	cfg->firmware_max_per_product = 100;
+	cfg->firmware_fetch_timeout = 3600;
 	cfg->history_max_per_device = 100;
 
 	listen_set(&cfg->https, 1, "0.0.0.0", 8443);

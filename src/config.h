@@ -79,6 +79,7 @@ struct config {
 	uint64_t firmware_max_size;	/* firmware_max_size (1G) */
 	unsigned firmware_max_per_product;	/* firmware_max_per_product */
 	unsigned history_max_per_device;	/* history_max_per_device */
+	unsigned firmware_fetch_timeout;	/* firmware_fetch_timeout: s */
 
 	/* HTTPS devices (issue 3) */
 	struct config_listen https;	/* https_listen (default :8443) */

@@ -267,13 +267,13 @@ admin_free(struct admin *a)
 		return;
 	http_server_free(a->srv);
 	a->srv = NULL;
+	/* fetches and a patch being made stop at once; the others end */
+	atomic_store(&a->stopping, 1);
 	admin_fetch_counts(a, &running, &kept);
 	if (running > 0)
-		log_info("admin: waiting for %u firmware fetch%s to end",
+		log_info("admin: cancelling %u firmware fetch%s",
 		    running, running == 1 ? "" : "es");
 	admin_fetch_reap(a, 1);
-	/* a patch being made stops at once; the other operations end */
-	atomic_store(&a->stopping, 1);
 	if (a->works != NULL)
 		log_info("admin: waiting for the long operations to end");
 	admin_work_reap(a, 1);

@@ -13,6 +13,9 @@
  * fetch is done, its progress and its outcome.  A thread that ends wakes
  * the loop through a->wake_fd (an eventfd), where it is joined; ended
  * fetches are kept ADMIN_FETCH_KEEP_MS for their poller, then forgotten.
+ * A fetch ends by itself within firmware_fetch_timeout; at shutdown
+ * admin_free raises a->stopping, which fetch_firmware watches, so the
+ * threads it joins end within a fraction of a second.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,6 +55,7 @@ struct admin_fetch {
 	size_t		 sig_len;
 	int		 has_name, has_description;
 	char		 url[ADMIN_URL_MAX + 1];
+	unsigned	 deadline_s;
 	uint8_t		 sha256[32];
 	char		 ca[CONFIG_PATH];
 	/* written by the thread under admin->lock */
@@ -98,6 +102,8 @@ fetch_thread(void *arg)
 	p.author_sig_len = f->sig_len;
 	memset(&fo, 0, sizeof(fo));
 	fo.ca_file = f->ca;
+	fo.deadline_s = f->deadline_s;
+	fo.cancel = &f->admin->stopping;
 	fo.progress = fetch_progress_cb;
 	fo.arg = f;
 	memset(&err, 0, sizeof(err));
@@ -233,6 +239,7 @@ admin_fetch_start(struct admin *a, const struct admin_fw_query *fq,
 	f->has_name = fq->has[3];
 	f->has_description = fq->has[4];
 	snprintf(f->url, sizeof(f->url), "%s", fq->url);
+	f->deadline_s = a->cfg->firmware_fetch_timeout;
 	snprintf(f->ca, sizeof(f->ca), "%s", a->cfg->upstream_ca);
 	snprintf(f->id, sizeof(f->id), "fetch-%u", ++a->fetch_seq);
 	pthread_mutex_lock(&a->lock);

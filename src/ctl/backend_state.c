@@ -166,6 +166,8 @@ state_firmware_fetch(struct ctl *ctl, const struct ops_fw_params *p,
 	memset(&fo, 0, sizeof(fo));
 	fo.ca_file = ca != NULL ? ca : ctl->cfg_loaded ? ctl->cfg.upstream_ca :
 	    NULL;
+	fo.deadline_s = ctl->cfg_loaded ? ctl->cfg.firmware_fetch_timeout :
+	    0;
 	fo.progress = progress;
 	fo.arg = arg;
 	return fetch_firmware(&ctl->ops, p, url, sha, &fo, fw, err);

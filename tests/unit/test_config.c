@@ -120,6 +120,7 @@ test_defaults(void)
 	T_EQ_INT(c.firmware_max_size, 1024ULL * 1024 * 1024);
 	T_EQ_INT(c.firmware_max_per_product, 100);
 	T_EQ_INT(c.history_max_per_device, 100);
+	T_EQ_INT(c.firmware_fetch_timeout, 3600);
 	T_EQ_INT(c.https.enabled, 1);
 	T_EQ_STR(c.https.host, "0.0.0.0");
 	T_EQ_INT(c.https.port, 8443);
@@ -554,6 +555,7 @@ static const char full_conf[] =
     "firmware_max_size 100M\n"
     "firmware_max_per_product 20\n"
     "history_max_per_device 50\n"
+    "firmware_fetch_timeout 10m\n"
     "https_listen :8443\n"
     "https_public_url https://gw.example:8443\n"
     "download_url_ttl 2h\n"
