@@ -16,6 +16,9 @@
  * A fetch ends by itself within firmware_fetch_timeout; at shutdown
  * admin_free raises a->stopping, which fetch_firmware watches, so the
  * threads it joins end within a fraction of a second.
+ *
+ * The query of a URL may hold credentials (a pre-signed URL's signature):
+ * the log shows the URL only through fetch_url_redact.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +58,7 @@ struct admin_fetch {
 	size_t		 sig_len;
 	int		 has_name, has_description;
 	char		 url[ADMIN_URL_MAX + 1];
+	char		 shown[ADMIN_URL_MAX + 1];	/* url for the log */
 	unsigned	 deadline_s;
 	uint8_t		 sha256[32];
 	char		 ca[CONFIG_PATH];
@@ -111,10 +115,10 @@ fetch_thread(void *arg)
 	rc = fetch_firmware(&f->ops, &p, f->url, f->sha256, &fo, &fw, &err);
 	if (rc == OPS_OK)
 		log_info("admin: fetch %s: firmware %s from %s", f->id, fw.id,
-		    f->url);
+		    f->shown);
 	else
-		log_warnx("admin: fetch %s from %s failed: %s", f->id, f->url,
-		    err.msg);
+		log_warnx("admin: fetch %s from %s failed: %s", f->id,
+		    f->shown, err.msg);
 	pthread_mutex_lock(&f->admin->lock);
 	f->status = rc;
 	f->err = err;
@@ -239,6 +243,7 @@ admin_fetch_start(struct admin *a, const struct admin_fw_query *fq,
 	f->has_name = fq->has[3];
 	f->has_description = fq->has[4];
 	snprintf(f->url, sizeof(f->url), "%s", fq->url);
+	fetch_url_redact(f->url, f->shown, sizeof(f->shown));
 	f->deadline_s = a->cfg->firmware_fetch_timeout;
 	snprintf(f->ca, sizeof(f->ca), "%s", a->cfg->upstream_ca);
 	snprintf(f->id, sizeof(f->id), "fetch-%u", ++a->fetch_seq);
@@ -255,7 +260,7 @@ admin_fetch_start(struct admin *a, const struct admin_fw_query *fq,
 		    "fetch");
 	}
 	f->started = 1;
-	log_info("admin: fetch %s started: %s", f->id, f->url);
+	log_info("admin: fetch %s started: %s", f->id, f->shown);
 	return fetch_running_answer(resp, f, 0, 0);
 }
 

@@ -424,6 +424,36 @@ out:
 	return f->fatal ? -1 : result;
 }
 
+void
+fetch_url_redact(const char *url, char *out, size_t size)
+{
+	const char *p, *auth, *at, *end;
+	size_t	 alen;
+
+	if (size == 0)
+		return;
+	out[0] = '\0';
+	if (url == NULL)
+		return;
+	/* scheme "://", or none */
+	p = strstr(url, "://");
+	if (p == NULL || strcspn(url, "/?#@") < (size_t)(p - url))
+		p = url;
+	else
+		p += 3;
+	/* the authority, without its userinfo */
+	auth = p;
+	end = auth + strcspn(auth, "/?#");
+	for (at = auth; at < end; at++)
+		if (*at == '@')
+			auth = at + 1;
+	alen = (size_t)(end - auth);
+	/* the path, up to a query or fragment */
+	snprintf(out, size, "%.*s%.*s%.*s%s", (int)(p - url), url, (int)alen,
+	    auth, (int)strcspn(end, "?#"), end, end[strcspn(end, "?#")] ==
+	    '\0' ? "" : "?...");
+}
+
 /*
  * The retry loop: an attempt, then give up or pause and go on.  0 with
  * the whole image in, or -1 with err set.
@@ -484,7 +514,8 @@ fetch_firmware(struct ops *ops, const struct ops_fw_params *params,
 	    FETCH_DEADLINE_S;
 	f.deadline_ms = fetch_now_ms() + (int64_t)f.deadline_s * 1000;
 	if (h2c_url_parse(url, &u) == -1)
-		return fetch_fail(&f, OPS_EINVAL, "not an https URL: %s", url);
+		return fetch_fail(&f, OPS_EINVAL, "not an https URL this "
+		    "client can use (https://HOST[:PORT]/PATH, no user name)");
 	f.where = u.authority;
 	if (opts->token != NULL && strlen(opts->token) > sizeof(auth) - 8)
 		return fetch_fail(&f, OPS_EINVAL, "token too long");

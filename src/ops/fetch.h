@@ -12,6 +12,7 @@
 #define OTAGW_OPS_FETCH_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -36,11 +37,19 @@ struct fetch_opts {
  * mismatch, OPS_EIO for a network failure, opts->attempts attempts without
  * progress, the deadline passed or a cancel, and the upload's own errors,
  * the parameters' checked before connecting) with the message in err; on
- * OPS_OK *out is the new firmware.  On failure nothing is stored.
+ * OPS_OK *out is the new firmware.  On failure nothing is stored.  Neither
+ * the message nor the log shows the URL's path or query, only its host.
  */
 int	 fetch_firmware(struct ops *, const struct ops_fw_params *,
 	    const char *url, const uint8_t sha256[32],
 	    const struct fetch_opts *, struct firmware_rec *out,
 	    struct ops_err *err);
+
+/*
+ * url as it may be logged: scheme, host, port and path; no user name or
+ * password, and a query or fragment becomes "?..." (a pre-signed URL
+ * carries its credentials in the query).  Always NUL-terminates out.
+ */
+void	 fetch_url_redact(const char *url, char *out, size_t size);
 
 #endif

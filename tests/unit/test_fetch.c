@@ -32,7 +32,9 @@
  * off after CUT bytes each time runs out of attempts (a start over is no
  * progress), with pauses of a second or more between them; a stalled
  * transfer ends at the deadline, or at once when the cancel flag is
- * raised; bad parameters are refused before any connection.
+ * raised; bad parameters are refused before any connection.  URLs are
+ * shown without their query or user name (fetch_url_redact), and the
+ * error messages never carry the query.
  */
 #include <sys/socket.h>
 
@@ -979,11 +981,17 @@ test_cancel(void)
 	T_EQ_INT(count_images(), nimg);
 }
 
-/* Bad parameters are refused before any connection. */
+/*
+ * Bad parameters are refused before any connection; a URL's query (a
+ * pre-signed URL's credentials) is in no message.
+ */
 static void
 test_early_refusals(void)
 {
 	struct try t = { "/fw.bin", NULL, NULL, 0, 0, NULL };
+	struct try q = { "/missing.bin?X-Amz-Signature=s3cr3t", NULL, NULL, 0,
+	    0, NULL };
+	struct ops_fw_params p = { .product = "lamp", .version = "13.0.0" };
 	struct firmware_rec fw;
 	struct ops_err err;
 
@@ -994,6 +1002,46 @@ test_early_refusals(void)
 	T_EQ_INT(fetch(&t, "../../etc", &fw, &err), OPS_EINVAL);
 	T_CHECK(strstr(err.msg, "invalid version") != NULL);
 	T_EQ_INT(logged(), 0);
+	T_EQ_INT(fetch(&q, "13.0.0", &fw, &err), OPS_EIO);
+	T_CHECK(strstr(err.msg, "answered 404") != NULL);
+	T_CHECK(strstr(err.msg, "s3cr3t") == NULL);
+	T_EQ_INT(fetch_firmware(&ops, &p, "http://h/x?X-Amz-Signature=s3cr3t",
+	    sha_img, NULL, &fw, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "not an https URL") != NULL);
+	T_CHECK(strstr(err.msg, "s3cr3t") == NULL);
+	T_EQ_INT(fetch_firmware(&ops, &p, "https://u:s3cr3t@h/x", sha_img,
+	    NULL, &fw, &err), OPS_EINVAL);
+	T_CHECK(strstr(err.msg, "s3cr3t") == NULL);
+}
+
+static void
+test_redact(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "https://h.example/a/b.bin", "https://h.example/a/b.bin" },
+		{ "https://h.example:8443/b.bin?X-Amz-Signature=abc&x=1",
+		  "https://h.example:8443/b.bin?..." },
+		{ "https://u:pw@h.example/b.bin#frag",
+		  "https://h.example/b.bin?..." },
+		{ "https://[::1]:9/p?q", "https://[::1]:9/p?..." },
+		{ "https://h.example?sig=1", "https://h.example?..." },
+		{ "https://u@h.example", "https://h.example" },
+		{ "h.example/p?sig=1", "h.example/p?..." },
+		{ "", "" },
+	};
+	char	 out[64], tiny[8];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fetch_url_redact(cases[i].in, out, sizeof(out));
+		T_EQ_STR(out, cases[i].out);
+	}
+	fetch_url_redact("https://h.example/p?sig=1", tiny, sizeof(tiny));
+	T_EQ_STR(tiny, "https:/");
+	fetch_url_redact(NULL, out, sizeof(out));
+	T_EQ_STR(out, "");
 }
 
 int
@@ -1037,6 +1085,7 @@ main(void)
 	T_RUN(test_deadline);
 	T_RUN(test_cancel);
 	T_RUN(test_early_refusals);
+	T_RUN(test_redact);
 
 	sv_stop();
 	tls_server_free(tls_srv);
