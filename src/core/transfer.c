@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/transfer.h"
+#include "crypto/crypto.h"
 #include "events/events.h"
 #include "log.h"
 #include "model.h"
@@ -102,6 +103,7 @@ static int
 xfer_store(struct xfer_table *t, struct xfer *e, int event, int64_t now)
 {
 	struct store_txn *txn;
+	struct device_rec dev;
 	struct xfer_rec x;
 	struct xfer_jobs jobs;
 	struct job_rec job;
@@ -111,6 +113,16 @@ xfer_store(struct xfer_table *t, struct xfer *e, int event, int64_t now)
 
 	if ((rc = store_txn_begin(t->st, 0, &txn)) != 0)
 		return rc;
+	/* a device removed meanwhile (its records went with it) */
+	rc = store_device_get(txn, e->device, &dev);
+	crypto_wipe(&dev, sizeof(dev));		/* its keys: not needed */
+	if (rc == STORE_ENOTFOUND) {
+		store_txn_abort(txn);
+		e->stored = e->evented = e->delivered;
+		return 0;
+	}
+	if (rc != 0)
+		goto fail;
 	memset(&x, 0, sizeof(x));
 	snprintf(x.device, sizeof(x.device), "%s", e->device);
 	snprintf(x.firmware, sizeof(x.firmware), "%s", e->fwid);

@@ -1147,6 +1147,7 @@ test_transfer_full(void)
 	size_t	 i;
 
 	fixture_up();
+	dev_put("late", "lamp", "1.0.0", NULL, NULL);
 	T_CHECK((t = xfer_new(st)) != NULL);
 	if (t == NULL)
 		return;
@@ -1163,6 +1164,32 @@ test_transfer_full(void)
 	T_EQ_INT(xfer_count(t), 1);
 	T_EQ_INT(xfer_stored("late", "fw-1"), 600);
 	xfer_free(t);
+	fixture_down();
+}
+
+/*
+ * A device removed while its transfer is in memory: the figure is not
+ * written back (with an event) for a device that is gone, where a device
+ * provisioned again under its id would find it.
+ */
+static void
+test_transfer_removed(void)
+{
+	struct store_txn *txn;
+	uint64_t mark;
+
+	fixture_up();
+	provision_basic();
+	core_transferred(core, "d3", "fw-1", 0, 100, IMG_SIZE);
+	T_EQ_INT(xfer_stored("d3", "fw-1"), (uint64_t)-1);
+	T_EQ_INT(store_txn_begin(st, 0, &txn), 0);
+	T_EQ_INT(store_device_del(txn, "d3"), 0);
+	T_EQ_INT(store_txn_commit(txn), 0);
+	mark = ev_mark();
+	now_ms += 61 * SEC;
+	core_tick(core, now_ms);
+	T_EQ_INT(xfer_stored("d3", "fw-1"), (uint64_t)-1);
+	T_EQ_STR(ev_since(mark, "d3", NULL), "");
 	fixture_down();
 }
 
@@ -2267,6 +2294,7 @@ main(void)
 	T_RUN(test_cap_query);
 	T_RUN(test_transfer);
 	T_RUN(test_transfer_full);
+	T_RUN(test_transfer_removed);
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
 	T_RUN(test_timeout);
