@@ -31,7 +31,8 @@
  * 4.2.8).  Half-open sessions have coap_handshake_timeout to complete.
  *
  * One timer (every COAPFRONT_TICK_MS while handshakes are open, else
- * every second) drives DTLS retransmissions and expires sessions; nothing
+ * every second) drives DTLS retransmissions and expires sessions and
+ * Block1 bodies left unfinished (handler.c); nothing
  * is done per session on a pass over the loop, so the cost of a datagram
  * does not depend on how many sessions are held.  A second timer, armed
  * only while a notification waits for its ACK, retransmits them.
@@ -600,6 +601,7 @@ coapfront_timer_cb(void *arg)
 	cf->timer = NULL;
 	cf->now = ev_now_ms();
 	coapsess_each_handshake(cf->sessions, coapfront_hs_timer, cf);
+	coaphandler_expire(&cf->handler, cf->now);
 	coapsess_counts(cf->sessions, &b);
 	cf->st.handshake_timeouts += coapsess_expire(cf->sessions, cf->now);
 	coapsess_counts(cf->sessions, &a);

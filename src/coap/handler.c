@@ -18,6 +18,11 @@
  * connection, so core's download grant (core/grant.h) spares a device
  * walking an image a store transaction per block.
  */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,39 +337,198 @@ coaphandler_peer(const struct coapsess *s, struct core_req *cr)
 
 /* Block1 bodies ------------------------------------------------------------ */
 
+/* Key kinds of the body counts. */
+#define COAPHANDLER_KEY_SOURCE	1
+#define COAPHANDLER_KEY_ID	2
+/* kind, then 4 (IPv4) or 8 (IPv6 /64) address bytes, or the identity */
+#define COAPHANDLER_KEY		(2 + OTA_ID_MAX)
+
+/*
+ * Bodies in progress from one source, or of one PSK identity (then n is
+ * 0 or 1 and sess is the session whose body it is).  An entry exists
+ * only while its count is above zero.
+ */
+struct coaphandler_count {
+	struct coaphandler_count *next;
+	uint8_t		 key[COAPHANDLER_KEY];
+	unsigned	 n;
+	struct coapsess	*sess;
+};
+
+/*
+ * The count key of s's source or identity: 0, or -1 when it has none (a
+ * family not counted, plain CoAP for an identity).
+ */
+static int
+coaphandler_key(const struct coapsess *s, int kind, uint8_t *key)
+{
+	const union udp_sa *sa = &s->peer;
+	const uint8_t *a;
+
+	memset(key, 0, COAPHANDLER_KEY);
+	key[0] = (uint8_t)kind;
+	if (kind == COAPHANDLER_KEY_ID) {
+		if (s->identity[0] == '\0')
+			return -1;
+		memcpy(key + 1, s->identity, strlen(s->identity));
+		return 0;
+	}
+	if (sa->sa.sa_family == AF_INET) {
+		key[1] = 4;
+		memcpy(key + 2, &sa->in.sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa.sa_family != AF_INET6)
+		return -1;
+	a = sa->in6.sin6_addr.s6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(&sa->in6.sin6_addr)) {
+		key[1] = 4;
+		memcpy(key + 2, a + 12, 4);
+	} else {
+		key[1] = 6;
+		memcpy(key + 2, a, 8);	/* the /64 */
+	}
+	return 0;
+}
+
+/* The slot of key (FNV-1a): where its entry is, or would go. */
+static struct coaphandler_count **
+coaphandler_count_slot(struct coaphandler *h, const uint8_t *key)
+{
+	struct coaphandler_count **pp;
+	uint32_t hash = 2166136261u;
+	size_t	 i;
+
+	for (i = 0; i < COAPHANDLER_KEY; i++) {
+		hash ^= key[i];
+		hash *= 16777619u;
+	}
+	pp = &h->counts[hash % COAPHANDLER_COUNT_BUCKETS];
+	while (*pp != NULL && memcmp((*pp)->key, key, COAPHANDLER_KEY) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct coaphandler_count *
+coaphandler_count_get(struct coaphandler *h, const struct coapsess *s,
+    int kind)
+{
+	uint8_t	 key[COAPHANDLER_KEY];
+
+	if (coaphandler_key(s, kind, key) == -1)
+		return NULL;
+	return *coaphandler_count_slot(h, key);
+}
+
+/* Counts b's body in (delta 1) or out (-1) under kind. */
+static void
+coaphandler_count_add(struct coaphandler *h, struct coapsess_body *b,
+    int kind, int delta)
+{
+	uint8_t	 key[COAPHANDLER_KEY];
+	struct coaphandler_count **pp, *c;
+
+	if (delta < 0 && (b->counted & (1u << kind)) == 0)
+		return;
+	if (coaphandler_key(b->owner, kind, key) == -1)
+		return;
+	pp = coaphandler_count_slot(h, key);
+	if ((c = *pp) == NULL) {
+		if (delta < 0 || (c = calloc(1, sizeof(*c))) == NULL)
+			return;	/* uncounted: errs on the open side */
+		memcpy(c->key, key, COAPHANDLER_KEY);
+		*pp = c;
+	}
+	if (delta > 0) {
+		c->n++;
+		c->sess = b->owner;
+		b->counted |= 1u << kind;
+		return;
+	}
+	b->counted &= ~(1u << kind);
+	if (c->sess == b->owner)
+		c->sess = NULL;
+	if (--c->n == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
+
 static void
 coaphandler_body_drop(struct coaphandler *h, struct coapsess *s)
 {
-	if (s->body == NULL)
+	struct coapsess_body *b = s->body;
+
+	if (b == NULL)
 		return;
-	h->body_bytes -= s->body->cap;
+	coaphandler_count_add(h, b, COAPHANDLER_KEY_SOURCE, -1);
+	coaphandler_count_add(h, b, COAPHANDLER_KEY_ID, -1);
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else if (h->first == b)
+		h->first = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	else if (h->last == b)
+		h->last = b->prev;
+	h->body_bytes -= b->cap;
+	h->bodies--;
 	coapsess_body_drop(s);
 }
 
-/* Starts a body for this request on s: 0, or -1 (answer written). */
+/* 5.03 with Max-Age 1: no room for one more body now. */
+static void
+coaphandler_busy(struct coapbuf *r)
+{
+	coapbuf_reset(r);
+	coapbuf_code(r, COAPMSG_CODE(5, 3));
+	coapbuf_opt_uint(r, COAPOPT_MAX_AGE, 1);
+	coapbuf_payload(r, "busy, retry later", 17);
+}
+
+/*
+ * Room for a body of want bytes, at most: its size announced in Size1,
+ * else two blocks; it grows as blocks come (coaphandler_body_grow).
+ */
+static size_t
+coaphandler_body_want(const struct coaphandler *h, uint32_t size1, size_t bs)
+{
+	size_t	 want = size1 > 0 ? size1 : 2 * bs;
+
+	return want < h->max_body ? want : h->max_body;
+}
+
+/*
+ * Starts a body for this request on s: 0, or -1 (answer written).  The
+ * identity's body on another session ends (a device uploads one body at
+ * a time); a source over its share, or a budget spent, is 5.03.
+ */
 static int
 coaphandler_body_start(struct coaphandler *h, struct coapsess *s,
     const struct coapmsg *req, int route, const char *device, int fmt,
-    int64_t now, struct coapbuf *r)
+    size_t want, int64_t now, struct coapbuf *r)
 {
 	const struct coapmsg_opt *tag = coapmsg_opt(req, COAPOPT_REQUEST_TAG);
+	struct coaphandler_count *c;
 	struct coapsess_body *b;
 
 	coaphandler_body_drop(h, s);
-	if (h->body_bytes + h->max_body > COAPHANDLER_BODY_BUDGET) {
-		coapbuf_reset(r);
-		coapbuf_code(r, COAPMSG_CODE(5, 3));
-		coapbuf_opt_uint(r, COAPOPT_MAX_AGE, 1);
-		coapbuf_payload(r, "busy, retry later", 17);
+	if ((c = coaphandler_count_get(h, s, COAPHANDLER_KEY_ID)) != NULL &&
+	    c->sess != NULL)
+		coaphandler_body_drop(h, c->sess);
+	c = coaphandler_count_get(h, s, COAPHANDLER_KEY_SOURCE);
+	if ((c != NULL && c->n >= COAPHANDLER_BODIES_PER_SOURCE) ||
+	    h->body_bytes + want > COAPHANDLER_BODY_BUDGET) {
+		coaphandler_busy(r);
 		return -1;
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL ||
-	    (b->buf = malloc(h->max_body)) == NULL) {
+	    (b->buf = malloc(want)) == NULL) {
 		free(b);
 		coaphandler_fail(r, COAPMSG_CODE(5, 0), "out of memory");
 		return -1;
 	}
-	b->cap = h->max_body;
+	b->cap = want;
 	b->route = route;
 	snprintf(b->device, sizeof(b->device), "%s", device);
 	b->fmt = fmt;
@@ -374,8 +538,42 @@ coaphandler_body_start(struct coaphandler *h, struct coapsess *s,
 		b->rtaglen = (uint8_t)tag->len;
 		b->has_rtag = 1;
 	}
+	b->owner = s;
 	s->body = b;
+	b->prev = h->last;
+	if (h->last != NULL)
+		h->last->next = b;
+	else
+		h->first = b;
+	h->last = b;
+	h->bodies++;
 	h->body_bytes += b->cap;
+	coaphandler_count_add(h, b, COAPHANDLER_KEY_SOURCE, 1);
+	coaphandler_count_add(h, b, COAPHANDLER_KEY_ID, 1);
+	return 0;
+}
+
+/*
+ * Room in b for need bytes (at most max_body): doubles it, or more.
+ * -1 when the budget has no room or memory is short.
+ */
+static int
+coaphandler_body_grow(struct coaphandler *h, struct coapsess_body *b,
+    size_t need)
+{
+	size_t	 cap = b->cap * 2 > need ? b->cap * 2 : need;
+	uint8_t	*buf;
+
+	if (need <= b->cap)
+		return 0;
+	if (cap > h->max_body)
+		cap = h->max_body;
+	if (h->body_bytes - b->cap + cap > COAPHANDLER_BODY_BUDGET ||
+	    (buf = realloc(b->buf, cap)) == NULL)
+		return -1;
+	b->buf = buf;
+	h->body_bytes += cap - b->cap;
+	b->cap = cap;
 	return 0;
 }
 
@@ -403,7 +601,8 @@ coaphandler_body_matches(const struct coapsess *s, const struct coapmsg *req,
 static int
 coaphandler_block1(struct coaphandler *h, struct coapsess *s,
     const struct coapmsg *req, const struct coapmsg_block *b1, int route,
-    const char *device, int fmt, int64_t now, struct coapbuf *r)
+    const char *device, int fmt, uint32_t size1, int64_t now,
+    struct coapbuf *r)
 {
 	size_t bs = (size_t)16 << b1->szx;
 	uint64_t off = (uint64_t)b1->num * bs;
@@ -415,8 +614,8 @@ coaphandler_block1(struct coaphandler *h, struct coapsess *s,
 		return 0;
 	}
 	if (b1->num == 0) {
-		if (coaphandler_body_start(h, s, req, route, device, fmt, now,
-		    r) == -1)
+		if (coaphandler_body_start(h, s, req, route, device, fmt,
+		    coaphandler_body_want(h, size1, bs), now, r) == -1)
 			return 0;
 	} else if (!coaphandler_body_matches(s, req, route, device, fmt,
 	    now) || off > s->body->len) {
@@ -435,9 +634,14 @@ coaphandler_block1(struct coaphandler *h, struct coapsess *s,
 		return 0;
 	}
 	b = s->body;
-	if (req->payload_len > b->cap - b->len) {
+	if (req->payload_len > h->max_body - b->len) {
 		coaphandler_body_drop(h, s);
 		coaphandler_too_large(h, r, 0);
+		return 0;
+	}
+	if (coaphandler_body_grow(h, b, b->len + req->payload_len) == -1) {
+		coaphandler_body_drop(h, s);
+		coaphandler_busy(r);
 		return 0;
 	}
 	if (req->payload_len > 0)
@@ -590,7 +794,7 @@ coaphandler_post(struct coaphandler *h, struct coapsess *s,
 		creq.origin = coaphandler_origin(s, origin, sizeof(origin));
 	if (has_b1) {
 		if (!coaphandler_block1(h, s, req, &b1, route, device, fmtv,
-		    now, r))
+		    size1, now, r))
 			return;
 		creq.body = s->body->buf;
 		creq.body_len = s->body->len;
@@ -849,6 +1053,14 @@ coaphandler_request(struct coaphandler *h, struct coapsess *s,
 		return;
 	}
 	coaphandler_fail(r, COAPMSG_CODE(4, 5), "method not allowed");
+}
+
+void
+coaphandler_expire(struct coaphandler *h, int64_t now)
+{
+	while (h->first != NULL &&
+	    now - h->first->started >= COAPHANDLER_BODY_MS)
+		coaphandler_body_drop(h, h->first->owner);
 }
 
 void

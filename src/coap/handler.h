@@ -42,14 +42,32 @@ struct core;
 #define COAPHANDLER_BODY_BUDGET	(4u * 1024 * 1024)
 /* A Block1 body not completed in this time is dropped. */
 #define COAPHANDLER_BODY_MS	60000
+/* Block1 bodies in progress from one IPv4 address or IPv6 /64, at most. */
+#define COAPHANDLER_BODIES_PER_SOURCE	16
+/* Buckets of the per-source and per-identity body counts. */
+#define COAPHANDLER_COUNT_BUCKETS	256
 
 /* The representation of /ota/{device}/notice when nothing is pending. */
 #define COAPHANDLER_NO_NOTICE	"{}"
 
+struct coaphandler_count;
+struct coapsess_body;
+
+/*
+ * Block1 bodies: each holds what it announced (Size1) or has received
+ * (growing by doubling), not max_body; all of them together at most
+ * COAPHANDLER_BODY_BUDGET bytes, at most COAPHANDLER_BODIES_PER_SOURCE
+ * from one source, and one per PSK identity (a device's new body ends its
+ * older one, on whatever session).  Beyond the budget or the source's
+ * share a first block is 5.03 with Max-Age 1.
+ */
 struct coaphandler {
 	struct core	*core;
 	size_t		 max_body;
 	size_t		 body_bytes;	/* held in Block1 bodies */
+	size_t		 bodies;	/* Block1 bodies in progress */
+	struct coapsess_body *first, *last;	/* by start time */
+	struct coaphandler_count *counts[COAPHANDLER_COUNT_BUCKETS];
 	struct coapobs_table *obs;	/* NULL: no Observe (a plain GET) */
 };
 
@@ -77,5 +95,10 @@ void	 coaphandler_request(struct coaphandler *, struct coapsess *,
 	    struct coapbuf *);
 /* Drops what the handler hung on a session (a Block1 body). */
 void	 coaphandler_release(struct coaphandler *, struct coapsess *);
+/*
+ * Drops the Block1 bodies started COAPHANDLER_BODY_MS or longer before
+ * now, on whatever session (the session timer calls it).
+ */
+void	 coaphandler_expire(struct coaphandler *, int64_t now);
 
 #endif

@@ -49,6 +49,10 @@ struct coapsess_body {
 	size_t		 cap;
 	int64_t		 started;
 	uint8_t		*buf;
+	/* The bodies in progress, in start order (handler.c). */
+	struct coapsess	*owner;
+	struct coapsess_body *prev, *next;
+	unsigned	 counted;	/* per source, per identity (bits) */
 };
 
 struct coapsess {

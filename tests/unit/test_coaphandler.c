@@ -16,6 +16,8 @@
  * the body's time (4.08), a retransmitted block, bodies over the limit
  * (4.13 with Size1, and Block1 when a datagram was cut), the session's
  * body given back on release, the bound on bodies held at once (5.03),
+ * in all, per source address and per PSK identity, bodies held by what
+ * they announced or received, bodies dropped by the timer,
  * downloads at every SZX put back together and compared with the image
  * (ETag, Size2, Block2 on every block), a block past the end (4.02), 2.03
  * for a matching ETag, every prefix of a request datagram answered with
@@ -25,6 +27,12 @@
  * new job brings, ACK, deregistration, replacement, the limits, resets,
  * retransmissions until the observation ends, sessions ending, drain.
  */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -843,7 +851,7 @@ test_block1_order_and_limits(void)
 
 		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", o, 1, body, 16, 0,
 		    &a), C(2, 31));
-		T_EQ_INT(h.body_bytes, MAX_BODY);
+		T_EQ_INT(h.body_bytes, 2 * 16);	/* two blocks, not max_body */
 		coaphandler_release(&h, &s);
 		T_EQ_INT(h.body_bytes, 0);
 		T_CHECK(s.body == NULL);
@@ -854,39 +862,153 @@ test_block1_order_and_limits(void)
 
 /*
  * The bodies held across sessions are bounded: with max_body 1 MiB, four
- * sessions may hold one each; a fifth is told to come back (5.03 with
- * Max-Age 1) until one is let go of.
+ * sessions that announce 1 MiB bodies (Size1) hold the whole budget; a
+ * fifth is told to come back (5.03 with Max-Age 1) until one is let go
+ * of.  Without Size1 a body holds two blocks, then doubles as blocks come.
  */
 static void
 test_block1_budget(void)
 {
+	static const char *const ids[] = { "b0", "b1", "b2", "b3", "b4" };
 	struct coaphandler small = h;
 	struct coapsess s[5];
-	struct opt b0[] = { O_BLOCK(COAPOPT_BLOCK1, 0, 1, 0) };
+	struct opt b0[] = {
+		O_BLOCK(COAPOPT_BLOCK1, 0, 1, 0),
+		O_UINT(COAPOPT_SIZE1, 1024 * 1024),
+	};
+	struct opt bn[] = { O_BLOCK(COAPOPT_BLOCK1, 0, 1, 0) };
 	struct ans a;
 	size_t	 i;
 
 	coaphandler_init(&h, f.core, 1024 * 1024);
 	for (i = 0; i < 5; i++)
-		sess_init(&s[i], "d3");
+		sess_init(&s[i], ids[i]);
 	for (i = 0; i < 4; i++)
-		T_EQ_INT(ask_cut(&s[i], POST, "ota/d3/check", b0, 1,
+		T_EQ_INT(ask_cut(&s[i], POST, "ota/d3/check", b0, 2,
 		    "0123456789abcdef", 16, 0, &a), C(2, 31));
 	T_EQ_INT(h.body_bytes, COAPHANDLER_BODY_BUDGET);
-	T_EQ_INT(ask_cut(&s[4], POST, "ota/d3/check", b0, 1,
+	T_EQ_INT(ask_cut(&s[4], POST, "ota/d3/check", b0, 2,
 	    "0123456789abcdef", 16, 0, &a), C(5, 3));
 	T_EQ_INT(ans_uint(&a, COAPOPT_MAX_AGE), 1);
 	T_CHECK(s[4].body == NULL);
 	/* a session starting its body again reuses its own share */
-	T_EQ_INT(ask_cut(&s[0], POST, "ota/d3/check", b0, 1,
+	T_EQ_INT(ask_cut(&s[0], POST, "ota/d3/check", b0, 2,
 	    "0123456789abcdef", 16, 0, &a), C(2, 31));
 	coaphandler_release(&h, &s[1]);
-	T_EQ_INT(ask_cut(&s[4], POST, "ota/d3/check", b0, 1,
+	T_EQ_INT(ask_cut(&s[4], POST, "ota/d3/check", b0, 2,
 	    "0123456789abcdef", 16, 0, &a), C(2, 31));
 	for (i = 0; i < 5; i++)
 		coaphandler_release(&h, &s[i]);
 	T_EQ_INT(h.body_bytes, 0);
+	/* no Size1: what came, not max_body; 2 blocks, 4, 8 */
+	for (i = 0; i < 8; i++) {
+		bn[0].uint = (uint32_t)i << 4 | 1 << 3;
+		T_EQ_INT(ask_cut(&s[0], POST, "ota/d3/check", bn, 1,
+		    "0123456789abcdef", 16, 0, &a), C(2, 31));
+		T_EQ_INT(h.body_bytes, i < 2 ? 32 : i < 4 ? 64 : 128);
+	}
+	coaphandler_release(&h, &s[0]);
+	T_EQ_INT(h.body_bytes, 0);
+	T_EQ_INT(h.bodies, 0);
 	h = small;
+}
+
+/* A session from addr (IPv4 or IPv6) and port, plain CoAP. */
+static void
+sess_from(struct coapsess *s, const char *addr, unsigned port)
+{
+	sess_init(s, NULL);
+	if (strchr(addr, ':') != NULL) {
+		s->peer.in6.sin6_family = AF_INET6;
+		s->peer.in6.sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, addr, &s->peer.in6.sin6_addr);
+		s->peerlen = sizeof(s->peer.in6);
+	} else {
+		s->peer.in.sin_family = AF_INET;
+		s->peer.in.sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, addr, &s->peer.in.sin_addr);
+		s->peerlen = sizeof(s->peer.in);
+	}
+}
+
+/*
+ * One host cannot hold every body: at most COAPHANDLER_BODIES_PER_SOURCE
+ * from an IPv4 address (or an IPv6 /64, any address in it), whatever the
+ * ports; others are still served.  One PSK identity holds one body: a
+ * new one on another session ends the older.  Bodies left unfinished go
+ * when coaphandler_expire runs COAPHANDLER_BODY_MS after their start,
+ * not only when their session ends.
+ */
+static void
+test_block1_sources(void)
+{
+	enum { N = COAPHANDLER_BODIES_PER_SOURCE };
+	static struct coapsess s4[N + 1], s6[N + 1];
+	struct coapsess other, v6other, d1, d1b;
+	struct opt b0[] = { O_BLOCK(COAPOPT_BLOCK1, 0, 1, 0) };
+	struct opt b1[] = { O_BLOCK(COAPOPT_BLOCK1, 1, 1, 0) };
+	struct ans a;
+	char	 addr[64];
+	size_t	 i;
+
+	for (i = 0; i <= N; i++) {
+		sess_from(&s4[i], "192.0.2.1", 1000 + (unsigned)i);
+		snprintf(addr, sizeof(addr), "2001:db8:1:2::%zx", i + 1);
+		sess_from(&s6[i], addr, 1000);
+	}
+	sess_from(&other, "192.0.2.2", 1000);
+	sess_from(&v6other, "2001:db8:1:3::1", 1000);
+	for (i = 0; i < N; i++) {
+		T_EQ_INT(ask_cut(&s4[i], POST, "ota/d3/check", b0, 1,
+		    "0123456789abcdef", 16, 0, &a), C(2, 31));
+		T_EQ_INT(ask_cut(&s6[i], POST, "ota/d3/check", b0, 1,
+		    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	}
+	T_EQ_INT(ask_cut(&s4[N], POST, "ota/d3/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(5, 3));
+	T_EQ_INT(ask_cut(&s6[N], POST, "ota/d3/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(5, 3));
+	T_EQ_INT(ask_cut(&other, POST, "ota/d3/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	T_EQ_INT(ask_cut(&v6other, POST, "ota/d3/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	/* a body ended makes room for its source */
+	coaphandler_release(&h, &s4[0]);
+	T_EQ_INT(ask_cut(&s4[N], POST, "ota/d3/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	T_EQ_INT(h.bodies, 2 * N + 2);
+
+	/* one body per identity: the newer session's */
+	sess_init(&d1, "d1");
+	sess_init(&d1b, "d1");
+	T_EQ_INT(ask_cut(&d1, POST, "ota/d1/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	T_EQ_INT(ask_cut(&d1b, POST, "ota/d1/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	T_CHECK(d1.body == NULL && d1b.body != NULL);
+	T_EQ_INT(ask_cut(&d1, POST, "ota/d1/check", b1, 1,
+	    "0123456789abcdef", 16, 0, &a), C(4, 8));
+	T_EQ_INT(ask_cut(&d1b, POST, "ota/d1/check", b1, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	T_EQ_INT(h.bodies, 2 * N + 3);
+
+	/* the timer frees bodies past their time, sessions or not */
+	now_ms += 1000;
+	T_EQ_INT(ask_cut(&d1, POST, "ota/d1/check", b0, 1,
+	    "0123456789abcdef", 16, 0, &a), C(2, 31));
+	coaphandler_expire(&h, now_ms - 1000 + COAPHANDLER_BODY_MS - 1);
+	T_EQ_INT(h.bodies, 2 * N + 3);
+	coaphandler_expire(&h, now_ms - 1000 + COAPHANDLER_BODY_MS);
+	T_EQ_INT(h.bodies, 1);
+	T_CHECK(d1.body != NULL && s4[1].body == NULL && d1b.body == NULL);
+	T_EQ_INT(ask_cut(&s4[N], POST, "ota/d3/check", b1, 1,
+	    "0123456789abcdef", 16, 0, &a), C(4, 8));
+	coaphandler_expire(&h, now_ms + COAPHANDLER_BODY_MS);
+	T_EQ_INT(h.bodies, 0);
+	T_EQ_INT(h.body_bytes, 0);
+	T_CHECK(d1.body == NULL);
+	for (i = 0; i < COAPHANDLER_COUNT_BUCKETS; i++)
+		T_CHECK(h.counts[i] == NULL);
 }
 
 /*
@@ -1414,6 +1536,7 @@ main(void)
 	T_RUN(test_block1);
 	T_RUN(test_block1_order_and_limits);
 	T_RUN(test_block1_budget);
+	T_RUN(test_block1_sources);
 	teardown();
 	setup();
 	T_RUN(test_download);
