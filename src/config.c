@@ -102,6 +102,10 @@ static const struct config_key config_keys[] = {
 	    F(coap_handshakes_per_source), 1, 100000, 0, 1 },
 	{ "coap_handshakes_per_net", CT_NUMBER, F(coap_handshakes_per_net), 1,
 	    100000, 0, 1 },
+	{ "coap_sessions_per_source", CT_NUMBER, F(coap_sessions_per_source),
+	    0, 1000000, 0, 1 },
+	{ "coap_sessions_per_device", CT_NUMBER, F(coap_sessions_per_device),
+	    0, 1000000, 0, 1 },
 	{ "coaps_ciphers", CT_STRING, F(coaps_ciphers), 0, 0, CK_NONEMPTY, 0 },
 
 	{ "check_interval", CT_DURATION, F(check_interval), 1, 7 * 86400, 0,
@@ -261,6 +265,8 @@ config_defaults(struct config *cfg)
 	cfg->coap_handshake_timeout = 5;
 	cfg->coap_handshakes_per_source = 8;
 	cfg->coap_handshakes_per_net = 32;
+	cfg->coap_sessions_per_source = 1000;
+	cfg->coap_sessions_per_device = 1;
 	snprintf(cfg->coaps_ciphers, sizeof(cfg->coaps_ciphers), "%s",
 	    "PSK+AESGCM:PSK+AESCCM:PSK+CHACHA20");
 

@@ -62,6 +62,8 @@ struct config {
 	unsigned coap_handshake_timeout;	/* coap_handshake_timeout, s */
 	unsigned coap_handshakes_per_source;	/* ..._per_source */
 	unsigned coap_handshakes_per_net;	/* ..._per_net (/24, /64) */
+	unsigned coap_sessions_per_source;	/* open, /32 or /64; 0 any */
+	unsigned coap_sessions_per_device;	/* open DTLS; 0 any */
 	char	coaps_ciphers[CONFIG_STR];	/* coaps_ciphers (OpenSSL) */
 
 	/* Device polling */

@@ -104,6 +104,8 @@ worker_config(const struct config *cfg, unsigned n, struct config *out)
 	    cfg->coap_handshakes_per_source, n);
 	out->coap_handshakes_per_net = share_of(cfg->coap_handshakes_per_net,
 	    n);
+	out->coap_sessions_per_source = share_of(
+	    cfg->coap_sessions_per_source, n);
 	out->max_conns_per_source = share_of(cfg->max_conns_per_source, n);
 }
 

@@ -227,6 +227,10 @@ class Otagw:
             # The load comes from 127.0.0.x: one network, a few addresses.
             ("coap_handshakes_per_source", "4096"),
             ("coap_handshakes_per_net", "4096"),
+            # Thousands of idle sessions from a few addresses, sharing a
+            # handful of PSK identities: no per-source or per-device cap.
+            ("coap_sessions_per_source", "0"),
+            ("coap_sessions_per_device", "0"),
             # 0: otagw's default, one worker thread per CPU
             ("workers", str(self.a.workers)),
         ]

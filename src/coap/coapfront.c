@@ -749,10 +749,14 @@ static void
 coapfront_limits(const struct config *cfg, struct coapsess_limits *l)
 {
 	memset(l, 0, sizeof(*l));
+	/* plain CoAP and DTLS each have coap_max_sessions */
 	l->max_sessions = cfg->coap_max_sessions + cfg->coap_max_handshakes;
+	l->max_plain = cfg->coap_max_sessions;
 	l->max_handshakes = cfg->coap_max_handshakes;
 	l->per_source = cfg->coap_handshakes_per_source;
 	l->per_net = cfg->coap_handshakes_per_net;
+	l->open_per_source = cfg->coap_sessions_per_source;
+	l->per_identity = cfg->coap_sessions_per_device;
 	l->idle_ms = (int64_t)cfg->coap_session_timeout * 1000;
 	l->handshake_ms = (int64_t)cfg->coap_handshake_timeout * 1000;
 }

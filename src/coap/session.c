@@ -7,10 +7,13 @@
  * array doubles when the table outgrows it.  Half-open sessions are also
  * counted in a second, small hash of per-address and per-network counters
  * (an entry exists only while its count is above zero), so admission is a
- * constant-time question whatever the number of sessions.
+ * constant-time question whatever the number of sessions.  The same hash
+ * holds an entry per source (and kind) of open sessions, with those
+ * sessions in a list of their own, and an entry per PSK identity of an
+ * open DTLS session.
  *
- * Nothing here walks all sessions: expiry takes from the heads of the two
- * lists, which are in time order.
+ * Nothing here walks all sessions: expiry takes from the heads of the
+ * three lists, which are in time order.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -24,7 +27,18 @@
 #include "crypto/crypto.h"
 
 #define COAPSESS_MIN_BUCKETS	256
-#define COAPSESS_COUNT_BUCKETS	256
+#define COAPSESS_COUNT_BUCKETS	1024
+/* A counter's key: its kind, then address bytes or a PSK identity. */
+#define COAPSESS_KEY		(2 + OTA_ID_MAX)
+
+/* Kinds of counters. */
+enum {
+	COUNT_HALF_ADDR = 1,	/* half-open, per /32 or /128 */
+	COUNT_HALF_NET,		/* half-open, per /24 or /64 */
+	COUNT_OPEN_PLAIN,	/* open plain CoAP, per /32 or /64 */
+	COUNT_OPEN_DTLS,	/* open DTLS, per /32 or /64 */
+	COUNT_IDENTITY,		/* open DTLS, per PSK identity */
+};
 
 struct coapsess_list {
 	struct coapsess	*head;		/* oldest */
@@ -32,11 +46,16 @@ struct coapsess_list {
 	size_t		 n;
 };
 
-/* A half-open counter: an address (/32, /128) or a network (/24, /64). */
+/*
+ * A counter: half-open sessions of an address (/32, /128) or a network
+ * (/24, /64); or a group of open sessions, those of a source (/32, /64)
+ * and kind or those of a PSK identity, least recently used from head.
+ */
 struct coapsess_count {
 	struct coapsess_count *next;
-	uint8_t		 key[17];	/* kind, then address bytes */
+	uint8_t		 key[COAPSESS_KEY];
 	unsigned	 n;
+	struct coapsess	*head, *tail;
 };
 
 /* Serial numbers of sessions, unique in the process (all tables). */
@@ -45,7 +64,8 @@ static uint64_t coapsess_serial;
 struct coapsess_table {
 	struct coapsess	**b;
 	size_t		 nb;		/* power of two */
-	struct coapsess_list open;
+	struct coapsess_list open;	/* DTLS */
+	struct coapsess_list plain;
 	struct coapsess_list hs;
 	struct coapsess_count *counts[COAPSESS_COUNT_BUCKETS];
 	struct coapsess_limits lim;
@@ -186,12 +206,14 @@ coapsess_list_del(struct coapsess_list *l, struct coapsess *s)
 static struct coapsess_list *
 coapsess_list_of(struct coapsess_table *t, const struct coapsess *s)
 {
-	return s->state == COAPSESS_HANDSHAKE ? &t->hs : &t->open;
+	if (s->state == COAPSESS_HANDSHAKE)
+		return &t->hs;
+	return s->dtls_ep ? &t->open : &t->plain;
 }
 
 /* Half-open counters ------------------------------------------------------- */
 
-/* Key of an address (kind 1) or its network (kind 2). */
+/* Key of an address, network or source of sa, by kind; 0: none. */
 static size_t
 coapsess_count_key(const union udp_sa *sa, int kind, uint8_t *key)
 {
@@ -201,22 +223,24 @@ coapsess_count_key(const union udp_sa *sa, int kind, uint8_t *key)
 
 	if (n == 0)
 		return 0;
-	memset(key, 0, 17);
+	memset(key, 0, COAPSESS_KEY);
 	key[0] = (uint8_t)(kind << 4 | n);
-	if (kind == 2)
+	if (kind == COUNT_HALF_NET)
 		n = n == 4 ? 3 : 8;	/* /24, /64 */
+	else if (kind != COUNT_HALF_ADDR && n == 16)
+		n = 8;			/* a source: its /64 */
 	memcpy(key + 1, a, n);
-	return 17;
+	return COAPSESS_KEY;
 }
 
 static struct coapsess_count **
 coapsess_count_slot(struct coapsess_table *t, const uint8_t *key)
 {
-	uint64_t h = coapsess_siphash(t->k0, t->k1, key, 17);
+	uint64_t h = coapsess_siphash(t->k0, t->k1, key, COAPSESS_KEY);
 	struct coapsess_count **pp;
 
 	pp = &t->counts[h % COAPSESS_COUNT_BUCKETS];
-	while (*pp != NULL && memcmp((*pp)->key, key, 17) != 0)
+	while (*pp != NULL && memcmp((*pp)->key, key, COAPSESS_KEY) != 0)
 		pp = &(*pp)->next;
 	return pp;
 }
@@ -224,7 +248,7 @@ coapsess_count_slot(struct coapsess_table *t, const uint8_t *key)
 static unsigned
 coapsess_count_get(struct coapsess_table *t, const union udp_sa *sa, int kind)
 {
-	uint8_t key[17];
+	uint8_t key[COAPSESS_KEY];
 	struct coapsess_count **pp;
 
 	if (coapsess_count_key(sa, kind, key) == 0)
@@ -237,7 +261,7 @@ static void
 coapsess_count_add(struct coapsess_table *t, const union udp_sa *sa, int kind,
     int delta)
 {
-	uint8_t key[17];
+	uint8_t key[COAPSESS_KEY];
 	struct coapsess_count **pp, *c;
 
 	if (coapsess_count_key(sa, kind, key) == 0)
@@ -246,7 +270,7 @@ coapsess_count_add(struct coapsess_table *t, const union udp_sa *sa, int kind,
 	if ((c = *pp) == NULL) {
 		if (delta < 0 || (c = calloc(1, sizeof(*c))) == NULL)
 			return;	/* uncounted: admission errs on the open side */
-		memcpy(c->key, key, 17);
+		memcpy(c->key, key, COAPSESS_KEY);
 		*pp = c;
 	}
 	if (delta < 0 && c->n > 0)
@@ -263,8 +287,148 @@ static void
 coapsess_halfopen(struct coapsess_table *t, const struct coapsess *s,
     int delta)
 {
-	coapsess_count_add(t, &s->peer, 1, delta);
-	coapsess_count_add(t, &s->peer, 2, delta);
+	coapsess_count_add(t, &s->peer, COUNT_HALF_ADDR, delta);
+	coapsess_count_add(t, &s->peer, COUNT_HALF_NET, delta);
+}
+
+/* Open sessions per source and per identity -------------------------------- */
+
+/*
+ * Groups of open sessions: those of one source and kind (COUNT_OPEN_PLAIN,
+ * COUNT_OPEN_DTLS), or of one PSK identity (COUNT_IDENTITY).
+ */
+enum { GROUP_SOURCE = 0, GROUP_IDENTITY };
+
+static struct coapsess_member *
+coapsess_member(struct coapsess *s, int group)
+{
+	return group == GROUP_SOURCE ? &s->src : &s->idn;
+}
+
+/* Finds (or, when make, creates) the counter of key; NULL when none. */
+static struct coapsess_count *
+coapsess_count_find(struct coapsess_table *t, const uint8_t *key, int make)
+{
+	struct coapsess_count **pp = coapsess_count_slot(t, key), *c;
+
+	if ((c = *pp) != NULL || !make)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	memcpy(c->key, key, COAPSESS_KEY);
+	*pp = c;
+	return c;
+}
+
+/* The counter of s's group, created when make; NULL when none. */
+static struct coapsess_count *
+coapsess_group_of(struct coapsess_table *t, const struct coapsess *s,
+    int group, int make)
+{
+	uint8_t key[COAPSESS_KEY];
+	size_t n = strlen(s->identity);
+
+	if (group == GROUP_SOURCE) {
+		if (coapsess_count_key(&s->peer, s->dtls_ep ?
+		    COUNT_OPEN_DTLS : COUNT_OPEN_PLAIN, key) == 0)
+			return NULL;
+	} else {
+		if (!s->dtls_ep || n == 0 || n > OTA_ID_MAX)
+			return NULL;
+		memset(key, 0, sizeof(key));
+		key[0] = COUNT_IDENTITY << 4;
+		memcpy(key + 1, s->identity, n);
+	}
+	return coapsess_count_find(t, key, make);
+}
+
+/*
+ * Makes room for one more open session in s's group (s is not in it
+ * yet): frees the group's least recently used session while it holds
+ * max (0: any).
+ */
+static void
+coapsess_group_room(struct coapsess_table *t, const struct coapsess *s,
+    int group, unsigned max)
+{
+	struct coapsess_count *c;
+
+	if (max == 0)
+		return;
+	while ((c = coapsess_group_of(t, s, group, 0)) != NULL &&
+	    c->n >= max && c->head != NULL)
+		coapsess_free(t, c->head);
+}
+
+/* Counts the open session s in its group, at the end of the group's list. */
+static void
+coapsess_group_add(struct coapsess_table *t, struct coapsess *s, int group)
+{
+	struct coapsess_count *c = coapsess_group_of(t, s, group, 1);
+	struct coapsess_member *m = coapsess_member(s, group);
+
+	if (c == NULL)
+		return;		/* uncounted */
+	m->c = c;
+	m->next = NULL;
+	m->prev = c->tail;
+	if (c->tail != NULL)
+		coapsess_member(c->tail, group)->next = s;
+	else
+		c->head = s;
+	c->tail = s;
+	c->n++;
+}
+
+/* Takes s out of its group's list (the counter stays, as it is). */
+static void
+coapsess_group_unlink(struct coapsess *s, int group)
+{
+	struct coapsess_member *m = coapsess_member(s, group);
+	struct coapsess_count *c = m->c;
+
+	if (m->prev != NULL)
+		coapsess_member(m->prev, group)->next = m->next;
+	else
+		c->head = m->next;
+	if (m->next != NULL)
+		coapsess_member(m->next, group)->prev = m->prev;
+	else
+		c->tail = m->prev;
+	m->prev = m->next = NULL;
+}
+
+static void
+coapsess_group_del(struct coapsess_table *t, struct coapsess *s, int group)
+{
+	struct coapsess_member *m = coapsess_member(s, group);
+	struct coapsess_count *c = m->c, **pp;
+
+	if (c == NULL)
+		return;
+	coapsess_group_unlink(s, group);
+	m->c = NULL;
+	if (--c->n > 0)
+		return;
+	pp = coapsess_count_slot(t, c->key);
+	if (*pp == c)
+		*pp = c->next;
+	free(c);
+}
+
+/* s was heard from: to the end of its group's list. */
+static void
+coapsess_group_touch(struct coapsess *s, int group)
+{
+	struct coapsess_member *m = coapsess_member(s, group);
+	struct coapsess_count *c = m->c;
+
+	if (c == NULL || c->tail == s)
+		return;
+	coapsess_group_unlink(s, group);
+	m->prev = c->tail;
+	coapsess_member(c->tail, group)->next = s;
+	c->tail = s;
 }
 
 /* The table ---------------------------------------------------------------- */
@@ -341,6 +505,8 @@ coapsess_free(struct coapsess_table *t, struct coapsess *s)
 		t->release(t->arg, s);
 	if (s->state == COAPSESS_HANDSHAKE)
 		coapsess_halfopen(t, s, -1);
+	coapsess_group_del(t, s, GROUP_SOURCE);
+	coapsess_group_del(t, s, GROUP_IDENTITY);
 	coapsess_list_del(coapsess_list_of(t, s), s);
 	coapsess_unhash(t, s);
 	coapsess_body_drop(s);
@@ -360,6 +526,8 @@ coapsess_table_free(struct coapsess_table *t)
 		coapsess_free(t, t->hs.head);
 	while (t->open.head != NULL)
 		coapsess_free(t, t->open.head);
+	while (t->plain.head != NULL)
+		coapsess_free(t, t->plain.head);
 	for (i = 0; i < COAPSESS_COUNT_BUCKETS; i++)
 		for (c = t->counts[i]; c != NULL; c = n) {
 			n = c->next;
@@ -389,10 +557,10 @@ coapsess_admit(struct coapsess_table *t, const union udp_sa *sa)
 	if (t->hs.n >= t->lim.max_handshakes)
 		return COAPSESS_REFUSE_TOTAL;
 	if (t->lim.per_source > 0 &&
-	    coapsess_count_get(t, sa, 1) >= t->lim.per_source)
+	    coapsess_count_get(t, sa, COUNT_HALF_ADDR) >= t->lim.per_source)
 		return COAPSESS_REFUSE_SOURCE;
 	if (t->lim.per_net > 0 &&
-	    coapsess_count_get(t, sa, 2) >= t->lim.per_net)
+	    coapsess_count_get(t, sa, COUNT_HALF_NET) >= t->lim.per_net)
 		return COAPSESS_REFUSE_NET;
 	return COAPSESS_ADMIT;
 }
@@ -404,7 +572,7 @@ coapsess_grow(struct coapsess_table *t)
 	struct coapsess **nb, *s, *next;
 	size_t i, n = t->nb * 2;
 
-	if (t->open.n + t->hs.n < t->nb * 2)
+	if (t->open.n + t->plain.n + t->hs.n < t->nb * 2)
 		return;
 	if ((nb = calloc(n, sizeof(*nb))) == NULL)
 		return;	/* longer chains, still correct */
@@ -428,13 +596,24 @@ coapsess_new(struct coapsess_table *t, unsigned ep, int dtls_ep,
 
 	if (len > sizeof(s->peer))
 		return NULL;
-	while (t->open.n + t->hs.n >= t->lim.max_sessions) {
-		if (t->open.head == NULL)
-			return NULL;
-		coapsess_free(t, t->open.head);
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	memcpy(&s->peer, sa, len);
+	s->dtls_ep = dtls_ep;
+	if (dtls_ep) {
+		while (t->open.n + t->hs.n >= t->lim.max_sessions) {
+			if (t->open.head == NULL) {
+				free(s);
+				return NULL;
+			}
+			coapsess_free(t, t->open.head);
+		}
+	} else {
+		coapsess_group_room(t, s, GROUP_SOURCE,
+		    t->lim.open_per_source);
+		while (t->plain.n >= t->lim.max_plain && t->plain.head != NULL)
+			coapsess_free(t, t->plain.head);
+	}
 	s->ep = ep;
 	s->dtls_ep = dtls_ep;
 	memcpy(&s->peer, sa, len);
@@ -449,6 +628,8 @@ coapsess_new(struct coapsess_table *t, unsigned ep, int dtls_ep,
 	coapsess_list_add(coapsess_list_of(t, s), s);
 	if (state == COAPSESS_HANDSHAKE)
 		coapsess_halfopen(t, s, 1);
+	else
+		coapsess_group_add(t, s, GROUP_SOURCE);
 	coapsess_grow(t);
 	return s;
 }
@@ -456,11 +637,17 @@ coapsess_new(struct coapsess_table *t, unsigned ep, int dtls_ep,
 void
 coapsess_touch(struct coapsess_table *t, struct coapsess *s, int64_t now)
 {
+	struct coapsess_list *l = coapsess_list_of(t, s);
+
 	s->last = now;
-	if (s->state != COAPSESS_OPEN || t->open.tail == s)
+	if (s->state != COAPSESS_OPEN)
 		return;
-	coapsess_list_del(&t->open, s);
-	coapsess_list_add(&t->open, s);
+	if (l->tail != s) {
+		coapsess_list_del(l, s);
+		coapsess_list_add(l, s);
+	}
+	coapsess_group_touch(s, GROUP_SOURCE);
+	coapsess_group_touch(s, GROUP_IDENTITY);
 }
 
 void
@@ -468,11 +655,16 @@ coapsess_opened(struct coapsess_table *t, struct coapsess *s, int64_t now)
 {
 	if (s->state != COAPSESS_HANDSHAKE)
 		return;
+	/* a device's older sessions go first, then its source's */
+	coapsess_group_room(t, s, GROUP_IDENTITY, t->lim.per_identity);
+	coapsess_group_room(t, s, GROUP_SOURCE, t->lim.open_per_source);
 	coapsess_halfopen(t, s, -1);
 	coapsess_list_del(&t->hs, s);
 	s->state = COAPSESS_OPEN;
 	s->last = now;
-	coapsess_list_add(&t->open, s);
+	coapsess_list_add(coapsess_list_of(t, s), s);
+	coapsess_group_add(t, s, GROUP_SOURCE);
+	coapsess_group_add(t, s, GROUP_IDENTITY);
 }
 
 size_t
@@ -488,6 +680,9 @@ coapsess_expire(struct coapsess_table *t, int64_t now)
 	while (t->open.head != NULL &&
 	    now - t->open.head->last >= t->lim.idle_ms)
 		coapsess_free(t, t->open.head);
+	while (t->plain.head != NULL &&
+	    now - t->plain.head->last >= t->lim.idle_ms)
+		coapsess_free(t, t->plain.head);
 	return timed_out;
 }
 
@@ -506,6 +701,7 @@ coapsess_each_handshake(struct coapsess_table *t,
 void
 coapsess_counts(const struct coapsess_table *t, struct coapsess_counts *c)
 {
-	c->open = t->open.n;
+	c->open = t->open.n + t->plain.n;
+	c->plain = t->plain.n;
 	c->handshakes = t->hs.n;
 }

@@ -8,13 +8,24 @@
  * received block by block, a download allowed a moment ago, and its
  * observations of notices (observe.h).  Sessions
  * are found by a keyed hash of endpoint and address (so a peer cannot
- * choose colliding addresses), kept in two lists, and never walked whole:
+ * choose colliding addresses), kept in three lists, and never walked
+ * whole:
  *
- *   - open sessions in least-recently-used order: the oldest is dropped
- *     when the table is full, and those idle for the session timeout are
- *     dropped from the head;
+ *   - open plain CoAP sessions and open DTLS sessions, each in
+ *     least-recently-used order, each with its own quota: when one is
+ *     full its oldest session is dropped, never one of the other kind
+ *     (anyone can make plain CoAP sessions from spoofed addresses, for
+ *     free); those idle for the session timeout are dropped from the
+ *     heads;
  *   - half-open DTLS sessions (cookie checked, handshake not done) in
  *     creation order: each has the handshake timeout to complete.
+ *
+ * Open sessions are also counted per source (IPv4 address, IPv6 /64) and
+ * kind: a source at its limit that opens one more loses its own least
+ * recently used session of that kind, not another host's.  Likewise a PSK
+ * identity at its limit (one session by default) that opens one more
+ * loses its own least recently used DTLS session: a device that
+ * reconnects replaces its session, whatever its address and port.
  *
  * Admission of half-open sessions is counted per source address (IPv4
  * address, IPv6 address), per network (IPv4 /24, IPv6 /64) and in total,
@@ -30,6 +41,7 @@
 #include "model.h"
 
 struct coapobs;
+struct coapsess_count;
 struct dtls_conn;
 
 enum coapsess_state {
@@ -55,9 +67,17 @@ struct coapsess_body {
 	unsigned	 counted;	/* per source, per identity (bits) */
 };
 
+/* A session's place in a group of open sessions (session.c). */
+struct coapsess_member {
+	struct coapsess	*prev, *next;	/* least recently used first */
+	struct coapsess_count *c;	/* NULL: in none */
+};
+
 struct coapsess {
 	struct coapsess	*hnext;		/* hash chain */
 	struct coapsess	*prev, *next;	/* LRU or handshake list */
+	/* Open: in its source's group, and its identity's (session.c). */
+	struct coapsess_member src, idn;
 	uint64_t	 hash;
 	unsigned	 ep;		/* endpoint index */
 	int		 dtls_ep;	/* on a coaps endpoint */
@@ -82,10 +102,13 @@ struct coapsess {
 };
 
 struct coapsess_limits {
-	size_t		 max_sessions;
+	size_t		 max_sessions;	/* DTLS, open and half-open */
+	size_t		 max_plain;	/* plain CoAP */
 	size_t		 max_handshakes;
 	unsigned	 per_source;	/* half-open per address */
 	unsigned	 per_net;	/* half-open per /24 or /64 */
+	unsigned	 open_per_source;	/* open, per /32, /64; 0 any */
+	unsigned	 per_identity;	/* DTLS per PSK identity; 0: any */
 	int64_t		 idle_ms;	/* open sessions */
 	int64_t		 handshake_ms;	/* half-open sessions */
 };
@@ -119,16 +142,23 @@ struct coapsess *coapsess_find(struct coapsess_table *, unsigned ep,
  */
 int	 coapsess_admit(struct coapsess_table *, const union udp_sa *);
 /*
- * A new session, OPEN or HANDSHAKE; evicts the least recently used open
- * session when the table is full.  NULL when nothing can be evicted or
- * memory is short.  A HANDSHAKE session must have been admitted.
+ * A new session, OPEN (plain CoAP) or HANDSHAKE (DTLS); evicts the least
+ * recently used open session of the same kind when that kind is at its
+ * quota, and the source's own least recently used one when the source is
+ * at open_per_source.  NULL when nothing can be evicted or memory is
+ * short.  A HANDSHAKE session must have been admitted.
  */
 struct coapsess *coapsess_new(struct coapsess_table *, unsigned ep,
 	    int dtls_ep, const union udp_sa *, socklen_t, int state,
 	    int64_t now);
 /* The peer was heard from: moves it to the end of its list. */
 void	 coapsess_touch(struct coapsess_table *, struct coapsess *, int64_t);
-/* A half-open session completed its handshake. */
+/*
+ * A half-open session completed its handshake (s->identity set): the
+ * identity's least recently used open session is freed when it holds
+ * per_identity, and the source's when it holds open_per_source DTLS
+ * sessions.
+ */
 void	 coapsess_opened(struct coapsess_table *, struct coapsess *, int64_t);
 void	 coapsess_free(struct coapsess_table *, struct coapsess *);
 /*
@@ -141,7 +171,8 @@ void	 coapsess_each_handshake(struct coapsess_table *,
 	    void (*fn)(void *, struct coapsess *), void *arg);
 
 struct coapsess_counts {
-	size_t		 open;
+	size_t		 open;		/* plain and DTLS */
+	size_t		 plain;
 	size_t		 handshakes;
 };
 void	 coapsess_counts(const struct coapsess_table *,

@@ -142,7 +142,10 @@ def main():
         "coap_max_sessions": "5000",
         "coap_session_timeout": "%ds" % TIMEOUT_S,
         "coap_handshakes_per_source": "64",
-        "coap_handshakes_per_net": "64"})
+        "coap_handshakes_per_net": "64",
+        # 1,000 sessions of one device from one host
+        "coap_sessions_per_source": "0",
+        "coap_sessions_per_device": "0"})
     gwp.admin_url = "https://127.0.0.1:%d" % admin_port
     try:
         with gwp as gw:

@@ -7,8 +7,9 @@
  * back, options with every delta and length encoding; every truncated
  * prefix of a valid message either fails cleanly or parses; malformed
  * headers are refused.  Sessions: lookup across table growth, IPv4-mapped
- * addresses, LRU eviction, expiry, and half-open admission per address,
- * per network and in total.
+ * addresses, LRU eviction, expiry, half-open admission per address, per
+ * network and in total, plain CoAP and DTLS quotas apart, and open
+ * sessions per source and per PSK identity.
  */
 #include <sys/socket.h>
 
@@ -231,6 +232,7 @@ limits(void)
 
 	memset(&l, 0, sizeof(l));
 	l.max_sessions = 100000;
+	l.max_plain = 100000;
 	l.max_handshakes = 10;
 	l.per_source = 3;
 	l.per_net = 5;
@@ -281,7 +283,7 @@ test_lru_and_expiry(void)
 	struct coapsess *s1, *s2, *s3;
 	union udp_sa a;
 
-	l.max_sessions = 2;
+	l.max_plain = 2;
 	t = coapsess_table_new(&l, count_release, NULL);
 	v4(&a, "10.0.0.1", 1);
 	s1 = coapsess_new(t, 0, 0, &a, sizeof(a.in), COAPSESS_OPEN, 0);
@@ -360,6 +362,156 @@ test_admission(void)
 	coapsess_table_free(t);
 }
 
+/* A DTLS session from a (port p) that completes its handshake as id. */
+static struct coapsess *
+dtls_open(struct coapsess_table *t, const char *ip, int p, const char *id,
+    int64_t now)
+{
+	struct coapsess *s;
+	union udp_sa a;
+
+	v4(&a, ip, p);
+	if ((s = coapsess_new(t, 1, 1, &a, sizeof(a.in), COAPSESS_HANDSHAKE,
+	    now)) == NULL)
+		return NULL;
+	snprintf(s->identity, sizeof(s->identity), "%s", id);
+	coapsess_opened(t, s, now);
+	return s;
+}
+
+static int
+has(struct coapsess_table *t, unsigned ep, const char *ip, int p)
+{
+	union udp_sa a;
+
+	if (strchr(ip, ':') != NULL)
+		v6(&a, ip, p);
+	else
+		v4(&a, ip, p);
+	return coapsess_find(t, ep, &a, sizeof(a)) != NULL;
+}
+
+/*
+ * Plain CoAP (anyone, from any address, for free) evicts only plain CoAP
+ * sessions: a flood of new peers leaves DTLS sessions where they are.
+ */
+static void
+test_kinds(void)
+{
+	struct coapsess_limits l = limits();
+	struct coapsess_table *t;
+	struct coapsess_counts c;
+	union udp_sa a;
+	int i;
+
+	l.max_sessions = 3;
+	l.max_plain = 3;
+	t = coapsess_table_new(&l, count_release, NULL);
+	T_CHECK(dtls_open(t, "192.0.2.1", 1, "d1", 0) != NULL);
+	T_CHECK(dtls_open(t, "192.0.2.2", 1, "d2", 0) != NULL);
+	released = 0;
+	for (i = 0; i < 400; i++) {
+		v4(&a, "10.0.0.1", 1000 + i);
+		a.in.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i);
+		T_CHECK(coapsess_new(t, 0, 0, &a, sizeof(a.in), COAPSESS_OPEN,
+		    1 + i) != NULL);
+	}
+	T_EQ_INT(released, 397);
+	T_CHECK(has(t, 1, "192.0.2.1", 1) && has(t, 1, "192.0.2.2", 1));
+	coapsess_counts(t, &c);
+	T_EQ_INT(c.open, 5);
+	T_EQ_INT(c.plain, 3);
+	/* DTLS at its quota evicts its own least recently used */
+	T_CHECK(dtls_open(t, "192.0.2.3", 1, "d3", 500) != NULL);
+	T_CHECK(dtls_open(t, "192.0.2.4", 1, "d4", 501) != NULL);
+	T_CHECK(!has(t, 1, "192.0.2.1", 1) && has(t, 1, "192.0.2.2", 1));
+	coapsess_counts(t, &c);
+	T_EQ_INT(c.plain, 3);
+	coapsess_table_free(t);
+}
+
+/*
+ * One source (IPv4 address, IPv6 /64) holds at most open_per_source open
+ * sessions of each kind: one more replaces its own least recently used,
+ * never another host's.  A PSK identity holds per_identity DTLS sessions
+ * (0: any): one more replaces its least recently used, from whatever
+ * address and port.
+ */
+static void
+test_per_source(void)
+{
+	struct coapsess_limits l = limits();
+	struct coapsess_table *t;
+	struct coapsess *s[3], *d;
+	union udp_sa a;
+	int i;
+
+	l.open_per_source = 2;
+	l.per_identity = 1;
+	t = coapsess_table_new(&l, count_release, NULL);
+	v4(&a, "10.0.0.9", 1);
+	T_CHECK(coapsess_new(t, 0, 0, &a, sizeof(a.in), COAPSESS_OPEN, 0) !=
+	    NULL);
+	for (i = 0; i < 3; i++) {
+		v4(&a, "10.0.0.1", 1 + i);
+		s[i] = coapsess_new(t, 0, 0, &a, sizeof(a.in), COAPSESS_OPEN,
+		    i);
+		T_CHECK(s[i] != NULL);
+		if (i == 1)
+			coapsess_touch(t, s[0], 5);	/* s[1] is older */
+	}
+	T_CHECK(has(t, 0, "10.0.0.1", 1) && !has(t, 0, "10.0.0.1", 2) &&
+	    has(t, 0, "10.0.0.1", 3) && has(t, 0, "10.0.0.9", 1));
+	/* a /64 is one source; another /64 is another */
+	for (i = 0; i < 3; i++) {
+		v6(&a, "2001:db8:0:1::1", 1);
+		a.in6.sin6_addr.s6_addr[15] = (uint8_t)(1 + i);
+		T_CHECK(coapsess_new(t, 0, 0, &a, sizeof(a.in6),
+		    COAPSESS_OPEN, 10 + i) != NULL);
+	}
+	T_CHECK(!has(t, 0, "2001:db8:0:1::1", 1) &&
+	    has(t, 0, "2001:db8:0:1::3", 1));
+	v6(&a, "2001:db8:0:2::1", 1);
+	T_CHECK(coapsess_new(t, 0, 0, &a, sizeof(a.in6), COAPSESS_OPEN,
+	    20) != NULL);
+	T_CHECK(has(t, 0, "2001:db8:0:1::2", 1));
+	/* DTLS sessions count apart from plain ones of the same source */
+	T_CHECK(dtls_open(t, "10.0.0.1", 100, "d1", 30) != NULL);
+	T_CHECK(dtls_open(t, "10.0.0.1", 101, "d2", 31) != NULL);
+	T_CHECK(has(t, 0, "10.0.0.1", 1) && has(t, 0, "10.0.0.1", 3));
+	T_CHECK(dtls_open(t, "10.0.0.1", 102, "d3", 32) != NULL);
+	T_CHECK(!has(t, 1, "10.0.0.1", 100) && has(t, 1, "10.0.0.1", 101));
+	/* one session per identity: a reconnection replaces the old one */
+	released = 0;
+	d = dtls_open(t, "192.0.2.7", 5, "d2", 40);
+	T_CHECK(d != NULL);
+	T_EQ_INT(released, 1);
+	T_CHECK(!has(t, 1, "10.0.0.1", 101) && has(t, 1, "10.0.0.1", 102));
+	T_CHECK(dtls_open(t, "192.0.2.8", 5, "d2", 41) != NULL);
+	T_CHECK(!has(t, 1, "192.0.2.7", 5));
+	coapsess_table_free(t);
+
+	/* per_identity 2: the least recently used of the device's goes */
+	l.per_identity = 2;
+	t = coapsess_table_new(&l, count_release, NULL);
+	d = dtls_open(t, "192.0.2.1", 1, "d7", 0);
+	T_CHECK(dtls_open(t, "192.0.2.1", 2, "d7", 1) != NULL);
+	coapsess_touch(t, d, 2);
+	T_CHECK(dtls_open(t, "192.0.2.1", 3, "d7", 3) != NULL);
+	T_CHECK(has(t, 1, "192.0.2.1", 1) && !has(t, 1, "192.0.2.1", 2) &&
+	    has(t, 1, "192.0.2.1", 3));
+	coapsess_table_free(t);
+	/* 0: any number */
+	l.per_identity = 0;
+	l.open_per_source = 0;
+	t = coapsess_table_new(&l, count_release, NULL);
+	for (i = 0; i < 5; i++)
+		T_CHECK(dtls_open(t, "192.0.2.1", 10 + i, "d7", i) != NULL);
+	for (i = 0; i < 5; i++)
+		T_CHECK(has(t, 1, "192.0.2.1", 10 + i));
+	coapsess_table_free(t);
+}
+
 int
 main(void)
 {
@@ -371,5 +523,7 @@ main(void)
 	T_RUN(test_lookup);
 	T_RUN(test_lru_and_expiry);
 	T_RUN(test_admission);
+	T_RUN(test_kinds);
+	T_RUN(test_per_source);
 	return t_done();
 }

@@ -114,6 +114,8 @@ test_defaults(void)
 	T_EQ_INT(c.coap_handshake_timeout, 5);
 	T_EQ_INT(c.coap_handshakes_per_source, 8);
 	T_EQ_INT(c.coap_handshakes_per_net, 32);
+	T_EQ_INT(c.coap_sessions_per_source, 1000);
+	T_EQ_INT(c.coap_sessions_per_device, 1);
 	T_EQ_INT(c.check_interval, 3600);
 	T_EQ_INT(c.busy_interval, 60);
 	T_EQ_INT(c.max_body, 1024);
@@ -543,6 +545,8 @@ static const char full_conf[] =
     "coap_handshake_timeout 3s\n"
     "coap_handshakes_per_source 2\n"
     "coap_handshakes_per_net 6\n"
+    "coap_sessions_per_source 200\n"
+    "coap_sessions_per_device 2\n"
     "coaps_ciphers PSK+AESCCM\n"
     "check_interval 1d\n"
     "busy_interval 30s\n"
