@@ -638,7 +638,7 @@ coapfront_obs_metrics(struct coapfront *cf, struct metrics_out *out)
 	static const char *const why[COAPOBS_END_N] = {
 		"reason=\"deregistered\"", "reason=\"reset\"",
 		"reason=\"timeout\"", "reason=\"session\"",
-		"reason=\"error\"",
+		"reason=\"error\"", "reason=\"replaced\"",
 	};
 	const struct coapobs_stats *o = &cf->obs.st;
 	int i;

@@ -228,6 +228,12 @@ obs_watch_cb(void *arg, struct core_watch *w, int event)
 	struct coapobs_table *t = o->t;
 	struct core_resp resp;
 
+	if (event == CORE_WATCH_EXPIRED) {
+		/* the device observes on another session now */
+		log_debug("coap: observation of %s ends: replaced", o->device);
+		obs_end(o, COAPOBS_END_REPLACED);
+		return;
+	}
 	if (event != CORE_WATCH_NOTICE)
 		return;
 	core_watch_check(t->core, w, &resp);

@@ -49,6 +49,7 @@ enum coapobs_end {
 	COAPOBS_END_TIMEOUT,		/* retransmissions exhausted */
 	COAPOBS_END_SESSION,		/* the session ended */
 	COAPOBS_END_ERROR,		/* an error notification */
+	COAPOBS_END_REPLACED,		/* the device observes elsewhere */
 	COAPOBS_END_N,
 };
 

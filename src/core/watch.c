@@ -19,6 +19,14 @@
  * back.  Callbacks may end watches (their own or others) and add new
  * ones: while the poll runs, an ended watch is only marked, and freed
  * after it.
+ *
+ * A device holds one watch (one with a peer, one without: a plain CoAP
+ * request, which anyone may send in any device's name, never replaces an
+ * authenticated device's watch): live watches are also in a small hash
+ * by device, and a new one takes the place of the old, which is called
+ * back as expired by the next poll (the long poll is answered as a plain
+ * check, the observation ends).  So one device with many connections or
+ * streams cannot take every one of push_max_watchers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +46,12 @@
 #define WATCH_POLL_MS		1000	/* at most one poll a second */
 #define WATCH_ORIGIN_MAX	320	/* "https://" and a Host */
 #define WATCH_DEFAULT_BODY	16384
+#define WATCH_BUCKETS		1024	/* of the hash by device */
 
 struct core_watch {
 	struct core_watch *prev, *next;
+	struct core_watch *hnext;		/* by device, while live */
+	uint32_t hash;
 	int	 proto;				/* enum core_proto */
 	char	 device[OTA_ID_MAX + 1];
 	char	 peer[OTA_ID_MAX + 1];		/* "": none */
@@ -54,11 +65,15 @@ struct core_watch {
 	int	 fire;				/* enum core_watch_event */
 	int	 pushing;			/* called back for a notice */
 	int	 dead;				/* ended during a poll */
+	int	 replaced;			/* 1: to call back, 2: called */
 };
 
 struct watch_table {
 	struct core_watch *head;
 	size_t	 n;				/* live watches */
+	size_t	 stale;				/* replaced, not yet ended */
+	struct core_watch *byid[WATCH_BUCKETS];
+	uint32_t seed;
 	int	 polling;
 	int	 dead;				/* some are marked dead */
 	uint64_t seen_txn;			/* store's, at the last poll */
@@ -71,7 +86,50 @@ static const struct check_body watch_empty_body;
 struct watch_table *
 watch_table_new(void)
 {
-	return calloc(1, sizeof(struct watch_table));
+	struct watch_table *t = calloc(1, sizeof(struct watch_table));
+
+	if (t != NULL && crypto_random(&t->seed, sizeof(t->seed)) == -1)
+		t->seed = 2166136261u;
+	return t;
+}
+
+/* FNV-1a, from a random seed, over whether it has a peer and the device. */
+static uint32_t
+watch_hash(const struct watch_table *t, int peer, const char *device)
+{
+	uint32_t h = t->seed ^ (uint32_t)peer;
+
+	for (; *device != '\0'; device++) {
+		h ^= (uint8_t)*device;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* The live watch of device (with a peer or without), or NULL. */
+static struct core_watch *
+watch_find(struct watch_table *t, int peer, const char *device,
+    uint32_t hash)
+{
+	struct core_watch *w;
+
+	for (w = t->byid[hash % WATCH_BUCKETS]; w != NULL; w = w->hnext)
+		if (w->hash == hash && (w->peer[0] != '\0') == peer &&
+		    strcmp(w->device, device) == 0)
+			return w;
+	return NULL;
+}
+
+static void
+watch_unhash(struct watch_table *t, struct core_watch *w)
+{
+	struct core_watch **pp = &t->byid[w->hash % WATCH_BUCKETS];
+
+	while (*pp != NULL && *pp != w)
+		pp = &(*pp)->hnext;
+	if (*pp == w)
+		*pp = w->hnext;
+	w->hnext = NULL;
 }
 
 static void
@@ -160,9 +218,21 @@ core_watch_add(struct core *c, const struct core_req *req, int64_t wait_ms,
 	struct watch_table *t = core_watch_table(c);
 	struct check_body body;
 	struct core_watch *w;
+	uint32_t hash;
 
 	if ((*status = watch_validate(c, req, &body)) != 0)
 		return NULL;
+	hash = watch_hash(t, req->peer != NULL, req->device);
+	if (core_config(c)->push_max_watchers > 0 &&
+	    (w = watch_find(t, req->peer != NULL, req->device, hash)) !=
+	    NULL) {
+		/* the device's older watch makes way: called back as expired */
+		watch_unhash(t, w);
+		w->replaced = 1;
+		t->n--;
+		t->stale++;
+		t->st.replaced++;
+	}
 	if (t->n >= core_config(c)->push_max_watchers) {
 		t->st.refused++;
 		*status = CORE_UNAVAILABLE;
@@ -191,6 +261,9 @@ core_watch_add(struct core *c, const struct core_req *req, int64_t wait_ms,
 	w->cb = cb;
 	w->arg = arg;
 	w->expires = wait_ms > 0 ? core_clock(c) + wait_ms : 0;
+	w->hash = hash;
+	w->hnext = t->byid[hash % WATCH_BUCKETS];
+	t->byid[hash % WATCH_BUCKETS] = w;
 	w->next = t->head;
 	if (t->head != NULL)
 		t->head->prev = w;
@@ -207,7 +280,12 @@ core_watch_del(struct core *c, struct core_watch *w)
 
 	if (w == NULL || w->dead)
 		return;
-	t->n--;
+	if (w->replaced)
+		t->stale--;
+	else {
+		watch_unhash(t, w);
+		t->n--;
+	}
 	if (t->polling) {
 		w->dead = 1;
 		t->dead = 1;
@@ -250,9 +328,9 @@ watch_decide(struct core *c, struct watch_table *t, int changed, int64_t now)
 	int	 rc, ran = 0;
 
 	for (w = t->head; w != NULL; w = w->next) {
-		if (w->dead)
+		if (w->dead || w->replaced == 2)
 			continue;
-		if (w->expires != 0 && now >= w->expires) {
+		if (w->replaced || (w->expires != 0 && now >= w->expires)) {
 			w->fire = CORE_WATCH_EXPIRED;
 			continue;
 		}
@@ -308,7 +386,7 @@ core_watch_poll(struct core *c, int64_t now)
 		return;		/* from a callback: not again */
 	txn = store_last_txn(core_store(c));
 	changed = txn != t->seen_txn || txn == 0;
-	if (t->n == 0) {
+	if (t->n == 0 && t->stale == 0) {
 		t->seen_txn = txn;
 		return;
 	}
@@ -324,7 +402,9 @@ core_watch_poll(struct core *c, int64_t now)
 			continue;
 		ev = w->fire;
 		w->fire = 0;
-		if (ev == CORE_WATCH_EXPIRED) {
+		if (w->replaced)
+			w->replaced = 2;	/* once */
+		else if (ev == CORE_WATCH_EXPIRED) {
 			w->expires = 0;
 			t->st.expired++;
 		} else
@@ -388,6 +468,9 @@ watch_metrics_cb(void *arg, struct metrics_out *out)
 	metrics_counter(out, "otagw_push_expired_total",
 	    "Long polls whose wait ended with no notice pushed.", "",
 	    (double)st.expired);
+	metrics_counter(out, "otagw_push_replaced_total",
+	    "Observations and long polls ended by a newer one of the same "
+	    "device.", "", (double)st.replaced);
 }
 
 int

@@ -36,7 +36,8 @@ struct metrics;
 enum core_watch_event {
 	CORE_WATCH_NOTICE = 1,	/* a check would hand out a new notice (or
 				   fail: the device was removed) */
-	CORE_WATCH_EXPIRED,	/* the watch's time is up */
+	CORE_WATCH_EXPIRED,	/* the watch's time is up, or a newer watch
+				   of the same device replaced it */
 };
 
 struct core_watch;
@@ -52,6 +53,12 @@ typedef void (*core_watch_cb)(void *arg, struct core_watch *, int event);
  * CORE_FORBIDDEN, CORE_TOO_LARGE) for a request that core_check would
  * refuse, CORE_INTERNAL when out of memory.  The watcher has been given
  * no notice yet: run core_watch_check for the first answer.
+ *
+ * One watch per device: a device's watch made with a peer (coaps, an
+ * authenticated HTTPS device) replaces the device's earlier watch made
+ * with a peer, one made without (plain CoAP) the earlier one without.
+ * The replaced watch no longer counts against push_max_watchers and is
+ * called back with CORE_WATCH_EXPIRED by the next poll.
  */
 struct core_watch *core_watch_add(struct core *, const struct core_req *,
 	    int64_t wait_ms, core_watch_cb, void *arg, int *status);
@@ -79,6 +86,7 @@ struct core_watch_stats {
 	uint64_t evaluations;		/* read-only check runs */
 	uint64_t pushed[3];		/* notices after a callback, by proto */
 	uint64_t expired;		/* CORE_WATCH_EXPIRED calls */
+	uint64_t replaced;		/* by a newer watch of the device */
 };
 void	 core_watch_stats(struct core *, struct core_watch_stats *);
 /* Registers the otagw_push_* metrics.  0 or -1. */

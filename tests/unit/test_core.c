@@ -2234,7 +2234,7 @@ test_watch_limits(void)
 	/* three at most */
 	for (i = 0; i < 3; i++)
 		T_CHECK(watch_add(&x[i], D123[i], NULL, 0, &status) != NULL);
-	T_CHECK(watch_add(&x[3], "d1", NULL, 0, &status) == NULL);
+	T_CHECK(watch_add(&x[3], "d4", NULL, 0, &status) == NULL);
 	T_EQ_INT(status, CORE_UNAVAILABLE);
 	core_watch_stats(core, &ws);
 	T_EQ_INT(ws.watchers, 3);
@@ -2283,6 +2283,80 @@ test_watch_limits(void)
 	fixture_down();
 }
 
+/*
+ * One watch per device: a newer one replaces the older, which stops
+ * counting against push_max_watchers at once and is called back as
+ * expired by the next poll; so one device with many connections or
+ * streams leaves room for the others.  A watch without a peer (plain
+ * CoAP, anyone's) never replaces one with a peer.
+ */
+static void
+test_watch_per_device(void)
+{
+	struct watcher x[12], plain[2], other[2];
+	struct core_watch_stats ws;
+	struct core_req req;
+	int	 status, i;
+
+	fixture_up();
+	cfg.push_max_watchers = 3;
+	dev_put("d1", "lamp", "1.0.0", NULL, NULL);
+	dev_put("d2", "lamp", "1.0.0", NULL, NULL);
+	memset(x, 0, sizeof(x));
+	memset(plain, 0, sizeof(plain));
+	memset(other, 0, sizeof(other));
+	for (i = 0; i < 12; i++) {
+		x[i].check = 1;
+		x[i].del_self = 1;
+		T_CHECK(watch_add(&x[i], "d1", NULL, 0, &status) != NULL);
+	}
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 1);
+	T_EQ_INT(ws.replaced, 11);
+	T_EQ_INT(ws.refused, 0);
+	/* another device still finds room */
+	T_CHECK(watch_add(&other[0], "d2", NULL, 0, &status) != NULL);
+	/* plain CoAP's d1 is not the authenticated d1's */
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_COAP;
+	req.device = "d1";
+	for (i = 0; i < 2; i++) {
+		plain[i].w = core_watch_add(core, &req, 0, watcher_cb,
+		    &plain[i], &status);
+		T_CHECK(plain[i].w != NULL);
+	}
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 3);
+	T_EQ_INT(ws.replaced, 12);
+	/* a replaced watch its owner ends first is not called */
+	core_watch_del(core, x[3].w);
+	x[3].w = NULL;
+	/* the poll answers the replaced ones (as a check), once */
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	for (i = 0; i < 11; i++)
+		T_EQ_INT(x[i].expired, i == 3 ? 0 : 1);
+	T_EQ_INT(x[0].status, CORE_NO_CONTENT);
+	T_EQ_INT(x[11].expired + x[11].notices, 0);
+	T_EQ_INT(plain[0].expired, 1);
+	T_EQ_INT(plain[1].expired + other[0].expired, 0);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 3);
+	T_EQ_INT(ws.expired, 0);
+	now_ms += SEC;
+	core_watch_poll(core, now_ms);
+	T_EQ_INT(x[0].expired, 1);
+	/* the newest of d1 is held and watched as ever */
+	T_CHECK(watch_add(&other[1], "d3", NULL, 0, &status) == NULL);
+	T_EQ_INT(status, CORE_UNAVAILABLE);
+	core_watch_del(core, x[11].w);
+	core_watch_del(core, plain[1].w);
+	core_watch_del(core, other[0].w);
+	core_watch_stats(core, &ws);
+	T_EQ_INT(ws.watchers, 0);
+	fixture_down();
+}
+
 int
 main(void)
 {
@@ -2310,5 +2384,6 @@ main(void)
 	T_RUN(test_watch_push);
 	T_RUN(test_watch_rules);
 	T_RUN(test_watch_limits);
+	T_RUN(test_watch_per_device);
 	return t_done();
 }
