@@ -113,11 +113,16 @@ images_tmp_abandoned(struct store_images *im, const char *name, time_t now)
 	return free_;
 }
 
+/*
+ * Removes each file of DIR/images that doomed(im, name, arg) picks, with
+ * a log line saying why.
+ */
 static void
-images_sweep(struct store_images *im)
+images_remove_each(struct store_images *im,
+    int (*doomed)(struct store_images *, const char *, void *), void *arg,
+    const char *why)
 {
 	struct dirent *de;
-	time_t now = time(NULL);
 	DIR *d;
 	int fd;
 
@@ -129,50 +134,58 @@ images_sweep(struct store_images *im)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0 ||
-		    !images_tmp_abandoned(im, de->d_name, now))
+		if (!doomed(im, de->d_name, arg))
 			continue;
 		if (unlinkat(im->dirfd, de->d_name, 0) == -1)
 			log_warn("store: unlink %s/%s", im->path, de->d_name);
 		else
-			log_info("store: removed %s/%s, left by an upload that "
-			    "did not finish", im->path, de->d_name);
+			log_info("store: removed %s/%s, %s", im->path,
+			    de->d_name, why);
 	}
 	closedir(d);
+}
+
+static int
+tmp_doomed(struct store_images *im, const char *name, void *arg)
+{
+	(void)arg;
+	return strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+	    images_tmp_abandoned(im, name, time(NULL));
+}
+
+static void
+images_sweep(struct store_images *im)
+{
+	images_remove_each(im, tmp_doomed, NULL, "left by an upload that did "
+	    "not finish");
+}
+
+struct orphan_test {
+	int	(*known)(void *arg, const char *id);
+	void	*arg;
+};
+
+static int
+orphan_doomed(struct store_images *im, const char *name, void *arg)
+{
+	struct orphan_test *o = arg;
+	struct stat sb;
+
+	return name[0] != '.' && image_id_ok(name) &&
+	    fstatat(im->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode) &&
+	    time(NULL) - sb.st_mtime >= IMAGES_ORPHAN_AGE &&
+	    !o->known(o->arg, name);
 }
 
 void
 images_sweep_orphans(struct store_images *im,
     int (*known)(void *arg, const char *id), void *arg)
 {
-	struct dirent *de;
-	struct stat sb;
-	time_t now = time(NULL);
-	DIR *d;
-	int fd;
+	struct orphan_test o = { known, arg };
 
-	fd = openat(im->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		log_warn("store: %s", im->path);
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || !image_id_ok(de->d_name) ||
-		    fstatat(im->dirfd, de->d_name, &sb,
-		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(sb.st_mode) ||
-		    now - sb.st_mtime < IMAGES_ORPHAN_AGE ||
-		    known(arg, de->d_name))
-			continue;
-		if (unlinkat(im->dirfd, de->d_name, 0) == -1)
-			log_warn("store: unlink %s/%s", im->path, de->d_name);
-		else
-			log_info("store: removed %s/%s, an image with no "
-			    "firmware or patch record (left by a crash)",
-			    im->path, de->d_name);
-	}
-	closedir(d);
+	images_remove_each(im, orphan_doomed, &o, "an image with no firmware "
+	    "or patch record (left by a crash)");
 }
 
 int
