@@ -164,6 +164,25 @@ ops_job_settle(struct store_txn *txn, struct job_rec *job, int64_t now)
 	return job_settle_counts(txn, job, &c, 1, now);
 }
 
+/* A verify job that ended: its firmware's state from its counts. */
+static int
+verify_decide(struct store_txn *txn, const struct job_rec *job,
+    const struct jobs_counts *c)
+{
+	struct firmware_rec fw;
+	int	 rc;
+
+	if (job->kind != JOB_KIND_VERIFY)
+		return 0;
+	rc = store_firmware_get(txn, job->firmware, &fw);
+	if (rc == STORE_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	fw.state = jobs_verify_result(c);
+	return store_firmware_put(txn, &fw);
+}
+
 /*
  * ops_job_settle on counts the caller has, which may be older than this
  * transaction (counted in a read transaction before it, to keep it
@@ -177,7 +196,6 @@ job_settle_counts(struct store_txn *txn, struct job_rec *job,
     const struct jobs_counts *cp, int exact, int64_t now)
 {
 	struct jobs_counts c = *cp;
-	struct firmware_rec fw;
 	struct job_rec would = *job;
 	int	 rc, was_open = jobs_job_is_open(job);
 
@@ -191,16 +209,8 @@ job_settle_counts(struct store_txn *txn, struct job_rec *job,
 		return 0;
 	if ((rc = store_job_put(txn, job)) != 0)
 		return rc;
-	if (was_open && !jobs_job_is_open(job) &&
-	    job->kind == JOB_KIND_VERIFY) {
-		rc = store_firmware_get(txn, job->firmware, &fw);
-		if (rc == STORE_ENOTFOUND)
-			return 0;
-		if (rc != 0)
-			return rc;
-		fw.state = jobs_verify_result(&c);
-		return store_firmware_put(txn, &fw);
-	}
+	if (was_open && !jobs_job_is_open(job))
+		return verify_decide(txn, job, &c);
 	return 0;
 }
 
@@ -1198,7 +1208,6 @@ ops_job_devices(struct ops *ops, const char *id,
 static int
 term_verify(struct store_txn *txn, const struct job_rec *job)
 {
-	struct firmware_rec fw;
 	struct jobs_counts c;
 	int	 rc;
 
@@ -1206,13 +1215,7 @@ term_verify(struct store_txn *txn, const struct job_rec *job)
 		return 0;
 	if ((rc = ops_job_counts(txn, job->id, &c)) != 0)
 		return rc;
-	rc = store_firmware_get(txn, job->firmware, &fw);
-	if (rc == STORE_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	fw.state = jobs_verify_result(&c);
-	return store_firmware_put(txn, &fw);
+	return verify_decide(txn, job, &c);
 }
 
 static int
