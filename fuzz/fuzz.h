@@ -68,6 +68,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 } while (0)
 
 /*
+ * An HTTP token (RFC 9110 5.6.2): what a method and a header name must be;
+ * lower: no capital letter either (HTTP/2 field names).
+ */
+static inline int
+fuzz_is_token(const char *s, int lower)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s <= ' ' || *s >= 0x7f || strchr("()<>@,;:\\\"/[]?={}",
+		    *s) != NULL)
+			return 0;
+		if (lower && *s >= 'A' && *s <= 'Z')
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Silences the daemon's log: at the rate of a fuzzer a log line per
  * input would be most of the run.  The messages are still built where
  * the code builds them before calling log_*.

@@ -36,29 +36,18 @@ static struct ev *ev;
 static struct http_server *srv;
 static size_t requests;
 
-static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isgraph((unsigned char)*s) || strchr("()<>@,;:\\\"/[]?={}",
-		    *s) != NULL)
-			return 0;
-	return 1;
-}
-
 static void
 check_request(struct http_req *r)
 {
 	size_t i;
 
-	FUZZ_ASSERT(http_req_method(r) != NULL && is_token(http_req_method(r)));
+	FUZZ_ASSERT(http_req_method(r) != NULL &&
+	    fuzz_is_token(http_req_method(r), 0));
 	FUZZ_ASSERT(http_req_path(r) != NULL && http_req_path(r)[0] == '/');
 	FUZZ_ASSERT(http_req_query(r) != NULL);
 	FUZZ_ASSERT(http_req_version(r) == 11);
 	for (i = 0; i < r->nhdrs; i++) {
-		FUZZ_ASSERT(is_token(r->hdrs[i].name));
+		FUZZ_ASSERT(fuzz_is_token(r->hdrs[i].name, 0));
 		FUZZ_ASSERT(strpbrk(r->hdrs[i].value, "\r\n") == NULL);
 	}
 }

@@ -43,32 +43,17 @@ static struct ev *ev;
 static struct http_server *srv;
 static struct http_req *deferred[FUZZ_H2_DEFERRED];
 
-static int
-is_token(const char *s, int lower)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++) {
-		if (!isgraph((unsigned char)*s) || strchr("()<>@,;:\\\"/[]?={}",
-		    *s) != NULL)
-			return 0;
-		if (lower && isupper((unsigned char)*s))
-			return 0;
-	}
-	return 1;
-}
-
 static void
 check_request(struct http_req *r)
 {
 	size_t i;
 
-	FUZZ_ASSERT(is_token(http_req_method(r), 0));
+	FUZZ_ASSERT(fuzz_is_token(http_req_method(r), 0));
 	FUZZ_ASSERT(http_req_path(r)[0] == '/');
 	FUZZ_ASSERT(http_req_query(r) != NULL);
 	FUZZ_ASSERT(http_req_version(r) == 2);
 	for (i = 0; i < r->nhdrs; i++) {
-		FUZZ_ASSERT(is_token(r->hdrs[i].name, 1));
+		FUZZ_ASSERT(fuzz_is_token(r->hdrs[i].name, 1));
 		FUZZ_ASSERT(strpbrk(r->hdrs[i].value, "\r\n") == NULL);
 	}
 }
