@@ -24,12 +24,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 OTAGW = os.environ.get("OTAGW_BIN", "src/otagw")
 OTACTL = os.environ.get("OTACTL_BIN", "src/otactl")
 SRCDIR = os.environ.get("OTAGW_SRCDIR", ".")
 COAP_CLIENT = shutil.which("coap-client-openssl") or "coap-client-openssl"
+# tests/tools/dtls_client, which the Makefile names
+DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
 
 
 def free_port(kind=socket.SOCK_DGRAM):
@@ -1093,3 +1096,65 @@ class H2Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+def need_dtls_client():
+    """Exits 77 (skipped) when tests/tools/dtls_client is not there."""
+    if not DTLS_CLIENT or not os.access(DTLS_CLIENT, os.X_OK):
+        print("DTLS_CLIENT_BIN is not set: build tests/tools/dtls_client")
+        sys.exit(77)
+
+
+def dtls_send(gw, dev, key, datagrams, bind=None):
+    """Sends hand-made CoAP datagrams over one DTLS session (dtls_client,
+    from the address bind if given): its exit status and the answers,
+    decoded (None for a datagram that got none)."""
+    args = [DTLS_CLIENT] + (["-b", bind] if bind else []) + [
+        "127.0.0.1", str(gw.coaps_port), dev, key.encode().hex(),
+        "send"] + [d.hex() for d in datagrams]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    return p.returncode, [None if line == "-" else
+                          coap_decode(bytes.fromhex(line))
+                          for line in p.stdout.splitlines()]
+
+
+class Lines:
+    """A background process whose output lines are kept with the time
+    (time.monotonic()) each arrived."""
+
+    def __init__(self, args):
+        self.lines = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            with self.lock:
+                self.lines.append((time.monotonic(),
+                                   raw.decode("utf-8", "replace")))
+
+    def find(self, pattern, after=0.0):
+        """(time, line) of the first line matching pattern at or after
+        time `after`, or None."""
+        with self.lock:
+            for t, line in self.lines:
+                if t >= after and re.search(pattern, line):
+                    return t, line
+        return None
+
+    def text(self):
+        with self.lock:
+            return "".join(line for _, line in self.lines)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.thread.join(5)

@@ -20,13 +20,12 @@ was then 5.03 for a minute.  Now:
 import os
 import socket
 import subprocess
-import sys
 
-from otagw_harness import (COAP_CON, COAP_POST, OPT_URI_PATH, Checks,
-                           Gateway, coap_decode, coap_encode)
+from otagw_harness import (COAP_CON, COAP_POST, DTLS_CLIENT, OPT_URI_PATH,
+                           Checks, Gateway, coap_decode, coap_encode,
+                           dtls_send, need_dtls_client)
 
 checks = Checks()
-DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
 OPT_CONTENT_FORMAT, OPT_MAX_AGE, OPT_BLOCK1 = 12, 14, 27
 PER_SOURCE = 16
 BS = 1024
@@ -59,16 +58,6 @@ def opt_uint(m, num):
         if n == num:
             return int.from_bytes(v, "big")
     return None
-
-
-def dtls_send(gw, dev, key, datagrams, bind=None):
-    args = [DTLS_CLIENT] + (["-b", bind] if bind else []) + [
-        "127.0.0.1", str(gw.coaps_port), dev, key.encode().hex(),
-        "send"] + [d.hex() for d in datagrams]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    return p.returncode, [None if line == "-" else
-                          coap_decode(bytes.fromhex(line))
-                          for line in p.stdout.splitlines()]
 
 
 def plain_send(sock, port, dgram, wait=2.0):
@@ -138,9 +127,7 @@ def test_plain(gw):
 
 
 def main():
-    if not DTLS_CLIENT or not os.access(DTLS_CLIENT, os.X_OK):
-        print("DTLS_CLIENT_BIN is not set: build tests/tools/dtls_client")
-        sys.exit(77)
+    need_dtls_client()
     gw = Gateway(coap=True, coaps=True, extra={
         "workers": "1",
         "max_body": "64K",

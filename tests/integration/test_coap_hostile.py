@@ -26,17 +26,15 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 from otagw_harness import (COAP_ACK, COAP_CON, COAP_GET, COAP_POST, COAP_RST,
-                           OPT_BLOCK2, OPT_SIZE1, OPT_URI_PATH, Checks,
-                           CoapUdp, Gateway, coap_decode, coap_encode,
-                           wait_for)
+                           DTLS_CLIENT, OPT_BLOCK2, OPT_SIZE1, OPT_URI_PATH,
+                           Checks, CoapUdp, Gateway, coap_decode, coap_encode,
+                           dtls_send, need_dtls_client, wait_for)
 
 checks = Checks()
 
-DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
 OPT_CONTENT_FORMAT, OPT_BLOCK1, OPT_ETAG = 12, 27, 4
 MAX_BODY = 1024
 
@@ -93,20 +91,6 @@ def opt(m, num):
 def opt_uint(m, num):
     v = opt(m, num)
     return None if v is None else int.from_bytes(v, "big")
-
-
-def dtls_send(gw, dev, key, datagrams, bind=None):
-    """Sends hand-made CoAP datagrams over a DTLS session; the answers."""
-    args = [DTLS_CLIENT]
-    if bind:
-        args += ["-b", bind]
-    args += ["127.0.0.1", str(gw.coaps_port), dev, key.encode().hex(),
-             "send"] + [d.hex() for d in datagrams]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    out = []
-    for line in p.stdout.splitlines():
-        out.append(None if line == "-" else coap_decode(bytes.fromhex(line)))
-    return p.returncode, out
 
 
 def crash_sequence(path):
@@ -307,9 +291,7 @@ def test_admission(gw):
 
 
 def main():
-    if not DTLS_CLIENT or not os.access(DTLS_CLIENT, os.X_OK):
-        print("DTLS_CLIENT_BIN is not set: build tests/tools/dtls_client")
-        sys.exit(77)
+    need_dtls_client()
     gw = Gateway(coap=True, coaps=True, extra={
         "max_body": "1K",
         "coap_handshakes_per_source": "4",

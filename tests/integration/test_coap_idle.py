@@ -24,17 +24,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 
-from otagw_harness import (COAP_CON, COAP_POST, OPT_URI_PATH, Checks, Pki,
-                           coap_decode, coap_encode, free_port,
-                           https_gateway, metrics_scrape, rss_kib,
-                           sanitized, wait_for)
+from otagw_harness import (COAP_CON, COAP_POST, DTLS_CLIENT, OPT_URI_PATH,
+                           Checks, Pki, coap_encode, dtls_send,
+                           free_port, https_gateway, metrics_scrape,
+                           need_dtls_client, rss_kib, sanitized, wait_for)
 
 checks = Checks()
-DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
 SESSIONS = 1000
 TIMEOUT_S = 15
 KB_PER_SESSION = 12
@@ -52,16 +49,6 @@ def check_dgram(dev, mid):
 
 def scrape(gw, ca, token):
     return metrics_scrape(gw.admin_url, ca, token, gw.tmp)
-
-
-def dtls_send(gw, dev, key, datagrams, bind=None):
-    args = [DTLS_CLIENT] + (["-b", bind] if bind else []) + [
-        "127.0.0.1", str(gw.coaps_port), dev, key.encode().hex(),
-        "send"] + [d.hex() for d in datagrams]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    return p.returncode, [None if line == "-" else
-                          coap_decode(bytes.fromhex(line))
-                          for line in p.stdout.splitlines()]
 
 
 def run(gw, ca, token):
@@ -125,9 +112,7 @@ def run(gw, ca, token):
 
 
 def main():
-    if not DTLS_CLIENT or not os.access(DTLS_CLIENT, os.X_OK):
-        print("DTLS_CLIENT_BIN is not set: build tests/tools/dtls_client")
-        sys.exit(77)
+    need_dtls_client()
     tmp = tempfile.mkdtemp(prefix="otagw-idle-")
     pki = Pki(os.path.join(tmp, "pki"))
     token = os.urandom(16).hex()

@@ -21,16 +21,14 @@ import os
 import re
 import socket
 import subprocess
-import sys
-import threading
 import time
 
 from otagw_harness import (COAP_CLIENT, COAP_CON, COAP_GET, COAP_POST,
-                           OPT_URI_PATH, Checks, Gateway, coap_decode,
-                           coap_encode, wait_for)
+                           DTLS_CLIENT, OPT_URI_PATH, Checks, Gateway, Lines,
+                           coap_decode, coap_encode, need_dtls_client,
+                           wait_for)
 
 checks = Checks()
-DTLS_CLIENT = os.environ.get("DTLS_CLIENT_BIN", "")
 OPT_CONTENT_FORMAT, OPT_BLOCK1 = 12, 27
 BS = 64
 
@@ -48,35 +46,6 @@ def check_block(dev, num, more, payload, mid):
         (OPT_CONTENT_FORMAT, uint(50)),
         (OPT_BLOCK1, uint(num << 4 | (8 if more else 0) | 2))]
     return coap_encode(COAP_CON, COAP_POST, mid, b"c%d" % mid, opts, payload)
-
-
-class Lines:
-    """A background process's output lines, each with its arrival time."""
-
-    def __init__(self, args):
-        self.lines = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            with self.lock:
-                self.lines.append((time.monotonic(),
-                                   raw.decode("utf-8", "replace")))
-
-    def find(self, pattern, after=0.0):
-        with self.lock:
-            for t, line in self.lines:
-                if t >= after and re.search(pattern, line):
-                    return t, line
-        return None
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def send(sock, port, dgram, wait=2.0):
@@ -154,9 +123,7 @@ def run(gw, fw):
 
 
 def main():
-    if not DTLS_CLIENT or not os.access(DTLS_CLIENT, os.X_OK):
-        print("DTLS_CLIENT_BIN is not set: build tests/tools/dtls_client")
-        sys.exit(77)
+    need_dtls_client()
     gw = Gateway(coap=True, coaps=True, extra={
         "workers": "1",
         "log_level": "info",

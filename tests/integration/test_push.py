@@ -32,60 +32,17 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
 
-from otagw_harness import (COAP_CLIENT, COAP_ACK, COAP_CON, COAP_GET,
-                           COAP_RST, OPT_URI_PATH, CURL, Checks, Pki,
-                           coap_decode, coap_encode, curl_request, free_port,
-                           https_gateway, metrics_scrape, wait_for)
+from otagw_harness import (COAP_ACK, COAP_CLIENT, COAP_CON, COAP_GET, COAP_RST,
+                           CURL, OPT_URI_PATH, Checks, Lines, Pki, coap_decode,
+                           coap_encode, curl_request, free_port, https_gateway,
+                           metrics_scrape, wait_for)
 
 checks = Checks()
 OPT_OBSERVE = 6
-
-
-class Lines:
-    """A background process whose output lines are kept with the time
-    (time.monotonic()) each arrived."""
-
-    def __init__(self, args):
-        self.lines = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            with self.lock:
-                self.lines.append((time.monotonic(),
-                                   raw.decode("utf-8", "replace")))
-
-    def find(self, pattern, after=0.0):
-        """(time, line) of the first line matching pattern at or after
-        time `after`, or None."""
-        with self.lock:
-            for t, line in self.lines:
-                if t >= after and re.search(pattern, line):
-                    return t, line
-        return None
-
-    def text(self):
-        with self.lock:
-            return "".join(line for _, line in self.lines)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.thread.join(5)
 
 
 def scrape(gw, ca, token):
