@@ -568,6 +568,8 @@ coaphandler_body_grow(struct coaphandler *h, struct coapsess_body *b,
 		return 0;
 	if (cap > h->max_body)
 		cap = h->max_body;
+	if (cap < need)
+		return -1;	/* never shrink under what is needed */
 	if (h->body_bytes - b->cap + cap > COAPHANDLER_BODY_BUDGET ||
 	    (buf = realloc(b->buf, cap)) == NULL)
 		return -1;
@@ -634,7 +636,8 @@ coaphandler_block1(struct coaphandler *h, struct coapsess *s,
 		return 0;
 	}
 	b = s->body;
-	if (req->payload_len > h->max_body - b->len) {
+	/* max_body may have dropped under b->len since (SIGHUP) */
+	if (b->len > h->max_body || req->payload_len > h->max_body - b->len) {
 		coaphandler_body_drop(h, s);
 		coaphandler_too_large(h, r, 0);
 		return 0;

@@ -861,6 +861,41 @@ test_block1_order_and_limits(void)
 }
 
 /*
+ * max_body lowered (SIGHUP) under what a body in progress holds: its
+ * next block is 4.13, never a copy past a buffer cut down to the new
+ * limit.
+ */
+static void
+test_block1_reload(void)
+{
+	char	 body[64];
+	struct coapsess s;
+	struct ans a;
+	unsigned num;
+
+	sess_init(&s, "d3");
+	memset(body, 'x', sizeof(body));
+#define BLK(num, m, szx)	O_BLOCK(COAPOPT_BLOCK1, num, m, szx)
+	for (num = 0; num < 4; num++) {
+		struct opt o[] = { BLK(num, 1, 2) };
+
+		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", o, 1, body, 64, 0,
+		    &a), C(2, 31));
+	}
+	h.max_body = 128;
+	{
+		struct opt o[] = { BLK(4, 1, 2) };
+
+		T_EQ_INT(ask_cut(&s, POST, "ota/d3/check", o, 1, body, 64, 0,
+		    &a), C(4, 13));
+		T_CHECK(s.body == NULL);
+	}
+	h.max_body = MAX_BODY;
+	coaphandler_release(&h, &s);
+#undef BLK
+}
+
+/*
  * The bodies held across sessions are bounded: with max_body 1 MiB, four
  * sessions that announce 1 MiB bodies (Size1) hold the whole budget; a
  * fifth is told to come back (5.03 with Max-Age 1) until one is let go
@@ -1535,6 +1570,7 @@ main(void)
 	T_RUN(test_notice_block2);
 	T_RUN(test_block1);
 	T_RUN(test_block1_order_and_limits);
+	T_RUN(test_block1_reload);
 	T_RUN(test_block1_budget);
 	T_RUN(test_block1_sources);
 	teardown();
