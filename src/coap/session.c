@@ -28,7 +28,10 @@
 
 #define COAPSESS_MIN_BUCKETS	256
 #define COAPSESS_COUNT_BUCKETS	1024
-/* A counter's key: its kind, then address bytes or a PSK identity. */
+/*
+ * A counter's key: its kind, the address family's length (4, 16; 0 for
+ * an identity), then address bytes or a PSK identity.
+ */
 #define COAPSESS_KEY		(2 + OTA_ID_MAX)
 
 /* Kinds of counters. */
@@ -223,13 +226,15 @@ coapsess_count_key(const union udp_sa *sa, int kind, uint8_t *key)
 
 	if (n == 0)
 		return 0;
+	/* the kind and the family apart: no kind's key is another's */
 	memset(key, 0, COAPSESS_KEY);
-	key[0] = (uint8_t)(kind << 4 | n);
+	key[0] = (uint8_t)kind;
+	key[1] = (uint8_t)n;
 	if (kind == COUNT_HALF_NET)
 		n = n == 4 ? 3 : 8;	/* /24, /64 */
 	else if (kind != COUNT_HALF_ADDR && n == 16)
 		n = 8;			/* a source: its /64 */
-	memcpy(key + 1, a, n);
+	memcpy(key + 2, a, n);
 	return COAPSESS_KEY;
 }
 
@@ -336,8 +341,8 @@ coapsess_group_of(struct coapsess_table *t, const struct coapsess *s,
 		if (!s->dtls_ep || n == 0 || n > OTA_ID_MAX)
 			return NULL;
 		memset(key, 0, sizeof(key));
-		key[0] = COUNT_IDENTITY << 4;
-		memcpy(key + 1, s->identity, n);
+		key[0] = COUNT_IDENTITY;
+		memcpy(key + 2, s->identity, n);
 	}
 	return coapsess_count_find(t, key, make);
 }

@@ -360,6 +360,21 @@ test_admission(void)
 	v4(&a, "203.0.113.9", 1);
 	T_EQ_INT(coapsess_admit(t, &a), COAPSESS_REFUSE_TOTAL);
 	coapsess_table_free(t);
+
+	/*
+	 * Open plain CoAP sessions of an IPv6 /64 are not half-open
+	 * handshakes of that /64: each kind of counter has keys of its own
+	 * (their key bytes once ran into each other for IPv6).
+	 */
+	t = coapsess_table_new(&l, NULL, NULL);
+	for (i = 0; i < 8; i++) {
+		v6(&a, "2001:db8:1:2::7", 7000 + i);
+		T_CHECK(coapsess_new(t, 0, 0, &a, sizeof(a.in6),
+		    COAPSESS_OPEN, 0) != NULL);
+	}
+	v6(&a, "2001:db8:1:2::8", 1);
+	T_EQ_INT(coapsess_admit(t, &a), COAPSESS_ADMIT);
+	coapsess_table_free(t);
 }
 
 /* A DTLS session from a (port p) that completes its handshake as id. */
