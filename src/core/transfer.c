@@ -215,8 +215,9 @@ xfer_unlink(struct xfer_table *t, struct xfer **pp)
 }
 
 /*
- * The table is full: forget the entries that have nothing unwritten and
- * have paused (what xfer_tick would forget later), with the lock held
+ * The table is full: forget the entries that have paused with nothing
+ * unwritten and no event owed (what xfer_tick would forget later: an
+ * entry whose event waits for its minute stays), with the lock held
  * and no store write.  At most once a second: while every entry is busy,
  * new transfers go uncounted (their devices are served all the same).
  */
@@ -233,6 +234,7 @@ xfer_evict(struct xfer_table *t, int64_t now)
 		pp = &t->b[i];
 		while (*pp != NULL) {
 			if ((*pp)->delivered == (*pp)->stored &&
+			    (*pp)->delivered == (*pp)->evented &&
 			    now - (*pp)->seen >= XFER_PAUSE_MS)
 				xfer_unlink(t, pp);
 			else
