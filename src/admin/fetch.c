@@ -211,8 +211,9 @@ admin_fetch_start(struct admin *a, const struct admin_fw_query *fq,
 
 	if (!fq->has[7] || !fq->has[6] || fq->url[0] == '\0')
 		return admin_bad(resp, "a fetch needs url= and sha256=");
-	if (strncmp(fq->url, "https://", 8) != 0)
-		return admin_bad(resp, "url= must be an https:// URL");
+	if (fetch_url_check(fq->url) != 0)
+		return admin_bad(resp, "url= must be an https://host[:port]"
+		    "/path URL, without a user name or password");
 	admin_fetch_reap(a, 0);
 	admin_fetch_counts(a, &running, &kept);
 	if (running >= ADMIN_FETCH_RUNNING_MAX)

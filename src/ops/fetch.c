@@ -424,6 +424,14 @@ out:
 	return f->fatal ? -1 : result;
 }
 
+int
+fetch_url_check(const char *url)
+{
+	struct h2c_url u;
+
+	return h2c_url_parse(url, &u) == 0 ? 0 : -1;
+}
+
 void
 fetch_url_redact(const char *url, char *out, size_t size)
 {
@@ -441,12 +449,17 @@ fetch_url_redact(const char *url, char *out, size_t size)
 		p = url;
 	else
 		p += 3;
-	/* the authority, without its userinfo */
+	/*
+	 * The authority, without its userinfo: after the last '@' before
+	 * any query or fragment, since a password may hold an unencoded '/'
+	 * (a path with an '@' is then cut short: less shown, nothing leaked)
+	 */
 	auth = p;
-	end = auth + strcspn(auth, "/?#");
+	end = auth + strcspn(auth, "?#");
 	for (at = auth; at < end; at++)
 		if (*at == '@')
 			auth = at + 1;
+	end = auth + strcspn(auth, "/?#");
 	alen = (size_t)(end - auth);
 	/* the path, up to a query or fragment */
 	snprintf(out, size, "%.*s%.*s%.*s%s", (int)(p - url), url, (int)alen,

@@ -46,6 +46,12 @@ int	 fetch_firmware(struct ops *, const struct ops_fw_params *,
 	    struct ops_err *err);
 
 /*
+ * 0 when url is an https URL a fetch can use (https://host[:port][/path]
+ * [?query], no user name or password), else -1: checked before anything
+ * is logged or started.
+ */
+int	 fetch_url_check(const char *url);
+/*
  * url as it may be logged: scheme, host, port and path; no user name or
  * password, and a query or fragment becomes "?..." (a pre-signed URL
  * carries its credentials in the query).  Always NUL-terminates out.

@@ -219,6 +219,17 @@ def test_daemon(gw, api, admin, url, be):
                      "daemon: a bad %s: the JSON error (%r)" % (what, body))
         checks.eq(be.count("/cut.bin"), n, "daemon: a bad %s is not "
                   "fetched" % what)
+    # a URL with a user name and password (an unencoded '/' in it): 400
+    # before anything is logged or fetched
+    bad_url = url.replace("https://", "https://user:pa/ss0rd@") + "/cut.bin"
+    q = urllib.parse.urlencode({"url": bad_url, "sha256": SHA,
+                                "product": "p", "version": "3.1"})
+    status, body = a.post(q)
+    checks.check(status == 400 and b"user name" in body,
+                 "daemon: a URL with a password is 400 (%d %r)" %
+                 (status, body))
+    checks.check("ss0rd" not in gw.log(), "daemon: its password is not "
+                 "in the log")
 
     log = gw.log()
     checks.check(SECRET.split("=")[1] not in log,

@@ -1028,6 +1028,9 @@ test_redact(void)
 		{ "https://[::1]:9/p?q", "https://[::1]:9/p?..." },
 		{ "https://h.example?sig=1", "https://h.example?..." },
 		{ "https://u@h.example", "https://h.example" },
+		/* unencoded '/' and '?' in a password: nothing of it shown */
+		{ "https://user:pa/ss@h.example/x", "https://h.example/x" },
+		{ "https://u:p?w@h.example/x", "https://u:p?..." },
 		{ "h.example/p?sig=1", "h.example/p?..." },
 		{ "", "" },
 	};
