@@ -402,9 +402,11 @@ core_watch_poll(struct core *c, int64_t now)
 			continue;
 		ev = w->fire;
 		w->fire = 0;
-		if (w->replaced)
+		if (w->replaced) {
+			/* ended, whatever it was about to be told */
 			w->replaced = 2;	/* once */
-		else if (ev == CORE_WATCH_EXPIRED) {
+			ev = CORE_WATCH_EXPIRED;
+		} else if (ev == CORE_WATCH_EXPIRED) {
 			w->expires = 0;
 			t->st.expired++;
 		} else
