@@ -83,6 +83,7 @@ struct admin_req {
 	struct http_resp *resp;			/* this request's answer */
 	int		 status;		/* for the log line */
 	struct admin_work *work;		/* running off the loop */
+	int		 no_body;		/* a public call: none taken */
 };
 
 typedef int admin_handler_fn(struct admin *, struct admin_req *,

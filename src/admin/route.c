@@ -271,6 +271,18 @@ route_allow(const struct admin_route *res, char *out, size_t size)
  * (401, 404, 405 as docs/admin-api.md says, in that order), then let the
  * route stream the body or have it buffered (413 over ADMIN_MAX_BODY).
  */
+/* A body sent to a public call: 413, counted and logged. */
+static int
+admin_public_body(struct admin *a, struct admin_req *ar,
+    struct http_req *req)
+{
+	ar->status = admin_error(ar->resp, 413, "too_large", "%s takes no "
+	    "request body", http_req_path(req));
+	admin_count(a, ar->status);
+	admin_log(req, ar->status);
+	return ar->status;
+}
+
 static int
 admin_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 {
@@ -308,6 +320,18 @@ admin_on_headers(void *arg, struct http_req *req, struct http_resp *resp)
 		    "not allowed here (allowed: %s)", m, allow);
 		goto respond;
 	}
+	if (res->flags & ROUTE_PUBLIC) {
+		/*
+		 * No token was asked: nothing is buffered either, or anyone
+		 * could make the daemon hold ADMIN_MAX_BODY per stream.
+		 */
+		ar->no_body = 1;
+		if (http_req_content_length(req) > 0) {
+			status = admin_public_body(a, ar, req);
+			goto respond_logged;
+		}
+		return HTTP_STREAM;
+	}
 	if (ar->route->on_headers != NULL) {
 		if ((next = ar->route->on_headers(a, ar, req, resp)) !=
 		    HTTP_RESPOND)
@@ -325,6 +349,7 @@ respond:
 	ar->status = status;
 	admin_count(a, status);
 	admin_log(req, status);
+respond_logged:
 	return HTTP_RESPOND;
 }
 
@@ -335,6 +360,12 @@ admin_on_body(void *arg, struct http_req *req, const uint8_t *p, size_t n)
 	struct admin_req *ar = http_req_user(req);
 	struct ops_err err;
 
+	if (ar != NULL && ar->no_body) {
+		if (n == 0)
+			return 0;
+		(void)admin_public_body(a, ar, req);
+		return -1;
+	}
 	if (ar == NULL || (ar->up == NULL && ar->dup == NULL))
 		return -1;
 	if (ar->dup != NULL) {

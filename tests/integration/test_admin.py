@@ -158,6 +158,14 @@ def test_auth(api):
         checks.eq(r.status, 200, "h%s /healthz without a token" % v)
         checks.eq(api.js(r), {"status": "ok"}, "h%s /healthz body" % v)
         checks.eq(r.version, v, "answered over HTTP/%s" % v)
+        # no token asked, so no body buffered: 413 (it held 8 MiB per
+        # stream for anyone who could reach the port)
+        r = api.req("POST", "/healthz", v, auth=False, data=b"x" * 5000)
+        checks.check(r.status in (405, 413), "h%s POST /healthz with a "
+                     "body: refused (%d)" % (v, r.status))
+        r = api.req("GET", "/healthz", v, auth=False, data=b"x" * 5000)
+        is_error(api, r, 413, "too_large", "h%s GET /healthz with a body"
+                 % v)
         r = api.req("GET", "/api/v1/nothing", v)
         is_error(api, r, 404, "not_found", "h%s unknown path" % v)
         r = api.req("POST", "/api/v1/devices/d1/x", v, data=b"")
