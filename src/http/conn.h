@@ -102,6 +102,8 @@ struct http_req {
 	int	 completed;		/* http_req_complete came */
 	uint64_t rx;			/* body bytes received */
 	uint64_t drained;		/* body bytes dropped after a refusal */
+	int	 body_waiting;		/* counted in conn->bodies */
+	size_t	 held;			/* counted in conn->held */
 	struct http_req *h2_prev, *h2_next;
 };
 
@@ -129,7 +131,8 @@ struct http_conn {
 	uint32_t events;
 	int	 write_blocked;		/* last write wanted the socket */
 	int64_t	 t_start;
-	int64_t	 t_activity;		/* last request byte or response */
+	int64_t	 t_activity;		/* last request byte (HTTP/2: frame
+					   of a request) or response */
 	int64_t	 t_progress;		/* last byte written */
 	struct http_out *out;
 	size_t	 out_head, out_n, out_cap;
@@ -141,6 +144,10 @@ struct http_conn {
 	int	 lingering;		/* closed for writing, draining input */
 	int	 head_pending;		/* a request head is on its way */
 	int64_t	 t_head;		/* since then (header_timeout_s) */
+	unsigned bodies;		/* buffered bodies still coming */
+	int64_t	 t_body;		/* since then, or the last one in */
+	size_t	 held;			/* HTTP/2: heads and bodies held */
+	int64_t	 t_data;		/* HTTP/2: last answer frame made */
 	struct http_source *src;	/* its source's connection count */
 	struct ev_timer *kick;		/* run again soon (engine has data) */
 	unsigned busy;			/* responses not fully queued */
@@ -164,6 +171,7 @@ enum http_sweep {
 	HTTP_SWEEP_CLOSE,
 	HTTP_SWEEP_HANDSHAKE,	/* closed: the handshake took too long */
 	HTTP_SWEEP_HEAD,	/* the request head deadline passed */
+	HTTP_SWEEP_BODY,	/* a buffered body's deadline passed */
 };
 int	 http_conn_sweep_verdict(const struct http_conn *, int64_t now);
 /*
@@ -173,6 +181,21 @@ int	 http_conn_sweep_verdict(const struct http_conn *, int64_t now);
  * request has begun) or GOAWAY (HTTP/2), and closes it.
  */
 void	 http_conn_head_begin(struct http_conn *);
+/*
+ * A buffered request body (HTTP_BUFFER) must come in whole within
+ * header_timeout_s of its head, as a head must: on marks r as waiting
+ * for its body, off as done (also when r is freed).  With several
+ * waiting (HTTP/2), the clock restarts whenever one comes in whole.
+ */
+void	 http_req_body_wait(struct http_req *, int on);
+/*
+ * HTTP/2 heads and buffered bodies held by one connection's requests in
+ * progress: add n bytes to r's share; -1 (nothing added) past
+ * HTTP_CONN_HELD_MAX, or past max_body + max_header_bytes when that is
+ * more (one request of the largest kind always fits).
+ */
+#define HTTP_CONN_HELD_MAX	(128 * 1024)
+int	 http_req_hold(struct http_req *, size_t n);
 void	 http_conn_head_end(struct http_conn *);
 const struct http_handler *http_conn_handler(const struct http_conn *);
 void	 http_conn_count_request(struct http_conn *);
@@ -247,7 +270,7 @@ int	 h1_wants_read(const struct http_conn *);
  */
 int	 h1_drain(struct http_conn *);
 /* The head deadline passed: queue 408 and close, or 0 to close at once. */
-int	 h1_head_timeout(struct http_conn *);
+int	 h1_head_timeout(struct http_conn *, const char *why);
 /*
  * Idle between requests: gives back the input and field buffers.  1 when
  * it freed something, else 0.
@@ -263,7 +286,9 @@ int	 h2_finished(const struct http_conn *);
 int	 h2_wants_write(const struct http_conn *);
 void	 h2_goaway(struct http_conn *);
 /* The head deadline passed: queue GOAWAY, then the connection closes. */
-void	 h2_head_timeout(struct http_conn *);
+void	 h2_head_timeout(struct http_conn *, const char *why);
+/* An answer waits on the client's flow-control window (stream or all). */
+int	 h2_window_blocked(const struct http_conn *);
 void	 h2_free(struct http_conn *);
 
 #endif

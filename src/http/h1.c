@@ -551,6 +551,8 @@ h1_on_headers_complete_cb(http_parser *p)
 		/* no body: the message completes without a request */
 		return h1_finish_req(c, h, !h->keep_alive || h->draining);
 	}
+	if (has_body && r->next == HTTP_BUFFER)
+		http_req_body_wait(r, 1);	/* header_timeout_s */
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    has_body) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -603,6 +605,7 @@ h1_on_message_complete_cb(http_parser *p)
 	struct h1 *h = c->h1;
 
 	if (h->req != NULL) {
+		http_req_body_wait(h->req, 0);
 		if (!h->req->aborted)
 			http_req_finish(h->req);
 		if (h->req->deferred && !h->req->completed) {
@@ -781,14 +784,16 @@ h1_drain(struct http_conn *c)
 }
 
 int
-h1_head_timeout(struct http_conn *c)
+h1_head_timeout(struct http_conn *c, const char *why)
 {
 	struct h1 *h = c->h1;
+	char	 msg[96];
 
 	if (h == NULL || h->stop || (h->req == NULL && h->in_len == 0))
 		return 0;	/* not a byte of a request: just close */
-	if (h1_error(c, h, 408, "the request head took longer than the "
-	    "server waits for one") == -1)
+	snprintf(msg, sizeof(msg), "%s: the request took longer than the "
+	    "server waits for it", why);
+	if (h1_error(c, h, 408, msg) == -1)
 		return 0;
 	return 1;
 }

@@ -39,6 +39,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "ev.h"
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
@@ -218,6 +219,7 @@ h2_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
 	(void)s;
 	if (c->out_bytes >= HTTP_OUT_HIGH)
 		return NGHTTP2_ERR_WOULDBLOCK;
+	c->t_data = ev_now_ms();
 	if (http_conn_push(c, framehd, 9) == -1)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	if (padlen > 0) {
@@ -286,6 +288,9 @@ h2_header_cb(nghttp2_session *s, const nghttp2_frame *frame,
 	r->head_bytes += namelen + valuelen + 32;
 	if (r->head_bytes > http_conn_limits(c)->max_header_bytes)
 		return 0;	/* 431 when the head ends */
+	/* what all of the connection's open streams hold: bounded */
+	if (http_req_hold(r, namelen + valuelen + 32) == -1)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (namelen == 7 && memcmp(name, ":method", 7) == 0)
 		return http_req_set_method(r, (const char *)value,
 		    valuelen) == 0 ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -329,6 +334,10 @@ h2_begin_frame_cb(nghttp2_session *s, const nghttp2_frame_hd *hd, void *arg)
 	struct h2 *h = c->h2;
 
 	(void)s;
+	/* a request's frames are activity; PING, SETTINGS... are not */
+	if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA ||
+	    hd->type == NGHTTP2_CONTINUATION)
+		c->t_activity = ev_now_ms();
 	switch (hd->type) {
 	case NGHTTP2_HEADERS:
 		if (h->first_done)
@@ -430,9 +439,11 @@ h2_refuse_head(struct http_conn *c, struct http_req *r, int status,
 static int
 h2_frame_send_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
+	struct http_conn *c = arg;
 	struct http_req *r;
 
-	(void)arg;
+	if (frame->hd.type == NGHTTP2_HEADERS)
+		c->t_data = ev_now_ms();	/* an answer moves */
 	if ((frame->hd.type != NGHTTP2_HEADERS &&
 	    frame->hd.type != NGHTTP2_DATA) ||
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
@@ -480,9 +491,13 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 			h2_refuse(c, r);
 			return 0;
 		}
+		if (!end && r->next == HTTP_BUFFER)
+			http_req_body_wait(r, 1);	/* header_timeout_s */
 	}
-	if (end)
+	if (end) {
+		http_req_body_wait(r, 0);
 		h2_request_ended(c, r);
+	}
 	return 0;
 }
 
@@ -513,7 +528,8 @@ h2_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t id,
 			h2_refuse(c, r);
 		return 0;
 	}
-	if (http_req_body_add(r, data, len) == -1) {
+	if (http_req_hold(r, len) == -1 ||
+	    http_req_body_add(r, data, len) == -1) {
 		http_resp_simple(&r->resp, 413);
 		h2_refuse(c, r);
 	}
@@ -592,6 +608,7 @@ h2_start(struct http_conn *c)
 		goto out;
 	/* the first HEADERS is due from the end of the handshake */
 	http_conn_head_begin(c);
+	c->t_data = ev_now_ms();
 	rc = 0;
 out:
 	nghttp2_session_callbacks_del(cb);
@@ -650,6 +667,24 @@ h2_produce(struct http_conn *c)
 }
 
 int
+h2_window_blocked(const struct http_conn *c)
+{
+	const struct h2 *h = c->h2;
+	const struct http_req *r;
+
+	if (h == NULL || h->s == NULL)
+		return 0;
+	if (nghttp2_session_get_remote_window_size(h->s) <= 0)
+		return 1;
+	for (r = h->reqs; r != NULL; r = r->h2_next)
+		if (r->responded &&
+		    nghttp2_session_get_stream_remote_window_size(h->s,
+		    r->stream_id) == 0)
+			return 1;
+	return 0;
+}
+
+int
 h2_wants_write(const struct http_conn *c)
 {
 	const struct h2 *h = c->h2;
@@ -680,16 +715,15 @@ h2_goaway(struct http_conn *c)
 }
 
 void
-h2_head_timeout(struct http_conn *c)
+h2_head_timeout(struct http_conn *c, const char *why)
 {
-	static const char why[] = "request head timeout";
 	struct h2 *h = c->h2;
 
 	if (h == NULL || h->s == NULL)
 		return;
 	nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
-	    (const uint8_t *)why, sizeof(why) - 1);
+	    (const uint8_t *)why, strlen(why));
 	(void)h2_produce(c);
 }
 

@@ -526,7 +526,9 @@ server_conn_run(struct http_conn *c)
 			if (n > 0) {
 				moved = 1;
 				got = 1;
-				c->t_activity = ev_now_ms();
+				/* HTTP/2: its request frames only (h2.c) */
+				if (c->state == HTTP_CONN_H1)
+					c->t_activity = ev_now_ms();
 				rc = c->state == HTTP_CONN_H1 ?
 				    h1_recv(c, buf, (size_t)n) :
 				    h2_recv(c, buf, (size_t)n);
@@ -849,18 +851,22 @@ drop:
  * closes.  -1: close it now.
  */
 static int
-server_head_timeout(struct http_conn *c)
+server_head_timeout(struct http_conn *c, int body)
 {
+	const char *why = body ? "request body timeout" :
+	    "request head timeout";
+
 	c->srv->st.head_timeouts++;
 	c->head_pending = 0;
-	log_debug("%s: request head timeout (%us)", c->srv->name,
+	c->bodies = 0;
+	log_debug("%s: %s (%us)", c->srv->name, why,
 	    c->srv->lim.header_timeout_s);
 	if (c->state == HTTP_CONN_H2) {
-		h2_head_timeout(c);
+		h2_head_timeout(c, why);
 		(void)server_flush(c);
 		return -1;
 	}
-	if (h1_head_timeout(c) == 0 || server_conn_run(c) == -1)
+	if (h1_head_timeout(c, why) == 0 || server_conn_run(c) == -1)
 		return -1;
 	server_conn_update(c);
 	return 0;
@@ -883,8 +889,14 @@ http_conn_sweep_verdict(const struct http_conn *c, int64_t now)
 		    HTTP_SWEEP_CLOSE : HTTP_SWEEP_KEEP;
 	if (c->head_pending && now - c->t_head > head)
 		return HTTP_SWEEP_HEAD;
+	if (c->bodies > 0 && now - c->t_body > head)
+		return HTTP_SWEEP_BODY;
 	if (server_unsent(c) > 0 || c->busy > 0) {
 		if (now - c->t_progress > stall && now - c->t_activity > stall)
+			return HTTP_SWEEP_CLOSE;
+		/* bytes go out (PING acks...), but no answer moves */
+		if (c->state == HTTP_CONN_H2 && c->busy > 0 &&
+		    now - c->t_data > stall && h2_window_blocked(c))
 			return HTTP_SWEEP_CLOSE;
 		return HTTP_SWEEP_KEEP;
 	}
@@ -929,6 +941,7 @@ server_sweep_cb(void *arg)
 	struct http_conn *c, *next;
 	int64_t now = ev_now_ms();
 	unsigned trimmed = 0;
+	int	 rc;
 
 	srv->sweep = NULL;
 	if (srv->keep_img != NULL && now > srv->keep_until) {
@@ -937,13 +950,15 @@ server_sweep_cb(void *arg)
 	}
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		switch (http_conn_sweep_verdict(c, now)) {
+		switch ((rc = http_conn_sweep_verdict(c, now))) {
 		case HTTP_SWEEP_HANDSHAKE:
 			srv->st.handshake_timeouts++;
 			server_conn_close(c);
 			break;
 		case HTTP_SWEEP_HEAD:
-			if (server_head_timeout(c) == -1)
+		case HTTP_SWEEP_BODY:
+			if (server_head_timeout(c, rc == HTTP_SWEEP_BODY) ==
+			    -1)
 				server_conn_close(c);
 			break;
 		case HTTP_SWEEP_CLOSE:
@@ -1305,12 +1320,46 @@ http_resp_error(struct http_resp *rs, int status, const char *msg)
 }
 
 void
+http_req_body_wait(struct http_req *r, int on)
+{
+	struct http_conn *c = r->conn;
+
+	if (on == r->body_waiting)
+		return;
+	r->body_waiting = on;
+	if (on) {
+		if (c->bodies++ == 0)
+			c->t_body = ev_now_ms();
+	} else if (c->bodies > 0 && --c->bodies > 0)
+		c->t_body = ev_now_ms();
+}
+
+int
+http_req_hold(struct http_req *r, size_t n)
+{
+	struct http_conn *c = r->conn;
+	const struct http_limits *lim = &c->srv->lim;
+	size_t	 max = HTTP_CONN_HELD_MAX;
+
+	/* at least one whole request of the largest kind */
+	if (lim->max_body + lim->max_header_bytes > max)
+		max = lim->max_body + lim->max_header_bytes;
+	if (c->held > max || n > max - c->held)
+		return -1;
+	c->held += n;
+	r->held += n;
+	return 0;
+}
+
+void
 http_req_free(struct http_req *r)
 {
 	const struct http_handler *h;
 
 	if (r == NULL)
 		return;
+	http_req_body_wait(r, 0);
+	r->conn->held -= r->held < r->conn->held ? r->held : r->conn->held;
 	if (r->deferred && !r->completed)
 		r->conn->deferred--;
 	h = http_conn_handler(r->conn);

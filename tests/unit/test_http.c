@@ -34,6 +34,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "ev.h"
 #include "http/conn.h"
 #include "http/http.h"
 #include "log.h"
@@ -945,6 +946,143 @@ test_h2_hostile(void)
 	}
 }
 
+/* What keeps a connection alive --------------------------------------- */
+
+/* The times that decide a connection's fate, all set back by ago ms. */
+static void
+conn_age(struct http_conn *c, int64_t ago)
+{
+	c->t_activity -= ago;
+	c->t_progress -= ago;
+	c->t_data -= ago;
+	c->t_body -= ago;
+}
+
+/*
+ * HTTP/2: its requests keep a connection alive, PINGs do not; an answer
+ * stuck on the client's zero window with no answer frame made for the
+ * stall time is a stall however recent the other bytes; a buffered body
+ * must come in whole within header_timeout_s.
+ */
+static void
+test_h2_liveness(void)
+{
+	const struct http_limits *lim;
+	nghttp2_settings_entry zero = { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+	    0 };
+	struct h2peer p;
+	struct h2stream *st;
+	int64_t	 now, idle, stall, head;
+
+	handler_reset();
+	h2peer_open(&p, srv);
+	lim = http_conn_limits(p.c);
+	idle = (int64_t)lim->idle_timeout_s * 1000;
+	stall = (int64_t)lim->stall_timeout_s * 1000;
+	head = (int64_t)lim->header_timeout_s * 1000;
+	h2peer_pump(&p);
+	/* idle for longer than idle_timeout_s, then PINGs: still idle */
+	conn_age(p.c, idle + 1000);
+	nghttp2_submit_ping(p.s, NGHTTP2_FLAG_NONE, NULL);
+	h2peer_pump(&p);
+	now = ev_now_ms();
+	T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_CLOSE);
+	/* a request is activity */
+	st = h2peer_req(&p, "GET", "/x", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 200);
+	T_EQ_INT(http_conn_sweep_verdict(p.c, ev_now_ms()), HTTP_SWEEP_KEEP);
+	h2peer_close(&p);
+
+	/* a zero window: PING acks go out, the answer does not move */
+	handler_reset();
+	h2peer_open(&p, srv);
+	nghttp2_submit_settings(p.s, NGHTTP2_FLAG_NONE, &zero, 1);
+	h2peer_pump(&p);
+	st = h2peer_req(&p, "GET", "/x", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 200);	/* the head went, the body waits */
+	T_CHECK(p.c->busy > 0);
+	T_EQ_INT(h2_window_blocked(p.c), 1);
+	now = ev_now_ms();
+	conn_age(p.c, stall + 1000);
+	p.c->t_activity = p.c->t_progress = now;	/* PINGs, their acks */
+	T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_CLOSE);
+	h2peer_close(&p);
+
+	/* a buffered body that does not come: the body deadline */
+	handler_reset();
+	h2peer_open(&p, srv);
+	st = h2peer_req(&p, "POST", "/post", NULL, 0, "12345", 5, 0);
+	h2peer_pump(&p);
+	T_EQ_INT(p.c->bodies, 1);
+	now = ev_now_ms();
+	conn_age(p.c, head + 1000);
+	p.c->t_activity = p.c->t_progress = now;
+	T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_BODY);
+	st->ready = 1;
+	nghttp2_session_resume_data(p.s, st->id);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 200);
+	T_EQ_INT(p.c->bodies, 0);
+	T_EQ_INT(http_conn_sweep_verdict(p.c, ev_now_ms()), HTTP_SWEEP_KEEP);
+	h2peer_close(&p);
+}
+
+/*
+ * What one connection's requests in progress hold (HTTP/2 heads and
+ * buffered bodies) is bounded, and given back as they end.
+ */
+static void
+test_conn_held(void)
+{
+	struct http_conn *c = http_conn_new_detached(srv, 1);
+	struct http_req *a, *b;
+
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	a = http_req_new(c, 2);
+	b = http_req_new(c, 2);
+	T_CHECK(a != NULL && b != NULL);
+	T_EQ_INT(http_req_hold(a, HTTP_CONN_HELD_MAX - 10), 0);
+	T_EQ_INT(http_req_hold(b, 11), -1);
+	T_EQ_INT(http_req_hold(b, 10), 0);
+	T_EQ_INT(c->held, HTTP_CONN_HELD_MAX);
+	http_req_free(a);
+	T_EQ_INT(c->held, 10);
+	T_EQ_INT(http_req_hold(b, 1000), 0);
+	http_req_free(b);
+	T_EQ_INT(c->held, 0);
+	http_conn_free_detached(c);
+}
+
+/*
+ * HTTP/1.1: a buffered body that stops coming ends the connection after
+ * header_timeout_s, however often a byte of it trickles in.
+ */
+static void
+test_h1_body_deadline(void)
+{
+	static const char head[] = "POST /post HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 40\r\n\r\n0123";
+	struct http_conn *c = http_conn_new_detached(srv, 0);
+	int64_t	 now, ht;
+
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	ht = (int64_t)http_conn_limits(c)->header_timeout_s * 1000;
+	T_EQ_INT(h1_recv(c, (const uint8_t *)head, sizeof(head) - 1), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	T_EQ_INT(c->bodies, 1);
+	now = ev_now_ms();
+	conn_age(c, ht + 1000);
+	T_EQ_INT(h1_recv(c, (const uint8_t *)"5", 1), 0);	/* a trickle */
+	T_EQ_INT(http_conn_sweep_verdict(c, now), HTTP_SWEEP_BODY);
+	http_conn_free_detached(c);
+}
+
 /* Deferred answers --------------------------------------------------------- */
 
 /*
@@ -1134,6 +1272,9 @@ main(void)
 	T_RUN(test_h2_hostile);
 	T_RUN(test_h1_deferred);
 	T_RUN(test_h2_deferred);
+	T_RUN(test_h2_liveness);
+	T_RUN(test_conn_held);
+	T_RUN(test_h1_body_deadline);
 	T_EQ_INT(peer_cns, 0);
 
 	http_server_free(srv);
