@@ -75,9 +75,14 @@ struct http_server {
 	int	 draining;	/* http_server_drain: new ones come no more */
 	int	 deferred;	/* TCP_DEFER_ACCEPT: data waits at accept */
 	int	 nodelay;	/* TCP_NODELAY on the listener, inherited */
+	unsigned closed;	/* connections closed since the last sweep */
+	uint64_t accepted_seen;	/* st.accepted at the last sweep */
 };
 
-/* idle connections trimmed in one sweep that return memory to the system */
+/*
+ * connections trimmed (gone idle) or closed since the last sweep that
+ * return memory to the system
+ */
 #define HTTP_TRIM_RELEASE	32
 /* the listener rests this long when accept(2) runs out of descriptors */
 #define HTTP_ACCEPT_PAUSE_MS	100
@@ -650,6 +655,7 @@ server_conn_close(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
 
+	srv->closed++;
 	if (c->state == HTTP_CONN_H2) {
 		h2_free(c);
 		srv->st.h2_connections--;
@@ -940,6 +946,7 @@ server_sweep_cb(void *arg)
 	struct http_server *srv = arg;
 	struct http_conn *c, *next;
 	int64_t now = ev_now_ms();
+	uint64_t accepted;
 	unsigned trimmed = 0;
 	int	 rc;
 
@@ -974,13 +981,19 @@ server_sweep_cb(void *arg)
 		}
 	}
 	/*
-	 * Many connections went idle at once (a burst of devices is over):
-	 * give the freed pages back to the system too.  A few at a time stay
-	 * in the allocator for the next requests, which would otherwise
-	 * fault their pages in again.
+	 * Many connections went idle, or closed while few new ones came (a
+	 * burst of devices, or a flood, is over): give the freed pages back
+	 * to the system too.  A few at a time, or a steady stream of short
+	 * connections, stay in the allocator for the next requests, which
+	 * would otherwise fault their pages in again.
 	 */
-	if (trimmed >= HTTP_TRIM_RELEASE)
+	accepted = srv->st.accepted - srv->accepted_seen;
+	if (srv->closed < 4 * accepted)
+		srv->closed = 0;
+	if (trimmed + srv->closed >= HTTP_TRIM_RELEASE)
 		malloc_trim(0);
+	srv->closed = 0;
+	srv->accepted_seen = srv->st.accepted;
 	srv->sweep = ev_timer_add(srv->ev, 1000, server_sweep_cb, srv);
 }
 

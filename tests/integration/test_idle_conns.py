@@ -155,6 +155,15 @@ def main():
                   "notice" % N_PIPE)
         for rd in conns:
             rd.s.close()
+        # all closed at once: their pages go back to the system at the
+        # next sweep (they once stayed, after a flood too)
+        time.sleep(IDLE_S)
+        r2 = rss_kib(gw.proc.pid)
+        print("# resident memory: %d KiB once they closed" % r2)
+        if not sanitized(gw.proc.pid):
+            checks.check(r2 - r0 < (r1 - r0) / 2, "closed connections "
+                         "give their memory back (%d KiB over the start, "
+                         "%d while open)" % (r2 - r0, r1 - r0))
 
         fields = [("authorization", "Bearer " + secret),
                   ("content-type", "application/json")]
