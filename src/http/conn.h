@@ -25,6 +25,12 @@ struct http_source;
 
 #define HTTP_RECORD	16384		/* TLS record payload */
 #define HTTP_OUT_HIGH	(256 * 1024)	/* stop producing above this */
+/*
+ * ... or above this many queued pieces: each costs an allocation and a
+ * slot however few bytes it holds (an HTTP/1.1 head: 512 bytes for some
+ * 130), so many small answers would hold several times HTTP_OUT_HIGH.
+ */
+#define HTTP_OUT_PIECES	512
 #define HTTP_CHUNK	4096		/* copied output is gathered in these */
 /* TLS records per write */
 #define HTTP_WRITE_BUFFER (3 * (HTTP_RECORD + 64))
@@ -160,6 +166,8 @@ struct http_conn {
 
 /* server.c */
 const struct http_limits *http_conn_limits(const struct http_conn *);
+/* The output queue is full (HTTP_OUT_HIGH bytes or HTTP_OUT_PIECES). */
+int	 http_conn_out_full(const struct http_conn *);
 /*
  * What the one-second sweep does with a connection at now: keep it,
  * close it (a handshake, idle or stall timeout, a lingering close done),

@@ -694,7 +694,7 @@ h1_parse(struct http_conn *c)
 			 * while the queue is short, so that their responses
 			 * leave together in full TLS records.
 			 */
-			if (c->out_bytes < HTTP_OUT_HIGH)
+			if (!http_conn_out_full(c))
 				h->waiting = 0;
 			continue;
 		}
@@ -760,7 +760,7 @@ h1_produce(struct http_conn *c)
 		if (h1_finish_req(c, h, !h->keep_alive || h->draining) == -1)
 			return -1;
 	}
-	if (h->waiting && !h->stop && c->out_bytes < HTTP_OUT_HIGH) {
+	if (h->waiting && !h->stop && !http_conn_out_full(c)) {
 		h->waiting = 0;
 		return h1_parse(c);
 	}

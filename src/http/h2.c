@@ -217,7 +217,7 @@ h2_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
 	size_t padlen = frame->data.padlen;
 
 	(void)s;
-	if (c->out_bytes >= HTTP_OUT_HIGH)
+	if (http_conn_out_full(c))
 		return NGHTTP2_ERR_WOULDBLOCK;
 	c->t_data = ev_now_ms();
 	if (http_conn_push(c, framehd, 9) == -1)
@@ -651,7 +651,7 @@ h2_produce(struct http_conn *c)
 				    NGHTTP2_INTERNAL_ERROR);
 	}
 	/* with NO_COPY, DATA goes through h2_send_data_cb and 0 comes back */
-	while (c->out_bytes < HTTP_OUT_HIGH) {
+	while (!http_conn_out_full(c)) {
 		before = c->out_bytes;
 		n = nghttp2_session_mem_send(h->s, &data);
 		if (n < 0) {

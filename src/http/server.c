@@ -233,6 +233,13 @@ server_out_slot(struct http_conn *c)
 }
 
 int
+http_conn_out_full(const struct http_conn *c)
+{
+	return c->out_bytes >= HTTP_OUT_HIGH ||
+	    c->out_n - c->out_head >= HTTP_OUT_PIECES;
+}
+
+int
 http_conn_push(struct http_conn *c, const void *p, size_t len)
 {
 	struct http_out *o;
@@ -463,7 +470,7 @@ server_conn_wants_read(const struct http_conn *c)
 		return 1;
 	if (c->close_after)
 		return 0;
-	if (c->out_bytes >= HTTP_OUT_HIGH)
+	if (http_conn_out_full(c))
 		return 0;
 	if (c->state == HTTP_CONN_H1)
 		return h1_wants_read(c);
@@ -480,7 +487,7 @@ server_conn_update(struct http_conn *c)
 	if (server_conn_wants_read(c) || c->write_blocked == 2)
 		ev |= EPOLLIN;
 	if ((server_unsent(c) > 0 || (c->state == HTTP_CONN_H2 &&
-	    c->out_bytes < HTTP_OUT_HIGH && h2_wants_write(c))) &&
+	    !http_conn_out_full(c) && h2_wants_write(c))) &&
 	    c->write_blocked != 2)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
@@ -547,7 +554,7 @@ server_conn_run(struct http_conn *c)
 				c->close_after = 1;
 			}
 		}
-		if (c->out_bytes < HTTP_OUT_HIGH) {
+		if (!http_conn_out_full(c)) {
 			queued = c->out_bytes;
 			if (server_conn_produce(c) == -1)
 				return -1;

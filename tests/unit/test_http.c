@@ -1083,6 +1083,38 @@ test_h1_body_deadline(void)
 	http_conn_free_detached(c);
 }
 
+/*
+ * A client that pipelines many small requests and reads nothing: the
+ * queued answers stop at HTTP_OUT_PIECES pieces, not only at
+ * HTTP_OUT_HIGH bytes (each head is an allocation of its own).
+ */
+static void
+test_h1_out_pieces(void)
+{
+	static const char one[] = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct http_conn *c = http_conn_new_detached(srv, 0);
+	const uint8_t *p;
+	size_t	 i, n = 0;
+
+	T_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	handler_reset();
+	for (i = 0; i < 4000; i++) {
+		if (h1_recv(c, (const uint8_t *)one, sizeof(one) - 1) != 0)
+			break;
+		(void)h1_produce(c);
+	}
+	for (i = 0; i < 8; i++)
+		(void)h1_produce(c);
+	while (http_conn_output(c, &p, n) > 0)
+		n++;
+	T_CHECK(n <= HTTP_OUT_PIECES + 4);
+	T_CHECK(c->out_bytes < HTTP_OUT_HIGH);
+	T_CHECK(http_conn_out_full(c));
+	http_conn_free_detached(c);
+}
+
 /* Deferred answers --------------------------------------------------------- */
 
 /*
@@ -1275,6 +1307,7 @@ main(void)
 	T_RUN(test_h2_liveness);
 	T_RUN(test_conn_held);
 	T_RUN(test_h1_body_deadline);
+	T_RUN(test_h1_out_pieces);
 	T_EQ_INT(peer_cns, 0);
 
 	http_server_free(srv);
