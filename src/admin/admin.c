@@ -188,6 +188,8 @@ admin_limits(const struct config *cfg, struct http_limits *lim)
 	lim->stall_timeout_s = ADMIN_STALL_TIMEOUT;
 	lim->handshake_timeout_s = ADMIN_HANDSHAKE_TIMEOUT;
 	lim->header_timeout_s = cfg->header_timeout;
+	/* the token is checked at the head: uploads may be slow */
+	lim->body_deadline = 0;
 }
 
 struct admin *

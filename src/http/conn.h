@@ -108,7 +108,9 @@ struct http_req {
 	int	 completed;		/* http_req_complete came */
 	uint64_t rx;			/* body bytes received */
 	uint64_t drained;		/* body bytes dropped after a refusal */
-	int	 body_waiting;		/* counted in conn->bodies */
+	int	 body_waiting;		/* on conn's bw list */
+	int64_t	 t_body;		/* since when */
+	struct http_req *bw_prev, *bw_next;
 	size_t	 held;			/* counted in conn->held */
 	struct http_req *h2_prev, *h2_next;
 };
@@ -150,8 +152,8 @@ struct http_conn {
 	int	 lingering;		/* closed for writing, draining input */
 	int	 head_pending;		/* a request head is on its way */
 	int64_t	 t_head;		/* since then (header_timeout_s) */
-	unsigned bodies;		/* buffered bodies still coming */
-	int64_t	 t_body;		/* since then, or the last one in */
+	struct http_req *bw_head;	/* bodies on a deadline, oldest */
+	struct http_req *bw_tail;	/*   first (http_req_body_wait) */
 	size_t	 held;			/* HTTP/2: heads and bodies held */
 	int64_t	 t_data;		/* HTTP/2: last answer frame made */
 	struct http_source *src;	/* its source's connection count */
@@ -190,12 +192,16 @@ int	 http_conn_sweep_verdict(const struct http_conn *, int64_t now);
  */
 void	 http_conn_head_begin(struct http_conn *);
 /*
- * A buffered request body (HTTP_BUFFER) must come in whole within
- * header_timeout_s of its head, as a head must: on marks r as waiting
- * for its body, off as done (also when r is freed).  With several
- * waiting (HTTP/2), the clock restarts whenever one comes in whole.
+ * A request body that is buffered, or drained after a refusal, must come
+ * in whole within header_timeout_s of its head, as a head must (a body
+ * buffered after the listener authenticated the request is exempt when
+ * its limits say body_deadline 0: the admin API's).  on marks r as
+ * waiting for its body, off as done (also when r is freed); each request
+ * has its own clock.
  */
 void	 http_req_body_wait(struct http_req *, int on);
+/* The oldest waiting body past its deadline at now, or NULL. */
+struct http_req *http_conn_body_late(const struct http_conn *, int64_t now);
 /*
  * HTTP/2 heads and buffered bodies held by one connection's requests in
  * progress: add n bytes to r's share; -1 (nothing added) past
@@ -295,6 +301,8 @@ int	 h2_wants_write(const struct http_conn *);
 void	 h2_goaway(struct http_conn *);
 /* The head deadline passed: queue GOAWAY, then the connection closes. */
 void	 h2_head_timeout(struct http_conn *, const char *why);
+/* Resets r's stream (its body came too late); the connection goes on. */
+void	 h2_reset_late(struct http_conn *, struct http_req *);
 /* An answer waits on the client's flow-control window (stream or all). */
 int	 h2_window_blocked(const struct http_conn *);
 void	 h2_free(struct http_conn *);

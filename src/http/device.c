@@ -1263,6 +1263,8 @@ dev_limits(const struct config *cfg, struct http_limits *lim)
 	lim->stall_timeout_s = DEV_STALL_TIMEOUT;
 	lim->handshake_timeout_s = DEV_HANDSHAKE_TIMEOUT;
 	lim->header_timeout_s = cfg->header_timeout;
+	/* bodies are buffered before the credentials are checked */
+	lim->body_deadline = 1;
 }
 
 struct httpdev *

@@ -545,9 +545,12 @@ h1_on_headers_complete_cb(http_parser *p)
 	next = http_req_begin(r);
 	expect = http_req_header(r, "expect");
 	if (next == HTTP_RESPOND) {
-		if (has_body)
+		if (has_body) {
+			/* a body drained: on the head's deadline too */
+			http_req_body_wait(r, 1);
 			return h1_refuse(c, h, p, expect != NULL &&
 			    strcasecmp(expect, "100-continue") == 0);
+		}
 		/* no body: the message completes without a request */
 		return h1_finish_req(c, h, !h->keep_alive || h->draining);
 	}

@@ -477,23 +477,25 @@ h2_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 			    r->stream_id, NGHTTP2_PROTOCOL_ERROR);
 			return 0;
 		}
-		if (r->head_bytes > http_conn_limits(c)->max_header_bytes) {
+		/* a body buffered or drained: on the head's deadline */
+		if (r->head_bytes > http_conn_limits(c)->max_header_bytes)
 			h2_refuse_head(c, r, 431, NULL);
-			return 0;
-		}
-		if (r->path[0] != '/') {
+		else if (r->path[0] != '/')
 			/* nghttp2 checks it for http(s) only; as h1_target */
 			h2_refuse_head(c, r, 400, "the request target is not "
 			    "a path");
-			return 0;
-		}
-		if (http_req_begin(r) == HTTP_RESPOND) {
+		else if (http_req_begin(r) == HTTP_RESPOND)
 			h2_refuse(c, r);
-			return 0;
+		else {
+			if (!end && r->next == HTTP_BUFFER)
+				http_req_body_wait(r, 1);
+			goto ended;
 		}
-		if (!end && r->next == HTTP_BUFFER)
-			http_req_body_wait(r, 1);	/* header_timeout_s */
+		if (!end && !r->ended)
+			http_req_body_wait(r, 1);
+		return 0;
 	}
+ended:
 	if (end) {
 		http_req_body_wait(r, 0);
 		h2_request_ended(c, r);
@@ -725,6 +727,17 @@ h2_head_timeout(struct http_conn *c, const char *why)
 	    nghttp2_session_get_last_proc_stream_id(h->s), NGHTTP2_NO_ERROR,
 	    (const uint8_t *)why, strlen(why));
 	(void)h2_produce(c);
+}
+
+void
+h2_reset_late(struct http_conn *c, struct http_req *r)
+{
+	struct h2 *h = c->h2;
+
+	if (h == NULL || h->s == NULL)
+		return;
+	nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, r->stream_id,
+	    NGHTTP2_CANCEL);
 }
 
 void

@@ -85,6 +85,13 @@ struct http_limits {
 	 */
 	unsigned header_timeout_s;
 	/*
+	 * Whether an accepted buffered body has the head's deadline too
+	 * (bodies drained after a refusal always have it).  The device
+	 * listener: yes (its bodies are buffered before the credentials are
+	 * checked); the admin API: no (the token was checked at the head).
+	 */
+	int	 body_deadline;
+	/*
 	 * Not a limit: whether other workers' listeners bind the same
 	 * address (enum listen_share, util/share.h).  0: alone.
 	 */

@@ -871,7 +871,6 @@ server_head_timeout(struct http_conn *c, int body)
 
 	c->srv->st.head_timeouts++;
 	c->head_pending = 0;
-	c->bodies = 0;
 	log_debug("%s: %s (%us)", c->srv->name, why,
 	    c->srv->lim.header_timeout_s);
 	if (c->state == HTTP_CONN_H2) {
@@ -880,6 +879,31 @@ server_head_timeout(struct http_conn *c, int body)
 		return -1;
 	}
 	if (h1_head_timeout(c, why) == 0 || server_conn_run(c) == -1)
+		return -1;
+	server_conn_update(c);
+	return 0;
+}
+
+/*
+ * Bodies past their deadline: HTTP/2 resets their streams and goes on
+ * (other streams may be answering); HTTP/1.1 answers 408 and closes, as
+ * for a late head.  0, or -1 to close now.
+ */
+static int
+server_body_timeout(struct http_conn *c, int64_t now)
+{
+	struct http_req *r;
+
+	if (c->state != HTTP_CONN_H2)
+		return server_head_timeout(c, 1);
+	while ((r = http_conn_body_late(c, now)) != NULL) {
+		c->srv->st.head_timeouts++;
+		log_debug("%s: request body timeout (%us): stream reset",
+		    c->srv->name, c->srv->lim.header_timeout_s);
+		http_req_body_wait(r, 0);
+		h2_reset_late(c, r);
+	}
+	if (server_conn_run(c) == -1)
 		return -1;
 	server_conn_update(c);
 	return 0;
@@ -902,7 +926,7 @@ http_conn_sweep_verdict(const struct http_conn *c, int64_t now)
 		    HTTP_SWEEP_CLOSE : HTTP_SWEEP_KEEP;
 	if (c->head_pending && now - c->t_head > head)
 		return HTTP_SWEEP_HEAD;
-	if (c->bodies > 0 && now - c->t_body > head)
+	if (http_conn_body_late(c, now) != NULL)
 		return HTTP_SWEEP_BODY;
 	if (server_unsent(c) > 0 || c->busy > 0) {
 		if (now - c->t_progress > stall && now - c->t_activity > stall)
@@ -970,9 +994,11 @@ server_sweep_cb(void *arg)
 			server_conn_close(c);
 			break;
 		case HTTP_SWEEP_HEAD:
+			if (server_head_timeout(c, 0) == -1)
+				server_conn_close(c);
+			break;
 		case HTTP_SWEEP_BODY:
-			if (server_head_timeout(c, rc == HTTP_SWEEP_BODY) ==
-			    -1)
+			if (server_body_timeout(c, now) == -1)
 				server_conn_close(c);
 			break;
 		case HTTP_SWEEP_CLOSE:
@@ -1348,10 +1374,47 @@ http_req_body_wait(struct http_req *r, int on)
 		return;
 	r->body_waiting = on;
 	if (on) {
-		if (c->bodies++ == 0)
-			c->t_body = ev_now_ms();
-	} else if (c->bodies > 0 && --c->bodies > 0)
-		c->t_body = ev_now_ms();
+		/* appended: the list stays oldest first */
+		r->t_body = ev_now_ms();
+		r->bw_next = NULL;
+		r->bw_prev = c->bw_tail;
+		if (c->bw_tail != NULL)
+			c->bw_tail->bw_next = r;
+		else
+			c->bw_head = r;
+		c->bw_tail = r;
+		return;
+	}
+	if (r->bw_prev != NULL)
+		r->bw_prev->bw_next = r->bw_next;
+	else
+		c->bw_head = r->bw_next;
+	if (r->bw_next != NULL)
+		r->bw_next->bw_prev = r->bw_prev;
+	else
+		c->bw_tail = r->bw_prev;
+	r->bw_prev = r->bw_next = NULL;
+}
+
+/* A body refused or drained, or any buffered one where the listener says. */
+static int
+server_body_timed(const struct http_req *r)
+{
+	return r->aborted || r->next == HTTP_RESPOND ||
+	    r->conn->srv->lim.body_deadline;
+}
+
+struct http_req *
+http_conn_body_late(const struct http_conn *c, int64_t now)
+{
+	int64_t	 head = (int64_t)c->srv->lim.header_timeout_s * 1000;
+	struct http_req *r;
+
+	for (r = c->bw_head; r != NULL && now - r->t_body > head;
+	    r = r->bw_next)
+		if (server_body_timed(r))
+			return r;
+	return NULL;
 }
 
 int

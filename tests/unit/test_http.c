@@ -952,10 +952,13 @@ test_h2_hostile(void)
 static void
 conn_age(struct http_conn *c, int64_t ago)
 {
+	struct http_req *r;
+
 	c->t_activity -= ago;
 	c->t_progress -= ago;
 	c->t_data -= ago;
-	c->t_body -= ago;
+	for (r = c->bw_head; r != NULL; r = r->bw_next)
+		r->t_body -= ago;
 }
 
 /*
@@ -971,7 +974,7 @@ test_h2_liveness(void)
 	nghttp2_settings_entry zero = { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
 	    0 };
 	struct h2peer p;
-	struct h2stream *st;
+	struct h2stream *st, *st2;
 	int64_t	 now, idle, stall, head;
 
 	handler_reset();
@@ -1015,17 +1018,39 @@ test_h2_liveness(void)
 	h2peer_open(&p, srv);
 	st = h2peer_req(&p, "POST", "/post", NULL, 0, "12345", 5, 0);
 	h2peer_pump(&p);
-	T_EQ_INT(p.c->bodies, 1);
+	T_CHECK(p.c->bw_head != NULL && p.c->bw_head == p.c->bw_tail);
 	now = ev_now_ms();
 	conn_age(p.c, head + 1000);
 	p.c->t_activity = p.c->t_progress = now;
 	T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_BODY);
+	/* a younger stream's body is not late: each has its own clock */
+	st2 = h2peer_req(&p, "POST", "/post", NULL, 0, "6789", 4, 0);
+	h2peer_pump(&p);
+	T_CHECK(http_conn_body_late(p.c, now) == p.c->bw_head);
+	T_CHECK(p.c->bw_head != p.c->bw_tail);
 	st->ready = 1;
 	nghttp2_session_resume_data(p.s, st->id);
 	h2peer_pump(&p);
 	T_EQ_INT(st->status, 200);
-	T_EQ_INT(p.c->bodies, 0);
+	T_CHECK(p.c->bw_head == p.c->bw_tail);
 	T_EQ_INT(http_conn_sweep_verdict(p.c, ev_now_ms()), HTTP_SWEEP_KEEP);
+	/* the late one is reset alone; the connection goes on */
+	conn_age(p.c, head + 1000);
+	p.c->t_activity = p.c->t_progress = now = ev_now_ms();
+	T_CHECK(http_conn_body_late(p.c, now) != NULL);
+	T_EQ_INT(http_conn_sweep_verdict(p.c, now), HTTP_SWEEP_BODY);
+	{
+		struct http_req *late = p.c->bw_head;
+
+		http_req_body_wait(late, 0);
+		h2_reset_late(p.c, late);
+	}
+	T_CHECK(p.c->bw_head == NULL && p.c->bw_tail == NULL);
+	h2peer_pump(&p);
+	T_CHECK(st2->closed && st2->close_code == NGHTTP2_CANCEL);
+	st = h2peer_req(&p, "GET", "/x", NULL, 0, NULL, 0, 1);
+	h2peer_pump(&p);
+	T_EQ_INT(st->status, 200);
 	h2peer_close(&p);
 }
 
@@ -1075,12 +1100,55 @@ test_h1_body_deadline(void)
 	ht = (int64_t)http_conn_limits(c)->header_timeout_s * 1000;
 	T_EQ_INT(h1_recv(c, (const uint8_t *)head, sizeof(head) - 1), 0);
 	T_EQ_INT(h1_produce(c), 0);
-	T_EQ_INT(c->bodies, 1);
+	T_CHECK(c->bw_head != NULL);
 	now = ev_now_ms();
 	conn_age(c, ht + 1000);
 	T_EQ_INT(h1_recv(c, (const uint8_t *)"5", 1), 0);	/* a trickle */
 	T_EQ_INT(http_conn_sweep_verdict(c, now), HTTP_SWEEP_BODY);
 	http_conn_free_detached(c);
+}
+
+/*
+ * Where accepted bodies have no deadline (the admin API: the token was
+ * checked at the head), the body of a refused request still has one: a
+ * client without credentials cannot trickle a refused body for ever.
+ */
+static void
+test_h1_refused_body_deadline(void)
+{
+	static const char ok[] = "POST /post HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 40\r\n\r\n0123";
+	static const char refused[] = "POST /refuse HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 1000\r\n\r\n01";
+	struct http_limits lim, saved;
+	struct http_conn *c;
+	int64_t	 now, ht;
+
+	if ((c = http_conn_new_detached(srv, 0)) == NULL)
+		return;
+	saved = lim = *http_conn_limits(c);
+	http_conn_free_detached(c);
+	lim.body_deadline = 0;
+	http_server_set_limits(srv, &lim);
+	ht = (int64_t)lim.header_timeout_s * 1000;
+	/* accepted: no deadline of its own here */
+	c = http_conn_new_detached(srv, 0);
+	T_EQ_INT(h1_recv(c, (const uint8_t *)ok, sizeof(ok) - 1), 0);
+	T_EQ_INT(h1_produce(c), 0);
+	now = ev_now_ms();
+	conn_age(c, ht + 1000);
+	T_CHECK(http_conn_body_late(c, now) == NULL);
+	http_conn_free_detached(c);
+	/* refused, its body drained: the deadline */
+	c = http_conn_new_detached(srv, 0);
+	T_EQ_INT(h1_recv(c, (const uint8_t *)refused, sizeof(refused) - 1),
+	    0);
+	T_EQ_INT(h1_produce(c), 0);
+	now = ev_now_ms();
+	conn_age(c, ht + 1000);
+	T_EQ_INT(http_conn_sweep_verdict(c, now), HTTP_SWEEP_BODY);
+	http_conn_free_detached(c);
+	http_server_set_limits(srv, &saved);
 }
 
 /*
@@ -1284,6 +1352,7 @@ main(void)
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = MAX_BODY;
 	lim.max_header_bytes = MAX_HEAD;
+	lim.body_deadline = 1;
 	if ((srv = http_server_new(NULL, NULL, 0, NULL, &lim, &h,
 	    "test")) == NULL) {
 		fprintf(stderr, "http_server_new failed\n");
@@ -1307,6 +1376,7 @@ main(void)
 	T_RUN(test_h2_liveness);
 	T_RUN(test_conn_held);
 	T_RUN(test_h1_body_deadline);
+	T_RUN(test_h1_refused_body_deadline);
 	T_RUN(test_h1_out_pieces);
 	T_EQ_INT(peer_cns, 0);
 
