@@ -360,6 +360,48 @@ def run(gw, attack, ca, admin_port, admin_url, token, token_path):
     checks.check("closing connections from 127.0.0.2: "
                  "max_connections_per_source reached" in gw.log(),
                  "the log says whose connections are closed")
+    trickle_bodies(gw, ca, admin_port)
+
+
+def trickle(ca, port, head):
+    """Sends head (a request with Content-Length 1000) and then a byte
+    of its body a second; (seconds until the answer, the answer)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.set_alpn_protocols(["http/1.1"])
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 5),
+                        server_hostname="localhost")
+    s.sendall(head)
+    s.settimeout(1.0)
+    t0, got = time.monotonic(), b""
+    while time.monotonic() - t0 < HEADER_TIMEOUT + 8:
+        try:
+            s.sendall(b"x")
+            data = s.recv(4096)
+            if not data:
+                break
+            got += data
+        except socket.timeout:
+            continue
+        except (OSError, ssl.SSLError):
+            break
+    s.close()
+    return time.monotonic() - t0, got
+
+
+def trickle_bodies(gw, ca, admin_port):
+    """A body that trickles in a byte a second, on a refused request
+    (no token; no such firmware) or a device's check: 408 within
+    header_timeout, however long it would go on."""
+    for what, port, path in (
+            ("admin, no token", admin_port, b"/api/v1/jobs"),
+            ("device, no such path", gw.https_port, b"/fw/nothing"),
+            ("device check", gw.https_port, b"/ota/d1/check")):
+        dt, got = trickle(ca, port, b"POST " + path + b" HTTP/1.1\r\n"
+                          b"Host: localhost\r\nContent-Length: 1000\r\n"
+                          b"\r\n")
+        checks.check(b"request body timeout" in got and
+                     dt < HEADER_TIMEOUT + 3, "a trickled body (%s): 408 "
+                     "after %.1f s (%r)" % (what, dt, got[:60]))
 
 
 main()
