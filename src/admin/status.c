@@ -308,11 +308,14 @@ metrics_server(struct admin *a, struct metrics_out *out)
 	    "connections closed at accept.", "reason=\"max_connections\"",
 	    (double)hs.refused_limit);
 	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
-	    "connections closed for a slow handshake or request head.",
+	    "connections closed for a slow handshake, request head or body.",
 	    "phase=\"handshake\"", (double)hs.handshake_timeouts);
 	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
-	    "connections closed for a slow handshake or request head.",
+	    "connections closed for a slow handshake, request head or body.",
 	    "phase=\"head\"", (double)hs.head_timeouts);
+	metrics_counter(out, "otagw_admin_timeouts_total", "Admin API "
+	    "connections closed for a slow handshake, request head or body.",
+	    "phase=\"body\"", (double)hs.body_timeouts);
 	metrics_counter(out, "otagw_admin_accept_pauses_total", "Times the "
 	    "admin listener rested 100 ms: accept(2) was out of descriptors "
 	    "or memory.", "", (double)hs.accept_pauses);

@@ -1235,12 +1235,17 @@ dev_metrics_cb(void *arg, struct metrics_out *out)
 	    "Device HTTPS connections closed at accept.",
 	    "reason=\"max_connections\"", (double)st.refused_limit);
 	metrics_counter(out, "otagw_https_device_timeouts_total",
-	    "Device HTTPS connections closed for a slow handshake or "
-	    "request head.", "phase=\"handshake\"",
+	    "Device HTTPS connections closed for a slow handshake, "
+	    "request head or request body.", "phase=\"handshake\"",
 	    (double)st.handshake_timeouts);
 	metrics_counter(out, "otagw_https_device_timeouts_total",
-	    "Device HTTPS connections closed for a slow handshake or "
-	    "request head.", "phase=\"head\"", (double)st.head_timeouts);
+	    "Device HTTPS connections closed for a slow handshake, "
+	    "request head or request body.", "phase=\"head\"",
+	    (double)st.head_timeouts);
+	metrics_counter(out, "otagw_https_device_timeouts_total",
+	    "Device HTTPS connections closed for a slow handshake, "
+	    "request head or request body.", "phase=\"body\"",
+	    (double)st.body_timeouts);
 	metrics_counter(out, "otagw_https_device_accept_pauses_total",
 	    "Times the device listener rested 100 ms: accept(2) was out of "
 	    "descriptors or memory.", "", (double)st.accept_pauses);

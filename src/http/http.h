@@ -140,6 +140,7 @@ struct http_server_stats {
 	uint64_t refused_limit;		/* closed at accept: max_connections */
 	uint64_t handshake_timeouts;
 	uint64_t head_timeouts;
+	uint64_t body_timeouts;		/* requests ended for a late body */
 	uint64_t accept_pauses;		/* out of descriptors or memory */
 };
 void	 http_server_stats(const struct http_server *,

@@ -869,7 +869,10 @@ server_head_timeout(struct http_conn *c, int body)
 	const char *why = body ? "request body timeout" :
 	    "request head timeout";
 
-	c->srv->st.head_timeouts++;
+	if (body)
+		c->srv->st.body_timeouts++;
+	else
+		c->srv->st.head_timeouts++;
 	c->head_pending = 0;
 	log_debug("%s: %s (%us)", c->srv->name, why,
 	    c->srv->lim.header_timeout_s);
@@ -897,7 +900,7 @@ server_body_timeout(struct http_conn *c, int64_t now)
 	if (c->state != HTTP_CONN_H2)
 		return server_head_timeout(c, 1);
 	while ((r = http_conn_body_late(c, now)) != NULL) {
-		c->srv->st.head_timeouts++;
+		c->srv->st.body_timeouts++;
 		log_debug("%s: request body timeout (%us): stream reset",
 		    c->srv->name, c->srv->lim.header_timeout_s);
 		http_req_body_wait(r, 0);

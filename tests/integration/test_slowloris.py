@@ -360,7 +360,7 @@ def run(gw, attack, ca, admin_port, admin_url, token, token_path):
     checks.check("closing connections from 127.0.0.2: "
                  "max_connections_per_source reached" in gw.log(),
                  "the log says whose connections are closed")
-    trickle_bodies(gw, ca, admin_port)
+    trickle_bodies(gw, ca, admin_port, admin_url, token)
 
 
 def trickle(ca, port, head):
@@ -388,7 +388,7 @@ def trickle(ca, port, head):
     return time.monotonic() - t0, got
 
 
-def trickle_bodies(gw, ca, admin_port):
+def trickle_bodies(gw, ca, admin_port, admin_url, token):
     """A body that trickles in a byte a second, on a refused request
     (no token; no such firmware) or a device's check: 408 within
     header_timeout, however long it would go on."""
@@ -402,6 +402,12 @@ def trickle_bodies(gw, ca, admin_port):
         checks.check(b"request body timeout" in got and
                      dt < HEADER_TIMEOUT + 3, "a trickled body (%s): 408 "
                      "after %.1f s (%r)" % (what, dt, got[:60]))
+    m = scrape(admin_url, ca, gw.tmp, token)
+    for name, least in (
+            ('otagw_https_device_timeouts_total{phase="body"}', 2),
+            ('otagw_admin_timeouts_total{phase="body"}', 1)):
+        checks.check(m.get(name, 0) >= least, "/metrics %s = %r (at least "
+                     "%d)" % (name, m.get(name), least))
 
 
 main()
