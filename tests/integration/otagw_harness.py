@@ -1158,3 +1158,18 @@ class Lines:
             self.proc.kill()
             self.proc.wait()
         self.thread.join(5)
+
+
+def observe(gw, dev, key, seconds):
+    """coap-client-openssl observing dev's notice over DTLS for seconds:
+    (its Lines, the registration's answer line or None after 10 s)."""
+    sub = Lines([COAP_CLIENT, "-m", "get", "-s", str(seconds), "-B",
+                 str(seconds + 10), "-v", "6", "-w", "-u", dev, "-k", key,
+                 "coaps://127.0.0.1:%d/ota/%s/notice" % (gw.coaps_port,
+                                                         dev)])
+    try:
+        reg = wait_for(lambda: sub.find(r"t:ACK c:2\.05 .*Observe:"), 10,
+                       "the registration's answer")
+    except TimeoutError:
+        reg = None
+    return sub, reg

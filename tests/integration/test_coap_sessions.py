@@ -23,10 +23,9 @@ import socket
 import subprocess
 import time
 
-from otagw_harness import (COAP_CLIENT, COAP_CON, COAP_GET, COAP_POST,
-                           DTLS_CLIENT, OPT_URI_PATH, Checks, Gateway, Lines,
-                           coap_decode, coap_encode, need_dtls_client,
-                           wait_for)
+from otagw_harness import (COAP_CON, COAP_GET, COAP_POST, DTLS_CLIENT,
+                           OPT_URI_PATH, Checks, Gateway, coap_decode,
+                           coap_encode, need_dtls_client, observe, wait_for)
 
 checks = Checks()
 OPT_CONTENT_FORMAT, OPT_BLOCK1 = 12, 27
@@ -74,16 +73,8 @@ def run(gw, fw):
     body = b'{"version":"1.0.0","pad":"' + b"x" * 80 + b'"}'
     dev = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dev.bind(("127.0.0.1", 0))
-    sub = Lines([COAP_CLIENT, "-m", "get", "-s", "40", "-B", "45", "-v",
-                 "6", "-w", "-u", "d5", "-k", "key-d5",
-                 "coaps://127.0.0.1:%d/ota/d5/notice" % gw.coaps_port])
+    sub, reg = observe(gw, "d5", "key-d5", 40)
     try:
-        reg = None
-        try:
-            reg = wait_for(lambda: sub.find(r"t:ACK c:2\.05 .*Observe:"),
-                           10, "the registration's answer")
-        except TimeoutError:
-            pass
         checks.check(reg is not None, "d5 observes its notice over coaps")
         m = send(dev, gw.coap_port, check_block("d1", 0, True, body[:BS], 1))
         checks.eq(m and m[1], "2.31", "a plain device starts a Block1 body")

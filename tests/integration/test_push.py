@@ -36,10 +36,10 @@ import tempfile
 import threading
 import time
 
-from otagw_harness import (COAP_ACK, COAP_CLIENT, COAP_CON, COAP_GET, COAP_RST,
-                           CURL, OPT_URI_PATH, Checks, Lines, Pki, coap_decode,
-                           coap_encode, curl_request, free_port, https_gateway,
-                           metrics_scrape, wait_for)
+from otagw_harness import (COAP_ACK, COAP_CON, COAP_GET, COAP_RST, CURL,
+                           OPT_URI_PATH, Checks, Pki, coap_decode, coap_encode,
+                           curl_request, free_port, https_gateway,
+                           metrics_scrape, observe, wait_for)
 
 checks = Checks()
 OPT_OBSERVE = 6
@@ -125,16 +125,8 @@ def coap_part(gw, ca, token):
     fw_u2 = device(gw, "u2")
 
     # coap-client-openssl subscribes over DTLS for 30 s
-    sub = Lines([COAP_CLIENT, "-m", "get", "-s", "30", "-B", "40", "-v",
-                 "6", "-w", "-u", "d1", "-k", psk,
-                 "coaps://127.0.0.1:%d/ota/d1/notice" % gw.coaps_port])
+    sub, reg = observe(gw, "d1", psk, 30)
     try:
-        reg = None
-        try:
-            reg = wait_for(lambda: sub.find(r"t:ACK c:2\.05 .*Observe:"),
-                           10, "the registration's answer")
-        except TimeoutError:
-            pass
         checks.check(reg is not None and "'{}'" in reg[1] and
                      "Max-Age:3600" in reg[1],
                      "registered: 2.05 {} with Observe and Max-Age 3600 "
