@@ -31,6 +31,7 @@
 
 #include "ev.h"
 #include "fuzz.h"
+#include "httpcheck.h"
 #include "http/conn.h"
 #include "http/http.h"
 
@@ -43,43 +44,7 @@ static struct ev *ev;
 static struct http_server *srv;
 static struct http_req *deferred[FUZZ_H2_DEFERRED];
 
-static void
-check_request(struct http_req *r)
-{
-	size_t i;
-
-	FUZZ_ASSERT(fuzz_is_token(http_req_method(r), 0));
-	FUZZ_ASSERT(http_req_path(r)[0] == '/');
-	FUZZ_ASSERT(http_req_query(r) != NULL);
-	FUZZ_ASSERT(http_req_version(r) == 2);
-	for (i = 0; i < r->nhdrs; i++) {
-		FUZZ_ASSERT(fuzz_is_token(r->hdrs[i].name, 1));
-		FUZZ_ASSERT(strpbrk(r->hdrs[i].value, "\r\n") == NULL);
-	}
-}
-
-static int
-on_headers(void *arg, struct http_req *r, struct http_resp *rs)
-{
-	(void)arg;
-	check_request(r);
-	if (strcmp(http_req_path(r), "/stream") == 0)
-		return HTTP_STREAM;
-	if (strcmp(http_req_path(r), "/respond") == 0) {
-		http_resp_status(rs, 403);
-		return HTTP_RESPOND;
-	}
-	return HTTP_BUFFER;
-}
-
-static int
-on_body(void *arg, struct http_req *r, const uint8_t *p, size_t len)
-{
-	(void)arg;
-	(void)r;
-	FUZZ_ASSERT(p != NULL || len == 0);
-	return 0;
-}
+static const int version = 2;	/* httpcheck.h's handler arg */
 
 static void
 answer(struct http_resp *rs)
@@ -96,7 +61,7 @@ on_request(void *arg, struct http_req *r, struct http_resp *rs)
 	size_t i, len = 0;
 
 	(void)arg;
-	check_request(r);
+	fuzz_http_check(r, version);
 	body = http_req_body(r, &len);
 	if (strcmp(http_req_path(r), "/stream") != 0)
 		FUZZ_ASSERT(len <= FUZZ_H2_MAX_BODY);
@@ -142,10 +107,11 @@ static void
 setup(void)
 {
 	static const struct http_handler h = {
-		.on_headers = on_headers,
-		.on_body = on_body,
+		.on_headers = fuzz_http_on_headers,
+		.on_body = fuzz_http_on_body,
 		.on_request = on_request,
 		.on_close = on_close,
+		.arg = (void *)&version,
 	};
 	struct http_limits lim;
 
