@@ -608,6 +608,23 @@ def test_metrics(api):
     checks.eq(samples.get("otagw_store_up"), 1.0, "store up")
 
 
+def all_stopped(pid, timeout=5.0):
+    """True once every thread of pid is in the stopped state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(s in ("T", "t") for s in states):
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def test_coap_batches(api, gw):
     """Datagrams that wait while otagw is stopped are read in one call and
     answered in one; /metrics shows both."""
@@ -621,6 +638,9 @@ def test_coap_batches(api, gw):
     tokens = [os.urandom(4) for _ in range(n)]
     gw.proc.send_signal(signal.SIGSTOP)
     try:
+        # kill() returns before every thread has stopped: a worker still
+        # running would read the first datagrams on its own
+        checks.check(all_stopped(gw.proc.pid), "the daemon is stopped")
         for i, tok in enumerate(tokens):
             sock.sendto(coap_encode(COAP_CON, 1, 0x1000 + i, tok,
                                     [(OPT_URI_PATH, b"nope%d" % i)]),
