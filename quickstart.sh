@@ -23,9 +23,9 @@ cd "$(dirname "$0")"
 # libclang-rt-14-dev build the libFuzzer targets (make fuzz, .ci/run);
 # mandoc lints the manual pages (tests/unit/check_man.py); debhelper to
 # systemd build and check the Debian package (make package-check, .ci/run;
-# systemd for systemd-analyze and systemd.pc).  libdivsufsort-dev and
-# libbz2-dev build the delta patches (src/delta, docs/delta.md; their
-# runtime libraries libdivsufsort3 and libbz2-1.0 come with them), and
+# systemd for systemd-analyze and systemd.pc).  libbz2-dev builds the
+# delta patches (src/delta, docs/delta.md), libdivsufsort-dev is what
+# their tests check the suffix sort against, and
 # bsdiff gives Debian's bspatch, which tests/integration/test_delta.py
 # applies otagw's patches with (and bench/delta's bsdiff).
 PACKAGES="build-essential autoconf automake pkg-config

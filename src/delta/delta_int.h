@@ -24,6 +24,12 @@ int	 delta_canceled(const struct delta_opts *);
 void	 delta_put_off(uint8_t out[8], int64_t);
 /* The value (sign applied) and whether the sign bit was set. */
 int64_t	 delta_get_off(const uint8_t in[8], int *negative);
+/*
+ * Sorts the suffixes of b[0 .. len) that start at even offsets into sa
+ * ((len + 1) / 2 entries), a proper prefix before the longer string
+ * (sais.c).  0, or -1 when out of memory or len > INT32_MAX.
+ */
+int	 delta_sort_even(const uint8_t *b, int64_t len, int32_t *sa);
 /* Writes all of buf to fd (write(2), retried); 0, or -1 with errno. */
 int	 delta_write_fd(void *fdp, const void *buf, size_t n);
 

@@ -3,7 +3,9 @@
  * make.c: the patch maker (delta_make), after the method of Colin
  * Percival's bsdiff ("Naive differences of executable code", 2003).
  *
- * 1. Sort the suffixes of OLD (libdivsufsort: 4 bytes per byte of OLD).
+ * 1. Sort the suffixes of OLD at even offsets (sais.c: 2 bytes per byte
+ *    of OLD); a match at an odd offset is found from the next byte of
+ *    NEW, and the backward extension below takes the byte back.
  * 2. Walk NEW.  At each position find, by binary search in the suffix
  *    array, the longest string of OLD that NEW continues with; keep
  *    walking while that match is not clearly better (8 bytes) than what
@@ -17,7 +19,7 @@
  *    with bzip2 into the patch's three streams, one after the other, so
  *    one compressor is alive at a time.
  *
- * Peak memory: the two images (mapped by the caller), 4 bytes per byte
+ * Peak memory: the two images (mapped by the caller), 2 bytes per byte
  * of OLD during the search, 24 bytes per control triple, and one bzip2
  * compressor (about 7.6 MB at block size 9) while writing.
  */
@@ -29,7 +31,6 @@
 #include <unistd.h>
 
 #include <bzlib.h>
-#include <divsufsort.h>
 
 #include "delta/delta_int.h"
 
@@ -46,7 +47,8 @@ struct mk {
 	const uint8_t *new;
 	int64_t	 oldlen;
 	int64_t	 newlen;
-	saidx_t	*sa;
+	int32_t	*sa;		/* the even suffixes of OLD, sorted */
+	int64_t	 nsa;
 	struct trip *t;
 	size_t	 nt;
 	size_t	 cap;
@@ -285,7 +287,7 @@ static int64_t
 mk_search(const struct mk *m, int64_t scan, int64_t *pos)
 {
 	const uint8_t *p = m->new + scan;
-	int64_t	 plen = m->newlen - scan, lo = 0, hi = m->oldlen - 1;
+	int64_t	 plen = m->newlen - scan, lo = 0, hi = m->nsa - 1;
 	int64_t	 mid, off, n, x, y;
 
 	*pos = 0;
@@ -702,16 +704,17 @@ mk_find(struct mk *m)
 	int	 rc;
 
 	if (m->oldlen > 0) {
-		m->sa = malloc((size_t)m->oldlen * sizeof(saidx_t));
+		m->nsa = (m->oldlen + 1) / 2;
+		m->sa = malloc((size_t)m->nsa * sizeof(*m->sa));
 		if (m->sa == NULL)
 			return delta_fail(m->err, DELTA_ENOMEM, "no memory for "
 			    "the suffix array (%lld bytes)",
-			    (long long)m->oldlen * 4);
-		if (divsufsort(m->old, m->sa, (saidx_t)m->oldlen) != 0) {
+			    (long long)m->nsa * 4);
+		if (delta_sort_even(m->old, m->oldlen, m->sa) != 0) {
 			free(m->sa);
 			m->sa = NULL;
-			return delta_fail(m->err, DELTA_ENOMEM,
-			    "divsufsort failed");
+			return delta_fail(m->err, DELTA_ENOMEM, "no memory to "
+			    "sort the suffixes of the old image");
 		}
 	}
 	rc = delta_canceled(m->o) ?
