@@ -16,7 +16,10 @@
  * suffix-array induced sorting (SA-IS: Nong, Zhang and Chan, "Two
  * efficient algorithms for linear time suffix array construction",
  * 2011) over an alphabet of 256 * 257 pair values, in the space of the
- * result plus one bucket array and a bit per pair for its type.
+ * result plus a bit per pair for its type and one bucket array at a
+ * time: 257 kB at the top level, and below it the free part of the
+ * result or, when that is too small, up to 1 byte per byte of the image
+ * (on inputs built for it; 4 MB for a random 64 MiB image).
  * libdivsufsort, which sorts bytes only, cannot do this; the unit tests
  * check every result against it.
  *
@@ -174,6 +177,21 @@ name_lms(const struct str *x, int32_t *sa, int32_t n1, int32_t room)
 static int sais(struct str *, int32_t *, int32_t);
 
 /*
+ * Bucket space for x: the free slots of sa past x->n when they are
+ * enough, else an array of its own (*own, for the caller to free).
+ */
+static int
+bkt_get(struct str *x, int32_t *sa, int32_t room, int32_t **own)
+{
+	if (room - x->n >= x->k) {
+		x->bkt = sa + x->n;
+		return 0;
+	}
+	*own = x->bkt = malloc((size_t)x->k * sizeof(int32_t));
+	return *own == NULL ? -1 : 0;
+}
+
+/*
  * Sorts the LMS suffixes from the order of their substrings: the names
  * are sorted by a level below (or placed, all distinct), then mapped
  * back to positions.  Leaves them sorted in sa[0 .. n1).
@@ -223,10 +241,7 @@ sais(struct str *x, int32_t *sa, int32_t room)
 	if ((x->type = calloc((size_t)x->n / 8 + 1, 1)) == NULL)
 		return -1;
 	classify(x);
-	if (room - x->n >= x->k)
-		x->bkt = sa + x->n;
-	else if ((x->bkt = own = malloc((size_t)x->k * sizeof(int32_t)))
-	    == NULL)
+	if (bkt_get(x, sa, room, &own) == -1)
 		goto out;
 	/* 1: the LMS substrings, sorted by one induction from any order */
 	for (i = 0; i < x->n; i++)
@@ -239,8 +254,16 @@ sais(struct str *x, int32_t *sa, int32_t room)
 	for (i = 0, n1 = 0; i < x->n; i++)
 		if (is_lms(x, sa[i]))
 			sa[n1++] = sa[i];
-	/* 2: the LMS suffixes; the level below may use the bucket space */
-	if (sort_lms(x, sa, n1, room) == -1)
+	/*
+	 * 2: the LMS suffixes.  The buckets are let go meanwhile, so that
+	 * the levels below never hold theirs all at once (each level's are
+	 * at most 4 bytes a name, and a level has at most half the
+	 * symbols of the one above: at most 1 byte per byte of the image).
+	 */
+	free(own);
+	own = x->bkt = NULL;
+	if (sort_lms(x, sa, n1, room) == -1 ||
+	    bkt_get(x, sa, room, &own) == -1)
 		goto out;
 	/* 3: all suffixes, induced from the LMS ones at their buckets' ends */
 	buckets(x, 1);
