@@ -225,11 +225,16 @@ cmd_patch_list(struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const head[] = { "ID", "PRODUCT", "MODULE", "FROM",
+	    "TO", "FORMAT", "SIZE", "FROM FW", "TO FW" };
 	struct delta_rec *items = NULL;
+	struct ctl_jlist jl;
+	struct ctl_table t;
 	struct ops_err err;
-	const char *fw = NULL;
+	const char *fw = NULL, *row[9];
+	char	 size[24];
 	size_t	 i, n;
-	int	 ch, rc = 0;
+	int	 ch, rc;
 
 	while ((ch = ctl_getopt(argc, argv, "h", lo)) != -1) {
 		if (ch == 'f')
@@ -246,25 +251,36 @@ cmd_patch_list(struct ctl *ctl, int argc, char **argv)
 		return EXIT_OP;
 	if (ctl->be->patch_list(ctl, fw, &items, &n, &err) != OPS_OK)
 		return ctl_op_fail(&err);
-	if (ctl->json)
-		printf("[");
-	for (i = 0; i < n && rc == 0; i++) {
+	memset(&jl, 0, sizeof(jl));
+	ctl_table_init(&t, 9);
+	ctl_table_add(&t, head);
+	for (i = 0; i < n; i++) {
 		if (ctl->json) {
-			if (i > 0)
-				printf(",");
-			rc = ctl_json_put(codec_delta_encode(&items[i],
-			    NULL)) == -1 ? EXIT_OP : 0;
-		} else
-			printf("%-10s %-10s %s -> %s  %-12s %llu bytes\n",
-			    items[i].id, items[i].product,
-			    items[i].from_version, items[i].to_version,
-			    items[i].format,
-			    (unsigned long long)items[i].size);
+			ctl_jlist_item(&jl, codec_delta_encode(&items[i],
+			    NULL));
+			continue;
+		}
+		snprintf(size, sizeof(size), "%llu",
+		    (unsigned long long)items[i].size);
+		row[0] = items[i].id;
+		row[1] = items[i].product;
+		row[2] = items[i].module;
+		row[3] = items[i].from_version;
+		row[4] = items[i].to_version;
+		row[5] = items[i].format;
+		row[6] = size;
+		row[7] = items[i].from;
+		row[8] = items[i].to;
+		ctl_table_add(&t, row);
 	}
+	rc = 0;
 	if (ctl->json)
-		printf("]\n");
+		rc = ctl_jlist_put(&jl, NULL);
+	else
+		ctl_table_print(&t);
+	ctl_table_free(&t);
 	free(items);
-	return rc;
+	return rc == 0 ? 0 : EXIT_OP;
 }
 
 /* show and rm: one id. */
@@ -293,6 +309,11 @@ patch_one(struct ctl *ctl, int argc, char **argv, int rm)
 	if (rm) {
 		if (ctl->be->patch_rm(ctl, argv[optind], &err) != OPS_OK)
 			return ctl_op_fail(&err);
+		if (ctl->json)
+			printf("{\"id\":\"%s\",\"removed\":true}\n",
+			    argv[optind]);
+		else
+			printf("patch %s removed\n", argv[optind]);
 		return 0;
 	}
 	if (ctl->be->patch_show(ctl, argv[optind], &d, &err) != OPS_OK)

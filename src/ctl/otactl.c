@@ -43,10 +43,13 @@ static const char usage_text[] =
 "  device list [--product P] [--version V] [--after ID] [--limit N]\n"
 "  device history ID [--after SEQ] [--limit N]\n"
 "  product versions P [--module M]\n"
+"  product author-key P [--set KEY.pem | --clear | --show]\n"
 "  firmware add FILE|--url URL --sha256 HEX [--ca FILE] --product P "
 "--version V\n"
 "             [--module M] [--name N] [--sign-method SHA256|MD5] "
 "[--description D]\n"
+"             [--seq N] [--signature FILE] [--filename NAME] "
+"[--delta-from FW --format NAME]\n"
 "  firmware list [--after ID] [--limit N] | firmware show ID | "
 "firmware rm ID\n"
 "  firmware edit ID [--name N] [--description D]\n"
@@ -54,8 +57,8 @@ static const char usage_text[] =
 "[--all | --devices D1,D2 | --devices-file F | --gray PCT]\n"
 "             [--dynamic [--only-new]] [--confirm] [--start T] [--end T] "
 "[--rate N] [--retry N] [--retry-interval MIN]\n"
-"             [--timeout MIN] [--override] [--abort-failure-percent P "
-"--abort-min-devices N]\n"
+"             [--timeout MIN] [--override] [--allow-downgrade] "
+"[--abort-failure-percent P --abort-min-devices N]\n"
 "  job list [--after ID] [--limit N] | job show ID [--watch]\n"
 "  job devices ID [--state S] [--after DEVICE] [--limit N]\n"
 "  job terminate ID | job cancel ID DEVICE | job retry ID DEVICE | "
@@ -85,7 +88,8 @@ CONFIG_DEFAULT_PATH "):\n"
 "                     and terminate with --state, delta) on stderr, also\n"
 "                     when it is not a terminal (on a terminal: always)\n"
 "  --json             print one JSON document instead of text (a list:\n"
-"                     {\"items\":[...],\"next\":ID|null})\n"
+"                     {\"items\":[...],\"next\":ID|null}); it and\n"
+"                     --progress may also follow the command\n"
 "  -h, --help         this help; `otactl COMMAND --help' for one command\n"
 "  -V, --version      print the version and exit\n";
 
@@ -264,6 +268,32 @@ wants_help(int argc, char **argv)
 }
 
 /*
+ * --json and --progress are global options, but they read naturally
+ * after the command too (`job devices J --json`): taken from there as
+ * well, up to a "--".  Returns the arguments left.
+ */
+static int
+late_globals(struct ctl *ctl, int argc, char **argv)
+{
+	int	 i, j;
+
+	for (i = j = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0)
+			ctl->json = 1;
+		else if (strcmp(argv[i], "--progress") == 0)
+			ctl->progress = 1;
+		else
+			argv[j++] = argv[i];
+	}
+	return j;
+}
+
+/*
  * The configuration: needed unless --state or --url says where to work.
  * With --url, -c only supplies admin_token_file when --token-file is not
  * given.  Neither is looked for when the command's help is asked for.
@@ -321,6 +351,7 @@ main(int argc, char *argv[])
 	if ((c = cmd_find(argc, argv, &rc)) == NULL)
 		return rc;
 	ctl_set_cmd(c);
+	argc = late_globals(&ctl, argc, argv);
 	/* delta make and apply work on local files alone: no configuration */
 	if ((rc = main_config(&ctl, wants_help(argc, argv) ||
 	    strcmp(c->group, "delta") == 0)) != 0)

@@ -79,10 +79,13 @@ delta_check(struct store_txn *txn, const struct ops_delta_params *p,
 		return ops_fail(err, OPS_ENOTFOUND, "no firmware %s", toid);
 	if (rc != 0)
 		return ops_fail_store(err, rc, "patch add");
-	if (strcmp(from.id, to.id) == 0 ||
-	    strcmp(from.version, to.version) == 0)
-		return ops_fail(err, OPS_EUNPROC, "a patch needs two "
-		    "versions");
+	if (strcmp(from.id, to.id) == 0)
+		return ops_fail(err, OPS_EUNPROC, "a patch goes from one "
+		    "firmware to another: %s is both ends", from.id);
+	if (strcmp(from.version, to.version) == 0)
+		return ops_fail(err, OPS_EUNPROC, "%s and %s have the same "
+		    "version %s: a patch needs two versions", from.id, to.id,
+		    to.version);
 	if (strcmp(from.product, to.product) != 0 ||
 	    strcmp(from.module, to.module) != 0)
 		return ops_fail(err, OPS_EUNPROC, "%s and %s are not of the "
@@ -459,6 +462,7 @@ ops_delta_rm(struct ops *ops, const char *id, struct ops_err *err)
 struct delta_use {
 	const char *fw;
 	char	 id[OTA_ID_MAX + 1];
+	unsigned n;
 };
 
 static int
@@ -468,22 +472,25 @@ delta_use_cb(const struct delta_rec *d, void *arg)
 
 	if (strcmp(d->from, u->fw) != 0 && strcmp(d->to, u->fw) != 0)
 		return 0;
-	memcpy(u->id, d->id, sizeof(u->id));
-	return 1;
+	if (u->n++ == 0)
+		memcpy(u->id, d->id, sizeof(u->id));
+	return 0;
 }
 
 int
 ops_delta_uses(struct store_txn *txn, const char *fwid,
-    char id[OTA_ID_MAX + 1])
+    char id[OTA_ID_MAX + 1], unsigned *n)
 {
 	struct delta_use u;
 	int	 rc;
 
 	u.fw = fwid;
 	u.id[0] = '\0';
+	u.n = 0;
 	if ((rc = store_delta_iter(txn, delta_use_cb, &u)) != 0)
 		return rc;
 	memcpy(id, u.id, sizeof(u.id));
+	*n = u.n;
 	return 0;
 }
 

@@ -706,6 +706,7 @@ ops_firmware_rm(struct ops *ops, const char *id, struct ops_err *err)
 	struct store_txn *txn = NULL;
 	struct firmware_rec fw;
 	struct fwuse use;
+	unsigned npatch;
 	int	 rc;
 
 	if (id == NULL || !valid_id(id))
@@ -721,15 +722,19 @@ ops_firmware_rm(struct ops *ops, const char *id, struct ops_err *err)
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}
-	if ((rc = ops_delta_uses(txn, id, use.job)) != 0) {
+	if ((rc = ops_delta_uses(txn, id, use.job, &npatch)) != 0) {
 		rc = ops_fail_store(err, rc, id);
 		goto out;
 	}
-	if (use.job[0] != '\0') {
+	if (npatch == 1)
 		rc = ops_fail(err, OPS_ECONFLICT, "firmware %s has patch %s; "
 		    "remove it first", id, use.job);
+	else if (npatch > 1)
+		rc = ops_fail(err, OPS_ECONFLICT, "firmware %s has %u "
+		    "patches (%s first; otactl patch list --firmware %s); "
+		    "remove them first", id, npatch, use.job, id);
+	if (npatch > 0)
 		goto out;
-	}
 	memset(&use, 0, sizeof(use));
 	use.id = id;
 	rc = store_job_iter(txn, fwuse_cb, &use);

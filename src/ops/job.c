@@ -620,8 +620,8 @@ job_check_others(const struct job_rec *job, const struct ops_vec *jobs,
 		    src_overlap(job, o))
 			return ops_fail(err, OPS_ECONFLICT, "the source "
 			    "versions overlap those of open batch %s of %s/%s; "
-			    "use override to replace its not yet started "
-			    "devices",
+			    "set override (otactl: --override) to replace its "
+			    "not yet started devices",
 			    o->id, job->product, job->module);
 	}
 	return ops_ok(err);

@@ -138,9 +138,12 @@ int	 ops_device_apply(struct store_txn *, const struct ops_devparams *,
 	    struct ops_dynjobs *dj, int64_t now, struct device_rec *out,
 	    int *created, struct ops_err *);
 
-/* The first patch from or to fwid into id ("": none); 0 or STORE_E*. */
+/*
+ * The patches from or to fwid: the first into id ("": none), how many
+ * into *n; 0 or STORE_E*.
+ */
 int	 ops_delta_uses(struct store_txn *, const char *fwid,
-	    char id[OTA_ID_MAX + 1]);
+	    char id[OTA_ID_MAX + 1], unsigned *n);
 
 /*
  * Reads fd to its end in OPS_READ_CHUNK pieces, each given to sink

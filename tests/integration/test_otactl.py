@@ -153,6 +153,13 @@ def test_usage(gw):
     checks.eq(p.returncode, 2, "device show without id: exit 2")
     p = gw.otactl("device", "list", "--bogus")
     checks.eq(p.returncode, 2, "unknown option: exit 2")
+    a, b = gw.otactl("--json", "device", "list"), gw.otactl(
+        "device", "list", "--json")
+    checks.check(a.returncode == 0 and a.stdout.startswith('{"items":') and
+                 (b.returncode, b.stdout) == (0, a.stdout),
+                 "--json after the command, as before it")
+    p = gw.otactl("device", "list", "--", "--json")
+    checks.eq(p.returncode, 2, "--json after -- is an argument: exit 2")
     p = subprocess.run([OTACTL, "--url", "https://127.0.0.1:8444",
                         "--token-file", "/dev/null", "device", "list"],
                        capture_output=True, text=True)

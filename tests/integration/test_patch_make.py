@@ -118,8 +118,8 @@ def main():
         checks.check(o.returncode == 1 and "corrupt" in o.stderr,
                      "a truncated bsdiff4 patch over the API: refused "
                      "(%s)" % o.stderr.strip())
-        checks.eq(otactl_json(gw, "patch", "list"), [],
-                  "nothing stored by either")
+        checks.eq(otactl_json(gw, "patch", "list"),
+                  {"items": [], "next": None}, "nothing stored by either")
         checks.eq(sorted(os.listdir(os.path.join(gw.state, "images"))),
                   sorted(ids.values()), "and no file left")
 

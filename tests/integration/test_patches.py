@@ -170,7 +170,8 @@ def main():
             checks.check(o.returncode == 1 and "does not make" in o.stderr,
                          "a patch that does not apply: refused, %s (%s)" %
                          (how, o.stderr.strip()))
-        checks.eq(otactl_json(gw, "patch", "list"), [],
+        checks.eq(otactl_json(gw, "patch", "list"),
+                  {"items": [], "next": None},
                   "nothing stored by the refused uploads")
         checks.eq(sorted(os.listdir(os.path.join(gw.state, "images"))),
                   sorted([fw1, fw2, fwq]), "no patch file left behind")
@@ -194,6 +195,12 @@ def main():
         a = ctl_url("--json", "patch", "show", pid)
         checks.check(a.returncode == 0 and json.loads(a.stdout) == p,
                      "patch show: --url == --state (%s)" % a.stderr)
+        for f in (fw1, fw2):
+            o = gw.otactl("firmware", "rm", f)
+            checks.check(o.returncode == 1 and "firmware %s has patch %s; "
+                         "remove it first" % (f, pid) in o.stderr,
+                         "firmware rm %s: refused, names the patch (%s)" %
+                         (f, o.stderr.strip()))
         o = ctl_url("patch", "add", patch_path, "--from", fw1,
                     "--to", fw2, "--format", "bsdiff4")
         checks.check(o.returncode == 1 and "already" in o.stderr,
@@ -332,8 +339,14 @@ def main():
                      "job show prints the patches (%s)" % o.stdout)
 
         # removal
-        checks.eq(ctl_url("patch", "rm", pid).returncode, 0, "patch rm")
-        checks.eq(otactl_json(gw, "patch", "list"), [], "no patch left")
+        o = gw.otactl("patch", "list")
+        checks.check(o.stdout.startswith("ID ") and pid in o.stdout,
+                     "patch list: a table with its header (%s)" % o.stdout)
+        o = ctl_url("patch", "rm", pid)
+        checks.eq((o.returncode, o.stdout), (0, "patch %s removed\n" % pid),
+                  "patch rm says so")
+        checks.eq(otactl_json(gw, "patch", "list"),
+                  {"items": [], "next": None}, "no patch left")
         checks.check(not os.path.exists(os.path.join(gw.state, "images",
                                                      pid)),
                      "its file is gone")
