@@ -26,11 +26,13 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,7 +137,8 @@ help(void)
 "           reason on stderr) and logs to syslog, facility daemon; the\n"
 "           systemd unit runs otagw -d (stderr goes to the journal) and\n"
 "           otagw tells it READY=1 through NOTIFY_SOCKET\n"
-"  -n       only check the configuration and the files and user it names:\n"
+"  -n       only check the configuration, the files and user it names and\n"
+"           that its listen addresses resolve:\n"
 "           print \"configuration OK\" and exit 0, or print each error\n"
 "           (file:line: message) and exit 1;\n"
 "           with -v also print the effective configuration\n"
@@ -226,6 +229,47 @@ otagw_check_files(const struct config *cfg)
 	if (cfg->user[0] != '\0' && getpwnam(cfg->user) == NULL) {
 		fprintf(stderr, "otagw: user %s: no such user\n", cfg->user);
 		bad++;
+	}
+	return bad;
+}
+
+/*
+ * The listeners' host names, for -n: each that does not resolve (as the
+ * listener will ask: passive, numeric port) is an error with its
+ * setting, since the daemon would stop on it.  Returns how many.
+ */
+static int
+otagw_check_listeners(const struct config *cfg)
+{
+	const struct {
+		const char	*key;
+		const struct config_listen *l;
+		int		 socktype;
+	} f[] = {
+		{ "coap_listen", &cfg->coap, SOCK_DGRAM },
+		{ "coaps_listen", &cfg->coaps, SOCK_DGRAM },
+		{ "https_listen", &cfg->https, SOCK_STREAM },
+		{ "admin_listen", &cfg->admin, SOCK_STREAM },
+	};
+	struct addrinfo hints, *res;
+	size_t	 i;
+	int	 bad = 0, rc;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!f[i].l->enabled || f[i].l->host[0] == '\0' ||
+		    strcmp(f[i].l->host, "*") == 0)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = f[i].socktype;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		if ((rc = getaddrinfo(f[i].l->host, "1", &hints, &res)) != 0) {
+			fprintf(stderr, "otagw: %s %s: %s\n", f[i].key,
+			    f[i].l->host, gai_strerror(rc));
+			bad++;
+			continue;
+		}
+		freeaddrinfo(res);
 	}
 	return bad;
 }
@@ -1012,9 +1056,11 @@ main(int argc, char *argv[])
 		if (gw.verbose > 0)
 			config_dump(&gw.cfg, stdout);
 		fflush(stdout);
-		if (otagw_check_files(&gw.cfg) > 0) {
-			fprintf(stderr, "otagw: %s: a file or the user is "
-			    "missing, otagw would not start\n", gw.conf_path);
+		if (otagw_check_files(&gw.cfg) + otagw_check_listeners(
+		    &gw.cfg) > 0) {
+			fprintf(stderr, "otagw: %s: otagw would not start "
+			    "(a file, the user or a listen address above)\n",
+			    gw.conf_path);
 			return 1;
 		}
 		fprintf(stderr, "configuration OK\n");

@@ -149,6 +149,20 @@ checks.eq(p.returncode, 1, "otagw -d without its certificate exits 1")
 checks.check("cannot load tls_cert" in p.stderr,
              "start-up says the certificate cannot be loaded")
 
+# A listen address that does not resolve stops the daemon at start-up:
+# -n says so too, with its setting (the .invalid domain never resolves).
+noname = write("noname.conf", "https_listen nohost.invalid:%d\n"
+               "coaps_listen off\nadmin_listen off\nstate_dir %s/nn-var\n"
+               "tls_cert %s\ntls_key %s\n" %
+               (free_port_both(), TMP, os.path.join(SRCDIR, "certs",
+                                                    "server.pem"),
+                os.path.join(SRCDIR, "certs", "server.key")))
+p = run("-n", "-c", noname)
+checks.check(p.returncode == 1 and "configuration OK" not in p.stderr and
+             "https_listen nohost.invalid: " in p.stderr,
+             "-n names a listen address that does not resolve (%r)" %
+             p.stderr)
+
 missing = os.path.join(TMP, "missing.conf")
 p = run("-n", "-c", missing)
 checks.eq(p.returncode, 1, "a missing file exits 1")
