@@ -222,14 +222,29 @@ out:
 	return rc;
 }
 
-/* One attribute: key 1-128, value 0-128 characters of UTF-8. */
+/* 1 when s holds a control character (C0 or DEL). */
+static int
+ddi_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * One attribute: key 1-128, value 0-128 characters of UTF-8, neither
+ * with a control character (the attributes are printed on operators'
+ * terminals by otactl device show).
+ */
 static int
 ddi_attr_ok(const cJSON *it)
 {
 	long	 k, v;
 
 	if (it->string == NULL || !cJSON_IsString(it) ||
-	    it->valuestring == NULL)
+	    it->valuestring == NULL || ddi_has_control(it->string) ||
+	    ddi_has_control(it->valuestring))
 		return 0;
 	k = utf8_length(it->string, strlen(it->string));
 	v = utf8_length(it->valuestring, strlen(it->valuestring));

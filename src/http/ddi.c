@@ -677,19 +677,26 @@ ddi_on_body(struct httpdev *hd, struct http_req *req, const uint8_t *buf,
     size_t len)
 {
 	struct ddi_body *b = http_req_user(req);
-	uint8_t	*nb;
-
-	int	 status;
+	const char *why = NULL;
+	uint8_t	*nb = NULL;
+	int	 status = 413;
 
 	if (b == NULL)
 		return -1;
-	if (len > DDI_BODY_MAX - b->len || (nb = realloc(b->buf, b->len +
-	    len)) == NULL) {
+	/* the body stays in memory: it counts against the connection's cap */
+	if (len > DDI_BODY_MAX - b->len)
+		why = "a body over the limit";
+	else if (http_req_keep(req, len) == -1)
+		why = "the connection holds too many bodies";
+	else if ((nb = realloc(b->buf, b->len + len)) == NULL) {
+		why = "out of memory";
+		status = 500;
+	}
+	if (why != NULL) {
 		/* on_request is not called: this is the answer */
-		status = ddi_empty(http_req_resp(req), len > DDI_BODY_MAX -
-		    b->len ? 413 : 500);
-		log_debug("https: ddi %s %s -> %d (a body over %d bytes)",
-		    http_req_method(req), http_req_path(req), status,
+		status = ddi_empty(http_req_resp(req), status);
+		log_debug("https: ddi %s %s -> %d (%s, %d bytes at most)",
+		    http_req_method(req), http_req_path(req), status, why,
 		    DDI_BODY_MAX);
 		httpdev_count(hd, status);
 		return -1;

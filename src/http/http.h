@@ -173,6 +173,14 @@ const uint8_t *http_req_body(const struct http_req *, size_t *len);
 int64_t	 http_req_content_length(const struct http_req *);
 void	 http_req_set_user(struct http_req *, void *);
 void	*http_req_user(const struct http_req *);
+/*
+ * A handler that keeps n more bytes of a streamed body in memory counts
+ * them against its connection's cap on held bytes (the one buffered
+ * bodies and header blocks count against: 128 KiB, or one request of
+ * the largest kind); -1 when they would pass it, which the handler
+ * answers as a body too large (413).  Released with the request.
+ */
+int	 http_req_keep(struct http_req *, size_t n);
 
 /*
  * Deferred responses (long polls).  on_request may call http_req_defer

@@ -35,9 +35,11 @@ import re
 import signal
 import sys
 import tempfile
+import time
 
-from otagw_harness import (Checks, Pki, curl_request, https_gateway,
-                           otactl_json, wait_for)
+from otagw_harness import (H2_ACK, H2_HEADERS, H2_RST_STREAM, H2_SETTINGS,
+                           Checks, H2Raw, Pki, curl_request, hpack_status,
+                           https_gateway, otactl_json, wait_for)
 from upstream import NGHTTPX, Recorder
 
 checks = Checks()
@@ -57,6 +59,41 @@ def main():
     finally:
         rec.close()
     return checks.done()
+
+
+def held_bodies(gw, pki):
+    """Bodies a device streams to the DDI API count against the
+    connection's cap on held bytes (128 KiB), as buffered ones do: four
+    configData bodies of 60,000 bytes on one HTTP/2 connection, and the
+    one that passes the cap is refused, its bytes drained rather than
+    kept (before, each stream could keep 64 KiB: 6.4 MB a connection with
+    100 streams).  The bodies end once all are sent, so every stream is
+    answered: 413 for the refused one, 400 (not JSON) for the others."""
+    h = H2Raw(gw.https_port, pki.ca[0])
+    h.wait(lambda f: f.type == H2_SETTINGS and not f.flags & H2_ACK)
+    sids = (1, 3, 5, 7)
+    for sid in sids:
+        h.request(sid, "PUT", "/DEFAULT/controller/v1/%s/configData" % DEV,
+                  [("authorization", "TargetToken " + SECRET),
+                   ("content-type", "application/json")], end=False)
+        for _ in range(4):
+            h.data(sid, b" " * 15000)
+    for sid in sids:
+        h.data(sid, b"", end=True)
+    status = {}
+    deadline = time.monotonic() + 10
+    while len(status) < len(sids) and time.monotonic() < deadline:
+        f = h.read(0.5)
+        if f is not None and f.type == H2_HEADERS:
+            status[f.sid] = hpack_status(f.payload)
+        elif f is not None and f.type == H2_RST_STREAM:
+            status.setdefault(f.sid, "RST")
+    h.sock.close()
+    got = sorted(status.values(), key=str)
+    checks.check(len(status) == 4 and 413 in got and
+                 set(got) <= {400, 413},
+                 "four 60,000-byte configData bodies on one HTTP/2 "
+                 "connection: the ones past 128 KiB refused (%s)" % got)
 
 
 def run(tmp, pki, rec):
@@ -162,11 +199,14 @@ def run(tmp, pki, rec):
         r = ddi("/configData", "PUT", {"data": {"VIN": ""}, "mode": "remove"})
         checks.eq(r.status, 200, "configData remove")
         for bad in ({"data": {}}, {"data": {"k": 5}}, {"mode": "x",
-                    "data": {"k": "v"}}, {"data": {"k" * 129: "v"}}):
+                    "data": {"k": "v"}}, {"data": {"k" * 129: "v"}},
+                    {"data": {"\u001b]0;t\u0007": "v"}},
+                    {"data": {"k": "\u001b[2J"}}, {"data": {"k": "a\u007f"}}):
             r = ddi("/configData", "PUT", bad)
             checks.eq(r.status, 400, "configData %r refused" % (bad,))
             checks.check(body(r) and "errorCode" in body(r),
                          "hawkBit's error body for %r" % (bad,))
+        held_bodies(gw, pki)
         dev = otactl_json(gw, "device", "show", DEV)
         checks.eq(dev.get("attributes"), {"hwRevision": "2"},
                   "device show lists the attributes")
