@@ -45,6 +45,12 @@ struct progress_body {
 	 * array of strings relayed upstream as they are (core/ddi.c); NULL.
 	 */
 	const char *details;
+	/*
+	 * Not from the body either: a hawkBit feedback names one attempt
+	 * (its action), which must still be the row's when the report is
+	 * written: the attempt's notified time, or 0 for any (core.c).
+	 */
+	int64_t	 attempt;
 };
 int	 codec_progress_decode(const void *buf, size_t len,
 	    struct progress_body *, char *err, size_t errlen);

@@ -1433,6 +1433,12 @@ core_progress_decoded(struct core *c, const struct core_req *req,
 		goto fail;
 	if ((rc = store_job_get(txn, body.job, &job)) != 0)
 		goto fail;
+	if (body.attempt != 0 && jd.notified != body.attempt) {
+		/* the attempt ended, and another began, since it was read */
+		store_txn_abort(txn);
+		resp_error(resp, CORE_NOT_FOUND, "that attempt is over");
+		return;
+	}
 	what = "progress";
 	if (body.module[0] != '\0' && strcmp(body.module, job.module) != 0) {
 		store_txn_abort(txn);

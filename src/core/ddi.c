@@ -334,6 +334,7 @@ ddi_progress_of(const struct ddi_found *f, const struct job_rec *job,
 	p->has_desc = fb->details[0] != '\0';
 	snprintf(p->desc, sizeof(p->desc), "%s", fb->details);
 	p->details = fb->all[0] != '\0' ? fb->all : NULL;
+	p->attempt = f->jd.notified;
 	if (fb->execution == DDI_EXEC_CLOSED &&
 	    fb->finished != DDI_FIN_FAILURE) {
 		p->step = 100;

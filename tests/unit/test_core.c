@@ -19,7 +19,9 @@
 
 #include "config.h"
 #include "core/capability.h"
+#include "codec/wire.h"
 #include "core/core.h"
+#include "core/core_int.h"
 #include "core/transfer.h"
 #include "core/watch.h"
 #include "crypto/crypto.h"
@@ -1366,6 +1368,61 @@ test_failures_and_retries(void)
 }
 
 /*
+ * A report tied to one attempt (a hawkBit feedback names its action)
+ * that is written after that attempt ended and the next began changes
+ * nothing: the write checks the attempt again.  Before, a success
+ * reported for a failed attempt, read just before it failed, completed
+ * the retry the device had not even started.
+ */
+static void
+test_progress_attempt(void)
+{
+	struct progress_body p;
+	struct core_resp resp;
+	struct core_req req;
+	struct job_rec job;
+	int64_t	 first;
+
+	fixture_up();
+	provision_basic();
+	job = job_get("j-1");
+	job.retry_count = 1;
+	job.retry_interval_min = 0;
+	job_store(&job, NULL);
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	first = row_get("j-1", "d1").notified;
+	T_EQ_INT(progress_s("d1", "j-1", -1, NULL), CORE_NO_CONTENT);
+	now_ms += 1000;
+	core_tick(core, now_ms);
+	T_EQ_INT(check_s("d1", NULL), CORE_OK);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	T_CHECK(row_get("j-1", "d1").notified != first);
+
+	memset(&req, 0, sizeof(req));
+	req.proto = CORE_PROTO_HTTPS;
+	req.peer = "d1";
+	req.device = "d1";
+	memset(&p, 0, sizeof(p));
+	snprintf(p.job, sizeof(p.job), "j-1");
+	p.step = 100;
+	p.has_version = 1;
+	snprintf(p.version, sizeof(p.version), "2.0.0");
+	p.attempt = first;
+	core_progress_decoded(core, &req, &p, &resp);
+	T_EQ_INT(resp.status, CORE_NOT_FOUND);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "NOTIFIED");
+	T_EQ_STR(dev_version("d1", "default"), "1.0.0");
+	/* the attempt under way takes it */
+	p.attempt = row_get("j-1", "d1").notified;
+	core_progress_decoded(core, &req, &p, &resp);
+	T_EQ_INT(resp.status, CORE_NO_CONTENT);
+	core_resp_cleanup(&resp);
+	T_EQ_STR(row_state("j-1", "d1"), "SUCCEEDED");
+	fixture_down();
+}
+
+/*
  * A CREATING job (its rows being written by ops in chunks): no device
  * sees it, the tick leaves it alone while its creator writes, and
  * terminates it once the creator stopped for JOBS_CREATING_STALE_MS; its
@@ -2371,6 +2428,7 @@ main(void)
 	T_RUN(test_transfer_removed);
 	T_RUN(test_progress_success);
 	T_RUN(test_failures_and_retries);
+	T_RUN(test_progress_attempt);
 	T_RUN(test_timeout);
 	T_RUN(test_creating);
 	T_RUN(test_history_bound);
