@@ -37,11 +37,14 @@
 #include "delta/delta_int.h"
 
 #define PAIR_SYMBOLS	(256 * 257)
+#define PAIR_WORDS	((PAIR_SYMBOLS + 63) / 64)
 
 /* A string: byte pairs of an image (level 0) or names (the levels below). */
 struct str {
 	const uint8_t *b;	/* level 0: the bytes */
 	int64_t	 blen;
+	const uint64_t *seen;	/* level 0, small images: pair values used */
+	const int32_t *below;	/* how many are used below each word of it */
 	const int32_t *s;	/* below: the names */
 	int32_t	 n;		/* symbols */
 	int32_t	 k;		/* alphabet: symbols are 0 .. k - 1 */
@@ -49,17 +52,34 @@ struct str {
 	int32_t	*bkt;		/* k bucket pointers */
 };
 
+/* The value of pair i, a missing second byte first. */
 static inline int32_t
-sym(const struct str *x, int32_t i)
+pair(const struct str *x, int32_t i)
 {
-	int64_t	 o;
+	int64_t	 o = 2 * (int64_t)i;
 
-	if (x->s != NULL)
-		return x->s[i];
-	o = 2 * (int64_t)i;
 	if (o + 1 < x->blen)
 		return x->b[o] * 257 + x->b[o + 1] + 1;
 	return x->b[o] * 257;
+}
+
+/*
+ * Symbol i.  A small image uses few of the 65,792 pair values: its
+ * symbols are then their ranks among the values used, so that each
+ * pass over the buckets is as short as the image.
+ */
+static inline int32_t
+sym(const struct str *x, int32_t i)
+{
+	int32_t	 v;
+
+	if (x->s != NULL)
+		return x->s[i];
+	v = pair(x, i);
+	if (x->seen == NULL)
+		return v;
+	return x->below[v >> 6] + __builtin_popcountll(x->seen[v >> 6] &
+	    ((UINT64_C(1) << (v & 63)) - 1));
 }
 
 static inline int
@@ -283,11 +303,40 @@ out:
 	return rc;
 }
 
+/* The pair values a small image uses, and their ranks: x->k of them. */
+static int
+rank_pairs(struct str *x)
+{
+	uint64_t *seen;
+	int32_t	*below, i, v, sum = 0;
+
+	seen = calloc(PAIR_WORDS, sizeof(*seen));
+	below = malloc(PAIR_WORDS * sizeof(*below));
+	if (seen == NULL || below == NULL) {
+		free(seen);
+		free(below);
+		return -1;
+	}
+	for (i = 0; i < x->n; i++) {
+		v = pair(x, i);
+		seen[v >> 6] |= UINT64_C(1) << (v & 63);
+	}
+	for (i = 0; i < PAIR_WORDS; i++) {
+		below[i] = sum;
+		sum += __builtin_popcountll(seen[i]);
+	}
+	x->seen = seen;
+	x->below = below;
+	x->k = sum;
+	return 0;
+}
+
 int
 delta_sort_even(const uint8_t *b, int64_t len, int32_t *sa)
 {
 	struct str x;
 	int32_t	 i;
+	int	 rc;
 
 	if (len <= 0)
 		return 0;
@@ -298,7 +347,12 @@ delta_sort_even(const uint8_t *b, int64_t len, int32_t *sa)
 	x.blen = len;
 	x.n = (int32_t)((len + 1) / 2);
 	x.k = PAIR_SYMBOLS;
-	if (sais(&x, sa, x.n) == -1)
+	if (x.n < PAIR_SYMBOLS && rank_pairs(&x) == -1)
+		return -1;
+	rc = sais(&x, sa, x.n);
+	free((void *)x.seen);
+	free((void *)x.below);
+	if (rc == -1)
 		return -1;
 	for (i = 0; i < x.n; i++)
 		sa[i] *= 2;
