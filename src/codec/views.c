@@ -389,11 +389,48 @@ codec_device_attrs_get(const char *json, size_t len, char *buf, size_t size)
 	return rc;
 }
 
+/*
+ * One key or value of the attributes line, as it is when that cannot be
+ * misread; else in double quotes, with '"' and '\\' escaped and control
+ * characters as \xNN (a store from before they were refused may hold
+ * them): a key holding "=" or ", " cannot fake another attribute, and
+ * nothing reaches the terminal as an escape sequence.
+ */
+static void
+attr_word(const char *s, char *out, size_t size)
+{
+	const unsigned char *p;
+	size_t	 o = 0;
+	int	 plain = s[0] != '\0' && s[0] != ' ';
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\' ||
+		    *p == '=' || *p == ',' || (*p == ' ' && p[1] == '\0'))
+			plain = 0;
+	if (plain) {
+		snprintf(out, size, "%s", s);
+		return;
+	}
+	out[o++] = '"';
+	for (p = (const unsigned char *)s; *p != '\0' && o + 6 < size; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+		else {
+			if (*p == '"' || *p == '\\')
+				out[o++] = '\\';
+			out[o++] = (char)*p;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
 int
 codec_device_attrs_text(const char *attrs, char *buf, size_t size)
 {
 	const cJSON *it;
 	cJSON	*root;
+	char	 k[2 * 4 * 128 + 3], v[2 * 4 * 128 + 3];
 	size_t	 o = 0;
 	int	 n;
 
@@ -405,8 +442,10 @@ codec_device_attrs_text(const char *attrs, char *buf, size_t size)
 	cJSON_ArrayForEach(it, root) {
 		if (!cJSON_IsString(it))
 			continue;
+		attr_word(it->string, k, sizeof(k));
+		attr_word(it->valuestring, v, sizeof(v));
 		n = snprintf(buf + o, size - o, "%s%s=%s", o > 0 ? ", " : "",
-		    it->string, it->valuestring);
+		    k, v);
 		if (n < 0 || (size_t)n >= size - o)
 			break;
 		o += (size_t)n;

@@ -1935,6 +1935,28 @@ test_import_error(void)
 	T_EQ_STR(g.text, "");
 }
 
+/* The attributes line of otactl device show: nothing in it misleads. */
+static void
+test_attrs_text(void)
+{
+	char	 buf[512];
+
+	T_EQ_INT(codec_device_attrs_text("{\"hw\":\"2\",\"VIN\":\"ab\"}", buf,
+	    sizeof(buf)), 0);
+	T_EQ_STR(buf, "hw=2, VIN=ab");
+	T_EQ_INT(codec_device_attrs_text("{\"a=b, c\":\"d\"}", buf,
+	    sizeof(buf)), 0);
+	T_EQ_STR(buf, "\"a=b, c\"=d");
+	T_EQ_INT(codec_device_attrs_text("{\"k\":\"\\u001b[2J\",\"e\":\"\"}",
+	    buf, sizeof(buf)), 0);
+	T_EQ_STR(buf, "k=\"\\x1b[2J\", e=\"\"");
+	T_EQ_INT(codec_device_attrs_text("{\"q\":\"say \\\"hi\\\"\"}", buf,
+	    sizeof(buf)), 0);
+	T_EQ_STR(buf, "q=\"say \\\"hi\\\"\"");
+	T_EQ_INT(codec_device_attrs_text("", buf, sizeof(buf)), 0);
+	T_EQ_STR(buf, "");
+}
+
 int
 main(void)
 {
@@ -1969,5 +1991,6 @@ main(void)
 	T_RUN(test_import_error);
 	T_RUN(test_check_nonce);
 	T_RUN(test_sign_keys);
+	T_RUN(test_attrs_text);
 	return t_done();
 }
