@@ -275,6 +275,8 @@ codec_notice_encode(const struct notice_in *in, size_t *len)
 		crypto_base64(fw->author_sig, fw->author_sig_len, sig);
 		json_put_str(root, "authorSig", sig, &oom);
 	}
+	if (in->device != NULL)
+		json_put_str(root, "device", in->device, &oom);
 	if (in->nonce != NULL && in->nonce[0] != '\0')
 		json_put_str(root, "nonce", in->nonce, &oom);
 	s = json_finish(root, oom, len);

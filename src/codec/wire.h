@@ -61,7 +61,9 @@ int	 codec_progress_decode(const void *buf, size_t len,
  * checked in with, e.g. "coaps://gw:5684" (NULL: no "url" member);
  * url_query (NULL: none) follows the path after a '?' (the credential of
  * an HTTPS url, core/capability.h); nonce (NULL or "": none) is the one
- * the device sent in its check, echoed back.  delta (NULL: none) is a
+ * the device sent in its check, echoed back; device (NULL: none) is the
+ * device the notice is for, so that a signed notice cannot be replayed
+ * to another.  delta (NULL: none) is a
  * patch from the device's version offered beside the full image, as the
  * member "delta":{"firmware","format","from","size","sha256","path",
  * "url"}, its url credential in delta_query.
@@ -72,6 +74,7 @@ struct notice_in {
 	const char *url_base;
 	const char *url_query;
 	const char *nonce;
+	const char *device;
 	const struct delta_rec *delta;
 	const char *delta_query;
 };

@@ -1230,6 +1230,7 @@ check_pass(struct core *c, const struct core_req *req,
 			ni.url_base = notice_url_base(c, req);
 			ni.url_query = query[0] != '\0' ? query : NULL;
 			ni.nonce = body->nonce;
+			ni.device = req->device;
 			resp->body = codec_notice_encode(&ni, &resp->body_len);
 			if (resp->body == NULL) {
 				rc = STORE_EIO;

@@ -171,9 +171,11 @@ def main():
                   "protected header: alg and kid")
         notice = json.loads(payload)
         checks.eq((notice.get("firmware"), notice.get("nonce"),
-                   notice.get("sign")),
-                  (fw, "n-1", plain.get("sign")),
-                  "payload: the notice with the nonce")
+                   notice.get("sign"), notice.get("device")),
+                  (fw, "n-1", plain.get("sign"), "d1"),
+                  "payload: the notice with the nonce and the device it "
+                  "is for (another device's nonce gets it no notice "
+                  "that device would take)")
         checks.check(ver.verify(pem1, "ES256", sinput, sig),
                      "openssl dgst -verify accepts the signature")
         bad = payload.replace(b"2.0.0", b"2.0.1")

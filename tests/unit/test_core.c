@@ -601,7 +601,7 @@ test_check_notice(void)
 	    "\"module\":\"default\",\"version\":\"2.0.0\",\"size\":%d,"
 	    "\"sign\":\"%s\",\"signMethod\":\"SHA256\",\"path\":\"/fw/fw-1\","
 	    "\"url\":\"coaps://gw.test:5684/fw/fw-1\",\"confirm\":false,"
-	    "\"timeout\":1800,\"seq\":0}", IMG_SIZE, hex);
+	    "\"timeout\":1800,\"seq\":0,\"device\":\"d1\"}", IMG_SIZE, hex);
 
 	/* the first check hands out the notice */
 	mark = ev_mark();
