@@ -202,14 +202,8 @@ void	 http_conn_head_begin(struct http_conn *);
 void	 http_req_body_wait(struct http_req *, int on);
 /* The oldest waiting body past its deadline at now, or NULL. */
 struct http_req *http_conn_body_late(const struct http_conn *, int64_t now);
-/*
- * HTTP/2 heads and buffered bodies held by one connection's requests in
- * progress: add n bytes to r's share; -1 (nothing added) past
- * HTTP_CONN_HELD_MAX, or past max_body + max_header_bytes when that is
- * more (one request of the largest kind always fits).
- */
+/* The cap of http_req_hold (http.h), or one request of the largest kind. */
 #define HTTP_CONN_HELD_MAX	(128 * 1024)
-int	 http_req_hold(struct http_req *, size_t n);
 void	 http_conn_head_end(struct http_conn *);
 const struct http_handler *http_conn_handler(const struct http_conn *);
 void	 http_conn_count_request(struct http_conn *);

@@ -686,7 +686,7 @@ ddi_on_body(struct httpdev *hd, struct http_req *req, const uint8_t *buf,
 	/* the body stays in memory: it counts against the connection's cap */
 	if (len > DDI_BODY_MAX - b->len)
 		why = "a body over the limit";
-	else if (http_req_keep(req, len) == -1)
+	else if (http_req_hold(req, len) == -1)
 		why = "the connection holds too many bodies";
 	else if ((nb = realloc(b->buf, b->len + len)) == NULL) {
 		why = "out of memory";

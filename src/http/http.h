@@ -174,13 +174,14 @@ int64_t	 http_req_content_length(const struct http_req *);
 void	 http_req_set_user(struct http_req *, void *);
 void	*http_req_user(const struct http_req *);
 /*
- * A handler that keeps n more bytes of a streamed body in memory counts
- * them against its connection's cap on held bytes (the one buffered
- * bodies and header blocks count against: 128 KiB, or one request of
- * the largest kind); -1 when they would pass it, which the handler
- * answers as a body too large (413).  Released with the request.
+ * What one connection's requests in progress hold in memory (HTTP/2
+ * header blocks, buffered bodies, and what a handler keeps of a streamed
+ * body): adds n bytes to the request's share, released with it; -1
+ * (nothing added) past 128 KiB a connection, or past max_body +
+ * max_header_bytes when that is more (one request of the largest kind
+ * always fits).  A handler answers -1 as a body too large (413).
  */
-int	 http_req_keep(struct http_req *, size_t n);
+int	 http_req_hold(struct http_req *, size_t n);
 
 /*
  * Deferred responses (long polls).  on_request may call http_req_defer

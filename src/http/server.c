@@ -1802,12 +1802,6 @@ http_req_user(const struct http_req *r)
 	return r->user;
 }
 
-int
-http_req_keep(struct http_req *r, size_t n)
-{
-	return http_req_hold(r, n);
-}
-
 void
 http_resp_status(struct http_resp *rs, int status)
 {
